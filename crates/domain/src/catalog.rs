@@ -1,0 +1,115 @@
+//! The catalog: products, their option groups, and flash-sale rules.
+
+use crate::{Millis, Money};
+use serde::{Deserialize, Serialize};
+
+/// Something the shop sells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    /// Stable, URL-safe id such as `margherita`.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Menu section, e.g. `pizza`, `drinks`, `flash-sale`.
+    pub category: String,
+    /// Price of the product with every option at its default.
+    pub base_price: Money,
+    pub option_groups: Vec<OptionGroup>,
+    pub sale: SaleRules,
+    /// Picture or illustration shown on the menu (a path or URL).
+    pub image: Option<String>,
+    /// Archived products stay on old orders but cannot be bought.
+    pub archived: bool,
+}
+
+impl Product {
+    /// The option group with this id.
+    pub fn group(&self, id: &str) -> Option<&OptionGroup> {
+        self.option_groups.iter().find(|g| g.id == id)
+    }
+}
+
+/// A choice the customer makes for a product, e.g. size or toppings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionGroup {
+    pub id: String,
+    pub name: String,
+    /// Fewest choices allowed; 1 makes the group required.
+    pub min_choices: u32,
+    /// Most choices allowed; 1 makes it a single choice.
+    pub max_choices: u32,
+    /// Applied when a required group is left out.
+    pub default_choice: Option<String>,
+    pub choices: Vec<OptionChoice>,
+}
+
+impl OptionGroup {
+    /// The choice with this id.
+    pub fn choice(&self, id: &str) -> Option<&OptionChoice> {
+        self.choices.iter().find(|c| c.id == id)
+    }
+}
+
+/// One selectable value in an option group, with what it adds to the unit price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptionChoice {
+    pub id: String,
+    pub name: String,
+    /// Minor units added to (or, if negative, taken off) the unit price.
+    pub price_delta: i64,
+}
+
+/// Flash-sale rules: when the product can be bought and how much of it one customer may have.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleRules {
+    pub starts_at: Option<Millis>,
+    pub ends_at: Option<Millis>,
+    /// Most units one customer may buy across all their orders.
+    pub per_customer_max: Option<u32>,
+    /// Most units in a single order.
+    pub per_order_max: Option<u32>,
+}
+
+impl Product {
+    /// Checks that a product definition is coherent before it is stored.
+    pub fn validate(&self) -> Result<(), crate::ValidationError> {
+        use crate::ValidationError as E;
+        let slug_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        if !slug_ok(&self.id) {
+            return Err(E::new("id", "must be 1 to 64 lower-case letters, digits or '-'"));
+        }
+        if self.name.trim().is_empty() {
+            return Err(E::new("name", "must not be empty"));
+        }
+        if self.base_price.amount < 0 {
+            return Err(E::new("price", "must not be negative"));
+        }
+        if let (Some(s), Some(e)) = (self.sale.starts_at, self.sale.ends_at)
+            && e <= s
+        {
+            return Err(E::new("sale.endsAt", "must be after the sale starts"));
+        }
+        for (i, g) in self.option_groups.iter().enumerate() {
+            let field = |f: &str| format!("optionGroups[{i}].{f}");
+            if !slug_ok(&g.id) || self.option_groups[..i].iter().any(|o| o.id == g.id) {
+                return Err(E::new(field("id"), "must be a unique slug"));
+            }
+            if g.min_choices > g.max_choices || g.max_choices == 0 || g.max_choices as usize > g.choices.len() {
+                return Err(E::new(field("maxChoices"), "need min <= max, max >= 1 and at least max choices"));
+            }
+            if g.default_choice.as_deref().is_some_and(|d| g.choice(d).is_none()) {
+                return Err(E::new(field("defaultChoice"), "must be one of the group's choices"));
+            }
+            for (j, c) in g.choices.iter().enumerate() {
+                if !slug_ok(&c.id) || g.choices[..j].iter().any(|o| o.id == c.id) {
+                    return Err(E::new(field(&format!("choices[{j}].id")), "must be a unique slug"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! Who is ordering: an email-identified customer, or an opaque user id from the shorthand API.
+
+use crate::ValidationError;
+use serde::{Deserialize, Serialize};
+
+/// The key orders and per-customer limits are counted under: a lower-cased email or `user:<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CustomerKey(pub String);
+
+/// A validated customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub key: CustomerKey,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+const MAX_EMAIL_LEN: usize = 254;
+const MAX_NAME_LEN: usize = 100;
+const MAX_USER_ID_LEN: usize = 64;
+
+impl Customer {
+    /// A customer known by email, with an optional display name.
+    pub fn with_email(email: &str, name: Option<&str>) -> Result<Customer, ValidationError> {
+        let email = normalize_email(email)?;
+        let name = match name.map(str::trim) {
+            Some("") | None => None,
+            Some(n) if n.chars().count() > MAX_NAME_LEN => {
+                return Err(ValidationError::new(
+                    "customer.name",
+                    format!("must be at most {MAX_NAME_LEN} characters"),
+                ));
+            }
+            Some(n) => Some(n.to_owned()),
+        };
+        Ok(Customer { key: CustomerKey(email.clone()), email: Some(email), name })
+    }
+
+    /// A customer known by an opaque user id (the flash-sale shorthand); an email-shaped id is treated as an email.
+    pub fn with_user_id(user_id: &str) -> Result<Customer, ValidationError> {
+        let id = user_id.trim();
+        if id.contains('@') {
+            return Customer::with_email(id, None).map_err(|e| ValidationError::new("userId", e.message));
+        }
+        let valid = !id.is_empty()
+            && id.len() <= MAX_USER_ID_LEN
+            && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid {
+            return Err(ValidationError::new(
+                "userId",
+                format!("must be 1 to {MAX_USER_ID_LEN} letters, digits, '-', '_' or '.', or an email address"),
+            ));
+        }
+        Ok(Customer { key: CustomerKey(format!("user:{id}")), email: None, name: None })
+    }
+}
+
+impl CustomerKey {
+    /// The key for a path segment that is either an email address or a user id.
+    pub fn from_lookup(raw: &str) -> Result<CustomerKey, ValidationError> {
+        if raw.contains('@') {
+            Customer::with_email(raw, None).map(|c| c.key)
+        } else {
+            Customer::with_user_id(raw).map(|c| c.key)
+        }
+    }
+}
+
+/// Lower-cases and checks an address: one `@`, a non-empty local part, a dotted domain, no spaces.
+fn normalize_email(raw: &str) -> Result<String, ValidationError> {
+    let email = raw.trim().to_ascii_lowercase();
+    let invalid = || ValidationError::new("customer.email", format!("`{}` is not a valid email address", raw.trim()));
+    if email.len() > MAX_EMAIL_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let domain_ok = domain.contains('.')
+        && !domain.contains('@')
+        && domain.split('.').all(|label| !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-'));
+    if local.is_empty() || !domain_ok {
+        return Err(invalid());
+    }
+    Ok(email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        let c = Customer::with_email("  Ana@Example.COM ", Some(" Ana ")).unwrap();
+        assert_eq!(c.key.0, "ana@example.com");
+        assert_eq!(c.name.as_deref(), Some("Ana"));
+        for bad in ["", "ana", "@example.com", "ana@", "ana@example", "a b@example.com", "ana@ex..com", "a@b@c.com"] {
+            assert!(Customer::with_email(bad, None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_ids_get_their_own_namespace() {
+        assert_eq!(Customer::with_user_id("u-42").unwrap().key.0, "user:u-42");
+        assert_eq!(Customer::with_user_id("x@y.io").unwrap().key.0, "x@y.io");
+        assert!(Customer::with_user_id("has space").is_err());
+        assert!(Customer::with_user_id(&"x".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! Stampede's shop rules: catalog, option pricing, order validation, stock and
+//! limit checks, and the order status workflow. Pure Rust: no I/O, no async.
+
+pub mod catalog;
+pub mod checkout;
+pub mod customer;
+pub mod error;
+pub mod money;
+pub mod order;
+pub mod pricing;
+pub mod rules;
+pub mod status;
+
+pub use catalog::{OptionChoice, OptionGroup, Product, SaleRules};
+pub use checkout::{PricedOrder, ProductState, evaluate};
+pub use customer::{Customer, CustomerKey};
+pub use error::{OrderRejection, ValidationError};
+pub use money::{Currency, Money};
+pub use order::{LineRequest, MAX_LINE_QUANTITY, MAX_LINES, OrderLine, OrderRequest, SelectedOption};
+pub use pricing::{OptionSelection, price_line};
+pub use rules::{LineCheck, check_line};
+pub use status::OrderStatus;
+
+/// Milliseconds since the Unix epoch, UTC. The domain never reads a clock: callers pass `now`.
+pub type Millis = i64;

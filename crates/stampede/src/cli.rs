@@ -1,0 +1,66 @@
+//! Command-line interface. Every flag can also come from a `STAMPEDE_*` environment variable.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Stampede: a storefront backend that never oversells, even when everyone orders at once.
+#[derive(Debug, Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for `serve`, which runs when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Log format: `auto` is human-readable on a terminal and JSON otherwise.
+    #[arg(long, env = "STAMPEDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the shop: JSON API and health checks over the embedded SQLite store (the default).
+    Serve(ServeArgs),
+    /// Prove the invariants under load and measure throughput and latency.
+    #[command(subcommand)]
+    Loadtest(crate::loadtest::LoadtestCommand),
+}
+
+/// How to run the shop.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STAMPEDE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Directory of the SQLite database (`stampede.db`), created on first start.
+    #[arg(long, env = "STAMPEDE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Do not seed the demo shop into an empty database.
+    #[arg(long, env = "STAMPEDE_NO_SEED")]
+    pub no_seed: bool,
+    /// Orders that may wait for the writer; beyond this, new orders get 503 + Retry-After.
+    #[arg(long, env = "STAMPEDE_QUEUE_DEPTH", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub queue_depth: u32,
+    /// Most orders committed in one transaction.
+    #[arg(long, env = "STAMPEDE_MAX_BATCH", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_batch: u32,
+    /// Longest an order may wait in the queue, in milliseconds, before it gets 503 instead.
+    #[arg(long, env = "STAMPEDE_MAX_WAIT_MS", default_value_t = 2000)]
+    pub max_wait_ms: u64,
+    /// Seconds a client turned away is told to wait (`Retry-After`).
+    #[arg(long, env = "STAMPEDE_RETRY_AFTER_SECS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub retry_after_secs: u64,
+    /// Bearer token for the admin API (`/api/admin/...`); the admin API is off without it.
+    #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}

@@ -1,0 +1,21 @@
+//! `stampede`: the shop in one binary.
+
+mod cli;
+mod loadtest;
+mod logging;
+mod seed;
+mod serve;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        None => runtime.block_on(serve::run(cli.serve)),
+        Some(Command::Serve(args)) => runtime.block_on(serve::run(args)),
+        Some(Command::Loadtest(args)) => runtime.block_on(loadtest::run(args)),
+    }
+}

@@ -1,0 +1,55 @@
+//! `stampede serve`: open the store, seed the demo shop on first start, serve HTTP until
+//! SIGINT/SIGTERM, then let in-flight orders finish.
+
+use crate::cli::ServeArgs;
+use crate::seed;
+use anyhow::Context;
+use stampede_store::{SqliteConfig, SqliteStore, Store};
+use stampede_web::AppState;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Opens the SQLite store described by `args`.
+pub fn open_store(args: &ServeArgs) -> anyhow::Result<SqliteStore> {
+    let config = SqliteConfig {
+        queue_depth: args.queue_depth as usize,
+        max_batch: args.max_batch as usize,
+        max_wait: Duration::from_millis(args.max_wait_ms),
+        retry_after: Duration::from_secs(args.retry_after_secs),
+        ..SqliteConfig::in_dir(&args.data_dir)
+    };
+    SqliteStore::open(config).with_context(|| format!("opening the database in {}", args.data_dir.display()))
+}
+
+/// Runs the shop until a shutdown signal.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let store = Arc::new(open_store(&args)?);
+    if !args.no_seed && store.products().await?.is_empty() {
+        let count = seed::demo_shop(store.as_ref()).await.context("seeding the demo shop")?;
+        tracing::info!(products = count, "seeded the demo shop");
+    }
+    let state = AppState { store, admin_token: args.admin_token.as_deref().map(Arc::from) };
+    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %args.data_dir.display(), admin_api = state.admin_token.is_some(), "Stampede is open at http://{addr}");
+    axum::serve(listener, stampede_web::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+}

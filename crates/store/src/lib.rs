@@ -1,0 +1,41 @@
+//! Stampede's storage boundary: one method per business operation, so each engine can use
+//! its own atomic primitive (one SQLite transaction; one DynamoDB TransactWriteItems).
+
+mod error;
+mod model;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
+pub use sqlite::{SqliteConfig, SqliteStore};
+
+use async_trait::async_trait;
+use stampede_domain::{CustomerKey, Product};
+
+/// Everything the shop persists. Every method is atomic on its own.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// All products in menu order, with live stock.
+    async fn products(&self) -> Result<Vec<ProductView>, StoreError>;
+    /// One product with live stock.
+    async fn product(&self, id: &str) -> Result<Option<ProductView>, StoreError>;
+    /// Adds a product with its initial stock; fails with `Conflict` if the id is taken.
+    async fn create_product(&self, product: Product, stock: u32) -> Result<ProductView, StoreError>;
+    /// Prices, checks and places an order: stock of every line is taken with the order insert, or nothing is.
+    async fn place_order(&self, order: PlaceOrder) -> Result<Placed, StoreError>;
+    /// Cancels an order the customer may still cancel and returns its stock, exactly once.
+    async fn cancel_order(&self, id: &str) -> Result<Order, StoreError>;
+    /// One order by id.
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
+    /// A customer's orders, newest first; `cursor` is the `next_cursor` of the previous page.
+    async fn customer_orders(
+        &self,
+        customer: &CustomerKey,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<OrderPage, StoreError>;
+    /// What has been sold of a product, counted from the order records themselves.
+    async fn product_sales(&self, id: &str) -> Result<ProductSales, StoreError>;
+    /// Checks the store can serve reads and writes.
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,79 @@
+//! What the store takes and gives back.
+
+use sha2::{Digest, Sha256};
+use stampede_domain::{Customer, Millis, Money, OrderLine, OrderRequest, OrderStatus, Product};
+
+/// A product with the stock remaining right now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductView {
+    pub product: Product,
+    pub stock: u32,
+}
+
+/// An accepted order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// UUIDv7: unique and sortable by creation time.
+    pub id: String,
+    pub customer: Customer,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub status: OrderStatus,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A client-chosen key that makes retries of one order safe, with the fingerprint of the request it was first used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+impl IdempotencyKey {
+    /// Most characters a key may have.
+    pub const MAX_LEN: usize = 255;
+
+    /// Binds `key` to the request it accompanies. The fingerprint is over the validated
+    /// request, so formatting or field order in the client's JSON does not matter.
+    pub fn for_request(key: &str, request: &OrderRequest) -> IdempotencyKey {
+        let canonical = serde_json::to_vec(request).unwrap_or_default();
+        let digest = Sha256::digest(&canonical);
+        let fingerprint = digest.iter().map(|b| format!("{b:02x}")).collect();
+        IdempotencyKey { key: key.to_owned(), fingerprint }
+    }
+}
+
+/// A request to place an order.
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    pub request: OrderRequest,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// The outcome of placing: the order, and whether it was an earlier order replayed for a retried key.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub order: Order,
+    pub replayed: bool,
+}
+
+/// One page of a customer's orders.
+#[derive(Debug, Clone)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    /// Pass back to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Sales of one product as the order records show them, for audits and load-test verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductSales {
+    pub stock: u32,
+    /// Units on uncancelled orders.
+    pub units_sold: u64,
+    /// Uncancelled orders containing the product.
+    pub orders: u64,
+    /// The most units any one customer holds.
+    pub max_units_per_customer: u64,
+}

@@ -1,0 +1,198 @@
+//! The writes the writer performs inside its batch transaction, one function per command.
+//! Each runs in its own savepoint: a refused command leaves no trace, the batch goes on.
+
+use super::rows;
+use crate::{Order, PlaceOrder, Placed, ProductView, StoreError};
+use rusqlite::{Connection, OptionalExtension, params};
+use stampede_domain::{Millis, OrderRejection, OrderStatus, Product, ProductState, evaluate};
+use std::collections::{BTreeMap, HashMap};
+
+/// Stock levels a committed command leaves behind, for the live catalog.
+pub type StockAfter = Vec<(String, u32)>;
+
+/// Places one order: replays a known idempotency key, else evaluates and writes it.
+pub fn place(
+    conn: &Connection,
+    definitions: &HashMap<String, Product>,
+    cmd: &PlaceOrder,
+    now: Millis,
+) -> Result<(Placed, StockAfter), StoreError> {
+    if let Some(idem) = &cmd.idempotency
+        && let Some(placed) = replay(conn, &idem.key, &idem.fingerprint)?
+    {
+        return Ok((placed, Vec::new()));
+    }
+    let request = &cmd.request;
+    let mut state = BTreeMap::new();
+    for product_id in request.quantities_by_product().into_keys() {
+        let Some(product) = definitions.get(product_id) else { continue };
+        let available = stock_of(conn, product_id)?;
+        let already_bought = match product.sale.per_customer_max {
+            Some(_) => holdings(conn, &request.customer.key.0, product_id)?,
+            None => 0,
+        };
+        state.insert(product_id, ProductState { product, available, already_bought });
+    }
+    let priced = evaluate(request, &state, now)?;
+
+    let id = uuid::Uuid::now_v7().to_string();
+    let customer = &request.customer;
+    let (key, fingerprint) = cmd.idempotency.as_ref().map(|i| (i.key.as_str(), i.fingerprint.as_str())).unzip();
+    conn.prepare_cached(
+        "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
+                             created_at, updated_at, idempotency_key, request_fingerprint)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        id,
+        customer.key.0,
+        customer.email,
+        customer.name,
+        OrderStatus::Received.as_str(),
+        priced.total.amount,
+        priced.total.currency.as_str(),
+        now,
+        key,
+        fingerprint
+    ])?;
+    let mut insert_line = conn.prepare_cached(
+        "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount, line_amount, currency)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for (n, line) in priced.lines.iter().enumerate() {
+        insert_line.execute(params![
+            id,
+            n,
+            line.product_id,
+            line.product_name,
+            line.quantity,
+            serde_json::to_string(&line.options)?,
+            line.unit_price.amount,
+            line.line_total.amount,
+            line.unit_price.currency.as_str()
+        ])?;
+    }
+    let mut stock_after = Vec::new();
+    for (product_id, qty) in request.quantities_by_product() {
+        stock_after.push((product_id.to_owned(), take_stock(conn, product_id, qty, now)?));
+        conn.prepare_cached(
+            "INSERT INTO customer_holdings (customer_key, product_id, quantity) VALUES (?1, ?2, ?3)
+             ON CONFLICT (customer_key, product_id) DO UPDATE SET quantity = quantity + excluded.quantity",
+        )?
+        .execute(params![customer.key.0, product_id, qty])?;
+    }
+    enqueue_event(conn, "order.placed", &id, OrderStatus::Received, now)?;
+    let order = Order {
+        id,
+        customer: customer.clone(),
+        lines: priced.lines,
+        total: priced.total,
+        status: OrderStatus::Received,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok((Placed { order, replayed: false }, stock_after))
+}
+
+/// The order an idempotency key already placed, or a mismatch if the key came with another request.
+pub fn replay(conn: &Connection, key: &str, fingerprint: &str) -> Result<Option<Placed>, StoreError> {
+    let Some((order_id, stored)) = rows::order_for_key(conn, key)? else { return Ok(None) };
+    if stored != fingerprint {
+        return Err(StoreError::IdempotencyMismatch(key.to_owned()));
+    }
+    let order =
+        rows::load_order(conn, &order_id)?.ok_or_else(|| StoreError::Backend(format!("order {order_id} vanished")))?;
+    Ok(Some(Placed { order, replayed: true }))
+}
+
+/// Cancels a `received` order and returns its stock and the customer's holdings.
+pub fn cancel(conn: &Connection, id: &str, now: Millis) -> Result<(Order, StockAfter), StoreError> {
+    let mut order =
+        rows::load_order(conn, id)?.ok_or_else(|| StoreError::NotFound { what: "order", id: id.to_owned() })?;
+    if !order.status.customer_can_cancel() {
+        return Err(StoreError::NotCancellable { id: id.to_owned(), status: order.status });
+    }
+    conn.prepare_cached("UPDATE orders SET status = 'cancelled', updated_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now])?;
+    let mut returned: BTreeMap<&str, u32> = BTreeMap::new();
+    for line in &order.lines {
+        *returned.entry(line.product_id.as_str()).or_default() += line.quantity;
+    }
+    let mut stock_after = Vec::new();
+    for (product_id, qty) in returned {
+        let stock: Option<u32> = conn
+            .prepare_cached("UPDATE products SET stock = stock + ?2, updated_at = ?3 WHERE id = ?1 RETURNING stock")?
+            .query_row(params![product_id, qty, now], |r| r.get(0))
+            .optional()?;
+        stock_after.extend(stock.map(|s| (product_id.to_owned(), s)));
+        conn.prepare_cached(
+            "UPDATE customer_holdings SET quantity = quantity - ?3 WHERE customer_key = ?1 AND product_id = ?2",
+        )?
+        .execute(params![order.customer.key.0, product_id, qty])?;
+    }
+    enqueue_event(conn, "order.cancelled", id, OrderStatus::Cancelled, now)?;
+    order.status = OrderStatus::Cancelled;
+    order.updated_at = now;
+    Ok((order, stock_after))
+}
+
+/// Adds a product at the end of the menu.
+pub fn create_product(
+    conn: &Connection,
+    product: &Product,
+    stock: u32,
+    now: Millis,
+) -> Result<ProductView, StoreError> {
+    product.validate().map_err(OrderRejection::from)?;
+    let exists: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM products WHERE id = ?1)", [&product.id], |r| r.get(0))?;
+    if exists {
+        return Err(StoreError::Conflict(format!("a product with id `{}` already exists", product.id)));
+    }
+    conn.execute(
+        "INSERT INTO products (id, position, definition, stock, created_at, updated_at)
+         VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM products), ?2, ?3, ?4, ?4)",
+        params![product.id, serde_json::to_string(product)?, stock, now],
+    )?;
+    Ok(ProductView { product: product.clone(), stock })
+}
+
+fn stock_of(conn: &Connection, product_id: &str) -> Result<u32, StoreError> {
+    Ok(conn.prepare_cached("SELECT stock FROM products WHERE id = ?1")?.query_row([product_id], |r| r.get(0))?)
+}
+
+fn holdings(conn: &Connection, customer_key: &str, product_id: &str) -> Result<u32, StoreError> {
+    let held: Option<u32> = conn
+        .prepare_cached("SELECT quantity FROM customer_holdings WHERE customer_key = ?1 AND product_id = ?2")?
+        .query_row([customer_key, product_id], |r| r.get(0))
+        .optional()?;
+    Ok(held.unwrap_or(0))
+}
+
+/// Decrements stock; the `stock >= ?2` guard and the table's CHECK make overselling impossible
+/// even if a rule check upstream were wrong.
+fn take_stock(conn: &Connection, product_id: &str, qty: u32, now: Millis) -> Result<u32, StoreError> {
+    conn.prepare_cached(
+        "UPDATE products SET stock = stock - ?2, updated_at = ?3 WHERE id = ?1 AND stock >= ?2 RETURNING stock",
+    )?
+    .query_row(params![product_id, qty, now], |r| r.get(0))
+    .optional()?
+    .ok_or_else(|| StoreError::Backend(format!("stock guard refused `{product_id}`")))
+}
+
+/// Writes the outbox event announcing a change, in the caller's transaction.
+fn enqueue_event(
+    conn: &Connection,
+    kind: &str,
+    order_id: &str,
+    status: OrderStatus,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let payload = serde_json::json!({ "eventId": id, "type": kind, "orderId": order_id, "status": status.as_str(), "occurredAt": now });
+    conn.prepare_cached(
+        "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )?
+    .execute(params![id, kind, order_id, payload.to_string(), now])?;
+    Ok(())
+}

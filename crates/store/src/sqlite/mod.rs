@@ -1,0 +1,184 @@
+//! The embedded SQLite adapter: a group-commit writer thread for every change, a pool of
+//! read-only connections for queries, and a live in-memory catalog for the fast path.
+
+mod apply;
+mod live_catalog;
+mod read_pool;
+mod rows;
+mod schema;
+mod writer;
+
+use crate::{Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView, Store, StoreError};
+use async_trait::async_trait;
+use live_catalog::{LiveCatalog, SharedCatalog};
+use read_pool::ReadPool;
+use rusqlite::Connection;
+use stampede_domain::{CustomerKey, OrderRejection, Product, ProductState, evaluate};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use writer::{Command, Writer, now_millis};
+
+/// How the SQLite store is set up.
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// The database file; its directory is created if missing.
+    pub path: PathBuf,
+    /// Orders that may wait for the writer before new ones get 503 (admission control).
+    pub queue_depth: usize,
+    /// Most commands committed in one transaction.
+    pub max_batch: usize,
+    /// Longest an order may wait in the queue before it is answered 503 instead.
+    pub max_wait: Duration,
+    /// What `Retry-After` tells a client turned away.
+    pub retry_after: Duration,
+}
+
+impl SqliteConfig {
+    /// Defaults for a database file `stampede.db` in `dir`.
+    pub fn in_dir(dir: impl Into<PathBuf>) -> SqliteConfig {
+        SqliteConfig {
+            path: dir.into().join("stampede.db"),
+            queue_depth: 4096,
+            max_batch: 512,
+            max_wait: Duration::from_secs(2),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The SQLite-backed store.
+pub struct SqliteStore {
+    queue: mpsc::Sender<Command>,
+    live: SharedCatalog,
+    reads: ReadPool,
+    retry_after: Duration,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database and starts the writer thread.
+    pub fn open(config: SqliteConfig) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(&config.path)?;
+        schema::configure_writer(&conn)?;
+        schema::migrate(&mut conn)?;
+        let products = rows::load_products(&conn)?;
+        let definitions = products.iter().map(|v| (v.product.id.clone(), v.product.clone())).collect();
+        let live: SharedCatalog = Arc::new(RwLock::new(LiveCatalog::new(products)));
+        let (queue, rx) = mpsc::channel(config.queue_depth.max(1));
+        let writer = Writer {
+            conn,
+            definitions,
+            live: live.clone(),
+            max_batch: config.max_batch.max(1),
+            max_wait: config.max_wait,
+            retry_after: config.retry_after,
+        };
+        std::thread::Builder::new()
+            .name("stampede-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Backend(format!("cannot start writer: {e}")))?;
+        Ok(SqliteStore { queue, live, reads: ReadPool::new(config.path, 8), retry_after: config.retry_after })
+    }
+
+    /// Sends a command to the writer and waits for its committed answer. A full queue is
+    /// answered at once with `Busy`, so a spike meets a waiting room instead of a pile-up.
+    async fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.try_send(make(reply)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Busy { retry_after: self.retry_after },
+            mpsc::error::TrySendError::Closed(_) => StoreError::Backend("the order writer has stopped".into()),
+        })?;
+        answer.await.map_err(|_| StoreError::Backend("the order writer dropped the request".into()))?
+    }
+
+    /// Judges an order on the live catalog without touching the queue or the disk. Any
+    /// refusal here is final for this request: the writer applies the same rules to
+    /// fresher data, and stock only ever moves towards sold out between the two.
+    fn fast_path(&self, order: &PlaceOrder) -> Result<(), OrderRejection> {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        let state: BTreeMap<&str, ProductState<'_>> = order
+            .request
+            .lines
+            .iter()
+            .filter_map(|l| live.get(&l.product_id))
+            .map(|v| {
+                (v.product.id.as_str(), ProductState { product: &v.product, available: v.stock, already_bought: 0 })
+            })
+            .collect();
+        evaluate(&order.request, &state, now_millis()).map(drop)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+        Ok(self.live.read().unwrap_or_else(|p| p.into_inner()).all().to_vec())
+    }
+
+    async fn product(&self, id: &str) -> Result<Option<ProductView>, StoreError> {
+        Ok(self.live.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned())
+    }
+
+    async fn create_product(&self, product: Product, stock: u32) -> Result<ProductView, StoreError> {
+        self.submit(|reply| Command::CreateProduct { product, stock, reply }).await
+    }
+
+    async fn place_order(&self, order: PlaceOrder) -> Result<Placed, StoreError> {
+        if let Err(rejection) = self.fast_path(&order) {
+            // A retry of an order that already went through must get its order back,
+            // even when the product has sold out since.
+            if let Some(idem) = order.idempotency.clone() {
+                let replayed = self.reads.run(move |c| apply::replay(c, &idem.key, &idem.fingerprint)).await?;
+                if let Some(placed) = replayed {
+                    return Ok(placed);
+                }
+            }
+            return Err(rejection.into());
+        }
+        self.submit(|reply| Command::Place { order, enqueued: Instant::now(), reply }).await
+    }
+
+    async fn cancel_order(&self, id: &str) -> Result<Order, StoreError> {
+        let id = id.to_owned();
+        self.submit(|reply| Command::Cancel { id, reply }).await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        let id = id.to_owned();
+        self.reads.run(move |c| rows::load_order(c, &id)).await
+    }
+
+    async fn customer_orders(
+        &self,
+        customer: &CustomerKey,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<OrderPage, StoreError> {
+        let (customer, cursor) = (customer.clone(), cursor.map(str::to_owned));
+        self.reads.run(move |c| rows::customer_orders(c, &customer, cursor.as_deref(), limit)).await
+    }
+
+    async fn product_sales(&self, id: &str) -> Result<ProductSales, StoreError> {
+        let id = id.to_owned();
+        self.reads.run(move |c| rows::product_sales(c, &id)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if self.queue.is_closed() {
+            return Err(StoreError::Backend("the order writer has stopped".into()));
+        }
+        self.reads
+            .run(|c| Ok(c.query_row("SELECT COUNT(*) FROM products", [], |r| r.get::<_, i64>(0))?))
+            .await
+            .map(drop)
+    }
+}

@@ -1,0 +1,135 @@
+//! Reading orders and products back from their rows. Works on any connection, inside or
+//! outside a transaction, so the writer and the readers share one mapping.
+
+use crate::{Order, OrderPage, ProductSales, ProductView, StoreError};
+use rusqlite::{Connection, OptionalExtension, params};
+use stampede_domain::{Currency, Customer, CustomerKey, Money, OrderLine, OrderStatus, Product};
+
+fn currency(code: &str) -> Result<Currency, StoreError> {
+    Currency::parse(code).ok_or_else(|| StoreError::Backend(format!("stored currency `{code}` is invalid")))
+}
+
+/// Every product in menu order.
+pub fn load_products(conn: &Connection) -> Result<Vec<ProductView>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT definition, stock FROM products ORDER BY position")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+    rows.map(|row| {
+        let (definition, stock) = row?;
+        Ok(ProductView { product: serde_json::from_str::<Product>(&definition)?, stock })
+    })
+    .collect()
+}
+
+/// One order with its lines.
+pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT customer_key, customer_email, customer_name, status, total_amount, currency, created_at, updated_at
+         FROM orders WHERE id = ?1",
+    )?;
+    let head = stmt
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, i64>(7)?,
+            ))
+        })
+        .optional()?;
+    let Some((key, email, name, status, total, cur, created_at, updated_at)) = head else {
+        return Ok(None);
+    };
+    let status = OrderStatus::parse(&status)
+        .ok_or_else(|| StoreError::Backend(format!("stored status `{status}` is invalid")))?;
+    Ok(Some(Order {
+        id: id.to_owned(),
+        customer: Customer { key: CustomerKey(key), email, name },
+        lines: load_lines(conn, id)?,
+        total: Money::new(total, currency(&cur)?),
+        status,
+        created_at,
+        updated_at,
+    }))
+}
+
+fn load_lines(conn: &Connection, order_id: &str) -> Result<Vec<OrderLine>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT product_id, product_name, quantity, options, unit_amount, line_amount, currency
+         FROM order_lines WHERE order_id = ?1 ORDER BY line_no",
+    )?;
+    let rows = stmt.query_map([order_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, u32>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, String>(6)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (product_id, product_name, quantity, options, unit, line, cur) = row?;
+        let cur = currency(&cur)?;
+        Ok(OrderLine {
+            product_id,
+            product_name,
+            quantity,
+            options: serde_json::from_str(&options)?,
+            unit_price: Money::new(unit, cur),
+            line_total: Money::new(line, cur),
+        })
+    })
+    .collect()
+}
+
+/// The order placed with an idempotency key, with the fingerprint of the request that placed it.
+pub fn order_for_key(conn: &Connection, key: &str) -> Result<Option<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, request_fingerprint FROM orders WHERE idempotency_key = ?1")?;
+    Ok(stmt.query_row([key], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default()))).optional()?)
+}
+
+/// A page of a customer's orders, newest first. The cursor is the last order id of the previous page.
+pub fn customer_orders(
+    conn: &Connection,
+    customer: &CustomerKey,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<OrderPage, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM orders WHERE customer_key = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+    )?;
+    // One extra row tells whether another page follows.
+    let ids: Vec<String> =
+        stmt.query_map(params![customer.0, cursor, i64::from(limit) + 1], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let has_more = ids.len() > limit as usize;
+    let mut orders = Vec::with_capacity(ids.len().min(limit as usize));
+    for id in ids.iter().take(limit as usize) {
+        orders.extend(load_order(conn, id)?);
+    }
+    let next_cursor = has_more.then(|| orders.last().map(|o| o.id.clone())).flatten();
+    Ok(OrderPage { orders, next_cursor })
+}
+
+/// Sales of a product counted from orders and holdings.
+pub fn product_sales(conn: &Connection, id: &str) -> Result<ProductSales, StoreError> {
+    let stock: Option<u32> =
+        conn.query_row("SELECT stock FROM products WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    let stock = stock.ok_or_else(|| StoreError::NotFound { what: "product", id: id.to_owned() })?;
+    let (orders, units_sold): (u64, u64) = conn.query_row(
+        "SELECT COUNT(DISTINCT o.id), COALESCE(SUM(l.quantity), 0)
+         FROM order_lines l JOIN orders o ON o.id = l.order_id
+         WHERE l.product_id = ?1 AND o.status <> 'cancelled'",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let max_units_per_customer: u64 =
+        conn.query_row("SELECT COALESCE(MAX(quantity), 0) FROM customer_holdings WHERE product_id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+    Ok(ProductSales { stock, units_sold, orders, max_units_per_customer })
+}

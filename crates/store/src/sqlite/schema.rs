@@ -1,0 +1,94 @@
+//! Connection settings and schema migrations, tracked in SQLite's `user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version forward. Append only: never edit a shipped step.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE products (
+    id          TEXT PRIMARY KEY,
+    position    INTEGER NOT NULL,
+    definition  TEXT NOT NULL,                 -- JSON of the domain Product
+    stock       INTEGER NOT NULL CHECK (stock >= 0),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE orders (
+    id                  TEXT PRIMARY KEY,      -- UUIDv7, sorts by creation time
+    customer_key        TEXT NOT NULL,
+    customer_email      TEXT,
+    customer_name       TEXT,
+    status              TEXT NOT NULL,
+    total_amount        INTEGER NOT NULL,
+    currency            TEXT NOT NULL,
+    created_at          INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL,
+    idempotency_key     TEXT UNIQUE,
+    request_fingerprint TEXT
+);
+CREATE INDEX orders_by_customer ON orders (customer_key, id);
+CREATE INDEX orders_by_time ON orders (created_at);
+CREATE TABLE order_lines (
+    order_id     TEXT NOT NULL REFERENCES orders (id),
+    line_no      INTEGER NOT NULL,
+    product_id   TEXT NOT NULL,
+    product_name TEXT NOT NULL,
+    quantity     INTEGER NOT NULL CHECK (quantity > 0),
+    options      TEXT NOT NULL,                -- JSON of the priced SelectedOptions
+    unit_amount  INTEGER NOT NULL,
+    line_amount  INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    PRIMARY KEY (order_id, line_no)
+) WITHOUT ROWID;
+CREATE INDEX order_lines_by_product ON order_lines (product_id);
+-- Units each customer holds per product, kept in step with orders so limits are one lookup.
+CREATE TABLE customer_holdings (
+    customer_key TEXT NOT NULL,
+    product_id   TEXT NOT NULL,
+    quantity     INTEGER NOT NULL CHECK (quantity >= 0),
+    PRIMARY KEY (customer_key, product_id)
+) WITHOUT ROWID;
+-- Transactional outbox: written in the same transaction as the change it announces.
+CREATE TABLE outbox (
+    id              TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    order_id        TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    delivered_at    INTEGER,
+    failed_at       INTEGER,
+    last_error      TEXT
+);
+CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
+"#];
+
+/// Durable settings for the writer: WAL with `synchronous=FULL`, so a committed order
+/// survives a process crash and a power cut alike.
+pub fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Reader connections never write, so a bug in a read path cannot change data.
+pub fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(())
+}
+
+/// Applies every migration the database has not seen yet, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+        tracing::info!(version = version + 1, "applied schema migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! The token-guarded admin API: create products, audit sales. Staff accounts and the
+//! dashboard come later; a bearer token is what scripts and the load tester need now.
+
+use super::dto::{MoneyDto, OptionGroupDto, ProductDto, SaleDto};
+use crate::extract::{ApiJson, ApiPath};
+use crate::timefmt::parse_rfc3339;
+use crate::{AppState, Problem};
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::{Deserialize, Serialize};
+use stampede_domain::{Currency, Millis, Money, OptionChoice, OptionGroup, Product, SaleRules};
+use utoipa::ToSchema;
+
+/// Proof that the request carried the admin bearer token.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Admin, Problem> {
+        let Some(expected) = &app.admin_token else {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "admin-disabled",
+                "Admin API disabled",
+                "start the server with STAMPEDE_ADMIN_TOKEN set to use the admin API",
+            ));
+        };
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match given {
+            Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(Admin),
+            Some(_) => {
+                Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "the admin token is not valid"))
+            }
+            None => Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                "send `Authorization: Bearer <admin token>`",
+            )),
+        }
+    }
+}
+
+/// Compares without an early exit, so timing does not leak how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A new product.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewProduct {
+    #[schema(example = "golden-ticket")]
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[schema(example = "flash-sale")]
+    pub category: String,
+    pub price: MoneyDto,
+    /// Initial stock.
+    pub stock: u32,
+    pub image: Option<String>,
+    #[serde(default)]
+    pub option_groups: Vec<OptionGroupDto>,
+    #[serde(default)]
+    pub sale: SaleDto,
+}
+
+impl NewProduct {
+    fn into_domain(self) -> Result<(Product, u32), Problem> {
+        let currency = Currency::parse(&self.price.currency)
+            .ok_or_else(|| Problem::invalid_field("price.currency", "must be a three-letter code such as USD"))?;
+        let time = |field: &str, v: Option<String>| -> Result<Option<Millis>, Problem> {
+            v.map(|s| {
+                parse_rfc3339(&s).ok_or_else(|| {
+                    Problem::invalid_field(field, "must be an RFC 3339 timestamp such as 2026-11-27T09:00:00Z")
+                })
+            })
+            .transpose()
+        };
+        let product = Product {
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            category: self.category,
+            base_price: Money::new(self.price.amount, currency),
+            option_groups: self
+                .option_groups
+                .into_iter()
+                .map(|g| OptionGroup {
+                    id: g.id,
+                    name: g.name,
+                    min_choices: g.min_choices,
+                    max_choices: g.max_choices,
+                    default_choice: g.default_choice,
+                    choices: g
+                        .choices
+                        .into_iter()
+                        .map(|c| OptionChoice { id: c.id, name: c.name, price_delta: c.price_delta })
+                        .collect(),
+                })
+                .collect(),
+            sale: SaleRules {
+                starts_at: time("sale.startsAt", self.sale.starts_at)?,
+                ends_at: time("sale.endsAt", self.sale.ends_at)?,
+                per_customer_max: self.sale.per_customer_max,
+                per_order_max: self.sale.per_order_max,
+            },
+            image: self.image,
+            archived: false,
+        };
+        product.validate().map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
+        Ok((product, self.stock))
+    }
+}
+
+/// Creates a product.
+#[utoipa::path(post, path = "/api/admin/products", tag = "admin", request_body = NewProduct,
+    security(("admin_token" = [])),
+    responses(
+        (status = 201, description = "Created", body = ProductDto),
+        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Id taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid product", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_product(
+    _: Admin,
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<NewProduct>,
+) -> Result<(StatusCode, Json<ProductDto>), Problem> {
+    let (product, stock) = body.into_domain()?;
+    let created = app.store.create_product(product, stock).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// What the order records say was sold of a product.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SalesDto {
+    pub stock: u32,
+    pub units_sold: u64,
+    pub orders: u64,
+    pub max_units_per_customer: u64,
+}
+
+/// Sales audit of one product.
+#[utoipa::path(get, path = "/api/admin/products/{id}/sales", tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = String, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "Sales counted from the orders", body = SalesDto),
+        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn product_sales(
+    _: Admin,
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<SalesDto>, Problem> {
+    let s = app.store.product_sales(&id).await?;
+    Ok(Json(SalesDto {
+        stock: s.stock,
+        units_sold: s.units_sold,
+        orders: s.orders,
+        max_units_per_customer: s.max_units_per_customer,
+    }))
+}

@@ -1,0 +1,234 @@
+//! The JSON shapes of the API, separate from domain types so the wire format is a decision
+//! of its own and the domain stays free of schema annotations.
+
+use crate::timefmt::rfc3339;
+use serde::{Deserialize, Serialize};
+use stampede_domain::{Money, OptionGroup, OrderLine, SaleRules, SelectedOption};
+use stampede_store::{Order, OrderPage, ProductView};
+use utoipa::ToSchema;
+
+/// An amount of money in minor units.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MoneyDto {
+    /// Minor units (cents): 1299 is 12.99.
+    #[schema(example = 1299)]
+    pub amount: i64,
+    /// ISO 4217 code.
+    #[schema(example = "USD")]
+    pub currency: String,
+}
+
+impl From<Money> for MoneyDto {
+    fn from(m: Money) -> Self {
+        MoneyDto { amount: m.amount, currency: m.currency.to_string() }
+    }
+}
+
+/// A product with live stock.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductDto {
+    #[schema(example = "margherita")]
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Menu section: `pizza`, `drinks`, `flash-sale`, ...
+    pub category: String,
+    /// Price with every option at its default.
+    pub price: MoneyDto,
+    /// Units remaining right now.
+    pub stock: u32,
+    pub sold_out: bool,
+    pub image: Option<String>,
+    pub option_groups: Vec<OptionGroupDto>,
+    pub sale: SaleDto,
+}
+
+/// A set of choices that change the price, e.g. size or toppings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionGroupDto {
+    #[schema(example = "size")]
+    pub id: String,
+    pub name: String,
+    pub min_choices: u32,
+    pub max_choices: u32,
+    pub default_choice: Option<String>,
+    pub choices: Vec<OptionChoiceDto>,
+}
+
+/// One choice and what it adds to the unit price.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionChoiceDto {
+    #[schema(example = "large")]
+    pub id: String,
+    pub name: String,
+    /// Minor units added to the unit price (negative takes off).
+    #[schema(example = 300)]
+    pub price_delta: i64,
+}
+
+/// Flash-sale rules.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SaleDto {
+    /// RFC 3339; orders before this are refused.
+    pub starts_at: Option<String>,
+    /// RFC 3339; orders from this instant on are refused.
+    pub ends_at: Option<String>,
+    /// Most units one customer may buy over all their orders.
+    pub per_customer_max: Option<u32>,
+    /// Most units in one order.
+    pub per_order_max: Option<u32>,
+}
+
+impl From<&OptionGroup> for OptionGroupDto {
+    fn from(g: &OptionGroup) -> Self {
+        OptionGroupDto {
+            id: g.id.clone(),
+            name: g.name.clone(),
+            min_choices: g.min_choices,
+            max_choices: g.max_choices,
+            default_choice: g.default_choice.clone(),
+            choices: g
+                .choices
+                .iter()
+                .map(|c| OptionChoiceDto { id: c.id.clone(), name: c.name.clone(), price_delta: c.price_delta })
+                .collect(),
+        }
+    }
+}
+
+impl From<&SaleRules> for SaleDto {
+    fn from(s: &SaleRules) -> Self {
+        SaleDto {
+            starts_at: s.starts_at.map(rfc3339),
+            ends_at: s.ends_at.map(rfc3339),
+            per_customer_max: s.per_customer_max,
+            per_order_max: s.per_order_max,
+        }
+    }
+}
+
+impl From<ProductView> for ProductDto {
+    fn from(v: ProductView) -> Self {
+        let p = v.product;
+        ProductDto {
+            price: p.base_price.into(),
+            stock: v.stock,
+            sold_out: v.stock == 0,
+            option_groups: p.option_groups.iter().map(Into::into).collect(),
+            sale: (&p.sale).into(),
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            category: p.category,
+            image: p.image,
+        }
+    }
+}
+
+/// Who placed an order.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerDto {
+    /// The key orders are listed under: the email, or `user:<id>` for the shorthand.
+    pub id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// An option as chosen and priced on an order.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SelectedOptionDto {
+    pub group: String,
+    pub group_name: String,
+    pub choice: String,
+    pub choice_name: String,
+    pub price_delta: i64,
+}
+
+/// A priced order line.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLineDto {
+    pub product_id: String,
+    pub product_name: String,
+    pub quantity: u32,
+    pub options: Vec<SelectedOptionDto>,
+    pub unit_price: MoneyDto,
+    pub line_total: MoneyDto,
+}
+
+/// An order.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderDto {
+    pub id: String,
+    /// `received`, `preparing`, `ready`, `out_for_delivery`, `completed` or `cancelled`.
+    #[schema(example = "received")]
+    pub status: String,
+    pub customer: CustomerDto,
+    pub items: Vec<OrderLineDto>,
+    pub total: MoneyDto,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+impl From<SelectedOption> for SelectedOptionDto {
+    fn from(o: SelectedOption) -> Self {
+        SelectedOptionDto {
+            group: o.group_id,
+            group_name: o.group_name,
+            choice: o.choice_id,
+            choice_name: o.choice_name,
+            price_delta: o.price_delta,
+        }
+    }
+}
+
+impl From<OrderLine> for OrderLineDto {
+    fn from(l: OrderLine) -> Self {
+        OrderLineDto {
+            product_id: l.product_id,
+            product_name: l.product_name,
+            quantity: l.quantity,
+            options: l.options.into_iter().map(Into::into).collect(),
+            unit_price: l.unit_price.into(),
+            line_total: l.line_total.into(),
+        }
+    }
+}
+
+impl From<Order> for OrderDto {
+    fn from(o: Order) -> Self {
+        OrderDto {
+            id: o.id,
+            status: o.status.to_string(),
+            customer: CustomerDto { id: o.customer.key.0, email: o.customer.email, name: o.customer.name },
+            items: o.lines.into_iter().map(Into::into).collect(),
+            total: o.total.into(),
+            created_at: rfc3339(o.created_at),
+            updated_at: rfc3339(o.updated_at),
+        }
+    }
+}
+
+/// A page of orders, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPageDto {
+    pub orders: Vec<OrderDto>,
+    /// Pass as `cursor` to fetch the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl From<OrderPage> for OrderPageDto {
+    fn from(p: OrderPage) -> Self {
+        OrderPageDto { orders: p.orders.into_iter().map(Into::into).collect(), next_cursor: p.next_cursor }
+    }
+}

@@ -1,0 +1,28 @@
+//! The JSON API's routes.
+
+pub mod admin;
+pub mod dto;
+pub mod health;
+pub mod orders;
+pub mod place_order;
+pub mod products;
+
+use crate::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+
+/// Every API route, health probes and the OpenAPI document.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/api/openapi.json", get(crate::openapi::document))
+        .route("/api/products", get(products::list_products))
+        .route("/api/products/{id}", get(products::get_product))
+        .route("/api/orders", post(orders::place_order))
+        .route("/api/orders/{id}", get(orders::get_order))
+        .route("/api/orders/{id}/cancel", post(orders::cancel_order))
+        .route("/api/customers/{customer}/orders", get(orders::customer_orders))
+        .route("/api/admin/products", post(admin::create_product))
+        .route("/api/admin/products/{id}/sales", get(admin::product_sales))
+}

@@ -1,0 +1,133 @@
+//! Order endpoints: place (idempotent), read, list by customer, cancel.
+
+use super::dto::{OrderDto, OrderPageDto};
+use super::place_order::PlaceOrderBody;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::{AppState, Problem};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use stampede_domain::CustomerKey;
+use stampede_store::{IdempotencyKey, PlaceOrder};
+use utoipa::IntoParams;
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Places an order. Stock of every item is taken atomically with the order, or not at all.
+#[utoipa::path(post, path = "/api/orders", tag = "orders",
+    request_body = PlaceOrderBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body return the first order; the same key with another body is 422")),
+    responses(
+        (status = 201, description = "Order placed (or replayed for a known Idempotency-Key; then `Idempotent-Replayed: true`)", body = OrderDto,
+            headers(("Location" = String, description = "URL of the order"))),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Order queue full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn place_order(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PlaceOrderBody>,
+) -> Result<Response, Problem> {
+    let request = body.into_request()?;
+    let idempotency = idempotency_key(&headers)?.map(|key| IdempotencyKey::for_request(&key, &request));
+    let placed = app.store.place_order(PlaceOrder { request, idempotency }).await?;
+    let location = format!("/api/orders/{}", placed.order.id);
+    let mut response = (StatusCode::CREATED, Json(OrderDto::from(placed.order))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    if placed.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(raw) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let bad = || {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+            format!("Idempotency-Key must be 1 to {} visible ASCII characters", IdempotencyKey::MAX_LEN),
+        )
+    };
+    let key = raw.to_str().map_err(|_| bad())?.trim();
+    let visible = key.bytes().all(|b| b.is_ascii_graphic());
+    if key.is_empty() || key.len() > IdempotencyKey::MAX_LEN || !visible {
+        return Err(bad());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// One order.
+#[utoipa::path(get, path = "/api/orders/{id}", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order", body = OrderDto),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_order(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<OrderDto>, Problem> {
+    let order = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
+    Ok(Json(order.into()))
+}
+
+/// Cancels an order that is still `received`; its stock goes back on sale.
+#[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders",
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The cancelled order", body = OrderDto),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already being prepared, or already cancelled", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn cancel_order(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<OrderDto>, Problem> {
+    Ok(Json(app.store.cancel_order(&id).await?.into()))
+}
+
+/// Paging of order lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Orders per page, 1 to 100 (default 20).
+    pub limit: Option<u32>,
+    /// `nextCursor` from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A customer's orders, newest first.
+#[utoipa::path(get, path = "/api/customers/{customer}/orders", tag = "orders",
+    params(("customer" = String, Path, description = "The customer's email address, or the `userId` used with the shorthand"), PageParams),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPageDto),
+        (status = 400, description = "Bad paging parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an email address or user id", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn customer_orders(
+    State(app): State<AppState>,
+    ApiPath(customer): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<OrderPageDto>, Problem> {
+    let key = CustomerKey::from_lookup(&customer).map_err(|e| Problem::invalid_field("customer", &e.message))?;
+    let limit = page.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query string",
+            format!("limit must be 1 to 100, got {limit}"),
+        ));
+    }
+    let page = app.store.customer_orders(&key, page.cursor.as_deref(), limit).await?;
+    Ok(Json(page.into()))
+}

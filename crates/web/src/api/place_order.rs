@@ -1,0 +1,88 @@
+//! The order request body, in its full and its flash-sale shorthand forms.
+
+use crate::Problem;
+use serde::Deserialize;
+use stampede_domain::{Customer, LineRequest, OptionSelection, OrderRequest, ValidationError};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// Body of `POST /api/orders`. Give `customer` + `items`, or the shorthand `userId` +
+/// `productId` + `quantity` for a one-item order. Prices are computed by the server.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaceOrderBody {
+    pub customer: Option<CustomerBody>,
+    pub items: Option<Vec<ItemBody>>,
+    /// Shorthand: who is buying (an id or an email address).
+    #[schema(example = "user-42")]
+    pub user_id: Option<String>,
+    /// Shorthand: the one product bought.
+    pub product_id: Option<String>,
+    /// Shorthand: how many (default 1).
+    pub quantity: Option<i64>,
+    /// Shorthand: options of the one product.
+    #[schema(value_type = Option<Object>)]
+    pub options: Option<BTreeMap<String, OptionSelection>>,
+}
+
+/// The customer placing an order.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CustomerBody {
+    #[schema(example = "ana@example.com")]
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// One requested line.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemBody {
+    #[schema(example = "margherita")]
+    pub product_id: String,
+    /// 1 to 100.
+    #[schema(example = 2)]
+    pub quantity: i64,
+    /// Option group id to a choice id, or a list of choice ids for multi-choice groups,
+    /// e.g. `{"size": "large", "toppings": ["olives", "basil"]}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub options: BTreeMap<String, OptionSelection>,
+}
+
+impl PlaceOrderBody {
+    /// Turns the body into a validated domain request.
+    pub fn into_request(self) -> Result<OrderRequest, Problem> {
+        self.validate().map_err(|e| Problem::invalid_field(&e.field, &e.message))
+    }
+
+    fn validate(self) -> Result<OrderRequest, ValidationError> {
+        let customer = match (&self.customer, &self.user_id) {
+            (Some(c), _) => Customer::with_email(&c.email, c.name.as_deref())?,
+            (None, Some(id)) => Customer::with_user_id(id)?,
+            (None, None) => return Err(ValidationError::new("customer", "give `customer` with an email, or `userId`")),
+        };
+        let lines = match (self.items, self.product_id) {
+            (Some(_), Some(_)) => {
+                return Err(ValidationError::new(
+                    "items",
+                    "give either `items` or the shorthand `productId`, not both",
+                ));
+            }
+            (Some(items), None) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    LineRequest::new(&item.product_id, item.quantity, item.options)
+                        .map_err(|e| e.within(&format!("items[{i}]")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            (None, Some(product_id)) => {
+                vec![LineRequest::new(&product_id, self.quantity.unwrap_or(1), self.options.unwrap_or_default())?]
+            }
+            (None, None) => {
+                return Err(ValidationError::new("items", "an order needs `items` (or the shorthand `productId`)"));
+            }
+        };
+        OrderRequest::new(customer, lines)
+    }
+}

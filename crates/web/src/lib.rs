@@ -1,0 +1,52 @@
+//! Stampede's HTTP face: one axum `Router` for the JSON API, health checks and OpenAPI,
+//! served the same way by the local binary and by Lambda.
+
+// `Problem` is the one error type of this layer and is built at most once per request,
+// so its size (a few strings) costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+
+pub mod api;
+mod extract;
+mod openapi;
+mod problem;
+mod timefmt;
+
+pub use problem::Problem;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use stampede_store::Store;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted: an order is a few hundred bytes; 64 KiB leaves room without inviting floods.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Bearer token for `/api/admin`; `None` disables the admin API.
+    pub admin_token: Option<Arc<str>>,
+}
+
+/// Builds the whole application router.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(api::routes())
+        .fallback(problem::not_found)
+        .method_not_allowed_fallback(problem::method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(problem::panicked))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::debug_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
