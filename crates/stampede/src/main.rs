@@ -1,13 +1,8 @@
 //! `stampede`: the shop in one binary.
 
-mod cli;
-mod loadtest;
-mod logging;
-mod seed;
-mod serve;
-
 use clap::Parser;
-use cli::{Cli, Command};
+use stampede::cli::{Cli, Command};
+use stampede::{loadtest, logging, serve};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

@@ -38,4 +38,7 @@ pub trait Store: Send + Sync + 'static {
     async fn product_sales(&self, id: &str) -> Result<ProductSales, StoreError>;
     /// Checks the store can serve reads and writes.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// A signal that ticks after every commit that changed stock or products; read
+    /// `products()` when it changes. Changes in quick succession coalesce into one tick.
+    fn stock_changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }

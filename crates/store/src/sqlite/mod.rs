@@ -53,6 +53,7 @@ impl SqliteConfig {
 pub struct SqliteStore {
     queue: mpsc::Sender<Command>,
     live: SharedCatalog,
+    changes: tokio::sync::watch::Sender<u64>,
     reads: ReadPool,
     retry_after: Duration,
 }
@@ -71,10 +72,12 @@ impl SqliteStore {
         let definitions = products.iter().map(|v| (v.product.id.clone(), v.product.clone())).collect();
         let live: SharedCatalog = Arc::new(RwLock::new(LiveCatalog::new(products)));
         let (queue, rx) = mpsc::channel(config.queue_depth.max(1));
+        let (changes, _) = tokio::sync::watch::channel(0);
         let writer = Writer {
             conn,
             definitions,
             live: live.clone(),
+            changes: changes.clone(),
             max_batch: config.max_batch.max(1),
             max_wait: config.max_wait,
             retry_after: config.retry_after,
@@ -83,7 +86,7 @@ impl SqliteStore {
             .name("stampede-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Backend(format!("cannot start writer: {e}")))?;
-        Ok(SqliteStore { queue, live, reads: ReadPool::new(config.path, 8), retry_after: config.retry_after })
+        Ok(SqliteStore { queue, live, changes, reads: ReadPool::new(config.path, 8), retry_after: config.retry_after })
     }
 
     /// Sends a command to the writer and waits for its committed answer. A full queue is
@@ -180,5 +183,9 @@ impl Store for SqliteStore {
             .run(|c| Ok(c.query_row("SELECT COUNT(*) FROM products", [], |r| r.get::<_, i64>(0))?))
             .await
             .map(drop)
+    }
+
+    fn stock_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 }

@@ -31,6 +31,8 @@ pub struct Writer {
     pub conn: Connection,
     pub definitions: HashMap<String, Product>,
     pub live: SharedCatalog,
+    /// Bumped after each commit that changed stock or products.
+    pub changes: tokio::sync::watch::Sender<u64>,
     pub max_batch: usize,
     pub max_wait: Duration,
     pub retry_after: Duration,
@@ -120,18 +122,25 @@ impl Writer {
 
     /// Makes committed stock and products visible to readers and the fast path.
     fn publish(&self, done: &[Done], created: Vec<ProductView>) {
-        let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
-        for view in created {
-            live.upsert(view);
-        }
-        for d in done {
-            let stock = match d {
-                Done::Place(_, Ok((_, s))) | Done::Cancel(_, Ok((_, s))) => s,
-                _ => continue,
-            };
-            for (id, left) in stock {
-                live.set_stock(id, *left);
+        let mut changed = !created.is_empty();
+        {
+            let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
+            for view in created {
+                live.upsert(view);
             }
+            for d in done {
+                let stock = match d {
+                    Done::Place(_, Ok((_, s))) | Done::Cancel(_, Ok((_, s))) => s,
+                    _ => continue,
+                };
+                for (id, left) in stock {
+                    live.set_stock(id, *left);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.changes.send_modify(|version| *version += 1);
         }
     }
 

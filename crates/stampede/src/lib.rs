@@ -1,0 +1,7 @@
+//! The `stampede` binary's pieces, as a library so tests and tools can reuse them.
+
+pub mod cli;
+pub mod loadtest;
+pub mod logging;
+pub mod seed;
+pub mod serve;

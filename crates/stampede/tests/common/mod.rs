@@ -1,0 +1,111 @@
+//! `TestApp`: the real router served on a random loopback port over a fresh SQLite file.
+#![allow(dead_code)]
+
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use stampede_domain::{Currency, Money, Product, SaleRules};
+use stampede_store::{SqliteConfig, SqliteStore, Store};
+use stampede_web::AppState;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub store: Arc<SqliteStore>,
+    pub db_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// An empty shop with default settings.
+    pub async fn start() -> TestApp {
+        TestApp::with_config(|_| {}).await
+    }
+
+    /// An empty shop; `tune` adjusts the store settings first.
+    pub async fn with_config(tune: impl FnOnce(&mut SqliteConfig)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = SqliteConfig::in_dir(dir.path());
+        tune(&mut config);
+        let db_path = config.path.clone();
+        let store = Arc::new(SqliteStore::open(config).unwrap());
+        let state = AppState { store: store.clone(), admin_token: Some(Arc::from(ADMIN_TOKEN)) };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, stampede_web::router(state)).await.unwrap() });
+        let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
+        TestApp { base: format!("http://{addr}"), client, store, db_path, _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Adds a product without options.
+    pub async fn add_product(&self, id: &str, cents: i64, stock: u32, sale: SaleRules) {
+        let product = Product {
+            id: id.into(),
+            name: format!("Product {id}"),
+            description: String::new(),
+            category: "flash-sale".into(),
+            base_price: Money::new(cents, Currency::USD),
+            option_groups: vec![],
+            sale,
+            image: None,
+            archived: false,
+        };
+        self.store.create_product(product, stock).await.unwrap();
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn order(&self, body: &Value, key: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url("/api/orders")).json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn stock(&self, id: &str) -> u64 {
+        let body: Value = self.get(&format!("/api/products/{id}")).await.json().await.unwrap();
+        body["stock"].as_u64().unwrap()
+    }
+
+    /// Counts rows straight from the database file.
+    pub fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(&self.db_path).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    pub fn order_rows(&self) -> i64 {
+        self.count("SELECT COUNT(*) FROM orders")
+    }
+}
+
+/// A one-item order in the full form.
+pub fn order_body(email: &str, product: &str, quantity: i64) -> Value {
+    json!({"customer": {"email": email, "name": "Test"}, "items": [{"productId": product, "quantity": quantity}]})
+}
+
+/// Asserts a problem+json response with the given status and type, returning the body.
+pub async fn expect_problem(resp: Response, status: u16, kind: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status for {kind}");
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(ct, "application/problem+json", "content type for {kind}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["type"], format!("/problems/{kind}"), "{body}");
+    assert_eq!(body["status"], status);
+    assert!(!body["title"].as_str().unwrap().is_empty());
+    assert!(!body["detail"].as_str().unwrap().is_empty());
+    body
+}

@@ -1,0 +1,254 @@
+//! Placing, reading, listing and cancelling orders over real HTTP.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use stampede_domain::SaleRules;
+
+/// The demo shop `stampede serve` seeds.
+async fn pizza_app() -> TestApp {
+    let app = TestApp::start().await;
+    stampede::seed::demo_shop(app.store.as_ref()).await.unwrap();
+    app
+}
+
+#[tokio::test]
+async fn catalog_lists_products_with_prices_options_and_stock() {
+    let app = pizza_app().await;
+    let products: Vec<Value> = app.get("/api/products").await.json().await.unwrap();
+    assert!(products.iter().filter(|p| p["category"] == "pizza").count() >= 6);
+    assert!(products.iter().filter(|p| p["category"] == "flash-sale").count() >= 3);
+    let margherita = &products[0];
+    assert_eq!(margherita["id"], "margherita");
+    assert_eq!(margherita["price"], json!({"amount": 1100, "currency": "USD"}));
+    assert_eq!(margherita["stock"], 500);
+    assert_eq!(margherita["optionGroups"][0]["choices"][2]["priceDelta"], 400);
+    let one: Value = app.get("/api/products/margherita").await.json().await.unwrap();
+    assert_eq!(&one, margherita);
+    expect_problem(app.get("/api/products/nope").await, 404, "not-found").await;
+}
+
+#[tokio::test]
+async fn the_server_prices_orders_and_ignores_client_prices() {
+    let app = pizza_app().await;
+    let body = json!({
+        "customer": {"email": "Ana@Example.com", "name": "Ana"},
+        "items": [
+            {"productId": "margherita", "quantity": 2, "price": 1, "options": {"size": "large", "crust": "stuffed", "toppings": ["basil", "olives"]}},
+            {"productId": "cola", "quantity": 3}
+        ],
+        "total": {"amount": 1, "currency": "USD"}
+    });
+    let resp = app.order(&body, None).await;
+    assert_eq!(resp.status(), 201);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let order: Value = resp.json().await.unwrap();
+    // (1100 + 400 + 250 + 50 + 100) * 2 + 250 * 3
+    assert_eq!(order["total"], json!({"amount": 4550, "currency": "USD"}));
+    assert_eq!(order["items"][0]["unitPrice"]["amount"], 1900);
+    assert_eq!(order["status"], "received");
+    assert_eq!(order["customer"]["email"], "ana@example.com");
+    assert_eq!(location, format!("/api/orders/{}", order["id"].as_str().unwrap()));
+    let fetched: Value = app.get(&location).await.json().await.unwrap();
+    assert_eq!(fetched, order);
+    assert_eq!(app.stock("margherita").await, 498);
+    assert_eq!(app.stock("cola").await, 997);
+}
+
+#[tokio::test]
+async fn the_flash_sale_shorthand_places_a_one_item_order() {
+    let app = pizza_app().await;
+    let resp = app.order(&json!({"userId": "user-7", "productId": "midnight-truffle", "quantity": 2}), None).await;
+    assert_eq!(resp.status(), 201);
+    let order: Value = resp.json().await.unwrap();
+    assert_eq!(order["customer"]["id"], "user:user-7");
+    assert_eq!(order["total"]["amount"], 3800);
+    let page: Value = app.get("/api/customers/user-7/orders").await.json().await.unwrap();
+    assert_eq!(page["orders"][0]["id"], order["id"]);
+}
+
+#[tokio::test]
+async fn a_multi_item_order_takes_all_stock_or_none() {
+    let app = TestApp::start().await;
+    app.add_product("plenty", 100, 10, SaleRules::default()).await;
+    app.add_product("scarce", 100, 1, SaleRules::default()).await;
+    let body = json!({"customer": {"email": "a@b.co"}, "items": [
+        {"productId": "plenty", "quantity": 3}, {"productId": "scarce", "quantity": 2}]});
+    let problem = expect_problem(app.order(&body, None).await, 409, "out-of-stock").await;
+    assert_eq!(problem["available"], 1);
+    assert!(problem["detail"].as_str().unwrap().contains("only 1 of `scarce` left"));
+    assert_eq!(app.stock("plenty").await, 10);
+    assert_eq!(app.order_rows(), 0);
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_the_first_order_and_refuse_other_bodies() {
+    let app = TestApp::start().await;
+    app.add_product("p", 100, 5, SaleRules::default()).await;
+    let body = order_body("a@b.co", "p", 2);
+    let first = app.order(&body, Some("key-1")).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = app.order(&body, Some("key-1")).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(app.stock("p").await, 3);
+    assert_eq!(app.order_rows(), 1);
+    expect_problem(app.order(&order_body("a@b.co", "p", 1), Some("key-1")).await, 422, "idempotency-key-reused").await;
+    // Sold out since, the retry still gets its order back.
+    assert_eq!(app.order(&order_body("c@d.co", "p", 3), None).await.status(), 201);
+    let late = app.order(&body, Some("key-1")).await;
+    assert_eq!(late.status(), 201);
+    assert_eq!(late.json::<Value>().await.unwrap()["id"], first["id"]);
+    assert_eq!(app.order_rows(), 2);
+}
+
+#[tokio::test]
+async fn customer_order_history_is_newest_first_and_paginated() {
+    let app = TestApp::start().await;
+    app.add_product("p", 100, 50, SaleRules::default()).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let o: Value = app.order(&order_body("pat@example.com", "p", 1), None).await.json().await.unwrap();
+        ids.push(o["id"].as_str().unwrap().to_owned());
+    }
+    app.order(&order_body("other@example.com", "p", 1), None).await;
+    ids.reverse();
+    let page1: Value = app.get("/api/customers/PAT@example.com/orders?limit=2").await.json().await.unwrap();
+    let cursor = page1["nextCursor"].as_str().unwrap();
+    let page2: Value =
+        app.get(&format!("/api/customers/pat@example.com/orders?limit=2&cursor={cursor}")).await.json().await.unwrap();
+    let page3: Value = app
+        .get(&format!("/api/customers/pat@example.com/orders?limit=2&cursor={}", page2["nextCursor"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seen: Vec<&str> = [&page1, &page2, &page3]
+        .iter()
+        .flat_map(|p| p["orders"].as_array().unwrap())
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(seen, ids);
+    assert!(page3["nextCursor"].is_null());
+    expect_problem(app.get("/api/customers/pat@example.com/orders?limit=0").await, 400, "invalid-query").await;
+    expect_problem(app.get("/api/customers/pat@example.com/orders?limit=abc").await, 400, "invalid-query").await;
+    expect_problem(app.get("/api/customers/not%20valid/orders").await, 422, "validation").await;
+}
+
+#[tokio::test]
+async fn cancelling_returns_stock_exactly_once() {
+    let app = TestApp::start().await;
+    app.add_product("p", 100, 5, SaleRules { per_customer_max: Some(2), ..Default::default() }).await;
+    let order: Value = app.order(&order_body("a@b.co", "p", 2), None).await.json().await.unwrap();
+    let id = order["id"].as_str().unwrap();
+    assert_eq!(app.stock("p").await, 3);
+    let cancelled = app.post_json(&format!("/api/orders/{id}/cancel"), &json!({})).await;
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(cancelled.json::<Value>().await.unwrap()["status"], "cancelled");
+    assert_eq!(app.stock("p").await, 5);
+    expect_problem(app.post_json(&format!("/api/orders/{id}/cancel"), &json!({})).await, 409, "not-cancellable").await;
+    assert_eq!(app.stock("p").await, 5);
+    // The cancelled units no longer count towards the customer's limit.
+    assert_eq!(app.order(&order_body("a@b.co", "p", 2), None).await.status(), 201);
+    expect_problem(app.post_json("/api/orders/nope/cancel", &json!({})).await, 404, "not-found").await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'order.cancelled'"), 1);
+}
+
+#[tokio::test]
+async fn every_placed_order_writes_an_outbox_event_in_its_transaction() {
+    let app = TestApp::start().await;
+    app.add_product("p", 100, 5, SaleRules::default()).await;
+    app.order(&order_body("a@b.co", "p", 1), None).await;
+    app.order(&order_body("a@b.co", "p", 9), None).await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'order.placed'"), 1);
+}
+
+#[tokio::test]
+async fn sale_windows_and_limits_are_enforced() {
+    let app = TestApp::start().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    app.add_product("later", 100, 5, SaleRules { starts_at: Some(now + 3_600_000), ..Default::default() }).await;
+    app.add_product("over", 100, 5, SaleRules { ends_at: Some(now - 1), ..Default::default() }).await;
+    app.add_product(
+        "capped",
+        100,
+        50,
+        SaleRules { per_customer_max: Some(3), per_order_max: Some(2), ..Default::default() },
+    )
+    .await;
+    let p = expect_problem(app.order(&order_body("a@b.co", "later", 1), None).await, 409, "sale-not-started").await;
+    assert!(p["saleStartsAt"].as_str().unwrap().ends_with('Z'));
+    assert!(p["detail"].as_str().unwrap().contains("opens at"));
+    expect_problem(app.order(&order_body("a@b.co", "over", 1), None).await, 409, "sale-ended").await;
+    expect_problem(app.order(&order_body("a@b.co", "capped", 3), None).await, 422, "order-limit").await;
+    assert_eq!(app.order(&order_body("a@b.co", "capped", 2), None).await.status(), 201);
+    let p = expect_problem(app.order(&order_body("a@b.co", "capped", 2), None).await, 409, "customer-limit").await;
+    assert!(p["detail"].as_str().unwrap().contains("you already have 2"));
+    assert_eq!(app.order(&order_body("a@b.co", "capped", 1), None).await.status(), 201);
+    assert_eq!(app.order(&order_body("someone@else.co", "capped", 2), None).await.status(), 201);
+    assert_eq!(app.order_rows(), 3);
+}
+
+#[tokio::test]
+async fn health_probes_and_openapi_document() {
+    let app = TestApp::start().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.json::<Value>().await.unwrap()["status"], "ready");
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/products",
+        "/api/products/{id}",
+        "/api/orders",
+        "/api/orders/{id}",
+        "/api/orders/{id}/cancel",
+        "/api/customers/{customer}/orders",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from OpenAPI");
+    }
+    let responses = &doc["paths"]["/api/orders"]["post"]["responses"];
+    for status in ["201", "400", "404", "409", "413", "415", "422", "503"] {
+        assert!(responses[status].is_object(), "POST /api/orders lacks {status}");
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_the_token_and_validates_products() {
+    let app = TestApp::start().await;
+    let product = json!({"id": "deal", "name": "Deal", "category": "flash-sale", "price": {"amount": 999, "currency": "USD"}, "stock": 7,
+        "sale": {"perCustomerMax": 1, "startsAt": "2020-01-01T00:00:00Z"}});
+    expect_problem(app.post_json("/api/admin/products", &product).await, 401, "unauthorized").await;
+    let wrong =
+        app.client.post(app.url("/api/admin/products")).bearer_auth("nope").json(&product).send().await.unwrap();
+    expect_problem(wrong, 403, "forbidden").await;
+    let created =
+        app.client.post(app.url("/api/admin/products")).bearer_auth(ADMIN_TOKEN).json(&product).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(app.stock("deal").await, 7);
+    let dup =
+        app.client.post(app.url("/api/admin/products")).bearer_auth(ADMIN_TOKEN).json(&product).send().await.unwrap();
+    expect_problem(dup, 409, "conflict").await;
+    let mut bad = product.clone();
+    bad["id"] = json!("Bad Id!");
+    let bad = app.client.post(app.url("/api/admin/products")).bearer_auth(ADMIN_TOKEN).json(&bad).send().await.unwrap();
+    expect_problem(bad, 422, "validation").await;
+    app.order(&json!({"userId": "u1", "productId": "deal"}), None).await;
+    let sales: Value = app
+        .client
+        .get(app.url("/api/admin/products/deal/sales"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sales, json!({"stock": 6, "unitsSold": 1, "orders": 1, "maxUnitsPerCustomer": 1}));
+}
