@@ -2,6 +2,7 @@
 //! read-only connections for queries, and a live in-memory catalog for the fast path.
 
 mod apply;
+mod committed_keys;
 mod live_catalog;
 mod read_pool;
 mod rows;
@@ -10,6 +11,7 @@ mod writer;
 
 use crate::{Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView, Store, StoreError};
 use async_trait::async_trait;
+use committed_keys::CommittedKeys;
 use live_catalog::{LiveCatalog, SharedCatalog};
 use read_pool::ReadPool;
 use rusqlite::Connection;
@@ -54,6 +56,7 @@ pub struct SqliteStore {
     queue: mpsc::Sender<Command>,
     live: SharedCatalog,
     changes: tokio::sync::watch::Sender<u64>,
+    keys: CommittedKeys,
     reads: ReadPool,
     retry_after: Duration,
 }
@@ -69,6 +72,7 @@ impl SqliteStore {
         schema::configure_writer(&conn)?;
         schema::migrate(&mut conn)?;
         let products = rows::load_products(&conn)?;
+        let keys = CommittedKeys::from_keys(rows::idempotency_keys(&conn)?);
         let definitions = products.iter().map(|v| (v.product.id.clone(), v.product.clone())).collect();
         let live: SharedCatalog = Arc::new(RwLock::new(LiveCatalog::new(products)));
         let (queue, rx) = mpsc::channel(config.queue_depth.max(1));
@@ -78,6 +82,7 @@ impl SqliteStore {
             definitions,
             live: live.clone(),
             changes: changes.clone(),
+            keys: keys.clone(),
             max_batch: config.max_batch.max(1),
             max_wait: config.max_wait,
             retry_after: config.retry_after,
@@ -86,7 +91,14 @@ impl SqliteStore {
             .name("stampede-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Backend(format!("cannot start writer: {e}")))?;
-        Ok(SqliteStore { queue, live, changes, reads: ReadPool::new(config.path, 8), retry_after: config.retry_after })
+        Ok(SqliteStore {
+            queue,
+            live,
+            changes,
+            keys,
+            reads: ReadPool::new(config.path, 8),
+            retry_after: config.retry_after,
+        })
     }
 
     /// Sends a command to the writer and waits for its committed answer. A full queue is
@@ -139,7 +151,7 @@ impl Store for SqliteStore {
         if let Err(rejection) = self.fast_path(&order) {
             // A retry of an order that already went through must get its order back,
             // even when the product has sold out since.
-            if let Some(idem) = order.idempotency.clone() {
+            if let Some(idem) = order.idempotency.clone().filter(|i| self.keys.may_contain(&i.key)) {
                 let replayed = self.reads.run(move |c| apply::replay(c, &idem.key, &idem.fingerprint)).await?;
                 if let Some(placed) = replayed {
                     return Ok(placed);

@@ -87,6 +87,13 @@ fn load_lines(conn: &Connection, order_id: &str) -> Result<Vec<OrderLine>, Store
     .collect()
 }
 
+/// Every idempotency key that placed an order.
+pub fn idempotency_keys(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare("SELECT idempotency_key FROM orders WHERE idempotency_key IS NOT NULL")?;
+    let keys = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(keys)
+}
+
 /// The order placed with an idempotency key, with the fingerprint of the request that placed it.
 pub fn order_for_key(conn: &Connection, key: &str) -> Result<Option<(String, String)>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id, request_fingerprint FROM orders WHERE idempotency_key = ?1")?;

@@ -33,6 +33,8 @@ pub struct Writer {
     pub live: SharedCatalog,
     /// Bumped after each commit that changed stock or products.
     pub changes: tokio::sync::watch::Sender<u64>,
+    /// Idempotency keys of committed orders, for the fast path.
+    pub keys: super::committed_keys::CommittedKeys,
     pub max_batch: usize,
     pub max_wait: Duration,
     pub retry_after: Duration,
@@ -73,6 +75,7 @@ impl Writer {
         };
         let mut done = Vec::with_capacity(size);
         let mut created = Vec::new();
+        let mut new_keys = Vec::new();
         for cmd in batch.drain(..) {
             match cmd {
                 Command::Place { order, enqueued, reply } => {
@@ -81,7 +84,13 @@ impl Writer {
                         continue;
                     }
                     let defs = &self.definitions;
-                    done.push(Done::Place(reply, in_savepoint(&mut tx, |c| apply::place(c, defs, &order, now))));
+                    let result = in_savepoint(&mut tx, |c| apply::place(c, defs, &order, now));
+                    if let (Ok((placed, _)), Some(idem)) = (&result, order.idempotency)
+                        && !placed.replayed
+                    {
+                        new_keys.push(idem.key);
+                    }
+                    done.push(Done::Place(reply, result));
                 }
                 Command::Cancel { id, reply } => {
                     done.push(Done::Cancel(reply, in_savepoint(&mut tx, |c| apply::cancel(c, &id, now))))
@@ -110,6 +119,7 @@ impl Writer {
             }
             return;
         }
+        self.keys.extend(new_keys.iter().map(String::as_str));
         self.publish(&done, created);
         for d in done {
             match d {
