@@ -23,7 +23,8 @@ pub struct Order {
     pub updated_at: Millis,
 }
 
-/// A client-chosen key that makes retries of one order safe, with the fingerprint of the request it was first used for.
+/// A client-chosen key that makes retries of one order safe, bound to the fingerprint of
+/// the request it was first used with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
     pub key: String,
@@ -34,12 +35,17 @@ impl IdempotencyKey {
     /// Most characters a key may have.
     pub const MAX_LEN: usize = 255;
 
-    /// Binds `key` to the request it accompanies. The fingerprint is over the validated
-    /// request, so formatting or field order in the client's JSON does not matter.
+    /// Binds `key` to `request`. The fingerprint is a SHA-256 over the validated request, so
+    /// formatting or field order in the client's JSON does not matter. Adapters compute it
+    /// only once an order gets past the sold-out fast path, which keeps that path cheap.
     pub fn for_request(key: &str, request: &OrderRequest) -> IdempotencyKey {
         let canonical = serde_json::to_vec(request).unwrap_or_default();
         let digest = Sha256::digest(&canonical);
-        let fingerprint = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let mut fingerprint = String::with_capacity(64);
+        for b in digest {
+            fingerprint.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            fingerprint.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        }
         IdempotencyKey { key: key.to_owned(), fingerprint }
     }
 }
@@ -48,7 +54,15 @@ impl IdempotencyKey {
 #[derive(Debug, Clone)]
 pub struct PlaceOrder {
     pub request: OrderRequest,
-    pub idempotency: Option<IdempotencyKey>,
+    /// The client's `Idempotency-Key`, if it sent one.
+    pub idempotency_key: Option<String>,
+}
+
+impl PlaceOrder {
+    /// The key bound to this request's fingerprint.
+    pub fn idempotency(&self) -> Option<IdempotencyKey> {
+        self.idempotency_key.as_deref().map(|k| IdempotencyKey::for_request(k, &self.request))
+    }
 }
 
 /// The outcome of placing: the order, and whether it was an earlier order replayed for a retried key.

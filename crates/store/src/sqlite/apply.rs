@@ -2,7 +2,8 @@
 //! Each runs in its own savepoint: a refused command leaves no trace, the batch goes on.
 
 use super::rows;
-use crate::{Order, PlaceOrder, Placed, ProductView, StoreError};
+use super::writer::Placing;
+use crate::{Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use stampede_domain::{Millis, OrderRejection, OrderStatus, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
@@ -10,14 +11,16 @@ use std::collections::{BTreeMap, HashMap};
 /// Stock levels a committed command leaves behind, for the live catalog.
 pub type StockAfter = Vec<(String, u32)>;
 
-/// Places one order: replays a known idempotency key, else evaluates and writes it.
+/// Places one order: replays a known idempotency key (`key_seen` says it may be known),
+/// else evaluates and writes it.
 pub fn place(
     conn: &Connection,
     definitions: &HashMap<String, Product>,
-    cmd: &PlaceOrder,
+    cmd: &Placing,
+    key_seen: bool,
     now: Millis,
 ) -> Result<(Placed, StockAfter), StoreError> {
-    if let Some(idem) = &cmd.idempotency
+    if let Some(idem) = cmd.idempotency.as_ref().filter(|_| key_seen)
         && let Some(placed) = replay(conn, &idem.key, &idem.fingerprint)?
     {
         return Ok((placed, Vec::new()));

@@ -151,7 +151,7 @@ impl Store for SqliteStore {
         if let Err(rejection) = self.fast_path(&order) {
             // A retry of an order that already went through must get its order back,
             // even when the product has sold out since.
-            if let Some(idem) = order.idempotency.clone().filter(|i| self.keys.may_contain(&i.key)) {
+            if let Some(idem) = order.idempotency().filter(|i| self.keys.may_contain(&i.key)) {
                 let replayed = self.reads.run(move |c| apply::replay(c, &idem.key, &idem.fingerprint)).await?;
                 if let Some(placed) = replayed {
                     return Ok(placed);
@@ -159,6 +159,8 @@ impl Store for SqliteStore {
             }
             return Err(rejection.into());
         }
+        let idempotency = order.idempotency();
+        let order = writer::Placing { request: order.request, idempotency };
         self.submit(|reply| Command::Place { order, enqueued: Instant::now(), reply }).await
     }
 

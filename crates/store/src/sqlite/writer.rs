@@ -3,18 +3,25 @@
 //! kept, so stock goes first come, first served; replies go out only after the commit.
 
 use super::{apply, live_catalog::SharedCatalog, rows};
-use crate::{Order, PlaceOrder, Placed, ProductView, StoreError};
+use crate::{IdempotencyKey, Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
+use stampede_domain::OrderRequest;
 use stampede_domain::{Millis, Product};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
+/// An order on its way to the writer, its idempotency key already fingerprinted.
+pub struct Placing {
+    pub request: OrderRequest,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
 /// Work for the writer.
 pub enum Command {
-    Place { order: PlaceOrder, enqueued: Instant, reply: Reply<Placed> },
+    Place { order: Placing, enqueued: Instant, reply: Reply<Placed> },
     Cancel { id: String, reply: Reply<Order> },
     CreateProduct { product: Product, stock: u32, reply: Reply<ProductView> },
 }
@@ -75,7 +82,7 @@ impl Writer {
         };
         let mut done = Vec::with_capacity(size);
         let mut created = Vec::new();
-        let mut new_keys = Vec::new();
+        let mut new_keys: HashSet<String> = HashSet::new();
         for cmd in batch.drain(..) {
             match cmd {
                 Command::Place { order, enqueued, reply } => {
@@ -84,11 +91,17 @@ impl Writer {
                         continue;
                     }
                     let defs = &self.definitions;
-                    let result = in_savepoint(&mut tx, |c| apply::place(c, defs, &order, now));
+                    // Only a key that may have been used before needs a lookup: committed
+                    // keys are in memory, this batch's are in `new_keys`.
+                    let seen = order
+                        .idempotency
+                        .as_ref()
+                        .is_some_and(|i| self.keys.may_contain(&i.key) || new_keys.contains(&i.key));
+                    let result = in_savepoint(&mut tx, |c| apply::place(c, defs, &order, seen, now));
                     if let (Ok((placed, _)), Some(idem)) = (&result, order.idempotency)
                         && !placed.replayed
                     {
-                        new_keys.push(idem.key);
+                        new_keys.insert(idem.key);
                     }
                     done.push(Done::Place(reply, result));
                 }

@@ -37,8 +37,8 @@ pub async fn place_order(
     ApiJson(body): ApiJson<PlaceOrderBody>,
 ) -> Result<Response, Problem> {
     let request = body.into_request()?;
-    let idempotency = idempotency_key(&headers)?.map(|key| IdempotencyKey::for_request(&key, &request));
-    let placed = app.store.place_order(PlaceOrder { request, idempotency }).await?;
+    let idempotency_key = idempotency_key(&headers)?;
+    let placed = app.store.place_order(PlaceOrder { request, idempotency_key }).await?;
     let location = format!("/api/orders/{}", placed.order.id);
     let mut response = (StatusCode::CREATED, Json(OrderDto::from(placed.order))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {

@@ -1,0 +1,323 @@
+//! One flash-sale run: baseline, the sale, the sold-out rush, then the audit.
+
+use super::FlashSaleArgs;
+use super::driver::fire;
+use super::report::{self, RunFigures};
+use super::server::Target;
+use super::stats::{Latency, Outcome, Sample, rate};
+use anyhow::{Context, bail};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one buyer saw.
+#[derive(Default)]
+struct Buyer {
+    samples: Vec<Sample>,
+    /// The order this buyer got, with its units.
+    order: Option<(String, u32)>,
+    /// A retry with the same key answered with another order, or not as a replay.
+    replay_mismatch: bool,
+    /// A second order past the per-customer limit was accepted.
+    limit_breached: bool,
+    /// Unexpected answers (5xx, unknown problem types), for the report.
+    errors: Vec<String>,
+}
+
+struct Shared {
+    client: Client,
+    base: String,
+    product: String,
+    run: u32,
+    quantity: u32,
+    limit: u32,
+    retry_percent: u32,
+    greedy_percent: u32,
+}
+
+/// Runs every requested repetition against one server and prints (and maybe writes) the report.
+pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
+    let target = match &args.target {
+        Some(url) => Target::remote(url, args.admin_token.clone())?,
+        None => Target::spawn()?,
+    };
+    let client = Client::builder()
+        .pool_max_idle_per_host(args.concurrency as usize)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    eprintln!("flash sale against {} ({} run(s))", target.base, args.runs);
+    let mut runs = Vec::new();
+    for run in 1..=args.runs {
+        let figures = one_run(&client, &target, &args, run).await?;
+        report::print_run(run, &figures);
+        runs.push(figures);
+    }
+    let markdown = report::markdown(&args, &runs);
+    if let Some(path) = &args.report {
+        std::fs::write(path, &markdown).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("report written to {}", path.display());
+    }
+    if runs.iter().any(|r| !r.violations.is_empty()) {
+        bail!("invariants violated: see FAIL lines above");
+    }
+    println!("\nPASS: no oversell, every acknowledged order persisted, retries idempotent, limits held");
+    Ok(())
+}
+
+async fn one_run(client: &Client, target: &Target, args: &FlashSaleArgs, run: u32) -> anyhow::Result<RunFigures> {
+    let conc = args.concurrency as usize;
+    // Warm up connections and code paths; not counted.
+    probe(client, &target.base, 2_000.min(args.baseline_requests as usize), conc, "warm-up").await;
+    let (baseline, baseline_elapsed) =
+        probe(client, &target.base, args.baseline_requests as usize, conc, "baseline /healthz").await;
+
+    let product = format!("flash-{run}-{}", rand::random::<u32>());
+    create_product(client, target, &product, args).await?;
+    let shared = Arc::new(Shared {
+        client: client.clone(),
+        base: target.base.clone(),
+        product: product.clone(),
+        run,
+        quantity: args.quantity,
+        limit: args.per_customer_limit,
+        retry_percent: args.retry_percent,
+        greedy_percent: args.greedy_percent,
+    });
+    let s = shared.clone();
+    let (buyers, _) = fire("flash sale", args.buyers as usize, conc, move |i, start| buy(s.clone(), i, start)).await;
+    let sale_samples: Vec<Sample> = buyers.iter().flat_map(|b| b.samples.iter().copied()).collect();
+    let sell_out_time =
+        sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).map(|s| s.finished).max().unwrap_or_default();
+
+    let s = shared.clone();
+    let offset = args.buyers as usize;
+    let (rush, rush_start) = fire("sold-out rush", args.sold_out_requests as usize, conc, move |i, start| {
+        buy_once(s.clone(), offset + i, start)
+    })
+    .await;
+    let rush_elapsed = rush_start.elapsed();
+    let rush_samples: Vec<Sample> = rush.iter().flat_map(|b| b.samples.iter().copied()).collect();
+
+    let audit = audit(client, target, &product, args, &buyers, &rush).await?;
+    let accepted = Latency::of(&sale_samples, Outcome::Accepted);
+    Ok(RunFigures {
+        baseline_rps: rate(baseline.len(), baseline_elapsed),
+        baseline: Latency::of(&baseline, Outcome::Ok),
+        accepted_rps: rate(accepted.count, sell_out_time),
+        accepted,
+        sell_out_time,
+        sold_out_rps: rate(rush_samples.iter().filter(|s| s.outcome == Outcome::SoldOut).count(), rush_elapsed),
+        sold_out: Latency::of(&rush_samples, Outcome::SoldOut),
+        sale_sold_out: Latency::of(&sale_samples, Outcome::SoldOut),
+        replayed: Latency::of(&sale_samples, Outcome::Replayed),
+        limit_refused: Latency::of(&sale_samples, Outcome::LimitRefused),
+        busy: Latency::of(&sale_samples, Outcome::Busy).count + Latency::of(&rush_samples, Outcome::Busy).count,
+        errors: buyers.iter().chain(&rush).map(|b| b.errors.len()).sum(),
+        units_sold: audit.units_sold,
+        orders: audit.orders,
+        stock_left: audit.stock_left,
+        violations: audit.violations,
+    })
+}
+
+/// GETs `/healthz` `total` times: the cheapest request the server answers.
+async fn probe(client: &Client, base: &str, total: usize, conc: usize, label: &str) -> (Vec<Sample>, Duration) {
+    let (client, url) = (client.clone(), format!("{base}/healthz"));
+    let (samples, start) = fire(label, total, conc, move |_, start| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let t = Instant::now();
+            let ok = client.get(&url).send().await.map(|r| r.status() == StatusCode::OK).unwrap_or(false);
+            Sample {
+                outcome: if ok { Outcome::Ok } else { Outcome::Error },
+                latency: t.elapsed(),
+                finished: start.elapsed(),
+            }
+        }
+    })
+    .await;
+    (samples, start.elapsed())
+}
+
+async fn create_product(client: &Client, target: &Target, id: &str, args: &FlashSaleArgs) -> anyhow::Result<()> {
+    let body = json!({
+        "id": id, "name": format!("Flash deal {id}"), "category": "flash-sale",
+        "price": {"amount": 999, "currency": "USD"}, "stock": args.stock,
+        "sale": {"perCustomerMax": args.per_customer_limit}
+    });
+    let resp = client
+        .post(format!("{}/api/admin/products", target.base))
+        .bearer_auth(&target.admin_token)
+        .json(&body)
+        .send()
+        .await?;
+    if resp.status() != StatusCode::CREATED {
+        bail!("creating the sale product failed: {} {}", resp.status(), resp.text().await.unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// The two fields of an answer the load test reads; serde skips the rest without building it.
+#[derive(serde::Deserialize)]
+struct Answer {
+    id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// Sends one order and classifies the answer.
+async fn order(
+    s: &Shared,
+    customer: &str,
+    key: &str,
+    quantity: u32,
+    start: Instant,
+    buyer: &mut Buyer,
+) -> Option<(String, bool)> {
+    // Ids and keys are generated alphanumerics, so plain formatting is valid JSON and keeps
+    // the generator's share of the two cores small.
+    let body = format!(r#"{{"userId":"{customer}","productId":"{}","quantity":{quantity}}}"#, s.product);
+    let t = Instant::now();
+    let result = s
+        .client
+        .post(format!("{}/api/orders", s.base))
+        .header("Idempotency-Key", key)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await;
+    let (outcome, placed) = match result {
+        Err(e) => {
+            buyer.errors.push(format!("transport: {e}"));
+            (Outcome::Error, None)
+        }
+        Ok(resp) => {
+            let status = resp.status();
+            let replayed = resp.headers().contains_key("idempotent-replayed");
+            let body = resp.json::<Answer>().await.unwrap_or(Answer { id: None, kind: None });
+            match (status.as_u16(), body.kind.as_deref()) {
+                (201, _) => {
+                    let id = body.id.unwrap_or_default();
+                    (if replayed { Outcome::Replayed } else { Outcome::Accepted }, Some((id, replayed)))
+                }
+                (409, Some("/problems/out-of-stock")) => (Outcome::SoldOut, None),
+                (409, Some("/problems/customer-limit")) => (Outcome::LimitRefused, None),
+                (503, _) => (Outcome::Busy, None),
+                (code, kind) => {
+                    buyer.errors.push(format!("{code} {}", kind.unwrap_or("?")));
+                    (Outcome::Error, None)
+                }
+            }
+        }
+    };
+    buyer.samples.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
+    placed
+}
+
+/// A sale buyer: orders once, maybe retries the same key, maybe tries to pass the limit.
+async fn buy(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
+    let mut buyer = Buyer::default();
+    let customer = format!("buyer-{}-{i}", s.run);
+    let key = format!("lt-{}-{i}", s.run);
+    let first = order(&s, &customer, &key, s.quantity, start, &mut buyer).await;
+    if let Some((id, _)) = &first {
+        buyer.order = Some((id.clone(), s.quantity));
+    }
+    let bucket = (i % 100) as u32;
+    if bucket < s.retry_percent {
+        let again = order(&s, &customer, &key, s.quantity, start, &mut buyer).await;
+        if let (Some((first_id, _)), Some((again_id, replayed))) = (&first, &again) {
+            buyer.replay_mismatch = first_id != again_id || !replayed;
+        } else if first.is_some() != again.is_some() {
+            buyer.replay_mismatch = first.is_some();
+        }
+    }
+    if bucket >= 100 - s.greedy_percent && first.is_some() {
+        // Holding `quantity` already, another `limit` units always exceeds the limit.
+        let greedy = order(&s, &customer, &format!("{key}-greedy"), s.limit, start, &mut buyer).await;
+        buyer.limit_breached = greedy.is_some();
+    }
+    buyer
+}
+
+/// A buyer arriving after the sale sold out: one order, no retries.
+async fn buy_once(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
+    let mut buyer = Buyer::default();
+    let placed =
+        order(&s, &format!("buyer-{}-{i}", s.run), &format!("lt-{}-{i}", s.run), s.quantity, start, &mut buyer).await;
+    buyer.order = placed.map(|(id, _)| (id, s.quantity));
+    buyer
+}
+
+struct Audit {
+    units_sold: u64,
+    orders: u64,
+    stock_left: u32,
+    violations: Vec<String>,
+}
+
+/// Compares what buyers were told with what the server's records say.
+async fn audit(
+    client: &Client,
+    target: &Target,
+    product: &str,
+    args: &FlashSaleArgs,
+    buyers: &[Buyer],
+    rush: &[Buyer],
+) -> anyhow::Result<Audit> {
+    let sales: Value = client
+        .get(format!("{}/api/admin/products/{product}/sales", target.base))
+        .bearer_auth(&target.admin_token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let num = |k: &str| sales[k].as_u64().unwrap_or(u64::MAX);
+    let (stock_left, units_sold, orders, max_held) =
+        (num("stock"), num("unitsSold"), num("orders"), num("maxUnitsPerCustomer"));
+    let acknowledged: Vec<&(String, u32)> = buyers.iter().chain(rush).filter_map(|b| b.order.as_ref()).collect();
+    let unique: HashSet<&str> = acknowledged.iter().map(|(id, _)| id.as_str()).collect();
+    let acknowledged_units: u64 = acknowledged.iter().map(|(_, q)| u64::from(*q)).sum();
+    let demand = u64::from(args.buyers) * u64::from(args.quantity);
+    let mut v = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            v.push(what);
+        }
+    };
+    check(
+        stock_left + units_sold == u64::from(args.stock),
+        format!("stock {stock_left} + sold {units_sold} != initial {}", args.stock),
+    );
+    check(units_sold <= u64::from(args.stock), format!("oversold: {units_sold} units of {}", args.stock));
+    check(
+        demand < u64::from(args.stock) || stock_left == 0,
+        format!("demand {demand} >= stock but {stock_left} left unsold"),
+    );
+    check(unique.len() == acknowledged.len(), "one order id acknowledged to two buyers".into());
+    check(orders == unique.len() as u64, format!("{} orders acknowledged, {orders} order rows", unique.len()));
+    check(units_sold == acknowledged_units, format!("{acknowledged_units} units acknowledged, {units_sold} recorded"));
+    check(
+        max_held <= u64::from(args.per_customer_limit),
+        format!("a customer holds {max_held} > limit {}", args.per_customer_limit),
+    );
+    check(!buyers.iter().any(|b| b.replay_mismatch), "a retried Idempotency-Key did not replay its order".into());
+    check(!buyers.iter().any(|b| b.limit_breached), "a second order past the per-customer limit was accepted".into());
+    let errors: Vec<&String> = buyers.iter().chain(rush).flat_map(|b| &b.errors).collect();
+    check(errors.is_empty(), format!("{} unexpected answers, first: {:?}", errors.len(), errors.first()));
+    // Every acknowledged order must be readable back.
+    let ids: Arc<Vec<String>> = Arc::new(unique.iter().map(|s| (*s).to_owned()).collect());
+    let (c, base, list) = (client.clone(), target.base.clone(), ids.clone());
+    let (found, _) = fire("verify orders", ids.len(), args.concurrency as usize, move |i, _| {
+        let (c, url) = (c.clone(), format!("{base}/api/orders/{}", list[i]));
+        async move { c.get(&url).send().await.map(|r| r.status() == StatusCode::OK).unwrap_or(false) }
+    })
+    .await;
+    let missing = found.iter().filter(|ok| !**ok).count();
+    check(missing == 0, format!("{missing} acknowledged orders cannot be read back"));
+    Ok(Audit { units_sold, orders, stock_left: stock_left.try_into().unwrap_or(u32::MAX), violations: v })
+}

@@ -1,0 +1,200 @@
+//! Printing a run, and the Markdown report with medians and ratios to the baseline.
+
+use super::FlashSaleArgs;
+use super::stats::{Latency, median};
+use std::fmt::Write;
+use std::time::Duration;
+
+/// Picks one latency summary out of a run.
+type LatencyOf = fn(&RunFigures) -> &Latency;
+
+/// The figures of one run.
+pub struct RunFigures {
+    pub baseline_rps: f64,
+    pub baseline: Latency,
+    pub accepted_rps: f64,
+    pub accepted: Latency,
+    pub sell_out_time: Duration,
+    pub sold_out_rps: f64,
+    pub sold_out: Latency,
+    pub sale_sold_out: Latency,
+    pub replayed: Latency,
+    pub limit_refused: Latency,
+    pub busy: usize,
+    pub errors: usize,
+    pub units_sold: u64,
+    pub orders: u64,
+    pub stock_left: u32,
+    pub violations: Vec<String>,
+}
+
+fn lat(l: &Latency) -> String {
+    format!("{:>8} | {:>7.2} | {:>7.2} | {:>7.2} | {:>7.2}", l.count, l.p50, l.p90, l.p99, l.max)
+}
+
+/// Prints one run's figures and invariant verdicts to stdout.
+pub fn print_run(run: u32, f: &RunFigures) {
+    let ratio = |x: f64| if f.baseline_rps > 0.0 { x / f.baseline_rps } else { 0.0 };
+    println!("\nrun {run}");
+    println!("  {:<28} {:>10} {:>7}", "throughput", "req/s", "ratio");
+    println!("  {:<28} {:>10.0} {:>7.2}", "baseline GET /healthz", f.baseline_rps, 1.0);
+    println!("  {:<28} {:>10.0} {:>7.2}", "accepted orders (durable)", f.accepted_rps, ratio(f.accepted_rps));
+    println!("  {:<28} {:>10.0} {:>7.2}", "sold-out rejections", f.sold_out_rps, ratio(f.sold_out_rps));
+    println!(
+        "  sold out after {:.2} s; {} units in {} orders; {} left",
+        f.sell_out_time.as_secs_f64(),
+        f.units_sold,
+        f.orders,
+        f.stock_left
+    );
+    println!("  {:<28} {:>8} | {:>7} | {:>7} | {:>7} | {:>7}", "latency (ms)", "count", "p50", "p90", "p99", "max");
+    for (name, l) in [
+        ("baseline", &f.baseline),
+        ("accepted", &f.accepted),
+        ("sold out (rush)", &f.sold_out),
+        ("sold out (during sale)", &f.sale_sold_out),
+        ("replayed retries", &f.replayed),
+        ("limit refused", &f.limit_refused),
+    ] {
+        println!("  {name:<28} {}", lat(l));
+    }
+    println!("  queue full (503): {}, unexpected answers: {}", f.busy, f.errors);
+    if f.violations.is_empty() {
+        println!("  PASS invariants");
+    }
+    for v in &f.violations {
+        println!("  FAIL {v}");
+    }
+}
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    format!("{cores} cores, {mem_gib:.0} GiB RAM, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+/// The Markdown report: parameters, medians with ratios and targets, every run, invariants.
+pub fn markdown(a: &FlashSaleArgs, runs: &[RunFigures]) -> String {
+    let med = |f: &dyn Fn(&RunFigures) -> f64| median(runs.iter().map(f).collect());
+    let base = med(&|r| r.baseline_rps);
+    let (acc, sold) = (med(&|r| r.accepted_rps), med(&|r| r.sold_out_rps));
+    let acc_ratio = med(&|r| r.accepted_rps / r.baseline_rps);
+    let sold_ratio = med(&|r| r.sold_out_rps / r.baseline_rps);
+    let p99 = med(&|r| r.accepted.p99);
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let all_pass = runs.iter().all(|r| r.violations.is_empty());
+    let mut s = String::new();
+    let _ = writeln!(s, "# Benchmarks\n");
+    let _ = writeln!(
+        s,
+        "Produced by `stampede loadtest flash-sale --runs {} --stock {} --buyers {} --quantity {} --per-customer-limit {} \
+         --retry-percent {} --greedy-percent {} --sold-out-requests {} --baseline-requests {} --concurrency {} --report BENCHMARKS.md` \
+         (`cargo run --release -- loadtest flash-sale ...`), which starts a fresh `stampede serve` on loopback with an empty \
+         temporary database unless `--target` is given. Load generator and server share the machine.\n",
+        a.runs,
+        a.stock,
+        a.buyers,
+        a.quantity,
+        a.per_customer_limit,
+        a.retry_percent,
+        a.greedy_percent,
+        a.sold_out_requests,
+        a.baseline_requests,
+        a.concurrency
+    );
+    let _ = writeln!(
+        s,
+        "- commit: `{}`\n- machine: {}\n- runs: {} (figures are medians; ratios are taken within each run, then the median)\n",
+        git_commit(),
+        machine(),
+        runs.len()
+    );
+    let _ = writeln!(s, "## Flash sale\n");
+    let _ = writeln!(s, "| measure | median | ratio to baseline | target | verdict |\n|---|---|---|---|---|");
+    let _ = writeln!(s, "| baseline `GET /healthz` | {base:.0} req/s | 1.00 | | |");
+    let _ = writeln!(
+        s,
+        "| accepted orders (durable, fsynced) | {acc:.0} orders/s | {acc_ratio:.2} | ≥ 0.30 | {} |",
+        verdict(acc_ratio >= 0.30)
+    );
+    let _ = writeln!(
+        s,
+        "| sold-out rejections | {sold:.0} req/s | {sold_ratio:.2} | ≥ 0.70 | {} |",
+        verdict(sold_ratio >= 0.70)
+    );
+    let _ = writeln!(
+        s,
+        "| p99 latency of accepted orders at {} connections | {p99:.2} ms | | < 50 ms | {} |",
+        a.concurrency,
+        verdict(p99 < 50.0)
+    );
+    let _ = writeln!(
+        s,
+        "| invariants (no oversell, no lost acknowledged order, idempotent retries, limits) | {} | | PASS every run | {} |\n",
+        if all_pass { "PASS" } else { "FAIL" },
+        verdict(all_pass)
+    );
+    let _ = writeln!(s, "## Every run\n");
+    let _ = writeln!(
+        s,
+        "| run | baseline req/s | accepted orders/s | ratio | sold-out req/s | ratio | time to sell out | units sold | orders | stock left | 503s | invariants |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for (i, r) in runs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} s | {} | {} | {} | {} | {} |",
+            i + 1,
+            r.baseline_rps,
+            r.accepted_rps,
+            r.accepted_rps / r.baseline_rps,
+            r.sold_out_rps,
+            r.sold_out_rps / r.baseline_rps,
+            r.sell_out_time.as_secs_f64(),
+            r.units_sold,
+            r.orders,
+            r.stock_left,
+            r.busy,
+            if r.violations.is_empty() { "PASS".to_owned() } else { format!("FAIL: {}", r.violations.join("; ")) }
+        );
+    }
+    let _ = writeln!(s, "\n## Latency per outcome (ms, median over runs of each percentile)\n");
+    let _ = writeln!(s, "| outcome | count (run 1) | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|");
+    let rows: [(&str, LatencyOf); 6] = [
+        ("baseline `GET /healthz`", |r| &r.baseline),
+        ("accepted order", |r| &r.accepted),
+        ("sold-out rejection (after sell-out)", |r| &r.sold_out),
+        ("sold-out rejection (during the sale)", |r| &r.sale_sold_out),
+        ("idempotent retry (replayed)", |r| &r.replayed),
+        ("per-customer limit refusal", |r| &r.limit_refused),
+    ];
+    for (name, get) in rows {
+        let m = |f: fn(&Latency) -> f64| median(runs.iter().map(|r| f(get(r))).collect());
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            runs.first().map_or(0, |r| get(r).count),
+            m(|l| l.p50),
+            m(|l| l.p90),
+            m(|l| l.p99),
+            m(|l| l.max)
+        );
+    }
+    s
+}

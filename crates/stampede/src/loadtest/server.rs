@@ -1,0 +1,66 @@
+//! The server under test: a target given by URL, or a fresh `stampede serve` child process.
+
+use anyhow::{Context, bail};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A server to load, stopped on drop if we started it.
+pub struct Target {
+    pub base: String,
+    pub admin_token: String,
+    child: Option<Child>,
+    _data_dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Target {
+    /// Uses `url` with `token`.
+    pub fn remote(url: &str, token: Option<String>) -> anyhow::Result<Target> {
+        let admin_token =
+            token.context("--target needs --admin-token (or STAMPEDE_ADMIN_TOKEN) to create the sale product")?;
+        Ok(Target { base: url.trim_end_matches('/').to_owned(), admin_token, child: None, _data_dir: None })
+    }
+
+    /// Starts this binary's `serve` on a free loopback port and an empty temporary database.
+    pub fn spawn() -> anyhow::Result<Target> {
+        let dir = tempfile::tempdir()?;
+        let admin_token = format!("loadtest-{}", rand::random::<u64>());
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--addr", "127.0.0.1:0", "--no-seed", "--log-format", "json", "--data-dir"])
+            .arg(dir.path())
+            .env("STAMPEDE_ADMIN_TOKEN", &admin_token)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting stampede serve")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let (tx, rx) = mpsc::channel();
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let addr = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v["addr"].as_str().map(str::to_owned));
+                if let Some(addr) = addr {
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            bail!("the server did not start within 30 s");
+        };
+        Ok(Target { base: format!("http://{addr}"), admin_token, child: Some(child), _data_dir: Some(dir) })
+    }
+}
