@@ -2,6 +2,7 @@
 //! read-only connections for queries, and a live in-memory catalog for the fast path.
 
 mod apply;
+mod checkpointer;
 mod committed_keys;
 mod live_catalog;
 mod read_pool;
@@ -57,6 +58,7 @@ pub struct SqliteStore {
     live: SharedCatalog,
     changes: tokio::sync::watch::Sender<u64>,
     keys: CommittedKeys,
+    _checkpointer: checkpointer::Checkpointer,
     reads: ReadPool,
     retry_after: Duration,
 }
@@ -87,6 +89,8 @@ impl SqliteStore {
             max_wait: config.max_wait,
             retry_after: config.retry_after,
         };
+        let checkpointer = checkpointer::Checkpointer::start(config.path.clone())
+            .map_err(|e| StoreError::Backend(format!("cannot start checkpointer: {e}")))?;
         std::thread::Builder::new()
             .name("stampede-writer".into())
             .spawn(move || writer.run(rx))
@@ -96,6 +100,7 @@ impl SqliteStore {
             live,
             changes,
             keys,
+            _checkpointer: checkpointer,
             reads: ReadPool::new(config.path, 8),
             retry_after: config.retry_after,
         })

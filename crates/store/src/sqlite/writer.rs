@@ -26,11 +26,28 @@ pub enum Command {
     CreateProduct { product: Product, stock: u32, reply: Reply<ProductView> },
 }
 
-/// A command's outcome, held until the batch commits.
-enum Done {
-    Place(Reply<Placed>, Result<(Placed, apply::StockAfter), StoreError>),
-    Cancel(Reply<Order>, Result<(Order, apply::StockAfter), StoreError>),
-    CreateProduct(Reply<ProductView>, Result<ProductView, StoreError>),
+/// A command's result, held until the batch commits.
+enum Outcome {
+    Place(Result<(Placed, apply::StockAfter), StoreError>),
+    Cancel(Result<(Order, apply::StockAfter), StoreError>),
+    CreateProduct(Result<ProductView, StoreError>),
+}
+
+/// A batch that committed: each command's result, in order, and what became visible.
+struct Committed {
+    outcomes: Vec<Outcome>,
+    new_keys: HashSet<String>,
+    created: Vec<ProductView>,
+}
+
+/// How a batch is isolated inside its transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// No savepoints: every business refusal happens before a command's first write, so
+    /// only an engine error can leave a command half-written, and then the batch is retried.
+    Batch,
+    /// A savepoint per command, so a failing command leaves no trace and the rest commit.
+    PerCommand,
 }
 
 /// Owns the write connection and the authoritative product definitions.
@@ -71,89 +88,101 @@ impl Writer {
 
     fn commit_batch(&mut self, batch: &mut Vec<Command>) {
         let now = now_millis();
-        let size = batch.len();
-        let mut tx = match self.conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
+        let (expired, live): (Vec<Command>, Vec<Command>) = batch
+            .drain(..)
+            .partition(|c| matches!(c, Command::Place { enqueued, .. } if enqueued.elapsed() > self.max_wait));
+        for cmd in expired {
+            if let Command::Place { reply, .. } = cmd {
+                answer(reply, Err(StoreError::Busy { retry_after: self.retry_after }));
+            }
+        }
+        if live.is_empty() {
+            return;
+        }
+        let result = self.execute(&live, now, Isolation::Batch).or_else(|e| {
+            tracing::warn!(error = %e, size = live.len(), "order batch failed; retrying with a savepoint per order");
+            self.reload_definitions();
+            self.execute(&live, now, Isolation::PerCommand)
+        });
+        let committed = match result {
+            Ok(c) => c,
             Err(e) => {
-                tracing::error!(error = %e, "could not begin order batch");
-                batch.drain(..).for_each(|cmd| fail(cmd, &e.to_string()));
+                tracing::error!(error = %e, size = live.len(), "order batch failed to commit");
+                self.reload_definitions();
+                let why = e.to_string();
+                live.into_iter().for_each(|cmd| fail(cmd, &why));
                 return;
             }
         };
-        let mut done = Vec::with_capacity(size);
-        let mut created = Vec::new();
-        let mut new_keys: HashSet<String> = HashSet::new();
-        for cmd in batch.drain(..) {
-            match cmd {
-                Command::Place { order, enqueued, reply } => {
-                    if enqueued.elapsed() > self.max_wait {
-                        answer(reply, Err(StoreError::Busy { retry_after: self.retry_after }));
-                        continue;
-                    }
+        self.keys.extend(committed.new_keys.iter().map(String::as_str));
+        self.publish(&committed.outcomes, committed.created);
+        for (cmd, outcome) in live.into_iter().zip(committed.outcomes) {
+            match (cmd, outcome) {
+                (Command::Place { reply, .. }, Outcome::Place(r)) => answer(reply, r.map(|(p, _)| p)),
+                (Command::Cancel { reply, .. }, Outcome::Cancel(r)) => answer(reply, r.map(|(o, _)| o)),
+                (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
+                (cmd, _) => fail(cmd, "internal: outcome out of step with its command"),
+            }
+        }
+    }
+
+    /// Runs `batch` in one transaction and commits it. With `Isolation::Batch`, an engine
+    /// error in any command aborts the whole transaction (nothing is written) and is returned.
+    fn execute(&mut self, batch: &[Command], now: Millis, isolation: Isolation) -> Result<Committed, StoreError> {
+        let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut committed =
+            Committed { outcomes: Vec::with_capacity(batch.len()), new_keys: HashSet::new(), created: Vec::new() };
+        for cmd in batch {
+            let outcome = match cmd {
+                Command::Place { order, .. } => {
                     let defs = &self.definitions;
                     // Only a key that may have been used before needs a lookup: committed
                     // keys are in memory, this batch's are in `new_keys`.
                     let seen = order
                         .idempotency
                         .as_ref()
-                        .is_some_and(|i| self.keys.may_contain(&i.key) || new_keys.contains(&i.key));
-                    let result = in_savepoint(&mut tx, |c| apply::place(c, defs, &order, seen, now));
-                    if let (Ok((placed, _)), Some(idem)) = (&result, order.idempotency)
+                        .is_some_and(|i| self.keys.may_contain(&i.key) || committed.new_keys.contains(&i.key));
+                    let result = run(&mut tx, isolation, |c| apply::place(c, defs, order, seen, now));
+                    if let (Ok((placed, _)), Some(idem)) = (&result, &order.idempotency)
                         && !placed.replayed
                     {
-                        new_keys.insert(idem.key);
+                        committed.new_keys.insert(idem.key.clone());
                     }
-                    done.push(Done::Place(reply, result));
+                    Outcome::Place(result)
                 }
-                Command::Cancel { id, reply } => {
-                    done.push(Done::Cancel(reply, in_savepoint(&mut tx, |c| apply::cancel(c, &id, now))))
-                }
-                Command::CreateProduct { product, stock, reply } => {
-                    let result = in_savepoint(&mut tx, |c| apply::create_product(c, &product, stock, now));
-                    if result.is_ok() {
-                        // Visible to later commands of this batch; undone below if the commit fails.
-                        self.definitions.insert(product.id.clone(), product);
+                Command::Cancel { id, .. } => Outcome::Cancel(run(&mut tx, isolation, |c| apply::cancel(c, id, now))),
+                Command::CreateProduct { product, stock, .. } => {
+                    let result = run(&mut tx, isolation, |c| apply::create_product(c, product, *stock, now));
+                    if let Ok(view) = &result {
+                        // Visible to later commands of this batch; reloaded if the batch fails.
+                        self.definitions.insert(product.id.clone(), product.clone());
+                        committed.created.push(view.clone());
                     }
-                    created.extend(result.as_ref().ok().cloned());
-                    done.push(Done::CreateProduct(reply, result));
+                    Outcome::CreateProduct(result)
                 }
+            };
+            if isolation == Isolation::Batch
+                && let Some(e) = engine_error(&outcome)
+            {
+                return Err(StoreError::Backend(e.to_owned()));
             }
+            committed.outcomes.push(outcome);
         }
-        if let Err(e) = tx.commit() {
-            tracing::error!(error = %e, size, "order batch failed to commit");
-            self.reload_definitions();
-            let why = format!("commit failed: {e}");
-            for d in done {
-                match d {
-                    Done::Place(r, _) => answer(r, backend(&why)),
-                    Done::Cancel(r, _) => answer(r, backend(&why)),
-                    Done::CreateProduct(r, _) => answer(r, backend(&why)),
-                }
-            }
-            return;
-        }
-        self.keys.extend(new_keys.iter().map(String::as_str));
-        self.publish(&done, created);
-        for d in done {
-            match d {
-                Done::Place(r, res) => answer(r, res.map(|(p, _)| p)),
-                Done::Cancel(r, res) => answer(r, res.map(|(o, _)| o)),
-                Done::CreateProduct(r, res) => answer(r, res),
-            }
-        }
+        tx.commit()?;
+        Ok(committed)
     }
 
     /// Makes committed stock and products visible to readers and the fast path.
-    fn publish(&self, done: &[Done], created: Vec<ProductView>) {
+    fn publish(&self, outcomes: &[Outcome], created: Vec<ProductView>) {
         let mut changed = !created.is_empty();
         {
             let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
             for view in created {
                 live.upsert(view);
             }
-            for d in done {
-                let stock = match d {
-                    Done::Place(_, Ok((_, s))) | Done::Cancel(_, Ok((_, s))) => s,
+            for outcome in outcomes {
+                let stock = match outcome {
+                    Outcome::Place(Ok((_, s))) | Outcome::Cancel(Ok((_, s))) => s,
                     _ => continue,
                 };
                 for (id, left) in stock {
@@ -175,15 +204,38 @@ impl Writer {
     }
 }
 
-/// Runs `f` in a savepoint that is released on success and rolled back on error.
-fn in_savepoint<T>(
+/// The engine error a command failed with, if that is how it failed.
+fn engine_error(outcome: &Outcome) -> Option<&str> {
+    match outcome {
+        Outcome::Place(Err(StoreError::Backend(e)))
+        | Outcome::Cancel(Err(StoreError::Backend(e)))
+        | Outcome::CreateProduct(Err(StoreError::Backend(e))) => Some(e),
+        _ => None,
+    }
+}
+
+/// Runs `f` directly, or inside a savepoint that is released on success and rolled back on
+/// error. The statements are cached: rusqlite's `Savepoint` re-parses its SQL on every use.
+fn run<T>(
     tx: &mut rusqlite::Transaction<'_>,
+    isolation: Isolation,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let sp = tx.savepoint()?;
-    let result = f(&sp)?;
-    sp.commit()?;
-    Ok(result)
+    if isolation == Isolation::Batch {
+        return f(tx);
+    }
+    tx.prepare_cached("SAVEPOINT one_command")?.execute([])?;
+    match f(tx) {
+        Ok(value) => {
+            tx.prepare_cached("RELEASE one_command")?.execute([])?;
+            Ok(value)
+        }
+        Err(e) => {
+            tx.prepare_cached("ROLLBACK TO one_command")?.execute([])?;
+            tx.prepare_cached("RELEASE one_command")?.execute([])?;
+            Err(e)
+        }
+    }
 }
 
 fn fail(cmd: Command, why: &str) {

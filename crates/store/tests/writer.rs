@@ -1,0 +1,98 @@
+//! The SQLite store's writer against a real database file: batch fallback, restarts, signals.
+
+use stampede_domain::{Currency, Customer, LineRequest, Money, OrderRequest, Product, SaleRules};
+use stampede_store::{PlaceOrder, SqliteConfig, SqliteStore, Store, StoreError};
+use std::collections::BTreeMap;
+
+fn product(id: &str) -> Product {
+    Product {
+        id: id.into(),
+        name: id.into(),
+        description: String::new(),
+        category: "flash-sale".into(),
+        base_price: Money::new(500, Currency::USD),
+        option_groups: vec![],
+        sale: SaleRules::default(),
+        image: None,
+        archived: false,
+    }
+}
+
+fn order(customer: &str, product: &str, qty: i64, key: Option<&str>) -> PlaceOrder {
+    let line = LineRequest::new(product, qty, BTreeMap::new()).unwrap();
+    let request = OrderRequest::new(Customer::with_user_id(customer).unwrap(), vec![line]).unwrap();
+    PlaceOrder { request, idempotency_key: key.map(str::to_owned) }
+}
+
+fn open(dir: &std::path::Path) -> SqliteStore {
+    SqliteStore::open(SqliteConfig::in_dir(dir)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_engine_error_in_one_order_spares_the_rest_of_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_product(product("p"), 100).await.unwrap();
+    // An order row the store never saw, holding key `taken`: the writer believes the key is
+    // new, so its insert hits the UNIQUE constraint mid-order.
+    let conn = rusqlite::Connection::open(dir.path().join("stampede.db")).unwrap();
+    conn.execute(
+        "INSERT INTO orders (id, customer_key, status, total_amount, currency, created_at, updated_at, idempotency_key, request_fingerprint)
+         VALUES ('foreign', 'user:x', 'received', 0, 'USD', 0, 0, 'taken', 'f')",
+        [],
+    )
+    .unwrap();
+    let store = std::sync::Arc::new(store);
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let s = store.clone();
+        let key = if i == 15 { Some("taken".to_owned()) } else { None };
+        tasks.push(tokio::spawn(async move { s.place_order(order(&format!("c{i}"), "p", 1, key.as_deref())).await }));
+    }
+    let mut ok = 0;
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Backend(_)) if i == 15 => {}
+            other => panic!("order {i}: {other:?}"),
+        }
+    }
+    assert_eq!(ok, 29);
+    assert_eq!(store.product("p").await.unwrap().unwrap().stock, 71);
+    let sales = store.product_sales("p").await.unwrap();
+    assert_eq!((sales.units_sold, sales.orders, sales.stock), (29, 29, 71));
+}
+
+#[tokio::test]
+async fn a_reopened_store_keeps_orders_stock_and_idempotency_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_id = {
+        let store = open(dir.path());
+        store.create_product(product("p"), 2).await.unwrap();
+        let placed = store.place_order(order("a", "p", 1, Some("k1"))).await.unwrap();
+        store.place_order(order("b", "p", 1, None)).await.unwrap();
+        placed.order.id
+    };
+    let store = open(dir.path());
+    assert_eq!(store.product("p").await.unwrap().unwrap().stock, 0);
+    // Sold out, yet the retried key still gets its order back from the reloaded key set.
+    let replay = store.place_order(order("a", "p", 1, Some("k1"))).await.unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.order.id, first_id);
+    let refused = store.place_order(order("c", "p", 1, Some("k2"))).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Rejected(_)), "{refused:?}");
+}
+
+#[tokio::test]
+async fn stock_changes_tick_after_commits_that_move_stock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut changes = store.stock_changes();
+    store.create_product(product("p"), 5).await.unwrap();
+    assert!(changes.has_changed().unwrap());
+    changes.mark_unchanged();
+    let _ = store.place_order(order("a", "p", 9, None)).await.unwrap_err();
+    assert!(!changes.has_changed().unwrap(), "a refused order moves no stock");
+    store.place_order(order("a", "p", 2, None)).await.unwrap();
+    assert!(changes.has_changed().unwrap());
+}
