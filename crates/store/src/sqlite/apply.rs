@@ -1,15 +1,14 @@
 //! The writes the writer performs inside its batch transaction, one function per command.
-//! Each runs in its own savepoint: a refused command leaves no trace, the batch goes on.
+//! Every business refusal is decided before a command's first write, so a refused command
+//! leaves no trace without needing a savepoint (see `writer::Isolation`).
 
+use super::batch_stock::BatchStock;
 use super::rows;
 use super::writer::Placing;
 use crate::{Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use stampede_domain::{Millis, OrderRejection, OrderStatus, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
-
-/// Stock levels a committed command leaves behind, for the live catalog.
-pub type StockAfter = Vec<(String, u32)>;
 
 /// Places one order: replays a known idempotency key (`key_seen` says it may be known),
 /// else evaluates and writes it.
@@ -18,18 +17,19 @@ pub fn place(
     definitions: &HashMap<String, Product>,
     cmd: &Placing,
     key_seen: bool,
+    stock: &mut BatchStock,
     now: Millis,
-) -> Result<(Placed, StockAfter), StoreError> {
+) -> Result<Placed, StoreError> {
     if let Some(idem) = cmd.idempotency.as_ref().filter(|_| key_seen)
         && let Some(placed) = replay(conn, &idem.key, &idem.fingerprint)?
     {
-        return Ok((placed, Vec::new()));
+        return Ok(placed);
     }
     let request = &cmd.request;
     let mut state = BTreeMap::new();
     for product_id in request.quantities_by_product().into_keys() {
         let Some(product) = definitions.get(product_id) else { continue };
-        let available = stock_of(conn, product_id)?;
+        let available = stock.available(conn, product_id)?;
         let already_bought = match product.sale.per_customer_max {
             Some(_) => holdings(conn, &request.customer.key.0, product_id)?,
             None => 0,
@@ -75,9 +75,8 @@ pub fn place(
             line.unit_price.currency.as_str()
         ])?;
     }
-    let mut stock_after = Vec::new();
-    for (product_id, qty) in request.quantities_by_product() {
-        stock_after.push((product_id.to_owned(), take_stock(conn, product_id, qty, now)?));
+    let taken = request.quantities_by_product();
+    for (product_id, qty) in &taken {
         conn.prepare_cached(
             "INSERT INTO customer_holdings (customer_key, product_id, quantity) VALUES (?1, ?2, ?3)
              ON CONFLICT (customer_key, product_id) DO UPDATE SET quantity = quantity + excluded.quantity",
@@ -85,6 +84,11 @@ pub fn place(
         .execute(params![customer.key.0, product_id, qty])?;
     }
     enqueue_event(conn, "order.placed", &id, OrderStatus::Received, now)?;
+    for (product_id, qty) in taken {
+        // `evaluate` checked every product had `qty` available.
+        let left = state[product_id].available - qty;
+        stock.set(product_id, left);
+    }
     let order = Order {
         id,
         customer: customer.clone(),
@@ -94,7 +98,7 @@ pub fn place(
         created_at: now,
         updated_at: now,
     };
-    Ok((Placed { order, replayed: false }, stock_after))
+    Ok(Placed { order, replayed: false })
 }
 
 /// The order an idempotency key already placed, or a mismatch if the key came with another request.
@@ -109,7 +113,7 @@ pub fn replay(conn: &Connection, key: &str, fingerprint: &str) -> Result<Option<
 }
 
 /// Cancels a `received` order and returns its stock and the customer's holdings.
-pub fn cancel(conn: &Connection, id: &str, now: Millis) -> Result<(Order, StockAfter), StoreError> {
+pub fn cancel(conn: &Connection, id: &str, stock: &mut BatchStock, now: Millis) -> Result<Order, StoreError> {
     let mut order =
         rows::load_order(conn, id)?.ok_or_else(|| StoreError::NotFound { what: "order", id: id.to_owned() })?;
     if !order.status.customer_can_cancel() {
@@ -121,22 +125,22 @@ pub fn cancel(conn: &Connection, id: &str, now: Millis) -> Result<(Order, StockA
     for line in &order.lines {
         *returned.entry(line.product_id.as_str()).or_default() += line.quantity;
     }
-    let mut stock_after = Vec::new();
+    let mut levels = Vec::new();
     for (product_id, qty) in returned {
-        let stock: Option<u32> = conn
-            .prepare_cached("UPDATE products SET stock = stock + ?2, updated_at = ?3 WHERE id = ?1 RETURNING stock")?
-            .query_row(params![product_id, qty, now], |r| r.get(0))
-            .optional()?;
-        stock_after.extend(stock.map(|s| (product_id.to_owned(), s)));
+        let level = stock.available(conn, product_id)?.saturating_add(qty);
+        levels.push((product_id, level));
         conn.prepare_cached(
             "UPDATE customer_holdings SET quantity = quantity - ?3 WHERE customer_key = ?1 AND product_id = ?2",
         )?
         .execute(params![order.customer.key.0, product_id, qty])?;
     }
     enqueue_event(conn, "order.cancelled", id, OrderStatus::Cancelled, now)?;
+    for (product_id, level) in levels {
+        stock.set(product_id, level);
+    }
     order.status = OrderStatus::Cancelled;
     order.updated_at = now;
-    Ok((order, stock_after))
+    Ok(order)
 }
 
 /// Adds a product at the end of the menu.
@@ -160,27 +164,12 @@ pub fn create_product(
     Ok(ProductView { product: product.clone(), stock })
 }
 
-fn stock_of(conn: &Connection, product_id: &str) -> Result<u32, StoreError> {
-    Ok(conn.prepare_cached("SELECT stock FROM products WHERE id = ?1")?.query_row([product_id], |r| r.get(0))?)
-}
-
 fn holdings(conn: &Connection, customer_key: &str, product_id: &str) -> Result<u32, StoreError> {
     let held: Option<u32> = conn
         .prepare_cached("SELECT quantity FROM customer_holdings WHERE customer_key = ?1 AND product_id = ?2")?
         .query_row([customer_key, product_id], |r| r.get(0))
         .optional()?;
     Ok(held.unwrap_or(0))
-}
-
-/// Decrements stock; the `stock >= ?2` guard and the table's CHECK make overselling impossible
-/// even if a rule check upstream were wrong.
-fn take_stock(conn: &Connection, product_id: &str, qty: u32, now: Millis) -> Result<u32, StoreError> {
-    conn.prepare_cached(
-        "UPDATE products SET stock = stock - ?2, updated_at = ?3 WHERE id = ?1 AND stock >= ?2 RETURNING stock",
-    )?
-    .query_row(params![product_id, qty, now], |r| r.get(0))
-    .optional()?
-    .ok_or_else(|| StoreError::Backend(format!("stock guard refused `{product_id}`")))
 }
 
 /// Writes the outbox event announcing a change, in the caller's transaction.

@@ -2,6 +2,7 @@
 //! read-only connections for queries, and a live in-memory catalog for the fast path.
 
 mod apply;
+mod batch_stock;
 mod checkpointer;
 mod committed_keys;
 mod live_catalog;

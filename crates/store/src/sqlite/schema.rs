@@ -13,7 +13,7 @@ CREATE TABLE products (
     updated_at  INTEGER NOT NULL
 );
 CREATE TABLE orders (
-    id                  TEXT PRIMARY KEY,      -- UUIDv7, sorts by creation time
+    id                  TEXT PRIMARY KEY,      -- UUIDv7: sorts by creation time, so no time index
     customer_key        TEXT NOT NULL,
     customer_email      TEXT,
     customer_name       TEXT,
@@ -26,7 +26,6 @@ CREATE TABLE orders (
     request_fingerprint TEXT
 );
 CREATE INDEX orders_by_customer ON orders (customer_key, id);
-CREATE INDEX orders_by_time ON orders (created_at);
 CREATE TABLE order_lines (
     order_id     TEXT NOT NULL REFERENCES orders (id),
     line_no      INTEGER NOT NULL,

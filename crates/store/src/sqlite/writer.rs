@@ -2,6 +2,7 @@
 //! commits each batch of commands in one transaction (group commit). Arrival order is
 //! kept, so stock goes first come, first served; replies go out only after the commit.
 
+use super::batch_stock::BatchStock;
 use super::{apply, live_catalog::SharedCatalog, rows};
 use crate::{IdempotencyKey, Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
@@ -28,8 +29,8 @@ pub enum Command {
 
 /// A command's result, held until the batch commits.
 enum Outcome {
-    Place(Result<(Placed, apply::StockAfter), StoreError>),
-    Cancel(Result<(Order, apply::StockAfter), StoreError>),
+    Place(Result<Placed, StoreError>),
+    Cancel(Result<Order, StoreError>),
     CreateProduct(Result<ProductView, StoreError>),
 }
 
@@ -38,6 +39,8 @@ struct Committed {
     outcomes: Vec<Outcome>,
     new_keys: HashSet<String>,
     created: Vec<ProductView>,
+    /// Stock levels the batch wrote.
+    stock: Vec<(String, u32)>,
 }
 
 /// How a batch is isolated inside its transaction.
@@ -115,11 +118,11 @@ impl Writer {
             }
         };
         self.keys.extend(committed.new_keys.iter().map(String::as_str));
-        self.publish(&committed.outcomes, committed.created);
+        self.publish(&committed.stock, committed.created);
         for (cmd, outcome) in live.into_iter().zip(committed.outcomes) {
             match (cmd, outcome) {
-                (Command::Place { reply, .. }, Outcome::Place(r)) => answer(reply, r.map(|(p, _)| p)),
-                (Command::Cancel { reply, .. }, Outcome::Cancel(r)) => answer(reply, r.map(|(o, _)| o)),
+                (Command::Place { reply, .. }, Outcome::Place(r)) => answer(reply, r),
+                (Command::Cancel { reply, .. }, Outcome::Cancel(r)) => answer(reply, r),
                 (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
                 (cmd, _) => fail(cmd, "internal: outcome out of step with its command"),
             }
@@ -130,8 +133,13 @@ impl Writer {
     /// error in any command aborts the whole transaction (nothing is written) and is returned.
     fn execute(&mut self, batch: &[Command], now: Millis, isolation: Isolation) -> Result<Committed, StoreError> {
         let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut committed =
-            Committed { outcomes: Vec::with_capacity(batch.len()), new_keys: HashSet::new(), created: Vec::new() };
+        let mut committed = Committed {
+            outcomes: Vec::with_capacity(batch.len()),
+            new_keys: HashSet::new(),
+            created: Vec::new(),
+            stock: Vec::new(),
+        };
+        let mut stock = BatchStock::default();
         for cmd in batch {
             let outcome = match cmd {
                 Command::Place { order, .. } => {
@@ -142,15 +150,17 @@ impl Writer {
                         .idempotency
                         .as_ref()
                         .is_some_and(|i| self.keys.may_contain(&i.key) || committed.new_keys.contains(&i.key));
-                    let result = run(&mut tx, isolation, |c| apply::place(c, defs, order, seen, now));
-                    if let (Ok((placed, _)), Some(idem)) = (&result, &order.idempotency)
+                    let result = run(&mut tx, isolation, |c| apply::place(c, defs, order, seen, &mut stock, now));
+                    if let (Ok(placed), Some(idem)) = (&result, &order.idempotency)
                         && !placed.replayed
                     {
                         committed.new_keys.insert(idem.key.clone());
                     }
                     Outcome::Place(result)
                 }
-                Command::Cancel { id, .. } => Outcome::Cancel(run(&mut tx, isolation, |c| apply::cancel(c, id, now))),
+                Command::Cancel { id, .. } => {
+                    Outcome::Cancel(run(&mut tx, isolation, |c| apply::cancel(c, id, &mut stock, now)))
+                }
                 Command::CreateProduct { product, stock, .. } => {
                     let result = run(&mut tx, isolation, |c| apply::create_product(c, product, *stock, now));
                     if let Ok(view) = &result {
@@ -168,32 +178,26 @@ impl Writer {
             }
             committed.outcomes.push(outcome);
         }
+        committed.stock = stock.flush(&tx, now)?;
         tx.commit()?;
         Ok(committed)
     }
 
     /// Makes committed stock and products visible to readers and the fast path.
-    fn publish(&self, outcomes: &[Outcome], created: Vec<ProductView>) {
-        let mut changed = !created.is_empty();
+    fn publish(&self, stock: &[(String, u32)], created: Vec<ProductView>) {
+        if stock.is_empty() && created.is_empty() {
+            return;
+        }
         {
             let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
             for view in created {
                 live.upsert(view);
             }
-            for outcome in outcomes {
-                let stock = match outcome {
-                    Outcome::Place(Ok((_, s))) | Outcome::Cancel(Ok((_, s))) => s,
-                    _ => continue,
-                };
-                for (id, left) in stock {
-                    live.set_stock(id, *left);
-                    changed = true;
-                }
+            for (id, level) in stock {
+                live.set_stock(id, *level);
             }
         }
-        if changed {
-            self.changes.send_modify(|version| *version += 1);
-        }
+        self.changes.send_modify(|version| *version += 1);
     }
 
     fn reload_definitions(&mut self) {
