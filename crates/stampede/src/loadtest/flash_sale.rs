@@ -24,7 +24,12 @@ struct Buyer {
     limit_breached: bool,
     /// Unexpected answers (5xx, unknown problem types), for the report.
     errors: Vec<String>,
+    /// Still turned away (503) after every retry.
+    gave_up: bool,
 }
+
+/// How often a buyer turned away with 503 comes back (after `Retry-After`) before giving up.
+pub const BUSY_ATTEMPTS: u32 = 5;
 
 struct Shared {
     client: Client,
@@ -41,7 +46,7 @@ struct Shared {
 pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let target = match &args.target {
         Some(url) => Target::remote(url, args.admin_token.clone())?,
-        None => Target::spawn()?,
+        None => Target::spawn(args.server_queue_depth)?,
     };
     let client = Client::builder()
         .pool_max_idle_per_host(args.concurrency as usize)
@@ -114,7 +119,8 @@ async fn one_run(client: &Client, target: &Target, args: &FlashSaleArgs, run: u3
         sale_sold_out: Latency::of(&sale_samples, Outcome::SoldOut),
         replayed: Latency::of(&sale_samples, Outcome::Replayed),
         limit_refused: Latency::of(&sale_samples, Outcome::LimitRefused),
-        busy: Latency::of(&sale_samples, Outcome::Busy).count + Latency::of(&rush_samples, Outcome::Busy).count,
+        busy: Latency::of(&sale_samples, Outcome::Busy),
+        gave_up: buyers.iter().chain(&rush).filter(|b| b.gave_up).count(),
         errors: buyers.iter().chain(&rush).map(|b| b.errors.len()).sum(),
         units_sold: audit.units_sold,
         orders: audit.orders,
@@ -168,7 +174,8 @@ struct Answer {
     kind: Option<String>,
 }
 
-/// Sends one order and classifies the answer.
+/// Sends one order; when the shop answers 503, waits `Retry-After` and tries again with the
+/// same key, as a well-behaved client of the waiting room would.
 async fn order(
     s: &Shared,
     customer: &str,
@@ -177,6 +184,25 @@ async fn order(
     start: Instant,
     buyer: &mut Buyer,
 ) -> Option<(String, bool)> {
+    for _ in 0..BUSY_ATTEMPTS {
+        match attempt(s, customer, key, quantity, start, buyer).await {
+            Err(retry_after) => tokio::time::sleep(retry_after).await,
+            Ok(placed) => return placed,
+        }
+    }
+    buyer.gave_up = true;
+    None
+}
+
+/// Sends one order and classifies the answer; `Err` carries the wait a 503 asked for.
+async fn attempt(
+    s: &Shared,
+    customer: &str,
+    key: &str,
+    quantity: u32,
+    start: Instant,
+    buyer: &mut Buyer,
+) -> Result<Option<(String, bool)>, Duration> {
     // Ids and keys are generated alphanumerics, so plain formatting is valid JSON and keeps
     // the generator's share of the two cores small.
     let body = format!(r#"{{"userId":"{customer}","productId":"{}","quantity":{quantity}}}"#, s.product);
@@ -189,6 +215,7 @@ async fn order(
         .body(body)
         .send()
         .await;
+    let mut retry_after = None;
     let (outcome, placed) = match result {
         Err(e) => {
             buyer.errors.push(format!("transport: {e}"));
@@ -197,6 +224,7 @@ async fn order(
         Ok(resp) => {
             let status = resp.status();
             let replayed = resp.headers().contains_key("idempotent-replayed");
+            let wait = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
             let body = resp.json::<Answer>().await.unwrap_or(Answer { id: None, kind: None });
             match (status.as_u16(), body.kind.as_deref()) {
                 (201, _) => {
@@ -205,7 +233,10 @@ async fn order(
                 }
                 (409, Some("/problems/out-of-stock")) => (Outcome::SoldOut, None),
                 (409, Some("/problems/customer-limit")) => (Outcome::LimitRefused, None),
-                (503, _) => (Outcome::Busy, None),
+                (503, Some("/problems/busy")) => {
+                    retry_after = Some(Duration::from_secs(wait.unwrap_or(1).clamp(1, 5)));
+                    (Outcome::Busy, None)
+                }
                 (code, kind) => {
                     buyer.errors.push(format!("{code} {}", kind.unwrap_or("?")));
                     (Outcome::Error, None)
@@ -214,7 +245,10 @@ async fn order(
         }
     };
     buyer.samples.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
-    placed
+    match retry_after {
+        Some(wait) => Err(wait),
+        None => Ok(placed),
+    }
 }
 
 /// A sale buyer: orders once, maybe retries the same key, maybe tries to pass the limit.

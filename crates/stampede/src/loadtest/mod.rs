@@ -56,6 +56,10 @@ pub struct FlashSaleArgs {
     /// Concurrent connections.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: u32,
+    /// Queue depth of the server this command starts (`serve --queue-depth`); a small one
+    /// shows the waiting room: 503 + Retry-After, then the buyer comes back.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub server_queue_depth: Option<u32>,
     /// Repetitions; the report gives medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub runs: u32,

@@ -32,12 +32,13 @@ impl Target {
     }
 
     /// Starts this binary's `serve` on a free loopback port and an empty temporary database.
-    pub fn spawn() -> anyhow::Result<Target> {
+    pub fn spawn(queue_depth: Option<u32>) -> anyhow::Result<Target> {
         let dir = tempfile::tempdir()?;
         let admin_token = format!("loadtest-{}", rand::random::<u64>());
         let mut child = Command::new(std::env::current_exe()?)
             .args(["serve", "--addr", "127.0.0.1:0", "--no-seed", "--log-format", "json", "--data-dir"])
             .arg(dir.path())
+            .args(queue_depth.map(|d| format!("--queue-depth={d}")))
             .env("STAMPEDE_ADMIN_TOKEN", &admin_token)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
