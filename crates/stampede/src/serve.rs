@@ -33,7 +33,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), admin_api = state.admin_token.is_some(), "Stampede is open at http://{addr}");
     axum::serve(listener, stampede_web::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
-    tracing::info!("stopped");
+    // Every connection has finished, so no request still waits on the writer; dropping the
+    // last handle to the store joins the writer after its final commit.
+    tracing::info!("stopped accepting; closing the store");
     Ok(())
 }
 

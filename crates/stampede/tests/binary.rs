@@ -1,43 +1,12 @@
 //! The real `stampede` binary: starts on a fresh data dir, seeds, serves, keeps data across restarts.
 
+mod common;
+
+use common::process::Server;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary on a free port and waits for its "open at" log line.
-fn start(data_dir: &std::path::Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(["--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .env("STAMPEDE_LOG_FORMAT", "json")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut base = None;
-    for line in stderr.lines() {
-        let line = line.unwrap();
-        if let Some(addr) =
-            serde_json::from_str::<Value>(&line).ok().and_then(|v| v["addr"].as_str().map(str::to_owned))
-        {
-            base = Some(format!("http://{addr}"));
-            break;
-        }
-    }
-    Server { child, base: base.expect("server never said where it listens") }
+fn start(dir: &std::path::Path, extra: &[&str]) -> Server {
+    Server::start(dir, extra)
 }
 
 #[tokio::test]
@@ -76,7 +45,7 @@ async fn no_seed_starts_an_empty_shop() {
 
 #[test]
 fn help_documents_every_flag_and_its_environment_variable() {
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede")).arg("--help").output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stampede")).arg("--help").output().unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     for flag in [
         "--addr",

@@ -1,6 +1,8 @@
 //! `TestApp`: the real router served on a random loopback port over a fresh SQLite file.
 #![allow(dead_code)]
 
+pub mod process;
+
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use stampede_domain::{Currency, Money, Product, SaleRules};

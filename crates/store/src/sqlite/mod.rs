@@ -60,6 +60,7 @@ pub struct SqliteStore {
     changes: tokio::sync::watch::Sender<u64>,
     keys: CommittedKeys,
     _checkpointer: checkpointer::Checkpointer,
+    writer: Option<std::thread::JoinHandle<()>>,
     reads: ReadPool,
     retry_after: Duration,
 }
@@ -92,7 +93,7 @@ impl SqliteStore {
         };
         let checkpointer = checkpointer::Checkpointer::start(config.path.clone())
             .map_err(|e| StoreError::Backend(format!("cannot start checkpointer: {e}")))?;
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("stampede-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Backend(format!("cannot start writer: {e}")))?;
@@ -102,6 +103,7 @@ impl SqliteStore {
             changes,
             keys,
             _checkpointer: checkpointer,
+            writer: Some(writer),
             reads: ReadPool::new(config.path, 8),
             retry_after: config.retry_after,
         })
@@ -136,6 +138,20 @@ impl SqliteStore {
             })
             .collect();
         evaluate(&order.request, &state, now_millis()).map(drop)
+    }
+}
+
+impl Drop for SqliteStore {
+    /// Closes the queue and waits for the writer to commit what it holds, so a shutdown
+    /// never ends the process in the middle of a batch.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.queue, closed));
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the order writer panicked");
+        }
     }
 }
 
