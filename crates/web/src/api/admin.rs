@@ -57,8 +57,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewProduct {
-    #[schema(example = "golden-ticket")]
+    #[schema(example = "golden-ticket", pattern = "^[a-z0-9-]{1,64}$")]
     pub id: String,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -127,9 +128,12 @@ impl NewProduct {
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "Created", body = ProductDto),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Id taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_product(

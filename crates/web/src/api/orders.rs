@@ -18,7 +18,8 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Places an order. Stock of every item is taken atomically with the order, or not at all.
 #[utoipa::path(post, path = "/api/orders", tag = "orders",
     request_body = PlaceOrderBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body return the first order; the same key with another body is 422")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "Makes retries safe: the same key and body return the first order; the same key with another body is 422")),
     responses(
         (status = 201, description = "Order placed (or replayed for a known Idempotency-Key; then `Idempotent-Replayed: true`)", body = OrderDto,
             headers(("Location" = String, description = "URL of the order"))),
@@ -100,6 +101,7 @@ pub async fn cancel_order(
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Orders per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `nextCursor` from the previous page.
     pub cursor: Option<String>,
@@ -107,7 +109,8 @@ pub struct PageParams {
 
 /// A customer's orders, newest first.
 #[utoipa::path(get, path = "/api/customers/{customer}/orders", tag = "orders",
-    params(("customer" = String, Path, description = "The customer's email address, or the `userId` used with the shorthand"), PageParams),
+    params(("customer" = String, Path, min_length = 1, max_length = 254, pattern = "^[A-Za-z0-9._+-]+(@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)?$",
+        description = "The customer's email address, or the `userId` used with the shorthand"), PageParams),
     responses(
         (status = 200, description = "A page of orders", body = OrderPageDto),
         (status = 400, description = "Bad paging parameters", body = Problem, content_type = "application/problem+json"),

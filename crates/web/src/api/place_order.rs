@@ -12,13 +12,16 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase")]
 pub struct PlaceOrderBody {
     pub customer: Option<CustomerBody>,
+    /// 1 to 50 lines. Give either `items` or the shorthand `productId`.
+    #[schema(min_items = 1, max_items = 50)]
     pub items: Option<Vec<ItemBody>>,
     /// Shorthand: who is buying (an id or an email address).
-    #[schema(example = "user-42")]
+    #[schema(example = "user-42", pattern = "^[A-Za-z0-9._+-]+(@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)?$", max_length = 64)]
     pub user_id: Option<String>,
     /// Shorthand: the one product bought.
     pub product_id: Option<String>,
-    /// Shorthand: how many (default 1).
+    /// Shorthand: how many, 1 to 100 (default 1).
+    #[schema(minimum = 1, maximum = 100)]
     pub quantity: Option<i64>,
     /// Shorthand: options of the one product.
     #[schema(value_type = Option<Object>)]
@@ -28,7 +31,7 @@ pub struct PlaceOrderBody {
 /// The customer placing an order.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CustomerBody {
-    #[schema(example = "ana@example.com")]
+    #[schema(example = "ana@example.com", format = Email, max_length = 254)]
     pub email: String,
     pub name: Option<String>,
 }
@@ -40,7 +43,7 @@ pub struct ItemBody {
     #[schema(example = "margherita")]
     pub product_id: String,
     /// 1 to 100.
-    #[schema(example = 2)]
+    #[schema(example = 2, minimum = 1, maximum = 100)]
     pub quantity: i64,
     /// Option group id to a choice id, or a list of choice ids for multi-choice groups,
     /// e.g. `{"size": "large", "toppings": ["olives", "basil"]}`.
