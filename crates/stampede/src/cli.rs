@@ -26,6 +26,39 @@ pub enum Command {
     /// Prove the invariants under load and measure throughput and latency.
     #[command(subcommand)]
     Loadtest(crate::loadtest::LoadtestCommand),
+    /// Copy the live database to FILE without stopping sales (SQLite online backup).
+    Backup(BackupArgs),
+    /// Replace the database with the backup FILE (stop the server first).
+    Restore(RestoreArgs),
+}
+
+/// Where the database lives, for commands that only need that.
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// Directory of the SQLite database (`stampede.db`).
+    #[arg(long, env = "STAMPEDE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+/// `stampede backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Where to write the backup; replaced atomically if it exists.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+/// `stampede restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// A file made by `stampede backup`.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Replace an existing database.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// How to run the shop.

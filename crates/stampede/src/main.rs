@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use stampede::cli::{Cli, Command};
-use stampede::{loadtest, logging, serve};
+use stampede::{backup, loadtest, logging, serve};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -12,5 +12,7 @@ fn main() -> anyhow::Result<()> {
         None => runtime.block_on(serve::run(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve::run(args)),
         Some(Command::Loadtest(args)) => runtime.block_on(loadtest::run(args)),
+        Some(Command::Backup(args)) => backup::run_backup(&args),
+        Some(Command::Restore(args)) => backup::run_restore(&args),
     }
 }

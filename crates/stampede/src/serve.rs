@@ -4,7 +4,7 @@
 use crate::cli::ServeArgs;
 use crate::seed;
 use anyhow::Context;
-use stampede_store::{SqliteConfig, SqliteStore, Store};
+use stampede_store::{DataDirLock, SqliteConfig, SqliteStore, Store};
 use stampede_web::AppState;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,9 @@ pub fn open_store(args: &ServeArgs) -> anyhow::Result<SqliteStore> {
 
 /// Runs the shop until a shutdown signal.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // One process per data directory: a second server or a restore fails fast instead of
+    // two writers sharing the database.
+    let _lock = DataDirLock::acquire(&args.data_dir)?;
     let store = Arc::new(open_store(&args)?);
     if !args.no_seed && store.products().await?.is_empty() {
         let count = seed::demo_shop(store.as_ref()).await.context("seeding the demo shop")?;

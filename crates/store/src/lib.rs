@@ -7,7 +7,7 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
-pub use sqlite::{SqliteConfig, SqliteStore};
+pub use sqlite::{DataDirLock, SqliteConfig, SqliteStore};
 
 use async_trait::async_trait;
 use stampede_domain::{CustomerKey, Product};

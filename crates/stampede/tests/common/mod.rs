@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod sale;
 
 use reqwest::{Client, Response};
 use serde_json::{Value, json};

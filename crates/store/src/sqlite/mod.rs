@@ -2,6 +2,7 @@
 //! read-only connections for queries, and a live in-memory catalog for the fast path.
 
 mod apply;
+mod backup;
 mod batch_stock;
 mod checkpointer;
 mod committed_keys;
@@ -13,6 +14,7 @@ mod writer;
 
 use crate::{Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView, Store, StoreError};
 use async_trait::async_trait;
+pub use backup::{DataDirLock, backup, restore};
 use committed_keys::CommittedKeys;
 use live_catalog::{LiveCatalog, SharedCatalog};
 use read_pool::ReadPool;

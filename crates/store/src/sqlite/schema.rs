@@ -62,6 +62,11 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
 "#];
 
+/// The schema version the last migration leaves behind.
+pub fn latest_version() -> usize {
+    MIGRATIONS.len()
+}
+
 /// Durable settings for the writer: WAL with `synchronous=FULL`, so a committed order
 /// survives a process crash and a power cut alike.
 pub fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
