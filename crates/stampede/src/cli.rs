@@ -16,6 +16,9 @@ pub struct Cli {
     /// Log format: `auto` is human-readable on a terminal and JSON otherwise.
     #[arg(long, env = "STAMPEDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true)]
     pub log_format: LogFormat,
+    /// Log one line per HTTP request (request id, route, status, latency).
+    #[arg(long, env = "STAMPEDE_ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub access_log: bool,
 }
 
 /// What to do.

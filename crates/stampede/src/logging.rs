@@ -5,8 +5,11 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default `info` level.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(format: LogFormat, access_log: bool) {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if !access_log && let Ok(off) = "stampede::access=off".parse() {
+        filter = filter.add_directive(off);
+    }
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,

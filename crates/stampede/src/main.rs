@@ -6,7 +6,7 @@ use stampede::{backup, loadtest, logging, serve};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
+    logging::init(cli.log_format, cli.access_log);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         None => runtime.block_on(serve::run(cli.serve)),

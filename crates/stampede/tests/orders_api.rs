@@ -252,3 +252,25 @@ async fn the_admin_api_needs_the_token_and_validates_products() {
         .unwrap();
     assert_eq!(sales, json!({"stock": 6, "unitsSold": 1, "orders": 1, "maxUnitsPerCustomer": 1}));
 }
+
+#[tokio::test]
+async fn metrics_count_requests_orders_and_show_queue_and_flash_sale_stock() {
+    let app = TestApp::start().await;
+    app.add_product("metered", 100, 3, SaleRules::default()).await;
+    assert_eq!(app.order(&order_body("m@example.com", "metered", 2), None).await.status(), 201);
+    assert_eq!(app.order(&order_body("m@example.com", "metered", 2), None).await.status(), 409);
+    let resp = app.get("/metrics").await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = resp.text().await.unwrap();
+    for needle in [
+        "stampede_orders_total{outcome=\"accepted\"}",
+        "stampede_orders_total{outcome=\"out-of-stock\"}",
+        "stampede_http_requests_total{method=\"POST\",route=\"/api/orders\",status=\"201\"}",
+        "stampede_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/orders\",le=\"0.05\"}",
+        "stampede_order_queue_depth 0",
+        "stampede_flash_sale_stock{product=\"metered\"} 1",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+}

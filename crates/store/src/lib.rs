@@ -41,4 +41,8 @@ pub trait Store: Send + Sync + 'static {
     /// A signal that ticks after every commit that changed stock or products; read
     /// `products()` when it changes. Changes in quick succession coalesce into one tick.
     fn stock_changes(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// Orders waiting for the writer right now (0 for engines without a queue).
+    fn queue_depth(&self) -> usize {
+        0
+    }
 }

@@ -9,6 +9,7 @@ pub mod api;
 mod extract;
 mod openapi;
 mod problem;
+pub mod telemetry;
 mod timefmt;
 
 pub use problem::Problem;
@@ -35,11 +36,14 @@ pub struct AppState {
 
 /// Builds the whole application router.
 pub fn router(state: AppState) -> Router {
+    telemetry::install_metrics();
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api::routes())
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
+        .route_layer(axum::middleware::from_fn(telemetry::track))
+        .route("/metrics", axum::routing::get(telemetry::metrics))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(problem::panicked))

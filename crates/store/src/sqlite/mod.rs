@@ -223,6 +223,10 @@ impl Store for SqliteStore {
             .map(drop)
     }
 
+    fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     fn stock_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
     }

@@ -3,7 +3,7 @@
 use super::dto::{OrderDto, OrderPageDto};
 use super::place_order::PlaceOrderBody;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::{AppState, Problem};
+use crate::{AppState, Problem, telemetry};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -39,7 +39,16 @@ pub async fn place_order(
 ) -> Result<Response, Problem> {
     let request = body.into_request()?;
     let idempotency_key = idempotency_key(&headers)?;
-    let placed = app.store.place_order(PlaceOrder { request, idempotency_key }).await?;
+    let placed = match app.store.place_order(PlaceOrder { request, idempotency_key }).await {
+        Ok(placed) => placed,
+        Err(e) => {
+            let problem = Problem::from(e);
+            telemetry::order_outcome(problem.kind.trim_start_matches("/problems/"));
+            return Err(problem);
+        }
+    };
+    telemetry::order_outcome(if placed.replayed { "replayed" } else { "accepted" });
+    tracing::debug!(order_id = %placed.order.id, replayed = placed.replayed, "order placed");
     let location = format!("/api/orders/{}", placed.order.id);
     let mut response = (StatusCode::CREATED, Json(OrderDto::from(placed.order))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
