@@ -29,6 +29,10 @@ pub fn install_metrics() -> &'static PrometheusHandle {
     })
 }
 
+/// Attached to a response that placed or showed an order, so the access line can name it.
+#[derive(Clone)]
+pub struct OrderId(pub String);
+
 /// Records the request count and latency per route, and logs the access line.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -42,7 +46,8 @@ pub async fn track(req: Request, next: Next) -> Response {
     metrics::counter!("stampede_http_requests_total", &labels).increment(1);
     metrics::histogram!("stampede_http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone())
         .record(elapsed.as_secs_f64());
-    tracing::info!(target: "stampede::access", request_id, %method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    let order_id = response.extensions().get::<OrderId>().map(|o| o.0.as_str());
+    tracing::info!(target: "stampede::access", request_id, %method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, order_id, "request");
     response
 }
 

@@ -50,6 +50,7 @@ pub async fn place_order(
     telemetry::order_outcome(if placed.replayed { "replayed" } else { "accepted" });
     tracing::debug!(order_id = %placed.order.id, replayed = placed.replayed, "order placed");
     let location = format!("/api/orders/{}", placed.order.id);
+    let order_id = telemetry::OrderId(placed.order.id.clone());
     let mut response = (StatusCode::CREATED, Json(OrderDto::from(placed.order))).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -57,6 +58,7 @@ pub async fn place_order(
     if placed.replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
+    response.extensions_mut().insert(order_id);
     Ok(response)
 }
 

@@ -89,3 +89,59 @@ impl PlaceOrderBody {
         OrderRequest::new(customer, lines)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value, nested a few levels deep.
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+            prop::sample::select(vec!["margherita", "user-1", "a@b.co", "size", "large"])
+                .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            let keys = prop::sample::select(vec![
+                "customer",
+                "items",
+                "userId",
+                "productId",
+                "quantity",
+                "options",
+                "email",
+                "name",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(keys.prop_map(str::to_owned), inner, 0..5)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The order parser never panics: every input is either a valid request or a problem naming a field.
+        #[test]
+        fn any_json_parses_to_a_request_or_a_clear_problem(value in json()) {
+            match serde_json::from_value::<PlaceOrderBody>(value) {
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+                Ok(body) => match body.into_request() {
+                    Ok(req) => {
+                        prop_assert!(!req.lines.is_empty());
+                        prop_assert!(req.lines.iter().all(|l| (1..=100).contains(&l.quantity)));
+                    }
+                    Err(problem) => {
+                        prop_assert_eq!(problem.status, 422);
+                        prop_assert!(problem.field.is_some());
+                    }
+                },
+            }
+        }
+    }
+}
