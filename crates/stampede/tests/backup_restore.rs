@@ -3,11 +3,8 @@
 mod common;
 
 use common::process::Server;
-use common::sale::{STOCK, TOKEN, create_product, sales, start_buying};
-use reqwest::Client;
+use common::sale::{RunningSale, STOCK, TOKEN, sales};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 fn stampede(args: &[&str], data_dir: &std::path::Path) -> std::process::Output {
@@ -18,20 +15,13 @@ fn stampede(args: &[&str], data_dir: &std::path::Path) -> std::process::Output {
 async fn a_backup_taken_mid_sale_restores_to_a_consistent_shop() {
     let (live, restored) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let backup_file = live.path().join("backup.db");
-    let client = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let server = Server::start(live.path(), &["--admin-token", TOKEN]);
-    create_product(&client, &server, "deal").await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked = start_buying(&client, &server.base, stop.clone());
-    while acked.lock().unwrap().len() < 200 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let RunningSale { client, server, stop, acked } = RunningSale::start(live.path(), &[], 200).await;
     let out = stampede(&["backup", backup_file.to_str().unwrap()], live.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let during = acked.lock().unwrap().len();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(acked.lock().unwrap().len() > during, "sales must go on during the backup");
-    stop.store(true, Ordering::Relaxed);
+    RunningSale::stopped(stop, acked).await;
 
     // Restoring onto a running server's data directory is refused.
     let refused = stampede(&["restore", backup_file.to_str().unwrap(), "--force"], live.path());

@@ -4,27 +4,15 @@
 mod common;
 
 use common::process::Server;
-use common::sale::{STOCK, TOKEN, body, create_product, sales, start_buying};
-use reqwest::Client;
+use common::sale::{RunningSale, STOCK, TOKEN, body, sales};
 use serde_json::Value;
-use std::sync::Arc;
-use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_mid_sale_loses_no_acknowledged_order() {
     let dir = tempfile::tempdir().unwrap();
-    let client = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let server = Server::start(dir.path(), &["--no-seed", "--admin-token", TOKEN]);
-    create_product(&client, &server, "deal").await;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let acked = start_buying(&client, &server.base, stop.clone());
-    while acked.lock().unwrap().len() < 300 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let RunningSale { client, server, stop, acked } = RunningSale::start(dir.path(), &["--no-seed"], 300).await;
     server.crash();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let acked = acked.lock().unwrap().clone();
+    let acked = RunningSale::stopped(stop, acked).await;
 
     let server = Server::start(dir.path(), &["--no-seed", "--admin-token", TOKEN]);
     for (_, id) in &acked {
@@ -55,19 +43,10 @@ async fn a_crash_mid_sale_loses_no_acknowledged_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_finishes_orders_in_flight_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let client = Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let server = Server::start(dir.path(), &["--no-seed", "--admin-token", TOKEN]);
-    create_product(&client, &server, "deal").await;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let acked = start_buying(&client, &server.base, stop.clone());
-    while acked.lock().unwrap().len() < 200 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let RunningSale { client, server, stop, acked } = RunningSale::start(dir.path(), &["--no-seed"], 200).await;
     let status = server.terminate();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked = RunningSale::stopped(stop, acked).await;
     assert!(status.success(), "SIGTERM exit status: {status}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let acked = acked.lock().unwrap().clone();
     let server = Server::start(dir.path(), &["--no-seed", "--admin-token", TOKEN]);
     let s = sales(&client, &server).await;
     assert_eq!(s["orders"].as_u64().unwrap(), acked.len() as u64, "after a graceful stop every order was acknowledged");

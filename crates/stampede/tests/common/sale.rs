@@ -56,3 +56,39 @@ pub async fn sales(client: &Client, server: &Server) -> Value {
         .await
         .unwrap()
 }
+
+/// A server with a sale under way: buyers keep ordering until `stop` is set.
+pub struct RunningSale {
+    pub client: Client,
+    pub server: Server,
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    pub acked: Arc<Mutex<Vec<(usize, String)>>>,
+}
+
+impl RunningSale {
+    /// Starts a server on `dir` (with `extra` flags), creates the `deal` product and buys
+    /// until at least `min_acked` orders were acknowledged.
+    pub async fn start(dir: &std::path::Path, extra: &[&str], min_acked: usize) -> RunningSale {
+        let client = Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+        let mut args = vec!["--admin-token", TOKEN];
+        args.extend_from_slice(extra);
+        let server = Server::start(dir, &args);
+        create_product(&client, &server, "deal").await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let acked = start_buying(&client, &server.base, stop.clone());
+        while acked.lock().unwrap().len() < min_acked {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        RunningSale { client, server, stop, acked }
+    }
+
+    /// Stops the buyers, lets answers in flight land, and returns every acknowledged (buyer, order id).
+    pub async fn stopped(
+        stop: Arc<std::sync::atomic::AtomicBool>,
+        acked: Arc<Mutex<Vec<(usize, String)>>>,
+    ) -> Vec<(usize, String)> {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        acked.lock().unwrap().clone()
+    }
+}
