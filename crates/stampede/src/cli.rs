@@ -88,6 +88,19 @@ pub struct ServeArgs {
     /// Seconds a client turned away is told to wait (`Retry-After`).
     #[arg(long, env = "STAMPEDE_RETRY_AFTER_SECS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub retry_after_secs: u64,
+    /// Orders per second one client IP may place (0 turns the limit off). Off by default:
+    /// many real buyers can share one address behind a carrier's NAT.
+    #[arg(long, env = "STAMPEDE_ORDER_RATE_PER_IP", default_value_t = 0)]
+    pub order_rate_per_ip: u32,
+    /// Orders one client IP may place in a burst above its rate.
+    #[arg(long, env = "STAMPEDE_ORDER_BURST_PER_IP", default_value_t = 20)]
+    pub order_burst_per_ip: u32,
+    /// Orders per second one customer (email or user id) may place (0 turns the limit off).
+    #[arg(long, env = "STAMPEDE_ORDER_RATE_PER_CUSTOMER", default_value_t = 2)]
+    pub order_rate_per_customer: u32,
+    /// Orders one customer may place in a burst above their rate.
+    #[arg(long, env = "STAMPEDE_ORDER_BURST_PER_CUSTOMER", default_value_t = 10)]
+    pub order_burst_per_customer: u32,
     /// Bearer token for the admin API (`/api/admin/...`); the admin API is off without it.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,

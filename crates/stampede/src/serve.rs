@@ -6,6 +6,7 @@ use crate::seed;
 use anyhow::Context;
 use stampede_store::{DataDirLock, SqliteConfig, SqliteStore, Store};
 use stampede_web::AppState;
+use stampede_web::rate_limit::{OrderRateLimits, Rate};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,11 +32,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let count = seed::demo_shop(store.as_ref()).await.context("seeding the demo shop")?;
         tracing::info!(products = count, "seeded the demo shop");
     }
-    let state = AppState { store, admin_token: args.admin_token.as_deref().map(Arc::from) };
+    let rate = |per_second, burst| (per_second > 0).then_some(Rate { per_second, burst });
+    let limits = OrderRateLimits::new(
+        rate(args.order_rate_per_ip, args.order_burst_per_ip),
+        rate(args.order_rate_per_customer, args.order_burst_per_customer),
+    );
+    let state = AppState::new(store, args.admin_token.as_deref().map(Arc::from)).with_order_limits(limits);
+    let limits = state.order_limits.clone();
+    // Idle keys are forgotten every minute, so a flood of distinct clients cannot grow memory without bound.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.forget_idle();
+        }
+    });
     let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), admin_api = state.admin_token.is_some(), "Stampede is open at http://{addr}");
-    axum::serve(listener, stampede_web::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let app = stampede_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     // Every connection has finished, so no request still waits on the writer; dropping the
     // last handle to the store joins the writer after its final commit.
     tracing::info!("stopped accepting; closing the store");

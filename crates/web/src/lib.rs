@@ -9,6 +9,7 @@ pub mod api;
 mod extract;
 mod openapi;
 mod problem;
+pub mod rate_limit;
 pub mod telemetry;
 mod timefmt;
 
@@ -32,6 +33,21 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Bearer token for `/api/admin`; `None` disables the admin API.
     pub admin_token: Option<Arc<str>>,
+    /// Abuse limits on order placement.
+    pub order_limits: Arc<rate_limit::OrderRateLimits>,
+}
+
+impl AppState {
+    /// State with no rate limits; see `with_order_limits`.
+    pub fn new(store: Arc<dyn Store>, admin_token: Option<Arc<str>>) -> AppState {
+        AppState { store, admin_token, order_limits: Arc::new(rate_limit::OrderRateLimits::off()) }
+    }
+
+    /// Applies order-placement rate limits.
+    pub fn with_order_limits(mut self, limits: rate_limit::OrderRateLimits) -> AppState {
+        self.order_limits = Arc::new(limits);
+        self
+    }
 }
 
 /// Builds the whole application router.

@@ -36,7 +36,18 @@ impl Target {
         let dir = tempfile::tempdir()?;
         let admin_token = format!("loadtest-{}", rand::random::<u64>());
         let mut child = Command::new(std::env::current_exe()?)
-            .args(["serve", "--addr", "127.0.0.1:0", "--no-seed", "--log-format", "json", "--data-dir"])
+            // Every buyer comes from 127.0.0.1, so the per-IP limit (off by default) stays off.
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--no-seed",
+                "--log-format",
+                "json",
+                "--order-rate-per-ip",
+                "0",
+                "--data-dir",
+            ])
             .arg(dir.path())
             .args(queue_depth.map(|d| format!("--queue-depth={d}")))
             .env("STAMPEDE_ADMIN_TOKEN", &admin_token)

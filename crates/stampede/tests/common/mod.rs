@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use stampede_domain::{Currency, Money, Product, SaleRules};
 use stampede_store::{SqliteConfig, SqliteStore, Store};
 use stampede_web::AppState;
+use stampede_web::rate_limit::OrderRateLimits;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ pub struct TestApp {
     pub client: Client,
     pub store: Arc<SqliteStore>,
     pub db_path: PathBuf,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -35,12 +36,20 @@ impl TestApp {
         tune(&mut config);
         let db_path = config.path.clone();
         let store = Arc::new(SqliteStore::open(config).unwrap());
-        let state = AppState { store: store.clone(), admin_token: Some(Arc::from(ADMIN_TOKEN)) };
+        let mut app = TestApp::serve(store, OrderRateLimits::off()).await;
+        app.db_path = db_path;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// Another router over an existing store, with the given order rate limits.
+    pub async fn serve(store: Arc<SqliteStore>, limits: OrderRateLimits) -> TestApp {
+        let state = AppState::new(store.clone(), Some(Arc::from(ADMIN_TOKEN))).with_order_limits(limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, stampede_web::router(state)).await.unwrap() });
         let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
-        TestApp { base: format!("http://{addr}"), client, store, db_path, _dir: dir }
+        TestApp { base: format!("http://{addr}"), client, store, db_path: PathBuf::new(), _dir: None }
     }
 
     pub fn url(&self, path: &str) -> String {

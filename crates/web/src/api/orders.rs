@@ -4,13 +4,15 @@ use super::dto::{OrderDto, OrderPageDto};
 use super::place_order::PlaceOrderBody;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{AppState, Problem, telemetry};
+use axum::Extension;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
 use stampede_store::{IdempotencyKey, PlaceOrder};
+use std::net::SocketAddr;
 use utoipa::IntoParams;
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -29,15 +31,20 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many orders from this address or customer: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "Order queue full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn place_order(
     State(app): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PlaceOrderBody>,
 ) -> Result<Response, Problem> {
+    app.order_limits.check_ip(client.map(|c| c.0.0.ip()))?;
     let request = body.into_request()?;
+    app.order_limits.check_customer(&request.customer.key.0)?;
     let idempotency_key = idempotency_key(&headers)?;
     let placed = match app.store.place_order(PlaceOrder { request, idempotency_key }).await {
         Ok(placed) => placed,
