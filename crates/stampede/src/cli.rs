@@ -88,6 +88,13 @@ pub struct ServeArgs {
     /// Seconds a client turned away is told to wait (`Retry-After`).
     #[arg(long, env = "STAMPEDE_RETRY_AFTER_SECS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub retry_after_secs: u64,
+    /// Most client connections open at once; more wait in the listen backlog.
+    #[arg(long, env = "STAMPEDE_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds a client has to send its request headers, and then its body, before the
+    /// connection is closed (slow clients cannot hold connections).
+    #[arg(long, env = "STAMPEDE_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_timeout_secs: u64,
     /// Orders per second one client IP may place (0 turns the limit off). Off by default:
     /// many real buyers can share one address behind a carrier's NAT.
     #[arg(long, env = "STAMPEDE_ORDER_RATE_PER_IP", default_value_t = 0)]

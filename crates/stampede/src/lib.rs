@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod cli;
+pub mod http_server;
 pub mod loadtest;
 pub mod logging;
 pub mod seed;

@@ -2,6 +2,7 @@
 //! SIGINT/SIGTERM, then let in-flight orders finish.
 
 use crate::cli::ServeArgs;
+use crate::http_server::{self, ClientLimits};
 use crate::seed;
 use anyhow::Context;
 use stampede_store::{DataDirLock, SqliteConfig, SqliteStore, Store};
@@ -50,8 +51,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), admin_api = state.admin_token.is_some(), "Stampede is open at http://{addr}");
-    let app = stampede_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let client_limits = ClientLimits {
+        max_connections: args.max_connections as usize,
+        read_timeout: Duration::from_secs(args.read_timeout_secs),
+    };
+    http_server::serve(listener, stampede_web::router(state), client_limits, shutdown_signal()).await;
     // Every connection has finished, so no request still waits on the writer; dropping the
     // last handle to the store joins the writer after its final commit.
     tracing::info!("stopped accepting; closing the store");
@@ -72,5 +76,5 @@ async fn shutdown_signal() {
         _ = interrupt => {},
         _ = terminate => {},
     }
-    tracing::info!("shutting down: no new connections, finishing requests in flight");
+    tracing::info!("shutdown signal received");
 }
