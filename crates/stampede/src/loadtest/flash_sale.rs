@@ -14,16 +14,16 @@ use std::time::{Duration, Instant};
 
 /// What one buyer saw.
 #[derive(Default)]
-struct Buyer {
-    samples: Vec<Sample>,
+pub(super) struct Buyer {
+    pub(super) samples: Vec<Sample>,
     /// The order this buyer got, with its units.
-    order: Option<(String, u32)>,
+    pub(super) order: Option<(String, u32)>,
     /// A retry with the same key answered with another order, or not as a replay.
     replay_mismatch: bool,
     /// A second order past the per-customer limit was accepted.
     limit_breached: bool,
     /// Unexpected answers (5xx, unknown problem types), for the report.
-    errors: Vec<String>,
+    pub(super) errors: Vec<String>,
     /// Still turned away (503) after every retry.
     gave_up: bool,
 }
@@ -31,15 +31,16 @@ struct Buyer {
 /// How often a buyer turned away with 503 comes back (after `Retry-After`) before giving up.
 pub const BUSY_ATTEMPTS: u32 = 5;
 
-struct Shared {
-    client: Client,
-    base: String,
-    product: String,
-    run: u32,
-    quantity: u32,
-    limit: u32,
-    retry_percent: u32,
-    greedy_percent: u32,
+/// What every buyer of a run shares.
+pub(super) struct Shared {
+    pub(super) client: Client,
+    pub(super) base: String,
+    pub(super) product: String,
+    pub(super) run: u32,
+    pub(super) quantity: u32,
+    pub(super) limit: u32,
+    pub(super) retry_percent: u32,
+    pub(super) greedy_percent: u32,
 }
 
 /// Runs every requested repetition against one server and prints (and maybe writes) the report.
@@ -80,7 +81,7 @@ async fn one_run(client: &Client, target: &Target, args: &FlashSaleArgs, run: u3
         probe(client, &target.base, args.baseline_requests as usize, conc, "baseline /healthz").await;
 
     let product = format!("flash-{run}-{}", rand::random::<u32>());
-    create_product(client, target, &product, args).await?;
+    create_product(client, target, &product, args.stock, args.per_customer_limit).await?;
     let shared = Arc::new(Shared {
         client: client.clone(),
         base: target.base.clone(),
@@ -130,7 +131,13 @@ async fn one_run(client: &Client, target: &Target, args: &FlashSaleArgs, run: u3
 }
 
 /// GETs `/healthz` `total` times: the cheapest request the server answers.
-async fn probe(client: &Client, base: &str, total: usize, conc: usize, label: &str) -> (Vec<Sample>, Duration) {
+pub(super) async fn probe(
+    client: &Client,
+    base: &str,
+    total: usize,
+    conc: usize,
+    label: &str,
+) -> (Vec<Sample>, Duration) {
     let (client, url) = (client.clone(), format!("{base}/healthz"));
     let (samples, start) = fire(label, total, conc, move |_, start| {
         let (client, url) = (client.clone(), url.clone());
@@ -148,11 +155,18 @@ async fn probe(client: &Client, base: &str, total: usize, conc: usize, label: &s
     (samples, start.elapsed())
 }
 
-async fn create_product(client: &Client, target: &Target, id: &str, args: &FlashSaleArgs) -> anyhow::Result<()> {
+/// Creates the product under test through the admin API.
+pub(super) async fn create_product(
+    client: &Client,
+    target: &Target,
+    id: &str,
+    stock: u32,
+    per_customer_limit: u32,
+) -> anyhow::Result<()> {
     let body = json!({
         "id": id, "name": format!("Flash deal {id}"), "category": "flash-sale",
-        "price": {"amount": 999, "currency": "USD"}, "stock": args.stock,
-        "sale": {"perCustomerMax": args.per_customer_limit}
+        "price": {"amount": 999, "currency": "USD"}, "stock": stock,
+        "sale": {"perCustomerMax": per_customer_limit}
     });
     let resp = client
         .post(format!("{}/api/admin/products", target.base))
@@ -278,7 +292,7 @@ async fn buy(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
 }
 
 /// A buyer arriving after the sale sold out: one order, no retries.
-async fn buy_once(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
+pub(super) async fn buy_once(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
     let mut buyer = Buyer::default();
     let placed =
         order(&s, &format!("buyer-{}-{i}", s.run), &format!("lt-{}-{i}", s.run), s.quantity, start, &mut buyer).await;

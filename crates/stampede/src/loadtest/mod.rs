@@ -6,6 +6,7 @@ mod driver;
 mod flash_sale;
 mod report;
 mod server;
+mod soak;
 mod stats;
 
 use clap::{Args, Subcommand};
@@ -17,6 +18,32 @@ pub enum LoadtestCommand {
     /// Simulate a flash sale: many distinct buyers, retries with the same Idempotency-Key, and
     /// greedy buyers trying to pass the per-customer limit; then verify the invariants.
     FlashSale(FlashSaleArgs),
+    /// Steady orders for a long time against a fresh server: shows that memory stays flat
+    /// (RSS sampled throughout) and the invariants hold at the end.
+    Soak(SoakArgs),
+}
+
+/// Parameters of a soak run.
+#[derive(Debug, Clone, Args)]
+pub struct SoakArgs {
+    /// How long to keep the load on, in seconds.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub duration: u64,
+    /// Orders per second; without it, a short burst measures the peak first.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+    /// Share of the measured peak to run at, when `--rate` is not given.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub percent_of_peak: u32,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub concurrency: u32,
+    /// Seconds between RSS samples.
+    #[arg(long, default_value_t = 30)]
+    pub sample_every: u64,
+    /// Write the Markdown report here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 /// Parameters of a flash-sale load test.
@@ -72,5 +99,6 @@ pub struct FlashSaleArgs {
 pub async fn run(cmd: LoadtestCommand) -> anyhow::Result<()> {
     match cmd {
         LoadtestCommand::FlashSale(args) => flash_sale::run(args).await,
+        LoadtestCommand::Soak(args) => soak::run(args).await,
     }
 }

@@ -24,6 +24,13 @@ impl Drop for Target {
 }
 
 impl Target {
+    /// Resident memory of the server process in KiB, when this command started it (Linux).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// Uses `url` with `token`.
     pub fn remote(url: &str, token: Option<String>) -> anyhow::Result<Target> {
         let admin_token =
