@@ -9,8 +9,12 @@ step() { printf '\n==> %s\n' "$*"; }
 step "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-step "python test tools"
-python3 -c 'import schemathesis' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check 'schemathesis>=4,<5'
+step "python test tools (schemathesis; aiosmtpd: SMTP sink; moto: local SNS/SES)"
+if ! python3 -c 'import schemathesis, aiosmtpd, moto.server' >/dev/null 2>&1 || ! command -v moto_server >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check 'schemathesis>=4,<5' aiosmtpd 'moto[server]'
+fi
+# pip may put console scripts in ~/.local/bin when installing as a user.
+export PATH="$PATH:${HOME}/.local/bin"
 
 step "format"
 cargo fmt --all -- --check
@@ -18,8 +22,14 @@ cargo fmt --all -- --check
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "lint (with the aws feature)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
 step "tests"
 cargo test --workspace --locked
+
+step "tests of the SNS and SES channels against moto (aws feature)"
+cargo test -p stampede-notify --features aws --locked
 
 step "API fuzzing (schemathesis)"
 cargo build --locked -p stampede

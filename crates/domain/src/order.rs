@@ -1,6 +1,6 @@
 //! Orders: the validated request, and the priced lines an accepted order is made of.
 
-use crate::{Customer, Money, OptionSelection, ValidationError};
+use crate::{Customer, Fulfilment, Money, OptionSelection, ValidationError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -43,6 +43,10 @@ impl LineRequest {
 pub struct OrderRequest {
     pub customer: Customer,
     pub lines: Vec<LineRequest>,
+    /// Pickup or delivery; `None` where the client did not say (the API's older clients).
+    /// Left out of the JSON when absent, so idempotency fingerprints of such orders stay as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfilment: Option<Fulfilment>,
 }
 
 impl OrderRequest {
@@ -57,7 +61,13 @@ impl OrderRequest {
                 format!("at most {MAX_LINES} items per order, got {}", lines.len()),
             ));
         }
-        Ok(OrderRequest { customer, lines })
+        Ok(OrderRequest { customer, lines, fulfilment: None })
+    }
+
+    /// Says how the order reaches the customer.
+    pub fn with_fulfilment(mut self, fulfilment: Option<Fulfilment>) -> Self {
+        self.fulfilment = fulfilment;
+        self
     }
 
     /// Units requested per product, summed over lines (the same pizza may appear with different options).
@@ -113,5 +123,14 @@ mod tests {
         let line = |p: &str, q| LineRequest::new(p, q, BTreeMap::new()).unwrap();
         let order = OrderRequest::new(c, vec![line("a", 2), line("b", 1), line("a", 3)]).unwrap();
         assert_eq!(order.quantities_by_product().into_iter().collect::<Vec<_>>(), [("a", 5), ("b", 1)]);
+    }
+
+    #[test]
+    fn fulfilment_stays_out_of_the_json_when_absent() {
+        let c = Customer::with_user_id("u1").unwrap();
+        let order = OrderRequest::new(c, vec![LineRequest::new("a", 1, BTreeMap::new()).unwrap()]).unwrap();
+        assert!(!serde_json::to_string(&order).unwrap().contains("fulfilment"));
+        let pickup = order.with_fulfilment(Some(Fulfilment::Pickup));
+        assert!(serde_json::to_string(&pickup).unwrap().contains(r#""fulfilment":{"type":"pickup"}"#));
     }
 }

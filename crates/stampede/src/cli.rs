@@ -111,6 +111,52 @@ pub struct ServeArgs {
     /// Bearer token for the admin API (`/api/admin/...`); the admin API is off without it.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Boxed: the notification settings would otherwise make every `Command` as large as `Serve`.
+    #[command(flatten)]
+    pub notify: Box<NotifyArgs>,
+}
+
+/// Where order notifications go and how hard the relay tries.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Notifications")]
+pub struct NotifyArgs {
+    /// Send customer email through this SMTP server (`smtp://host:port`, plain SMTP). Without it
+    /// (and without --ses), customer email goes to the dev mailbox at /dev/mailbox.
+    #[arg(long, env = "STAMPEDE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of customer email.
+    #[arg(long, env = "STAMPEDE_MAIL_FROM", default_value = "Stampede <orders@stampede.localhost>")]
+    pub mail_from: String,
+    /// The shop's public base URL, for links in email; defaults to http://<listen address>.
+    #[arg(long, env = "STAMPEDE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// URLs that receive every order event as a signed JSON POST (comma separated).
+    #[arg(long, env = "STAMPEDE_WEBHOOK_URLS", value_delimiter = ',')]
+    pub webhook_urls: Vec<String>,
+    /// Secret for the webhooks' HMAC-SHA256 `Stampede-Signature` header.
+    #[arg(long, env = "STAMPEDE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Publish every order event to this SNS topic (build with `--features aws`).
+    #[arg(long, env = "STAMPEDE_SNS_TOPIC_ARN")]
+    pub sns_topic_arn: Option<String>,
+    /// Send customer email through Amazon SES v2 from --mail-from (build with `--features aws`).
+    #[arg(long, env = "STAMPEDE_SES")]
+    pub ses: bool,
+    /// Endpoint override for AWS services, e.g. a local test server.
+    #[arg(long, env = "STAMPEDE_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// Delivery attempts before an event is parked as failed (see /api/admin/outbox?state=failed).
+    #[arg(long, env = "STAMPEDE_NOTIFY_MAX_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub notify_max_attempts: u32,
+    /// Delay before the first retry, in milliseconds; it doubles per attempt, with jitter.
+    #[arg(long, env = "STAMPEDE_NOTIFY_BACKOFF_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub notify_backoff_ms: u64,
+    /// Longest delay between retries, in seconds.
+    #[arg(long, env = "STAMPEDE_NOTIFY_BACKOFF_MAX_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub notify_backoff_max_secs: u64,
+    /// Longest one channel may take to deliver one event, in seconds.
+    #[arg(long, env = "STAMPEDE_NOTIFY_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub notify_timeout_secs: u64,
 }
 
 /// Log output format.

@@ -1,10 +1,11 @@
 //! `stampede serve`: open the store, seed the demo shop on first start, serve HTTP until
 //! SIGINT/SIGTERM, then let in-flight orders finish.
 
-use crate::cli::ServeArgs;
+use crate::cli::{NotifyArgs, ServeArgs};
 use crate::http_server::{self, ClientLimits};
 use crate::seed;
 use anyhow::Context;
+use stampede_notify::{Backoff, NotifyConfig, Relay, RelayConfig};
 use stampede_store::{DataDirLock, SqliteConfig, SqliteStore, Store};
 use stampede_web::AppState;
 use stampede_web::rate_limit::{OrderRateLimits, Rate};
@@ -18,9 +19,43 @@ pub fn open_store(args: &ServeArgs) -> anyhow::Result<SqliteStore> {
         max_batch: args.max_batch as usize,
         max_wait: Duration::from_millis(args.max_wait_ms),
         retry_after: Duration::from_secs(args.retry_after_secs),
+        // `run` holds the data-dir lock before opening.
+        exclusive: true,
         ..SqliteConfig::in_dir(&args.data_dir)
     };
     SqliteStore::open(config).with_context(|| format!("opening the database in {}", args.data_dir.display()))
+}
+
+/// The channel settings `args` describe; links point at `public_url` unless set.
+pub fn notify_config(args: &NotifyArgs, public_url: String) -> NotifyConfig {
+    NotifyConfig {
+        smtp_url: args.smtp_url.clone().filter(|u| !u.is_empty()),
+        mail_from: args.mail_from.clone(),
+        public_url: args.public_url.clone().unwrap_or(public_url),
+        webhook_urls: args.webhook_urls.iter().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect(),
+        webhook_secret: args.webhook_secret.clone(),
+        send_timeout: Duration::from_secs(args.notify_timeout_secs),
+        sns_topic_arn: args.sns_topic_arn.clone().filter(|a| !a.is_empty()),
+        ses: args.ses,
+        aws_endpoint_url: args.aws_endpoint_url.clone().filter(|u| !u.is_empty()),
+    }
+}
+
+/// How the relay retries, from `args`.
+pub fn relay_config(args: &NotifyArgs, channels: usize) -> RelayConfig {
+    let send_timeout = Duration::from_secs(args.notify_timeout_secs);
+    RelayConfig {
+        max_attempts: args.notify_max_attempts,
+        backoff: Backoff {
+            base: Duration::from_millis(args.notify_backoff_ms),
+            max: Duration::from_secs(args.notify_backoff_max_secs),
+        },
+        send_timeout,
+        // Channels are tried one after another, each up to its timeout; the lease must outlast
+        // that (plus the settle) or a slow attempt would let a second relay send the event again.
+        lease: send_timeout * u32::try_from(channels.max(1)).unwrap_or(u32::MAX) + Duration::from_secs(30),
+        ..RelayConfig::default()
+    }
 }
 
 /// Runs the shop until a shutdown signal.
@@ -33,12 +68,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let count = seed::demo_shop(store.as_ref()).await.context("seeding the demo shop")?;
         tracing::info!(products = count, "seeded the demo shop");
     }
+    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    let notify = notify_config(&args.notify, format!("http://{addr}"));
+    let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
+    let relay_config = relay_config(&args.notify, channels.len());
+    let relay = Relay::new(store.clone(), channels, relay_config).spawn();
     let rate = |per_second, burst| (per_second > 0).then_some(Rate { per_second, burst });
     let limits = OrderRateLimits::new(
         rate(args.order_rate_per_ip, args.order_burst_per_ip),
         rate(args.order_rate_per_customer, args.order_burst_per_customer),
     );
-    let state = AppState::new(store, args.admin_token.as_deref().map(Arc::from)).with_order_limits(limits);
+    // Flipped when shutdown starts, so open live-stock streams end and the drain is quick.
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+    let state = AppState::new(store, args.admin_token.as_deref().map(Arc::from))
+        .with_order_limits(limits)
+        .with_dev_mailbox(notify.dev_mailbox())
+        .with_shutdown(closing_rx);
     let limits = state.order_limits.clone();
     // Idle keys are forgotten every minute, so a flood of distinct clients cannot grow memory without bound.
     tokio::spawn(async move {
@@ -48,16 +94,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             limits.forget_idle();
         }
     });
-    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
-    let addr = listener.local_addr()?;
+    if state.dev_mailbox && !addr.ip().is_loopback() {
+        tracing::warn!(
+            "the dev mailbox shows customer email to anyone who can reach http://{addr}/dev/mailbox; set STAMPEDE_SMTP_URL on a public server"
+        );
+    } else if state.dev_mailbox {
+        tracing::info!("customer email goes to the dev mailbox: http://{addr}/dev/mailbox");
+    }
     tracing::info!(%addr, data_dir = %args.data_dir.display(), admin_api = state.admin_token.is_some(), "Stampede is open at http://{addr}");
     let client_limits = ClientLimits {
         max_connections: args.max_connections as usize,
         read_timeout: Duration::from_secs(args.read_timeout_secs),
     };
-    http_server::serve(listener, stampede_web::router(state), client_limits, shutdown_signal()).await;
-    // Every connection has finished, so no request still waits on the writer; dropping the
-    // last handle to the store joins the writer after its final commit.
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = closing.send(true);
+    };
+    http_server::serve(listener, stampede_web::router(state), client_limits, shutdown).await;
+    // Requests are done, so no new events can appear: one last delivery round, bounded in time.
+    relay.shutdown().await;
+    // Dropping the last handle to the store joins the writer after its final commit.
     tracing::info!("stopped accepting; closing the store");
     Ok(())
 }

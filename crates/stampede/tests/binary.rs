@@ -4,6 +4,7 @@ mod common;
 
 use common::process::Server;
 use serde_json::Value;
+use std::process::Command;
 
 fn start(dir: &std::path::Path, extra: &[&str]) -> Server {
     Server::start(dir, extra)
@@ -56,7 +57,78 @@ fn help_documents_every_flag_and_its_environment_variable() {
         "--queue-depth",
         "--admin-token",
         "loadtest",
+        "STAMPEDE_SMTP_URL",
+        "STAMPEDE_MAIL_FROM",
+        "STAMPEDE_PUBLIC_URL",
+        "STAMPEDE_WEBHOOK_URLS",
+        "STAMPEDE_WEBHOOK_SECRET",
+        "STAMPEDE_SNS_TOPIC_ARN",
+        "STAMPEDE_AWS_ENDPOINT_URL",
+        "STAMPEDE_NOTIFY_MAX_ATTEMPTS",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
+}
+
+#[tokio::test]
+async fn the_binary_delivers_receipts_to_the_dev_mailbox_and_events_to_webhooks() {
+    use std::sync::{Arc, Mutex};
+    /// Signature header and body of each request.
+    type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Received = Arc::default();
+    let sink = received.clone();
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+            let signature = headers["stampede-signature"].to_str().unwrap().to_owned();
+            sink.lock().unwrap().push((signature, body.to_vec()));
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, hook).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &["--webhook-urls", &hook_url, "--webhook-secret", "s3cret"]);
+    let client = reqwest::Client::new();
+    let body =
+        serde_json::json!({"customer": {"email": "ana@example.com"}, "items": [{"productId": "cola", "quantity": 1}]});
+    let order: Value =
+        client.post(format!("{}/api/orders", server.base)).json(&body).send().await.unwrap().json().await.unwrap();
+    let id = order["id"].as_str().unwrap();
+    let mut mailbox = String::new();
+    for _ in 0..200 {
+        mailbox = client.get(format!("{}/dev/mailbox", server.base)).send().await.unwrap().text().await.unwrap();
+        if mailbox.contains(id) && !received.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(mailbox.contains(&format!("Your receipt for order {id}")), "{mailbox}");
+    let (signature, body) = received.lock().unwrap()[0].clone();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert!(stampede_notify::channels::webhook::verify(
+        b"s3cret",
+        &signature,
+        &body,
+        now,
+        std::time::Duration::from_secs(60)
+    ));
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["orderId"], id);
+}
+
+#[test]
+fn bad_notification_settings_stop_the_binary_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--webhook-urls", "http://127.0.0.1:9/hook"])
+        .env("STAMPEDE_LOG_FORMAT", "json")
+        .env_remove("STAMPEDE_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("STAMPEDE_WEBHOOK_SECRET"), "{stderr}");
 }

@@ -16,6 +16,8 @@ pub enum StoreError {
     IdempotencyMismatch(String),
     #[error("order `{id}` is {status} and can no longer be cancelled")]
     NotCancellable { id: String, status: OrderStatus },
+    #[error("order `{id}` is {from} and cannot become {to}")]
+    InvalidTransition { id: String, from: OrderStatus, to: OrderStatus },
     #[error("{0}")]
     Conflict(String),
     /// Admission control: the order queue is full or the wait would be too long.

@@ -3,18 +3,21 @@
 
 mod error;
 mod model;
+pub mod outbox;
 pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
+pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settlement};
 pub use sqlite::{DataDirLock, SqliteConfig, SqliteStore};
 
 use async_trait::async_trait;
-use stampede_domain::{CustomerKey, Product};
+use stampede_domain::{CustomerKey, OrderStatus, Product};
 
-/// Everything the shop persists. Every method is atomic on its own.
+/// Everything the shop persists. Every method is atomic on its own. Every change to an
+/// order writes its outbox event in the same transaction ([`Outbox`]).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Outbox + Mailbox {
     /// All products in menu order, with live stock.
     async fn products(&self) -> Result<Vec<ProductView>, StoreError>;
     /// One product with live stock.
@@ -25,6 +28,9 @@ pub trait Store: Send + Sync + 'static {
     async fn place_order(&self, order: PlaceOrder) -> Result<Placed, StoreError>;
     /// Cancels an order the customer may still cancel and returns its stock, exactly once.
     async fn cancel_order(&self, id: &str) -> Result<Order, StoreError>;
+    /// Moves an order along the status workflow for staff (`OrderStatus::can_become`);
+    /// cancelling returns stock like `cancel_order`.
+    async fn set_status(&self, id: &str, next: OrderStatus) -> Result<Order, StoreError>;
     /// One order by id.
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
     /// A customer's orders, newest first; `cursor` is the `next_cursor` of the previous page.

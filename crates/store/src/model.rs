@@ -1,7 +1,7 @@
 //! What the store takes and gives back.
 
 use sha2::{Digest, Sha256};
-use stampede_domain::{Customer, Millis, Money, OrderLine, OrderRequest, OrderStatus, Product};
+use stampede_domain::{Customer, Fulfilment, Millis, Money, OrderLine, OrderRequest, OrderStatus, Product};
 
 /// A product with the stock remaining right now.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +19,8 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     pub total: Money,
     pub status: OrderStatus,
+    /// Pickup or delivery, as the customer chose; `None` for orders placed without saying.
+    pub fulfilment: Option<Fulfilment>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -6,10 +6,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod api;
+mod dev_mailbox;
 mod extract;
 mod openapi;
 mod problem;
 pub mod rate_limit;
+mod storefront;
 pub mod telemetry;
 mod timefmt;
 
@@ -35,17 +37,41 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     /// Abuse limits on order placement.
     pub order_limits: Arc<rate_limit::OrderRateLimits>,
+    /// Serve `/dev/mailbox`: on only while customer email goes to the dev mailbox, since the
+    /// page shows every customer's email to anyone who can reach the server.
+    pub dev_mailbox: bool,
+    /// Turns `true` when the server starts shutting down, so long-lived responses (the live
+    /// stock stream) end instead of holding the graceful shutdown up.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
-    /// State with no rate limits; see `with_order_limits`.
+    /// State with no rate limits and no dev mailbox; see the `with_` methods.
     pub fn new(store: Arc<dyn Store>, admin_token: Option<Arc<str>>) -> AppState {
-        AppState { store, admin_token, order_limits: Arc::new(rate_limit::OrderRateLimits::off()) }
+        AppState {
+            store,
+            admin_token,
+            order_limits: Arc::new(rate_limit::OrderRateLimits::off()),
+            dev_mailbox: false,
+            closing: tokio::sync::watch::channel(false).1,
+        }
+    }
+
+    /// Ends long-lived responses once `closing` turns `true`.
+    pub fn with_shutdown(mut self, closing: tokio::sync::watch::Receiver<bool>) -> AppState {
+        self.closing = closing;
+        self
     }
 
     /// Applies order-placement rate limits.
     pub fn with_order_limits(mut self, limits: rate_limit::OrderRateLimits) -> AppState {
         self.order_limits = Arc::new(limits);
+        self
+    }
+
+    /// Serves `/dev/mailbox` when `on`.
+    pub fn with_dev_mailbox(mut self, on: bool) -> AppState {
+        self.dev_mailbox = on;
         self
     }
 }
@@ -54,9 +80,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     telemetry::install_metrics();
     let request_id = HeaderName::from_static("x-request-id");
+    let mut routes = api::routes().merge(storefront::routes());
+    if state.dev_mailbox {
+        routes = routes.merge(dev_mailbox::routes());
+    }
     Router::new()
-        .merge(api::routes())
-        .fallback(problem::not_found)
+        .merge(routes)
+        .fallback(storefront::fallback)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .route_layer(axum::middleware::from_fn(telemetry::track))
         .route("/metrics", axum::routing::get(telemetry::metrics))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
-use crate::api::{admin, dto, health, orders, place_order, products};
+use crate::api::{admin, dto, health, orders, outbox, place_order, products};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -11,14 +11,16 @@ use utoipa::{Modify, OpenApi};
     paths(
         products::list_products, products::get_product,
         orders::place_order, orders::get_order, orders::cancel_order, orders::customer_orders,
-        admin::create_product, admin::product_sales,
+        admin::create_product, admin::product_sales, admin::set_order_status,
+        outbox::list_outbox, outbox::retry_event,
         health::healthz, health::readyz,
     ),
     components(schemas(
         crate::Problem, dto::MoneyDto, dto::ProductDto, dto::OptionGroupDto, dto::OptionChoiceDto, dto::SaleDto,
-        dto::OrderDto, dto::OrderLineDto, dto::SelectedOptionDto, dto::CustomerDto, dto::OrderPageDto,
+        dto::OrderDto, dto::FulfilmentDto, dto::OrderLineDto, dto::SelectedOptionDto, dto::CustomerDto, dto::OrderPageDto,
         place_order::PlaceOrderBody, place_order::CustomerBody, place_order::ItemBody,
-        admin::NewProduct, admin::SalesDto, health::Health,
+        admin::NewProduct, admin::SalesDto, admin::StatusChange, health::Health,
+        outbox::OutboxPageDto, outbox::OutboxEventDto, outbox::OutboxCountsDto,
     )),
     modifiers(&AdminToken),
     tags(

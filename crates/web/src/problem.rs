@@ -158,6 +158,9 @@ impl From<StoreError> for Problem {
             StoreError::NotCancellable { .. } => {
                 Problem::new(StatusCode::CONFLICT, "not-cancellable", "Order cannot be cancelled", detail)
             }
+            StoreError::InvalidTransition { .. } => {
+                Problem::new(StatusCode::CONFLICT, "invalid-transition", "Status change not allowed", detail)
+            }
             StoreError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail),
             StoreError::Busy { retry_after } => busy(retry_after),
             StoreError::Backend(_) => {

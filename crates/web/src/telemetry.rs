@@ -65,5 +65,10 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
             metrics::gauge!("stampede_flash_sale_stock", "product" => p.product.id.clone()).set(f64::from(p.stock));
         }
     }
+    if let Ok(counts) = app.store.outbox_counts().await {
+        for (state, n) in [("pending", counts.pending), ("delivered", counts.delivered), ("failed", counts.failed)] {
+            metrics::gauge!("stampede_outbox_events", "state" => state).set(n as f64);
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }

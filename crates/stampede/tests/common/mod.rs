@@ -44,7 +44,8 @@ impl TestApp {
 
     /// Another router over an existing store, with the given order rate limits.
     pub async fn serve(store: Arc<SqliteStore>, limits: OrderRateLimits) -> TestApp {
-        let state = AppState::new(store.clone(), Some(Arc::from(ADMIN_TOKEN))).with_order_limits(limits);
+        let state =
+            AppState::new(store.clone(), Some(Arc::from(ADMIN_TOKEN))).with_order_limits(limits).with_dev_mailbox(true);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, stampede_web::router(state)).await.unwrap() });
@@ -120,4 +121,59 @@ pub async fn expect_problem(resp: Response, status: u16, kind: &str) -> Value {
     assert!(!body["title"].as_str().unwrap().is_empty());
     assert!(!body["detail"].as_str().unwrap().is_empty());
     body
+}
+
+/// Relay settings for tests: short backoff, lease and polling so retries take milliseconds.
+pub fn fast_relay() -> stampede_notify::RelayConfig {
+    use std::time::Duration;
+    stampede_notify::RelayConfig {
+        batch_size: 32,
+        max_in_flight: 64,
+        lease: Duration::from_secs(2),
+        max_attempts: 5,
+        backoff: stampede_notify::Backoff { base: Duration::from_millis(40), max: Duration::from_millis(400) },
+        send_timeout: Duration::from_secs(1),
+        idle_poll: Duration::from_millis(50),
+        flush_timeout: Duration::from_secs(2),
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+impl TestApp {
+    /// The shop with the demo menu (pizzas with options).
+    pub async fn pizza_shop() -> TestApp {
+        let app = TestApp::start().await;
+        stampede::seed::demo_shop(app.store.as_ref()).await.unwrap();
+        app
+    }
+
+    /// Outbox rows in a state, straight from the database.
+    pub fn outbox(&self, filter: &str) -> i64 {
+        self.count(&format!("SELECT COUNT(*) FROM outbox WHERE {filter}"))
+    }
+
+    /// Admin POST with the bearer token.
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(ADMIN_TOKEN).json(body).send().await.unwrap()
+    }
+
+    /// Admin GET with the bearer token.
+    pub async fn admin_get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap()
+    }
 }

@@ -33,6 +33,7 @@ impl Server {
         let mut base = None;
         for line in lines.by_ref() {
             let line = line.unwrap();
+            eprintln!("server: {line}");
             if let Some(addr) =
                 serde_json::from_str::<Value>(&line).ok().and_then(|v| v["addr"].as_str().map(str::to_owned))
             {
@@ -40,8 +41,8 @@ impl Server {
                 break;
             }
         }
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        // Keep draining the log so the server never blocks on a full pipe; shown if a test fails.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| eprintln!("server: {line}")));
         Server { child, base: base.expect("server never said where it listens") }
     }
 

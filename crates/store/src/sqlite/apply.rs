@@ -5,6 +5,7 @@
 use super::batch_stock::BatchStock;
 use super::rows;
 use super::writer::Placing;
+use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED};
 use crate::{Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use stampede_domain::{Millis, OrderRejection, OrderStatus, Product, ProductState, evaluate};
@@ -41,10 +42,11 @@ pub fn place(
     let id = uuid::Uuid::now_v7().to_string();
     let customer = &request.customer;
     let (key, fingerprint) = cmd.idempotency.as_ref().map(|i| (i.key.as_str(), i.fingerprint.as_str())).unzip();
+    let fulfilment = request.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
     conn.prepare_cached(
         "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
-                             created_at, updated_at, idempotency_key, request_fingerprint)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)",
+                             created_at, updated_at, idempotency_key, request_fingerprint, fulfilment)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         id,
@@ -56,7 +58,8 @@ pub fn place(
         priced.total.currency.as_str(),
         now,
         key,
-        fingerprint
+        fingerprint,
+        fulfilment
     ])?;
     let mut insert_line = conn.prepare_cached(
         "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount, line_amount, currency)
@@ -83,7 +86,7 @@ pub fn place(
         )?
         .execute(params![customer.key.0, product_id, qty])?;
     }
-    enqueue_event(conn, "order.placed", &id, OrderStatus::Received, now)?;
+    enqueue_event(conn, ORDER_PLACED, &id, OrderStatus::Received, None, now)?;
     for (product_id, qty) in taken {
         // `evaluate` checked every product had `qty` available.
         let left = state[product_id].available - qty;
@@ -95,6 +98,7 @@ pub fn place(
         lines: priced.lines,
         total: priced.total,
         status: OrderStatus::Received,
+        fulfilment: request.fulfilment.clone(),
         created_at: now,
         updated_at: now,
     };
@@ -112,13 +116,54 @@ pub fn replay(conn: &Connection, key: &str, fingerprint: &str) -> Result<Option<
     Ok(Some(Placed { order, replayed: true }))
 }
 
-/// Cancels a `received` order and returns its stock and the customer's holdings.
+/// Cancels a `received` order at the customer's request.
 pub fn cancel(conn: &Connection, id: &str, stock: &mut BatchStock, now: Millis) -> Result<Order, StoreError> {
-    let mut order =
-        rows::load_order(conn, id)?.ok_or_else(|| StoreError::NotFound { what: "order", id: id.to_owned() })?;
+    let order = rows::load_order(conn, id)?.ok_or_else(|| not_found(id))?;
     if !order.status.customer_can_cancel() {
         return Err(StoreError::NotCancellable { id: id.to_owned(), status: order.status });
     }
+    cancel_loaded(conn, order, stock, now)
+}
+
+/// Moves an order along the workflow for staff. Cancelling goes the same way as a
+/// customer's cancel, so stock and holdings come back exactly once either way.
+pub fn set_status(
+    conn: &Connection,
+    id: &str,
+    next: OrderStatus,
+    stock: &mut BatchStock,
+    now: Millis,
+) -> Result<Order, StoreError> {
+    let mut order = rows::load_order(conn, id)?.ok_or_else(|| not_found(id))?;
+    if !order.status.can_become(next) {
+        return Err(StoreError::InvalidTransition { id: id.to_owned(), from: order.status, to: next });
+    }
+    if next == OrderStatus::Cancelled {
+        return cancel_loaded(conn, order, stock, now);
+    }
+    conn.prepare_cached("UPDATE orders SET status = ?2, updated_at = ?3 WHERE id = ?1")?.execute(params![
+        id,
+        next.as_str(),
+        now
+    ])?;
+    enqueue_event(conn, ORDER_STATUS_CHANGED, id, next, Some(order.status), now)?;
+    order.status = next;
+    order.updated_at = now;
+    Ok(order)
+}
+
+fn not_found(id: &str) -> StoreError {
+    StoreError::NotFound { what: "order", id: id.to_owned() }
+}
+
+/// Cancels a loaded order whose status allows it and returns its stock and the customer's holdings.
+fn cancel_loaded(
+    conn: &Connection,
+    mut order: Order,
+    stock: &mut BatchStock,
+    now: Millis,
+) -> Result<Order, StoreError> {
+    let id = order.id.clone();
     conn.prepare_cached("UPDATE orders SET status = 'cancelled', updated_at = ?2 WHERE id = ?1")?
         .execute(params![id, now])?;
     let mut returned: BTreeMap<&str, u32> = BTreeMap::new();
@@ -134,7 +179,7 @@ pub fn cancel(conn: &Connection, id: &str, stock: &mut BatchStock, now: Millis) 
         )?
         .execute(params![order.customer.key.0, product_id, qty])?;
     }
-    enqueue_event(conn, "order.cancelled", id, OrderStatus::Cancelled, now)?;
+    enqueue_event(conn, ORDER_CANCELLED, &id, OrderStatus::Cancelled, Some(order.status), now)?;
     for (product_id, level) in levels {
         stock.set(product_id, level);
     }
@@ -172,16 +217,21 @@ fn holdings(conn: &Connection, customer_key: &str, product_id: &str) -> Result<u
     Ok(held.unwrap_or(0))
 }
 
-/// Writes the outbox event announcing a change, in the caller's transaction.
+/// Writes the outbox event announcing a change, in the caller's transaction: the event
+/// exists if and only if the change committed.
 fn enqueue_event(
     conn: &Connection,
     kind: &str,
     order_id: &str,
     status: OrderStatus,
+    previous: Option<OrderStatus>,
     now: Millis,
 ) -> Result<(), StoreError> {
     let id = uuid::Uuid::now_v7().to_string();
-    let payload = serde_json::json!({ "eventId": id, "type": kind, "orderId": order_id, "status": status.as_str(), "occurredAt": now });
+    let mut payload = serde_json::json!({ "eventId": id, "type": kind, "orderId": order_id, "status": status.as_str(), "occurredAt": now });
+    if let Some(previous) = previous {
+        payload["previousStatus"] = previous.as_str().into();
+    }
     conn.prepare_cached(
         "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )?

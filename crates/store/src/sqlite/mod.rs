@@ -7,19 +7,23 @@ mod batch_stock;
 mod checkpointer;
 mod committed_keys;
 mod live_catalog;
+mod outbox_rows;
 mod read_pool;
 mod rows;
 mod schema;
 mod writer;
 
-use crate::{Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView, Store, StoreError};
+use crate::{
+    Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
+    Placed, ProductSales, ProductView, Settlement, Store, StoreError,
+};
 use async_trait::async_trait;
 pub use backup::{DataDirLock, backup, restore};
 use committed_keys::CommittedKeys;
 use live_catalog::{LiveCatalog, SharedCatalog};
 use read_pool::ReadPool;
 use rusqlite::Connection;
-use stampede_domain::{CustomerKey, OrderRejection, Product, ProductState, evaluate};
+use stampede_domain::{CustomerKey, Millis, OrderRejection, OrderStatus, Product, ProductState, evaluate};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -40,6 +44,10 @@ pub struct SqliteConfig {
     pub max_wait: Duration,
     /// What `Retry-After` tells a client turned away.
     pub retry_after: Duration,
+    /// This process is the database's only user (it holds the [`DataDirLock`]), so relay
+    /// leases left by an earlier process are dead: release them at open, so events a crashed
+    /// relay had claimed go out at once instead of after their lease.
+    pub exclusive: bool,
 }
 
 impl SqliteConfig {
@@ -51,6 +59,7 @@ impl SqliteConfig {
             max_batch: 512,
             max_wait: Duration::from_secs(2),
             retry_after: Duration::from_secs(1),
+            exclusive: false,
         }
     }
 }
@@ -63,6 +72,7 @@ pub struct SqliteStore {
     keys: CommittedKeys,
     _checkpointer: checkpointer::Checkpointer,
     writer: Option<std::thread::JoinHandle<()>>,
+    outbox_changes: tokio::sync::watch::Sender<u64>,
     reads: ReadPool,
     retry_after: Duration,
 }
@@ -77,18 +87,26 @@ impl SqliteStore {
         let mut conn = Connection::open(&config.path)?;
         schema::configure_writer(&conn)?;
         schema::migrate(&mut conn)?;
+        if config.exclusive {
+            let released = outbox_rows::release_claims(&conn, now_millis())?;
+            if released > 0 {
+                tracing::info!(released, "released outbox events claimed by a relay that stopped");
+            }
+        }
         let products = rows::load_products(&conn)?;
         let keys = CommittedKeys::from_keys(rows::idempotency_keys(&conn)?);
         let definitions = products.iter().map(|v| (v.product.id.clone(), v.product.clone())).collect();
         let live: SharedCatalog = Arc::new(RwLock::new(LiveCatalog::new(products)));
         let (queue, rx) = mpsc::channel(config.queue_depth.max(1));
         let (changes, _) = tokio::sync::watch::channel(0);
+        let (outbox_changes, _) = tokio::sync::watch::channel(0);
         let writer = Writer {
             conn,
             definitions,
             live: live.clone(),
             changes: changes.clone(),
             keys: keys.clone(),
+            outbox_changes: outbox_changes.clone(),
             max_batch: config.max_batch.max(1),
             max_wait: config.max_wait,
             retry_after: config.retry_after,
@@ -106,6 +124,7 @@ impl SqliteStore {
             keys,
             _checkpointer: checkpointer,
             writer: Some(writer),
+            outbox_changes,
             reads: ReadPool::new(config.path, 8),
             retry_after: config.retry_after,
         })
@@ -122,6 +141,17 @@ impl SqliteStore {
             mpsc::error::TrySendError::Full(_) => StoreError::Busy { retry_after: self.retry_after },
             mpsc::error::TrySendError::Closed(_) => StoreError::Backend("the order writer has stopped".into()),
         })?;
+        answer.await.map_err(|_| StoreError::Backend("the order writer dropped the request".into()))?
+    }
+
+    /// Like `submit`, but waits for room in the queue instead of answering `Busy`: the
+    /// relay's bookkeeping is not urgent, and refusing it would only cause resends.
+    async fn submit_waiting<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(make(reply)).await.map_err(|_| StoreError::Backend("the order writer has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Backend("the order writer dropped the request".into()))?
     }
 
@@ -193,6 +223,11 @@ impl Store for SqliteStore {
         self.submit(|reply| Command::Cancel { id, reply }).await
     }
 
+    async fn set_status(&self, id: &str, next: OrderStatus) -> Result<Order, StoreError> {
+        let id = id.to_owned();
+        self.submit(|reply| Command::SetStatus { id, next, reply }).await
+    }
+
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
         let id = id.to_owned();
         self.reads.run(move |c| rows::load_order(c, &id)).await
@@ -229,5 +264,54 @@ impl Store for SqliteStore {
 
     fn stock_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+}
+
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn claim_events(&self, claim: Claim) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.submit_waiting(|reply| Command::ClaimEvents { claim, reply }).await
+    }
+
+    async fn settle_event(&self, id: &str, claim_token: &str, outcome: Settlement) -> Result<bool, StoreError> {
+        let (id, token) = (id.to_owned(), claim_token.to_owned());
+        self.submit_waiting(|reply| Command::SettleEvent { id, token, outcome, reply }).await
+    }
+
+    async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
+        self.reads.run(outbox_rows::next_due).await
+    }
+
+    async fn outbox_events(&self, state: OutboxState, limit: u32) -> Result<Vec<OutboxEvent>, StoreError> {
+        self.reads.run(move |c| outbox_rows::events(c, state, limit)).await
+    }
+
+    async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        self.reads.run(outbox_rows::counts).await
+    }
+
+    async fn retry_event(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.submit_waiting(|reply| Command::RetryEvent { id, reply }).await
+    }
+
+    fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.outbox_changes.subscribe()
+    }
+}
+
+#[async_trait]
+impl Mailbox for SqliteStore {
+    async fn store_mail(&self, mail: NewMail) -> Result<(), StoreError> {
+        self.submit_waiting(|reply| Command::StoreMail { mail, reply }).await
+    }
+
+    async fn mailbox(&self, limit: u32) -> Result<Vec<MailMessage>, StoreError> {
+        self.reads.run(move |c| outbox_rows::mailbox(c, limit)).await
+    }
+
+    async fn mail(&self, id: &str) -> Result<Option<MailMessage>, StoreError> {
+        let id = id.to_owned();
+        self.reads.run(move |c| outbox_rows::mail(c, &id)).await
     }
 }

@@ -23,7 +23,8 @@ pub fn load_products(conn: &Connection) -> Result<Vec<ProductView>, StoreError> 
 /// One order with its lines.
 pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT customer_key, customer_email, customer_name, status, total_amount, currency, created_at, updated_at
+        "SELECT customer_key, customer_email, customer_name, status, total_amount, currency, created_at, updated_at,
+                fulfilment
          FROM orders WHERE id = ?1",
     )?;
     let head = stmt
@@ -37,10 +38,11 @@ pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreErr
                 r.get::<_, String>(5)?,
                 r.get::<_, i64>(6)?,
                 r.get::<_, i64>(7)?,
+                r.get::<_, Option<String>>(8)?,
             ))
         })
         .optional()?;
-    let Some((key, email, name, status, total, cur, created_at, updated_at)) = head else {
+    let Some((key, email, name, status, total, cur, created_at, updated_at, fulfilment)) = head else {
         return Ok(None);
     };
     let status = OrderStatus::parse(&status)
@@ -51,6 +53,7 @@ pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreErr
         lines: load_lines(conn, id)?,
         total: Money::new(total, currency(&cur)?),
         status,
+        fulfilment: fulfilment.as_deref().map(serde_json::from_str).transpose()?,
         created_at,
         updated_at,
     }))

@@ -3,7 +3,8 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema one version forward. Append only: never edit a shipped step.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE products (
     id          TEXT PRIMARY KEY,
     position    INTEGER NOT NULL,
@@ -60,7 +61,34 @@ CREATE TABLE outbox (
     last_error      TEXT
 );
 CREATE INDEX outbox_pending ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND failed_at IS NULL;
-"#];
+"#,
+    r#"
+-- Relay leases: a claim pushes next_attempt_at to the end of its lease and stamps its token;
+-- only the token's holder may settle the event.
+ALTER TABLE outbox ADD COLUMN claim_token TEXT;
+-- JSON array of channels that already took the event, skipped on retries.
+ALTER TABLE outbox ADD COLUMN done_channels TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX outbox_failed ON outbox (failed_at) WHERE failed_at IS NOT NULL;
+-- Finds an order's earlier open event: one order's events are delivered in order.
+CREATE INDEX outbox_open_by_order ON outbox (order_id, id) WHERE delivered_at IS NULL AND failed_at IS NULL;
+-- What the dev mailbox channel "sent": shown at /dev/mailbox when no mail server is configured.
+CREATE TABLE dev_mailbox (
+    id         TEXT PRIMARY KEY,               -- UUIDv7, sorts by arrival
+    event_id   TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    text_body  TEXT NOT NULL,
+    html_body  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (event_id, recipient)
+);
+"#,
+    r#"
+-- How the order reaches the customer: JSON of the domain Fulfilment (pickup, or delivery
+-- with an address); NULL for orders placed without saying.
+ALTER TABLE orders ADD COLUMN fulfilment TEXT;
+"#,
+];
 
 /// The schema version the last migration leaves behind.
 pub fn latest_version() -> usize {

@@ -3,11 +3,10 @@
 //! kept, so stock goes first come, first served; replies go out only after the commit.
 
 use super::batch_stock::BatchStock;
-use super::{apply, live_catalog::SharedCatalog, rows};
-use crate::{IdempotencyKey, Order, Placed, ProductView, StoreError};
+use super::{apply, live_catalog::SharedCatalog, outbox_rows, rows};
+use crate::{Claim, IdempotencyKey, NewMail, Order, OutboxEvent, Placed, ProductView, Settlement, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
-use stampede_domain::OrderRequest;
-use stampede_domain::{Millis, Product};
+use stampede_domain::{Millis, OrderRequest, OrderStatus, Product};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
@@ -24,14 +23,27 @@ pub struct Placing {
 pub enum Command {
     Place { order: Placing, enqueued: Instant, reply: Reply<Placed> },
     Cancel { id: String, reply: Reply<Order> },
+    SetStatus { id: String, next: OrderStatus, reply: Reply<Order> },
     CreateProduct { product: Product, stock: u32, reply: Reply<ProductView> },
+    // The relay's writes go through this queue too (see `notify::relay` for why): each is
+    // one indexed UPDATE or INSERT, a few microseconds inside a batch that orders share.
+    ClaimEvents { claim: Claim, reply: Reply<Vec<OutboxEvent>> },
+    SettleEvent { id: String, token: String, outcome: Settlement, reply: Reply<bool> },
+    RetryEvent { id: String, reply: Reply<bool> },
+    StoreMail { mail: NewMail, reply: Reply<()> },
 }
 
 /// A command's result, held until the batch commits.
 enum Outcome {
     Place(Result<Placed, StoreError>),
+    /// A customer's cancel or a staff status change: both may return stock, both write an event.
     Cancel(Result<Order, StoreError>),
     CreateProduct(Result<ProductView, StoreError>),
+    /// Outbox bookkeeping for the relay.
+    Claim(Result<Vec<OutboxEvent>, StoreError>),
+    Settle(Result<bool, StoreError>),
+    Retry(Result<bool, StoreError>),
+    Mail(Result<(), StoreError>),
 }
 
 /// A batch that committed: each command's result, in order, and what became visible.
@@ -62,6 +74,8 @@ pub struct Writer {
     pub changes: tokio::sync::watch::Sender<u64>,
     /// Idempotency keys of committed orders, for the fast path.
     pub keys: super::committed_keys::CommittedKeys,
+    /// Bumped after each commit that wrote an outbox event, to wake the relay.
+    pub outbox_changes: tokio::sync::watch::Sender<u64>,
     pub max_batch: usize,
     pub max_wait: Duration,
     pub retry_after: Duration,
@@ -119,10 +133,24 @@ impl Writer {
         };
         self.keys.extend(committed.new_keys.iter().map(String::as_str));
         self.publish(&committed.stock, committed.created);
+        let events_written = committed.outcomes.iter().any(|o| {
+            matches!(o, Outcome::Place(Ok(p)) if !p.replayed)
+                || matches!(o, Outcome::Cancel(Ok(_)) | Outcome::Retry(Ok(true)))
+        });
+        if events_written {
+            // Wakes the outbox relay.
+            self.outbox_changes.send_modify(|version| *version += 1);
+        }
         for (cmd, outcome) in live.into_iter().zip(committed.outcomes) {
             match (cmd, outcome) {
                 (Command::Place { reply, .. }, Outcome::Place(r)) => answer(reply, r),
-                (Command::Cancel { reply, .. }, Outcome::Cancel(r)) => answer(reply, r),
+                (Command::Cancel { reply, .. } | Command::SetStatus { reply, .. }, Outcome::Cancel(r)) => {
+                    answer(reply, r)
+                }
+                (Command::ClaimEvents { reply, .. }, Outcome::Claim(r)) => answer(reply, r),
+                (Command::SettleEvent { reply, .. }, Outcome::Settle(r)) => answer(reply, r),
+                (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
+                (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
                 (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
                 (cmd, _) => fail(cmd, "internal: outcome out of step with its command"),
             }
@@ -160,6 +188,21 @@ impl Writer {
                 }
                 Command::Cancel { id, .. } => {
                     Outcome::Cancel(run(&mut tx, isolation, |c| apply::cancel(c, id, &mut stock, now)))
+                }
+                Command::SetStatus { id, next, .. } => {
+                    Outcome::Cancel(run(&mut tx, isolation, |c| apply::set_status(c, id, *next, &mut stock, now)))
+                }
+                Command::ClaimEvents { claim, .. } => {
+                    Outcome::Claim(run(&mut tx, isolation, |c| outbox_rows::claim(c, claim, now)))
+                }
+                Command::SettleEvent { id, token, outcome, .. } => {
+                    Outcome::Settle(run(&mut tx, isolation, |c| outbox_rows::settle(c, id, token, outcome, now)))
+                }
+                Command::RetryEvent { id, .. } => {
+                    Outcome::Retry(run(&mut tx, isolation, |c| outbox_rows::retry(c, id, now)))
+                }
+                Command::StoreMail { mail, .. } => {
+                    Outcome::Mail(run(&mut tx, isolation, |c| outbox_rows::store_mail(c, mail, now)))
                 }
                 Command::CreateProduct { product, stock, .. } => {
                     let result = run(&mut tx, isolation, |c| apply::create_product(c, product, *stock, now));
@@ -213,7 +256,11 @@ fn engine_error(outcome: &Outcome) -> Option<&str> {
     match outcome {
         Outcome::Place(Err(StoreError::Backend(e)))
         | Outcome::Cancel(Err(StoreError::Backend(e)))
-        | Outcome::CreateProduct(Err(StoreError::Backend(e))) => Some(e),
+        | Outcome::CreateProduct(Err(StoreError::Backend(e)))
+        | Outcome::Claim(Err(StoreError::Backend(e)))
+        | Outcome::Settle(Err(StoreError::Backend(e)))
+        | Outcome::Retry(Err(StoreError::Backend(e)))
+        | Outcome::Mail(Err(StoreError::Backend(e))) => Some(e),
         _ => None,
     }
 }
@@ -245,8 +292,11 @@ fn run<T>(
 fn fail(cmd: Command, why: &str) {
     match cmd {
         Command::Place { reply, .. } => answer(reply, backend(why)),
-        Command::Cancel { reply, .. } => answer(reply, backend(why)),
+        Command::Cancel { reply, .. } | Command::SetStatus { reply, .. } => answer(reply, backend(why)),
         Command::CreateProduct { reply, .. } => answer(reply, backend(why)),
+        Command::ClaimEvents { reply, .. } => answer(reply, backend(why)),
+        Command::SettleEvent { reply, .. } | Command::RetryEvent { reply, .. } => answer(reply, backend(why)),
+        Command::StoreMail { reply, .. } => answer(reply, backend(why)),
     }
 }
 

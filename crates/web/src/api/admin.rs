@@ -1,7 +1,7 @@
 //! The token-guarded admin API: create products, audit sales. Staff accounts and the
 //! dashboard come later; a bearer token is what scripts and the load tester need now.
 
-use super::dto::{MoneyDto, OptionGroupDto, ProductDto, SaleDto};
+use super::dto::{MoneyDto, OptionGroupDto, OrderDto, ProductDto, SaleDto};
 use crate::extract::{ApiJson, ApiPath};
 use crate::timefmt::parse_rfc3339;
 use crate::{AppState, Problem};
@@ -10,7 +10,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
-use stampede_domain::{Currency, Millis, Money, OptionChoice, OptionGroup, Product, SaleRules};
+use stampede_domain::{Currency, Millis, Money, OptionChoice, OptionGroup, OrderStatus, Product, SaleRules};
 use utoipa::ToSchema;
 
 /// Proof that the request carried the admin bearer token.
@@ -178,4 +178,38 @@ pub async fn product_sales(
         orders: s.orders,
         max_units_per_customer: s.max_units_per_customer,
     }))
+}
+
+/// A staff status change.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StatusChange {
+    /// The next status: `preparing`, `ready`, `out_for_delivery`, `completed` or `cancelled`.
+    #[schema(example = "preparing")]
+    pub status: String,
+}
+
+/// Moves an order along the workflow (received → preparing → ready | out_for_delivery →
+/// completed; cancelled while received or preparing, which returns the stock). Each change
+/// notifies the customer and webhooks through the outbox.
+#[utoipa::path(post, path = "/api/admin/orders/{id}/status", tag = "admin", request_body = StatusChange,
+    security(("admin_token" = [])),
+    params(("id" = String, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order in its new status", body = OrderDto),
+        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The workflow does not allow this change", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown status", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn set_order_status(
+    _: Admin,
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<StatusChange>,
+) -> Result<Json<OrderDto>, Problem> {
+    let next = OrderStatus::parse(&body.status).ok_or_else(|| {
+        Problem::invalid_field("status", "must be received, preparing, ready, out_for_delivery, completed or cancelled")
+    })?;
+    Ok(Json(app.store.set_status(&id, next).await?.into()))
 }

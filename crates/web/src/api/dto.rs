@@ -3,7 +3,7 @@
 
 use crate::timefmt::rfc3339;
 use serde::{Deserialize, Serialize};
-use stampede_domain::{Money, OptionGroup, OrderLine, SaleRules, SelectedOption};
+use stampede_domain::{DeliveryAddress, Fulfilment, Money, OptionGroup, OrderLine, SaleRules, SelectedOption};
 use stampede_store::{Order, OrderPage, ProductView};
 use utoipa::ToSchema;
 
@@ -173,6 +173,9 @@ pub struct OrderDto {
     pub customer: CustomerDto,
     pub items: Vec<OrderLineDto>,
     pub total: MoneyDto,
+    /// Pickup or delivery; absent on orders placed without saying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fulfilment: Option<FulfilmentDto>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -212,8 +215,52 @@ impl From<Order> for OrderDto {
             customer: CustomerDto { id: o.customer.key.0, email: o.customer.email, name: o.customer.name },
             items: o.lines.into_iter().map(Into::into).collect(),
             total: o.total.into(),
+            fulfilment: o.fulfilment.map(Into::into),
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
+        }
+    }
+}
+
+/// How an order reaches the customer: `{"type": "pickup"}`, or
+/// `{"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FulfilmentDto {
+    /// Collected at the counter.
+    Pickup,
+    /// Delivered to an address.
+    Delivery {
+        /// Street and number.
+        #[schema(example = "1 Main St", min_length = 1, max_length = 200)]
+        address: String,
+        #[schema(example = "Springfield", min_length = 1, max_length = 100)]
+        city: String,
+        /// 2 to 12 letters, digits, spaces or '-'.
+        #[schema(example = "12345", min_length = 2, max_length = 12)]
+        postcode: String,
+    },
+}
+
+impl From<Fulfilment> for FulfilmentDto {
+    fn from(f: Fulfilment) -> Self {
+        match f {
+            Fulfilment::Pickup => FulfilmentDto::Pickup,
+            Fulfilment::Delivery(DeliveryAddress { address, city, postcode }) => {
+                FulfilmentDto::Delivery { address, city, postcode }
+            }
+        }
+    }
+}
+
+impl FulfilmentDto {
+    /// The validated domain value; a bad address names its first faulty field.
+    pub fn into_domain(self) -> Result<Fulfilment, stampede_domain::ValidationError> {
+        match self {
+            FulfilmentDto::Pickup => Ok(Fulfilment::Pickup),
+            FulfilmentDto::Delivery { address, city, postcode } => DeliveryAddress::new(&address, &city, &postcode)
+                .map(Fulfilment::Delivery)
+                .map_err(|mut errors| errors.remove(0)),
         }
     }
 }

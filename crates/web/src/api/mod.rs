@@ -4,6 +4,7 @@ pub mod admin;
 pub mod dto;
 pub mod health;
 pub mod orders;
+pub mod outbox;
 pub mod place_order;
 pub mod products;
 
@@ -25,4 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/customers/{customer}/orders", get(orders::customer_orders))
         .route("/api/admin/products", post(admin::create_product))
         .route("/api/admin/products/{id}/sales", get(admin::product_sales))
+        .route("/api/admin/orders/{id}/status", post(admin::set_order_status))
+        .route("/api/admin/outbox", get(outbox::list_outbox))
+        .route("/api/admin/outbox/{id}/retry", post(outbox::retry_event))
 }

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
-use stampede_store::{IdempotencyKey, PlaceOrder};
+use stampede_store::{IdempotencyKey, PlaceOrder, Placed};
 use std::net::SocketAddr;
 use utoipa::IntoParams;
 
@@ -46,16 +46,7 @@ pub async fn place_order(
     let request = body.into_request()?;
     app.order_limits.check_customer(&request.customer.key.0)?;
     let idempotency_key = idempotency_key(&headers)?;
-    let placed = match app.store.place_order(PlaceOrder { request, idempotency_key }).await {
-        Ok(placed) => placed,
-        Err(e) => {
-            let problem = Problem::from(e);
-            telemetry::order_outcome(problem.kind.trim_start_matches("/problems/"));
-            return Err(problem);
-        }
-    };
-    telemetry::order_outcome(if placed.replayed { "replayed" } else { "accepted" });
-    tracing::debug!(order_id = %placed.order.id, replayed = placed.replayed, "order placed");
+    let placed = place_checked(&app, PlaceOrder { request, idempotency_key }).await?;
     let location = format!("/api/orders/{}", placed.order.id);
     let order_id = telemetry::OrderId(placed.order.id.clone());
     let mut response = (StatusCode::CREATED, Json(OrderDto::from(placed.order))).into_response();
@@ -67,6 +58,23 @@ pub async fn place_order(
     }
     response.extensions_mut().insert(order_id);
     Ok(response)
+}
+
+/// Places an order that passed validation and the rate limits, and counts the outcome. The
+/// API and the storefront's checkout both place orders through here.
+pub(crate) async fn place_checked(app: &AppState, order: PlaceOrder) -> Result<Placed, Problem> {
+    match app.store.place_order(order).await {
+        Ok(placed) => {
+            telemetry::order_outcome(if placed.replayed { "replayed" } else { "accepted" });
+            tracing::debug!(order_id = %placed.order.id, replayed = placed.replayed, "order placed");
+            Ok(placed)
+        }
+        Err(e) => {
+            let problem = Problem::from(e);
+            telemetry::order_outcome(problem.kind.trim_start_matches("/problems/"));
+            Err(problem)
+        }
+    }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {

@@ -1,5 +1,6 @@
 //! The order request body, in its full and its flash-sale shorthand forms.
 
+use super::dto::FulfilmentDto;
 use crate::Problem;
 use serde::Deserialize;
 use stampede_domain::{Customer, LineRequest, OptionSelection, OrderRequest, ValidationError};
@@ -26,6 +27,8 @@ pub struct PlaceOrderBody {
     /// Shorthand: options of the one product.
     #[schema(value_type = Option<Object>)]
     pub options: Option<BTreeMap<String, OptionSelection>>,
+    /// Pickup or delivery (optional: older clients leave it out).
+    pub fulfilment: Option<FulfilmentDto>,
 }
 
 /// The customer placing an order.
@@ -86,7 +89,8 @@ impl PlaceOrderBody {
                 return Err(ValidationError::new("items", "an order needs `items` (or the shorthand `productId`)"));
             }
         };
-        OrderRequest::new(customer, lines)
+        let fulfilment = self.fulfilment.map(FulfilmentDto::into_domain).transpose()?;
+        Ok(OrderRequest::new(customer, lines)?.with_fulfilment(fulfilment))
     }
 }
 
@@ -116,6 +120,9 @@ mod tests {
                 "options",
                 "email",
                 "name",
+                "fulfilment",
+                "type",
+                "address",
             ]);
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),

@@ -1,0 +1,25 @@
+//! What every notification channel offers the relay.
+
+use crate::Event;
+use async_trait::async_trait;
+use thiserror::Error;
+
+/// Why a channel did not take an event.
+#[derive(Debug, Error)]
+pub enum ChannelError {
+    /// Worth trying again later: the receiver is down, slow, or answered 5xx.
+    #[error("{0}")]
+    Retryable(String),
+    /// Trying again cannot help (the address or request was refused outright); the event is parked at once.
+    #[error("refused: {0}")]
+    Rejected(String),
+}
+
+/// A way to tell the world about an order event.
+#[async_trait]
+pub trait Channel: Send + Sync + 'static {
+    /// A stable name, recorded per event so a retry skips channels that already took it.
+    fn name(&self) -> &str;
+    /// Delivers one event. Must be safe to repeat: receivers de-duplicate on `event.id`.
+    async fn send(&self, event: &Event) -> Result<(), ChannelError>;
+}

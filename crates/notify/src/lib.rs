@@ -1,0 +1,20 @@
+//! Stampede's notifications: the outbox relay and the channels it delivers to (dev
+//! mailbox, SMTP email, webhooks, and with the `aws` feature SNS and SES).
+//!
+//! Events are written by the store in the same transaction as the order change they
+//! announce; the relay claims due events under a lease, hands each to every channel,
+//! and settles it as delivered, retried later (exponential backoff with jitter) or parked.
+
+pub mod backoff;
+pub mod channel;
+pub mod channels;
+pub mod config;
+pub mod event;
+pub mod receipt;
+pub mod relay;
+
+pub use backoff::Backoff;
+pub use channel::{Channel, ChannelError};
+pub use config::{ConfigError, NotifyConfig};
+pub use event::Event;
+pub use relay::{Relay, RelayConfig, RelayHandle};

@@ -1,0 +1,105 @@
+//! The customer email for an order event: a receipt when the order is placed, a short
+//! status update after that. Plain-text and HTML parts come from askama templates.
+
+use crate::Event;
+use askama::Template;
+use stampede_domain::{OrderLine, OrderStatus};
+use stampede_store::Order;
+use stampede_store::outbox::ORDER_PLACED;
+
+/// A rendered email, ready for any mail channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// A line as the receipt shows it.
+struct LineView {
+    quantity: u32,
+    name: String,
+    /// e.g. `Size: Large; Toppings: Olives, Basil`; empty without options.
+    options: String,
+    total: String,
+}
+
+#[derive(Template)]
+#[template(path = "receipt.txt")]
+struct TextReceipt<'a> {
+    view: &'a ReceiptView,
+}
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+struct HtmlReceipt<'a> {
+    view: &'a ReceiptView,
+}
+
+/// What both templates show.
+struct ReceiptView {
+    headline: String,
+    greeting: String,
+    order_id: String,
+    status: String,
+    lines: Vec<LineView>,
+    total: String,
+    status_url: String,
+}
+
+/// Renders the email for `event`, or `None` if there is no one to send it to (shorthand
+/// `userId` orders carry no email address).
+pub fn render(event: &Event, public_url: &str) -> Result<Option<Receipt>, askama::Error> {
+    let Some(order) = &event.order else { return Ok(None) };
+    let Some(to) = order.customer.email.clone() else { return Ok(None) };
+    let status =
+        event.payload.get("status").and_then(|s| s.as_str()).and_then(OrderStatus::parse).unwrap_or(order.status);
+    let (subject, headline) = if event.kind == ORDER_PLACED {
+        (format!("Your receipt for order {}", order.id), "Thank you for your order".to_owned())
+    } else {
+        let phrase = status_phrase(status);
+        (format!("Order {} {phrase}", order.id), format!("Your order {phrase}"))
+    };
+    let view = ReceiptView {
+        headline,
+        greeting: order.customer.name.as_deref().map_or_else(|| "Hello,".to_owned(), |n| format!("Hello {n},")),
+        order_id: order.id.clone(),
+        status: status.as_str().replace('_', " "),
+        lines: order.lines.iter().map(line_view).collect(),
+        total: order.total.to_string(),
+        status_url: status_url(public_url, order),
+    };
+    let text = TextReceipt { view: &view }.render()?;
+    let html = HtmlReceipt { view: &view }.render()?;
+    Ok(Some(Receipt { to, subject, text, html }))
+}
+
+/// Where the customer can follow the order.
+pub fn status_url(public_url: &str, order: &Order) -> String {
+    format!("{}/api/orders/{}", public_url.trim_end_matches('/'), order.id)
+}
+
+fn status_phrase(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Received => "was received",
+        OrderStatus::Preparing => "is being prepared",
+        OrderStatus::Ready => "is ready for pickup",
+        OrderStatus::OutForDelivery => "is out for delivery",
+        OrderStatus::Completed => "is completed",
+        OrderStatus::Cancelled => "was cancelled",
+    }
+}
+
+/// Groups a line's options by option group, so three toppings read as one entry.
+fn line_view(line: &OrderLine) -> LineView {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for option in &line.options {
+        match groups.iter_mut().find(|(g, _)| *g == option.group_name) {
+            Some((_, choices)) => choices.push(&option.choice_name),
+            None => groups.push((&option.group_name, vec![&option.choice_name])),
+        }
+    }
+    let options = groups.iter().map(|(g, c)| format!("{g}: {}", c.join(", "))).collect::<Vec<_>>().join("; ");
+    LineView { quantity: line.quantity, name: line.product_name.clone(), options, total: line.line_total.to_string() }
+}

@@ -1,0 +1,295 @@
+//! The outbox relay: claims due events, hands each to every channel, and settles it.
+//!
+//! Why the relay's writes (claim, mark delivered, reschedule, park) go through the store's
+//! single writer queue rather than a second write connection: SQLite admits one writer at a
+//! time, so a second connection would not write in parallel anyway. It would take the
+//! database lock on its own schedule, and the order writer's `BEGIN IMMEDIATE` would then
+//! wait on it (busy_timeout) in the middle of a flash sale. Through the queue, each of the
+//! relay's writes is one indexed UPDATE of a few rows inside a batch that orders share: a
+//! few microseconds of the writer's time and no extra fsync. The relay never does I/O while
+//! the writer waits on it: sending happens between its claim and its settle commands. It
+//! also only asks the writer for a claim when a read on the read pool says an event is due.
+//!
+//! Delivery is at least once. A claim leases events (`next_attempt_at` moves to the end of
+//! the lease and a claim token is stamped), so two relays never send the same event at the
+//! same time, and a relay that dies mid-send leaves its events to be taken again once the
+//! lease runs out. Only the claim's holder can settle an event. Receivers de-duplicate on
+//! the event id, which every channel carries.
+
+use crate::{Backoff, Channel, ChannelError, Event};
+use futures_util::future::join_all;
+use stampede_domain::Millis;
+use stampede_store::{Claim, OutboxEvent, Settlement, Store, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// How the relay paces itself.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Most events claimed at once.
+    pub batch_size: u32,
+    /// Most deliveries in progress at once.
+    pub max_in_flight: usize,
+    /// How long a claim reserves its events; must exceed the time all channels may take for one event.
+    pub lease: Duration,
+    /// Attempts before an event is parked as failed.
+    pub max_attempts: u32,
+    pub backoff: Backoff,
+    /// Longest one channel may take for one event before the attempt counts as failed.
+    pub send_timeout: Duration,
+    /// Longest sleep between checks when nothing wakes the relay earlier.
+    pub idle_poll: Duration,
+    /// On shutdown, how long the final flush may take.
+    pub flush_timeout: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            batch_size: 32,
+            max_in_flight: 64,
+            lease: Duration::from_secs(120),
+            max_attempts: 10,
+            backoff: Backoff::default(),
+            send_timeout: Duration::from_secs(30),
+            idle_poll: Duration::from_secs(5),
+            flush_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Counts since start, for metrics and logs.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    pub delivered: AtomicU64,
+    pub retried: AtomicU64,
+    pub parked: AtomicU64,
+    /// Settles refused because the lease had run out and another relay took the event.
+    pub lease_lost: AtomicU64,
+}
+
+/// Delivers outbox events to channels.
+#[derive(Clone)]
+pub struct Relay {
+    store: Arc<dyn Store>,
+    channels: Arc<[Arc<dyn Channel>]>,
+    config: RelayConfig,
+    stats: Arc<RelayStats>,
+}
+
+/// A running relay task.
+pub struct RelayHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    stats: Arc<RelayStats>,
+}
+
+impl RelayHandle {
+    /// Stops the relay after a final flush attempt (bounded by `flush_timeout`).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "outbox relay task failed");
+        }
+    }
+
+    /// Kills the relay at once, mid-send if need be: what a crash does. Claimed events stay
+    /// leased until the lease runs out, then any relay delivers them.
+    pub fn abort(self) {
+        self.task.abort();
+    }
+
+    /// Counters of this relay.
+    pub fn stats(&self) -> &RelayStats {
+        &self.stats
+    }
+}
+
+/// Why an attempt did not deliver to every channel.
+struct Failure {
+    errors: Vec<String>,
+    permanent: bool,
+}
+
+fn now_millis() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
+}
+
+impl Relay {
+    /// A relay over `store` delivering to `channels`.
+    pub fn new(store: Arc<dyn Store>, channels: Vec<Arc<dyn Channel>>, config: RelayConfig) -> Relay {
+        Relay { store, channels: channels.into(), config, stats: Arc::default() }
+    }
+
+    /// Counters of this relay.
+    pub fn stats(&self) -> Arc<RelayStats> {
+        self.stats.clone()
+    }
+
+    /// Runs the relay on the current runtime until `RelayHandle::shutdown`.
+    pub fn spawn(self) -> RelayHandle {
+        let (stop, stopped) = watch::channel(false);
+        let stats = self.stats.clone();
+        let task = tokio::spawn(self.run(stopped));
+        RelayHandle { stop, task, stats }
+    }
+
+    /// Delivers events until `stop` turns true (or its sender is gone), then flushes once more.
+    ///
+    /// Each event is delivered in its own task, at most `max_in_flight` at once, so one slow
+    /// receiver holds up only the events waiting on it, not the rest of the outbox.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut changes = self.store.outbox_changes();
+        // Owned here: aborting the relay aborts its deliveries too, like a crash would.
+        let mut in_flight = JoinSet::new();
+        let max_in_flight = self.config.max_in_flight.max(1);
+        tracing::info!(channels = ?self.channels.iter().map(|c| c.name()).collect::<Vec<_>>(), "outbox relay started");
+        while !*stop.borrow() {
+            while in_flight.try_join_next().is_some() {}
+            // Mark the current version seen before looking, so an event committed while
+            // we look still wakes the wait below.
+            changes.borrow_and_update();
+            let room = max_in_flight.saturating_sub(in_flight.len());
+            // A read decides whether to bother the writer: idle polling costs it nothing.
+            let mut wait = if room > 0 { self.until_next_due().await } else { Duration::MAX };
+            if wait.is_zero() {
+                match self.claim(room).await {
+                    Ok((token, events)) if !events.is_empty() => {
+                        for event in events {
+                            let (relay, token) = (self.clone(), token.clone());
+                            in_flight.spawn(async move { relay.deliver(&token, event).await });
+                        }
+                        continue;
+                    }
+                    // Another relay took them first; look again shortly rather than spin.
+                    Ok(_) => wait = self.config.idle_poll.min(Duration::from_millis(100)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox relay could not claim events");
+                        wait = self.config.idle_poll;
+                    }
+                }
+            }
+            // Wait for the next due event, a new event, or a finished delivery (which frees
+            // room and may unblock the next event of its order). When full, only the latter.
+            tokio::select! {
+                r = stop.changed() => if r.is_err() { break },
+                r = changes.changed(), if room > 0 => if r.is_err() { tokio::time::sleep(wait).await },
+                () = tokio::time::sleep(wait), if room > 0 => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            }
+        }
+        let flush = async {
+            while in_flight.join_next().await.is_some() {}
+            while let Ok(n) = self.run_once().await {
+                if n == 0 {
+                    break;
+                }
+            }
+        };
+        if tokio::time::timeout(self.config.flush_timeout, flush).await.is_err() {
+            tracing::warn!("outbox relay stopped before its final flush finished; leased events go out after restart");
+        }
+        tracing::info!("outbox relay stopped");
+    }
+
+    /// Claims the events due now and delivers them, waiting for every delivery; returns how
+    /// many it claimed. `run` is the long-running form; this suits flushes and tools.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let (token, events) = self.claim(self.config.batch_size as usize).await?;
+        let count = events.len();
+        join_all(events.into_iter().map(|e| self.deliver(&token, e))).await;
+        Ok(count)
+    }
+
+    /// Leases up to `room` due events (at most one batch) under a fresh claim token.
+    async fn claim(&self, room: usize) -> Result<(String, Vec<OutboxEvent>), StoreError> {
+        let token = uuid::Uuid::now_v7().to_string();
+        let limit = u32::try_from(room).unwrap_or(u32::MAX).min(self.config.batch_size).max(1);
+        let events = self.store.claim_events(Claim { token: token.clone(), limit, lease: self.config.lease }).await?;
+        Ok((token, events))
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        match self.store.next_due().await {
+            Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0)),
+            Ok(None) => self.config.idle_poll,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox relay could not read the next due time");
+                self.config.idle_poll
+            }
+        }
+        .min(self.config.idle_poll)
+    }
+
+    /// One attempt at one event, then its settlement.
+    async fn deliver(&self, token: &str, stored: OutboxEvent) {
+        let mut done = stored.done_channels.clone();
+        let result = match self.store.order(&stored.order_id).await {
+            Ok(order) => self.send_to_channels(&Event::new(&stored, order), &mut done).await,
+            Err(e) => Err(Failure { errors: vec![format!("loading order: {e}")], permanent: false }),
+        };
+        let outcome = match result {
+            Ok(()) => Settlement::Delivered { done_channels: done },
+            Err(f) if f.permanent || stored.attempts >= self.config.max_attempts => {
+                Settlement::Park { error: f.errors.join("; "), done_channels: done }
+            }
+            Err(f) => {
+                let delay = self.config.backoff.delay(stored.attempts);
+                let at = now_millis().saturating_add(delay.as_millis() as Millis);
+                Settlement::Retry { at, error: f.errors.join("; "), done_channels: done }
+            }
+        };
+        let span = tracing::info_span!("outbox", event_id = %stored.id, kind = %stored.kind, attempt = stored.attempts);
+        let _enter = span.enter();
+        let (counter, settled) = match &outcome {
+            Settlement::Delivered { .. } => (&self.stats.delivered, "delivered"),
+            Settlement::Retry { .. } => (&self.stats.retried, "rescheduled"),
+            Settlement::Park { .. } => (&self.stats.parked, "parked"),
+        };
+        match &outcome {
+            Settlement::Delivered { .. } => tracing::debug!("event delivered"),
+            Settlement::Retry { at, error, .. } => {
+                tracing::warn!(%error, retry_at = at, "event delivery failed; will retry")
+            }
+            Settlement::Park { error, .. } => {
+                tracing::error!(%error, "event parked as failed; see /api/admin/outbox?state=failed")
+            }
+        }
+        match self.store.settle_event(&stored.id, token, outcome).await {
+            Ok(true) => {
+                counter.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("stampede_outbox_attempts_total", "outcome" => settled).increment(1);
+            }
+            Ok(false) => {
+                self.stats.lease_lost.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("stampede_outbox_attempts_total", "outcome" => "lease_lost").increment(1);
+                tracing::warn!(settled, "lease ran out before the event was settled; another relay owns it now");
+            }
+            // The lease runs out and the event is tried again: at least once, never lost.
+            Err(e) => tracing::error!(error = %e, settled, "could not record the delivery outcome"),
+        }
+    }
+
+    /// Sends to every channel that has not yet taken the event, recording those that do.
+    async fn send_to_channels(&self, event: &Event, done: &mut Vec<String>) -> Result<(), Failure> {
+        let mut failure = Failure { errors: Vec::new(), permanent: false };
+        for channel in self.channels.iter() {
+            let name = channel.name();
+            if done.iter().any(|d| d == name) {
+                continue;
+            }
+            match tokio::time::timeout(self.config.send_timeout, channel.send(event)).await {
+                Ok(Ok(())) => done.push(name.to_owned()),
+                Ok(Err(e)) => {
+                    failure.permanent |= matches!(e, ChannelError::Rejected(_));
+                    failure.errors.push(format!("{name}: {e}"));
+                }
+                Err(_) => failure.errors.push(format!("{name}: no answer within {:?}", self.config.send_timeout)),
+            }
+        }
+        if failure.errors.is_empty() { Ok(()) } else { Err(failure) }
+    }
+}

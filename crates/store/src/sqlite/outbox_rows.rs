@@ -1,0 +1,194 @@
+//! Outbox and dev-mailbox rows: the writes the writer performs for the relay, and the reads
+//! the relay and the admin make on the read pool.
+
+use crate::{Claim, MailMessage, NewMail, OutboxCounts, OutboxEvent, OutboxState, Settlement, StoreError};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use stampede_domain::Millis;
+
+const EVENT_COLUMNS: &str = "id, kind, order_id, payload, created_at, attempts, next_attempt_at, delivered_at, \
+                             failed_at, last_error, done_channels";
+
+fn event(r: &Row<'_>) -> rusqlite::Result<(OutboxEvent, String, String)> {
+    let event = OutboxEvent {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        order_id: r.get(2)?,
+        payload: serde_json::Value::Null,
+        created_at: r.get(4)?,
+        attempts: r.get(5)?,
+        next_attempt_at: r.get(6)?,
+        delivered_at: r.get(7)?,
+        failed_at: r.get(8)?,
+        last_error: r.get(9)?,
+        done_channels: Vec::new(),
+    };
+    Ok((event, r.get(3)?, r.get(10)?))
+}
+
+fn finish((mut event, payload, done): (OutboxEvent, String, String)) -> Result<OutboxEvent, StoreError> {
+    event.payload = serde_json::from_str(&payload)?;
+    event.done_channels = serde_json::from_str(&done)?;
+    Ok(event)
+}
+
+/// Reserves due events: pushes their due time to the end of the lease and stamps the claim
+/// token. The writer runs commands one at a time, so two claims can never take the same row.
+/// Only the oldest open event of each order is eligible, so one order's events go out in
+/// the order they happened (a receipt before "being prepared"); a parked event stops blocking.
+pub fn claim(conn: &Connection, claim: &Claim, now: Millis) -> Result<Vec<OutboxEvent>, StoreError> {
+    let lease_end = now.saturating_add(i64::try_from(claim.lease.as_millis()).unwrap_or(i64::MAX));
+    let sql = format!(
+        "UPDATE outbox SET next_attempt_at = ?1, claim_token = ?2, attempts = attempts + 1
+         WHERE id IN (SELECT e.id FROM outbox e
+                      WHERE e.delivered_at IS NULL AND e.failed_at IS NULL AND e.next_attempt_at <= ?3
+                        AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                                        WHERE earlier.order_id = e.order_id AND earlier.id < e.id
+                                          AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL)
+                      ORDER BY e.next_attempt_at, e.id LIMIT ?4)
+         RETURNING {EVENT_COLUMNS}"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![lease_end, claim.token, now, claim.limit], event)?;
+    let mut events = rows.map(|r| finish(r?)).collect::<Result<Vec<_>, _>>()?;
+    // RETURNING gives no order guarantee; deliver oldest first.
+    events.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(events)
+}
+
+/// Records an attempt's outcome if the claim still holds.
+pub fn settle(conn: &Connection, id: &str, token: &str, outcome: &Settlement, now: Millis) -> Result<bool, StoreError> {
+    let changed = match outcome {
+        Settlement::Delivered { done_channels } => conn
+            .prepare_cached(
+                "UPDATE outbox SET delivered_at = ?3, claim_token = NULL, last_error = NULL, done_channels = ?4
+                 WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
+            )?
+            .execute(params![id, token, now, serde_json::to_string(done_channels)?])?,
+        Settlement::Retry { at, error, done_channels } => conn
+            .prepare_cached(
+                "UPDATE outbox SET next_attempt_at = ?3, last_error = ?4, done_channels = ?5, claim_token = NULL
+                 WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
+            )?
+            .execute(params![id, token, at, error, serde_json::to_string(done_channels)?])?,
+        Settlement::Park { error, done_channels } => conn
+            .prepare_cached(
+                "UPDATE outbox SET failed_at = ?3, last_error = ?4, done_channels = ?5, claim_token = NULL
+                 WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
+            )?
+            .execute(params![id, token, now, error, serde_json::to_string(done_channels)?])?,
+    };
+    Ok(changed == 1)
+}
+
+/// Un-parks an event: due now, attempts from zero, channels that took it still skipped.
+pub fn retry(conn: &Connection, id: &str, now: Millis) -> Result<bool, StoreError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = ?2, claim_token = NULL
+             WHERE id = ?1 AND failed_at IS NOT NULL",
+        )?
+        .execute(params![id, now])?;
+    Ok(changed == 1)
+}
+
+/// When the earliest claimable event is due: like `claim`, only the oldest open event of
+/// each order counts, so an order waiting on its in-flight first event does not read as due.
+pub fn next_due(conn: &Connection) -> Result<Option<Millis>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MIN(e.next_attempt_at) FROM outbox e
+             WHERE e.delivered_at IS NULL AND e.failed_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                               WHERE earlier.order_id = e.order_id AND earlier.id < e.id
+                                 AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL)",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
+
+/// Events in a state, newest first.
+pub fn events(conn: &Connection, state: OutboxState, limit: u32) -> Result<Vec<OutboxEvent>, StoreError> {
+    let filter = match state {
+        OutboxState::Pending => "delivered_at IS NULL AND failed_at IS NULL",
+        OutboxState::Delivered => "delivered_at IS NOT NULL",
+        OutboxState::Failed => "failed_at IS NOT NULL",
+    };
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE {filter} ORDER BY id DESC LIMIT ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([limit], event)?;
+    rows.map(|r| finish(r?)).collect()
+}
+
+/// Events per state.
+pub fn counts(conn: &Connection) -> Result<OutboxCounts, StoreError> {
+    // Pending and failed are counted on their partial indexes, so a scrape stays cheap as
+    // delivered history grows; delivered is the rest.
+    Ok(conn.query_row(
+        "SELECT (SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL),
+                (SELECT COUNT(*) FROM outbox WHERE failed_at IS NOT NULL),
+                (SELECT COUNT(*) FROM outbox)",
+        [],
+        |r| {
+            let (pending, failed, all): (u64, u64, u64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            Ok(OutboxCounts { pending, delivered: all.saturating_sub(pending + failed), failed })
+        },
+    )?)
+}
+
+/// Makes every claimed, unsettled event due now: only safe when no other relay can be running.
+pub fn release_claims(conn: &Connection, now: Millis) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "UPDATE outbox SET next_attempt_at = MIN(next_attempt_at, ?1), claim_token = NULL
+         WHERE claim_token IS NOT NULL AND delivered_at IS NULL AND failed_at IS NULL",
+        params![now],
+    )?)
+}
+
+/// Stores a dev-mailbox message once per event and recipient.
+pub fn store_mail(conn: &Connection, mail: &NewMail, now: Millis) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO dev_mailbox (id, event_id, recipient, subject, text_body, html_body, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id, recipient) DO NOTHING",
+    )?
+    .execute(params![
+        uuid::Uuid::now_v7().to_string(),
+        mail.event_id,
+        mail.recipient,
+        mail.subject,
+        mail.text_body,
+        mail.html_body,
+        now
+    ])?;
+    Ok(())
+}
+
+fn mail_row(r: &Row<'_>) -> rusqlite::Result<MailMessage> {
+    Ok(MailMessage {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        recipient: r.get(2)?,
+        subject: r.get(3)?,
+        text_body: r.get(4)?,
+        html_body: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+/// The newest dev-mailbox messages.
+pub fn mailbox(conn: &Connection, limit: u32) -> Result<Vec<MailMessage>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, event_id, recipient, subject, text_body, html_body, created_at
+         FROM dev_mailbox ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit], mail_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One dev-mailbox message.
+pub fn mail(conn: &Connection, id: &str) -> Result<Option<MailMessage>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, event_id, recipient, subject, text_body, html_body, created_at FROM dev_mailbox WHERE id = ?1",
+        )?
+        .query_row([id], mail_row)
+        .optional()?)
+}

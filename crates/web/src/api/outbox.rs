@@ -1,0 +1,134 @@
+//! The admin's view of the notification outbox: what is waiting, what was delivered, and
+//! what was parked after failing, so nothing fails silently.
+
+use super::admin::Admin;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::timefmt::rfc3339;
+use crate::{AppState, Problem};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use stampede_store::{OutboxEvent, OutboxState};
+use utoipa::{IntoParams, ToSchema};
+
+/// Which events to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxParams {
+    /// `pending`, `delivered` or `failed` (default `failed`).
+    pub state: Option<String>,
+    /// Events per page, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// Events per state; `failed` is the number to alert on.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutboxCountsDto {
+    pub pending: u64,
+    pub delivered: u64,
+    pub failed: u64,
+}
+
+/// One outbox event.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEventDto {
+    /// Stable across resends; receivers de-duplicate on it.
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "order.placed")]
+    pub kind: String,
+    pub order_id: String,
+    pub state: String,
+    pub attempts: u32,
+    pub created_at: String,
+    /// When the next attempt is due (pending events).
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub failed_at: Option<String>,
+    pub last_error: Option<String>,
+    /// Channels that already took the event.
+    pub delivered_to: Vec<String>,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+impl From<OutboxEvent> for OutboxEventDto {
+    fn from(e: OutboxEvent) -> Self {
+        let state = match (e.delivered_at, e.failed_at) {
+            (Some(_), _) => "delivered",
+            (_, Some(_)) => "failed",
+            _ => "pending",
+        };
+        OutboxEventDto {
+            id: e.id,
+            kind: e.kind,
+            order_id: e.order_id,
+            state: state.to_owned(),
+            attempts: e.attempts,
+            created_at: rfc3339(e.created_at),
+            next_attempt_at: (state == "pending").then(|| rfc3339(e.next_attempt_at)),
+            delivered_at: e.delivered_at.map(rfc3339),
+            failed_at: e.failed_at.map(rfc3339),
+            last_error: e.last_error,
+            delivered_to: e.done_channels,
+            payload: e.payload,
+        }
+    }
+}
+
+/// The counts and one page of events in the asked state, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutboxPageDto {
+    pub counts: OutboxCountsDto,
+    pub events: Vec<OutboxEventDto>,
+}
+
+/// Lists outbox events; `?state=failed` shows the parked ones.
+#[utoipa::path(get, path = "/api/admin/outbox", tag = "admin", security(("admin_token" = [])), params(OutboxParams),
+    responses(
+        (status = 200, description = "Counts per state and the events asked for", body = OutboxPageDto),
+        (status = 400, description = "Unknown state or bad limit", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_outbox(
+    _: Admin,
+    State(app): State<AppState>,
+    ApiQuery(params): ApiQuery<OutboxParams>,
+) -> Result<Json<OutboxPageDto>, Problem> {
+    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query string", detail);
+    let name = params.state.as_deref().unwrap_or("failed");
+    let state = OutboxState::parse(name)
+        .ok_or_else(|| bad(format!("state must be pending, delivered or failed, got `{name}`")))?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(bad(format!("limit must be 1 to 500, got {limit}")));
+    }
+    let counts = app.store.outbox_counts().await?;
+    let events = app.store.outbox_events(state, limit).await?;
+    Ok(Json(OutboxPageDto {
+        counts: OutboxCountsDto { pending: counts.pending, delivered: counts.delivered, failed: counts.failed },
+        events: events.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Puts a parked event back in the queue with a fresh attempt count (after fixing the receiver).
+#[utoipa::path(post, path = "/api/admin/outbox/{id}/retry", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path, description = "Event id")),
+    responses(
+        (status = 202, description = "Queued again"),
+        (status = 404, description = "No parked event with this id", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn retry_event(
+    _: Admin,
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, Problem> {
+    if app.store.retry_event(&id).await? {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(Problem::not_found("parked event", &id))
+    }
+}

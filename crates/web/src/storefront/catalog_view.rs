@@ -1,0 +1,83 @@
+//! How a product looks on the storefront: picture, price, stock badge and whether it can be
+//! bought now. The menu, the builder and the cart all show products through this one view.
+
+use super::display;
+use super::illustration;
+use crate::timefmt::rfc3339;
+use stampede_domain::{MAX_LINE_QUANTITY, Millis, Product};
+use stampede_store::ProductView;
+
+/// A sale that has not opened yet.
+pub struct Opening {
+    /// RFC 3339, for `<time datetime>` and the script's countdown.
+    pub iso: String,
+    /// "Wed 25 Nov 2026, 19:00 UTC".
+    pub utc: String,
+    /// "in 59 min".
+    pub wait: String,
+}
+
+/// A product as a card.
+pub struct Card {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price: String,
+    pub stock: u32,
+    pub stock_label: String,
+    /// Inner SVG drawing.
+    pub art: String,
+    pub has_options: bool,
+    pub opening: Option<Opening>,
+    pub ended: bool,
+    pub per_customer_max: Option<u32>,
+    /// Most units one order may hold, by stock and sale limits.
+    pub max_quantity: u32,
+}
+
+impl Card {
+    /// The card for `view` at time `now`.
+    pub fn new(view: &ProductView, now: Millis) -> Card {
+        let p: &Product = &view.product;
+        let opening = p.sale.starts_at.filter(|s| now < *s).map(|s| Opening {
+            iso: rfc3339(s),
+            utc: display::utc_label(s),
+            wait: display::wait_label(now, s),
+        });
+        let max_quantity = [Some(view.stock), p.sale.per_order_max, p.sale.per_customer_max, Some(MAX_LINE_QUANTITY)]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(0);
+        Card {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            category: p.category.clone(),
+            price: display::price(p.base_price),
+            stock: view.stock,
+            stock_label: display::stock_label(view.stock),
+            art: illustration::drawing(p),
+            has_options: !p.option_groups.is_empty(),
+            opening,
+            ended: p.sale.ends_at.is_some_and(|e| now >= e),
+            per_customer_max: p.sale.per_customer_max,
+            max_quantity,
+        }
+    }
+
+    /// Whether the buy button works right now.
+    pub fn buyable(&self) -> bool {
+        self.stock > 0 && self.opening.is_none() && !self.ended
+    }
+
+    /// Badge class: `out`, `low` or `ok`.
+    pub fn stock_class(&self) -> &'static str {
+        match self.stock {
+            0 => "out",
+            n if n <= display::LOW_STOCK => "low",
+            _ => "ok",
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! `/checkout`: who is ordering and how it reaches them, then the order. Each form view
+//! carries a fresh idempotency key, so a double click, a re-submit or a retry after a lost
+//! answer all land on the one order; the order goes through the same validation, pricing
+//! and placement as `POST /api/orders`.
+
+use super::cart::Cart;
+use super::cart_page::{PricedCart, price_cart};
+use super::display::now_millis;
+use super::messages::explain;
+use super::page::{PageError, Shell, render, see_other};
+use crate::api::orders::place_checked;
+use crate::{AppState, Problem};
+use askama::Template;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::{Extension, Form};
+use serde::Deserialize;
+use stampede_domain::{Customer, DeliveryAddress, Fulfilment, LineRequest, OrderRequest, ValidationError};
+use stampede_store::{IdempotencyKey, PlaceOrder};
+use std::net::SocketAddr;
+
+/// What the customer typed, echoed back when something needs fixing.
+#[derive(Debug, Default, Deserialize)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    fulfilment: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    postcode: String,
+}
+
+/// A message per form field.
+#[derive(Default)]
+struct FieldErrors {
+    name: Option<String>,
+    email: Option<String>,
+    fulfilment: Option<String>,
+    address: Option<String>,
+    city: Option<String>,
+    postcode: Option<String>,
+}
+
+impl FieldErrors {
+    fn any(&self) -> bool {
+        [&self.name, &self.email, &self.fulfilment, &self.address, &self.city, &self.postcode]
+            .iter()
+            .any(|e| e.is_some())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "storefront/checkout.html")]
+struct CheckoutPage {
+    shell: Shell,
+    priced: PricedCart,
+    form: CheckoutForm,
+    errors: FieldErrors,
+    /// A refusal of the whole order (stock, sale window, busy...), shown above the form.
+    alert: Option<String>,
+}
+
+impl CheckoutPage {
+    fn delivery(&self) -> bool {
+        self.form.fulfilment == "delivery"
+    }
+}
+
+fn fresh_key() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// `GET /checkout`: the form, with a new idempotency key for this checkout.
+pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now_millis());
+    let form = CheckoutForm { key: fresh_key(), fulfilment: "pickup".into(), ..CheckoutForm::default() };
+    let page = CheckoutPage {
+        shell: Shell::new("Checkout", &priced.cart),
+        priced,
+        form,
+        errors: FieldErrors::default(),
+        alert: None,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /checkout`: places the order and sends the customer to its page, or shows the
+/// form again with what to fix (keeping the key, so a retry cannot order twice).
+pub async fn submit(
+    State(app): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(mut form): Form<CheckoutForm>,
+) -> Result<Response, PageError> {
+    let now = now_millis();
+    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now);
+    let key_ok = !form.key.is_empty()
+        && form.key.len() <= IdempotencyKey::MAX_LEN
+        && form.key.bytes().all(|b| b.is_ascii_graphic());
+    if !key_ok {
+        form.key = fresh_key();
+    }
+    let again = |priced, form, errors, alert: Option<String>, status| {
+        let page = CheckoutPage { shell: Shell::new("Checkout", &Cart::from_headers(&headers)), priced, form, errors, alert };
+        render(status, &page)
+    };
+    if priced.cart.lines.is_empty() {
+        let alert = "Your cart is empty, so there is nothing to order. If you just placed an order, find it under My orders.";
+        return Ok(again(priced, form, FieldErrors::default(), Some(alert.into()), StatusCode::CONFLICT));
+    }
+    let (customer, fulfilment, errors) = validate(&form);
+    let (false, Some(customer), Some(fulfilment)) = (errors.any(), customer, fulfilment) else {
+        return Ok(again(priced, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY));
+    };
+    let request = priced
+        .cart
+        .lines
+        .iter()
+        .map(|l| LineRequest::new(&l.product_id, i64::from(l.quantity), l.selections()))
+        .collect::<Result<Vec<_>, ValidationError>>()
+        .and_then(|lines| OrderRequest::new(customer, lines))
+        .map(|r| r.with_fulfilment(Some(fulfilment)));
+    let request = match request {
+        Ok(request) => request,
+        Err(e) => return Ok(again(priced, form, errors, Some(format!("Your cart can't be ordered: {}.", e.message)), StatusCode::UNPROCESSABLE_ENTITY)),
+    };
+    let placed = match app.order_limits.check_ip(client.map(|c| c.0.0.ip())) {
+        Ok(()) => match app.order_limits.check_customer(&request.customer.key.0) {
+            Ok(()) => place_checked(&app, PlaceOrder { request, idempotency_key: Some(form.key.clone()) }).await,
+            Err(problem) => Err(problem),
+        },
+        Err(problem) => Err(problem),
+    };
+    match placed {
+        Ok(placed) => {
+            let cleared = Cart::default().set_cookie();
+            Ok(see_other(&format!("/orders/{}?placed=1", placed.order.id), Some(cleared)))
+        }
+        Err(problem) => Ok(refused(problem, priced, form, &headers, now)),
+    }
+}
+
+/// The form again after the order was refused, with the reason in words and, for a busy
+/// shop or a rate limit, a `Retry-After`.
+fn refused(problem: Problem, priced: PricedCart, mut form: CheckoutForm, headers: &HeaderMap, now: i64) -> Response {
+    let alert = if problem.kind == "/problems/idempotency-key-reused" {
+        // The key already placed a different order (the cart changed after a submit that
+        // went through): this is a new checkout, so it gets a new key.
+        form.key = fresh_key();
+        "Your cart changed after this form was sent. Please check the order and submit again.".to_owned()
+    } else {
+        explain(&problem, now, |id| priced.name_of(id))
+    };
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
+    let shell = Shell::new("Checkout", &Cart::from_headers(headers));
+    let page = CheckoutPage { shell, priced, form, errors: FieldErrors::default(), alert: Some(alert) };
+    let mut response = render(status, &page);
+    if let Some(secs) = problem.retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// Checks every field, so the customer sees all that needs fixing at once. The rules are
+/// the domain's (email, name length, address); only "a name is required" is the form's own.
+fn validate(form: &CheckoutForm) -> (Option<Customer>, Option<Fulfilment>, FieldErrors) {
+    let mut errors = FieldErrors::default();
+    if form.name.trim().is_empty() {
+        errors.name = Some("Enter your name, so we know who the order is for.".into());
+    }
+    let customer = match Customer::with_email(&form.email, Some(&form.name)) {
+        Ok(c) => Some(c),
+        Err(e) if e.field == "customer.name" => {
+            errors.name = Some(sentence("Your name", &e.message));
+            None
+        }
+        Err(_) if form.email.trim().is_empty() => {
+            errors.email = Some("Enter your email address, for the receipt.".into());
+            None
+        }
+        Err(_) => {
+            errors.email = Some("Enter an email address like name@example.com.".into());
+            None
+        }
+    };
+    let fulfilment = match form.fulfilment.as_str() {
+        "pickup" => Some(Fulfilment::Pickup),
+        "delivery" => match DeliveryAddress::new(&form.address, &form.city, &form.postcode) {
+            Ok(address) => Some(Fulfilment::Delivery(address)),
+            Err(faults) => {
+                for fault in faults {
+                    match fault.field.as_str() {
+                        "fulfilment.address" => errors.address = Some(sentence("Address", &fault.message)),
+                        "fulfilment.city" => errors.city = Some(sentence("City", &fault.message)),
+                        _ => errors.postcode = Some(sentence("Postcode", &fault.message)),
+                    }
+                }
+                None
+            }
+        },
+        _ => {
+            errors.fulfilment = Some("Choose delivery or pickup.".into());
+            None
+        }
+    };
+    (customer.filter(|_| errors.name.is_none()), fulfilment, errors)
+}
+
+/// "Address: enter the street and number" reads as "Enter the street and number." with the
+/// field name only where the message does not start with a verb of its own.
+fn sentence(field: &str, message: &str) -> String {
+    let text = if message.starts_with("enter") { message.to_owned() } else { format!("{field} {message}") };
+    let mut chars = text.chars();
+    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    out.push_str(chars.as_str());
+    out.push('.');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(name: &str, email: &str, fulfilment: &str, address: &str) -> CheckoutForm {
+        CheckoutForm {
+            name: name.into(),
+            email: email.into(),
+            fulfilment: fulfilment.into(),
+            address: address.into(),
+            city: "Springfield".into(),
+            postcode: "12345".into(),
+            ..CheckoutForm::default()
+        }
+    }
+
+    #[test]
+    fn every_field_gets_its_own_message() {
+        let (c, f, e) = validate(&form("", "nope", "delivery", ""));
+        assert!(c.is_none() && f.is_none());
+        assert!(e.name.is_some() && e.email.is_some() && e.address.is_some() && e.city.is_none());
+        assert_eq!(e.address.as_deref(), Some("Enter the street and number."));
+        let (_, f, e) = validate(&form("Ana", "ana@example.com", "", ""));
+        assert!(f.is_none() && e.fulfilment.is_some() && e.any());
+        let (c, f, e) = validate(&form("Ana", "ana@example.com", "pickup", ""));
+        assert!(c.is_some() && f == Some(Fulfilment::Pickup) && !e.any());
+    }
+}

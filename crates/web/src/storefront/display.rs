@@ -1,0 +1,97 @@
+//! How money, stock and times read on the storefront. The script formats live values with
+//! the same rules (see `static/shop.js`), so a number never changes shape when it updates.
+
+use stampede_domain::{Currency, Millis, Money};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// Stock at or below this is shown as a count ("12 left"); above it, just "In stock".
+pub const LOW_STOCK: u32 = 50;
+
+/// The symbol written before amounts of `currency`, or its code followed by a space.
+pub fn currency_prefix(currency: Currency) -> String {
+    match currency.as_str() {
+        "USD" => "$".to_owned(),
+        "EUR" => "€".to_owned(),
+        "GBP" => "£".to_owned(),
+        code => format!("{code} "),
+    }
+}
+
+/// An amount for people: `$12.99`.
+pub fn price(money: Money) -> String {
+    let sign = if money.amount < 0 { "-" } else { "" };
+    let abs = money.amount.unsigned_abs();
+    format!("{sign}{}{}.{:02}", currency_prefix(money.currency), abs / 100, abs % 100)
+}
+
+/// A price difference for an option: `+$1.50`, `-$3.00`, or empty when it costs nothing extra.
+pub fn delta(amount: i64, currency: Currency) -> String {
+    match amount {
+        0 => String::new(),
+        a if a > 0 => format!("+{}", price(Money::new(a, currency))),
+        a => price(Money::new(a, currency)),
+    }
+}
+
+/// The stock badge: "Sold out", "12 left" or "In stock".
+pub fn stock_label(stock: u32) -> String {
+    match stock {
+        0 => "Sold out".to_owned(),
+        n if n <= LOW_STOCK => format!("{n} left"),
+        _ => "In stock".to_owned(),
+    }
+}
+
+/// A UTC time for pages rendered without knowing the reader's zone; the script rewrites it
+/// in local time: `Wed 25 Nov 2026, 19:00 UTC`.
+pub fn utc_label(ms: Millis) -> String {
+    let format = format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year], [hour]:[minute] UTC");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// "in 2 h 5 min" style wait until `then`, for pages read without the live countdown.
+pub fn wait_label(now: Millis, then: Millis) -> String {
+    // Rounded up: "in 0 min" would read as already open.
+    let minutes = ((then - now).max(0) + 59_999) / 60_000;
+    match (minutes / (24 * 60), (minutes / 60) % 24, minutes % 60) {
+        (0, 0, m) => format!("in {m} min"),
+        (0, h, m) => format!("in {h} h {m} min"),
+        (d, h, _) => format!("in {d} d {h} h"),
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_read_like_prices() {
+        assert_eq!(price(Money::new(1299, Currency::USD)), "$12.99");
+        assert_eq!(price(Money::new(5, Currency::parse("CHF").unwrap())), "CHF 0.05");
+        assert_eq!(delta(150, Currency::USD), "+$1.50");
+        assert_eq!(delta(-300, Currency::USD), "-$3.00");
+        assert_eq!(delta(0, Currency::USD), "");
+    }
+
+    #[test]
+    fn stock_and_waits_read_plainly() {
+        assert_eq!(stock_label(0), "Sold out");
+        assert_eq!(stock_label(12), "12 left");
+        assert_eq!(stock_label(500), "In stock");
+        assert_eq!(wait_label(0, 59 * 60_000 + 1), "in 1 h 0 min");
+        assert_eq!(wait_label(0, 90_000), "in 2 min");
+        assert_eq!(wait_label(0, 50 * 3_600_000), "in 2 d 2 h");
+        assert_eq!(utc_label(0), "Thu 1 Jan 1970, 00:00 UTC");
+    }
+}

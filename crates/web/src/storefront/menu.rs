@@ -1,0 +1,69 @@
+//! `GET /`: the menu, by section, each product with picture, price and live stock.
+
+use super::cart::Cart;
+use super::catalog_view::Card;
+use super::display::now_millis;
+use super::page::{PageError, Shell, render};
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+/// Sections in menu order, with their headings; unknown categories follow in catalog order.
+const SECTIONS: [(&str, &str, &str); 3] = [
+    ("flash-sale", "Flash-sale deals", "Limited runs at limited prices: when they're gone, they're gone."),
+    ("pizza", "Pizzas", "Stone-baked, built the way you like them."),
+    ("drinks", "Drinks", "Cold ones to go with it."),
+];
+
+struct Section {
+    id: String,
+    title: String,
+    blurb: String,
+    cards: Vec<Card>,
+}
+
+#[derive(Template)]
+#[template(path = "storefront/menu.html")]
+struct MenuPage {
+    shell: Shell,
+    sections: Vec<Section>,
+}
+
+/// The menu.
+pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    let now = now_millis();
+    let products = app.store.products().await?;
+    let mut sections: Vec<Section> = SECTIONS
+        .iter()
+        .map(|(id, title, blurb)| Section {
+            id: (*id).to_owned(),
+            title: (*title).to_owned(),
+            blurb: (*blurb).to_owned(),
+            cards: vec![],
+        })
+        .collect();
+    for view in products.iter().filter(|v| !v.product.archived) {
+        let card = Card::new(view, now);
+        match sections.iter_mut().find(|s| s.id == card.category) {
+            Some(section) => section.cards.push(card),
+            None => sections.push(Section {
+                id: card.category.clone(),
+                title: heading(&card.category),
+                blurb: String::new(),
+                cards: vec![card],
+            }),
+        }
+    }
+    sections.retain(|s| !s.cards.is_empty());
+    let page = MenuPage { shell: Shell::new("Menu", &Cart::from_headers(&headers)), sections };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// "side-dishes" reads as "Side dishes".
+fn heading(category: &str) -> String {
+    let words = category.replace('-', " ");
+    let mut chars = words.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}

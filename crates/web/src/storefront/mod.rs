@@ -1,0 +1,40 @@
+//! The customer storefront: server-rendered pages (menu, pizza builder, cart, checkout,
+//! order status, my orders) that work without JavaScript, plus one small script that adds
+//! live prices, live stock, sale countdowns and a checkout that survives a flaky network.
+
+mod assets;
+mod cart;
+mod cart_page;
+mod catalog_view;
+mod checkout;
+mod display;
+mod illustration;
+pub mod live_stock;
+mod menu;
+mod messages;
+mod my_orders;
+mod order_page;
+mod page;
+mod product_page;
+
+pub use page::fallback;
+
+use crate::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+
+/// Every storefront route, and the live stock stream.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(menu::show))
+        .route("/products/{id}", get(product_page::show))
+        .route("/cart", get(cart_page::show))
+        .route("/cart/add", post(cart_page::add))
+        .route("/cart/update", post(cart_page::update))
+        .route("/cart/remove", post(cart_page::remove))
+        .route("/checkout", get(checkout::show).post(checkout::submit))
+        .route("/orders/{id}", get(order_page::show))
+        .route("/my-orders", get(my_orders::show))
+        .route("/static/{file}", get(assets::serve))
+        .route("/api/stock/events", get(live_stock::events))
+}

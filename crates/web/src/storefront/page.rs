@@ -1,0 +1,142 @@
+//! What every storefront page shares: the layout's data, the response headers, and the
+//! layer's one error type, which renders as a friendly page instead of problem+json.
+
+use super::assets::{CSS, JS};
+use super::cart::Cart;
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use stampede_store::StoreError;
+
+/// Scripts and styles come only from this origin; product pictures are inline SVG.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The layout's data: title, cart size, asset URLs.
+pub struct Shell {
+    pub title: String,
+    /// Units in the cart; `None` where the page could not read the cart (error pages).
+    pub cart_units: Option<u32>,
+    pub css: String,
+    pub js: String,
+}
+
+impl Shell {
+    /// The layout for a page titled `title`, showing `cart`'s size.
+    pub fn new(title: impl Into<String>, cart: &Cart) -> Shell {
+        Shell { title: title.into(), cart_units: Some(cart.units()), css: CSS.href(), js: JS.href() }
+    }
+
+    fn without_cart(title: &str) -> Shell {
+        Shell { title: title.to_owned(), cart_units: None, css: CSS.href(), js: JS.href() }
+    }
+}
+
+/// Renders a page with the storefront's headers. Pages show live stock and per-visitor
+/// carts and checkout keys, so none of them may be cached.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => {
+            let mut response = (status, Html(body)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "storefront page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Sorry, this page could not be shown. Please try again.").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "storefront/error.html")]
+struct ErrorPage {
+    shell: Shell,
+    heading: String,
+    message: String,
+}
+
+/// Why a page could not be shown.
+#[derive(Debug)]
+pub enum PageError {
+    /// Nothing at this address.
+    NotFound,
+    /// The store failed; nothing was changed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        PageError::Store(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::NotFound => not_found(),
+            PageError::Store(e) => {
+                tracing::error!(error = %e, "storefront page failed");
+                let page = ErrorPage {
+                    shell: Shell::without_cart("Something went wrong"),
+                    heading: "Something went wrong on our side".into(),
+                    message: "Nothing was charged or changed. Please try again in a moment.".into(),
+                };
+                render(StatusCode::INTERNAL_SERVER_ERROR, &page)
+            }
+        }
+    }
+}
+
+fn not_found() -> Response {
+    let page = ErrorPage {
+        shell: Shell::without_cart("Page not found"),
+        heading: "We couldn't find that page".into(),
+        message: "It may have moved, or the link may be mistyped. The menu is a good place to start.".into(),
+    };
+    render(StatusCode::NOT_FOUND, &page)
+}
+
+/// The friendly 404 page, with the visitor's cart in the header.
+pub fn not_found_page(headers: &HeaderMap) -> Response {
+    let page = ErrorPage {
+        shell: Shell::new("Page not found", &Cart::from_headers(headers)),
+        heading: "We couldn't find that page".into(),
+        message: "It may have moved, or the link may be mistyped. The menu is a good place to start.".into(),
+    };
+    render(StatusCode::NOT_FOUND, &page)
+}
+
+/// The router's fallback: browsers asking for a page get the HTML 404; the API, probes and
+/// anything not asking for HTML keep getting problem+json.
+pub async fn fallback(uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path();
+    let machine_path = ["/api/", "/dev/", "/static/"].iter().any(|p| path.starts_with(p))
+        || ["/healthz", "/readyz", "/metrics"].contains(&path);
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html && !machine_path {
+        not_found_page(&headers)
+    } else {
+        crate::problem::not_found(uri).await.into_response()
+    }
+}
+
+/// A 303 to `location`, the answer to a successful form post.
+pub fn see_other(location: &str, set_cookie: Option<String>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, value);
+    }
+    if let Some(value) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(header::SET_COOKIE, value);
+    }
+    response
+}

@@ -1,0 +1,130 @@
+//! `GET /products/{id}`: the builder. Options are plain radio buttons and checkboxes in one
+//! form that posts to the cart, so it works without JavaScript; the script adds the live
+//! price and stops extra toppings at the limit.
+
+use super::cart::Cart;
+use super::catalog_view::Card;
+use super::display::{self, now_millis};
+use super::page::{PageError, Shell, render};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use stampede_domain::{OptionSelection, price_line};
+use stampede_store::ProductView;
+use std::collections::BTreeMap;
+
+struct ChoiceView {
+    id: String,
+    name: String,
+    delta: i64,
+    delta_label: String,
+    checked: bool,
+}
+
+struct GroupView {
+    id: String,
+    name: String,
+    /// Checkboxes when more than one may be chosen, radio buttons otherwise.
+    multi: bool,
+    max: u32,
+    hint: String,
+    choices: Vec<ChoiceView>,
+}
+
+#[derive(Template)]
+#[template(path = "storefront/product.html")]
+struct BuilderPage {
+    shell: Shell,
+    card: Card,
+    groups: Vec<GroupView>,
+    base_amount: i64,
+    currency_prefix: String,
+    unit_price: String,
+    quantity: u32,
+    /// Units this visitor may still add, by stock, limits and what the cart already holds.
+    can_add: u32,
+    in_cart: u32,
+    error: Option<String>,
+}
+
+/// The builder with every option at its default.
+pub async fn show(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let view = app.store.product(&id).await?.filter(|v| !v.product.archived).ok_or(PageError::NotFound)?;
+    Ok(builder(&view, &Cart::from_headers(&headers), &BTreeMap::new(), 1, None, StatusCode::OK))
+}
+
+/// The builder showing `selected` options and `quantity`, with `error` above the form when
+/// an add to cart was refused, so the customer's choices are kept.
+pub fn builder(
+    view: &ProductView,
+    cart: &Cart,
+    selected: &BTreeMap<String, Vec<String>>,
+    quantity: u32,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let product = &view.product;
+    let currency = product.base_price.currency;
+    let groups = product
+        .option_groups
+        .iter()
+        .map(|g| {
+            let picked = selected.get(&g.id);
+            let checked = |id: &str| match picked {
+                Some(ids) => ids.iter().any(|p| p == id),
+                None => g.min_choices > 0 && g.default_choice.as_deref() == Some(id),
+            };
+            let hint = match (g.min_choices, g.max_choices) {
+                (1, 1) => "Choose one".to_owned(),
+                (0, max) => format!("Choose up to {max}"),
+                (min, max) if min == max => format!("Choose {min}"),
+                (min, max) => format!("Choose {min} to {max}"),
+            };
+            GroupView {
+                id: g.id.clone(),
+                name: g.name.clone(),
+                multi: g.max_choices > 1,
+                max: g.max_choices,
+                hint,
+                choices: g
+                    .choices
+                    .iter()
+                    .map(|c| ChoiceView {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                        delta: c.price_delta,
+                        delta_label: display::delta(c.price_delta, currency),
+                        checked: checked(&c.id),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    // The price of what is ticked; a selection the rules refuse shows the base price (the
+    // error message says what to change).
+    let selections: BTreeMap<String, OptionSelection> =
+        selected.iter().map(|(g, c)| (g.clone(), OptionSelection::Many(c.clone()))).collect();
+    let unit = price_line(product, &selections, 1).map_or(product.base_price, |l| l.unit_price);
+    let card = Card::new(view, now_millis());
+    let in_cart = cart.units_of(&product.id);
+    let can_add = card.max_quantity.saturating_sub(in_cart);
+    let page = BuilderPage {
+        shell: Shell::new(product.name.clone(), cart),
+        groups,
+        base_amount: product.base_price.amount,
+        currency_prefix: display::currency_prefix(currency),
+        unit_price: display::price(unit),
+        quantity: quantity.clamp(1, can_add.max(1)),
+        can_add,
+        in_cart,
+        error,
+        card,
+    };
+    render(status, &page)
+}

@@ -1,0 +1,192 @@
+// Stampede storefront: progressive enhancement only. Every page works without this file;
+// it adds the builder's live price and topping limit, live stock (Server-Sent Events with a
+// polling fallback), sale countdowns, local times, a checkout that reports network failures
+// instead of losing the order, and an order page that follows the kitchen.
+(function () {
+  'use strict';
+  var LOW_STOCK = 50; // display::LOW_STOCK in the server
+  var POLL_MS = 5000;
+
+  function all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+
+  // Same shapes as display.rs, so a value never changes format when it updates.
+  function money(prefix, cents) {
+    var sign = cents < 0 ? '-' : '';
+    cents = Math.abs(cents);
+    return sign + prefix + Math.floor(cents / 100) + '.' + String(cents % 100).padStart(2, '0');
+  }
+  function stockLabel(n) { return n === 0 ? 'Sold out' : n <= LOW_STOCK ? n + ' left' : 'In stock'; }
+  function stockClass(n) { return n === 0 ? 'out' : n <= LOW_STOCK ? 'low' : 'ok'; }
+
+  function builder(form) {
+    var base = Number(form.dataset.base), prefix = form.dataset.prefix;
+    var out = form.querySelector('[data-unit-price]');
+    function update() {
+      var unit = base;
+      all('input[data-delta]:checked', form).forEach(function (i) { unit += Number(i.dataset.delta); });
+      out.textContent = money(prefix, unit);
+      // Past the limit the unticked boxes are disabled; the server enforces it regardless.
+      all('fieldset[data-multi]', form).forEach(function (fs) {
+        var boxes = all('input[type=checkbox]', fs);
+        var ticked = boxes.filter(function (b) { return b.checked; }).length;
+        boxes.forEach(function (b) { if (!b.checked) b.disabled = ticked >= Number(fs.dataset.max); });
+      });
+    }
+    form.addEventListener('change', update);
+    update();
+  }
+
+  function applyStock(levels) {
+    levels.forEach(function (p) {
+      all('[data-stock-for="' + p.id + '"]').forEach(function (b) {
+        b.textContent = stockLabel(p.stock);
+        b.className = 'badge ' + stockClass(p.stock);
+      });
+      all('[data-buy-for="' + p.id + '"]').forEach(function (btn) {
+        if (p.stock === 0) {
+          btn.disabled = true;
+          btn.textContent = 'Sold out';
+        } else if (btn.textContent === 'Sold out' && !btn.hasAttribute('data-closed')) {
+          btn.disabled = false; // stock came back (a cancelled order)
+          btn.textContent = 'Add to cart';
+        }
+      });
+      all('input[data-qty-for="' + p.id + '"]').forEach(function (q) {
+        if (p.stock > 0 && Number(q.max) > p.stock) q.max = p.stock;
+      });
+    });
+  }
+
+  function liveStock() {
+    if (!document.querySelector('[data-stock-for],[data-buy-for]')) return;
+    var polling = false, failures = 0;
+    function poll() {
+      if (polling) return;
+      polling = true;
+      (function tick() {
+        fetch('/api/products', { headers: { accept: 'application/json' } })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (list) { if (list) applyStock(list); })
+          .catch(function () { /* offline for now: try again on the next tick */ })
+          .then(function () { setTimeout(tick, POLL_MS); });
+      })();
+    }
+    if (!window.EventSource) return poll();
+    var source = new EventSource('/api/stock/events');
+    source.addEventListener('stock', function (e) { failures = 0; applyStock(JSON.parse(e.data)); });
+    // EventSource reconnects by itself; a stream that keeps failing (a proxy that buffers or
+    // cuts it) is given up for polling.
+    source.onerror = function () {
+      failures += 1;
+      if (source.readyState === 2 || failures >= 3) { source.close(); poll(); }
+    };
+    window.addEventListener('pagehide', function () { source.close(); });
+  }
+
+  function wait(ms) {
+    var s = Math.floor(ms / 1000), d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60;
+    if (d > 0) return 'in ' + d + ' d ' + h + ' h';
+    return 'in ' + h + ':' + String(m).padStart(2, '0') + ':' + String(s % 60).padStart(2, '0');
+  }
+
+  function countdowns(root) {
+    var els = all('time[data-countdown]', root);
+    if (!els.length) return;
+    var timer = setInterval(function tick() {
+      var left = 0;
+      els.forEach(function (el) {
+        var ms = Date.parse(el.getAttribute('datetime')) - Date.now();
+        if (ms > 0) { el.textContent = wait(ms); left += 1; } else { el.textContent = 'now: refresh the page to order'; }
+      });
+      if (!left) clearInterval(timer);
+      return tick;
+    }(), 1000);
+  }
+
+  function localTimes(root) {
+    all('time[data-local]', root).forEach(function (el) {
+      var t = new Date(el.getAttribute('datetime'));
+      if (!isNaN(t)) el.textContent = t.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+    });
+  }
+
+  function checkout(form) {
+    var address = form.querySelector('[data-address]');
+    function sync() {
+      var chosen = form.querySelector('input[name=fulfilment]:checked');
+      address.hidden = !(chosen && chosen.value === 'delivery');
+    }
+    form.addEventListener('change', sync);
+    sync();
+    var sending = false;
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (sending) return; // a double click sends once; the idempotency key covers the rest
+      sending = true;
+      var button = form.querySelector('[data-submit]'), label = button.textContent;
+      button.disabled = true;
+      button.textContent = 'Placing your order…';
+      fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)), headers: { accept: 'text/html' } })
+        .then(function (res) {
+          if (res.redirected) { location.assign(res.url); return; }
+          return res.text().then(function (html) {
+            var next = new DOMParser().parseFromString(html, 'text/html').querySelector('main');
+            if (!next) throw new Error('unexpected answer');
+            document.querySelector('main').replaceWith(next);
+            enhance(next);
+            var target = next.querySelector('[aria-invalid=true]') || next.querySelector('.alert') || next;
+            if (!target.hasAttribute('tabindex') && !target.matches('input')) target.setAttribute('tabindex', '-1');
+            target.focus();
+          });
+        })
+        .catch(function () {
+          sending = false;
+          button.disabled = false;
+          button.textContent = label;
+          var slot = document.querySelector('[data-form-alert]');
+          slot.innerHTML = '';
+          var p = document.createElement('p');
+          p.className = 'alert';
+          p.textContent = "We couldn't reach the shop, so your order may not have gone through. Check your connection " +
+            'and press Place order again: the same order is never placed twice.';
+          slot.appendChild(p);
+        });
+    });
+  }
+
+  function orderStatus(panel) {
+    if (!panel.hasAttribute('data-poll')) return;
+    var current = panel.dataset.status;
+    (function schedule() {
+      setTimeout(function () {
+        fetch('/api/orders/' + encodeURIComponent(panel.dataset.order), { headers: { accept: 'application/json' } })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (order) {
+            if (!order || order.status === current) return;
+            var steps = all('[data-step]', panel), at = -1;
+            steps.forEach(function (li, i) { if (li.dataset.step === order.status) at = i; });
+            // Cancelled, or a path this page does not draw: the server renders it best.
+            if (at < 0) { location.reload(); return; }
+            current = order.status;
+            steps.forEach(function (li, i) {
+              li.className = i < at || current === 'completed' ? 'done' : i === at ? 'current' : 'todo';
+            });
+            panel.querySelector('[data-status-label]').textContent = steps[at].textContent;
+          })
+          .catch(function () { /* offline for now: try again later */ })
+          .then(function () { if (current !== 'completed' && current !== 'cancelled') schedule(); });
+      }, 3000);
+    })();
+  }
+
+  function enhance(root) {
+    all('form[data-builder]', root).forEach(builder);
+    all('form[data-checkout]', root).forEach(checkout);
+    all('[data-order]', root).forEach(orderStatus);
+    countdowns(root);
+    localTimes(root);
+  }
+
+  enhance(document);
+  liveStock();
+})();

@@ -1,0 +1,86 @@
+// Starts the real `stampede` binary on a free loopback port over a fresh data directory,
+// launches headless Chromium, and gives tests pages that fail on any console or page error.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+export const SHOTS = join(ROOT, 'artifacts', 'screenshots');
+export const ADMIN_TOKEN = 'e2e-admin-token';
+export const WIDTHS = { phone: 360, desktop: 1280 };
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
+  });
+}
+
+/** A running shop: `base` URL, `admin(path, body)` for staff actions, `stop()`. */
+export async function startShop() {
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'stampede-e2e-'));
+  const bin = process.env.STAMPEDE_BIN || join(ROOT, 'target', 'debug', 'stampede');
+  const child = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--admin-token', ADMIN_TOKEN,
+    '--log-format', 'json', '--access-log', 'false'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`stampede exited early:\n${log}`);
+    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`stampede did not become ready:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    async admin(path, body) {
+      const res = await fetch(base + path, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+      return res.json();
+    },
+    async json(path) { return (await fetch(base + path)).json(); },
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      const code = await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Headless Chromium with the flags these machines need. */
+export async function startBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), 'stampede-chromium-'));
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`];
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args, ignoreDefaultArgs: ['--headless'] });
+  return { browser, async close() { await browser.close(); rmSync(profile, { recursive: true, force: true }); } };
+}
+
+/**
+ * A page at `width` px in a fresh context (its own cookies). `errors` collects console
+ * errors and uncaught exceptions; `allow` lists console messages a test expects.
+ */
+export async function openPage(browser, width, { javaScriptEnabled = true, allow = [] } = {}) {
+  const context = await browser.newContext({ viewport: { width, height: width < 600 ? 780 : 900 }, javaScriptEnabled });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error' && !allow.some((a) => m.text().includes(a))) errors.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.setDefaultTimeout(10000);
+  return { page, context, errors };
+}
+
+/** Saves a full-page screenshot as artifacts/screenshots/<name>-<width>.png. */
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  const width = page.viewportSize().width;
+  await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+}
