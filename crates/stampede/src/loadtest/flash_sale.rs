@@ -2,6 +2,7 @@
 
 use super::FlashSaleArgs;
 use super::driver::fire;
+use super::receiver::{self, Receiver};
 use super::report::{self, RunFigures};
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
@@ -43,37 +44,85 @@ pub(super) struct Shared {
     pub(super) greedy_percent: u32,
 }
 
-/// Runs every requested repetition against one server and prints (and maybe writes) the report.
+/// How the server under test commits orders.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Design {
+    /// The shipped design: one writer commits a batch of orders per transaction.
+    GroupCommit,
+    /// One transaction (and fsync) per order: what per-request transactions cost at best.
+    PerOrderCommit,
+}
+
+/// The runs of one server design.
+pub struct Series {
+    pub runs: Vec<RunFigures>,
+}
+
+/// Runs every requested repetition (and the comparison, if asked) and prints (and maybe
+/// writes) the report.
 pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
-    let target = match &args.target {
-        Some(url) => Target::remote(url, args.admin_token.clone())?,
-        None => Target::spawn(args.server_queue_depth)?,
-    };
     let client = Client::builder()
         .pool_max_idle_per_host(args.concurrency as usize)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(60))
         .build()?;
-    eprintln!("flash sale against {} ({} run(s))", target.base, args.runs);
-    let mut runs = Vec::new();
-    for run in 1..=args.runs {
-        let figures = one_run(&client, &target, &args, run).await?;
-        report::print_run(run, &figures);
-        runs.push(figures);
+    let mut series = vec![series_of(&client, &args, Design::GroupCommit).await?];
+    if args.compare_per_order_commit {
+        if args.target.is_some() {
+            bail!("--compare-per-order-commit starts its own servers; leave out --target");
+        }
+        series.push(series_of(&client, &args, Design::PerOrderCommit).await?);
     }
-    let markdown = report::markdown(&args, &runs);
+    let markdown = report::markdown(&args, &series);
     if let Some(path) = &args.report {
         std::fs::write(path, &markdown).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("report written to {}", path.display());
     }
-    if runs.iter().any(|r| !r.violations.is_empty()) {
+    if series.iter().flat_map(|s| &s.runs).any(|r| !r.violations.is_empty()) {
         bail!("invariants violated: see FAIL lines above");
     }
     println!("\nPASS: no oversell, every acknowledged order persisted, retries idempotent, limits held");
     Ok(())
 }
 
-async fn one_run(client: &Client, target: &Target, args: &FlashSaleArgs, run: u32) -> anyhow::Result<RunFigures> {
+/// Every repetition against one server of `design`.
+async fn series_of(client: &Client, args: &FlashSaleArgs, design: Design) -> anyhow::Result<Series> {
+    let mut extra = Vec::new();
+    if design == Design::PerOrderCommit {
+        extra.push("--max-batch=1".to_owned());
+    }
+    let receiver = if args.no_notifications || args.target.is_some() {
+        None
+    } else {
+        let (receiver, url) = Receiver::start().await?;
+        extra.extend([format!("--webhook-urls={url}"), format!("--webhook-secret={}", receiver::SECRET)]);
+        Some(receiver)
+    };
+    let target = match &args.target {
+        Some(url) => Target::remote(url, args.admin_token.clone())?,
+        None => Target::spawn(args.server_queue_depth, &extra)?,
+    };
+    let name = match design {
+        Design::GroupCommit => "group commit",
+        Design::PerOrderCommit => "one transaction per order",
+    };
+    eprintln!("flash sale against {} ({name}, {} run(s))", target.base, args.runs);
+    let mut runs = Vec::new();
+    for run in 1..=args.runs {
+        let figures = one_run(client, &target, args, run, receiver.as_ref()).await?;
+        report::print_run(run, &figures);
+        runs.push(figures);
+    }
+    Ok(Series { runs })
+}
+
+async fn one_run(
+    client: &Client,
+    target: &Target,
+    args: &FlashSaleArgs,
+    run: u32,
+    receiver: Option<&Receiver>,
+) -> anyhow::Result<RunFigures> {
     let conc = args.concurrency as usize;
     // Warm up connections and code paths; not counted.
     probe(client, &target.base, 2_000.min(args.baseline_requests as usize), conc, "warm-up").await;
@@ -107,7 +156,21 @@ async fn one_run(client: &Client, target: &Target, args: &FlashSaleArgs, run: u3
     let rush_elapsed = rush_start.elapsed();
     let rush_samples: Vec<Sample> = rush.iter().flat_map(|b| b.samples.iter().copied()).collect();
 
-    let audit = audit(client, target, &product, args, &buyers, &rush).await?;
+    let mut audit = audit(client, target, &product, args, &buyers, &rush).await?;
+    let notifications = match receiver {
+        Some(receiver) => {
+            let ids: Vec<String> = buyers.iter().chain(&rush).filter_map(|b| b.order.as_ref().map(|o| o.0.clone())).collect();
+            let d = receiver.deliveries(&ids, Duration::from_secs(60)).await;
+            if d.missing > 0 {
+                audit.violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
+            }
+            if d.duplicates > 0 {
+                audit.violations.push(format!("{} events reached the webhook twice", d.duplicates));
+            }
+            Some(d)
+        }
+        None => None,
+    };
     let accepted = Latency::of(&sale_samples, Outcome::Accepted);
     Ok(RunFigures {
         baseline_rps: rate(baseline.len(), baseline_elapsed),
@@ -127,6 +190,7 @@ async fn one_run(client: &Client, target: &Target, args: &FlashSaleArgs, run: u3
         orders: audit.orders,
         stock_left: audit.stock_left,
         violations: audit.violations,
+        notifications,
     })
 }
 

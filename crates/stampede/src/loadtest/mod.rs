@@ -4,6 +4,7 @@
 
 mod driver;
 mod flash_sale;
+mod receiver;
 mod report;
 mod server;
 mod soak;
@@ -87,6 +88,15 @@ pub struct FlashSaleArgs {
     /// shows the waiting room: 503 + Retry-After, then the buyer comes back.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub server_queue_depth: Option<u32>,
+    /// Run the started server without notifications. By default it delivers every order
+    /// event to a webhook receiver in this process (and the dev mailbox), and the audit checks
+    /// each acknowledged order's event arrived exactly once.
+    #[arg(long)]
+    pub no_notifications: bool,
+    /// Also run the same sale against a server that commits one transaction per order
+    /// (`serve --max-batch 1`), the design group commit replaced, and compare in the report.
+    #[arg(long)]
+    pub compare_per_order_commit: bool,
     /// Repetitions; the report gives medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub runs: u32,

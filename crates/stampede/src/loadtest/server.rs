@@ -38,8 +38,9 @@ impl Target {
         Ok(Target { base: url.trim_end_matches('/').to_owned(), admin_token, child: None, _data_dir: None })
     }
 
-    /// Starts this binary's `serve` on a free loopback port and an empty temporary database.
-    pub fn spawn(queue_depth: Option<u32>) -> anyhow::Result<Target> {
+    /// Starts this binary's `serve` on a free loopback port and an empty temporary database,
+    /// with `extra` serve flags.
+    pub fn spawn(queue_depth: Option<u32>, extra: &[String]) -> anyhow::Result<Target> {
         let dir = tempfile::tempdir()?;
         let admin_token = format!("loadtest-{}", rand::random::<u64>());
         let mut child = Command::new(std::env::current_exe()?)
@@ -57,6 +58,7 @@ impl Target {
             ])
             .arg(dir.path())
             .args(queue_depth.map(|d| format!("--queue-depth={d}")))
+            .args(extra)
             .env("STAMPEDE_ADMIN_TOKEN", &admin_token)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

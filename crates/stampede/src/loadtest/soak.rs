@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// Runs the soak and prints (and maybe writes) its report.
 pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
-    let target = Target::spawn(None)?;
+    let target = Target::spawn(None, &[])?;
     let client = Client::builder().pool_max_idle_per_host(args.concurrency as usize).tcp_nodelay(true).build()?;
     let rate_per_sec = match args.rate {
         Some(r) => r,
