@@ -79,7 +79,7 @@ async fn shop(dir: &std::path::Path) -> (Arc<SqliteStore>, String) {
     store.create_product(product, 10).await.unwrap();
     let customer = Customer::with_email("ana@example.com", Some("Ana")).unwrap();
     let request = OrderRequest::new(customer, vec![LineRequest::new("calzone", 2, BTreeMap::new()).unwrap()]).unwrap();
-    let placed = store.place_order(PlaceOrder { request, idempotency: None }).await.unwrap();
+    let placed = store.place_order(PlaceOrder { request, idempotency_key: None }).await.unwrap();
     (store, placed.order.id)
 }
 
