@@ -55,13 +55,13 @@ export async function startShop() {
   };
 }
 
-/** Headless Chromium with the flags these machines need. */
+/** Headless Chromium with the flags these machines need. Playwright gives every launch a
+ * fresh temporary profile (`--user-data-dir`) and removes it on close. */
 export async function startBrowser() {
-  const profile = mkdtempSync(join(tmpdir(), 'stampede-chromium-'));
   const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`];
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args, ignoreDefaultArgs: ['--headless'] });
-  return { browser, async close() { await browser.close(); rmSync(profile, { recursive: true, force: true }); } };
+    '--disable-component-update', '--disable-sync'];
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args });
+  return { browser, close: () => browser.close() };
 }
 
 /**
@@ -72,10 +72,17 @@ export async function openPage(browser, width, { javaScriptEnabled = true, allow
   const context = await browser.newContext({ viewport: { width, height: width < 600 ? 780 : 900 }, javaScriptEnabled });
   const page = await context.newPage();
   const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error' && !allow.some((a) => m.text().includes(a))) errors.push(`console: ${m.text()}`); });
+  // Messages the next step is meant to cause (an HTTP error the page shows on purpose):
+  // each allowed once, and `expected` lists those that never came.
+  const expected = [];
+  page.on('console', (m) => {
+    if (m.type() !== 'error' || allow.some((a) => m.text().includes(a))) return;
+    const i = expected.findIndex((e) => m.text().includes(e));
+    if (i >= 0) expected.splice(i, 1); else errors.push(`console: ${m.text()}`);
+  });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.setDefaultTimeout(10000);
-  return { page, context, errors };
+  return { page, context, errors, expected, expect: (text) => expected.push(text) };
 }
 
 /** Saves a full-page screenshot as artifacts/screenshots/<name>-<width>.png. */

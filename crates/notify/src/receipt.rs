@@ -77,7 +77,7 @@ pub fn render(event: &Event, public_url: &str) -> Result<Option<Receipt>, askama
 
 /// Where the customer can follow the order.
 pub fn status_url(public_url: &str, order: &Order) -> String {
-    format!("{}/api/orders/{}", public_url.trim_end_matches('/'), order.id)
+    format!("{}/orders/{}", public_url.trim_end_matches('/'), order.id)
 }
 
 fn status_phrase(status: OrderStatus) -> &'static str {

@@ -115,7 +115,7 @@ async fn a_placed_order_sends_a_receipt_over_real_smtp() {
     assert_eq!(headers["message-id"], format!("<{event_id}@pizza.example>"), "stable id for de-duplication");
     assert_eq!(mail["content_type"], "multipart/alternative");
 
-    let status_link = format!("{PUBLIC_URL}/api/orders/{id}");
+    let status_link = format!("{PUBLIC_URL}/orders/{id}");
     let text = mail["parts"]["text/plain"].as_str().expect("a plain-text part");
     let html = mail["parts"]["text/html"].as_str().expect("an HTML part");
     for part in [text, html] {
@@ -187,7 +187,7 @@ async fn the_dev_mailbox_shows_receipts_newest_first_and_stores_a_resend_once() 
     let link = page.split("href=\"/dev/mailbox/").nth(2).and_then(|s| s.split('"').next()).unwrap();
     let message = app.get(&format!("/dev/mailbox/{link}")).await.text().await.unwrap();
     assert!(message.contains("srcdoc=") && message.contains("Size: Large 35 cm"), "{message}");
-    assert!(message.contains(&format!("{PUBLIC_URL}/api/orders/{first_id}")));
+    assert!(message.contains(&format!("{PUBLIC_URL}/orders/{first_id}")));
     expect_problem(app.get("/dev/mailbox/nope").await, 404, "not-found").await;
 
     // A resend after a crash (same event id) does not show up twice.

@@ -126,8 +126,14 @@ async fn one_run(
     let conc = args.concurrency as usize;
     // Warm up connections and code paths; not counted.
     probe(client, &target.base, 2_000.min(args.baseline_requests as usize), conc, "warm-up").await;
-    let (baseline, baseline_elapsed) =
-        probe(client, &target.base, args.baseline_requests as usize, conc, "baseline /healthz").await;
+    // The machine is shared: the baseline is taken in slices between the measured phases, so
+    // a neighbour's burst weighs on both sides of each ratio alike.
+    let mut baseline = Baseline::default();
+    let slice = (args.baseline_requests as usize).div_ceil(RUSH_SLICES + 1).max(1);
+    let mut cpu = ServerCpu::default();
+    let mark = target.cpu_time();
+    baseline.add(probe(client, &target.base, slice, conc, "baseline /healthz").await);
+    cpu.baseline += since(target, mark);
 
     let product = format!("flash-{run}-{}", rand::random::<u32>());
     create_product(client, target, &product, args.stock, args.per_customer_limit).await?;
@@ -142,24 +148,37 @@ async fn one_run(
         greedy_percent: args.greedy_percent,
     });
     let s = shared.clone();
+    let mark = target.cpu_time();
     let (buyers, _) = fire("flash sale", args.buyers as usize, conc, move |i, start| buy(s.clone(), i, start)).await;
+    cpu.sale = since(target, mark);
     let sale_samples: Vec<Sample> = buyers.iter().flat_map(|b| b.samples.iter().copied()).collect();
     let sell_out_time =
         sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).map(|s| s.finished).max().unwrap_or_default();
 
-    let s = shared.clone();
-    let offset = args.buyers as usize;
-    let (rush, rush_start) = fire("sold-out rush", args.sold_out_requests as usize, conc, move |i, start| {
-        buy_once(s.clone(), offset + i, start)
-    })
-    .await;
-    let rush_elapsed = rush_start.elapsed();
+    let mut rush = Vec::new();
+    let mut rush_elapsed = Duration::ZERO;
+    let per_slice = (args.sold_out_requests as usize).div_ceil(RUSH_SLICES);
+    for k in 0..RUSH_SLICES {
+        let mark = target.cpu_time();
+        baseline.add(probe(client, &target.base, slice, conc, "baseline /healthz").await);
+        cpu.baseline += since(target, mark);
+        let first = args.buyers as usize + k * per_slice;
+        let count = per_slice.min((args.sold_out_requests as usize).saturating_sub(k * per_slice));
+        let s = shared.clone();
+        let mark = target.cpu_time();
+        let (part, start) =
+            fire("sold-out rush", count, conc, move |i, start| buy_once(s.clone(), first + i, start)).await;
+        rush_elapsed += start.elapsed();
+        cpu.rush += since(target, mark);
+        rush.extend(part);
+    }
     let rush_samples: Vec<Sample> = rush.iter().flat_map(|b| b.samples.iter().copied()).collect();
 
     let mut audit = audit(client, target, &product, args, &buyers, &rush).await?;
     let notifications = match receiver {
         Some(receiver) => {
-            let ids: Vec<String> = buyers.iter().chain(&rush).filter_map(|b| b.order.as_ref().map(|o| o.0.clone())).collect();
+            let ids: Vec<String> =
+                buyers.iter().chain(&rush).filter_map(|b| b.order.as_ref().map(|o| o.0.clone())).collect();
             let d = receiver.deliveries(&ids, Duration::from_secs(60)).await;
             if d.missing > 0 {
                 audit.violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
@@ -172,9 +191,16 @@ async fn one_run(
         None => None,
     };
     let accepted = Latency::of(&sale_samples, Outcome::Accepted);
+    let per_request = |cpu: Duration, requests: usize| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
+    let server_cpu_us = target.cpu_time().map(|_| ServerCpuPerRequest {
+        baseline: per_request(cpu.baseline, baseline.samples.len()),
+        sale: per_request(cpu.sale, sale_samples.len()),
+        rush: per_request(cpu.rush, rush_samples.len()),
+    });
     Ok(RunFigures {
-        baseline_rps: rate(baseline.len(), baseline_elapsed),
-        baseline: Latency::of(&baseline, Outcome::Ok),
+        server_cpu_us,
+        baseline_rps: rate(baseline.samples.len(), baseline.elapsed),
+        baseline: Latency::of(&baseline.samples, Outcome::Ok),
         accepted_rps: rate(accepted.count, sell_out_time),
         accepted,
         sell_out_time,
@@ -192,6 +218,48 @@ async fn one_run(
         violations: audit.violations,
         notifications,
     })
+}
+
+/// Slices of the sold-out rush, each after a slice of the baseline.
+const RUSH_SLICES: usize = 4;
+
+/// Server CPU time spent in each phase.
+#[derive(Default)]
+struct ServerCpu {
+    baseline: Duration,
+    sale: Duration,
+    rush: Duration,
+}
+
+/// Server CPU per request in each phase, in microseconds.
+pub struct ServerCpuPerRequest {
+    pub baseline: f64,
+    /// Every request of the sale: accepted, replayed, refused.
+    pub sale: f64,
+    /// Sold-out rejections.
+    pub rush: f64,
+}
+
+/// Server CPU used since `mark` (zero when unknown).
+fn since(target: &Target, mark: Option<Duration>) -> Duration {
+    match (mark, target.cpu_time()) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => Duration::ZERO,
+    }
+}
+
+/// The baseline's slices, summed.
+#[derive(Default)]
+struct Baseline {
+    samples: Vec<Sample>,
+    elapsed: Duration,
+}
+
+impl Baseline {
+    fn add(&mut self, (samples, elapsed): (Vec<Sample>, Duration)) {
+        self.samples.extend(samples);
+        self.elapsed += elapsed;
+    }
 }
 
 /// GETs `/healthz` `total` times: the cheapest request the server answers.

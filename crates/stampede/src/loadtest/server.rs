@@ -31,6 +31,18 @@ impl Target {
         status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
     }
 
+    /// CPU time (user + system) the server process has used, when this command started it
+    /// (Linux). Unlike wall-clock rates, it barely moves when a neighbour loads the machine.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let pid = self.child.as_ref()?.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name, which is in parentheses and may contain spaces.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // USER_HZ is 100 on every Linux ABI.
+        Some(Duration::from_millis(ticks * 10))
+    }
+
     /// Uses `url` with `token`.
     pub fn remote(url: &str, token: Option<String>) -> anyhow::Result<Target> {
         let admin_token =

@@ -196,10 +196,13 @@ pub struct StatusChange {
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order in its new status", body = OrderDto),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow does not allow this change", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown status", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_order_status(

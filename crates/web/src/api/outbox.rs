@@ -119,6 +119,8 @@ pub async fn list_outbox(
     params(("id" = String, Path, description = "Event id")),
     responses(
         (status = 202, description = "Queued again"),
+        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No parked event with this id", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn retry_event(

@@ -103,8 +103,7 @@ pub fn price_cart(products: &[ProductView], cart: &Cart, now: Millis) -> PricedC
         if requested == 0 {
             continue;
         }
-        let check =
-            LineCheck { product: &view.product, requested, available: view.stock, already_bought: 0, now };
+        let check = LineCheck { product: &view.product, requested, available: view.stock, already_bought: 0, now };
         if let Err(rejection) = check_line(check) {
             let message = explain(&Problem::from(rejection), now, |_| view.product.name.clone());
             if let Some(line) = lines.iter_mut().find(|l| l.product_id == view.product.id) {
@@ -162,12 +161,16 @@ pub async fn add(
     let current = cart.clone();
     let refuse = |message: String, status| builder(&view, &current, &selected, 1, Some(message), status);
     let Ok(quantity) = quantity_field.parse::<i64>() else {
-        return Ok(refuse(format!("Quantity must be a whole number, not “{quantity_field}”."), StatusCode::UNPROCESSABLE_ENTITY));
+        return Ok(refuse(
+            format!("Quantity must be a whole number, not “{quantity_field}”."),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
     };
     if !selected.iter().all(|(g, ids)| is_slug(g) && ids.iter().all(|c| is_slug(c))) {
         return Ok(refuse("Those options are not on the menu.".into(), StatusCode::UNPROCESSABLE_ENTITY));
     }
-    let selections = CartLine { product_id: view.product.id.clone(), options: selected.clone(), quantity: 1 }.selections();
+    let selections =
+        CartLine { product_id: view.product.id.clone(), options: selected.clone(), quantity: 1 }.selections();
     // The same checks an order gets: the line's shape, its options, then stock, sale window
     // and limits over everything of this product in the cart.
     let line = match LineRequest::new(&view.product.id, quantity, selections) {
@@ -183,7 +186,8 @@ pub async fn add(
         }
     };
     let requested = cart.units_of(&view.product.id).saturating_add(line.quantity);
-    let check = LineCheck { product: &view.product, requested, available: view.stock, already_bought: 0, now: now_millis() };
+    let check =
+        LineCheck { product: &view.product, requested, available: view.stock, already_bought: 0, now: now_millis() };
     if let Err(rejection) = check_line(check) {
         let problem = Problem::from(rejection);
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);

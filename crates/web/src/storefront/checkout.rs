@@ -110,11 +110,13 @@ pub async fn submit(
         form.key = fresh_key();
     }
     let again = |priced, form, errors, alert: Option<String>, status| {
-        let page = CheckoutPage { shell: Shell::new("Checkout", &Cart::from_headers(&headers)), priced, form, errors, alert };
+        let page =
+            CheckoutPage { shell: Shell::new("Checkout", &Cart::from_headers(&headers)), priced, form, errors, alert };
         render(status, &page)
     };
     if priced.cart.lines.is_empty() {
-        let alert = "Your cart is empty, so there is nothing to order. If you just placed an order, find it under My orders.";
+        let alert =
+            "Your cart is empty, so there is nothing to order. If you just placed an order, find it under My orders.";
         return Ok(again(priced, form, FieldErrors::default(), Some(alert.into()), StatusCode::CONFLICT));
     }
     let (customer, fulfilment, errors) = validate(&form);
@@ -131,7 +133,15 @@ pub async fn submit(
         .map(|r| r.with_fulfilment(Some(fulfilment)));
     let request = match request {
         Ok(request) => request,
-        Err(e) => return Ok(again(priced, form, errors, Some(format!("Your cart can't be ordered: {}.", e.message)), StatusCode::UNPROCESSABLE_ENTITY)),
+        Err(e) => {
+            return Ok(again(
+                priced,
+                form,
+                errors,
+                Some(format!("Your cart can't be ordered: {}.", e.message)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
     };
     let placed = match app.order_limits.check_ip(client.map(|c| c.0.0.ip())) {
         Ok(()) => match app.order_limits.check_customer(&request.customer.key.0) {

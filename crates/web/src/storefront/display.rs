@@ -46,7 +46,8 @@ pub fn stock_label(stock: u32) -> String {
 /// A UTC time for pages rendered without knowing the reader's zone; the script rewrites it
 /// in local time: `Wed 25 Nov 2026, 19:00 UTC`.
 pub fn utc_label(ms: Millis) -> String {
-    let format = format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year], [hour]:[minute] UTC");
+    let format =
+        format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year], [hour]:[minute] UTC");
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&format).ok())

@@ -64,10 +64,8 @@ impl Stream {
         }
         let products = self.store.products().await.ok()?;
         self.changes.borrow_and_update();
-        let levels: Vec<StockLevel<'_>> = products
-            .iter()
-            .map(|p| StockLevel { id: &p.product.id, stock: p.stock, sold_out: p.stock == 0 })
-            .collect();
+        let levels: Vec<StockLevel<'_>> =
+            products.iter().map(|p| StockLevel { id: &p.product.id, stock: p.stock, sold_out: p.stock == 0 }).collect();
         let mut event = Event::default().event("stock").data(serde_json::to_string(&levels).ok()?);
         if self.first {
             event = event.retry(RECONNECT);

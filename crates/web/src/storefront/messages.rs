@@ -17,7 +17,9 @@ pub fn explain(problem: &Problem, now: i64, name_of: impl Fn(&str) -> String) ->
             Some(n) => format!("Sorry, only {n} {name} left. Lower the quantity to order the rest."),
         },
         "sale-not-started" => match problem.sale_starts_at.as_deref().and_then(parse_rfc3339) {
-            Some(at) => format!("The {name} sale isn't open yet. It opens {} ({}).", wait_label(now, at), utc_label(at)),
+            Some(at) => {
+                format!("The {name} sale isn't open yet. It opens {} ({}).", wait_label(now, at), utc_label(at))
+            }
             None => format!("The {name} sale isn't open yet."),
         },
         "sale-ended" => format!("Sorry, the {name} sale has ended."),
@@ -32,7 +34,14 @@ pub fn explain(problem: &Problem, now: i64, name_of: impl Fn(&str) -> String) ->
             problem.retry_after.unwrap_or(1)
         ),
         "internal" => "Something went wrong on our side and nothing was charged. Please try again.".to_owned(),
-        _ => sentence(&problem.detail.replace(&format!("`{id}`"), &name)),
+        _ => {
+            // A field problem's detail starts with the field's JSON path, which means nothing on a page.
+            let detail = match &problem.field {
+                Some(field) => problem.detail.trim_start_matches(&format!("{field}: ")),
+                None => &problem.detail,
+            };
+            sentence(&detail.replace(&format!("`{id}`"), &name))
+        }
     }
 }
 
@@ -66,6 +75,9 @@ mod tests {
         assert_eq!(early, "The Golden Slice sale isn't open yet. It opens in 1 h 0 min (Thu 1 Jan 1970, 01:00 UTC).");
         let limit = say(OrderRejection::CustomerLimit { product: "g".into(), limit: 1, already: 1, requested: 1 });
         assert!(limit.starts_with("At most 1 of Golden Slice per customer"), "{limit}");
+        let invalid =
+            say(stampede_domain::ValidationError::new("options.toppings", "Toppings: choose at most 5").into());
+        assert_eq!(invalid, "Toppings: choose at most 5.");
         let busy = explain(&crate::problem::busy(std::time::Duration::from_secs(3)), 0, |_| String::new());
         assert!(busy.contains("try again in 3 seconds"));
     }

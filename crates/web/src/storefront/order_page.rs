@@ -158,7 +158,11 @@ pub async fn show(
     let order = app.store.order(&id).await?.ok_or(PageError::NotFound)?;
     let view = OrderView::new(&order);
     let title = format!("Order {}", view.number);
-    let page = OrderPage { shell: Shell::new(title, &Cart::from_headers(&headers)), order: view, placed: query.placed.is_some() };
+    let page = OrderPage {
+        shell: Shell::new(title, &Cart::from_headers(&headers)),
+        order: view,
+        placed: query.placed.is_some(),
+    };
     Ok(render(StatusCode::OK, &page))
 }
 

@@ -47,7 +47,8 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "storefront page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Sorry, this page could not be shown. Please try again.").into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, "Sorry, this page could not be shown. Please try again.")
+                .into_response()
         }
     }
 }
@@ -117,10 +118,8 @@ pub async fn fallback(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
     let machine_path = ["/api/", "/dev/", "/static/"].iter().any(|p| path.starts_with(p))
         || ["/healthz", "/readyz", "/metrics"].contains(&path);
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
+    let wants_html =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
     if wants_html && !machine_path {
         not_found_page(&headers)
     } else {

@@ -1,0 +1,350 @@
+//! The storefront pages over real HTTP: rendering, the cart cookie, the no-JavaScript
+//! checkout with its validation messages and idempotency, friendly refusals, static assets
+//! with ETags, the live stock stream, and a shutdown that open streams do not hold up.
+
+mod common;
+
+use common::process::Server;
+use common::*;
+use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION, SET_COOKIE};
+use reqwest::{Client, Response, redirect};
+use serde_json::{Value, json};
+use stampede_domain::SaleRules;
+use std::time::{Duration, Instant};
+
+/// A client that shows redirects instead of following them, as a browser's form post sees them.
+fn browser() -> Client {
+    Client::builder().redirect(redirect::Policy::none()).build().unwrap()
+}
+
+async fn page(app: &TestApp, path: &str, cart: Option<&str>) -> Response {
+    let mut req = browser().get(app.url(path)).header(ACCEPT, "text/html");
+    if let Some(c) = cart {
+        req = req.header(COOKIE, format!("cart={c}"));
+    }
+    req.send().await.unwrap()
+}
+
+async fn post_form(app: &TestApp, path: &str, cart: Option<&str>, form: &[(&str, &str)]) -> Response {
+    let mut req = browser().post(app.url(path)).form(form);
+    if let Some(c) = cart {
+        req = req.header(COOKIE, format!("cart={c}"));
+    }
+    req.send().await.unwrap()
+}
+
+/// The cart value a response sets.
+fn cart_cookie(resp: &Response) -> String {
+    let set = resp.headers().get(SET_COOKIE).expect("a Set-Cookie").to_str().unwrap();
+    assert!(set.contains("Path=/") && set.contains("SameSite=Lax") && set.contains("HttpOnly"), "{set}");
+    set.strip_prefix("cart=").unwrap().split(';').next().unwrap().to_owned()
+}
+
+fn hidden_key(html: &str) -> String {
+    let start = html.find(r#"name="key" value=""#).expect("a checkout key") + r#"name="key" value=""#.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+const DELIVERY: [(&str, &str); 6] = [
+    ("name", "Ana"),
+    ("email", "ana@example.com"),
+    ("fulfilment", "delivery"),
+    ("address", "1 Main St"),
+    ("city", "Springfield"),
+    ("postcode", "12345"),
+];
+
+#[tokio::test]
+async fn every_page_renders_and_unknown_pages_are_friendly_for_browsers_only() {
+    let app = TestApp::pizza_shop().await;
+    for (path, needle) in [
+        ("/", "Midnight Truffle Pizza"),
+        ("/products/margherita", "Extra toppings"),
+        ("/cart", "Your cart is empty"),
+        ("/checkout", "Browse the menu"),
+        ("/my-orders", "Email used at checkout"),
+        ("/my-orders?email=nobody@example.com", "No orders for nobody@example.com yet"),
+    ] {
+        let resp = page(&app, path, None).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert!(resp.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        assert_eq!(resp.headers()[CACHE_CONTROL], "no-store");
+        assert!(resp.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+        let html = resp.text().await.unwrap();
+        assert!(html.contains(needle), "{path} lacks {needle}");
+    }
+    let menu = page(&app, "/", None).await.text().await.unwrap();
+    assert!(menu.contains(r#"aria-label="Illustration of Margherita""#), "pictures have alt text");
+    assert!(menu.contains("data-countdown"), "the upcoming sale counts down");
+    assert!(menu.contains(r#"data-stock-for="midnight-truffle">50 left"#));
+
+    for path in ["/products/nope", "/orders/nope", "/no-such-page"] {
+        let resp = page(&app, path, None).await;
+        assert_eq!(resp.status(), 404, "{path}");
+        assert!(resp.text().await.unwrap().contains("We couldn&#39;t find that page"), "{path}");
+    }
+    // The API and clients that do not ask for HTML keep problem+json.
+    let api = app.client.get(app.url("/api/nope")).header(ACCEPT, "text/html").send().await.unwrap();
+    expect_problem(api, 404, "not-found").await;
+    expect_problem(app.get("/no-such-page").await, 404, "not-found").await;
+    let bad_email = page(&app, "/my-orders?email=nope", None).await;
+    assert_eq!(bad_email.status(), 422);
+    assert!(bad_email.text().await.unwrap().contains("Enter an email address like name@example.com."));
+}
+
+#[tokio::test]
+async fn the_first_page_fits_the_size_budget_and_assets_revalidate_with_etags() {
+    let app = TestApp::pizza_shop().await;
+    let html = page(&app, "/", None).await.text().await.unwrap();
+    let mut total = html.len();
+    for asset in ["shop.css", "shop.js"] {
+        let start = html.find(&format!("/static/{asset}?v=")).expect("the page links its assets");
+        let href = &html[start..start + html[start..].find('"').unwrap()];
+        let resp = app.get(href).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()[CACHE_CONTROL], "public, max-age=86400");
+        let etag = resp.headers()[ETAG].clone();
+        assert!(etag.to_str().unwrap().starts_with('"'), "a strong ETag");
+        assert!(href.ends_with(etag.to_str().unwrap().trim_matches('"')), "the URL is versioned by content");
+        total += resp.bytes().await.unwrap().len();
+        let again = app.client.get(app.url(href)).header(IF_NONE_MATCH, etag.clone()).send().await.unwrap();
+        assert_eq!(again.status(), 304);
+        assert_eq!(again.headers()[ETAG], etag);
+        assert!(again.bytes().await.unwrap().is_empty());
+        let stale = app.client.get(app.url(href)).header(IF_NONE_MATCH, "\"old\"").send().await.unwrap();
+        assert_eq!(stale.status(), 200);
+    }
+    assert!(total < 50 * 1024, "HTML + CSS + JS of the menu is {total} bytes");
+    assert_eq!(page(&app, "/static/nope.js", None).await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_cart_lives_in_a_cookie_and_is_priced_by_the_server() {
+    let app = TestApp::pizza_shop().await;
+    let added = post_form(
+        &app,
+        "/cart/add",
+        None,
+        &[
+            ("product", "margherita"),
+            ("quantity", "2"),
+            ("o.size", "large"),
+            ("o.toppings", "basil"),
+            ("o.toppings", "olives"),
+        ],
+    )
+    .await;
+    assert_eq!(added.status(), 303);
+    assert_eq!(added.headers()[LOCATION], "/cart?added=margherita");
+    let cart = cart_cookie(&added);
+    assert_eq!(cart, "margherita.crust=classic.size=large.toppings=olives+basil*2", "canonical, catalog order");
+    // The same pizza again adds up on one line; a drink gets its own.
+    let again = post_form(
+        &app,
+        "/cart/add",
+        Some(&cart),
+        &[("product", "margherita"), ("o.toppings", "olives"), ("o.toppings", "basil"), ("o.size", "large")],
+    )
+    .await;
+    let cart = cart_cookie(&again);
+    let cart = cart_cookie(&post_form(&app, "/cart/add", Some(&cart), &[("product", "cola"), ("quantity", "1")]).await);
+    assert_eq!(cart, "margherita.crust=classic.size=large.toppings=olives+basil*3|cola*1");
+    let html = page(&app, "/cart?added=cola", Some(&cart)).await.text().await.unwrap();
+    assert!(html.contains("Added Cola to your cart."));
+    assert!(html.contains("$16.50 each"), "11 + 4 large + 1 olives + 0.50 basil");
+    assert!(html.contains("$49.50") && html.contains("$52.00"), "line total and total");
+
+    let key = "margherita.crust=classic.size=large.toppings=olives+basil";
+    let updated = post_form(&app, "/cart/update", Some(&cart), &[("key", key), ("quantity", "1")]).await;
+    assert_eq!(updated.headers()[LOCATION], "/cart");
+    let cart = cart_cookie(&updated);
+    assert_eq!(cart, "margherita.crust=classic.size=large.toppings=olives+basil*1|cola*1");
+    let cart = cart_cookie(&post_form(&app, "/cart/remove", Some(&cart), &[("key", "cola")]).await);
+    assert_eq!(cart, "margherita.crust=classic.size=large.toppings=olives+basil*1");
+    let emptied = post_form(&app, "/cart/remove", Some(&cart), &[("key", key)]).await;
+    assert!(emptied.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+
+    // A client-side price or a corrupt cookie changes nothing but the client's own cart.
+    for corrupt in ["garbage", "margherita*0", "x.y=%3Cscript%3E*1", &"a*1|".repeat(2000)] {
+        let resp = page(&app, "/cart", Some(corrupt)).await;
+        assert_eq!(resp.status(), 200, "{corrupt}");
+        assert!(resp.text().await.unwrap().contains("Your cart is empty"));
+        assert_eq!(page(&app, "/checkout", Some(corrupt)).await.status(), 200);
+    }
+    let gone = page(&app, "/cart", Some("no-such-pizza*2|cola*1")).await.text().await.unwrap();
+    assert!(gone.contains("no longer on the menu and were removed") && gone.contains("$2.50"));
+}
+
+#[tokio::test]
+async fn adding_explains_refusals_and_keeps_the_choices() {
+    let app = TestApp::pizza_shop().await;
+    let toppings = ["ham", "mushrooms", "olives", "pepperoni", "basil", "pineapple"].map(|t| ("o.toppings", t));
+    let mut form = vec![("product", "pepperoni"), ("o.size", "small")];
+    form.extend(toppings);
+    let resp = post_form(&app, "/cart/add", None, &form).await;
+    assert_eq!(resp.status(), 422);
+    assert!(resp.headers().get(SET_COOKIE).is_none());
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Extra toppings: choose at most 5, got 6"));
+    assert!(html.contains(r#"value="small" data-delta="-300" checked"#), "the choices are kept");
+
+    let early = post_form(&app, "/cart/add", None, &[("product", "golden-slice")]).await;
+    assert_eq!(early.status(), 409);
+    assert!(early.text().await.unwrap().contains("The Golden Slice Friday sale isn&#39;t open yet. It opens in"));
+    let limit = post_form(&app, "/cart/add", None, &[("product", "midnight-truffle"), ("quantity", "3")]).await;
+    assert_eq!(limit.status(), 422);
+    assert!(limit.text().await.unwrap().contains("At most 2 of Midnight Truffle Pizza per order"));
+    assert_eq!(post_form(&app, "/cart/add", None, &[("product", "nope")]).await.status(), 404);
+}
+
+#[tokio::test]
+async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
+    let app = TestApp::pizza_shop().await;
+    let cart = "margherita.size=large*2|cola*1";
+    let form_page = page(&app, "/checkout", Some(cart)).await.text().await.unwrap();
+    let key = hidden_key(&form_page);
+    assert_ne!(
+        key,
+        hidden_key(&page(&app, "/checkout", Some(cart)).await.text().await.unwrap()),
+        "a fresh key per view"
+    );
+
+    let invalid = post_form(
+        &app,
+        "/checkout",
+        Some(cart),
+        &[("key", &key), ("name", ""), ("email", "nope"), ("fulfilment", "delivery"), ("city", "Springfield")],
+    )
+    .await;
+    assert_eq!(invalid.status(), 422);
+    let html = invalid.text().await.unwrap();
+    for message in
+        ["Enter your name", "Enter an email address like", "Enter the street and number.", "Enter a postcode"]
+    {
+        assert!(html.contains(message), "{message}");
+    }
+    assert!(html.contains(r#"aria-describedby="email-error""#));
+    assert!(html.contains(r#"value="Springfield""#), "what was typed is kept");
+    assert_eq!(hidden_key(&html), key, "the same checkout keeps its key");
+    assert_eq!(app.order_rows(), 0);
+
+    let mut form = vec![("key", key.as_str())];
+    form.extend(DELIVERY);
+    let first = post_form(&app, "/checkout", Some(cart), &form).await;
+    assert_eq!(first.status(), 303);
+    assert!(first.headers()[SET_COOKIE].to_str().unwrap().starts_with("cart=; "), "the cart is emptied");
+    let location = first.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/orders/") && location.ends_with("?placed=1"));
+    // A double click or a re-submit with the cart still in the cookie lands on the same order.
+    let second = post_form(&app, "/checkout", Some(cart), &form).await;
+    assert_eq!(second.headers()[LOCATION].to_str().unwrap(), location);
+    assert_eq!(app.order_rows(), 1);
+
+    let confirmation = page(&app, &location, None).await.text().await.unwrap();
+    for needle in [
+        "Thank you, Ana! Your order is in.",
+        "2 × Margherita",
+        "Large 35 cm",
+        "$32.50",
+        "Order received",
+        "1 Main St",
+        "12345 Springfield",
+    ] {
+        assert!(confirmation.contains(needle), "{needle}");
+    }
+    let id = location.trim_start_matches("/orders/").trim_end_matches("?placed=1");
+    let order: Value = app.get(&format!("/api/orders/{id}")).await.json().await.unwrap();
+    assert_eq!(
+        order["fulfilment"],
+        json!({"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"})
+    );
+    let mine = page(&app, "/my-orders?email=ANA@example.com", None).await.text().await.unwrap();
+    assert!(mine.contains(&format!("/orders/{id}")) && mine.contains("2 × Margherita, 1 × Cola"));
+}
+
+#[tokio::test]
+async fn checkout_refusals_are_explained_on_the_form() {
+    let app = TestApp::start().await;
+    app.add_product("last-one", 500, 1, SaleRules::default()).await;
+    let html = page(&app, "/checkout", Some("last-one*1")).await.text().await.unwrap();
+    let key = hidden_key(&html);
+    // Someone else buys the last one between the form and the submit.
+    assert_eq!(app.order(&order_body("bo@example.com", "last-one", 1), None).await.status(), 201);
+    let mut form = vec![("key", key.as_str()), ("fulfilment", "pickup")];
+    form.extend(&DELIVERY[..2]);
+    let resp = post_form(&app, "/checkout", Some("last-one*1"), &form).await;
+    assert_eq!(resp.status(), 409);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Sorry, Product last-one just sold out."), "{html}");
+    assert_eq!(hidden_key(&html), key);
+    let empty = post_form(&app, "/checkout", None, &form).await;
+    assert_eq!(empty.status(), 409);
+    assert!(empty.text().await.unwrap().contains("Your cart is empty"));
+}
+
+#[tokio::test]
+async fn the_api_takes_and_returns_fulfilment_and_stays_compatible() {
+    let app = TestApp::pizza_shop().await;
+    let mut body = order_body("cy@example.com", "cola", 1);
+    let plain: Value = app.order(&body, None).await.json().await.unwrap();
+    assert!(plain.get("fulfilment").is_none(), "absent when not given");
+    body["fulfilment"] = json!({"type": "pickup"});
+    let pickup: Value = app.order(&body, None).await.json().await.unwrap();
+    assert_eq!(pickup["fulfilment"], json!({"type": "pickup"}));
+    body["fulfilment"] = json!({"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "#"});
+    let problem = expect_problem(app.order(&body, None).await, 422, "validation").await;
+    assert_eq!(problem["field"], "fulfilment.postcode");
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert!(doc["components"]["schemas"]["FulfilmentDto"].is_object());
+    assert!(doc["components"]["schemas"]["OrderDto"]["properties"]["fulfilment"].is_object());
+}
+
+/// Reads the stream until an event whose data satisfies `want`, or fails after 5 s.
+async fn next_stock(resp: &mut Response, buffer: &mut String, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                let levels: Value = serde_json::from_str(data).unwrap();
+                if want(&levels) {
+                    assert!(event.contains("event: stock"));
+                    return levels;
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, resp.chunk()).await.expect("an event within 5 s").unwrap().unwrap();
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn the_stock_stream_sends_levels_then_every_change() {
+    let app = TestApp::pizza_shop().await;
+    let mut resp = app.get("/api/stock/events").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()[CONTENT_TYPE], "text/event-stream");
+    let mut buffer = String::new();
+    let stock_of =
+        |levels: &Value, id: &str| levels.as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()["stock"].clone();
+    let first = next_stock(&mut resp, &mut buffer, |_| true).await;
+    assert_eq!(stock_of(&first, "midnight-truffle"), 50);
+    assert_eq!(app.order(&order_body("dee@example.com", "midnight-truffle", 2), None).await.status(), 201);
+    let after = next_stock(&mut resp, &mut buffer, |l| stock_of(l, "midnight-truffle") != 50).await;
+    assert_eq!(stock_of(&after, "midnight-truffle"), 48);
+    assert_eq!(after.as_array().unwrap().iter().find(|p| p["id"] == "midnight-truffle").unwrap()["soldOut"], false);
+}
+
+#[tokio::test]
+async fn an_open_stock_stream_does_not_hold_up_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut stream = reqwest::get(server.url("/api/stock/events")).await.unwrap();
+    assert!(stream.chunk().await.unwrap().is_some(), "the stream is open");
+    let started = Instant::now();
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert!(status.success(), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
+    assert!(tokio::time::timeout(Duration::from_secs(1), stream.chunk()).await.is_ok(), "the stream ended");
+}

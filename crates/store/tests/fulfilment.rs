@@ -1,0 +1,52 @@
+//! Pickup or delivery is stored with the order, survives a restart, and is part of what an
+//! idempotency key is bound to; orders placed without it read back as before.
+
+use stampede_domain::{
+    Currency, Customer, DeliveryAddress, Fulfilment, LineRequest, Money, OrderRequest, Product, SaleRules,
+};
+use stampede_store::{PlaceOrder, SqliteConfig, SqliteStore, Store, StoreError};
+use std::collections::BTreeMap;
+
+fn pizza() -> Product {
+    Product {
+        id: "pizza".into(),
+        name: "Pizza".into(),
+        description: String::new(),
+        category: "pizza".into(),
+        base_price: Money::new(1000, Currency::USD),
+        option_groups: vec![],
+        sale: SaleRules::default(),
+        image: None,
+        archived: false,
+    }
+}
+
+fn order(fulfilment: Option<Fulfilment>, key: &str) -> PlaceOrder {
+    let line = LineRequest::new("pizza", 1, BTreeMap::new()).unwrap();
+    let customer = Customer::with_email("ana@example.com", Some("Ana")).unwrap();
+    let request = OrderRequest::new(customer, vec![line]).unwrap().with_fulfilment(fulfilment);
+    PlaceOrder { request, idempotency_key: Some(key.to_owned()) }
+}
+
+#[tokio::test]
+async fn fulfilment_is_kept_with_the_order_and_bound_to_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let delivery = Fulfilment::Delivery(DeliveryAddress::new("1 Main St", "Springfield", "12345").unwrap());
+    let (delivered, plain) = {
+        let store = SqliteStore::open(SqliteConfig::in_dir(dir.path())).unwrap();
+        store.create_product(pizza(), 10).await.unwrap();
+        let delivered = store.place_order(order(Some(delivery.clone()), "k1")).await.unwrap().order;
+        assert_eq!(delivered.fulfilment, Some(delivery.clone()));
+        let plain = store.place_order(order(None, "k2")).await.unwrap().order;
+        assert_eq!(plain.fulfilment, None);
+        // Another address under the same key is another request.
+        let moved = Fulfilment::Delivery(DeliveryAddress::new("2 High St", "Springfield", "12345").unwrap());
+        assert!(matches!(store.place_order(order(Some(moved), "k1")).await, Err(StoreError::IdempotencyMismatch(_))));
+        (delivered.id, plain.id)
+    };
+    let store = SqliteStore::open(SqliteConfig::in_dir(dir.path())).unwrap();
+    assert_eq!(store.order(&delivered).await.unwrap().unwrap().fulfilment, Some(delivery.clone()));
+    assert_eq!(store.order(&plain).await.unwrap().unwrap().fulfilment, None);
+    let replay = store.place_order(order(Some(delivery), "k1")).await.unwrap();
+    assert!(replay.replayed && replay.order.id == delivered);
+}
