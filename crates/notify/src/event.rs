@@ -72,6 +72,7 @@ fn order_json(order: &Order) -> Value {
         "items": order.lines.iter().map(line_json).collect::<Vec<_>>(),
         "total": money(&order.total),
         "status": order.status.as_str(),
+        "fulfilment": order.fulfilment,
         "createdAt": rfc3339(order.created_at),
         "updatedAt": rfc3339(order.updated_at),
     })

@@ -3,7 +3,7 @@
 
 use crate::Event;
 use askama::Template;
-use stampede_domain::{OrderLine, OrderStatus};
+use stampede_domain::{Fulfilment, OrderLine, OrderStatus};
 use stampede_store::Order;
 use stampede_store::outbox::ORDER_PLACED;
 
@@ -46,6 +46,8 @@ struct ReceiptView {
     lines: Vec<LineView>,
     total: String,
     status_url: String,
+    /// "Pickup at the counter" or "Delivery to <address>", when the order says.
+    fulfilment: Option<String>,
 }
 
 /// Renders the email for `event`, or `None` if there is no one to send it to (shorthand
@@ -69,10 +71,19 @@ pub fn render(event: &Event, public_url: &str) -> Result<Option<Receipt>, askama
         lines: order.lines.iter().map(line_view).collect(),
         total: order.total.to_string(),
         status_url: status_url(public_url, order),
+        fulfilment: order.fulfilment.as_ref().map(fulfilment_line),
     };
     let text = TextReceipt { view: &view }.render()?;
     let html = HtmlReceipt { view: &view }.render()?;
     Ok(Some(Receipt { to, subject, text, html }))
+}
+
+/// One line saying how the order reaches the customer.
+fn fulfilment_line(f: &Fulfilment) -> String {
+    match f {
+        Fulfilment::Pickup => "Pickup at the counter".to_owned(),
+        Fulfilment::Delivery(a) => format!("Delivery to {}, {} {}", a.address, a.postcode, a.city),
+    }
 }
 
 /// Where the customer can follow the order.

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use common::eventually;
 use common::process::Server;
-use common::sale::{RunningSale, STOCK, TOKEN, body, sales};
+use common::sale::{RunningSale, STOCK, TOKEN, admin_json, body, sales};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -71,15 +71,7 @@ async fn a_crash_mid_sale_loses_no_acknowledged_order() {
     // Every order's event reaches the receiver after the restart, including those the killed
     // relay had claimed but not settled, and the outbox ends with nothing pending or parked.
     let outbox = eventually(30, "every event delivered after the restart", || async {
-        let page: Value = client
-            .get(server.url("/api/admin/outbox?state=pending"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = admin_json(&client, &server, "/api/admin/outbox?state=pending").await;
         (page["counts"]["pending"] == 0 && received.lock().unwrap().len() as u64 == orders).then_some(page)
     })
     .await;

@@ -107,7 +107,8 @@ async fn webhooks_get_every_event_signed_in_order_with_the_order_inside() {
     let app = TestApp::pizza_shop().await;
     let relay = Relay::new(app.store.clone(), vec![webhook(&url)], fast_relay()).spawn();
     let body = json!({"customer": {"email": "ana@example.com"},
-                      "items": [{"productId": "margherita", "quantity": 2, "options": {"size": "large"}}]});
+                      "items": [{"productId": "margherita", "quantity": 2, "options": {"size": "large"}}],
+                      "fulfilment": {"type": "pickup"}});
     let order: Value = app.order(&body, None).await.json().await.unwrap();
     let id = order["id"].as_str().unwrap();
     assert_eq!(app.stock("margherita").await, 498);
@@ -139,6 +140,7 @@ async fn webhooks_get_every_event_signed_in_order_with_the_order_inside() {
     assert_eq!(line["quantity"], 2);
     assert_eq!(line["options"][0]["choiceId"], "large");
     assert_eq!(bodies[0]["order"]["total"], json!({"amount": 3000, "currency": "USD"}));
+    assert_eq!(bodies[0]["order"]["fulfilment"], json!({"type": "pickup"}));
     let ids: std::collections::HashSet<_> = hits.iter().map(|h| &h.event_id).collect();
     assert_eq!(ids.len(), 3, "every event has its own id");
     assert_eq!(app.outbox("delivered_at IS NOT NULL"), 3);

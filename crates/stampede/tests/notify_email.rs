@@ -72,7 +72,8 @@ fn pizza_order() -> Value {
         "items": [
             {"productId": "margherita", "quantity": 2, "options": {"size": "large", "crust": "stuffed", "toppings": ["basil", "olives"]}},
             {"productId": "cola", "quantity": 3}
-        ]
+        ],
+        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"}
     })
 }
 
@@ -127,6 +128,7 @@ async fn a_placed_order_sends_a_receipt_over_real_smtp() {
         assert!(part.contains("45.50 USD"), "total in {part}");
         assert!(part.contains("38.00 USD") && part.contains("7.50 USD"), "line totals in {part}");
         assert!(part.contains(&status_link), "status link in {part}");
+        assert!(part.contains("Delivery to 1 Main St, 12345 Springfield"), "delivery address in {part}");
     }
     assert!(text.contains("2 x Margherita") && text.contains("3 x Cola"), "{text}");
     assert!(html.contains(&format!(r#"href="{status_link}""#)), "{html}");

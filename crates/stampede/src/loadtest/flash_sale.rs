@@ -44,21 +44,35 @@ pub(super) struct Shared {
     pub(super) greedy_percent: u32,
 }
 
-/// How the server under test commits orders.
+/// One server set-up the sale runs against.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Design {
-    /// The shipped design: one writer commits a batch of orders per transaction.
-    GroupCommit,
-    /// One transaction (and fsync) per order: what per-request transactions cost at best.
-    PerOrderCommit,
+pub struct Variant {
+    /// One transaction (and fsync) per order (`--max-batch 1`), the design group commit
+    /// replaced, instead of group commit.
+    pub per_order_commit: bool,
+    /// Order events delivered to a webhook receiver in this process.
+    pub notifications: bool,
 }
 
-/// The runs of one server design.
+impl Variant {
+    /// How the report names it.
+    pub fn name(self) -> &'static str {
+        match (self.per_order_commit, self.notifications) {
+            (false, true) => "group commit, notifications on",
+            (false, false) => "group commit, notifications off",
+            (true, true) => "one transaction per order, notifications on",
+            (true, false) => "one transaction per order, notifications off",
+        }
+    }
+}
+
+/// The runs against one variant.
 pub struct Series {
+    pub variant: Variant,
     pub runs: Vec<RunFigures>,
 }
 
-/// Runs every requested repetition (and the comparison, if asked) and prints (and maybe
+/// Runs every requested repetition (and the comparisons, if asked) and prints (and maybe
 /// writes) the report.
 pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let client = Client::builder()
@@ -66,17 +80,24 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(60))
         .build()?;
-    let mut series = vec![series_of(&client, &args, Design::GroupCommit).await?];
+    let shipped = Variant { per_order_commit: false, notifications: !args.no_notifications && args.target.is_none() };
+    let mut variants = vec![shipped];
+    if args.compare_notifications_off && shipped.notifications {
+        variants.push(Variant { notifications: false, ..shipped });
+    }
     if args.compare_per_order_commit {
-        if args.target.is_some() {
-            bail!("--compare-per-order-commit starts its own servers; leave out --target");
-        }
-        series.push(series_of(&client, &args, Design::PerOrderCommit).await?);
+        variants.push(Variant { per_order_commit: true, ..shipped });
+    }
+    if variants.len() > 1 && args.target.is_some() {
+        bail!("comparisons start their own servers; leave out --target");
+    }
+    let mut series = Vec::new();
+    for variant in variants {
+        series.push(series_of(&client, &args, variant).await?);
     }
     let markdown = report::markdown(&args, &series);
     if let Some(path) = &args.report {
-        std::fs::write(path, &markdown).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("report written to {}", path.display());
+        super::report_file::write_flash_sale(path, &markdown)?;
     }
     if series.iter().flat_map(|s| &s.runs).any(|r| !r.violations.is_empty()) {
         bail!("invariants violated: see FAIL lines above");
@@ -85,27 +106,24 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every repetition against one server of `design`.
-async fn series_of(client: &Client, args: &FlashSaleArgs, design: Design) -> anyhow::Result<Series> {
+/// Every repetition against one server of `variant`.
+async fn series_of(client: &Client, args: &FlashSaleArgs, variant: Variant) -> anyhow::Result<Series> {
     let mut extra = Vec::new();
-    if design == Design::PerOrderCommit {
+    if variant.per_order_commit {
         extra.push("--max-batch=1".to_owned());
     }
-    let receiver = if args.no_notifications || args.target.is_some() {
-        None
-    } else {
+    let receiver = if variant.notifications {
         let (receiver, url) = Receiver::start().await?;
         extra.extend([format!("--webhook-urls={url}"), format!("--webhook-secret={}", receiver::SECRET)]);
         Some(receiver)
+    } else {
+        None
     };
     let target = match &args.target {
         Some(url) => Target::remote(url, args.admin_token.clone())?,
         None => Target::spawn(args.server_queue_depth, &extra)?,
     };
-    let name = match design {
-        Design::GroupCommit => "group commit",
-        Design::PerOrderCommit => "one transaction per order",
-    };
+    let name = variant.name();
     eprintln!("flash sale against {} ({name}, {} run(s))", target.base, args.runs);
     let mut runs = Vec::new();
     for run in 1..=args.runs {
@@ -113,7 +131,7 @@ async fn series_of(client: &Client, args: &FlashSaleArgs, design: Design) -> any
         report::print_run(run, &figures);
         runs.push(figures);
     }
-    Ok(Series { runs })
+    Ok(Series { variant, runs })
 }
 
 async fn one_run(
@@ -154,6 +172,14 @@ async fn one_run(
     let sale_samples: Vec<Sample> = buyers.iter().flat_map(|b| b.samples.iter().copied()).collect();
     let sell_out_time =
         sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).map(|s| s.finished).max().unwrap_or_default();
+    // The relay delivers while the sale runs and trails it a little: let it finish, so its
+    // work is counted neither in the rush nor in the baseline, and report how long it trailed.
+    let delivery_lag = match receiver {
+        Some(receiver) => Some(receiver.deliveries(&acknowledged(&buyers), Duration::from_secs(60)).await.waited),
+        None => None,
+    };
+    // Without a receiver the relay still settles every event (dev mailbox): wait for that too.
+    outbox_drained(client, target, Duration::from_secs(60)).await;
 
     let mut rush = Vec::new();
     let mut rush_elapsed = Duration::ZERO;
@@ -177,9 +203,10 @@ async fn one_run(
     let mut audit = audit(client, target, &product, args, &buyers, &rush).await?;
     let notifications = match receiver {
         Some(receiver) => {
-            let ids: Vec<String> =
-                buyers.iter().chain(&rush).filter_map(|b| b.order.as_ref().map(|o| o.0.clone())).collect();
-            let d = receiver.deliveries(&ids, Duration::from_secs(60)).await;
+            let mut ids = acknowledged(&buyers);
+            ids.extend(acknowledged(&rush));
+            let mut d = receiver.deliveries(&ids, Duration::from_secs(60)).await;
+            d.waited = delivery_lag.unwrap_or(d.waited);
             if d.missing > 0 {
                 audit.violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
             }
@@ -218,6 +245,28 @@ async fn one_run(
         violations: audit.violations,
         notifications,
     })
+}
+
+/// Waits (at most `patience`) until the server's outbox has nothing pending.
+async fn outbox_drained(client: &Client, target: &Target, patience: Duration) {
+    let url = format!("{}/api/admin/outbox?state=pending&limit=1", target.base);
+    let start = Instant::now();
+    while start.elapsed() < patience {
+        let page = client.get(&url).bearer_auth(&target.admin_token).send().await;
+        let pending = match page {
+            Ok(resp) => resp.json::<Value>().await.ok().and_then(|v| v["counts"]["pending"].as_u64()),
+            Err(_) => None,
+        };
+        if pending == Some(0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The order ids acknowledged to `buyers`.
+fn acknowledged(buyers: &[Buyer]) -> Vec<String> {
+    buyers.iter().filter_map(|b| b.order.as_ref().map(|o| o.0.clone())).collect()
 }
 
 /// Slices of the sold-out rush, each after a slice of the baseline.

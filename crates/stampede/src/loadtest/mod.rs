@@ -6,6 +6,7 @@ mod driver;
 mod flash_sale;
 mod receiver;
 mod report;
+mod report_file;
 mod server;
 mod soak;
 mod stats;
@@ -42,7 +43,8 @@ pub struct SoakArgs {
     /// Seconds between RSS samples.
     #[arg(long, default_value_t = 30)]
     pub sample_every: u64,
-    /// Write the Markdown report here.
+    /// Write the Markdown report into this file (e.g. BENCHMARKS.md): its soak section is
+    /// replaced, the rest kept.
     #[arg(long)]
     pub report: Option<PathBuf>,
 }
@@ -93,6 +95,9 @@ pub struct FlashSaleArgs {
     /// each acknowledged order's event arrived exactly once.
     #[arg(long)]
     pub no_notifications: bool,
+    /// Also run the same sale against a server without notifications, and compare.
+    #[arg(long)]
+    pub compare_notifications_off: bool,
     /// Also run the same sale against a server that commits one transaction per order
     /// (`serve --max-batch 1`), the design group commit replaced, and compare in the report.
     #[arg(long)]
@@ -100,7 +105,7 @@ pub struct FlashSaleArgs {
     /// Repetitions; the report gives medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub runs: u32,
-    /// Write a Markdown report (e.g. BENCHMARKS.md).
+    /// Write a Markdown report (e.g. BENCHMARKS.md); a soak section the file holds is kept.
     #[arg(long)]
     pub report: Option<PathBuf>,
 }

@@ -23,7 +23,7 @@ pub struct Deliveries {
     pub missing: usize,
     /// Events that arrived more than once.
     pub duplicates: usize,
-    /// How long after the audit began the last expected event arrived.
+    /// How long after the sale ended its last event arrived.
     pub waited: Duration,
 }
 
@@ -60,12 +60,20 @@ impl Receiver {
     }
 }
 
+/// The two fields the receiver counts; serde skips the rest of the event without building it,
+/// which keeps the load generator's share of the two cores small.
+#[derive(serde::Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(rename = "orderId", borrow)]
+    order_id: &'a str,
+}
+
 async fn hook(State(r): State<Receiver>, body: axum::body::Bytes) -> StatusCode {
-    let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) else { return StatusCode::BAD_REQUEST };
-    if event["type"] == "order.placed"
-        && let Some(id) = event["orderId"].as_str()
-    {
-        *r.placed.lock().unwrap_or_else(|p| p.into_inner()).entry(id.to_owned()).or_default() += 1;
+    let Ok(event) = serde_json::from_slice::<Event<'_>>(&body) else { return StatusCode::BAD_REQUEST };
+    if event.kind == "order.placed" {
+        *r.placed.lock().unwrap_or_else(|p| p.into_inner()).entry(event.order_id.to_owned()).or_default() += 1;
     }
     StatusCode::NO_CONTENT
 }

@@ -79,16 +79,20 @@ impl Target {
             .context("starting stampede serve")?;
         let stderr = child.stderr.take().context("no stderr")?;
         let (tx, rx) = mpsc::channel();
-        // Keep draining the log so the server never blocks on a full pipe.
+        // Read the log until the server says where it listens, then keep draining it (without
+        // parsing: one line per request) so the server never blocks on a full pipe.
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut log = BufReader::new(stderr);
+            for line in (&mut log).lines().map_while(Result::ok) {
                 let addr = serde_json::from_str::<serde_json::Value>(&line)
                     .ok()
                     .and_then(|v| v["addr"].as_str().map(str::to_owned));
                 if let Some(addr) = addr {
                     let _ = tx.send(addr);
+                    break;
                 }
             }
+            let _ = std::io::copy(&mut log, &mut std::io::sink());
         });
         let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
             let _ = child.kill();

@@ -112,8 +112,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     let report = markdown(&args, rate_per_sec, acked, elapsed, &samples, &rss, &violations);
     println!("{report}");
     if let Some(path) = &args.report {
-        std::fs::write(path, &report)?;
-        eprintln!("report written to {}", path.display());
+        super::report_file::write_soak(path, &report)?;
     }
     if !violations.is_empty() {
         bail!("invariants violated: {}", violations.join("; "));

@@ -46,15 +46,12 @@ pub fn start_buying(
 }
 
 pub async fn sales(client: &Client, server: &Server) -> Value {
-    client
-        .get(server.url("/api/admin/products/deal/sales"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    admin_json(client, server, "/api/admin/products/deal/sales").await
+}
+
+/// GETs an admin endpoint of `server` and returns its JSON.
+pub async fn admin_json(client: &Client, server: &Server, path: &str) -> Value {
+    client.get(server.url(path)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap()
 }
 
 /// A server with a sale under way: buyers keep ordering until `stop` is set.
