@@ -6,7 +6,7 @@ use super::receiver::{self, Receiver};
 use super::report::{self, RunFigures};
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
-use anyhow::{Context, bail};
+use anyhow::bail;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashSet;

@@ -45,7 +45,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         .map(|_| {
             let (shared, next) = (shared.clone(), next.clone());
             tokio::spawn(async move {
-                let (mut samples, mut acked, mut errors) = (Vec::new(), 0u64, 0usize);
+                let (mut samples, mut acked, mut errors) = (Vec::new(), 0u64, Vec::<String>::new());
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     // Paced: order i leaves at start + i / rate.
@@ -56,7 +56,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
                     tokio::time::sleep_until(due.into()).await;
                     let buyer = buy_once(shared.clone(), i, start).await;
                     acked += u64::from(buyer.order.is_some());
-                    errors += buyer.errors.len();
+                    errors.extend(buyer.errors);
                     samples.extend(buyer.samples.into_iter().filter(|s| s.outcome != Outcome::Accepted || i % 10 == 0));
                 }
             })
@@ -78,12 +78,12 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         }
     };
     sampler.await;
-    let (mut samples, mut acked, mut errors) = (Vec::<Sample>::new(), 0u64, 0usize);
+    let (mut samples, mut acked, mut errors) = (Vec::<Sample>::new(), 0u64, Vec::<String>::new());
     for w in workers {
         let (s, a, e) = w.await?;
         samples.extend(s);
         acked += a;
-        errors += e;
+        errors.extend(e);
     }
     let elapsed = start.elapsed();
     rss.push((elapsed.as_secs(), target.rss_kib()));
@@ -106,8 +106,8 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     if orders != acked || sold != acked {
         violations.push(format!("{acked} orders acknowledged, {orders} order rows holding {sold} units"));
     }
-    if errors > 0 {
-        violations.push(format!("{errors} unexpected answers"));
+    if let Some(first) = errors.first() {
+        violations.push(format!("{} unexpected answers, first: {first}", errors.len()));
     }
     let report = markdown(&args, rate_per_sec, acked, elapsed, &samples, &rss, &violations);
     println!("{report}");

@@ -1,5 +1,13 @@
 //! Copies the WAL back into the database file from its own thread and connection, so the
-//! order writer never pays for a checkpoint in the middle of a flash sale.
+//! order writer rarely pays for a checkpoint in the middle of a flash sale.
+//!
+//! A passive checkpoint cannot rewind the WAL while commits keep arriving: SQLite starts
+//! writing from the top of the file again only when every frame has been copied back, and
+//! under a steady stream of orders there is always a newer frame. Left alone the WAL grows
+//! without bound (gigabytes within minutes of a sustained sale). So when the WAL passes
+//! [`RESTART_FRAMES`] (by default), the checkpointer asks the writer to run a `RESTART` checkpoint between
+//! two batches: the passive rounds have already copied nearly everything, so the writer
+//! pauses only to copy the last half second of frames and rewind.
 
 use super::schema;
 use rusqlite::Connection;
@@ -9,11 +17,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How often the WAL is checkpointed.
-const INTERVAL: Duration = Duration::from_millis(500);
+pub const INTERVAL: Duration = Duration::from_millis(500);
+
+/// WAL frames (pages, 4 KiB by default) past which the writer is asked to rewind the WAL:
+/// 64 MiB, the size `journal_size_limit` trims the file back to.
+pub const RESTART_FRAMES: i64 = 16_384;
 
 /// Stops the checkpointer thread when dropped.
 pub struct Checkpointer {
     stop: Arc<AtomicBool>,
+}
+
+/// Set by the checkpointer when the WAL should be rewound; taken by the writer between batches.
+#[derive(Clone, Default)]
+pub struct RestartRequest(Arc<AtomicBool>);
+
+impl RestartRequest {
+    fn ask(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// True once per request.
+    pub fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Relaxed)
+    }
 }
 
 impl Drop for Checkpointer {
@@ -23,8 +50,14 @@ impl Drop for Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts checkpointing the database at `path` every half second.
-    pub fn start(path: PathBuf) -> std::io::Result<Checkpointer> {
+    /// Starts checkpointing the database at `path` every `interval`; asks for a rewind
+    /// through `restart` when the WAL grows past `restart_frames`.
+    pub fn start(
+        path: PathBuf,
+        interval: Duration,
+        restart_frames: i64,
+        restart: RestartRequest,
+    ) -> std::io::Result<Checkpointer> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::Builder::new().name("stampede-checkpointer".into()).spawn(move || {
@@ -33,10 +66,12 @@ impl Checkpointer {
                 Err(e) => return tracing::error!(error = %e, "checkpointer could not open the database"),
             };
             while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(INTERVAL);
+                std::thread::sleep(interval);
                 // PASSIVE never blocks the writer or readers; frames it cannot copy yet wait for the next round.
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+                    Ok(frames) if frames > restart_frames => restart.ask(),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
                 }
             }
             // A last full checkpoint leaves a tidy database file behind.

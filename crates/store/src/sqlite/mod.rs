@@ -48,6 +48,10 @@ pub struct SqliteConfig {
     /// leases left by an earlier process are dead: release them at open, so events a crashed
     /// relay had claimed go out at once instead of after their lease.
     pub exclusive: bool,
+    /// How often WAL frames are copied back into the database file.
+    pub checkpoint_every: Duration,
+    /// WAL frames past which the WAL is rewound under load (see checkpointer.rs).
+    pub wal_restart_frames: i64,
 }
 
 impl SqliteConfig {
@@ -60,6 +64,8 @@ impl SqliteConfig {
             max_wait: Duration::from_secs(2),
             retry_after: Duration::from_secs(1),
             exclusive: false,
+            checkpoint_every: checkpointer::INTERVAL,
+            wal_restart_frames: checkpointer::RESTART_FRAMES,
         }
     }
 }
@@ -100,6 +106,7 @@ impl SqliteStore {
         let (queue, rx) = mpsc::channel(config.queue_depth.max(1));
         let (changes, _) = tokio::sync::watch::channel(0);
         let (outbox_changes, _) = tokio::sync::watch::channel(0);
+        let wal_restart = checkpointer::RestartRequest::default();
         let writer = Writer {
             conn,
             definitions,
@@ -110,9 +117,15 @@ impl SqliteStore {
             max_batch: config.max_batch.max(1),
             max_wait: config.max_wait,
             retry_after: config.retry_after,
+            wal_restart: wal_restart.clone(),
         };
-        let checkpointer = checkpointer::Checkpointer::start(config.path.clone())
-            .map_err(|e| StoreError::Backend(format!("cannot start checkpointer: {e}")))?;
+        let checkpointer = checkpointer::Checkpointer::start(
+            config.path.clone(),
+            config.checkpoint_every,
+            config.wal_restart_frames,
+            wal_restart,
+        )
+        .map_err(|e| StoreError::Backend(format!("cannot start checkpointer: {e}")))?;
         let writer = std::thread::Builder::new()
             .name("stampede-writer".into())
             .spawn(move || writer.run(rx))

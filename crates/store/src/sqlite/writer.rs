@@ -79,6 +79,8 @@ pub struct Writer {
     pub max_batch: usize,
     pub max_wait: Duration,
     pub retry_after: Duration,
+    /// The checkpointer's request to rewind the WAL, honoured between batches.
+    pub wal_restart: super::checkpointer::RestartRequest,
 }
 
 /// Wall-clock now in Unix milliseconds.
@@ -99,8 +101,23 @@ impl Writer {
                 }
             }
             self.commit_batch(&mut batch);
+            if self.wal_restart.take() {
+                self.rewind_wal();
+            }
         }
         tracing::debug!("order writer stopped");
+    }
+
+    /// Copies the last WAL frames back and rewinds the WAL (see checkpointer.rs); waits for
+    /// readers still on the old frames, which hold them for one query at most.
+    fn rewind_wal(&self) {
+        let started = std::time::Instant::now();
+        match self.conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
+            Ok(0) => tracing::debug!(ms = started.elapsed().as_millis() as u64, "WAL rewound"),
+            // Busy: a reader outlasted the wait; the checkpointer asks again next round.
+            Ok(_) => tracing::debug!("WAL rewind postponed: readers busy"),
+            Err(e) => tracing::warn!(error = %e, "WAL rewind failed"),
+        }
     }
 
     fn commit_batch(&mut self, batch: &mut Vec<Command>) {
