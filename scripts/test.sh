@@ -38,6 +38,9 @@ cargo test --workspace --locked
 step "tests of the SNS and SES channels against moto (aws feature)"
 cargo test -p stampede-notify --features aws --locked
 
+step "trace export to an OTLP/HTTP receiver (otlp feature)"
+cargo test -p stampede --features otlp --locked --test otlp
+
 step "storefront in a real browser (headless Chromium)"
 ./scripts/e2e.sh
 

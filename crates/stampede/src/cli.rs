@@ -111,6 +111,11 @@ pub struct ServeArgs {
     /// Bearer token for the admin API (`/api/admin/...`); the admin API is off without it.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Export traces over OTLP/HTTP (protobuf) to this collector, e.g. `http://127.0.0.1:4318`
+    /// (`/v1/traces` is added). Service name from `OTEL_SERVICE_NAME` (default `stampede`).
+    /// Build with `--features otlp`.
+    #[arg(long, env = "STAMPEDE_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
     /// Boxed: the notification settings would otherwise make every `Command` as large as `Serve`.
     #[command(flatten)]
     pub notify: Box<NotifyArgs>,

@@ -5,5 +5,7 @@ pub mod cli;
 pub mod http_server;
 pub mod loadtest;
 pub mod logging;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod seed;
 pub mod serve;

@@ -6,13 +6,21 @@ use stampede::{backup, loadtest, logging, serve};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    logging::init(cli.log_format, cli.access_log);
+    let otlp_endpoint = match &cli.command {
+        None => cli.serve.otlp_endpoint.as_deref(),
+        Some(Command::Serve(args)) => args.otlp_endpoint.as_deref(),
+        Some(_) => None,
+    };
+    let telemetry = logging::init(cli.log_format, cli.access_log, otlp_endpoint)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match cli.command {
+    let result = match cli.command {
         None => runtime.block_on(serve::run(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve::run(args)),
         Some(Command::Loadtest(args)) => runtime.block_on(loadtest::run(args)),
         Some(Command::Backup(args)) => backup::run_backup(&args),
         Some(Command::Restore(args)) => backup::run_restore(&args),
-    }
+    };
+    // After a graceful shutdown the last requests' spans may still be queued: send them now.
+    telemetry.shutdown();
+    result
 }

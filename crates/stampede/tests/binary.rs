@@ -65,6 +65,8 @@ fn help_documents_every_flag_and_its_environment_variable() {
         "STAMPEDE_SNS_TOPIC_ARN",
         "STAMPEDE_AWS_ENDPOINT_URL",
         "STAMPEDE_NOTIFY_MAX_ATTEMPTS",
+        "--otlp-endpoint",
+        "STAMPEDE_OTLP_ENDPOINT",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
@@ -131,4 +133,20 @@ fn bad_notification_settings_stop_the_binary_with_a_clear_message() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("STAMPEDE_WEBHOOK_SECRET"), "{stderr}");
+}
+
+/// Without the `otlp` feature an endpoint cannot be honoured: say so instead of ignoring it.
+#[cfg(not(feature = "otlp"))]
+#[test]
+fn an_otlp_endpoint_without_the_otlp_feature_fails_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("STAMPEDE_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rebuild with --features otlp"), "{stderr}");
 }

@@ -19,7 +19,7 @@ pub use problem::Problem;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::HeaderName;
 use stampede_store::Store;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -94,9 +94,6 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(problem::panicked))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::debug_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span).on_response(telemetry::on_response))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

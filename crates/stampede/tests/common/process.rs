@@ -4,11 +4,14 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// A running `stampede serve`; killed on drop.
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// Every log line the server wrote after its "open at" line.
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -21,10 +24,16 @@ impl Drop for Server {
 impl Server {
     /// Starts the binary on `data_dir` and waits for its "open at" log line.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(data_dir, extra, &[])
+    }
+
+    /// `start`, with extra environment variables for the server.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
             .args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .env("STAMPEDE_LOG_FORMAT", "json")
             .stderr(Stdio::piped())
             .spawn()
@@ -42,8 +51,15 @@ impl Server {
             }
         }
         // Keep draining the log so the server never blocks on a full pipe; shown if a test fails.
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| eprintln!("server: {line}")));
-        Server { child, base: base.expect("server never said where it listens") }
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            lines.map_while(Result::ok).for_each(|line| {
+                eprintln!("server: {line}");
+                kept.lock().unwrap().push(line);
+            })
+        });
+        Server { child, base: base.expect("server never said where it listens"), log }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -13,6 +13,8 @@ use serde::Deserialize;
 use stampede_domain::CustomerKey;
 use stampede_store::{IdempotencyKey, PlaceOrder, Placed};
 use std::net::SocketAddr;
+use tracing::Instrument;
+use tracing::field::Empty;
 use utoipa::IntoParams;
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -63,15 +65,22 @@ pub async fn place_order(
 /// Places an order that passed validation and the rate limits, and counts the outcome. The
 /// API and the storefront's checkout both place orders through here.
 pub(crate) async fn place_checked(app: &AppState, order: PlaceOrder) -> Result<Placed, Problem> {
-    match app.store.place_order(order).await {
+    // A child of the request span: an exported trace shows the wait for the writer and the commit.
+    let span = tracing::debug_span!("place_order", order_id = Empty, outcome = Empty);
+    match app.store.place_order(order).instrument(span.clone()).await {
         Ok(placed) => {
-            telemetry::order_outcome(if placed.replayed { "replayed" } else { "accepted" });
+            let outcome = if placed.replayed { "replayed" } else { "accepted" };
+            span.record("order_id", placed.order.id.as_str());
+            span.record("outcome", outcome);
+            telemetry::order_outcome(outcome);
             tracing::debug!(order_id = %placed.order.id, replayed = placed.replayed, "order placed");
             Ok(placed)
         }
         Err(e) => {
             let problem = Problem::from(e);
-            telemetry::order_outcome(problem.kind.trim_start_matches("/problems/"));
+            let outcome = problem.kind.trim_start_matches("/problems/");
+            span.record("outcome", outcome);
+            telemetry::order_outcome(outcome);
             Err(problem)
         }
     }
