@@ -211,12 +211,22 @@ async fn one_run(
                 audit.violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
             }
             if d.duplicates > 0 {
-                audit.violations.push(format!("{} events reached the webhook twice", d.duplicates));
+                let warnings = target.warnings();
+                let first = warnings.first.first().map_or("none", String::as_str);
+                audit.violations.push(format!(
+                    "{} events reached the webhook twice (the server logged {} warnings; the first: {first})",
+                    d.duplicates, warnings.count
+                ));
             }
             Some(d)
         }
         None => None,
     };
+    let warnings = target.warnings();
+    if warnings.count > 0 {
+        eprintln!("the server logged {} warnings or errors; the first:", warnings.count);
+        warnings.first.iter().for_each(|line| eprintln!("  {line}"));
+    }
     let accepted = Latency::of(&sale_samples, Outcome::Accepted);
     let per_request = |cpu: Duration, requests: usize| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
     let server_cpu_us = target.cpu_time().map(|_| ServerCpuPerRequest {

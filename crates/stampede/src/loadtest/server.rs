@@ -3,14 +3,26 @@
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
+
+/// Warnings and errors the spawned server logged: a count and the first few lines, so a
+/// failed audit can say what the server saw (a failed delivery, a lost lease).
+#[derive(Debug, Default)]
+pub struct ServerWarnings {
+    pub count: usize,
+    pub first: Vec<String>,
+}
+
+/// Lines of `ServerWarnings::first` kept.
+const WARNINGS_KEPT: usize = 10;
 
 /// A server to load, stopped on drop if we started it.
 pub struct Target {
     pub base: String,
     pub admin_token: String,
     child: Option<Child>,
+    warnings: Arc<Mutex<ServerWarnings>>,
     _data_dir: Option<tempfile::TempDir>,
 }
 
@@ -47,7 +59,13 @@ impl Target {
     pub fn remote(url: &str, token: Option<String>) -> anyhow::Result<Target> {
         let admin_token =
             token.context("--target needs --admin-token (or STAMPEDE_ADMIN_TOKEN) to create the sale product")?;
-        Ok(Target { base: url.trim_end_matches('/').to_owned(), admin_token, child: None, _data_dir: None })
+        Ok(Target {
+            base: url.trim_end_matches('/').to_owned(),
+            admin_token,
+            child: None,
+            warnings: Arc::default(),
+            _data_dir: None,
+        })
     }
 
     /// Starts this binary's `serve` on a free loopback port and an empty temporary database,
@@ -81,6 +99,8 @@ impl Target {
         let (tx, rx) = mpsc::channel();
         // Read the log until the server says where it listens, then keep draining it (without
         // parsing: one line per request) so the server never blocks on a full pipe.
+        let warnings = Arc::new(Mutex::new(ServerWarnings::default()));
+        let seen = warnings.clone();
         std::thread::spawn(move || {
             let mut log = BufReader::new(stderr);
             for line in (&mut log).lines().map_while(Result::ok) {
@@ -92,12 +112,35 @@ impl Target {
                     break;
                 }
             }
-            let _ = std::io::copy(&mut log, &mut std::io::sink());
+            keep_warnings(log, &seen);
         });
         let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
             let _ = child.kill();
             bail!("the server did not start within 30 s");
         };
-        Ok(Target { base: format!("http://{addr}"), admin_token, child: Some(child), _data_dir: Some(dir) })
+        Ok(Target { base: format!("http://{addr}"), admin_token, child: Some(child), warnings, _data_dir: Some(dir) })
+    }
+
+    /// What the spawned server has logged at WARN or ERROR so far (nothing for a remote target).
+    pub fn warnings(&self) -> ServerWarnings {
+        let w = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
+        ServerWarnings { count: w.count, first: w.first.clone() }
+    }
+}
+
+/// Drains the JSON log to its end, keeping WARN and ERROR lines. A byte search per line,
+/// no parsing: the access log writes one line per request.
+fn keep_warnings(mut log: impl BufRead, into: &Mutex<ServerWarnings>) {
+    let mut line = Vec::with_capacity(512);
+    while log.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+        let warn = |level: &[u8]| line.windows(level.len()).any(|w| w == level);
+        if warn(br#""level":"WARN""#) || warn(br#""level":"ERROR""#) {
+            let mut w = into.lock().unwrap_or_else(|p| p.into_inner());
+            w.count += 1;
+            if w.first.len() < WARNINGS_KEPT {
+                w.first.push(String::from_utf8_lossy(&line).trim_end().to_owned());
+            }
+        }
+        line.clear();
     }
 }
