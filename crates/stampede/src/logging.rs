@@ -2,20 +2,25 @@
 //! feature, optionally traces exported to an OpenTelemetry collector as well.
 
 use crate::cli::LogFormat;
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-/// What `init` set up that needs an orderly end: spans still queued for export.
-#[must_use = "call `shutdown` before exiting, or queued spans are lost"]
+/// What `init` set up that needs an orderly end: log lines not yet written, spans still
+/// queued for export.
+#[must_use = "call `shutdown` before exiting, or queued log lines and spans are lost"]
 pub struct Telemetry {
+    /// Dropping it writes the log lines still queued.
+    _logs: WorkerGuard,
     #[cfg(feature = "otlp")]
     traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
 }
 
 impl Telemetry {
-    /// Sends the spans still queued (bounded by the exporter's timeout); a no-op without export.
+    /// Sends the spans still queued (bounded by the exporter's timeout), then writes the
+    /// queued log lines.
     pub fn shutdown(self) {
         #[cfg(feature = "otlp")]
         if let Some(traces) = self.traces
@@ -40,19 +45,20 @@ pub fn init(format: LogFormat, access_log: bool, otlp_endpoint: Option<&str>) ->
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let (export, telemetry) = exporter(otlp_endpoint)?;
+    let (writer, logs) = log_writer();
+    let (export, telemetry) = exporter(otlp_endpoint, logs)?;
     match export {
         // Logs only: one global filter, so a disabled span or event costs nothing. Per-layer
         // filters make every span and event ask each layer at run time, which measurably
         // slowed order placement (see BENCHMARKS.md).
         None => {
-            let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+            let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
             let logs = if json { fmt.json().flatten_event(true).boxed() } else { fmt.boxed() };
             tracing_subscriber::registry().with(filter).with(logs).init();
         }
         // Each layer filters for itself: the log level must not decide what is exported.
         Some(export) => {
-            let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+            let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
             let logs = if json {
                 fmt.json().flatten_event(true).with_filter(filter).boxed()
             } else {
@@ -71,23 +77,32 @@ pub fn init(format: LogFormat, access_log: bool, otlp_endpoint: Option<&str>) ->
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
+/// Log lines go to stderr from a thread of their own, written in blocks when several are
+/// waiting and flushed as soon as none are. A write to stderr per line, under its lock, on
+/// the request's thread had cost about a seventh of the server's CPU in a flash sale
+/// (BENCHMARKS.md). Not lossy: when 128k lines are queued, requests wait rather than drop
+/// log lines, the same backpressure a slow stderr reader exerted before.
+fn log_writer() -> (NonBlocking, WorkerGuard) {
+    NonBlockingBuilder::default().lossy(false).thread_name("stampede-log").finish(BufWriter::new(std::io::stderr()))
+}
+
 /// The trace-export layer for `endpoint`, if one is given.
 #[cfg(feature = "otlp")]
-fn exporter(endpoint: Option<&str>) -> anyhow::Result<(Option<BoxedLayer>, Telemetry)> {
-    let Some(endpoint) = endpoint else { return Ok((None, Telemetry { traces: None })) };
+fn exporter(endpoint: Option<&str>, logs: WorkerGuard) -> anyhow::Result<(Option<BoxedLayer>, Telemetry)> {
+    let Some(endpoint) = endpoint else { return Ok((None, Telemetry { _logs: logs, traces: None })) };
     let (layer, provider) = crate::otlp::layer(endpoint)?;
-    Ok((Some(layer), Telemetry { traces: Some(provider) }))
+    Ok((Some(layer), Telemetry { _logs: logs, traces: Some(provider) }))
 }
 
 /// Without the `otlp` feature there is nothing to export with: a configured endpoint is an error,
 /// not something to ignore silently.
 #[cfg(not(feature = "otlp"))]
-fn exporter(endpoint: Option<&str>) -> anyhow::Result<(Option<BoxedLayer>, Telemetry)> {
+fn exporter(endpoint: Option<&str>, logs: WorkerGuard) -> anyhow::Result<(Option<BoxedLayer>, Telemetry)> {
     match endpoint {
         Some(_) => anyhow::bail!(
             "--otlp-endpoint (STAMPEDE_OTLP_ENDPOINT) is set, but this stampede was built without \
              OpenTelemetry support: rebuild with --features otlp"
         ),
-        None => Ok((None, Telemetry {})),
+        None => Ok((None, Telemetry { _logs: logs })),
     }
 }
