@@ -4,6 +4,12 @@ use clap::Parser;
 use stampede::cli::{Cli, Command};
 use stampede::{backup, loadtest, logging, serve};
 
+/// mimalloc rather than glibc's malloc: requests allocate and free small buffers on every
+/// worker thread, and glibc's arenas spent about an eighth of the server's CPU on it in a
+/// flash sale (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let otlp_endpoint = match &cli.command {
