@@ -14,10 +14,10 @@ pub struct Cli {
     #[command(flatten)]
     pub serve: ServeArgs,
     /// Log format: `auto` is human-readable on a terminal and JSON otherwise.
-    #[arg(long, env = "STAMPEDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true)]
+    #[arg(long, env = "STAMPEDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto, global = true, help_heading = "Logging")]
     pub log_format: LogFormat,
     /// Log one line per HTTP request (request id, route, status, latency).
-    #[arg(long, env = "STAMPEDE_ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    #[arg(long, env = "STAMPEDE_ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set, global = true, help_heading = "Logging")]
     pub access_log: bool,
 }
 
