@@ -1,17 +1,20 @@
 //! Bar and line charts as inline SVG, drawn on the server: no script, no library, and the
 //! page's strict CSP is untouched (colours come from the stylesheet through classes).
 //! A pure function of its input, so scaling and markup are unit-tested.
+//!
+//! There is no `viewBox`: horizontal positions are percentages of the chart's width and
+//! vertical ones pixels, so the chart fills a 360 px phone or a desktop column while its
+//! text keeps its size instead of shrinking with the drawing. Y-axis labels sit on their
+//! grid lines inside the plot, which needs no left margin of a fixed width.
 
 use std::fmt::Write;
 
-/// Drawing area in SVG user units; the SVG scales to its container's width.
-const WIDTH: f64 = 640.0;
+/// Height of the whole chart in pixels.
 const HEIGHT: f64 = 240.0;
-const LEFT: f64 = 64.0;
-const RIGHT: f64 = 12.0;
-const TOP: f64 = 12.0;
-const BOTTOM: f64 = 32.0;
-const PLOT_W: f64 = WIDTH - LEFT - RIGHT;
+/// Room above the top grid line for its label.
+const TOP: f64 = 18.0;
+/// Room under the axis for the x labels.
+const BOTTOM: f64 = 24.0;
 const PLOT_H: f64 = HEIGHT - TOP - BOTTOM;
 /// Grid lines above zero; the axis top is `TICKS` steps.
 const TICKS: i64 = 4;
@@ -81,40 +84,32 @@ pub fn render(chart: &Chart<'_>) -> String {
     let mut svg = String::with_capacity(1024 + points.len() * 160);
     let _ = write!(
         svg,
-        r#"<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{id}-title {id}-desc"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
+        r#"<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="100%" height="{HEIGHT}" role="img" aria-labelledby="{id}-title {id}-desc"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
         escape(chart.title),
         escape(&describe(chart, max)),
     );
     for tick in 0..=TICKS {
-        let value = top / TICKS * tick;
-        let ty = y(value);
-        let _ = write!(
-            svg,
-            r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{ty:.1}" y2="{ty:.1}"/><text class="y-label" x="{}" y="{ty:.1}" text-anchor="end" dominant-baseline="middle">{}</text>"#,
-            WIDTH - RIGHT,
-            LEFT - 6.0,
-            escape(&(chart.format)(value)),
-        );
+        let ty = y(top / TICKS * tick);
+        let _ = write!(svg, r#"<line class="grid" x1="0" x2="100%" y1="{ty:.1}" y2="{ty:.1}"/>"#);
     }
     if points.is_empty() {
         let _ = write!(
             svg,
-            r#"<text class="empty" x="{}" y="{}" text-anchor="middle">No data</text></svg>"#,
-            LEFT + PLOT_W / 2.0,
+            r#"<text class="empty" x="50%" y="{:.1}" text-anchor="middle">No data</text>"#,
             TOP + PLOT_H / 2.0
         );
-        return svg;
     }
-    let slot = PLOT_W / points.len() as f64;
-    let center = |i: usize| LEFT + slot * (i as f64 + 0.5);
+    // A share of the width per value, in percent.
+    let slot = 100.0 / points.len().max(1) as f64;
+    let center = |i: usize| slot * (i as f64 + 0.5);
     match chart.kind {
         Kind::Bars => {
-            let width = (slot * 0.7).max(1.0);
+            let width = slot * 0.7;
             for (i, p) in points.iter().enumerate() {
                 let (top_y, base) = (y(p.value), y(0));
                 let _ = write!(
                     svg,
-                    r#"<rect class="bar" x="{:.1}" y="{top_y:.1}" width="{width:.1}" height="{:.1}"><title>{}</title></rect>"#,
+                    r#"<rect class="bar" x="{:.3}%" y="{top_y:.1}" width="{width:.3}%" height="{:.1}"><title>{}</title></rect>"#,
                     center(i) - width / 2.0,
                     base - top_y,
                     tooltip(chart, p),
@@ -122,16 +117,21 @@ pub fn render(chart: &Chart<'_>) -> String {
             }
         }
         Kind::Line => {
-            svg.push_str(r#"<polyline class="line" fill="none" points=""#);
-            for (i, p) in points.iter().enumerate() {
-                let sep = if i == 0 { "" } else { " " };
-                let _ = write!(svg, "{sep}{:.1},{:.1}", center(i), y(p.value));
+            // Segments rather than one polyline: `points` takes no percentages.
+            for (i, pair) in points.windows(2).enumerate() {
+                let _ = write!(
+                    svg,
+                    r#"<line class="line" x1="{:.3}%" y1="{:.1}" x2="{:.3}%" y2="{:.1}"/>"#,
+                    center(i),
+                    y(pair[0].value),
+                    center(i + 1),
+                    y(pair[1].value),
+                );
             }
-            svg.push_str(r#""/>"#);
             for (i, p) in points.iter().enumerate() {
                 let _ = write!(
                     svg,
-                    r#"<circle class="dot" cx="{:.1}" cy="{:.1}" r="3"><title>{}</title></circle>"#,
+                    r#"<circle class="dot" cx="{:.3}%" cy="{:.1}" r="3.5"><title>{}</title></circle>"#,
                     center(i),
                     y(p.value),
                     tooltip(chart, p),
@@ -139,23 +139,28 @@ pub fn render(chart: &Chart<'_>) -> String {
             }
         }
     }
-    let every = points.len().div_ceil(MAX_X_LABELS);
+    // Axis labels last, so they are drawn over the bars (with a halo from the stylesheet).
+    for tick in 0..=TICKS {
+        let value = top / TICKS * tick;
+        let _ = write!(
+            svg,
+            r#"<text class="y-label" x="2" y="{:.1}">{}</text>"#,
+            y(value) - 4.0,
+            escape(&(chart.format)(value)),
+        );
+    }
+    let every = points.len().div_ceil(MAX_X_LABELS).max(1);
     for (i, p) in points.iter().enumerate().filter(|(i, _)| i % every == 0) {
         let _ = write!(
             svg,
-            r#"<text class="x-label" x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            r#"<text class="x-label" x="{:.3}%" y="{}" text-anchor="middle">{}</text>"#,
             center(i),
-            HEIGHT - 10.0,
+            HEIGHT - 6.0,
             escape(&p.label),
         );
     }
-    let _ = write!(
-        svg,
-        r#"<line class="axis" x1="{LEFT}" x2="{}" y1="{:.1}" y2="{:.1}"/></svg>"#,
-        WIDTH - RIGHT,
-        y(0),
-        y(0)
-    );
+    let base = y(0);
+    let _ = write!(svg, r#"<line class="axis" x1="0" x2="100%" y1="{base:.1}" y2="{base:.1}"/></svg>"#);
     svg
 }
 
@@ -238,12 +243,15 @@ mod tests {
         let svg = draw(Kind::Bars, &[15_450, 0, 5_000]);
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"));
         let heights = bar_heights(&svg);
-        // Axis top 20,000 over a plot 196 units high.
+        // Axis top 20,000 over the plot's height.
         assert_eq!(
             heights,
             [PLOT_H * 15_450.0 / 20_000.0, 0.0, PLOT_H * 5_000.0 / 20_000.0].map(|h| (h * 10.0).round() / 10.0)
         );
         assert_eq!(svg.matches("class=\"grid\"").count(), 5);
+        // Three values share the width: each bar is 70 % of its third, centred in it.
+        assert!(svg.contains(r#"<rect class="bar" x="5.000%""#) && svg.contains(r#"width="23.333%""#), "{svg}");
+        assert!(svg.contains(r#"<rect class="bar" x="71.667%""#));
         for tick in ["0", "5000", "10000", "15000", "20000"] {
             assert!(svg.contains(&format!(">{tick}</text>")), "tick {tick}");
         }
@@ -268,15 +276,19 @@ mod tests {
         assert_eq!(bar_heights(&zeros), [0.0, 0.0]);
         assert!(!zeros.contains("NaN") && !zeros.contains("inf"));
         let negative = draw(Kind::Line, &[-5, 2]);
-        assert!(!negative.contains("NaN") && negative.contains(r#"points="205.0,208.0"#), "{negative}");
+        let base = TOP + PLOT_H;
+        assert!(
+            !negative.contains("NaN") && negative.contains(&format!(r#"x1="25.000%" y1="{base:.1}""#)),
+            "{negative}"
+        );
     }
 
     #[test]
     fn lines_have_one_vertex_and_dot_per_value_and_labels_thin_out() {
         let values: Vec<i64> = (0..30).collect();
         let svg = draw(Kind::Line, &values);
-        let polyline = svg.split("points=\"").nth(1).unwrap();
-        assert_eq!(polyline[..polyline.find('"').unwrap()].split(' ').count(), 30);
+        assert_eq!(svg.matches(r#"<line class="line""#).count(), 29);
+        assert!(svg.contains(r#"<circle class="dot" cx="1.667%""#) && svg.contains(r#"cx="98.333%""#));
         assert_eq!(svg.matches("<circle").count(), 30);
         let labels = svg.matches("class=\"x-label\"").count();
         assert!((1..=MAX_X_LABELS).contains(&labels), "{labels} labels");

@@ -76,6 +76,15 @@ pub fn datetime(ms: Millis) -> String {
         .unwrap_or_default()
 }
 
+/// `Fri 20 Nov 2026`.
+pub fn day(ms: Millis) -> String {
+    utc(ms)
+        .and_then(|t| {
+            t.format(format_description!("[weekday repr:short] [day padding:none] [month repr:short] [year]")).ok()
+        })
+        .unwrap_or_default()
+}
+
 /// A bucket's axis label and its full name.
 pub fn bucket(start: Millis, granularity: Granularity) -> (String, String) {
     let Some(t) = utc(start) else { return (String::new(), String::new()) };
@@ -121,6 +130,7 @@ mod tests {
         assert_eq!(duration(21 * 3_600_000 + 5 * 60_000), "21 h 5 min");
         assert_eq!(duration(76 * 3_600_000), "3 d 4 h");
         assert_eq!(datetime(T), "20 Nov 2026 10:15 UTC");
+        assert_eq!(day(T), "Fri 20 Nov 2026");
         assert_eq!(bucket(T - 15 * 60_000, Granularity::Hour), ("10:00".into(), "Fri 20 Nov 10:00 UTC".into()));
         assert_eq!(bucket(1_795_132_800_000, Granularity::Day), ("20 Nov".into(), "Fri 20 Nov 2026".into()));
     }

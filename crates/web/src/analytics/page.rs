@@ -151,11 +151,15 @@ pub async fn show(State(app): State<AppState>, query: Result<Query<PageQuery>, Q
 }
 
 fn range_label(s: &Selection) -> String {
-    let by = match s.granularity {
-        Granularity::Hour => "by hour",
-        Granularity::Day => "by day",
-    };
-    format!("{} to {}, {by}", format::datetime(s.range.from), format::datetime(s.range.to))
+    match s.granularity {
+        Granularity::Hour => format!(
+            "{} to {}, by hour (UTC)",
+            format::datetime(s.range.from).trim_end_matches(" UTC"),
+            format::datetime(s.range.to).trim_end_matches(" UTC")
+        ),
+        // Whole days: name the first and the last day shown, not the exclusive end.
+        Granularity::Day => format!("{} to {}, by day (UTC)", format::day(s.range.from), format::day(s.range.to - 1)),
+    }
 }
 
 fn view(report: &SalesReport) -> ReportView {
