@@ -123,8 +123,8 @@ pub async fn show(State(app): State<AppState>, query: Result<Query<PageQuery>, Q
         error,
         notice: None,
         preset: selection.preset.key(),
-        from_date: selection.from_date(),
-        to_date: selection.to_date(),
+        from_date: selection.first_day(),
+        to_date: selection.last_day(),
         range_label: range_label(&selection),
         csv_href: format!(
             "/admin/orders.csv?from={}&to={}",

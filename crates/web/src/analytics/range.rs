@@ -52,12 +52,12 @@ impl Selection {
     }
 
     /// The first day, as the date input shows it.
-    pub fn from_date(&self) -> String {
+    pub fn first_day(&self) -> String {
         date_of(self.range.from)
     }
 
     /// The last day included (the range's end is exclusive).
-    pub fn to_date(&self) -> String {
+    pub fn last_day(&self) -> String {
         date_of(self.range.to - 1)
     }
 }
@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(day.granularity, Granularity::Hour);
         let week = select(&query(None, None, None), NOW).unwrap();
         assert_eq!((week.preset, week.range.to, week.range.from), (Preset::Week, MIDNIGHT + DAY, MIDNIGHT - 6 * DAY));
-        assert_eq!((week.from_date(), week.to_date()), ("2026-11-14".into(), "2026-11-20".into()));
+        assert_eq!((week.first_day(), week.last_day()), ("2026-11-14".into(), "2026-11-20".into()));
         let month = select(&query(Some("30d"), Some(""), Some(" ")), NOW).unwrap();
         assert_eq!((month.range.to - month.range.from) / DAY, 30);
     }
