@@ -59,6 +59,8 @@ const SERIES_SQL: &str = "SELECT created_at - (created_at % ?3) AS bucket, curre
 const CANCELLED_SQL: &str =
     "SELECT COUNT(*) FROM orders WHERE created_at >= ?1 AND created_at < ?2 AND status = 'cancelled'";
 
+/// `product_name` is a bare column next to MAX(created_at): SQLite takes it from the row
+/// holding the maximum, i.e. the most recent line, so a renamed product shows its new name.
 const TOP_PRODUCTS_SQL: &str =
     "SELECT l.product_id, l.product_name, MAX(o.created_at), l.currency, SUM(l.quantity), SUM(l.line_amount)
          FROM orders o JOIN order_lines l ON l.order_id = o.id
@@ -67,13 +69,15 @@ const TOP_PRODUCTS_SQL: &str =
          ORDER BY SUM(l.quantity) DESC, SUM(l.line_amount) DESC, l.product_id
          LIMIT ?3";
 
+/// Lines keep the options they were priced with as a JSON array of SelectedOption; lines
+/// without options (drinks) skip the JSON parse, which is most of this query's cost.
 const OPTIONS_SQL: &str =
     "SELECT o_group, MAX(o_group_name), o_choice, MAX(o_choice_name), SUM(quantity), COUNT(DISTINCT order_id)
          FROM (SELECT j.value ->> 'group_id' AS o_group, j.value ->> 'group_name' AS o_group_name,
                       j.value ->> 'choice_id' AS o_choice, j.value ->> 'choice_name' AS o_choice_name,
                       l.quantity, l.order_id
                FROM orders o JOIN order_lines l ON l.order_id = o.id, json_each(l.options) j
-               WHERE o.created_at >= ?1 AND o.created_at < ?2 AND o.status <> 'cancelled')
+               WHERE o.created_at >= ?1 AND o.created_at < ?2 AND o.status <> 'cancelled' AND l.options <> '[]')
          GROUP BY o_group, o_choice
          ORDER BY o_group, SUM(quantity) DESC, o_choice";
 
@@ -149,8 +153,6 @@ fn cancelled(conn: &Connection, range: TimeRange) -> Result<u64, StoreError> {
 }
 
 fn top_products(conn: &Connection, range: TimeRange, limit: u32) -> Result<Vec<TopProduct>, StoreError> {
-    // `product_name` is a bare column next to MAX(created_at): SQLite takes it from the row
-    // holding the maximum, i.e. the most recent line, so a renamed product shows its new name.
     let mut stmt = conn.prepare_cached(TOP_PRODUCTS_SQL)?;
     let rows = stmt.query_map(params![range.from, range.to, limit], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(3)?, r.get(4)?, r.get(5)?))
@@ -163,7 +165,6 @@ fn top_products(conn: &Connection, range: TimeRange, limit: u32) -> Result<Vec<T
 }
 
 fn option_popularity(conn: &Connection, range: TimeRange) -> Result<Vec<OptionPopularity>, StoreError> {
-    // Lines keep the options they were priced with as a JSON array of SelectedOption.
     let mut stmt = conn.prepare_cached(OPTIONS_SQL)?;
     let rows = stmt.query_map(params![range.from, range.to], |r| {
         Ok(OptionPopularity {
