@@ -93,6 +93,11 @@ async fn shop() -> App {
     let s = app.store.as_ref();
     s.create_product(product("margherita", "Margherita", "pizza", 1000, vec![toppings()]), 100).await.unwrap();
     s.create_product(product("golden", "Golden Slice", "flash-sale", 2500, vec![]), 3).await.unwrap();
+    // 2100-01-01T00:00:00Z: a sale that has not opened.
+    let mut later = product("later", "Later Deal", "flash-sale", 900, vec![]);
+    later.sale.starts_at = Some(4_102_444_800_000);
+    s.create_product(later, 10).await.unwrap();
+    s.create_product(product("quiet", "Quiet Deal", "flash-sale", 900, vec![]), 10).await.unwrap();
     let address = DeliveryAddress::new("1 Main St, Flat \"B\"", "Springfield", "12345").unwrap();
     place(
         s,
@@ -147,7 +152,9 @@ async fn the_page_shows_the_days_figures_charts_and_tables() {
             r#"<td class="num">3</td><td class="num">3</td><td class="num">0</td><td class="num">100.0 %</td>"#
         )
     );
-    assert!(!html.contains("not sold out"));
+    assert!(html.contains("<td>opens 1 Jan 2100 00:00 UTC</td><td>—</td><td>not sold out</td>"), "sale not open");
+    assert!(html.contains("<td>no orders yet</td>"), "sale without window or orders");
+    assert_eq!(html.matches("not sold out").count(), 2, "only the unsold sales");
     assert!(html.contains(r#"href="/admin""#), "link back to the dashboard");
     assert!(html.contains(r#"href="/admin/orders.csv?from="#));
     assert!(html.contains(r#"aria-current="page">Last 24 hours"#));

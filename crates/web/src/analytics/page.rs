@@ -139,7 +139,7 @@ pub async fn show(State(app): State<AppState>, query: Result<Query<PageQuery>, Q
     };
     match analytics.sales_report(selection.range, selection.granularity, TOP_N).await {
         Ok(report) => {
-            page.report = Some(view(&report));
+            page.report = Some(view(&report, now));
             render(status, &page)
         }
         Err(e) => {
@@ -162,7 +162,7 @@ fn range_label(s: &Selection) -> String {
     }
 }
 
-fn view(report: &SalesReport) -> ReportView {
+fn view(report: &SalesReport, now: Millis) -> ReportView {
     let unit = match report.granularity {
         Granularity::Hour => "hour",
         Granularity::Day => "day",
@@ -241,7 +241,7 @@ fn view(report: &SalesReport) -> ReportView {
             })
             .collect(),
         groups: groups(&report.options),
-        flash_sales: report.flash_sales.iter().map(flash_row).collect(),
+        flash_sales: report.flash_sales.iter().map(|f| flash_row(f, now)).collect(),
     }
 }
 
@@ -266,14 +266,18 @@ fn groups(options: &[OptionPopularity]) -> Vec<GroupView> {
     groups
 }
 
-fn flash_row(f: &FlashSale) -> FlashRow {
+fn flash_row(f: &FlashSale, now: Millis) -> FlashRow {
     FlashRow {
         name: f.product_name.clone(),
         sold: thousands(f.units_sold),
         initial: thousands(f.initial_stock),
         left: thousands(u64::from(f.stock_left)),
         sell_through: format::percent(f.sell_through_bp),
-        started: f.started_at.map_or_else(|| "not started".into(), format::datetime),
+        started: match f.started_at {
+            None => "no orders yet".into(),
+            Some(t) if t > now => format!("opens {}", format::datetime(t)),
+            Some(t) => format::datetime(t),
+        },
         sold_out: f.sold_out_at.map_or_else(|| "—".into(), format::datetime),
         time_to_sell_out: f.time_to_sell_out().map_or_else(|| "not sold out".into(), format::duration),
     }
