@@ -27,6 +27,8 @@ fi
 
 step "build the binary"
 cargo build --locked -p stampede
+# The analytics page has no auth of its own; its browser test runs it in this test-only server.
+cargo build --locked -p stampede-web --example analytics_preview
 
 step "browser tests"
 rm -rf artifacts/screenshots

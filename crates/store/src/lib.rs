@@ -1,11 +1,13 @@
 //! Stampede's storage boundary: one method per business operation, so each engine can use
 //! its own atomic primitive (one SQLite transaction; one DynamoDB TransactWriteItems).
 
+pub mod analytics;
 mod error;
 mod model;
 pub mod outbox;
 pub mod sqlite;
 
+pub use analytics::Analytics;
 pub use error::StoreError;
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
 pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settlement};

@@ -5,6 +5,7 @@
 // so its size (a few strings) costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
+mod analytics;
 pub mod api;
 mod dev_mailbox;
 mod extract;
@@ -15,12 +16,13 @@ mod storefront;
 pub mod telemetry;
 mod timefmt;
 
+pub use analytics::analytics_routes;
 pub use problem::Problem;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
-use stampede_store::Store;
+use stampede_store::{Analytics, Store};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -43,6 +45,8 @@ pub struct AppState {
     /// Turns `true` when the server starts shutting down, so long-lived responses (the live
     /// stock stream) end instead of holding the graceful shutdown up.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Sales figures for `/admin/analytics` and the orders CSV; `None` where the store has none.
+    pub analytics: Option<Arc<dyn Analytics>>,
 }
 
 impl AppState {
@@ -54,6 +58,7 @@ impl AppState {
             order_limits: Arc::new(rate_limit::OrderRateLimits::off()),
             dev_mailbox: false,
             closing: tokio::sync::watch::channel(false).1,
+            analytics: None,
         }
     }
 
@@ -66,6 +71,12 @@ impl AppState {
     /// Applies order-placement rate limits.
     pub fn with_order_limits(mut self, limits: rate_limit::OrderRateLimits) -> AppState {
         self.order_limits = Arc::new(limits);
+        self
+    }
+
+    /// Reads sales figures from `analytics` (usually the same store as `store`).
+    pub fn with_analytics(mut self, analytics: Arc<dyn Analytics>) -> AppState {
+        self.analytics = Some(analytics);
         self
     }
 

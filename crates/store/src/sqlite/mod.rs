@@ -1,6 +1,7 @@
 //! The embedded SQLite adapter: a group-commit writer thread for every change, a pool of
 //! read-only connections for queries, and a live in-memory catalog for the fast path.
 
+mod analytics_rows;
 mod apply;
 mod backup;
 mod batch_stock;

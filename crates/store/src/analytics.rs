@@ -1,0 +1,249 @@
+//! Sales analytics: read-only figures over the order records, for the admin dashboard.
+//!
+//! A trait of its own rather than more `Store` methods, so an engine can serve orders without
+//! serving reports (the DynamoDB adapter would answer these from an export, not from the
+//! order path). Every figure is counted from order rows; cancelled orders are left out of
+//! revenue, counts, top products, option popularity and sell-through, because their money
+//! was never taken and their stock went back on the shelf. They are counted separately.
+
+use crate::{Order, StoreError};
+use async_trait::async_trait;
+use stampede_domain::{Currency, Millis, Money};
+
+/// An hour in milliseconds.
+pub const HOUR: Millis = 3_600_000;
+/// A day in milliseconds.
+pub const DAY: Millis = 24 * HOUR;
+/// Longest range a report may cover: a year and a bit, so hourly buckets stay under 10,000.
+pub const MAX_SPAN: Millis = 400 * DAY;
+
+/// A half-open time range `[from, to)` in Unix milliseconds, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Millis,
+    pub to: Millis,
+}
+
+/// Why a range was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    #[error("the range must end after it starts")]
+    Empty,
+    #[error("the range may cover at most 400 days")]
+    TooLong,
+}
+
+impl TimeRange {
+    /// Checks `from < to` and the span limit.
+    pub fn new(from: Millis, to: Millis) -> Result<TimeRange, RangeError> {
+        if to <= from {
+            return Err(RangeError::Empty);
+        }
+        if to.saturating_sub(from) > MAX_SPAN {
+            return Err(RangeError::TooLong);
+        }
+        Ok(TimeRange { from, to })
+    }
+}
+
+/// How wide each bucket of a series is. Buckets sit on UTC hour or day boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Hour,
+    Day,
+}
+
+impl Granularity {
+    /// The bucket width in milliseconds.
+    pub fn millis(self) -> Millis {
+        match self {
+            Granularity::Hour => HOUR,
+            Granularity::Day => DAY,
+        }
+    }
+
+    /// Start of the bucket holding `t`.
+    pub fn floor(self, t: Millis) -> Millis {
+        t.div_euclid(self.millis()) * self.millis()
+    }
+}
+
+/// Sales in one bucket. `revenue` has one entry per currency of [`SalesReport::totals`], in
+/// the same order, zero where nothing sold in that currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesBucket {
+    pub start: Millis,
+    pub orders: u64,
+    pub revenue: Vec<Money>,
+}
+
+/// Totals of one currency over the whole range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrencyTotals {
+    pub currency: Currency,
+    pub orders: u64,
+    pub revenue: Money,
+    /// Revenue / orders, rounded to the nearest minor unit, halves up ([`average`]).
+    pub average_order_value: Money,
+}
+
+/// A product's sales over the range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopProduct {
+    pub product_id: String,
+    /// The name on its most recent order line, as the customer saw it.
+    pub product_name: String,
+    pub units: u64,
+    pub revenue: Money,
+}
+
+/// How often one choice of an option group was bought over the range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionPopularity {
+    pub group_id: String,
+    pub group_name: String,
+    pub choice_id: String,
+    pub choice_name: String,
+    /// Units sold with this choice (a line of 3 pizzas with olives counts 3).
+    pub units: u64,
+    /// Orders with at least one line with this choice.
+    pub orders: u64,
+}
+
+/// How a flash-sale product sold, over its whole life rather than the report's range: a sale
+/// is judged against all of its stock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlashSale {
+    pub product_id: String,
+    pub product_name: String,
+    pub units_sold: u64,
+    pub stock_left: u32,
+    /// `units_sold + stock_left`: what the sale started with, net of manual stock changes.
+    pub initial_stock: u64,
+    /// Units sold per ten thousand units of initial stock (basis points), rounded down, so
+    /// the page can print 87.5 % without floats; `None` when there was no stock at all.
+    pub sell_through_bp: Option<u32>,
+    /// The sale window's start, or the first order where the product has no window.
+    pub started_at: Option<Millis>,
+    /// The last uncancelled order that took stock to zero; `None` while stock is left.
+    pub sold_out_at: Option<Millis>,
+}
+
+impl FlashSale {
+    /// How long it took to sell out, if it did.
+    pub fn time_to_sell_out(&self) -> Option<Millis> {
+        Some(self.sold_out_at?.saturating_sub(self.started_at?).max(0))
+    }
+}
+
+/// Everything the analytics page shows, read in one snapshot so the figures agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesReport {
+    pub range: TimeRange,
+    pub granularity: Granularity,
+    /// Every bucket from the one holding `range.from` to the one holding `range.to - 1`.
+    pub buckets: Vec<SalesBucket>,
+    /// One entry per currency sold in the range, by currency code.
+    pub totals: Vec<CurrencyTotals>,
+    /// Cancelled orders placed in the range (left out of every other figure).
+    pub cancelled_orders: u64,
+    /// Best sellers by units, then revenue.
+    pub top_products: Vec<TopProduct>,
+    /// By option group, then units (most first).
+    pub options: Vec<OptionPopularity>,
+    /// Every flash-sale product, in menu order.
+    pub flash_sales: Vec<FlashSale>,
+}
+
+/// Where an export page ends: pass it back to get the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportCursor {
+    pub created_at: Millis,
+    pub id: String,
+}
+
+/// A page of orders for export, oldest first, cancelled ones included.
+#[derive(Debug, Clone)]
+pub struct ExportPage {
+    pub orders: Vec<Order>,
+    /// `None` on the last page.
+    pub next: Option<ExportCursor>,
+}
+
+/// Read-only sales figures. Implementations read from a replica or read pool, never from the
+/// order writer, so a report cannot slow down a sale.
+#[async_trait]
+pub trait Analytics: Send + Sync {
+    /// Revenue and orders per bucket, totals, top `top_n` products, option popularity and
+    /// flash-sale figures for orders placed in `range`.
+    async fn sales_report(
+        &self,
+        range: TimeRange,
+        granularity: Granularity,
+        top_n: u32,
+    ) -> Result<SalesReport, StoreError>;
+
+    /// Orders placed in `range` with their lines, by placement time, `limit` at a time.
+    async fn export_orders(
+        &self,
+        range: TimeRange,
+        after: Option<ExportCursor>,
+        limit: u32,
+    ) -> Result<ExportPage, StoreError>;
+}
+
+/// `total / count` rounded to the nearest minor unit, halves away from zero, in integers:
+/// 1000 / 3 is 333, 1001 / 2 is 501. Zero orders average zero.
+pub fn average(total: i64, count: u64) -> i64 {
+    let Ok(count) = i64::try_from(count) else { return 0 };
+    if count == 0 {
+        return 0;
+    }
+    let (total, count) = (i128::from(total), i128::from(count));
+    let rounded = (2 * total.abs() + count) / (2 * count);
+    let signed = if total < 0 { -rounded } else { rounded };
+    i64::try_from(signed).unwrap_or(0)
+}
+
+/// `part / whole` in basis points, rounded down; `None` when `whole` is zero.
+pub fn basis_points(part: u64, whole: u64) -> Option<u32> {
+    (whole > 0).then(|| u32::try_from(u128::from(part) * 10_000 / u128::from(whole)).unwrap_or(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn averages_round_halves_up_in_integers() {
+        assert_eq!(average(1000, 3), 333);
+        assert_eq!(average(1001, 2), 501);
+        assert_eq!(average(1003, 2), 502);
+        assert_eq!(average(2000, 3), 667);
+        assert_eq!(average(-1001, 2), -501);
+        assert_eq!(average(500, 0), 0);
+        assert_eq!(average(i64::MAX, 1), i64::MAX);
+    }
+
+    #[test]
+    fn basis_points_round_down() {
+        assert_eq!(basis_points(7, 8), Some(8750));
+        assert_eq!(basis_points(1, 3), Some(3333));
+        assert_eq!(basis_points(0, 0), None);
+        assert_eq!(basis_points(5, 5), Some(10_000));
+    }
+
+    #[test]
+    fn ranges_must_be_forward_and_bounded() {
+        assert_eq!(TimeRange::new(5, 5), Err(RangeError::Empty));
+        assert_eq!(TimeRange::new(0, MAX_SPAN + 1), Err(RangeError::TooLong));
+        assert!(TimeRange::new(0, MAX_SPAN).is_ok());
+    }
+
+    #[test]
+    fn buckets_sit_on_utc_boundaries() {
+        assert_eq!(Granularity::Hour.floor(HOUR + 59 * 60_000), HOUR);
+        assert_eq!(Granularity::Day.floor(3 * DAY - 1), 2 * DAY);
+        assert_eq!(Granularity::Day.floor(-1), -DAY);
+    }
+}

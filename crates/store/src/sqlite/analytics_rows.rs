@@ -1,0 +1,262 @@
+//! The analytics queries, run on the read pool inside one read transaction each, so a report
+//! is one consistent snapshot and never waits for (or holds up) the order writer.
+//!
+//! Orders are placed in time by `created_at`, found through `orders_by_created` (migration 4);
+//! the UUIDv7 id cannot stand in for it because the writer mints ids after it reads the clock.
+
+use super::{SqliteStore, rows};
+use crate::analytics::{
+    Analytics, CurrencyTotals, ExportCursor, ExportPage, FlashSale, Granularity, OptionPopularity, SalesBucket,
+    SalesReport, TimeRange, TopProduct, average, basis_points,
+};
+use crate::{ProductView, StoreError};
+use async_trait::async_trait;
+use rusqlite::{Connection, params};
+use stampede_domain::{Currency, Millis, Money};
+use std::collections::BTreeMap;
+
+#[async_trait]
+impl Analytics for SqliteStore {
+    async fn sales_report(
+        &self,
+        range: TimeRange,
+        granularity: Granularity,
+        top_n: u32,
+    ) -> Result<SalesReport, StoreError> {
+        self.reads
+            .run(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                let (buckets, totals) = series(&tx, range, granularity)?;
+                Ok(SalesReport {
+                    range,
+                    granularity,
+                    buckets,
+                    totals,
+                    cancelled_orders: cancelled(&tx, range)?,
+                    top_products: top_products(&tx, range, top_n)?,
+                    options: option_popularity(&tx, range)?,
+                    flash_sales: flash_sales(&tx)?,
+                })
+            })
+            .await
+    }
+
+    async fn export_orders(
+        &self,
+        range: TimeRange,
+        after: Option<ExportCursor>,
+        limit: u32,
+    ) -> Result<ExportPage, StoreError> {
+        self.reads.run(move |conn| export_page(conn, range, after, limit)).await
+    }
+}
+
+const SERIES_SQL: &str = "SELECT created_at - (created_at % ?3) AS bucket, currency, COUNT(*), SUM(total_amount)
+         FROM orders
+         WHERE created_at >= ?1 AND created_at < ?2 AND status <> 'cancelled'
+         GROUP BY bucket, currency";
+
+const CANCELLED_SQL: &str =
+    "SELECT COUNT(*) FROM orders WHERE created_at >= ?1 AND created_at < ?2 AND status = 'cancelled'";
+
+/// `product_name` is a bare column next to MAX(created_at): SQLite takes it from the row
+/// holding the maximum, i.e. the most recent line, so a renamed product shows its new name.
+const TOP_PRODUCTS_SQL: &str =
+    "SELECT l.product_id, l.product_name, MAX(o.created_at), l.currency, SUM(l.quantity), SUM(l.line_amount)
+         FROM orders o JOIN order_lines l ON l.order_id = o.id
+         WHERE o.created_at >= ?1 AND o.created_at < ?2 AND o.status <> 'cancelled'
+         GROUP BY l.product_id, l.currency
+         ORDER BY SUM(l.quantity) DESC, SUM(l.line_amount) DESC, l.product_id
+         LIMIT ?3";
+
+/// Lines keep the options they were priced with as a JSON array of SelectedOption; lines
+/// without options (drinks) skip the JSON parse, which is most of this query's cost.
+const OPTIONS_SQL: &str =
+    "SELECT o_group, MAX(o_group_name), o_choice, MAX(o_choice_name), SUM(quantity), COUNT(DISTINCT order_id)
+         FROM (SELECT j.value ->> 'group_id' AS o_group, j.value ->> 'group_name' AS o_group_name,
+                      j.value ->> 'choice_id' AS o_choice, j.value ->> 'choice_name' AS o_choice_name,
+                      l.quantity, l.order_id
+               FROM orders o JOIN order_lines l ON l.order_id = o.id, json_each(l.options) j
+               WHERE o.created_at >= ?1 AND o.created_at < ?2 AND o.status <> 'cancelled' AND l.options <> '[]')
+         GROUP BY o_group, o_choice
+         ORDER BY o_group, SUM(quantity) DESC, o_choice";
+
+const FLASH_SALE_SQL: &str = "SELECT COALESCE(SUM(l.quantity), 0), MIN(o.created_at), MAX(o.created_at)
+         FROM order_lines l JOIN orders o ON o.id = l.order_id
+         WHERE l.product_id = ?1 AND o.status <> 'cancelled'";
+
+const EXPORT_SQL: &str = "SELECT id FROM orders
+         WHERE (created_at, id) > (?1, ?2) AND created_at >= ?3 AND created_at < ?4
+         ORDER BY created_at, id LIMIT ?5";
+
+fn currency(code: &str) -> Result<Currency, StoreError> {
+    Currency::parse(code).ok_or_else(|| StoreError::Backend(format!("stored currency `{code}` is invalid")))
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Revenue and orders per bucket and per currency, every bucket present.
+fn series(
+    conn: &Connection,
+    range: TimeRange,
+    granularity: Granularity,
+) -> Result<(Vec<SalesBucket>, Vec<CurrencyTotals>), StoreError> {
+    let width = granularity.millis();
+    let mut stmt = conn.prepare_cached(SERIES_SQL)?;
+    let rows = stmt.query_map(params![range.from, range.to, width], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+    })?;
+    // (bucket, currency) -> (orders, revenue); currencies sorted by code.
+    let mut cells: BTreeMap<(Millis, String), (u64, i64)> = BTreeMap::new();
+    let mut by_currency: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+    for row in rows {
+        let (bucket, cur, orders, revenue) = row?;
+        let total = by_currency.entry(cur.clone()).or_default();
+        total.0 += count(orders);
+        total.1 = total.1.saturating_add(revenue);
+        cells.insert((bucket, cur), (count(orders), revenue));
+    }
+    let currencies = by_currency.keys().map(|c| currency(c)).collect::<Result<Vec<_>, _>>()?;
+    let first = granularity.floor(range.from);
+    let last = granularity.floor(range.to - 1);
+    let mut buckets = Vec::new();
+    let mut start = first;
+    while start <= last {
+        let mut orders = 0;
+        let mut revenue = Vec::with_capacity(currencies.len());
+        for cur in &currencies {
+            let (n, amount) = cells.get(&(start, cur.as_str().to_owned())).copied().unwrap_or_default();
+            orders += n;
+            revenue.push(Money::new(amount, *cur));
+        }
+        buckets.push(SalesBucket { start, orders, revenue });
+        start += width;
+    }
+    let totals = currencies
+        .iter()
+        .zip(by_currency.values())
+        .map(|(cur, &(orders, revenue))| CurrencyTotals {
+            currency: *cur,
+            orders,
+            revenue: Money::new(revenue, *cur),
+            average_order_value: Money::new(average(revenue, orders), *cur),
+        })
+        .collect();
+    Ok((buckets, totals))
+}
+
+fn cancelled(conn: &Connection, range: TimeRange) -> Result<u64, StoreError> {
+    let n: i64 = conn.prepare_cached(CANCELLED_SQL)?.query_row(params![range.from, range.to], |r| r.get(0))?;
+    Ok(count(n))
+}
+
+fn top_products(conn: &Connection, range: TimeRange, limit: u32) -> Result<Vec<TopProduct>, StoreError> {
+    let mut stmt = conn.prepare_cached(TOP_PRODUCTS_SQL)?;
+    let rows = stmt.query_map(params![range.from, range.to, limit], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(3)?, r.get(4)?, r.get(5)?))
+    })?;
+    rows.map(|row| {
+        let (product_id, product_name, cur, units, revenue): (_, _, _, i64, i64) = row?;
+        Ok(TopProduct { product_id, product_name, units: count(units), revenue: Money::new(revenue, currency(&cur)?) })
+    })
+    .collect()
+}
+
+fn option_popularity(conn: &Connection, range: TimeRange) -> Result<Vec<OptionPopularity>, StoreError> {
+    let mut stmt = conn.prepare_cached(OPTIONS_SQL)?;
+    let rows = stmt.query_map(params![range.from, range.to], |r| {
+        Ok(OptionPopularity {
+            group_id: r.get(0)?,
+            group_name: r.get(1)?,
+            choice_id: r.get(2)?,
+            choice_name: r.get(3)?,
+            units: count(r.get(4)?),
+            orders: count(r.get(5)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A flash sale is a product in the `flash-sale` section or with a sale window.
+fn is_flash_sale(view: &ProductView) -> bool {
+    let p = &view.product;
+    p.category == "flash-sale" || p.sale.starts_at.is_some() || p.sale.ends_at.is_some()
+}
+
+fn flash_sales(conn: &Connection) -> Result<Vec<FlashSale>, StoreError> {
+    let mut stmt = conn.prepare_cached(FLASH_SALE_SQL)?;
+    let mut sales = Vec::new();
+    for view in rows::load_products(conn)?.into_iter().filter(is_flash_sale) {
+        let (sold, first, last): (i64, Option<Millis>, Option<Millis>) =
+            stmt.query_row([&view.product.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let units_sold = count(sold);
+        let initial_stock = units_sold + u64::from(view.stock);
+        // Stock only leaves through orders, so with none left the last uncancelled order is
+        // the one that emptied it (a cancellation after that would have put stock back).
+        let sold_out_at = (view.stock == 0 && units_sold > 0).then_some(last).flatten();
+        sales.push(FlashSale {
+            product_id: view.product.id,
+            product_name: view.product.name,
+            units_sold,
+            stock_left: view.stock,
+            initial_stock,
+            sell_through_bp: basis_points(units_sold, initial_stock),
+            started_at: view.product.sale.starts_at.or(first),
+            sold_out_at,
+        });
+    }
+    Ok(sales)
+}
+
+fn export_page(
+    conn: &Connection,
+    range: TimeRange,
+    after: Option<ExportCursor>,
+    limit: u32,
+) -> Result<ExportPage, StoreError> {
+    // Keyset paging on (created_at, id): every page is one index range, however deep. The
+    // empty id sorts before every real one, so the first page starts at `from` itself.
+    let after = after.unwrap_or(ExportCursor { created_at: range.from, id: String::new() });
+    let tx = conn.unchecked_transaction()?;
+    let mut stmt = tx.prepare_cached(EXPORT_SQL)?;
+    let ids: Vec<String> = stmt
+        .query_map(params![after.created_at, after.id, range.from, range.to, i64::from(limit) + 1], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    let mut orders = Vec::with_capacity(ids.len().min(limit as usize));
+    for id in ids.iter().take(limit as usize) {
+        orders.extend(rows::load_order(&tx, id)?);
+    }
+    let next = (ids.len() > limit as usize)
+        .then(|| orders.last().map(|o| ExportCursor { created_at: o.created_at, id: o.id.clone() }))
+        .flatten();
+    Ok(ExportPage { orders, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every range query starts from the placement-time index instead of scanning all orders.
+    #[test]
+    fn range_queries_use_the_placement_time_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        for sql in [SERIES_SQL, CANCELLED_SQL, TOP_PRODUCTS_SQL, OPTIONS_SQL, EXPORT_SQL] {
+            let plan = plan(&conn, sql);
+            assert!(plan.contains("INDEX orders_by_created"), "{sql}\n{plan}");
+            assert!(!plan.contains("SCAN o\n") && !plan.contains("SCAN orders"), "{sql}\n{plan}");
+        }
+        let flash = plan(&conn, FLASH_SALE_SQL);
+        assert!(flash.contains("INDEX order_lines_by_product"), "{flash}");
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let args = rusqlite::params_from_iter(1..=stmt.parameter_count() as i64);
+        let rows: Vec<String> = stmt.query_map(args, |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
+        rows.join("\n")
+    }
+}
