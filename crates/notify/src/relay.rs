@@ -242,14 +242,19 @@ impl Relay {
                 Settlement::Retry { at, error: f.errors.join("; "), done_channels: done }
             }
         };
+        // Entered only around synchronous logging, never across an `.await`: a guard held
+        // across one leaves the span on the stack of a thread the task has moved off, and the
+        // next span cloned on that thread panics in the registry ("tried to clone a span that
+        // already closed"), seen in the soak. A panic here would end a delivery between its
+        // send and its settle, and the event would go out again when its lease ran out.
+        // clippy.toml makes holding such a guard across an `.await` a lint error.
         let span = tracing::info_span!("outbox", event_id = %stored.id, kind = %stored.kind, attempt = stored.attempts);
-        let _enter = span.enter();
         let (counter, settled) = match &outcome {
             Settlement::Delivered { .. } => (&self.stats.delivered, "delivered"),
             Settlement::Retry { .. } => (&self.stats.retried, "rescheduled"),
             Settlement::Park { .. } => (&self.stats.parked, "parked"),
         };
-        match &outcome {
+        span.in_scope(|| match &outcome {
             Settlement::Delivered { .. } => tracing::debug!("event delivered"),
             Settlement::Retry { at, error, .. } => {
                 tracing::warn!(%error, retry_at = at, "event delivery failed; will retry")
@@ -257,8 +262,9 @@ impl Relay {
             Settlement::Park { error, .. } => {
                 tracing::error!(%error, "event parked as failed; see /api/admin/outbox?state=failed")
             }
-        }
-        match self.store.settle_event(&stored.id, token, outcome).await {
+        });
+        let result = self.store.settle_event(&stored.id, token, outcome).await;
+        span.in_scope(|| match result {
             Ok(true) => {
                 counter.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("stampede_outbox_attempts_total", "outcome" => settled).increment(1);
@@ -270,7 +276,7 @@ impl Relay {
             }
             // The lease runs out and the event is tried again: at least once, never lost.
             Err(e) => tracing::error!(error = %e, settled, "could not record the delivery outcome"),
-        }
+        });
     }
 
     /// Sends to every channel that has not yet taken the event, recording those that do.

@@ -222,11 +222,7 @@ async fn one_run(
         }
         None => None,
     };
-    let warnings = target.warnings();
-    if warnings.count > 0 {
-        eprintln!("the server logged {} warnings or errors; the first:", warnings.count);
-        warnings.first.iter().for_each(|line| eprintln!("  {line}"));
-    }
+    target.print_warnings();
     let accepted = Latency::of(&sale_samples, Outcome::Accepted);
     let per_request = |cpu: Duration, requests: usize| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
     let server_cpu_us = target.cpu_time().map(|_| ServerCpuPerRequest {

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-/// Warnings and errors the spawned server logged: a count and the first few lines, so a
+/// Warnings, errors and panics the spawned server logged: a count and the first few lines, so a
 /// failed audit can say what the server saw (a failed delivery, a lost lease).
 #[derive(Debug, Default)]
 pub struct ServerWarnings {
@@ -121,7 +121,16 @@ impl Target {
         Ok(Target { base: format!("http://{addr}"), admin_token, child: Some(child), warnings, _data_dir: Some(dir) })
     }
 
-    /// What the spawned server has logged at WARN or ERROR so far (nothing for a remote target).
+    /// Prints what `warnings` holds, if anything.
+    pub fn print_warnings(&self) {
+        let warnings = self.warnings();
+        if warnings.count > 0 {
+            eprintln!("the server logged {} warnings, errors or panics; the first:", warnings.count);
+            warnings.first.iter().for_each(|line| eprintln!("  {line}"));
+        }
+    }
+
+    /// What the spawned server has logged at WARN or ERROR, or panicked with, so far (nothing for a remote target).
     pub fn warnings(&self) -> ServerWarnings {
         let w = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
         ServerWarnings { count: w.count, first: w.first.clone() }
@@ -134,7 +143,8 @@ fn keep_warnings(mut log: impl BufRead, into: &Mutex<ServerWarnings>) {
     let mut line = Vec::with_capacity(512);
     while log.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
         let warn = |level: &[u8]| line.windows(level.len()).any(|w| w == level);
-        if warn(br#""level":"WARN""#) || warn(br#""level":"ERROR""#) {
+        // A panic's message is not a JSON line: the panic hook writes it as plain text.
+        if warn(br#""level":"WARN""#) || warn(br#""level":"ERROR""#) || warn(b"panicked at") {
             let mut w = into.lock().unwrap_or_else(|p| p.into_inner());
             w.count += 1;
             if w.first.len() < WARNINGS_KEPT {

@@ -99,6 +99,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         sales["unitsSold"].as_u64().unwrap_or(0),
         sales["orders"].as_u64().unwrap_or(0),
     );
+    target.print_warnings();
     let mut violations = Vec::new();
     if left + sold != u64::from(stock) {
         violations.push(format!("stock {left} + sold {sold} != initial {stock}"));
