@@ -223,6 +223,10 @@ async fn one_run(
         None => None,
     };
     target.print_warnings();
+    let panics = target.warnings().panics;
+    if panics > 0 {
+        audit.violations.push(format!("the server panicked {panics} times"));
+    }
     let accepted = Latency::of(&sale_samples, Outcome::Accepted);
     let per_request = |cpu: Duration, requests: usize| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
     let server_cpu_us = target.cpu_time().map(|_| ServerCpuPerRequest {

@@ -11,6 +11,8 @@ use std::time::Duration;
 #[derive(Debug, Default)]
 pub struct ServerWarnings {
     pub count: usize,
+    /// Of `count`, the panics: a defect whatever else the run shows.
+    pub panics: usize,
     pub first: Vec<String>,
 }
 
@@ -133,7 +135,7 @@ impl Target {
     /// What the spawned server has logged at WARN or ERROR, or panicked with, so far (nothing for a remote target).
     pub fn warnings(&self) -> ServerWarnings {
         let w = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
-        ServerWarnings { count: w.count, first: w.first.clone() }
+        ServerWarnings { count: w.count, panics: w.panics, first: w.first.clone() }
     }
 }
 
@@ -144,9 +146,11 @@ fn keep_warnings(mut log: impl BufRead, into: &Mutex<ServerWarnings>) {
     while log.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
         let warn = |level: &[u8]| line.windows(level.len()).any(|w| w == level);
         // A panic's message is not a JSON line: the panic hook writes it as plain text.
-        if warn(br#""level":"WARN""#) || warn(br#""level":"ERROR""#) || warn(b"panicked at") {
+        let panic = warn(b"panicked at");
+        if panic || warn(br#""level":"WARN""#) || warn(br#""level":"ERROR""#) {
             let mut w = into.lock().unwrap_or_else(|p| p.into_inner());
             w.count += 1;
+            w.panics += usize::from(panic);
             if w.first.len() < WARNINGS_KEPT {
                 w.first.push(String::from_utf8_lossy(&line).trim_end().to_owned());
             }

@@ -101,6 +101,9 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     );
     target.print_warnings();
     let mut violations = Vec::new();
+    if target.warnings().panics > 0 {
+        violations.push(format!("the server panicked {} times", target.warnings().panics));
+    }
     if left + sold != u64::from(stock) {
         violations.push(format!("stock {left} + sold {sold} != initial {stock}"));
     }
