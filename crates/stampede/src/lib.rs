@@ -1,5 +1,6 @@
 //! The `stampede` binary's pieces, as a library so tests and tools can reuse them.
 
+pub mod admin_cli;
 pub mod backup;
 pub mod cli;
 pub mod http_server;

@@ -5,7 +5,9 @@
 // so its size (a few strings) costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
+pub mod admin;
 pub mod api;
+pub mod auth;
 mod dev_mailbox;
 mod extract;
 mod openapi;
@@ -43,6 +45,8 @@ pub struct AppState {
     /// Turns `true` when the server starts shutting down, so long-lived responses (the live
     /// stock stream) end instead of holding the graceful shutdown up.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Accounts, sessions and the staff dashboard; `None` serves the shop without them.
+    pub auth: Option<Arc<auth::Auth>>,
 }
 
 impl AppState {
@@ -54,6 +58,7 @@ impl AppState {
             order_limits: Arc::new(rate_limit::OrderRateLimits::off()),
             dev_mailbox: false,
             closing: tokio::sync::watch::channel(false).1,
+            auth: None,
         }
     }
 
@@ -66,6 +71,12 @@ impl AppState {
     /// Applies order-placement rate limits.
     pub fn with_order_limits(mut self, limits: rate_limit::OrderRateLimits) -> AppState {
         self.order_limits = Arc::new(limits);
+        self
+    }
+
+    /// Turns on accounts, sign-in and the staff dashboard at `/admin`.
+    pub fn with_auth(mut self, auth: auth::Auth) -> AppState {
+        self.auth = Some(Arc::new(auth));
         self
     }
 
@@ -84,10 +95,15 @@ pub fn router(state: AppState) -> Router {
     if state.dev_mailbox {
         routes = routes.merge(dev_mailbox::routes());
     }
+    if state.auth.is_some() {
+        // Extra admin-only pages (e.g. analytics) go in the argument: they get the same guard.
+        routes = routes.merge(admin::routes(Router::new())).merge(storefront::account_routes());
+    }
     Router::new()
         .merge(routes)
         .fallback(storefront::fallback)
         .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::visitor::layer))
         .route_layer(axum::middleware::from_fn(telemetry::track))
         .route("/metrics", axum::routing::get(telemetry::metrics))
         .with_state(state)

@@ -1,12 +1,16 @@
 //! The embedded SQLite adapter: a group-commit writer thread for every change, a pool of
 //! read-only connections for queries, and a live in-memory catalog for the fast path.
 
+mod accounts;
 mod apply;
+mod backoffice;
 mod backup;
 mod batch_stock;
+mod catalog_edits;
 mod checkpointer;
 mod committed_keys;
 mod live_catalog;
+mod order_search;
 mod outbox_rows;
 mod read_pool;
 mod rows;
@@ -18,6 +22,7 @@ use crate::{
     Placed, ProductSales, ProductView, Settlement, Store, StoreError,
 };
 use async_trait::async_trait;
+pub use accounts::SqliteAccounts;
 pub use backup::{DataDirLock, backup, restore};
 use committed_keys::CommittedKeys;
 use live_catalog::{LiveCatalog, SharedCatalog};
