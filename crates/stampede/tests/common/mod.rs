@@ -1,6 +1,7 @@
 //! `TestApp`: the real router served on a random loopback port over a fresh SQLite file.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod process;
 pub mod sale;
 

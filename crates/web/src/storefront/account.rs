@@ -143,6 +143,8 @@ pub async fn sign_in(
         }
         Err(SignInError::Store(e)) => return Err(e.into()),
     };
+    // Signing in again replaces any session this browser had, rather than leaving it alive.
+    auth.close_session(&headers).await?;
     let cookie = auth.open_session(&user).await?;
     let home = if user.role.is_staff() { "/admin" } else { "/account" };
     Ok(see_other(next.as_deref().unwrap_or(home), Some(cookie)))
