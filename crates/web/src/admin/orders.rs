@@ -197,7 +197,7 @@ pub async fn events(State(app): State<AppState>) -> Response {
         Some((event, (changes, closing_rx)))
     });
     let opened = futures_util::stream::once(async {
-        Ok::<_, Infallible>(Event::default().event("ready").data("").retry(Duration::from_secs(3)))
+        Ok::<_, Infallible>(Event::default().event("ready").data("listening").retry(Duration::from_secs(3)))
     });
     let mut response = Sse::new(futures_util::StreamExt::chain(opened, stream))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -202,6 +202,11 @@ impl ProductForm {
 }
 
 impl GroupForm {
+    /// Rows the choices box needs to show every choice without scrolling.
+    pub fn rows(&self) -> usize {
+        (self.choices.lines().count() + 1).max(3)
+    }
+
     fn is_blank(&self) -> bool {
         self.id.is_empty() && self.name.is_empty() && self.choices.is_empty()
     }
