@@ -74,6 +74,20 @@ pub struct AccountArgs {
     /// Minutes a locked email stays locked.
     #[arg(long, env = "STAMPEDE_LOGIN_LOCKOUT_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
     pub login_lockout_minutes: u64,
+    /// Accept OIDC ID tokens (`Authorization: Bearer`) from this issuer, e.g. a Cognito user
+    /// pool `https://cognito-idp.<region>.amazonaws.com/<pool id>`.
+    #[arg(long, env = "STAMPEDE_OIDC_ISSUER", requires = "oidc_audience")]
+    pub oidc_issuer: Option<String>,
+    /// The audience tokens must name: the app client id.
+    #[arg(long, env = "STAMPEDE_OIDC_AUDIENCE", requires = "oidc_issuer")]
+    pub oidc_audience: Option<String>,
+    /// Where the issuer's signing keys are; defaults to `<issuer>/.well-known/jwks.json`.
+    /// Fetched at start and every 10 minutes.
+    #[arg(long, env = "STAMPEDE_OIDC_JWKS_URL")]
+    pub oidc_jwks_url: Option<String>,
+    /// The claim that lists a user's groups; `admin` and `kitchen` map to those roles.
+    #[arg(long, env = "STAMPEDE_OIDC_ROLES_CLAIM", default_value = "cognito:groups")]
+    pub oidc_roles_claim: String,
 }
 
 impl AccountArgs {

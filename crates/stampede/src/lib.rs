@@ -6,6 +6,7 @@ pub mod cli;
 pub mod http_server;
 pub mod loadtest;
 pub mod logging;
+pub mod oidc_keys;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod seed;

@@ -88,6 +88,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         backoffice: store.clone(),
         cookies: CookiePolicy { secure: args.accounts.secure_cookies(args.notify.public_url.as_deref()) },
         limits: args.accounts.login_limits(),
+        oidc: crate::oidc_keys::verifier(&args.accounts).await?,
     };
     let state = AppState::new(store, args.admin_token.as_deref().map(Arc::from))
         .with_order_limits(limits)

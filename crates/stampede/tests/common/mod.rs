@@ -63,6 +63,7 @@ impl TestApp {
             backoffice: store.clone(),
             cookies: CookiePolicy::default(),
             limits: LoginLimits::new(login),
+            oidc: None,
         };
         let state = AppState::new(store.clone(), Some(Arc::from(ADMIN_TOKEN)))
             .with_order_limits(limits)

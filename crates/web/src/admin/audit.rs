@@ -21,7 +21,19 @@ pub struct EntryView {
     pub actor: String,
     pub action: String,
     pub target: String,
+    /// The dashboard page of the target, where there is one.
+    pub link: Option<String>,
     pub detail: String,
+}
+
+/// The page of what an action was done to: an order or a product.
+fn link(action: &str, target: &str) -> Option<String> {
+    let page = match action.split('.').next()? {
+        "order" => "orders",
+        "product" | "stock" => "products",
+        _ => return None,
+    };
+    Some(format!("/admin/{page}/{}", form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()))
 }
 
 #[derive(Template)]
@@ -52,6 +64,7 @@ pub async fn show(
         .map(|e| EntryView {
             at: rfc3339(e.at).replace('T', " ").trim_end_matches('Z').chars().take(19).collect::<String>() + " UTC",
             actor: e.actor,
+            link: link(&e.action, &e.target),
             action: e.action,
             target: e.target,
             detail: e.detail,

@@ -4,6 +4,7 @@
 pub mod cookies;
 pub mod guard;
 pub mod login_limits;
+pub mod oidc;
 pub mod password;
 pub mod visitor;
 
@@ -28,6 +29,8 @@ pub struct Auth {
     pub backoffice: Arc<dyn Backoffice>,
     pub cookies: CookiePolicy,
     pub limits: LoginLimits,
+    /// Accept OIDC (e.g. Cognito) ID tokens as `Authorization: Bearer`, next to sessions.
+    pub oidc: Option<Arc<oidc::OidcVerifier>>,
 }
 
 /// Why a sign-in failed.
@@ -96,12 +99,32 @@ impl Auth {
         Ok(self.cookies.clear(SESSION_COOKIE))
     }
 
-    /// The signed-in user of the request, if its session cookie is current.
+    /// The signed-in user of the request: a current session cookie, else a valid OIDC
+    /// bearer token when OIDC is configured.
     pub async fn session_user(&self, headers: &axum::http::HeaderMap) -> Result<Option<User>, StoreError> {
         match self.cookies.read(headers, SESSION_COOKIE) {
-            Some(token) if token.len() == 64 => self.accounts.session_user(&token_hash(token), now_millis()).await,
-            _ => Ok(None),
+            Some(token) if token.len() == 64 => {
+                if let Some(user) = self.accounts.session_user(&token_hash(token), now_millis()).await? {
+                    return Ok(Some(user));
+                }
+            }
+            _ => {}
         }
+        Ok(self.bearer_user(headers))
+    }
+
+    /// The user of a valid OIDC bearer token, if OIDC is on and the request carries one.
+    pub fn bearer_user(&self, headers: &axum::http::HeaderMap) -> Option<User> {
+        let verifier = self.oidc.as_ref()?;
+        let token = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))?;
+        // Only JWTs go to the verifier; the admin API's static token is not one.
+        if token.split('.').count() != 3 {
+            return None;
+        }
+        verifier.verify(token).map_err(|e| tracing::info!(error = %e, "OIDC token refused")).ok()
     }
 
     /// Creates an account after checking each field.
