@@ -279,6 +279,8 @@ async fn the_bearer_token_api_keeps_working_next_to_sessions() {
         .to_owned();
     let resp = app.admin_post(&format!("/api/admin/orders/{id}/status"), &json!({"status": "preparing"})).await;
     assert_eq!(resp.status(), 200);
+    let audited = app.count("SELECT COUNT(*) FROM audit_log WHERE actor = 'api-token' AND action = 'order.status'");
+    assert_eq!(audited, 1, "admin API actions are audited too");
     let anonymous = app.client.post(app.url(&format!("/api/admin/orders/{id}/status"))).json(&json!({"status": "ready"})).send().await.unwrap();
     expect_problem(anonymous, 401, "unauthorized").await;
 }

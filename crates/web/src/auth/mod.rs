@@ -141,14 +141,15 @@ impl Auth {
     /// Writes a staff action to the audit log. The action has already happened, so a
     /// failure to record it is logged loudly rather than reported to the person.
     pub async fn audit(&self, actor: &User, action: &str, target: &str, detail: impl Into<String>) {
-        let entry = NewAudit {
-            actor: actor.email.clone(),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            detail: detail.into(),
-        };
+        self.audit_as(&actor.email, action, target, detail).await;
+    }
+
+    /// [`Auth::audit`] for an actor without an account (the admin API's token).
+    pub async fn audit_as(&self, actor: &str, action: &str, target: &str, detail: impl Into<String>) {
+        let entry =
+            NewAudit { actor: actor.to_owned(), action: action.to_owned(), target: target.to_owned(), detail: detail.into() };
         if let Err(e) = self.accounts.record(entry).await {
-            tracing::error!(error = %e, actor = %actor.email, action, target, "could not write the audit log");
+            tracing::error!(error = %e, actor, action, target, "could not write the audit log");
         }
     }
 }
