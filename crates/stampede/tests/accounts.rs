@@ -73,14 +73,19 @@ async fn staff_sessions_are_hashed_http_only_cookies_that_sign_out_ends() {
     assert_eq!(empty.status, 422);
 
     let next = "/admin/orders?status=received";
-    let signed_in = browser.post("/sign-in", &[("email", "BOSS@example.com"), ("password", PASSWORD), ("next", next)]).await;
+    let signed_in =
+        browser.post("/sign-in", &[("email", "BOSS@example.com"), ("password", PASSWORD), ("next", next)]).await;
     assert_eq!((signed_in.status, signed_in.location.as_deref()), (303, Some(next)));
     let cookie = signed_in.set_cookies.iter().find(|c| c.starts_with("session=")).unwrap();
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
         assert!(cookie.contains(attr), "{cookie} lacks {attr}");
     }
     let token = browser.cookies["session"].clone();
-    assert_eq!(app.count(&format!("SELECT COUNT(*) FROM sessions WHERE token_hash = '{token}'")), 0, "never stored raw");
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM sessions WHERE token_hash = '{token}'")),
+        0,
+        "never stored raw"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions"), 1);
     let password_hash: String = rusqlite::Connection::open(&app.db_path)
         .unwrap()
@@ -92,7 +97,9 @@ async fn staff_sessions_are_hashed_http_only_cookies_that_sign_out_ends() {
     assert_eq!(orders.status, 200);
     assert!(orders.html.contains("boss@example.com") && orders.html.contains(r#"href="/admin/analytics""#));
 
-    let offsite = browser.post("/sign-in", &[("email", "boss@example.com"), ("password", PASSWORD), ("next", "//evil.example")]).await;
+    let offsite = browser
+        .post("/sign-in", &[("email", "boss@example.com"), ("password", PASSWORD), ("next", "//evil.example")])
+        .await;
     assert_eq!(offsite.location.as_deref(), Some("/admin"), "only local paths are followed");
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions"), 1, "signing in again replaces the session");
     let token = browser.cookies["session"].clone();
@@ -111,12 +118,11 @@ async fn roles_decide_what_the_dashboard_shows() {
     create_user(&app, "admin@example.com", Role::Admin).await;
     create_user(&app, "kitchen@example.com", Role::Kitchen).await;
     create_user(&app, "eater@example.com", Role::Customer).await;
-    let pages = ["/admin/orders", "/admin/products", "/admin/products/new", "/admin/products/margherita", "/admin/audit"];
-    for (email, allowed) in [
-        ("admin@example.com", &pages[..]),
-        ("kitchen@example.com", &pages[..1]),
-        ("eater@example.com", &[][..]),
-    ] {
+    let pages =
+        ["/admin/orders", "/admin/products", "/admin/products/new", "/admin/products/margherita", "/admin/audit"];
+    for (email, allowed) in
+        [("admin@example.com", &pages[..]), ("kitchen@example.com", &pages[..1]), ("eater@example.com", &[][..])]
+    {
         let mut browser = Browser::new(&app.base);
         browser.sign_in(email, PASSWORD).await;
         for path in pages {
@@ -156,7 +162,10 @@ async fn sign_in_is_rate_limited_per_address_and_locks_an_email_after_failures()
     create_user(&app, "ana@example.com", Role::Customer).await;
     let mut browser = Browser::new(&app.base);
     for _ in 0..2 {
-        assert_eq!(browser.post("/sign-in", &[("email", "ana@example.com"), ("password", "wrong guess 1")]).await.status, 401);
+        assert_eq!(
+            browser.post("/sign-in", &[("email", "ana@example.com"), ("password", "wrong guess 1")]).await.status,
+            401
+        );
     }
     let locked = browser.post("/sign-in", &[("email", "ana@example.com"), ("password", "wrong guess 3")]).await;
     assert_eq!(locked.status, 429);
@@ -236,7 +245,9 @@ async fn create_user_on_the_real_binary_never_accepts_a_weak_or_default_password
         if let Some(p) = password {
             cmd.env("STAMPEDE_USER_PASSWORD", p);
         }
-        cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         use std::io::Write;
         child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
@@ -260,8 +271,9 @@ async fn create_user_on_the_real_binary_never_accepts_a_weak_or_default_password
     let csrf = page.set_cookies.iter().find(|c| c.starts_with("__Host-csrf=")).expect("a host-only CSRF cookie");
     assert!(csrf.contains("; Secure"), "{csrf}");
     let token = browser.cookies["__Host-csrf"].clone();
-    let signed_in =
-        browser.post_raw("/sign-in", &[("email", "cook@example.com"), ("password", "a kitchen passphrase"), ("_csrf", &token)]).await;
+    let signed_in = browser
+        .post_raw("/sign-in", &[("email", "cook@example.com"), ("password", "a kitchen passphrase"), ("_csrf", &token)])
+        .await;
     assert_eq!((signed_in.status, signed_in.location.as_deref()), (303, Some("/admin")));
     let session = signed_in.set_cookies.iter().find(|c| c.starts_with("__Host-session=")).unwrap();
     assert!(session.contains("; Secure") && session.contains("HttpOnly"), "{session}");
@@ -273,14 +285,21 @@ async fn create_user_on_the_real_binary_never_accepts_a_weak_or_default_password
 async fn the_bearer_token_api_keeps_working_next_to_sessions() {
     let app = TestApp::start().await;
     app.add_product("p", 100, 5, SaleRules::default()).await;
-    let id = app.order(&order_body("a@example.com", "p", 1), None).await.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id =
+        app.order(&order_body("a@example.com", "p", 1), None).await.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let resp = app.admin_post(&format!("/api/admin/orders/{id}/status"), &json!({"status": "preparing"})).await;
     assert_eq!(resp.status(), 200);
     let audited = app.count("SELECT COUNT(*) FROM audit_log WHERE actor = 'api-token' AND action = 'order.status'");
     assert_eq!(audited, 1, "admin API actions are audited too");
-    let anonymous = app.client.post(app.url(&format!("/api/admin/orders/{id}/status"))).json(&json!({"status": "ready"})).send().await.unwrap();
+    let anonymous = app
+        .client
+        .post(app.url(&format!("/api/admin/orders/{id}/status")))
+        .json(&json!({"status": "ready"}))
+        .send()
+        .await
+        .unwrap();
     expect_problem(anonymous, 401, "unauthorized").await;
 }

@@ -81,7 +81,8 @@ async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
     let cancelled_list = kitchen.get("/admin/orders?status=cancelled").await.html;
     assert!(cancelled_list.contains(&second) && !cancelled_list.contains(&first));
 
-    let audit = app.count("SELECT COUNT(*) FROM audit_log WHERE actor = 'cook@example.com' AND action = 'order.status'");
+    let audit =
+        app.count("SELECT COUNT(*) FROM audit_log WHERE actor = 'cook@example.com' AND action = 'order.status'");
     assert_eq!(audit, 4, "every change is audited, refusals are not");
 }
 
@@ -91,10 +92,25 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
     let mut admin = staff(&app, "boss@example.com", Role::Admin).await;
 
     let refused = admin
-        .post("/admin/products", &[("id", "Bad Id"), ("name", ""), ("category", "pizza"), ("price", "ten"), ("currency", "USD"), ("stock", "-1")])
+        .post(
+            "/admin/products",
+            &[
+                ("id", "Bad Id"),
+                ("name", ""),
+                ("category", "pizza"),
+                ("price", "ten"),
+                ("currency", "USD"),
+                ("stock", "-1"),
+            ],
+        )
         .await;
     assert_eq!(refused.status, 422);
-    for message in ["Enter a name customers will see.", "Enter an amount such as 12.50.", "Enter a whole number of units", "Use 1 to 64 lower-case letters"] {
+    for message in [
+        "Enter a name customers will see.",
+        "Enter an amount such as 12.50.",
+        "Enter a whole number of units",
+        "Use 1 to 64 lower-case letters",
+    ] {
         assert!(refused.html.contains(message), "missing “{message}”");
     }
     assert!(refused.html.contains(r#"value="Bad Id""#), "the form comes back as typed");
@@ -148,13 +164,21 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
     assert_eq!(product["stock"], 40, "editing keeps the stock");
 
     let mut backwards = edit.clone();
-    backwards.iter_mut().for_each(|(k, v)| if *k == "sale_ends" { *v = "2029-12-31T10:00" });
+    backwards.iter_mut().for_each(|(k, v)| {
+        if *k == "sale_ends" {
+            *v = "2029-12-31T10:00"
+        }
+    });
     let bad = admin.post("/admin/products/calzone", &backwards).await;
     assert_eq!(bad.status, 422);
     assert!(bad.html.contains("The sale must end after it starts."));
-    assert_eq!(app.get("/api/products/calzone").await.json::<Value>().await.unwrap()["sale"]["endsAt"], "2030-01-01T10:00:00Z");
+    assert_eq!(
+        app.get("/api/products/calzone").await.json::<Value>().await.unwrap()["sale"]["endsAt"],
+        "2030-01-01T10:00:00Z"
+    );
 
-    let added = admin.post("/admin/products/calzone/stock", &[("delta", "+10"), ("reason", "delivery from supplier")]).await;
+    let added =
+        admin.post("/admin/products/calzone/stock", &[("delta", "+10"), ("reason", "delivery from supplier")]).await;
     assert_eq!(added.status, 303);
     assert_eq!(app.stock("calzone").await, 50);
     let too_many = admin.post("/admin/products/calzone/stock", &[("delta", "-51"), ("reason", "spoiled")]).await;
@@ -176,7 +200,15 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
     assert_eq!(admin.get("/admin/products/nope").await.status, 404);
 
     let audit = admin.get("/admin/audit").await.html;
-    for needle in ["product.create", "product.update", "stock.adjust", "stock 40 → 50 (+10): delivery from supplier", "product.archive", "product.restore", "boss@example.com"] {
+    for needle in [
+        "product.create",
+        "product.update",
+        "stock.adjust",
+        "stock 40 → 50 (+10): delivery from supplier",
+        "product.archive",
+        "product.restore",
+        "boss@example.com",
+    ] {
         assert!(audit.contains(needle), "audit log lacks {needle}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log"), 5);

@@ -26,10 +26,8 @@ fn token(key: &str, groups: &[&str], expires_in: i64) -> String {
 async fn jwks_server() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route(
-        "/jwks.json",
-        axum::routing::get(|| async { ([("content-type", "application/json")], JWKS) }),
-    );
+    let app = axum::Router::new()
+        .route("/jwks.json", axum::routing::get(|| async { ([("content-type", "application/json")], JWKS) }));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}/jwks.json")
 }
@@ -70,7 +68,11 @@ async fn id_tokens_open_the_dashboard_and_admin_api_by_group() {
         .unwrap();
     let id = order["id"].as_str().unwrap();
     let status = |token: String| {
-        client.post(server.url(&format!("/api/admin/orders/{id}/status"))).bearer_auth(token).json(&json!({"status": "preparing"})).send()
+        client
+            .post(server.url(&format!("/api/admin/orders/{id}/status")))
+            .bearer_auth(token)
+            .json(&json!({"status": "preparing"}))
+            .send()
     };
     assert_eq!(status(kitchen.clone()).await.unwrap().status(), 403);
     assert_eq!(status(admin.clone()).await.unwrap().status(), 200);

@@ -53,7 +53,9 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<(String, String, Option<String>, St
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn to_user((id, email, name, role, created_at): (String, String, Option<String>, String, Millis)) -> Result<User, StoreError> {
+fn to_user(
+    (id, email, name, role, created_at): (String, String, Option<String>, String, Millis),
+) -> Result<User, StoreError> {
     let role = Role::parse(&role).ok_or_else(|| StoreError::Backend(format!("stored role `{role}` is invalid")))?;
     Ok(User { id, email, name, role, created_at })
 }
@@ -71,7 +73,14 @@ impl Accounts for SqliteAccounts {
             };
             let inserted = c.execute(
                 "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![created.id, created.email, created.name, created.role.as_str(), user.password_hash, created.created_at],
+                params![
+                    created.id,
+                    created.email,
+                    created.name,
+                    created.role.as_str(),
+                    user.password_hash,
+                    created.created_at
+                ],
             );
             match inserted {
                 Ok(_) => Ok(created),
@@ -115,11 +124,9 @@ impl Accounts for SqliteAccounts {
         let token_hash = token_hash.to_owned();
         self.reads
             .run(move |c| {
-                let sql = format!(
-                    "SELECT u.id, u.email, u.name, u.role, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
-                     WHERE s.token_hash = ?1 AND s.expires_at > ?2"
-                );
-                let row = c.prepare_cached(&sql)?.query_row(params![token_hash, now], user_row).optional()?;
+                let sql = "SELECT u.id, u.email, u.name, u.role, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2";
+                let row = c.prepare_cached(sql)?.query_row(params![token_hash, now], user_row).optional()?;
                 row.map(to_user).transpose()
             })
             .await

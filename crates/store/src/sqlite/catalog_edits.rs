@@ -34,9 +34,8 @@ pub fn adjust_stock(
 ) -> Result<ProductView, StoreError> {
     let product = definitions.get(id).ok_or_else(|| StoreError::NotFound { what: "product", id: id.to_owned() })?;
     let current = stock.available(conn, id)?;
-    let level = u32::try_from(i64::from(current) + delta).map_err(|_| {
-        StoreError::Conflict(format!("stock of `{id}` is {current}; it cannot change by {delta}"))
-    })?;
+    let level = u32::try_from(i64::from(current) + delta)
+        .map_err(|_| StoreError::Conflict(format!("stock of `{id}` is {current}; it cannot change by {delta}")))?;
     stock.set(id, level);
     Ok(ProductView { product: product.clone(), stock: level })
 }

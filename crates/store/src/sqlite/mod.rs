@@ -21,8 +21,8 @@ use crate::{
     Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
     Placed, ProductSales, ProductView, Settlement, Store, StoreError,
 };
-use async_trait::async_trait;
 pub use accounts::SqliteAccounts;
+use async_trait::async_trait;
 pub use backup::{DataDirLock, backup, restore};
 use committed_keys::CommittedKeys;
 use live_catalog::{LiveCatalog, SharedCatalog};

@@ -173,9 +173,10 @@ impl Writer {
                 (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
                 (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
                 (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
-                (Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. }, Outcome::EditProduct(r)) => {
-                    answer(reply, r)
-                }
+                (
+                    Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. },
+                    Outcome::EditProduct(r),
+                ) => answer(reply, r),
                 (cmd, _) => fail(cmd, "internal: outcome out of step with its command"),
             }
         }

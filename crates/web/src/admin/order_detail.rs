@@ -4,9 +4,9 @@
 
 use super::orders::staff_label;
 use super::page::{AdminError, AdminShell, auth};
+use crate::AppState;
 use crate::auth::guard::Staff;
 use crate::storefront::{OrderView, render, see_other};
-use crate::AppState;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -42,10 +42,12 @@ pub fn actions(order: &Order) -> Vec<Action> {
     OrderStatus::ALL
         .into_iter()
         .filter(|next| order.status.can_become(*next))
-        .filter(|next| match (&order.fulfilment, next) {
-            (Some(Fulfilment::Pickup), OrderStatus::OutForDelivery) => false,
-            (Some(Fulfilment::Delivery(_)), OrderStatus::Ready) => false,
-            _ => true,
+        .filter(|next| {
+            !matches!(
+                (&order.fulfilment, next),
+                (Some(Fulfilment::Pickup), OrderStatus::OutForDelivery)
+                    | (Some(Fulfilment::Delivery(_)), OrderStatus::Ready)
+            )
         })
         .map(|next| Action {
             status: next.as_str(),
@@ -114,9 +116,8 @@ pub async fn set_status(
 ) -> Result<Response, AdminError> {
     let auth = auth(&app)?;
     let current = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
-    let refuse = |order: &Order, message: String, status: StatusCode| {
-        render(status, &page(&staff, order, None, Some(message)))
-    };
+    let refuse =
+        |order: &Order, message: String, status: StatusCode| render(status, &page(&staff, order, None, Some(message)));
     let Some(next) = OrderStatus::parse(&form.status) else {
         return Ok(refuse(&current, "Pick one of the buttons below.".into(), StatusCode::UNPROCESSABLE_ENTITY));
     };

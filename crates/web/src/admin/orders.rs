@@ -3,9 +3,9 @@
 //! table rows again with the same filters. Without JavaScript, a Refresh link does the same.
 
 use super::page::{AdminError, AdminShell, auth};
+use crate::AppState;
 use crate::auth::guard::Staff;
 use crate::storefront::{OrderView, live_stock::closing, render};
-use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -164,8 +164,15 @@ pub async fn list(
         Err(errors) => (Vec::new(), None, errors, StatusCode::UNPROCESSABLE_ENTITY),
     };
     let query = filters.query();
-    let page =
-        OrdersPage { shell: AdminShell::new("Orders", &staff, "orders"), filters, errors, statuses, rows, next_cursor, query };
+    let page = OrdersPage {
+        shell: AdminShell::new("Orders", &staff, "orders"),
+        filters,
+        errors,
+        statuses,
+        rows,
+        next_cursor,
+        query,
+    };
     Ok(render(status, &page))
 }
 
@@ -213,7 +220,12 @@ mod tests {
 
     #[test]
     fn filters_read_dates_as_whole_utc_days() {
-        let f = Filters { status: "preparing".into(), from: "1970-01-02".into(), to: "1970-01-02".into(), ..Filters::default() };
+        let f = Filters {
+            status: "preparing".into(),
+            from: "1970-01-02".into(),
+            to: "1970-01-02".into(),
+            ..Filters::default()
+        };
         let filter = f.to_filter().unwrap();
         assert_eq!(filter.status, Some(OrderStatus::Preparing));
         assert_eq!((filter.from, filter.to), (Some(DAY_MS), Some(2 * DAY_MS)));

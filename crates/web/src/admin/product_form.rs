@@ -97,7 +97,8 @@ impl ProductForm {
 
     /// The form from posted fields (`g0.name`, `g0.choices`, ... for groups).
     pub fn from_fields(fields: &[(String, String)]) -> ProductForm {
-        let get = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+        let get =
+            |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
         let mut groups = Vec::new();
         for i in 0..crate::admin::products::MAX_GROUPS {
             let key = |f: &str| format!("g{i}.{f}");
@@ -163,7 +164,8 @@ impl ProductForm {
         {
             error("sale_ends", "The sale must end after it starts.".into());
         }
-        let per_customer_max = parse_limit(&self.per_customer_max).map_err(|e| error("per_customer_max", e)).ok().flatten();
+        let per_customer_max =
+            parse_limit(&self.per_customer_max).map_err(|e| error("per_customer_max", e)).ok().flatten();
         let per_order_max = parse_limit(&self.per_order_max).map_err(|e| error("per_order_max", e)).ok().flatten();
         let mut option_groups = Vec::new();
         for (i, g) in self.groups.iter().enumerate() {
@@ -253,7 +255,14 @@ impl GroupForm {
         if default_choice.as_deref().is_some_and(|d| !choices.iter().any(|c| c.id == d)) {
             return Err((field("default"), "The default must be the id of one of the choices.".into()));
         }
-        Ok(OptionGroup { id: self.id.clone(), name: self.name.clone(), min_choices: min, max_choices: max, default_choice, choices })
+        Ok(OptionGroup {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            min_choices: min,
+            max_choices: max,
+            default_choice,
+            choices,
+        })
     }
 }
 

@@ -67,9 +67,7 @@ impl FromRequestParts<AppState> for Admin {
                 "Forbidden",
                 "the token's user is not in the admin group",
             )),
-            None => {
-                Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "the admin token is not valid"))
-            }
+            None => Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "the admin token is not valid")),
         }
     }
 }

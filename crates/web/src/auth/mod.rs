@@ -146,8 +146,12 @@ impl Auth {
 
     /// [`Auth::audit`] for an actor without an account (the admin API's token).
     pub async fn audit_as(&self, actor: &str, action: &str, target: &str, detail: impl Into<String>) {
-        let entry =
-            NewAudit { actor: actor.to_owned(), action: action.to_owned(), target: target.to_owned(), detail: detail.into() };
+        let entry = NewAudit {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            detail: detail.into(),
+        };
         if let Err(e) = self.accounts.record(entry).await {
             tracing::error!(error = %e, actor, action, target, "could not write the audit log");
         }

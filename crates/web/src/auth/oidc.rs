@@ -141,7 +141,10 @@ mod tests {
     fn a_valid_token_speaks_for_its_subject_with_the_role_of_its_groups() {
         let v = verifier();
         let admin = v.verify(&token(KEY, "test-key-1", claims(&["kitchen", "admin"], 300))).unwrap();
-        assert_eq!((admin.id.as_str(), admin.email.as_str(), admin.role), ("oidc:abc-123", "chef@example.com", Role::Admin));
+        assert_eq!(
+            (admin.id.as_str(), admin.email.as_str(), admin.role),
+            ("oidc:abc-123", "chef@example.com", Role::Admin)
+        );
         let cook = v.verify(&token(KEY, "test-key-1", claims(&["kitchen"], 300))).unwrap();
         assert_eq!(cook.role, Role::Kitchen);
         let nobody = v.verify(&token(KEY, "test-key-1", claims(&[], 300))).unwrap();
@@ -174,7 +177,11 @@ mod tests {
         let tampered = format!("{}.{}.{}", k[0], a[1], k[2]);
         assert!(matches!(v.verify(&tampered), Err(OidcError::Invalid(_))), "a changed payload breaks the signature");
         v.set_keys(JwkSet { keys: vec![] });
-        assert_eq!(v.verify(&token(KEY, "test-key-1", claims(&["admin"], 300))), Err(OidcError::UnknownKey), "rotated keys");
+        assert_eq!(
+            v.verify(&token(KEY, "test-key-1", claims(&["admin"], 300))),
+            Err(OidcError::UnknownKey),
+            "rotated keys"
+        );
     }
 
     #[test]

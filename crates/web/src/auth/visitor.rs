@@ -104,9 +104,9 @@ async fn checked(request: Request, csrf: &str, fresh: bool) -> Result<Request, R
         return Err(refused());
     }
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        (StatusCode::PAYLOAD_TOO_LARGE, "This form is too large to send.").into_response()
-    })?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "This form is too large to send.").into_response())?;
     let given = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
     if !given.is_some_and(|g| same(&g, csrf)) {
         return Err(refused());

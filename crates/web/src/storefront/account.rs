@@ -131,9 +131,8 @@ pub async fn sign_in(
         }
         Err(SignInError::Wrong { locked_for: Some(wait) } | SignInError::Refused(Refusal::LockedOut(wait))) => {
             let minutes = retry_secs(wait).div_ceil(60);
-            let message = format!(
-                "Too many wrong passwords for this email. Signing in to it is paused for {minutes} min."
-            );
+            let message =
+                format!("Too many wrong passwords for this email. Signing in to it is paused for {minutes} min.");
             return Ok(with_retry_after(again(message, StatusCode::TOO_MANY_REQUESTS), retry_secs(wait)));
         }
         Err(SignInError::Refused(Refusal::RateLimited(wait))) => {
