@@ -110,6 +110,12 @@ async fn staff_sessions_are_hashed_http_only_cookies_that_sign_out_ends() {
     let mut replay = Browser::new(&app.base);
     replay.cookies.insert("session".into(), token);
     assert_eq!(replay.get("/admin/orders").await.status, 303, "the old cookie no longer works");
+    let expired_form = replay.post("/admin/products/margherita/stock", &[("delta", "1"), ("reason", "x")]).await;
+    assert_eq!(
+        expired_form.location.as_deref(),
+        Some("/sign-in?next=%2Fadmin"),
+        "a post without a session signs in first"
+    );
 }
 
 #[tokio::test]

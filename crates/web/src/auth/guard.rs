@@ -48,8 +48,13 @@ fn admit(request: &Request, allowed: impl Fn(Role) -> bool) -> Result<(), Respon
             "your account's role does not allow this",
         )
         .into_response()),
-        None if wants_html && request.method() == axum::http::Method::GET => {
-            let next = request.uri().path_and_query().map_or("/admin", |p| p.as_str());
+        None if wants_html => {
+            // After signing in, a page comes back as it was asked for; a form post whose
+            // session ran out cannot be replayed, so it leads to the dashboard instead.
+            let next = match request.method() {
+                &axum::http::Method::GET => request.uri().path_and_query().map_or("/admin", |p| p.as_str()),
+                _ => "/admin",
+            };
             Err(crate::storefront::see_other(&format!("/sign-in?next={}", encode(next)), None))
         }
         None => Err(Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", "sign in as staff first")
