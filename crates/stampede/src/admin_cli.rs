@@ -143,3 +143,29 @@ async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
     println!("created {} account {}", user.role.as_str(), user.email);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        accounts: AccountArgs,
+    }
+
+    #[test]
+    fn cookies_are_secure_over_https_unless_told_otherwise() {
+        let parse = |args: &[&str]| Flags::parse_from([&["stampede"], args].concat()).accounts;
+        assert!(parse(&[]).secure_cookies(Some("https://shop.example")));
+        assert!(!parse(&[]).secure_cookies(Some("http://127.0.0.1:3000")));
+        assert!(!parse(&[]).secure_cookies(None));
+        assert!(!parse(&["--cookie-secure", "false"]).secure_cookies(Some("https://shop.example")));
+        assert!(parse(&["--cookie-secure", "true"]).secure_cookies(None));
+        assert!(
+            Flags::try_parse_from(["stampede", "--oidc-issuer", "https://i"]).is_err(),
+            "an issuer needs an audience"
+        );
+    }
+}

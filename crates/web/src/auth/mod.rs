@@ -58,6 +58,19 @@ pub enum SignUpError {
 impl Auth {
     /// Checks an email and password within the sign-in limits.
     pub async fn sign_in(&self, email: &str, password: &str, ip: Option<IpAddr>) -> Result<User, SignInError> {
+        let result = self.check_sign_in(email, password, ip).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(SignInError::Wrong { locked_for: None }) => "wrong",
+            Err(SignInError::Wrong { locked_for: Some(_) } | SignInError::Refused(Refusal::LockedOut(_))) => "locked",
+            Err(SignInError::Refused(Refusal::RateLimited(_))) => "rate_limited",
+            Err(SignInError::Store(_)) => "error",
+        };
+        metrics::counter!("stampede_sign_ins_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn check_sign_in(&self, email: &str, password: &str, ip: Option<IpAddr>) -> Result<User, SignInError> {
         let email = email.trim().to_lowercase();
         self.limits.admit(ip, &email).map_err(SignInError::Refused)?;
         let found = self.accounts.credentials(&email).await.map_err(SignInError::Store)?;
