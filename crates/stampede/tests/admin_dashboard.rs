@@ -236,3 +236,44 @@ async fn the_order_stream_announces_new_orders_to_staff_only() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
 }
+
+#[tokio::test]
+async fn odd_dashboard_input_is_refused_without_a_server_error_or_a_change() {
+    let app = TestApp::pizza_shop().await;
+    let mut admin = staff(&app, "boss@example.com", Role::Admin).await;
+    let stock = app.stock("margherita").await;
+    for path in [
+        "/admin/audit?before=abc",
+        "/admin/orders?cursor=zzz&status=",
+        "/admin/orders?from=2026-02-30",
+        "/admin/orders/%00",
+    ] {
+        let page = admin.get(path).await;
+        assert!((200..500).contains(&page.status), "{path}: {}", page.status);
+    }
+    let huge = "9".repeat(40);
+    let long_reason = "x".repeat(201);
+    for (path, form) in [
+        ("/admin/products/margherita/stock", vec![("delta", huge.as_str()), ("reason", "r")]),
+        ("/admin/products/margherita/stock", vec![("delta", "-9223372036854775808"), ("reason", "r")]),
+        ("/admin/products/margherita/stock", vec![("delta", "9223372036854775807"), ("reason", "r")]),
+        ("/admin/products/margherita/stock", vec![("delta", "5"), ("reason", long_reason.as_str())]),
+        ("/admin/products/margherita", vec![("g99.id", "x"), ("price", "1"), ("name", "M")]),
+        ("/admin/products/margherita/archive", vec![("archived", "maybe")]),
+        (
+            "/admin/products",
+            vec![
+                ("id", &huge),
+                ("name", "N"),
+                ("category", "pizza"),
+                ("price", "1"),
+                ("currency", "USD"),
+                ("stock", &huge),
+            ],
+        ),
+    ] {
+        let page = admin.post(path, &form).await;
+        assert!((200..500).contains(&page.status), "{path} {form:?}: {}", page.status);
+    }
+    assert_eq!(app.stock("margherita").await, stock, "no refused form changed the stock");
+}

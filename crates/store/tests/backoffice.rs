@@ -45,6 +45,8 @@ async fn edits_and_stock_adjustments_show_at_once_and_survive_a_restart() {
 
     let more = store.adjust_stock("p", 5).await.unwrap();
     assert_eq!(more.stock, 15);
+    assert!(matches!(store.adjust_stock("p", i64::MAX).await, Err(StoreError::Conflict(_))), "no overflow");
+    assert!(matches!(store.adjust_stock("p", i64::from(u32::MAX)).await, Err(StoreError::Conflict(_))));
     let too_far = store.adjust_stock("p", -16).await;
     assert!(matches!(too_far, Err(StoreError::Conflict(_))), "{too_far:?}");
     assert_eq!(store.adjust_stock("p", -15).await.unwrap().stock, 0);

@@ -34,8 +34,10 @@ pub fn adjust_stock(
 ) -> Result<ProductView, StoreError> {
     let product = definitions.get(id).ok_or_else(|| StoreError::NotFound { what: "product", id: id.to_owned() })?;
     let current = stock.available(conn, id)?;
-    let level = u32::try_from(i64::from(current) + delta)
-        .map_err(|_| StoreError::Conflict(format!("stock of `{id}` is {current}; it cannot change by {delta}")))?;
+    let level = i64::from(current)
+        .checked_add(delta)
+        .and_then(|l| u32::try_from(l).ok())
+        .ok_or_else(|| StoreError::Conflict(format!("stock of `{id}` is {current}; it cannot change by {delta}")))?;
     stock.set(id, level);
     Ok(ProductView { product: product.clone(), stock: level })
 }
