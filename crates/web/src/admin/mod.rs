@@ -3,6 +3,7 @@
 //! audit log for admins. Every change is written to the audit log.
 
 mod audit;
+mod form_values;
 mod order_detail;
 mod orders;
 mod page;

@@ -2,8 +2,9 @@
 //! price deltas, sale window, per-customer and per-order limits), archive and restore, and
 //! stock adjustments with a reason. Each change is audited.
 
+use super::form_values::{is_slug, time_text};
 use super::page::{AdminError, AdminShell, auth};
-use super::product_form::{FieldErrors, ProductForm, time_text};
+use super::product_form::{FieldErrors, ProductForm};
 use crate::AppState;
 use crate::auth::guard::Staff;
 use crate::storefront::{render, see_other};
@@ -149,13 +150,13 @@ pub async fn create(
     let stock = form.initial_stock();
     let product = form.to_product(false);
     let (product, stock) = match (product, stock) {
-        (Ok(p), Ok(s)) if is_new_id(&form.id) => (p, s),
+        (Ok(p), Ok(s)) if is_slug(&form.id) => (p, s),
         (product, stock) => {
             let mut errors = product.err().unwrap_or_default();
             if let Err(e) = stock {
                 errors.insert("stock".into(), e);
             }
-            if !is_new_id(&form.id) {
+            if !is_slug(&form.id) {
                 errors.insert("id".into(), "Use 1 to 64 lower-case letters, digits or '-', e.g. calzone.".into());
             }
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&staff, None, form, errors)));
@@ -173,10 +174,6 @@ pub async fn create(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn is_new_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 async fn find(app: &AppState, id: &str) -> Result<ProductView, AdminError> {
