@@ -129,6 +129,9 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await page.getByRole('link', { name: 'Audit log' }).click();
       await page.getByText(`delivery for the ${device} test`).waitFor();
       await shot(page, '28-audit-log');
+      await page.getByRole('link', { name: 'Staff' }).click();
+      await page.getByRole('cell', { name: 'cook@example.com' }).waitFor();
+      await shot(page, '28-staff');
       assert.deepEqual(staff.errors, []);
       assert.deepEqual(staff.expected, []);
       await staff.context.close();

@@ -277,3 +277,36 @@ async fn odd_dashboard_input_is_refused_without_a_server_error_or_a_change() {
     }
     assert_eq!(app.stock("margherita").await, stock, "no refused form changed the stock");
 }
+
+#[tokio::test]
+async fn admins_add_staff_accounts_who_can_then_sign_in() {
+    let app = TestApp::start().await;
+    let mut admin = staff(&app, "boss@example.com", Role::Admin).await;
+    let bad = admin.post("/admin/staff", &[("email", "cook"), ("role", "chef"), ("password", "x")]).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.html.contains("Choose kitchen or admin."));
+    let weak =
+        admin.post("/admin/staff", &[("email", "cook@example.com"), ("role", "kitchen"), ("password", "short")]).await;
+    assert!(weak.html.contains("Use at least 10 characters."));
+    let added = admin
+        .post(
+            "/admin/staff",
+            &[("email", "Cook@Example.com"), ("name", "Sam"), ("role", "kitchen"), ("password", "first password 1")],
+        )
+        .await;
+    assert_eq!((added.status, added.location.as_deref()), (303, Some("/admin/staff?done=cook%40example.com")));
+    let list = admin.get(added.location.as_deref().unwrap()).await.html;
+    assert!(list.contains("Added cook@example.com.") && list.contains("Sam") && list.contains("kitchen"));
+    let again = admin
+        .post("/admin/staff", &[("email", "cook@example.com"), ("role", "admin"), ("password", "first password 1")])
+        .await;
+    assert_eq!(again.status, 409);
+    let mut cook = Browser::new(&app.base);
+    cook.sign_in("cook@example.com", "first password 1").await;
+    assert_eq!(cook.get("/admin/orders").await.status, 200);
+    assert_eq!(cook.get("/admin/staff").await.status, 403, "kitchen staff cannot add accounts");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'user.create' AND actor = 'boss@example.com'"),
+        1
+    );
+}

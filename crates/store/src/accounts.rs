@@ -115,6 +115,8 @@ pub trait Accounts: Send + Sync {
     async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<User>, StoreError>;
     /// Forgets a session (sign-out); forgetting an unknown one is not an error.
     async fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Every staff account (kitchen and admin), by email.
+    async fn staff(&self) -> Result<Vec<User>, StoreError>;
     /// Appends to the audit log.
     async fn record(&self, entry: NewAudit) -> Result<(), StoreError>;
     /// The audit log, newest first; `before` is the id of the last entry of the previous page.

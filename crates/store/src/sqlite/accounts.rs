@@ -141,6 +141,17 @@ impl Accounts for SqliteAccounts {
         .await
     }
 
+    async fn staff(&self) -> Result<Vec<User>, StoreError> {
+        self.reads
+            .run(|c| {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE role IN ('kitchen', 'admin') ORDER BY email");
+                let mut stmt = c.prepare_cached(&sql)?;
+                let rows = stmt.query_map([], user_row)?.collect::<Result<Vec<_>, _>>()?;
+                rows.into_iter().map(to_user).collect()
+            })
+            .await
+    }
+
     async fn record(&self, entry: NewAudit) -> Result<(), StoreError> {
         self.write(move |c| {
             c.execute(
@@ -191,6 +202,10 @@ mod tests {
         assert_eq!(ana.email, "ana@example.com");
         let again = accounts.create_user(new_user("ana@example.COM", Role::Customer)).await;
         assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        accounts.create_user(new_user("eve@example.com", Role::Customer)).await.unwrap();
+        accounts.create_user(new_user("cook@example.com", Role::Kitchen)).await.unwrap();
+        let staff: Vec<String> = accounts.staff().await.unwrap().into_iter().map(|u| u.email).collect();
+        assert_eq!(staff, ["ana@example.com", "cook@example.com"], "customers are not staff");
         let creds = accounts.credentials("ANA@example.com").await.unwrap().unwrap();
         assert_eq!((creds.user.role, creds.password_hash.as_str()), (Role::Admin, "$argon2id$stub"));
 

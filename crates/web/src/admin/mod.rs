@@ -1,6 +1,6 @@
 //! The staff dashboard at `/admin`, server-rendered like the storefront: orders (live list,
-//! filters, detail, status workflow) for kitchen staff and admins; products, stock and the
-//! audit log for admins. Every change is written to the audit log.
+//! filters, detail, status workflow) for kitchen staff and admins; products, stock, staff
+//! accounts and the audit log for admins. Every change is written to the audit log.
 
 mod audit;
 mod form_values;
@@ -9,6 +9,7 @@ mod orders;
 mod page;
 pub mod product_form;
 pub mod products;
+mod staff;
 
 use crate::AppState;
 use crate::auth::guard::{require_admin, require_staff};
@@ -34,6 +35,7 @@ pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
         .route("/admin/products/{id}/archive", post(products::archive))
         .route("/admin/products/{id}/stock", post(products::adjust_stock))
         .route("/admin/audit", get(audit::show))
+        .route("/admin/staff", get(staff::show).post(staff::create))
         .merge(admin_only)
         .route_layer(from_fn(require_admin));
     kitchen.merge(admin).route_layer(from_fn(require_staff))
