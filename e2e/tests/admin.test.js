@@ -60,6 +60,14 @@ for (const [device, width] of Object.entries(WIDTHS)) {
 
       await row.getByRole('link').click();
       await page.getByRole('heading', { name: /Order #/ }).waitFor();
+      // A change made elsewhere (here through the admin API) is flagged on the open page.
+      const other = await shop.order(pickup(`other-${device}@example.com`, 'cola'));
+      await page.goto(`${shop.base}/admin/orders/${other.id}`);
+      await page.locator('[data-order-changed][data-live]').waitFor({ state: 'attached' }); // the stream is open
+      assert.equal(await page.getByText('This order was changed by someone else.').isVisible(), false);
+      await shop.admin(`/api/admin/orders/${other.id}/status`, { status: 'preparing' });
+      await page.getByText('This order was changed by someone else.').waitFor();
+      await page.goto(`${shop.base}/admin/orders/${order.id}`);
       assert.equal(await page.getByRole('button', { name: 'Send out for delivery' }).count(), 0, 'a pickup order is not delivered');
       await shot(page, '23-order-detail');
       for (const [button, status] of [['Start preparing', 'Preparing'], ['Mark ready for pickup', 'Ready'], ['Mark completed', 'Completed']]) {

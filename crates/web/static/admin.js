@@ -1,9 +1,23 @@
-// Stampede dashboard: keeps the order list live. The server says when orders change over
+// Stampede dashboard: keeps the order list live, and flags an open order changed elsewhere. The server says when orders change over
 // Server-Sent Events; the list's rows are then fetched again with the same filters. Where
 // EventSource is missing or keeps failing, it polls every 5 s. Without JavaScript the page
 // works the same, with a Refresh link.
 (function () {
   'use strict';
+  // On an order's page: say so when someone else changes the order meanwhile.
+  var changed = document.querySelector('[data-order-changed]');
+  if (changed && window.EventSource) {
+    var watch = new EventSource('/admin/orders/events');
+    watch.addEventListener('ready', function () { changed.setAttribute('data-live', ''); });
+    watch.addEventListener('orders', function () {
+      fetch('/api/orders/' + encodeURIComponent(changed.getAttribute('data-order')), { headers: { accept: 'application/json' } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (order) {
+          if (order && order.status !== changed.getAttribute('data-current')) { changed.hidden = false; watch.close(); }
+        })
+        .catch(function () { /* the next change tries again */ });
+    });
+  }
   var table = document.querySelector('[data-orders]');
   if (!table || /[?&]cursor=/.test(location.search)) return;
   var rows = table.querySelector('[data-rows]');
