@@ -1,6 +1,6 @@
 // Starts the real `stampede` binary on a free loopback port over a fresh data directory,
 // launches headless Chromium, and gives tests pages that fail on any console or page error.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,18 @@ export async function startShop() {
       return res.json();
     },
     async json(path) { return (await fetch(base + path)).json(); },
+    /** Creates an account with `stampede admin create-user`, the password passed by env. */
+    createUser(email, role, password) {
+      const run = spawnSync(bin, ['admin', 'create-user', '--data-dir', dataDir, '--email', email, '--role', role],
+        { env: { ...process.env, STAMPEDE_USER_PASSWORD: password }, encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`create-user ${email}: ${run.stderr}`);
+    },
+    /** Places an order through the JSON API; returns it. */
+    async order(body) {
+      const res = await fetch(base + '/api/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      if (res.status !== 201) throw new Error(`order: ${res.status} ${await res.text()}`);
+      return res.json();
+    },
     async stop() {
       const exited = new Promise((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');

@@ -33,6 +33,9 @@ pub enum Command {
     Backup(BackupArgs),
     /// Replace the database with the backup FILE (stop the server first).
     Restore(RestoreArgs),
+    /// Manage staff and customer accounts.
+    #[command(subcommand)]
+    Admin(crate::admin_cli::AdminCommand),
 }
 
 /// Where the database lives, for commands that only need that.
@@ -119,6 +122,8 @@ pub struct ServeArgs {
     /// Boxed: the notification settings would otherwise make every `Command` as large as `Serve`.
     #[command(flatten)]
     pub notify: Box<NotifyArgs>,
+    #[command(flatten)]
+    pub accounts: Box<crate::admin_cli::AccountArgs>,
 }
 
 /// Where order notifications go and how hard the relay tries.

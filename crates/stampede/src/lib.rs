@@ -1,10 +1,12 @@
 //! The `stampede` binary's pieces, as a library so tests and tools can reuse them.
 
+pub mod admin_cli;
 pub mod backup;
 pub mod cli;
 pub mod http_server;
 pub mod loadtest;
 pub mod logging;
+pub mod oidc_keys;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod seed;

@@ -6,8 +6,10 @@ use crate::http_server::{self, ClientLimits};
 use crate::seed;
 use anyhow::Context;
 use stampede_notify::{Backoff, NotifyConfig, Relay, RelayConfig};
-use stampede_store::{DataDirLock, SqliteConfig, SqliteStore, Store};
+use stampede_store::{DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore, Store};
 use stampede_web::AppState;
+use stampede_web::auth::Auth;
+use stampede_web::auth::cookies::CookiePolicy;
 use stampede_web::rate_limit::{OrderRateLimits, Rate};
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,10 +83,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     // Flipped when shutdown starts, so open live-stock streams end and the drain is quick.
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
-    let state = AppState::new(store, args.admin_token.as_deref().map(Arc::from))
+    let auth = Auth {
+        accounts: Arc::new(SqliteAccounts::open(&args.data_dir.join("stampede.db"))?),
+        backoffice: store.clone(),
+        cookies: CookiePolicy { secure: args.accounts.secure_cookies(args.notify.public_url.as_deref()) },
+        limits: args.accounts.login_limits(),
+        oidc: crate::oidc_keys::verifier(&args.accounts).await?,
+    };
+    let state = AppState::new(store.clone(), args.admin_token.as_deref().map(Arc::from))
+        .with_analytics(store.clone())
         .with_order_limits(limits)
         .with_dev_mailbox(notify.dev_mailbox())
+        .with_auth(auth)
         .with_shutdown(closing_rx);
+    let auth = state.auth.clone();
     let limits = state.order_limits.clone();
     // Idle keys are forgotten every minute, so a flood of distinct clients cannot grow memory without bound.
     tokio::spawn(async move {
@@ -92,6 +104,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         loop {
             tick.tick().await;
             limits.forget_idle();
+            if let Some(auth) = &auth {
+                auth.limits.forget_idle();
+            }
         }
     });
     if state.dev_mailbox && !addr.ip().is_loopback() {

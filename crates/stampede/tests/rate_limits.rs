@@ -12,8 +12,12 @@ use stampede_web::rate_limit::{OrderRateLimits, Rate};
 async fn a_customer_over_their_rate_gets_429_and_others_are_unaffected() {
     let app = TestApp::start().await;
     app.add_product("p", 100, 100, SaleRules::default()).await;
-    let limited =
-        TestApp::serve(app.store.clone(), OrderRateLimits::new(None, Some(Rate { per_second: 1, burst: 3 }))).await;
+    let limited = TestApp::serve(
+        app.store.clone(),
+        &app.db_path,
+        OrderRateLimits::new(None, Some(Rate { per_second: 1, burst: 3 })),
+    )
+    .await;
     for _ in 0..3 {
         assert_eq!(limited.order(&order_body("bot@example.com", "p", 1), None).await.status(), 201);
     }

@@ -25,12 +25,17 @@ async fn page(app: &TestApp, path: &str, cart: Option<&str>) -> Response {
     req.send().await.unwrap()
 }
 
+/// A CSRF token the browser holds in its cookie and echoes in every form (see auth::visitor).
+const CSRF: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
 async fn post_form(app: &TestApp, path: &str, cart: Option<&str>, form: &[(&str, &str)]) -> Response {
-    let mut req = browser().post(app.url(path)).form(form);
-    if let Some(c) = cart {
-        req = req.header(COOKIE, format!("cart={c}"));
-    }
-    req.send().await.unwrap()
+    let mut fields = form.to_vec();
+    fields.push(("_csrf", CSRF));
+    let cookie = match cart {
+        Some(c) => format!("cart={c}; csrf={CSRF}"),
+        None => format!("csrf={CSRF}"),
+    };
+    browser().post(app.url(path)).form(&fields).header(COOKIE, cookie).send().await.unwrap()
 }
 
 /// The cart value a response sets.

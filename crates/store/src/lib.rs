@@ -2,16 +2,20 @@
 //! its own atomic primitive (one SQLite transaction; one DynamoDB TransactWriteItems).
 
 pub mod analytics;
+pub mod accounts;
+pub mod backoffice;
 mod error;
 mod model;
 pub mod outbox;
 pub mod sqlite;
 
 pub use analytics::Analytics;
+pub use accounts::{Accounts, AuditEntry, Credentials, NewAudit, NewSession, NewUser, Role, User};
+pub use backoffice::{Backoffice, OrderFilter};
 pub use error::StoreError;
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
 pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settlement};
-pub use sqlite::{DataDirLock, SqliteConfig, SqliteStore};
+pub use sqlite::{DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore};
 
 use async_trait::async_trait;
 use stampede_domain::{CustomerKey, OrderStatus, Product};

@@ -6,7 +6,9 @@
 #![allow(clippy::result_large_err)]
 
 mod analytics;
+pub mod admin;
 pub mod api;
+pub mod auth;
 mod dev_mailbox;
 mod extract;
 mod openapi;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub closing: tokio::sync::watch::Receiver<bool>,
     /// Sales figures for `/admin/analytics` and the orders CSV; `None` where the store has none.
     pub analytics: Option<Arc<dyn Analytics>>,
+    /// Accounts, sessions and the staff dashboard; `None` serves the shop without them.
+    pub auth: Option<Arc<auth::Auth>>,
 }
 
 impl AppState {
@@ -59,6 +63,7 @@ impl AppState {
             dev_mailbox: false,
             closing: tokio::sync::watch::channel(false).1,
             analytics: None,
+            auth: None,
         }
     }
 
@@ -80,6 +85,12 @@ impl AppState {
         self
     }
 
+    /// Turns on accounts, sign-in and the staff dashboard at `/admin`.
+    pub fn with_auth(mut self, auth: auth::Auth) -> AppState {
+        self.auth = Some(Arc::new(auth));
+        self
+    }
+
     /// Serves `/dev/mailbox` when `on`.
     pub fn with_dev_mailbox(mut self, on: bool) -> AppState {
         self.dev_mailbox = on;
@@ -95,10 +106,15 @@ pub fn router(state: AppState) -> Router {
     if state.dev_mailbox {
         routes = routes.merge(dev_mailbox::routes());
     }
+    if state.auth.is_some() {
+        // Extra admin-only pages (e.g. analytics) go in the argument: they get the same guard.
+        routes = routes.merge(admin::routes(analytics_routes())).merge(storefront::account_routes());
+    }
     Router::new()
         .merge(routes)
         .fallback(storefront::fallback)
         .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::visitor::layer))
         .route_layer(axum::middleware::from_fn(telemetry::track))
         .route("/metrics", axum::routing::get(telemetry::metrics))
         .with_state(state)

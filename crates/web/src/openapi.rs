@@ -26,7 +26,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "catalog", description = "Products, options and live stock"),
         (name = "orders", description = "Placing and following orders"),
-        (name = "admin", description = "Shop management (bearer token)"),
+        (name = "admin", description = "Shop management (bearer: the admin token, or an admin's OIDC ID token when OIDC is configured)"),
         (name = "operations", description = "Health probes"),
     )
 )]
@@ -39,7 +39,12 @@ impl Modify for AdminToken {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "admin_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("STAMPEDE_ADMIN_TOKEN, or an OIDC ID token of a user in the admin group"))
+                    .build(),
+            ),
         );
     }
 }

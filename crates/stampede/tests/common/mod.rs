@@ -1,14 +1,18 @@
 //! `TestApp`: the real router served on a random loopback port over a fresh SQLite file.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod process;
 pub mod sale;
 
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use stampede_domain::{Currency, Money, Product, SaleRules};
-use stampede_store::{SqliteConfig, SqliteStore, Store};
+use stampede_store::{SqliteAccounts, SqliteConfig, SqliteStore, Store};
 use stampede_web::AppState;
+use stampede_web::auth::Auth;
+use stampede_web::auth::cookies::CookiePolicy;
+use stampede_web::auth::login_limits::{LoginLimits, LoginPolicy};
 use stampede_web::rate_limit::OrderRateLimits;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,21 +40,41 @@ impl TestApp {
         tune(&mut config);
         let db_path = config.path.clone();
         let store = Arc::new(SqliteStore::open(config).unwrap());
-        let mut app = TestApp::serve(store, OrderRateLimits::off()).await;
+        let mut app = TestApp::serve(store, &db_path, OrderRateLimits::off()).await;
         app.db_path = db_path;
         app._dir = Some(dir);
         app
     }
 
     /// Another router over an existing store, with the given order rate limits.
-    pub async fn serve(store: Arc<SqliteStore>, limits: OrderRateLimits) -> TestApp {
-        let state =
-            AppState::new(store.clone(), Some(Arc::from(ADMIN_TOKEN))).with_order_limits(limits).with_dev_mailbox(true);
+    pub async fn serve(store: Arc<SqliteStore>, db: &std::path::Path, limits: OrderRateLimits) -> TestApp {
+        TestApp::serve_with(store, db, limits, LoginPolicy::default()).await
+    }
+
+    /// Another router over an existing store, with order rate limits and sign-in limits.
+    pub async fn serve_with(
+        store: Arc<SqliteStore>,
+        db: &std::path::Path,
+        limits: OrderRateLimits,
+        login: LoginPolicy,
+    ) -> TestApp {
+        let auth = Auth {
+            accounts: Arc::new(SqliteAccounts::open(db).unwrap()),
+            backoffice: store.clone(),
+            cookies: CookiePolicy::default(),
+            limits: LoginLimits::new(login),
+            oidc: None,
+        };
+        let state = AppState::new(store.clone(), Some(Arc::from(ADMIN_TOKEN)))
+            .with_order_limits(limits)
+            .with_dev_mailbox(true)
+            .with_auth(auth);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, stampede_web::router(state)).await.unwrap() });
+        let app = stampede_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
-        TestApp { base: format!("http://{addr}"), client, store, db_path: PathBuf::new(), _dir: None }
+        TestApp { base: format!("http://{addr}"), client, store, db_path: db.to_owned(), _dir: None }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -56,8 +56,10 @@ const SERIES_SQL: &str = "SELECT created_at - (created_at % ?3) AS bucket, curre
          WHERE created_at >= ?1 AND created_at < ?2 AND status <> 'cancelled'
          GROUP BY bucket, currency";
 
+/// `+status` keeps the planner off `orders_by_status`, which would walk every cancelled order
+/// the shop ever had instead of the range's orders.
 const CANCELLED_SQL: &str =
-    "SELECT COUNT(*) FROM orders WHERE created_at >= ?1 AND created_at < ?2 AND status = 'cancelled'";
+    "SELECT COUNT(*) FROM orders WHERE created_at >= ?1 AND created_at < ?2 AND +status = 'cancelled'";
 
 /// `product_name` is a bare column next to MAX(created_at): SQLite takes it from the row
 /// holding the maximum, i.e. the most recent line, so a renamed product shows its new name.

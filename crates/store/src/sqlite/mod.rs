@@ -2,12 +2,16 @@
 //! read-only connections for queries, and a live in-memory catalog for the fast path.
 
 mod analytics_rows;
+mod accounts;
 mod apply;
+mod backoffice;
 mod backup;
 mod batch_stock;
+mod catalog_edits;
 mod checkpointer;
 mod committed_keys;
 mod live_catalog;
+mod order_search;
 mod outbox_rows;
 mod read_pool;
 mod rows;
@@ -18,6 +22,7 @@ use crate::{
     Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
     Placed, ProductSales, ProductView, Settlement, Store, StoreError,
 };
+pub use accounts::SqliteAccounts;
 use async_trait::async_trait;
 pub use backup::{DataDirLock, backup, restore};
 use committed_keys::CommittedKeys;

@@ -94,6 +94,36 @@ ALTER TABLE orders ADD COLUMN fulfilment TEXT;
 -- within a batch. (created_at, id) also gives the CSV export an exact keyset for paging.
 CREATE INDEX orders_by_created ON orders (created_at, id);
 "#,
+    r#"
+-- Customers and staff. Emails are stored lower-cased, as orders key customers.
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,            -- UUIDv7
+    email         TEXT NOT NULL UNIQUE,
+    name          TEXT,
+    role          TEXT NOT NULL CHECK (role IN ('customer', 'kitchen', 'admin')),
+    password_hash TEXT NOT NULL,               -- argon2id PHC string
+    created_at    INTEGER NOT NULL
+);
+-- Signed-in sessions, by the SHA-256 of their token: the token itself is never stored.
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+-- Every staff action, append only.
+CREATE TABLE audit_log (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+-- The staff order list filters by status, newest first.
+CREATE INDEX orders_by_status ON orders (status, id);
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

@@ -3,7 +3,7 @@
 //! kept, so stock goes first come, first served; replies go out only after the commit.
 
 use super::batch_stock::BatchStock;
-use super::{apply, live_catalog::SharedCatalog, outbox_rows, rows};
+use super::{apply, catalog_edits, live_catalog::SharedCatalog, outbox_rows, rows};
 use crate::{Claim, IdempotencyKey, NewMail, Order, OutboxEvent, Placed, ProductView, Settlement, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 use stampede_domain::{Millis, OrderRequest, OrderStatus, Product};
@@ -25,6 +25,8 @@ pub enum Command {
     Cancel { id: String, reply: Reply<Order> },
     SetStatus { id: String, next: OrderStatus, reply: Reply<Order> },
     CreateProduct { product: Product, stock: u32, reply: Reply<ProductView> },
+    UpdateProduct { product: Product, reply: Reply<ProductView> },
+    AdjustStock { id: String, delta: i64, reply: Reply<ProductView> },
     // The relay's writes go through this queue too (see `notify::relay` for why): each is
     // one indexed UPDATE or INSERT, a few microseconds inside a batch that orders share.
     ClaimEvents { claim: Claim, reply: Reply<Vec<OutboxEvent>> },
@@ -39,6 +41,8 @@ enum Outcome {
     /// A customer's cancel or a staff status change: both may return stock, both write an event.
     Cancel(Result<Order, StoreError>),
     CreateProduct(Result<ProductView, StoreError>),
+    /// A staff edit of a product's definition or stock.
+    EditProduct(Result<ProductView, StoreError>),
     /// Outbox bookkeeping for the relay.
     Claim(Result<Vec<OutboxEvent>, StoreError>),
     Settle(Result<bool, StoreError>),
@@ -169,6 +173,10 @@ impl Writer {
                 (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
                 (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
                 (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
+                (
+                    Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. },
+                    Outcome::EditProduct(r),
+                ) => answer(reply, r),
                 (cmd, _) => fail(cmd, "internal: outcome out of step with its command"),
             }
         }
@@ -230,6 +238,21 @@ impl Writer {
                     }
                     Outcome::CreateProduct(result)
                 }
+                Command::UpdateProduct { product, .. } => {
+                    let result =
+                        run(&mut tx, isolation, |c| catalog_edits::update_product(c, product, &mut stock, now));
+                    if let Ok(view) = &result {
+                        self.definitions.insert(product.id.clone(), product.clone());
+                        committed.created.push(view.clone());
+                    }
+                    Outcome::EditProduct(result)
+                }
+                Command::AdjustStock { id, delta, .. } => {
+                    let defs = &self.definitions;
+                    Outcome::EditProduct(run(&mut tx, isolation, |c| {
+                        catalog_edits::adjust_stock(c, defs, id, *delta, &mut stock)
+                    }))
+                }
             };
             if isolation == Isolation::Batch
                 && let Some(e) = engine_error(&outcome)
@@ -274,6 +297,7 @@ fn engine_error(outcome: &Outcome) -> Option<&str> {
         Outcome::Place(Err(StoreError::Backend(e)))
         | Outcome::Cancel(Err(StoreError::Backend(e)))
         | Outcome::CreateProduct(Err(StoreError::Backend(e)))
+        | Outcome::EditProduct(Err(StoreError::Backend(e)))
         | Outcome::Claim(Err(StoreError::Backend(e)))
         | Outcome::Settle(Err(StoreError::Backend(e)))
         | Outcome::Retry(Err(StoreError::Backend(e)))
@@ -311,6 +335,7 @@ fn fail(cmd: Command, why: &str) {
         Command::Place { reply, .. } => answer(reply, backend(why)),
         Command::Cancel { reply, .. } | Command::SetStatus { reply, .. } => answer(reply, backend(why)),
         Command::CreateProduct { reply, .. } => answer(reply, backend(why)),
+        Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. } => answer(reply, backend(why)),
         Command::ClaimEvents { reply, .. } => answer(reply, backend(why)),
         Command::SettleEvent { reply, .. } | Command::RetryEvent { reply, .. } => answer(reply, backend(why)),
         Command::StoreMail { reply, .. } => answer(reply, backend(why)),

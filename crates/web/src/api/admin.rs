@@ -1,5 +1,6 @@
-//! The token-guarded admin API: create products, audit sales. Staff accounts and the
-//! dashboard come later; a bearer token is what scripts and the load tester need now.
+//! The token-guarded admin API: create products, audit sales, move orders. Scripts and the
+//! load tester use the static bearer token; with OIDC configured, an admin's ID token works
+//! too. People use the dashboard at `/admin` with a session instead.
 
 use super::dto::{MoneyDto, OptionGroupDto, OrderDto, ProductDto, SaleDto};
 use crate::extract::{ApiJson, ApiPath};
@@ -13,37 +14,60 @@ use serde::{Deserialize, Serialize};
 use stampede_domain::{Currency, Millis, Money, OptionChoice, OptionGroup, OrderStatus, Product, SaleRules};
 use utoipa::ToSchema;
 
-/// Proof that the request carried the admin bearer token.
-pub struct Admin;
+/// Proof that the request carried the admin bearer token (or an admin's OIDC ID token).
+pub struct Admin {
+    /// Who, for the audit log: `api-token`, or the ID token's email.
+    pub actor: String,
+}
+
+impl Admin {
+    /// Writes an admin API action to the audit log, when accounts are on.
+    pub async fn audit(&self, app: &AppState, action: &str, target: &str, detail: impl Into<String>) {
+        if let Some(auth) = &app.auth {
+            auth.audit_as(&self.actor, action, target, detail).await;
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Admin, Problem> {
-        let Some(expected) = &app.admin_token else {
+        let oidc = app.auth.as_ref().filter(|a| a.oidc.is_some());
+        if app.admin_token.is_none() && oidc.is_none() {
             return Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "admin-disabled",
                 "Admin API disabled",
                 "start the server with STAMPEDE_ADMIN_TOKEN set to use the admin API",
             ));
-        };
+        }
         let given = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        match given {
-            Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => Ok(Admin),
-            Some(_) => {
-                Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "the admin token is not valid"))
-            }
-            None => Err(Problem::new(
+        let Some(token) = given else {
+            return Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "Unauthorized",
                 "send `Authorization: Bearer <admin token>`",
+            ));
+        };
+        if app.admin_token.as_ref().is_some_and(|expected| constant_time_eq(token.as_bytes(), expected.as_bytes())) {
+            return Ok(Admin { actor: "api-token".into() });
+        }
+        // An OIDC ID token of someone in the `admin` group is as good as the static token.
+        match oidc.and_then(|auth| auth.bearer_user(&parts.headers)) {
+            Some(user) if user.role == stampede_store::Role::Admin => Ok(Admin { actor: user.email }),
+            Some(_) => Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                "the token's user is not in the admin group",
             )),
+            None => Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "the admin token is not valid")),
         }
     }
 }
@@ -137,12 +161,14 @@ impl NewProduct {
         (status = 422, description = "Invalid product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_product(
-    _: Admin,
+    admin: Admin,
     State(app): State<AppState>,
     ApiJson(body): ApiJson<NewProduct>,
 ) -> Result<(StatusCode, Json<ProductDto>), Problem> {
     let (product, stock) = body.into_domain()?;
     let created = app.store.create_product(product, stock).await?;
+    let detail = format!("created “{}” with stock {stock}", created.product.name);
+    admin.audit(&app, "product.create", &created.product.id, detail).await;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -206,7 +232,7 @@ pub struct StatusChange {
         (status = 422, description = "Unknown status", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn set_order_status(
-    _: Admin,
+    admin: Admin,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<StatusChange>,
@@ -214,5 +240,7 @@ pub async fn set_order_status(
     let next = OrderStatus::parse(&body.status).ok_or_else(|| {
         Problem::invalid_field("status", "must be received, preparing, ready, out_for_delivery, completed or cancelled")
     })?;
-    Ok(Json(app.store.set_status(&id, next).await?.into()))
+    let order = app.store.set_status(&id, next).await?;
+    admin.audit(&app, "order.status", &id, format!("→ {}", order.status.as_str())).await;
+    Ok(Json(order.into()))
 }

@@ -124,11 +124,12 @@ pub async fn list_outbox(
         (status = 404, description = "No parked event with this id", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn retry_event(
-    _: Admin,
+    admin: Admin,
     State(app): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     if app.store.retry_event(&id).await? {
+        admin.audit(&app, "outbox.retry", &id, "parked event put back in the queue").await;
         Ok(StatusCode::ACCEPTED)
     } else {
         Err(Problem::not_found("parked event", &id))

@@ -37,9 +37,16 @@ pub static CSS: LazyLock<Asset> =
 pub static JS: LazyLock<Asset> =
     LazyLock::new(|| Asset::new("shop.js", "text/javascript; charset=utf-8", include_str!("../../static/shop.js")));
 
+/// The dashboard's stylesheet (on top of the storefront's).
+pub static ADMIN_CSS: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new("admin.css", "text/css; charset=utf-8", include_str!("../../static/admin.css")));
+/// The dashboard's script: the live order list.
+pub static ADMIN_JS: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new("admin.js", "text/javascript; charset=utf-8", include_str!("../../static/admin.js")));
+
 /// `GET /static/{file}`: the asset, or 304 when the client's copy is current.
 pub async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let Some(asset) = [&*CSS, &*JS].into_iter().find(|a| a.name == file) else {
+    let Some(asset) = [&*CSS, &*JS, &*ADMIN_CSS, &*ADMIN_JS].into_iter().find(|a| a.name == file) else {
         return super::page::not_found_page(&headers);
     };
     let etag = HeaderValue::from_str(&asset.etag).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));

@@ -75,6 +75,11 @@ impl CheckoutPage {
     }
 }
 
+/// The signed-in customer, whose orders are tied to their account's email.
+fn signed_in_customer() -> Option<stampede_store::User> {
+    crate::auth::visitor::current()?.user.filter(|u| u.role == stampede_store::Role::Customer)
+}
+
 fn fresh_key() -> String {
     uuid::Uuid::now_v7().to_string()
 }
@@ -82,7 +87,11 @@ fn fresh_key() -> String {
 /// `GET /checkout`: the form, with a new idempotency key for this checkout.
 pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now_millis());
-    let form = CheckoutForm { key: fresh_key(), fulfilment: "pickup".into(), ..CheckoutForm::default() };
+    let mut form = CheckoutForm { key: fresh_key(), fulfilment: "pickup".into(), ..CheckoutForm::default() };
+    if let Some(user) = signed_in_customer() {
+        form.email = user.email;
+        form.name = user.name.unwrap_or_default();
+    }
     let page = CheckoutPage {
         shell: Shell::new("Checkout", &priced.cart),
         priced,
@@ -103,6 +112,10 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     let now = now_millis();
     let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now);
+    // A signed-in customer's orders go under their account, whatever the field says.
+    if let Some(user) = signed_in_customer() {
+        form.email = user.email;
+    }
     let key_ok = !form.key.is_empty()
         && form.key.len() <= IdempotencyKey::MAX_LEN
         && form.key.bytes().all(|b| b.is_ascii_graphic());

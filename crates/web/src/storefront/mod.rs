@@ -2,6 +2,7 @@
 //! order status, my orders) that work without JavaScript, plus one small script that adds
 //! live prices, live stock, sale countdowns and a checkout that survives a flaky network.
 
+mod account;
 mod assets;
 mod cart;
 mod cart_page;
@@ -17,7 +18,11 @@ mod order_page;
 mod page;
 mod product_page;
 
-pub use page::fallback;
+pub use account::routes as account_routes;
+pub use assets::{ADMIN_CSS, ADMIN_JS, CSS as SHOP_CSS};
+pub use display::price as display_price;
+pub use order_page::OrderView;
+pub use page::{fallback, message_page, render, see_other};
 
 use crate::AppState;
 use axum::Router;

@@ -12,23 +12,46 @@ use stampede_store::StoreError;
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The layout's data: title, cart size, asset URLs.
+/// The layout's data: title, cart size, asset URLs, and who is signed in.
 pub struct Shell {
     pub title: String,
     /// Units in the cart; `None` where the page could not read the cart (error pages).
     pub cart_units: Option<u32>,
     pub css: String,
     pub js: String,
+    /// The token every form on the page carries (see `auth::visitor`).
+    pub csrf: String,
+    /// Whether accounts are on, so the header offers sign-in.
+    pub accounts: bool,
+    /// The signed-in person's email, if any.
+    pub signed_in: Option<String>,
+    /// Whether the signed-in person is staff, so the header links the dashboard.
+    pub staff: bool,
 }
 
 impl Shell {
     /// The layout for a page titled `title`, showing `cart`'s size.
     pub fn new(title: impl Into<String>, cart: &Cart) -> Shell {
-        Shell { title: title.into(), cart_units: Some(cart.units()), css: CSS.href(), js: JS.href() }
+        Shell::with_cart(title.into(), Some(cart.units()))
     }
 
     fn without_cart(title: &str) -> Shell {
-        Shell { title: title.to_owned(), cart_units: None, css: CSS.href(), js: JS.href() }
+        Shell::with_cart(title.to_owned(), None)
+    }
+
+    fn with_cart(title: String, cart_units: Option<u32>) -> Shell {
+        let visitor = crate::auth::visitor::current().unwrap_or_default();
+        let user = visitor.user.as_ref();
+        Shell {
+            title,
+            cart_units,
+            css: CSS.href(),
+            js: JS.href(),
+            csrf: visitor.csrf.clone(),
+            accounts: visitor.accounts,
+            signed_in: user.map(|u| u.email.clone()),
+            staff: user.is_some_and(|u| u.role.is_staff()),
+        }
     }
 }
 
@@ -100,6 +123,13 @@ fn not_found() -> Response {
         message: "It may have moved, or the link may be mistyped. The menu is a good place to start.".into(),
     };
     render(StatusCode::NOT_FOUND, &page)
+}
+
+/// A page with just a heading and a sentence, e.g. a refusal.
+pub fn message_page(status: StatusCode, title: &str, heading: &str, message: &str) -> Response {
+    let page =
+        ErrorPage { shell: Shell::without_cart(title), heading: heading.to_owned(), message: message.to_owned() };
+    render(status, &page)
 }
 
 /// The friendly 404 page, with the visitor's cart in the header.

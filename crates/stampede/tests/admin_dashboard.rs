@@ -1,0 +1,312 @@
+//! The staff dashboard over real HTTP: the live order list with its filters, the status
+//! workflow with its outbox events and returned stock, product create/edit/archive, stock
+//! adjustments with reasons, messages next to fields for bad input, and the audit log.
+
+mod common;
+
+use common::browser::Browser;
+use common::*;
+use serde_json::{Value, json};
+use stampede_domain::SaleRules;
+use stampede_store::{Role, SqliteAccounts};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn staff(app: &TestApp, email: &str, role: Role) -> Browser {
+    let accounts = SqliteAccounts::open(&app.db_path).unwrap();
+    stampede_web::auth::register(&accounts, email, None, PASSWORD, role).await.unwrap();
+    let mut browser = Browser::new(&app.base);
+    browser.sign_in(email, PASSWORD).await;
+    browser
+}
+
+async fn place(app: &TestApp, email: &str, product: &str, qty: i64) -> String {
+    let resp = app.order(&order_body(email, product, qty), None).await;
+    assert_eq!(resp.status(), 201);
+    resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
+    let app = TestApp::start().await;
+    app.add_product("p", 500, 10, SaleRules::default()).await;
+    let first = place(&app, "ana@example.com", "p", 2).await;
+    let second = place(&app, "bo@example.com", "p", 3).await;
+    let mut kitchen = staff(&app, "cook@example.com", Role::Kitchen).await;
+
+    let all = kitchen.get("/admin/orders").await;
+    assert_eq!(all.status, 200);
+    assert!(all.html.contains(&first) && all.html.contains(&second));
+    assert!(all.html.find(&second) < all.html.find(&first), "newest first");
+    let by_customer = kitchen.get("/admin/orders?customer=ANA%40").await.html;
+    assert!(by_customer.contains(&first) && !by_customer.contains(&second));
+    let placed: Value = app.get(&format!("/api/orders/{first}")).await.json().await.unwrap();
+    let today = placed["createdAt"].as_str().unwrap()[..10].to_owned();
+    let dated = kitchen.get(&format!("/admin/orders?from={today}&to={today}")).await.html;
+    assert!(dated.contains(&first) && dated.contains(&second));
+    let long_ago = kitchen.get("/admin/orders?to=2000-01-01").await.html;
+    assert!(long_ago.contains("No orders match these filters."));
+    let bad = kitchen.get("/admin/orders?status=lost&from=yesterday").await;
+    assert_eq!(bad.status, 422, "bad filters are explained, never a 500");
+    assert!(bad.html.contains("Pick a status from the list.") && bad.html.contains("Enter a date such as"));
+    let rows = kitchen.get("/admin/orders/rows?status=received").await;
+    assert!(rows.html.trim_start().starts_with("<tr"), "the live refresh gets bare rows");
+
+    let detail = kitchen.get(&format!("/admin/orders/{first}")).await;
+    assert!(detail.html.contains("Start preparing") && detail.html.contains("Cancel order and return stock"));
+    let events_before = app.outbox("1 = 1");
+    for (next, label) in [("preparing", "preparing"), ("ready", "ready"), ("completed", "completed")] {
+        let moved = kitchen.post(&format!("/admin/orders/{first}/status"), &[("status", next)]).await;
+        assert_eq!(moved.status, 303, "{next}: {}", moved.html);
+        let shown = kitchen.get(moved.location.as_deref().unwrap()).await.html;
+        assert!(shown.contains(&format!("Order is now {label}.")), "{shown}");
+    }
+    assert_eq!(app.outbox("1 = 1"), events_before + 3, "each change writes its outbox event");
+    let done = kitchen.get(&format!("/admin/orders/{first}")).await.html;
+    assert!(done.contains("nothing more to do"));
+
+    let late = kitchen.post(&format!("/admin/orders/{first}/status"), &[("status", "preparing")]).await;
+    assert_eq!(late.status, 409);
+    assert!(late.html.contains("is completed and cannot become preparing"), "{}", late.html);
+    let nonsense = kitchen.post(&format!("/admin/orders/{second}/status"), &[("status", "eaten")]).await;
+    assert_eq!(nonsense.status, 422);
+    let missing = kitchen.get("/admin/orders/no-such-order").await;
+    assert_eq!(missing.status, 404);
+
+    assert_eq!(app.stock("p").await, 5);
+    let cancelled = kitchen.post(&format!("/admin/orders/{second}/status"), &[("status", "cancelled")]).await;
+    assert_eq!(cancelled.status, 303);
+    assert_eq!(app.stock("p").await, 8, "cancelling returns the stock");
+    assert_eq!(app.outbox("kind = 'order.cancelled'"), 1);
+    let cancelled_list = kitchen.get("/admin/orders?status=cancelled").await.html;
+    assert!(cancelled_list.contains(&second) && !cancelled_list.contains(&first));
+
+    let audit =
+        app.count("SELECT COUNT(*) FROM audit_log WHERE actor = 'cook@example.com' AND action = 'order.status'");
+    assert_eq!(audit, 4, "every change is audited, refusals are not");
+}
+
+#[tokio::test]
+async fn admins_create_edit_archive_and_restock_products_with_every_change_audited() {
+    let app = TestApp::pizza_shop().await;
+    let mut admin = staff(&app, "boss@example.com", Role::Admin).await;
+
+    let refused = admin
+        .post(
+            "/admin/products",
+            &[
+                ("id", "Bad Id"),
+                ("name", ""),
+                ("category", "pizza"),
+                ("price", "ten"),
+                ("currency", "USD"),
+                ("stock", "-1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    for message in [
+        "Enter a name customers will see.",
+        "Enter an amount such as 12.50.",
+        "Enter a whole number of units",
+        "Use 1 to 64 lower-case letters",
+    ] {
+        assert!(refused.html.contains(message), "missing “{message}”");
+    }
+    assert!(refused.html.contains(r#"value="Bad Id""#), "the form comes back as typed");
+
+    let form = [
+        ("id", "calzone"),
+        ("name", "Calzone"),
+        ("description", "Folded"),
+        ("category", "pizza"),
+        ("price", "11.50"),
+        ("currency", "USD"),
+        ("stock", "40"),
+        ("sale_starts", ""),
+        ("sale_ends", ""),
+        ("per_customer_max", "3"),
+        ("per_order_max", ""),
+        ("g0.id", "size"),
+        ("g0.name", "Size"),
+        ("g0.min", "1"),
+        ("g0.max", "1"),
+        ("g0.default", "regular"),
+        ("g0.choices", "regular | Regular\nlarge | Large | +3.00"),
+    ];
+    let created = admin.post("/admin/products", &form).await;
+    assert_eq!((created.status, created.location.as_deref()), (303, Some("/admin/products/calzone?done=created")));
+    let product: Value = app.get("/api/products/calzone").await.json().await.unwrap();
+    assert_eq!(product["price"], json!({"amount": 1150, "currency": "USD"}));
+    assert_eq!(product["stock"], 40);
+    assert_eq!(product["optionGroups"][0]["choices"][1]["priceDelta"], 300);
+    assert_eq!(admin.post("/admin/products", &form).await.status, 409, "ids are unique");
+
+    let mut edit = form.to_vec();
+    edit.retain(|(k, _)| *k != "id" && *k != "stock");
+    edit.iter_mut().for_each(|(k, v)| match *k {
+        "price" => *v = "12.00",
+        "sale_starts" => *v = "2030-01-01T09:00",
+        "sale_ends" => *v = "2030-01-01T10:00",
+        "per_customer_max" => *v = "2",
+        _ => {}
+    });
+    edit.push(("g1.id", "crust"));
+    edit.push(("g1.name", "Crust"));
+    edit.push(("g1.choices", "thin | Thin | -0.50"));
+    let saved = admin.post("/admin/products/calzone", &edit).await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let product: Value = app.get("/api/products/calzone").await.json().await.unwrap();
+    assert_eq!(product["price"]["amount"], 1200);
+    assert_eq!(product["sale"]["perCustomerMax"], 2);
+    assert_eq!(product["sale"]["startsAt"], "2030-01-01T09:00:00Z");
+    assert_eq!(product["optionGroups"][1]["choices"][0]["priceDelta"], -50);
+    assert_eq!(product["stock"], 40, "editing keeps the stock");
+
+    let mut backwards = edit.clone();
+    backwards.iter_mut().for_each(|(k, v)| {
+        if *k == "sale_ends" {
+            *v = "2029-12-31T10:00"
+        }
+    });
+    let bad = admin.post("/admin/products/calzone", &backwards).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.html.contains("The sale must end after it starts."));
+    assert_eq!(
+        app.get("/api/products/calzone").await.json::<Value>().await.unwrap()["sale"]["endsAt"],
+        "2030-01-01T10:00:00Z"
+    );
+
+    let added =
+        admin.post("/admin/products/calzone/stock", &[("delta", "+10"), ("reason", "delivery from supplier")]).await;
+    assert_eq!(added.status, 303);
+    assert_eq!(app.stock("calzone").await, 50);
+    let too_many = admin.post("/admin/products/calzone/stock", &[("delta", "-51"), ("reason", "spoiled")]).await;
+    assert_eq!(too_many.status, 422);
+    assert!(too_many.html.contains("Only 50 in stock; stock cannot go below zero."));
+    let no_reason = admin.post("/admin/products/calzone/stock", &[("delta", "-5"), ("reason", " ")]).await;
+    assert!(no_reason.html.contains("Say why"));
+    let zero = admin.post("/admin/products/calzone/stock", &[("delta", "zero"), ("reason", "x")]).await;
+    assert!(zero.html.contains("Enter how many units to add"));
+    assert_eq!(app.stock("calzone").await, 50, "refused adjustments change nothing");
+
+    assert_eq!(admin.post("/admin/products/calzone/archive", &[("archived", "true")]).await.status, 303);
+    let menu = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(!menu.contains("Calzone"), "archived products leave the menu");
+    assert!(admin.get("/admin/products").await.html.contains("Archived"));
+    admin.post("/admin/products/calzone/archive", &[("archived", "false")]).await;
+    let menu = app.client.get(app.url("/")).header("accept", "text/html").send().await.unwrap().text().await.unwrap();
+    assert!(menu.contains("Calzone"));
+    assert_eq!(admin.get("/admin/products/nope").await.status, 404);
+
+    let audit = admin.get("/admin/audit").await.html;
+    for needle in [
+        "product.create",
+        "product.update",
+        "stock.adjust",
+        "stock 40 → 50 (+10): delivery from supplier",
+        "product.archive",
+        "product.restore",
+        "boss@example.com",
+    ] {
+        assert!(audit.contains(needle), "audit log lacks {needle}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log"), 5);
+}
+
+#[tokio::test]
+async fn the_order_stream_announces_new_orders_to_staff_only() {
+    let app = TestApp::start().await;
+    app.add_product("p", 500, 10, SaleRules::default()).await;
+    let anonymous = app.client.get(app.url("/admin/orders/events")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let kitchen = staff(&app, "cook@example.com", Role::Kitchen).await;
+    let cookie = kitchen.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let mut stream = app.client.get(app.url("/admin/orders/events")).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut seen = String::new();
+    let first = stream.chunk().await.unwrap().unwrap();
+    seen.push_str(&String::from_utf8_lossy(&first));
+    assert!(seen.contains("event: ready"), "{seen}");
+    place(&app, "ana@example.com", "p", 1).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !seen.contains("event: orders") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("an orders event").unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn odd_dashboard_input_is_refused_without_a_server_error_or_a_change() {
+    let app = TestApp::pizza_shop().await;
+    let mut admin = staff(&app, "boss@example.com", Role::Admin).await;
+    let stock = app.stock("margherita").await;
+    for path in [
+        "/admin/audit?before=abc",
+        "/admin/orders?cursor=zzz&status=",
+        "/admin/orders?from=2026-02-30",
+        "/admin/orders/%00",
+    ] {
+        let page = admin.get(path).await;
+        assert!((200..500).contains(&page.status), "{path}: {}", page.status);
+    }
+    let huge = "9".repeat(40);
+    let long_reason = "x".repeat(201);
+    for (path, form) in [
+        ("/admin/products/margherita/stock", vec![("delta", huge.as_str()), ("reason", "r")]),
+        ("/admin/products/margherita/stock", vec![("delta", "-9223372036854775808"), ("reason", "r")]),
+        ("/admin/products/margherita/stock", vec![("delta", "9223372036854775807"), ("reason", "r")]),
+        ("/admin/products/margherita/stock", vec![("delta", "5"), ("reason", long_reason.as_str())]),
+        ("/admin/products/margherita", vec![("g99.id", "x"), ("price", "1"), ("name", "M")]),
+        ("/admin/products/margherita/archive", vec![("archived", "maybe")]),
+        (
+            "/admin/products",
+            vec![
+                ("id", &huge),
+                ("name", "N"),
+                ("category", "pizza"),
+                ("price", "1"),
+                ("currency", "USD"),
+                ("stock", &huge),
+            ],
+        ),
+    ] {
+        let page = admin.post(path, &form).await;
+        assert!((200..500).contains(&page.status), "{path} {form:?}: {}", page.status);
+    }
+    assert_eq!(app.stock("margherita").await, stock, "no refused form changed the stock");
+}
+
+#[tokio::test]
+async fn admins_add_staff_accounts_who_can_then_sign_in() {
+    let app = TestApp::start().await;
+    let mut admin = staff(&app, "boss@example.com", Role::Admin).await;
+    let bad = admin.post("/admin/staff", &[("email", "cook"), ("role", "chef"), ("password", "x")]).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.html.contains("Choose kitchen or admin."));
+    let weak =
+        admin.post("/admin/staff", &[("email", "cook@example.com"), ("role", "kitchen"), ("password", "short")]).await;
+    assert!(weak.html.contains("Use at least 10 characters."));
+    let added = admin
+        .post(
+            "/admin/staff",
+            &[("email", "Cook@Example.com"), ("name", "Sam"), ("role", "kitchen"), ("password", "first password 1")],
+        )
+        .await;
+    assert_eq!((added.status, added.location.as_deref()), (303, Some("/admin/staff?done=cook%40example.com")));
+    let list = admin.get(added.location.as_deref().unwrap()).await.html;
+    assert!(list.contains("Added cook@example.com.") && list.contains("Sam") && list.contains("kitchen"));
+    let again = admin
+        .post("/admin/staff", &[("email", "cook@example.com"), ("role", "admin"), ("password", "first password 1")])
+        .await;
+    assert_eq!(again.status, 409);
+    let mut cook = Browser::new(&app.base);
+    cook.sign_in("cook@example.com", "first password 1").await;
+    assert_eq!(cook.get("/admin/orders").await.status, 200);
+    assert_eq!(cook.get("/admin/staff").await.status, 403, "kitchen staff cannot add accounts");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'user.create' AND actor = 'boss@example.com'"),
+        1
+    );
+}

@@ -1,0 +1,237 @@
+//! Accounts, sessions and the audit log in the shop's SQLite file. Their writes are rare
+//! (a sign-in, a staff action), so they use a connection of their own instead of the order
+//! writer's queue, and wait their turn for SQLite's write lock like any other writer.
+
+use super::read_pool::ReadPool;
+use super::schema;
+use super::writer::now_millis;
+use crate::{Accounts, AuditEntry, Credentials, NewAudit, NewSession, NewUser, Role, StoreError, User};
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
+use stampede_domain::Millis;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The SQLite accounts store.
+pub struct SqliteAccounts {
+    write: Arc<Mutex<Connection>>,
+    reads: ReadPool,
+}
+
+impl SqliteAccounts {
+    /// Opens the database at `path`, creating and migrating it if needed, so the CLI can
+    /// create the first admin before the shop has ever started.
+    pub fn open(path: &Path) -> Result<SqliteAccounts, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteAccounts { write: Arc::new(Mutex::new(conn)), reads: ReadPool::new(path.to_owned(), 2) })
+    }
+
+    /// Runs `f` on the write connection on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.write.clone();
+        tokio::task::spawn_blocking(move || f(&conn.lock().unwrap_or_else(|p| p.into_inner())))
+            .await
+            .map_err(|e| StoreError::Backend(format!("accounts task failed: {e}")))?
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, name, role, created_at";
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<(String, String, Option<String>, String, Millis)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn to_user(
+    (id, email, name, role, created_at): (String, String, Option<String>, String, Millis),
+) -> Result<User, StoreError> {
+    let role = Role::parse(&role).ok_or_else(|| StoreError::Backend(format!("stored role `{role}` is invalid")))?;
+    Ok(User { id, email, name, role, created_at })
+}
+
+#[async_trait]
+impl Accounts for SqliteAccounts {
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        self.write(move |c| {
+            let created = User {
+                id: uuid::Uuid::now_v7().to_string(),
+                email: user.email.to_lowercase(),
+                name: user.name,
+                role: user.role,
+                created_at: now_millis(),
+            };
+            let inserted = c.execute(
+                "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    created.id,
+                    created.email,
+                    created.name,
+                    created.role.as_str(),
+                    user.password_hash,
+                    created.created_at
+                ],
+            );
+            match inserted {
+                Ok(_) => Ok(created),
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::ConstraintViolation => {
+                    Err(StoreError::Conflict(format!("an account for {} already exists", created.email)))
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    async fn credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
+        let email = email.to_lowercase();
+        self.reads
+            .run(move |c| {
+                let row = c
+                    .prepare_cached(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"))?
+                    .query_row([email], |r| Ok((user_row(r)?, r.get::<_, String>(5)?)))
+                    .optional()?;
+                row.map(|(user, password_hash)| Ok(Credentials { user: to_user(user)?, password_hash })).transpose()
+            })
+            .await
+    }
+
+    async fn start_session(&self, session: NewSession) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let now = now_millis();
+            // Sign-ins are rare next to page views, so they also sweep expired sessions.
+            c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+            c.execute(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![session.token_hash, session.user_id, now, session.expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session_user(&self, token_hash: &str, now: Millis) -> Result<Option<User>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.reads
+            .run(move |c| {
+                let sql = "SELECT u.id, u.email, u.name, u.role, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2";
+                let row = c.prepare_cached(sql)?.query_row(params![token_hash, now], user_row).optional()?;
+                row.map(to_user).transpose()
+            })
+            .await
+    }
+
+    async fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |c| {
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn staff(&self) -> Result<Vec<User>, StoreError> {
+        self.reads
+            .run(|c| {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE role IN ('kitchen', 'admin') ORDER BY email");
+                let mut stmt = c.prepare_cached(&sql)?;
+                let rows = stmt.query_map([], user_row)?.collect::<Result<Vec<_>, _>>()?;
+                rows.into_iter().map(to_user).collect()
+            })
+            .await
+    }
+
+    async fn record(&self, entry: NewAudit) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![now_millis(), entry.actor, entry.action, entry.target, entry.detail],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_log(&self, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        self.reads
+            .run(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, at, actor, action, target, detail FROM audit_log
+                     WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![before, limit], |r| {
+                    Ok(AuditEntry {
+                        id: r.get(0)?,
+                        at: r.get(1)?,
+                        actor: r.get(2)?,
+                        action: r.get(3)?,
+                        target: r.get(4)?,
+                        detail: r.get(5)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_user(email: &str, role: Role) -> NewUser {
+        NewUser { email: email.into(), name: None, role, password_hash: "$argon2id$stub".into() }
+    }
+
+    #[tokio::test]
+    async fn users_sessions_and_audit_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = SqliteAccounts::open(&dir.path().join("stampede.db")).unwrap();
+        let ana = accounts.create_user(new_user("Ana@Example.com", Role::Admin)).await.unwrap();
+        assert_eq!(ana.email, "ana@example.com");
+        let again = accounts.create_user(new_user("ana@example.COM", Role::Customer)).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        accounts.create_user(new_user("eve@example.com", Role::Customer)).await.unwrap();
+        accounts.create_user(new_user("cook@example.com", Role::Kitchen)).await.unwrap();
+        let staff: Vec<String> = accounts.staff().await.unwrap().into_iter().map(|u| u.email).collect();
+        assert_eq!(staff, ["ana@example.com", "cook@example.com"], "customers are not staff");
+        let creds = accounts.credentials("ANA@example.com").await.unwrap().unwrap();
+        assert_eq!((creds.user.role, creds.password_hash.as_str()), (Role::Admin, "$argon2id$stub"));
+
+        let now = now_millis();
+        accounts
+            .start_session(NewSession { token_hash: "h1".into(), user_id: ana.id.clone(), expires_at: now + 60_000 })
+            .await
+            .unwrap();
+        assert_eq!(accounts.session_user("h1", now).await.unwrap(), Some(ana.clone()));
+        assert_eq!(accounts.session_user("h1", now + 60_000).await.unwrap(), None, "expired");
+        assert_eq!(accounts.session_user("other", now).await.unwrap(), None);
+        accounts.end_session("h1").await.unwrap();
+        assert_eq!(accounts.session_user("h1", now).await.unwrap(), None, "signed out");
+
+        for n in 0..3 {
+            let entry = NewAudit {
+                actor: ana.email.clone(),
+                action: "stock.adjust".into(),
+                target: format!("p{n}"),
+                detail: "delivery".into(),
+            };
+            accounts.record(entry).await.unwrap();
+        }
+        let page = accounts.audit_log(None, 2).await.unwrap();
+        assert_eq!(page.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["p2", "p1"]);
+        let rest = accounts.audit_log(Some(page[1].id), 2).await.unwrap();
+        assert_eq!(rest.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["p0"]);
+    }
+}

@@ -1,0 +1,112 @@
+//! How staff type values into dashboard forms and read them back: amounts as `12.50`
+//! (`+1.50` for price changes), sale times in UTC as `2026-11-27T09:00`, limits, slugs.
+
+use stampede_domain::Millis;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// Whether `s` is a catalog id: 1 to 64 lower-case letters, digits or '-'.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Parses `12`, `12.5`, `12.50` (and `+1.50`/`-1.50` when `signed`) into minor units.
+pub fn parse_amount(text: &str, signed: bool) -> Result<i64, String> {
+    let text = text.trim();
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') if signed => (true, &text[1..]),
+        Some(b'+') if signed => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let digits = digits.trim_start_matches(['$', '€', '£']);
+    let (whole, cents) = digits.split_once('.').unwrap_or((digits, ""));
+    let valid = !whole.is_empty()
+        && whole.len() <= 9
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && cents.len() <= 2
+        && cents.bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        let example = if signed { "+1.50, -2 or 0" } else { "12.50" };
+        return Err(format!("Enter an amount such as {example}."));
+    }
+    let whole: i64 = whole.parse().map_err(|_| "That amount is too large.".to_owned())?;
+    let cents: i64 = format!("{cents:0<2}").parse().unwrap_or(0);
+    let amount = whole * 100 + cents;
+    Ok(if negative { -amount } else { amount })
+}
+
+/// Minor units as the form shows them: `12.50`, or `+1.50` with `signed`.
+pub fn amount_text(amount: i64, signed: bool) -> String {
+    let sign = match (amount < 0, signed) {
+        (true, _) => "-",
+        (false, true) => "+",
+        (false, false) => "",
+    };
+    let abs = amount.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+/// Parses a sale time: the form's `2026-11-27T09:00` (UTC), or RFC 3339; blank is none.
+pub fn parse_time(text: &str) -> Result<Option<Millis>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if let Some(ms) = crate::timefmt::parse_rfc3339(text) {
+        return Ok(Some(ms));
+    }
+    let minutes = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let seconds = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    PrimitiveDateTime::parse(text, &minutes)
+        .or_else(|_| PrimitiveDateTime::parse(text, &seconds))
+        .map(|t| Some((t.assume_utc().unix_timestamp_nanos() / 1_000_000) as Millis))
+        .map_err(|_| "Enter a date and time in UTC, such as 2026-11-27T09:00.".to_owned())
+}
+
+/// A time as the form's `datetime-local` field shows it (UTC).
+pub fn time_text(ms: Millis) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// A limit: blank is none, else a whole number of 1 or more.
+pub fn parse_limit(text: &str) -> Result<Option<u32>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    match text.trim().parse::<u32>() {
+        Ok(0) | Err(_) => Err("Enter a whole number of 1 or more, or leave it empty for no limit.".into()),
+        Ok(n) => Ok(Some(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_to_minor_units_and_back() {
+        assert_eq!(parse_amount("12.5", false), Ok(1250));
+        assert_eq!(parse_amount("$3", false), Ok(300));
+        assert_eq!(parse_amount("-1.50", true), Ok(-150));
+        assert_eq!(parse_amount("+0.05", true), Ok(5));
+        for bad in ["", "1.234", "abc", "-1", "1,50", "9999999999"] {
+            assert!(parse_amount(bad, false).is_err(), "{bad}");
+        }
+        assert_eq!(amount_text(1250, false), "12.50");
+        assert_eq!(amount_text(-300, true), "-3.00");
+        assert_eq!(amount_text(150, true), "+1.50");
+    }
+
+    #[test]
+    fn sale_times_are_utc() {
+        assert_eq!(parse_time("1970-01-01T00:01"), Ok(Some(60_000)));
+        assert_eq!(parse_time("1970-01-01T00:01:00Z"), Ok(Some(60_000)));
+        assert_eq!(parse_time(" "), Ok(None));
+        assert!(parse_time("tomorrow").is_err());
+        assert_eq!(time_text(60_000), "1970-01-01T00:01");
+    }
+}

@@ -1,0 +1,42 @@
+//! The staff dashboard at `/admin`, server-rendered like the storefront: orders (live list,
+//! filters, detail, status workflow) for kitchen staff and admins; products, stock, staff
+//! accounts and the audit log for admins. Every change is written to the audit log.
+
+mod audit;
+mod form_values;
+mod order_detail;
+mod orders;
+mod page;
+pub mod product_form;
+pub mod products;
+mod staff;
+
+use crate::AppState;
+use crate::auth::guard::{require_admin, require_staff};
+use axum::Router;
+use axum::middleware::from_fn;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+/// The dashboard's routes behind the staff guard. `admin_only` holds extra pages for admins
+/// (e.g. analytics): they are mounted next to the products pages, behind the same guard.
+pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
+    let kitchen = Router::new()
+        .route("/admin", get(|| async { Redirect::to("/admin/orders") }))
+        .route("/admin/orders", get(orders::list))
+        .route("/admin/orders/rows", get(orders::rows))
+        .route("/admin/orders/events", get(orders::events))
+        .route("/admin/orders/{id}", get(order_detail::show))
+        .route("/admin/orders/{id}/status", post(order_detail::set_status));
+    let admin = Router::new()
+        .route("/admin/products", get(products::list).post(products::create))
+        .route("/admin/products/new", get(products::new_form))
+        .route("/admin/products/{id}", get(products::edit_form).post(products::update))
+        .route("/admin/products/{id}/archive", post(products::archive))
+        .route("/admin/products/{id}/stock", post(products::adjust_stock))
+        .route("/admin/audit", get(audit::show))
+        .route("/admin/staff", get(staff::show).post(staff::create))
+        .merge(admin_only)
+        .route_layer(from_fn(require_admin));
+    kitchen.merge(admin).route_layer(from_fn(require_staff))
+}

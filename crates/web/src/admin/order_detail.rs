@@ -1,0 +1,147 @@
+//! `/admin/orders/{id}`: one order, and the buttons that move it along the workflow
+//! (received → preparing → ready or out for delivery → completed; cancel while received or
+//! preparing, which returns the stock). The store writes each change's outbox event.
+
+use super::orders::staff_label;
+use super::page::{AdminError, AdminShell, auth};
+use crate::AppState;
+use crate::auth::guard::Staff;
+use crate::storefront::{OrderView, render, see_other};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use stampede_domain::{Fulfilment, OrderStatus};
+use stampede_store::{Order, StoreError, User};
+
+/// A button for a status the order may move to.
+pub struct Action {
+    pub status: &'static str,
+    pub label: String,
+    /// Cancelling is styled (and confirmed) differently.
+    pub danger: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/order.html")]
+struct OrderPage {
+    shell: AdminShell,
+    order: OrderView,
+    status_name: &'static str,
+    customer_key: String,
+    actions: Vec<Action>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+/// The next steps staff may take with `order`. Between preparing and completed the route
+/// follows the order's fulfilment; orders placed without one offer both.
+pub fn actions(order: &Order) -> Vec<Action> {
+    OrderStatus::ALL
+        .into_iter()
+        .filter(|next| order.status.can_become(*next))
+        .filter(|next| {
+            !matches!(
+                (&order.fulfilment, next),
+                (Some(Fulfilment::Pickup), OrderStatus::OutForDelivery)
+                    | (Some(Fulfilment::Delivery(_)), OrderStatus::Ready)
+            )
+        })
+        .map(|next| Action {
+            status: next.as_str(),
+            label: match next {
+                OrderStatus::Preparing => "Start preparing".into(),
+                OrderStatus::Ready => "Mark ready for pickup".into(),
+                OrderStatus::OutForDelivery => "Send out for delivery".into(),
+                OrderStatus::Completed => "Mark completed".into(),
+                OrderStatus::Cancelled => "Cancel order and return stock".into(),
+                OrderStatus::Received => staff_label(next).into(),
+            },
+            danger: next == OrderStatus::Cancelled,
+        })
+        .collect()
+}
+
+/// `?done=<status>` after a change, for the confirmation line.
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn page(staff: &User, order: &Order, notice: Option<String>, error: Option<String>) -> OrderPage {
+    let view = OrderView::new(order);
+    OrderPage {
+        shell: AdminShell::new(format!("Order #{}", view.number), staff, "orders"),
+        status_name: staff_label(order.status),
+        customer_key: order.customer.key.0.clone(),
+        actions: actions(order),
+        order: view,
+        notice,
+        error,
+    }
+}
+
+/// `GET /admin/orders/{id}`.
+pub async fn show(
+    State(app): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Response, AdminError> {
+    let order = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
+    let notice = done
+        .done
+        .as_deref()
+        .and_then(OrderStatus::parse)
+        .filter(|s| *s == order.status)
+        .map(|s| format!("Order is now {}.", staff_label(s).to_lowercase()));
+    Ok(render(StatusCode::OK, &page(&staff, &order, notice, None)))
+}
+
+/// The status form.
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    status: String,
+}
+
+/// `POST /admin/orders/{id}/status`: moves the order, audits it, and shows it again.
+pub async fn set_status(
+    State(app): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<String>,
+    Form(form): Form<StatusForm>,
+) -> Result<Response, AdminError> {
+    let auth = auth(&app)?;
+    let current = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
+    let refuse =
+        |order: &Order, message: String, status: StatusCode| render(status, &page(&staff, order, None, Some(message)));
+    let Some(next) = OrderStatus::parse(&form.status) else {
+        return Ok(refuse(&current, "Pick one of the buttons below.".into(), StatusCode::UNPROCESSABLE_ENTITY));
+    };
+    match app.store.set_status(&id, next).await {
+        Ok(order) => {
+            let detail = format!("{} → {}", current.status.as_str(), order.status.as_str());
+            auth.audit(&staff, "order.status", &id, detail).await;
+            Ok(see_other(&format!("/admin/orders/{id}?done={}", order.status.as_str()), None))
+        }
+        Err(StoreError::InvalidTransition { from, to, .. }) => {
+            // Someone else moved it first: show where it is now.
+            let now = app.store.order(&id).await?.unwrap_or(current);
+            let message = format!(
+                "This order is {} and cannot become {}; it may have been changed by someone else.",
+                staff_label(from).to_lowercase(),
+                staff_label(to).to_lowercase()
+            );
+            Ok(refuse(&now, message, StatusCode::CONFLICT))
+        }
+        Err(StoreError::Busy { .. }) => Ok(refuse(
+            &current,
+            "The shop is very busy right now; nothing was changed. Try again in a moment.".into(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

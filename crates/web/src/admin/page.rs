@@ -1,0 +1,81 @@
+//! What every dashboard page shares: the layout's data and the error page.
+
+use crate::auth::Auth;
+use crate::storefront::message_page;
+use crate::{AppState, storefront};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use stampede_store::{Role, StoreError, User};
+use std::sync::Arc;
+
+/// The dashboard layout's data.
+pub struct AdminShell {
+    pub title: String,
+    pub csrf: String,
+    pub email: String,
+    /// Admins see the products, audit and analytics links; kitchen staff only orders.
+    pub admin: bool,
+    /// Which nav entry is current: `orders`, `products` or `audit`.
+    pub section: &'static str,
+    /// The storefront's stylesheet, which the dashboard builds on.
+    pub shop_css: String,
+    pub css: String,
+    pub js: String,
+}
+
+impl AdminShell {
+    /// The layout for `staff`, in `section`.
+    pub fn new(title: impl Into<String>, staff: &User, section: &'static str) -> AdminShell {
+        let visitor = crate::auth::visitor::current().unwrap_or_default();
+        AdminShell {
+            title: title.into(),
+            csrf: visitor.csrf,
+            email: staff.email.clone(),
+            admin: staff.role == Role::Admin,
+            section,
+            shop_css: storefront::SHOP_CSS.href(),
+            css: storefront::ADMIN_CSS.href(),
+            js: storefront::ADMIN_JS.href(),
+        }
+    }
+}
+
+/// Why a dashboard page could not be shown.
+#[derive(Debug)]
+pub enum AdminError {
+    NotFound(&'static str),
+    Store(StoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError::Store(e)
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        match self {
+            AdminError::NotFound(what) => message_page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                &format!("No such {what}"),
+                "It may have been removed, or the link may be mistyped.",
+            ),
+            AdminError::Store(e) => {
+                tracing::error!(error = %e, "dashboard page failed");
+                message_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Something went wrong on our side",
+                    "Nothing was changed. Please try again in a moment.",
+                )
+            }
+        }
+    }
+}
+
+/// The accounts layer; the dashboard is only mounted when it is on.
+pub fn auth(app: &AppState) -> Result<&Arc<Auth>, AdminError> {
+    app.auth.as_ref().ok_or(AdminError::NotFound("page"))
+}

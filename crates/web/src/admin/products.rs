@@ -1,0 +1,316 @@
+//! `/admin/products`: the catalog for admins. Create, edit (name, price, option groups with
+//! price deltas, sale window, per-customer and per-order limits), archive and restore, and
+//! stock adjustments with a reason. Each change is audited.
+
+use super::form_values::{is_slug, time_text};
+use super::page::{AdminError, AdminShell, auth};
+use super::product_form::{FieldErrors, ProductForm};
+use crate::AppState;
+use crate::auth::guard::Staff;
+use crate::storefront::{render, see_other};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use stampede_store::{ProductView, StoreError, User};
+
+/// Most option groups one product form handles.
+pub const MAX_GROUPS: usize = 12;
+
+/// A row of the product list.
+pub struct ProductRow {
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub price: String,
+    pub stock: u32,
+    pub archived: bool,
+    /// "27 Nov 09:00 – 10:00 UTC"-style window, empty when always on sale.
+    pub sale: String,
+    pub limit: String,
+}
+
+impl ProductRow {
+    fn new(v: &ProductView) -> ProductRow {
+        let p = &v.product;
+        let sale = match (p.sale.starts_at, p.sale.ends_at) {
+            (None, None) => String::new(),
+            (s, e) => format!(
+                "{} – {}",
+                s.map(time_text).unwrap_or_else(|| "now".into()),
+                e.map(time_text).unwrap_or_else(|| "open-ended".into())
+            ),
+        };
+        ProductRow {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            category: p.category.clone(),
+            price: crate::storefront::display_price(p.base_price),
+            stock: v.stock,
+            archived: p.archived,
+            sale: sale.replace('T', " "),
+            limit: p.sale.per_customer_max.map(|n| format!("{n} per customer")).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/products.html")]
+struct ProductsPage {
+    shell: AdminShell,
+    products: Vec<ProductRow>,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/product_form.html")]
+struct ProductFormPage {
+    shell: AdminShell,
+    /// `None` for a new product.
+    existing: Option<ProductRow>,
+    form: ProductForm,
+    errors: FieldErrors,
+    stock_errors: FieldErrors,
+    stock_form: StockForm,
+    notice: Option<String>,
+}
+
+impl ProductFormPage {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field).map(String::as_str)
+    }
+
+    fn stock_error(&self, field: &str) -> Option<&str> {
+        self.stock_errors.get(field).map(String::as_str)
+    }
+}
+
+/// `?done=` after a change, for the confirmation line.
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<String> {
+    Some(
+        match done? {
+            "created" => "Product created.",
+            "saved" => "Changes saved.",
+            "archived" => "Product archived: it is off the menu and cannot be bought.",
+            "restored" => "Product restored to the menu.",
+            "stock" => "Stock adjusted.",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+/// `GET /admin/products`.
+pub async fn list(
+    State(app): State<AppState>,
+    Staff(staff): Staff,
+    Query(done): Query<Done>,
+) -> Result<Response, AdminError> {
+    let products = app.store.products().await?.iter().map(ProductRow::new).collect();
+    let page = ProductsPage {
+        shell: AdminShell::new("Products", &staff, "products"),
+        products,
+        notice: notice(done.done.as_deref()),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+fn form_page(staff: &User, existing: Option<&ProductView>, form: ProductForm, errors: FieldErrors) -> ProductFormPage {
+    let title = existing.map_or_else(|| "New product".to_owned(), |v| format!("Edit {}", v.product.name));
+    ProductFormPage {
+        shell: AdminShell::new(title, staff, "products"),
+        existing: existing.map(ProductRow::new),
+        form: form.with_spare_group(),
+        errors,
+        stock_errors: FieldErrors::new(),
+        stock_form: StockForm::default(),
+        notice: None,
+    }
+}
+
+/// `GET /admin/products/new`.
+pub async fn new_form(Staff(staff): Staff) -> Response {
+    render(StatusCode::OK, &form_page(&staff, None, ProductForm::blank(), FieldErrors::new()))
+}
+
+/// `POST /admin/products`: creates a product from the form.
+pub async fn create(
+    State(app): State<AppState>,
+    Staff(staff): Staff,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AdminError> {
+    let form = ProductForm::from_fields(&fields);
+    let stock = form.initial_stock();
+    let product = form.to_product(false);
+    let (product, stock) = match (product, stock) {
+        (Ok(p), Ok(s)) if is_slug(&form.id) => (p, s),
+        (product, stock) => {
+            let mut errors = product.err().unwrap_or_default();
+            if let Err(e) = stock {
+                errors.insert("stock".into(), e);
+            }
+            if !is_slug(&form.id) {
+                errors.insert("id".into(), "Use 1 to 64 lower-case letters, digits or '-', e.g. calzone.".into());
+            }
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&staff, None, form, errors)));
+        }
+    };
+    match app.store.create_product(product, stock).await {
+        Ok(view) => {
+            let detail = format!("created “{}” with stock {stock}", view.product.name);
+            auth(&app)?.audit(&staff, "product.create", &view.product.id, detail).await;
+            Ok(see_other(&format!("/admin/products/{}?done=created", view.product.id), None))
+        }
+        Err(StoreError::Conflict(_)) => {
+            let errors = FieldErrors::from([("id".to_owned(), "Another product already has this id.".to_owned())]);
+            Ok(render(StatusCode::CONFLICT, &form_page(&staff, None, form, errors)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn find(app: &AppState, id: &str) -> Result<ProductView, AdminError> {
+    app.store.product(id).await?.ok_or(AdminError::NotFound("product"))
+}
+
+/// `GET /admin/products/{id}`: the edit form and the stock form.
+pub async fn edit_form(
+    State(app): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Response, AdminError> {
+    let view = find(&app, &id).await?;
+    let mut page = form_page(&staff, Some(&view), ProductForm::from_product(&view.product), FieldErrors::new());
+    page.notice = notice(done.done.as_deref());
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /admin/products/{id}`: saves the edit form.
+pub async fn update(
+    State(app): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AdminError> {
+    let view = find(&app, &id).await?;
+    let mut form = ProductForm::from_fields(&fields);
+    // The id is the product's identity on orders and carts; it never changes.
+    form.id = id.clone();
+    let product = match form.to_product(view.product.archived) {
+        Ok(p) => p,
+        Err(errors) => {
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&staff, Some(&view), form, errors)));
+        }
+    };
+    let detail = changes(&view, &product);
+    let saved = auth(&app)?.backoffice.update_product(product).await?;
+    auth(&app)?.audit(&staff, "product.update", &id, detail).await;
+    Ok(see_other(&format!("/admin/products/{}?done=saved", saved.product.id), None))
+}
+
+/// A short account of what an edit changed, for the audit log.
+fn changes(before: &ProductView, after: &stampede_domain::Product) -> String {
+    let b = &before.product;
+    let mut parts = Vec::new();
+    if b.name != after.name {
+        parts.push(format!("name “{}” → “{}”", b.name, after.name));
+    }
+    if b.base_price != after.base_price {
+        parts.push(format!(
+            "price {} → {}",
+            crate::storefront::display_price(b.base_price),
+            crate::storefront::display_price(after.base_price)
+        ));
+    }
+    if b.sale != after.sale {
+        parts.push("sale window or limits".into());
+    }
+    if b.option_groups != after.option_groups {
+        parts.push("option groups".into());
+    }
+    if b.description != after.description || b.category != after.category || b.image != after.image {
+        parts.push("description, category or image".into());
+    }
+    if parts.is_empty() { "saved without changes".into() } else { format!("changed {}", parts.join("; ")) }
+}
+
+/// The archive form: `archived=true` archives, anything else restores.
+#[derive(Deserialize)]
+pub struct ArchiveForm {
+    #[serde(default)]
+    archived: String,
+}
+
+/// `POST /admin/products/{id}/archive`: takes a product off the menu, or puts it back.
+pub async fn archive(
+    State(app): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<String>,
+    Form(form): Form<ArchiveForm>,
+) -> Result<Response, AdminError> {
+    let view = find(&app, &id).await?;
+    let archived = form.archived == "true";
+    let mut product = view.product;
+    product.archived = archived;
+    auth(&app)?.backoffice.update_product(product).await?;
+    let (action, done) = if archived { ("product.archive", "archived") } else { ("product.restore", "restored") };
+    auth(&app)?.audit(&staff, action, &id, done).await;
+    Ok(see_other(&format!("/admin/products/{id}?done={done}"), None))
+}
+
+/// The stock form.
+#[derive(Debug, Default, Deserialize)]
+pub struct StockForm {
+    /// Units to add; negative takes them away.
+    #[serde(default)]
+    pub delta: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `POST /admin/products/{id}/stock`: adds or takes away stock, with the reason audited.
+pub async fn adjust_stock(
+    State(app): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<String>,
+    Form(stock_form): Form<StockForm>,
+) -> Result<Response, AdminError> {
+    let view = find(&app, &id).await?;
+    let mut errors = FieldErrors::new();
+    let delta = match stock_form.delta.trim().trim_start_matches('+').parse::<i64>() {
+        Ok(0) | Err(_) => {
+            errors.insert("delta".into(), "Enter how many units to add, or a negative number to take away.".into());
+            0
+        }
+        Ok(d) => d,
+    };
+    let reason = stock_form.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        errors.insert("reason".into(), "Say why, in up to 200 characters (e.g. delivery from supplier).".into());
+    }
+    if errors.is_empty() {
+        match auth(&app)?.backoffice.adjust_stock(&id, delta).await {
+            Ok(after) => {
+                let detail = format!("stock {} → {} ({delta:+}): {reason}", view.stock, after.stock);
+                auth(&app)?.audit(&staff, "stock.adjust", &id, detail).await;
+                return Ok(see_other(&format!("/admin/products/{id}?done=stock"), None));
+            }
+            Err(StoreError::Conflict(_)) => {
+                errors.insert("delta".into(), format!("Only {} in stock; stock cannot go below zero.", view.stock));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut page = form_page(&staff, Some(&view), ProductForm::from_product(&view.product), FieldErrors::new());
+    page.stock_errors = errors;
+    page.stock_form = stock_form;
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}

@@ -1,0 +1,130 @@
+//! `/admin/staff`: the staff accounts, and a form for admins to add kitchen staff or another
+//! admin with a first password to hand over. (The very first admin comes from
+//! `stampede admin create-user`.)
+
+use super::page::{AdminError, AdminShell, auth};
+use crate::AppState;
+use crate::auth::SignUpError;
+use crate::auth::guard::Staff;
+use crate::storefront::{render, see_other};
+use crate::timefmt::rfc3339;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use stampede_store::{Role, User};
+
+/// A staff account as listed.
+pub struct Member {
+    pub email: String,
+    pub name: String,
+    pub role: &'static str,
+    pub since: String,
+}
+
+/// The new-account form.
+#[derive(Debug, Default, Deserialize)]
+pub struct NewStaff {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+#[derive(Default)]
+struct Errors {
+    email: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/staff.html")]
+struct StaffPage {
+    shell: AdminShell,
+    members: Vec<Member>,
+    form: NewStaff,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+/// `?done=<email>` after adding someone.
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+async fn page(app: &AppState, admin: &User, form: NewStaff, errors: Errors) -> Result<StaffPage, AdminError> {
+    let members = auth(app)?
+        .accounts
+        .staff()
+        .await?
+        .into_iter()
+        .map(|u| Member {
+            email: u.email,
+            name: u.name.unwrap_or_default(),
+            role: u.role.as_str(),
+            since: rfc3339(u.created_at).chars().take(10).collect(),
+        })
+        .collect();
+    Ok(StaffPage { shell: AdminShell::new("Staff", admin, "staff"), members, form, errors, notice: None })
+}
+
+/// `GET /admin/staff`.
+pub async fn show(
+    State(app): State<AppState>,
+    Staff(admin): Staff,
+    Query(done): Query<Done>,
+) -> Result<Response, AdminError> {
+    let mut page =
+        page(&app, &admin, NewStaff { role: "kitchen".into(), ..NewStaff::default() }, Errors::default()).await?;
+    page.notice = done.done.map(|email| format!("Added {email}. Hand them their first password in person."));
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// `POST /admin/staff`: adds a staff account and audits it.
+pub async fn create(
+    State(app): State<AppState>,
+    Staff(admin): Staff,
+    Form(mut form): Form<NewStaff>,
+) -> Result<Response, AdminError> {
+    let auth = auth(&app)?;
+    let mut errors = Errors::default();
+    let role = match form.role.as_str() {
+        "kitchen" => Some(Role::Kitchen),
+        "admin" => Some(Role::Admin),
+        _ => {
+            errors.role = Some("Choose kitchen or admin.".into());
+            None
+        }
+    };
+    if let Some(role) = role {
+        let name = Some(form.name.as_str()).filter(|n| !n.trim().is_empty());
+        match auth.sign_up(&form.email, name, &form.password, role).await {
+            Ok(user) => {
+                let detail = format!("created with role {}", user.role.as_str());
+                auth.audit(&admin, "user.create", &user.email, detail).await;
+                let done: String = form_urlencoded::byte_serialize(user.email.as_bytes()).collect();
+                return Ok(see_other(&format!("/admin/staff?done={done}"), None));
+            }
+            Err(SignUpError::Email(e)) => errors.email = Some(e),
+            Err(SignUpError::Name(e)) => errors.name = Some(e),
+            Err(SignUpError::Password(e)) => errors.password = Some(e),
+            Err(SignUpError::Store(e)) => return Err(e.into()),
+        }
+    }
+    form.password.clear();
+    let status = if errors.email.as_deref().is_some_and(|e| e.contains("already")) {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render(status, &page(&app, &admin, form, errors).await?))
+}

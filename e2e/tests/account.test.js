@@ -1,0 +1,66 @@
+// Customer accounts in a real browser: sign up (a mistake shown next to its field first),
+// order while signed in, find the order on the account page, sign out. Screenshots of the
+// account pages at phone and desktop width go to artifacts/screenshots/.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
+
+let shop;
+let chrome;
+
+before(async () => {
+  shop = await startShop();
+  chrome = await startBrowser();
+});
+
+after(async () => {
+  await chrome?.close();
+  if (shop) assert.equal(await shop.stop(), 0, 'the server shuts down cleanly with SIGTERM');
+});
+
+for (const [device, width] of Object.entries(WIDTHS)) {
+  describe(`customer account on a ${device} (${width} px)`, () => {
+    test('sign up, order while signed in, see it on the account page, sign out', async () => {
+      const email = `eve-${device}@example.com`;
+      const customer = await openPage(chrome.browser, width);
+      const { page } = customer;
+      await page.goto(shop.base + '/');
+      await page.getByRole('link', { name: 'Sign in' }).click();
+      await page.getByRole('link', { name: 'Create an account' }).click();
+      await page.getByRole('heading', { name: 'Create an account' }).waitFor();
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Name').fill('Eve');
+      await page.getByLabel('Password').fill('short');
+      customer.expect('status of 422');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.locator('#password-error').waitFor();
+      assert.equal(await page.locator('#password-error').textContent(), 'Use at least 10 characters.');
+      assert.equal(await page.getByLabel('Email').inputValue(), email, 'the other fields are kept');
+      await shot(page, '30-sign-up-error');
+      await page.getByLabel('Password').fill('a long enough passphrase');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.getByRole('heading', { name: 'Your account' }).waitFor();
+      await page.getByText('No orders yet.').waitFor();
+
+      await page.goto(shop.base + '/products/cola');
+      await page.getByRole('button', { name: 'Add to cart' }).click();
+      await page.getByRole('link', { name: 'Go to checkout' }).click();
+      assert.equal(await page.getByLabel('Email').inputValue(), email, 'checkout knows the account');
+      await page.getByLabel('Pickup at the counter').check();
+      await page.getByRole('button', { name: /Place order/ }).click();
+      await page.waitForURL(/\/orders\/[0-9a-f-]+\?placed=1$/);
+
+      await page.getByRole('link', { name: 'Account' }).click();
+      await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+      await page.locator('.order-row').first().waitFor();
+      assert.match(await page.locator('.order-row').first().textContent(), /Cola/);
+      await shot(page, '31-account');
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('link', { name: 'Sign in' }).waitFor();
+      assert.deepEqual(customer.errors, []);
+      assert.deepEqual(customer.expected, []);
+      await customer.context.close();
+    });
+  });
+}

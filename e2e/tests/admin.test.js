@@ -1,0 +1,170 @@
+// The staff dashboard in a real browser: signing in (and being refused), the order list
+// updating live when an order arrives, advancing an order through the workflow with and
+// without JavaScript, editing a product with a mistake shown next to its field, adjusting
+// stock with a reason, the audit log, and kitchen staff seeing orders only. Screenshots of
+// every dashboard page at phone and desktop width go to artifacts/screenshots/.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
+
+const PASSWORD = 'e2e staff passphrase';
+let shop;
+let chrome;
+
+before(async () => {
+  shop = await startShop();
+  chrome = await startBrowser();
+  shop.createUser('boss@example.com', 'admin', PASSWORD);
+  shop.createUser('cook@example.com', 'kitchen', PASSWORD);
+});
+
+after(async () => {
+  await chrome?.close();
+  if (shop) assert.equal(await shop.stop(), 0, 'the server shuts down cleanly with SIGTERM');
+});
+
+async function signIn(page, email, password = PASSWORD) {
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+const pickup = (email, productId, quantity = 1) => ({
+  customer: { email, name: 'Dana' }, items: [{ productId, quantity }], fulfilment: { type: 'pickup' },
+});
+
+for (const [device, width] of Object.entries(WIDTHS)) {
+  describe(`dashboard on a ${device} (${width} px)`, () => {
+    test('sign in, see a new order arrive live, advance it to completed', async () => {
+      const staff = await openPage(chrome.browser, width);
+      const { page } = staff;
+      await page.goto(shop.base + '/admin/orders');
+      await page.waitForURL(/\/sign-in\?next=%2Fadmin%2Forders$/);
+      await shot(page, '20-sign-in');
+      staff.expect('status of 401');
+      await signIn(page, 'boss@example.com', 'not the password');
+      await page.getByText('That email and password do not match an account.').waitFor();
+      await shot(page, '21-sign-in-refused');
+      await signIn(page, 'boss@example.com');
+      await page.waitForURL(/\/admin\/orders$/);
+      await page.getByRole('heading', { name: 'Orders' }).waitFor();
+      await page.getByText('Live: new orders appear here as they arrive.').waitFor();
+
+      // An order placed elsewhere shows up without a reload.
+      const order = await shop.order(pickup(`dana-${device}@example.com`, 'cola', 2));
+      const row = page.locator(`tr[data-order-id="${order.id}"]`);
+      await row.waitFor({ timeout: 10000 });
+      assert.match(await row.textContent(), /Received/);
+      await page.getByText(/1 new order just arrived\./).waitFor();
+      await shot(page, '22-orders-live');
+
+      await row.getByRole('link').click();
+      await page.getByRole('heading', { name: /Order #/ }).waitFor();
+      // A change made elsewhere (here through the admin API) is flagged on the open page.
+      const other = await shop.order(pickup(`other-${device}@example.com`, 'cola'));
+      await page.goto(`${shop.base}/admin/orders/${other.id}`);
+      await page.locator('[data-order-changed][data-live]').waitFor({ state: 'attached' }); // the stream is open
+      assert.equal(await page.getByText('This order was changed by someone else.').isVisible(), false);
+      await shop.admin(`/api/admin/orders/${other.id}/status`, { status: 'preparing' });
+      await page.getByText('This order was changed by someone else.').waitFor();
+      await page.goto(`${shop.base}/admin/orders/${order.id}`);
+      assert.equal(await page.getByRole('button', { name: 'Send out for delivery' }).count(), 0, 'a pickup order is not delivered');
+      await shot(page, '23-order-detail');
+      for (const [button, status] of [['Start preparing', 'Preparing'], ['Mark ready for pickup', 'Ready'], ['Mark completed', 'Completed']]) {
+        await page.getByRole('button', { name: button }).click();
+        await page.getByText(`Order is now ${status.toLowerCase()}.`).waitFor();
+        assert.equal(await page.locator('[data-status]').textContent(), status);
+      }
+      await shot(page, '24-order-completed');
+      const after = await shop.json(`/api/orders/${order.id}`);
+      assert.equal(after.status, 'completed');
+
+      // The customer's status page follows.
+      const customer = await openPage(chrome.browser, width);
+      await customer.page.goto(`${shop.base}/orders/${order.id}`);
+      await customer.page.getByText('Completed', { exact: false }).first().waitFor();
+      await customer.context.close();
+
+      await page.goto(shop.base + '/admin/orders?status=completed');
+      await page.locator(`tr[data-order-id="${order.id}"]`).waitFor();
+      assert.deepEqual(staff.errors, []);
+      assert.deepEqual(staff.expected, []);
+      await staff.context.close();
+    });
+
+    test('edit a product: a mistake is shown next to its field, then saved; stock adjusted with a reason', async () => {
+      const staff = await openPage(chrome.browser, width);
+      const { page } = staff;
+      await page.goto(shop.base + '/sign-in');
+      await signIn(page, 'boss@example.com');
+      await page.getByRole('link', { name: 'Products' }).click();
+      await page.getByRole('heading', { name: 'Products' }).waitFor();
+      await shot(page, '25-products');
+      await page.getByRole('link', { name: 'Margherita' }).click();
+      await page.getByRole('heading', { name: 'Edit Margherita' }).waitFor();
+      await shot(page, '26-product-edit');
+
+      staff.expect('status of 422');
+      await page.locator('#f-price').fill('eleven');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      const priceError = page.locator('#e-price');
+      await priceError.waitFor();
+      assert.equal(await priceError.textContent(), 'Enter an amount such as 12.50.');
+      assert.equal(await page.locator('#f-price').getAttribute('aria-invalid'), 'true');
+      await shot(page, '27-product-error');
+
+      const price = device === 'phone' ? '12.25' : '12.75';
+      await page.locator('#f-price').fill(price);
+      await page.getByLabel('Per-customer limit').fill('4');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByText('Changes saved.').waitFor();
+      const product = await shop.json('/api/products/margherita');
+      assert.equal(product.price.amount, Math.round(Number(price) * 100));
+      assert.equal(product.sale.perCustomerMax, 4);
+
+      const before = product.stock;
+      await page.getByLabel('Change by').fill('+7');
+      await page.getByLabel('Reason').fill(`delivery for the ${device} test`);
+      await page.getByRole('button', { name: 'Adjust stock' }).click();
+      await page.getByText('Stock adjusted.').waitFor();
+      assert.equal((await shop.json('/api/products/margherita')).stock, before + 7);
+
+      const shopper = await openPage(chrome.browser, width);
+      await shopper.page.goto(shop.base + '/products/margherita');
+      await shopper.page.getByText(`$${price}`).first().waitFor();
+      await shopper.context.close();
+
+      await page.getByRole('link', { name: 'Audit log' }).click();
+      await page.getByText(`delivery for the ${device} test`).waitFor();
+      await shot(page, '28-audit-log');
+      await page.getByRole('link', { name: 'Staff' }).click();
+      await page.getByRole('cell', { name: 'cook@example.com' }).waitFor();
+      await shot(page, '28-staff');
+      assert.deepEqual(staff.errors, []);
+      assert.deepEqual(staff.expected, []);
+      await staff.context.close();
+    });
+
+    test('kitchen staff see orders only; without JavaScript an order still advances', async () => {
+      const order = await shop.order(pickup(`kit-${device}@example.com`, 'lemonade'));
+      const cook = await openPage(chrome.browser, width, { javaScriptEnabled: false });
+      const { page } = cook;
+      await page.goto(shop.base + '/sign-in?next=%2Fadmin%2Forders');
+      await signIn(page, 'cook@example.com');
+      await page.waitForURL(/\/admin\/orders$/);
+      assert.equal(await page.getByRole('link', { name: 'Products' }).count(), 0);
+      await page.locator(`tr[data-order-id="${order.id}"] a`).click();
+      await page.getByRole('button', { name: 'Start preparing' }).click();
+      await page.getByText('Order is now preparing.').waitFor();
+      assert.equal((await shop.json(`/api/orders/${order.id}`)).status, 'preparing');
+      await shot(page, '29-kitchen-no-js');
+      cook.expect('status of 403');
+      const refused = await page.goto(shop.base + '/admin/products');
+      assert.equal(refused.status(), 403);
+      await page.getByText('This page is not for your account').waitFor();
+      assert.deepEqual(cook.errors, []);
+      assert.deepEqual(cook.expected, []);
+      await cook.context.close();
+    });
+  });
+}
