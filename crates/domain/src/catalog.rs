@@ -20,6 +20,19 @@ pub struct Product {
     pub image: Option<String>,
     /// Archived products stay on old orders but cannot be bought.
     pub archived: bool,
+    /// Counters the stock is split over, so a hot product's sale is not limited by what one
+    /// counter can take (DynamoDB: about 1,000 writes/s per item). 1 for most products;
+    /// engines with one writer (SQLite) keep it but need no split.
+    #[serde(default = "one_shard")]
+    pub stock_shards: u32,
+}
+
+/// Most counters one product's stock may be split over: one order may touch several, and a
+/// DynamoDB transaction holds at most 100 writes.
+pub const MAX_STOCK_SHARDS: u32 = 16;
+
+fn one_shard() -> u32 {
+    1
 }
 
 impl Product {
@@ -84,6 +97,9 @@ impl Product {
         }
         if self.name.trim().is_empty() {
             return Err(E::new("name", "must not be empty"));
+        }
+        if !(1..=MAX_STOCK_SHARDS).contains(&self.stock_shards) {
+            return Err(E::new("stockShards", format!("must be 1 to {MAX_STOCK_SHARDS}")));
         }
         if self.base_price.amount < 0 {
             return Err(E::new("price", "must not be negative"));

@@ -88,6 +88,11 @@ CREATE TABLE dev_mailbox (
 -- with an address); NULL for orders placed without saying.
 ALTER TABLE orders ADD COLUMN fulfilment TEXT;
 "#,
+    r#"
+-- Stock counters a product is split over on DynamoDB (see Product::stock_shards). SQLite has
+-- one writer and needs no split; it keeps the setting so a catalog moves between engines whole.
+ALTER TABLE products ADD COLUMN stock_shards INTEGER NOT NULL DEFAULT 1 CHECK (stock_shards >= 1);
+"#,
 ];
 
 /// The schema version the last migration leaves behind.
