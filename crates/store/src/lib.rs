@@ -1,11 +1,15 @@
 //! Stampede's storage boundary: one method per business operation, so each engine can use
 //! its own atomic primitive (one SQLite transaction; one DynamoDB TransactWriteItems).
 
+#[cfg(feature = "aws")]
+pub mod dynamo;
 mod error;
 mod model;
 pub mod outbox;
 pub mod sqlite;
 
+#[cfg(feature = "aws")]
+pub use dynamo::{DynamoConfig, DynamoStore};
 pub use error::StoreError;
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
 pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settlement};
