@@ -3,6 +3,8 @@
 pub mod backup;
 pub mod cli;
 pub mod http_server;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod loadtest;
 pub mod logging;
 #[cfg(feature = "otlp")]

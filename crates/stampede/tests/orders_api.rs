@@ -259,7 +259,8 @@ async fn stock_shards_are_validated_and_kept() {
     let app = TestApp::start().await;
     let mut product = json!({"id": "hot", "name": "Hot", "category": "flash-sale", "price": {"amount": 100, "currency": "USD"},
         "stock": 40, "stockShards": 0});
-    let post = |body: Value| app.client.post(app.url("/api/admin/products")).bearer_auth(ADMIN_TOKEN).json(&body).send();
+    let post =
+        |body: Value| app.client.post(app.url("/api/admin/products")).bearer_auth(ADMIN_TOKEN).json(&body).send();
     for bad in [json!(0), json!(17), json!(-1), json!("four")] {
         product["stockShards"] = bad.clone();
         let resp = post(product.clone()).await.unwrap();
