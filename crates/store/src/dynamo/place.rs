@@ -44,6 +44,13 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             let ceiling = 5 * u64::from(attempt.min(8));
             let pause = rand::rng().random_range(1..=ceiling);
             tokio::time::sleep(Duration::from_millis(pause)).await;
+            // A retry of this key may have gone through meanwhile: its order is the answer,
+            // even if what is left would now refuse this one.
+            if let Some(idem) = &idem
+                && let Some(placed) = replay(store, idem).await?
+            {
+                return Ok(placed);
+            }
         }
         let products: Vec<&Product> = definitions.values().collect();
         let levels = catalog::levels(store, &products).await?;
