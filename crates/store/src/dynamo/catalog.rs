@@ -2,9 +2,10 @@
 
 use super::item::{get_n, get_s, n, s};
 use super::keys::{self, CATALOG, Item};
+use super::writes::put;
 use super::{DynamoStore, error, now_millis, shards};
 use crate::{ProductView, StoreError};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use stampede_domain::{OrderRejection, Product};
 use std::collections::HashMap;
 
@@ -139,15 +140,4 @@ pub async fn create_product(store: &DynamoStore, product: Product, stock: u32) -
     remember(store, std::slice::from_ref(&product));
     store.tick_stock();
     Ok(ProductView { product, stock })
-}
-
-/// A conditional put for a transaction.
-pub fn put(store: &DynamoStore, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(store.table())
-        .set_item(Some(item))
-        .set_condition_expression(condition.map(str::to_owned))
-        .build()
-        .map_err(error::build)?;
-    Ok(TransactWriteItem::builder().put(put).build())
 }

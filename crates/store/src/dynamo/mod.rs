@@ -12,6 +12,7 @@ mod outbox;
 mod place;
 mod shards;
 mod table;
+mod writes;
 
 use crate::{
     Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,

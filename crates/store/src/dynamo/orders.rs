@@ -1,13 +1,14 @@
 //! Order status changes (cancellation returns stock exactly once), a customer's orders, and
 //! the sales audit.
 
-use super::catalog::{self, put};
+use super::catalog;
 use super::item::{self, get_s, n, s};
 use super::keys::{self, BY_CUSTOMER};
-use super::{DynamoStore, error, now_millis};
+use super::writes::{put, update, wrap};
+use super::{DynamoStore, now_millis};
 use crate::outbox::{ORDER_CANCELLED, ORDER_STATUS_CHANGED};
 use crate::{Order, OrderPage, ProductSales, StoreError};
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use stampede_domain::{CustomerKey, OrderStatus};
 use std::collections::HashMap;
 
@@ -97,14 +98,6 @@ async fn give_back(
         }
     }
     Ok(writes)
-}
-
-fn update(store: &DynamoStore, key: keys::Item) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-    Update::builder().table_name(store.table()).set_key(Some(key))
-}
-
-fn wrap(update: aws_sdk_dynamodb::types::builders::UpdateBuilder) -> Result<TransactWriteItem, StoreError> {
-    Ok(TransactWriteItem::builder().update(update.build().map_err(error::build)?).build())
 }
 
 /// A page of a customer's orders, newest first, from the `byCustomer` index. The cursor is

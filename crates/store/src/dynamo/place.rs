@@ -2,13 +2,14 @@
 //! `TransactWriteItems` with every condition that makes the judgement true at commit time.
 //! A lost race (a counter emptied meanwhile) re-reads and judges again.
 
-use super::catalog::{self, put};
+use super::catalog;
 use super::item::{self, Taken, get_n, get_s, n, s};
 use super::keys;
+use super::writes::{put, update, wrap};
 use super::{DynamoStore, error, now_millis, shards};
 use crate::outbox::ORDER_PLACED;
 use crate::{IdempotencyKey, Order, PlaceOrder, Placed, StoreError};
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use rand::Rng;
 use stampede_domain::{OrderStatus, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
@@ -156,14 +157,6 @@ async fn holdings(
         }
     }
     Ok(held)
-}
-
-fn update(store: &DynamoStore, key: keys::Item) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-    Update::builder().table_name(store.table()).set_key(Some(key))
-}
-
-fn wrap(update: aws_sdk_dynamodb::types::builders::UpdateBuilder) -> Result<TransactWriteItem, StoreError> {
-    Ok(TransactWriteItem::builder().update(update.build().map_err(error::build)?).build())
 }
 
 /// Every write of the order, each conditional on what the judgement relied on.
