@@ -228,6 +228,18 @@ async fn api_gateway_events_round_trip_through_the_lambda_binary() {
     let (status, _, problem) = answer(function.invoke(third).await);
     assert_eq!(status, 409, "{problem}");
 
+    // The live-stock stream cannot stay open behind API Gateway: it answers the current stock
+    // at once, with a reconnect hint, instead of holding the invocation to its timeout.
+    let mut stream = fixture("apigw/get-products.json");
+    stream["rawPath"] = json!("/api/stock/events");
+    stream["requestContext"]["http"]["path"] = json!("/api/stock/events");
+    stream["headers"]["accept"] = json!("text/event-stream");
+    let answered = function.invoke(stream).await;
+    assert_eq!(answered["statusCode"], 200, "{answered}");
+    let events = answered["body"].as_str().unwrap();
+    assert!(events.contains("event: stock") && events.contains(r#""id":"golden-ticket","stock":8"#), "{events}");
+    assert!(events.contains("retry: 3000"), "{events}");
+
     let placed = store.order(order["id"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!(placed.customer.key.0, "user:lambda-fan");
     // Every line is JSON on stdout; the request's lines carry its X-Ray trace id.

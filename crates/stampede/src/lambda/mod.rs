@@ -72,8 +72,13 @@ pub async fn http_app(args: &LambdaArgs) -> anyhow::Result<axum::Router> {
         seed(store.as_ref()).await?;
     }
     let notify = notify_config(&args.notify, public_url(args));
+    // API Gateway buffers whole responses, so a live-stock stream would hold an invocation
+    // until its timeout. Marked as closing from the start, each stream sends the current
+    // stock with a 3 s reconnect hint and ends: browsers then poll every 3 s.
+    let (_, always_closing) = tokio::sync::watch::channel(true);
     let state = AppState::new(store, args.admin_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from))
-        .with_dev_mailbox(notify.dev_mailbox());
+        .with_dev_mailbox(notify.dev_mailbox())
+        .with_shutdown(always_closing);
     Ok(stampede_web::router(state).layer(axum::middleware::from_fn(trace::lambda_span)))
 }
 
