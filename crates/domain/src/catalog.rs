@@ -129,3 +129,40 @@ impl Product {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Currency;
+
+    fn product(stock_shards: u32) -> Product {
+        Product {
+            id: "hot".into(),
+            name: "Hot".into(),
+            description: String::new(),
+            category: "flash-sale".into(),
+            base_price: Money::new(100, Currency::USD),
+            option_groups: vec![],
+            sale: SaleRules::default(),
+            image: None,
+            archived: false,
+            stock_shards,
+        }
+    }
+
+    #[test]
+    fn stock_shards_must_be_between_one_and_the_maximum() {
+        assert!(product(1).validate().is_ok());
+        assert!(product(MAX_STOCK_SHARDS).validate().is_ok());
+        for bad in [0, MAX_STOCK_SHARDS + 1] {
+            assert_eq!(product(bad).validate().unwrap_err().field, "stockShards");
+        }
+    }
+
+    #[test]
+    fn definitions_stored_before_shards_existed_read_as_one_shard() {
+        let mut old = serde_json::to_value(product(4)).unwrap();
+        old.as_object_mut().unwrap().remove("stock_shards");
+        assert_eq!(serde_json::from_value::<Product>(old).unwrap().stock_shards, 1);
+    }
+}
