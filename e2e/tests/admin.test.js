@@ -145,6 +145,32 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await staff.context.close();
     });
 
+    test('sales analytics: the admin sees today\'s orders charted and downloads them as CSV', async () => {
+      const staff = await openPage(chrome.browser, width);
+      const { page } = staff;
+      await page.goto(shop.base + '/sign-in');
+      await signIn(page, 'boss@example.com');
+      await page.getByRole('link', { name: 'Analytics' }).click();
+      await page.getByRole('heading', { name: 'Sales analytics' }).waitFor();
+      await page.getByRole('link', { name: 'Last 24 hours' }).click();
+      await page.waitForURL(/range=24h/);
+      // The orders placed by the tests above are in the last hour's bar.
+      const chart = page.locator('svg[role="img"]').first();
+      await chart.waitFor();
+      const tallest = await chart.locator('rect').evaluateAll((bars) => Math.max(0, ...bars.map((b) => b.getBoundingClientRect().height)));
+      assert.ok(tallest > 0, 'the revenue chart has a bar for this hour');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the page does not scroll sideways (${overflow} px)`);
+      await shot(page, '32-analytics');
+      const csv = await page.getByRole('link', { name: /CSV/ }).getAttribute('href');
+      const answer = await page.request.get(shop.base + csv);
+      assert.equal(answer.status(), 200);
+      assert.match(answer.headers()['content-type'], /^text\/csv/);
+      assert.match(await answer.text(), /^order_id,placed_at,status,/);
+      assert.deepEqual(staff.errors, []);
+      await staff.context.close();
+    });
+
     test('kitchen staff see orders only; without JavaScript an order still advances', async () => {
       const order = await shop.order(pickup(`kit-${device}@example.com`, 'lemonade'));
       const cook = await openPage(chrome.browser, width, { javaScriptEnabled: false });
@@ -161,6 +187,8 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       cook.expect('status of 403');
       const refused = await page.goto(shop.base + '/admin/products');
       assert.equal(refused.status(), 403);
+      cook.expect('status of 403');
+      assert.equal((await page.goto(shop.base + '/admin/analytics')).status(), 403, 'sales figures are for admins');
       await page.getByText('This page is not for your account').waitFor();
       assert.deepEqual(cook.errors, []);
       assert.deepEqual(cook.expected, []);

@@ -20,6 +20,19 @@ pub struct Product {
     pub image: Option<String>,
     /// Archived products stay on old orders but cannot be bought.
     pub archived: bool,
+    /// Counters the stock is split over, so a hot product's sale is not limited by what one
+    /// counter can take (DynamoDB: about 1,000 writes/s per item). 1 for most products;
+    /// engines with one writer (SQLite) keep it but need no split.
+    #[serde(default = "one_shard")]
+    pub stock_shards: u32,
+}
+
+/// Most counters one product's stock may be split over: one order may touch several, and a
+/// DynamoDB transaction holds at most 100 writes.
+pub const MAX_STOCK_SHARDS: u32 = 16;
+
+fn one_shard() -> u32 {
+    1
 }
 
 impl Product {
@@ -85,6 +98,9 @@ impl Product {
         if self.name.trim().is_empty() {
             return Err(E::new("name", "must not be empty"));
         }
+        if !(1..=MAX_STOCK_SHARDS).contains(&self.stock_shards) {
+            return Err(E::new("stockShards", format!("must be 1 to {MAX_STOCK_SHARDS}")));
+        }
         if self.base_price.amount < 0 {
             return Err(E::new("price", "must not be negative"));
         }
@@ -111,5 +127,42 @@ impl Product {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Currency;
+
+    fn product(stock_shards: u32) -> Product {
+        Product {
+            id: "hot".into(),
+            name: "Hot".into(),
+            description: String::new(),
+            category: "flash-sale".into(),
+            base_price: Money::new(100, Currency::USD),
+            option_groups: vec![],
+            sale: SaleRules::default(),
+            image: None,
+            archived: false,
+            stock_shards,
+        }
+    }
+
+    #[test]
+    fn stock_shards_must_be_between_one_and_the_maximum() {
+        assert!(product(1).validate().is_ok());
+        assert!(product(MAX_STOCK_SHARDS).validate().is_ok());
+        for bad in [0, MAX_STOCK_SHARDS + 1] {
+            assert_eq!(product(bad).validate().unwrap_err().field, "stockShards");
+        }
+    }
+
+    #[test]
+    fn definitions_stored_before_shards_existed_read_as_one_shard() {
+        let mut old = serde_json::to_value(product(4)).unwrap();
+        old.as_object_mut().unwrap().remove("stock_shards");
+        assert_eq!(serde_json::from_value::<Product>(old).unwrap().stock_shards, 1);
     }
 }

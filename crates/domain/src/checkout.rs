@@ -82,6 +82,7 @@ mod tests {
             sale: SaleRules::default(),
             image: None,
             archived: false,
+            stock_shards: 1,
         }
     }
 

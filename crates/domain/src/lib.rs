@@ -12,7 +12,7 @@ pub mod pricing;
 pub mod rules;
 pub mod status;
 
-pub use catalog::{OptionChoice, OptionGroup, Product, SaleRules};
+pub use catalog::{MAX_STOCK_SHARDS, OptionChoice, OptionGroup, Product, SaleRules};
 pub use checkout::{PricedOrder, ProductState, evaluate};
 pub use customer::{Customer, CustomerKey};
 pub use error::{OrderRejection, ValidationError};

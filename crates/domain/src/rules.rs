@@ -63,6 +63,7 @@ mod tests {
             sale,
             image: None,
             archived: false,
+            stock_shards: 1,
         }
     }
 

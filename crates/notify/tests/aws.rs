@@ -75,6 +75,7 @@ async fn shop(dir: &std::path::Path) -> (Arc<SqliteStore>, String) {
         sale: SaleRules::default(),
         image: None,
         archived: false,
+        stock_shards: 1,
     };
     store.create_product(product, 10).await.unwrap();
     let customer = Customer::with_email("ana@example.com", Some("Ana")).unwrap();

@@ -4,6 +4,8 @@ pub mod admin_cli;
 pub mod backup;
 pub mod cli;
 pub mod http_server;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod loadtest;
 pub mod logging;
 pub mod oidc_keys;

@@ -76,6 +76,7 @@ fn product(
         sale,
         image: None,
         archived: false,
+        stock_shards: 1,
     }
 }
 

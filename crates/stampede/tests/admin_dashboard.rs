@@ -101,11 +101,13 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
                 ("price", "ten"),
                 ("currency", "USD"),
                 ("stock", "-1"),
+                ("stock_shards", "0"),
             ],
         )
         .await;
     assert_eq!(refused.status, 422);
     for message in [
+        "Enter a whole number from 1 to 16.",
         "Enter a name customers will see.",
         "Enter an amount such as 12.50.",
         "Enter a whole number of units",
@@ -123,6 +125,7 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
         ("price", "11.50"),
         ("currency", "USD"),
         ("stock", "40"),
+        ("stock_shards", "4"),
         ("sale_starts", ""),
         ("sale_ends", ""),
         ("per_customer_max", "3"),
@@ -141,11 +144,15 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
     assert_eq!(product["stock"], 40);
     assert_eq!(product["optionGroups"][0]["choices"][1]["priceDelta"], 300);
     assert_eq!(admin.post("/admin/products", &form).await.status, 409, "ids are unique");
+    let shards = "SELECT stock_shards FROM products WHERE id = 'calzone'";
+    assert_eq!(app.count(shards), 4);
 
     let mut edit = form.to_vec();
     edit.retain(|(k, _)| *k != "id" && *k != "stock");
     edit.iter_mut().for_each(|(k, v)| match *k {
         "price" => *v = "12.00",
+        // Counters are fixed at creation: a posted change is ignored.
+        "stock_shards" => *v = "9",
         "sale_starts" => *v = "2030-01-01T09:00",
         "sale_ends" => *v = "2030-01-01T10:00",
         "per_customer_max" => *v = "2",
@@ -162,6 +169,7 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
     assert_eq!(product["sale"]["startsAt"], "2030-01-01T09:00:00Z");
     assert_eq!(product["optionGroups"][1]["choices"][0]["priceDelta"], -50);
     assert_eq!(product["stock"], 40, "editing keeps the stock");
+    assert_eq!(app.count(shards), 4, "editing keeps the stock counters");
 
     let mut backwards = edit.clone();
     backwards.iter_mut().for_each(|(k, v)| {

@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use stampede_domain::SaleRules;
+use stampede_store::Store;
 
 /// The demo shop `stampede serve` seeds.
 async fn pizza_app() -> TestApp {
@@ -251,6 +252,27 @@ async fn the_admin_api_needs_the_token_and_validates_products() {
         .await
         .unwrap();
     assert_eq!(sales, json!({"stock": 6, "unitsSold": 1, "orders": 1, "maxUnitsPerCustomer": 1}));
+}
+
+#[tokio::test]
+async fn stock_shards_are_validated_and_kept() {
+    let app = TestApp::start().await;
+    let mut product = json!({"id": "hot", "name": "Hot", "category": "flash-sale", "price": {"amount": 100, "currency": "USD"},
+        "stock": 40, "stockShards": 0});
+    let post =
+        |body: Value| app.client.post(app.url("/api/admin/products")).bearer_auth(ADMIN_TOKEN).json(&body).send();
+    for bad in [json!(0), json!(17), json!(-1), json!("four")] {
+        product["stockShards"] = bad.clone();
+        let resp = post(product.clone()).await.unwrap();
+        assert!(matches!(resp.status().as_u16(), 400 | 422), "stockShards {bad}: {}", resp.status());
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
+    product["stockShards"] = json!(4);
+    assert_eq!(post(product.clone()).await.unwrap().status(), 201);
+    assert_eq!(app.store.product("hot").await.unwrap().unwrap().product.stock_shards, 4);
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let schema = &doc["components"]["schemas"]["NewProduct"]["properties"]["stockShards"];
+    assert_eq!((schema["minimum"].as_u64(), schema["maximum"].as_u64()), (Some(1), Some(16)), "{schema}");
 }
 
 #[tokio::test]

@@ -1,17 +1,21 @@
 //! Stampede's storage boundary: one method per business operation, so each engine can use
 //! its own atomic primitive (one SQLite transaction; one DynamoDB TransactWriteItems).
 
-pub mod analytics;
 pub mod accounts;
+pub mod analytics;
 pub mod backoffice;
+#[cfg(feature = "aws")]
+pub mod dynamo;
 mod error;
 mod model;
 pub mod outbox;
 pub mod sqlite;
 
-pub use analytics::Analytics;
 pub use accounts::{Accounts, AuditEntry, Credentials, NewAudit, NewSession, NewUser, Role, User};
+pub use analytics::Analytics;
 pub use backoffice::{Backoffice, OrderFilter};
+#[cfg(feature = "aws")]
+pub use dynamo::{DynamoConfig, DynamoStore};
 pub use error::StoreError;
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
 pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settlement};

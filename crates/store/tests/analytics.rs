@@ -29,6 +29,7 @@ fn product(id: &str, category: &str, cents: i64, groups: Vec<OptionGroup>, sale:
         sale,
         image: None,
         archived: false,
+        stock_shards: 1,
     }
 }
 

@@ -18,6 +18,7 @@ fn pizza() -> Product {
         sale: SaleRules::default(),
         image: None,
         archived: false,
+        stock_shards: 1,
     }
 }
 

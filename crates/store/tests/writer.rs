@@ -15,6 +15,7 @@ fn product(id: &str) -> Product {
         sale: SaleRules::default(),
         image: None,
         archived: false,
+        stock_shards: 1,
     }
 }
 

@@ -5,8 +5,8 @@
 // so its size (a few strings) costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
-mod analytics;
 pub mod admin;
+mod analytics;
 pub mod api;
 pub mod auth;
 mod dev_mailbox;

@@ -51,6 +51,7 @@ fn product(id: &str, name: &str, category: &str, cents: i64, groups: Vec<OptionG
         sale: SaleRules::default(),
         image: None,
         archived: false,
+        stock_shards: 1,
     }
 }
 

@@ -93,6 +93,7 @@ impl TestApp {
             sale,
             image: None,
             archived: false,
+            stock_shards: 1,
         };
         self.store.create_product(product, stock).await.unwrap();
     }

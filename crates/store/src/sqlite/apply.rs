@@ -202,9 +202,9 @@ pub fn create_product(
         return Err(StoreError::Conflict(format!("a product with id `{}` already exists", product.id)));
     }
     conn.execute(
-        "INSERT INTO products (id, position, definition, stock, created_at, updated_at)
-         VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM products), ?2, ?3, ?4, ?4)",
-        params![product.id, serde_json::to_string(product)?, stock, now],
+        "INSERT INTO products (id, position, definition, stock, created_at, updated_at, stock_shards)
+         VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM products), ?2, ?3, ?4, ?4, ?5)",
+        params![product.id, serde_json::to_string(product)?, stock, now, product.stock_shards],
     )?;
     Ok(ProductView { product: product.clone(), stock })
 }

@@ -1,8 +1,8 @@
 //! The embedded SQLite adapter: a group-commit writer thread for every change, a pool of
 //! read-only connections for queries, and a live in-memory catalog for the fast path.
 
-mod analytics_rows;
 mod accounts;
+mod analytics_rows;
 mod apply;
 mod backoffice;
 mod backup;

@@ -11,11 +11,13 @@ fn currency(code: &str) -> Result<Currency, StoreError> {
 
 /// Every product in menu order.
 pub fn load_products(conn: &Connection) -> Result<Vec<ProductView>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT definition, stock FROM products ORDER BY position")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+    let mut stmt = conn.prepare_cached("SELECT definition, stock, stock_shards FROM products ORDER BY position")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, u32>(2)?)))?;
     rows.map(|row| {
-        let (definition, stock) = row?;
-        Ok(ProductView { product: serde_json::from_str::<Product>(&definition)?, stock })
+        let (definition, stock, stock_shards) = row?;
+        // The column is the record: definitions written before it existed have no shard count.
+        let product = Product { stock_shards, ..serde_json::from_str::<Product>(&definition)? };
+        Ok(ProductView { product, stock })
     })
     .collect()
 }

@@ -124,6 +124,11 @@ CREATE TABLE audit_log (
 -- The staff order list filters by status, newest first.
 CREATE INDEX orders_by_status ON orders (status, id);
 "#,
+    r#"
+-- Stock counters a product is split over on DynamoDB (see Product::stock_shards). SQLite has
+-- one writer and needs no split; it keeps the setting so a catalog moves between engines whole.
+ALTER TABLE products ADD COLUMN stock_shards INTEGER NOT NULL DEFAULT 1 CHECK (stock_shards >= 1);
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

@@ -3,7 +3,7 @@
 //! that is wrong. Plain HTML forms, so editing works without JavaScript.
 
 use super::form_values::{amount_text, is_slug, parse_amount, parse_limit, parse_time, time_text};
-use stampede_domain::{Currency, Money, OptionChoice, OptionGroup, Product, SaleRules};
+use stampede_domain::{Currency, MAX_STOCK_SHARDS, Money, OptionChoice, OptionGroup, Product, SaleRules};
 use std::collections::BTreeMap;
 
 /// Messages by field name (the form's `name` attributes).
@@ -37,6 +37,8 @@ pub struct ProductForm {
     pub image: String,
     /// Initial stock (new products only; later changes go through stock adjustments).
     pub stock: String,
+    /// Stock counters on DynamoDB (new products only: the counters are laid out at creation).
+    pub stock_shards: String,
     pub sale_starts: String,
     pub sale_ends: String,
     pub per_customer_max: String,
@@ -51,6 +53,7 @@ impl ProductForm {
             currency: "USD".into(),
             category: "pizza".into(),
             stock: "0".into(),
+            stock_shards: "1".into(),
             groups: vec![GroupForm::default(); SPARE_GROUPS],
             ..ProductForm::default()
         }
@@ -86,6 +89,7 @@ impl ProductForm {
             currency: p.base_price.currency.as_str().to_owned(),
             image: p.image.clone().unwrap_or_default(),
             stock: String::new(),
+            stock_shards: p.stock_shards.to_string(),
             sale_starts: p.sale.starts_at.map(time_text).unwrap_or_default(),
             sale_ends: p.sale.ends_at.map(time_text).unwrap_or_default(),
             per_customer_max: p.sale.per_customer_max.map(|n| n.to_string()).unwrap_or_default(),
@@ -127,6 +131,7 @@ impl ProductForm {
             sale_ends: get("sale_ends"),
             per_customer_max: get("per_customer_max"),
             per_order_max: get("per_order_max"),
+            stock_shards: get("stock_shards"),
             groups,
         }
     }
@@ -166,6 +171,13 @@ impl ProductForm {
         let per_customer_max =
             parse_limit(&self.per_customer_max).map_err(|e| error("per_customer_max", e)).ok().flatten();
         let per_order_max = parse_limit(&self.per_order_max).map_err(|e| error("per_order_max", e)).ok().flatten();
+        let stock_shards = match self.stock_shards.as_str() {
+            "" => 1,
+            text => text.parse::<u32>().ok().filter(|n| (1..=MAX_STOCK_SHARDS).contains(n)).unwrap_or_else(|| {
+                error("stock_shards", format!("Enter a whole number from 1 to {MAX_STOCK_SHARDS}."));
+                1
+            }),
+        };
         let mut option_groups = Vec::new();
         for (i, g) in self.groups.iter().enumerate() {
             if g.remove || g.is_blank() {
@@ -190,6 +202,7 @@ impl ProductForm {
             sale: SaleRules { starts_at, ends_at, per_customer_max, per_order_max },
             image: Some(self.image.clone()).filter(|i| !i.is_empty()),
             archived,
+            stock_shards,
         };
         // The domain's own checks catch anything the fields above could not see alone.
         product.validate().map_err(|e| FieldErrors::from([(domain_field(&e.field), sentence(&e.message))]))?;
@@ -269,6 +282,7 @@ impl GroupForm {
 fn domain_field(field: &str) -> String {
     match field {
         "sale.endsAt" => "sale_ends".into(),
+        "stockShards" => "stock_shards".into(),
         "price" | "id" | "name" => field.into(),
         f => match f.strip_prefix("optionGroups[").and_then(|r| r.split_once("].")) {
             Some((i, rest)) => format!("g{i}.{}", if rest.starts_with("choices") { "choices" } else { "max" }),

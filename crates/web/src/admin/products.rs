@@ -14,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use stampede_domain::Product;
 use stampede_store::{ProductView, StoreError, User};
 
 /// Most option groups one product form handles.
@@ -30,6 +31,8 @@ pub struct ProductRow {
     /// "27 Nov 09:00 – 10:00 UTC"-style window, empty when always on sale.
     pub sale: String,
     pub limit: String,
+    /// Stock counters on DynamoDB.
+    pub shards: u32,
 }
 
 impl ProductRow {
@@ -52,6 +55,7 @@ impl ProductRow {
             archived: p.archived,
             sale: sale.replace('T', " "),
             limit: p.sale.per_customer_max.map(|n| format!("{n} per customer")).unwrap_or_default(),
+            shards: p.stock_shards,
         }
     }
 }
@@ -205,7 +209,8 @@ pub async fn update(
     // The id is the product's identity on orders and carts; it never changes.
     form.id = id.clone();
     let product = match form.to_product(view.product.archived) {
-        Ok(p) => p,
+        // Counters are laid out when a product is created; an edit keeps them.
+        Ok(p) => Product { stock_shards: view.product.stock_shards, ..p },
         Err(errors) => {
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&staff, Some(&view), form, errors)));
         }

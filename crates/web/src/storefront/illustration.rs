@@ -69,6 +69,7 @@ mod tests {
                 sale: SaleRules::default(),
                 image: None,
                 archived: false,
+                stock_shards: 1,
             };
             let svg = drawing(&product);
             assert!(svg.starts_with('<') && !svg.contains("Name"), "{category}");

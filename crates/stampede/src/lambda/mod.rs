@@ -1,0 +1,97 @@
+//! Stampede on AWS Lambda (feature `aws`): the same Router as `stampede serve`, over the
+//! DynamoDB store, behind API Gateway's HTTP API; and the outbox relay as a second function.
+//! Everything expensive (config, SDK clients, the Router) is built once per cold start.
+
+pub mod logs;
+pub mod relay;
+pub mod trace;
+
+use crate::cli::NotifyArgs;
+use crate::serve::notify_config;
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use stampede_store::{DynamoConfig, DynamoStore, Store, StoreError};
+use stampede_web::AppState;
+use std::sync::Arc;
+
+/// The Lambda's settings, from environment variables only (a Lambda has no command line).
+#[derive(Debug, Parser)]
+#[command(name = "stampede-lambda", about = "Stampede on AWS Lambda")]
+pub struct LambdaArgs {
+    /// What this function does: `http` serves API Gateway events, `relay` delivers the outbox.
+    #[arg(long, env = "STAMPEDE_LAMBDA_ROLE", value_enum, default_value_t = Role::Http)]
+    pub role: Role,
+    /// The DynamoDB table (deploy/template.yaml creates it).
+    #[arg(long, env = "STAMPEDE_DYNAMODB_TABLE")]
+    pub table: String,
+    /// Endpoint override for DynamoDB: a local DynamoDB-compatible server in tests, with dummy credentials.
+    #[arg(long, env = "STAMPEDE_DYNAMODB_ENDPOINT")]
+    pub dynamodb_endpoint: Option<String>,
+    /// Bearer token for /api/admin; unset disables the admin API.
+    #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Add the demo shop's products when the catalog is empty (for a first deploy).
+    #[arg(long, env = "STAMPEDE_SEED_DEMO", default_value_t = false, action = clap::ArgAction::Set)]
+    pub seed_demo: bool,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// The two functions one artifact serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    Http,
+    Relay,
+}
+
+impl LambdaArgs {
+    /// Reads the settings from the environment, with a clear message for what is missing.
+    pub fn from_env() -> anyhow::Result<LambdaArgs> {
+        LambdaArgs::try_parse_from(["stampede-lambda"]).context("reading STAMPEDE_* settings")
+    }
+}
+
+/// The store the settings name.
+pub async fn open_store(args: &LambdaArgs) -> Arc<DynamoStore> {
+    let client = match args.dynamodb_endpoint.as_deref().filter(|e| !e.is_empty()) {
+        Some(url) => DynamoStore::local_client(url).await,
+        None => DynamoStore::client(None).await,
+    };
+    Arc::new(DynamoStore::new(client, DynamoConfig::new(&args.table)))
+}
+
+/// The public base URL for links in email: set it (the API's or CloudFront's URL).
+fn public_url(args: &LambdaArgs) -> String {
+    args.notify.public_url.clone().unwrap_or_else(|| "http://localhost".to_owned())
+}
+
+/// Cold start of the HTTP function: store, optional demo seed, and the Router.
+pub async fn http_app(args: &LambdaArgs) -> anyhow::Result<axum::Router> {
+    let store = open_store(args).await;
+    if args.seed_demo {
+        seed(store.as_ref()).await?;
+    }
+    let notify = notify_config(&args.notify, public_url(args));
+    // API Gateway buffers whole responses, so a live-stock stream would hold an invocation
+    // until its timeout. Marked as closing from the start, each stream sends the current
+    // stock with a 3 s reconnect hint and ends: browsers then poll every 3 s.
+    let (_, always_closing) = tokio::sync::watch::channel(true);
+    let state = AppState::new(store, args.admin_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from))
+        .with_dev_mailbox(notify.dev_mailbox())
+        .with_shutdown(always_closing);
+    Ok(stampede_web::router(state).layer(axum::middleware::from_fn(trace::lambda_span)))
+}
+
+/// Seeds the demo shop into an empty catalog. Several instances may cold-start at once:
+/// the loser of a race for a product id finds it taken, which is fine.
+async fn seed(store: &dyn Store) -> anyhow::Result<()> {
+    if !store.products().await?.is_empty() {
+        return Ok(());
+    }
+    match crate::seed::demo_shop(store).await {
+        Ok(count) => tracing::info!(products = count, "seeded the demo shop"),
+        Err(StoreError::Conflict(_)) => tracing::info!("another instance is seeding the demo shop"),
+        Err(e) => return Err(e).context("seeding the demo shop"),
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Products: definitions in the `CATALOG` partition, stock in per-product counters.
+
+use super::item::{get_n, get_s, n, s};
+use super::keys::{self, CATALOG, Item};
+use super::writes::put;
+use super::{DynamoStore, error, now_millis, shards};
+use crate::{ProductView, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use stampede_domain::{OrderRejection, Product};
+use std::collections::HashMap;
+
+/// Every product in menu order (creation order), with live stock.
+pub async fn products(store: &DynamoStore) -> Result<Vec<ProductView>, StoreError> {
+    let mut definitions = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("pk = :c")
+            .expression_attribute_values(":c", s(CATALOG))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| store.sdk(e))?;
+        for item in out.items.unwrap_or_default() {
+            definitions.push((get_s(&item, "position")?.to_owned(), definition(&item)?));
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    definitions.sort_by(|a, b| a.0.cmp(&b.0));
+    let products: Vec<Product> = definitions.into_iter().map(|(_, p)| p).collect();
+    remember(store, &products);
+    with_stock(store, products).await
+}
+
+/// One product with live stock.
+pub async fn product(store: &DynamoStore, id: &str) -> Result<Option<ProductView>, StoreError> {
+    let Some(product) = definitions(store, [id]).await?.remove(id) else { return Ok(None) };
+    Ok(with_stock(store, vec![product]).await?.pop())
+}
+
+/// Definitions of the named products that exist, from the cache or the table.
+pub async fn definitions<'a>(
+    store: &DynamoStore,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<HashMap<String, Product>, StoreError> {
+    let mut found = HashMap::new();
+    let mut missing = Vec::new();
+    {
+        let cache = store.definitions.read().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            match cache.get(id) {
+                Some(p) => drop(found.insert(id.to_owned(), p.clone())),
+                None => missing.push(keys::product(id)),
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let loaded = store.get_many(missing).await?.iter().map(definition).collect::<Result<Vec<_>, _>>()?;
+        remember(store, &loaded);
+        found.extend(loaded.into_iter().map(|p| (p.id.clone(), p)));
+    }
+    Ok(found)
+}
+
+fn remember(store: &DynamoStore, products: &[Product]) {
+    let mut cache = store.definitions.write().unwrap_or_else(|p| p.into_inner());
+    for p in products {
+        cache.entry(p.id.clone()).or_insert_with(|| p.clone());
+    }
+}
+
+fn definition(item: &Item) -> Result<Product, StoreError> {
+    let product: Product = serde_json::from_str(get_s(item, "definition")?)?;
+    Ok(Product { stock_shards: get_n(item, "shards")?, ..product })
+}
+
+/// Each counter's level, per product, read consistently: index `n` is shard `n`.
+pub async fn levels(store: &DynamoStore, products: &[&Product]) -> Result<HashMap<String, Vec<u32>>, StoreError> {
+    let keys =
+        products.iter().flat_map(|p| (0..p.stock_shards.max(1)).map(|n| keys::shard(&p.id, n))).collect::<Vec<_>>();
+    let mut levels: HashMap<String, Vec<u32>> =
+        products.iter().map(|p| (p.id.clone(), vec![0; p.stock_shards.max(1) as usize])).collect();
+    for item in store.get_many(keys).await? {
+        let pk = get_s(&item, keys::PK)?;
+        // `STOCK#<product>#<n>`: product ids are slugs, so the last `#` ends the id.
+        let parsed = pk.strip_prefix("STOCK#").and_then(|rest| rest.rsplit_once('#'));
+        let Some((id, shard)) = parsed else { continue };
+        if let (Some(slots), Ok(shard)) = (levels.get_mut(id), shard.parse::<usize>())
+            && let Some(slot) = slots.get_mut(shard)
+        {
+            *slot = get_n(&item, "stock")?;
+        }
+    }
+    Ok(levels)
+}
+
+async fn with_stock(store: &DynamoStore, products: Vec<Product>) -> Result<Vec<ProductView>, StoreError> {
+    let levels = levels(store, &products.iter().collect::<Vec<_>>()).await?;
+    Ok(products
+        .into_iter()
+        .map(|p| {
+            let stock = levels.get(&p.id).map_or(0, |l| l.iter().sum());
+            ProductView { product: p, stock }
+        })
+        .collect())
+}
+
+/// Adds a product and its stock counters in one transaction; `Conflict` if the id is taken.
+pub async fn create_product(store: &DynamoStore, product: Product, stock: u32) -> Result<ProductView, StoreError> {
+    product.validate().map_err(OrderRejection::from)?;
+    let now = now_millis();
+    let mut item = keys::product(&product.id);
+    // UUIDv7 sorts by creation time: the menu keeps the order products were added in.
+    item.insert("position".into(), s(uuid::Uuid::now_v7().to_string()));
+    item.insert("definition".into(), s(serde_json::to_string(&product)?));
+    item.insert("shards".into(), n(product.stock_shards));
+    item.insert("created_at".into(), n(now));
+    let mut writes = vec![put(store, item, Some("attribute_not_exists(pk)"))?];
+    for (shard, level) in shards::split(stock, product.stock_shards).into_iter().enumerate() {
+        let mut counter = keys::shard(&product.id, u32::try_from(shard).unwrap_or(u32::MAX));
+        counter.insert("stock".into(), AttributeValue::N(level.to_string()));
+        writes.push(put(store, counter, None)?);
+    }
+    let result = store.client.transact_write_items().set_transact_items(Some(writes)).send().await;
+    if let Err(e) = result {
+        let taken = error::cancellation_reasons(&e)
+            .is_some_and(|r| r.first().and_then(Option::as_deref) == Some("ConditionalCheckFailed"));
+        if taken {
+            return Err(StoreError::Conflict(format!("a product with id `{}` already exists", product.id)));
+        }
+        return Err(store.sdk(e));
+    }
+    remember(store, std::slice::from_ref(&product));
+    store.tick_stock();
+    Ok(ProductView { product, stock })
+}

@@ -1,0 +1,274 @@
+//! The DynamoDB adapter (feature `aws`): one table, single-table design (see `keys.rs` and the
+//! README's "Serverless on AWS"), every order one `TransactWriteItems`, hot products' stock
+//! split over several counters. Stateless apart from a cache of product definitions, so any
+//! number of Lambda instances can share one table.
+
+mod catalog;
+mod error;
+mod item;
+mod keys;
+mod orders;
+mod outbox;
+mod place;
+mod shards;
+mod table;
+mod writes;
+
+use crate::{
+    Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
+    Placed, ProductSales, ProductView, Settlement, Store, StoreError,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use keys::Item;
+use stampede_domain::{CustomerKey, Millis, OrderStatus, Product};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+pub use table::create_table;
+
+/// How the DynamoDB store is set up.
+#[derive(Debug, Clone)]
+pub struct DynamoConfig {
+    /// The table (see `deploy/template.yaml`, or [`create_table`] for tests and local use).
+    pub table: String,
+    /// Tries at an order whose transaction lost a race for a stock counter before it is
+    /// answered 503: each try re-reads the counters, so it only fails under extreme contention.
+    pub max_attempts: u32,
+    /// What `Retry-After` tells a client turned away.
+    pub retry_after: Duration,
+}
+
+impl DynamoConfig {
+    /// Defaults for `table`.
+    pub fn new(table: impl Into<String>) -> DynamoConfig {
+        DynamoConfig { table: table.into(), max_attempts: 25, retry_after: Duration::from_secs(1) }
+    }
+}
+
+/// The DynamoDB-backed store.
+pub struct DynamoStore {
+    client: Client,
+    config: DynamoConfig,
+    /// Definitions never change once created (the store has no update operation), so they
+    /// are cached for good: an order reads only its stock counters, not the catalog.
+    definitions: RwLock<HashMap<String, Product>>,
+    changes: tokio::sync::watch::Sender<u64>,
+    outbox_changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl DynamoStore {
+    /// A store on `client`'s account and region, using `config.table`.
+    pub fn new(client: Client, config: DynamoConfig) -> DynamoStore {
+        DynamoStore {
+            client,
+            config,
+            definitions: RwLock::new(HashMap::new()),
+            changes: tokio::sync::watch::channel(0).0,
+            outbox_changes: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// A client for the region and credentials the environment names (a Lambda's role), or
+    /// for `endpoint_url` when given. TLS through rustls with ring, like the SNS/SES channels.
+    pub async fn client(endpoint_url: Option<&str>) -> Client {
+        let mut loader = loader();
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk = loader.load().await;
+        let sdk = match sdk.region() {
+            Some(_) => sdk,
+            None => sdk.into_builder().region(aws_config::Region::new("us-east-1")).build(),
+        };
+        Client::new(&sdk)
+    }
+
+    /// A client for a local DynamoDB-compatible server (moto, DynamoDB Local), which accepts
+    /// any credentials: fixed dummy ones, so nothing from the environment can leak to it.
+    pub async fn local_client(endpoint_url: &str) -> Client {
+        let credentials = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "stampede-local");
+        let sdk = loader()
+            .endpoint_url(endpoint_url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .load()
+            .await;
+        Client::new(&sdk)
+    }
+
+    fn table(&self) -> &str {
+        &self.config.table
+    }
+
+    fn sdk<E, R>(&self, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        error::sdk(e, self.config.retry_after)
+    }
+
+    /// One item by key, read consistently.
+    async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.sdk(e))?;
+        Ok(out.item)
+    }
+
+    /// Items by key, read consistently, in any order; missing ones are left out.
+    async fn get_many(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::with_capacity(keys.len());
+        // BatchGetItem takes at most 100 keys and may hand some back unprocessed.
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(error::build)?,
+            );
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(self.table(), request)
+                    .send()
+                    .await
+                    .map_err(|e| self.sdk(e))?;
+                found.extend(out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default());
+                pending = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())).filter(|k| !k.keys.is_empty());
+                if pending.is_some() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn tick_stock(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn tick_outbox(&self) {
+        self.outbox_changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+fn loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http)
+}
+
+fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
+        catalog::products(self).await
+    }
+
+    async fn product(&self, id: &str) -> Result<Option<ProductView>, StoreError> {
+        catalog::product(self, id).await
+    }
+
+    async fn create_product(&self, product: Product, stock: u32) -> Result<ProductView, StoreError> {
+        catalog::create_product(self, product, stock).await
+    }
+
+    async fn place_order(&self, order: PlaceOrder) -> Result<Placed, StoreError> {
+        place::place_order(self, order).await
+    }
+
+    async fn cancel_order(&self, id: &str) -> Result<Order, StoreError> {
+        orders::change_status(self, id, OrderStatus::Cancelled, true).await
+    }
+
+    async fn set_status(&self, id: &str, next: OrderStatus) -> Result<Order, StoreError> {
+        orders::change_status(self, id, next, false).await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        self.get(keys::order(id)).await?.as_ref().map(item::order_from).transpose()
+    }
+
+    async fn customer_orders(
+        &self,
+        customer: &CustomerKey,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<OrderPage, StoreError> {
+        orders::customer_orders(self, customer, cursor, limit).await
+    }
+
+    async fn product_sales(&self, id: &str) -> Result<ProductSales, StoreError> {
+        orders::product_sales(self, id).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.get(keys::product("-ping-")).await.map(drop)
+    }
+
+    fn stock_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+}
+
+#[async_trait]
+impl Outbox for DynamoStore {
+    async fn claim_events(&self, claim: Claim) -> Result<Vec<OutboxEvent>, StoreError> {
+        outbox::claim(self, claim).await
+    }
+
+    async fn settle_event(&self, id: &str, claim_token: &str, outcome: Settlement) -> Result<bool, StoreError> {
+        outbox::settle(self, id, claim_token, outcome).await
+    }
+
+    async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
+        outbox::next_due(self).await
+    }
+
+    async fn outbox_events(&self, state: OutboxState, limit: u32) -> Result<Vec<OutboxEvent>, StoreError> {
+        outbox::events(self, state, limit).await
+    }
+
+    async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        outbox::counts(self).await
+    }
+
+    async fn retry_event(&self, id: &str) -> Result<bool, StoreError> {
+        outbox::retry(self, id).await
+    }
+
+    fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.outbox_changes.subscribe()
+    }
+}
+
+#[async_trait]
+impl Mailbox for DynamoStore {
+    async fn store_mail(&self, mail: NewMail) -> Result<(), StoreError> {
+        outbox::store_mail(self, mail).await
+    }
+
+    async fn mailbox(&self, limit: u32) -> Result<Vec<MailMessage>, StoreError> {
+        outbox::mailbox(self, limit, None).await
+    }
+
+    async fn mail(&self, id: &str) -> Result<Option<MailMessage>, StoreError> {
+        Ok(outbox::mailbox(self, 1, Some(id)).await?.pop())
+    }
+}

@@ -1,0 +1,272 @@
+//! The outbox and the dev mailbox on DynamoDB. Events are found through the sparse
+//! `byState` index, spread over buckets; every claim and settlement is a conditional update,
+//! so two relays (two Lambda instances) never both hold an event.
+
+use super::item::{self, DELIVERED, FAILED, PENDING, n, s};
+use super::keys::{self, BUCKETS, BY_STATE, Item, MAILBOX};
+use super::{DynamoStore, now_millis};
+use crate::{Claim, MailMessage, NewMail, OutboxCounts, OutboxEvent, OutboxState, Settlement, StoreError};
+use aws_sdk_dynamodb::types::{ReturnValue, Select};
+use stampede_domain::Millis;
+use std::collections::HashSet;
+
+fn state_name(state: OutboxState) -> &'static str {
+    match state {
+        OutboxState::Pending => PENDING,
+        OutboxState::Delivered => DELIVERED,
+        OutboxState::Failed => FAILED,
+    }
+}
+
+/// Up to `limit` items of one `byState` partition, newest first (`None`: all of them).
+async fn query(store: &DynamoStore, partition: &str, limit: Option<u32>) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client
+            .query()
+            .table_name(store.table())
+            .index_name(BY_STATE)
+            .key_condition_expression("gsi3pk = :p")
+            .expression_attribute_values(":p", s(partition))
+            .scan_index_forward(false)
+            .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| store.sdk(e))?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() || limit.is_some_and(|l| items.len() >= l as usize) {
+            return Ok(items);
+        }
+    }
+}
+
+/// Every pending event, oldest first.
+async fn pending(store: &DynamoStore) -> Result<Vec<OutboxEvent>, StoreError> {
+    let mut events = Vec::new();
+    for bucket in 0..BUCKETS {
+        for item in query(store, &keys::outbox_partition(PENDING, bucket), None).await? {
+            events.push(item::event_from(&item)?);
+        }
+    }
+    events.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(events)
+}
+
+/// The oldest pending event of each order, as SQLite's claim has it: one order's events go
+/// out in the order they happened.
+fn heads(pending: Vec<OutboxEvent>) -> Vec<OutboxEvent> {
+    let mut seen = HashSet::new();
+    pending.into_iter().filter(|e| seen.insert(e.order_id.clone())).collect()
+}
+
+/// Reserves due events under a lease, each by a conditional update on the due time it was
+/// seen with: a relay that loses the race for an event skips it.
+pub async fn claim(store: &DynamoStore, claim: Claim) -> Result<Vec<OutboxEvent>, StoreError> {
+    let now = now_millis();
+    let lease_end = now.saturating_add(i64::try_from(claim.lease.as_millis()).unwrap_or(i64::MAX));
+    let mut due: Vec<OutboxEvent> =
+        heads(pending(store).await?).into_iter().filter(|e| e.next_attempt_at <= now).collect();
+    due.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+    let mut claimed = Vec::new();
+    for event in due.into_iter().take(claim.limit as usize) {
+        let result = store
+            .client
+            .update_item()
+            .table_name(store.table())
+            .set_key(Some(keys::event(&event.id)))
+            .update_expression("SET next_attempt_at = :lease, claim_token = :token ADD attempts :one")
+            .condition_expression("#state = :pending AND next_attempt_at = :seen")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":lease", n(lease_end))
+            .expression_attribute_values(":token", s(&claim.token))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":seen", n(event.next_attempt_at))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => claimed.push(item::event_from(&out.attributes.unwrap_or_default())?),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(store.sdk(e)),
+        }
+    }
+    claimed.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(claimed)
+}
+
+/// Records an attempt's outcome if the claim still holds.
+pub async fn settle(store: &DynamoStore, id: &str, token: &str, outcome: Settlement) -> Result<bool, StoreError> {
+    let now = now_millis();
+    let bucket = keys::bucket(id);
+    let request = store
+        .client
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(keys::event(id)))
+        .condition_expression("claim_token = :token AND #state = :pending")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":token", s(token))
+        .expression_attribute_values(":pending", s(PENDING));
+    let request = match outcome {
+        Settlement::Delivered { done_channels } => request
+            .update_expression(
+                "SET #state = :to, gsi3pk = :part, delivered_at = :now, done_channels = :done REMOVE claim_token, last_error",
+            )
+            .expression_attribute_values(":to", s(DELIVERED))
+            .expression_attribute_values(":part", s(keys::outbox_partition(DELIVERED, bucket)))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":done", s(serde_json::to_string(&done_channels)?)),
+        Settlement::Retry { at, error, done_channels } => request
+            .update_expression("SET next_attempt_at = :at, last_error = :error, done_channels = :done REMOVE claim_token")
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":error", s(error))
+            .expression_attribute_values(":done", s(serde_json::to_string(&done_channels)?)),
+        Settlement::Park { error, done_channels } => request
+            .update_expression(
+                "SET #state = :to, gsi3pk = :part, failed_at = :now, last_error = :error, done_channels = :done REMOVE claim_token",
+            )
+            .expression_attribute_values(":to", s(FAILED))
+            .expression_attribute_values(":part", s(keys::outbox_partition(FAILED, bucket)))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":error", s(error))
+            .expression_attribute_values(":done", s(serde_json::to_string(&done_channels)?)),
+    };
+    match request.send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+        Err(e) => Err(store.sdk(e)),
+    }
+}
+
+/// Un-parks an event: due now, attempts from zero, channels that took it still skipped.
+pub async fn retry(store: &DynamoStore, id: &str) -> Result<bool, StoreError> {
+    let result = store
+        .client
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(keys::event(id)))
+        .update_expression(
+            "SET #state = :pending, gsi3pk = :part, attempts = :zero, next_attempt_at = :now REMOVE failed_at, claim_token",
+        )
+        .condition_expression("#state = :failed")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":pending", s(PENDING))
+        .expression_attribute_values(":failed", s(FAILED))
+        .expression_attribute_values(":part", s(keys::outbox_partition(PENDING, keys::bucket(id))))
+        .expression_attribute_values(":zero", n(0))
+        .expression_attribute_values(":now", n(now_millis()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => {
+            store.tick_outbox();
+            Ok(true)
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+        Err(e) => Err(store.sdk(e)),
+    }
+}
+
+/// When the earliest claimable event is due.
+pub async fn next_due(store: &DynamoStore) -> Result<Option<Millis>, StoreError> {
+    Ok(heads(pending(store).await?).iter().map(|e| e.next_attempt_at).min())
+}
+
+/// Events in a state, newest first: the newest of every bucket, merged.
+pub async fn events(store: &DynamoStore, state: OutboxState, limit: u32) -> Result<Vec<OutboxEvent>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut events = Vec::new();
+    for bucket in 0..BUCKETS {
+        for item in query(store, &keys::outbox_partition(state_name(state), bucket), Some(limit)).await? {
+            events.push(item::event_from(&item)?);
+        }
+    }
+    events.sort_by(|a, b| b.id.cmp(&a.id));
+    events.truncate(limit as usize);
+    Ok(events)
+}
+
+/// Events per state, counted on the index (keys only cross the wire).
+pub async fn counts(store: &DynamoStore) -> Result<OutboxCounts, StoreError> {
+    let mut counts = [0u64; 3];
+    for (slot, state) in [PENDING, DELIVERED, FAILED].into_iter().enumerate() {
+        for bucket in 0..BUCKETS {
+            let mut start = None;
+            loop {
+                let out = store
+                    .client
+                    .query()
+                    .table_name(store.table())
+                    .index_name(BY_STATE)
+                    .key_condition_expression("gsi3pk = :p")
+                    .expression_attribute_values(":p", s(keys::outbox_partition(state, bucket)))
+                    .select(Select::Count)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| store.sdk(e))?;
+                counts[slot] += u64::try_from(out.count).unwrap_or(0);
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(OutboxCounts { pending: counts[0], delivered: counts[1], failed: counts[2] })
+}
+
+/// Stores a dev-mailbox message once per event and recipient.
+pub async fn store_mail(store: &DynamoStore, mail: NewMail) -> Result<(), StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut item = keys::mail(&mail.event_id, &mail.recipient);
+    item.insert("gsi3pk".into(), s(MAILBOX));
+    item.insert("gsi3sk".into(), s(&id));
+    item.insert("id".into(), s(id));
+    item.insert("event_id".into(), s(mail.event_id));
+    item.insert("recipient".into(), s(mail.recipient));
+    item.insert("subject".into(), s(mail.subject));
+    item.insert("text_body".into(), s(mail.text_body));
+    item.insert("html_body".into(), s(mail.html_body));
+    item.insert("created_at".into(), n(now_millis()));
+    let result = store
+        .client
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+        Err(e) => Err(store.sdk(e)),
+    }
+}
+
+/// The newest dev-mailbox messages, or the one with `id`.
+pub async fn mailbox(store: &DynamoStore, limit: u32, id: Option<&str>) -> Result<Vec<MailMessage>, StoreError> {
+    let query = store
+        .client
+        .query()
+        .table_name(store.table())
+        .index_name(BY_STATE)
+        .expression_attribute_values(":p", s(MAILBOX))
+        .scan_index_forward(false)
+        .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX));
+    let query = match id {
+        Some(id) => {
+            query.key_condition_expression("gsi3pk = :p AND gsi3sk = :id").expression_attribute_values(":id", s(id))
+        }
+        None => query.key_condition_expression("gsi3pk = :p"),
+    };
+    let out = query.send().await.map_err(|e| store.sdk(e))?;
+    out.items.unwrap_or_default().iter().take(limit as usize).map(item::mail_from).collect()
+}

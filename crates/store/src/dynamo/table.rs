@@ -1,0 +1,54 @@
+//! Creating the table, for tests and local development. Production tables come from
+//! `deploy/template.yaml`, which declares the same keys and indexes: change both together.
+
+use super::error;
+use super::keys::{BY_CUSTOMER, BY_DAY, BY_STATE, PK, SK};
+use crate::StoreError;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(error::build)
+}
+
+fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(error::build)
+}
+
+fn index(name: &str, hash: &str, range: &str, projection: ProjectionType) -> Result<GlobalSecondaryIndex, StoreError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash)?)
+        .key_schema(key(range, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(projection).build())
+        .build()
+        .map_err(error::build)
+}
+
+/// Creates the on-demand table with its three indexes; `Ok` if it already exists.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(PK, KeyType::Hash)?)
+        .key_schema(key(SK, KeyType::Range)?)
+        .global_secondary_indexes(index(BY_CUSTOMER, "gsi1pk", "gsi1sk", ProjectionType::All)?)
+        .global_secondary_indexes(index(BY_DAY, "gsi2pk", "gsi2sk", ProjectionType::KeysOnly)?)
+        .global_secondary_indexes(index(BY_STATE, "gsi3pk", "gsi3sk", ProjectionType::All)?);
+    for name in [PK, SK, "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"] {
+        request = request.attribute_definitions(string_attribute(name)?);
+    }
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
+        Err(e) => Err(error::sdk(e, std::time::Duration::from_secs(1))),
+    }
+}

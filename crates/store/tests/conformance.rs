@@ -1,0 +1,73 @@
+//! One suite for the storage trait, run against every adapter: SQLite always, DynamoDB (on
+//! a local moto server this test starts) with `--features aws`. Each check gets a fresh,
+//! empty store. Run: `cargo test -p stampede-store --features aws --test conformance`.
+
+mod conformance {
+    pub mod checks;
+    #[cfg(feature = "aws")]
+    pub mod moto;
+}
+
+use stampede_store::{SqliteConfig, SqliteStore, Store};
+use std::sync::Arc;
+
+/// A fresh store and whatever must live as long as it does (a temp dir).
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteConfig::in_dir(dir.path())).unwrap();
+    Fixture { store: Arc::new(store), _guard: Box::new(dir) }
+}
+
+#[cfg(feature = "aws")]
+async fn dynamo() -> Fixture {
+    let (store, guard) = conformance::moto::fresh_store().await;
+    Fixture { store, _guard: Box::new(guard) }
+}
+
+/// One `#[tokio::test]` per check and adapter, so a failure names both.
+macro_rules! suite {
+    ($adapter:ident, $($check:ident),+ $(,)?) => {
+        mod $adapter {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    let fixture = super::$adapter().await;
+                    super::conformance::checks::$check(fixture.store.clone()).await;
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! every_adapter {
+    ($($check:ident),+ $(,)?) => {
+        suite!(sqlite, $($check),+);
+        #[cfg(feature = "aws")]
+        suite!(dynamo, $($check),+);
+    };
+}
+
+every_adapter!(
+    catalog_keeps_creation_order_and_refuses_duplicates,
+    placing_takes_stock_and_writes_the_outbox_event_with_the_order,
+    shortfalls_and_unknown_products_are_refused,
+    idempotent_retries_replay_the_original_order,
+    concurrent_retries_with_one_key_place_one_order,
+    customer_limits_count_earlier_orders_until_cancelled,
+    concurrent_orders_of_one_customer_respect_the_limit,
+    cancelling_returns_stock_exactly_once,
+    concurrent_cancels_return_stock_once,
+    staff_status_changes_follow_the_workflow,
+    many_concurrent_orders_on_little_stock_never_oversell,
+    sharded_stock_never_oversells_and_sells_out_only_when_every_shard_is_empty,
+    an_order_larger_than_any_shard_draws_from_several,
+    customer_orders_page_newest_first,
+    outbox_claims_are_exclusive_and_settle_once,
+    parked_events_can_be_retried,
+    the_mailbox_keeps_one_message_per_event_and_recipient,
+);

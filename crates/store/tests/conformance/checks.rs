@@ -1,0 +1,352 @@
+//! The checks every storage adapter must pass. Each takes a fresh, empty store.
+
+use stampede_domain::{
+    Currency, Customer, LineRequest, Money, OrderRejection, OrderRequest, OrderStatus, Product, SaleRules,
+};
+use stampede_store::outbox::{ORDER_CANCELLED, ORDER_PLACED};
+use stampede_store::{Claim, NewMail, OutboxState, PlaceOrder, Settlement, Store, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+type S = Arc<dyn Store>;
+
+fn product(id: &str, shards: u32) -> Product {
+    Product {
+        id: id.into(),
+        name: id.to_uppercase(),
+        description: String::new(),
+        category: "flash-sale".into(),
+        base_price: Money::new(500, Currency::USD),
+        option_groups: vec![],
+        sale: SaleRules::default(),
+        image: None,
+        archived: false,
+        stock_shards: shards,
+    }
+}
+
+fn limited(id: &str, per_customer: u32) -> Product {
+    Product { sale: SaleRules { per_customer_max: Some(per_customer), ..SaleRules::default() }, ..product(id, 1) }
+}
+
+fn order(customer: &str, lines: &[(&str, i64)], key: Option<&str>) -> PlaceOrder {
+    let lines = lines.iter().map(|(p, q)| LineRequest::new(p, *q, BTreeMap::new()).unwrap()).collect();
+    let request = OrderRequest::new(Customer::with_user_id(customer).unwrap(), lines).unwrap();
+    PlaceOrder { request, idempotency_key: key.map(str::to_owned) }
+}
+
+async fn stock(store: &S, id: &str) -> u32 {
+    store.product(id).await.unwrap().unwrap().stock
+}
+
+/// Places orders concurrently; the outcomes in the order given.
+async fn concurrently(store: &S, orders: Vec<PlaceOrder>) -> Vec<Result<stampede_store::Placed, StoreError>> {
+    let mut set = JoinSet::new();
+    for (i, o) in orders.into_iter().enumerate() {
+        let s = store.clone();
+        set.spawn(async move { (i, s.place_order(o).await) });
+    }
+    let mut results: Vec<_> = set.join_all().await;
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+pub async fn catalog_keeps_creation_order_and_refuses_duplicates(store: S) {
+    for (id, shards) in [("zeta", 1), ("alpha", 4), ("mid", 2)] {
+        store.create_product(product(id, shards), 10).await.unwrap();
+    }
+    let all = store.products().await.unwrap();
+    let ids: Vec<_> = all.iter().map(|v| v.product.id.as_str()).collect();
+    assert_eq!(ids, ["zeta", "alpha", "mid"]);
+    assert!(all.iter().all(|v| v.stock == 10));
+    assert_eq!(store.product("alpha").await.unwrap().unwrap().product.stock_shards, 4);
+    assert!(store.product("nope").await.unwrap().is_none());
+    assert!(matches!(store.create_product(product("zeta", 1), 5).await, Err(StoreError::Conflict(_))));
+    assert_eq!(stock(&store, "zeta").await, 10, "a refused duplicate changes nothing");
+    let bad = store.create_product(product("wide", 17), 5).await;
+    assert!(matches!(bad, Err(StoreError::Rejected(OrderRejection::Invalid(_)))), "{bad:?}");
+    store.ping().await.unwrap();
+}
+
+pub async fn placing_takes_stock_and_writes_the_outbox_event_with_the_order(store: S) {
+    store.create_product(product("cola", 1), 5).await.unwrap();
+    store.create_product(product("chips", 3), 9).await.unwrap();
+    let placed = store.place_order(order("ana", &[("cola", 2), ("chips", 4), ("cola", 1)], None)).await.unwrap();
+    assert!(!placed.replayed);
+    let o = &placed.order;
+    assert_eq!(o.status, OrderStatus::Received);
+    assert_eq!(o.total, Money::new(3500, Currency::USD));
+    assert_eq!(o.lines.len(), 3);
+    assert_eq!((stock(&store, "cola").await, stock(&store, "chips").await), (2, 5));
+    assert_eq!(store.order(&o.id).await.unwrap().as_ref(), Some(o));
+    assert!(store.order("no-such-order").await.unwrap().is_none());
+    let events = store.outbox_events(OutboxState::Pending, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].kind.as_str(), events[0].order_id.as_str()), (ORDER_PLACED, o.id.as_str()));
+    assert_eq!(events[0].payload["orderId"], o.id.as_str());
+    assert_eq!(events[0].payload["status"], "received");
+    let sales = store.product_sales("cola").await.unwrap();
+    assert_eq!((sales.stock, sales.units_sold, sales.orders, sales.max_units_per_customer), (2, 3, 1, 3));
+    assert!(matches!(store.product_sales("nope").await, Err(StoreError::NotFound { .. })));
+}
+
+pub async fn shortfalls_and_unknown_products_are_refused(store: S) {
+    store.create_product(product("cola", 2), 3).await.unwrap();
+    let short = store.place_order(order("ana", &[("cola", 4)], None)).await.unwrap_err();
+    assert!(
+        matches!(short, StoreError::Rejected(OrderRejection::OutOfStock { requested: 4, available: 3, .. })),
+        "{short:?}"
+    );
+    let unknown = store.place_order(order("ana", &[("cola", 1), ("beer", 1)], None)).await.unwrap_err();
+    assert!(
+        matches!(unknown, StoreError::Rejected(OrderRejection::UnknownProduct(ref p)) if p == "beer"),
+        "{unknown:?}"
+    );
+    assert_eq!(stock(&store, "cola").await, 3, "a refused order takes nothing");
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 0, "and announces nothing");
+}
+
+pub async fn idempotent_retries_replay_the_original_order(store: S) {
+    store.create_product(product("cola", 1), 2).await.unwrap();
+    let first = store.place_order(order("ana", &[("cola", 2)], Some("k-1"))).await.unwrap();
+    // Sold out now, yet the retry still gets its order back.
+    let again = store.place_order(order("ana", &[("cola", 2)], Some("k-1"))).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.order, first.order);
+    assert_eq!(stock(&store, "cola").await, 0);
+    let other = store.place_order(order("ana", &[("cola", 1)], Some("k-1"))).await.unwrap_err();
+    assert!(matches!(other, StoreError::IdempotencyMismatch(ref k) if k == "k-1"), "{other:?}");
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 1);
+}
+
+pub async fn concurrent_retries_with_one_key_place_one_order(store: S) {
+    store.create_product(product("cola", 2), 50).await.unwrap();
+    let results = concurrently(&store, (0..12).map(|_| order("ana", &[("cola", 3)], Some("same"))).collect()).await;
+    let ids: std::collections::BTreeSet<_> = results.iter().map(|r| r.as_ref().unwrap().order.id.clone()).collect();
+    assert_eq!(ids.len(), 1, "every retry names the one order");
+    assert_eq!(results.iter().filter(|r| !r.as_ref().unwrap().replayed).count(), 1);
+    assert_eq!(stock(&store, "cola").await, 47);
+}
+
+pub async fn customer_limits_count_earlier_orders_until_cancelled(store: S) {
+    store.create_product(limited("ticket", 2), 10).await.unwrap();
+    let first = store.place_order(order("ana", &[("ticket", 2)], None)).await.unwrap();
+    let over = store.place_order(order("ana", &[("ticket", 1)], None)).await.unwrap_err();
+    assert!(
+        matches!(over, StoreError::Rejected(OrderRejection::CustomerLimit { limit: 2, already: 2, .. })),
+        "{over:?}"
+    );
+    store.place_order(order("bob", &[("ticket", 2)], None)).await.unwrap();
+    store.cancel_order(&first.order.id).await.unwrap();
+    store.place_order(order("ana", &[("ticket", 1)], None)).await.unwrap();
+    assert_eq!(stock(&store, "ticket").await, 7);
+    assert_eq!(store.product_sales("ticket").await.unwrap().max_units_per_customer, 2);
+}
+
+pub async fn concurrent_orders_of_one_customer_respect_the_limit(store: S) {
+    store.create_product(limited("ticket", 3), 100).await.unwrap();
+    let results = concurrently(&store, (0..10).map(|_| order("ana", &[("ticket", 1)], None)).collect()).await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(r, StoreError::Rejected(OrderRejection::CustomerLimit { .. })), "{r:?}");
+    }
+    assert_eq!(ok, 3);
+    assert_eq!(stock(&store, "ticket").await, 97);
+}
+
+pub async fn cancelling_returns_stock_exactly_once(store: S) {
+    store.create_product(product("cola", 3), 10).await.unwrap();
+    let placed = store.place_order(order("ana", &[("cola", 4)], None)).await.unwrap();
+    assert_eq!(stock(&store, "cola").await, 6);
+    let cancelled = store.cancel_order(&placed.order.id).await.unwrap();
+    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    assert_eq!(stock(&store, "cola").await, 10);
+    let again = store.cancel_order(&placed.order.id).await.unwrap_err();
+    assert!(matches!(again, StoreError::NotCancellable { status: OrderStatus::Cancelled, .. }), "{again:?}");
+    assert_eq!(stock(&store, "cola").await, 10);
+    assert_eq!(store.order(&placed.order.id).await.unwrap().unwrap().status, OrderStatus::Cancelled);
+    let kinds: Vec<_> =
+        store.outbox_events(OutboxState::Pending, 10).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [ORDER_CANCELLED, ORDER_PLACED], "newest first");
+    assert!(matches!(store.cancel_order("missing").await, Err(StoreError::NotFound { .. })));
+    assert_eq!(store.product_sales("cola").await.unwrap().units_sold, 0);
+}
+
+pub async fn concurrent_cancels_return_stock_once(store: S) {
+    store.create_product(product("cola", 2), 10).await.unwrap();
+    let placed = store.place_order(order("ana", &[("cola", 5)], None)).await.unwrap();
+    let mut set = JoinSet::new();
+    for _ in 0..8 {
+        let (s, id) = (store.clone(), placed.order.id.clone());
+        set.spawn(async move { s.cancel_order(&id).await });
+    }
+    let results = set.join_all().await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(r, StoreError::NotCancellable { .. }), "{r:?}");
+    }
+    assert_eq!(stock(&store, "cola").await, 10);
+}
+
+pub async fn staff_status_changes_follow_the_workflow(store: S) {
+    store.create_product(product("pizza", 1), 5).await.unwrap();
+    let id = store.place_order(order("ana", &[("pizza", 1)], None)).await.unwrap().order.id;
+    assert_eq!(store.set_status(&id, OrderStatus::Preparing).await.unwrap().status, OrderStatus::Preparing);
+    let back = store.set_status(&id, OrderStatus::Received).await.unwrap_err();
+    assert!(matches!(back, StoreError::InvalidTransition { from: OrderStatus::Preparing, .. }), "{back:?}");
+    let customer = store.cancel_order(&id).await.unwrap_err();
+    assert!(matches!(customer, StoreError::NotCancellable { status: OrderStatus::Preparing, .. }), "{customer:?}");
+    // Staff may still cancel while preparing, and that returns the stock.
+    store.set_status(&id, OrderStatus::Cancelled).await.unwrap();
+    assert_eq!(stock(&store, "pizza").await, 5);
+    assert!(matches!(store.set_status("missing", OrderStatus::Ready).await, Err(StoreError::NotFound { .. })));
+    let events = store.outbox_events(OutboxState::Pending, 10).await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].payload["previousStatus"], "preparing");
+}
+
+/// Many customers race for little stock: exactly the stock is sold, never more.
+pub async fn many_concurrent_orders_on_little_stock_never_oversell(store: S) {
+    store.create_product(product("hot", 1), 15).await.unwrap();
+    let results = concurrently(&store, (0..60).map(|i| order(&format!("c{i}"), &[("hot", 1)], None)).collect()).await;
+    assert_sold_exactly(&store, "hot", 15, &results).await;
+}
+
+/// Like above on four shards with orders of 1 to 3 units: sold + left = initial, and the
+/// product reads sold out only once every shard is empty.
+pub async fn sharded_stock_never_oversells_and_sells_out_only_when_every_shard_is_empty(store: S) {
+    store.create_product(product("hot", 4), 30).await.unwrap();
+    let orders = (0..60).map(|i| order(&format!("c{i}"), &[("hot", i % 3 + 1)], None)).collect();
+    let results = concurrently(&store, orders).await;
+    let sold: u32 = results.iter().filter_map(|r| r.as_ref().ok()).map(|p| p.order.lines[0].quantity).sum();
+    let left = stock(&store, "hot").await;
+    assert_eq!(sold + left, 30, "sold {sold}, left {left}");
+    // Whatever is left, from whichever shards, can still be bought one unit at a time.
+    for i in 0..left {
+        store.place_order(order(&format!("late{i}"), &[("hot", 1)], None)).await.unwrap();
+    }
+    let out = store.place_order(order("last", &[("hot", 1)], None)).await.unwrap_err();
+    assert!(matches!(out, StoreError::Rejected(OrderRejection::OutOfStock { available: 0, .. })), "{out:?}");
+    assert_eq!(store.product_sales("hot").await.unwrap().units_sold, 30);
+}
+
+pub async fn an_order_larger_than_any_shard_draws_from_several(store: S) {
+    store.create_product(product("hot", 4), 10).await.unwrap();
+    let big = store.place_order(order("ana", &[("hot", 9)], None)).await.unwrap();
+    assert_eq!(stock(&store, "hot").await, 1);
+    let short = store.place_order(order("bob", &[("hot", 2)], None)).await.unwrap_err();
+    assert!(matches!(short, StoreError::Rejected(OrderRejection::OutOfStock { available: 1, .. })), "{short:?}");
+    store.cancel_order(&big.order.id).await.unwrap();
+    assert_eq!(stock(&store, "hot").await, 10);
+    store.place_order(order("bob", &[("hot", 10)], None)).await.unwrap();
+    assert_eq!(stock(&store, "hot").await, 0);
+}
+
+async fn assert_sold_exactly(
+    store: &S,
+    id: &str,
+    initial: u32,
+    results: &[Result<stampede_store::Placed, StoreError>],
+) {
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(r, StoreError::Rejected(OrderRejection::OutOfStock { .. })), "{r:?}");
+    }
+    assert_eq!(ok as u32, initial, "every unit sold once, none twice");
+    assert_eq!(stock(store, id).await, 0);
+    let sales = store.product_sales(id).await.unwrap();
+    assert_eq!((sales.units_sold, sales.orders), (u64::from(initial), u64::from(initial)));
+    assert_eq!(store.outbox_counts().await.unwrap().pending, u64::from(initial), "one event per order");
+}
+
+pub async fn customer_orders_page_newest_first(store: S) {
+    store.create_product(product("cola", 1), 50).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(store.place_order(order("ana@example.com", &[("cola", 1)], None)).await.unwrap().order.id);
+        // UUIDv7 orders by millisecond; keep the five apart.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    store.place_order(order("bob", &[("cola", 1)], None)).await.unwrap();
+    let ana = Customer::with_email("ana@example.com", None).unwrap().key;
+    let first = store.customer_orders(&ana, None, 2).await.unwrap();
+    assert_eq!(first.orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), [ids[4].clone(), ids[3].clone()]);
+    let second = store.customer_orders(&ana, first.next_cursor.as_deref(), 2).await.unwrap();
+    assert_eq!(second.orders[0].id, ids[2]);
+    let last = store.customer_orders(&ana, second.next_cursor.as_deref(), 2).await.unwrap();
+    assert_eq!(last.orders.len(), 1);
+    assert!(last.next_cursor.is_none());
+    let nobody = Customer::with_user_id("nobody").unwrap().key;
+    assert!(store.customer_orders(&nobody, None, 10).await.unwrap().orders.is_empty());
+}
+
+fn claim(token: &str) -> Claim {
+    Claim { token: token.into(), limit: 10, lease: Duration::from_secs(60) }
+}
+
+pub async fn outbox_claims_are_exclusive_and_settle_once(store: S) {
+    store.create_product(product("cola", 1), 5).await.unwrap();
+    let placed = store.place_order(order("ana", &[("cola", 1)], None)).await.unwrap();
+    store.cancel_order(&placed.order.id).await.unwrap();
+    assert!(store.next_due().await.unwrap().is_some());
+    let got = store.claim_events(claim("a")).await.unwrap();
+    // Only the order's first event: its cancellation waits until the receipt is out.
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].kind.as_str(), got[0].attempts), (ORDER_PLACED, 1));
+    assert!(store.claim_events(claim("b")).await.unwrap().is_empty(), "leased to a");
+    let done = Settlement::Delivered { done_channels: vec!["webhook".into()] };
+    assert!(!store.settle_event(&got[0].id, "b", done.clone()).await.unwrap(), "b holds no claim");
+    assert!(store.settle_event(&got[0].id, "a", done.clone()).await.unwrap());
+    assert!(!store.settle_event(&got[0].id, "a", done).await.unwrap(), "settled once");
+    let next = store.claim_events(claim("b")).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].kind, ORDER_CANCELLED);
+    let later = stampede_domain::Millis::MAX / 2;
+    let retry = Settlement::Retry { at: later, error: "smtp down".into(), done_channels: vec![] };
+    assert!(store.settle_event(&next[0].id, "b", retry).await.unwrap());
+    assert_eq!(store.next_due().await.unwrap(), Some(later));
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.failed), (1, 1, 0));
+    let delivered = store.outbox_events(OutboxState::Delivered, 10).await.unwrap();
+    assert_eq!(delivered[0].done_channels, ["webhook"]);
+    assert!(delivered[0].delivered_at.is_some());
+    let pending = store.outbox_events(OutboxState::Pending, 10).await.unwrap();
+    assert_eq!(pending[0].last_error.as_deref(), Some("smtp down"));
+}
+
+pub async fn parked_events_can_be_retried(store: S) {
+    store.create_product(product("cola", 1), 5).await.unwrap();
+    store.place_order(order("ana", &[("cola", 1)], None)).await.unwrap();
+    let got = store.claim_events(claim("a")).await.unwrap();
+    let park = Settlement::Park { error: "refused".into(), done_channels: vec!["sns".into()] };
+    assert!(store.settle_event(&got[0].id, "a", park).await.unwrap());
+    assert_eq!(store.outbox_counts().await.unwrap().failed, 1);
+    assert!(store.next_due().await.unwrap().is_none());
+    let failed = store.outbox_events(OutboxState::Failed, 10).await.unwrap();
+    assert_eq!(failed[0].last_error.as_deref(), Some("refused"));
+    assert!(store.retry_event(&got[0].id).await.unwrap());
+    assert!(!store.retry_event(&got[0].id).await.unwrap(), "no longer parked");
+    let again = store.claim_events(claim("b")).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1));
+    assert_eq!(again[0].done_channels, ["sns"], "channels that took it are still skipped");
+}
+
+pub async fn the_mailbox_keeps_one_message_per_event_and_recipient(store: S) {
+    let mail = |event: &str, to: &str| NewMail {
+        event_id: event.into(),
+        recipient: to.into(),
+        subject: format!("Order {event}"),
+        text_body: "text".into(),
+        html_body: "<p>html</p>".into(),
+    };
+    store.store_mail(mail("e1", "ana@example.com")).await.unwrap();
+    store.store_mail(mail("e1", "ana@example.com")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    store.store_mail(mail("e2", "ana@example.com")).await.unwrap();
+    let all = store.mailbox(10).await.unwrap();
+    assert_eq!(all.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>(), ["e2", "e1"]);
+    assert_eq!(store.mail(&all[1].id).await.unwrap().unwrap().subject, "Order e1");
+    assert!(store.mail("missing").await.unwrap().is_none());
+}
