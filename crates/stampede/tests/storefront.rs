@@ -348,8 +348,9 @@ async fn an_open_stock_stream_does_not_hold_up_shutdown() {
     let mut stream = reqwest::get(server.url("/api/stock/events")).await.unwrap();
     assert!(stream.chunk().await.unwrap().is_some(), "the stream is open");
     let started = Instant::now();
+    let log = server.log.clone();
     let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
-    assert!(status.success(), "{status}");
+    assert!(status.success(), "{status}; the server's log:\n{}", log.lock().unwrap().join("\n"));
     assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
     assert!(tokio::time::timeout(Duration::from_secs(1), stream.chunk()).await.is_ok(), "the stream ended");
 }
