@@ -9,8 +9,8 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use stampede_domain::{Currency, Millis, Money};
 use stampede_store::analytics::{FlashSale, Granularity, OptionPopularity, SalesReport};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -283,22 +283,8 @@ fn flash_row(f: &FlashSale, now: Millis) -> FlashRow {
     }
 }
 
+/// Sales figures are for staff only: `no-store` keeps them out of shared caches, and the
+/// page has no script, so its policy forbids scripts outright.
 fn render(status: StatusCode, page: &AnalyticsPage) -> Response {
-    match page.render() {
-        Ok(body) => {
-            let mut response = (status, Html(body)).into_response();
-            let headers = response.headers_mut();
-            // Sales figures are for staff only: never kept by a shared cache.
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-            response
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "analytics page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "The analytics page could not be shown. Please try again.")
-                .into_response()
-        }
-    }
+    crate::storefront::render_with_csp(status, page, CSP)
 }

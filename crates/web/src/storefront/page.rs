@@ -58,12 +58,17 @@ impl Shell {
 /// Renders a page with the storefront's headers. Pages show live stock and per-visitor
 /// carts and checkout keys, so none of them may be cached.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    render_with_csp(status, page, CSP)
+}
+
+/// `render` under another Content-Security-Policy (a page without scripts can forbid them).
+pub fn render_with_csp(status: StatusCode, page: &impl Template, csp: &'static str) -> Response {
     match page.render() {
         Ok(body) => {
             let mut response = (status, Html(body)).into_response();
             let headers = response.headers_mut();
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
             headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
             response
