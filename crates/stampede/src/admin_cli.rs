@@ -130,7 +130,9 @@ async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening the database in {}", args.data_dir.display()))?;
     let user = match register(&accounts, &args.email, args.name.as_deref(), &password, args.role.into()).await {
         Ok(user) => user,
-        Err(SignUpError::Email(e) | SignUpError::Name(e) | SignUpError::Password(e)) => bail!("{e}"),
+        Err(SignUpError::Email(e) | SignUpError::EmailTaken(e) | SignUpError::Name(e) | SignUpError::Password(e)) => {
+            bail!("{e}")
+        }
         Err(SignUpError::Store(e)) => return Err(e.into()),
     };
     let entry = stampede_store::NewAudit {

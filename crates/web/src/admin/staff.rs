@@ -97,6 +97,7 @@ pub async fn create(
 ) -> Result<Response, AdminError> {
     let auth = auth(&app)?;
     let mut errors = Errors::default();
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
     let role = match form.role.as_str() {
         "kitchen" => Some(Role::Kitchen),
         "admin" => Some(Role::Admin),
@@ -114,17 +115,17 @@ pub async fn create(
                 let done: String = form_urlencoded::byte_serialize(user.email.as_bytes()).collect();
                 return Ok(see_other(&format!("/admin/staff?done={done}"), None));
             }
-            Err(SignUpError::Email(e)) => errors.email = Some(e),
-            Err(SignUpError::Name(e)) => errors.name = Some(e),
-            Err(SignUpError::Password(e)) => errors.password = Some(e),
-            Err(SignUpError::Store(e)) => return Err(e.into()),
+            Err(refusal) => {
+                status = refusal.status();
+                match refusal {
+                    SignUpError::Email(e) | SignUpError::EmailTaken(e) => errors.email = Some(e),
+                    SignUpError::Name(e) => errors.name = Some(e),
+                    SignUpError::Password(e) => errors.password = Some(e),
+                    SignUpError::Store(e) => return Err(e.into()),
+                }
+            }
         }
     }
     form.password.clear();
-    let status = if errors.email.as_deref().is_some_and(|e| e.contains("already")) {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render(status, &page(&app, &admin, form, errors).await?))
 }

@@ -50,9 +50,21 @@ pub enum SignInError {
 #[derive(Debug)]
 pub enum SignUpError {
     Email(String),
+    /// The email already has an account.
+    EmailTaken(String),
     Name(String),
     Password(String),
     Store(StoreError),
+}
+
+impl SignUpError {
+    /// The status a refused sign-up form answers with: 409 for a taken email, else 422.
+    pub fn status(&self) -> axum::http::StatusCode {
+        match self {
+            SignUpError::EmailTaken(_) => axum::http::StatusCode::CONFLICT,
+            _ => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
 }
 
 impl Auth {
@@ -197,7 +209,9 @@ pub async fn register(
         .map_err(|e| SignUpError::Store(StoreError::Backend(e)))?;
     let user = NewUser { email: customer.email.unwrap_or_default(), name: customer.name, role, password_hash };
     accounts.create_user(user).await.map_err(|e| match e {
-        StoreError::Conflict(_) => SignUpError::Email("That email already has an account. Sign in instead.".into()),
+        StoreError::Conflict(_) => {
+            SignUpError::EmailTaken("That email already has an account. Sign in instead.".into())
+        }
         other => SignUpError::Store(other),
     })
 }

@@ -184,23 +184,24 @@ pub async fn sign_up(
     let auth = auth(&app)?;
     let name = Some(form.name.as_str()).filter(|n| !n.trim().is_empty());
     let mut errors = SignUpErrors::default();
-    match auth.sign_up(&form.email, name, &form.password, Role::Customer).await {
+    let status = match auth.sign_up(&form.email, name, &form.password, Role::Customer).await {
         Ok(user) => {
             let cookie = auth.open_session(&user).await?;
             return Ok(see_other("/account", Some(cookie)));
         }
-        Err(SignUpError::Email(e)) => errors.email = Some(e),
-        Err(SignUpError::Name(e)) => errors.name = Some(e),
-        Err(SignUpError::Password(e)) => errors.password = Some(e),
-        Err(SignUpError::Store(e)) => return Err(e.into()),
-    }
+        Err(refusal) => {
+            let status = refusal.status();
+            match refusal {
+                SignUpError::Email(e) | SignUpError::EmailTaken(e) => errors.email = Some(e),
+                SignUpError::Name(e) => errors.name = Some(e),
+                SignUpError::Password(e) => errors.password = Some(e),
+                SignUpError::Store(e) => return Err(e.into()),
+            }
+            status
+        }
+    };
     // Never echo a password back into the page.
     form.password.clear();
-    let status = if errors.email.as_deref().is_some_and(|e| e.contains("already")) {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let page = SignUpPage { shell: Shell::new("Create an account", &Cart::from_headers(&headers)), form, errors };
     Ok(render(status, &page))
 }
