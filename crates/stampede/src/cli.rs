@@ -167,6 +167,10 @@ pub struct NotifyArgs {
     /// Longest one channel may take to deliver one event, in seconds.
     #[arg(long, env = "STAMPEDE_NOTIFY_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub notify_timeout_secs: u64,
+    /// Days to keep delivered events and dev-mailbox messages; older ones are deleted once an
+    /// hour. Pending and parked events are always kept. 0 keeps everything.
+    #[arg(long, env = "STAMPEDE_NOTIFY_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub notify_retention_days: u32,
 }
 
 /// Log output format.

@@ -76,6 +76,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let relay_config = relay_config(&args.notify, channels.len());
     let relay = Relay::new(store.clone(), channels, relay_config).spawn();
+    if args.notify.notify_retention_days > 0 {
+        tokio::spawn(prune_history(
+            store.clone(),
+            Duration::from_secs(u64::from(args.notify.notify_retention_days) * 86_400),
+        ));
+    }
     let rate = |per_second, burst| (per_second > 0).then_some(Rate { per_second, burst });
     let limits = OrderRateLimits::new(
         rate(args.order_rate_per_ip, args.order_burst_per_ip),
@@ -131,6 +137,41 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Dropping the last handle to the store joins the writer after its final commit.
     tracing::info!("stopped accepting; closing the store");
     Ok(())
+}
+
+/// Rows deleted per command: small enough that the writer's batch stays short.
+const PRUNE_STEP: u32 = 1_000;
+
+/// Once an hour, deletes delivered events and dev-mailbox messages older than `keep`, in
+/// steps, so the database stops growing with history nobody reads. Each step is one writer
+/// command between order batches; a pause between steps leaves the writer to orders.
+async fn prune_history(store: Arc<SqliteStore>, keep: Duration) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3_600));
+    loop {
+        hourly.tick().await;
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |now| now.saturating_sub(keep).as_millis() as i64);
+        let (mut events, mut mails) = (0, 0);
+        loop {
+            match store.prune_history(before, PRUNE_STEP).await {
+                Ok((e, m)) => {
+                    (events, mails) = (events + e, mails + m);
+                    if e < u64::from(PRUNE_STEP) && m < u64::from(PRUNE_STEP) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not prune delivered events; will try again in an hour");
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if events + mails > 0 {
+            tracing::info!(events, mails, "pruned delivered events and dev-mailbox messages past their retention");
+        }
+    }
 }
 
 async fn shutdown_signal() {

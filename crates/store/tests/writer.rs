@@ -143,3 +143,45 @@ async fn the_wal_is_rewound_under_sustained_orders_instead_of_growing_without_bo
     let bounded = sustained_orders(tempfile::tempdir().unwrap().path(), RESTART_FRAMES_FOR_TEST, 4).await;
     assert!(bounded < 48 * 1024 * 1024, "the WAL grew to {bounded} bytes despite the rewind");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pruning_deletes_old_delivered_events_and_mail_in_steps_and_keeps_open_events() {
+    use stampede_store::{Claim, Mailbox, NewMail, Outbox, Settlement};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_product(product("p"), 100).await.unwrap();
+    for i in 0..6 {
+        store.place_order(order(&format!("c{i}"), "p", 1, None)).await.unwrap();
+    }
+    let claim = Claim { token: "t".into(), limit: 10, lease: std::time::Duration::from_secs(60) };
+    let events = store.claim_events(claim).await.unwrap();
+    assert_eq!(events.len(), 6);
+    let delivered = Settlement::Delivered { done_channels: vec!["webhook".into()] };
+    for e in &events[..4] {
+        assert!(store.settle_event(&e.id, "t", delivered.clone()).await.unwrap());
+    }
+    let park = Settlement::Park { error: "refused".into(), done_channels: vec![] };
+    assert!(store.settle_event(&events[4].id, "t", park).await.unwrap());
+    let later = Settlement::Retry { at: i64::MAX / 2, error: "down".into(), done_channels: vec![] };
+    assert!(store.settle_event(&events[5].id, "t", later).await.unwrap());
+    let mail = |n: u32| NewMail {
+        event_id: format!("e{n}"),
+        recipient: "ana@example.com".into(),
+        subject: "Receipt".into(),
+        text_body: "text".into(),
+        html_body: "<p>html</p>".into(),
+    };
+    store.store_mail(mail(1)).await.unwrap();
+
+    // Nothing is older than the epoch.
+    assert_eq!(store.prune_history(0, 1000).await.unwrap(), (0, 0));
+    // Everything delivered so far is older than a minute from now: two per step.
+    let soon = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 60_000;
+    assert_eq!(store.prune_history(soon, 2).await.unwrap(), (2, 1));
+    assert_eq!(store.prune_history(soon, 2).await.unwrap(), (2, 0));
+    assert_eq!(store.prune_history(soon, 2).await.unwrap(), (0, 0));
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.failed), (1, 0, 1), "open and parked events stay");
+    assert!(store.mailbox(10).await.unwrap().is_empty());
+    assert_eq!(store.product_sales("p").await.unwrap().units_sold, 6, "orders are untouched");
+}

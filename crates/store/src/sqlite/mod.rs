@@ -163,6 +163,13 @@ impl SqliteStore {
         answer.await.map_err(|_| StoreError::Backend("the order writer dropped the request".into()))?
     }
 
+    /// Deletes delivered outbox events and dev-mailbox messages older than `before`, at most
+    /// `limit` of each in one command, so a large backlog is cleared in small steps between
+    /// order batches rather than in one long transaction. Returns `(events, messages)` deleted.
+    pub async fn prune_history(&self, before: Millis, limit: u32) -> Result<(u64, u64), StoreError> {
+        self.submit_waiting(|reply| Command::PruneHistory { before, limit, reply }).await
+    }
+
     /// Like `submit`, but waits for room in the queue instead of answering `Busy`: the
     /// relay's bookkeeping is not urgent, and refusing it would only cause resends.
     async fn submit_waiting<T>(

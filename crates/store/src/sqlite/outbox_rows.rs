@@ -143,6 +143,25 @@ pub fn release_claims(conn: &Connection, now: Millis) -> Result<usize, StoreErro
     )?)
 }
 
+/// Deletes up to `limit` delivered events and `limit` dev-mailbox messages older than
+/// `before`; returns how many of each went. Ids are UUIDv7, so walking the primary key from
+/// the start meets the oldest rows first and stops after `limit`. Pending and parked events
+/// are never deleted: they still need delivering or a person.
+pub fn prune(conn: &Connection, before: Millis, limit: u32) -> Result<(u64, u64), StoreError> {
+    let events = conn
+        .prepare_cached(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+             WHERE delivered_at IS NOT NULL AND delivered_at < ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .execute(params![before, limit])?;
+    let mails = conn
+        .prepare_cached(
+            "DELETE FROM dev_mailbox WHERE id IN (SELECT id FROM dev_mailbox WHERE created_at < ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .execute(params![before, limit])?;
+    Ok((events as u64, mails as u64))
+}
+
 /// Stores a dev-mailbox message once per event and recipient.
 pub fn store_mail(conn: &Connection, mail: &NewMail, now: Millis) -> Result<(), StoreError> {
     conn.prepare_cached(

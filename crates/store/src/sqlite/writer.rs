@@ -21,18 +21,60 @@ pub struct Placing {
 
 /// Work for the writer.
 pub enum Command {
-    Place { order: Placing, enqueued: Instant, reply: Reply<Placed> },
-    Cancel { id: String, reply: Reply<Order> },
-    SetStatus { id: String, next: OrderStatus, reply: Reply<Order> },
-    CreateProduct { product: Product, stock: u32, reply: Reply<ProductView> },
-    UpdateProduct { product: Product, reply: Reply<ProductView> },
-    AdjustStock { id: String, delta: i64, reply: Reply<ProductView> },
+    Place {
+        order: Placing,
+        enqueued: Instant,
+        reply: Reply<Placed>,
+    },
+    Cancel {
+        id: String,
+        reply: Reply<Order>,
+    },
+    SetStatus {
+        id: String,
+        next: OrderStatus,
+        reply: Reply<Order>,
+    },
+    CreateProduct {
+        product: Product,
+        stock: u32,
+        reply: Reply<ProductView>,
+    },
+    UpdateProduct {
+        product: Product,
+        reply: Reply<ProductView>,
+    },
+    AdjustStock {
+        id: String,
+        delta: i64,
+        reply: Reply<ProductView>,
+    },
     // The relay's writes go through this queue too (see `notify::relay` for why): each is
     // one indexed UPDATE or INSERT, a few microseconds inside a batch that orders share.
-    ClaimEvents { claim: Claim, reply: Reply<Vec<OutboxEvent>> },
-    SettleEvent { id: String, token: String, outcome: Settlement, reply: Reply<bool> },
-    RetryEvent { id: String, reply: Reply<bool> },
-    StoreMail { mail: NewMail, reply: Reply<()> },
+    ClaimEvents {
+        claim: Claim,
+        reply: Reply<Vec<OutboxEvent>>,
+    },
+    SettleEvent {
+        id: String,
+        token: String,
+        outcome: Settlement,
+        reply: Reply<bool>,
+    },
+    RetryEvent {
+        id: String,
+        reply: Reply<bool>,
+    },
+    StoreMail {
+        mail: NewMail,
+        reply: Reply<()>,
+    },
+    /// Deletes delivered events and dev-mailbox messages older than `before`, `limit` of each.
+    PruneHistory {
+        before: Millis,
+        limit: u32,
+        reply: Reply<(u64, u64)>,
+    },
 }
 
 /// A command's result, held until the batch commits.
@@ -48,6 +90,7 @@ enum Outcome {
     Settle(Result<bool, StoreError>),
     Retry(Result<bool, StoreError>),
     Mail(Result<(), StoreError>),
+    Prune(Result<(u64, u64), StoreError>),
 }
 
 /// A batch that committed: each command's result, in order, and what became visible.
@@ -172,6 +215,7 @@ impl Writer {
                 (Command::SettleEvent { reply, .. }, Outcome::Settle(r)) => answer(reply, r),
                 (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
                 (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
+                (Command::PruneHistory { reply, .. }, Outcome::Prune(r)) => answer(reply, r),
                 (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
                 (
                     Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. },
@@ -228,6 +272,9 @@ impl Writer {
                 }
                 Command::StoreMail { mail, .. } => {
                     Outcome::Mail(run(&mut tx, isolation, |c| outbox_rows::store_mail(c, mail, now)))
+                }
+                Command::PruneHistory { before, limit, .. } => {
+                    Outcome::Prune(run(&mut tx, isolation, |c| outbox_rows::prune(c, *before, *limit)))
                 }
                 Command::CreateProduct { product, stock, .. } => {
                     let result = run(&mut tx, isolation, |c| apply::create_product(c, product, *stock, now));
@@ -339,6 +386,7 @@ fn fail(cmd: Command, why: &str) {
         Command::ClaimEvents { reply, .. } => answer(reply, backend(why)),
         Command::SettleEvent { reply, .. } | Command::RetryEvent { reply, .. } => answer(reply, backend(why)),
         Command::StoreMail { reply, .. } => answer(reply, backend(why)),
+        Command::PruneHistory { reply, .. } => answer(reply, backend(why)),
     }
 }
 
