@@ -3,7 +3,7 @@
 // account pages at phone and desktop width go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
+import { WIDTHS, mailedLink, openPage, shot, startBrowser, startShop } from './harness.js';
 
 let shop;
 let chrome;
@@ -51,10 +51,19 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await page.waitForURL(/\/orders\/[0-9a-f-]+\?placed=1$/);
 
       await page.getByRole('link', { name: 'Account' }).click();
-      await page.getByRole('heading', { name: 'Your orders' }).waitFor();
+      await page.getByRole('heading', { name: 'My orders' }).waitFor();
       await page.locator('.order-row').first().waitFor();
       assert.match(await page.locator('.order-row').first().textContent(), /Cola/);
+      await page.getByText('Please confirm your email').waitFor();
       await shot(page, '31-account');
+
+      // Confirming the email: the link arrives through the outbox in the dev mailbox.
+      const link = await mailedLink(page, shop.base, email, 'Confirm your email');
+      await page.goto(link);
+      await page.getByRole('button', { name: 'Confirm my email' }).click();
+      await page.getByText('Thank you: your email is confirmed.').waitFor();
+      assert.equal(await page.getByText('Please confirm your email').count(), 0);
+      await shot(page, '32-account-confirmed');
 
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByRole('link', { name: 'Sign in' }).waitFor();

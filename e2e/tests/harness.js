@@ -1,5 +1,6 @@
 // Starts the real `stampede` binary on a free loopback port over a fresh data directory,
 // launches headless Chromium, and gives tests pages that fail on any console or page error.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -44,7 +45,8 @@ export async function startShop() {
       if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
       return res.json();
     },
-    async json(path) { return (await fetch(base + path)).json(); },
+    /** A GET as staff (the admin token), e.g. a customer's orders. */
+    async json(path) { return (await fetch(base + path, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json(); },
     /** Creates an account with `stampede admin create-user`, the password passed by env. */
     createUser(email, role, password) {
       const run = spawnSync(bin, ['admin', 'create-user', '--data-dir', dataDir, '--email', email, '--role', role],
@@ -102,4 +104,25 @@ export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
   const width = page.viewportSize().width;
   await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+}
+
+/**
+ * The link in the newest dev-mailbox message to `to` whose subject is `subject`, waiting
+ * for the relay to deliver it. Read from the mailbox page as a developer would.
+ */
+export async function mailedLink(page, base, to, subject) {
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    await page.goto(base + '/dev/mailbox');
+    const row = page.locator('tr', { hasText: to }).filter({ hasText: subject }).first();
+    if (await row.count()) {
+      await row.getByRole('link').click();
+      const text = await page.locator('body').textContent();
+      const url = text.match(/https?:\/\/\S+token=[0-9a-f]{64}/);
+      assert.ok(url, `a link in the mail to ${to}`);
+      return url[0];
+    }
+    assert.ok(Date.now() < deadline, `no "${subject}" mail to ${to} arrived`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

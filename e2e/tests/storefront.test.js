@@ -4,7 +4,7 @@
 // Every page is screenshotted at phone and desktop width into artifacts/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
+import { WIDTHS, mailedLink, openPage, shot, startBrowser, startShop } from './harness.js';
 
 let shop;
 let chrome;
@@ -123,7 +123,24 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       assert.equal(await page.locator('[data-step="preparing"]').getAttribute('class'), 'done');
       await shot(page, '06-order-status');
 
+      // Customer-only parts: this browser placed the order, so it may cancel it; a stranger may not.
+      const stranger = await openPage(chrome.browser, width);
+      await stranger.page.goto(page.url().replace('?placed=1', ''));
+      await stranger.page.locator('[data-status-label]').waitFor();
+      assert.equal(await stranger.page.getByText('1 Main St').count(), 0, 'no address for a stranger');
+      assert.equal(await stranger.page.getByText('Cancel this order').count(), 0);
+      await shot(stranger.page, '06b-order-as-stranger');
+      await stranger.context.close();
+
+      // My orders as a guest: the shop emails a link; the dev mailbox shows it.
       await page.getByRole('link', { name: 'All my orders' }).click();
+      await page.getByLabel('Email used at checkout').fill(email);
+      await page.getByRole('button', { name: 'Email me a link' }).click();
+      await page.getByText('Check your inbox').waitFor();
+      await shot(page, '07-my-orders-sent');
+      const link = await mailedLink(page, shop.base, email, 'Your orders');
+      await page.goto(link);
+      await page.getByRole('button', { name: 'Show my orders' }).click();
       await page.getByRole('link', { name: /Order #/ }).waitFor();
       assert.match(await page.locator('.order-row').textContent(), /2 × Margherita, 2 × Midnight Truffle Pizza/);
       await shot(page, '07-my-orders');

@@ -10,6 +10,7 @@ pub mod money;
 pub mod order;
 pub mod pricing;
 pub mod rules;
+pub mod signing;
 pub mod status;
 
 pub use catalog::{MAX_STOCK_SHARDS, OptionChoice, OptionGroup, Product, SaleRules};
@@ -21,6 +22,7 @@ pub use money::{Currency, Money};
 pub use order::{LineRequest, MAX_LINE_QUANTITY, MAX_LINES, OrderLine, OrderRequest, SelectedOption};
 pub use pricing::{OptionSelection, price_line};
 pub use rules::{LineCheck, check_line};
+pub use signing::Signer;
 pub use status::OrderStatus;
 
 /// Milliseconds since the Unix epoch, UTC. The domain never reads a clock: callers pass `now`.

@@ -20,6 +20,12 @@ pub enum ChannelError {
 pub trait Channel: Send + Sync + 'static {
     /// A stable name, recorded per event so a retry skips channels that already took it.
     fn name(&self) -> &str;
+    /// Whether this channel delivers events of `kind`. By default every order event, but not
+    /// the one-time links of `customer.link` events: those are secrets for the recipient's
+    /// inbox, so only mail channels take them.
+    fn takes(&self, kind: &str) -> bool {
+        kind != stampede_store::EMAIL_LINK_EVENT
+    }
     /// Delivers one event. Must be safe to repeat: receivers de-duplicate on `event.id`.
     async fn send(&self, event: &Event) -> Result<(), ChannelError>;
 }

@@ -2,6 +2,8 @@
 
 use crate::Channel;
 use crate::channels::{MailboxChannel, SmtpChannel, WebhookChannel};
+use crate::receipt::Links;
+use stampede_domain::Signer;
 use stampede_store::Mailbox;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,8 @@ pub struct NotifyConfig {
     pub ses: bool,
     /// Endpoint override for AWS (a local moto server in tests).
     pub aws_endpoint_url: Option<String>,
+    /// The server's signing secret, so receipts link to the order with its access key.
+    pub signer: Option<Signer>,
 }
 
 impl NotifyConfig {
@@ -53,14 +57,18 @@ impl NotifyConfig {
         self.smtp_url.is_none() && !self.ses
     }
 
+    fn links(&self) -> Links {
+        Links { public_url: self.public_url.clone(), signer: self.signer.clone() }
+    }
+
     /// Builds the configured channels. `mailbox` backs the dev mailbox.
     pub async fn channels(&self, mailbox: Arc<dyn Mailbox>) -> Result<Vec<Arc<dyn Channel>>, ConfigError> {
         let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
         if self.dev_mailbox() {
-            channels.push(Arc::new(MailboxChannel::new(mailbox, &self.public_url)));
+            channels.push(Arc::new(MailboxChannel::new(mailbox, self.links())));
         }
         if let Some(url) = &self.smtp_url {
-            channels.push(Arc::new(SmtpChannel::new(url, &self.mail_from, &self.public_url, self.send_timeout)?));
+            channels.push(Arc::new(SmtpChannel::new(url, &self.mail_from, self.links(), self.send_timeout)?));
         }
         if !self.webhook_urls.is_empty() {
             let secret = self.webhook_secret.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
@@ -84,7 +92,7 @@ impl NotifyConfig {
             channels.push(Arc::new(crate::channels::SnsChannel::new(&sdk, topic)));
         }
         if self.ses {
-            channels.push(Arc::new(crate::channels::SesChannel::new(&sdk, &self.mail_from, &self.public_url)?));
+            channels.push(Arc::new(crate::channels::SesChannel::new(&sdk, &self.mail_from, self.links())?));
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod channel;
 pub mod channels;
 pub mod config;
 pub mod event;
+pub mod link_mail;
 pub mod receipt;
 pub mod relay;
 

@@ -3,9 +3,39 @@
 
 use crate::Event;
 use askama::Template;
-use stampede_domain::{Fulfilment, OrderLine, OrderStatus};
-use stampede_store::Order;
+use stampede_domain::signing::ORDER_ACCESS;
+use stampede_domain::{Fulfilment, OrderLine, OrderStatus, Signer};
 use stampede_store::outbox::ORDER_PLACED;
+
+/// Where links in email point: the shop's public URL and, when the server's signing
+/// secret is known, the order's access key, so the receipt's link shows the customer their
+/// details and lets them cancel (see `stampede_web::auth::order_access`).
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    pub public_url: String,
+    pub signer: Option<Signer>,
+}
+
+impl Links {
+    /// The URL of `path` on the shop.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.trim_end_matches('/'))
+    }
+
+    /// The order's page, with its access key when one can be signed.
+    pub fn order(&self, id: &str) -> String {
+        match &self.signer {
+            Some(signer) => self.url(&format!("/orders/{id}?key={}", signer.sign(ORDER_ACCESS, id))),
+            None => self.url(&format!("/orders/{id}")),
+        }
+    }
+}
+
+impl From<&str> for Links {
+    fn from(public_url: &str) -> Links {
+        Links { public_url: public_url.to_owned(), signer: None }
+    }
+}
 
 /// A rendered email, ready for any mail channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +80,12 @@ struct ReceiptView {
     fulfilment: Option<String>,
 }
 
-/// Renders the email for `event`, or `None` if there is no one to send it to (shorthand
-/// `userId` orders carry no email address).
-pub fn render(event: &Event, public_url: &str) -> Result<Option<Receipt>, askama::Error> {
+/// Renders the email for `event` (a receipt, a status update, or a one-time link), or
+/// `None` if there is no one to send it to (shorthand `userId` orders carry no email address).
+pub fn render(event: &Event, links: &Links) -> Result<Option<Receipt>, askama::Error> {
+    if event.kind == stampede_store::EMAIL_LINK_EVENT {
+        return Ok(crate::link_mail::render(event, links));
+    }
     let Some(order) = &event.order else { return Ok(None) };
     let Some(to) = order.customer.email.clone() else { return Ok(None) };
     let status =
@@ -70,7 +103,7 @@ pub fn render(event: &Event, public_url: &str) -> Result<Option<Receipt>, askama
         status: status.as_str().replace('_', " "),
         lines: order.lines.iter().map(line_view).collect(),
         total: order.total.to_string(),
-        status_url: status_url(public_url, order),
+        status_url: links.order(&order.id),
         fulfilment: order.fulfilment.as_ref().map(fulfilment_line),
     };
     let text = TextReceipt { view: &view }.render()?;
@@ -84,11 +117,6 @@ fn fulfilment_line(f: &Fulfilment) -> String {
         Fulfilment::Pickup => "Pickup at the counter".to_owned(),
         Fulfilment::Delivery(a) => format!("Delivery to {}, {} {}", a.address, a.postcode, a.city),
     }
-}
-
-/// Where the customer can follow the order.
-pub fn status_url(public_url: &str, order: &Order) -> String {
-    format!("{}/orders/{}", public_url.trim_end_matches('/'), order.id)
 }
 
 fn status_phrase(status: OrderStatus) -> &'static str {

@@ -227,7 +227,9 @@ impl Relay {
     /// One attempt at one event, then its settlement.
     async fn deliver(&self, token: &str, stored: OutboxEvent) {
         let mut done = stored.done_channels.clone();
-        let result = match self.store.order(&stored.order_id).await {
+        // Link emails are about no order.
+        let order = if stored.order_id.is_empty() { Ok(None) } else { self.store.order(&stored.order_id).await };
+        let result = match order {
             Ok(order) => self.send_to_channels(&Event::new(&stored, order), &mut done).await,
             Err(e) => Err(Failure { errors: vec![format!("loading order: {e}")], permanent: false }),
         };
@@ -284,7 +286,7 @@ impl Relay {
         let mut failure = Failure { errors: Vec::new(), permanent: false };
         for channel in self.channels.iter() {
             let name = channel.name();
-            if done.iter().any(|d| d == name) {
+            if done.iter().any(|d| d == name) || !channel.takes(&event.kind) {
                 continue;
             }
             match tokio::time::timeout(self.config.send_timeout, channel.send(event)).await {

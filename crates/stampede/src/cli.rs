@@ -114,6 +114,23 @@ pub struct ServeArgs {
     /// Bearer token for the admin API (`/api/admin/...`); the admin API is off without it.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Secret(s) that sign order access tokens, CSRF tokens and emailed links, comma
+    /// separated: the first signs, all verify (put a new one first to rotate). Without it, a
+    /// secret is made once and kept in `<data-dir>/secret.key`. Instances of one shop must share it.
+    #[arg(long, env = "STAMPEDE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Serve the dev mailbox (`/dev/mailbox`, every customer email) on a non-loopback address,
+    /// to admins only. On a loopback address it is always on while no mail channel is set.
+    #[arg(long, env = "STAMPEDE_DEV_MAILBOX")]
+    pub dev_mailbox: bool,
+    /// Require `Authorization: Bearer <token>` for `/metrics` on the shop's address.
+    #[arg(long, env = "STAMPEDE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Serve `/metrics` on this separate address instead (e.g. `127.0.0.1:9090`, reachable
+    /// only by the scraper). Without this or a token, `/metrics` is served on the shop's
+    /// address only when that is a loopback address.
+    #[arg(long, env = "STAMPEDE_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Export traces over OTLP/HTTP (protobuf) to this collector, e.g. `http://127.0.0.1:4318`
     /// (`/v1/traces` is added). Service name from `OTEL_SERVICE_NAME` (default `stampede`).
     /// Build with `--features otlp`.

@@ -11,5 +11,6 @@ pub mod logging;
 pub mod oidc_keys;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+pub mod secrets;
 pub mod seed;
 pub mod serve;

@@ -7,10 +7,10 @@ use crate::seed;
 use anyhow::Context;
 use stampede_notify::{Backoff, NotifyConfig, Relay, RelayConfig};
 use stampede_store::{DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore, Store};
-use stampede_web::AppState;
 use stampede_web::auth::Auth;
 use stampede_web::auth::cookies::CookiePolicy;
 use stampede_web::rate_limit::{OrderRateLimits, Rate};
+use stampede_web::{AppState, DevMailbox, MetricsAccess};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +40,7 @@ pub fn notify_config(args: &NotifyArgs, public_url: String) -> NotifyConfig {
         sns_topic_arn: args.sns_topic_arn.clone().filter(|a| !a.is_empty()),
         ses: args.ses,
         aws_endpoint_url: args.aws_endpoint_url.clone().filter(|u| !u.is_empty()),
+        signer: None,
     }
 }
 
@@ -72,7 +73,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let addr = listener.local_addr()?;
-    let notify = notify_config(&args.notify, format!("http://{addr}"));
+    let signer = crate::secrets::signer(args.secret_key.as_deref(), &args.data_dir)?;
+    let notify = NotifyConfig { signer: Some(signer.clone()), ..notify_config(&args.notify, format!("http://{addr}")) };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let relay_config = relay_config(&args.notify, channels.len());
     let relay = Relay::new(store.clone(), channels, relay_config).spawn();
@@ -96,12 +98,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         limits: args.accounts.login_limits(),
         oidc: crate::oidc_keys::verifier(&args.accounts).await?,
     };
-    let state = AppState::new(store.clone(), args.admin_token.as_deref().map(Arc::from))
+    let public = !addr.ip().is_loopback();
+    let exposure = Exposure::of(&args, public, notify.dev_mailbox());
+    let mut state = AppState::new(store.clone(), args.admin_token.as_deref().map(Arc::from))
         .with_analytics(store.clone())
         .with_order_limits(limits)
-        .with_dev_mailbox(notify.dev_mailbox())
+        .with_dev_mailbox(exposure.dev_mailbox)
+        .with_metrics(exposure.metrics.clone())
+        .with_signer(signer)
         .with_auth(auth)
         .with_shutdown(closing_rx);
+    if public && notify.dev_mailbox() {
+        let notice = "no mail channel is configured (STAMPEDE_SMTP_URL or --ses): customers get no receipts, \
+                      and emailed order links and email confirmations are not delivered";
+        tracing::error!("{notice}");
+        state = state.with_notice(notice);
+    }
     let auth = state.auth.clone();
     let limits = state.order_limits.clone();
     // Idle keys are forgotten every minute, so a flood of distinct clients cannot grow memory without bound.
@@ -115,12 +127,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     });
-    if state.dev_mailbox && !addr.ip().is_loopback() {
-        tracing::warn!(
-            "the dev mailbox shows customer email to anyone who can reach http://{addr}/dev/mailbox; set STAMPEDE_SMTP_URL on a public server"
-        );
-    } else if state.dev_mailbox {
-        tracing::info!("customer email goes to the dev mailbox: http://{addr}/dev/mailbox");
+    match state.dev_mailbox {
+        DevMailbox::Open => tracing::info!("customer email goes to the dev mailbox: http://{addr}/dev/mailbox"),
+        DevMailbox::AdminOnly => tracing::warn!("the dev mailbox is on at http://{addr}/dev/mailbox, for admins only"),
+        DevMailbox::Off => {}
+    }
+    if let Some(metrics_addr) = args.metrics_addr {
+        let metrics = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("binding the metrics address {metrics_addr}"))?;
+        let router = stampede_web::metrics_router(state.clone());
+        tracing::info!("metrics at http://{metrics_addr}/metrics");
+        tokio::spawn(async move { axum::serve(metrics, router).await });
     }
     tracing::info!(%addr, data_dir = %args.data_dir.display(), admin_api = state.admin_token.is_some(), "Stampede is open at http://{addr}");
     let client_limits = ClientLimits {
@@ -137,6 +155,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Dropping the last handle to the store joins the writer after its final commit.
     tracing::info!("stopped accepting; closing the store");
     Ok(())
+}
+
+/// What the shop shows of itself beyond the storefront and API.
+struct Exposure {
+    dev_mailbox: DevMailbox,
+    metrics: MetricsAccess,
+}
+
+impl Exposure {
+    /// On a loopback address (local development) the dev mailbox and metrics are open; on a
+    /// public one the mailbox is off unless `--dev-mailbox` (then admins only), and metrics
+    /// need a token or their own address.
+    fn of(args: &ServeArgs, public: bool, mailbox_channel: bool) -> Exposure {
+        let dev_mailbox = match (mailbox_channel, public, args.dev_mailbox) {
+            (false, _, _) => DevMailbox::Off,
+            (true, false, _) => DevMailbox::Open,
+            (true, true, true) => DevMailbox::AdminOnly,
+            (true, true, false) => DevMailbox::Off,
+        };
+        let metrics = match (&args.metrics_token, args.metrics_addr, public) {
+            (_, Some(_), _) => MetricsAccess::Off,
+            (Some(token), None, _) => MetricsAccess::Token(Arc::from(token.as_str())),
+            (None, None, false) => MetricsAccess::Open,
+            (None, None, true) => MetricsAccess::Off,
+        };
+        Exposure { dev_mailbox, metrics }
+    }
 }
 
 /// Rows deleted per command: small enough that the writer's batch stays short.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::browser::Browser;
+use common::browser::{Browser, form_token};
 use common::process::Server;
 use common::*;
 use serde_json::json;
@@ -29,8 +29,8 @@ async fn forms_without_the_right_csrf_token_change_nothing() {
     let first = browser.get("/").await;
     let set = first.set_cookies.iter().find(|c| c.starts_with("csrf=")).expect("a CSRF cookie");
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"), "{set}");
-    let token = browser.cookies["csrf"].clone();
-    assert!(first.html.contains(&format!(r#"name="_csrf" value="{token}""#)), "forms carry the token");
+    let token = form_token(&first.html);
+    assert_ne!(token, browser.cookies["csrf"], "forms carry a token signed from the cookie, not the cookie itself");
 
     let form = [("product", "cola"), ("quantity", "1")];
     let missing = browser.post_raw("/cart/add", &form).await;
@@ -40,6 +40,15 @@ async fn forms_without_the_right_csrf_token_change_nothing() {
     let wrong = "f".repeat(64);
     let forged = browser.post_raw("/cart/add", &[("product", "cola"), ("quantity", "1"), ("_csrf", &wrong)]).await;
     assert_eq!(forged.status, 403);
+    let nonce = browser.cookies["csrf"].clone();
+    let cookie_echoed =
+        browser.post_raw("/cart/add", &[("product", "cola"), ("quantity", "1"), ("_csrf", &nonce)]).await;
+    assert_eq!(cookie_echoed.status, 403, "echoing the cookie (plain double submit) is not enough");
+    let mut planted = Browser::new(&app.base);
+    planted.cookies.insert("csrf".into(), "a".repeat(64));
+    let planted_form =
+        planted.post_raw("/cart/add", &[("product", "cola"), ("quantity", "1"), ("_csrf", &"a".repeat(64))]).await;
+    assert_eq!(planted_form.status, 403, "a planted cookie value is not a token");
     let mut stranger = Browser::new(&app.base);
     let no_cookie = stranger.post_raw("/checkout", &[("_csrf", &token), ("name", "Ana")]).await;
     assert_eq!(no_cookie.status, 403, "a token without its cookie is not enough");
@@ -148,7 +157,7 @@ async fn roles_decide_what_the_dashboard_shows() {
     let resp = app
         .client
         .post(app.url("/admin/products/margherita/stock"))
-        .header("cookie", format!("session={}; csrf={token}", customer.cookies["session"]))
+        .header("cookie", format!("session={}; csrf={}", customer.cookies["session"], customer.cookies["csrf"]))
         .form(&[("delta", "5"), ("reason", "x"), ("_csrf", &token)])
         .send()
         .await
@@ -276,7 +285,7 @@ async fn create_user_on_the_real_binary_never_accepts_a_weak_or_default_password
     let page = browser.get("/sign-in").await;
     let csrf = page.set_cookies.iter().find(|c| c.starts_with("__Host-csrf=")).expect("a host-only CSRF cookie");
     assert!(csrf.contains("; Secure"), "{csrf}");
-    let token = browser.cookies["__Host-csrf"].clone();
+    let token = form_token(&page.html);
     let signed_in = browser
         .post_raw("/sign-in", &[("email", "cook@example.com"), ("password", "a kitchen passphrase"), ("_csrf", &token)])
         .await;
@@ -308,4 +317,258 @@ async fn the_bearer_token_api_keeps_working_next_to_sessions() {
         .await
         .unwrap();
     expect_problem(anonymous, 401, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn an_authorization_header_never_excuses_a_cookie_session_from_csrf() {
+    let app = TestApp::pizza_shop().await;
+    create_user(&app, "boss@example.com", Role::Admin).await;
+    let mut admin = Browser::new(&app.base);
+    admin.sign_in("boss@example.com", PASSWORD).await;
+    // Another site's form cannot set headers, but a script or proxy may add one: the
+    // session cookie still authenticates the post, so it still needs the form token.
+    for authorization in ["Basic Zm9vOmJhcg==", "Bearer not-a-jwt", "Bearer a.b.c"] {
+        let resp = app
+            .client
+            .post(app.url("/admin/staff"))
+            .header("cookie", format!("session={}; csrf={}", admin.cookies["session"], admin.cookies["csrf"]))
+            .header("authorization", authorization)
+            .form(&[("email", "mallory@example.com"), ("role", "admin"), ("password", "a long enough password")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "{authorization}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE email = 'mallory@example.com'"), 0);
+    // The admin's own form, with its token, works.
+    let made = admin
+        .post(
+            "/admin/staff",
+            &[("email", "cook@example.com"), ("role", "kitchen"), ("password", "a long enough password")],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.html);
+}
+
+#[tokio::test]
+async fn a_form_token_from_before_sign_in_is_worthless_after_it() {
+    let app = TestApp::pizza_shop().await;
+    create_user(&app, "ana@example.com", Role::Customer).await;
+    let mut browser = Browser::new(&app.base);
+    let before = form_token(&browser.get("/sign-in").await.html);
+    browser.sign_in("ana@example.com", PASSWORD).await;
+    let stale = browser.post_raw("/sign-out", &[("_csrf", &before)]).await;
+    assert_eq!(stale.status, 403, "the token was bound to the signed-out browser");
+    assert!(browser.cookies.contains_key("session"), "still signed in");
+    assert_eq!(browser.post("/sign-out", &[]).await.status, 303);
+}
+
+#[tokio::test]
+async fn sign_in_only_returns_to_paths_of_this_shop() {
+    let app = TestApp::pizza_shop().await;
+    create_user(&app, "ana@example.com", Role::Customer).await;
+    for next in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "/\\evil.example",
+        "\\/evil.example",
+        "//evil.example",
+        "https://evil.example/",
+        "/\u{0}/evil.example",
+    ] {
+        let mut browser = Browser::new(&app.base);
+        let page =
+            browser.post("/sign-in", &[("email", "ana@example.com"), ("password", PASSWORD), ("next", next)]).await;
+        assert_eq!((page.status, page.location.as_deref()), (303, Some("/account")), "{next:?}");
+    }
+    // The query-string form the finding used: `/%09/evil.com` arrives as a tab.
+    let mut browser = Browser::new(&app.base);
+    let form = browser.get("/sign-in?next=/%09/evil.example").await;
+    assert!(form.html.contains(r#"name="next" value="""#), "the page does not carry it on");
+    // Encoded characters stay inside the path, so this stays on the shop.
+    let page = browser
+        .post("/sign-in", &[("email", "ana@example.com"), ("password", PASSWORD), ("next", "/my-orders?x=%2F%2Fevil")])
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/my-orders?x=%2F%2Fevil"));
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_from_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stampede_store::SqliteConfig::in_dir(dir.path());
+    let db = config.path.clone();
+    let store = std::sync::Arc::new(stampede_store::SqliteStore::open(config).unwrap());
+    let policy = LoginPolicy { per_ip_per_minute: 0, lockout_after: 3, lockout_for: Duration::from_secs(600) };
+    let app = TestApp::serve_with(store, &db, OrderRateLimits::off(), policy).await;
+    create_user(&app, "boss@example.com", Role::Admin).await;
+    let mut attacker = Browser::from_address(&app.base, [127, 0, 0, 66]);
+    for _ in 0..6 {
+        attacker.post("/sign-in", &[("email", "boss@example.com"), ("password", "a wrong guess")]).await;
+    }
+    let locked = attacker.post("/sign-in", &[("email", "boss@example.com"), ("password", PASSWORD)]).await;
+    assert_eq!(locked.status, 429, "the guessing address is locked out");
+    let mut owner = Browser::new(&app.base);
+    let page = owner.sign_in("boss@example.com", PASSWORD).await;
+    assert_eq!(page.location.as_deref(), Some("/admin"), "the owner's address is not");
+}
+
+/// The path of the newest emailed link of `purpose` to `to`, from its outbox event.
+fn emailed_link(app: &TestApp, purpose: &str, to: &str) -> String {
+    let payload: String = rusqlite::Connection::open(&app.db_path)
+        .unwrap()
+        .query_row(
+            "SELECT payload FROM outbox WHERE kind = 'customer.link'
+             AND json_extract(payload, '$.purpose') = ?1 AND json_extract(payload, '$.to') = ?2
+             ORDER BY id DESC LIMIT 1",
+            [purpose, to],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str::<serde_json::Value>(&payload).unwrap()["path"].as_str().unwrap().to_owned()
+}
+
+fn token_of(path: &str) -> String {
+    path.split_once("token=").unwrap().1.to_owned()
+}
+
+#[tokio::test]
+async fn signing_up_with_someone_elses_email_does_not_show_their_guest_orders() {
+    let app = TestApp::pizza_shop().await;
+    let guest: serde_json::Value =
+        app.order(&order_body("victim@example.com", "cola", 1), None).await.json().await.unwrap();
+    let guest_id = guest["id"].as_str().unwrap();
+    let mut mallory = Browser::new(&app.base);
+    let signed_up = mallory
+        .post("/sign-up", &[("email", "victim@example.com"), ("name", "M"), ("password", "a long enough password")])
+        .await;
+    assert_eq!(signed_up.location.as_deref(), Some("/account"));
+    let account = mallory.get("/account").await.html;
+    assert!(account.contains("Please confirm your email"), "{account}");
+    assert!(!account.contains(guest_id) && account.contains("No orders yet"), "guest orders stay hidden");
+    let order_page = mallory.get(&format!("/orders/{guest_id}")).await.html;
+    assert!(!order_page.contains("victim@example.com"), "no personal details for an unverified account");
+    let api = app
+        .client
+        .get(app.url("/api/customers/victim@example.com/orders"))
+        .header("cookie", format!("session={}", mallory.cookies["session"]))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(api, 403, "forbidden").await;
+    expect_problem(app.cancel(guest_id, None).await, 403, "forbidden").await;
+
+    // An order placed while signed in shows at once.
+    mallory.post("/cart/add", &[("product", "cola"), ("quantity", "1")]).await;
+    let checkout = mallory.get("/checkout").await.html;
+    let key = {
+        let marker = r#"name="key" value=""#;
+        let start = checkout.find(marker).unwrap() + marker.len();
+        checkout[start..start + checkout[start..].find('"').unwrap()].to_owned()
+    };
+    let placed = mallory.post("/checkout", &[("key", &key), ("name", "M"), ("fulfilment", "pickup")]).await;
+    assert_eq!(placed.status, 303, "{}", placed.html);
+    let own_id = placed.location.unwrap().trim_start_matches("/orders/").trim_end_matches("?placed=1").to_owned();
+    let account = mallory.get("/account").await.html;
+    assert!(account.contains(&own_id) && !account.contains(guest_id));
+
+    // Opening the link sent to the address proves it: then guest orders join.
+    let link = emailed_link(&app, "verify_email", "victim@example.com");
+    assert!(link.starts_with("/account/verify?token="));
+    let landing = mallory.get(&link).await;
+    assert_eq!(landing.status, 200);
+    assert_eq!(
+        app.count("SELECT email_verified FROM users WHERE email = 'victim@example.com'"),
+        0,
+        "a GET uses nothing up"
+    );
+    let confirmed = mallory.post("/account/verify", &[("token", &token_of(&link))]).await;
+    assert_eq!(confirmed.location.as_deref(), Some("/account?verified=1"));
+    let account = mallory.get("/account?verified=1").await.html;
+    assert!(account.contains(guest_id) && account.contains(&own_id), "{account}");
+    let again = mallory.post("/account/verify", &[("token", &token_of(&link))]).await;
+    assert_eq!(again.status, 410, "links work once");
+}
+
+#[tokio::test]
+async fn guests_get_their_orders_through_a_one_time_emailed_link() {
+    let app = TestApp::pizza_shop().await;
+    let ana: serde_json::Value = app
+        .order(&json!({"customer": {"email": "ana@example.com", "name": "Ana"}, "items": [{"productId": "cola", "quantity": 1}],
+            "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"}}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ana_id = ana["id"].as_str().unwrap();
+    let mut stranger = Browser::new(&app.base);
+    // The old lookup by query string reveals nothing.
+    let old = stranger.get("/my-orders?email=ana@example.com").await.html;
+    assert!(!old.contains(ana_id) && !old.contains("1 Main St"));
+    // Asking answers the same whether or not the address has orders.
+    let known = stranger.post("/my-orders", &[("email", "ana@example.com")]).await;
+    let unknown = stranger.post("/my-orders", &[("email", "nobody@example.com")]).await;
+    assert_eq!((known.status, unknown.status), (200, 200));
+    let strip = |html: &str, email: &str| html.replace(email, "EMAIL");
+    assert_eq!(strip(&known.html, "ana@example.com"), strip(&unknown.html, "nobody@example.com"));
+    assert!(known.html.contains("Check your inbox") && !known.html.contains(ana_id));
+    let bad = stranger.post("/my-orders", &[("email", "nope")]).await;
+    assert_eq!(bad.status, 422);
+
+    // Only the recipient holds the link; it works once.
+    let link = emailed_link(&app, "order_lookup", "ana@example.com");
+    let nobody_link = emailed_link(&app, "order_lookup", "nobody@example.com");
+    assert_eq!(app.count("SELECT COUNT(*) FROM email_links WHERE token_hash LIKE '%' AND length(token_hash) = 64"), 2);
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM email_links WHERE token_hash = '{}'", token_of(&link))),
+        0,
+        "the token itself is not stored"
+    );
+    let mut ana_browser = Browser::new(&app.base);
+    assert!(ana_browser.get(&link).await.html.contains("Show my orders"));
+    let opened = ana_browser.post("/my-orders/open", &[("token", &token_of(&link))]).await;
+    assert_eq!(opened.location.as_deref(), Some("/my-orders"));
+    let list = ana_browser.get("/my-orders").await.html;
+    assert!(list.contains(&format!("/orders/{ana_id}")), "{list}");
+    let reused = Browser::new(&app.base).post("/my-orders/open", &[("token", &token_of(&link))]).await;
+    assert_eq!(reused.status, 410);
+
+    // Another email's link shows that email's orders only.
+    let mut nobody = Browser::new(&app.base);
+    nobody.post("/my-orders/open", &[("token", &token_of(&nobody_link))]).await;
+    let theirs = nobody.get("/my-orders").await.html;
+    assert!(theirs.contains("No orders for nobody@example.com") && !theirs.contains(ana_id));
+
+    // Links expire.
+    stranger.post("/my-orders", &[("email", "ana@example.com")]).await;
+    let late = emailed_link(&app, "order_lookup", "ana@example.com");
+    rusqlite::Connection::open(&app.db_path)
+        .unwrap()
+        .execute("UPDATE email_links SET expires_at = 0 WHERE used_at IS NULL", [])
+        .unwrap();
+    assert_eq!(Browser::new(&app.base).post("/my-orders/open", &[("token", &token_of(&late))]).await.status, 410);
+
+    // An inbox gets at most three links an hour; the page still says the same.
+    for _ in 0..3 {
+        assert_eq!(stranger.post("/my-orders", &[("email", "ana@example.com")]).await.status, 200);
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM email_links WHERE email = 'ana@example.com'"), 3);
+}
+
+#[tokio::test]
+async fn link_requests_share_the_per_address_allowance() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stampede_store::SqliteConfig::in_dir(dir.path());
+    let db = config.path.clone();
+    let store = std::sync::Arc::new(stampede_store::SqliteStore::open(config).unwrap());
+    let policy = LoginPolicy { per_ip_per_minute: 2, ..LoginPolicy::default() };
+    let app = TestApp::serve_with(store, &db, OrderRateLimits::off(), policy).await;
+    let mut bot = Browser::new(&app.base);
+    for n in 0..2 {
+        assert_eq!(bot.post("/my-orders", &[("email", &format!("a{n}@example.com"))]).await.status, 200);
+    }
+    let refused = bot.post("/my-orders", &[("email", "a9@example.com")]).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM email_links"), 2);
 }

@@ -150,3 +150,42 @@ fn an_otlp_endpoint_without_the_otlp_feature_fails_at_startup() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rebuild with --features otlp"), "{stderr}");
 }
+
+#[tokio::test]
+async fn on_a_public_address_the_dev_mailbox_and_metrics_are_closed_and_readyz_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start_public(dir.path(), &[]);
+    assert_eq!(client.get(server.url("/dev/mailbox")).send().await.unwrap().status(), 404);
+    assert_eq!(client.get(server.url("/metrics")).send().await.unwrap().status(), 404);
+    let ready: Value = client.get(server.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert!(ready["warnings"][0].as_str().unwrap().contains("no mail channel"), "{ready}");
+    assert!(
+        server.log.lock().unwrap().iter().any(|l| l.contains("ERROR") && l.contains("no mail channel")),
+        "the start says so loudly"
+    );
+    drop(server);
+
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let server = Server::start_public(dir.path(), &["--dev-mailbox", "--metrics-token", "scrape-me"]);
+    let mailbox = client.get(server.url("/dev/mailbox")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(mailbox.url().path(), "/sign-in", "admins only: anonymous browsers are sent to sign in");
+    assert_eq!(client.get(server.url("/metrics")).send().await.unwrap().status(), 401);
+    let scraped = client.get(server.url("/metrics")).bearer_auth("scrape-me").send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.unwrap().contains("stampede_"));
+    drop(server);
+
+    let server = Server::start_public(dir.path(), &["--metrics-addr", &metrics_addr]);
+    assert_eq!(client.get(server.url("/metrics")).send().await.unwrap().status(), 404, "not on the shop's address");
+    let own = client.get(format!("http://{metrics_addr}/metrics")).send().await.unwrap();
+    assert_eq!(own.status(), 200);
+
+    // On loopback (local development) both stay open, as before.
+    drop(server);
+    let local = start(dir.path(), &[]);
+    assert_eq!(client.get(local.url("/dev/mailbox")).send().await.unwrap().status(), 200);
+    assert_eq!(client.get(local.url("/metrics")).send().await.unwrap().status(), 200);
+}

@@ -72,7 +72,7 @@ async fn refused_changes_change_nothing_and_write_no_event() {
     assert_eq!(set_status(&app, id, "preparing").await.status(), 200);
     expect_problem(set_status(&app, id, "received").await, 409, "invalid-transition").await;
     // The customer may no longer cancel once the kitchen started.
-    expect_problem(app.post_json(&format!("/api/orders/{id}/cancel"), &json!({})).await, 409, "not-cancellable").await;
+    expect_problem(app.cancel(id, order["accessToken"].as_str()).await, 409, "not-cancellable").await;
     assert_eq!(app.outbox("1"), before + 1);
 }
 

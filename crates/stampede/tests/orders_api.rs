@@ -51,8 +51,17 @@ async fn the_server_prices_orders_and_ignores_client_prices() {
     assert_eq!(order["status"], "received");
     assert_eq!(order["customer"]["email"], "ana@example.com");
     assert_eq!(location, format!("/api/orders/{}", order["id"].as_str().unwrap()));
+    let token = order["accessToken"].as_str().expect("the placing client gets the order's access token");
+    let mut public = order.clone();
+    for personal in ["customer", "fulfilment", "accessToken"] {
+        public.as_object_mut().unwrap().remove(personal);
+    }
     let fetched: Value = app.get(&location).await.json().await.unwrap();
-    assert_eq!(fetched, order);
+    assert_eq!(fetched, public, "anyone with the id sees status and items, nothing personal");
+    let own: Value =
+        app.client.get(app.url(&location)).header("Order-Token", token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(own["customer"]["email"], "ana@example.com", "the token opens the details");
+    assert!(own["accessToken"].is_null(), "the token is handed out once");
     assert_eq!(app.stock("margherita").await, 498);
     assert_eq!(app.stock("cola").await, 997);
 }
@@ -65,7 +74,7 @@ async fn the_flash_sale_shorthand_places_a_one_item_order() {
     let order: Value = resp.json().await.unwrap();
     assert_eq!(order["customer"]["id"], "user:user-7");
     assert_eq!(order["total"]["amount"], 3800);
-    let page: Value = app.get("/api/customers/user-7/orders").await.json().await.unwrap();
+    let page: Value = app.admin_get("/api/customers/user-7/orders").await.json().await.unwrap();
     assert_eq!(page["orders"][0]["id"], order["id"]);
 }
 
@@ -118,12 +127,19 @@ async fn customer_order_history_is_newest_first_and_paginated() {
     }
     app.order(&order_body("other@example.com", "p", 1), None).await;
     ids.reverse();
-    let page1: Value = app.get("/api/customers/PAT@example.com/orders?limit=2").await.json().await.unwrap();
+    let page1: Value = app.admin_get("/api/customers/PAT@example.com/orders?limit=2").await.json().await.unwrap();
     let cursor = page1["nextCursor"].as_str().unwrap();
-    let page2: Value =
-        app.get(&format!("/api/customers/pat@example.com/orders?limit=2&cursor={cursor}")).await.json().await.unwrap();
+    let page2: Value = app
+        .admin_get(&format!("/api/customers/pat@example.com/orders?limit=2&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let page3: Value = app
-        .get(&format!("/api/customers/pat@example.com/orders?limit=2&cursor={}", page2["nextCursor"].as_str().unwrap()))
+        .admin_get(&format!(
+            "/api/customers/pat@example.com/orders?limit=2&cursor={}",
+            page2["nextCursor"].as_str().unwrap()
+        ))
         .await
         .json()
         .await
@@ -135,9 +151,9 @@ async fn customer_order_history_is_newest_first_and_paginated() {
         .collect();
     assert_eq!(seen, ids);
     assert!(page3["nextCursor"].is_null());
-    expect_problem(app.get("/api/customers/pat@example.com/orders?limit=0").await, 400, "invalid-query").await;
-    expect_problem(app.get("/api/customers/pat@example.com/orders?limit=abc").await, 400, "invalid-query").await;
-    expect_problem(app.get("/api/customers/not%20valid/orders").await, 422, "validation").await;
+    expect_problem(app.admin_get("/api/customers/pat@example.com/orders?limit=0").await, 400, "invalid-query").await;
+    expect_problem(app.admin_get("/api/customers/pat@example.com/orders?limit=abc").await, 400, "invalid-query").await;
+    expect_problem(app.admin_get("/api/customers/not%20valid/orders").await, 422, "validation").await;
 }
 
 #[tokio::test]
@@ -147,15 +163,16 @@ async fn cancelling_returns_stock_exactly_once() {
     let order: Value = app.order(&order_body("a@b.co", "p", 2), None).await.json().await.unwrap();
     let id = order["id"].as_str().unwrap();
     assert_eq!(app.stock("p").await, 3);
-    let cancelled = app.post_json(&format!("/api/orders/{id}/cancel"), &json!({})).await;
+    let token = order["accessToken"].as_str().unwrap();
+    let cancelled = app.cancel(id, Some(token)).await;
     assert_eq!(cancelled.status(), 200);
     assert_eq!(cancelled.json::<Value>().await.unwrap()["status"], "cancelled");
     assert_eq!(app.stock("p").await, 5);
-    expect_problem(app.post_json(&format!("/api/orders/{id}/cancel"), &json!({})).await, 409, "not-cancellable").await;
+    expect_problem(app.cancel(id, Some(token)).await, 409, "not-cancellable").await;
     assert_eq!(app.stock("p").await, 5);
     // The cancelled units no longer count towards the customer's limit.
     assert_eq!(app.order(&order_body("a@b.co", "p", 2), None).await.status(), 201);
-    expect_problem(app.post_json("/api/orders/nope/cancel", &json!({})).await, 404, "not-found").await;
+    expect_problem(app.cancel("nope", Some(token)).await, 404, "not-found").await;
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox WHERE kind = 'order.cancelled'"), 1);
 }
 
@@ -295,4 +312,60 @@ async fn metrics_count_requests_orders_and_show_queue_and_flash_sale_stock() {
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn nobody_cancels_or_reads_another_customers_order() {
+    let app = TestApp::start().await;
+    app.add_product("p", 100, 5, SaleRules::default()).await;
+    let body = json!({"customer": {"email": "ana@example.com", "name": "Ana"}, "items": [{"productId": "p", "quantity": 1}],
+        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"}});
+    let ana: Value = app.order(&body, None).await.json().await.unwrap();
+    let bob: Value = app.order(&order_body("bob@example.com", "p", 1), None).await.json().await.unwrap();
+    let (id, token) = (ana["id"].as_str().unwrap(), ana["accessToken"].as_str().unwrap());
+
+    // No credentials, someone else's token, a made-up token, a wrong bearer: all refused, nothing changes.
+    expect_problem(app.cancel(id, None).await, 403, "forbidden").await;
+    expect_problem(app.cancel(id, bob["accessToken"].as_str()).await, 403, "forbidden").await;
+    expect_problem(app.cancel(id, Some(&"0".repeat(32))).await, 403, "forbidden").await;
+    let wrong_bearer =
+        app.client.post(app.url(&format!("/api/orders/{id}/cancel"))).bearer_auth("guess").send().await.unwrap();
+    expect_problem(wrong_bearer, 403, "forbidden").await;
+    assert_eq!(app.stock("p").await, 3);
+
+    // A stranger with the id sees status and items, never name, email or address.
+    let seen = app.get(&format!("/api/orders/{id}")).await.text().await.unwrap();
+    assert!(seen.contains("received") && seen.contains("Product p"), "{seen}");
+    for personal in ["ana@example.com", "Ana", "1 Main St", "Springfield", "accessToken"] {
+        assert!(!seen.contains(personal), "{personal} leaked: {seen}");
+    }
+    // Staff (the admin token) may read and cancel.
+    let staff: Value = app.admin_get(&format!("/api/orders/{id}")).await.json().await.unwrap();
+    assert_eq!(staff["fulfilment"]["address"], "1 Main St");
+    let bob_id = bob["id"].as_str().unwrap();
+    let by_staff = app
+        .client
+        .post(app.url(&format!("/api/orders/{bob_id}/cancel")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_staff.status(), 200);
+    // The customer's own token cancels.
+    assert_eq!(app.cancel(id, Some(token)).await.status(), 200);
+    assert_eq!(app.stock("p").await, 5);
+}
+
+#[tokio::test]
+async fn a_customers_order_list_is_for_that_customer_or_staff() {
+    let app = TestApp::start().await;
+    app.add_product("p", 100, 5, SaleRules::default()).await;
+    app.order(&order_body("ana@example.com", "p", 1), None).await;
+    let anonymous = expect_problem(app.get("/api/customers/ana@example.com/orders").await, 401, "unauthorized").await;
+    assert!(anonymous["detail"].as_str().unwrap().contains("sign in"), "{anonymous}");
+    let forged =
+        app.client.get(app.url("/api/customers/ana@example.com/orders")).bearer_auth("guess").send().await.unwrap();
+    expect_problem(forged, 401, "unauthorized").await;
+    let staff: Value = app.admin_get("/api/customers/ana@example.com/orders").await.json().await.unwrap();
+    assert_eq!(staff["orders"].as_array().unwrap().len(), 1);
 }

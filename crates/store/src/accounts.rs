@@ -50,6 +50,9 @@ pub struct User {
     pub name: Option<String>,
     pub role: Role,
     pub created_at: Millis,
+    /// The owner opened a link sent to `email`. Until then a customer account sees only the
+    /// orders placed while signed in to it, not guest orders under its email.
+    pub email_verified: bool,
 }
 
 /// A user with the stored password hash, for checking a sign-in.
@@ -67,6 +70,9 @@ pub struct NewUser {
     pub name: Option<String>,
     pub role: Role,
     pub password_hash: String,
+    /// Whoever creates the account vouches for the address (an admin, an identity provider);
+    /// a customer's own sign-up is verified later, by a link.
+    pub email_verified: bool,
 }
 
 /// A session to remember: only a hash of its token is stored, so a copy of the database
@@ -102,6 +108,40 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Event type of an email carrying a one-time link (not about an order; mail channels only).
+pub const EMAIL_LINK_EVENT: &str = "customer.link";
+
+/// What a one-time emailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Shows a guest the orders placed under their email.
+    OrderLookup,
+    /// Confirms an account's email, so guest orders under it join the account.
+    VerifyEmail,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::OrderLookup => "order_lookup",
+            LinkPurpose::VerifyEmail => "verify_email",
+        }
+    }
+}
+
+/// A one-time link to store and email in one transaction: the row and its outbox event.
+#[derive(Debug, Clone)]
+pub struct NewEmailLink {
+    /// SHA-256 of the token; the token itself is only in the email.
+    pub token_hash: String,
+    pub purpose: LinkPurpose,
+    /// Lower-cased recipient.
+    pub email: String,
+    pub expires_at: Millis,
+    /// The outbox event's payload (`to`, `purpose`, `url`, ...), for the mail channels.
+    pub payload: serde_json::Value,
+}
+
 /// Accounts, sessions and the audit log.
 #[async_trait]
 pub trait Accounts: Send + Sync {
@@ -121,4 +161,20 @@ pub trait Accounts: Send + Sync {
     async fn record(&self, entry: NewAudit) -> Result<(), StoreError>;
     /// The audit log, newest first; `before` is the id of the last entry of the previous page.
     async fn audit_log(&self, before: Option<i64>, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Remembers that `user_id` placed `order_id` while signed in.
+    async fn link_order(&self, user_id: &str, order_id: &str) -> Result<(), StoreError>;
+    /// Orders placed while signed in to `user_id`, newest first.
+    async fn account_order_ids(&self, user_id: &str, limit: u32) -> Result<Vec<String>, StoreError>;
+    /// Links sent to `email` for `purpose` since `since`, for the sending limit.
+    async fn links_sent(&self, email: &str, purpose: LinkPurpose, since: Millis) -> Result<u32, StoreError>;
+    /// Stores a one-time link and queues its email, atomically.
+    async fn send_link(&self, link: NewEmailLink) -> Result<(), StoreError>;
+    /// Uses up an unexpired, unused link; its email, or `None` if there is no such link.
+    /// Opening a `VerifyEmail` link also marks that email's account as verified.
+    async fn open_link(
+        &self,
+        token_hash: &str,
+        purpose: LinkPurpose,
+        now: Millis,
+    ) -> Result<Option<String>, StoreError>;
 }

@@ -11,7 +11,10 @@ mod model;
 pub mod outbox;
 pub mod sqlite;
 
-pub use accounts::{Accounts, AuditEntry, Credentials, NewAudit, NewSession, NewUser, Role, User};
+pub use accounts::{
+    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
+    Role, User,
+};
 pub use analytics::Analytics;
 pub use backoffice::{Backoffice, OrderFilter};
 #[cfg(feature = "aws")]

@@ -24,6 +24,7 @@ pub use problem::Problem;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
+use stampede_domain::Signer;
 use stampede_store::{Analytics, Store};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -41,9 +42,14 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     /// Abuse limits on order placement.
     pub order_limits: Arc<rate_limit::OrderRateLimits>,
-    /// Serve `/dev/mailbox`: on only while customer email goes to the dev mailbox, since the
-    /// page shows every customer's email to anyone who can reach the server.
-    pub dev_mailbox: bool,
+    /// Who may open `/dev/mailbox`, which shows every customer's email.
+    pub dev_mailbox: DevMailbox,
+    /// Who may scrape `/metrics` on this listener.
+    pub metrics: MetricsAccess,
+    /// Warnings an operator must see, repeated in `/readyz`'s details (e.g. no mail channel).
+    pub notices: Arc<Vec<String>>,
+    /// Signs and checks the tokens the server hands out: order access, CSRF, emailed lookups.
+    pub signer: Arc<Signer>,
     /// Turns `true` when the server starts shutting down, so long-lived responses (the live
     /// stock stream) end instead of holding the graceful shutdown up.
     pub closing: tokio::sync::watch::Receiver<bool>,
@@ -60,7 +66,10 @@ impl AppState {
             store,
             admin_token,
             order_limits: Arc::new(rate_limit::OrderRateLimits::off()),
-            dev_mailbox: false,
+            dev_mailbox: DevMailbox::Off,
+            metrics: MetricsAccess::Open,
+            signer: Arc::new(random_signer()),
+            notices: Arc::default(),
             closing: tokio::sync::watch::channel(false).1,
             analytics: None,
             auth: None,
@@ -91,11 +100,61 @@ impl AppState {
         self
     }
 
-    /// Serves `/dev/mailbox` when `on`.
-    pub fn with_dev_mailbox(mut self, on: bool) -> AppState {
-        self.dev_mailbox = on;
+    /// Serves `/dev/mailbox` to whom `access` allows.
+    pub fn with_dev_mailbox(mut self, access: DevMailbox) -> AppState {
+        self.dev_mailbox = access;
         self
     }
+
+    /// Guards `/metrics` as `access` says.
+    pub fn with_metrics(mut self, access: MetricsAccess) -> AppState {
+        self.metrics = access;
+        self
+    }
+
+    /// Adds a warning for `/readyz`'s details.
+    pub fn with_notice(mut self, notice: impl Into<String>) -> AppState {
+        Arc::make_mut(&mut self.notices).push(notice.into());
+        self
+    }
+
+    /// Signs tokens with `signer`'s secrets, so they survive restarts and work on every instance.
+    pub fn with_signer(mut self, signer: Signer) -> AppState {
+        self.signer = Arc::new(signer);
+        self
+    }
+}
+
+/// Who may open the dev mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevMailbox {
+    /// Not served (a real mail channel is configured, or the shop is public).
+    Off,
+    /// Anyone: a shop on a loopback address, for local development.
+    Open,
+    /// Admins only: a public shop started with `--dev-mailbox`.
+    AdminOnly,
+}
+
+/// Who may scrape `/metrics` on the shop's own listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Anyone who can reach the listener (a loopback address).
+    Open,
+    /// Requests carrying `Authorization: Bearer <token>`.
+    Token(Arc<str>),
+    /// Not on this listener (served on `--metrics-addr`, or off on a public address).
+    Off,
+}
+
+/// A signer with a fresh random secret: its tokens end with the process.
+pub fn random_signer() -> Signer {
+    Signer::new(vec![rand::random::<[u8; 32]>().to_vec()]).expect("a 32-byte secret")
+}
+
+/// `/metrics` alone, for a listener of its own (`--metrics-addr`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().merge(telemetry::metrics_routes(&MetricsAccess::Open)).with_state(state)
 }
 
 /// Builds the whole application router.
@@ -103,8 +162,13 @@ pub fn router(state: AppState) -> Router {
     telemetry::install_metrics();
     let request_id = HeaderName::from_static("x-request-id");
     let mut routes = api::routes().merge(storefront::routes());
-    if state.dev_mailbox {
-        routes = routes.merge(dev_mailbox::routes());
+    match state.dev_mailbox {
+        DevMailbox::Off => {}
+        DevMailbox::Open => routes = routes.merge(dev_mailbox::routes()),
+        DevMailbox::AdminOnly => {
+            routes =
+                routes.merge(dev_mailbox::routes().route_layer(axum::middleware::from_fn(auth::guard::require_admin)))
+        }
     }
     if state.auth.is_some() {
         // Extra admin-only pages (e.g. analytics) go in the argument: they get the same guard.
@@ -116,7 +180,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::visitor::layer))
         .route_layer(axum::middleware::from_fn(telemetry::track))
-        .route("/metrics", axum::routing::get(telemetry::metrics))
+        .merge(telemetry::metrics_routes(&state.metrics))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(problem::panicked))

@@ -108,6 +108,35 @@ pub fn order_outcome(outcome: &str) {
     metrics::counter!("stampede_orders_total", "outcome" => outcome.to_owned()).increment(1);
 }
 
+/// `/metrics` as `access` allows it on the shop's listener.
+pub fn metrics_routes(access: &crate::MetricsAccess) -> axum::Router<AppState> {
+    use crate::MetricsAccess;
+    let route = axum::Router::new().route("/metrics", axum::routing::get(metrics));
+    match access {
+        MetricsAccess::Open => route,
+        MetricsAccess::Token(token) => {
+            let token = token.clone();
+            route.route_layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+                let token = token.clone();
+                async move {
+                    if crate::auth::bearer_matches(req.headers(), &token) {
+                        next.run(req).await
+                    } else {
+                        crate::Problem::new(
+                            axum::http::StatusCode::UNAUTHORIZED,
+                            "unauthorized",
+                            "Unauthorized",
+                            "send `Authorization: Bearer <metrics token>` to read the metrics",
+                        )
+                        .into_response()
+                    }
+                }
+            }))
+        }
+        MetricsAccess::Off => axum::Router::new(),
+    }
+}
+
 /// `GET /metrics`: Prometheus text format. Gauges that describe the store are read at scrape time.
 pub async fn metrics(State(app): State<AppState>) -> Response {
     let handle = install_metrics();

@@ -1,7 +1,7 @@
 //! The dev mailbox: customer emails are stored in the database and shown at `/dev/mailbox`,
 //! so a new user sees their receipt without running a mail server.
 
-use crate::receipt;
+use crate::receipt::{self, Links};
 use crate::{Channel, ChannelError, Event};
 use async_trait::async_trait;
 use stampede_store::{Mailbox, NewMail};
@@ -10,13 +10,13 @@ use std::sync::Arc;
 /// Writes customer emails to the store's mailbox table.
 pub struct MailboxChannel {
     mailbox: Arc<dyn Mailbox>,
-    public_url: String,
+    links: Links,
 }
 
 impl MailboxChannel {
-    /// A mailbox channel whose links point at `public_url`.
-    pub fn new(mailbox: Arc<dyn Mailbox>, public_url: impl Into<String>) -> MailboxChannel {
-        MailboxChannel { mailbox, public_url: public_url.into() }
+    /// A mailbox channel whose links point at `links`.
+    pub fn new(mailbox: Arc<dyn Mailbox>, links: impl Into<Links>) -> MailboxChannel {
+        MailboxChannel { mailbox, links: links.into() }
     }
 }
 
@@ -26,8 +26,12 @@ impl Channel for MailboxChannel {
         "mailbox"
     }
 
+    fn takes(&self, _kind: &str) -> bool {
+        true
+    }
+
     async fn send(&self, event: &Event) -> Result<(), ChannelError> {
-        let rendered = receipt::render(event, &self.public_url).map_err(|e| ChannelError::Rejected(e.to_string()))?;
+        let rendered = receipt::render(event, &self.links).map_err(|e| ChannelError::Rejected(e.to_string()))?;
         let Some(mail) = rendered else { return Ok(()) };
         let mail = NewMail {
             event_id: event.id.clone(),

@@ -1,7 +1,7 @@
 //! Amazon SES v2 (feature `aws`): customer email with plain-text and HTML parts, rendered
 //! from the same templates as the SMTP and dev-mailbox channels.
 
-use crate::receipt;
+use crate::receipt::{self, Links};
 use crate::{Channel, ChannelError, ConfigError, Event};
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
@@ -10,20 +10,16 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Me
 pub struct SesChannel {
     client: aws_sdk_sesv2::Client,
     from: String,
-    public_url: String,
+    links: Links,
 }
 
 impl SesChannel {
     /// A channel sending from `from` (a verified SES identity).
-    pub fn new(sdk: &aws_config::SdkConfig, from: &str, public_url: &str) -> Result<SesChannel, ConfigError> {
+    pub fn new(sdk: &aws_config::SdkConfig, from: &str, links: impl Into<Links>) -> Result<SesChannel, ConfigError> {
         if !from.contains('@') {
             return Err(ConfigError::invalid("mail from", from, "SES needs a sender address"));
         }
-        Ok(SesChannel {
-            client: aws_sdk_sesv2::Client::new(sdk),
-            from: from.to_owned(),
-            public_url: public_url.to_owned(),
-        })
+        Ok(SesChannel { client: aws_sdk_sesv2::Client::new(sdk), from: from.to_owned(), links: links.into() })
     }
 }
 
@@ -37,8 +33,12 @@ impl Channel for SesChannel {
         "ses"
     }
 
+    fn takes(&self, _kind: &str) -> bool {
+        true
+    }
+
     async fn send(&self, event: &Event) -> Result<(), ChannelError> {
-        let rendered = receipt::render(event, &self.public_url).map_err(|e| ChannelError::Rejected(e.to_string()))?;
+        let rendered = receipt::render(event, &self.links).map_err(|e| ChannelError::Rejected(e.to_string()))?;
         let Some(mail) = rendered else { return Ok(()) };
         let message = Message::builder()
             .subject(content(mail.subject)?)

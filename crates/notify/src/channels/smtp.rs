@@ -1,7 +1,7 @@
 //! Customer email over SMTP: a multipart/alternative message (plain text and HTML) whose
 //! Message-ID is derived from the event id, so a resent event is recognisably the same mail.
 
-use crate::receipt;
+use crate::receipt::{self, Links};
 use crate::{Channel, ChannelError, ConfigError, Event};
 use async_trait::async_trait;
 use lettre::message::{Mailbox as Address, MultiPart};
@@ -13,18 +13,13 @@ use std::time::Duration;
 pub struct SmtpChannel {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Address,
-    public_url: String,
+    links: Links,
 }
 
 impl SmtpChannel {
     /// Connects lazily to `url` (`smtp://host:port`, optionally `smtp://user:pass@host:port`).
     /// This build speaks plain SMTP only: point it at a local relay or a sink.
-    pub fn new(
-        url: &str,
-        from: &str,
-        public_url: impl Into<String>,
-        timeout: Duration,
-    ) -> Result<SmtpChannel, ConfigError> {
+    pub fn new(url: &str, from: &str, links: impl Into<Links>, timeout: Duration) -> Result<SmtpChannel, ConfigError> {
         let from: Address = from.parse().map_err(|e| ConfigError::invalid("mail from", from, e))?;
         let parsed = reqwest::Url::parse(url).map_err(|e| ConfigError::invalid("SMTP URL", url, e))?;
         let host = parsed.host_str().filter(|h| !h.is_empty());
@@ -45,7 +40,7 @@ impl SmtpChannel {
             builder = builder.credentials(Credentials::new(parsed.username().to_owned(), password.to_owned()));
         }
         let transport = builder.build();
-        Ok(SmtpChannel { transport, from, public_url: public_url.into() })
+        Ok(SmtpChannel { transport, from, links: links.into() })
     }
 
     fn message(&self, event: &Event, mail: receipt::Receipt) -> Result<Message, ChannelError> {
@@ -68,8 +63,12 @@ impl Channel for SmtpChannel {
         "smtp"
     }
 
+    fn takes(&self, _kind: &str) -> bool {
+        true
+    }
+
     async fn send(&self, event: &Event) -> Result<(), ChannelError> {
-        let rendered = receipt::render(event, &self.public_url).map_err(|e| ChannelError::Rejected(e.to_string()))?;
+        let rendered = receipt::render(event, &self.links).map_err(|e| ChannelError::Rejected(e.to_string()))?;
         let Some(mail) = rendered else { return Ok(()) };
         let message = self.message(event, mail)?;
         match self.transport.send(message).await {

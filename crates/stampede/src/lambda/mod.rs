@@ -7,7 +7,6 @@ pub mod relay;
 pub mod trace;
 
 use crate::cli::NotifyArgs;
-use crate::serve::notify_config;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use stampede_store::{DynamoConfig, DynamoStore, Store, StoreError};
@@ -33,6 +32,10 @@ pub struct LambdaArgs {
     /// Add the demo shop's products when the catalog is empty (for a first deploy).
     #[arg(long, env = "STAMPEDE_SEED_DEMO", default_value_t = false, action = clap::ArgAction::Set)]
     pub seed_demo: bool,
+    /// Secret(s) that sign order access tokens and receipt links, comma separated (the first
+    /// signs, all verify). Every function of the stack must get the same value.
+    #[arg(long, env = "STAMPEDE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
     #[command(flatten)]
     pub notify: NotifyArgs,
 }
@@ -48,6 +51,17 @@ impl LambdaArgs {
     /// Reads the settings from the environment, with a clear message for what is missing.
     pub fn from_env() -> anyhow::Result<LambdaArgs> {
         LambdaArgs::try_parse_from(["stampede-lambda"]).context("reading STAMPEDE_* settings")
+    }
+
+    /// The signer of the configured secret; `None` (with a warning) if there is none.
+    pub fn signer(&self) -> Option<stampede_domain::Signer> {
+        let signer = self.secret_key.as_deref().and_then(crate::secrets::from_setting);
+        if signer.is_none() {
+            tracing::warn!(
+                "STAMPEDE_SECRET_KEY is not set: order access tokens work only on the instance that made them"
+            );
+        }
+        signer
     }
 }
 
@@ -71,14 +85,19 @@ pub async fn http_app(args: &LambdaArgs) -> anyhow::Result<axum::Router> {
     if args.seed_demo {
         seed(store.as_ref()).await?;
     }
-    let notify = notify_config(&args.notify, public_url(args));
     // API Gateway buffers whole responses, so a live-stock stream would hold an invocation
     // until its timeout. Marked as closing from the start, each stream sends the current
     // stock with a 3 s reconnect hint and ends: browsers then poll every 3 s.
     let (_, always_closing) = tokio::sync::watch::channel(true);
-    let state = AppState::new(store, args.admin_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from))
-        .with_dev_mailbox(notify.dev_mailbox())
+    // Behind API Gateway the function is public: the dev mailbox (every customer's email)
+    // is never served, and metrics are CloudWatch's.
+    let mut state = AppState::new(store, args.admin_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from))
+        .with_dev_mailbox(stampede_web::DevMailbox::Off)
+        .with_metrics(stampede_web::MetricsAccess::Off)
         .with_shutdown(always_closing);
+    if let Some(signer) = args.signer() {
+        state = state.with_signer(signer);
+    }
     Ok(stampede_web::router(state).layer(axum::middleware::from_fn(trace::lambda_span)))
 }
 

@@ -8,7 +8,7 @@ use crate::serve::{notify_config, relay_config};
 use anyhow::Context as _;
 use lambda_http::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
-use stampede_notify::Relay;
+use stampede_notify::{NotifyConfig, Relay};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,7 +18,7 @@ const MARGIN: Duration = Duration::from_secs(5);
 /// Cold start of the relay function, then the runtime loop.
 pub async fn run(args: LambdaArgs) -> Result<(), Error> {
     let store = open_store(&args).await;
-    let notify = notify_config(&args.notify, public_url(&args));
+    let notify = NotifyConfig { signer: args.signer(), ..notify_config(&args.notify, public_url(&args)) };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let config = relay_config(&args.notify, channels.len());
     let relay = Arc::new(Relay::new(store, channels, config));

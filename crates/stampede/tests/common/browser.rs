@@ -26,6 +26,16 @@ impl Browser {
         Browser { base: base.to_owned(), client, cookies: BTreeMap::new() }
     }
 
+    /// A browser on another client address (any of 127.0.0.0/8 reaches the loopback server).
+    pub fn from_address(base: &str, ip: [u8; 4]) -> Browser {
+        let client = Client::builder()
+            .redirect(redirect::Policy::none())
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap();
+        Browser { base: base.to_owned(), client, cookies: BTreeMap::new() }
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
@@ -60,12 +70,10 @@ impl Browser {
         self.read(resp).await
     }
 
-    /// The CSRF token this browser holds, fetching a page first if it has none yet.
+    /// The token this browser's forms carry now: read from a page, since it is bound to the
+    /// browser's CSRF cookie and its current session.
     pub async fn csrf(&mut self) -> String {
-        if !self.cookies.contains_key("csrf") {
-            self.get("/").await;
-        }
-        self.cookies["csrf"].clone()
+        form_token(&self.get("/sign-in").await.html)
     }
 
     /// Posts a form with the browser's CSRF token added.
@@ -96,4 +104,11 @@ impl Browser {
         assert_eq!(page.status, 303, "sign-in of {email}: {}", page.html);
         page
     }
+}
+
+/// The `_csrf` value of the first form of a page.
+pub fn form_token(html: &str) -> String {
+    let marker = r#"name="_csrf" value=""#;
+    let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
 }

@@ -67,7 +67,7 @@ impl TestApp {
         };
         let state = AppState::new(store.clone(), Some(Arc::from(ADMIN_TOKEN)))
             .with_order_limits(limits)
-            .with_dev_mailbox(true)
+            .with_dev_mailbox(stampede_web::DevMailbox::Open)
             .with_auth(auth);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -110,6 +110,15 @@ impl TestApp {
         let mut req = self.client.post(self.url("/api/orders")).json(body);
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// `POST /api/orders/{id}/cancel`, with the order's access token when given.
+    pub async fn cancel(&self, id: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url(&format!("/api/orders/{id}/cancel")));
+        if let Some(t) = token {
+            req = req.header("Order-Token", t);
         }
         req.send().await.unwrap()
     }

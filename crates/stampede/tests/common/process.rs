@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 pub struct Server {
     pub child: Child,
     pub base: String,
-    /// Every log line the server wrote after its "open at" line.
+    /// Every log line the server wrote.
     pub log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -29,8 +29,20 @@ impl Server {
 
     /// `start`, with extra environment variables for the server.
     pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_on("127.0.0.1:0", data_dir, extra, env)
+    }
+
+    /// Starts the binary listening on every address, as a public shop does (reached here
+    /// through loopback).
+    pub fn start_public(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut server = Server::start_on("0.0.0.0:0", data_dir, extra, &[]);
+        server.base = server.base.replace("0.0.0.0", "127.0.0.1");
+        server
+    }
+
+    fn start_on(addr: &str, data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
-            .args(["--addr", "127.0.0.1:0", "--data-dir"])
+            .args(["--addr", addr, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .envs(env.iter().copied())
@@ -40,9 +52,11 @@ impl Server {
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut base = None;
+        let mut early = Vec::new();
         for line in lines.by_ref() {
             let line = line.unwrap();
             eprintln!("server: {line}");
+            early.push(line.clone());
             if let Some(addr) =
                 serde_json::from_str::<Value>(&line).ok().and_then(|v| v["addr"].as_str().map(str::to_owned))
             {
@@ -51,7 +65,7 @@ impl Server {
             }
         }
         // Keep draining the log so the server never blocks on a full pipe; shown if a test fails.
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Mutex::new(early));
         let kept = log.clone();
         std::thread::spawn(move || {
             lines.map_while(Result::ok).for_each(|line| {

@@ -5,7 +5,10 @@
 use super::read_pool::ReadPool;
 use super::schema;
 use super::writer::now_millis;
-use crate::{Accounts, AuditEntry, Credentials, NewAudit, NewSession, NewUser, Role, StoreError, User};
+use crate::{
+    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
+    Role, StoreError, User,
+};
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 use stampede_domain::Millis;
@@ -47,17 +50,17 @@ impl SqliteAccounts {
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, created_at";
+const USER_COLUMNS: &str = "id, email, name, role, created_at, email_verified";
 
-fn user_row(r: &Row<'_>) -> rusqlite::Result<(String, String, Option<String>, String, Millis)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+type UserRow = (String, String, Option<String>, String, Millis, bool);
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
 }
 
-fn to_user(
-    (id, email, name, role, created_at): (String, String, Option<String>, String, Millis),
-) -> Result<User, StoreError> {
+fn to_user((id, email, name, role, created_at, email_verified): UserRow) -> Result<User, StoreError> {
     let role = Role::parse(&role).ok_or_else(|| StoreError::Backend(format!("stored role `{role}` is invalid")))?;
-    Ok(User { id, email, name, role, created_at })
+    Ok(User { id, email, name, role, created_at, email_verified })
 }
 
 #[async_trait]
@@ -70,16 +73,19 @@ impl Accounts for SqliteAccounts {
                 name: user.name,
                 role: user.role,
                 created_at: now_millis(),
+                email_verified: user.email_verified,
             };
             let inserted = c.execute(
-                "INSERT INTO users (id, email, name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO users (id, email, name, role, password_hash, created_at, email_verified)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     created.id,
                     created.email,
                     created.name,
                     created.role.as_str(),
                     user.password_hash,
-                    created.created_at
+                    created.created_at,
+                    created.email_verified
                 ],
             );
             match inserted {
@@ -99,7 +105,7 @@ impl Accounts for SqliteAccounts {
             .run(move |c| {
                 let row = c
                     .prepare_cached(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"))?
-                    .query_row([email], |r| Ok((user_row(r)?, r.get::<_, String>(5)?)))
+                    .query_row([email], |r| Ok((user_row(r)?, r.get::<_, String>(6)?)))
                     .optional()?;
                 row.map(|(user, password_hash)| Ok(Credentials { user: to_user(user)?, password_hash })).transpose()
             })
@@ -124,7 +130,7 @@ impl Accounts for SqliteAccounts {
         let token_hash = token_hash.to_owned();
         self.reads
             .run(move |c| {
-                let sql = "SELECT u.id, u.email, u.name, u.role, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id
+                let sql = "SELECT u.id, u.email, u.name, u.role, u.created_at, u.email_verified FROM sessions s JOIN users u ON u.id = s.user_id
                      WHERE s.token_hash = ?1 AND s.expires_at > ?2";
                 let row = c.prepare_cached(sql)?.query_row(params![token_hash, now], user_row).optional()?;
                 row.map(to_user).transpose()
@@ -184,6 +190,86 @@ impl Accounts for SqliteAccounts {
             })
             .await
     }
+
+    async fn link_order(&self, user_id: &str, order_id: &str) -> Result<(), StoreError> {
+        let (user_id, order_id) = (user_id.to_owned(), order_id.to_owned());
+        self.write(move |c| {
+            c.execute("INSERT OR IGNORE INTO account_orders (user_id, order_id) VALUES (?1, ?2)", [user_id, order_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn account_order_ids(&self, user_id: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.reads
+            .run(move |c| {
+                // Order ids are UUIDv7: newest sorts last.
+                let mut stmt = c.prepare_cached(
+                    "SELECT order_id FROM account_orders WHERE user_id = ?1 ORDER BY order_id DESC LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![user_id, limit], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+    }
+
+    async fn links_sent(&self, email: &str, purpose: LinkPurpose, since: Millis) -> Result<u32, StoreError> {
+        let email = email.to_lowercase();
+        self.reads
+            .run(move |c| {
+                let sql = "SELECT COUNT(*) FROM email_links WHERE email = ?1 AND purpose = ?2 AND created_at >= ?3";
+                Ok(c.prepare_cached(sql)?.query_row(params![email, purpose.as_str(), since], |r| r.get(0))?)
+            })
+            .await
+    }
+
+    async fn send_link(&self, link: NewEmailLink) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let now = now_millis();
+            let tx = c.unchecked_transaction()?;
+            // Sending is rare, so it also sweeps links that ran out a day ago.
+            tx.execute("DELETE FROM email_links WHERE expires_at < ?1", [now - 24 * 3600 * 1000])?;
+            tx.execute(
+                "INSERT INTO email_links (token_hash, purpose, email, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![link.token_hash, link.purpose.as_str(), link.email.to_lowercase(), now, link.expires_at],
+            )?;
+            tx.execute(
+                "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES (?1, ?2, '', ?3, ?4, ?4)",
+                params![uuid::Uuid::now_v7().to_string(), EMAIL_LINK_EVENT, link.payload.to_string(), now],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn open_link(
+        &self,
+        token_hash: &str,
+        purpose: LinkPurpose,
+        now: Millis,
+    ) -> Result<Option<String>, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |c| {
+            let tx = c.unchecked_transaction()?;
+            let email: Option<String> = tx
+                .query_row(
+                    "UPDATE email_links SET used_at = ?3
+                     WHERE token_hash = ?1 AND purpose = ?2 AND used_at IS NULL AND expires_at > ?3
+                     RETURNING email",
+                    params![token_hash, purpose.as_str(), now],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let (Some(email), LinkPurpose::VerifyEmail) = (&email, purpose) {
+                tx.execute("UPDATE users SET email_verified = 1 WHERE email = ?1", [email])?;
+            }
+            tx.commit()?;
+            Ok(email)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -191,7 +277,7 @@ mod tests {
     use super::*;
 
     fn new_user(email: &str, role: Role) -> NewUser {
-        NewUser { email: email.into(), name: None, role, password_hash: "$argon2id$stub".into() }
+        NewUser { email: email.into(), name: None, role, password_hash: "$argon2id$stub".into(), email_verified: false }
     }
 
     #[tokio::test]

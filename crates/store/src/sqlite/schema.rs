@@ -129,6 +129,30 @@ CREATE INDEX orders_by_status ON orders (status, id);
 -- one writer and needs no split; it keeps the setting so a catalog moves between engines whole.
 ALTER TABLE products ADD COLUMN stock_shards INTEGER NOT NULL DEFAULT 1 CHECK (stock_shards >= 1);
 "#,
+    r#"
+-- Whether the account's owner has shown they read its email (a link sent to it was opened).
+-- Until then a customer account is not trusted with guest orders placed under that email.
+-- Staff accounts are made by an admin, who vouches for the address.
+ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET email_verified = 1 WHERE role <> 'customer';
+-- Orders placed while signed in: what an account whose email is not verified may see.
+CREATE TABLE account_orders (
+    user_id  TEXT NOT NULL REFERENCES users (id),
+    order_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, order_id)
+) WITHOUT ROWID;
+-- One-time links sent by email (guest order lookup, email verification), by the SHA-256 of
+-- their token: the database alone cannot open one.
+CREATE TABLE email_links (
+    token_hash TEXT PRIMARY KEY,
+    purpose    TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+);
+CREATE INDEX email_links_by_email ON email_links (email, created_at);
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

@@ -170,12 +170,20 @@ pub struct OrderDto {
     /// `received`, `preparing`, `ready`, `out_for_delivery`, `completed` or `cancelled`.
     #[schema(example = "received")]
     pub status: String,
-    pub customer: CustomerDto,
+    /// Who ordered: shown only to the customer (their session or bearer token, the order's
+    /// `Order-Token`, or the browser that placed it) and to staff.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerDto>,
     pub items: Vec<OrderLineDto>,
     pub total: MoneyDto,
-    /// Pickup or delivery; absent on orders placed without saying.
+    /// Pickup or delivery; absent on orders placed without saying, and, like `customer`,
+    /// shown only to the customer and staff.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<FulfilmentDto>,
+    /// Only in the answer to placing the order: send it as `Order-Token` to read the
+    /// order's personal details or cancel it later. Keep it like a password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -212,13 +220,23 @@ impl From<Order> for OrderDto {
         OrderDto {
             id: o.id,
             status: o.status.to_string(),
-            customer: CustomerDto { id: o.customer.key.0, email: o.customer.email, name: o.customer.name },
+            customer: Some(CustomerDto { id: o.customer.key.0, email: o.customer.email, name: o.customer.name }),
             items: o.lines.into_iter().map(Into::into).collect(),
             total: o.total.into(),
             fulfilment: o.fulfilment.map(Into::into),
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
+            access_token: None,
         }
+    }
+}
+
+impl OrderDto {
+    /// The order as anyone holding its id may see it: status and items, nothing personal.
+    pub fn without_personal_details(mut self) -> OrderDto {
+        self.customer = None;
+        self.fulfilment = None;
+        self
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::dto::{OrderDto, OrderPageDto};
 use super::place_order::PlaceOrderBody;
+use crate::auth::order_access;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{AppState, Problem, telemetry};
 use axum::Extension;
@@ -51,7 +52,9 @@ pub async fn place_order(
     let placed = place_checked(&app, PlaceOrder { request, idempotency_key }).await?;
     let location = format!("/api/orders/{}", placed.order.id);
     let order_id = telemetry::OrderId(placed.order.id.clone());
-    let mut response = (StatusCode::CREATED, Json(OrderDto::from(placed.order))).into_response();
+    let access_token = order_access::token(&app.signer, &placed.order.id);
+    let dto = OrderDto { access_token: Some(access_token), ..OrderDto::from(placed.order) };
+    let mut response = (StatusCode::CREATED, Json(dto)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
@@ -104,30 +107,53 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     Ok(Some(key.to_owned()))
 }
 
-/// One order.
+/// One order. Status and items are open to whoever holds the id; `customer` and
+/// `fulfilment` only to the customer and staff.
 #[utoipa::path(get, path = "/api/orders/{id}", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id"),
+        ("Order-Token" = Option<String>, Header, description = "The `accessToken` returned when the order was placed")),
     responses(
         (status = 200, description = "The order", body = OrderDto),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_order(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<OrderDto>, Problem> {
+pub async fn get_order(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<OrderDto>, Problem> {
     let order = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
-    Ok(Json(order.into()))
+    let viewer = order_access::credentials(&app, &headers, None).await.viewer(&app.signer, &order);
+    let dto = OrderDto::from(order);
+    Ok(Json(if viewer.is_trusted() { dto } else { dto.without_personal_details() }))
 }
 
-/// Cancels an order that is still `received`; its stock goes back on sale.
+/// Cancels an order that is still `received`; its stock goes back on sale. Only the
+/// customer (session or bearer token, `Order-Token`, or the browser that placed it) and
+/// staff may.
 #[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders",
-    params(("id" = String, Path, description = "Order id")),
+    params(("id" = String, Path, description = "Order id"),
+        ("Order-Token" = Option<String>, Header, description = "The `accessToken` returned when the order was placed")),
     responses(
         (status = 200, description = "The cancelled order", body = OrderDto),
+        (status = 403, description = "Not the customer's credentials, nor staff", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already being prepared, or already cancelled", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn cancel_order(
     State(app): State<AppState>,
+    headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderDto>, Problem> {
+    let order = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
+    let viewer = order_access::credentials(&app, &headers, None).await.viewer(&app.signer, &order);
+    if !viewer.is_trusted() {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not your order",
+            "only the customer who placed this order, or staff, may cancel it: send its `Order-Token`, or sign in",
+        ));
+    }
     Ok(Json(app.store.cancel_order(&id).await?.into()))
 }
 
@@ -142,21 +168,47 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
-/// A customer's orders, newest first.
+/// A customer's orders, newest first: for that customer's own session or bearer token
+/// (with a verified email), or staff.
 #[utoipa::path(get, path = "/api/customers/{customer}/orders", tag = "orders",
     params(("customer" = String, Path, min_length = 1, max_length = 254, pattern = "^[A-Za-z0-9._+-]+(@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)?$",
         description = "The customer's email address, or the `userId` used with the shorthand"), PageParams),
     responses(
         (status = 200, description = "A page of orders", body = OrderPageDto),
         (status = 400, description = "Bad paging parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No credentials: sign in, or send a bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Someone else's orders", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an email address or user id", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn customer_orders(
     State(app): State<AppState>,
+    headers: HeaderMap,
     ApiPath(customer): ApiPath<String>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<OrderPageDto>, Problem> {
     let key = CustomerKey::from_lookup(&customer).map_err(|e| Problem::invalid_field("customer", &e.message))?;
+    let who = order_access::credentials(&app, &headers, None).await;
+    let staff = who.admin_token || who.user.as_ref().is_some_and(|u| u.role.is_staff());
+    let own = who.user.as_ref().is_some_and(|u| u.email_verified && u.email == key.0);
+    match &who.user {
+        _ if staff || own => {}
+        None => {
+            return Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Sign in first",
+                "a customer's orders are for that customer: sign in, or send their bearer token",
+            ));
+        }
+        Some(_) => {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Not your orders",
+                "you can list only your own orders (and only once your email address is verified)",
+            ));
+        }
+    }
     let limit = page.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(Problem::new(

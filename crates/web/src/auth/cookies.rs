@@ -63,7 +63,8 @@ pub fn token_hash(token: &str) -> String {
 
 /// Compares without an early exit, so timing does not leak how much of a guess was right.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 #[cfg(test)]

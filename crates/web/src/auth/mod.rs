@@ -2,9 +2,11 @@
 //! tokens on every form, sign-in limits and lockout, the staff guard, and the audit log.
 
 pub mod cookies;
+pub mod email_links;
 pub mod guard;
 pub mod login_limits;
 pub mod oidc;
+pub mod order_access;
 pub mod password;
 pub mod visitor;
 
@@ -98,10 +100,10 @@ impl Auth {
         .map_err(|e| SignInError::Store(StoreError::Backend(format!("password check failed: {e}"))))?;
         match matched {
             Some(user) => {
-                self.limits.succeeded(&email);
+                self.limits.succeeded(&email, ip);
                 Ok(user)
             }
-            None => Err(SignInError::Wrong { locked_for: self.limits.failed(&email) }),
+            None => Err(SignInError::Wrong { locked_for: self.limits.failed(&email, ip) }),
         }
     }
 
@@ -127,15 +129,18 @@ impl Auth {
     /// The signed-in user of the request: a current session cookie, else a valid OIDC
     /// bearer token when OIDC is configured.
     pub async fn session_user(&self, headers: &axum::http::HeaderMap) -> Result<Option<User>, StoreError> {
-        match self.cookies.read(headers, SESSION_COOKIE) {
-            Some(token) if token.len() == 64 => {
-                if let Some(user) = self.accounts.session_user(&token_hash(token), now_millis()).await? {
-                    return Ok(Some(user));
-                }
-            }
-            _ => {}
+        match self.cookie_user(headers).await? {
+            Some(user) => Ok(Some(user)),
+            None => Ok(self.bearer_user(headers)),
         }
-        Ok(self.bearer_user(headers))
+    }
+
+    /// The user of the request's session cookie, if it is current.
+    pub async fn cookie_user(&self, headers: &axum::http::HeaderMap) -> Result<Option<User>, StoreError> {
+        match self.cookies.read(headers, SESSION_COOKIE) {
+            Some(token) if token.len() == 64 => self.accounts.session_user(&token_hash(token), now_millis()).await,
+            _ => Ok(None),
+        }
     }
 
     /// The user of a valid OIDC bearer token, if OIDC is on and the request carries one.
@@ -207,13 +212,26 @@ pub async fn register(
         .await
         .map_err(|e| SignUpError::Store(StoreError::Backend(e.to_string())))?
         .map_err(|e| SignUpError::Store(StoreError::Backend(e)))?;
-    let user = NewUser { email: customer.email.unwrap_or_default(), name: customer.name, role, password_hash };
+    // Staff accounts come from an admin, who vouches for the address; a customer proves it
+    // by opening the link the shop emails.
+    let email_verified = role.is_staff();
+    let user =
+        NewUser { email: customer.email.unwrap_or_default(), name: customer.name, role, password_hash, email_verified };
     accounts.create_user(user).await.map_err(|e| match e {
         StoreError::Conflict(_) => {
             SignUpError::EmailTaken("That email already has an account. Sign in instead.".into())
         }
         other => SignUpError::Store(other),
     })
+}
+
+/// Whether the request carries `Authorization: Bearer <expected>`, compared in constant time.
+pub fn bearer_matches(headers: &axum::http::HeaderMap, expected: &str) -> bool {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| cookies::same(given, expected))
 }
 
 /// Wall-clock now in Unix milliseconds.

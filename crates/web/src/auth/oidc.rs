@@ -101,6 +101,8 @@ impl OidcVerifier {
             name: claims["name"].as_str().map(str::to_owned),
             role,
             created_at: claims["iat"].as_i64().unwrap_or(0) * 1000,
+            // The identity provider vouches for the address unless it says otherwise.
+            email_verified: claims["email"].is_string() && claims["email_verified"].as_bool() != Some(false),
         })
     }
 }

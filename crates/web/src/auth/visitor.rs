@@ -3,17 +3,21 @@
 //! and makes the visitor available to handlers (request extension) and to page layouts
 //! (a task-local, so every page can show the right header without each handler passing it).
 //!
-//! CSRF uses the double-submit pattern: a random token in an HttpOnly cookie and the same
-//! token in a hidden `_csrf` field of every form; a post whose field does not match its
-//! cookie changes nothing. The JSON API is exempt: it takes no cookies and no form bodies.
+//! CSRF uses signed double submit: a random nonce in an HttpOnly cookie, and in a hidden
+//! `_csrf` field of every form an HMAC of that nonce and the browser's session cookie under
+//! the server's secret. A post whose field is not that HMAC changes nothing: a token planted
+//! or copied from another session is worthless. The JSON API is exempt (it takes no form
+//! bodies), and so is a request whose `Authorization` header itself signed it in (a valid
+//! OIDC token, which another site's form cannot attach); the session cookie never exempts.
 
-use super::cookies::{CookiePolicy, new_token, same};
+use super::cookies::{CookiePolicy, new_token};
 use crate::{AppState, MAX_BODY_BYTES};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use stampede_domain::Signer;
 use stampede_store::User;
 
 /// Name of the CSRF cookie (with `__Host-` in front over HTTPS).
@@ -43,8 +47,7 @@ pub fn current() -> Option<Visitor> {
 
 /// Paths that are not pages: no visitor, no CSRF cookie, no session lookup.
 fn is_machine_path(path: &str) -> bool {
-    ["/api/", "/static/", "/dev/"].iter().any(|p| path.starts_with(p))
-        || ["/healthz", "/readyz", "/metrics"].contains(&path)
+    ["/api/", "/static/"].iter().any(|p| path.starts_with(p)) || ["/healthz", "/readyz", "/metrics"].contains(&path)
 }
 
 /// The middleware: resolves the visitor, refuses forged form posts, sets the CSRF cookie.
@@ -58,30 +61,41 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(str::to_owned);
     let fresh = existing.is_none();
-    let csrf = existing.unwrap_or_else(new_token);
-    let request = if is_unsafe(request.method()) {
-        match checked(request, &csrf, fresh).await {
+    let nonce = existing.unwrap_or_else(new_token);
+    let session = cookies.read(request.headers(), super::SESSION_COOKIE).unwrap_or_default().to_owned();
+    let csrf = form_token(&app.signer, &session, &nonce);
+    let bearer = app.auth.as_ref().and_then(|auth| auth.bearer_user(request.headers()));
+    let request = if is_unsafe(request.method()) && bearer.is_none() {
+        match checked(request, &app.signer, &session, &nonce, fresh).await {
             Ok(request) => request,
             Err(refusal) => return refusal,
         }
     } else {
         request
     };
-    let user = match &app.auth {
-        Some(auth) => auth.session_user(request.headers()).await.unwrap_or_else(|e| {
+    let user = match (&app.auth, bearer) {
+        (_, Some(user)) => Some(user),
+        (Some(auth), None) => auth.cookie_user(request.headers()).await.unwrap_or_else(|e| {
             tracing::error!(error = %e, "could not look up a session");
             None
         }),
-        None => None,
+        (None, None) => None,
     };
-    let visitor = Visitor { csrf: csrf.clone(), user, accounts: app.auth.is_some() };
+    let visitor = Visitor { csrf, user, accounts: app.auth.is_some() };
     let mut request = request;
     request.extensions_mut().insert(visitor.clone());
     let mut response = CURRENT.scope(visitor, next.run(request)).await;
     if fresh {
-        set_csrf_cookie(&mut response, cookies, &csrf);
+        set_csrf_cookie(&mut response, cookies, &nonce);
     }
     response
+}
+
+const CSRF_PURPOSE: &str = "csrf";
+
+/// The token forms carry: the nonce bound to the session cookie (empty when signed out).
+fn form_token(signer: &Signer, session: &str, nonce: &str) -> String {
+    signer.sign(CSRF_PURPOSE, &format!("{session}|{nonce}"))
 }
 
 fn is_unsafe(method: &Method) -> bool {
@@ -94,12 +108,15 @@ fn set_csrf_cookie(response: &mut Response, cookies: CookiePolicy, token: &str) 
     }
 }
 
-/// Passes the request on if its form carries the cookie's token; else the refusal page.
-async fn checked(request: Request, csrf: &str, fresh: bool) -> Result<Request, Response> {
-    // A bearer token cannot be attached by another site's form, so such requests are not forgeable.
-    if request.headers().contains_key(header::AUTHORIZATION) {
-        return Ok(request);
-    }
+/// Passes the request on if its form carries the token of its nonce and session; else the
+/// refusal page.
+async fn checked(
+    request: Request,
+    signer: &Signer,
+    session: &str,
+    nonce: &str,
+    fresh: bool,
+) -> Result<Request, Response> {
     if fresh {
         return Err(refused());
     }
@@ -108,7 +125,7 @@ async fn checked(request: Request, csrf: &str, fresh: bool) -> Result<Request, R
         .await
         .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "This form is too large to send.").into_response())?;
     let given = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
-    if !given.is_some_and(|g| same(&g, csrf)) {
+    if !given.is_some_and(|g| signer.verify(CSRF_PURPOSE, &format!("{session}|{nonce}"), &g)) {
         return Err(refused());
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
@@ -130,12 +147,30 @@ mod tests {
 
     #[test]
     fn only_pages_get_a_visitor() {
-        for path in ["/api/orders", "/static/shop.css", "/healthz", "/metrics", "/dev/mailbox"] {
+        for path in ["/api/orders", "/static/shop.css", "/healthz", "/metrics"] {
             assert!(is_machine_path(path), "{path}");
         }
-        for path in ["/", "/admin/orders", "/cart/add", "/sign-in"] {
+        // The dev mailbox may be for admins only, so it needs to know who is asking.
+        for path in ["/", "/admin/orders", "/cart/add", "/sign-in", "/dev/mailbox"] {
             assert!(!is_machine_path(path), "{path}");
         }
         assert!(is_unsafe(&Method::POST) && is_unsafe(&Method::DELETE) && !is_unsafe(&Method::GET));
+    }
+}
+
+#[cfg(test)]
+mod binding_tests {
+    use super::*;
+
+    #[test]
+    fn form_tokens_are_bound_to_the_session_and_the_nonce() {
+        let signer = Signer::new(vec![b"k".to_vec()]).unwrap();
+        let (nonce, other) = ("a".repeat(64), "b".repeat(64));
+        let signed_out = form_token(&signer, "", &nonce);
+        assert_eq!(signed_out, form_token(&signer, "", &nonce), "stable for one browser");
+        assert_ne!(signed_out, form_token(&signer, "session-1", &nonce), "signing in changes it");
+        assert_ne!(form_token(&signer, "session-1", &nonce), form_token(&signer, "session-2", &nonce));
+        assert_ne!(signed_out, form_token(&signer, "", &other), "another nonce");
+        assert_ne!(signed_out, nonce, "the cookie alone is not the token");
     }
 }

@@ -2,9 +2,11 @@
 //! same page and land on the dashboard.
 
 use super::cart::Cart;
+use super::display::now_millis;
 use super::order_page::OrderView;
 use super::page::{PageError, Shell, render, see_other};
 use crate::AppState;
+use crate::auth::email_links;
 use crate::auth::login_limits::{Refusal, retry_secs};
 use crate::auth::visitor::Visitor;
 use crate::auth::{Auth, SignInError, SignUpError};
@@ -16,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
-use stampede_store::{Role, User};
+use stampede_store::{LinkPurpose, Order, Role, User};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -30,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-up", get(sign_up_form).post(sign_up))
         .route("/sign-out", post(sign_out))
         .route("/account", get(account))
+        .route("/account/verify", get(super::verify_email::open_form).post(super::verify_email::open))
+        .route("/account/verify/resend", post(super::verify_email::resend))
 }
 
 #[derive(Template)]
@@ -63,6 +67,10 @@ struct AccountPage {
     user: User,
     orders: Vec<OrderView>,
     next_cursor: Option<String>,
+    /// A confirmation link was just sent.
+    sent: bool,
+    /// The email was just confirmed.
+    verified: bool,
 }
 
 /// `?next=` after sign-in.
@@ -71,9 +79,26 @@ pub struct Next {
     next: Option<String>,
 }
 
-/// A local path to return to; anything else (other sites, `//host`) is ignored.
+/// A path of this shop to return to after sign-in; anything that could leave the site is
+/// ignored. It is resolved the way a browser would resolve it (which drops tabs and
+/// newlines and reads `\` as `/`, so `/\t/evil.com` means `//evil.com`), and must stay on
+/// the shop's origin; control characters are refused outright.
 fn local_path(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).map(str::to_owned)
+    let next = next?;
+    if !next.starts_with('/') || next.chars().any(|c| c.is_control() || c == '\\') {
+        return None;
+    }
+    let shop = url::Url::parse("http://shop.invalid/").ok()?;
+    let target = shop.join(next).ok()?;
+    if target.origin() != shop.origin() {
+        return None;
+    }
+    let mut path = target.path().to_owned();
+    if let Some(query) = target.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Some(path)
 }
 
 fn auth(app: &AppState) -> Result<&Arc<Auth>, PageError> {
@@ -131,8 +156,9 @@ pub async fn sign_in(
         }
         Err(SignInError::Wrong { locked_for: Some(wait) } | SignInError::Refused(Refusal::LockedOut(wait))) => {
             let minutes = retry_secs(wait).div_ceil(60);
-            let message =
-                format!("Too many wrong passwords for this email. Signing in to it is paused for {minutes} min.");
+            let message = format!(
+                "Too many wrong passwords for this email from your network. Signing in to it from here is paused for {minutes} min."
+            );
             return Ok(with_retry_after(again(message, StatusCode::TOO_MANY_REQUESTS), retry_secs(wait)));
         }
         Err(SignInError::Refused(Refusal::RateLimited(wait))) => {
@@ -186,6 +212,11 @@ pub async fn sign_up(
     let mut errors = SignUpErrors::default();
     let status = match auth.sign_up(&form.email, name, &form.password, Role::Customer).await {
         Ok(user) => {
+            // The account is usable at once; guest orders under the email join it once the
+            // owner opens the link sent to it.
+            if let Err(e) = email_links::send(auth, LinkPurpose::VerifyEmail, &user.email, now_millis()).await {
+                tracing::error!(error = %e, "could not queue the email confirmation link");
+            }
             let cookie = auth.open_session(&user).await?;
             return Ok(see_other("/account", Some(cookie)));
         }
@@ -212,10 +243,12 @@ pub async fn sign_out(State(app): State<AppState>, headers: HeaderMap) -> Result
     Ok(see_other("/", Some(cookie)))
 }
 
-/// `?cursor=` for older orders.
+/// `?cursor=` for older orders; `?sent=1` / `?verified=1` after the email links.
 #[derive(Deserialize)]
 pub struct Older {
     cursor: Option<String>,
+    sent: Option<String>,
+    verified: Option<String>,
 }
 
 /// `GET /account`: the signed-in person's orders, newest first.
@@ -228,14 +261,33 @@ pub async fn account(
     let Some(user) = visitor.user else {
         return Ok(see_other("/sign-in?next=%2Faccount", None));
     };
-    let found = app.store.customer_orders(&CustomerKey(user.email.clone()), older.cursor.as_deref(), PAGE).await?;
+    let (orders, next_cursor) = if user.email_verified {
+        let found = app.store.customer_orders(&CustomerKey(user.email.clone()), older.cursor.as_deref(), PAGE).await?;
+        (found.orders, found.next_cursor)
+    } else {
+        (placed_while_signed_in(&app, &user).await?, None)
+    };
     let page = AccountPage {
         shell: Shell::new("Your account", &Cart::from_headers(&headers)),
         user,
-        orders: found.orders.iter().map(OrderView::new).collect(),
-        next_cursor: found.next_cursor,
+        orders: orders.iter().map(OrderView::new).collect(),
+        next_cursor,
+        sent: older.sent.is_some(),
+        verified: older.verified.is_some(),
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// The orders an account with an unverified email placed while signed in, newest first.
+async fn placed_while_signed_in(app: &AppState, user: &User) -> Result<Vec<Order>, PageError> {
+    let auth = auth(app)?;
+    let mut orders = Vec::new();
+    for id in auth.accounts.account_order_ids(&user.id, PAGE).await? {
+        if let Some(order) = app.store.order(&id).await? {
+            orders.push(order);
+        }
+    }
+    Ok(orders)
 }
 
 #[cfg(test)]
@@ -245,8 +297,25 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(local_path(Some("/admin/orders?status=received")).as_deref(), Some("/admin/orders?status=received"));
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "admin", ""] {
-            assert_eq!(local_path(Some(bad)), None, "{bad}");
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            "/\\/evil.example",
+            "///evil.example",
+            "/\u{0}/x",
+            "admin",
+            "",
+        ] {
+            assert_eq!(local_path(Some(bad)), None, "{bad:?}");
         }
+        // Encoded characters stay encoded in a path: the browser does not decode them into
+        // an authority, so these stay on the shop.
+        assert_eq!(local_path(Some("/%2F%2Fevil.example")).as_deref(), Some("/%2F%2Fevil.example"));
+        assert_eq!(local_path(Some("/%09/evil.example")).as_deref(), Some("/%09/evil.example"));
     }
 }

@@ -9,6 +9,7 @@ use super::display::now_millis;
 use super::messages::explain;
 use super::page::{PageError, Shell, render, see_other};
 use crate::api::orders::place_checked;
+use crate::auth::order_access;
 use crate::{AppState, Problem};
 use askama::Template;
 use axum::extract::{ConnectInfo, State};
@@ -165,8 +166,21 @@ pub async fn submit(
     };
     match placed {
         Ok(placed) => {
+            let id = &placed.order.id;
+            if let (Some(user), Some(auth)) = (signed_in_customer(), &app.auth) {
+                // Lets an account whose email is not verified yet still see what it ordered.
+                if let Err(e) = auth.accounts.link_order(&user.id, id).await {
+                    tracing::warn!(error = %e, order_id = %id, "could not link the order to its account");
+                }
+            }
             let cleared = Cart::default().set_cookie();
-            Ok(see_other(&format!("/orders/{}?placed=1", placed.order.id), Some(cleared)))
+            let mut response = see_other(&format!("/orders/{id}?placed=1"), Some(cleared));
+            // This browser may see the order's details and cancel it (see auth::order_access).
+            let access = order_access::cookie_with(&app.signer, app.auth.as_deref(), &headers, id);
+            if let Ok(value) = HeaderValue::from_str(&access) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            Ok(response)
         }
         Err(problem) => Ok(refused(problem, priced, form, &headers, now)),
     }

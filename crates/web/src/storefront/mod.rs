@@ -10,6 +10,7 @@ mod catalog_view;
 mod checkout;
 mod display;
 mod illustration;
+mod link_page;
 pub mod live_stock;
 mod menu;
 mod messages;
@@ -17,6 +18,7 @@ mod my_orders;
 mod order_page;
 mod page;
 mod product_page;
+mod verify_email;
 
 pub use account::routes as account_routes;
 pub use assets::{ADMIN_CSS, ADMIN_JS, CSS as SHOP_CSS};
@@ -39,7 +41,9 @@ pub fn routes() -> Router<AppState> {
         .route("/cart/remove", post(cart_page::remove))
         .route("/checkout", get(checkout::show).post(checkout::submit))
         .route("/orders/{id}", get(order_page::show))
-        .route("/my-orders", get(my_orders::show))
+        .route("/orders/{id}/cancel", post(order_page::cancel))
+        .route("/my-orders", get(my_orders::show).post(my_orders::request_link))
+        .route("/my-orders/open", get(my_orders::open_form).post(my_orders::open))
         .route("/static/{file}", get(assets::serve))
         .route("/api/stock/events", get(live_stock::events))
 }

@@ -4,16 +4,18 @@
 
 use super::cart::Cart;
 use super::display::{self, price};
-use super::page::{PageError, Shell, render};
+use super::page::{PageError, Shell, message_page, render, see_other};
 use crate::AppState;
+use crate::auth::order_access;
 use crate::timefmt::rfc3339;
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use stampede_domain::{Fulfilment, OrderStatus};
-use stampede_store::Order;
+use stampede_store::{Order, StoreError};
 
 /// One step of the progress bar.
 pub struct Step {
@@ -127,6 +129,15 @@ impl OrderView {
         }
     }
 
+    /// The view for someone who holds only the order's id: status and items, nothing personal.
+    pub fn without_personal_details(mut self) -> OrderView {
+        self.customer.clear();
+        self.email.clear();
+        self.fulfilment = "";
+        self.address.clear();
+        self
+    }
+
     /// Items in one line: "2 × Margherita, 1 × Cola".
     pub fn summary(&self) -> String {
         self.lines.iter().map(|l| format!("{} × {}", l.quantity, l.name)).collect::<Vec<_>>().join(", ")
@@ -140,12 +151,23 @@ struct OrderPage {
     order: OrderView,
     /// Arrived straight from checkout: say thank you.
     placed: bool,
+    /// The customer or staff: personal details are shown and cancelling is offered.
+    trusted: bool,
+    /// The access token from the receipt's link, carried into the cancel form.
+    key: String,
 }
 
-/// `?placed=1` right after checkout.
+impl OrderPage {
+    fn cancellable(&self) -> bool {
+        self.trusted && self.order.status == OrderStatus::Received.as_str()
+    }
+}
+
+/// `?placed=1` right after checkout; `?key=` from the receipt's link.
 #[derive(Deserialize)]
 pub struct OrderQuery {
     placed: Option<String>,
+    key: Option<String>,
 }
 
 /// `GET /orders/{id}`.
@@ -156,14 +178,60 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let order = app.store.order(&id).await?.ok_or(PageError::NotFound)?;
+    let key = query.key.unwrap_or_default();
+    let trusted = order_access::credentials(&app, &headers, Some(&key)).await.viewer(&app.signer, &order).is_trusted();
     let view = OrderView::new(&order);
+    let view = if trusted { view } else { view.without_personal_details() };
     let title = format!("Order {}", view.number);
     let page = OrderPage {
         shell: Shell::new(title, &Cart::from_headers(&headers)),
         order: view,
         placed: query.placed.is_some(),
+        trusted,
+        key: if trusted { key } else { String::new() },
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// The cancel form's fields.
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    key: String,
+}
+
+/// `POST /orders/{id}/cancel`: the customer (or staff) cancels an order still `received`.
+pub async fn cancel(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<CancelForm>,
+) -> Result<Response, PageError> {
+    let order = app.store.order(&id).await?.ok_or(PageError::NotFound)?;
+    let who = order_access::credentials(&app, &headers, Some(&form.key)).await;
+    if !who.viewer(&app.signer, &order).is_trusted() {
+        return Ok(message_page(
+            StatusCode::FORBIDDEN,
+            "Not your order",
+            "This order can't be cancelled from here",
+            "Only the person who placed an order can cancel it: use the link in your receipt, or sign in.",
+        ));
+    }
+    match app.store.cancel_order(&id).await {
+        Ok(_) => {}
+        Err(StoreError::NotCancellable { .. }) => {
+            return Ok(message_page(
+                StatusCode::CONFLICT,
+                "Too late to cancel",
+                "The kitchen has already started",
+                "This order is already being made (or was cancelled before), so it can't be cancelled any more. \
+                 Please call the shop.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let back = if form.key.is_empty() { format!("/orders/{id}") } else { format!("/orders/{id}?key={}", form.key) };
+    Ok(see_other(&back, None))
 }
 
 #[cfg(test)]
