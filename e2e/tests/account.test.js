@@ -58,7 +58,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await shot(page, '31-account');
 
       // Confirming the email: the link arrives through the outbox in the dev mailbox.
-      const link = await mailedLink(page, shop.base, email, 'Confirm your email');
+      const link = await mailedLink(shop.base, email, 'Confirm your email');
       await page.goto(link);
       await page.getByRole('button', { name: 'Confirm my email' }).click();
       await page.getByText('Thank you: your email is confirmed.').waitFor();

@@ -138,7 +138,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await page.getByRole('button', { name: 'Email me a link' }).click();
       await page.getByText('Check your inbox').waitFor();
       await shot(page, '07-my-orders-sent');
-      const link = await mailedLink(page, shop.base, email, 'Your orders');
+      const link = await mailedLink(shop.base, email, 'Your orders');
       await page.goto(link);
       await page.getByRole('button', { name: 'Show my orders' }).click();
       await page.getByRole('link', { name: /Order #/ }).waitFor();

@@ -10,6 +10,7 @@ pub mod money;
 pub mod order;
 pub mod pricing;
 pub mod rules;
+pub mod shop;
 pub mod signing;
 pub mod status;
 
@@ -19,9 +20,10 @@ pub use customer::{Customer, CustomerKey};
 pub use error::{OrderRejection, ValidationError};
 pub use fulfilment::{DeliveryAddress, Fulfilment};
 pub use money::{Currency, Money};
-pub use order::{LineRequest, MAX_LINE_QUANTITY, MAX_LINES, OrderLine, OrderRequest, SelectedOption};
+pub use order::{LineRequest, MAX_LINE_QUANTITY, MAX_LINES, OrderLine, OrderRequest, SelectedOption, short_number};
 pub use pricing::{OptionSelection, price_line};
 pub use rules::{LineCheck, check_line};
+pub use shop::ShopProfile;
 pub use signing::Signer;
 pub use status::OrderStatus;
 

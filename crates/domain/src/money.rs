@@ -9,6 +9,17 @@ use std::fmt;
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// What is written before an amount: the symbol of the common currencies, else the code
+    /// and a space.
+    pub fn prefix(&self) -> String {
+        match self.as_str() {
+            "USD" => "$".to_owned(),
+            "EUR" => "€".to_owned(),
+            "GBP" => "£".to_owned(),
+            code => format!("{code} "),
+        }
+    }
+
     /// US dollars, the demo shop's currency.
     pub const USD: Currency = Currency(*b"USD");
 
@@ -53,6 +64,14 @@ pub struct Money {
 }
 
 impl Money {
+    /// The amount as the shop shows it to people, in pages and email alike: `$12.99`,
+    /// `€3.50`, `CHF 4.00`.
+    pub fn for_people(&self) -> String {
+        let sign = if self.amount < 0 { "-" } else { "" };
+        let abs = self.amount.unsigned_abs();
+        format!("{sign}{}{}.{:02}", self.currency.prefix(), abs / 100, abs % 100)
+    }
+
     /// Builds an amount in minor units.
     pub const fn new(amount: i64, currency: Currency) -> Money {
         Money { amount, currency }
@@ -84,6 +103,13 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_for_people_use_the_symbol() {
+        assert_eq!(Money::new(1950, Currency::USD).for_people(), "$19.50");
+        assert_eq!(Money::new(-300, Currency::parse("EUR").unwrap()).for_people(), "-€3.00");
+        assert_eq!(Money::new(400, Currency::parse("CHF").unwrap()).for_people(), "CHF 4.00");
+    }
 
     #[test]
     fn currency_accepts_only_three_upper_case_letters() {

@@ -9,6 +9,13 @@ pub const MAX_LINES: usize = 50;
 /// Most units on one line: a sane cap that keeps a typo from buying the warehouse.
 pub const MAX_LINE_QUANTITY: u32 = 100;
 
+/// The short order number people see and say (`#B2C3D4E5`): the random tail of the UUIDv7
+/// id, upper-cased. Pages, receipts and the kitchen all show this one.
+pub fn short_number(id: &str) -> String {
+    let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
+    hex[hex.len().saturating_sub(8)..].to_ascii_uppercase()
+}
+
 /// One requested line before pricing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineRequest {

@@ -39,6 +39,18 @@ impl OrderStatus {
         }
     }
 
+    /// What the status means to the customer, in pages and email.
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderStatus::Received => "Order received",
+            OrderStatus::Preparing => "In the oven",
+            OrderStatus::Ready => "Ready for pickup",
+            OrderStatus::OutForDelivery => "Out for delivery",
+            OrderStatus::Completed => "Completed",
+            OrderStatus::Cancelled => "Cancelled",
+        }
+    }
+
     /// Parses the wire name.
     pub fn parse(s: &str) -> Option<OrderStatus> {
         OrderStatus::ALL.into_iter().find(|st| st.as_str() == s)

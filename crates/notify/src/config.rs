@@ -2,8 +2,8 @@
 
 use crate::Channel;
 use crate::channels::{MailboxChannel, SmtpChannel, WebhookChannel};
-use crate::receipt::Links;
-use stampede_domain::Signer;
+use crate::receipt::MailContext;
+use stampede_domain::{ShopProfile, Signer};
 use stampede_store::Mailbox;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +49,8 @@ pub struct NotifyConfig {
     pub aws_endpoint_url: Option<String>,
     /// The server's signing secret, so receipts link to the order with its access key.
     pub signer: Option<Signer>,
+    /// The shop's name, address and phone, on every receipt.
+    pub shop: ShopProfile,
 }
 
 impl NotifyConfig {
@@ -57,8 +59,8 @@ impl NotifyConfig {
         self.smtp_url.is_none() && !self.ses
     }
 
-    fn links(&self) -> Links {
-        Links { public_url: self.public_url.clone(), signer: self.signer.clone() }
+    fn links(&self) -> MailContext {
+        MailContext { public_url: self.public_url.clone(), signer: self.signer.clone(), shop: self.shop.clone() }
     }
 
     /// Builds the configured channels. `mailbox` backs the dev mailbox.

@@ -3,11 +3,11 @@
 //! webhooks and SNS never see these events.
 
 use crate::Event;
-use crate::receipt::{Links, Receipt};
+use crate::receipt::{MailContext, Receipt};
 use stampede_store::LinkPurpose;
 
 /// Renders the link email of `event`, or `None` if its payload lacks the recipient or path.
-pub fn render(event: &Event, links: &Links) -> Option<Receipt> {
+pub fn render(event: &Event, links: &MailContext) -> Option<Receipt> {
     let payload = &event.payload;
     let to = payload.get("to")?.as_str()?.to_owned();
     let path = payload.get("path")?.as_str()?;
@@ -58,7 +58,7 @@ mod tests {
             order: None,
             attempt: 1,
         };
-        let mail = render(&event, &Links::from("https://shop.example/")).unwrap();
+        let mail = render(&event, &MailContext::from("https://shop.example/")).unwrap();
         assert_eq!((mail.to.as_str(), mail.subject.as_str()), ("ana@example.com", "Your orders"));
         assert!(mail.text.contains("https://shop.example/my-orders/open?token=abc"), "{}", mail.text);
         assert!(mail.html.contains("href=\"https://shop.example/my-orders/open?token=abc\""), "{}", mail.html);
@@ -67,7 +67,7 @@ mod tests {
             payload: json!({"to": "a@b.co", "purpose": "verify_email", "path": "/account/verify?token=x", "validMinutes": 1440}),
             ..event
         };
-        let mail = render(&verify, &Links::from("http://127.0.0.1:3000")).unwrap();
+        let mail = render(&verify, &MailContext::from("http://127.0.0.1:3000")).unwrap();
         assert_eq!(mail.subject, "Confirm your email");
         assert!(mail.text.contains("http://127.0.0.1:3000/account/verify?token=x") && mail.text.contains("24 hours"));
     }

@@ -4,19 +4,21 @@
 use crate::Event;
 use askama::Template;
 use stampede_domain::signing::ORDER_ACCESS;
-use stampede_domain::{Fulfilment, OrderLine, OrderStatus, Signer};
+use stampede_domain::{Fulfilment, OrderLine, OrderStatus, ShopProfile, Signer, short_number};
 use stampede_store::outbox::ORDER_PLACED;
 
 /// Where links in email point: the shop's public URL and, when the server's signing
 /// secret is known, the order's access key, so the receipt's link shows the customer their
 /// details and lets them cancel (see `stampede_web::auth::order_access`).
 #[derive(Debug, Clone, Default)]
-pub struct Links {
+pub struct MailContext {
     pub public_url: String,
     pub signer: Option<Signer>,
+    /// The shop's name, address and phone, at the foot of every receipt.
+    pub shop: ShopProfile,
 }
 
-impl Links {
+impl MailContext {
     /// The URL of `path` on the shop.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.public_url.trim_end_matches('/'))
@@ -31,9 +33,9 @@ impl Links {
     }
 }
 
-impl From<&str> for Links {
-    fn from(public_url: &str) -> Links {
-        Links { public_url: public_url.to_owned(), signer: None }
+impl From<&str> for MailContext {
+    fn from(public_url: &str) -> MailContext {
+        MailContext { public_url: public_url.to_owned(), ..MailContext::default() }
     }
 }
 
@@ -71,40 +73,44 @@ struct HtmlReceipt<'a> {
 struct ReceiptView {
     headline: String,
     greeting: String,
-    order_id: String,
+    /// The short number the site shows, without `#`.
+    number: String,
     status: String,
     lines: Vec<LineView>,
     total: String,
     status_url: String,
     /// "Pickup at the counter" or "Delivery to <address>", when the order says.
     fulfilment: Option<String>,
+    shop: ShopProfile,
 }
 
 /// Renders the email for `event` (a receipt, a status update, or a one-time link), or
 /// `None` if there is no one to send it to (shorthand `userId` orders carry no email address).
-pub fn render(event: &Event, links: &Links) -> Result<Option<Receipt>, askama::Error> {
+pub fn render(event: &Event, context: &MailContext) -> Result<Option<Receipt>, askama::Error> {
     if event.kind == stampede_store::EMAIL_LINK_EVENT {
-        return Ok(crate::link_mail::render(event, links));
+        return Ok(crate::link_mail::render(event, context));
     }
     let Some(order) = &event.order else { return Ok(None) };
     let Some(to) = order.customer.email.clone() else { return Ok(None) };
     let status =
         event.payload.get("status").and_then(|s| s.as_str()).and_then(OrderStatus::parse).unwrap_or(order.status);
+    let number = short_number(&order.id);
     let (subject, headline) = if event.kind == ORDER_PLACED {
-        (format!("Your receipt for order {}", order.id), "Thank you for your order".to_owned())
+        (format!("Order placed: #{number}"), "Thank you for your order".to_owned())
     } else {
         let phrase = status_phrase(status);
-        (format!("Order {} {phrase}", order.id), format!("Your order {phrase}"))
+        (format!("Order #{number} {phrase}"), format!("Your order {phrase}"))
     };
     let view = ReceiptView {
         headline,
         greeting: order.customer.name.as_deref().map_or_else(|| "Hello,".to_owned(), |n| format!("Hello {n},")),
-        order_id: order.id.clone(),
-        status: status.as_str().replace('_', " "),
+        number,
+        status: status.label().to_owned(),
         lines: order.lines.iter().map(line_view).collect(),
-        total: order.total.to_string(),
-        status_url: links.order(&order.id),
-        fulfilment: order.fulfilment.as_ref().map(fulfilment_line),
+        total: order.total.for_people(),
+        status_url: context.order(&order.id),
+        fulfilment: order.fulfilment.as_ref().map(|f| fulfilment_line(f, &context.shop)),
+        shop: context.shop.clone(),
     };
     let text = TextReceipt { view: &view }.render()?;
     let html = HtmlReceipt { view: &view }.render()?;
@@ -112,9 +118,10 @@ pub fn render(event: &Event, links: &Links) -> Result<Option<Receipt>, askama::E
 }
 
 /// One line saying how the order reaches the customer.
-fn fulfilment_line(f: &Fulfilment) -> String {
+fn fulfilment_line(f: &Fulfilment, shop: &ShopProfile) -> String {
     match f {
-        Fulfilment::Pickup => "Pickup at the counter".to_owned(),
+        Fulfilment::Pickup if shop.address.is_empty() => "Pickup at the counter".to_owned(),
+        Fulfilment::Pickup => format!("Pickup at the counter: {}", shop.address),
         Fulfilment::Delivery(a) => format!("Delivery to {}, {} {}", a.address, a.postcode, a.city),
     }
 }
@@ -140,5 +147,5 @@ fn line_view(line: &OrderLine) -> LineView {
         }
     }
     let options = groups.iter().map(|(g, c)| format!("{g}: {}", c.join(", "))).collect::<Vec<_>>().join("; ");
-    LineView { quantity: line.quantity, name: line.product_name.clone(), options, total: line.line_total.to_string() }
+    LineView { quantity: line.quantity, name: line.product_name.clone(), options, total: line.line_total.for_people() }
 }

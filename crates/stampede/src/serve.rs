@@ -41,6 +41,7 @@ pub fn notify_config(args: &NotifyArgs, public_url: String) -> NotifyConfig {
         ses: args.ses,
         aws_endpoint_url: args.aws_endpoint_url.clone().filter(|u| !u.is_empty()),
         signer: None,
+        shop: Default::default(),
     }
 }
 
@@ -74,7 +75,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     let addr = listener.local_addr()?;
     let signer = crate::secrets::signer(args.secret_key.as_deref(), &args.data_dir)?;
-    let notify = NotifyConfig { signer: Some(signer.clone()), ..notify_config(&args.notify, format!("http://{addr}")) };
+    let notify = NotifyConfig {
+        signer: Some(signer.clone()),
+        shop: args.shop.profile(),
+        ..notify_config(&args.notify, format!("http://{addr}"))
+    };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let relay_config = relay_config(&args.notify, channels.len());
     let relay = Relay::new(store.clone(), channels, relay_config).spawn();
@@ -106,6 +111,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_dev_mailbox(exposure.dev_mailbox)
         .with_metrics(exposure.metrics.clone())
         .with_signer(signer)
+        .with_shop(args.shop.profile())
         .with_auth(auth)
         .with_shutdown(closing_rx);
     if public && notify.dev_mailbox() {

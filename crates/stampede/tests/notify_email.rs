@@ -5,7 +5,9 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
+use stampede_domain::ShopProfile;
 use stampede_notify::channels::{MailboxChannel, SmtpChannel};
+use stampede_notify::receipt::MailContext;
 use stampede_notify::{Channel, Relay};
 use stampede_store::Outbox;
 use std::io::{BufRead, BufReader};
@@ -83,10 +85,15 @@ const PUBLIC_URL: &str = "https://pizza.example";
 async fn a_placed_order_sends_a_receipt_over_real_smtp() {
     let sink = SmtpSink::start();
     let app = TestApp::pizza_shop().await;
+    let context = MailContext {
+        public_url: PUBLIC_URL.into(),
+        signer: Some(app.signer.clone()),
+        shop: ShopProfile { name: "Pizza Stampede".into(), address: "9 Oven Lane".into(), phone: "555-0100".into() },
+    };
     let smtp = SmtpChannel::new(
         &format!("smtp://127.0.0.1:{}", sink.port),
         "Pizza Stampede <orders@pizza.example>",
-        PUBLIC_URL,
+        context,
         Duration::from_secs(5),
     )
     .unwrap();
@@ -112,21 +119,25 @@ async fn a_placed_order_sends_a_receipt_over_real_smtp() {
     assert_eq!(mail["rcpt_tos"], json!(["ana@example.com"]));
     assert_eq!(headers["to"], "ana@example.com");
     assert_eq!(headers["from"], "Pizza Stampede <orders@pizza.example>");
-    assert_eq!(headers["subject"], format!("Your receipt for order {id}"));
+    let number = stampede_domain::short_number(&id);
+    assert_eq!(headers["subject"], format!("Order placed: #{number}"));
     assert_eq!(headers["message-id"], format!("<{event_id}@pizza.example>"), "stable id for de-duplication");
     assert_eq!(mail["content_type"], "multipart/alternative");
 
-    let status_link = format!("{PUBLIC_URL}/orders/{id}");
+    // The receipt's link carries the order's access key: the customer sees their details and may cancel.
+    let status_link = format!("{PUBLIC_URL}/orders/{id}?key={}", order["accessToken"].as_str().unwrap());
     let text = mail["parts"]["text/plain"].as_str().expect("a plain-text part");
     let html = mail["parts"]["text/html"].as_str().expect("an HTML part");
     for part in [text, html] {
         assert!(part.contains("Hello Ana,"), "{part}");
-        assert!(part.contains(&id), "order number in {part}");
+        assert!(part.contains(&format!("#{number}")), "short order number in {part}");
+        assert!(part.contains("Order received"), "status in words in {part}");
         assert!(part.contains("Margherita") && part.contains("Cola"), "items in {part}");
         assert!(part.contains("Size: Large 35 cm") && part.contains("Crust: Cheese-stuffed"), "options in {part}");
         assert!(part.contains("Extra toppings: ") && part.contains("Fresh basil") && part.contains("Black olives"));
-        assert!(part.contains("45.50 USD"), "total in {part}");
-        assert!(part.contains("38.00 USD") && part.contains("7.50 USD"), "line totals in {part}");
+        assert!(part.contains("$45.50") && !part.contains("USD"), "total as on the site in {part}");
+        assert!(part.contains("$38.00") && part.contains("$7.50"), "line totals in {part}");
+        assert!(part.contains("Pizza Stampede") && part.contains("9 Oven Lane") && part.contains("555-0100"), "{part}");
         assert!(part.contains(&status_link), "status link in {part}");
         assert!(part.contains("Delivery to 1 Main St, 12345 Springfield"), "delivery address in {part}");
     }
@@ -154,7 +165,8 @@ async fn status_changes_email_the_customer_and_html_is_escaped() {
     assert_eq!(resp.status(), 200);
     let mails = eventually(10, "two emails", || async { Some(sink.messages()).filter(|m| m.len() == 2) }).await;
     relay.shutdown().await;
-    assert_eq!(mails[1]["headers"]["subject"], format!("Order {id} is being prepared"));
+    let number = stampede_domain::short_number(id);
+    assert_eq!(mails[1]["headers"]["subject"], format!("Order #{number} is being prepared"));
     let html = mails[0]["parts"]["text/html"].as_str().unwrap();
     // askama escapes with numeric entities.
     assert!(html.contains("Thin &#38; crispy") && html.contains("&#60;b&#62;Bo&#60;/b&#62;"), "{html}");
@@ -181,8 +193,9 @@ async fn the_dev_mailbox_shows_receipts_newest_first_and_stores_a_resend_once() 
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let page = page.text().await.unwrap();
     let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
-    let newest = page.find(&format!("Your receipt for order {second_id}")).expect("second receipt listed");
-    let oldest = page.find(&format!("Your receipt for order {first_id}")).expect("first receipt listed");
+    let subject = |id: &str| format!("Order placed: #{}", stampede_domain::short_number(id));
+    let newest = page.find(&subject(second_id)).expect("second receipt listed");
+    let oldest = page.find(&subject(first_id)).expect("first receipt listed");
     assert!(newest < oldest, "newest first");
     assert!(page.contains("cy@example.com") && page.contains("ana@example.com"));
 
@@ -234,6 +247,7 @@ async fn email_waits_for_a_mail_server_that_is_down_and_goes_out_when_it_is_back
     let sink = SmtpSink::start_on(Some(port));
     let mail = eventually(10, "the receipt", || async { sink.messages().into_iter().next() }).await;
     relay.shutdown().await;
-    assert_eq!(mail["headers"]["subject"], format!("Your receipt for order {}", order["id"].as_str().unwrap()));
+    let number = stampede_domain::short_number(order["id"].as_str().unwrap());
+    assert_eq!(mail["headers"]["subject"], format!("Order placed: #{number}"));
     assert_eq!(app.outbox("delivered_at IS NOT NULL"), 1);
 }

@@ -393,3 +393,24 @@ async fn an_open_stock_stream_does_not_hold_up_shutdown() {
     assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
     assert!(tokio::time::timeout(Duration::from_secs(1), stream.chunk()).await.is_ok(), "the stream ended");
 }
+
+#[tokio::test]
+async fn pages_name_the_shop_and_checkout_says_where_to_pick_up_and_how_to_pay() {
+    let shop = stampede_domain::ShopProfile {
+        name: "Luigi's".into(),
+        address: "9 Oven Lane, Springfield".into(),
+        phone: "555-0100".into(),
+    };
+    let app = TestApp::tuned(|state| state.with_shop(shop)).await;
+    app.add_product("p", 500, 5, SaleRules::default()).await;
+    let menu = page(&app, "/", None).await.text().await.unwrap();
+    assert!(menu.contains("<title>Menu · Luigi&#39;s</title>") || menu.contains("Luigi&#39;s"), "{menu}");
+    assert!(
+        menu.contains("555-0100") && menu.contains("9 Oven Lane, Springfield"),
+        "the footer has the contact details"
+    );
+    let checkout = page(&app, "/checkout", Some("p*1")).await.text().await.unwrap();
+    assert!(checkout.contains("Pickup at the counter<small>9 Oven Lane, Springfield</small>"), "{checkout}");
+    assert!(checkout.contains("You pay when you pick up your order or when it is delivered."));
+    assert!(!checkout.contains("Pressing twice"), "no developer wording");
+}

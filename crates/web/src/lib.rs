@@ -24,7 +24,7 @@ pub use problem::Problem;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
-use stampede_domain::Signer;
+use stampede_domain::{ShopProfile, Signer};
 use stampede_store::{Analytics, Store};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -46,6 +46,8 @@ pub struct AppState {
     pub dev_mailbox: DevMailbox,
     /// Who may scrape `/metrics` on this listener.
     pub metrics: MetricsAccess,
+    /// The shop's name, address and phone, for pages.
+    pub shop: Arc<ShopProfile>,
     /// Warnings an operator must see, repeated in `/readyz`'s details (e.g. no mail channel).
     pub notices: Arc<Vec<String>>,
     /// Signs and checks the tokens the server hands out: order access, CSRF, emailed lookups.
@@ -70,6 +72,7 @@ impl AppState {
             metrics: MetricsAccess::Open,
             signer: Arc::new(random_signer()),
             notices: Arc::default(),
+            shop: Arc::default(),
             closing: tokio::sync::watch::channel(false).1,
             analytics: None,
             auth: None,
@@ -109,6 +112,12 @@ impl AppState {
     /// Guards `/metrics` as `access` says.
     pub fn with_metrics(mut self, access: MetricsAccess) -> AppState {
         self.metrics = access;
+        self
+    }
+
+    /// Shows `shop`'s name, address and phone on pages.
+    pub fn with_shop(mut self, shop: ShopProfile) -> AppState {
+        self.shop = Arc::new(shop);
         self
     }
 

@@ -1,7 +1,7 @@
 //! The dev mailbox: customer emails are stored in the database and shown at `/dev/mailbox`,
 //! so a new user sees their receipt without running a mail server.
 
-use crate::receipt::{self, Links};
+use crate::receipt::{self, MailContext};
 use crate::{Channel, ChannelError, Event};
 use async_trait::async_trait;
 use stampede_store::{Mailbox, NewMail};
@@ -10,12 +10,12 @@ use std::sync::Arc;
 /// Writes customer emails to the store's mailbox table.
 pub struct MailboxChannel {
     mailbox: Arc<dyn Mailbox>,
-    links: Links,
+    links: MailContext,
 }
 
 impl MailboxChannel {
     /// A mailbox channel whose links point at `links`.
-    pub fn new(mailbox: Arc<dyn Mailbox>, links: impl Into<Links>) -> MailboxChannel {
+    pub fn new(mailbox: Arc<dyn Mailbox>, links: impl Into<MailContext>) -> MailboxChannel {
         MailboxChannel { mailbox, links: links.into() }
     }
 }

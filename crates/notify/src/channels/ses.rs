@@ -1,7 +1,7 @@
 //! Amazon SES v2 (feature `aws`): customer email with plain-text and HTML parts, rendered
 //! from the same templates as the SMTP and dev-mailbox channels.
 
-use crate::receipt::{self, Links};
+use crate::receipt::{self, MailContext};
 use crate::{Channel, ChannelError, ConfigError, Event};
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
@@ -10,12 +10,16 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Me
 pub struct SesChannel {
     client: aws_sdk_sesv2::Client,
     from: String,
-    links: Links,
+    links: MailContext,
 }
 
 impl SesChannel {
     /// A channel sending from `from` (a verified SES identity).
-    pub fn new(sdk: &aws_config::SdkConfig, from: &str, links: impl Into<Links>) -> Result<SesChannel, ConfigError> {
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        from: &str,
+        links: impl Into<MailContext>,
+    ) -> Result<SesChannel, ConfigError> {
         if !from.contains('@') {
             return Err(ConfigError::invalid("mail from", from, "SES needs a sender address"));
         }

@@ -1,7 +1,7 @@
 //! Customer email over SMTP: a multipart/alternative message (plain text and HTML) whose
 //! Message-ID is derived from the event id, so a resent event is recognisably the same mail.
 
-use crate::receipt::{self, Links};
+use crate::receipt::{self, MailContext};
 use crate::{Channel, ChannelError, ConfigError, Event};
 use async_trait::async_trait;
 use lettre::message::{Mailbox as Address, MultiPart};
@@ -13,13 +13,18 @@ use std::time::Duration;
 pub struct SmtpChannel {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Address,
-    links: Links,
+    links: MailContext,
 }
 
 impl SmtpChannel {
     /// Connects lazily to `url` (`smtp://host:port`, optionally `smtp://user:pass@host:port`).
     /// This build speaks plain SMTP only: point it at a local relay or a sink.
-    pub fn new(url: &str, from: &str, links: impl Into<Links>, timeout: Duration) -> Result<SmtpChannel, ConfigError> {
+    pub fn new(
+        url: &str,
+        from: &str,
+        links: impl Into<MailContext>,
+        timeout: Duration,
+    ) -> Result<SmtpChannel, ConfigError> {
         let from: Address = from.parse().map_err(|e| ConfigError::invalid("mail from", from, e))?;
         let parsed = reqwest::Url::parse(url).map_err(|e| ConfigError::invalid("SMTP URL", url, e))?;
         let host = parsed.host_str().filter(|h| !h.is_empty());

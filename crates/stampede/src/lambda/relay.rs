@@ -18,7 +18,11 @@ const MARGIN: Duration = Duration::from_secs(5);
 /// Cold start of the relay function, then the runtime loop.
 pub async fn run(args: LambdaArgs) -> Result<(), Error> {
     let store = open_store(&args).await;
-    let notify = NotifyConfig { signer: args.signer(), ..notify_config(&args.notify, public_url(&args)) };
+    let notify = NotifyConfig {
+        signer: args.signer(),
+        shop: args.shop.profile(),
+        ..notify_config(&args.notify, public_url(&args))
+    };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let config = relay_config(&args.notify, channels.len());
     let relay = Arc::new(Relay::new(store, channels, config));

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub client: Client,
     pub store: Arc<SqliteStore>,
     pub db_path: PathBuf,
+    /// The server's signing secret, so tests can build what the server would sign.
+    pub signer: stampede_domain::Signer,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -58,6 +60,28 @@ impl TestApp {
         limits: OrderRateLimits,
         login: LoginPolicy,
     ) -> TestApp {
+        TestApp::serve_tuned(store, db, limits, login, |state| state).await
+    }
+
+    /// An empty shop whose app state `tune` adjusts (shop profile, signer, ...).
+    pub async fn tuned(tune: impl FnOnce(AppState) -> AppState) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SqliteConfig::in_dir(dir.path());
+        let db_path = config.path.clone();
+        let store = Arc::new(SqliteStore::open(config).unwrap());
+        let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), LoginPolicy::default(), tune).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// [`TestApp::serve_with`], with `tune` adjusting the app state last.
+    pub async fn serve_tuned(
+        store: Arc<SqliteStore>,
+        db: &std::path::Path,
+        limits: OrderRateLimits,
+        login: LoginPolicy,
+        tune: impl FnOnce(AppState) -> AppState,
+    ) -> TestApp {
         let auth = Auth {
             accounts: Arc::new(SqliteAccounts::open(db).unwrap()),
             backoffice: store.clone(),
@@ -65,16 +89,19 @@ impl TestApp {
             limits: LoginLimits::new(login),
             oidc: None,
         };
+        let signer = stampede_web::random_signer();
         let state = AppState::new(store.clone(), Some(Arc::from(ADMIN_TOKEN)))
+            .with_signer(signer.clone())
             .with_order_limits(limits)
             .with_dev_mailbox(stampede_web::DevMailbox::Open)
             .with_auth(auth);
+        let state = tune(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = stampede_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
-        TestApp { base: format!("http://{addr}"), client, store, db_path: db.to_owned(), _dir: None }
+        TestApp { base: format!("http://{addr}"), client, store, db_path: db.to_owned(), signer, _dir: None }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -34,6 +34,8 @@ pub struct Visitor {
     pub user: Option<User>,
     /// Whether accounts are on (sign-in links are shown).
     pub accounts: bool,
+    /// The shop the page belongs to (its name in the header, its address for pickup).
+    pub shop: std::sync::Arc<stampede_domain::ShopProfile>,
 }
 
 tokio::task_local! {
@@ -81,7 +83,7 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         }),
         (None, None) => None,
     };
-    let visitor = Visitor { csrf, user, accounts: app.auth.is_some() };
+    let visitor = Visitor { csrf, user, accounts: app.auth.is_some(), shop: app.shop.clone() };
     let mut request = request;
     request.extensions_mut().insert(visitor.clone());
     let mut response = CURRENT.scope(visitor, next.run(request)).await;

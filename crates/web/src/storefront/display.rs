@@ -8,21 +8,9 @@ use time::macros::format_description;
 /// Stock at or below this is shown as a count ("12 left"); above it, just "In stock".
 pub const LOW_STOCK: u32 = 50;
 
-/// The symbol written before amounts of `currency`, or its code followed by a space.
-pub fn currency_prefix(currency: Currency) -> String {
-    match currency.as_str() {
-        "USD" => "$".to_owned(),
-        "EUR" => "€".to_owned(),
-        "GBP" => "£".to_owned(),
-        code => format!("{code} "),
-    }
-}
-
-/// An amount for people: `$12.99`.
+/// An amount for people: `$12.99` (the domain's rule, shared with email).
 pub fn price(money: Money) -> String {
-    let sign = if money.amount < 0 { "-" } else { "" };
-    let abs = money.amount.unsigned_abs();
-    format!("{sign}{}{}.{:02}", currency_prefix(money.currency), abs / 100, abs % 100)
+    money.for_people()
 }
 
 /// A price difference for an option: `+$1.50`, `-$3.00`, or empty when it costs nothing extra.

@@ -52,23 +52,7 @@ pub struct OrderView {
     pub finished: bool,
 }
 
-/// A short order number for people: the random tail of the UUIDv7, upper-cased.
-pub fn number(id: &str) -> String {
-    let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
-    hex[hex.len().saturating_sub(8)..].to_ascii_uppercase()
-}
-
-/// What each status means to the customer.
-pub fn status_label(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::Received => "Order received",
-        OrderStatus::Preparing => "In the oven",
-        OrderStatus::Ready => "Ready for pickup",
-        OrderStatus::OutForDelivery => "Out for delivery",
-        OrderStatus::Completed => "Completed",
-        OrderStatus::Cancelled => "Cancelled",
-    }
-}
+pub use stampede_domain::short_number as number;
 
 impl OrderView {
     /// The view of `order`.
@@ -87,7 +71,7 @@ impl OrderView {
             .enumerate()
             .map(|(i, s)| Step {
                 status: s.as_str(),
-                label: status_label(*s),
+                label: s.label(),
                 state: match at {
                     Some(a) if i < a || order.status == OrderStatus::Completed => "done",
                     Some(a) if i == a => "current",
@@ -106,7 +90,7 @@ impl OrderView {
             id: order.id.clone(),
             number: number(&order.id),
             status: order.status.as_str(),
-            status_label: status_label(order.status),
+            status_label: order.status.label(),
             lines: order
                 .lines
                 .iter()

@@ -27,6 +27,8 @@ pub struct Shell {
     pub signed_in: Option<String>,
     /// Whether the signed-in person is staff, so the header links the dashboard.
     pub staff: bool,
+    /// The shop's name, address and phone.
+    pub shop: std::sync::Arc<stampede_domain::ShopProfile>,
 }
 
 impl Shell {
@@ -51,6 +53,7 @@ impl Shell {
             accounts: visitor.accounts,
             signed_in: user.map(|u| u.email.clone()),
             staff: user.is_some_and(|u| u.role.is_staff()),
+            shop: visitor.shop.clone(),
         }
     }
 }

@@ -118,7 +118,7 @@ pub fn builder(
         shell: Shell::new(product.name.clone(), cart),
         groups,
         base_amount: product.base_price.amount,
-        currency_prefix: display::currency_prefix(currency),
+        currency_prefix: currency.prefix(),
         unit_price: display::price(unit),
         quantity: quantity.clamp(1, can_add.max(1)),
         can_add,
