@@ -50,7 +50,11 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await page.getByRole('button', { name: /Place order/ }).click();
       await page.waitForURL(/\/orders\/[0-9a-f-]+\?placed=1$/);
 
-      await page.getByRole('link', { name: 'Account' }).click();
+      // Signed in, "My orders" is the account page; the header keeps to one line on a phone.
+      await page.locator('header').getByRole('link', { name: 'My orders' }).click();
+      const menu = await page.locator('header nav').getByRole('link', { name: 'Menu' }).boundingBox();
+      const cart = await page.locator('header .cart-link').boundingBox();
+      assert.ok(Math.abs(menu.y - cart.y) < 8, `the menu links stay on one line (${menu.y} vs ${cart.y})`);
       await page.getByRole('heading', { name: 'My orders' }).waitFor();
       await page.locator('.order-row').first().waitFor();
       assert.match(await page.locator('.order-row').first().textContent(), /Cola/);
@@ -65,7 +69,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       assert.equal(await page.getByText('Please confirm your email').count(), 0);
       await shot(page, '32-account-confirmed');
 
-      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.locator('main').getByRole('button', { name: 'Sign out' }).click();
       await page.getByRole('link', { name: 'Sign in' }).waitFor();
       assert.deepEqual(customer.errors, []);
       assert.deepEqual(customer.expected, []);

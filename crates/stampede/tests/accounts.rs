@@ -242,7 +242,7 @@ async fn customers_sign_up_and_their_orders_belong_to_the_account() {
     let account = browser.get("/account").await;
     assert!(account.html.contains("2 × Cola") || account.html.contains("Cola"), "{}", account.html);
     let header = browser.get("/").await.html;
-    assert!(header.contains(r#"href="/account""#) && header.contains("Sign out"));
+    assert!(header.contains(r#"<a href="/account">My orders</a>"#) && header.contains("Sign out"), "one My orders");
     assert!(!header.contains(r#"href="/admin""#), "customers get no dashboard link");
 
     browser.post("/sign-out", &[]).await;
