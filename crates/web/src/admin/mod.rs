@@ -7,6 +7,7 @@ mod form_values;
 mod order_detail;
 mod orders;
 mod page;
+pub use page::AdminShell;
 pub mod product_form;
 pub mod products;
 mod staff;

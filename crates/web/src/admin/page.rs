@@ -26,17 +26,31 @@ pub struct AdminShell {
 impl AdminShell {
     /// The layout for `staff`, in `section`.
     pub fn new(title: impl Into<String>, staff: &User, section: &'static str) -> AdminShell {
+        AdminShell::for_page(title, Some(staff), section)
+    }
+
+    /// The layout for whoever is signed in (admins' pages outside the accounts router, such
+    /// as the analytics preview, may have no one).
+    pub fn for_page(title: impl Into<String>, staff: Option<&User>, section: &'static str) -> AdminShell {
         let visitor = crate::auth::visitor::current().unwrap_or_default();
         AdminShell {
             title: title.into(),
             csrf: visitor.csrf,
-            email: staff.email.clone(),
-            admin: staff.role == Role::Admin,
+            email: staff.map(|s| s.email.clone()).unwrap_or_default(),
+            admin: staff.is_none_or(|s| s.role == Role::Admin),
             section,
             shop_css: storefront::SHOP_CSS.href(),
             css: storefront::ADMIN_CSS.href(),
             js: storefront::ADMIN_JS.href(),
         }
+    }
+}
+
+impl AdminShell {
+    /// The layout without the dashboard's script, for pages whose CSP allows none.
+    pub fn without_scripts(mut self) -> AdminShell {
+        self.js.clear();
+        self
     }
 }
 

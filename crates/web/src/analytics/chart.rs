@@ -48,6 +48,9 @@ pub struct Chart<'a> {
     pub points: &'a [Point],
     /// How a value reads on the axis and in tooltips, e.g. `$150` or `12`.
     pub format: &'a dyn Fn(i64) -> String,
+    /// The least the y axis covers, so an empty or nearly empty chart reads in sensible
+    /// units ($0–$20, 0–4 orders) instead of scaling up from nothing ($0–$0.04).
+    pub floor: i64,
 }
 
 /// The smallest 1, 2 or 5 times a power of ten that is at least `n` (and at least 1), so
@@ -78,7 +81,7 @@ pub fn axis_top(max: i64) -> i64 {
 pub fn render(chart: &Chart<'_>) -> String {
     let points = chart.points;
     let max = points.iter().map(|p| p.value.max(0)).max().unwrap_or(0);
-    let top = axis_top(max);
+    let top = axis_top(max.max(chart.floor));
     let y = |v: i64| TOP + PLOT_H - (v.max(0) as f64) * PLOT_H / (top as f64);
     let id = escape(chart.id);
     let mut svg = String::with_capacity(1024 + points.len() * 160);
@@ -214,7 +217,7 @@ mod tests {
 
     fn draw(kind: Kind, values: &[i64]) -> String {
         let pts = points(values);
-        render(&Chart { id: "c", title: "Revenue <USD>", kind, points: &pts, format: &|v| v.to_string() })
+        render(&Chart { id: "c", title: "Revenue <USD>", kind, points: &pts, format: &|v| v.to_string(), floor: 0 })
     }
 
     /// The `height` attributes of the bars, in order.
@@ -226,6 +229,18 @@ mod tests {
                 h[..h.find('"').unwrap()].parse().unwrap()
             })
             .collect()
+    }
+
+    #[test]
+    fn an_empty_chart_starts_from_its_floor() {
+        let pts: Vec<Point> = (0..3).map(|i| Point { label: i.to_string(), name: i.to_string(), value: 0 }).collect();
+        let money = |v: i64| format!("${}", v / 100);
+        let svg =
+            render(&Chart { id: "e", title: "Revenue", kind: Kind::Bars, points: &pts, format: &money, floor: 2_000 });
+        for tick in ["$0", "$5", "$10", "$15", "$20"] {
+            assert!(svg.contains(&format!(">{tick}</text>")), "tick {tick} in {svg}");
+        }
+        assert!(!svg.contains(">$0.04<"));
     }
 
     #[test]

@@ -6,7 +6,10 @@ use super::chart::{self, Chart, Kind, Point};
 use super::format::{self, money, money_tick, thousands};
 use super::range::{self, PageQuery, Selection};
 use crate::AppState;
+use crate::admin::AdminShell;
+use crate::auth::visitor::Visitor;
 use askama::Template;
+use axum::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -14,6 +17,9 @@ use axum::response::Response;
 use stampede_domain::{Currency, Millis, Money};
 use stampede_store::analytics::{FlashSale, Granularity, OptionPopularity, SalesReport};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The orders chart covers at least 0 to 4: one order per tick.
+const TICKS_OF_ORDERS: i64 = 4;
 
 /// Products in the best-seller table.
 const TOP_N: u32 = 10;
@@ -25,6 +31,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; f
 #[derive(Template)]
 #[template(path = "admin/analytics.html")]
 struct AnalyticsPage {
+    shell: AdminShell,
     css: String,
     /// Why the query was not used, shown above the report.
     error: Option<String>,
@@ -107,8 +114,13 @@ fn now_millis() -> Millis {
 }
 
 /// The page for the asked range, or for the default one with a message saying why.
-pub async fn show(State(app): State<AppState>, query: Result<Query<PageQuery>, QueryRejection>) -> Response {
+pub async fn show(
+    State(app): State<AppState>,
+    visitor: Option<Extension<Visitor>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
     let now = now_millis();
+    let user = visitor.and_then(|Extension(v)| v.user);
     let asked = match &query {
         Ok(Query(q)) => range::select(q, now),
         Err(_) => Err("The address has a malformed query string.".to_owned()),
@@ -119,6 +131,7 @@ pub async fn show(State(app): State<AppState>, query: Result<Query<PageQuery>, Q
     };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let mut page = AnalyticsPage {
+        shell: AdminShell::for_page("Sales analytics", user.as_ref(), "analytics").without_scripts(),
         css: super::assets::href(),
         error,
         notice: None,
@@ -188,7 +201,10 @@ fn view(report: &SalesReport, now: Millis) -> ReportView {
         let heading = format!("Revenue per {unit} ({currency})");
         let currency = *currency;
         let format = move |v| money_tick(Money::new(v, currency));
-        let svg = chart::render(&Chart { id: &id, title: &heading, kind: Kind::Bars, points: &pts, format: &format });
+        // An empty range still reads in whole units of money: $0 to $20.
+        let floor = 2_000;
+        let chart = Chart { id: &id, title: &heading, kind: Kind::Bars, points: &pts, format: &format, floor };
+        let svg = chart::render(&chart);
         charts.push(ChartView { heading, svg });
     }
     let pts = points(&|i| i64::try_from(report.buckets[i].orders).unwrap_or(i64::MAX));
@@ -199,6 +215,7 @@ fn view(report: &SalesReport, now: Millis) -> ReportView {
         kind: Kind::Line,
         points: &pts,
         format: &|v| v.to_string(),
+        floor: TICKS_OF_ORDERS,
     });
     charts.push(ChartView { heading, svg });
 
