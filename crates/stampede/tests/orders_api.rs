@@ -369,3 +369,32 @@ async fn a_customers_order_list_is_for_that_customer_or_staff() {
     let staff: Value = app.admin_get("/api/customers/ana@example.com/orders").await.json().await.unwrap();
     assert_eq!(staff["orders"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_catalog_carries_an_etag_that_changes_with_stock_and_is_gzipped_on_request() {
+    let app = TestApp::start().await;
+    app.add_product("p", 100, 5, SaleRules::default()).await;
+    let first = app.get("/api/products").await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["content-type"], "application/json");
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.len() > 10, "a strong ETag: {etag}");
+    let products: Value = first.json().await.unwrap();
+    assert_eq!(products[0]["stock"], 5);
+
+    let same = app.client.get(app.url("/api/products")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(same.status(), 304, "unchanged catalog");
+    assert_eq!(same.headers()["etag"], etag.as_str());
+    assert!(same.bytes().await.unwrap().is_empty());
+
+    assert_eq!(app.order(&order_body("a@b.co", "p", 2), None).await.status(), 201);
+    let after = app.client.get(app.url("/api/products")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(after.status(), 200, "a stock change is a new catalog");
+    assert_ne!(after.headers()["etag"], etag.as_str());
+    assert_eq!(after.json::<Value>().await.unwrap()[0]["stock"], 3, "never stale on the local store");
+
+    let gzipped = app.client.get(app.url("/api/products")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(app.get("/api/products").await.headers().get("content-encoding"), None, "only for clients that ask");
+}

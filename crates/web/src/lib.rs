@@ -46,6 +46,8 @@ pub struct AppState {
     pub dev_mailbox: DevMailbox,
     /// Who may scrape `/metrics` on this listener.
     pub metrics: MetricsAccess,
+    /// The catalog's JSON, rebuilt once per stock change.
+    pub catalog: Arc<api::catalog_cache::CatalogCache>,
     /// The shop's name, address and phone, for pages.
     pub shop: Arc<ShopProfile>,
     /// Warnings an operator must see, repeated in `/readyz`'s details (e.g. no mail channel).
@@ -73,6 +75,7 @@ impl AppState {
             signer: Arc::new(random_signer()),
             notices: Arc::default(),
             shop: Arc::default(),
+            catalog: Arc::default(),
             closing: tokio::sync::watch::channel(false).1,
             analytics: None,
             auth: None,

@@ -1,6 +1,7 @@
 //! The JSON API's routes.
 
 pub mod admin;
+pub mod catalog_cache;
 pub mod dto;
 pub mod health;
 pub mod orders;
@@ -11,6 +12,7 @@ pub mod products;
 use crate::AppState;
 use axum::Router;
 use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
 
 /// Every API route, health probes and the OpenAPI document.
 pub fn routes() -> Router<AppState> {
@@ -18,8 +20,8 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/openapi.json", get(crate::openapi::document))
-        .route("/api/products", get(products::list_products))
-        .route("/api/products/{id}", get(products::get_product))
+        .route("/api/products", get(products::list_products).layer(CompressionLayer::new()))
+        .route("/api/products/{id}", get(products::get_product).layer(CompressionLayer::new()))
         .route("/api/orders", post(orders::place_order))
         .route("/api/orders/{id}", get(orders::get_order))
         .route("/api/orders/{id}/cancel", post(orders::cancel_order))
