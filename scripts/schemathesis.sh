@@ -13,16 +13,10 @@ bin=${STAMPEDE_BIN:-target/debug/stampede}
 data=$(mktemp -d)
 log="$data/server.log"
 token="schemathesis-$RANDOM$RANDOM"
-"$bin" serve --addr 127.0.0.1:0 --data-dir "$data" --admin-token "$token" --log-format json 2>"$log" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-addr=""
-for _ in $(seq 1 100); do
-  addr=$(grep -o '"addr":"[^"]*"' "$log" | head -1 | cut -d'"' -f4 || true)
-  [ -n "$addr" ] && break
-  sleep 0.1
-done
-[ -n "$addr" ] || { echo "server did not start"; cat "$log"; exit 1; }
+# shellcheck source=scripts/start_server.sh
+. scripts/start_server.sh
+trap 'kill ${pid:-} 2>/dev/null || true; rm -rf "$data"' EXIT
+start_stampede "$bin" "$data" --admin-token "$token"
 schemathesis run "http://$addr/api/openapi.json" \
   --checks all --exclude-checks positive_data_acceptance \
   --seed 42 --max-examples "${SCHEMATHESIS_EXAMPLES:-30}" \

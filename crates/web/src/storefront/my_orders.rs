@@ -119,14 +119,15 @@ pub async fn request_link(
 /// `GET /my-orders/open?token=`: a button that opens the link (a mail scanner fetching
 /// the link does not use it up).
 pub async fn open_form(headers: HeaderMap, Query(q): Query<Token>) -> Response {
-    let page = OpenLinkPage {
-        heading: "Your orders",
-        message: "Press the button to see the orders placed under your email address.",
-        action: "/my-orders/open",
-        button: "Show my orders",
-    };
-    page.render(&headers, q.token)
+    LANDING.render(&headers, q.token)
 }
+
+const LANDING: OpenLinkPage = OpenLinkPage {
+    heading: "Your orders",
+    message: "Press the button to see the orders placed under your email address.",
+    action: "/my-orders/open",
+    button: "Show my orders",
+};
 
 /// `POST /my-orders/open`: uses the link up and lets this browser list its email's orders.
 pub async fn open(State(app): State<AppState>, Form(form): Form<Token>) -> Result<Response, PageError> {

@@ -16,14 +16,15 @@ use stampede_store::LinkPurpose;
 
 /// `GET /account/verify?token=`: the button that confirms the email.
 pub async fn open_form(headers: HeaderMap, Query(q): Query<Token>) -> Response {
-    let page = OpenLinkPage {
-        heading: "Confirm your email",
-        message: "Press the button to confirm this is your email address. Orders you placed with it as a guest will then show in your account.",
-        action: "/account/verify",
-        button: "Confirm my email",
-    };
-    page.render(&headers, q.token)
+    LANDING.render(&headers, q.token)
 }
+
+const LANDING: OpenLinkPage = OpenLinkPage {
+    heading: "Confirm your email",
+    message: "Press the button to confirm this is your email address. Orders you placed with it as a guest will then show in your account.",
+    action: "/account/verify",
+    button: "Confirm my email",
+};
 
 /// `POST /account/verify`: uses the link up and marks the account's email as verified.
 pub async fn open(State(app): State<AppState>, Form(form): Form<Token>) -> Result<Response, PageError> {

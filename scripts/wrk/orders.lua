@@ -1,0 +1,14 @@
+-- wrk script: POST /api/orders with a unique customer and Idempotency-Key per request, so
+-- every request is a new accepted order (until the product sells out).
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+function request()
+  n = n + 1
+  local key = string.format("wrk-%d-%d-%d", tid, n, math.random(1, 1000000000))
+  local body = string.format('{"userId":"u-%s","productId":"wrk-item","quantity":1}', key)
+  return wrk.format("POST", "/api/orders", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = key }, body)
+end
