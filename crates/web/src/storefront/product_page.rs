@@ -111,11 +111,12 @@ pub fn builder(
     let selections: BTreeMap<String, OptionSelection> =
         selected.iter().map(|(g, c)| (g.clone(), OptionSelection::Many(c.clone()))).collect();
     let unit = price_line(product, &selections, 1).map_or(product.base_price, |l| l.unit_price);
-    let card = Card::new(view, now_millis());
+    let now = now_millis();
+    let card = Card::new(view, now);
     let in_cart = cart.units_of(&product.id);
     let can_add = card.max_quantity.saturating_sub(in_cart);
     let page = BuilderPage {
-        shell: Shell::new(product.name.clone(), cart),
+        shell: Shell::new(product.name.clone(), cart).reload_at(now, product.sale.next_change(now)),
         groups,
         base_amount: product.base_price.amount,
         currency_prefix: display::currency_prefix(currency),
