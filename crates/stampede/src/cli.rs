@@ -124,6 +124,8 @@ pub struct ServeArgs {
     pub notify: Box<NotifyArgs>,
     #[command(flatten)]
     pub accounts: Box<crate::admin_cli::AccountArgs>,
+    #[command(flatten)]
+    pub shop: crate::shop_args::ShopArgs,
 }
 
 /// Where order notifications go and how hard the relay tries.

@@ -13,3 +13,4 @@ pub mod oidc_keys;
 pub mod otlp;
 pub mod seed;
 pub mod serve;
+pub mod shop_args;

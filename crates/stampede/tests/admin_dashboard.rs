@@ -53,7 +53,8 @@ async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
     assert!(rows.html.trim_start().starts_with("<tr"), "the live refresh gets bare rows");
 
     let detail = kitchen.get(&format!("/admin/orders/{first}")).await;
-    assert!(detail.html.contains("Start preparing") && detail.html.contains("Cancel order and return stock"));
+    assert!(detail.html.contains("Start preparing"));
+    assert!(detail.html.contains("Only an admin can cancel orders."), "the kitchen is told, not offered the button");
     let events_before = app.outbox("1 = 1");
     for (next, label) in [("preparing", "preparing"), ("ready", "ready"), ("completed", "completed")] {
         let moved = kitchen.post(&format!("/admin/orders/{first}/status"), &[("status", next)]).await;
@@ -74,7 +75,21 @@ async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
     assert_eq!(missing.status, 404);
 
     assert_eq!(app.stock("p").await, 5);
-    let cancelled = kitchen.post(&format!("/admin/orders/{second}/status"), &[("status", "cancelled")]).await;
+    for path in [format!("/admin/orders/{second}/cancel"), format!("/admin/orders/{second}/status")] {
+        let refused = kitchen.post(&path, &[("status", "cancelled"), ("confirm", "yes")]).await;
+        assert_eq!(refused.status, 403, "{path}: the kitchen may not cancel by default");
+        assert!(refused.html.contains("Only an admin can cancel orders"));
+    }
+    assert_eq!(app.stock("p").await, 5, "nothing was cancelled");
+
+    let mut boss = staff(&app, "boss@example.com", Role::Admin).await;
+    let offered = boss.get(&format!("/admin/orders/{second}")).await.html;
+    assert!(offered.contains(&format!(r#"action="/admin/orders/{second}/cancel" data-confirm="Cancel order #"#)));
+    let asked = boss.post(&format!("/admin/orders/{second}/cancel"), &[]).await;
+    assert_eq!(asked.status, 200, "without JavaScript, a confirmation page first");
+    assert!(asked.html.contains("Yes, cancel order #") && asked.html.contains("No, keep the order"));
+    assert_eq!(app.stock("p").await, 5, "asking changes nothing");
+    let cancelled = boss.post(&format!("/admin/orders/{second}/cancel"), &[("confirm", "yes")]).await;
     assert_eq!(cancelled.status, 303);
     assert_eq!(app.stock("p").await, 8, "cancelling returns the stock");
     assert_eq!(app.outbox("kind = 'order.cancelled'"), 1);
@@ -83,7 +98,41 @@ async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
 
     let audit =
         app.count("SELECT COUNT(*) FROM audit_log WHERE actor = 'cook@example.com' AND action = 'order.status'");
-    assert_eq!(audit, 4, "every change is audited, refusals are not");
+    assert_eq!(audit, 3, "every change is audited, refusals are not");
+    let log = boss.get("/admin/audit").await.html;
+    let number = &second.replace('-', "")[24..].to_uppercase();
+    assert!(log.contains(&format!(">#{number}</a>")), "orders go by their short number");
+    assert!(log.contains("Received → Cancelled") && log.contains("Ready → Completed"), "statuses in words");
+    assert!(!log.contains("out_for_delivery") && !log.contains(&format!(">{second}<")));
+}
+
+#[tokio::test]
+async fn the_kitchen_list_shows_each_line_s_options_and_where_the_order_goes() {
+    let app = TestApp::pizza_shop().await;
+    let body = json!({
+        "customer": {"email": "ana@example.com", "name": "Ana"},
+        "items": [{"productId": "margherita", "quantity": 2, "options": {"size": "large", "toppings": ["basil"]}}],
+        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"}
+    });
+    assert_eq!(app.order(&body, None).await.status(), 201);
+    let mut kitchen = staff(&app, "cook@example.com", Role::Kitchen).await;
+    let rows = kitchen.get("/admin/orders/rows").await.html;
+    assert!(rows.contains("2 × Margherita<small>Large 35 cm"), "{rows}");
+    assert!(rows.contains("Fresh basil"), "{rows}");
+    assert!(rows.contains(r#"Delivery to<span class="address">1 Main St, 12345 Springfield</span>"#), "{rows}");
+}
+
+#[tokio::test]
+async fn an_owner_may_let_the_kitchen_cancel() {
+    let app =
+        TestApp::start_with(|state| state.with_shop(stampede_web::shop::ShopSettings { kitchen_can_cancel: true }))
+            .await;
+    app.add_product("p", 500, 10, SaleRules::default()).await;
+    let id = place(&app, "ana@example.com", "p", 2).await;
+    let mut kitchen = staff(&app, "cook@example.com", Role::Kitchen).await;
+    let cancelled = kitchen.post(&format!("/admin/orders/{id}/cancel"), &[("confirm", "yes")]).await;
+    assert_eq!(cancelled.status, 303);
+    assert_eq!(app.stock("p").await, 10);
 }
 
 #[tokio::test]

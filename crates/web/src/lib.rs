@@ -14,6 +14,7 @@ mod extract;
 mod openapi;
 mod problem;
 pub mod rate_limit;
+pub mod shop;
 mod storefront;
 pub mod telemetry;
 mod timefmt;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub analytics: Option<Arc<dyn Analytics>>,
     /// Accounts, sessions and the staff dashboard; `None` serves the shop without them.
     pub auth: Option<Arc<auth::Auth>>,
+    /// The owner's settings for the shop's pages.
+    pub shop: Arc<shop::ShopSettings>,
 }
 
 impl AppState {
@@ -64,6 +67,7 @@ impl AppState {
             closing: tokio::sync::watch::channel(false).1,
             analytics: None,
             auth: None,
+            shop: Arc::default(),
         }
     }
 
@@ -88,6 +92,12 @@ impl AppState {
     /// Turns on accounts, sign-in and the staff dashboard at `/admin`.
     pub fn with_auth(mut self, auth: auth::Auth) -> AppState {
         self.auth = Some(Arc::new(auth));
+        self
+    }
+
+    /// Runs the pages with the owner's `settings`.
+    pub fn with_shop(mut self, settings: shop::ShopSettings) -> AppState {
+        self.shop = Arc::new(settings);
         self
     }
 

@@ -33,6 +33,17 @@ impl TestApp {
         TestApp::with_config(|_| {}).await
     }
 
+    /// An empty shop whose app state `tune` adjusts (shop settings, say).
+    pub async fn start_with(tune: impl FnOnce(AppState) -> AppState) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SqliteConfig::in_dir(dir.path());
+        let db_path = config.path.clone();
+        let store = Arc::new(SqliteStore::open(config).unwrap());
+        let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), LoginPolicy::default(), tune).await;
+        app._dir = Some(dir);
+        app
+    }
+
     /// An empty shop; `tune` adjusts the store settings first.
     pub async fn with_config(tune: impl FnOnce(&mut SqliteConfig)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
@@ -58,6 +69,17 @@ impl TestApp {
         limits: OrderRateLimits,
         login: LoginPolicy,
     ) -> TestApp {
+        TestApp::serve_tuned(store, db, limits, login, |s| s).await
+    }
+
+    /// `serve_with`, with the app state adjusted by `tune`.
+    pub async fn serve_tuned(
+        store: Arc<SqliteStore>,
+        db: &std::path::Path,
+        limits: OrderRateLimits,
+        login: LoginPolicy,
+        tune: impl FnOnce(AppState) -> AppState,
+    ) -> TestApp {
         let auth = Auth {
             accounts: Arc::new(SqliteAccounts::open(db).unwrap()),
             backoffice: store.clone(),
@@ -69,6 +91,7 @@ impl TestApp {
             .with_order_limits(limits)
             .with_dev_mailbox(true)
             .with_auth(auth);
+        let state = tune(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = stampede_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

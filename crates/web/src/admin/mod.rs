@@ -3,6 +3,7 @@
 //! accounts and the audit log for admins. Every change is written to the audit log.
 
 mod audit;
+mod cancel;
 mod form_values;
 mod order_detail;
 mod orders;
@@ -27,7 +28,8 @@ pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
         .route("/admin/orders/rows", get(orders::rows))
         .route("/admin/orders/events", get(orders::events))
         .route("/admin/orders/{id}", get(order_detail::show))
-        .route("/admin/orders/{id}/status", post(order_detail::set_status));
+        .route("/admin/orders/{id}/status", post(order_detail::set_status))
+        .route("/admin/orders/{id}/cancel", post(cancel::cancel));
     let admin = Router::new()
         .route("/admin/products", get(products::list).post(products::create))
         .route("/admin/products/new", get(products::new_form))
