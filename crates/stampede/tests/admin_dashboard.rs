@@ -124,9 +124,10 @@ async fn the_kitchen_list_shows_each_line_s_options_and_where_the_order_goes() {
 
 #[tokio::test]
 async fn an_owner_may_let_the_kitchen_cancel() {
-    let app =
-        TestApp::start_with(|state| state.with_shop(stampede_web::shop::ShopSettings { kitchen_can_cancel: true }))
-            .await;
+    let app = TestApp::start_with(|state| {
+        state.with_shop(stampede_web::shop::ShopSettings { kitchen_can_cancel: true, ..Default::default() })
+    })
+    .await;
     app.add_product("p", 500, 10, SaleRules::default()).await;
     let id = place(&app, "ana@example.com", "p", 2).await;
     let mut kitchen = staff(&app, "cook@example.com", Role::Kitchen).await;
@@ -366,4 +367,42 @@ async fn admins_add_staff_accounts_who_can_then_sign_in() {
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'user.create' AND actor = 'boss@example.com'"),
         1
     );
+}
+
+#[tokio::test]
+async fn sale_windows_are_typed_and_shown_in_the_shop_zone_and_stored_in_utc() {
+    let berlin = stampede_web::shop_time::ShopZone::named("Europe/Berlin").unwrap();
+    let app = TestApp::start_with(|state| {
+        state.with_shop(stampede_web::shop::ShopSettings { zone: berlin, ..Default::default() })
+    })
+    .await;
+    let mut admin = staff(&app, "boss@example.com", Role::Admin).await;
+    let form = |starts: &'static str| {
+        vec![
+            ("id", "deal"),
+            ("name", "Deal"),
+            ("category", "flash-sale"),
+            ("price", "5"),
+            ("currency", "USD"),
+            ("stock", "10"),
+            ("sale_starts", starts),
+            ("sale_ends", "2030-10-27T02:30"),
+        ]
+    };
+    let skipped = admin.post("/admin/products", &form("2030-03-31T02:30")).await;
+    assert_eq!(skipped.status, 422);
+    assert!(skipped.html.contains("31 Mar 2030 02:30 does not exist in Europe/Berlin"), "{}", skipped.html);
+    assert!(skipped.html.contains("Europe/Berlin time, empty for always"));
+
+    let created = admin.post("/admin/products", &form("2030-07-01T09:00")).await;
+    assert_eq!(created.status, 303, "{}", created.html);
+    let api: Value = app.get("/api/products/deal").await.json().await.unwrap();
+    assert_eq!(api["sale"]["startsAt"], "2030-07-01T07:00:00Z", "summer time: UTC+2");
+    assert_eq!(api["sale"]["endsAt"], "2030-10-27T00:30:00Z", "twice that night: the first 02:30 (CEST)");
+    let edit = admin.get("/admin/products/deal").await.html;
+    assert!(edit.contains(r#"value="2030-07-01T09:00""#) && edit.contains(r#"value="2030-10-27T02:30""#));
+    let list = admin.get("/admin/products").await.html;
+    assert!(list.contains("Sale window (Europe/Berlin)") && list.contains("2030-07-01 09:00 – 2030-10-27 02:30"));
+    let shop = app.client.get(app.url("/products/deal")).send().await.unwrap().text().await.unwrap();
+    assert!(shop.contains("Mon 1 Jul 2030, 09:00 CEST"), "no-JS pages name the shop's zone");
 }

@@ -150,3 +150,20 @@ fn an_otlp_endpoint_without_the_otlp_feature_fails_at_startup() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rebuild with --features otlp"), "{stderr}");
 }
+
+#[test]
+fn an_unknown_shop_time_zone_stops_the_binary_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--shop-timezone", "Mars/Olympus_Mons"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--shop-timezone") && stderr.contains("IANA name such as Europe/Berlin"), "{stderr}");
+    let help = Command::new(env!("CARGO_BIN_EXE_stampede")).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("STAMPEDE_SHOP_TIMEZONE") && help.contains("STAMPEDE_KITCHEN_CAN_CANCEL"), "{help}");
+}

@@ -15,6 +15,7 @@ mod openapi;
 mod problem;
 pub mod rate_limit;
 pub mod shop;
+pub mod shop_time;
 mod storefront;
 pub mod telemetry;
 mod timefmt;

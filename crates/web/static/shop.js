@@ -152,10 +152,13 @@
     tick();
   }
 
+  // Times in the visitor's own zone, named ("Dec 1, 2027, 1:00 PM EST"), as the server's
+  // fallback names the shop's.
+  var LOCAL = { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
   function localTimes(root) {
     all('time[data-local]', root).forEach(function (el) {
       var t = new Date(el.getAttribute('datetime'));
-      if (!isNaN(t)) el.textContent = t.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+      if (!isNaN(t)) el.textContent = t.toLocaleString([], LOCAL);
     });
   }
 

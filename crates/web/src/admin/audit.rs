@@ -5,7 +5,6 @@ use super::page::{AdminError, AdminShell, auth};
 use crate::AppState;
 use crate::auth::guard::Staff;
 use crate::storefront::{order_number, render};
-use crate::timefmt::rfc3339;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -97,7 +96,7 @@ pub async fn show(
     let entries = entries
         .into_iter()
         .map(|e| EntryView {
-            at: rfc3339(e.at).replace('T', " ").trim_end_matches('Z').chars().take(19).collect::<String>() + " UTC",
+            at: app.shop.zone.stamp(e.at),
             actor: e.actor,
             link: link(&e.action, &e.target),
             target: target_name(&e.action, &e.target),

@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn only_admins_cancel_unless_the_owner_trusts_the_kitchen() {
         let strict = ShopSettings::default();
-        let trusting = ShopSettings { kitchen_can_cancel: true };
+        let trusting = ShopSettings { kitchen_can_cancel: true, ..ShopSettings::default() };
         assert!(may_cancel(&strict, Role::Admin));
         assert!(!may_cancel(&strict, Role::Kitchen));
         assert!(may_cancel(&trusting, Role::Kitchen));

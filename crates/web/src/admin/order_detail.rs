@@ -44,6 +44,8 @@ struct OrderPage {
     customer_key: String,
     actions: Vec<Action>,
     cancel: CancelOffer,
+    /// When it was placed, in the shop's zone.
+    placed: String,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -90,6 +92,7 @@ fn page(app: &AppState, staff: &User, order: &Order, notice: Option<String>, err
     };
     OrderPage {
         cancel,
+        placed: app.shop.zone.label(order.created_at),
         shell: AdminShell::new(format!("Order #{}", view.number), staff, "orders"),
         status_name: staff_label(order.status),
         customer_key: order.customer.key.0.clone(),

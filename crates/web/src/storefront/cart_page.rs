@@ -159,7 +159,8 @@ pub async fn add(
     }
     let quantity_field = field("quantity").unwrap_or("1");
     let current = cart.clone();
-    let refuse = |message: String, status| builder(&view, &current, &selected, 1, Some(message), status);
+    let refuse =
+        |message: String, status| builder(&view, &app.shop.zone, &current, &selected, 1, Some(message), status);
     let Ok(quantity) = quantity_field.parse::<i64>() else {
         return Ok(refuse(
             format!("Quantity must be a whole number, not “{quantity_field}”."),

@@ -11,10 +11,8 @@ use stampede_store::ProductView;
 pub struct Opening {
     /// Unix milliseconds, for the script that opens the sale on time.
     pub at: Millis,
-    /// RFC 3339, for `<time datetime>` and the script's countdown.
+    /// RFC 3339, for `<time datetime>`.
     pub iso: String,
-    /// "Wed 25 Nov 2026, 19:00 UTC".
-    pub utc: String,
     /// "in 59 min".
     pub wait: String,
 }
@@ -47,7 +45,6 @@ impl Card {
         let opening = p.sale.starts_at.filter(|s| now < *s).map(|s| Opening {
             at: s,
             iso: rfc3339(s),
-            utc: display::utc_label(s),
             wait: display::wait_label(now, s),
         });
         let max_quantity = [Some(view.stock), p.sale.per_order_max, p.sale.per_customer_max, Some(MAX_LINE_QUANTITY)]
