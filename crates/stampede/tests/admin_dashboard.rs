@@ -405,4 +405,7 @@ async fn sale_windows_are_typed_and_shown_in_the_shop_zone_and_stored_in_utc() {
     assert!(list.contains("Sale window (Europe/Berlin)") && list.contains("2030-07-01 09:00 – 2030-10-27 02:30"));
     let shop = app.client.get(app.url("/products/deal")).send().await.unwrap().text().await.unwrap();
     assert!(shop.contains("Mon 1 Jul 2030, 09:00 CEST"), "no-JS pages name the shop's zone");
+    let early = admin.post("/cart/add", &[("product", "deal")]).await;
+    assert_eq!(early.status, 409);
+    assert!(early.html.contains("(Mon 1 Jul 2030, 09:00 CEST)"), "refusals too: {}", early.html);
 }
