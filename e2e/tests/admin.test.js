@@ -140,7 +140,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await page.getByText(`delivery for the ${device} test`).waitFor();
       await shot(page, '28-audit-log');
       await page.getByRole('link', { name: 'Staff' }).click();
-      await page.getByRole('cell', { name: 'cook@example.com' }).waitFor();
+      await page.getByRole('cell', { name: 'cook@example.com', exact: true }).waitFor();
       await shot(page, '28-staff');
       assert.deepEqual(staff.errors, []);
       assert.deepEqual(staff.expected, []);
@@ -236,6 +236,29 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       assert.equal(await cook.page.getByRole('button', { name: 'Cancel order…' }).count(), 0);
       await shot(cook.page, '38-kitchen-cannot-cancel');
       await cook.context.close();
+    });
+
+    test('an admin removes a staff account after confirming; the last admin has no Remove button', async () => {
+      const leaving = `leaving-${device}@example.com`;
+      shop.createUser(leaving, 'kitchen', PASSWORD);
+      const admin = await openPage(chrome.browser, width);
+      const { page } = admin;
+      await page.goto(shop.base + '/sign-in?next=%2Fadmin%2Fstaff');
+      await signIn(page, 'boss@example.com');
+      const remove = page.getByRole('button', { name: `Remove… ${leaving}` });
+      await remove.waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Remove… boss@example.com' }).count(), 0, 'not yourself, not the last admin');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the staff page does not scroll sideways (${overflow} px)`);
+      await shot(page, '39-staff-remove');
+      let asked = '';
+      page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+      await remove.click();
+      await page.getByText(`Removed ${leaving}; they are signed out.`).waitFor();
+      assert.match(asked, /^Remove leaving-.*\? The account is deleted and signed out everywhere\.$/);
+      assert.equal(await page.getByRole('cell', { name: leaving, exact: true }).count(), 0);
+      assert.deepEqual(admin.errors, []);
+      await admin.context.close();
     });
 
     test('kitchen staff see orders only; without JavaScript an order still advances', async () => {

@@ -409,3 +409,43 @@ async fn sale_windows_are_typed_and_shown_in_the_shop_zone_and_stored_in_utc() {
     assert_eq!(early.status, 409);
     assert!(early.html.contains("(Mon 1 Jul 2030, 09:00 CEST)"), "refusals too: {}", early.html);
 }
+
+#[tokio::test]
+async fn admins_remove_staff_accounts_after_confirming_but_never_the_last_admin() {
+    let app = TestApp::start().await;
+    let mut boss = staff(&app, "boss@example.com", Role::Admin).await;
+    let mut cook = staff(&app, "cook@example.com", Role::Kitchen).await;
+    let id_of = |email: &str| {
+        rusqlite::Connection::open(&app.db_path)
+            .unwrap()
+            .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| r.get::<_, String>(0))
+            .unwrap()
+    };
+    let cook_id = id_of("cook@example.com");
+    let boss_id = id_of("boss@example.com");
+
+    let list = boss.get("/admin/staff").await.html;
+    assert!(
+        list.contains(&format!(r#"action="/admin/staff/{cook_id}/remove" data-confirm="Remove cook@example.com?"#))
+    );
+    assert!(!list.contains(&format!("/admin/staff/{boss_id}/remove")), "no button for yourself or the last admin");
+    assert_eq!(cook.post(&format!("/admin/staff/{boss_id}/remove"), &[("confirm", "yes")]).await.status, 403);
+
+    let asked = boss.post(&format!("/admin/staff/{cook_id}/remove"), &[]).await;
+    assert_eq!(asked.status, 200, "without JavaScript, a confirmation page first");
+    assert!(asked.html.contains("Yes, remove cook@example.com"));
+    let removed = boss.post(&format!("/admin/staff/{cook_id}/remove"), &[("confirm", "yes")]).await;
+    assert_eq!(removed.status, 303);
+    assert!(boss.get(removed.location.as_deref().unwrap()).await.html.contains("Removed cook@example.com"));
+    assert_eq!(cook.get("/admin/orders").await.status, 303, "their session ended with the account");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'user.remove' AND target = 'cook@example.com'"),
+        1
+    );
+    assert_eq!(boss.post(&format!("/admin/staff/{cook_id}/remove"), &[("confirm", "yes")]).await.status, 404);
+
+    let last = boss.post(&format!("/admin/staff/{boss_id}/remove"), &[("confirm", "yes")]).await;
+    assert_eq!(last.status, 409);
+    assert!(last.html.contains("The last admin cannot be removed"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE email = 'boss@example.com'"), 1);
+}

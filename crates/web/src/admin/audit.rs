@@ -40,6 +40,7 @@ fn action_name(code: &str) -> &str {
         "product.restore" => "Product restored",
         "stock.adjust" => "Stock adjusted",
         "user.create" => "Staff account created",
+        "user.remove" => "Staff account removed",
         "outbox.retry" => "Notification retried",
         other => other,
     }

@@ -11,6 +11,7 @@ mod page;
 pub mod product_form;
 pub mod products;
 mod staff;
+mod staff_remove;
 
 use crate::AppState;
 use crate::auth::guard::{require_admin, require_staff};
@@ -38,6 +39,7 @@ pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
         .route("/admin/products/{id}/stock", post(products::adjust_stock))
         .route("/admin/audit", get(audit::show))
         .route("/admin/staff", get(staff::show).post(staff::create))
+        .route("/admin/staff/{id}/remove", post(staff_remove::remove))
         .merge(admin_only)
         .route_layer(from_fn(require_admin));
     kitchen.merge(admin).route_layer(from_fn(require_staff))

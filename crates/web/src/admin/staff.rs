@@ -18,10 +18,13 @@ use stampede_store::{Role, User};
 
 /// A staff account as listed.
 pub struct Member {
+    pub id: String,
     pub email: String,
     pub name: String,
     pub role: &'static str,
     pub since: String,
+    /// Offered a Remove button: not the admin looking, nor the last admin.
+    pub removable: bool,
 }
 
 /// The new-account form.
@@ -55,19 +58,21 @@ struct StaffPage {
     notice: Option<String>,
 }
 
-/// `?done=<email>` after adding someone.
+/// `?done=<email>` after adding someone, `?removed=<email>` after removing them.
 #[derive(Deserialize)]
 pub struct Done {
     done: Option<String>,
+    removed: Option<String>,
 }
 
 async fn page(app: &AppState, admin: &User, form: NewStaff, errors: Errors) -> Result<StaffPage, AdminError> {
-    let members = auth(app)?
-        .accounts
-        .staff()
-        .await?
+    let staff = auth(app)?.accounts.staff().await?;
+    let admins = staff.iter().filter(|u| u.role == Role::Admin).count();
+    let members = staff
         .into_iter()
         .map(|u| Member {
+            removable: u.id != admin.id && (u.role != Role::Admin || admins > 1),
+            id: u.id,
             email: u.email,
             name: u.name.unwrap_or_default(),
             role: u.role.as_str(),
@@ -85,7 +90,10 @@ pub async fn show(
 ) -> Result<Response, AdminError> {
     let mut page =
         page(&app, &admin, NewStaff { role: "kitchen".into(), ..NewStaff::default() }, Errors::default()).await?;
-    page.notice = done.done.map(|email| format!("Added {email}. Hand them their first password in person."));
+    page.notice = done
+        .done
+        .map(|email| format!("Added {email}. Hand them their first password in person."))
+        .or(done.removed.map(|email| format!("Removed {email}; they are signed out.")));
     Ok(render(StatusCode::OK, &page))
 }
 
