@@ -7,7 +7,6 @@ use crate::AppState;
 use crate::auth::SignUpError;
 use crate::auth::guard::Staff;
 use crate::storefront::{render, see_other};
-use crate::timefmt::rfc3339;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -76,7 +75,8 @@ async fn page(app: &AppState, admin: &User, form: NewStaff, errors: Errors) -> R
             email: u.email,
             name: u.name.unwrap_or_default(),
             role: u.role.as_str(),
-            since: rfc3339(u.created_at).chars().take(10).collect(),
+            // The day in the shop's zone.
+            since: app.shop.zone.input_text(u.created_at).chars().take(10).collect(),
         })
         .collect();
     Ok(StaffPage { shell: AdminShell::new("Staff", admin, "staff"), members, form, errors, notice: None })
