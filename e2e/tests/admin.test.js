@@ -1,7 +1,8 @@
 // The staff dashboard in a real browser: signing in (and being refused), the order list
 // updating live when an order arrives, advancing an order through the workflow with and
 // without JavaScript, editing a product with a mistake shown next to its field, adjusting
-// stock with a reason, the audit log, and kitchen staff seeing orders only. Screenshots of
+// stock with a reason, the audit log, the kitchen's list with options and addresses,
+// cancelling with a confirmation (script or page), and kitchen staff seeing orders only. Screenshots of
 // every dashboard page at phone and desktop width go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +13,8 @@ let shop;
 let chrome;
 
 before(async () => {
-  shop = await startShop();
+  // Many staff sign-ins from one address in a minute: more than the default limit allows.
+  shop = await startShop({ args: ['--login-attempts-per-minute', '0'] });
   chrome = await startBrowser();
   shop.createUser('boss@example.com', 'admin', PASSWORD);
   shop.createUser('cook@example.com', 'kitchen', PASSWORD);
@@ -138,7 +140,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await page.getByText(`delivery for the ${device} test`).waitFor();
       await shot(page, '28-audit-log');
       await page.getByRole('link', { name: 'Staff' }).click();
-      await page.getByRole('cell', { name: 'cook@example.com' }).waitFor();
+      await page.getByRole('cell', { name: 'cook@example.com', exact: true }).waitFor();
       await shot(page, '28-staff');
       assert.deepEqual(staff.errors, []);
       assert.deepEqual(staff.expected, []);
@@ -169,6 +171,94 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       assert.match(await answer.text(), /^order_id,placed_at,status,/);
       assert.deepEqual(staff.errors, []);
       await staff.context.close();
+    });
+
+    test('the kitchen list shows options and addresses; cancelling asks first and is for admins', async () => {
+      const delivery = (email) => ({
+        customer: { email, name: 'Eli' },
+        items: [{ productId: 'margherita', quantity: 1, options: { size: 'large', toppings: ['basil'] } }],
+        fulfilment: { type: 'delivery', address: '7 Harbour Road', city: 'Springfield', postcode: '12345' },
+      });
+      const first = await shop.order(delivery(`eli-${device}@example.com`));
+      const second = await shop.order(delivery(`eli2-${device}@example.com`));
+      const admin = await openPage(chrome.browser, width);
+      const { page } = admin;
+      await page.goto(shop.base + '/sign-in?next=%2Fadmin%2Forders');
+      await signIn(page, 'boss@example.com');
+      const row = page.locator(`tr[data-order-id="${first.id}"]`);
+      await row.waitFor();
+      assert.match(await row.textContent(), /1 × Margherita\s*Large 35 cm.*Fresh basil/s);
+      assert.match(await row.textContent(), /Delivery to\s*7 Harbour Road, 12345 Springfield/);
+      assert.ok(await row.getByText('7 Harbour Road').isVisible(), 'the address shows on a phone too');
+      await shot(page, '34-orders-kitchen-list');
+
+      // With JavaScript: a confirm() first; saying no changes nothing.
+      await page.goto(`${shop.base}/admin/orders/${first.id}`);
+      const cancel = page.getByRole('button', { name: 'Cancel order…' });
+      await shot(page, '35-order-cancel-apart');
+      let asked = '';
+      page.once('dialog', (d) => { asked = d.message(); d.dismiss(); });
+      await cancel.click();
+      assert.match(asked, /^Cancel order #[0-9A-F]{8}\? The stock goes back on sale/);
+      assert.equal((await shop.json(`/api/orders/${first.id}`)).status, 'received');
+      page.once('dialog', (d) => d.accept());
+      await cancel.click();
+      await page.getByText('Order is now cancelled.').waitFor();
+      assert.equal((await shop.json(`/api/orders/${first.id}`)).status, 'cancelled');
+      await page.getByRole('link', { name: 'Audit log' }).click();
+      const number = first.id.replace(/-/g, '').slice(-8).toUpperCase();
+      const entry = page.locator('tr', { hasText: `#${number}` }).first();
+      assert.match(await entry.textContent(), /Order status changed.*Received → Cancelled/s);
+      await shot(page, '36-audit-readable');
+      assert.deepEqual(admin.errors, []);
+      await admin.context.close();
+
+      // Without JavaScript: a confirmation page.
+      const plain = await openPage(chrome.browser, width, { javaScriptEnabled: false });
+      await plain.page.goto(shop.base + '/sign-in?next=%2Fadmin%2Forders');
+      await signIn(plain.page, 'boss@example.com');
+      await plain.page.goto(`${shop.base}/admin/orders/${second.id}`);
+      await plain.page.getByRole('button', { name: 'Cancel order…' }).click();
+      await plain.page.getByRole('heading', { name: /^Cancel order #[0-9A-F]{8}\?$/ }).waitFor();
+      assert.equal((await shop.json(`/api/orders/${second.id}`)).status, 'received', 'asking changes nothing');
+      await shot(plain.page, '37-cancel-confirm-nojs');
+      await plain.page.getByRole('button', { name: /^Yes, cancel order/ }).click();
+      await plain.page.getByText('Order is now cancelled.').waitFor();
+      await plain.context.close();
+
+      // The kitchen is told cancelling is for admins.
+      const third = await shop.order(delivery(`eli3-${device}@example.com`));
+      const cook = await openPage(chrome.browser, width);
+      await cook.page.goto(shop.base + '/sign-in?next=%2Fadmin%2Forders');
+      await signIn(cook.page, 'cook@example.com');
+      await cook.page.goto(`${shop.base}/admin/orders/${third.id}`);
+      await cook.page.getByText('Only an admin can cancel orders.').waitFor();
+      assert.equal(await cook.page.getByRole('button', { name: 'Cancel order…' }).count(), 0);
+      await shot(cook.page, '38-kitchen-cannot-cancel');
+      await cook.context.close();
+    });
+
+    test('an admin removes a staff account after confirming; the last admin has no Remove button', async () => {
+      const leaving = `leaving-${device}@example.com`;
+      shop.createUser(leaving, 'kitchen', PASSWORD);
+      const admin = await openPage(chrome.browser, width);
+      const { page } = admin;
+      await page.goto(shop.base + '/sign-in?next=%2Fadmin%2Fstaff');
+      await signIn(page, 'boss@example.com');
+      const remove = page.getByRole('button', { name: `Remove… ${leaving}` });
+      await remove.waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Remove… boss@example.com' }).count(), 0, 'not yourself, not the last admin');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the staff page does not scroll sideways (${overflow} px)`);
+      await shot(page, '39-staff-remove');
+      let asked = '';
+      page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+      await remove.click();
+      await page.getByText(`Removed ${leaving}; they are signed out.`).waitFor();
+      assert.match(asked, /^Remove leaving-.*\? The account is deleted and signed out everywhere\.$/);
+      assert.equal(await page.getByRole('cell', { name: leaving, exact: true }).count(), 0);
+      assert.deepEqual(admin.errors, []);
+      await admin.context.close();
     });
 
     test('kitchen staff see orders only; without JavaScript an order still advances', async () => {

@@ -21,13 +21,14 @@ function freePort() {
   });
 }
 
-/** A running shop: `base` URL, `admin(path, body)` for staff actions, `stop()`. */
-export async function startShop() {
+/** A running shop: `base` URL, `admin(path, body)` for staff actions, `stop()`. `args` are
+ * extra `serve` flags. */
+export async function startShop({ args = [] } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'stampede-e2e-'));
   const bin = process.env.STAMPEDE_BIN || join(ROOT, 'target', 'debug', 'stampede');
   const child = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--admin-token', ADMIN_TOKEN,
-    '--log-format', 'json', '--access-log', 'false'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--log-format', 'json', '--access-log', 'false', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
   const base = `http://127.0.0.1:${port}`;
@@ -79,11 +80,12 @@ export async function startBrowser() {
 }
 
 /**
- * A page at `width` px in a fresh context (its own cookies). `errors` collects console
+ * A page at `width` px in a fresh context (its own cookies; `timezoneId` and `locale` as a
+ * visitor elsewhere would have them). `errors` collects console
  * errors and uncaught exceptions; `allow` lists console messages a test expects.
  */
-export async function openPage(browser, width, { javaScriptEnabled = true, allow = [] } = {}) {
-  const context = await browser.newContext({ viewport: { width, height: width < 600 ? 780 : 900 }, javaScriptEnabled });
+export async function openPage(browser, width, { javaScriptEnabled = true, allow = [], timezoneId, locale } = {}) {
+  const context = await browser.newContext({ viewport: { width, height: width < 600 ? 780 : 900 }, javaScriptEnabled, timezoneId, locale });
   const page = await context.newPage();
   const errors = [];
   // Messages the next step is meant to cause (an HTTP error the page shows on purpose):

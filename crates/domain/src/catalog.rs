@@ -83,6 +83,14 @@ pub struct SaleRules {
     pub per_order_max: Option<u32>,
 }
 
+impl SaleRules {
+    /// The next moment after `now` at which the sale opens or closes, so pages can change
+    /// state (or reload) right then.
+    pub fn next_change(&self, now: Millis) -> Option<Millis> {
+        [self.starts_at, self.ends_at].into_iter().flatten().filter(|t| *t > now).min()
+    }
+}
+
 impl Product {
     /// Checks that a product definition is coherent before it is stored.
     pub fn validate(&self) -> Result<(), crate::ValidationError> {
@@ -134,6 +142,15 @@ impl Product {
 mod tests {
     use super::*;
     use crate::Currency;
+
+    #[test]
+    fn the_next_change_is_the_nearest_future_edge_of_the_window() {
+        let sale = SaleRules { starts_at: Some(100), ends_at: Some(200), ..Default::default() };
+        assert_eq!(sale.next_change(0), Some(100));
+        assert_eq!(sale.next_change(100), Some(200), "opening now: the close is next");
+        assert_eq!(sale.next_change(200), None);
+        assert_eq!(SaleRules::default().next_change(0), None);
+    }
 
     fn product(stock_shards: u32) -> Product {
         Product {

@@ -114,8 +114,6 @@ pub struct ServeArgs {
     /// Bearer token for the admin API (`/api/admin/...`); the admin API is off without it.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    #[command(flatten)]
-    pub shop: ShopArgs,
     /// Secret(s) that sign order access tokens, CSRF tokens and emailed links, comma
     /// separated: the first signs, all verify (put a new one first to rotate). Without it, a
     /// secret is made once and kept in `<data-dir>/secret.key`. Instances of one shop must share it.
@@ -143,32 +141,8 @@ pub struct ServeArgs {
     pub notify: Box<NotifyArgs>,
     #[command(flatten)]
     pub accounts: Box<crate::admin_cli::AccountArgs>,
-}
-
-/// The shop as customers know it, for receipts and the checkout's pickup address.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Shop")]
-pub struct ShopArgs {
-    /// The shop's name on receipts and pages.
-    #[arg(long, env = "STAMPEDE_SHOP_NAME", default_value = "Stampede Pizza")]
-    pub shop_name: String,
-    /// Street address, for pickup (shown at checkout and on receipts).
-    #[arg(long, env = "STAMPEDE_SHOP_ADDRESS", default_value = "")]
-    pub shop_address: String,
-    /// Phone number customers may call (on receipts and order pages).
-    #[arg(long, env = "STAMPEDE_SHOP_PHONE", default_value = "")]
-    pub shop_phone: String,
-}
-
-impl ShopArgs {
-    /// The profile these settings describe.
-    pub fn profile(&self) -> stampede_domain::ShopProfile {
-        stampede_domain::ShopProfile {
-            name: self.shop_name.trim().to_owned(),
-            address: self.shop_address.trim().to_owned(),
-            phone: self.shop_phone.trim().to_owned(),
-        }
-    }
+    #[command(flatten)]
+    pub shop: crate::shop_args::ShopArgs,
 }
 
 /// Where order notifications go and how hard the relay tries.

@@ -14,3 +14,4 @@ pub mod otlp;
 pub mod secrets;
 pub mod seed;
 pub mod serve;
+pub mod shop_args;

@@ -111,8 +111,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_dev_mailbox(exposure.dev_mailbox)
         .with_metrics(exposure.metrics.clone())
         .with_signer(signer)
-        .with_shop(args.shop.profile())
         .with_auth(auth)
+        .with_shop(args.shop.settings())
         .with_shutdown(closing_rx);
     if public && notify.dev_mailbox() {
         let notice = "no mail channel is configured (STAMPEDE_SMTP_URL or --ses): customers get no receipts, \

@@ -53,7 +53,8 @@ async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
     assert!(rows.html.trim_start().starts_with("<tr"), "the live refresh gets bare rows");
 
     let detail = kitchen.get(&format!("/admin/orders/{first}")).await;
-    assert!(detail.html.contains("Start preparing") && detail.html.contains("Cancel order and return stock"));
+    assert!(detail.html.contains("Start preparing"));
+    assert!(detail.html.contains("Only an admin can cancel orders."), "the kitchen is told, not offered the button");
     let events_before = app.outbox("1 = 1");
     for (next, label) in [("preparing", "preparing"), ("ready", "ready"), ("completed", "completed")] {
         let moved = kitchen.post(&format!("/admin/orders/{first}/status"), &[("status", next)]).await;
@@ -74,7 +75,21 @@ async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
     assert_eq!(missing.status, 404);
 
     assert_eq!(app.stock("p").await, 5);
-    let cancelled = kitchen.post(&format!("/admin/orders/{second}/status"), &[("status", "cancelled")]).await;
+    for path in [format!("/admin/orders/{second}/cancel"), format!("/admin/orders/{second}/status")] {
+        let refused = kitchen.post(&path, &[("status", "cancelled"), ("confirm", "yes")]).await;
+        assert_eq!(refused.status, 403, "{path}: the kitchen may not cancel by default");
+        assert!(refused.html.contains("Only an admin can cancel orders"));
+    }
+    assert_eq!(app.stock("p").await, 5, "nothing was cancelled");
+
+    let mut boss = staff(&app, "boss@example.com", Role::Admin).await;
+    let offered = boss.get(&format!("/admin/orders/{second}")).await.html;
+    assert!(offered.contains(&format!(r#"action="/admin/orders/{second}/cancel" data-confirm="Cancel order #"#)));
+    let asked = boss.post(&format!("/admin/orders/{second}/cancel"), &[]).await;
+    assert_eq!(asked.status, 200, "without JavaScript, a confirmation page first");
+    assert!(asked.html.contains("Yes, cancel order #") && asked.html.contains("No, keep the order"));
+    assert_eq!(app.stock("p").await, 5, "asking changes nothing");
+    let cancelled = boss.post(&format!("/admin/orders/{second}/cancel"), &[("confirm", "yes")]).await;
     assert_eq!(cancelled.status, 303);
     assert_eq!(app.stock("p").await, 8, "cancelling returns the stock");
     assert_eq!(app.outbox("kind = 'order.cancelled'"), 1);
@@ -83,7 +98,42 @@ async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
 
     let audit =
         app.count("SELECT COUNT(*) FROM audit_log WHERE actor = 'cook@example.com' AND action = 'order.status'");
-    assert_eq!(audit, 4, "every change is audited, refusals are not");
+    assert_eq!(audit, 3, "every change is audited, refusals are not");
+    let log = boss.get("/admin/audit").await.html;
+    let number = &second.replace('-', "")[24..].to_uppercase();
+    assert!(log.contains(&format!(">#{number}</a>")), "orders go by their short number");
+    assert!(log.contains("Received → Cancelled") && log.contains("Ready → Completed"), "statuses in words");
+    assert!(!log.contains("out_for_delivery") && !log.contains(&format!(">{second}<")));
+}
+
+#[tokio::test]
+async fn the_kitchen_list_shows_each_line_s_options_and_where_the_order_goes() {
+    let app = TestApp::pizza_shop().await;
+    let body = json!({
+        "customer": {"email": "ana@example.com", "name": "Ana"},
+        "items": [{"productId": "margherita", "quantity": 2, "options": {"size": "large", "toppings": ["basil"]}}],
+        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"}
+    });
+    assert_eq!(app.order(&body, None).await.status(), 201);
+    let mut kitchen = staff(&app, "cook@example.com", Role::Kitchen).await;
+    let rows = kitchen.get("/admin/orders/rows").await.html;
+    assert!(rows.contains("2 × Margherita<small>Large 35 cm"), "{rows}");
+    assert!(rows.contains("Fresh basil"), "{rows}");
+    assert!(rows.contains(r#"Delivery to<span class="address">1 Main St, 12345 Springfield</span>"#), "{rows}");
+}
+
+#[tokio::test]
+async fn an_owner_may_let_the_kitchen_cancel() {
+    let app = TestApp::start_with(|state| {
+        state.with_shop(stampede_web::shop::ShopSettings { kitchen_can_cancel: true, ..Default::default() })
+    })
+    .await;
+    app.add_product("p", 500, 10, SaleRules::default()).await;
+    let id = place(&app, "ana@example.com", "p", 2).await;
+    let mut kitchen = staff(&app, "cook@example.com", Role::Kitchen).await;
+    let cancelled = kitchen.post(&format!("/admin/orders/{id}/cancel"), &[("confirm", "yes")]).await;
+    assert_eq!(cancelled.status, 303);
+    assert_eq!(app.stock("p").await, 10);
 }
 
 #[tokio::test]
@@ -317,4 +367,85 @@ async fn admins_add_staff_accounts_who_can_then_sign_in() {
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'user.create' AND actor = 'boss@example.com'"),
         1
     );
+}
+
+#[tokio::test]
+async fn sale_windows_are_typed_and_shown_in_the_shop_zone_and_stored_in_utc() {
+    let berlin = stampede_web::shop_time::ShopZone::named("Europe/Berlin").unwrap();
+    let app = TestApp::start_with(|state| {
+        state.with_shop(stampede_web::shop::ShopSettings { zone: berlin, ..Default::default() })
+    })
+    .await;
+    let mut admin = staff(&app, "boss@example.com", Role::Admin).await;
+    let form = |starts: &'static str| {
+        vec![
+            ("id", "deal"),
+            ("name", "Deal"),
+            ("category", "flash-sale"),
+            ("price", "5"),
+            ("currency", "USD"),
+            ("stock", "10"),
+            ("sale_starts", starts),
+            ("sale_ends", "2030-10-27T02:30"),
+        ]
+    };
+    let skipped = admin.post("/admin/products", &form("2030-03-31T02:30")).await;
+    assert_eq!(skipped.status, 422);
+    assert!(skipped.html.contains("31 Mar 2030 02:30 does not exist in Europe/Berlin"), "{}", skipped.html);
+    assert!(skipped.html.contains("Europe/Berlin time, empty for always"));
+
+    let created = admin.post("/admin/products", &form("2030-07-01T09:00")).await;
+    assert_eq!(created.status, 303, "{}", created.html);
+    let api: Value = app.get("/api/products/deal").await.json().await.unwrap();
+    assert_eq!(api["sale"]["startsAt"], "2030-07-01T07:00:00Z", "summer time: UTC+2");
+    assert_eq!(api["sale"]["endsAt"], "2030-10-27T00:30:00Z", "twice that night: the first 02:30 (CEST)");
+    let edit = admin.get("/admin/products/deal").await.html;
+    assert!(edit.contains(r#"value="2030-07-01T09:00""#) && edit.contains(r#"value="2030-10-27T02:30""#));
+    let list = admin.get("/admin/products").await.html;
+    assert!(list.contains("Sale window (Europe/Berlin)") && list.contains("2030-07-01 09:00 – 2030-10-27 02:30"));
+    let shop = app.client.get(app.url("/products/deal")).send().await.unwrap().text().await.unwrap();
+    assert!(shop.contains("Mon 1 Jul 2030, 09:00 CEST"), "no-JS pages name the shop's zone");
+    let early = admin.post("/cart/add", &[("product", "deal")]).await;
+    assert_eq!(early.status, 409);
+    assert!(early.html.contains("(Mon 1 Jul 2030, 09:00 CEST)"), "refusals too: {}", early.html);
+}
+
+#[tokio::test]
+async fn admins_remove_staff_accounts_after_confirming_but_never_the_last_admin() {
+    let app = TestApp::start().await;
+    let mut boss = staff(&app, "boss@example.com", Role::Admin).await;
+    let mut cook = staff(&app, "cook@example.com", Role::Kitchen).await;
+    let id_of = |email: &str| {
+        rusqlite::Connection::open(&app.db_path)
+            .unwrap()
+            .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| r.get::<_, String>(0))
+            .unwrap()
+    };
+    let cook_id = id_of("cook@example.com");
+    let boss_id = id_of("boss@example.com");
+
+    let list = boss.get("/admin/staff").await.html;
+    assert!(
+        list.contains(&format!(r#"action="/admin/staff/{cook_id}/remove" data-confirm="Remove cook@example.com?"#))
+    );
+    assert!(!list.contains(&format!("/admin/staff/{boss_id}/remove")), "no button for yourself or the last admin");
+    assert_eq!(cook.post(&format!("/admin/staff/{boss_id}/remove"), &[("confirm", "yes")]).await.status, 403);
+
+    let asked = boss.post(&format!("/admin/staff/{cook_id}/remove"), &[]).await;
+    assert_eq!(asked.status, 200, "without JavaScript, a confirmation page first");
+    assert!(asked.html.contains("Yes, remove cook@example.com"));
+    let removed = boss.post(&format!("/admin/staff/{cook_id}/remove"), &[("confirm", "yes")]).await;
+    assert_eq!(removed.status, 303);
+    assert!(boss.get(removed.location.as_deref().unwrap()).await.html.contains("Removed cook@example.com"));
+    assert_eq!(cook.get("/admin/orders").await.status, 303, "their session ended with the account");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'user.remove' AND target = 'cook@example.com'"),
+        1
+    );
+    assert_eq!(boss.post(&format!("/admin/staff/{cook_id}/remove"), &[("confirm", "yes")]).await.status, 404);
+
+    let last = boss.post(&format!("/admin/staff/{boss_id}/remove"), &[("confirm", "yes")]).await;
+    assert_eq!(last.status, 409);
+    assert!(last.html.contains("The last admin cannot be removed"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE email = 'boss@example.com'"), 1);
 }

@@ -190,3 +190,20 @@ async fn on_a_public_address_the_dev_mailbox_and_metrics_are_closed_and_readyz_w
     assert_eq!(client.get(local.url("/dev/mailbox")).send().await.unwrap().status(), 200);
     assert_eq!(client.get(local.url("/metrics")).send().await.unwrap().status(), 200);
 }
+
+#[test]
+fn an_unknown_shop_time_zone_stops_the_binary_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--shop-timezone", "Mars/Olympus_Mons"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--shop-timezone") && stderr.contains("IANA name such as Europe/Berlin"), "{stderr}");
+    let help = Command::new(env!("CARGO_BIN_EXE_stampede")).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("STAMPEDE_SHOP_TIMEZONE") && help.contains("STAMPEDE_KITCHEN_CAN_CANCEL"), "{help}");
+}

@@ -401,7 +401,8 @@ async fn pages_name_the_shop_and_checkout_says_where_to_pick_up_and_how_to_pay()
         address: "9 Oven Lane, Springfield".into(),
         phone: "555-0100".into(),
     };
-    let app = TestApp::tuned(|state| state.with_shop(shop)).await;
+    let settings = stampede_web::shop::ShopSettings { profile: shop, ..Default::default() };
+    let app = TestApp::tuned(|state| state.with_shop(settings)).await;
     app.add_product("p", 500, 5, SaleRules::default()).await;
     let menu = page(&app, "/", None).await.text().await.unwrap();
     assert!(menu.contains("<title>Menu · Luigi&#39;s</title>") || menu.contains("Luigi&#39;s"), "{menu}");
@@ -413,4 +414,35 @@ async fn pages_name_the_shop_and_checkout_says_where_to_pick_up_and_how_to_pay()
     assert!(checkout.contains("Pickup at the counter<small>9 Oven Lane, Springfield</small>"), "{checkout}");
     assert!(checkout.contains("You pay when you pick up your order or when it is delivered."));
     assert!(!checkout.contains("Pressing twice"), "no developer wording");
+}
+
+#[tokio::test]
+async fn pages_carry_the_server_clock_and_reload_without_javascript_for_a_near_sale_change() {
+    let app = TestApp::start().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let soon = SaleRules { starts_at: Some(now + 120_000), ..SaleRules::default() };
+    app.add_product("soon", 500, 5, soon).await;
+    let far = SaleRules { starts_at: Some(now + 86_400_000), ends_at: Some(now + 90_000_000), ..SaleRules::default() };
+    app.add_product("far", 500, 5, far).await;
+
+    let html = page(&app, "/products/soon", None).await.text().await.unwrap();
+    let server_now: i64 =
+        html.split(r#"data-server-now=""#).nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+    assert!((server_now - now).abs() < 60_000, "the page says what time the server has");
+    let refresh: i64 = html
+        .split(r#"<noscript><meta http-equiv="refresh" content=""#)
+        .nth(1)
+        .expect("a sale opening in two minutes reloads the page then")
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((100..=120).contains(&refresh), "{refresh}");
+    assert!(html.contains(&format!(r#"data-sale-state="soon" data-opens="{}""#, now + 120_000)));
+    let far_page = page(&app, "/products/far", None).await.text().await.unwrap();
+    assert!(!far_page.contains("http-equiv=\"refresh\""), "a sale a day away does not reload the page");
+    assert!(far_page.contains(&format!(r#"data-opens="{}" data-closes="{}""#, now + 86_400_000, now + 90_000_000)));
+    let menu = page(&app, "/", None).await.text().await.unwrap();
+    assert!(menu.contains(r#"<noscript><meta http-equiv="refresh""#), "the menu reloads for the nearest change");
 }

@@ -157,6 +157,9 @@ pub trait Accounts: Send + Sync {
     async fn end_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Every staff account (kitchen and admin), by email.
     async fn staff(&self) -> Result<Vec<User>, StoreError>;
+    /// Removes the staff account with this id and ends its sessions, in one transaction;
+    /// `None` if there is no such staff account, `Conflict` if it is the last admin.
+    async fn remove_staff(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// Appends to the audit log.
     async fn record(&self, entry: NewAudit) -> Result<(), StoreError>;
     /// The audit log, newest first; `before` is the id of the last entry of the previous page.

@@ -14,6 +14,8 @@ mod extract;
 mod openapi;
 mod problem;
 pub mod rate_limit;
+pub mod shop;
+pub mod shop_time;
 mod storefront;
 pub mod telemetry;
 mod timefmt;
@@ -24,7 +26,7 @@ pub use problem::Problem;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
-use stampede_domain::{ShopProfile, Signer};
+use stampede_domain::Signer;
 use stampede_store::{Analytics, Store};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -48,8 +50,6 @@ pub struct AppState {
     pub metrics: MetricsAccess,
     /// The catalog's JSON, rebuilt once per stock change.
     pub catalog: Arc<api::catalog_cache::CatalogCache>,
-    /// The shop's name, address and phone, for pages.
-    pub shop: Arc<ShopProfile>,
     /// Warnings an operator must see, repeated in `/readyz`'s details (e.g. no mail channel).
     pub notices: Arc<Vec<String>>,
     /// Signs and checks the tokens the server hands out: order access, CSRF, emailed lookups.
@@ -61,6 +61,8 @@ pub struct AppState {
     pub analytics: Option<Arc<dyn Analytics>>,
     /// Accounts, sessions and the staff dashboard; `None` serves the shop without them.
     pub auth: Option<Arc<auth::Auth>>,
+    /// The owner's settings for the shop's pages.
+    pub shop: Arc<shop::ShopSettings>,
 }
 
 impl AppState {
@@ -74,11 +76,11 @@ impl AppState {
             metrics: MetricsAccess::Open,
             signer: Arc::new(random_signer()),
             notices: Arc::default(),
-            shop: Arc::default(),
             catalog: Arc::default(),
             closing: tokio::sync::watch::channel(false).1,
             analytics: None,
             auth: None,
+            shop: Arc::default(),
         }
     }
 
@@ -118,9 +120,10 @@ impl AppState {
         self
     }
 
-    /// Shows `shop`'s name, address and phone on pages.
-    pub fn with_shop(mut self, shop: ShopProfile) -> AppState {
-        self.shop = Arc::new(shop);
+    /// Runs the pages with the owner's `settings` (time zone, who may cancel, and the
+    /// shop's name, address and phone).
+    pub fn with_shop(mut self, settings: shop::ShopSettings) -> AppState {
+        self.shop = Arc::new(settings);
         self
     }
 

@@ -1,9 +1,22 @@
-// Stampede dashboard: keeps the order list live, and flags an open order changed elsewhere. The server says when orders change over
+// Stampede dashboard: keeps the order list live, flags an open order changed elsewhere, and
+// confirms cancelling. The server says when orders change over
 // Server-Sent Events; the list's rows are then fetched again with the same filters. Where
 // EventSource is missing or keeps failing, it polls every 5 s. Without JavaScript the page
 // works the same, with a Refresh link.
 (function () {
   'use strict';
+  // Cancelling asks first. Confirmed here, the form says so; without this script the server
+  // answers with a confirmation page instead.
+  document.querySelectorAll('form[data-confirm]').forEach(function (form) {
+    form.addEventListener('submit', function (e) {
+      if (!window.confirm(form.getAttribute('data-confirm'))) { e.preventDefault(); return; }
+      var yes = document.createElement('input');
+      yes.type = 'hidden';
+      yes.name = 'confirm';
+      yes.value = 'yes';
+      form.appendChild(yes);
+    });
+  });
   // On an order's page: say so when someone else changes the order meanwhile.
   var changed = document.querySelector('[data-order-changed]');
   if (changed && window.EventSource) {

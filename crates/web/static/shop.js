@@ -1,7 +1,8 @@
 // Stampede storefront: progressive enhancement only. Every page works without this file;
 // it adds the builder's live price and topping limit, live stock (Server-Sent Events with a
-// polling fallback), sale countdowns, local times, a checkout that reports network failures
-// instead of losing the order, and an order page that follows the kitchen.
+// polling fallback), sale countdowns that open and close sales on time by the server's clock,
+// local times, a checkout that reports network failures instead of losing the order, and an
+// order page that follows the kitchen.
 (function () {
   'use strict';
   var LOW_STOCK = 50; // display::LOW_STOCK in the server
@@ -46,7 +47,7 @@
         if (p.stock === 0) {
           btn.disabled = true;
           btn.textContent = 'Sold out';
-        } else if (btn.textContent === 'Sold out' && !btn.hasAttribute('data-closed')) {
+        } else if (btn.textContent === 'Sold out' && !btn.hasAttribute('data-closed') && !btn.hasAttribute('data-limit')) {
           btn.disabled = false; // stock came back (a cancelled order)
           btn.textContent = 'Add to cart';
         }
@@ -89,24 +90,75 @@
     return 'in ' + h + ':' + String(m).padStart(2, '0') + ':' + String(s % 60).padStart(2, '0');
   }
 
-  function countdowns(root) {
-    var els = all('time[data-countdown]', root);
-    if (!els.length) return;
-    var timer = setInterval(function tick() {
-      var left = 0;
-      els.forEach(function (el) {
-        var ms = Date.parse(el.getAttribute('datetime')) - Date.now();
-        if (ms > 0) { el.textContent = wait(ms); left += 1; } else { el.textContent = 'now: refresh the page to order'; }
-      });
-      if (!left) clearInterval(timer);
-      return tick;
-    }(), 1000);
+  // The server's clock minus this one, from the time the page was made. The page may have
+  // taken a moment to arrive, so sales open at most that moment late, never early; the
+  // server refuses an early order regardless.
+  var skew = (function () {
+    var server = Number(document.documentElement.getAttribute('data-server-now'));
+    return server > 0 ? server - Date.now() : 0;
+  })();
+  function serverNow() { return Date.now() + skew; }
+
+  function saleState(el, now) {
+    var opens = Number(el.dataset.opens) || 0, closes = Number(el.dataset.closes) || 0;
+    return closes && now >= closes ? 'ended' : opens && now < opens ? 'soon' : 'open';
   }
 
+  // Turns a product's buy button and note to the sale's new state.
+  function showSaleState(el, state) {
+    el.dataset.saleState = state;
+    var note = el.querySelector('[data-sale-note]');
+    all('[data-buy-for]', el).forEach(function (btn) {
+      if (state === 'open') {
+        btn.removeAttribute('data-closed');
+        if (btn.textContent !== 'Sold out' && !btn.hasAttribute('data-limit')) {
+          btn.disabled = false;
+          btn.textContent = 'Add to cart';
+        }
+      } else if (state === 'ended') {
+        btn.setAttribute('data-closed', '');
+        btn.disabled = true;
+        btn.textContent = 'Sale ended';
+      }
+    });
+    if (note) {
+      if (state !== 'soon') note.hidden = false;
+      if (state === 'open') note.textContent = 'The sale is open.';
+      if (state === 'ended') note.textContent = 'This sale has ended.';
+    }
+  }
+
+  // Opens and closes sales on the page at their moment by the server's clock, and ticks the
+  // countdowns meanwhile. One timer, rescheduled to the next second or the next change.
+  function saleWindows(root) {
+    var sales = all('[data-sale-state]', root);
+    if (!sales.length) return;
+    var timer = null;
+    function tick() {
+      clearTimeout(timer);
+      var now = serverNow(), next = Infinity, counting = false;
+      sales.forEach(function (el) {
+        var state = saleState(el, now);
+        if (state !== el.dataset.saleState) showSaleState(el, state);
+        [Number(el.dataset.opens), Number(el.dataset.closes)].forEach(function (t) { if (t > now) next = Math.min(next, t); });
+        var countdown = state === 'soon' && el.querySelector('time[data-countdown]');
+        if (countdown) { countdown.textContent = wait(Number(el.dataset.opens) - now); counting = true; }
+      });
+      if (next === Infinity) return;
+      // Timers in hidden tabs are slowed; the visibility handler below catches up.
+      timer = setTimeout(tick, Math.max(1, Math.min(next - now, counting ? 1000 - (now % 1000) : 60000)));
+    }
+    document.addEventListener('visibilitychange', function () { if (!document.hidden) tick(); });
+    tick();
+  }
+
+  // Times in the visitor's own zone, named ("Dec 1, 2027, 1:00 PM EST"), as the server's
+  // fallback names the shop's.
+  var LOCAL = { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
   function localTimes(root) {
     all('time[data-local]', root).forEach(function (el) {
       var t = new Date(el.getAttribute('datetime'));
-      if (!isNaN(t)) el.textContent = t.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+      if (!isNaN(t)) el.textContent = t.toLocaleString([], LOCAL);
     });
   }
 
@@ -183,7 +235,7 @@
     all('form[data-builder]', root).forEach(builder);
     all('form[data-checkout]', root).forEach(checkout);
     all('[data-order]', root).forEach(orderStatus);
-    countdowns(root);
+    saleWindows(root);
     localTimes(root);
   }
 

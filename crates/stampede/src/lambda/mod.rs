@@ -37,7 +37,7 @@ pub struct LambdaArgs {
     #[arg(long, env = "STAMPEDE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
     #[command(flatten)]
-    pub shop: crate::cli::ShopArgs,
+    pub shop: crate::shop_args::ShopArgs,
     #[command(flatten)]
     pub notify: NotifyArgs,
 }
@@ -96,7 +96,7 @@ pub async fn http_app(args: &LambdaArgs) -> anyhow::Result<axum::Router> {
     let mut state = AppState::new(store, args.admin_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from))
         .with_dev_mailbox(stampede_web::DevMailbox::Off)
         .with_metrics(stampede_web::MetricsAccess::Off)
-        .with_shop(args.shop.profile())
+        .with_shop(args.shop.settings())
         .with_shutdown(always_closing);
     if let Some(signer) = args.signer() {
         state = state.with_signer(signer);

@@ -35,6 +35,17 @@ impl TestApp {
         TestApp::with_config(|_| {}).await
     }
 
+    /// An empty shop whose app state `tune` adjusts (shop settings, say).
+    pub async fn start_with(tune: impl FnOnce(AppState) -> AppState) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SqliteConfig::in_dir(dir.path());
+        let db_path = config.path.clone();
+        let store = Arc::new(SqliteStore::open(config).unwrap());
+        let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), LoginPolicy::default(), tune).await;
+        app._dir = Some(dir);
+        app
+    }
+
     /// An empty shop; `tune` adjusts the store settings first.
     pub async fn with_config(tune: impl FnOnce(&mut SqliteConfig)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();

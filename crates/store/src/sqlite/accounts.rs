@@ -10,7 +10,7 @@ use crate::{
     Role, StoreError, User,
 };
 use async_trait::async_trait;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use stampede_domain::Millis;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -156,6 +156,29 @@ impl Accounts for SqliteAccounts {
                 rows.into_iter().map(to_user).collect()
             })
             .await
+    }
+
+    async fn remove_staff(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            // Immediate: the count of admins must not change between reading and deleting.
+            let tx = Transaction::new_unchecked(c, TransactionBehavior::Immediate)?;
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1 AND role IN ('kitchen', 'admin')");
+            let Some(user) = tx.query_row(&sql, [&id], user_row).optional()?.map(to_user).transpose()? else {
+                return Ok(None);
+            };
+            if user.role == Role::Admin {
+                let admins: i64 = tx.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| r.get(0))?;
+                if admins <= 1 {
+                    return Err(StoreError::Conflict("the last admin cannot be removed".into()));
+                }
+            }
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
+            tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(Some(user))
+        })
+        .await
     }
 
     async fn record(&self, entry: NewAudit) -> Result<(), StoreError> {

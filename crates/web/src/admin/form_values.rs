@@ -1,9 +1,9 @@
 //! How staff type values into dashboard forms and read them back: amounts as `12.50`
-//! (`+1.50` for price changes), sale times in UTC as `2026-11-27T09:00`, limits, slugs.
+//! (`+1.50` for price changes), sale times in the shop's zone as `2026-11-27T09:00`, limits,
+//! slugs.
 
+use crate::shop_time::ShopZone;
 use stampede_domain::Millis;
-use time::macros::format_description;
-use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// Whether `s` is a catalog id: 1 to 64 lower-case letters, digits or '-'.
 pub fn is_slug(s: &str) -> bool {
@@ -46,8 +46,9 @@ pub fn amount_text(amount: i64, signed: bool) -> String {
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
-/// Parses a sale time: the form's `2026-11-27T09:00` (UTC), or RFC 3339; blank is none.
-pub fn parse_time(text: &str) -> Result<Option<Millis>, String> {
+/// Parses a sale time: the form's `2026-11-27T09:00` in the shop's zone (see `shop_time` for
+/// daylight-saving changes), or RFC 3339 with its own offset; blank is none.
+pub fn parse_time(text: &str, zone: &ShopZone) -> Result<Option<Millis>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -55,21 +56,7 @@ pub fn parse_time(text: &str) -> Result<Option<Millis>, String> {
     if let Some(ms) = crate::timefmt::parse_rfc3339(text) {
         return Ok(Some(ms));
     }
-    let minutes = format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    let seconds = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    PrimitiveDateTime::parse(text, &minutes)
-        .or_else(|_| PrimitiveDateTime::parse(text, &seconds))
-        .map(|t| Some((t.assume_utc().unix_timestamp_nanos() / 1_000_000) as Millis))
-        .map_err(|_| "Enter a date and time in UTC, such as 2026-11-27T09:00.".to_owned())
-}
-
-/// A time as the form's `datetime-local` field shows it (UTC).
-pub fn time_text(ms: Millis) -> String {
-    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
+    zone.parse_local(text).map(Some).map_err(|e| e.to_string())
 }
 
 /// A limit: blank is none, else a whole number of 1 or more.
@@ -102,11 +89,14 @@ mod tests {
     }
 
     #[test]
-    fn sale_times_are_utc() {
-        assert_eq!(parse_time("1970-01-01T00:01"), Ok(Some(60_000)));
-        assert_eq!(parse_time("1970-01-01T00:01:00Z"), Ok(Some(60_000)));
-        assert_eq!(parse_time(" "), Ok(None));
-        assert!(parse_time("tomorrow").is_err());
-        assert_eq!(time_text(60_000), "1970-01-01T00:01");
+    fn sale_times_are_read_in_the_shop_zone_unless_they_carry_an_offset() {
+        let utc = ShopZone::default();
+        assert_eq!(parse_time("1970-01-01T00:01", &utc), Ok(Some(60_000)));
+        assert_eq!(parse_time("1970-01-01T00:01:00Z", &utc), Ok(Some(60_000)));
+        assert_eq!(parse_time(" ", &utc), Ok(None));
+        assert!(parse_time("tomorrow", &utc).unwrap_err().contains("in UTC time"));
+        let paris = ShopZone::named("Europe/Paris").unwrap();
+        assert_eq!(parse_time("1970-01-01T01:01", &paris), Ok(Some(60_000)));
+        assert_eq!(parse_time("1970-01-01T00:01:00Z", &paris), Ok(Some(60_000)));
     }
 }

@@ -3,6 +3,7 @@
 //! accounts and the audit log for admins. Every change is written to the audit log.
 
 mod audit;
+mod cancel;
 mod form_values;
 mod order_detail;
 mod orders;
@@ -11,6 +12,7 @@ pub use page::AdminShell;
 pub mod product_form;
 pub mod products;
 mod staff;
+mod staff_remove;
 
 use crate::AppState;
 use crate::auth::guard::{require_admin, require_staff};
@@ -28,7 +30,8 @@ pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
         .route("/admin/orders/rows", get(orders::rows))
         .route("/admin/orders/events", get(orders::events))
         .route("/admin/orders/{id}", get(order_detail::show))
-        .route("/admin/orders/{id}/status", post(order_detail::set_status));
+        .route("/admin/orders/{id}/status", post(order_detail::set_status))
+        .route("/admin/orders/{id}/cancel", post(cancel::cancel));
     let admin = Router::new()
         .route("/admin/products", get(products::list).post(products::create))
         .route("/admin/products/new", get(products::new_form))
@@ -37,6 +40,7 @@ pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
         .route("/admin/products/{id}/stock", post(products::adjust_stock))
         .route("/admin/audit", get(audit::show))
         .route("/admin/staff", get(staff::show).post(staff::create))
+        .route("/admin/staff/{id}/remove", post(staff_remove::remove))
         .merge(admin_only)
         .route_layer(from_fn(require_admin));
     kitchen.merge(admin).route_layer(from_fn(require_staff))

@@ -1,7 +1,9 @@
 //! `/admin/orders/{id}`: one order, and the buttons that move it along the workflow
-//! (received → preparing → ready or out for delivery → completed; cancel while received or
-//! preparing, which returns the stock). The store writes each change's outbox event.
+//! (received → preparing → ready or out for delivery → completed). Cancelling (while received
+//! or preparing; it returns the stock) sits apart and is confirmed first: see `cancel`.
+//! The store writes each change's outbox event.
 
+use super::cancel::{confirm_then_cancel, may_cancel};
 use super::orders::staff_label;
 use super::page::{AdminError, AdminShell, auth};
 use crate::AppState;
@@ -20,8 +22,17 @@ use stampede_store::{Order, StoreError, User};
 pub struct Action {
     pub status: &'static str,
     pub label: String,
-    /// Cancelling is styled (and confirmed) differently.
-    pub danger: bool,
+}
+
+/// Whether the page offers cancelling.
+#[derive(PartialEq, Eq)]
+pub enum CancelOffer {
+    /// The order is past the point of cancelling.
+    No,
+    /// Offered, with a confirmation.
+    Yes,
+    /// It could be cancelled, but not by this person.
+    AdminOnly,
 }
 
 #[derive(Template)]
@@ -32,16 +43,20 @@ struct OrderPage {
     status_name: &'static str,
     customer_key: String,
     actions: Vec<Action>,
+    cancel: CancelOffer,
+    /// When it was placed, in the shop's zone.
+    placed: String,
     notice: Option<String>,
     error: Option<String>,
 }
 
 /// The next steps staff may take with `order`. Between preparing and completed the route
-/// follows the order's fulfilment; orders placed without one offer both.
+/// follows the order's fulfilment; orders placed without one offer both. Cancelling is not a
+/// next step: the page offers it apart.
 pub fn actions(order: &Order) -> Vec<Action> {
     OrderStatus::ALL
         .into_iter()
-        .filter(|next| order.status.can_become(*next))
+        .filter(|next| *next != OrderStatus::Cancelled && order.status.can_become(*next))
         .filter(|next| {
             !matches!(
                 (&order.fulfilment, next),
@@ -56,10 +71,8 @@ pub fn actions(order: &Order) -> Vec<Action> {
                 OrderStatus::Ready => "Mark ready for pickup".into(),
                 OrderStatus::OutForDelivery => "Send out for delivery".into(),
                 OrderStatus::Completed => "Mark completed".into(),
-                OrderStatus::Cancelled => "Cancel order and return stock".into(),
-                OrderStatus::Received => staff_label(next).into(),
+                OrderStatus::Received | OrderStatus::Cancelled => staff_label(next).into(),
             },
-            danger: next == OrderStatus::Cancelled,
         })
         .collect()
 }
@@ -70,9 +83,16 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn page(staff: &User, order: &Order, notice: Option<String>, error: Option<String>) -> OrderPage {
+fn page(app: &AppState, staff: &User, order: &Order, notice: Option<String>, error: Option<String>) -> OrderPage {
     let view = OrderView::new(order);
+    let cancel = match (order.status.can_become(OrderStatus::Cancelled), may_cancel(&app.shop, staff.role)) {
+        (false, _) => CancelOffer::No,
+        (true, true) => CancelOffer::Yes,
+        (true, false) => CancelOffer::AdminOnly,
+    };
     OrderPage {
+        cancel,
+        placed: app.shop.zone.label(order.created_at),
         shell: AdminShell::new(format!("Order #{}", view.number), staff, "orders"),
         status_name: staff_label(order.status),
         customer_key: order.customer.key.0.clone(),
@@ -97,7 +117,7 @@ pub async fn show(
         .and_then(OrderStatus::parse)
         .filter(|s| *s == order.status)
         .map(|s| format!("Order is now {}.", staff_label(s).to_lowercase()));
-    Ok(render(StatusCode::OK, &page(&staff, &order, notice, None)))
+    Ok(render(StatusCode::OK, &page(&app, &staff, &order, notice, None)))
 }
 
 /// The status form.
@@ -105,26 +125,47 @@ pub async fn show(
 pub struct StatusForm {
     #[serde(default)]
     status: String,
+    /// `yes` when a cancel was confirmed (see `cancel`).
+    #[serde(default)]
+    confirm: String,
 }
 
-/// `POST /admin/orders/{id}/status`: moves the order, audits it, and shows it again.
+/// `POST /admin/orders/{id}/status`: moves the order, audits it, and shows it again. A
+/// cancel sent here gets the same role check and confirmation as the cancel button's.
 pub async fn set_status(
     State(app): State<AppState>,
     Staff(staff): Staff,
     Path(id): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> Result<Response, AdminError> {
-    let auth = auth(&app)?;
     let current = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
-    let refuse =
-        |order: &Order, message: String, status: StatusCode| render(status, &page(&staff, order, None, Some(message)));
-    let Some(next) = OrderStatus::parse(&form.status) else {
-        return Ok(refuse(&current, "Pick one of the buttons below.".into(), StatusCode::UNPROCESSABLE_ENTITY));
+    match OrderStatus::parse(&form.status) {
+        Some(OrderStatus::Cancelled) => confirm_then_cancel(&app, &staff, current, form.confirm == "yes").await,
+        Some(next) => change_status(&app, &staff, current, next).await,
+        None => Ok(render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page(&app, &staff, &current, None, Some("Pick one of the buttons below.".into())),
+        )),
+    }
+}
+
+/// Moves `current` to `next`, audits it, and sends staff back to the order; a change someone
+/// else made first, or a busy store, is explained on the order's page.
+pub(super) async fn change_status(
+    app: &AppState,
+    staff: &User,
+    current: Order,
+    next: OrderStatus,
+) -> Result<Response, AdminError> {
+    let auth = auth(app)?;
+    let id = current.id.clone();
+    let refuse = |order: &Order, message: String, status: StatusCode| {
+        render(status, &page(app, staff, order, None, Some(message)))
     };
     match app.store.set_status(&id, next).await {
         Ok(order) => {
             let detail = format!("{} → {}", current.status.as_str(), order.status.as_str());
-            auth.audit(&staff, "order.status", &id, detail).await;
+            auth.audit(staff, "order.status", &id, detail).await;
             Ok(see_other(&format!("/admin/orders/{id}?done={}", order.status.as_str()), None))
         }
         Err(StoreError::InvalidTransition { from, to, .. }) => {

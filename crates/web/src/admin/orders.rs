@@ -5,6 +5,7 @@
 use super::page::{AdminError, AdminShell, auth};
 use crate::AppState;
 use crate::auth::guard::Staff;
+use crate::shop_time::ShopZone;
 use crate::storefront::{OrderView, live_stock::closing, render};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -27,10 +28,10 @@ const THROTTLE: Duration = Duration::from_millis(500);
 pub struct Filters {
     #[serde(default)]
     pub status: String,
-    /// `YYYY-MM-DD`, UTC, inclusive.
+    /// `YYYY-MM-DD`, a whole day in the shop's zone, inclusive.
     #[serde(default)]
     pub from: String,
-    /// `YYYY-MM-DD`, UTC, inclusive.
+    /// `YYYY-MM-DD`, a whole day in the shop's zone, inclusive.
     #[serde(default)]
     pub to: String,
     #[serde(default)]
@@ -53,21 +54,22 @@ impl FilterErrors {
     }
 }
 
-const DAY_MS: i64 = 24 * 3600 * 1000;
-
-fn parse_day(text: &str) -> Result<Option<i64>, String> {
+/// The day `text` names, as the instants its midnight and the next one fall on in `zone`
+/// (a day with a daylight-saving change is 23 or 25 hours long).
+fn parse_day(text: &str, zone: &ShopZone) -> Result<Option<(i64, i64)>, String> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text.trim(), &format)
-        .map(|d| Some((d.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000) as i64))
-        .map_err(|_| "Enter a date such as 2026-11-27.".to_owned())
+    let bad = || "Enter a date such as 2026-11-27.".to_owned();
+    let day: jiff::civil::Date = text.trim().parse().map_err(|_| bad())?;
+    let start = zone.start_of_day(day).ok_or_else(bad)?;
+    let end = day.tomorrow().ok().and_then(|next| zone.start_of_day(next)).ok_or_else(bad)?;
+    Ok(Some((start, end)))
 }
 
 impl Filters {
-    /// The store's filter, or what is wrong with the form.
-    pub fn to_filter(&self) -> Result<OrderFilter, FilterErrors> {
+    /// The store's filter, dates read as days in `zone`, or what is wrong with the form.
+    pub fn to_filter(&self, zone: &ShopZone) -> Result<OrderFilter, FilterErrors> {
         let mut errors = FilterErrors::default();
         let status = match self.status.as_str() {
             "" => None,
@@ -76,8 +78,9 @@ impl Filters {
                 None
             }),
         };
-        let from = parse_day(&self.from).map_err(|e| errors.from = Some(e)).ok().flatten();
-        let to = parse_day(&self.to).map_err(|e| errors.to = Some(e)).ok().flatten().map(|d| d + DAY_MS);
+        let from =
+            parse_day(&self.from, zone).map_err(|e| errors.from = Some(e)).ok().flatten().map(|(start, _)| start);
+        let to = parse_day(&self.to, zone).map_err(|e| errors.to = Some(e)).ok().flatten().map(|(_, end)| end);
         if let (Some(f), Some(t)) = (from, to)
             && t <= f
         {
@@ -111,11 +114,17 @@ impl Filters {
 pub struct Row {
     pub view: OrderView,
     pub status_name: &'static str,
+    /// When it was placed, in the shop's zone.
+    pub placed: String,
 }
 
 impl Row {
-    fn new(order: &Order) -> Row {
-        Row { view: OrderView::new(order), status_name: staff_label(order.status) }
+    fn new(order: &Order, zone: &ShopZone) -> Row {
+        Row {
+            view: OrderView::new(order),
+            status_name: staff_label(order.status),
+            placed: zone.label(order.created_at),
+        }
     }
 }
 
@@ -135,6 +144,8 @@ pub fn staff_label(status: OrderStatus) -> &'static str {
 #[template(path = "admin/orders.html")]
 struct OrdersPage {
     shell: AdminShell,
+    /// The shop's time zone, which the date filters read days in.
+    zone: String,
     filters: Filters,
     errors: FilterErrors,
     statuses: Vec<(&'static str, &'static str)>,
@@ -156,16 +167,19 @@ pub async fn list(
     Query(filters): Query<Filters>,
 ) -> Result<Response, AdminError> {
     let statuses = OrderStatus::ALL.iter().map(|s| (s.as_str(), staff_label(*s))).collect();
-    let (rows, next_cursor, errors, status) = match filters.to_filter() {
+    let zone = &app.shop.zone;
+    let (rows, next_cursor, errors, status) = match filters.to_filter(zone) {
         Ok(filter) => {
             let page = auth(&app)?.backoffice.find_orders(filter).await?;
-            (page.orders.iter().map(Row::new).collect(), page.next_cursor, FilterErrors::default(), StatusCode::OK)
+            let rows = page.orders.iter().map(|o| Row::new(o, zone)).collect();
+            (rows, page.next_cursor, FilterErrors::default(), StatusCode::OK)
         }
         Err(errors) => (Vec::new(), None, errors, StatusCode::UNPROCESSABLE_ENTITY),
     };
     let query = filters.query();
     let page = OrdersPage {
         shell: AdminShell::new("Orders", &staff, "orders"),
+        zone: zone.name().to_owned(),
         filters,
         errors,
         statuses,
@@ -178,11 +192,12 @@ pub async fn list(
 
 /// `GET /admin/orders/rows`: just the table rows, for the live refresh.
 pub async fn rows(State(app): State<AppState>, Query(filters): Query<Filters>) -> Result<Response, AdminError> {
-    let Ok(filter) = filters.to_filter() else {
+    let zone = &app.shop.zone;
+    let Ok(filter) = filters.to_filter(zone) else {
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &OrderRows { rows: Vec::new() }));
     };
     let page = auth(&app)?.backoffice.find_orders(filter).await?;
-    Ok(render(StatusCode::OK, &OrderRows { rows: page.orders.iter().map(Row::new).collect() }))
+    Ok(render(StatusCode::OK, &OrderRows { rows: page.orders.iter().map(|o| Row::new(o, zone)).collect() }))
 }
 
 /// `GET /admin/orders/events`: an `orders` event after each commit that placed or changed
@@ -218,21 +233,30 @@ pub async fn events(State(app): State<AppState>) -> Response {
 mod tests {
     use super::*;
 
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+
     #[test]
-    fn filters_read_dates_as_whole_utc_days() {
+    fn filters_read_dates_as_whole_days_in_the_shop_zone() {
+        let utc = ShopZone::default();
         let f = Filters {
             status: "preparing".into(),
             from: "1970-01-02".into(),
             to: "1970-01-02".into(),
             ..Filters::default()
         };
-        let filter = f.to_filter().unwrap();
+        let filter = f.to_filter(&utc).unwrap();
         assert_eq!(filter.status, Some(OrderStatus::Preparing));
         assert_eq!((filter.from, filter.to), (Some(DAY_MS), Some(2 * DAY_MS)));
         let bad = Filters { status: "lost".into(), from: "yesterday".into(), ..Filters::default() };
-        let errors = bad.to_filter().unwrap_err();
+        let errors = bad.to_filter(&utc).unwrap_err();
         assert!(errors.status.is_some() && errors.from.is_some() && errors.to.is_none());
         let backwards = Filters { from: "2026-11-27".into(), to: "2026-11-26".into(), ..Filters::default() };
-        assert!(backwards.to_filter().unwrap_err().to.is_some());
+        assert!(backwards.to_filter(&utc).unwrap_err().to.is_some());
+        // In Berlin 25 Oct 2026 has 25 hours, from 22:00 UTC the day before.
+        let berlin = ShopZone::named("Europe/Berlin").unwrap();
+        let long_day = Filters { from: "2026-10-25".into(), to: "2026-10-25".into(), ..Filters::default() };
+        let filter = long_day.to_filter(&berlin).unwrap();
+        assert_eq!(filter.to.unwrap() - filter.from.unwrap(), 25 * 3_600_000);
+        assert_eq!(crate::timefmt::rfc3339(filter.from.unwrap()), "2026-10-24T22:00:00Z");
     }
 }

@@ -1,8 +1,9 @@
-//! The product form: what staff type (prices as `12.50`, sale times in UTC, option groups
+//! The product form: what staff type (prices as `12.50`, sale times in the shop's zone, option groups
 //! with one choice per line) read into a domain `Product`, with a sentence for each field
 //! that is wrong. Plain HTML forms, so editing works without JavaScript.
 
-use super::form_values::{amount_text, is_slug, parse_amount, parse_limit, parse_time, time_text};
+use super::form_values::{amount_text, is_slug, parse_amount, parse_limit, parse_time};
+use crate::shop_time::ShopZone;
 use stampede_domain::{Currency, MAX_STOCK_SHARDS, Money, OptionChoice, OptionGroup, Product, SaleRules};
 use std::collections::BTreeMap;
 
@@ -59,8 +60,8 @@ impl ProductForm {
         }
     }
 
-    /// The form filled from a stored product.
-    pub fn from_product(p: &Product) -> ProductForm {
+    /// The form filled from a stored product, its sale window in `zone`.
+    pub fn from_product(p: &Product, zone: &ShopZone) -> ProductForm {
         let mut groups: Vec<GroupForm> = p
             .option_groups
             .iter()
@@ -90,8 +91,8 @@ impl ProductForm {
             image: p.image.clone().unwrap_or_default(),
             stock: String::new(),
             stock_shards: p.stock_shards.to_string(),
-            sale_starts: p.sale.starts_at.map(time_text).unwrap_or_default(),
-            sale_ends: p.sale.ends_at.map(time_text).unwrap_or_default(),
+            sale_starts: p.sale.starts_at.map(|t| zone.input_text(t)).unwrap_or_default(),
+            sale_ends: p.sale.ends_at.map(|t| zone.input_text(t)).unwrap_or_default(),
             per_customer_max: p.sale.per_customer_max.map(|n| n.to_string()).unwrap_or_default(),
             per_order_max: p.sale.per_order_max.map(|n| n.to_string()).unwrap_or_default(),
             groups,
@@ -144,8 +145,9 @@ impl ProductForm {
         self
     }
 
-    /// The product the form describes, or what to fix. `archived` carries over unchanged.
-    pub fn to_product(&self, archived: bool) -> Result<Product, FieldErrors> {
+    /// The product the form describes, its sale window read in `zone`, or what to fix.
+    /// `archived` carries over unchanged.
+    pub fn to_product(&self, archived: bool, zone: &ShopZone) -> Result<Product, FieldErrors> {
         let mut errors = FieldErrors::new();
         let mut error = |field: &str, message: String| {
             errors.entry(field.to_owned()).or_insert(message);
@@ -161,8 +163,8 @@ impl ProductForm {
             error("currency", "Use a three-letter code such as USD.".into());
         }
         let price = parse_amount(&self.price, false).map_err(|e| error("price", e)).ok();
-        let starts_at = parse_time(&self.sale_starts).map_err(|e| error("sale_starts", e)).ok().flatten();
-        let ends_at = parse_time(&self.sale_ends).map_err(|e| error("sale_ends", e)).ok().flatten();
+        let starts_at = parse_time(&self.sale_starts, zone).map_err(|e| error("sale_starts", e)).ok().flatten();
+        let ends_at = parse_time(&self.sale_ends, zone).map_err(|e| error("sale_ends", e)).ok().flatten();
         if let (Some(s), Some(e)) = (starts_at, ends_at)
             && e <= s
         {
@@ -331,13 +333,14 @@ mod tests {
             ("g1.name", ""),
             ("g1.choices", ""),
         ]));
-        let product = form.to_product(false).unwrap();
+        let utc = ShopZone::default();
+        let product = form.to_product(false, &utc).unwrap();
         assert_eq!(product.base_price, Money::new(1100, Currency::USD));
         assert_eq!(product.sale.per_customer_max, Some(2));
         assert_eq!(product.option_groups.len(), 1, "the blank slot is ignored");
         assert_eq!(product.option_groups[0].choices[1].price_delta, 300);
-        let again = ProductForm::from_product(&product);
-        assert_eq!(again.to_product(false).unwrap(), product);
+        let again = ProductForm::from_product(&product, &utc);
+        assert_eq!(again.to_product(false, &utc).unwrap(), product);
         assert_eq!(again.groups.len(), 2, "one spare slot");
     }
 
@@ -357,7 +360,7 @@ mod tests {
             ("g0.max", "3"),
             ("g0.choices", "small | Small\nlarge | Large | 3 euros"),
         ]));
-        let errors = form.to_product(false).unwrap_err();
+        let errors = form.to_product(false, &ShopZone::default()).unwrap_err();
         let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
         assert_eq!(
             fields,
@@ -380,6 +383,22 @@ mod tests {
             ("g0.choices", "s | S"),
             ("g0.remove", "on"),
         ]));
-        assert!(form.to_product(true).unwrap().option_groups.is_empty());
+        assert!(form.to_product(true, &ShopZone::default()).unwrap().option_groups.is_empty());
+    }
+
+    #[test]
+    fn sale_windows_are_typed_in_the_shop_zone_and_a_skipped_time_is_refused_at_its_field() {
+        let berlin = ShopZone::named("Europe/Berlin").unwrap();
+        let base = [("id", "x"), ("name", "X"), ("category", "pizza"), ("price", "1"), ("currency", "USD")];
+        let form = |starts: &'static str| {
+            let mut f = base.to_vec();
+            f.push(("sale_starts", starts));
+            ProductForm::from_fields(&fields(&f))
+        };
+        let product = form("2026-11-27T09:00").to_product(false, &berlin).unwrap();
+        assert_eq!(crate::timefmt::rfc3339(product.sale.starts_at.unwrap()), "2026-11-27T08:00:00Z");
+        assert_eq!(ProductForm::from_product(&product, &berlin).sale_starts, "2026-11-27T09:00");
+        let errors = form("2026-03-29T02:30").to_product(false, &berlin).unwrap_err();
+        assert!(errors["sale_starts"].contains("does not exist in Europe/Berlin"), "{errors:?}");
     }
 }

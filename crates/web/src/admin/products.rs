@@ -2,11 +2,12 @@
 //! price deltas, sale window, per-customer and per-order limits), archive and restore, and
 //! stock adjustments with a reason. Each change is audited.
 
-use super::form_values::{is_slug, time_text};
+use super::form_values::is_slug;
 use super::page::{AdminError, AdminShell, auth};
 use super::product_form::{FieldErrors, ProductForm};
 use crate::AppState;
 use crate::auth::guard::Staff;
+use crate::shop_time::ShopZone;
 use crate::storefront::{render, see_other};
 use askama::Template;
 use axum::Form;
@@ -28,7 +29,7 @@ pub struct ProductRow {
     pub price: String,
     pub stock: u32,
     pub archived: bool,
-    /// "27 Nov 09:00 – 10:00 UTC"-style window, empty when always on sale.
+    /// "2026-11-27 09:00 – 2026-11-27 10:00" in the shop's zone, empty when always on sale.
     pub sale: String,
     pub limit: String,
     /// Stock counters on DynamoDB.
@@ -36,14 +37,14 @@ pub struct ProductRow {
 }
 
 impl ProductRow {
-    fn new(v: &ProductView) -> ProductRow {
+    fn new(v: &ProductView, zone: &ShopZone) -> ProductRow {
         let p = &v.product;
         let sale = match (p.sale.starts_at, p.sale.ends_at) {
             (None, None) => String::new(),
             (s, e) => format!(
                 "{} – {}",
-                s.map(time_text).unwrap_or_else(|| "now".into()),
-                e.map(time_text).unwrap_or_else(|| "open-ended".into())
+                s.map(|t| zone.input_text(t)).unwrap_or_else(|| "now".into()),
+                e.map(|t| zone.input_text(t)).unwrap_or_else(|| "open-ended".into())
             ),
         };
         ProductRow {
@@ -64,6 +65,8 @@ impl ProductRow {
 #[template(path = "admin/products.html")]
 struct ProductsPage {
     shell: AdminShell,
+    /// The shop's time zone, which sale windows are shown in.
+    zone: String,
     products: Vec<ProductRow>,
     notice: Option<String>,
 }
@@ -75,6 +78,8 @@ struct ProductFormPage {
     /// `None` for a new product.
     existing: Option<ProductRow>,
     form: ProductForm,
+    /// The shop's time zone, which the sale window is typed in.
+    zone: String,
     errors: FieldErrors,
     stock_errors: FieldErrors,
     stock_form: StockForm,
@@ -117,21 +122,30 @@ pub async fn list(
     Staff(staff): Staff,
     Query(done): Query<Done>,
 ) -> Result<Response, AdminError> {
-    let products = app.store.products().await?.iter().map(ProductRow::new).collect();
+    let zone = &app.shop.zone;
+    let products = app.store.products().await?.iter().map(|v| ProductRow::new(v, zone)).collect();
     let page = ProductsPage {
         shell: AdminShell::new("Products", &staff, "products"),
+        zone: zone.name().to_owned(),
         products,
         notice: notice(done.done.as_deref()),
     };
     Ok(render(StatusCode::OK, &page))
 }
 
-fn form_page(staff: &User, existing: Option<&ProductView>, form: ProductForm, errors: FieldErrors) -> ProductFormPage {
+fn form_page(
+    zone: &ShopZone,
+    staff: &User,
+    existing: Option<&ProductView>,
+    form: ProductForm,
+    errors: FieldErrors,
+) -> ProductFormPage {
     let title = existing.map_or_else(|| "New product".to_owned(), |v| format!("Edit {}", v.product.name));
     ProductFormPage {
         shell: AdminShell::new(title, staff, "products"),
-        existing: existing.map(ProductRow::new),
+        existing: existing.map(|v| ProductRow::new(v, zone)),
         form: form.with_spare_group(),
+        zone: zone.name().to_owned(),
         errors,
         stock_errors: FieldErrors::new(),
         stock_form: StockForm::default(),
@@ -139,9 +153,14 @@ fn form_page(staff: &User, existing: Option<&ProductView>, form: ProductForm, er
     }
 }
 
+/// The edit form filled from the stored product.
+fn edit_page(zone: &ShopZone, staff: &User, view: &ProductView) -> ProductFormPage {
+    form_page(zone, staff, Some(view), ProductForm::from_product(&view.product, zone), FieldErrors::new())
+}
+
 /// `GET /admin/products/new`.
-pub async fn new_form(Staff(staff): Staff) -> Response {
-    render(StatusCode::OK, &form_page(&staff, None, ProductForm::blank(), FieldErrors::new()))
+pub async fn new_form(State(app): State<AppState>, Staff(staff): Staff) -> Response {
+    render(StatusCode::OK, &form_page(&app.shop.zone, &staff, None, ProductForm::blank(), FieldErrors::new()))
 }
 
 /// `POST /admin/products`: creates a product from the form.
@@ -152,7 +171,7 @@ pub async fn create(
 ) -> Result<Response, AdminError> {
     let form = ProductForm::from_fields(&fields);
     let stock = form.initial_stock();
-    let product = form.to_product(false);
+    let product = form.to_product(false, &app.shop.zone);
     let (product, stock) = match (product, stock) {
         (Ok(p), Ok(s)) if is_slug(&form.id) => (p, s),
         (product, stock) => {
@@ -163,7 +182,10 @@ pub async fn create(
             if !is_slug(&form.id) {
                 errors.insert("id".into(), "Use 1 to 64 lower-case letters, digits or '-', e.g. calzone.".into());
             }
-            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&staff, None, form, errors)));
+            return Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(&app.shop.zone, &staff, None, form, errors),
+            ));
         }
     };
     match app.store.create_product(product, stock).await {
@@ -174,7 +196,7 @@ pub async fn create(
         }
         Err(StoreError::Conflict(_)) => {
             let errors = FieldErrors::from([("id".to_owned(), "Another product already has this id.".to_owned())]);
-            Ok(render(StatusCode::CONFLICT, &form_page(&staff, None, form, errors)))
+            Ok(render(StatusCode::CONFLICT, &form_page(&app.shop.zone, &staff, None, form, errors)))
         }
         Err(e) => Err(e.into()),
     }
@@ -192,7 +214,7 @@ pub async fn edit_form(
     Query(done): Query<Done>,
 ) -> Result<Response, AdminError> {
     let view = find(&app, &id).await?;
-    let mut page = form_page(&staff, Some(&view), ProductForm::from_product(&view.product), FieldErrors::new());
+    let mut page = edit_page(&app.shop.zone, &staff, &view);
     page.notice = notice(done.done.as_deref());
     Ok(render(StatusCode::OK, &page))
 }
@@ -208,11 +230,14 @@ pub async fn update(
     let mut form = ProductForm::from_fields(&fields);
     // The id is the product's identity on orders and carts; it never changes.
     form.id = id.clone();
-    let product = match form.to_product(view.product.archived) {
+    let product = match form.to_product(view.product.archived, &app.shop.zone) {
         // Counters are laid out when a product is created; an edit keeps them.
         Ok(p) => Product { stock_shards: view.product.stock_shards, ..p },
         Err(errors) => {
-            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&staff, Some(&view), form, errors)));
+            return Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(&app.shop.zone, &staff, Some(&view), form, errors),
+            ));
         }
     };
     let detail = changes(&view, &product);
@@ -314,7 +339,7 @@ pub async fn adjust_stock(
             Err(e) => return Err(e.into()),
         }
     }
-    let mut page = form_page(&staff, Some(&view), ProductForm::from_product(&view.product), FieldErrors::new());
+    let mut page = edit_page(&app.shop.zone, &staff, &view);
     page.stock_errors = errors;
     page.stock_form = stock_form;
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))

@@ -7,7 +7,6 @@ use crate::AppState;
 use crate::auth::SignUpError;
 use crate::auth::guard::Staff;
 use crate::storefront::{render, see_other};
-use crate::timefmt::rfc3339;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -18,10 +17,13 @@ use stampede_store::{Role, User};
 
 /// A staff account as listed.
 pub struct Member {
+    pub id: String,
     pub email: String,
     pub name: String,
     pub role: &'static str,
     pub since: String,
+    /// Offered a Remove button: not the admin looking, nor the last admin.
+    pub removable: bool,
 }
 
 /// The new-account form.
@@ -55,23 +57,26 @@ struct StaffPage {
     notice: Option<String>,
 }
 
-/// `?done=<email>` after adding someone.
+/// `?done=<email>` after adding someone, `?removed=<email>` after removing them.
 #[derive(Deserialize)]
 pub struct Done {
     done: Option<String>,
+    removed: Option<String>,
 }
 
 async fn page(app: &AppState, admin: &User, form: NewStaff, errors: Errors) -> Result<StaffPage, AdminError> {
-    let members = auth(app)?
-        .accounts
-        .staff()
-        .await?
+    let staff = auth(app)?.accounts.staff().await?;
+    let admins = staff.iter().filter(|u| u.role == Role::Admin).count();
+    let members = staff
         .into_iter()
         .map(|u| Member {
+            removable: u.id != admin.id && (u.role != Role::Admin || admins > 1),
+            id: u.id,
             email: u.email,
             name: u.name.unwrap_or_default(),
             role: u.role.as_str(),
-            since: rfc3339(u.created_at).chars().take(10).collect(),
+            // The day in the shop's zone.
+            since: app.shop.zone.input_text(u.created_at).chars().take(10).collect(),
         })
         .collect();
     Ok(StaffPage { shell: AdminShell::new("Staff", admin, "staff"), members, form, errors, notice: None })
@@ -85,7 +90,10 @@ pub async fn show(
 ) -> Result<Response, AdminError> {
     let mut page =
         page(&app, &admin, NewStaff { role: "kitchen".into(), ..NewStaff::default() }, Errors::default()).await?;
-    page.notice = done.done.map(|email| format!("Added {email}. Hand them their first password in person."));
+    page.notice = done
+        .done
+        .map(|email| format!("Added {email}. Hand them their first password in person."))
+        .or(done.removed.map(|email| format!("Removed {email}; they are signed out.")));
     Ok(render(StatusCode::OK, &page))
 }
 

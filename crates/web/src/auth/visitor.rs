@@ -35,7 +35,7 @@ pub struct Visitor {
     /// Whether accounts are on (sign-in links are shown).
     pub accounts: bool,
     /// The shop the page belongs to (its name in the header, its address for pickup).
-    pub shop: std::sync::Arc<stampede_domain::ShopProfile>,
+    pub shop: std::sync::Arc<crate::shop::ShopSettings>,
 }
 
 tokio::task_local! {

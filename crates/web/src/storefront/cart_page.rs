@@ -8,6 +8,7 @@ use super::display::{self, now_millis};
 use super::messages::explain;
 use super::page::{PageError, Shell, render, see_other};
 use super::product_page::builder;
+use crate::shop_time::ShopZone;
 use crate::{AppState, Problem};
 use askama::Template;
 use axum::Form;
@@ -57,7 +58,7 @@ impl PricedCart {
 }
 
 /// Prices `cart` against `products` at `now`: the server's prices, never the client's.
-pub fn price_cart(products: &[ProductView], cart: &Cart, now: Millis) -> PricedCart {
+pub fn price_cart(products: &[ProductView], cart: &Cart, now: Millis, zone: &ShopZone) -> PricedCart {
     let find = |id: &str| products.iter().find(|v| v.product.id == id && !v.product.archived);
     let mut lines = Vec::new();
     let mut kept = Cart::default();
@@ -105,7 +106,7 @@ pub fn price_cart(products: &[ProductView], cart: &Cart, now: Millis) -> PricedC
         }
         let check = LineCheck { product: &view.product, requested, available: view.stock, already_bought: 0, now };
         if let Err(rejection) = check_line(check) {
-            let message = explain(&Problem::from(rejection), now, |_| view.product.name.clone());
+            let message = explain(&Problem::from(rejection), now, zone, |_| view.product.name.clone());
             if let Some(line) = lines.iter_mut().find(|l| l.product_id == view.product.id) {
                 line.issue = Some(message);
             }
@@ -135,7 +136,7 @@ pub async fn show(
     Query(query): Query<CartQuery>,
 ) -> Result<Response, PageError> {
     let products = app.store.products().await?;
-    let priced = price_cart(&products, &Cart::from_headers(&headers), now_millis());
+    let priced = price_cart(&products, &Cart::from_headers(&headers), now_millis(), &app.shop.zone);
     let added = query.added.filter(|id| is_slug(id)).map(|id| priced.name_of(&id));
     let shell = Shell::new("Your cart", &priced.cart);
     Ok(render(StatusCode::OK, &CartPage { shell, priced, added }))
@@ -159,7 +160,8 @@ pub async fn add(
     }
     let quantity_field = field("quantity").unwrap_or("1");
     let current = cart.clone();
-    let refuse = |message: String, status| builder(&view, &current, &selected, 1, Some(message), status);
+    let refuse =
+        |message: String, status| builder(&view, &app.shop.zone, &current, &selected, 1, Some(message), status);
     let Ok(quantity) = quantity_field.parse::<i64>() else {
         return Ok(refuse(
             format!("Quantity must be a whole number, not “{quantity_field}”."),
@@ -181,7 +183,7 @@ pub async fn add(
         Ok(priced) => priced,
         Err(rejection) => {
             let problem = Problem::from(rejection);
-            let message = explain(&problem, now_millis(), |_| view.product.name.clone());
+            let message = explain(&problem, now_millis(), &app.shop.zone, |_| view.product.name.clone());
             return Ok(refuse(message, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
@@ -191,7 +193,7 @@ pub async fn add(
     if let Err(rejection) = check_line(check) {
         let problem = Problem::from(rejection);
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
-        return Ok(refuse(explain(&problem, now_millis(), |_| view.product.name.clone()), status));
+        return Ok(refuse(explain(&problem, now_millis(), &app.shop.zone, |_| view.product.name.clone()), status));
     }
     // Stored in catalog order with defaults spelled out, so the same pizza is always one line.
     let mut options: BTreeMap<String, Vec<String>> = BTreeMap::new();

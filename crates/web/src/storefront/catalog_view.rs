@@ -9,10 +9,10 @@ use stampede_store::ProductView;
 
 /// A sale that has not opened yet.
 pub struct Opening {
-    /// RFC 3339, for `<time datetime>` and the script's countdown.
+    /// Unix milliseconds, for the script that opens the sale on time.
+    pub at: Millis,
+    /// RFC 3339, for `<time datetime>`.
     pub iso: String,
-    /// "Wed 25 Nov 2026, 19:00 UTC".
-    pub utc: String,
     /// "in 59 min".
     pub wait: String,
 }
@@ -30,6 +30,8 @@ pub struct Card {
     pub art: String,
     pub has_options: bool,
     pub opening: Option<Opening>,
+    /// When an open (or not yet open) sale closes, if it closes later than now.
+    pub closes_at: Option<Millis>,
     pub ended: bool,
     pub per_customer_max: Option<u32>,
     /// Most units one order may hold, by stock and sale limits.
@@ -41,8 +43,8 @@ impl Card {
     pub fn new(view: &ProductView, now: Millis) -> Card {
         let p: &Product = &view.product;
         let opening = p.sale.starts_at.filter(|s| now < *s).map(|s| Opening {
+            at: s,
             iso: rfc3339(s),
-            utc: display::utc_label(s),
             wait: display::wait_label(now, s),
         });
         let max_quantity = [Some(view.stock), p.sale.per_order_max, p.sale.per_customer_max, Some(MAX_LINE_QUANTITY)]
@@ -61,6 +63,7 @@ impl Card {
             art: illustration::drawing(p),
             has_options: !p.option_groups.is_empty(),
             opening,
+            closes_at: p.sale.ends_at.filter(|e| now < *e),
             ended: p.sale.ends_at.is_some_and(|e| now >= e),
             per_customer_max: p.sale.per_customer_max,
             max_quantity,
@@ -70,6 +73,20 @@ impl Card {
     /// Whether the buy button works right now.
     pub fn buyable(&self) -> bool {
         self.stock > 0 && self.opening.is_none() && !self.ended
+    }
+
+    /// The sale window's state for the script (`data-sale-state`): `soon`, `open` or `ended`.
+    pub fn sale_state(&self) -> &'static str {
+        match (&self.opening, self.ended) {
+            (_, true) => "ended",
+            (Some(_), false) => "soon",
+            (None, false) => "open",
+        }
+    }
+
+    /// Whether the page carries a sale window the script must follow.
+    pub fn timed(&self) -> bool {
+        self.opening.is_some() || self.closes_at.is_some()
     }
 
     /// Badge class: `out`, `low` or `ok`.

@@ -10,6 +10,7 @@ use super::messages::explain;
 use super::page::{PageError, Shell, render, see_other};
 use crate::api::orders::place_checked;
 use crate::auth::order_access;
+use crate::shop_time::ShopZone;
 use crate::{AppState, Problem};
 use askama::Template;
 use axum::extract::{ConnectInfo, State};
@@ -87,7 +88,7 @@ fn fresh_key() -> String {
 
 /// `GET /checkout`: the form, with a new idempotency key for this checkout.
 pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
-    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now_millis());
+    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now_millis(), &app.shop.zone);
     let mut form = CheckoutForm { key: fresh_key(), fulfilment: "pickup".into(), ..CheckoutForm::default() };
     if let Some(user) = signed_in_customer() {
         form.email = user.email;
@@ -112,7 +113,7 @@ pub async fn submit(
     Form(mut form): Form<CheckoutForm>,
 ) -> Result<Response, PageError> {
     let now = now_millis();
-    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now);
+    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now, &app.shop.zone);
     // A signed-in customer's orders go under their account, whatever the field says.
     if let Some(user) = signed_in_customer() {
         form.email = user.email;
@@ -182,20 +183,27 @@ pub async fn submit(
             }
             Ok(response)
         }
-        Err(problem) => Ok(refused(problem, priced, form, &headers, now)),
+        Err(problem) => Ok(refused(problem, priced, form, &headers, now, &app.shop.zone)),
     }
 }
 
 /// The form again after the order was refused, with the reason in words and, for a busy
 /// shop or a rate limit, a `Retry-After`.
-fn refused(problem: Problem, priced: PricedCart, mut form: CheckoutForm, headers: &HeaderMap, now: i64) -> Response {
+fn refused(
+    problem: Problem,
+    priced: PricedCart,
+    mut form: CheckoutForm,
+    headers: &HeaderMap,
+    now: i64,
+    zone: &ShopZone,
+) -> Response {
     let alert = if problem.kind == "/problems/idempotency-key-reused" {
         // The key already placed a different order (the cart changed after a submit that
         // went through): this is a new checkout, so it gets a new key.
         form.key = fresh_key();
         "Your cart changed after this form was sent. Please check the order and submit again.".to_owned()
     } else {
-        explain(&problem, now, |id| priced.name_of(id))
+        explain(&problem, now, zone, |id| priced.name_of(id))
     };
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
     let shell = Shell::new("Checkout", &Cart::from_headers(headers));

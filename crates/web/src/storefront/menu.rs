@@ -57,7 +57,10 @@ pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Res
         }
     }
     sections.retain(|s| !s.cards.is_empty());
-    let page = MenuPage { shell: Shell::new("Menu", &Cart::from_headers(&headers)), sections };
+    let next_change =
+        products.iter().filter(|v| !v.product.archived).filter_map(|v| v.product.sale.next_change(now)).min();
+    let shell = Shell::new("Menu", &Cart::from_headers(&headers)).reload_at(now, next_change);
+    let page = MenuPage { shell, sections };
     Ok(render(StatusCode::OK, &page))
 }
 

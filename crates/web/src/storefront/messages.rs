@@ -2,12 +2,13 @@
 //! and checkout (the store's answer) get here through `Problem`, the web layer's one
 //! description of what went wrong, so one wording serves both.
 
-use super::display::{utc_label, wait_label};
+use super::display::wait_label;
 use crate::Problem;
+use crate::shop_time::ShopZone;
 use crate::timefmt::parse_rfc3339;
 
-/// Explains `problem`; `name_of` turns a product id into its menu name.
-pub fn explain(problem: &Problem, now: i64, name_of: impl Fn(&str) -> String) -> String {
+/// Explains `problem`, times in the shop's `zone`; `name_of` turns a product id into its menu name.
+pub fn explain(problem: &Problem, now: i64, zone: &ShopZone, name_of: impl Fn(&str) -> String) -> String {
     let kind = problem.kind.trim_start_matches("/problems/");
     let id = problem.product_id.as_deref().unwrap_or_default();
     let name = name_of(id);
@@ -18,7 +19,7 @@ pub fn explain(problem: &Problem, now: i64, name_of: impl Fn(&str) -> String) ->
         },
         "sale-not-started" => match problem.sale_starts_at.as_deref().and_then(parse_rfc3339) {
             Some(at) => {
-                format!("The {name} sale isn't open yet. It opens {} ({}).", wait_label(now, at), utc_label(at))
+                format!("The {name} sale isn't open yet. It opens {} ({}).", wait_label(now, at), zone.label(at))
             }
             None => format!("The {name} sale isn't open yet."),
         },
@@ -62,7 +63,7 @@ mod tests {
     use stampede_domain::OrderRejection;
 
     fn say(r: OrderRejection) -> String {
-        explain(&Problem::from(r), 0, |_| "Golden Slice".to_owned())
+        explain(&Problem::from(r), 0, &ShopZone::default(), |_| "Golden Slice".to_owned())
     }
 
     #[test]
@@ -78,7 +79,9 @@ mod tests {
         let invalid =
             say(stampede_domain::ValidationError::new("options.toppings", "Toppings: choose at most 5").into());
         assert_eq!(invalid, "Toppings: choose at most 5.");
-        let busy = explain(&crate::problem::busy(std::time::Duration::from_secs(3)), 0, |_| String::new());
+        let busy = explain(&crate::problem::busy(std::time::Duration::from_secs(3)), 0, &ShopZone::default(), |_| {
+            String::new()
+        });
         assert!(busy.contains("try again in 3 seconds"));
     }
 }

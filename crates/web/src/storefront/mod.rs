@@ -23,7 +23,7 @@ mod verify_email;
 pub use account::routes as account_routes;
 pub use assets::{ADMIN_CSS, ADMIN_JS, CSS as SHOP_CSS};
 pub use display::price as display_price;
-pub use order_page::OrderView;
+pub use order_page::{OrderView, number as order_number};
 pub use page::{fallback, message_page, render, render_with_csp, see_other};
 
 use crate::AppState;

@@ -3,14 +3,20 @@
 
 use super::assets::{CSS, JS};
 use super::cart::Cart;
+use super::display::now_millis;
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
+use stampede_domain::Millis;
 use stampede_store::StoreError;
 
 /// Scripts and styles come only from this origin; product pictures are inline SVG.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The furthest a no-JS page waits to reload for a sale's opening or closing. Beyond it a
+/// visitor is unlikely to sit on the page, and the reload would only cost a request.
+const REFRESH_HORIZON_MS: Millis = 15 * 60 * 1000;
 
 /// The layout's data: title, cart size, asset URLs, and who is signed in.
 pub struct Shell {
@@ -28,7 +34,12 @@ pub struct Shell {
     /// Whether the signed-in person is staff, so the header links the dashboard.
     pub staff: bool,
     /// The shop's name, address and phone.
-    pub shop: std::sync::Arc<stampede_domain::ShopProfile>,
+    pub shop: std::sync::Arc<crate::shop::ShopSettings>,
+    /// The server's clock as the page was made (Unix ms): the script measures the visitor's
+    /// clock against it, so sales open by the server's time, not the visitor's.
+    pub server_now: Millis,
+    /// Seconds until a sale on the page opens or closes, for a no-JS `<meta refresh>`.
+    pub refresh_in: Option<i64>,
 }
 
 impl Shell {
@@ -54,7 +65,20 @@ impl Shell {
             signed_in: user.map(|u| u.email.clone()),
             staff: user.is_some_and(|u| u.role.is_staff()),
             shop: visitor.shop.clone(),
+            server_now: now_millis(),
+            refresh_in: None,
         }
+    }
+
+    /// Reloads the page without JavaScript at `next` (a sale opening or closing) when that is
+    /// near enough to be worth waiting on the page for.
+    pub fn reload_at(mut self, now: Millis, next: Option<Millis>) -> Shell {
+        self.refresh_in = next
+            .map(|t| t - now)
+            .filter(|ms| (1..=REFRESH_HORIZON_MS).contains(ms))
+            // Rounded up: reloading a moment early would show the sale still closed.
+            .map(|ms| (ms + 999) / 1000);
+        self
     }
 }
 
@@ -176,4 +200,19 @@ pub fn see_other(location: &str, set_cookie: Option<String>) -> Response {
         headers.insert(header::SET_COOKIE, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_js_pages_reload_for_a_sale_change_only_when_it_is_near() {
+        let shell = || Shell::with_cart("Menu".into(), None);
+        assert_eq!(shell().reload_at(0, Some(1)).refresh_in, Some(1), "rounded up, never early");
+        assert_eq!(shell().reload_at(0, Some(90_500)).refresh_in, Some(91));
+        assert_eq!(shell().reload_at(0, Some(REFRESH_HORIZON_MS + 1)).refresh_in, None, "too far off");
+        assert_eq!(shell().reload_at(5, Some(5)).refresh_in, None, "already past");
+        assert_eq!(shell().reload_at(0, None).refresh_in, None);
+    }
 }

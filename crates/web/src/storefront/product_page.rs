@@ -7,6 +7,7 @@ use super::catalog_view::Card;
 use super::display::{self, now_millis};
 use super::page::{PageError, Shell, render};
 use crate::AppState;
+use crate::shop_time::ShopZone;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -46,6 +47,8 @@ struct BuilderPage {
     /// Units this visitor may still add, by stock, limits and what the cart already holds.
     can_add: u32,
     in_cart: u32,
+    /// When the sale opens, in the shop's zone, named; the script shows the visitor's.
+    opens_label: String,
     error: Option<String>,
 }
 
@@ -56,13 +59,14 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let view = app.store.product(&id).await?.filter(|v| !v.product.archived).ok_or(PageError::NotFound)?;
-    Ok(builder(&view, &Cart::from_headers(&headers), &BTreeMap::new(), 1, None, StatusCode::OK))
+    Ok(builder(&view, &app.shop.zone, &Cart::from_headers(&headers), &BTreeMap::new(), 1, None, StatusCode::OK))
 }
 
 /// The builder showing `selected` options and `quantity`, with `error` above the form when
-/// an add to cart was refused, so the customer's choices are kept.
+/// an add to cart was refused, so the customer's choices are kept. Times read in `zone`.
 pub fn builder(
     view: &ProductView,
+    zone: &ShopZone,
     cart: &Cart,
     selected: &BTreeMap<String, Vec<String>>,
     quantity: u32,
@@ -111,11 +115,13 @@ pub fn builder(
     let selections: BTreeMap<String, OptionSelection> =
         selected.iter().map(|(g, c)| (g.clone(), OptionSelection::Many(c.clone()))).collect();
     let unit = price_line(product, &selections, 1).map_or(product.base_price, |l| l.unit_price);
-    let card = Card::new(view, now_millis());
+    let now = now_millis();
+    let card = Card::new(view, now);
     let in_cart = cart.units_of(&product.id);
     let can_add = card.max_quantity.saturating_sub(in_cart);
+    let opens_label = card.opening.as_ref().map(|o| zone.label(o.at)).unwrap_or_default();
     let page = BuilderPage {
-        shell: Shell::new(product.name.clone(), cart),
+        shell: Shell::new(product.name.clone(), cart).reload_at(now, product.sale.next_change(now)),
         groups,
         base_amount: product.base_price.amount,
         currency_prefix: currency.prefix(),
@@ -123,6 +129,7 @@ pub fn builder(
         quantity: quantity.clamp(1, can_add.max(1)),
         can_add,
         in_cart,
+        opens_label,
         error,
         card,
     };
