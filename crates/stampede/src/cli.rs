@@ -142,7 +142,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub accounts: Box<crate::admin_cli::AccountArgs>,
     #[command(flatten)]
-    pub shop: crate::shop_args::ShopArgs,
+    pub shop: Box<crate::shop_args::ShopArgs>,
 }
 
 /// Where order notifications go and how hard the relay tries.

@@ -174,6 +174,7 @@ impl Accounts for SqliteAccounts {
                 }
             }
             tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
+            tx.execute("DELETE FROM account_orders WHERE user_id = ?1", [&id])?;
             tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
             tx.commit()?;
             Ok(Some(user))
