@@ -93,5 +93,6 @@ mod dynamo_budget {
         a_known_sold_out_product_is_refused_without_calls,
         catalog_views_are_served_from_the_snapshot,
         many_clients_on_many_instances_never_oversell,
+        a_sold_out_marker_tells_other_instances,
     );
 }

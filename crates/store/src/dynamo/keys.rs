@@ -47,6 +47,13 @@ pub fn shard(product_id: &str, n: u32) -> Item {
     key(format!("STOCK#{product_id}#{n}"), "STOCK")
 }
 
+/// Present while every counter of a product is empty: written (conditional on each counter
+/// being 0) by the instance that finds it so, deleted by the cancellation that returns stock,
+/// so other instances learn "sold out" from one item instead of every counter.
+pub fn sold_out(product_id: &str) -> Item {
+    key(format!("SOLDOUT#{product_id}"), "SOLDOUT")
+}
+
 /// An order.
 pub fn order(id: &str) -> Item {
     key(format!("ORDER#{id}"), "ORDER")

@@ -5,7 +5,7 @@ use super::catalog;
 use super::item::{self, get_s, n, s};
 use super::keys::{self, BY_CUSTOMER};
 use super::op_counts::Op;
-use super::writes::{put, update, wrap};
+use super::writes::{delete, put, update, wrap};
 use super::{DynamoStore, now_millis};
 use crate::outbox::{ORDER_CANCELLED, ORDER_STATUS_CHANGED};
 use crate::{Order, OrderPage, ProductSales, StoreError};
@@ -94,6 +94,8 @@ async fn give_back(
                     .expression_attribute_values(":n", n(units)),
             )?);
         }
+        // Stock is back: the product is no longer sold out for anyone.
+        writes.push(delete(store, keys::sold_out(product_id))?);
         if definitions.get(product_id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
             let units: u32 = plan.iter().map(|(_, u)| u).sum();
             writes.push(wrap(

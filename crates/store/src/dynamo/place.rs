@@ -5,13 +5,14 @@
 //! idempotency record and holdings, together). When a counter turns out short, the order
 //! tries another, and this instance remembers the short one for a moment; the counters are
 //! read (consistently) only when none is left to try or an order needs more than one
-//! counter holds, which is also how "sold out" is decided, and remembered.
+//! counter holds, which is also how "sold out" is decided, and remembered: per instance, and
+//! in a sold-out marker item other instances read instead of every counter.
 
 use super::catalog;
 use super::item::{self, Taken, get_n, get_s, n, s};
 use super::keys;
 use super::op_counts::Op;
-use super::writes::{put, update, wrap};
+use super::writes::{check, number, put, update, wrap};
 use super::{DynamoStore, error, now_millis, shards};
 use crate::outbox::ORDER_PLACED;
 use crate::{IdempotencyKey, Order, PlaceOrder, Placed, StoreError};
@@ -228,20 +229,54 @@ fn pick_counters<'a>(
 }
 
 /// Every counter of the order's products, read consistently (this decides "sold out"), and
-/// remembered by this instance.
+/// remembered by this instance. A product's sold-out marker, when present, stands for its
+/// counters (all empty); a product found sold out without one gets one.
 async fn read_levels(
     store: &DynamoStore,
     products: &[&Product],
     quantities: &BTreeMap<&str, u32>,
 ) -> Result<HashMap<String, Vec<u32>>, StoreError> {
     let ordered: Vec<&Product> = products.iter().copied().filter(|p| quantities.contains_key(p.id.as_str())).collect();
-    let levels = catalog::levels(store, &ordered, true).await?;
-    let now = Instant::now();
-    let mut memory = store.memory();
-    for (id, levels) in &levels {
-        memory.levels(id, levels, now);
+    let markers = store.get_many(ordered.iter().map(|p| keys::sold_out(&p.id)).collect(), true).await?;
+    let marked: Vec<&str> = markers.iter().filter_map(|m| get_s(m, keys::PK).ok()?.strip_prefix("SOLDOUT#")).collect();
+    let unmarked: Vec<&Product> = ordered.iter().copied().filter(|p| !marked.contains(&p.id.as_str())).collect();
+    let mut levels = if unmarked.is_empty() { HashMap::new() } else { catalog::levels(store, &unmarked, true).await? };
+    for product in &ordered {
+        if marked.contains(&product.id.as_str()) {
+            levels.insert(product.id.clone(), vec![0; product.stock_shards.max(1) as usize]);
+        }
+    }
+    let mut to_mark = Vec::new();
+    {
+        let now = Instant::now();
+        let mut memory = store.memory();
+        for (id, levels) in &levels {
+            // Once per instance and sell-out: a concurrent order here may be marking it.
+            let newly_sold_out = !memory.sold_out(id, now) && levels.iter().all(|level| *level == 0);
+            if newly_sold_out && !marked.contains(&id.as_str()) {
+                to_mark.extend(unmarked.iter().copied().filter(|p| &p.id == id));
+            }
+            memory.levels(id, levels, now);
+        }
+    }
+    for product in to_mark {
+        mark_sold_out(store, product).await;
     }
     Ok(levels)
+}
+
+/// Writes `product`'s sold-out marker if every counter is still empty. Best effort: without
+/// it, instances read the counters instead.
+async fn mark_sold_out(store: &DynamoStore, product: &Product) {
+    let writes = (0..product.stock_shards.max(1))
+        .map(|shard| check(store, keys::shard(&product.id, shard), "stock = :zero", number(":zero", 0)))
+        .chain([put(store, keys::sold_out(&product.id), None)])
+        .collect::<Result<Vec<_>, _>>();
+    let Ok(writes) = writes else { return };
+    store.count(Op::Transaction);
+    if let Err(e) = store.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+        tracing::debug!(product = %product.id, error = %error::sdk(e, store.config.retry_after), "sold-out marker not written");
+    }
 }
 
 /// One read for what the order must know before it is judged: the idempotency key's record

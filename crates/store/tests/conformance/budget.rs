@@ -106,3 +106,30 @@ pub async fn many_clients_on_many_instances_never_oversell() {
     });
     println!("150 orders for 60 units over 16 counters on 3 instances: {total:?}");
 }
+
+/// The instance that finds the last counter empty leaves a sold-out marker: another instance
+/// then learns "sold out" from that one item, not from every counter, and a cancellation
+/// (which returns stock) removes it.
+pub async fn a_sold_out_marker_tells_other_instances() {
+    let long = |c: DynamoConfig| DynamoConfig { stock_memory_ttl: Duration::from_secs(3600), ..c };
+    let (first, table) = fresh_dynamo(long).await;
+    let instance = || async {
+        let client = DynamoStore::local_client(super::moto::url()).await;
+        DynamoStore::new(client, long(DynamoConfig::new(&table)))
+    };
+    first.create_product(product("hot", 8), 1).await.unwrap();
+    let sold = first.place_order(order("ana", &[("hot", 1)], None)).await.unwrap();
+    let refused = first.place_order(order("bob", &[("hot", 1)], None)).await;
+    assert!(matches!(refused, Err(StoreError::Rejected(OrderRejection::OutOfStock { available: 0, .. }))));
+
+    let other = instance().await;
+    other.products().await.unwrap(); // Warm its definitions.
+    let (refused, learning) = cost(&other, other.place_order(order("cy", &[("hot", 1)], None))).await;
+    assert!(matches!(refused, Err(StoreError::Rejected(OrderRejection::OutOfStock { available: 0, .. }))));
+    println!("sold-out refusal on another instance, from the marker: {learning:?}");
+    assert_eq!(learning.reads, 1, "the marker alone, not the counters: {learning:?}");
+
+    first.cancel_order(&sold.order.id).await.unwrap();
+    let third = instance().await;
+    third.place_order(order("dee", &[("hot", 1)], None)).await.unwrap();
+}
