@@ -18,7 +18,7 @@ pub use accounts::{
 pub use analytics::Analytics;
 pub use backoffice::{Backoffice, OrderFilter};
 #[cfg(feature = "aws")]
-pub use dynamo::{DynamoConfig, DynamoStore};
+pub use dynamo::{DynamoConfig, DynamoStore, OpCounts};
 pub use error::StoreError;
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
 pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settlement};

@@ -3,6 +3,8 @@
 //! empty store. Run: `cargo test -p stampede-store --features aws --test conformance`.
 
 mod conformance {
+    #[cfg(feature = "aws")]
+    pub mod budget;
     pub mod checks;
     #[cfg(feature = "aws")]
     pub mod moto;
@@ -71,3 +73,26 @@ every_adapter!(
     parked_events_can_be_retried,
     the_mailbox_keeps_one_message_per_event_and_recipient,
 );
+
+/// DynamoDB only: the per-order budget in calls, and many instances racing.
+#[cfg(feature = "aws")]
+mod dynamo_budget {
+    macro_rules! budget {
+        ($($check:ident),+ $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    super::conformance::budget::$check().await;
+                }
+            )+
+        };
+    }
+
+    budget!(
+        an_uncontended_order_costs_one_transaction_and_at_most_one_read,
+        a_known_sold_out_product_is_refused_without_calls,
+        catalog_views_are_served_from_the_snapshot,
+        many_clients_on_many_instances_never_oversell,
+        a_sold_out_marker_tells_other_instances,
+    );
+}

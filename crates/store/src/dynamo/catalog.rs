@@ -1,30 +1,64 @@
-//! Products: definitions in the `CATALOG` partition, stock in per-product counters.
+//! Products: definitions in the `CATALOG` partition, stock in per-product counters. Menus
+//! and product views read a snapshot, kept per instance for `catalog_ttl` and read with
+//! eventually consistent reads: a flash sale's page views never compete with its orders for
+//! the counters' consistent reads.
 
 use super::item::{get_n, get_s, n, s};
 use super::keys::{self, CATALOG, Item};
+use super::op_counts::Op;
 use super::writes::put;
 use super::{DynamoStore, error, now_millis, shards};
 use crate::{ProductView, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use stampede_domain::{OrderRejection, Product};
 use std::collections::HashMap;
+use std::time::Instant;
 
-/// Every product in menu order (creation order), with live stock.
+/// Every product in menu order (creation order), with stock as of at most `catalog_ttl` ago.
 pub async fn products(store: &DynamoStore) -> Result<Vec<ProductView>, StoreError> {
+    {
+        let snapshot = store.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        if let Some((taken_at, views)) = snapshot.as_ref()
+            && taken_at.elapsed() < store.config.catalog_ttl
+        {
+            return Ok(views.clone());
+        }
+    }
+    let taken_at = Instant::now();
+    let views = with_stock(store, menu(store).await?, false).await?;
+    *store.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some((taken_at, views.clone()));
+    Ok(views)
+}
+
+/// One product, from the same snapshot as the menu.
+pub async fn product(store: &DynamoStore, id: &str) -> Result<Option<ProductView>, StoreError> {
+    Ok(products(store).await?.into_iter().find(|view| view.product.id == id))
+}
+
+/// One product with its stock read consistently, for audits.
+pub async fn product_fresh(store: &DynamoStore, id: &str) -> Result<Option<ProductView>, StoreError> {
+    let Some(product) = definitions(store, [id]).await?.remove(id) else { return Ok(None) };
+    Ok(with_stock(store, vec![product], true).await?.pop())
+}
+
+/// Every product definition, in menu order.
+async fn menu(store: &DynamoStore) -> Result<Vec<Product>, StoreError> {
     let mut definitions = Vec::new();
     let mut start = None;
     loop {
+        store.count(Op::Read);
         let out = store
             .client
             .query()
             .table_name(store.table())
             .key_condition_expression("pk = :c")
             .expression_attribute_values(":c", s(CATALOG))
-            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| store.sdk(e))?;
+        store.counters.consumed(out.consumed_capacity());
         for item in out.items.unwrap_or_default() {
             definitions.push((get_s(&item, "position")?.to_owned(), definition(&item)?));
         }
@@ -36,13 +70,7 @@ pub async fn products(store: &DynamoStore) -> Result<Vec<ProductView>, StoreErro
     definitions.sort_by(|a, b| a.0.cmp(&b.0));
     let products: Vec<Product> = definitions.into_iter().map(|(_, p)| p).collect();
     remember(store, &products);
-    with_stock(store, products).await
-}
-
-/// One product with live stock.
-pub async fn product(store: &DynamoStore, id: &str) -> Result<Option<ProductView>, StoreError> {
-    let Some(product) = definitions(store, [id]).await?.remove(id) else { return Ok(None) };
-    Ok(with_stock(store, vec![product]).await?.pop())
+    Ok(products)
 }
 
 /// Definitions of the named products that exist, from the cache or the table.
@@ -62,7 +90,8 @@ pub async fn definitions<'a>(
         }
     }
     if !missing.is_empty() {
-        let loaded = store.get_many(missing).await?.iter().map(definition).collect::<Result<Vec<_>, _>>()?;
+        // Consistent: a product created a moment ago must be found.
+        let loaded = store.get_many(missing, true).await?.iter().map(definition).collect::<Result<Vec<_>, _>>()?;
         remember(store, &loaded);
         found.extend(loaded.into_iter().map(|p| (p.id.clone(), p)));
     }
@@ -81,13 +110,18 @@ fn definition(item: &Item) -> Result<Product, StoreError> {
     Ok(Product { stock_shards: get_n(item, "shards")?, ..product })
 }
 
-/// Each counter's level, per product, read consistently: index `n` is shard `n`.
-pub async fn levels(store: &DynamoStore, products: &[&Product]) -> Result<HashMap<String, Vec<u32>>, StoreError> {
+/// Each counter's level, per product: index `n` is shard `n`. Orders deciding "sold out"
+/// read `consistent`ly; views need not.
+pub async fn levels(
+    store: &DynamoStore,
+    products: &[&Product],
+    consistent: bool,
+) -> Result<HashMap<String, Vec<u32>>, StoreError> {
     let keys =
         products.iter().flat_map(|p| (0..p.stock_shards.max(1)).map(|n| keys::shard(&p.id, n))).collect::<Vec<_>>();
     let mut levels: HashMap<String, Vec<u32>> =
         products.iter().map(|p| (p.id.clone(), vec![0; p.stock_shards.max(1) as usize])).collect();
-    for item in store.get_many(keys).await? {
+    for item in store.get_many(keys, consistent).await? {
         let pk = get_s(&item, keys::PK)?;
         // `STOCK#<product>#<n>`: product ids are slugs, so the last `#` ends the id.
         let parsed = pk.strip_prefix("STOCK#").and_then(|rest| rest.rsplit_once('#'));
@@ -101,8 +135,12 @@ pub async fn levels(store: &DynamoStore, products: &[&Product]) -> Result<HashMa
     Ok(levels)
 }
 
-async fn with_stock(store: &DynamoStore, products: Vec<Product>) -> Result<Vec<ProductView>, StoreError> {
-    let levels = levels(store, &products.iter().collect::<Vec<_>>()).await?;
+async fn with_stock(
+    store: &DynamoStore,
+    products: Vec<Product>,
+    consistent: bool,
+) -> Result<Vec<ProductView>, StoreError> {
+    let levels = levels(store, &products.iter().collect::<Vec<_>>(), consistent).await?;
     Ok(products
         .into_iter()
         .map(|p| {
@@ -128,6 +166,7 @@ pub async fn create_product(store: &DynamoStore, product: Product, stock: u32) -
         counter.insert("stock".into(), AttributeValue::N(level.to_string()));
         writes.push(put(store, counter, None)?);
     }
+    store.count(Op::Transaction);
     let result = store.client.transact_write_items().set_transact_items(Some(writes)).send().await;
     if let Err(e) = result {
         let taken = error::cancellation_reasons(&e)
@@ -138,6 +177,8 @@ pub async fn create_product(store: &DynamoStore, product: Product, stock: u32) -
         return Err(store.sdk(e));
     }
     remember(store, std::slice::from_ref(&product));
+    // The new product belongs on this instance's menu at once.
+    *store.snapshot.write().unwrap_or_else(|p| p.into_inner()) = None;
     store.tick_stock();
     Ok(ProductView { product, stock })
 }

@@ -1,16 +1,19 @@
 //! The DynamoDB adapter (feature `aws`): one table, single-table design (see `keys.rs` and the
 //! README's "Serverless on AWS"), every order one `TransactWriteItems`, hot products' stock
-//! split over several counters. Stateless apart from a cache of product definitions, so any
-//! number of Lambda instances can share one table.
+//! split over several counters. Stateless apart from per-instance caches (product
+//! definitions, a short-lived catalog snapshot, what was lately learnt about stock counters),
+//! so any number of Lambda instances can share one table.
 
 mod catalog;
 mod error;
 mod item;
 mod keys;
+mod op_counts;
 mod orders;
 mod outbox;
 mod place;
 mod shards;
+mod stock_memory;
 mod table;
 mod writes;
 
@@ -20,11 +23,15 @@ use crate::{
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use keys::Item;
+pub use op_counts::OpCounts;
+use op_counts::{Counters, Op};
 use stampede_domain::{CustomerKey, Millis, OrderStatus, Product};
 use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::Duration;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+use stock_memory::StockMemory;
 pub use table::create_table;
 
 /// How the DynamoDB store is set up.
@@ -32,17 +39,31 @@ pub use table::create_table;
 pub struct DynamoConfig {
     /// The table (see `deploy/template.yaml`, or [`create_table`] for tests and local use).
     pub table: String,
-    /// Tries at an order whose transaction lost a race for a stock counter before it is
-    /// answered 503: each try re-reads the counters, so it only fails under extreme contention.
+    /// Transactions one order may send before it is answered 503: a cancelled one (a counter
+    /// short or held by another order) is retried after a jittered pause, so this only runs
+    /// out under extreme contention.
     pub max_attempts: u32,
     /// What `Retry-After` tells a client turned away.
     pub retry_after: Duration,
+    /// How long menus and product views may show a catalog snapshot (eventually consistent
+    /// reads) before it is read again: stock shown may lag by this much. Zero reads every time.
+    pub catalog_ttl: Duration,
+    /// How long an instance trusts what it learnt about stock: a counter found short is
+    /// skipped, a product read sold out is refused without a call. Cancellations on other
+    /// instances become sellable here after at most this long.
+    pub stock_memory_ttl: Duration,
 }
 
 impl DynamoConfig {
     /// Defaults for `table`.
     pub fn new(table: impl Into<String>) -> DynamoConfig {
-        DynamoConfig { table: table.into(), max_attempts: 25, retry_after: Duration::from_secs(1) }
+        DynamoConfig {
+            table: table.into(),
+            max_attempts: 25,
+            retry_after: Duration::from_secs(1),
+            catalog_ttl: Duration::from_secs(1),
+            stock_memory_ttl: Duration::from_secs(2),
+        }
     }
 }
 
@@ -53,6 +74,11 @@ pub struct DynamoStore {
     /// Definitions never change once created (the store has no update operation), so they
     /// are cached for good: an order reads only its stock counters, not the catalog.
     definitions: RwLock<HashMap<String, Product>>,
+    /// The menu as last read, and when: served to views for `catalog_ttl`.
+    snapshot: RwLock<Option<(Instant, Vec<ProductView>)>>,
+    /// Counters lately found short and products lately found sold out.
+    memory: Mutex<StockMemory>,
+    counters: Counters,
     changes: tokio::sync::watch::Sender<u64>,
     outbox_changes: tokio::sync::watch::Sender<u64>,
 }
@@ -60,10 +86,14 @@ pub struct DynamoStore {
 impl DynamoStore {
     /// A store on `client`'s account and region, using `config.table`.
     pub fn new(client: Client, config: DynamoConfig) -> DynamoStore {
+        let memory = Mutex::new(StockMemory::new(config.stock_memory_ttl));
         DynamoStore {
             client,
             config,
             definitions: RwLock::new(HashMap::new()),
+            snapshot: RwLock::new(None),
+            memory,
+            counters: Counters::default(),
             changes: tokio::sync::watch::channel(0).0,
             outbox_changes: tokio::sync::watch::channel(0).0,
         }
@@ -97,6 +127,19 @@ impl DynamoStore {
         Client::new(&sdk)
     }
 
+    /// DynamoDB calls and capacity units used so far by this instance.
+    pub fn op_counts(&self) -> OpCounts {
+        self.counters.snapshot()
+    }
+
+    fn count(&self, op: Op) {
+        self.counters.count(op);
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, StockMemory> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn table(&self) -> &str {
         &self.config.table
     }
@@ -111,20 +154,24 @@ impl DynamoStore {
 
     /// One item by key, read consistently.
     async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        self.count(Op::Read);
         let out = self
             .client
             .get_item()
             .table_name(self.table())
             .set_key(Some(key))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| self.sdk(e))?;
+        self.counters.consumed(out.consumed_capacity());
         Ok(out.item)
     }
 
-    /// Items by key, read consistently, in any order; missing ones are left out.
-    async fn get_many(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    /// Items by key, in any order; missing ones are left out. `consistent` costs twice the
+    /// read units and always hits the partition's leader; without it a read may lag a second.
+    async fn get_many(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut found = Vec::with_capacity(keys.len());
         // BatchGetItem takes at most 100 keys and may hand some back unprocessed.
@@ -132,18 +179,21 @@ impl DynamoStore {
             let mut pending = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(chunk.to_vec()))
-                    .consistent_read(true)
+                    .consistent_read(consistent)
                     .build()
                     .map_err(error::build)?,
             );
             while let Some(request) = pending.take() {
+                self.count(Op::Read);
                 let out = self
                     .client
                     .batch_get_item()
                     .request_items(self.table(), request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map_err(|e| self.sdk(e))?;
+                self.counters.consumed(out.consumed_capacity());
                 found.extend(out.responses.and_then(|mut r| r.remove(self.table())).unwrap_or_default());
                 pending = out.unprocessed_keys.and_then(|mut u| u.remove(self.table())).filter(|k| !k.keys.is_empty());
                 if pending.is_some() {

@@ -4,7 +4,8 @@
 use super::catalog;
 use super::item::{self, get_s, n, s};
 use super::keys::{self, BY_CUSTOMER};
-use super::writes::{put, update, wrap};
+use super::op_counts::Op;
+use super::writes::{delete, put, update, wrap};
 use super::{DynamoStore, now_millis};
 use crate::outbox::{ORDER_CANCELLED, ORDER_STATUS_CHANGED};
 use crate::{Order, OrderPage, ProductSales, StoreError};
@@ -50,9 +51,14 @@ pub async fn change_status(
         }
         let kind = if next == OrderStatus::Cancelled { ORDER_CANCELLED } else { ORDER_STATUS_CHANGED };
         writes.push(put(store, item::new_event(kind, id, next, Some(from), now), None)?);
+        store.count(Op::Transaction);
         match store.client.transact_write_items().set_transact_items(Some(writes)).send().await {
             Ok(_) => {
                 if next == OrderStatus::Cancelled {
+                    // Stock came back: what this instance learnt about it is stale.
+                    let taken = item::taken_from(&item)?;
+                    let mut memory = store.memory();
+                    taken.keys().for_each(|product_id| memory.forget(product_id));
                     store.tick_stock();
                 }
                 store.tick_outbox();
@@ -88,6 +94,8 @@ async fn give_back(
                     .expression_attribute_values(":n", n(units)),
             )?);
         }
+        // Stock is back: the product is no longer sold out for anyone.
+        writes.push(delete(store, keys::sold_out(product_id))?);
         if definitions.get(product_id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
             let units: u32 = plan.iter().map(|(_, u)| u).sum();
             writes.push(wrap(
@@ -123,6 +131,7 @@ pub async fn customer_orders(
             .expression_attribute_values(":cursor", s(cursor)),
         None => query.key_condition_expression("gsi1pk = :c"),
     };
+    store.count(Op::Read);
     let out = query.send().await.map_err(|e| store.sdk(e))?;
     let items = out.items.unwrap_or_default();
     let has_more = items.len() > limit as usize;
@@ -134,12 +143,13 @@ pub async fn customer_orders(
 /// Sales of a product counted from the order items. A full scan of the orders: an audit
 /// for staff and load tests, not a storefront path (on-demand cost grows with the table).
 pub async fn product_sales(store: &DynamoStore, id: &str) -> Result<ProductSales, StoreError> {
-    let product = catalog::product(store, id).await?;
+    let product = catalog::product_fresh(store, id).await?;
     let product = product.ok_or_else(|| StoreError::NotFound { what: "product", id: id.to_owned() })?;
     let (mut units_sold, mut orders) = (0u64, 0u64);
     let mut per_customer: HashMap<String, u64> = HashMap::new();
     let mut start = None;
     loop {
+        store.count(Op::Read);
         let out = store
             .client
             .scan()

@@ -4,6 +4,7 @@
 
 use super::item::{self, DELIVERED, FAILED, PENDING, n, s};
 use super::keys::{self, BUCKETS, BY_STATE, Item, MAILBOX};
+use super::op_counts::Op;
 use super::{DynamoStore, now_millis};
 use crate::{Claim, MailMessage, NewMail, OutboxCounts, OutboxEvent, OutboxState, Settlement, StoreError};
 use aws_sdk_dynamodb::types::{ReturnValue, Select};
@@ -23,6 +24,7 @@ async fn query(store: &DynamoStore, partition: &str, limit: Option<u32>) -> Resu
     let mut items = Vec::new();
     let mut start = None;
     loop {
+        store.count(Op::Read);
         let out = store
             .client
             .query()
@@ -73,6 +75,7 @@ pub async fn claim(store: &DynamoStore, claim: Claim) -> Result<Vec<OutboxEvent>
     due.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
     let mut claimed = Vec::new();
     for event in due.into_iter().take(claim.limit as usize) {
+        store.count(Op::Write);
         let result = store
             .client
             .update_item()
@@ -103,6 +106,7 @@ pub async fn claim(store: &DynamoStore, claim: Claim) -> Result<Vec<OutboxEvent>
 pub async fn settle(store: &DynamoStore, id: &str, token: &str, outcome: Settlement) -> Result<bool, StoreError> {
     let now = now_millis();
     let bucket = keys::bucket(id);
+    store.count(Op::Write);
     let request = store
         .client
         .update_item()
@@ -145,6 +149,7 @@ pub async fn settle(store: &DynamoStore, id: &str, token: &str, outcome: Settlem
 
 /// Un-parks an event: due now, attempts from zero, channels that took it still skipped.
 pub async fn retry(store: &DynamoStore, id: &str) -> Result<bool, StoreError> {
+    store.count(Op::Write);
     let result = store
         .client
         .update_item()
@@ -200,6 +205,7 @@ pub async fn counts(store: &DynamoStore) -> Result<OutboxCounts, StoreError> {
         for bucket in 0..BUCKETS {
             let mut start = None;
             loop {
+                store.count(Op::Read);
                 let out = store
                     .client
                     .query()
@@ -236,6 +242,7 @@ pub async fn store_mail(store: &DynamoStore, mail: NewMail) -> Result<(), StoreE
     item.insert("text_body".into(), s(mail.text_body));
     item.insert("html_body".into(), s(mail.html_body));
     item.insert("created_at".into(), n(now_millis()));
+    store.count(Op::Write);
     let result = store
         .client
         .put_item()
@@ -253,6 +260,7 @@ pub async fn store_mail(store: &DynamoStore, mail: NewMail) -> Result<(), StoreE
 
 /// The newest dev-mailbox messages, or the one with `id`.
 pub async fn mailbox(store: &DynamoStore, limit: u32, id: Option<&str>) -> Result<Vec<MailMessage>, StoreError> {
+    store.count(Op::Read);
     let query = store
         .client
         .query()

@@ -1,24 +1,31 @@
-//! Placing an order: read the counters, judge with the domain rules, then one
-//! `TransactWriteItems` with every condition that makes the judgement true at commit time.
-//! A lost race (a counter emptied meanwhile) re-reads and judges again.
+//! Placing an order without reading the stock first: draw the units from one counter
+//! chosen at random with a conditional decrement, inside the one `TransactWriteItems` that
+//! also writes the order, its outbox event, its idempotency record and the customer's
+//! holding. An uncontended order costs that transaction and at most one read (the
+//! idempotency record and holdings, together). When a counter turns out short, the order
+//! tries another, and this instance remembers the short one for a moment; the counters are
+//! read (consistently) only when none is left to try or an order needs more than one
+//! counter holds, which is also how "sold out" is decided, and remembered: per instance, and
+//! in a sold-out marker item other instances read instead of every counter.
 
 use super::catalog;
 use super::item::{self, Taken, get_n, get_s, n, s};
 use super::keys;
-use super::writes::{put, update, wrap};
+use super::op_counts::Op;
+use super::writes::{check, number, put, update, wrap};
 use super::{DynamoStore, error, now_millis, shards};
 use crate::outbox::ORDER_PLACED;
 use crate::{IdempotencyKey, Order, PlaceOrder, Placed, StoreError};
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, TransactWriteItem};
 use rand::Rng;
 use stampede_domain::{OrderStatus, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What each write of the transaction is for, in the order sent: a cancellation reason is
 /// reported per write, by position.
 enum Write {
-    Counter,
+    Counter { product: String, shard: u32, units: u32 },
     Holding,
     Idempotency,
     Record,
@@ -27,54 +34,70 @@ enum Write {
 /// Most writes one transaction may hold.
 const MAX_WRITES: usize = 100;
 
+/// Single-unit draws that may find their counter empty before the counters are read: past
+/// this, reading them all is cheaper than guessing on.
+const BLIND_MISSES: u32 = 3;
+
 /// Places `order`, or replays the order its idempotency key already placed.
 pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Placed, StoreError> {
     let idem = order.idempotency();
-    // A retry of an order that went through gets it back, even if the product sold out since.
-    if let Some(idem) = &idem
-        && let Some(placed) = replay(store, idem).await?
-    {
-        return Ok(placed);
-    }
     let request = &order.request;
     let quantities = request.quantities_by_product();
     let definitions = catalog::definitions(store, quantities.keys().copied()).await?;
+    let products: Vec<&Product> = definitions.values().collect();
+    let customer_key = &request.customer.key.0;
+    let mut misses = 0;
+    let mut read_counters = false;
+    let mut holdings = HashMap::new();
+    let mut reads_still_hold = false;
     for attempt in 0..store.config.max_attempts.max(1) {
-        if attempt > 0 {
-            // Jittered backoff, so orders that collided do not collide again in step.
-            let ceiling = 5 * u64::from(attempt.min(8));
-            let pause = rand::rng().random_range(1..=ceiling);
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-            // A retry of this key may have gone through meanwhile: its order is the answer,
-            // even if what is left would now refuse this one.
-            if let Some(idem) = &idem
-                && let Some(placed) = replay(store, idem).await?
-            {
-                return Ok(placed);
+        if !reads_still_hold {
+            // A retry of an order that went through gets it back, even if the product sold
+            // out since; on later attempts, a concurrent retry of this key may have gone through.
+            let (record, held) = first_read(store, idem.as_ref(), customer_key, &products).await?;
+            if let (Some(idem), Some(record)) = (&idem, record) {
+                return replay_from(store, idem, &record).await;
             }
+            holdings = held;
         }
-        let products: Vec<&Product> = definitions.values().collect();
-        let levels = catalog::levels(store, &products).await?;
-        let holdings = holdings(store, &request.customer.key.0, &products).await?;
+        let mut picks = if read_counters { HashMap::new() } else { pick_counters(store, &definitions, &quantities) };
+        let mut levels = HashMap::new();
+        if read_counters || picks.values().any(Option::is_none) {
+            // No counter left to try (or the order may need several): read them all.
+            levels = read_levels(store, &products, &quantities).await?;
+            picks.clear();
+            misses = 0;
+        }
         let state: BTreeMap<&str, ProductState<'_>> = definitions
             .iter()
             .map(|(id, product)| {
-                let available = levels.get(id).map_or(0, |l| l.iter().sum());
+                let available = match (levels.get(id), picks.get(id.as_str())) {
+                    (Some(levels), _) => levels.iter().sum(),
+                    // Not read: the conditional draw is the check.
+                    (None, Some(_)) => u32::MAX,
+                    // This instance lately read it sold out.
+                    (None, None) => 0,
+                };
                 let already_bought = holdings.get(id).copied().unwrap_or(0);
                 (id.as_str(), ProductState { product, available, already_bought })
             })
             .collect();
         let now = now_millis();
-        // Refusals here are final: the reads were consistent, and a race can only have
-        // made things scarcer.
+        // Stock refusals here rest on a consistent read or on this instance having read the
+        // product sold out a moment ago; a race can only have made things scarcer.
         let priced = evaluate(request, &state, now)?;
         let mut taken = Taken::new();
         for (id, qty) in &quantities {
-            let shard_levels = &levels[*id];
-            let start = rand::rng().random_range(0..shard_levels.len());
-            // `evaluate` checked the total, so a plan exists.
-            let plan = shards::allocate(shard_levels, *qty, start)
-                .ok_or_else(|| StoreError::Backend(format!("no stock plan for `{id}`")))?;
+            let plan = match (levels.get(*id), picks.get(*id).copied().flatten()) {
+                (Some(levels), _) => {
+                    let start = rand::rng().random_range(0..levels.len());
+                    // `evaluate` checked the total, so a plan exists.
+                    shards::allocate(levels, *qty, start)
+                        .ok_or_else(|| StoreError::Backend(format!("no stock plan for `{id}`")))?
+                }
+                (None, Some(shard)) => vec![(shard, *qty)],
+                (None, None) => return Err(StoreError::Backend(format!("no counter chosen for `{id}`"))),
+            };
             taken.insert((*id).to_owned(), plan);
         }
         let placed = Order {
@@ -94,16 +117,29 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
                 writes.len()
             )));
         }
-        let Err(e) = store.client.transact_write_items().set_transact_items(Some(writes)).send().await else {
-            store.tick_stock();
-            store.tick_outbox();
-            return Ok(Placed { order: placed, replayed: false });
+        if attempt > 0 {
+            store.count(Op::Retry);
+        }
+        store.count(Op::Transaction);
+        let sent = store
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        let e = match sent {
+            Ok(out) => {
+                store.counters.consumed(out.consumed_capacity());
+                store.tick_stock();
+                store.tick_outbox();
+                return Ok(Placed { order: placed, replayed: false });
+            }
+            Err(e) => e,
         };
         let Some(reasons) = error::cancellation_reasons(&e) else { return Err(store.sdk(e)) };
-        let failed = |want: fn(&Write) -> bool| {
-            purposes.iter().zip(&reasons).any(|(w, r)| want(w) && r.as_deref() == Some("ConditionalCheckFailed"))
-        };
-        if failed(|w| matches!(w, Write::Idempotency))
+        let failed = |w: &Write| purposes.iter().zip(&reasons).any(|(p, r)| same(p, w) && is_condition(r));
+        if failed(&Write::Idempotency)
             && let Some(idem) = &idem
         {
             // A concurrent request with the same key won the race; answer with its order.
@@ -111,52 +147,186 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
                 return Ok(placed);
             }
         }
-        if failed(|w| matches!(w, Write::Record)) {
+        if failed(&Write::Record) {
             return Err(StoreError::Backend(format!("order id {} collided", placed.id)));
         }
-        // A counter or a holding moved under us, or another transaction held an item
-        // (`TransactionConflict`): judge again on fresh reads.
+        let short = short_counters(&purposes, &reasons);
+        {
+            let instant = Instant::now();
+            let mut memory = store.memory();
+            for (product, shard, units) in &short {
+                memory.short(product, *shard, *units, instant);
+            }
+        }
+        misses += u32::try_from(short.len()).unwrap_or(u32::MAX);
+        // An order wanting several units of a counter that lacked them may need several
+        // counters; single units read only after a few empty counters.
+        read_counters = short.iter().any(|(_, _, units)| *units > 1) || misses >= BLIND_MISSES;
+        // Only counters were short: the key's record and the holdings are as read.
+        reads_still_hold = !short.is_empty() && !failed_other(&purposes, &reasons);
+        if short.is_empty() {
+            // Another order held an item, or the holding moved: back off, jittered, so
+            // orders that collided do not collide again in step.
+            let ceiling = 5 * u64::from(attempt.clamp(1, 8));
+            let pause = rand::rng().random_range(1..=ceiling);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
         tracing::debug!(attempt, ?reasons, "order transaction cancelled; retrying");
     }
     Err(StoreError::Busy { retry_after: store.config.retry_after })
 }
 
-/// The order an idempotency key already placed, or a mismatch if the key came with another request.
-async fn replay(store: &DynamoStore, idem: &IdempotencyKey) -> Result<Option<Placed>, StoreError> {
-    let Some(record) = store.get(keys::idempotency(&idem.key)).await? else { return Ok(None) };
-    if get_s(&record, "fingerprint")? != idem.fingerprint {
-        return Err(StoreError::IdempotencyMismatch(idem.key.clone()));
-    }
-    let order_id = get_s(&record, "order_id")?;
-    let item = store.get(keys::order(order_id)).await?;
-    // The transaction wrote both or neither, so the order is there.
-    let item = item.ok_or_else(|| StoreError::Backend(format!("order {order_id} vanished")))?;
-    Ok(Some(Placed { order: item::order_from(&item)?, replayed: true }))
+fn is_condition(reason: &Option<String>) -> bool {
+    reason.as_deref() == Some("ConditionalCheckFailed")
 }
 
-/// Units the customer holds of each product that has a per-customer limit (others are not tracked).
-async fn holdings(
+fn same(a: &Write, b: &Write) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// The counters whose conditional draw failed: each holds fewer units than asked of it.
+fn short_counters(purposes: &[Write], reasons: &[Option<String>]) -> Vec<(String, u32, u32)> {
+    purposes
+        .iter()
+        .zip(reasons)
+        .filter(|(_, r)| is_condition(r))
+        .filter_map(|(w, _)| match w {
+            Write::Counter { product, shard, units } => Some((product.clone(), *shard, *units)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a write other than a stock counter failed its condition or was held by another
+/// transaction.
+fn failed_other(purposes: &[Write], reasons: &[Option<String>]) -> bool {
+    purposes
+        .iter()
+        .zip(reasons)
+        .any(|(w, r)| !matches!(w, Write::Counter { .. }) && r.as_deref().is_some_and(|r| r != "None"))
+}
+
+/// Per product of the order (that exists): the counter to draw from, or `None` when this
+/// instance knows none that may hold enough. Products this instance lately read sold out
+/// are left out, so the judgement refuses them.
+fn pick_counters<'a>(
     store: &DynamoStore,
+    definitions: &'a HashMap<String, Product>,
+    quantities: &BTreeMap<&str, u32>,
+) -> HashMap<&'a str, Option<u32>> {
+    let now = Instant::now();
+    let memory = store.memory();
+    let mut rng = rand::rng();
+    definitions
+        .iter()
+        .filter(|(id, _)| !memory.sold_out(id, now))
+        .filter_map(|(id, product)| {
+            let want = *quantities.get(id.as_str())?;
+            let roll = rng.random_range(0..usize::from(u16::MAX));
+            Some((id.as_str(), memory.pick(id, product.stock_shards, want, roll, now)))
+        })
+        .collect()
+}
+
+/// Every counter of the order's products, read consistently (this decides "sold out"), and
+/// remembered by this instance. A product's sold-out marker, when present, stands for its
+/// counters (all empty); a product found sold out without one gets one.
+async fn read_levels(
+    store: &DynamoStore,
+    products: &[&Product],
+    quantities: &BTreeMap<&str, u32>,
+) -> Result<HashMap<String, Vec<u32>>, StoreError> {
+    let ordered: Vec<&Product> = products.iter().copied().filter(|p| quantities.contains_key(p.id.as_str())).collect();
+    let markers = store.get_many(ordered.iter().map(|p| keys::sold_out(&p.id)).collect(), true).await?;
+    let marked: Vec<&str> = markers.iter().filter_map(|m| get_s(m, keys::PK).ok()?.strip_prefix("SOLDOUT#")).collect();
+    let unmarked: Vec<&Product> = ordered.iter().copied().filter(|p| !marked.contains(&p.id.as_str())).collect();
+    let mut levels = if unmarked.is_empty() { HashMap::new() } else { catalog::levels(store, &unmarked, true).await? };
+    for product in &ordered {
+        if marked.contains(&product.id.as_str()) {
+            levels.insert(product.id.clone(), vec![0; product.stock_shards.max(1) as usize]);
+        }
+    }
+    let mut to_mark = Vec::new();
+    {
+        let now = Instant::now();
+        let mut memory = store.memory();
+        for (id, levels) in &levels {
+            // Once per instance and sell-out: a concurrent order here may be marking it.
+            let newly_sold_out = !memory.sold_out(id, now) && levels.iter().all(|level| *level == 0);
+            if newly_sold_out && !marked.contains(&id.as_str()) {
+                to_mark.extend(unmarked.iter().copied().filter(|p| &p.id == id));
+            }
+            memory.levels(id, levels, now);
+        }
+    }
+    for product in to_mark {
+        mark_sold_out(store, product).await;
+    }
+    Ok(levels)
+}
+
+/// Writes `product`'s sold-out marker if every counter is still empty. Best effort: without
+/// it, instances read the counters instead.
+async fn mark_sold_out(store: &DynamoStore, product: &Product) {
+    let writes = (0..product.stock_shards.max(1))
+        .map(|shard| check(store, keys::shard(&product.id, shard), "stock = :zero", number(":zero", 0)))
+        .chain([put(store, keys::sold_out(&product.id), None)])
+        .collect::<Result<Vec<_>, _>>();
+    let Ok(writes) = writes else { return };
+    store.count(Op::Transaction);
+    if let Err(e) = store.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+        tracing::debug!(product = %product.id, error = %error::sdk(e, store.config.retry_after), "sold-out marker not written");
+    }
+}
+
+/// One read for what the order must know before it is judged: the idempotency key's record
+/// (if the order has a key) and the customer's holdings of limited products. No call when
+/// neither applies.
+async fn first_read(
+    store: &DynamoStore,
+    idem: Option<&IdempotencyKey>,
     customer_key: &str,
     products: &[&Product],
-) -> Result<HashMap<String, u32>, StoreError> {
-    let limited: Vec<_> = products
+) -> Result<(Option<keys::Item>, HashMap<String, u32>), StoreError> {
+    let mut wanted: Vec<_> = products
         .iter()
         .filter(|p| p.sale.per_customer_max.is_some())
         .map(|p| keys::holding(&p.id, customer_key))
         .collect();
-    if limited.is_empty() {
-        return Ok(HashMap::new());
+    wanted.extend(idem.map(|i| keys::idempotency(&i.key)));
+    if wanted.is_empty() {
+        return Ok((None, HashMap::new()));
     }
-    let mut held = HashMap::new();
-    for item in store.get_many(limited).await? {
+    let (mut record, mut held) = (None, HashMap::new());
+    for item in store.get_many(wanted, true).await? {
         let pk = get_s(&item, keys::PK)?;
+        if pk.starts_with("IDEM#") {
+            record = Some(item);
+            continue;
+        }
         let product = pk.strip_prefix("HOLD#").and_then(|rest| rest.split_once('#')).map(|(p, _)| p.to_owned());
         if let Some(product) = product {
             held.insert(product, get_n(&item, "qty")?);
         }
     }
-    Ok(held)
+    Ok((record, held))
+}
+
+/// The order an idempotency key already placed, or a mismatch if the key came with another request.
+async fn replay(store: &DynamoStore, idem: &IdempotencyKey) -> Result<Option<Placed>, StoreError> {
+    let Some(record) = store.get(keys::idempotency(&idem.key)).await? else { return Ok(None) };
+    replay_from(store, idem, &record).await.map(Some)
+}
+
+async fn replay_from(store: &DynamoStore, idem: &IdempotencyKey, record: &keys::Item) -> Result<Placed, StoreError> {
+    if get_s(record, "fingerprint")? != idem.fingerprint {
+        return Err(StoreError::IdempotencyMismatch(idem.key.clone()));
+    }
+    let order_id = get_s(record, "order_id")?;
+    let item = store.get(keys::order(order_id)).await?;
+    // The transaction wrote both or neither, so the order is there.
+    let item = item.ok_or_else(|| StoreError::Backend(format!("order {order_id} vanished")))?;
+    Ok(Placed { order: item::order_from(&item)?, replayed: true })
 }
 
 /// Every write of the order, each conditional on what the judgement relied on.
@@ -178,7 +348,7 @@ fn transaction(
                     .condition_expression("stock >= :n")
                     .expression_attribute_values(":n", n(units)),
             )?);
-            purposes.push(Write::Counter);
+            purposes.push(Write::Counter { product: product_id.clone(), shard: *shard, units: *units });
         }
         if definitions.get(product_id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
             let units: u32 = plan.iter().map(|(_, u)| u).sum();

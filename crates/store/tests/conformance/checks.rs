@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 type S = Arc<dyn Store>;
 
-fn product(id: &str, shards: u32) -> Product {
+pub fn product(id: &str, shards: u32) -> Product {
     Product {
         id: id.into(),
         name: id.to_uppercase(),
@@ -27,11 +27,11 @@ fn product(id: &str, shards: u32) -> Product {
     }
 }
 
-fn limited(id: &str, per_customer: u32) -> Product {
+pub fn limited(id: &str, per_customer: u32) -> Product {
     Product { sale: SaleRules { per_customer_max: Some(per_customer), ..SaleRules::default() }, ..product(id, 1) }
 }
 
-fn order(customer: &str, lines: &[(&str, i64)], key: Option<&str>) -> PlaceOrder {
+pub fn order(customer: &str, lines: &[(&str, i64)], key: Option<&str>) -> PlaceOrder {
     let lines = lines.iter().map(|(p, q)| LineRequest::new(p, *q, BTreeMap::new()).unwrap()).collect();
     let request = OrderRequest::new(Customer::with_user_id(customer).unwrap(), lines).unwrap();
     PlaceOrder { request, idempotency_key: key.map(str::to_owned) }

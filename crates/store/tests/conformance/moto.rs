@@ -36,12 +36,19 @@ pub fn url() -> &'static str {
     })
 }
 
-/// A store on a new, empty table; the table name is the guard.
+/// A store on a new, empty table; the table name is the guard. The suite checks stock
+/// right after each write, so menus are read afresh every time (`catalog_ttl` zero).
 pub async fn fresh_store() -> (Arc<dyn Store>, String) {
+    let (store, table) = fresh_dynamo(|config| DynamoConfig { catalog_ttl: Duration::ZERO, ..config }).await;
+    (store, table)
+}
+
+/// A DynamoDB store on a new, empty table, with `configure`d settings.
+pub async fn fresh_dynamo(configure: impl FnOnce(DynamoConfig) -> DynamoConfig) -> (Arc<DynamoStore>, String) {
     let client = DynamoStore::local_client(url()).await;
     let table = format!("stampede-{}", uuid_like());
     create_table(&client, &table).await.unwrap();
-    (Arc::new(DynamoStore::new(client, DynamoConfig::new(&table))), table)
+    (Arc::new(DynamoStore::new(client, configure(DynamoConfig::new(&table)))), table)
 }
 
 fn uuid_like() -> String {

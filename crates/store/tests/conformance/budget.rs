@@ -1,0 +1,135 @@
+//! The DynamoDB store's per-order budget, counted on moto (counts, not speed): what an
+//! accepted order, a refusal and a catalog view cost in calls. See README "Serverless on AWS".
+
+use super::checks::{limited, order, product};
+use super::moto::fresh_dynamo;
+use stampede_domain::OrderRejection;
+use stampede_store::{DynamoConfig, DynamoStore, OpCounts, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// What `work` cost `store` in DynamoDB calls.
+async fn cost<T>(store: &DynamoStore, work: impl std::future::Future<Output = T>) -> (T, OpCounts) {
+    let before = store.op_counts();
+    let out = work.await;
+    (out, store.op_counts().since(&before))
+}
+
+pub async fn an_uncontended_order_costs_one_transaction_and_at_most_one_read() {
+    let (store, _table) = fresh_dynamo(|c| c).await;
+    store.create_product(product("hot", 16), 1_000).await.unwrap();
+    store.create_product(limited("capped", 5), 1_000).await.unwrap();
+    // Definitions are cached once per instance: warm them, as any running instance is.
+    store.place_order(order("warm", &[("hot", 1), ("capped", 1)], None)).await.unwrap();
+
+    let (placed, plain) = cost(&store, store.place_order(order("ana", &[("hot", 1)], None))).await;
+    placed.unwrap();
+    println!("accepted order, no key: {plain:?}");
+    assert_eq!((plain.reads, plain.transactions, plain.writes, plain.retries), (0, 1, 0, 0));
+
+    let (placed, keyed) = cost(&store, store.place_order(order("bob", &[("hot", 2)], Some("k-bob")))).await;
+    placed.unwrap();
+    println!("accepted order, idempotency key: {keyed:?}");
+    assert_eq!((keyed.reads, keyed.transactions, keyed.writes, keyed.retries), (1, 1, 0, 0));
+
+    let (placed, both) = cost(&store, store.place_order(order("cy", &[("hot", 1), ("capped", 2)], Some("k-cy")))).await;
+    placed.unwrap();
+    println!("accepted order, key and per-customer limit: {both:?}");
+    assert_eq!((both.reads, both.transactions, both.writes, both.retries), (1, 1, 0, 0));
+}
+
+pub async fn a_known_sold_out_product_is_refused_without_calls() {
+    // Trusted long enough that a slow machine cannot make the memory expire mid-test.
+    let (store, _table) = fresh_dynamo(|c| DynamoConfig { stock_memory_ttl: Duration::from_secs(3600), ..c }).await;
+    store.create_product(product("hot", 4), 2).await.unwrap();
+    let first = store.place_order(order("ana", &[("hot", 1)], None)).await.unwrap();
+    store.place_order(order("bob", &[("hot", 1)], None)).await.unwrap();
+    // The first refusal reads the counters; that is how the instance learns.
+    let (refused, learning) = cost(&store, store.place_order(order("cy", &[("hot", 1)], None))).await;
+    assert!(matches!(refused, Err(StoreError::Rejected(OrderRejection::OutOfStock { available: 0, .. }))));
+    println!("first sold-out refusal: {learning:?}");
+    assert!(learning.reads >= 1, "{learning:?}");
+
+    let (refused, known) = cost(&store, store.place_order(order("dee", &[("hot", 1)], None))).await;
+    assert!(matches!(refused, Err(StoreError::Rejected(OrderRejection::OutOfStock { available: 0, .. }))));
+    println!("sold-out refusal once known: {known:?}");
+    assert_eq!(known.calls(), 0, "{known:?}");
+
+    // A cancellation here puts the unit back, and this instance sells it again at once.
+    store.cancel_order(&first.order.id).await.unwrap();
+    store.place_order(order("eve", &[("hot", 1)], None)).await.unwrap();
+}
+
+pub async fn catalog_views_are_served_from_the_snapshot() {
+    let (store, _table) = fresh_dynamo(|c| DynamoConfig { catalog_ttl: Duration::from_secs(3600), ..c }).await;
+    store.create_product(product("hot", 16), 640).await.unwrap();
+    store.create_product(product("cold", 1), 5).await.unwrap();
+    let (menu, first) = cost(&store, store.products()).await;
+    assert_eq!(menu.unwrap().iter().map(|v| v.stock).collect::<Vec<_>>(), [640, 5]);
+    println!("first menu view (1 query + counters, eventually consistent): {first:?}");
+    assert_eq!((first.reads, first.transactions), (2, 0));
+    let (views, cached) = cost(&store, async { (store.products().await, store.product("hot").await) }).await;
+    assert_eq!(views.1.unwrap().unwrap().stock, 640);
+    println!("menu and product view from the snapshot: {cached:?}");
+    assert_eq!(cached.calls(), 0);
+}
+
+/// Many clients on several instances (each with its own memory of empty counters) race for
+/// little stock over many counters: exactly the stock is sold, the rest refused as sold out.
+pub async fn many_clients_on_many_instances_never_oversell() {
+    let (first, table) = fresh_dynamo(|c| c).await;
+    first.create_product(product("hot", 16), 60).await.unwrap();
+    let mut instances = vec![first];
+    for _ in 0..2 {
+        let client = DynamoStore::local_client(super::moto::url()).await;
+        instances.push(Arc::new(DynamoStore::new(client, DynamoConfig::new(&table))));
+    }
+    let mut set = JoinSet::new();
+    for i in 0..150 {
+        let store = instances[i % instances.len()].clone();
+        set.spawn(async move { store.place_order(order(&format!("c{i}"), &[("hot", 1)], None)).await });
+    }
+    let results = set.join_all().await;
+    let sold = results.iter().filter(|r| r.is_ok()).count();
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(r, StoreError::Rejected(OrderRejection::OutOfStock { .. })), "{r:?}");
+    }
+    assert_eq!(sold, 60, "every unit sold once, none twice");
+    let sales = instances[0].product_sales("hot").await.unwrap();
+    assert_eq!((sales.stock, sales.units_sold), (0, 60));
+    let total = instances.iter().map(|s| s.op_counts()).fold(OpCounts::default(), |a, c| OpCounts {
+        reads: a.reads + c.reads,
+        transactions: a.transactions + c.transactions,
+        retries: a.retries + c.retries,
+        ..a
+    });
+    println!("150 orders for 60 units over 16 counters on 3 instances: {total:?}");
+}
+
+/// The instance that finds the last counter empty leaves a sold-out marker: another instance
+/// then learns "sold out" from that one item, not from every counter, and a cancellation
+/// (which returns stock) removes it.
+pub async fn a_sold_out_marker_tells_other_instances() {
+    let long = |c: DynamoConfig| DynamoConfig { stock_memory_ttl: Duration::from_secs(3600), ..c };
+    let (first, table) = fresh_dynamo(long).await;
+    let instance = || async {
+        let client = DynamoStore::local_client(super::moto::url()).await;
+        DynamoStore::new(client, long(DynamoConfig::new(&table)))
+    };
+    first.create_product(product("hot", 8), 1).await.unwrap();
+    let sold = first.place_order(order("ana", &[("hot", 1)], None)).await.unwrap();
+    let refused = first.place_order(order("bob", &[("hot", 1)], None)).await;
+    assert!(matches!(refused, Err(StoreError::Rejected(OrderRejection::OutOfStock { available: 0, .. }))));
+
+    let other = instance().await;
+    other.products().await.unwrap(); // Warm its definitions.
+    let (refused, learning) = cost(&other, other.place_order(order("cy", &[("hot", 1)], None))).await;
+    assert!(matches!(refused, Err(StoreError::Rejected(OrderRejection::OutOfStock { available: 0, .. }))));
+    println!("sold-out refusal on another instance, from the marker: {learning:?}");
+    assert_eq!(learning.reads, 1, "the marker alone, not the counters: {learning:?}");
+
+    first.cancel_order(&sold.order.id).await.unwrap();
+    let third = instance().await;
+    third.place_order(order("dee", &[("hot", 1)], None)).await.unwrap();
+}
