@@ -31,7 +31,7 @@ pub struct Product {
 /// DynamoDB (a transactional write costs 2 of an item's 1,000 write units/s), so 16 allow
 /// ~8,000/s; one order may touch several counters, and a transaction holds 100 writes. The
 /// DynamoDB store handles up to 64; the admin API's schema (`maximum`) must follow a raise.
-pub const MAX_STOCK_SHARDS: u32 = 16;
+pub const MAX_STOCK_SHARDS: u32 = 64;
 
 fn one_shard() -> u32 {
     1

@@ -60,6 +60,11 @@ pub trait Store: Outbox + Mailbox {
     /// A signal that ticks after every commit that changed stock or products; read
     /// `products()` when it changes. Changes in quick succession coalesce into one tick.
     fn stock_changes(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// Whether products' stock is split over counters (`stockShards`, DynamoDB), so the
+    /// dashboard offers the setting only where it does something.
+    fn splits_stock(&self) -> bool {
+        false
+    }
     /// Orders waiting for the writer right now (0 for engines without a queue).
     fn queue_depth(&self) -> usize {
         0

@@ -275,6 +275,10 @@ impl Store for DynamoStore {
     fn stock_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
     }
+
+    fn splits_stock(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait]

@@ -84,6 +84,8 @@ struct ProductFormPage {
     stock_errors: FieldErrors,
     stock_form: StockForm,
     notice: Option<String>,
+    /// The store splits stock over counters (DynamoDB): offer `stockShards`.
+    split_stock: bool,
 }
 
 impl ProductFormPage {
@@ -134,13 +136,14 @@ pub async fn list(
 }
 
 fn form_page(
-    zone: &ShopZone,
+    app: &AppState,
     staff: &User,
     existing: Option<&ProductView>,
     form: ProductForm,
     errors: FieldErrors,
 ) -> ProductFormPage {
     let title = existing.map_or_else(|| "New product".to_owned(), |v| format!("Edit {}", v.product.name));
+    let zone = &app.shop.zone;
     ProductFormPage {
         shell: AdminShell::new(title, staff, "products"),
         existing: existing.map(|v| ProductRow::new(v, zone)),
@@ -150,17 +153,19 @@ fn form_page(
         stock_errors: FieldErrors::new(),
         stock_form: StockForm::default(),
         notice: None,
+        split_stock: app.store.splits_stock(),
     }
 }
 
 /// The edit form filled from the stored product.
-fn edit_page(zone: &ShopZone, staff: &User, view: &ProductView) -> ProductFormPage {
-    form_page(zone, staff, Some(view), ProductForm::from_product(&view.product, zone), FieldErrors::new())
+fn edit_page(app: &AppState, staff: &User, view: &ProductView) -> ProductFormPage {
+    let form = ProductForm::from_product(&view.product, &app.shop.zone);
+    form_page(app, staff, Some(view), form, FieldErrors::new())
 }
 
 /// `GET /admin/products/new`.
 pub async fn new_form(State(app): State<AppState>, Staff(staff): Staff) -> Response {
-    render(StatusCode::OK, &form_page(&app.shop.zone, &staff, None, ProductForm::blank(), FieldErrors::new()))
+    render(StatusCode::OK, &form_page(&app, &staff, None, ProductForm::blank(), FieldErrors::new()))
 }
 
 /// `POST /admin/products`: creates a product from the form.
@@ -182,10 +187,7 @@ pub async fn create(
             if !is_slug(&form.id) {
                 errors.insert("id".into(), "Use 1 to 64 lower-case letters, digits or '-', e.g. calzone.".into());
             }
-            return Ok(render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form_page(&app.shop.zone, &staff, None, form, errors),
-            ));
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&app, &staff, None, form, errors)));
         }
     };
     match app.store.create_product(product, stock).await {
@@ -196,7 +198,7 @@ pub async fn create(
         }
         Err(StoreError::Conflict(_)) => {
             let errors = FieldErrors::from([("id".to_owned(), "Another product already has this id.".to_owned())]);
-            Ok(render(StatusCode::CONFLICT, &form_page(&app.shop.zone, &staff, None, form, errors)))
+            Ok(render(StatusCode::CONFLICT, &form_page(&app, &staff, None, form, errors)))
         }
         Err(e) => Err(e.into()),
     }
@@ -214,7 +216,7 @@ pub async fn edit_form(
     Query(done): Query<Done>,
 ) -> Result<Response, AdminError> {
     let view = find(&app, &id).await?;
-    let mut page = edit_page(&app.shop.zone, &staff, &view);
+    let mut page = edit_page(&app, &staff, &view);
     page.notice = notice(done.done.as_deref());
     Ok(render(StatusCode::OK, &page))
 }
@@ -234,10 +236,7 @@ pub async fn update(
         // Counters are laid out when a product is created; an edit keeps them.
         Ok(p) => Product { stock_shards: view.product.stock_shards, ..p },
         Err(errors) => {
-            return Ok(render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form_page(&app.shop.zone, &staff, Some(&view), form, errors),
-            ));
+            return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&app, &staff, Some(&view), form, errors)));
         }
     };
     let detail = changes(&view, &product);
@@ -339,7 +338,7 @@ pub async fn adjust_stock(
             Err(e) => return Err(e.into()),
         }
     }
-    let mut page = edit_page(&app.shop.zone, &staff, &view);
+    let mut page = edit_page(&app, &staff, &view);
     page.stock_errors = errors;
     page.stock_form = stock_form;
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))

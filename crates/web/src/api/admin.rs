@@ -89,7 +89,7 @@ pub struct NewProduct {
     pub stock: u32,
     /// Counters the stock is split over on DynamoDB, for products expected to sell faster
     /// than about 1,000 units/s (a flash sale); 1 when omitted. Ignored by SQLite.
-    #[schema(minimum = 1, maximum = 16, example = 1)]
+    #[schema(minimum = 1, maximum = 64, example = 1)]
     pub stock_shards: Option<u32>,
     pub image: Option<String>,
     #[serde(default)]
