@@ -101,6 +101,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_order_limits(limits)
         .with_dev_mailbox(notify.dev_mailbox())
         .with_auth(auth)
+        .with_cors(args.cors.cors_allow_origins.clone())
         .with_shutdown(closing_rx);
     let auth = state.auth.clone();
     let limits = state.order_limits.clone();

@@ -9,6 +9,8 @@ pub mod admin;
 mod analytics;
 pub mod api;
 pub mod auth;
+mod compat;
+pub mod cors;
 mod dev_mailbox;
 mod extract;
 mod openapi;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub analytics: Option<Arc<dyn Analytics>>,
     /// Accounts, sessions and the staff dashboard; `None` serves the shop without them.
     pub auth: Option<Arc<auth::Auth>>,
+    /// Other sites whose pages may call the JSON API (`--cors-allow-origins`).
+    pub cors: Arc<cors::AllowedOrigins>,
 }
 
 impl AppState {
@@ -64,6 +68,7 @@ impl AppState {
             closing: tokio::sync::watch::channel(false).1,
             analytics: None,
             auth: None,
+            cors: Arc::new(cors::AllowedOrigins::None),
         }
     }
 
@@ -91,6 +96,12 @@ impl AppState {
         self
     }
 
+    /// Lets pages of `origins` call the JSON API from a browser (without credentials).
+    pub fn with_cors(mut self, origins: cors::AllowedOrigins) -> AppState {
+        self.cors = Arc::new(origins);
+        self
+    }
+
     /// Serves `/dev/mailbox` when `on`.
     pub fn with_dev_mailbox(mut self, on: bool) -> AppState {
         self.dev_mailbox = on;
@@ -102,7 +113,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     telemetry::install_metrics();
     let request_id = HeaderName::from_static("x-request-id");
-    let mut routes = api::routes().merge(storefront::routes());
+    // The API gets its 405 fallback before the CORS layer wraps its routes, and CORS only
+    // where the setting allows it; the compat surfaces bring their own (see `compat`).
+    let mut api = api::routes().method_not_allowed_fallback(problem::method_not_allowed);
+    if let Some(cors) = cors::layer(&state.cors) {
+        api = api.layer(cors).layer(axum::middleware::map_response(cors::preflight_no_content));
+    }
+    let mut routes = api.merge(compat::routes(&state.cors)).merge(storefront::routes());
     if state.dev_mailbox {
         routes = routes.merge(dev_mailbox::routes());
     }
@@ -116,7 +133,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::visitor::layer))
         .route_layer(axum::middleware::from_fn(telemetry::track))
-        .route("/metrics", axum::routing::get(telemetry::metrics))
+        .route("/metrics", axum::routing::get(telemetry::metrics).fallback(problem::method_not_allowed))
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(problem::panicked))

@@ -6,7 +6,7 @@ pub mod logs;
 pub mod relay;
 pub mod trace;
 
-use crate::cli::NotifyArgs;
+use crate::cli::{CorsArgs, NotifyArgs};
 use crate::serve::notify_config;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
@@ -33,6 +33,8 @@ pub struct LambdaArgs {
     /// Add the demo shop's products when the catalog is empty (for a first deploy).
     #[arg(long, env = "STAMPEDE_SEED_DEMO", default_value_t = false, action = clap::ArgAction::Set)]
     pub seed_demo: bool,
+    #[command(flatten)]
+    pub cors: CorsArgs,
     #[command(flatten)]
     pub notify: NotifyArgs,
 }
@@ -78,6 +80,7 @@ pub async fn http_app(args: &LambdaArgs) -> anyhow::Result<axum::Router> {
     let (_, always_closing) = tokio::sync::watch::channel(true);
     let state = AppState::new(store, args.admin_token.as_deref().filter(|t| !t.is_empty()).map(Arc::from))
         .with_dev_mailbox(notify.dev_mailbox())
+        .with_cors(args.cors.cors_allow_origins.clone())
         .with_shutdown(always_closing);
     Ok(stampede_web::router(state).layer(axum::middleware::from_fn(trace::lambda_span)))
 }

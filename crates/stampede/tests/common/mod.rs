@@ -51,12 +51,35 @@ impl TestApp {
         TestApp::serve_with(store, db, limits, LoginPolicy::default()).await
     }
 
+    /// The demo shop, served with the state `tune` adjusts (CORS, rate limits, ...).
+    pub async fn pizza_shop_with(tune: impl FnOnce(AppState) -> AppState) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SqliteConfig::in_dir(dir.path());
+        let db_path = config.path.clone();
+        let store = Arc::new(SqliteStore::open(config).unwrap());
+        stampede::seed::demo_shop(store.as_ref()).await.unwrap();
+        let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), LoginPolicy::default(), tune).await;
+        app._dir = Some(dir);
+        app
+    }
+
     /// Another router over an existing store, with order rate limits and sign-in limits.
     pub async fn serve_with(
         store: Arc<SqliteStore>,
         db: &std::path::Path,
         limits: OrderRateLimits,
         login: LoginPolicy,
+    ) -> TestApp {
+        TestApp::serve_tuned(store, db, limits, login, |state| state).await
+    }
+
+    /// `serve_with`, and `tune` adjusts the state last.
+    pub async fn serve_tuned(
+        store: Arc<SqliteStore>,
+        db: &std::path::Path,
+        limits: OrderRateLimits,
+        login: LoginPolicy,
+        tune: impl FnOnce(AppState) -> AppState,
     ) -> TestApp {
         let auth = Auth {
             accounts: Arc::new(SqliteAccounts::open(db).unwrap()),
@@ -69,6 +92,7 @@ impl TestApp {
             .with_order_limits(limits)
             .with_dev_mailbox(true)
             .with_auth(auth);
+        let state = tune(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = stampede_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

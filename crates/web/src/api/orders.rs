@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
 use stampede_store::{IdempotencyKey, PlaceOrder, Placed};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tracing::Instrument;
 use tracing::field::Empty;
 use utoipa::IntoParams;
@@ -27,7 +27,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
     responses(
         (status = 201, description = "Order placed (or replayed for a known Idempotency-Key; then `Idempotent-Replayed: true`)", body = OrderDto,
             headers(("Location" = String, description = "URL of the order"))),
-        (status = 400, description = "Malformed JSON or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, or an invalid or repeated Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
@@ -44,11 +44,7 @@ pub async fn place_order(
     headers: HeaderMap,
     ApiJson(body): ApiJson<PlaceOrderBody>,
 ) -> Result<Response, Problem> {
-    app.order_limits.check_ip(client.map(|c| c.0.0.ip()))?;
-    let request = body.into_request()?;
-    app.order_limits.check_customer(&request.customer.key.0)?;
-    let idempotency_key = idempotency_key(&headers)?;
-    let placed = place_checked(&app, PlaceOrder { request, idempotency_key }).await?;
+    let placed = place_api_order(&app, client.map(|c| c.0.0.ip()), &headers, body).await?;
     let location = format!("/api/orders/{}", placed.order.id);
     let order_id = telemetry::OrderId(placed.order.id.clone());
     let mut response = (StatusCode::CREATED, Json(OrderDto::from(placed.order))).into_response();
@@ -60,6 +56,21 @@ pub async fn place_order(
     }
     response.extensions_mut().insert(order_id);
     Ok(response)
+}
+
+/// Places a JSON API order: rate limits, validation, `Idempotency-Key`, then placement. The
+/// compat surfaces translate their requests into a `PlaceOrderBody` and come through here too.
+pub(crate) async fn place_api_order(
+    app: &AppState,
+    client: Option<IpAddr>,
+    headers: &HeaderMap,
+    body: PlaceOrderBody,
+) -> Result<Placed, Problem> {
+    app.order_limits.check_ip(client)?;
+    let request = body.into_request()?;
+    app.order_limits.check_customer(&request.customer.key.0)?;
+    let idempotency_key = idempotency_key(headers)?;
+    place_checked(app, PlaceOrder { request, idempotency_key }).await
 }
 
 /// Places an order that passed validation and the rate limits, and counts the outcome. The
@@ -87,7 +98,17 @@ pub(crate) async fn place_checked(app: &AppState, order: PlaceOrder) -> Result<P
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
-    let Some(raw) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(raw) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        // Which of two keys a retry meant cannot be known: using either could order twice.
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+            "send one Idempotency-Key header, not several",
+        ));
+    }
     let bad = || {
         Problem::new(
             StatusCode::BAD_REQUEST,

@@ -2,14 +2,14 @@
 
 use super::dto::FulfilmentDto;
 use crate::Problem;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use stampede_domain::{Customer, LineRequest, OptionSelection, OrderRequest, ValidationError};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// Body of `POST /api/orders`. Give `customer` + `items`, or the shorthand `userId` +
 /// `productId` + `quantity` for a one-item order. Prices are computed by the server.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlaceOrderBody {
     pub customer: Option<CustomerBody>,
@@ -21,8 +21,9 @@ pub struct PlaceOrderBody {
     pub user_id: Option<String>,
     /// Shorthand: the one product bought.
     pub product_id: Option<String>,
-    /// Shorthand: how many, 1 to 100 (default 1).
-    #[schema(minimum = 1, maximum = 100)]
+    /// Shorthand: how many, 1 to 100 (default 1 when left out; `null` is refused).
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(minimum = 1, maximum = 100, nullable = false)]
     pub quantity: Option<i64>,
     /// Shorthand: options of the one product.
     #[schema(value_type = Option<Object>)]
@@ -53,6 +54,12 @@ pub struct ItemBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub options: BTreeMap<String, OptionSelection>,
+}
+
+/// A field that may be left out but not sent as `null`: `"quantity": null` is a client's
+/// mistake (JavaScript's `NaN` serialises to it), not a request for the default.
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(value: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(value).map(Some)
 }
 
 impl PlaceOrderBody {
