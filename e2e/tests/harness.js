@@ -20,13 +20,13 @@ function freePort() {
   });
 }
 
-/** A running shop: `base` URL, `admin(path, body)` for staff actions, `stop()`. */
-export async function startShop() {
+/** A running shop: `base` URL, `admin(path, body)` for staff actions, `stop()`. `args` adds flags. */
+export async function startShop({ args = [] } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'stampede-e2e-'));
   const bin = process.env.STAMPEDE_BIN || join(ROOT, 'target', 'debug', 'stampede');
   const child = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, '--admin-token', ADMIN_TOKEN,
-    '--log-format', 'json', '--access-log', 'false'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--log-format', 'json', '--access-log', 'false', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
   const base = `http://127.0.0.1:${port}`;
