@@ -174,3 +174,27 @@ fn a_stalled_body_is_408_problem_json_and_transport_errors_stay_4xx() {
     let answer = raw(&server.base, huge.as_bytes());
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_states_enums_and_patterns() {
+    let app = TestApp::start().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["OrderStatusName"]["enum"],
+        json!(["received", "preparing", "ready", "out_for_delivery", "completed", "cancelled"])
+    );
+    assert_eq!(schemas["OutboxStateName"]["enum"], json!(["pending", "delivered", "failed"]));
+    assert_eq!(schemas["OrderDto"]["properties"]["status"]["$ref"], "#/components/schemas/OrderStatusName");
+    assert_eq!(schemas["StatusChange"]["properties"]["status"]["$ref"], "#/components/schemas/OrderStatusName");
+    assert_eq!(schemas["OutboxEventDto"]["properties"]["state"]["$ref"], "#/components/schemas/OutboxStateName");
+    let params = doc["paths"]["/api/admin/outbox"]["get"]["parameters"].as_array().unwrap();
+    let state = params.iter().find(|p| p["name"] == "state").unwrap();
+    assert!(state["schema"].to_string().contains("OutboxStateName"), "{state}");
+    let user_id = &schemas["PlaceOrderBody"]["properties"]["userId"];
+    assert_eq!(user_id["maxLength"], 254);
+    assert!(user_id["pattern"].as_str().unwrap().contains("{0,63}"));
+    let customer = doc["paths"]["/api/customers/{customer}/orders"]["get"]["parameters"][0].clone();
+    assert_eq!(customer["schema"]["pattern"], user_id["pattern"]);
+    assert!(schemas["CustomerBody"]["properties"]["name"]["pattern"].as_str().unwrap().contains("\\u202A"));
+}

@@ -165,7 +165,7 @@ pub struct PageParams {
 
 /// A customer's orders, newest first.
 #[utoipa::path(get, path = "/api/customers/{customer}/orders", tag = "orders",
-    params(("customer" = String, Path, min_length = 1, max_length = 254, pattern = "^[A-Za-z0-9._+-]+(@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)?$",
+    params(("customer" = String, Path, min_length = 1, max_length = 254, pattern = "^([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}|[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$",
         description = "The customer's email address, or the `userId` used with the shorthand"), PageParams),
     responses(
         (status = 200, description = "A page of orders", body = OrderPageDto),

@@ -16,8 +16,13 @@ pub struct PlaceOrderBody {
     /// 1 to 50 lines. Give either `items` or the shorthand `productId`.
     #[schema(min_items = 1, max_items = 50)]
     pub items: Option<Vec<ItemBody>>,
-    /// Shorthand: who is buying (an id or an email address).
-    #[schema(example = "user-42", pattern = "^[A-Za-z0-9._+-]+(@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)?$", max_length = 64)]
+    /// Shorthand: who is buying: an id of 1 to 64 letters, digits, '-', '_' or '.' (not first),
+    /// or an email address.
+    #[schema(
+        example = "user-42",
+        pattern = "^([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}|[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$",
+        max_length = 254
+    )]
     pub user_id: Option<String>,
     /// Shorthand: the one product bought.
     pub product_id: Option<String>,
@@ -37,6 +42,8 @@ pub struct PlaceOrderBody {
 pub struct CustomerBody {
     #[schema(example = "ana@example.com", format = Email, max_length = 254)]
     pub email: String,
+    /// Up to 100 characters of plain text: no control characters or bidi overrides.
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
     pub name: Option<String>,
 }
 
