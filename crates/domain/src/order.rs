@@ -101,6 +101,13 @@ pub struct OrderLine {
     pub line_total: Money,
 }
 
+/// The order number people see: the random tail of the id (a UUIDv7), upper-cased, e.g.
+/// `F09A839F` (the page, the SNS email and the shop's own screens all say the same).
+pub fn short_number(id: &str) -> String {
+    let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
+    hex[hex.len().saturating_sub(8)..].to_ascii_uppercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod config;
 pub mod event;
 pub mod receipt;
 pub mod relay;
+pub mod sns_message;
 
 pub use backoff::Backoff;
 pub use channel::{Channel, ChannelError};

@@ -91,7 +91,7 @@ pub fn status_url(public_url: &str, order: &Order) -> String {
     format!("{}/orders/{}", public_url.trim_end_matches('/'), order.id)
 }
 
-fn status_phrase(status: OrderStatus) -> &'static str {
+pub(crate) fn status_phrase(status: OrderStatus) -> &'static str {
     match status {
         OrderStatus::Received => "was received",
         OrderStatus::Preparing => "is being prepared",

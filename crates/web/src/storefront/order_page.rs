@@ -52,8 +52,7 @@ pub struct OrderView {
 
 /// A short order number for people: the random tail of the UUIDv7, upper-cased.
 pub fn number(id: &str) -> String {
-    let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
-    hex[hex.len().saturating_sub(8)..].to_ascii_uppercase()
+    stampede_domain::order::short_number(id)
 }
 
 /// What each status means to the customer.
