@@ -1,6 +1,7 @@
 //! Who is ordering: an email-identified customer, or an opaque user id from the shorthand API.
 
 use crate::ValidationError;
+use crate::plain_text::is_plain_text;
 use serde::{Deserialize, Serialize};
 
 /// The key orders and per-customer limits are counted under: a lower-cased email or `user:<id>`.
@@ -29,6 +30,12 @@ impl Customer {
                 return Err(ValidationError::new(
                     "customer.name",
                     format!("must be at most {MAX_NAME_LEN} characters"),
+                ));
+            }
+            Some(n) if !is_plain_text(n) => {
+                return Err(ValidationError::new(
+                    "customer.name",
+                    "must be one line of plain text, without control characters or direction overrides",
                 ));
             }
             Some(n) => Some(n.to_owned()),
@@ -67,9 +74,22 @@ impl CustomerKey {
 }
 
 /// Lower-cases and checks an address: one `@`, a non-empty local part, a dotted domain, no spaces.
+/// Addresses are ASCII only: receipts go out over SMTP without the SMTPUTF8 extension, and the
+/// address is the customer's key, so one spelling per mailbox. An internationalised domain is
+/// given in its `xn--` form.
 fn normalize_email(raw: &str) -> Result<String, ValidationError> {
     let email = raw.trim().to_ascii_lowercase();
-    let invalid = || ValidationError::new("customer.email", format!("`{}` is not a valid email address", raw.trim()));
+    // The refusal quotes the input, minus anything that would not read as written.
+    let shown: String = raw.trim().chars().filter(|c| crate::plain_text::is_plain_text_char(*c)).collect();
+    let invalid = || ValidationError::new("customer.email", format!("`{shown}` is not a valid email address"));
+    if !email.is_ascii() {
+        return Err(ValidationError::new(
+            "customer.email",
+            format!(
+                "`{shown}` is not a valid email address: use ASCII only (an international domain in its xn-- form)"
+            ),
+        ));
+    }
     if email.len() > MAX_EMAIL_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid());
     }
@@ -95,6 +115,18 @@ mod tests {
         for bad in ["", "ana", "@example.com", "ana@", "ana@example", "a b@example.com", "ana@ex..com", "a@b@c.com"] {
             assert!(Customer::with_email(bad, None).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_are_plain_text_and_emails_ascii() {
+        assert!(Customer::with_email("a@b.co", Some("Zoë")).is_ok());
+        for name in ["A\0na", "Ana\u{202E}lanif", "Ana\u{2066}"] {
+            assert_eq!(Customer::with_email("a@b.co", Some(name)).unwrap_err().field, "customer.name", "{name:?}");
+        }
+        for email in ["zoë@example.com", "ana@exämple.com", "ana@例え.jp"] {
+            assert!(Customer::with_email(email, None).unwrap_err().message.contains("ASCII"), "{email}");
+        }
+        assert!(Customer::with_email("ana@xn--exmple-cua.com", None).is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! How an order reaches the customer: collected at the counter, or delivered to an address.
 
 use crate::ValidationError;
+use crate::plain_text::is_plain_text;
 use serde::{Deserialize, Serialize};
 
 /// Pickup at the shop, or delivery to an address.
@@ -50,8 +51,11 @@ fn text(field: &str, what: &str, raw: &str, max: usize, errors: &mut Vec<Validat
         errors.push(ValidationError::new(field, format!("enter {what}")));
     } else if value.chars().count() > max {
         errors.push(ValidationError::new(field, format!("must be at most {max} characters")));
-    } else if value.chars().any(char::is_control) {
-        errors.push(ValidationError::new(field, "must be a single line of text"));
+    } else if !is_plain_text(value) {
+        errors.push(ValidationError::new(
+            field,
+            "must be one line of plain text, without control characters or direction overrides",
+        ));
     }
     value.to_owned()
 }
@@ -72,6 +76,8 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["fulfilment.address", "fulfilment.city", "fulfilment.postcode"]);
         assert!(DeliveryAddress::new("a\nb", "c", "12345").is_err());
+        assert!(DeliveryAddress::new("a\0b", "c", "12345").is_err());
+        assert!(DeliveryAddress::new("1 Main St", "Spring\u{202E}field", "12345").is_err());
         assert!(DeliveryAddress::new(&"x".repeat(201), "c", "12345").is_err());
         assert!(DeliveryAddress::new("a", "c", "1234567890123").is_err());
         assert!(DeliveryAddress::new("a", "c", " - ").is_err());

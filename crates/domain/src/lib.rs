@@ -8,6 +8,7 @@ pub mod error;
 pub mod fulfilment;
 pub mod money;
 pub mod order;
+pub mod plain_text;
 pub mod pricing;
 pub mod rules;
 pub mod shop;

@@ -91,7 +91,7 @@ impl NotifyConfig {
         }
         let sdk = crate::channels::sns::sdk_config(self.aws_endpoint_url.as_deref(), self.send_timeout).await;
         if let Some(topic) = &self.sns_topic_arn {
-            channels.push(Arc::new(crate::channels::SnsChannel::new(&sdk, topic)));
+            channels.push(Arc::new(crate::channels::SnsChannel::new(&sdk, topic, &self.public_url)));
         }
         if self.ses {
             channels.push(Arc::new(crate::channels::SesChannel::new(&sdk, &self.mail_from, self.links())?));

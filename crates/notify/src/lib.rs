@@ -13,6 +13,7 @@ pub mod event;
 pub mod link_mail;
 pub mod receipt;
 pub mod relay;
+pub mod sns_message;
 
 pub use backoff::Backoff;
 pub use channel::{Channel, ChannelError};

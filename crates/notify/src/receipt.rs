@@ -5,6 +5,7 @@ use crate::Event;
 use askama::Template;
 use stampede_domain::signing::ORDER_ACCESS;
 use stampede_domain::{Fulfilment, OrderLine, OrderStatus, ShopProfile, Signer, short_number};
+use stampede_store::Order;
 use stampede_store::outbox::ORDER_PLACED;
 
 /// Where links in email point: the shop's public URL and, when the server's signing
@@ -126,7 +127,13 @@ fn fulfilment_line(f: &Fulfilment, shop: &ShopProfile) -> String {
     }
 }
 
-fn status_phrase(status: OrderStatus) -> &'static str {
+/// Where the customer can follow the order (without its access key: for channels that do
+/// not sign, such as SNS).
+pub fn status_url(public_url: &str, order: &Order) -> String {
+    format!("{}/orders/{}", public_url.trim_end_matches('/'), order.id)
+}
+
+pub(crate) fn status_phrase(status: OrderStatus) -> &'static str {
     match status {
         OrderStatus::Received => "was received",
         OrderStatus::Preparing => "is being prepared",

@@ -124,7 +124,7 @@ async fn events_reach_an_sns_subscriber_and_receipts_go_out_through_ses() {
     let dir = tempfile::tempdir().unwrap();
     let (store, order_id) = shop(dir.path()).await;
     let channels: Vec<Arc<dyn Channel>> = vec![
-        Arc::new(SnsChannel::new(&sdk, &topic)),
+        Arc::new(SnsChannel::new(&sdk, &topic, "https://pizza.example")),
         Arc::new(SesChannel::new(&sdk, "orders@pizza.example", "https://pizza.example").unwrap()),
     ];
     let relay = Relay::new(store.clone(), channels, relay_config()).spawn();
@@ -163,11 +163,65 @@ async fn a_missing_topic_parks_the_event() {
     let sdk = moto.sdk().await;
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = shop(dir.path()).await;
-    let channel = SnsChannel::new(&sdk, "arn:aws:sns:us-east-1:123456789012:no-such-topic");
+    let channel = SnsChannel::new(&sdk, "arn:aws:sns:us-east-1:123456789012:no-such-topic", "https://pizza.example");
     let relay = Relay::new(store.clone(), vec![Arc::new(channel)], relay_config()).spawn();
     wait_for(&store, OutboxState::Failed).await;
     relay.shutdown().await;
     let parked = &store.outbox_events(OutboxState::Failed, 10).await.unwrap()[0];
     assert_eq!(parked.attempts, 1, "a refusal is not retried");
     assert!(parked.last_error.as_deref().unwrap_or_default().contains("sns"), "{parked:?}");
+}
+
+/// One SQS call in its JSON protocol, signed only enough for moto to route it (moto does not
+/// check signatures), so the test needs no SQS SDK.
+async fn sqs(moto: &Moto, action: &str, body: Value) -> Value {
+    let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0";
+    let resp = reqwest::Client::new()
+        .post(format!("{}/", moto.url))
+        .header("x-amz-target", format!("AmazonSQS.{action}"))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("authorization", auth)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{action}: {}", resp.status());
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn sqs_subscribers_get_the_json_event_under_a_subject_naming_the_order() {
+    let moto = Moto::start().await;
+    let sdk = moto.sdk().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = sns.create_topic().name("orders").send().await.unwrap().topic_arn.unwrap();
+    let queue_url = sqs(&moto, "CreateQueue", serde_json::json!({"QueueName": "kitchen"})).await["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attributes =
+        sqs(&moto, "GetQueueAttributes", serde_json::json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}))
+            .await;
+    let queue_arn = attributes["Attributes"]["QueueArn"].as_str().unwrap();
+    // Raw delivery off (the default): the queue receives SNS's envelope with Subject and Message.
+    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(queue_arn).send().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, order_id) = shop(dir.path()).await;
+    let channels: Vec<Arc<dyn Channel>> = vec![Arc::new(SnsChannel::new(&sdk, &topic, "https://pizza.example"))];
+    let relay = Relay::new(store.clone(), channels, relay_config()).spawn();
+    wait_for(&store, OutboxState::Delivered).await;
+    relay.shutdown().await;
+
+    let received =
+        sqs(&moto, "ReceiveMessage", serde_json::json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10})).await;
+    let messages = received["Messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{received}");
+    let envelope: Value = serde_json::from_str(messages[0]["Body"].as_str().unwrap()).unwrap();
+    let number = order_id.replace('-', "")[24..].to_ascii_uppercase();
+    assert_eq!(envelope["Subject"], format!("Order placed: #{number}"));
+    let message: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(message["type"], "order.placed", "machines get the JSON event: {message}");
+    assert_eq!(message["order"]["id"], order_id);
+    assert_eq!(message["order"]["total"]["amount"], 2500);
 }

@@ -136,6 +136,8 @@ pub struct ServeArgs {
     /// Build with `--features otlp`.
     #[arg(long, env = "STAMPEDE_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+    #[command(flatten)]
+    pub cors: CorsArgs,
     /// Boxed: the notification settings would otherwise make every `Command` as large as `Serve`.
     #[command(flatten)]
     pub notify: Box<NotifyArgs>,
@@ -143,6 +145,17 @@ pub struct ServeArgs {
     pub accounts: Box<crate::admin_cli::AccountArgs>,
     #[command(flatten)]
     pub shop: Box<crate::shop_args::ShopArgs>,
+}
+
+/// Which other sites' pages may call the JSON API; shared by `serve` and the Lambda.
+#[derive(Debug, Clone, Args)]
+pub struct CorsArgs {
+    /// Origins whose pages may call the JSON API (`/api/...`) from a browser: a comma-separated
+    /// list such as `https://shop.example.com,http://localhost:5173`, or `*`. Unset: same-origin
+    /// only. No credentials cross origins. The Flash Sale Handler's compat routes answer `*`
+    /// unless this narrows them.
+    #[arg(long, env = "STAMPEDE_CORS_ALLOW_ORIGINS", default_value = "", hide_default_value = true)]
+    pub cors_allow_origins: stampede_web::cors::AllowedOrigins,
 }
 
 /// Where order notifications go and how hard the relay tries.

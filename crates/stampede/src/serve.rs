@@ -113,6 +113,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_signer(signer)
         .with_auth(auth)
         .with_shop(args.shop.settings())
+        .with_cors(args.cors.cors_allow_origins.clone())
         .with_shutdown(closing_rx);
     if public && notify.dev_mailbox() {
         let notice = "no mail channel is configured (STAMPEDE_SMTP_URL or --ses): customers get no receipts, \

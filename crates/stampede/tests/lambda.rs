@@ -195,8 +195,25 @@ async fn api_gateway_events_round_trip_through_the_lambda_binary() {
     create_table(&client, "stampede").await.unwrap();
     let store = DynamoStore::new(client, DynamoConfig::new("stampede"));
     store.create_product(ticket(), 10).await.unwrap();
-    let function =
-        Function::start(&[("STAMPEDE_DYNAMODB_TABLE", "stampede"), ("STAMPEDE_DYNAMODB_ENDPOINT", &url)]).await;
+    let function = Function::start(&[
+        ("STAMPEDE_DYNAMODB_TABLE", "stampede"),
+        ("STAMPEDE_DYNAMODB_ENDPOINT", &url),
+        ("STAMPEDE_CORS_ALLOW_ORIGINS", "https://shop.example"),
+    ])
+    .await;
+
+    // CORS from the environment: API Gateway passes the preflight through and the function answers it.
+    let mut preflight = fixture("apigw/get-products.json");
+    preflight["rawPath"] = json!("/api/orders");
+    preflight["requestContext"]["http"]["path"] = json!("/api/orders");
+    preflight["requestContext"]["http"]["method"] = json!("OPTIONS");
+    preflight["headers"]["origin"] = json!("https://shop.example");
+    preflight["headers"]["access-control-request-method"] = json!("POST");
+    preflight["headers"]["access-control-request-headers"] = json!("content-type,idempotency-key");
+    let answered = function.invoke(preflight).await;
+    assert_eq!(answered["statusCode"], 204, "{answered}");
+    assert_eq!(answered["headers"]["access-control-allow-origin"], "https://shop.example", "{answered}");
+    assert!(answered["headers"]["access-control-allow-headers"].as_str().unwrap().contains("idempotency-key"));
 
     let (status, headers, body) = answer(function.invoke(fixture("apigw/get-products.json")).await);
     assert_eq!(status, 200);

@@ -9,6 +9,8 @@ pub mod admin;
 mod analytics;
 pub mod api;
 pub mod auth;
+mod compat;
+pub mod cors;
 mod dev_mailbox;
 mod extract;
 mod openapi;
@@ -63,6 +65,8 @@ pub struct AppState {
     pub auth: Option<Arc<auth::Auth>>,
     /// The owner's settings for the shop's pages.
     pub shop: Arc<shop::ShopSettings>,
+    /// Other sites whose pages may call the JSON API (`--cors-allow-origins`).
+    pub cors: Arc<cors::AllowedOrigins>,
 }
 
 impl AppState {
@@ -81,6 +85,7 @@ impl AppState {
             analytics: None,
             auth: None,
             shop: Arc::default(),
+            cors: Arc::new(cors::AllowedOrigins::None),
         }
     }
 
@@ -111,6 +116,12 @@ impl AppState {
     /// Serves `/dev/mailbox` to whom `access` allows.
     pub fn with_dev_mailbox(mut self, access: DevMailbox) -> AppState {
         self.dev_mailbox = access;
+        self
+    }
+
+    /// Lets pages of `origins` call the JSON API from a browser (without credentials).
+    pub fn with_cors(mut self, origins: cors::AllowedOrigins) -> AppState {
+        self.cors = Arc::new(origins);
         self
     }
 
@@ -176,7 +187,13 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     telemetry::install_metrics();
     let request_id = HeaderName::from_static("x-request-id");
-    let mut routes = api::routes().merge(storefront::routes());
+    // The API gets its 405 fallback before the CORS layer wraps its routes, and CORS only
+    // where the setting allows it; the compat surfaces bring their own (see `compat`).
+    let mut api = api::routes().method_not_allowed_fallback(problem::method_not_allowed);
+    if let Some(cors) = cors::layer(&state.cors) {
+        api = api.layer(cors).layer(axum::middleware::map_response(cors::preflight_no_content));
+    }
+    let mut routes = api.merge(compat::routes(&state.cors)).merge(storefront::routes());
     match state.dev_mailbox {
         DevMailbox::Off => {}
         DevMailbox::Open => routes = routes.merge(dev_mailbox::routes()),

@@ -17,10 +17,10 @@ use utoipa::{Modify, OpenApi};
     ),
     components(schemas(
         crate::Problem, dto::MoneyDto, dto::ProductDto, dto::OptionGroupDto, dto::OptionChoiceDto, dto::SaleDto,
-        dto::OrderDto, dto::FulfilmentDto, dto::OrderLineDto, dto::SelectedOptionDto, dto::CustomerDto, dto::OrderPageDto,
+        dto::OrderDto, dto::OrderStatusName, dto::FulfilmentDto, dto::OrderLineDto, dto::SelectedOptionDto, dto::CustomerDto, dto::OrderPageDto,
         place_order::PlaceOrderBody, place_order::CustomerBody, place_order::ItemBody,
         admin::NewProduct, admin::SalesDto, admin::StatusChange, health::Health,
-        outbox::OutboxPageDto, outbox::OutboxEventDto, outbox::OutboxCountsDto,
+        outbox::OutboxPageDto, outbox::OutboxEventDto, outbox::OutboxCountsDto, outbox::OutboxStateName,
     )),
     modifiers(&AdminToken),
     tags(

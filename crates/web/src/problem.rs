@@ -215,9 +215,32 @@ impl From<JsonRejection> for Problem {
                 "Request body too large",
                 format!("request bodies are limited to {} KiB", crate::MAX_BODY_BYTES / 1024),
             ),
+            other if timed_out(&other) => request_timeout(),
             other => Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", other.body_text()),
         }
     }
+}
+
+/// Whether a body failed because the client stopped sending it (`--read-timeout-secs`).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// 408: the body stalled; nothing was read, so nothing was done.
+pub fn request_timeout() -> Problem {
+    Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request-timeout",
+        "Request timeout",
+        "the request body stopped arriving before it was complete; nothing was changed, send it again",
+    )
 }
 
 impl From<QueryRejection> for Problem {

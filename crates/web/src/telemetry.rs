@@ -111,7 +111,8 @@ pub fn order_outcome(outcome: &str) {
 /// `/metrics` as `access` allows it on the shop's listener.
 pub fn metrics_routes(access: &crate::MetricsAccess) -> axum::Router<AppState> {
     use crate::MetricsAccess;
-    let route = axum::Router::new().route("/metrics", axum::routing::get(metrics));
+    let route =
+        axum::Router::new().route("/metrics", axum::routing::get(metrics).fallback(crate::problem::method_not_allowed));
     match access {
         MetricsAccess::Open => route,
         MetricsAccess::Token(token) => {

@@ -1,5 +1,7 @@
-//! Amazon SNS (feature `aws`): every event is published to a topic as its JSON body, with the
-//! event id as a message attribute (and as the deduplication id on FIFO topics).
+//! Amazon SNS (feature `aws`): every event is published to a topic with a message per protocol
+//! (`sns_message`): the JSON event for machines, a short text for email subscribers, under a
+//! subject naming the order; the event id is a message attribute (and the deduplication id on
+//! FIFO topics).
 
 use crate::{Channel, ChannelError, Event};
 use async_trait::async_trait;
@@ -37,12 +39,18 @@ pub async fn sdk_config(endpoint_url: Option<&str>, timeout: Duration) -> aws_co
 pub struct SnsChannel {
     client: aws_sdk_sns::Client,
     topic_arn: String,
+    /// The shop's base URL, for the order link in the email text.
+    public_url: String,
 }
 
 impl SnsChannel {
-    /// A channel publishing to `topic_arn`.
-    pub fn new(sdk: &aws_config::SdkConfig, topic_arn: &str) -> SnsChannel {
-        SnsChannel { client: aws_sdk_sns::Client::new(sdk), topic_arn: topic_arn.to_owned() }
+    /// A channel publishing to `topic_arn`; email text links to orders under `public_url`.
+    pub fn new(sdk: &aws_config::SdkConfig, topic_arn: &str, public_url: &str) -> SnsChannel {
+        SnsChannel {
+            client: aws_sdk_sns::Client::new(sdk),
+            topic_arn: topic_arn.to_owned(),
+            public_url: public_url.to_owned(),
+        }
     }
 }
 
@@ -61,12 +69,14 @@ impl Channel for SnsChannel {
     }
 
     async fn send(&self, event: &Event) -> Result<(), ChannelError> {
-        let body = event.to_json().to_string();
+        let sns = crate::sns_message::render(event, &self.public_url);
         let mut publish = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .message(body)
+            .message_structure("json")
+            .message(sns.message)
+            .subject(sns.subject)
             .message_attributes("eventId", attribute(&event.id)?)
             .message_attributes("eventType", attribute(&event.kind)?);
         if self.topic_arn.ends_with(".fifo") {

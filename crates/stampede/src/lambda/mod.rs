@@ -6,7 +6,7 @@ pub mod logs;
 pub mod relay;
 pub mod trace;
 
-use crate::cli::NotifyArgs;
+use crate::cli::{CorsArgs, NotifyArgs};
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use stampede_store::{DynamoConfig, DynamoStore, Store, StoreError};
@@ -38,6 +38,8 @@ pub struct LambdaArgs {
     pub secret_key: Option<String>,
     #[command(flatten)]
     pub shop: crate::shop_args::ShopArgs,
+    #[command(flatten)]
+    pub cors: CorsArgs,
     #[command(flatten)]
     pub notify: NotifyArgs,
 }
@@ -97,6 +99,7 @@ pub async fn http_app(args: &LambdaArgs) -> anyhow::Result<axum::Router> {
         .with_dev_mailbox(stampede_web::DevMailbox::Off)
         .with_metrics(stampede_web::MetricsAccess::Off)
         .with_shop(args.shop.settings())
+        .with_cors(args.cors.cors_allow_origins.clone())
         .with_shutdown(always_closing);
     if let Some(signer) = args.signer() {
         state = state.with_signer(signer);

@@ -64,6 +64,18 @@ impl TestApp {
         TestApp::serve_with(store, db, limits, LoginPolicy::default()).await
     }
 
+    /// The demo shop, served with the state `tune` adjusts (CORS, rate limits, ...).
+    pub async fn pizza_shop_with(tune: impl FnOnce(AppState) -> AppState) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SqliteConfig::in_dir(dir.path());
+        let db_path = config.path.clone();
+        let store = Arc::new(SqliteStore::open(config).unwrap());
+        stampede::seed::demo_shop(store.as_ref()).await.unwrap();
+        let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), LoginPolicy::default(), tune).await;
+        app._dir = Some(dir);
+        app
+    }
+
     /// Another router over an existing store, with order rate limits and sign-in limits.
     pub async fn serve_with(
         store: Arc<SqliteStore>,

@@ -65,7 +65,7 @@ pub async fn catalog_keeps_creation_order_and_refuses_duplicates(store: S) {
     assert!(store.product("nope").await.unwrap().is_none());
     assert!(matches!(store.create_product(product("zeta", 1), 5).await, Err(StoreError::Conflict(_))));
     assert_eq!(stock(&store, "zeta").await, 10, "a refused duplicate changes nothing");
-    let bad = store.create_product(product("wide", 17), 5).await;
+    let bad = store.create_product(product("wide", stampede_domain::MAX_STOCK_SHARDS + 1), 5).await;
     assert!(matches!(bad, Err(StoreError::Rejected(OrderRejection::Invalid(_)))), "{bad:?}");
     store.ping().await.unwrap();
 }

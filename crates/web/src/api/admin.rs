@@ -210,7 +210,7 @@ pub async fn product_sales(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StatusChange {
     /// The next status: `preparing`, `ready`, `out_for_delivery`, `completed` or `cancelled`.
-    #[schema(example = "preparing")]
+    #[schema(value_type = super::dto::OrderStatusName, example = "preparing")]
     pub status: String,
 }
 

@@ -162,13 +162,25 @@ pub struct OrderLineDto {
     pub line_total: MoneyDto,
 }
 
+/// An order's status as the API spells it (a schema only: the domain's `OrderStatus` is the type).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatusName {
+    Received,
+    Preparing,
+    Ready,
+    OutForDelivery,
+    Completed,
+    Cancelled,
+}
+
 /// An order.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderDto {
     pub id: String,
     /// `received`, `preparing`, `ready`, `out_for_delivery`, `completed` or `cancelled`.
-    #[schema(example = "received")]
+    #[schema(value_type = OrderStatusName, example = "received")]
     pub status: String,
     /// Who ordered: shown only to the customer (their session or bearer token, the order's
     /// `Order-Token`, or the browser that placed it) and to staff.
@@ -249,13 +261,29 @@ pub enum FulfilmentDto {
     Pickup,
     /// Delivered to an address.
     Delivery {
-        /// Street and number.
-        #[schema(example = "1 Main St", min_length = 1, max_length = 200)]
+        /// Street and number: one line of plain text (no control characters or bidi overrides).
+        #[schema(
+            example = "1 Main St",
+            min_length = 1,
+            max_length = 200,
+            pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+        )]
         address: String,
-        #[schema(example = "Springfield", min_length = 1, max_length = 100)]
+        /// One line of plain text.
+        #[schema(
+            example = "Springfield",
+            min_length = 1,
+            max_length = 100,
+            pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+        )]
         city: String,
         /// 2 to 12 letters, digits, spaces or '-'.
-        #[schema(example = "12345", min_length = 2, max_length = 12)]
+        #[schema(
+            example = "12345",
+            min_length = 2,
+            max_length = 12,
+            pattern = "^[A-Za-z0-9][A-Za-z0-9 -]{0,10}[A-Za-z0-9]$"
+        )]
         postcode: String,
     },
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
 use stampede_store::{IdempotencyKey, PlaceOrder, Placed};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tracing::Instrument;
 use tracing::field::Empty;
 use utoipa::IntoParams;
@@ -28,7 +28,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
     responses(
         (status = 201, description = "Order placed (or replayed for a known Idempotency-Key; then `Idempotent-Replayed: true`)", body = OrderDto,
             headers(("Location" = String, description = "URL of the order"))),
-        (status = 400, description = "Malformed JSON or Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, or an invalid or repeated Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
@@ -45,11 +45,7 @@ pub async fn place_order(
     headers: HeaderMap,
     ApiJson(body): ApiJson<PlaceOrderBody>,
 ) -> Result<Response, Problem> {
-    app.order_limits.check_ip(client.map(|c| c.0.0.ip()))?;
-    let request = body.into_request()?;
-    app.order_limits.check_customer(&request.customer.key.0)?;
-    let idempotency_key = idempotency_key(&headers)?;
-    let placed = place_checked(&app, PlaceOrder { request, idempotency_key }).await?;
+    let placed = place_api_order(&app, client.map(|c| c.0.0.ip()), &headers, body).await?;
     let location = format!("/api/orders/{}", placed.order.id);
     let order_id = telemetry::OrderId(placed.order.id.clone());
     let access_token = order_access::token(&app.signer, &placed.order.id);
@@ -63,6 +59,21 @@ pub async fn place_order(
     }
     response.extensions_mut().insert(order_id);
     Ok(response)
+}
+
+/// Places a JSON API order: rate limits, validation, `Idempotency-Key`, then placement. The
+/// compat surfaces translate their requests into a `PlaceOrderBody` and come through here too.
+pub(crate) async fn place_api_order(
+    app: &AppState,
+    client: Option<IpAddr>,
+    headers: &HeaderMap,
+    body: PlaceOrderBody,
+) -> Result<Placed, Problem> {
+    app.order_limits.check_ip(client)?;
+    let request = body.into_request()?;
+    app.order_limits.check_customer(&request.customer.key.0)?;
+    let idempotency_key = idempotency_key(headers)?;
+    place_checked(app, PlaceOrder { request, idempotency_key }).await
 }
 
 /// Places an order that passed validation and the rate limits, and counts the outcome. The
@@ -90,7 +101,17 @@ pub(crate) async fn place_checked(app: &AppState, order: PlaceOrder) -> Result<P
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
-    let Some(raw) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(raw) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        // Which of two keys a retry meant cannot be known: using either could order twice.
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+            "send one Idempotency-Key header, not several",
+        ));
+    }
     let bad = || {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -171,7 +192,7 @@ pub struct PageParams {
 /// A customer's orders, newest first: for that customer's own session or bearer token
 /// (with a verified email), or staff.
 #[utoipa::path(get, path = "/api/customers/{customer}/orders", tag = "orders",
-    params(("customer" = String, Path, min_length = 1, max_length = 254, pattern = "^[A-Za-z0-9._+-]+(@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)?$",
+    params(("customer" = String, Path, min_length = 1, max_length = 254, pattern = "^([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}|[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$",
         description = "The customer's email address, or the `userId` used with the shorthand"), PageParams),
     responses(
         (status = 200, description = "A page of orders", body = OrderPageDto),

@@ -17,9 +17,20 @@ use utoipa::{IntoParams, ToSchema};
 #[into_params(parameter_in = Query)]
 pub struct OutboxParams {
     /// `pending`, `delivered` or `failed` (default `failed`).
+    #[param(value_type = Option<OutboxStateName>)]
     pub state: Option<String>,
     /// Events per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+}
+
+/// Where an event is in its delivery (a schema only: the store's `OutboxState` is the type).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStateName {
+    Pending,
+    Delivered,
+    Failed,
 }
 
 /// Events per state; `failed` is the number to alert on.
@@ -40,6 +51,7 @@ pub struct OutboxEventDto {
     #[schema(example = "order.placed")]
     pub kind: String,
     pub order_id: String,
+    #[schema(value_type = OutboxStateName)]
     pub state: String,
     pub attempts: u32,
     pub created_at: String,

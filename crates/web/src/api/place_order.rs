@@ -2,27 +2,33 @@
 
 use super::dto::FulfilmentDto;
 use crate::Problem;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use stampede_domain::{Customer, LineRequest, OptionSelection, OrderRequest, ValidationError};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// Body of `POST /api/orders`. Give `customer` + `items`, or the shorthand `userId` +
 /// `productId` + `quantity` for a one-item order. Prices are computed by the server.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlaceOrderBody {
     pub customer: Option<CustomerBody>,
     /// 1 to 50 lines. Give either `items` or the shorthand `productId`.
     #[schema(min_items = 1, max_items = 50)]
     pub items: Option<Vec<ItemBody>>,
-    /// Shorthand: who is buying (an id or an email address).
-    #[schema(example = "user-42", pattern = "^[A-Za-z0-9._+-]+(@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)?$", max_length = 64)]
+    /// Shorthand: who is buying: an id of 1 to 64 letters, digits, '-', '_' or '.' (not first),
+    /// or an email address.
+    #[schema(
+        example = "user-42",
+        pattern = "^([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}|[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$",
+        max_length = 254
+    )]
     pub user_id: Option<String>,
     /// Shorthand: the one product bought.
     pub product_id: Option<String>,
-    /// Shorthand: how many, 1 to 100 (default 1).
-    #[schema(minimum = 1, maximum = 100)]
+    /// Shorthand: how many, 1 to 100 (default 1 when left out; `null` is refused).
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(minimum = 1, maximum = 100, nullable = false)]
     pub quantity: Option<i64>,
     /// Shorthand: options of the one product.
     #[schema(value_type = Option<Object>)]
@@ -36,6 +42,8 @@ pub struct PlaceOrderBody {
 pub struct CustomerBody {
     #[schema(example = "ana@example.com", format = Email, max_length = 254)]
     pub email: String,
+    /// Up to 100 characters of plain text: no control characters or bidi overrides.
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
     pub name: Option<String>,
 }
 
@@ -53,6 +61,12 @@ pub struct ItemBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub options: BTreeMap<String, OptionSelection>,
+}
+
+/// A field that may be left out but not sent as `null`: `"quantity": null` is a client's
+/// mistake (JavaScript's `NaN` serialises to it), not a request for the default.
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(value: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(value).map(Some)
 }
 
 impl PlaceOrderBody {

@@ -49,7 +49,15 @@ pub fn current() -> Option<Visitor> {
 
 /// Paths that are not pages: no visitor, no CSRF cookie, no session lookup.
 fn is_machine_path(path: &str) -> bool {
-    ["/api/", "/static/"].iter().any(|p| path.starts_with(p)) || ["/healthz", "/readyz", "/metrics"].contains(&path)
+    ["/api/", "/static/", "/compat/serverless-ecommerce/"].iter().any(|p| path.starts_with(p))
+        || ["/healthz", "/readyz", "/metrics"].contains(&path)
+        || is_cross_site_form(path)
+}
+
+/// WAN Pizza's order form posts from another site, so it cannot carry our token. Exactly this
+/// path is exempt, and it reads no cookies: it can only place an order (see `compat::wan_pizza`).
+fn is_cross_site_form(path: &str) -> bool {
+    path == crate::compat::wan_pizza::ORDER_PATH
 }
 
 /// The middleware: resolves the visitor, refuses forged form posts, sets the CSRF cookie.
@@ -152,8 +160,17 @@ mod tests {
         for path in ["/api/orders", "/static/shop.css", "/healthz", "/metrics"] {
             assert!(is_machine_path(path), "{path}");
         }
+        assert!(is_machine_path("/compat/wan-pizza/order") && is_machine_path("/compat/serverless-ecommerce/orders"));
         // The dev mailbox may be for admins only, so it needs to know who is asking.
-        for path in ["/", "/admin/orders", "/cart/add", "/sign-in", "/dev/mailbox"] {
+        for path in [
+            "/",
+            "/admin/orders",
+            "/cart/add",
+            "/sign-in",
+            "/dev/mailbox",
+            "/compat/wan-pizza/order/x",
+            "/compat/wan-pizza",
+        ] {
             assert!(!is_machine_path(path), "{path}");
         }
         assert!(is_unsafe(&Method::POST) && is_unsafe(&Method::DELETE) && !is_unsafe(&Method::GET));

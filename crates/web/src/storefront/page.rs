@@ -48,7 +48,7 @@ impl Shell {
         Shell::with_cart(title.into(), Some(cart.units()))
     }
 
-    fn without_cart(title: &str) -> Shell {
+    pub(crate) fn without_cart(title: &str) -> Shell {
         Shell::with_cart(title.to_owned(), None)
     }
 
