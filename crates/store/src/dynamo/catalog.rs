@@ -178,7 +178,6 @@ pub async fn create_product(store: &DynamoStore, product: Product, stock: u32) -
     }
     remember(store, std::slice::from_ref(&product));
     // The new product belongs on this instance's menu at once.
-    *store.snapshot.write().unwrap_or_else(|p| p.into_inner()) = None;
     store.tick_stock();
     Ok(ProductView { product, stock })
 }

@@ -204,7 +204,10 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// After this instance changed stock: its own menu shows the change at once (other
+    /// instances' snapshots catch up within `catalog_ttl`), and live-stock streams wake.
     fn tick_stock(&self) {
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = None;
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
