@@ -54,6 +54,12 @@ async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
 
     let detail = kitchen.get(&format!("/admin/orders/{first}")).await;
     assert!(detail.html.contains("Start preparing"));
+    assert!(detail.html.contains("ana@example.com") && !detail.html.contains("Key:"), "no developer wording");
+    app.add_product("q", 500, 10, SaleRules::default()).await;
+    let shorthand: Value =
+        app.order(&json!({"userId": "u-42", "productId": "q", "quantity": 1}), None).await.json().await.unwrap();
+    let by_id = kitchen.get(&format!("/admin/orders/{}", shorthand["id"].as_str().unwrap())).await.html;
+    assert!(by_id.contains("Customer id <strong>u-42</strong>"), "{by_id}");
     assert!(detail.html.contains("Only an admin can cancel orders."), "the kitchen is told, not offered the button");
     let events_before = app.outbox("1 = 1");
     for (next, label) in [("preparing", "preparing"), ("ready", "ready"), ("completed", "completed")] {

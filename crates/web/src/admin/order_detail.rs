@@ -41,7 +41,8 @@ struct OrderPage {
     shell: AdminShell,
     order: OrderView,
     status_name: &'static str,
-    customer_key: String,
+    /// The API's `userId` for orders placed without an email (the flash-sale shorthand).
+    user_id: Option<String>,
     actions: Vec<Action>,
     cancel: CancelOffer,
     /// When it was placed, in the shop's zone.
@@ -95,7 +96,7 @@ fn page(app: &AppState, staff: &User, order: &Order, notice: Option<String>, err
         placed: app.shop.zone.label(order.created_at),
         shell: AdminShell::new(format!("Order #{}", view.number), staff, "orders"),
         status_name: staff_label(order.status),
-        customer_key: order.customer.key.0.clone(),
+        user_id: order.customer.key.0.strip_prefix("user:").map(str::to_owned),
         actions: actions(order),
         order: view,
         notice,
