@@ -402,7 +402,7 @@ async fn pages_name_the_shop_and_checkout_says_where_to_pick_up_and_how_to_pay()
         phone: "555-0100".into(),
     };
     let settings = stampede_web::shop::ShopSettings { profile: shop, ..Default::default() };
-    let app = TestApp::tuned(|state| state.with_shop(settings)).await;
+    let app = TestApp::start_with(|state| state.with_shop(settings)).await;
     app.add_product("p", 500, 5, SaleRules::default()).await;
     let menu = page(&app, "/", None).await.text().await.unwrap();
     assert!(menu.contains("<title>Menu · Luigi&#39;s</title>") || menu.contains("Luigi&#39;s"), "{menu}");

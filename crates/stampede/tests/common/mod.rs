@@ -86,17 +86,6 @@ impl TestApp {
         TestApp::serve_tuned(store, db, limits, login, |state| state).await
     }
 
-    /// An empty shop whose app state `tune` adjusts (shop profile, signer, ...).
-    pub async fn tuned(tune: impl FnOnce(AppState) -> AppState) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let config = SqliteConfig::in_dir(dir.path());
-        let db_path = config.path.clone();
-        let store = Arc::new(SqliteStore::open(config).unwrap());
-        let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), LoginPolicy::default(), tune).await;
-        app._dir = Some(dir);
-        app
-    }
-
     /// [`TestApp::serve_with`], with `tune` adjusting the app state last.
     pub async fn serve_tuned(
         store: Arc<SqliteStore>,
