@@ -286,6 +286,67 @@ async fn sns_topic(moto: &str, name: &str) -> String {
     xml[start..start + xml[start..].find('<').unwrap()].to_owned()
 }
 
+/// A Secrets Manager secret on moto; its ARN.
+async fn secret(moto: &str, name: &str, value: &str) -> String {
+    let scope = "AWS4-HMAC-SHA256 Credential=local/20261125/us-east-1/secretsmanager/aws4_request, \
+                 SignedHeaders=host, Signature=0";
+    let created: Value = reqwest::Client::new()
+        .post(moto)
+        .header("authorization", scope)
+        .header("x-amz-target", "secretsmanager.CreateSecret")
+        .header("content-type", "application/x-amz-json-1.1")
+        .body(json!({"Name": name, "SecretString": value}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["ARN"].as_str().expect("a secret ARN").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_come_from_secrets_manager_and_only_cloudfront_gets_through() {
+    let (_moto, url) = moto();
+    let client = DynamoStore::local_client(&url).await;
+    create_table(&client, "stampede").await.unwrap();
+    let admin = secret(&url, "admin", "admin-token-from-secrets-manager-0123456789").await;
+    let origin = secret(&url, "origin", "cloudfront-says-hello").await;
+    let signing = secret(&url, "signing", "signing-key-from-secrets-manager").await;
+    let function = Function::start(&[
+        ("STAMPEDE_DYNAMODB_TABLE", "stampede"),
+        ("STAMPEDE_DYNAMODB_ENDPOINT", &url),
+        ("STAMPEDE_AWS_ENDPOINT_URL", &url),
+        ("STAMPEDE_ADMIN_TOKEN_SECRET_ARN", &admin),
+        ("STAMPEDE_ORIGIN_SECRET_ARN", &origin),
+        ("STAMPEDE_SECRET_KEY_SECRET_ARN", &signing),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+    ])
+    .await;
+
+    // Straight to the API's own URL: refused, whatever the path.
+    let direct = answer(function.invoke(fixture("apigw/get-products.json")).await);
+    assert_eq!(direct.0, 403, "{direct:?}");
+    assert_eq!(direct.2["type"], "/problems/not-through-cdn");
+    let mut wrong = fixture("apigw/get-products.json");
+    wrong["headers"]["x-stampede-origin"] = json!("cloudfront-says-bye");
+    assert_eq!(answer(function.invoke(wrong).await).0, 403, "a wrong origin secret");
+
+    // Through CloudFront (which adds the header): served, and the admin token is the secret's.
+    let mut through = fixture("apigw/get-products.json");
+    through["headers"]["x-stampede-origin"] = json!("cloudfront-says-hello");
+    assert_eq!(answer(function.invoke(through.clone()).await).0, 200);
+    let mut admin_call = through.clone();
+    admin_call["rawPath"] = json!("/api/admin/outbox");
+    admin_call["requestContext"]["http"]["path"] = json!("/api/admin/outbox");
+    admin_call["headers"]["authorization"] = json!("Bearer admin-token-from-secrets-manager-0123456789");
+    let (status, _, body) = answer(function.invoke(admin_call.clone()).await);
+    assert_eq!(status, 200, "{body}");
+    admin_call["headers"]["authorization"] = json!("Bearer something-else-entirely-0123456789");
+    assert_eq!(answer(function.invoke(admin_call).await).0, 403);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_function_delivers_the_outbox_when_the_stream_wakes_it() {
     let (_moto, url) = moto();
@@ -325,4 +386,9 @@ async fn the_relay_function_delivers_the_outbox_when_the_stream_wakes_it() {
     // A scheduled wake-up with nothing due claims nothing.
     let idle = function.invoke(json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})).await;
     assert_eq!(idle["claimed"], 0, "{idle}");
+    // Each run reports the outbox's lag as a CloudWatch embedded metric (nothing is overdue).
+    let lag: Vec<Value> = function.logs().into_iter().filter(|l| l.get("OutboxLagSeconds").is_some()).collect();
+    assert!(lag.len() >= 2, "one per invocation");
+    assert_eq!(lag.last().unwrap()["OutboxLagSeconds"], 0);
+    assert_eq!(lag[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Stampede");
 }

@@ -106,7 +106,11 @@ async fn the_first_page_fits_the_size_budget_and_assets_revalidate_with_etags() 
         let href = &html[start..start + html[start..].find('"').unwrap()];
         let resp = app.get(href).await;
         assert_eq!(resp.status(), 200);
-        assert_eq!(resp.headers()[CACHE_CONTROL], "public, max-age=86400");
+        assert_eq!(
+            resp.headers()[CACHE_CONTROL],
+            "public, max-age=31536000, immutable",
+            "the linked version is for good"
+        );
         let etag = resp.headers()[ETAG].clone();
         assert!(etag.to_str().unwrap().starts_with('"'), "a strong ETag");
         assert!(href.ends_with(etag.to_str().unwrap().trim_matches('"')), "the URL is versioned by content");
@@ -117,6 +121,12 @@ async fn the_first_page_fits_the_size_budget_and_assets_revalidate_with_etags() 
         assert!(again.bytes().await.unwrap().is_empty());
         let stale = app.client.get(app.url(href)).header(IF_NONE_MATCH, "\"old\"").send().await.unwrap();
         assert_eq!(stale.status(), 200);
+        // An old page's link (or none) must not pin this content in caches for a year.
+        for other in [format!("/static/{asset}?v=0ld"), format!("/static/{asset}")] {
+            let resp = app.get(&other).await;
+            assert_eq!(resp.status(), 200);
+            assert_eq!(resp.headers()[CACHE_CONTROL], "public, max-age=300", "{other}");
+        }
     }
     assert!(total < 50 * 1024, "HTML + CSS + JS of the menu is {total} bytes");
     assert_eq!(page(&app, "/static/nope.js", None).await.status(), 404);

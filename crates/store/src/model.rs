@@ -90,6 +90,7 @@ pub struct ProductSales {
     pub units_sold: u64,
     /// Uncancelled orders containing the product.
     pub orders: u64,
-    /// The most units any one customer holds.
-    pub max_units_per_customer: u64,
+    /// The most units any one customer holds. DynamoDB keeps holdings only for products with
+    /// a per-customer limit, so it answers `None` for the others.
+    pub max_units_per_customer: Option<u64>,
 }

@@ -94,5 +94,6 @@ mod dynamo_budget {
         catalog_views_are_served_from_the_snapshot,
         many_clients_on_many_instances_never_oversell,
         a_sold_out_marker_tells_other_instances,
+        audits_read_aggregates_and_history_expires,
     );
 }

@@ -7,7 +7,7 @@ use stampede::lambda::{self, LambdaArgs, Role};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda::logs::init();
-    let args = LambdaArgs::from_env().inspect_err(|e| tracing::error!("{e:#}"))?;
+    let args = LambdaArgs::from_env().await.inspect_err(|e| tracing::error!("{e:#}"))?;
     tracing::info!(role = ?args.role, table = %args.table, "cold start");
     match args.role {
         Role::Http => {

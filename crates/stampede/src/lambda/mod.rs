@@ -3,7 +3,9 @@
 //! Everything expensive (config, SDK clients, the Router) is built once per cold start.
 
 pub mod logs;
+pub mod origin_guard;
 pub mod relay;
+pub mod secrets;
 pub mod trace;
 
 use crate::cli::{CorsArgs, NotifyArgs};
@@ -36,6 +38,12 @@ pub struct LambdaArgs {
     /// signs, all verify). Every function of the stack must get the same value.
     #[arg(long, env = "STAMPEDE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Secret CloudFront sends as `X-Stampede-Origin` (from `STAMPEDE_ORIGIN_SECRET_ARN`):
+    /// when set, requests without it are refused.
+    #[arg(skip)]
+    pub origin_secret: Option<String>,
+    #[command(flatten)]
+    pub secrets: secrets::SecretArns,
     #[command(flatten)]
     pub shop: crate::shop_args::ShopArgs,
     #[command(flatten)]
@@ -52,9 +60,12 @@ pub enum Role {
 }
 
 impl LambdaArgs {
-    /// Reads the settings from the environment, with a clear message for what is missing.
-    pub fn from_env() -> anyhow::Result<LambdaArgs> {
-        LambdaArgs::try_parse_from(["stampede-lambda"]).context("reading STAMPEDE_* settings")
+    /// Reads the settings from the environment, with a clear message for what is missing,
+    /// and the values of the secrets it names.
+    pub async fn from_env() -> anyhow::Result<LambdaArgs> {
+        let mut args = LambdaArgs::try_parse_from(["stampede-lambda"]).context("reading STAMPEDE_* settings")?;
+        secrets::resolve(&mut args).await?;
+        Ok(args)
     }
 
     /// The signer of the configured secret; `None` (with a warning) if there is none.
@@ -75,7 +86,9 @@ pub async fn open_store(args: &LambdaArgs) -> Arc<DynamoStore> {
         Some(url) => DynamoStore::local_client(url).await,
         None => DynamoStore::client(None).await,
     };
-    Arc::new(DynamoStore::new(client, DynamoConfig::new(&args.table)))
+    let days = args.notify.notify_retention_days;
+    let retention = (days > 0).then(|| std::time::Duration::from_secs(u64::from(days) * 86_400));
+    Arc::new(DynamoStore::new(client, DynamoConfig { retention, ..DynamoConfig::new(&args.table) }))
 }
 
 /// The public base URL for links in email: set it (the API's or CloudFront's URL).
@@ -104,7 +117,11 @@ pub async fn http_app(args: &LambdaArgs) -> anyhow::Result<axum::Router> {
     if let Some(signer) = args.signer() {
         state = state.with_signer(signer);
     }
-    Ok(stampede_web::router(state).layer(axum::middleware::from_fn(trace::lambda_span)))
+    let mut app = stampede_web::router(state);
+    if let Some(secret) = args.origin_secret.as_deref().filter(|s| !s.is_empty()) {
+        app = app.layer(axum::middleware::from_fn_with_state(Arc::<str>::from(secret), origin_guard::require));
+    }
+    Ok(app.layer(axum::middleware::from_fn(trace::lambda_span)))
 }
 
 /// Seeds the demo shop into an empty catalog. Several instances may cold-start at once:

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use lambda_http::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use stampede_notify::{NotifyConfig, Relay};
+use stampede_store::Outbox;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,12 +26,40 @@ pub async fn run(args: LambdaArgs) -> Result<(), Error> {
     };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let config = relay_config(&args.notify, channels.len());
-    let relay = Arc::new(Relay::new(store, channels, config));
+    let relay = Arc::new(Relay::new(store.clone(), channels, config));
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let relay = relay.clone();
-        async move { drain(&relay, event.context.deadline).await }
+        let (relay, store) = (relay.clone(), store.clone());
+        async move {
+            let answer = drain(&relay, event.context.deadline).await?;
+            report_lag(store.as_ref()).await;
+            Ok::<Value, Error>(answer)
+        }
     }))
     .await
+}
+
+/// Writes how late the outbox is, as a CloudWatch metric in the embedded metric format (a
+/// log line CloudWatch turns into `Stampede/OutboxLagSeconds`; the template alarms on it):
+/// how long the most overdue pending event has been waiting, 0 when nothing is overdue.
+async fn report_lag(store: &dyn Outbox) {
+    let Ok(due) = store.next_due().await else { return };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let lag_secs = due.map_or(0, |due| now.saturating_sub(u128::try_from(due).unwrap_or(0)) / 1000);
+    println!("{}", lag_metric(lag_secs, now));
+}
+
+fn lag_metric(lag_secs: u128, now_ms: u128) -> Value {
+    json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "Stampede",
+                "Dimensions": [[]],
+                "Metrics": [{ "Name": "OutboxLagSeconds", "Unit": "Seconds" }]
+            }]
+        },
+        "OutboxLagSeconds": lag_secs
+    })
 }
 
 /// Delivers due events until none are left or the deadline (epoch millis) nears.
@@ -48,4 +77,17 @@ async fn drain(relay: &Relay, deadline_ms: u64) -> Result<Value, Error> {
     }
     tracing::info!(claimed, "outbox drained");
     Ok(json!({ "claimed": claimed }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_lag_line_is_an_embedded_metric_cloudwatch_reads() {
+        let line = super::lag_metric(42, 1_700_000_000_000);
+        assert_eq!(line["OutboxLagSeconds"], 42);
+        let metric = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(metric["Namespace"], "Stampede");
+        assert_eq!(metric["Metrics"][0]["Name"], "OutboxLagSeconds");
+        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000u64);
+    }
 }

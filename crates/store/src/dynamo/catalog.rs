@@ -35,12 +35,6 @@ pub async fn product(store: &DynamoStore, id: &str) -> Result<Option<ProductView
     Ok(products(store).await?.into_iter().find(|view| view.product.id == id))
 }
 
-/// One product with its stock read consistently, for audits.
-pub async fn product_fresh(store: &DynamoStore, id: &str) -> Result<Option<ProductView>, StoreError> {
-    let Some(product) = definitions(store, [id]).await?.remove(id) else { return Ok(None) };
-    Ok(with_stock(store, vec![product], true).await?.pop())
-}
-
 /// Every product definition, in menu order.
 async fn menu(store: &DynamoStore) -> Result<Vec<Product>, StoreError> {
     let mut definitions = Vec::new();

@@ -52,6 +52,11 @@ pub struct DynamoConfig {
     /// skipped, a product read sold out is refused without a call. Cancellations on other
     /// instances become sellable here after at most this long.
     pub stock_memory_ttl: Duration,
+    /// How long delivered events, dev-mailbox messages and idempotency records are kept:
+    /// they carry a TTL attribute ([`keys::EXPIRES_AT`]) this far ahead, and DynamoDB deletes
+    /// them after it (within a few days). `None` keeps them. The same setting as SQLite's
+    /// `--notify-retention-days`.
+    pub retention: Option<Duration>,
 }
 
 impl DynamoConfig {
@@ -63,6 +68,7 @@ impl DynamoConfig {
             retry_after: Duration::from_secs(1),
             catalog_ttl: Duration::from_secs(1),
             stock_memory_ttl: Duration::from_secs(2),
+            retention: Some(Duration::from_secs(30 * 86_400)),
         }
     }
 }
@@ -128,6 +134,12 @@ impl DynamoStore {
     }
 
     /// DynamoDB calls and capacity units used so far by this instance.
+    /// The TTL value (epoch seconds) for an item kept for the retention period from now.
+    fn expires_at(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        self.config.retention.map(|keep| (now + keep).as_secs())
+    }
+
     pub fn op_counts(&self) -> OpCounts {
         self.counters.snapshot()
     }

@@ -2,7 +2,7 @@
 //! the sales audit.
 
 use super::catalog;
-use super::item::{self, get_s, n, s};
+use super::item::{self, get_n, n, opt_n, s};
 use super::keys::{self, BY_CUSTOMER};
 use super::op_counts::Op;
 use super::writes::{delete, put, update, wrap};
@@ -11,7 +11,6 @@ use crate::outbox::{ORDER_CANCELLED, ORDER_STATUS_CHANGED};
 use crate::{Order, OrderPage, ProductSales, StoreError};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use stampede_domain::{CustomerKey, OrderStatus};
-use std::collections::HashMap;
 
 /// How often a status change re-reads an order that changed under it before giving up.
 const ATTEMPTS: u32 = 5;
@@ -87,12 +86,17 @@ async fn give_back(
     let definitions = catalog::definitions(store, taken.keys().map(String::as_str)).await?;
     let mut writes = Vec::new();
     for (product_id, plan) in &taken {
-        for (shard, units) in plan {
-            writes.push(wrap(
-                update(store, keys::shard(product_id, *shard))
-                    .update_expression("ADD stock :n")
-                    .expression_attribute_values(":n", n(units)),
-            )?);
+        for (i, (shard, units)) in plan.iter().enumerate() {
+            // Undo the sales figures placing the order added (see `place::transaction`).
+            let orders = if i == 0 { ", orders :minus_one" } else { "" };
+            let mut write = update(store, keys::shard(product_id, *shard))
+                .update_expression(format!("ADD stock :n, sold :minus_n{orders}"))
+                .expression_attribute_values(":n", n(units))
+                .expression_attribute_values(":minus_n", n(-i64::from(*units)));
+            if i == 0 {
+                write = write.expression_attribute_values(":minus_one", n(-1));
+            }
+            writes.push(wrap(write)?);
         }
         // Stock is back: the product is no longer sold out for anyone.
         writes.push(delete(store, keys::sold_out(product_id))?);
@@ -140,43 +144,54 @@ pub async fn customer_orders(
     Ok(OrderPage { orders, next_cursor })
 }
 
-/// Sales of a product counted from the order items. A full scan of the orders: an audit
-/// for staff and load tests, not a storefront path (on-demand cost grows with the table).
+/// A product's sales from its counters' figures (kept by the order and cancel transactions)
+/// and, for a limited product, its holdings: a read per counter and a query per holdings
+/// bucket, never a scan of the table, so the audit stays fast however many orders there are.
 pub async fn product_sales(store: &DynamoStore, id: &str) -> Result<ProductSales, StoreError> {
-    let product = catalog::product_fresh(store, id).await?;
+    let product = catalog::definitions(store, [id]).await?.remove(id);
     let product = product.ok_or_else(|| StoreError::NotFound { what: "product", id: id.to_owned() })?;
-    let (mut units_sold, mut orders) = (0u64, 0u64);
-    let mut per_customer: HashMap<String, u64> = HashMap::new();
-    let mut start = None;
-    loop {
-        store.count(Op::Read);
-        let out = store
-            .client
-            .scan()
-            .table_name(store.table())
-            .filter_expression("sk = :order AND #status <> :cancelled")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":order", s("ORDER"))
-            .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| store.sdk(e))?;
-        for item in out.items.unwrap_or_default() {
-            let order = item::order_from(&item)?;
-            let units: u64 = order.lines.iter().filter(|l| l.product_id == id).map(|l| u64::from(l.quantity)).sum();
-            if units > 0 {
-                units_sold += units;
-                orders += 1;
-                *per_customer.entry(get_s(&item, "customer_key")?.to_owned()).or_default() += units;
+    let counters = store.get_many((0..product.stock_shards).map(|n| keys::shard(id, n)).collect(), true).await?;
+    let (mut stock, mut units_sold, mut orders) = (0u32, 0u64, 0u64);
+    for counter in &counters {
+        stock = stock.saturating_add(get_n(counter, "stock")?);
+        // Absent until the counter's first sale.
+        units_sold += opt_n::<u64>(counter, "sold")?.unwrap_or(0);
+        orders += opt_n::<u64>(counter, "orders")?.unwrap_or(0);
+    }
+    let max_units_per_customer = match product.sale.per_customer_max {
+        Some(_) => Some(max_holding(store, id).await?),
+        None => None,
+    };
+    Ok(ProductSales { stock, units_sold, orders, max_units_per_customer })
+}
+
+/// The most units any customer holds of a limited product, over its holdings buckets.
+async fn max_holding(store: &DynamoStore, id: &str) -> Result<u64, StoreError> {
+    let mut max = 0u64;
+    for bucket in 0..keys::HOLD_BUCKETS {
+        let mut start = None;
+        loop {
+            store.count(Op::Read);
+            let out = store
+                .client
+                .query()
+                .table_name(store.table())
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s(keys::holders_partition(id, bucket)))
+                .projection_expression("qty")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store.sdk(e))?;
+            for item in out.items.unwrap_or_default() {
+                max = max.max(get_n(&item, "qty")?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
             }
         }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
     }
-    let max_units_per_customer = per_customer.values().copied().max().unwrap_or(0);
-    Ok(ProductSales { stock: product.stock, units_sold, orders, max_units_per_customer })
+    Ok(max)
 }

@@ -2,7 +2,7 @@
 //! `byState` index, spread over buckets; every claim and settlement is a conditional update,
 //! so two relays (two Lambda instances) never both hold an event.
 
-use super::item::{self, DELIVERED, FAILED, PENDING, n, s};
+use super::item::{self, DELIVERED, FAILED, PENDING, n, opt_n, s};
 use super::keys::{self, BUCKETS, BY_STATE, Item, MAILBOX};
 use super::op_counts::Op;
 use super::{DynamoStore, now_millis};
@@ -116,11 +116,15 @@ pub async fn settle(store: &DynamoStore, id: &str, token: &str, outcome: Settlem
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":token", s(token))
         .expression_attribute_values(":pending", s(PENDING));
+    let delivered = matches!(outcome, Settlement::Delivered { .. });
     let request = match outcome {
         Settlement::Delivered { done_channels } => request
             .update_expression(
-                "SET #state = :to, gsi3pk = :part, delivered_at = :now, done_channels = :done REMOVE claim_token, last_error",
+                "SET #state = :to, gsi3pk = :part, delivered_at = :now, done_channels = :done, expires_at = :expires \
+                 REMOVE claim_token, last_error",
             )
+            // Without a retention the TTL lies past any horizon DynamoDB acts on.
+            .expression_attribute_values(":expires", n(store.expires_at().unwrap_or(u64::from(u32::MAX))))
             .expression_attribute_values(":to", s(DELIVERED))
             .expression_attribute_values(":part", s(keys::outbox_partition(DELIVERED, bucket)))
             .expression_attribute_values(":now", n(now))
@@ -141,7 +145,12 @@ pub async fn settle(store: &DynamoStore, id: &str, token: &str, outcome: Settlem
             .expression_attribute_values(":done", s(serde_json::to_string(&done_channels)?)),
     };
     match request.send().await {
-        Ok(_) => Ok(true),
+        Ok(_) => {
+            if delivered {
+                count_delivered(store, bucket).await;
+            }
+            Ok(true)
+        }
         Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
         Err(e) => Err(store.sdk(e)),
     }
@@ -198,10 +207,35 @@ pub async fn events(store: &DynamoStore, state: OutboxState, limit: u32) -> Resu
     Ok(events)
 }
 
-/// Events per state, counted on the index (keys only cross the wire).
+/// Adds a delivered event to its bucket's count. A second write rather than part of the
+/// settlement's transaction, which would double its cost: if the relay dies between the two,
+/// the count (a gauge for dashboards) is one short, and the event itself is still settled.
+async fn count_delivered(store: &DynamoStore, bucket: u32) {
+    store.count(Op::Write);
+    let result = store
+        .client
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(keys::outbox_stats(bucket)))
+        .update_expression("ADD delivered :one")
+        .expression_attribute_values(":one", n(1))
+        .send()
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %store.sdk(e), "could not count a delivered event");
+    }
+}
+
+/// Events per state: pending and failed counted on the index (keys only cross the wire; both
+/// stay small), delivered from the per-bucket counts, so the cost does not grow with history.
 pub async fn counts(store: &DynamoStore) -> Result<OutboxCounts, StoreError> {
-    let mut counts = [0u64; 3];
-    for (slot, state) in [PENDING, DELIVERED, FAILED].into_iter().enumerate() {
+    let stats = store.get_many((0..BUCKETS).map(keys::outbox_stats).collect(), false).await?;
+    let mut delivered = 0u64;
+    for item in &stats {
+        delivered += opt_n::<u64>(item, "delivered")?.unwrap_or(0);
+    }
+    let mut counts = [0u64; 2];
+    for (slot, state) in [PENDING, FAILED].into_iter().enumerate() {
         for bucket in 0..BUCKETS {
             let mut start = None;
             loop {
@@ -226,7 +260,7 @@ pub async fn counts(store: &DynamoStore) -> Result<OutboxCounts, StoreError> {
             }
         }
     }
-    Ok(OutboxCounts { pending: counts[0], delivered: counts[1], failed: counts[2] })
+    Ok(OutboxCounts { pending: counts[0], delivered, failed: counts[1] })
 }
 
 /// Stores a dev-mailbox message once per event and recipient.
@@ -242,6 +276,9 @@ pub async fn store_mail(store: &DynamoStore, mail: NewMail) -> Result<(), StoreE
     item.insert("text_body".into(), s(mail.text_body));
     item.insert("html_body".into(), s(mail.html_body));
     item.insert("created_at".into(), n(now_millis()));
+    if let Some(at) = store.expires_at() {
+        item.insert(keys::EXPIRES_AT.into(), n(at));
+    }
     store.count(Op::Write);
     let result = store
         .client

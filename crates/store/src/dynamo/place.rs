@@ -341,13 +341,18 @@ fn transaction(
     let mut writes = Vec::new();
     let mut purposes = Vec::new();
     for (product_id, plan) in taken {
-        for (shard, units) in plan {
-            writes.push(wrap(
-                update(store, keys::shard(product_id, *shard))
-                    .update_expression("SET stock = stock - :n")
-                    .condition_expression("stock >= :n")
-                    .expression_attribute_values(":n", n(units)),
-            )?);
+        for (i, (shard, units)) in plan.iter().enumerate() {
+            // The counter also keeps the product's sales figures (units, and orders on the
+            // first counter an order draws from), so the sales audit sums a few counters.
+            let sold = if i == 0 { "ADD sold :n, orders :one" } else { "ADD sold :n" };
+            let mut write = update(store, keys::shard(product_id, *shard))
+                .update_expression(format!("SET stock = stock - :n {sold}"))
+                .condition_expression("stock >= :n")
+                .expression_attribute_values(":n", n(units));
+            if i == 0 {
+                write = write.expression_attribute_values(":one", n(1));
+            }
+            writes.push(wrap(write)?);
             purposes.push(Write::Counter { product: product_id.clone(), shard: *shard, units: *units });
         }
         if definitions.get(product_id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
@@ -371,6 +376,9 @@ fn transaction(
         let mut record = keys::idempotency(&idem.key);
         record.insert("order_id".into(), s(&order.id));
         record.insert("fingerprint".into(), s(&idem.fingerprint));
+        if let Some(at) = store.expires_at() {
+            record.insert(keys::EXPIRES_AT.into(), n(at));
+        }
         writes.push(put(store, record, Some("attribute_not_exists(pk)"))?);
         purposes.push(Write::Idempotency);
     }

@@ -7,7 +7,7 @@ use crate::StoreError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
@@ -47,8 +47,22 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         request = request.attribute_definitions(string_attribute(name)?);
     }
     match request.send().await {
-        Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
-        Err(e) => Err(error::sdk(e, std::time::Duration::from_secs(1))),
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
+        Err(e) => return Err(error::sdk(e, std::time::Duration::from_secs(1))),
     }
+    // As deploy/template.yaml's TimeToLiveSpecification.
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(super::keys::EXPIRES_AT)
+        .enabled(true)
+        .build()
+        .map_err(error::build)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| error::sdk(e, std::time::Duration::from_secs(1)))?;
+    Ok(())
 }

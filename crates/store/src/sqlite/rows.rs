@@ -143,5 +143,5 @@ pub fn product_sales(conn: &Connection, id: &str) -> Result<ProductSales, StoreE
         conn.query_row("SELECT COALESCE(MAX(quantity), 0) FROM customer_holdings WHERE product_id = ?1", [id], |r| {
             r.get(0)
         })?;
-    Ok(ProductSales { stock, units_sold, orders, max_units_per_customer })
+    Ok(ProductSales { stock, units_sold, orders, max_units_per_customer: Some(max_units_per_customer) })
 }

@@ -133,3 +133,62 @@ pub async fn a_sold_out_marker_tells_other_instances() {
     let third = instance().await;
     third.place_order(order("dee", &[("hot", 1)], None)).await.unwrap();
 }
+
+/// The sales audit and the outbox counts read a few items, whatever the history, and the
+/// history that may go carries the TTL attribute the table expires it by.
+pub async fn audits_read_aggregates_and_history_expires() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use stampede_store::{Claim, Outbox, Settlement};
+    let (store, table) = fresh_dynamo(|c| c).await;
+    let mut capped = limited("capped", 3);
+    capped.stock_shards = 4;
+    store.create_product(capped, 100).await.unwrap();
+    store.place_order(order("ana", &[("capped", 2)], Some("k-ana"))).await.unwrap();
+    store.place_order(order("bob", &[("capped", 3)], None)).await.unwrap();
+    let cy = store.place_order(order("cy", &[("capped", 1)], None)).await.unwrap();
+    store.cancel_order(&cy.order.id).await.unwrap();
+    let (sales, audit) = cost(&store, store.product_sales("capped")).await;
+    let sales = sales.unwrap();
+    assert_eq!((sales.stock, sales.units_sold, sales.orders, sales.max_units_per_customer), (95, 5, 2, Some(3)));
+    println!("sales audit: {audit:?}");
+    // The definition, one batch of counters, a query per holdings bucket (32): no scan.
+    assert!(audit.reads <= 2 + 32, "{audit:?}");
+
+    let claim = Claim { token: "t".into(), limit: 10, lease: Duration::from_secs(60) };
+    let events = store.claim_events(claim).await.unwrap();
+    assert!(!events.is_empty());
+    for event in &events {
+        let delivered = Settlement::Delivered { done_channels: Vec::new() };
+        assert!(store.settle_event(&event.id, "t", delivered).await.unwrap());
+    }
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!(counts.delivered, events.len() as u64, "counted once each");
+
+    let client = DynamoStore::local_client(super::moto::url()).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let expires = |pk: String, sk: &str| {
+        let (client, table) = (client.clone(), table.clone());
+        let sk = sk.to_owned();
+        async move {
+            let item = client
+                .get_item()
+                .table_name(table)
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(sk))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .expect("the item");
+            item.get("expires_at").and_then(|v| v.as_n().ok()).map(|n| n.parse::<u64>().unwrap())
+        }
+    };
+    let thirty_days = 30 * 86_400;
+    let delivered = expires(format!("OUTBOX#{}", events[0].id), "EVENT").await.expect("a delivered event expires");
+    assert!((now + thirty_days - 60..=now + thirty_days + 60).contains(&delivered), "{delivered} vs {now}");
+    assert!(expires("IDEM#k-ana".into(), "IDEM").await.is_some(), "an idempotency record expires");
+    assert_eq!(expires(format!("ORDER#{}", cy.order.id), "ORDER").await, None, "orders are kept");
+    let ttl = client.describe_time_to_live().table_name(&table).send().await.unwrap();
+    let ttl = ttl.time_to_live_description.unwrap();
+    assert_eq!(ttl.attribute_name(), Some("expires_at"), "the table expires by the attribute");
+}

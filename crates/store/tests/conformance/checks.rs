@@ -88,7 +88,9 @@ pub async fn placing_takes_stock_and_writes_the_outbox_event_with_the_order(stor
     assert_eq!(events[0].payload["orderId"], o.id.as_str());
     assert_eq!(events[0].payload["status"], "received");
     let sales = store.product_sales("cola").await.unwrap();
-    assert_eq!((sales.stock, sales.units_sold, sales.orders, sales.max_units_per_customer), (2, 3, 1, 3));
+    assert_eq!((sales.stock, sales.units_sold, sales.orders), (2, 3, 1));
+    // Holdings of a product without a per-customer limit are counted by SQLite only.
+    assert!(matches!(sales.max_units_per_customer, Some(3) | None));
     assert!(matches!(store.product_sales("nope").await, Err(StoreError::NotFound { .. })));
 }
 
@@ -142,7 +144,7 @@ pub async fn customer_limits_count_earlier_orders_until_cancelled(store: S) {
     store.cancel_order(&first.order.id).await.unwrap();
     store.place_order(order("ana", &[("ticket", 1)], None)).await.unwrap();
     assert_eq!(stock(&store, "ticket").await, 7);
-    assert_eq!(store.product_sales("ticket").await.unwrap().max_units_per_customer, 2);
+    assert_eq!(store.product_sales("ticket").await.unwrap().max_units_per_customer, Some(2));
 }
 
 pub async fn concurrent_orders_of_one_customer_respect_the_limit(store: S) {

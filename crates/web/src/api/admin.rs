@@ -172,14 +172,16 @@ pub async fn create_product(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
-/// What the order records say was sold of a product.
+/// What was sold of a product.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SalesDto {
     pub stock: u32,
     pub units_sold: u64,
     pub orders: u64,
-    pub max_units_per_customer: u64,
+    /// The most units one customer holds; `null` on DynamoDB for a product without a
+    /// per-customer limit (holdings are kept only where a limit needs them).
+    pub max_units_per_customer: Option<u64>,
 }
 
 /// Sales audit of one product.
@@ -187,7 +189,7 @@ pub struct SalesDto {
     security(("admin_token" = [])),
     params(("id" = String, Path, description = "Product id")),
     responses(
-        (status = 200, description = "Sales counted from the orders", body = SalesDto),
+        (status = 200, description = "Sales: counted from the orders on SQLite, from the stock counters and holdings on DynamoDB", body = SalesDto),
         (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),

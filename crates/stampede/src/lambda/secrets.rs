@@ -1,0 +1,63 @@
+//! Settings whose values live in AWS Secrets Manager. The environment names each secret by
+//! its ARN, never the value, so neither the function's configuration nor the template shows
+//! one; the values are read once per cold start.
+
+use super::LambdaArgs;
+use anyhow::Context as _;
+use std::time::Duration;
+
+/// The ARNs of the secrets the stack keeps (deploy/template.yaml makes the first three).
+#[derive(Debug, Default, clap::Args)]
+pub struct SecretArns {
+    /// Secrets Manager secret holding the admin API's bearer token.
+    #[arg(long, env = "STAMPEDE_ADMIN_TOKEN_SECRET_ARN")]
+    pub admin_token_secret_arn: Option<String>,
+    /// Secret holding the signing key(s) (comma separated to rotate), as `STAMPEDE_SECRET_KEY`.
+    #[arg(long, env = "STAMPEDE_SECRET_KEY_SECRET_ARN")]
+    pub secret_key_secret_arn: Option<String>,
+    /// Secret CloudFront sends as `X-Stampede-Origin`: requests without it are refused, so
+    /// the API's own URL cannot be used to go around CloudFront (and its WAF rules).
+    #[arg(long, env = "STAMPEDE_ORIGIN_SECRET_ARN")]
+    pub origin_secret_arn: Option<String>,
+    /// Secret holding the webhook signing secret, as `STAMPEDE_WEBHOOK_SECRET`.
+    #[arg(long, env = "STAMPEDE_WEBHOOK_SECRET_ARN")]
+    pub webhook_secret_arn: Option<String>,
+}
+
+/// Reads every named secret and puts its value where the plain setting would go. A secret
+/// that cannot be read stops the cold start: running without the admin token or signing key
+/// would fail later in ways that are harder to see.
+pub async fn resolve(args: &mut LambdaArgs) -> anyhow::Result<()> {
+    let refs = &args.secrets;
+    let wanted =
+        [&refs.admin_token_secret_arn, &refs.secret_key_secret_arn, &refs.origin_secret_arn, &refs.webhook_secret_arn];
+    if wanted.iter().all(|arn| arn.as_deref().is_none_or(str::is_empty)) {
+        return Ok(());
+    }
+    let sdk =
+        stampede_notify::channels::sns::sdk_config(args.notify.aws_endpoint_url.as_deref(), Duration::from_secs(5))
+            .await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let read = |arn: Option<String>| {
+        let client = client.clone();
+        async move {
+            let Some(arn) = arn.filter(|a| !a.is_empty()) else { return Ok(None) };
+            let out = client.get_secret_value().secret_id(&arn).send().await.with_context(|| {
+                format!("reading the secret {arn} (does the role allow secretsmanager:GetSecretValue?)")
+            })?;
+            let value = out.secret_string.with_context(|| format!("the secret {arn} has no text value"))?;
+            anyhow::Ok(Some(value.trim().to_owned()))
+        }
+    };
+    let (admin, key, origin, webhook) = tokio::try_join!(
+        read(refs.admin_token_secret_arn.clone()),
+        read(refs.secret_key_secret_arn.clone()),
+        read(refs.origin_secret_arn.clone()),
+        read(refs.webhook_secret_arn.clone()),
+    )?;
+    args.admin_token = admin.or(args.admin_token.take());
+    args.secret_key = key.or(args.secret_key.take());
+    args.origin_secret = origin;
+    args.notify.webhook_secret = webhook.or(args.notify.webhook_secret.take());
+    Ok(())
+}
