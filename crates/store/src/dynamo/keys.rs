@@ -15,12 +15,12 @@ pub const BY_DAY: &str = "byDay";
 /// Outbox events by state and the dev mailbox (`gsi3pk` = `OUTBOX#<state>#<bucket>` or `MAILBOX`).
 pub const BY_STATE: &str = "byState";
 
-/// Buckets a busy GSI partition key is spread over: every order writes one `byDay` and one
-/// `byState` entry, and a GSI partition takes about 1,000 writes/s like a table's, so one
-/// key per day or per state would throttle a flash sale through the index. The rule: at
-/// least twice the target orders/s ÷ 1,000 (headroom for uneven hashing). Outbox events
-/// leave `pending` within seconds and are read bucket by bucket, so fewer suffice there.
-pub const BUCKETS: u32 = 8;
+/// Buckets the outbox's `byState` partitions are spread over. A GSI partition takes about
+/// 1,000 writes/s like a table's, and an event writes its `pending` partition three times
+/// (inserted, claimed — the projection is ALL —, removed when settled), so each order costs
+/// 3 index writes there: 32 buckets carry ~10,000 orders/s. Raising it is safe: events keep
+/// the partition they were written to, and every reader queries all buckets.
+pub const BUCKETS: u32 = 32;
 
 /// Buckets of a day in `byDay`: 32 takes 16,000 orders/s at half a partition's write rate.
 /// Raising it is safe (old orders keep their buckets, all below the new count); lowering is not.
@@ -137,8 +137,8 @@ mod tests {
     #[test]
     fn buckets_are_stable_and_in_range() {
         assert_eq!(bucket("0190a1b2-0000-7000-8000-000000000000"), bucket("0190a1b2-0000-7000-8000-000000000000"));
-        let used: std::collections::BTreeSet<u32> = (0..200).map(|i| bucket(&format!("id-{i}"))).collect();
-        assert_eq!(used.len(), BUCKETS as usize, "200 ids should reach every bucket");
+        let used: std::collections::BTreeSet<u32> = (0..1000).map(|i| bucket(&format!("id-{i}"))).collect();
+        assert_eq!(used.len(), BUCKETS as usize, "1,000 ids should reach every bucket");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The DynamoDB adapter (feature `aws`): one table, single-table design (see `keys.rs` and the
-//! README's "Serverless on AWS"), every order one `TransactWriteItems`, hot products' stock
+//! The DynamoDB adapter (feature `aws`): one table, single-table design (see `keys.rs` and
+//! docs/aws.md), every order one `TransactWriteItems`, hot products' stock
 //! split over several counters. Stateless apart from per-instance caches (product
 //! definitions, a short-lived catalog snapshot, what was lately learnt about stock counters),
 //! so any number of Lambda instances can share one table.

@@ -1,5 +1,5 @@
 //! The DynamoDB store's per-order budget, counted on moto (counts, not speed): what an
-//! accepted order, a refusal and a catalog view cost in calls. See README "Serverless on AWS".
+//! accepted order, a refusal and a catalog view cost in calls. See docs/aws.md.
 
 use super::checks::{limited, order, product};
 use super::moto::fresh_dynamo;
