@@ -62,8 +62,8 @@ cargo test -p stampede-notify --features aws --locked
 step "storage conformance suite against DynamoDB on a local moto server (aws feature)"
 cargo test -p stampede-store --features aws --locked --test conformance
 
-step "the Lambda binary fed recorded API Gateway events over a local Lambda Runtime API (aws feature)"
-cargo test -p stampede --features aws --locked --test lambda
+step "the Lambda binary over a local Lambda Runtime API, and two 'serve --store dynamodb' instances on one table (aws feature)"
+cargo test -p stampede --features aws --locked --test lambda --test dynamodb_serve
 
 step "SAM template (cfn-lint, sam validate --lint)"
 cfn-lint deploy/template.yaml

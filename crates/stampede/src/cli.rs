@@ -36,6 +36,26 @@ pub enum Command {
     /// Manage staff and customer accounts.
     #[command(subcommand)]
     Admin(crate::admin_cli::AdminCommand),
+    /// DynamoDB tables (feature `aws`).
+    #[cfg(feature = "aws")]
+    #[command(subcommand)]
+    Dynamodb(DynamodbCommand),
+}
+
+/// `stampede dynamodb ...`.
+#[cfg(feature = "aws")]
+#[derive(Debug, Clone, Subcommand)]
+pub enum DynamodbCommand {
+    /// Create the table with the keys, indexes, stream, TTL and point-in-time recovery of
+    /// deploy/template.yaml (for local servers and first setups; the template stays the deploy
+    /// path). An existing table is left as it is.
+    CreateTable {
+        /// The table's name.
+        table: String,
+        /// A local DynamoDB-compatible server (e.g. moto), with any credentials.
+        #[arg(long, env = "STAMPEDE_AWS_ENDPOINT_URL")]
+        aws_endpoint_url: Option<String>,
+    },
 }
 
 /// Where the database lives, for commands that only need that.
@@ -67,15 +87,37 @@ pub struct RestoreArgs {
     pub force: bool,
 }
 
+/// Which store serves the shop.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// `sqlite` (embedded, the default) or `dynamodb` (a table several instances can serve at
+    /// once; build with `--features aws`).
+    #[arg(long = "store", env = "STAMPEDE_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
+    pub kind: StoreKind,
+    /// The DynamoDB table (`stampede dynamodb create-table` or deploy/template.yaml makes it).
+    #[arg(long, env = "STAMPEDE_DYNAMODB_TABLE", required_if_eq("kind", "dynamodb"))]
+    pub dynamodb_table: Option<String>,
+}
+
+/// The stores `--store` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    Sqlite,
+    Dynamodb,
+}
+
 /// How to run the shop.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "STAMPEDE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// Directory of the SQLite database (`stampede.db`), created on first start.
+    /// Directory of the SQLite database (`stampede.db`), created on first start. With
+    /// `--store dynamodb` it keeps only the signing secret, unless `--secret-key` is given.
     #[arg(long, env = "STAMPEDE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Do not seed the demo shop into an empty database.
     #[arg(long, env = "STAMPEDE_NO_SEED")]
     pub no_seed: bool,

@@ -3,6 +3,8 @@
 pub mod admin_cli;
 pub mod backup;
 pub mod cli;
+#[cfg(feature = "aws")]
+pub mod dynamodb_cli;
 pub mod http_server;
 #[cfg(feature = "aws")]
 pub mod lambda;

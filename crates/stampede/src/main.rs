@@ -26,6 +26,8 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Backup(args)) => backup::run_backup(&args),
         Some(Command::Restore(args)) => backup::run_restore(&args),
         Some(Command::Admin(command)) => runtime.block_on(admin_cli::run(command)),
+        #[cfg(feature = "aws")]
+        Some(Command::Dynamodb(command)) => runtime.block_on(stampede::dynamodb_cli::run(command)),
     };
     // After a graceful shutdown the last requests' spans may still be queued: send them now.
     telemetry.shutdown();

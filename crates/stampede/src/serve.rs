@@ -1,12 +1,12 @@
 //! `stampede serve`: open the store, seed the demo shop on first start, serve HTTP until
 //! SIGINT/SIGTERM, then let in-flight orders finish.
 
-use crate::cli::{NotifyArgs, ServeArgs};
+use crate::cli::{NotifyArgs, ServeArgs, StoreKind};
 use crate::http_server::{self, ClientLimits};
 use crate::seed;
 use anyhow::Context;
 use stampede_notify::{Backoff, NotifyConfig, Relay, RelayConfig};
-use stampede_store::{DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore, Store};
+use stampede_store::{Accounts, Analytics, Backoffice, DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore, Store};
 use stampede_web::auth::Auth;
 use stampede_web::auth::cookies::CookiePolicy;
 use stampede_web::rate_limit::{OrderRateLimits, Rate};
@@ -62,12 +62,78 @@ pub fn relay_config(args: &NotifyArgs, channels: usize) -> RelayConfig {
     }
 }
 
-/// Runs the shop until a shutdown signal.
+/// Runs the shop until a shutdown signal, over the store `--store` names.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    match args.store.kind {
+        StoreKind::Sqlite => run_sqlite(args).await,
+        StoreKind::Dynamodb => run_dynamodb(args).await,
+    }
+}
+
+/// The parts only the SQLite store has today: accounts (sign-in, the dashboard), staff
+/// operations and analytics. Without them the shop serves the storefront and the JSON API,
+/// and the admin API with its token, as on Lambda.
+#[derive(Default)]
+struct LocalParts {
+    accounts: Option<Arc<dyn Accounts>>,
+    backoffice: Option<Arc<dyn Backoffice>>,
+    analytics: Option<Arc<dyn Analytics>>,
+}
+
+async fn run_sqlite(args: ServeArgs) -> anyhow::Result<()> {
     // One process per data directory: a second server or a restore fails fast instead of
     // two writers sharing the database.
     let _lock = DataDirLock::acquire(&args.data_dir)?;
     let store = Arc::new(open_store(&args)?);
+    if args.notify.notify_retention_days > 0 {
+        tokio::spawn(prune_history(
+            store.clone(),
+            Duration::from_secs(u64::from(args.notify.notify_retention_days) * 86_400),
+        ));
+    }
+    let parts = LocalParts {
+        accounts: Some(Arc::new(SqliteAccounts::open(&args.data_dir.join("stampede.db"))?)),
+        backoffice: Some(store.clone()),
+        analytics: Some(store.clone()),
+    };
+    serve_store(args, store, parts).await
+}
+
+/// Serves a DynamoDB table; several instances may serve one table at once (the relay's
+/// leases keep delivery once per event, and live stock follows every instance's sales).
+#[cfg(feature = "aws")]
+async fn run_dynamodb(args: ServeArgs) -> anyhow::Result<()> {
+    use stampede_store::{DynamoConfig, DynamoStore};
+    let table = args.store.dynamodb_table.clone().context("--store dynamodb needs --dynamodb-table")?;
+    let client = match args.notify.aws_endpoint_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => DynamoStore::local_client(url).await,
+        None => DynamoStore::client(None).await,
+    };
+    let days = args.notify.notify_retention_days;
+    let retention = (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400));
+    let store = Arc::new(DynamoStore::new(client, DynamoConfig { retention, ..DynamoConfig::new(&table) }));
+    store.ping().await.with_context(|| format!("reaching the DynamoDB table {table}"))?;
+    store.follow_other_instances(Duration::from_secs(1));
+    if args.secret_key.is_none() {
+        tracing::warn!(
+            "no --secret-key: this instance signs with its own data-directory secret, so order links and \
+             access tokens it makes fail on other instances; give every instance the same --secret-key"
+        );
+    }
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    tracing::info!(%table, "serving the DynamoDB store; accounts and the dashboard need the SQLite store");
+    serve_store(args, store, LocalParts::default()).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn run_dynamodb(_: ServeArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "--store dynamodb needs a build with the aws feature: cargo run --release --features aws -- serve ..."
+    )
+}
+
+/// Serves `store` until a shutdown signal, then lets in-flight orders finish.
+async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) -> anyhow::Result<()> {
     if !args.no_seed && store.products().await?.is_empty() {
         let count = seed::demo_shop(store.as_ref()).await.context("seeding the demo shop")?;
         tracing::info!(products = count, "seeded the demo shop");
@@ -83,12 +149,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let relay_config = relay_config(&args.notify, channels.len());
     let relay = Relay::new(store.clone(), channels, relay_config).spawn();
-    if args.notify.notify_retention_days > 0 {
-        tokio::spawn(prune_history(
-            store.clone(),
-            Duration::from_secs(u64::from(args.notify.notify_retention_days) * 86_400),
-        ));
-    }
     let rate = |per_second, burst| (per_second > 0).then_some(Rate { per_second, burst });
     let limits = OrderRateLimits::new(
         rate(args.order_rate_per_ip, args.order_burst_per_ip),
@@ -96,25 +156,32 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     // Flipped when shutdown starts, so open live-stock streams end and the drain is quick.
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
-    let auth = Auth {
-        accounts: Arc::new(SqliteAccounts::open(&args.data_dir.join("stampede.db"))?),
-        backoffice: store.clone(),
-        cookies: CookiePolicy { secure: args.accounts.secure_cookies(args.notify.public_url.as_deref()) },
-        limits: args.accounts.login_limits(),
-        oidc: crate::oidc_keys::verifier(&args.accounts).await?,
+    let auth = match (parts.accounts, parts.backoffice) {
+        (Some(accounts), Some(backoffice)) => Some(Auth {
+            accounts,
+            backoffice,
+            cookies: CookiePolicy { secure: args.accounts.secure_cookies(args.notify.public_url.as_deref()) },
+            limits: args.accounts.login_limits(),
+            oidc: crate::oidc_keys::verifier(&args.accounts).await?,
+        }),
+        _ => None,
     };
     let public = !addr.ip().is_loopback();
     let exposure = Exposure::of(&args, public, notify.dev_mailbox());
     let mut state = AppState::new(store.clone(), args.admin_token.as_deref().map(Arc::from))
-        .with_analytics(store.clone())
         .with_order_limits(limits)
         .with_dev_mailbox(exposure.dev_mailbox)
         .with_metrics(exposure.metrics.clone())
         .with_signer(signer)
-        .with_auth(auth)
         .with_shop(args.shop.settings())
         .with_cors(args.cors.cors_allow_origins.clone())
         .with_shutdown(closing_rx);
+    if let Some(auth) = auth {
+        state = state.with_auth(auth);
+    }
+    if let Some(analytics) = parts.analytics {
+        state = state.with_analytics(analytics);
+    }
     if public && notify.dev_mailbox() {
         let notice = "no mail channel is configured (STAMPEDE_SMTP_URL or --ses): customers get no receipts, \
                       and emailed order links and email confirmations are not delivered";

@@ -4,6 +4,8 @@
 //! with DynamoDB on a local moto server. Run: `cargo test -p stampede --features aws --test lambda`.
 #![cfg(feature = "aws")]
 
+mod common;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -30,28 +32,11 @@ impl Drop for Kill {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A local moto server (see scripts/moto_serial.py).
-fn moto() -> (Kill, String) {
-    let port = free_port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/moto_serial.py");
-    let child = Command::new("python3")
-        .args([script, &port.to_string(), &std::process::id().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 with moto (scripts/test.sh installs it)");
-    let guard = Kill(child);
-    for _ in 0..300 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (guard, format!("http://127.0.0.1:{port}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("moto did not start");
+/// moto, and its URL.
+fn moto() -> (common::moto::Moto, String) {
+    let moto = common::moto::Moto::start();
+    let url = moto.url.clone();
+    (moto, url)
 }
 
 /// An invocation: its request id and event.

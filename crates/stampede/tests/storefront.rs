@@ -353,26 +353,6 @@ async fn the_api_takes_and_returns_fulfilment_and_stays_compatible() {
     assert!(doc["components"]["schemas"]["OrderDto"]["properties"]["fulfilment"].is_object());
 }
 
-/// Reads the stream until an event whose data satisfies `want`, or fails after 5 s.
-async fn next_stock(resp: &mut Response, buffer: &mut String, want: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
-            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
-                let levels: Value = serde_json::from_str(data).unwrap();
-                if want(&levels) {
-                    assert!(event.contains("event: stock"));
-                    return levels;
-                }
-            }
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let chunk = tokio::time::timeout(left, resp.chunk()).await.expect("an event within 5 s").unwrap().unwrap();
-        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-}
-
 #[tokio::test]
 async fn the_stock_stream_sends_levels_then_every_change() {
     let app = TestApp::pizza_shop().await;

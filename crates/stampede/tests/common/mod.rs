@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod moto;
 pub mod process;
 pub mod sale;
 
@@ -181,6 +182,26 @@ impl TestApp {
 /// A one-item order in the full form.
 pub fn order_body(email: &str, product: &str, quantity: i64) -> Value {
     json!({"customer": {"email": email, "name": "Test"}, "items": [{"productId": product, "quantity": quantity}]})
+}
+
+/// Reads the stream until an event whose data satisfies `want`, or fails after 5 s.
+pub async fn next_stock(resp: &mut Response, buffer: &mut String, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                let levels: Value = serde_json::from_str(data).unwrap();
+                if want(&levels) {
+                    assert!(event.contains("event: stock"));
+                    return levels;
+                }
+            }
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let chunk = tokio::time::timeout(left, resp.chunk()).await.expect("an event within 5 s").unwrap().unwrap();
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
 }
 
 /// Asserts a problem+json response with the given status and type, returning the body.

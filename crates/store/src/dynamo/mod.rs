@@ -29,7 +29,7 @@ pub use op_counts::OpCounts;
 use op_counts::{Counters, Op};
 use stampede_domain::{CustomerKey, Millis, OrderStatus, Product};
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use stock_memory::StockMemory;
 pub use table::create_table;
@@ -218,6 +218,30 @@ impl DynamoStore {
 
     /// After this instance changed stock: its own menu shows the change at once (other
     /// instances' snapshots catch up within `catalog_ttl`), and live-stock streams wake.
+    /// Makes this instance's live stock follow every instance's sales: every `every`, reads
+    /// the catalog snapshot (eventually consistent, as a menu view does) and, when any product's
+    /// stock moved, wakes the live-stock streams. For servers running beside others on one
+    /// table (`stampede serve --store dynamodb`); a Lambda is frozen between requests and polls
+    /// from the browser instead. Stops when the store is dropped.
+    pub fn follow_other_instances(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let store = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut seen: Option<Vec<(String, u32)>> = None;
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(store) = store.upgrade() else { return };
+                let Ok(views) = catalog::products(&store).await else { continue };
+                let levels: Vec<(String, u32)> = views.into_iter().map(|v| (v.product.id, v.stock)).collect();
+                if seen.as_ref().is_some_and(|seen| *seen != levels) {
+                    store.changes.send_modify(|n| *n = n.wrapping_add(1));
+                }
+                seen = Some(levels);
+            }
+        })
+    }
+
     fn tick_stock(&self) {
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = None;
         self.changes.send_modify(|n| *n = n.wrapping_add(1));

@@ -6,8 +6,9 @@ use super::keys::{BY_CUSTOMER, BY_DAY, BY_STATE, PK, SK};
 use crate::StoreError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    PointInTimeRecoverySpecification, Projection, ProjectionType, ScalarAttributeType, SseSpecification,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
@@ -32,12 +33,21 @@ fn index(name: &str, hash: &str, range: &str, projection: ProjectionType) -> Res
         .map_err(error::build)
 }
 
-/// Creates the on-demand table with its three indexes; `Ok` if it already exists.
+/// Creates the on-demand table as deploy/template.yaml declares it (keys, three indexes, a
+/// keys-only stream, encryption, point-in-time recovery, TTL); `Ok` if it already exists.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let mut request = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::KeysOnly)
+                .build()
+                .map_err(error::build)?,
+        )
+        .sse_specification(SseSpecification::builder().enabled(true).build())
         .key_schema(key(PK, KeyType::Hash)?)
         .key_schema(key(SK, KeyType::Range)?)
         .global_secondary_indexes(index(BY_CUSTOMER, "gsi1pk", "gsi1sk", ProjectionType::All)?)
@@ -51,7 +61,18 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
         Err(e) => return Err(error::sdk(e, std::time::Duration::from_secs(1))),
     }
-    // As deploy/template.yaml's TimeToLiveSpecification.
+    // As deploy/template.yaml's PointInTimeRecoverySpecification and TimeToLiveSpecification.
+    let pitr = PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .map_err(error::build)?;
+    client
+        .update_continuous_backups()
+        .table_name(table)
+        .point_in_time_recovery_specification(pitr)
+        .send()
+        .await
+        .map_err(|e| error::sdk(e, std::time::Duration::from_secs(1)))?;
     let ttl = TimeToLiveSpecification::builder()
         .attribute_name(super::keys::EXPIRES_AT)
         .enabled(true)
