@@ -69,4 +69,10 @@ pub trait Store: Outbox + Mailbox {
     fn queue_depth(&self) -> usize {
         0
     }
+    /// Requests made to a storage service since start, by kind (`reads`, `writes`,
+    /// `transactions`, `retries`, `read_units`, `write_units`), for `/metrics` and the load
+    /// test's cost figures; empty for an embedded store.
+    fn service_calls(&self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
 }

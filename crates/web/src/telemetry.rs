@@ -147,6 +147,9 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
             metrics::gauge!("stampede_flash_sale_stock", "product" => p.product.id.clone()).set(f64::from(p.stock));
         }
     }
+    for (kind, value) in app.store.service_calls() {
+        metrics::gauge!("stampede_store_service_calls", "kind" => kind).set(value);
+    }
     if let Ok(counts) = app.store.outbox_counts().await {
         for (state, n) in [("pending", counts.pending), ("delivered", counts.delivered), ("failed", counts.failed)] {
             metrics::gauge!("stampede_outbox_events", "state" => state).set(n as f64);

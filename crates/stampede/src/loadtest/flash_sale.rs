@@ -6,6 +6,7 @@ use super::receiver::{self, Receiver};
 use super::report::{self, RunFigures};
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
+use super::store_costs::{Calls, PerRequest, StoreCosts};
 use anyhow::bail;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -95,9 +96,12 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     for variant in variants {
         series.push(series_of(&client, &args, variant).await?);
     }
-    let markdown = report::markdown(&args, &series);
     if let Some(path) = &args.report {
-        super::report_file::write_flash_sale(path, &markdown)?;
+        // A sale on moto measures DynamoDB requests, not speed: it writes only its own section.
+        match &args.dynamodb_endpoint {
+            Some(_) => super::report_file::write_dynamodb_costs(path, &super::store_costs::markdown(&args, &series))?,
+            None => super::report_file::write_flash_sale(path, &report::markdown(&args, &series))?,
+        }
     }
     if series.iter().flat_map(|s| &s.runs).any(|r| !r.violations.is_empty()) {
         bail!("invariants violated: see FAIL lines above");
@@ -119,6 +123,9 @@ async fn series_of(client: &Client, args: &FlashSaleArgs, variant: Variant) -> a
     } else {
         None
     };
+    if let Some(endpoint) = &args.dynamodb_endpoint {
+        extra.extend(super::server::dynamodb_flags(endpoint)?);
+    }
     let target = match &args.target {
         Some(url) => Target::remote(url, args.admin_token.clone())?,
         None => Target::spawn(args.server_queue_depth, &extra)?,
@@ -167,6 +174,7 @@ async fn one_run(
     });
     let s = shared.clone();
     let mark = target.cpu_time();
+    let calls_before_sale = Calls::scrape(client, target).await;
     let (buyers, _) = fire("flash sale", args.buyers as usize, conc, move |i, start| buy(s.clone(), i, start)).await;
     cpu.sale = since(target, mark);
     let sale_samples: Vec<Sample> = buyers.iter().flat_map(|b| b.samples.iter().copied()).collect();
@@ -180,6 +188,7 @@ async fn one_run(
     };
     // Without a receiver the relay still settles every event (dev mailbox): wait for that too.
     outbox_drained(client, target, Duration::from_secs(60)).await;
+    let calls_after_sale = Calls::scrape(client, target).await;
 
     let mut rush = Vec::new();
     let mut rush_elapsed = Duration::ZERO;
@@ -199,6 +208,16 @@ async fn one_run(
         rush.extend(part);
     }
     let rush_samples: Vec<Sample> = rush.iter().flat_map(|b| b.samples.iter().copied()).collect();
+    let store_costs = match (calls_before_sale, calls_after_sale) {
+        (Some(before), Some(after)) => Some(StoreCosts {
+            accepted_order: after
+                .per_request(&before, sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).count()),
+            refusal: Calls::scrape(client, target).await.unwrap_or_default().per_request(&after, rush_samples.len()),
+            view: product_views(client, target, &product, conc).await,
+            idle_per_second: super::store_costs::idle(client, target, 5).await,
+        }),
+        _ => None,
+    };
 
     let mut audit = audit(client, target, &product, args, &buyers, &rush).await?;
     let notifications = match receiver {
@@ -254,7 +273,22 @@ async fn one_run(
         stock_left: audit.stock_left,
         violations: audit.violations,
         notifications,
+        store_costs,
     })
+}
+
+/// What one product view costs the store: the counters around a burst of `GET /api/products/{id}`.
+async fn product_views(client: &Client, target: &Target, product: &str, conc: usize) -> PerRequest {
+    const VIEWS: usize = 500;
+    let before = Calls::scrape(client, target).await.unwrap_or_default();
+    let (viewer, url) = (client.clone(), format!("{}/api/products/{product}", target.base));
+    let (views, _) = fire("product views", VIEWS, conc, move |_, _| {
+        let (client, url) = (viewer.clone(), url.clone());
+        async move { client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
+    let served = views.iter().filter(|ok| **ok).count();
+    Calls::scrape(client, target).await.unwrap_or_default().per_request(&before, served)
 }
 
 /// Waits (at most `patience`) until the server's outbox has nothing pending.

@@ -10,6 +10,7 @@ mod report_file;
 mod server;
 mod soak;
 mod stats;
+mod store_costs;
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -102,6 +103,12 @@ pub struct FlashSaleArgs {
     /// (`serve --max-batch 1`), the design group commit replaced, and compare in the report.
     #[arg(long)]
     pub compare_per_order_commit: bool,
+    /// Run the started server over DynamoDB at this endpoint (a local moto server), on a
+    /// fresh table, and report what each accepted order, refusal and product view cost in
+    /// DynamoDB requests (build with `--features aws`; moto is slow: use a small sale, e.g.
+    /// `--stock 200 --buyers 300 --sold-out-requests 300 --concurrency 16`).
+    #[arg(long, conflicts_with = "target")]
+    pub dynamodb_endpoint: Option<String>,
     /// Repetitions; the report gives medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub runs: u32,

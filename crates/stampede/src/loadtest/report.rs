@@ -35,6 +35,8 @@ pub struct RunFigures {
     pub violations: Vec<String>,
     /// What the webhook receiver saw, when notifications were on.
     pub notifications: Option<Deliveries>,
+    /// Storage-service requests per accepted order, refusal and view (`--dynamodb-endpoint`).
+    pub store_costs: Option<super::store_costs::StoreCosts>,
 }
 
 fn lat(l: &Latency) -> String {
@@ -86,6 +88,23 @@ pub fn print_run(run: u32, f: &RunFigures) {
             d.duplicates,
             d.waited.as_secs_f64()
         );
+    }
+    if let Some(c) = &f.store_costs {
+        println!(
+            "  {:<28} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
+            "store requests per", "reads", "writes", "txns", "retries", "read u.", "write u."
+        );
+        for (name, p) in [
+            ("accepted order", &c.accepted_order),
+            ("sold-out refusal", &c.refusal),
+            ("product view", &c.view),
+            ("idle second (background)", &c.idle_per_second),
+        ] {
+            println!(
+                "  {name:<28} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2} {:>9.2}",
+                p.reads, p.writes, p.transactions, p.retries, p.read_units, p.write_units
+            );
+        }
     }
     if f.violations.is_empty() {
         println!("  PASS invariants");

@@ -1,50 +1,70 @@
-//! BENCHMARKS.md holds the flash-sale report and the soak report, written by two commands at
-//! different times: each rewrites its own part and keeps the other's.
+//! BENCHMARKS.md holds reports written by different commands at different times (the flash
+//! sale, the soak, the DynamoDB costs) beside hand-written sections. Each report lives
+//! between its own markers and is rewritten in place; everything else in the file is kept.
 
 use anyhow::Context;
 use std::path::Path;
 
-/// Marks the soak report inside the file.
-const SOAK_START: &str = "<!-- soak report: written by `stampede loadtest soak --report` -->";
-const SOAK_END: &str = "<!-- end of soak report -->";
-
-/// The soak block of `text`, markers included.
-fn soak_block(text: &str) -> Option<&str> {
-    let start = text.find(SOAK_START)?;
-    let end = text[start..].find(SOAK_END)? + start + SOAK_END.len();
-    Some(&text[start..end])
+/// A report's place in the file.
+struct Block {
+    start: &'static str,
+    end: &'static str,
+    /// Where a report the file does not hold yet goes.
+    first: bool,
 }
 
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
+const FLASH_SALE: Block = Block {
+    start: "<!-- flash-sale report: written by `stampede loadtest flash-sale --report` -->",
+    end: "<!-- end of flash-sale report -->",
+    first: true,
+};
+const SOAK: Block = Block {
+    start: "<!-- soak report: written by `stampede loadtest soak --report` -->",
+    end: "<!-- end of soak report -->",
+    first: false,
+};
+const DYNAMODB_COSTS: Block = Block {
+    start: "<!-- DynamoDB costs: written by `stampede loadtest flash-sale --dynamodb-endpoint ... --report` -->",
+    end: "<!-- end of DynamoDB costs -->",
+    first: false,
+};
+
+/// Writes the flash-sale report in place of an earlier one, or at the top.
+pub fn write_flash_sale(path: &Path, report: &str) -> anyhow::Result<()> {
+    write_block(path, &FLASH_SALE, report)
 }
 
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Writes the soak report in place of an earlier one, or at the end.
+pub fn write_soak(path: &Path, report: &str) -> anyhow::Result<()> {
+    write_block(path, &SOAK, report)
+}
+
+/// Writes the DynamoDB cost report in place of an earlier one, or at the end.
+pub fn write_dynamodb_costs(path: &Path, report: &str) -> anyhow::Result<()> {
+    write_block(path, &DYNAMODB_COSTS, report)
+}
+
+fn write_block(path: &Path, block: &Block, report: &str) -> anyhow::Result<()> {
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let text = with_block(&existing, block, report);
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("report written to {}", path.display());
     Ok(())
 }
 
-/// Writes the flash-sale report, keeping a soak report the file already holds.
-pub fn write_flash_sale(path: &Path, report: &str) -> anyhow::Result<()> {
-    let existing = read(path);
-    let text = match soak_block(&existing) {
-        Some(soak) => format!("{}\n{soak}\n", report.trim_end()),
-        None => report.to_owned(),
-    };
-    write(path, &text)
-}
-
-/// Writes the soak report into the file in place of an earlier one, or at its end.
-pub fn write_soak(path: &Path, report: &str) -> anyhow::Result<()> {
-    let existing = read(path);
-    let block = format!("{SOAK_START}\n{}\n{SOAK_END}", report.trim_end());
-    let text = match soak_block(&existing) {
-        Some(old) => existing.replacen(old, &block, 1),
-        None if existing.trim().is_empty() => format!("{block}\n"),
-        None => format!("{}\n\n{block}\n", existing.trim_end()),
-    };
-    write(path, &text)
+/// `existing` with `report` between `block`'s markers.
+fn with_block(existing: &str, block: &Block, report: &str) -> String {
+    let marked = format!("{}\n{}\n{}", block.start, report.trim_end(), block.end);
+    let found = existing.find(block.start).and_then(|start| {
+        let end = existing[start..].find(block.end)? + start + block.end.len();
+        Some(&existing[start..end])
+    });
+    match found {
+        Some(old) => existing.replacen(old, &marked, 1),
+        None if existing.trim().is_empty() => format!("{marked}\n"),
+        None if block.first => format!("{marked}\n\n{}", existing.trim_start()),
+        None => format!("{}\n\n{marked}\n", existing.trim_end()),
+    }
 }
 
 #[cfg(test)]
@@ -52,18 +72,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_report_keeps_the_other() {
+    fn each_report_keeps_the_others_and_the_hand_written_sections() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("BENCHMARKS.md");
+        std::fs::write(&path, "## Hot paths with wrk\nby hand\n").unwrap();
         write_flash_sale(&path, "# Benchmarks\nsale 1\n").unwrap();
         write_soak(&path, "## Soak\nrss 1\n").unwrap();
+        write_dynamodb_costs(&path, "## DynamoDB\ncalls 1\n").unwrap();
         write_flash_sale(&path, "# Benchmarks\nsale 2\n").unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("# Benchmarks\nsale 2\n"), "{text}");
-        assert!(text.contains("## Soak\nrss 1"), "{text}");
         write_soak(&path, "## Soak\nrss 2\n").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("sale 2") && text.contains("rss 2") && !text.contains("rss 1"), "{text}");
-        assert_eq!(text.matches(SOAK_START).count(), 1);
+        assert!(text.starts_with(&format!("{}\n# Benchmarks\nsale 2\n", FLASH_SALE.start)), "{text}");
+        for kept in ["by hand", "rss 2", "calls 1"] {
+            assert!(text.contains(kept), "{kept} in {text}");
+        }
+        assert!(!text.contains("sale 1") && !text.contains("rss 1"), "{text}");
+        for marker in [FLASH_SALE.start, SOAK.start, DYNAMODB_COSTS.start] {
+            assert_eq!(text.matches(marker).count(), 1);
+        }
     }
 }

@@ -158,3 +158,24 @@ fn keep_warnings(mut log: impl BufRead, into: &Mutex<ServerWarnings>) {
         line.clear();
     }
 }
+
+/// `serve` flags for a fresh DynamoDB table at `endpoint`, which this makes first (through
+/// this binary's `dynamodb create-table`, so a build without the `aws` feature says so).
+pub fn dynamodb_flags(endpoint: &str) -> anyhow::Result<Vec<String>> {
+    let table = format!("loadtest-{:x}", rand::random::<u64>());
+    let made = Command::new(std::env::current_exe()?)
+        .args(["dynamodb", "create-table", &table, "--aws-endpoint-url", endpoint])
+        .output()
+        .context("running stampede dynamodb create-table")?;
+    if !made.status.success() {
+        anyhow::bail!(
+            "could not create a DynamoDB table at {endpoint} (is this a build with --features aws?): {}",
+            String::from_utf8_lossy(&made.stderr).trim()
+        );
+    }
+    Ok(vec![
+        "--store=dynamodb".to_owned(),
+        format!("--dynamodb-table={table}"),
+        format!("--aws-endpoint-url={endpoint}"),
+    ])
+}

@@ -133,13 +133,13 @@ impl DynamoStore {
         Client::new(&sdk)
     }
 
-    /// DynamoDB calls and capacity units used so far by this instance.
     /// The TTL value (epoch seconds) for an item kept for the retention period from now.
     fn expires_at(&self) -> Option<u64> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         self.config.retention.map(|keep| (now + keep).as_secs())
     }
 
+    /// DynamoDB calls and capacity units used so far by this instance.
     pub fn op_counts(&self) -> OpCounts {
         self.counters.snapshot()
     }
@@ -317,6 +317,18 @@ impl Store for DynamoStore {
 
     fn splits_stock(&self) -> bool {
         true
+    }
+
+    fn service_calls(&self) -> Vec<(&'static str, f64)> {
+        let c = self.op_counts();
+        vec![
+            ("reads", c.reads as f64),
+            ("writes", c.writes as f64),
+            ("transactions", c.transactions as f64),
+            ("retries", c.retries as f64),
+            ("read_units", c.read_units),
+            ("write_units", c.write_units),
+        ]
     }
 }
 

@@ -1,0 +1,173 @@
+//! What a run cost in storage-service requests, per accepted order, per refusal and per
+//! catalog view: read from the server's `stampede_store_service_calls` metric before and
+//! after each phase (`serve --store dynamodb` reports it; SQLite has no service to count).
+
+use super::server::Target;
+use reqwest::Client;
+use std::collections::BTreeMap;
+
+/// The server's counters at one moment, by kind.
+#[derive(Debug, Clone, Default)]
+pub struct Calls(BTreeMap<String, f64>);
+
+impl Calls {
+    /// Reads the counters from `/metrics`; `None` when the server reports none.
+    pub async fn scrape(client: &Client, target: &Target) -> Option<Calls> {
+        let text = client.get(format!("{}/metrics", target.base)).send().await.ok()?.text().await.ok()?;
+        let calls = parse(&text);
+        (!calls.0.is_empty()).then_some(calls)
+    }
+
+    /// The requests made between `earlier` and `self`, divided over `requests` requests.
+    pub fn per_request(&self, earlier: &Calls, requests: usize) -> PerRequest {
+        let delta = |kind: &str| {
+            let d = self.0.get(kind).copied().unwrap_or(0.0) - earlier.0.get(kind).copied().unwrap_or(0.0);
+            d / requests.max(1) as f64
+        };
+        PerRequest {
+            requests,
+            reads: delta("reads"),
+            writes: delta("writes"),
+            transactions: delta("transactions"),
+            retries: delta("retries"),
+            read_units: delta("read_units"),
+            write_units: delta("write_units"),
+        }
+    }
+}
+
+/// Storage requests per HTTP request of one phase.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PerRequest {
+    /// HTTP requests the figures are divided over.
+    pub requests: usize,
+    pub reads: f64,
+    pub writes: f64,
+    pub transactions: f64,
+    pub retries: f64,
+    pub read_units: f64,
+    pub write_units: f64,
+}
+
+/// A run's costs: the sale per accepted order (its refusals, replays and the relay's delivery
+/// included), the sold-out rush per refusal, and product views per view.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreCosts {
+    pub accepted_order: PerRequest,
+    pub refusal: PerRequest,
+    pub view: PerRequest,
+    /// Requests per second with no traffic: the relay looking for due events and the
+    /// live-stock poll. They run during every phase too, so they are part of its figures.
+    pub idle_per_second: PerRequest,
+}
+
+/// Counts what the server asks of its store in `seconds` without traffic.
+pub async fn idle(client: &Client, target: &Target, seconds: u64) -> PerRequest {
+    let before = Calls::scrape(client, target).await.unwrap_or_default();
+    tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
+    let mut per = Calls::scrape(client, target).await.unwrap_or_default().per_request(&before, seconds as usize);
+    per.requests = 0;
+    per
+}
+
+/// `stampede_store_service_calls{kind="reads"} 12` lines of the Prometheus text format.
+fn parse(text: &str) -> Calls {
+    let mut calls = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("stampede_store_service_calls{")) {
+        let Some((labels, value)) = line.rsplit_once(' ') else { continue };
+        let kind = labels.split("kind=\"").nth(1).and_then(|rest| rest.split('"').next());
+        if let (Some(kind), Ok(value)) = (kind, value.trim().parse::<f64>()) {
+            calls.insert(kind.to_owned(), value);
+        }
+    }
+    Calls(calls)
+}
+
+/// The DynamoDB cost section of BENCHMARKS.md: the command, then per-request figures, each
+/// the median over runs.
+pub fn markdown(a: &super::FlashSaleArgs, series: &[super::flash_sale::Series]) -> String {
+    use std::fmt::Write as _;
+    let runs: Vec<&StoreCosts> = series[0].runs.iter().filter_map(|r| r.store_costs.as_ref()).collect();
+    let all_pass = series[0].runs.iter().all(|r| r.violations.is_empty());
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## DynamoDB: requests per order, refusal and view (a flash sale on moto)
+"
+    );
+    let _ = writeln!(
+        s,
+        "Produced by `stampede loadtest flash-sale --dynamodb-endpoint <moto> --runs {} --stock {} --buyers {} \
+         --per-customer-limit {} --retry-percent {} --greedy-percent {} --sold-out-requests {} --concurrency {} \
+         --report BENCHMARKS.md` (a build with `--features aws`; moto from `scripts/moto_serial.py` or `moto_server`), \
+         which starts `stampede serve --store dynamodb` on a fresh table and reads the server's \
+         `stampede_store_service_calls` metric around each phase. moto is slow and reports no consumed capacity, \
+         so this counts requests, not speed; units are 0 here and the server's figures on AWS. Invariants: {}.\n",
+        a.runs,
+        a.stock,
+        a.buyers,
+        a.per_customer_limit,
+        a.retry_percent,
+        a.greedy_percent,
+        a.sold_out_requests,
+        a.concurrency,
+        if all_pass { "PASS (no oversell, every acknowledged order kept, every event delivered once)" } else { "FAIL" },
+    );
+    let _ =
+        writeln!(s, "| per | requests measured | reads | writes | transactions | retries | read units | write units |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    let median = |pick: &dyn Fn(&StoreCosts) -> PerRequest| {
+        let figures: Vec<PerRequest> = runs.iter().map(|c| pick(c)).collect();
+        let med = |f: fn(&PerRequest) -> f64| {
+            let mut v: Vec<f64> = figures.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        (
+            figures.first().map_or(0, |p| p.requests),
+            [
+                med(|p| p.reads),
+                med(|p| p.writes),
+                med(|p| p.transactions),
+                med(|p| p.retries),
+                med(|p| p.read_units),
+                med(|p| p.write_units),
+            ],
+        )
+    };
+    for (name, pick) in [
+        (
+            "accepted order (the whole sale: its refusals, replays and the relay's delivery, over accepted orders)",
+            (|c: &StoreCosts| c.accepted_order) as fn(&StoreCosts) -> PerRequest,
+        ),
+        ("sold-out refusal", |c| c.refusal),
+        ("product view", |c| c.view),
+        ("second with no traffic (relay and live-stock polling, in every phase above too)", |c| c.idle_per_second),
+    ] {
+        let (requests, v) = median(&pick);
+        let _ = writeln!(
+            s,
+            "| {name} | {requests} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            v[0], v[1], v[2], v[3], v[4], v[5]
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_metric_lines_and_divides_the_difference() {
+        let before = parse(
+            "# TYPE stampede_store_service_calls gauge\nstampede_store_service_calls{kind=\"reads\"} 10\nstampede_store_service_calls{kind=\"transactions\"} 4\nother 1\n",
+        );
+        let after = parse(
+            "stampede_store_service_calls{kind=\"reads\"} 30\nstampede_store_service_calls{kind=\"transactions\"} 24\n",
+        );
+        let per = after.per_request(&before, 20);
+        assert_eq!((per.reads, per.transactions, per.writes, per.requests), (1.0, 1.0, 0.0, 20));
+        assert!(parse("nothing here").0.is_empty());
+    }
+}
