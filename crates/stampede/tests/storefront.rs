@@ -436,3 +436,28 @@ async fn pages_carry_the_server_clock_and_reload_without_javascript_for_a_near_s
     let menu = page(&app, "/", None).await.text().await.unwrap();
     assert!(menu.contains(r#"<noscript><meta http-equiv="refresh""#), "the menu reloads for the nearest change");
 }
+
+#[tokio::test]
+async fn the_cached_menu_carries_each_visitors_own_token_and_follows_stock() {
+    let app = TestApp::pizza_shop().await;
+    let (mut ana, mut bob) = (common::browser::Browser::new(&app.base), common::browser::Browser::new(&app.base));
+    let tokens = |html: &str| -> std::collections::BTreeSet<String> {
+        html.split("name=\"_csrf\" value=\"").skip(1).map(|rest| rest[..rest.find('"').unwrap()].to_owned()).collect()
+    };
+    let (first, second) = (ana.get("/").await.html, bob.get("/").await.html);
+    let (ana_tokens, bob_tokens) = (tokens(&first), tokens(&second));
+    assert_eq!(ana_tokens.len(), 1, "every form on ana's menu carries her one token");
+    assert_eq!(bob_tokens.len(), 1);
+    assert_ne!(ana_tokens, bob_tokens, "the cached sections never carry another visitor's token");
+    assert!(!first.contains("csrf-token"), "no mark is left in the page");
+    // The token works: ana adds to her cart from the cached menu.
+    let token = ana_tokens.into_iter().next().unwrap();
+    let added = ana.post("/cart/add", &[("_csrf", &token), ("product", "cola"), ("quantity", "1")]).await;
+    assert_eq!(added.status, 303);
+    // A sale changes the stock: the next menu shows it at once, not a second later.
+    let before = ana.get("/").await.html;
+    assert!(before.contains("data-stock-for=\"midnight-truffle\">50 left"), "{before}");
+    assert_eq!(app.order(&order_body("dee@example.com", "midnight-truffle", 2), None).await.status(), 201);
+    let after = ana.get("/").await.html;
+    assert!(after.contains("data-stock-for=\"midnight-truffle\">48 left"), "the menu follows the sale");
+}

@@ -27,7 +27,7 @@ pub struct Card {
     pub stock: u32,
     pub stock_label: String,
     /// Inner SVG drawing.
-    pub art: String,
+    pub art: std::sync::Arc<str>,
     pub has_options: bool,
     pub opening: Option<Opening>,
     /// When an open (or not yet open) sale closes, if it closes later than now.

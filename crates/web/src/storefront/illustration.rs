@@ -3,19 +3,46 @@
 //! the drawing in `<svg role="img" aria-label="...">`, which is its alt text.
 
 use stampede_domain::Product;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
 
 /// Topping colours: tomato, basil, olive, pepperoni, mushroom, pineapple, pepper.
 const TOPPING_COLOURS: [&str; 7] = ["#c0392b", "#2e7d32", "#263238", "#a93226", "#8d6e63", "#f4d03f", "#e67e22"];
 
+/// Drawings made so far, by kind and seed.
+type Drawings = HashMap<(Kind, u32), Arc<str>>;
+
+/// The kinds of drawing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Pizza,
+    Drink,
+    Deal,
+}
+
 /// The inner SVG drawing (viewBox 0 0 100 100) for a product. Contains no text from the
-/// catalog, so it can be written unescaped.
-pub fn drawing(product: &Product) -> String {
+/// catalog, so it can be written unescaped. A product's drawing never changes, so each is
+/// made once and shared: its trigonometry and number formatting were the largest cost of a
+/// menu page (a third of its CPU, by `perf`).
+pub fn drawing(product: &Product) -> Arc<str> {
+    static DRAWN: LazyLock<RwLock<Drawings>> = LazyLock::new(RwLock::default);
     let seed = product.id.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-    match product.category.as_str() {
-        "pizza" => pizza(seed),
-        "drinks" => drink(seed),
-        _ => deal(seed),
+    let kind = match product.category.as_str() {
+        "pizza" => Kind::Pizza,
+        "drinks" => Kind::Drink,
+        _ => Kind::Deal,
+    };
+    if let Some(svg) = DRAWN.read().unwrap_or_else(|p| p.into_inner()).get(&(kind, seed)) {
+        return svg.clone();
     }
+    let svg: Arc<str> = match kind {
+        Kind::Pizza => pizza(seed),
+        Kind::Drink => drink(seed),
+        Kind::Deal => deal(seed),
+    }
+    .into();
+    DRAWN.write().unwrap_or_else(|p| p.into_inner()).insert((kind, seed), svg.clone());
+    svg
 }
 
 fn pizza(seed: u32) -> String {

@@ -3,12 +3,14 @@
 use super::cart::Cart;
 use super::catalog_view::Card;
 use super::display::now_millis;
+use super::menu_cache::{TOKEN_MARK, with_token};
 use super::page::{PageError, Shell, render};
 use crate::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use stampede_domain::Millis;
 
 /// Sections in menu order, with their headings; unknown categories follow in catalog order.
 const SECTIONS: [(&str, &str, &str); 3] = [
@@ -28,12 +30,36 @@ struct Section {
 #[template(path = "storefront/menu.html")]
 struct MenuPage {
     shell: Shell,
+    /// The sections' HTML, with the visitor's token in.
+    sections: String,
+}
+
+#[derive(Template)]
+#[template(path = "storefront/menu_sections.html")]
+struct MenuSections<'a> {
     sections: Vec<Section>,
+    csrf: &'a str,
 }
 
 /// The menu.
 pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let now = now_millis();
+    let version = *app.store.stock_changes().borrow();
+    let (pieces, next_change) = match app.menu.get(version, now) {
+        Some(cached) => cached,
+        None => {
+            let (html, next_change) = sections(&app, now).await?;
+            (app.menu.put(version, next_change, &html), next_change)
+        }
+    };
+    let shell = Shell::new("Menu", &Cart::from_headers(&headers)).reload_at(now, next_change);
+    let sections = with_token(&pieces, &shell.csrf);
+    Ok(render(StatusCode::OK, &MenuPage { shell, sections }))
+}
+
+/// The sections' HTML at `now`, with [`TOKEN_MARK`] for the visitor's token, and the next
+/// moment a sale on it opens or closes.
+async fn sections(app: &AppState, now: Millis) -> Result<(String, Option<Millis>), PageError> {
     let products = app.store.products().await?;
     let mut sections: Vec<Section> = SECTIONS
         .iter()
@@ -59,9 +85,8 @@ pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Res
     sections.retain(|s| !s.cards.is_empty());
     let next_change =
         products.iter().filter(|v| !v.product.archived).filter_map(|v| v.product.sale.next_change(now)).min();
-    let shell = Shell::new("Menu", &Cart::from_headers(&headers)).reload_at(now, next_change);
-    let page = MenuPage { shell, sections };
-    Ok(render(StatusCode::OK, &page))
+    let html = MenuSections { sections, csrf: TOKEN_MARK }.render().map_err(PageError::render)?;
+    Ok((html, next_change))
 }
 
 /// "side-dishes" reads as "Side dishes".

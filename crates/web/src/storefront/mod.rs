@@ -13,6 +13,7 @@ mod illustration;
 mod link_page;
 pub mod live_stock;
 mod menu;
+pub mod menu_cache;
 mod messages;
 mod my_orders;
 mod order_page;

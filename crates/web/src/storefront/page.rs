@@ -123,6 +123,14 @@ pub enum PageError {
     NotFound,
     /// The store failed; nothing was changed.
     Store(StoreError),
+    /// A template could not be rendered (a bug: templates are checked at compile time).
+    Render(askama::Error),
+}
+
+impl PageError {
+    pub fn render(e: askama::Error) -> PageError {
+        PageError::Render(e)
+    }
 }
 
 impl From<StoreError> for PageError {
@@ -137,15 +145,23 @@ impl IntoResponse for PageError {
             PageError::NotFound => not_found(),
             PageError::Store(e) => {
                 tracing::error!(error = %e, "storefront page failed");
-                let page = ErrorPage {
-                    shell: Shell::without_cart("Something went wrong"),
-                    heading: "Something went wrong on our side".into(),
-                    message: "Nothing was charged or changed. Please try again in a moment.".into(),
-                };
-                render(StatusCode::INTERNAL_SERVER_ERROR, &page)
+                server_error()
+            }
+            PageError::Render(e) => {
+                tracing::error!(error = %e, "storefront page failed to render");
+                server_error()
             }
         }
     }
+}
+
+fn server_error() -> Response {
+    let page = ErrorPage {
+        shell: Shell::without_cart("Something went wrong"),
+        heading: "Something went wrong on our side".into(),
+        message: "Nothing was charged or changed. Please try again in a moment.".into(),
+    };
+    render(StatusCode::INTERNAL_SERVER_ERROR, &page)
 }
 
 fn not_found() -> Response {
