@@ -159,6 +159,11 @@ async fn one_run(
     let mark = target.cpu_time();
     baseline.add(probe(client, &target.base, slice, conc, "baseline /healthz").await);
     cpu.baseline += since(target, mark);
+    // The catalog as a buyer's page polls it: the same number of requests as a baseline slice.
+    let mark = target.cpu_time();
+    let (catalog, catalog_elapsed) =
+        get_many(client, &format!("{}/api/products", target.base), slice, conc, "catalog").await;
+    cpu.catalog = since(target, mark);
 
     let product = format!("flash-{run}-{}", rand::random::<u32>());
     create_product(client, target, &product, args.stock, args.per_customer_limit).await?;
@@ -175,11 +180,24 @@ async fn one_run(
     let s = shared.clone();
     let mark = target.cpu_time();
     let calls_before_sale = Calls::scrape(client, target).await;
-    let (buyers, _) = fire("flash sale", args.buyers as usize, conc, move |i, start| buy(s.clone(), i, start)).await;
+    let (buyers, sale_clock) =
+        fire("flash sale", args.buyers as usize, conc, move |i, start| buy(s.clone(), i, start)).await;
     cpu.sale = since(target, mark);
     let sale_samples: Vec<Sample> = buyers.iter().flat_map(|b| b.samples.iter().copied()).collect();
     let sell_out_time =
         sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).map(|s| s.finished).max().unwrap_or_default();
+    // Sold-out refusals at once, while the sale's receipts are still going out: in a real sale
+    // the rush of latecomers meets the relay's backlog, and neither may starve the other.
+    let during_count = (args.sold_out_requests as usize).div_ceil(RUSH_SLICES);
+    let (s, first) = (shared.clone(), args.buyers as usize + args.sold_out_requests as usize);
+    let mark = target.cpu_time();
+    let (during, during_start) = fire("refusals while receipts go out", during_count, conc, move |i, start| {
+        buy_once(s.clone(), first + i, start)
+    })
+    .await;
+    let during_elapsed = during_start.elapsed();
+    cpu.backlog = since(target, mark);
+    let during_samples: Vec<Sample> = during.iter().flat_map(|b| b.samples.iter().copied()).collect();
     // The relay delivers while the sale runs and trails it a little: let it finish, so its
     // work is counted neither in the rush nor in the baseline, and report how long it trailed.
     let delivery_lag = match receiver {
@@ -188,6 +206,7 @@ async fn one_run(
     };
     // Without a receiver the relay still settles every event (dev mailbox): wait for that too.
     outbox_drained(client, target, Duration::from_secs(60)).await;
+    let drain_time = sale_clock.elapsed();
     let calls_after_sale = Calls::scrape(client, target).await;
 
     let mut rush = Vec::new();
@@ -219,6 +238,8 @@ async fn one_run(
         _ => None,
     };
 
+    // The latecomers of both refusal phases are audited (and counted) together.
+    let rush: Vec<Buyer> = during.into_iter().chain(rush).collect();
     let mut audit = audit(client, target, &product, args, &buyers, &rush).await?;
     let notifications = match receiver {
         Some(receiver) => {
@@ -250,6 +271,8 @@ async fn one_run(
     let per_request = |cpu: Duration, requests: usize| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
     let server_cpu_us = target.cpu_time().map(|_| ServerCpuPerRequest {
         baseline: per_request(cpu.baseline, baseline.samples.len()),
+        catalog: per_request(cpu.catalog, catalog.len()),
+        backlog: per_request(cpu.backlog, during_samples.len()),
         sale: per_request(cpu.sale, sale_samples.len()),
         rush: per_request(cpu.rush, rush_samples.len()),
     });
@@ -257,6 +280,11 @@ async fn one_run(
         server_cpu_us,
         baseline_rps: rate(baseline.samples.len(), baseline.elapsed),
         baseline: Latency::of(&baseline.samples, Outcome::Ok),
+        catalog_rps: rate(catalog.iter().filter(|s| s.outcome == Outcome::Ok).count(), catalog_elapsed),
+        catalog: Latency::of(&catalog, Outcome::Ok),
+        backlog_rps: rate(during_samples.iter().filter(|s| s.outcome == Outcome::SoldOut).count(), during_elapsed),
+        backlog: Latency::of(&during_samples, Outcome::SoldOut),
+        drain_time,
         accepted_rps: rate(accepted.count, sell_out_time),
         accepted,
         sell_out_time,
@@ -320,15 +348,21 @@ const RUSH_SLICES: usize = 4;
 #[derive(Default)]
 struct ServerCpu {
     baseline: Duration,
+    catalog: Duration,
     sale: Duration,
+    backlog: Duration,
     rush: Duration,
 }
 
 /// Server CPU per request in each phase, in microseconds.
 pub struct ServerCpuPerRequest {
     pub baseline: f64,
+    /// `GET /api/products`.
+    pub catalog: f64,
     /// Every request of the sale: accepted, replayed, refused.
     pub sale: f64,
+    /// Sold-out rejections while the sale's receipts go out (the relay's work included).
+    pub backlog: f64,
     /// Sold-out rejections.
     pub rush: f64,
 }
@@ -363,7 +397,12 @@ pub(super) async fn probe(
     conc: usize,
     label: &str,
 ) -> (Vec<Sample>, Duration) {
-    let (client, url) = (client.clone(), format!("{base}/healthz"));
+    get_many(client, &format!("{base}/healthz"), total, conc, label).await
+}
+
+/// GETs `url` `total` times over `conc` connections; each answer 200 is `Ok`.
+async fn get_many(client: &Client, url: &str, total: usize, conc: usize, label: &str) -> (Vec<Sample>, Duration) {
+    let (client, url) = (client.clone(), url.to_owned());
     let (samples, start) = fire(label, total, conc, move |_, start| {
         let (client, url) = (client.clone(), url.clone());
         async move {
