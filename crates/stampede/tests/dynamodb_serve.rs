@@ -7,7 +7,7 @@ mod common;
 
 use common::moto::Moto;
 use common::process::Server;
-use common::{ADMIN_TOKEN, next_stock, order_body};
+use common::{ADMIN_TOKEN, admin_json, next_stock, order_body};
 use reqwest::Client;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -110,30 +110,14 @@ async fn two_instances_sell_one_table_without_overselling_and_deliver_every_even
     // 16 placed + 1 cancelled = 17 events, each delivered once by one of the two relays.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let page: Value = client
-            .get(a.url("/api/admin/outbox?state=delivered"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = admin_json(&client, &a.url("/api/admin/outbox?state=delivered")).await;
         if page["counts"] == json!({"pending": 0, "delivered": 17, "failed": 0}) {
             break;
         }
         assert!(Instant::now() < deadline, "the outbox never settled: {}", page["counts"]);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let sales: Value = client
-        .get(b.url("/api/admin/products/drop/sales"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sales = admin_json(&client, &b.url("/api/admin/products/drop/sales")).await;
     assert_eq!(sales, json!({"stock": 1, "unitsSold": 15, "orders": 15, "maxUnitsPerCustomer": 1}));
 }
 

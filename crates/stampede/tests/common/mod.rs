@@ -204,6 +204,11 @@ pub async fn next_stock(resp: &mut Response, buffer: &mut String, want: impl Fn(
     }
 }
 
+/// `GET url` with the admin token, as JSON: for servers started as processes.
+pub async fn admin_json(client: &Client, url: &str) -> Value {
+    client.get(url).bearer_auth(ADMIN_TOKEN).send().await.unwrap().json().await.unwrap()
+}
+
 /// Asserts a problem+json response with the given status and type, returning the body.
 pub async fn expect_problem(resp: Response, status: u16, kind: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status, "status for {kind}");

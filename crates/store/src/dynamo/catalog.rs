@@ -9,7 +9,7 @@ use super::op_counts::Op;
 use super::writes::put;
 use super::{DynamoStore, error, now_millis, shards};
 use crate::{ProductView, StoreError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::AttributeValue;
 use stampede_domain::{OrderRejection, Product};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -38,28 +38,9 @@ pub async fn product(store: &DynamoStore, id: &str) -> Result<Option<ProductView
 /// Every product definition, in menu order.
 async fn menu(store: &DynamoStore) -> Result<Vec<Product>, StoreError> {
     let mut definitions = Vec::new();
-    let mut start = None;
-    loop {
-        store.count(Op::Read);
-        let out = store
-            .client
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("pk = :c")
-            .expression_attribute_values(":c", s(CATALOG))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| store.sdk(e))?;
-        store.counters.consumed(out.consumed_capacity());
-        for item in out.items.unwrap_or_default() {
-            definitions.push((get_s(&item, "position")?.to_owned(), definition(&item)?));
-        }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
+    let query = store.client.query().key_condition_expression("pk = :c").expression_attribute_values(":c", s(CATALOG));
+    for item in store.query_pages(query, |_| false).await?.iter().flat_map(|p| p.items()) {
+        definitions.push((get_s(item, "position")?.to_owned(), definition(item)?));
     }
     definitions.sort_by(|a, b| a.0.cmp(&b.0));
     let products: Vec<Product> = definitions.into_iter().map(|(_, p)| p).collect();

@@ -144,6 +144,32 @@ impl DynamoStore {
         self.counters.snapshot()
     }
 
+    /// The pages of `query` until it is done or `enough` says so, each counted as one read
+    /// with the capacity it reports: the SDK's paginator with the store's bookkeeping.
+    async fn query_pages(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        mut enough: impl FnMut(&aws_sdk_dynamodb::operation::query::QueryOutput) -> bool,
+    ) -> Result<Vec<aws_sdk_dynamodb::operation::query::QueryOutput>, StoreError> {
+        let mut pages = query
+            .table_name(self.table())
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.count(Op::Read);
+            let page = page.map_err(|e| self.sdk(e))?;
+            self.counters.consumed(page.consumed_capacity());
+            let done = enough(&page);
+            out.push(page);
+            if done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     fn count(&self, op: Op) {
         self.counters.count(op);
     }

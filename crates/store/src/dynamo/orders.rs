@@ -169,28 +169,15 @@ pub async fn product_sales(store: &DynamoStore, id: &str) -> Result<ProductSales
 async fn max_holding(store: &DynamoStore, id: &str) -> Result<u64, StoreError> {
     let mut max = 0u64;
     for bucket in 0..keys::HOLD_BUCKETS {
-        let mut start = None;
-        loop {
-            store.count(Op::Read);
-            let out = store
-                .client
-                .query()
-                .table_name(store.table())
-                .key_condition_expression("pk = :p")
-                .expression_attribute_values(":p", s(keys::holders_partition(id, bucket)))
-                .projection_expression("qty")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| store.sdk(e))?;
-            for item in out.items.unwrap_or_default() {
-                max = max.max(get_n(&item, "qty")?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
+        let query = store
+            .client
+            .query()
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(keys::holders_partition(id, bucket)))
+            .projection_expression("qty")
+            .consistent_read(true);
+        for item in store.query_pages(query, |_| false).await?.iter().flat_map(|p| p.items()) {
+            max = max.max(get_n(item, "qty")?);
         }
     }
     Ok(max)

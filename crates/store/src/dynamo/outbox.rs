@@ -21,29 +21,22 @@ fn state_name(state: OutboxState) -> &'static str {
 
 /// Up to `limit` items of one `byState` partition, newest first (`None`: all of them).
 async fn query(store: &DynamoStore, partition: &str, limit: Option<u32>) -> Result<Vec<Item>, StoreError> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        store.count(Op::Read);
-        let out = store
-            .client
-            .query()
-            .table_name(store.table())
-            .index_name(BY_STATE)
-            .key_condition_expression("gsi3pk = :p")
-            .expression_attribute_values(":p", s(partition))
-            .scan_index_forward(false)
-            .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| store.sdk(e))?;
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() || limit.is_some_and(|l| items.len() >= l as usize) {
-            return Ok(items);
-        }
-    }
+    let query = store
+        .client
+        .query()
+        .index_name(BY_STATE)
+        .key_condition_expression("gsi3pk = :p")
+        .expression_attribute_values(":p", s(partition))
+        .scan_index_forward(false)
+        .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)));
+    let mut seen = 0usize;
+    let pages = store
+        .query_pages(query, |page| {
+            seen += page.items().len();
+            limit.is_some_and(|l| seen >= l as usize)
+        })
+        .await?;
+    Ok(pages.into_iter().flat_map(|p| p.items.unwrap_or_default()).collect())
 }
 
 /// Every pending event, oldest first.
@@ -237,27 +230,15 @@ pub async fn counts(store: &DynamoStore) -> Result<OutboxCounts, StoreError> {
     let mut counts = [0u64; 2];
     for (slot, state) in [PENDING, FAILED].into_iter().enumerate() {
         for bucket in 0..BUCKETS {
-            let mut start = None;
-            loop {
-                store.count(Op::Read);
-                let out = store
-                    .client
-                    .query()
-                    .table_name(store.table())
-                    .index_name(BY_STATE)
-                    .key_condition_expression("gsi3pk = :p")
-                    .expression_attribute_values(":p", s(keys::outbox_partition(state, bucket)))
-                    .select(Select::Count)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| store.sdk(e))?;
-                counts[slot] += u64::try_from(out.count).unwrap_or(0);
-                start = out.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
+            let query = store
+                .client
+                .query()
+                .index_name(BY_STATE)
+                .key_condition_expression("gsi3pk = :p")
+                .expression_attribute_values(":p", s(keys::outbox_partition(state, bucket)))
+                .select(Select::Count);
+            let pages = store.query_pages(query, |_| false).await?;
+            counts[slot] += pages.iter().map(|p| u64::try_from(p.count).unwrap_or(0)).sum::<u64>();
         }
     }
     Ok(OutboxCounts { pending: counts[0], delivered, failed: counts[1] })
