@@ -177,7 +177,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       const delivery = (email) => ({
         customer: { email, name: 'Eli' },
         items: [{ productId: 'margherita', quantity: 1, options: { size: 'large', toppings: ['basil'] } }],
-        fulfilment: { type: 'delivery', address: '7 Harbour Road', city: 'Springfield', postcode: '12345' },
+        fulfilment: { type: 'delivery', address: '7 Harbour Road', city: 'Springfield', postcode: '12345', phone: '555 0100' },
       });
       const first = await shop.order(delivery(`eli-${device}@example.com`));
       const second = await shop.order(delivery(`eli2-${device}@example.com`));

@@ -7,6 +7,7 @@ pub mod customer;
 pub mod error;
 pub mod fulfilment;
 pub mod money;
+pub mod opening_hours;
 pub mod order;
 pub mod plain_text;
 pub mod pricing;
@@ -19,8 +20,9 @@ pub use catalog::{MAX_STOCK_SHARDS, OptionChoice, OptionGroup, Product, SaleRule
 pub use checkout::{PricedOrder, ProductState, evaluate};
 pub use customer::{Customer, CustomerKey};
 pub use error::{OrderRejection, ValidationError};
-pub use fulfilment::{DeliveryAddress, Fulfilment};
+pub use fulfilment::{DeliveryAddress, Fulfilment, Phone};
 pub use money::{Currency, Money};
+pub use opening_hours::{OpeningHours, SlotError};
 pub use order::{LineRequest, MAX_LINE_QUANTITY, MAX_LINES, OrderLine, OrderRequest, SelectedOption, short_number};
 pub use pricing::{OptionSelection, price_line};
 pub use rules::{LineCheck, check_line};

@@ -41,6 +41,16 @@ impl ShopZone {
             .map_err(|_| format!("unknown time zone `{name}`: use an IANA name such as Europe/Berlin or UTC"))
     }
 
+    /// The zone itself, for the domain's calendar rules (opening hours).
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// A slot time for a choice list: `Mon 30 Nov, 18:15`, in this zone.
+    pub fn slot_label(&self, ms: Millis) -> String {
+        self.zoned(ms).map(|z| z.strftime("%a %-d %b, %H:%M").to_string()).unwrap_or_default()
+    }
+
     /// The IANA name.
     pub fn name(&self) -> &str {
         &self.name

@@ -107,6 +107,8 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             total: priced.total,
             status: OrderStatus::Received,
             fulfilment: request.fulfilment.clone(),
+            phone: request.phone.clone(),
+            slot: request.slot,
             created_at: now,
             updated_at: now,
         };

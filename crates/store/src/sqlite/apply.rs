@@ -8,7 +8,7 @@ use super::writer::Placing;
 use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED};
 use crate::{Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use stampede_domain::{Millis, OrderRejection, OrderStatus, Product, ProductState, evaluate};
+use stampede_domain::{Millis, OrderRejection, OrderStatus, Phone, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
 
 /// Places one order: replays a known idempotency key (`key_seen` says it may be known),
@@ -45,8 +45,8 @@ pub fn place(
     let fulfilment = request.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
     conn.prepare_cached(
         "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
-                             created_at, updated_at, idempotency_key, request_fingerprint, fulfilment)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
+                             created_at, updated_at, idempotency_key, request_fingerprint, fulfilment, phone, slot_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         id,
@@ -59,7 +59,9 @@ pub fn place(
         now,
         key,
         fingerprint,
-        fulfilment
+        fulfilment,
+        request.phone.as_ref().map(Phone::as_str),
+        request.slot
     ])?;
     let mut insert_line = conn.prepare_cached(
         "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount, line_amount, currency)
@@ -99,6 +101,8 @@ pub fn place(
         total: priced.total,
         status: OrderStatus::Received,
         fulfilment: request.fulfilment.clone(),
+        phone: request.phone.clone(),
+        slot: request.slot,
         created_at: now,
         updated_at: now,
     };

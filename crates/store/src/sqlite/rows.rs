@@ -3,7 +3,7 @@
 
 use crate::{Order, OrderPage, ProductSales, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use stampede_domain::{Currency, Customer, CustomerKey, Money, OrderLine, OrderStatus, Product};
+use stampede_domain::{Currency, Customer, CustomerKey, Money, OrderLine, OrderStatus, Phone, Product};
 
 fn currency(code: &str) -> Result<Currency, StoreError> {
     Currency::parse(code).ok_or_else(|| StoreError::Backend(format!("stored currency `{code}` is invalid")))
@@ -26,7 +26,7 @@ pub fn load_products(conn: &Connection) -> Result<Vec<ProductView>, StoreError> 
 pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT customer_key, customer_email, customer_name, status, total_amount, currency, created_at, updated_at,
-                fulfilment
+                fulfilment, phone, slot_at
          FROM orders WHERE id = ?1",
     )?;
     let head = stmt
@@ -41,10 +41,12 @@ pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreErr
                 r.get::<_, i64>(6)?,
                 r.get::<_, i64>(7)?,
                 r.get::<_, Option<String>>(8)?,
+                r.get::<_, Option<String>>(9)?,
+                r.get::<_, Option<i64>>(10)?,
             ))
         })
         .optional()?;
-    let Some((key, email, name, status, total, cur, created_at, updated_at, fulfilment)) = head else {
+    let Some((key, email, name, status, total, cur, created_at, updated_at, fulfilment, phone, slot)) = head else {
         return Ok(None);
     };
     let status = OrderStatus::parse(&status)
@@ -56,6 +58,8 @@ pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreErr
         total: Money::new(total, currency(&cur)?),
         status,
         fulfilment: fulfilment.as_deref().map(serde_json::from_str).transpose()?,
+        phone: phone.map(Phone::stored),
+        slot,
         created_at,
         updated_at,
     }))

@@ -153,6 +153,12 @@ CREATE TABLE email_links (
 );
 CREATE INDEX email_links_by_email ON email_links (email, created_at);
 "#,
+    r#"
+-- A number the shop can call about the order (required for delivery at checkout), and the
+-- pickup or delivery time chosen (Unix ms, UTC); NULL slot is as soon as possible.
+ALTER TABLE orders ADD COLUMN phone TEXT;
+ALTER TABLE orders ADD COLUMN slot_at INTEGER;
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

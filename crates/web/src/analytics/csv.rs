@@ -192,6 +192,8 @@ mod tests {
                 city: "Springfield".into(),
                 postcode: "12345".into(),
             })),
+            phone: None,
+            slot: None,
             created_at: 1_795_132_800_000 + 1_234,
             updated_at: 0,
         }

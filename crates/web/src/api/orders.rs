@@ -71,6 +71,9 @@ pub(crate) async fn place_api_order(
 ) -> Result<Placed, Problem> {
     app.order_limits.check_ip(client)?;
     let request = body.into_request()?;
+    app.shop
+        .check_slot(request.slot, crate::storefront::now_millis())
+        .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
     app.order_limits.check_customer(&request.customer.key.0)?;
     let idempotency_key = idempotency_key(headers)?;
     place_checked(app, PlaceOrder { request, idempotency_key }).await
