@@ -251,7 +251,9 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       buyer.expect('status of 422');
       await page.getByRole('button', { name: /Place order/ }).click();
       await page.getByText('Enter the street and number.').waitFor();
+      await page.getByText('Enter a phone number, so the driver can call you.').waitFor();
       assert.equal(await page.getByLabel('Name').inputValue(), 'Dee', 'what was typed is kept');
+      await page.getByLabel('Phone').fill('+44 20 7946 0958');
       await page.getByLabel('Street and number').fill('2 High St');
       await page.getByLabel('City').fill('Shelbyville');
       await page.getByLabel('Postcode').fill('AB1 2CD');
