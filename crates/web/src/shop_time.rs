@@ -46,9 +46,9 @@ impl ShopZone {
         &self.tz
     }
 
-    /// A slot time for a choice list: `Mon 30 Nov, 18:15`, in this zone.
+    /// A slot time for a choice list, shorter than [`label`](Self::label): `Mon 30 Nov, 18:15 CET`.
     pub fn slot_label(&self, ms: Millis) -> String {
-        self.zoned(ms).map(|z| z.strftime("%a %-d %b, %H:%M").to_string()).unwrap_or_default()
+        self.format(ms, "%a %-d %b, %H:%M")
     }
 
     /// The IANA name.
