@@ -18,7 +18,7 @@ pub mod status;
 
 pub use catalog::{MAX_STOCK_SHARDS, OptionChoice, OptionGroup, Product, SaleRules};
 pub use checkout::{PricedOrder, ProductState, evaluate};
-pub use customer::{Customer, CustomerKey};
+pub use customer::{Customer, CustomerKey, LimitKeyRules};
 pub use error::{OrderRejection, ValidationError};
 pub use fulfilment::{DeliveryAddress, Fulfilment, Phone};
 pub use money::{Currency, Money};

@@ -2,7 +2,7 @@
 //! its name, address and phone.
 
 use clap::Args;
-use stampede_domain::{OpeningHours, ShopProfile};
+use stampede_domain::{LimitKeyRules, OpeningHours, ShopProfile};
 use stampede_web::shop::ShopSettings;
 use stampede_web::shop_time::ShopZone;
 
@@ -34,6 +34,12 @@ pub struct ShopArgs {
     /// without hours, orders are for as soon as possible only.
     #[arg(long, env = "STAMPEDE_OPENING_HOURS", value_parser = OpeningHours::parse)]
     pub opening_hours: Option<OpeningHours>,
+    /// Per-customer limits (and the per-customer order rate) count Gmail addresses without
+    /// their dots, and googlemail.com as gmail.com, so `s.a.m@gmail.com` shares `sam@gmail.com`'s
+    /// limit. A `+tag` (`sam+2@example.com`) is always dropped from the limit key. Receipts
+    /// still go to the address as typed.
+    #[arg(long, env = "STAMPEDE_LIMIT_KEY_GMAIL_DOTS")]
+    pub limit_key_gmail_dots: bool,
 }
 
 impl ShopArgs {
@@ -44,6 +50,7 @@ impl ShopArgs {
             kitchen_can_cancel: self.kitchen_can_cancel,
             profile: self.profile(),
             opening_hours: self.opening_hours.clone(),
+            limit_keys: LimitKeyRules { gmail_dots: self.limit_key_gmail_dots },
         }
     }
 

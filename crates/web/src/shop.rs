@@ -2,7 +2,7 @@
 //! heading "Shop").
 
 use crate::shop_time::ShopZone;
-use stampede_domain::{Millis, OpeningHours, ValidationError};
+use stampede_domain::{LimitKeyRules, Millis, OpeningHours, ValidationError};
 
 /// How this shop runs its pages.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +17,8 @@ pub struct ShopSettings {
     /// When the shop is open, in `zone`: the pickup and delivery slots customers may choose.
     /// Without hours, orders are for as soon as possible only.
     pub opening_hours: Option<OpeningHours>,
+    /// How per-customer limits key an email: `+tag` dropped always, Gmail's dots on request.
+    pub limit_keys: LimitKeyRules,
 }
 
 impl ShopSettings {

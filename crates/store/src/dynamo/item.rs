@@ -60,6 +60,9 @@ pub fn order_item(order: &Order, idempotency_key: Option<&str>, taken: &Taken) -
     if let Some(name) = &c.name {
         item.insert("customer_name".into(), s(name));
     }
+    if let Some(limit_key) = &c.limit_key {
+        item.insert("limit_key".into(), s(&limit_key.0));
+    }
     item.insert("status".into(), s(order.status.as_str()));
     item.insert("lines".into(), s(serde_json::to_string(&order.lines)?));
     item.insert("total_amount".into(), n(order.total.amount));
@@ -97,6 +100,7 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             key: CustomerKey(get_s(item, "customer_key")?.to_owned()),
             email: opt_s(item, "customer_email").map(str::to_owned),
             name: opt_s(item, "customer_name").map(str::to_owned),
+            limit_key: opt_s(item, "limit_key").map(|k| CustomerKey(k.to_owned())),
         },
         lines: serde_json::from_str(get_s(item, "lines")?)?,
         total: Money::new(get_n(item, "total_amount")?, currency),
@@ -179,7 +183,9 @@ mod tests {
     fn phone_and_slot_round_trip_through_the_order_item() {
         let mut order = Order {
             id: "0193-a".into(),
-            customer: Customer::with_email("ana@example.com", Some("Ana")).unwrap(),
+            customer: Customer::with_email("ana+pizza@example.com", Some("Ana"))
+                .unwrap()
+                .with_limit_key(stampede_domain::LimitKeyRules::default()),
             lines: vec![],
             total: Money::new(500, Currency::USD),
             status: OrderStatus::Received,
@@ -191,10 +197,11 @@ mod tests {
         };
         let item = order_item(&order, None, &Taken::new()).unwrap();
         assert_eq!(item["phone"].as_s().unwrap(), "+1 555 0100");
+        assert_eq!(item["limit_key"].as_s().unwrap(), "ana@example.com");
         assert_eq!(order_from(&item).unwrap(), order);
-        (order.phone, order.slot) = (None, None);
+        (order.phone, order.slot, order.customer.limit_key) = (None, None, None);
         let item = order_item(&order, None, &Taken::new()).unwrap();
-        assert!(!item.contains_key("phone") && !item.contains_key("slot_at"));
+        assert!(!item.contains_key("phone") && !item.contains_key("slot_at") && !item.contains_key("limit_key"));
         assert_eq!(order_from(&item).unwrap(), order);
     }
 }

@@ -26,7 +26,7 @@ pub fn load_products(conn: &Connection) -> Result<Vec<ProductView>, StoreError> 
 pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT customer_key, customer_email, customer_name, status, total_amount, currency, created_at, updated_at,
-                fulfilment, phone, slot_at
+                fulfilment, phone, slot_at, limit_key
          FROM orders WHERE id = ?1",
     )?;
     let head = stmt
@@ -43,17 +43,19 @@ pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreErr
                 r.get::<_, Option<String>>(8)?,
                 r.get::<_, Option<String>>(9)?,
                 r.get::<_, Option<i64>>(10)?,
+                r.get::<_, Option<String>>(11)?,
             ))
         })
         .optional()?;
-    let Some((key, email, name, status, total, cur, created_at, updated_at, fulfilment, phone, slot)) = head else {
+    let Some((key, email, name, status, total, cur, created_at, updated_at, fulfilment, phone, slot, limit_key)) = head
+    else {
         return Ok(None);
     };
     let status = OrderStatus::parse(&status)
         .ok_or_else(|| StoreError::Backend(format!("stored status `{status}` is invalid")))?;
     Ok(Some(Order {
         id: id.to_owned(),
-        customer: Customer { key: CustomerKey(key), email, name },
+        customer: Customer { key: CustomerKey(key), email, name, limit_key: limit_key.map(CustomerKey) },
         lines: load_lines(conn, id)?,
         total: Money::new(total, currency(&cur)?),
         status,

@@ -159,6 +159,11 @@ CREATE INDEX email_links_by_email ON email_links (email, created_at);
 ALTER TABLE orders ADD COLUMN phone TEXT;
 ALTER TABLE orders ADD COLUMN slot_at INTEGER;
 "#,
+    r#"
+-- The key the order counts under in customer_holdings where it differs from customer_key
+-- (the email without its +tag): a cancel takes the units off the same holding.
+ALTER TABLE orders ADD COLUMN limit_key TEXT;
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

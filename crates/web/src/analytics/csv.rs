@@ -166,6 +166,7 @@ mod tests {
                 key: CustomerKey("ana@example.com".into()),
                 email: Some("ana@example.com".into()),
                 name: Some("O'Brien, \"Ana\"".into()),
+                limit_key: None,
             },
             lines: vec![
                 OrderLine {

@@ -74,14 +74,17 @@ pub(crate) async fn place_api_order(
     app.shop
         .check_slot(request.slot, crate::storefront::now_millis())
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
-    app.order_limits.check_customer(&request.customer.key.0)?;
     let idempotency_key = idempotency_key(headers)?;
     place_checked(app, PlaceOrder { request, idempotency_key }).await
 }
 
-/// Places an order that passed validation and the rate limits, and counts the outcome. The
-/// API and the storefront's checkout both place orders through here.
-pub(crate) async fn place_checked(app: &AppState, order: PlaceOrder) -> Result<Placed, Problem> {
+/// Places an order that passed validation and the address's rate limit, and counts the
+/// outcome: keys the customer for limits (an email without its `+tag`, see `LimitKeyRules`),
+/// checks the per-customer rate under that key, then places. The API and the storefront's
+/// checkout both place orders through here.
+pub(crate) async fn place_checked(app: &AppState, mut order: PlaceOrder) -> Result<Placed, Problem> {
+    order.request.customer = order.request.customer.with_limit_key(app.shop.limit_keys);
+    app.order_limits.check_customer(&order.request.customer.limit_key().0)?;
     // A child of the request span: an exported trace shows the wait for the writer and the commit.
     let span = tracing::debug_span!("place_order", order_id = Empty, outcome = Empty);
     match app.store.place_order(order).instrument(span.clone()).await {
