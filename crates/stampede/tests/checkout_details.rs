@@ -151,7 +151,7 @@ async fn a_slot_within_opening_hours_is_stored_and_shown_to_customer_and_kitchen
     let location = placed.location.unwrap();
     let id = location.trim_start_matches("/orders/").trim_end_matches("?placed=1").to_owned();
     let mine = ana.get(&location).await.html;
-    assert!(mine.contains(&format!(r#"<time datetime="{slot}">"#)), "{mine}");
+    assert!(mine.contains(&format!(r#"<time datetime="{slot}" data-local>"#)), "{mine}");
     assert!(mine.contains(", 11:45 UTC") && mine.contains("555 0100"), "{mine}");
 
     let api: Value = app.admin_get(&format!("/api/orders/{id}")).await.json().await.unwrap();

@@ -284,7 +284,7 @@ async fn mark_sold_out(store: &DynamoStore, product: &Product) {
 /// One read for what the order must know before it is judged: the idempotency key's record
 /// (if the order has a key) and the customer's holdings of limited products. No call when
 /// neither applies.
-async fn first_read(
+pub(super) async fn first_read(
     store: &DynamoStore,
     idem: Option<&IdempotencyKey>,
     customer_key: &str,

@@ -133,6 +133,24 @@ pub fn customer_orders(
     Ok(OrderPage { orders, next_cursor })
 }
 
+/// Units `customer` holds of each of `products`, leaving out none held.
+pub fn holdings(
+    conn: &Connection,
+    customer: &str,
+    products: &[String],
+) -> Result<std::collections::BTreeMap<String, u32>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT quantity FROM customer_holdings WHERE customer_key = ?1 AND product_id = ?2 AND quantity > 0",
+    )?;
+    let mut held = std::collections::BTreeMap::new();
+    for product in products {
+        if let Some(qty) = stmt.query_row(params![customer, product], |r| r.get::<_, u32>(0)).optional()? {
+            held.insert(product.clone(), qty);
+        }
+    }
+    Ok(held)
+}
+
 /// Sales of a product counted from orders and holdings.
 pub fn product_sales(conn: &Connection, id: &str) -> Result<ProductSales, StoreError> {
     let stock: Option<u32> =

@@ -3,6 +3,7 @@
 //! answer all land on the one order; the order goes through the same validation, pricing
 //! and placement as `POST /api/orders`.
 
+use super::buyer::{self, signed_in_customer};
 use super::cart::Cart;
 use super::cart_page::{PricedCart, price_cart};
 use super::display::now_millis;
@@ -101,18 +102,13 @@ impl CheckoutPage {
     }
 }
 
-/// The signed-in customer, whose orders are tied to their account's email.
-fn signed_in_customer() -> Option<stampede_store::User> {
-    crate::auth::visitor::current()?.user.filter(|u| u.role == stampede_store::Role::Customer)
-}
-
 fn fresh_key() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
 /// `GET /checkout`: the form, with a new idempotency key for this checkout.
 pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
-    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now_millis(), &app.shop.zone);
+    let priced = priced_for(&app, &headers, now_millis()).await?;
     let mut form = CheckoutForm { key: fresh_key(), fulfilment: "pickup".into(), ..CheckoutForm::default() };
     if let Some(user) = signed_in_customer() {
         form.email = user.email;
@@ -131,7 +127,7 @@ pub async fn submit(
     Form(mut form): Form<CheckoutForm>,
 ) -> Result<Response, PageError> {
     let now = now_millis();
-    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now, &app.shop.zone);
+    let priced = priced_for(&app, &headers, now).await?;
     // A signed-in customer's orders go under their account, whatever the field says.
     if let Some(user) = signed_in_customer() {
         form.email = user.email;
@@ -195,6 +191,12 @@ pub async fn submit(
             }
             let cleared = Cart::default().set_cookie();
             let mut response = see_other(&format!("/orders/{id}?placed=1"), Some(cleared));
+            // Product pages and the cart can then say what this buyer may still buy.
+            if let Some(email) = &placed.order.customer.email
+                && let Ok(value) = HeaderValue::from_str(&buyer::cookie(&app, email))
+            {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
             // This browser may see the order's details and cancel it (see auth::order_access).
             let access = order_access::cookie_with(&app.signer, app.auth.as_deref(), &headers, id);
             if let Ok(value) = HeaderValue::from_str(&access) {
@@ -204,6 +206,14 @@ pub async fn submit(
         }
         Err(problem) => Ok(refused(problem, priced, form, &headers, now, &app.shop.zone)),
     }
+}
+
+/// The cart priced for this visitor, counting what they already bought of limited products.
+async fn priced_for(app: &AppState, headers: &HeaderMap, now: Millis) -> Result<PricedCart, PageError> {
+    let products = app.store.products().await?;
+    let cart = Cart::from_headers(headers);
+    let bought = super::cart_page::bought_in(app, headers, &products, &cart).await?;
+    Ok(price_cart(&products, &cart, &bought, now, &app.shop.zone))
 }
 
 /// The form again after the order was refused, with the reason in words and, for a busy

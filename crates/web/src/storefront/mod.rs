@@ -4,6 +4,7 @@
 
 mod account;
 mod assets;
+mod buyer;
 mod cart;
 mod cart_page;
 mod catalog_view;
