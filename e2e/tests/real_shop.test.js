@@ -1,6 +1,7 @@
 // Ready for a real shop (#20) in a real browser: checkout with a phone and a pickup or
-// delivery time chosen from the opening hours, and the dashboard's option choices edited as
-// rows. Screenshots at phone and desktop width go to artifacts/screenshots/.
+// delivery time chosen from the opening hours, the dashboard's option choices edited as
+// rows, per-customer limits told before checkout, and staff accounts deactivated,
+// reactivated and given a temporary password. Screenshots at phone and desktop width go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
@@ -123,6 +124,71 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       assert.ok(await text.isVisible());
       assert.equal(await text.inputValue(), 'classic | Classic | +0.00\nthin | Thin & crispy | +0.00\nstuffed | Cheese-stuffed | +2.50');
       await plain.context.close();
+    });
+
+    test('a buyer known from an earlier checkout sees what is left of a limit, and the buy button stops', async () => {
+      const buyer = await openPage(chrome.browser, width);
+      const { page } = buyer;
+      await page.goto(shop.base + '/products/pizza-party-box');
+      await page.getByRole('button', { name: 'Add to cart' }).click();
+      await page.waitForURL(/\/cart/);
+      await page.getByRole('link', { name: 'Go to checkout' }).click();
+      await page.getByLabel('Name').fill('Bo');
+      await page.getByLabel('Email').fill(`bo-${device}+party@example.com`);
+      await page.getByRole('button', { name: /Place order/ }).click();
+      await page.waitForURL(/\/orders\/[0-9a-f-]+\?placed=1/);
+      await page.goto(shop.base + '/products/pizza-party-box');
+      await page.getByText('You already bought 1 of 1, the most per customer.').waitFor();
+      const button = page.getByRole('button', { name: 'Limit reached' });
+      assert.ok(await button.isDisabled(), 'the buy button is off');
+      assert.ok(await noSideways(page) <= 0);
+      await shot(page, '55-product-limit-reached');
+      assert.deepEqual(buyer.errors, []);
+      await buyer.context.close();
+    });
+
+    test('an admin deactivates, reactivates and resets a staff account; the reset password is replaced first', async () => {
+      const cook = `cook-${device}@example.com`;
+      shop.createUser(cook, 'kitchen', PASSWORD);
+      const admin = await openPage(chrome.browser, width);
+      const { page } = admin;
+      await page.goto(shop.base + '/sign-in?next=%2Fadmin%2Fstaff');
+      await signIn(page, 'boss@example.com');
+      const row = page.locator(`tr[data-staff="${cook}"]`);
+      await row.locator('summary').click();
+      await row.getByRole('button', { name: `Deactivate ${cook}` }).click();
+      await page.getByText(`Deactivated ${cook}: they are signed out and cannot sign in.`).waitFor();
+      assert.equal(await row.locator('[data-state]').textContent(), 'deactivated');
+      await row.locator('summary').click();
+      await row.getByRole('button', { name: `Reactivate ${cook}` }).click();
+      await page.getByText(`Reactivated ${cook}: they can sign in again.`).waitFor();
+      await row.locator('summary').click();
+      await row.getByLabel('Temporary password').fill('temporary pass 1');
+      assert.ok(await noSideways(page) <= 0, 'the staff page does not scroll sideways');
+      await shot(page, '53-staff-manage');
+      await row.getByRole('button', { name: `Reset password of ${cook}` }).click();
+      await page.getByText(`Set a temporary password for ${cook}.`).waitFor();
+      assert.equal(await row.locator('[data-state]').textContent(), 'temporary password');
+      await shot(page, '53-staff-reset-done');
+      await page.getByRole('link', { name: 'Audit log' }).click();
+      await page.getByText('Staff password reset').first().waitFor();
+      assert.deepEqual(admin.errors, []);
+      await admin.context.close();
+
+      const kitchen = await openPage(chrome.browser, width);
+      await kitchen.page.goto(shop.base + '/sign-in?next=%2Fadmin%2Forders');
+      await signIn(kitchen.page, cook, 'temporary pass 1');
+      await kitchen.page.waitForURL(/\/admin\/password$/);
+      await kitchen.page.getByText('An admin set a temporary password for your account.').waitFor();
+      await shot(kitchen.page, '54-password-required');
+      await kitchen.page.getByLabel('New password').fill('my own password 1');
+      await kitchen.page.getByLabel('The same again').fill('my own password 1');
+      await kitchen.page.getByRole('button', { name: 'Save my password' }).click();
+      await kitchen.page.getByText('Your new password is set.').waitFor();
+      await kitchen.page.getByRole('link', { name: 'Go to the dashboard' }).click();
+      await kitchen.page.getByRole('heading', { name: 'Orders' }).waitFor();
+      assert.deepEqual(kitchen.errors, []);
+      await kitchen.context.close();
     });
   });
 }

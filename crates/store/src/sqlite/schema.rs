@@ -164,6 +164,12 @@ ALTER TABLE orders ADD COLUMN slot_at INTEGER;
 -- (the email without its +tag): a cancel takes the units off the same holding.
 ALTER TABLE orders ADD COLUMN limit_key TEXT;
 "#,
+    r#"
+-- Staff accounts an admin switched off (kept, for the audit log's sake, but unable to sign
+-- in), and accounts whose password an admin reset: the owner chooses a new one first thing.
+ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The schema version the last migration leaves behind.
