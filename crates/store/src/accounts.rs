@@ -168,6 +168,10 @@ pub trait Accounts: Send + Sync {
     /// Deactivates (ending its sessions) or reactivates a staff account; `None` if no such
     /// staff account. `Conflict` for the last active admin.
     async fn set_staff_active(&self, id: &str, active: bool) -> Result<Option<User>, StoreError>;
+    /// The cart saved on a customer's account (the cart cookie's format), if any.
+    async fn saved_cart(&self, user_id: &str) -> Result<Option<String>, StoreError>;
+    /// Saves a customer's cart; an empty one is forgotten.
+    async fn save_cart(&self, user_id: &str, cart: &str) -> Result<(), StoreError>;
     /// Sets an account's password hash. `temporary`: an admin's reset, so the account's
     /// sessions end and its owner must choose a new password at the next sign-in; otherwise
     /// the owner chose it, which lifts that requirement. `None` if no such account.

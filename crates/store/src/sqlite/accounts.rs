@@ -215,6 +215,33 @@ impl Accounts for SqliteAccounts {
         .await
     }
 
+    async fn saved_cart(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.reads
+            .run(move |c| {
+                let sql = "SELECT cart FROM saved_carts WHERE user_id = ?1";
+                Ok(c.prepare_cached(sql)?.query_row([user_id], |r| r.get(0)).optional()?)
+            })
+            .await
+    }
+
+    async fn save_cart(&self, user_id: &str, cart: &str) -> Result<(), StoreError> {
+        let (user_id, cart) = (user_id.to_owned(), cart.to_owned());
+        self.write(move |c| {
+            if cart.is_empty() {
+                c.execute("DELETE FROM saved_carts WHERE user_id = ?1", [user_id])?;
+            } else {
+                c.execute(
+                    "INSERT INTO saved_carts (user_id, cart, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (user_id) DO UPDATE SET cart = excluded.cart, updated_at = excluded.updated_at",
+                    params![user_id, cart, now_millis()],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn set_password(&self, id: &str, password_hash: &str, temporary: bool) -> Result<Option<User>, StoreError> {
         let (id, password_hash) = (id.to_owned(), password_hash.to_owned());
         self.write(move |c| {

@@ -170,6 +170,15 @@ ALTER TABLE orders ADD COLUMN limit_key TEXT;
 ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- A signed-in customer's cart, in the cart cookie's own format, so it follows them to
+-- another browser: merged into that browser's cart when they sign in there.
+CREATE TABLE saved_carts (
+    user_id    TEXT PRIMARY KEY,
+    cart       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

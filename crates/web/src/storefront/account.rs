@@ -175,11 +175,16 @@ pub async fn sign_in(
     // Signing in again replaces any session this browser had, rather than leaving it alive.
     auth.close_session(&headers).await?;
     let cookie = auth.open_session(&user).await?;
+    let cart = super::saved_cart::merge_on_sign_in(auth, &user, &headers).await;
     let home = if user.role.is_staff() { "/admin" } else { "/account" };
     // A password an admin reset is replaced before anything else (see auth::guard).
     let next = if user.must_change_password { None } else { next };
     let home = if user.must_change_password { crate::admin::CHANGE_PASSWORD } else { home };
-    Ok(see_other(next.as_deref().unwrap_or(home), Some(cookie)))
+    let mut response = see_other(next.as_deref().unwrap_or(home), Some(cookie));
+    if let Some(cart) = cart {
+        response.headers_mut().append(header::SET_COOKIE, cart);
+    }
+    Ok(response)
 }
 
 fn with_retry_after(mut response: Response, secs: u64) -> Response {
