@@ -6,9 +6,8 @@
 // every dashboard page at phone and desktop width go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
+import { STAFF_PASSWORD as PASSWORD, WIDTHS, openPage, shot, signIn, startBrowser, startShop } from './harness.js';
 
-const PASSWORD = 'e2e staff passphrase';
 let shop;
 let chrome;
 
@@ -24,12 +23,6 @@ after(async () => {
   await chrome?.close();
   if (shop) assert.equal(await shop.stop(), 0, 'the server shuts down cleanly with SIGTERM');
 });
-
-async function signIn(page, email, password = PASSWORD) {
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
 const pickup = (email, productId, quantity = 1) => ({
   customer: { email, name: 'Dana' }, items: [{ productId, quantity }], fulfilment: { type: 'pickup' },
