@@ -175,3 +175,16 @@ fn line_view(line: &OrderLine) -> LineView {
     let options = groups.iter().map(|(g, c)| format!("{g}: {}", c.join(", "))).collect::<Vec<_>>().join("; ");
     LineView { quantity: line.quantity, name: line.product_name.clone(), options, total: line.line_total.for_people() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chosen_times_are_told_in_the_shop_zone() {
+        let utc = MailContext::default();
+        assert_eq!(utc.time_label(1_796_062_500_000), "Mon 30 Nov 2026, 18:15 UTC");
+        let berlin = MailContext { zone: Some(jiff::tz::TimeZone::get("Europe/Berlin").unwrap()), ..utc };
+        assert_eq!(berlin.time_label(1_796_062_500_000), "Mon 30 Nov 2026, 19:15 CET");
+    }
+}

@@ -141,6 +141,7 @@ async fn a_placed_order_sends_a_receipt_over_real_smtp() {
         assert!(part.contains("Pizza Stampede") && part.contains("9 Oven Lane") && part.contains("555-0100"), "{part}");
         assert!(part.contains(&status_link), "status link in {part}");
         assert!(part.contains("Delivery to 1 Main St, 12345 Springfield"), "delivery address in {part}");
+        assert!(part.contains("Phone: 555 0100") && part.contains("When: As soon as possible"), "{part}");
     }
     assert!(text.contains("2 x Margherita") && text.contains("3 x Cola"), "{text}");
     assert!(html.contains(&format!(r#"href="{status_link}""#)), "{html}");
