@@ -33,7 +33,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body, a delivery without `fulfilment.phone`, or a `fulfilment.slot` the shop does not offer (past, too soon, beyond tomorrow, outside the opening hours, off the quarter hours; any slot where no opening hours are set)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many orders from this address or customer: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "Order queue full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
