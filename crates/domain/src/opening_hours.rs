@@ -77,7 +77,10 @@ impl OpeningHours {
                     .ok_or_else(|| format!("`{range}`: write times as opening-closing, like 11:00-22:00"))?;
                 let (open, close) = (parse_time(open)?, parse_time(close)?);
                 if close <= open {
-                    return Err(format!("`{range}`: the closing time must be after the opening time"));
+                    return Err(format!(
+                        "`{range}`: the closing time must be after the opening time; for hours past midnight, \
+                         close at 24:00 and open the next day at 00:00 (`fri 18:00-24:00; sat 00:00-02:00`)"
+                    ));
                 }
                 for &day in &days {
                     hours.days[day].push((open, close));
