@@ -6,9 +6,8 @@
 // every dashboard page at phone and desktop width go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
+import { STAFF_PASSWORD as PASSWORD, WIDTHS, openPage, shot, signIn, startBrowser, startShop } from './harness.js';
 
-const PASSWORD = 'e2e staff passphrase';
 let shop;
 let chrome;
 
@@ -24,12 +23,6 @@ after(async () => {
   await chrome?.close();
   if (shop) assert.equal(await shop.stop(), 0, 'the server shuts down cleanly with SIGTERM');
 });
-
-async function signIn(page, email, password = PASSWORD) {
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
 const pickup = (email, productId, quantity = 1) => ({
   customer: { email, name: 'Dana' }, items: [{ productId, quantity }], fulfilment: { type: 'pickup' },
@@ -177,7 +170,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       const delivery = (email) => ({
         customer: { email, name: 'Eli' },
         items: [{ productId: 'margherita', quantity: 1, options: { size: 'large', toppings: ['basil'] } }],
-        fulfilment: { type: 'delivery', address: '7 Harbour Road', city: 'Springfield', postcode: '12345' },
+        fulfilment: { type: 'delivery', address: '7 Harbour Road', city: 'Springfield', postcode: '12345', phone: '555 0100' },
       });
       const first = await shop.order(delivery(`eli-${device}@example.com`));
       const second = await shop.order(delivery(`eli2-${device}@example.com`));
@@ -246,6 +239,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await page.goto(shop.base + '/sign-in?next=%2Fadmin%2Fstaff');
       await signIn(page, 'boss@example.com');
       const remove = page.getByRole('button', { name: `Remove… ${leaving}` });
+      await page.locator(`tr[data-staff="${leaving}"] summary`).click();
       await remove.waitFor();
       assert.equal(await page.getByRole('button', { name: 'Remove… boss@example.com' }).count(), 0, 'not yourself, not the last admin');
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

@@ -101,6 +101,16 @@ export async function openPage(browser, width, { javaScriptEnabled = true, allow
   return { page, context, errors, expected, expect: (text) => expected.push(text) };
 }
 
+/** The password the dashboard tests give staff accounts. */
+export const STAFF_PASSWORD = 'e2e staff passphrase';
+
+/** Fills and sends the sign-in form on `page`. */
+export async function signIn(page, email, password = STAFF_PASSWORD) {
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
 /** Saves a full-page screenshot as artifacts/screenshots/<name>-<width>.png. */
 export async function shot(page, name) {
   mkdirSync(SHOTS, { recursive: true });

@@ -97,6 +97,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await page.getByLabel('Street and number').fill('1 Main St');
       await page.getByLabel('City').fill('Springfield');
       await page.getByLabel('Postcode').fill('12345');
+      await page.getByLabel('Phone').fill('555 0100');
       await page.getByRole('button', { name: /Place order/ }).dblclick();
 
       await page.waitForURL(/\/orders\/[0-9a-f-]+\?placed=1/);
@@ -110,7 +111,7 @@ for (const [device, width] of Object.entries(WIDTHS)) {
 
       const orders = (await shop.json(`/api/customers/${email}/orders`)).orders;
       assert.equal(orders.length, 1, 'a double click places one order');
-      assert.deepEqual(orders[0].fulfilment, { type: 'delivery', address: '1 Main St', city: 'Springfield', postcode: '12345' });
+      assert.deepEqual(orders[0].fulfilment, { type: 'delivery', address: '1 Main St', city: 'Springfield', postcode: '12345', phone: '555 0100' });
 
       // Live stock: the other open page sees the truffles go, without reloading.
       await badge(watcher.page, 'midnight-truffle').filter({ hasText: `${truffleBefore - 2} left` }).waitFor();
@@ -250,7 +251,9 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       buyer.expect('status of 422');
       await page.getByRole('button', { name: /Place order/ }).click();
       await page.getByText('Enter the street and number.').waitFor();
+      await page.getByText('Enter a phone number, so the driver can call you.').waitFor();
       assert.equal(await page.getByLabel('Name').inputValue(), 'Dee', 'what was typed is kept');
+      await page.getByLabel('Phone').fill('+44 20 7946 0958');
       await page.getByLabel('Street and number').fill('2 High St');
       await page.getByLabel('City').fill('Shelbyville');
       await page.getByLabel('Postcode').fill('AB1 2CD');

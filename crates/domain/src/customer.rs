@@ -14,6 +14,40 @@ pub struct Customer {
     pub key: CustomerKey,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// The key per-customer limits count under, where it differs from `key`: the email
+    /// without its `+tag` (see [`LimitKeyRules`]). `None`: limits count under `key`. Left out
+    /// of the JSON when absent, so idempotency fingerprints of plain addresses stay as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_key: Option<CustomerKey>,
+}
+
+/// How an email becomes the key per-customer limits count under, so one mailbox cannot pass
+/// a limit under several spellings. The address itself is kept as typed (lower-cased) for
+/// mail, display and finding orders; only the limit key is normalised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitKeyRules {
+    /// Also drop the dots of Gmail addresses (`s.a.m@gmail.com` is `sam@gmail.com`), and count
+    /// `googlemail.com` as `gmail.com`. Off by default: other providers treat dots as letters.
+    pub gmail_dots: bool,
+}
+
+impl LimitKeyRules {
+    /// The limit key of a lower-cased, validated `email`: `+tag` removed from the local part
+    /// (sub-addressing), and Gmail's dots when the rules say so.
+    pub fn key_for(self, email: &str) -> String {
+        let Some((local, domain)) = email.split_once('@') else { return email.to_owned() };
+        let mut local = local.split_once('+').map_or(local, |(base, _)| base).to_owned();
+        let mut domain = domain;
+        if self.gmail_dots && matches!(domain, "gmail.com" | "googlemail.com") {
+            local.retain(|c| c != '.');
+            domain = "gmail.com";
+        }
+        if local.is_empty() {
+            // `+tag@example.com` or `...@gmail.com`: nothing left to key on but the address.
+            return email.to_owned();
+        }
+        format!("{local}@{domain}")
+    }
 }
 
 const MAX_EMAIL_LEN: usize = 254;
@@ -40,7 +74,7 @@ impl Customer {
             }
             Some(n) => Some(n.to_owned()),
         };
-        Ok(Customer { key: CustomerKey(email.clone()), email: Some(email), name })
+        Ok(Customer { key: CustomerKey(email.clone()), email: Some(email), name, limit_key: None })
     }
 
     /// A customer known by an opaque user id (the flash-sale shorthand); an email-shaped id is treated as an email.
@@ -58,7 +92,19 @@ impl Customer {
                 format!("must be 1 to {MAX_USER_ID_LEN} letters, digits, '-', '_' or '.', or an email address"),
             ));
         }
-        Ok(Customer { key: CustomerKey(format!("user:{id}")), email: None, name: None })
+        Ok(Customer { key: CustomerKey(format!("user:{id}")), email: None, name: None, limit_key: None })
+    }
+
+    /// Sets the key limits count under from the email, by `rules` (user ids keep their key).
+    pub fn with_limit_key(mut self, rules: LimitKeyRules) -> Customer {
+        self.limit_key =
+            self.email.as_deref().map(|email| rules.key_for(email)).filter(|k| *k != self.key.0).map(CustomerKey);
+        self
+    }
+
+    /// The key per-customer limits (and the per-customer order rate) count under.
+    pub fn limit_key(&self) -> &CustomerKey {
+        self.limit_key.as_ref().unwrap_or(&self.key)
     }
 }
 
@@ -127,6 +173,30 @@ mod tests {
             assert!(Customer::with_email(email, None).unwrap_err().message.contains("ASCII"), "{email}");
         }
         assert!(Customer::with_email("ana@xn--exmple-cua.com", None).is_ok());
+    }
+
+    #[test]
+    fn limit_keys_drop_plus_tags_and_optionally_gmail_dots() {
+        let plain = LimitKeyRules::default();
+        let gmail = LimitKeyRules { gmail_dots: true };
+        assert_eq!(plain.key_for("sam+2@example.com"), "sam@example.com");
+        assert_eq!(plain.key_for("sam+a+b@example.com"), "sam@example.com");
+        assert_eq!(plain.key_for("s.am@example.com"), "s.am@example.com");
+        assert_eq!(plain.key_for("s.a.m+x@gmail.com"), "s.a.m@gmail.com", "dots stay unless asked");
+        assert_eq!(gmail.key_for("s.a.m+x@gmail.com"), "sam@gmail.com");
+        assert_eq!(gmail.key_for("S.am@googlemail.com".to_lowercase().as_str()), "sam@gmail.com");
+        assert_eq!(gmail.key_for("s.am@example.com"), "s.am@example.com", "other domains keep their dots");
+        assert_eq!(plain.key_for("+tag@example.com"), "+tag@example.com");
+        assert_eq!(gmail.key_for("...@gmail.com"), "...@gmail.com");
+
+        let tagged = Customer::with_email("Sam+2@Example.com", None).unwrap().with_limit_key(plain);
+        assert_eq!(tagged.email.as_deref(), Some("sam+2@example.com"), "the address is kept for mail");
+        assert_eq!(tagged.key.0, "sam+2@example.com");
+        assert_eq!(tagged.limit_key().0, "sam@example.com");
+        let same = Customer::with_email("sam@example.com", None).unwrap().with_limit_key(plain);
+        assert_eq!((same.limit_key.as_ref(), same.limit_key().0.as_str()), (None, "sam@example.com"));
+        let user = Customer::with_user_id("u-1").unwrap().with_limit_key(gmail);
+        assert_eq!(user.limit_key().0, "user:u-1");
     }
 
     #[test]

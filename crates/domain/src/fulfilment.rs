@@ -44,6 +44,57 @@ impl DeliveryAddress {
     }
 }
 
+/// A phone number the shop can call about an order: digits with the usual separators
+/// (spaces, `-`, `(`, `)`), optionally led by `+`, kept as the customer typed it, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Phone(String);
+
+/// Fewest and most digits a phone number may have (E.164 allows 15).
+const MIN_PHONE_DIGITS: usize = 6;
+const MAX_PHONE_DIGITS: usize = 15;
+/// Most characters with separators.
+const MAX_PHONE_LEN: usize = 25;
+
+impl Phone {
+    /// Checks a typed phone number; the error names the field `fulfilment.phone`.
+    pub fn new(raw: &str) -> Result<Phone, ValidationError> {
+        let value = raw.trim();
+        let digits = value.chars().filter(char::is_ascii_digit).count();
+        let shape_ok = value
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')') || (c == '+' && i == 0));
+        if value.is_empty() {
+            return Err(ValidationError::new("fulfilment.phone", "enter a phone number"));
+        }
+        if !shape_ok || value.len() > MAX_PHONE_LEN || !(MIN_PHONE_DIGITS..=MAX_PHONE_DIGITS).contains(&digits) {
+            return Err(ValidationError::new(
+                "fulfilment.phone",
+                format!(
+                    "enter a phone number of {MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} digits; spaces, '-', '(', ')' and a leading '+' may separate them"
+                ),
+            ));
+        }
+        Ok(Phone(value.to_owned()))
+    }
+
+    /// A number read back from storage, which checked it when the order was placed.
+    pub fn stored(number: String) -> Phone {
+        Phone(number)
+    }
+
+    /// The number as typed (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The number for a `tel:` link: its digits and a leading `+`.
+    pub fn dial(&self) -> String {
+        self.0.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect()
+    }
+}
+
 /// A trimmed single-line text field that must not be empty.
 fn text(field: &str, what: &str, raw: &str, max: usize, errors: &mut Vec<ValidationError>) -> String {
     let value = raw.trim();
@@ -81,6 +132,19 @@ mod tests {
         assert!(DeliveryAddress::new(&"x".repeat(201), "c", "12345").is_err());
         assert!(DeliveryAddress::new("a", "c", "1234567890123").is_err());
         assert!(DeliveryAddress::new("a", "c", " - ").is_err());
+    }
+
+    #[test]
+    fn phone_numbers_take_digits_and_separators() {
+        assert_eq!(Phone::new(" +44 (20) 7946-0958 ").unwrap().as_str(), "+44 (20) 7946-0958");
+        assert_eq!(Phone::new("+44 (20) 7946-0958").unwrap().dial(), "+442079460958");
+        assert_eq!(Phone::new("555 0123").unwrap().as_str(), "555 0123");
+        for bad in ["", "  ", "12345", "555-0123x", "0800 CALL ME", "12+345678", "1234567890123456", "555\n0123"] {
+            let e = Phone::new(bad).unwrap_err();
+            assert_eq!(e.field, "fulfilment.phone", "{bad:?}");
+        }
+        assert!(Phone::new("").unwrap_err().message.starts_with("enter a phone number"));
+        assert!(Phone::new(&format!("1{}", " ".repeat(30))).is_err());
     }
 
     #[test]

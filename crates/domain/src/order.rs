@@ -1,6 +1,6 @@
 //! Orders: the validated request, and the priced lines an accepted order is made of.
 
-use crate::{Customer, Fulfilment, Money, OptionSelection, ValidationError};
+use crate::{Customer, Fulfilment, Money, OptionSelection, Phone, ValidationError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -54,6 +54,13 @@ pub struct OrderRequest {
     /// Left out of the JSON when absent, so idempotency fingerprints of such orders stay as they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fulfilment: Option<Fulfilment>,
+    /// A number the shop can call about the order: required for delivery, optional for pickup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Phone>,
+    /// The chosen pickup or delivery time; `None` is as soon as possible. Whether the shop
+    /// offers it is checked against its opening hours before placing (see `OpeningHours::check`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<crate::Millis>,
 }
 
 impl OrderRequest {
@@ -68,13 +75,24 @@ impl OrderRequest {
                 format!("at most {MAX_LINES} items per order, got {}", lines.len()),
             ));
         }
-        Ok(OrderRequest { customer, lines, fulfilment: None })
+        Ok(OrderRequest { customer, lines, fulfilment: None, phone: None, slot: None })
     }
 
     /// Says how the order reaches the customer.
     pub fn with_fulfilment(mut self, fulfilment: Option<Fulfilment>) -> Self {
         self.fulfilment = fulfilment;
         self
+    }
+
+    /// Adds the phone number and the time, after [`with_fulfilment`](Self::with_fulfilment):
+    /// a delivery needs a number to call.
+    pub fn with_contact(mut self, phone: Option<Phone>, slot: Option<crate::Millis>) -> Result<Self, ValidationError> {
+        if phone.is_none() && matches!(self.fulfilment, Some(Fulfilment::Delivery(_))) {
+            return Err(ValidationError::new("fulfilment.phone", "enter a phone number, so the driver can call you"));
+        }
+        self.phone = phone;
+        self.slot = slot;
+        Ok(self)
     }
 
     /// Units requested per product, summed over lines (the same pizza may appear with different options).
@@ -139,5 +157,19 @@ mod tests {
         assert!(!serde_json::to_string(&order).unwrap().contains("fulfilment"));
         let pickup = order.with_fulfilment(Some(Fulfilment::Pickup));
         assert!(serde_json::to_string(&pickup).unwrap().contains(r#""fulfilment":{"type":"pickup"}"#));
+        assert!(!serde_json::to_string(&pickup).unwrap().contains("phone"));
+    }
+
+    #[test]
+    fn delivery_needs_a_phone_and_pickup_does_not() {
+        let c = Customer::with_user_id("u1").unwrap();
+        let order = OrderRequest::new(c, vec![LineRequest::new("a", 1, BTreeMap::new()).unwrap()]).unwrap();
+        let address = crate::DeliveryAddress::new("1 Main St", "Springfield", "12345").unwrap();
+        let delivery = order.clone().with_fulfilment(Some(Fulfilment::Delivery(address)));
+        assert_eq!(delivery.clone().with_contact(None, None).unwrap_err().field, "fulfilment.phone");
+        let phone = Phone::new("555 0123").unwrap();
+        let ok = delivery.with_contact(Some(phone.clone()), Some(5)).unwrap();
+        assert_eq!((ok.phone, ok.slot), (Some(phone), Some(5)));
+        assert!(order.with_fulfilment(Some(Fulfilment::Pickup)).with_contact(None, None).is_ok());
     }
 }

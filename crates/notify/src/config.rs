@@ -51,6 +51,8 @@ pub struct NotifyConfig {
     pub signer: Option<Signer>,
     /// The shop's name, address and phone, on every receipt.
     pub shop: ShopProfile,
+    /// The shop's time zone, for pickup and delivery times in receipts (UTC if `None`).
+    pub zone: Option<jiff::tz::TimeZone>,
 }
 
 impl NotifyConfig {
@@ -60,7 +62,12 @@ impl NotifyConfig {
     }
 
     fn links(&self) -> MailContext {
-        MailContext { public_url: self.public_url.clone(), signer: self.signer.clone(), shop: self.shop.clone() }
+        MailContext {
+            public_url: self.public_url.clone(),
+            signer: self.signer.clone(),
+            shop: self.shop.clone(),
+            zone: self.zone.clone(),
+        }
     }
 
     /// Builds the configured channels. `mailbox` backs the dev mailbox.

@@ -72,10 +72,25 @@ fn order_json(order: &Order) -> Value {
         "items": order.lines.iter().map(line_json).collect::<Vec<_>>(),
         "total": money(&order.total),
         "status": order.status.as_str(),
-        "fulfilment": order.fulfilment,
+        "fulfilment": fulfilment_json(order),
         "createdAt": rfc3339(order.created_at),
         "updatedAt": rfc3339(order.updated_at),
     })
+}
+
+/// Pickup or delivery with the phone and chosen time, shaped as the API shows them
+/// (`fulfilment.phone`, `fulfilment.slot`); `null` when the order did not say.
+fn fulfilment_json(order: &Order) -> Value {
+    let mut value = json!(order.fulfilment);
+    if let Value::Object(fields) = &mut value {
+        if let Some(phone) = &order.phone {
+            fields.insert("phone".into(), json!(phone.as_str()));
+        }
+        if let Some(slot) = order.slot {
+            fields.insert("slot".into(), json!(rfc3339(slot)));
+        }
+    }
+    value
 }
 
 /// Unix milliseconds as RFC 3339 UTC, falling back to the number if out of range.
@@ -84,4 +99,32 @@ pub fn rfc3339(millis: Millis) -> String {
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_else(|| millis.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stampede_domain::{Currency, Customer, Fulfilment, OrderStatus, Phone};
+
+    #[test]
+    fn fulfilment_carries_phone_and_slot_as_the_api_does() {
+        let mut order = Order {
+            id: "o1".into(),
+            customer: Customer::with_email("ana@example.com", None).unwrap(),
+            lines: vec![],
+            total: Money::new(100, Currency::USD),
+            status: OrderStatus::Received,
+            fulfilment: Some(Fulfilment::Pickup),
+            phone: Some(Phone::new("555 0100").unwrap()),
+            slot: Some(1_796_062_500_000),
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert_eq!(
+            order_json(&order)["fulfilment"],
+            json!({"type": "pickup", "phone": "555 0100", "slot": "2026-11-30T18:15:00Z"})
+        );
+        order.fulfilment = None;
+        assert_eq!(order_json(&order)["fulfilment"], Value::Null);
+    }
 }

@@ -17,9 +17,19 @@ pub struct MailContext {
     pub signer: Option<Signer>,
     /// The shop's name, address and phone, at the foot of every receipt.
     pub shop: ShopProfile,
+    /// The shop's time zone, which a chosen pickup or delivery time is told in (UTC if `None`).
+    pub zone: Option<jiff::tz::TimeZone>,
 }
 
 impl MailContext {
+    /// A time as the receipt tells it: `Mon 30 Nov 2026, 18:15 CET`.
+    fn time_label(&self, ms: stampede_domain::Millis) -> String {
+        let zone = self.zone.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.to_zoned(zone).strftime("%a %-d %b %Y, %H:%M %Z").to_string())
+            .unwrap_or_default()
+    }
+
     /// The URL of `path` on the shop.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.public_url.trim_end_matches('/'))
@@ -82,6 +92,10 @@ struct ReceiptView {
     status_url: String,
     /// "Pickup at the counter" or "Delivery to <address>", when the order says.
     fulfilment: Option<String>,
+    /// The number the shop may call, when the customer gave one.
+    phone: Option<String>,
+    /// "As soon as possible" or the chosen time, when the order says how it reaches the customer.
+    when: Option<String>,
     shop: ShopProfile,
 }
 
@@ -111,6 +125,11 @@ pub fn render(event: &Event, context: &MailContext) -> Result<Option<Receipt>, a
         total: order.total.for_people(),
         status_url: context.order(&order.id),
         fulfilment: order.fulfilment.as_ref().map(|f| fulfilment_line(f, &context.shop)),
+        phone: order.phone.as_ref().map(|p| p.as_str().to_owned()),
+        when: order
+            .fulfilment
+            .as_ref()
+            .map(|_| order.slot.map_or_else(|| "As soon as possible".to_owned(), |at| context.time_label(at))),
         shop: context.shop.clone(),
     };
     let text = TextReceipt { view: &view }.render()?;
@@ -155,4 +174,17 @@ fn line_view(line: &OrderLine) -> LineView {
     }
     let options = groups.iter().map(|(g, c)| format!("{g}: {}", c.join(", "))).collect::<Vec<_>>().join("; ");
     LineView { quantity: line.quantity, name: line.product_name.clone(), options, total: line.line_total.for_people() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chosen_times_are_told_in_the_shop_zone() {
+        let utc = MailContext::default();
+        assert_eq!(utc.time_label(1_796_062_500_000), "Mon 30 Nov 2026, 18:15 UTC");
+        let berlin = MailContext { zone: Some(jiff::tz::TimeZone::get("Europe/Berlin").unwrap()), ..utc };
+        assert_eq!(berlin.time_label(1_796_062_500_000), "Mon 30 Nov 2026, 19:15 CET");
+    }
 }

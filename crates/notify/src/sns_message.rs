@@ -84,6 +84,8 @@ mod tests {
             total: Money::new(2500, Currency::USD),
             status: OrderStatus::Received,
             fulfilment: None,
+            phone: None,
+            slot: None,
             created_at: 0,
             updated_at: 0,
         };

@@ -42,6 +42,7 @@ pub fn notify_config(args: &NotifyArgs, public_url: String) -> NotifyConfig {
         aws_endpoint_url: args.aws_endpoint_url.clone().filter(|u| !u.is_empty()),
         signer: None,
         shop: Default::default(),
+        zone: None,
     }
 }
 
@@ -144,6 +145,7 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
     let notify = NotifyConfig {
         signer: Some(signer.clone()),
         shop: args.shop.profile(),
+        zone: Some(args.shop.shop_timezone.tz().clone()),
         ..notify_config(&args.notify, format!("http://{addr}"))
     };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;

@@ -2,7 +2,7 @@
 //! its name, address and phone.
 
 use clap::Args;
-use stampede_domain::ShopProfile;
+use stampede_domain::{LimitKeyRules, OpeningHours, ShopProfile};
 use stampede_web::shop::ShopSettings;
 use stampede_web::shop_time::ShopZone;
 
@@ -27,6 +27,19 @@ pub struct ShopArgs {
     /// Phone number customers may call (footer and receipts).
     #[arg(long, env = "STAMPEDE_SHOP_PHONE", default_value = "")]
     pub shop_phone: String,
+    /// Opening hours in the shop's time zone, such as `mon-fri 11:00-22:00; sat-sun 12:00-23:00`
+    /// (days `mon`..`sun`, ranges like `fri-sun`, lists like `mon,wed`, or `daily`; several
+    /// times a day as `11:00-14:00, 17:00-22:00`; `24:00` is midnight). Customers may then
+    /// choose a pickup or delivery time every 15 minutes while open, today or tomorrow;
+    /// without hours, orders are for as soon as possible only.
+    #[arg(long, env = "STAMPEDE_OPENING_HOURS", value_parser = OpeningHours::parse)]
+    pub opening_hours: Option<OpeningHours>,
+    /// Per-customer limits (and the per-customer order rate) count Gmail addresses without
+    /// their dots, and googlemail.com as gmail.com, so `s.a.m@gmail.com` shares `sam@gmail.com`'s
+    /// limit. A `+tag` (`sam+2@example.com`) is always dropped from the limit key. Receipts
+    /// still go to the address as typed.
+    #[arg(long, env = "STAMPEDE_LIMIT_KEY_GMAIL_DOTS")]
+    pub limit_key_gmail_dots: bool,
 }
 
 impl ShopArgs {
@@ -36,6 +49,8 @@ impl ShopArgs {
             zone: self.shop_timezone.clone(),
             kitchen_can_cancel: self.kitchen_can_cancel,
             profile: self.profile(),
+            opening_hours: self.opening_hours.clone(),
+            limit_keys: LimitKeyRules { gmail_dots: self.limit_key_gmail_dots },
         }
     }
 

@@ -75,7 +75,7 @@ fn pizza_order() -> Value {
             {"productId": "margherita", "quantity": 2, "options": {"size": "large", "crust": "stuffed", "toppings": ["basil", "olives"]}},
             {"productId": "cola", "quantity": 3}
         ],
-        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"}
+        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"}
     })
 }
 
@@ -89,6 +89,7 @@ async fn a_placed_order_sends_a_receipt_over_real_smtp() {
         public_url: PUBLIC_URL.into(),
         signer: Some(app.signer.clone()),
         shop: ShopProfile { name: "Pizza Stampede".into(), address: "9 Oven Lane".into(), phone: "555-0100".into() },
+        zone: None,
     };
     let smtp = SmtpChannel::new(
         &format!("smtp://127.0.0.1:{}", sink.port),
@@ -140,6 +141,7 @@ async fn a_placed_order_sends_a_receipt_over_real_smtp() {
         assert!(part.contains("Pizza Stampede") && part.contains("9 Oven Lane") && part.contains("555-0100"), "{part}");
         assert!(part.contains(&status_link), "status link in {part}");
         assert!(part.contains("Delivery to 1 Main St, 12345 Springfield"), "delivery address in {part}");
+        assert!(part.contains("Phone: 555 0100") && part.contains("When: As soon as possible"), "{part}");
     }
     assert!(text.contains("2 x Margherita") && text.contains("3 x Cola"), "{text}");
     assert!(html.contains(&format!(r#"href="{status_link}""#)), "{html}");

@@ -53,9 +53,10 @@ fn hidden_key(html: &str) -> String {
     html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
-const DELIVERY: [(&str, &str); 6] = [
+const DELIVERY: [(&str, &str); 7] = [
     ("name", "Ana"),
     ("email", "ana@example.com"),
+    ("phone", "555 0100"),
     ("fulfilment", "delivery"),
     ("address", "1 Main St"),
     ("city", "Springfield"),
@@ -232,9 +233,13 @@ async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
     .await;
     assert_eq!(invalid.status(), 422);
     let html = invalid.text().await.unwrap();
-    for message in
-        ["Enter your name", "Enter an email address like", "Enter the street and number.", "Enter a postcode"]
-    {
+    for message in [
+        "Enter your name",
+        "Enter an email address like",
+        "Enter the street and number.",
+        "Enter a postcode",
+        "Enter a phone number",
+    ] {
         assert!(html.contains(message), "{message}");
     }
     assert!(html.contains(r#"aria-describedby="email-error""#));
@@ -282,6 +287,8 @@ async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
         "Order received",
         "1 Main St",
         "12345 Springfield",
+        "555 0100",
+        "As soon as possible",
     ] {
         assert!(confirmation.contains(needle), "{needle}");
     }
@@ -289,12 +296,12 @@ async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
     let order: Value = app.admin_get(&format!("/api/orders/{id}")).await.json().await.unwrap();
     assert_eq!(
         order["fulfilment"],
-        json!({"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"})
+        json!({"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"})
     );
     // Anyone else with the link sees the status and items, not who ordered or where it goes.
     let stranger = page(&app, &location, None).await.text().await.unwrap();
     assert!(stranger.contains("2 × Margherita") && stranger.contains("Order received"));
-    for personal in ["Ana", "ana@example.com", "1 Main St", "Springfield", "Cancel this order"] {
+    for personal in ["Ana", "ana@example.com", "1 Main St", "Springfield", "555 0100", "Cancel this order"] {
         assert!(!stranger.contains(personal), "{personal} shown to a stranger");
     }
     // The customer's browser may cancel while the kitchen has not started.

@@ -21,7 +21,7 @@ async fn refused(app: &TestApp, body: Value, status: u16, kind: &str) -> Value {
 fn delivery(address: &str, city: &str) -> Value {
     json!({"customer": {"email": "ana@example.com", "name": "Ana"},
            "items": [{"productId": "margherita", "quantity": 1}],
-           "fulfilment": {"type": "delivery", "address": address, "city": city, "postcode": "12345"}})
+           "fulfilment": {"type": "delivery", "address": address, "city": city, "postcode": "12345", "phone": "555 0100"}})
 }
 
 #[tokio::test]

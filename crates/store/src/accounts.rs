@@ -53,6 +53,11 @@ pub struct User {
     /// The owner opened a link sent to `email`. Until then a customer account sees only the
     /// orders placed while signed in to it, not guest orders under its email.
     pub email_verified: bool,
+    /// Whether the account may sign in. Admins deactivate staff accounts instead of removing
+    /// them when they may come back; a deactivated account's sessions end.
+    pub active: bool,
+    /// An admin set a temporary password: the owner must choose a new one before anything else.
+    pub must_change_password: bool,
 }
 
 /// A user with the stored password hash, for checking a sign-in.
@@ -160,6 +165,17 @@ pub trait Accounts: Send + Sync {
     /// Removes the staff account with this id and ends its sessions, in one transaction;
     /// `None` if there is no such staff account, `Conflict` if it is the last admin.
     async fn remove_staff(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// Deactivates (ending its sessions) or reactivates a staff account; `None` if no such
+    /// staff account. `Conflict` for the last active admin.
+    async fn set_staff_active(&self, id: &str, active: bool) -> Result<Option<User>, StoreError>;
+    /// The cart saved on a customer's account (the cart cookie's format), if any.
+    async fn saved_cart(&self, user_id: &str) -> Result<Option<String>, StoreError>;
+    /// Saves a customer's cart; an empty one is forgotten.
+    async fn save_cart(&self, user_id: &str, cart: &str) -> Result<(), StoreError>;
+    /// Sets an account's password hash. `temporary`: an admin's reset, so the account's
+    /// sessions end and its owner must choose a new password at the next sign-in; otherwise
+    /// the owner chose it, which lifts that requirement. `None` if no such account.
+    async fn set_password(&self, id: &str, password_hash: &str, temporary: bool) -> Result<Option<User>, StoreError>;
     /// Appends to the audit log.
     async fn record(&self, entry: NewAudit) -> Result<(), StoreError>;
     /// The audit log, newest first; `before` is the id of the last entry of the previous page.

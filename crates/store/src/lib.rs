@@ -53,6 +53,14 @@ pub trait Store: Outbox + Mailbox {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<OrderPage, StoreError>;
+    /// Units the customer under limit key `customer` holds of each of `products` that has a
+    /// per-customer limit (others are not tracked), for pages that say what is left to buy.
+    /// Products the customer holds none of are left out.
+    async fn holdings(
+        &self,
+        customer: &CustomerKey,
+        products: &[&Product],
+    ) -> Result<std::collections::BTreeMap<String, u32>, StoreError>;
     /// What has been sold of a product, counted from the order records themselves.
     async fn product_sales(&self, id: &str) -> Result<ProductSales, StoreError>;
     /// Checks the store can serve reads and writes.

@@ -1,7 +1,7 @@
 //! What the store takes and gives back.
 
 use sha2::{Digest, Sha256};
-use stampede_domain::{Customer, Fulfilment, Millis, Money, OrderLine, OrderRequest, OrderStatus, Product};
+use stampede_domain::{Customer, Fulfilment, Millis, Money, OrderLine, OrderRequest, OrderStatus, Phone, Product};
 
 /// A product with the stock remaining right now.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,10 @@ pub struct Order {
     pub status: OrderStatus,
     /// Pickup or delivery, as the customer chose; `None` for orders placed without saying.
     pub fulfilment: Option<Fulfilment>,
+    /// The customer's phone number, when they gave one (always, for delivery at checkout).
+    pub phone: Option<Phone>,
+    /// The pickup or delivery time chosen; `None` is as soon as possible.
+    pub slot: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -51,3 +51,32 @@ async fn fulfilment_is_kept_with_the_order_and_bound_to_its_key() {
     let replay = store.place_order(order(Some(delivery), "k1")).await.unwrap();
     assert!(replay.replayed && replay.order.id == delivered);
 }
+
+#[tokio::test]
+async fn phone_and_slot_are_kept_with_the_order_and_bound_to_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = stampede_domain::Phone::new("+1 555 0100").unwrap();
+    let with_contact = |slot: Option<i64>, key: &str| {
+        let mut o = order(Some(Fulfilment::Pickup), key);
+        o.request = o.request.with_contact(Some(phone.clone()), slot).unwrap();
+        o
+    };
+    let id = {
+        let store = SqliteStore::open(SqliteConfig::in_dir(dir.path())).unwrap();
+        store.create_product(pizza(), 10).await.unwrap();
+        let placed = store.place_order(with_contact(Some(1_796_062_500_000), "k1")).await.unwrap().order;
+        assert_eq!((placed.phone.as_ref(), placed.slot), (Some(&phone), Some(1_796_062_500_000)));
+        // Another time under the same key is another request.
+        let later = store.place_order(with_contact(Some(1_796_063_400_000), "k1")).await;
+        assert!(matches!(later, Err(StoreError::IdempotencyMismatch(_))));
+        let asap = store.place_order(order(Some(Fulfilment::Pickup), "k2")).await.unwrap().order;
+        assert_eq!((asap.phone, asap.slot), (None, None));
+        placed.id
+    };
+    let store = SqliteStore::open(SqliteConfig::in_dir(dir.path())).unwrap();
+    let read = store.order(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.phone.map(|p| p.as_str().to_owned()), read.slot),
+        (Some("+1 555 0100".into()), Some(1_796_062_500_000))
+    );
+}

@@ -216,7 +216,7 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = cors::layer(&state.cors) {
         api = api.layer(cors).layer(axum::middleware::map_response(cors::preflight_no_content));
     }
-    let mut routes = api.merge(compat::routes(&state.cors)).merge(storefront::routes());
+    let mut routes = api.merge(compat::routes(&state.cors)).merge(storefront::routes(state.clone()));
     match state.dev_mailbox {
         DevMailbox::Off => {}
         DevMailbox::Open => routes = routes.merge(dev_mailbox::routes()),

@@ -2,6 +2,7 @@
 //! heading "Shop").
 
 use crate::shop_time::ShopZone;
+use stampede_domain::{LimitKeyRules, Millis, OpeningHours, ValidationError};
 
 /// How this shop runs its pages.
 #[derive(Debug, Clone, Default)]
@@ -13,4 +14,24 @@ pub struct ShopSettings {
     pub kitchen_can_cancel: bool,
     /// The shop's name, address and phone, in the header and footer and at checkout.
     pub profile: stampede_domain::ShopProfile,
+    /// When the shop is open, in `zone`: the pickup and delivery slots customers may choose.
+    /// Without hours, orders are for as soon as possible only.
+    pub opening_hours: Option<OpeningHours>,
+    /// How per-customer limits key an email: `+tag` dropped always, Gmail's dots on request.
+    pub limit_keys: LimitKeyRules,
+}
+
+impl ShopSettings {
+    /// The slots a customer may choose from now on (none without opening hours).
+    pub fn slots(&self, now: Millis) -> Vec<Millis> {
+        self.opening_hours.as_ref().map(|h| h.slots(self.zone.tz(), now)).unwrap_or_default()
+    }
+
+    /// Checks a chosen slot against the opening hours; `None` (as soon as possible) always passes.
+    pub fn check_slot(&self, slot: Option<Millis>, now: Millis) -> Result<(), ValidationError> {
+        let Some(slot) = slot else { return Ok(()) };
+        let empty = OpeningHours::default();
+        let hours = self.opening_hours.as_ref().unwrap_or(&empty);
+        hours.check(self.zone.tz(), slot, now).map_err(|e| ValidationError::new("fulfilment.slot", e.to_string()))
+    }
 }

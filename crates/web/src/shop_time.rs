@@ -41,6 +41,16 @@ impl ShopZone {
             .map_err(|_| format!("unknown time zone `{name}`: use an IANA name such as Europe/Berlin or UTC"))
     }
 
+    /// The zone itself, for the domain's calendar rules (opening hours).
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// A slot time for a choice list, shorter than [`label`](Self::label): `Mon 30 Nov, 18:15 CET`.
+    pub fn slot_label(&self, ms: Millis) -> String {
+        self.format(ms, "%a %-d %b, %H:%M")
+    }
+
     /// The IANA name.
     pub fn name(&self) -> &str {
         &self.name

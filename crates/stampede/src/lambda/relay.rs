@@ -22,6 +22,7 @@ pub async fn run(args: LambdaArgs) -> Result<(), Error> {
     let notify = NotifyConfig {
         signer: args.signer(),
         shop: args.shop.profile(),
+        zone: Some(args.shop.shop_timezone.tz().clone()),
         ..notify_config(&args.notify, public_url(&args))
     };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;

@@ -3,7 +3,7 @@
 use super::keys::{self, Item};
 use crate::{MailMessage, Order, OutboxEvent, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use stampede_domain::{Currency, Customer, CustomerKey, Millis, Money, OrderStatus};
+use stampede_domain::{Currency, Customer, CustomerKey, Millis, Money, OrderStatus, Phone};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -60,12 +60,21 @@ pub fn order_item(order: &Order, idempotency_key: Option<&str>, taken: &Taken) -
     if let Some(name) = &c.name {
         item.insert("customer_name".into(), s(name));
     }
+    if let Some(limit_key) = &c.limit_key {
+        item.insert("limit_key".into(), s(&limit_key.0));
+    }
     item.insert("status".into(), s(order.status.as_str()));
     item.insert("lines".into(), s(serde_json::to_string(&order.lines)?));
     item.insert("total_amount".into(), n(order.total.amount));
     item.insert("currency".into(), s(order.total.currency.as_str()));
     if let Some(f) = &order.fulfilment {
         item.insert("fulfilment".into(), s(serde_json::to_string(f)?));
+    }
+    if let Some(phone) = &order.phone {
+        item.insert("phone".into(), s(phone.as_str()));
+    }
+    if let Some(slot) = order.slot {
+        item.insert("slot_at".into(), n(slot));
     }
     item.insert("created_at".into(), n(order.created_at));
     item.insert("updated_at".into(), n(order.updated_at));
@@ -91,11 +100,14 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
             key: CustomerKey(get_s(item, "customer_key")?.to_owned()),
             email: opt_s(item, "customer_email").map(str::to_owned),
             name: opt_s(item, "customer_name").map(str::to_owned),
+            limit_key: opt_s(item, "limit_key").map(|k| CustomerKey(k.to_owned())),
         },
         lines: serde_json::from_str(get_s(item, "lines")?)?,
         total: Money::new(get_n(item, "total_amount")?, currency),
         status,
         fulfilment: opt_s(item, "fulfilment").map(serde_json::from_str).transpose()?,
+        phone: opt_s(item, "phone").map(|p| Phone::stored(p.to_owned())),
+        slot: opt_n(item, "slot_at")?,
         created_at: get_n(item, "created_at")?,
         updated_at: get_n(item, "updated_at")?,
     })
@@ -161,4 +173,35 @@ pub fn mail_from(item: &Item) -> Result<MailMessage, StoreError> {
         html_body: get_s(item, "html_body")?.to_owned(),
         created_at: get_n(item, "created_at")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_and_slot_round_trip_through_the_order_item() {
+        let mut order = Order {
+            id: "0193-a".into(),
+            customer: Customer::with_email("ana+pizza@example.com", Some("Ana"))
+                .unwrap()
+                .with_limit_key(stampede_domain::LimitKeyRules::default()),
+            lines: vec![],
+            total: Money::new(500, Currency::USD),
+            status: OrderStatus::Received,
+            fulfilment: Some(stampede_domain::Fulfilment::Pickup),
+            phone: Some(Phone::new("+1 555 0100").unwrap()),
+            slot: Some(1_796_062_500_000),
+            created_at: 1,
+            updated_at: 1,
+        };
+        let item = order_item(&order, None, &Taken::new()).unwrap();
+        assert_eq!(item["phone"].as_s().unwrap(), "+1 555 0100");
+        assert_eq!(item["limit_key"].as_s().unwrap(), "ana@example.com");
+        assert_eq!(order_from(&item).unwrap(), order);
+        (order.phone, order.slot, order.customer.limit_key) = (None, None, None);
+        let item = order_item(&order, None, &Taken::new()).unwrap();
+        assert!(!item.contains_key("phone") && !item.contains_key("slot_at") && !item.contains_key("limit_key"));
+        assert_eq!(order_from(&item).unwrap(), order);
+    }
 }

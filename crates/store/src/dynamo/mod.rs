@@ -329,6 +329,15 @@ impl Store for DynamoStore {
         orders::customer_orders(self, customer, cursor, limit).await
     }
 
+    async fn holdings(
+        &self,
+        customer: &CustomerKey,
+        products: &[&Product],
+    ) -> Result<std::collections::BTreeMap<String, u32>, StoreError> {
+        let (_, held) = place::first_read(self, None, &customer.0, products).await?;
+        Ok(held.into_iter().filter(|(_, qty)| *qty > 0).collect())
+    }
+
     async fn product_sales(&self, id: &str) -> Result<ProductSales, StoreError> {
         orders::product_sales(self, id).await
     }

@@ -103,7 +103,7 @@ async fn give_back(
         if definitions.get(product_id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
             let units: u32 = plan.iter().map(|(_, u)| u).sum();
             writes.push(wrap(
-                update(store, keys::holding(product_id, &order.customer.key.0))
+                update(store, keys::holding(product_id, &order.customer.limit_key().0))
                     .update_expression("ADD qty :n")
                     .expression_attribute_values(":n", n(-i64::from(units))),
             )?);

@@ -45,7 +45,7 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
     let quantities = request.quantities_by_product();
     let definitions = catalog::definitions(store, quantities.keys().copied()).await?;
     let products: Vec<&Product> = definitions.values().collect();
-    let customer_key = &request.customer.key.0;
+    let customer_key = &request.customer.limit_key().0;
     let mut misses = 0;
     let mut read_counters = false;
     let mut holdings = HashMap::new();
@@ -107,6 +107,8 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             total: priced.total,
             status: OrderStatus::Received,
             fulfilment: request.fulfilment.clone(),
+            phone: request.phone.clone(),
+            slot: request.slot,
             created_at: now,
             updated_at: now,
         };
@@ -282,7 +284,7 @@ async fn mark_sold_out(store: &DynamoStore, product: &Product) {
 /// One read for what the order must know before it is judged: the idempotency key's record
 /// (if the order has a key) and the customer's holdings of limited products. No call when
 /// neither applies.
-async fn first_read(
+pub(super) async fn first_read(
     store: &DynamoStore,
     idem: Option<&IdempotencyKey>,
     customer_key: &str,
@@ -362,7 +364,7 @@ fn transaction(
             let seen = holdings.get(product_id).copied().unwrap_or(0);
             let condition = if seen == 0 { "attribute_not_exists(qty) OR qty = :seen" } else { "qty = :seen" };
             writes.push(wrap(
-                update(store, keys::holding(product_id, &order.customer.key.0))
+                update(store, keys::holding(product_id, &order.customer.limit_key().0))
                     .update_expression("SET qty = if_not_exists(qty, :zero) + :n")
                     .condition_expression(condition)
                     .expression_attribute_values(":n", n(units))

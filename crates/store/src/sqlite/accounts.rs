@@ -50,17 +50,37 @@ impl SqliteAccounts {
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, created_at, email_verified";
+const USER_COLUMNS: &str = "id, email, name, role, created_at, email_verified, active, must_change_password";
 
-type UserRow = (String, String, Option<String>, String, Millis, bool);
+type UserRow = (String, String, Option<String>, String, Millis, bool, bool, bool);
 
 fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
 }
 
-fn to_user((id, email, name, role, created_at, email_verified): UserRow) -> Result<User, StoreError> {
+fn to_user(
+    (id, email, name, role, created_at, email_verified, active, must_change_password): UserRow,
+) -> Result<User, StoreError> {
     let role = Role::parse(&role).ok_or_else(|| StoreError::Backend(format!("stored role `{role}` is invalid")))?;
-    Ok(User { id, email, name, role, created_at, email_verified })
+    Ok(User { id, email, name, role, created_at, email_verified, active, must_change_password })
+}
+
+/// A staff account by id, inside `tx`.
+fn staff_member(tx: &Connection, id: &str) -> Result<Option<User>, StoreError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1 AND role IN ('kitchen', 'admin')");
+    tx.query_row(&sql, [id], user_row).optional()?.map(to_user).transpose()
+}
+
+/// Refuses to take away the shop's last active admin (by removing or deactivating `user`).
+fn keep_an_admin(tx: &Connection, user: &User, what: &str) -> Result<(), StoreError> {
+    if user.role == Role::Admin && user.active {
+        let admins: i64 =
+            tx.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1", [], |r| r.get(0))?;
+        if admins <= 1 {
+            return Err(StoreError::Conflict(format!("the last active admin cannot be {what}")));
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -74,6 +94,8 @@ impl Accounts for SqliteAccounts {
                 role: user.role,
                 created_at: now_millis(),
                 email_verified: user.email_verified,
+                active: true,
+                must_change_password: false,
             };
             let inserted = c.execute(
                 "INSERT INTO users (id, email, name, role, password_hash, created_at, email_verified)
@@ -105,7 +127,7 @@ impl Accounts for SqliteAccounts {
             .run(move |c| {
                 let row = c
                     .prepare_cached(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"))?
-                    .query_row([email], |r| Ok((user_row(r)?, r.get::<_, String>(6)?)))
+                    .query_row([email], |r| Ok((user_row(r)?, r.get::<_, String>(8)?)))
                     .optional()?;
                 row.map(|(user, password_hash)| Ok(Credentials { user: to_user(user)?, password_hash })).transpose()
             })
@@ -130,8 +152,9 @@ impl Accounts for SqliteAccounts {
         let token_hash = token_hash.to_owned();
         self.reads
             .run(move |c| {
-                let sql = "SELECT u.id, u.email, u.name, u.role, u.created_at, u.email_verified FROM sessions s JOIN users u ON u.id = s.user_id
-                     WHERE s.token_hash = ?1 AND s.expires_at > ?2";
+                let sql = "SELECT u.id, u.email, u.name, u.role, u.created_at, u.email_verified, u.active, u.must_change_password
+                     FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.active = 1";
                 let row = c.prepare_cached(sql)?.query_row(params![token_hash, now], user_row).optional()?;
                 row.map(to_user).transpose()
             })
@@ -163,20 +186,79 @@ impl Accounts for SqliteAccounts {
         self.write(move |c| {
             // Immediate: the count of admins must not change between reading and deleting.
             let tx = Transaction::new_unchecked(c, TransactionBehavior::Immediate)?;
-            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1 AND role IN ('kitchen', 'admin')");
-            let Some(user) = tx.query_row(&sql, [&id], user_row).optional()?.map(to_user).transpose()? else {
-                return Ok(None);
-            };
-            if user.role == Role::Admin {
-                let admins: i64 = tx.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin'", [], |r| r.get(0))?;
-                if admins <= 1 {
-                    return Err(StoreError::Conflict("the last admin cannot be removed".into()));
-                }
-            }
+            let Some(user) = staff_member(&tx, &id)? else { return Ok(None) };
+            keep_an_admin(&tx, &user, "removed")?;
             tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
             tx.execute("DELETE FROM account_orders WHERE user_id = ?1", [&id])?;
             tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
             tx.commit()?;
+            Ok(Some(user))
+        })
+        .await
+    }
+
+    async fn set_staff_active(&self, id: &str, active: bool) -> Result<Option<User>, StoreError> {
+        let id = id.to_owned();
+        self.write(move |c| {
+            // Immediate, as for removing: the count of active admins must hold until the write.
+            let tx = Transaction::new_unchecked(c, TransactionBehavior::Immediate)?;
+            let Some(mut user) = staff_member(&tx, &id)? else { return Ok(None) };
+            if !active {
+                keep_an_admin(&tx, &user, "deactivated")?;
+                tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
+            }
+            tx.execute("UPDATE users SET active = ?2 WHERE id = ?1", params![id, active])?;
+            tx.commit()?;
+            user.active = active;
+            Ok(Some(user))
+        })
+        .await
+    }
+
+    async fn saved_cart(&self, user_id: &str) -> Result<Option<String>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.reads
+            .run(move |c| {
+                let sql = "SELECT cart FROM saved_carts WHERE user_id = ?1";
+                Ok(c.prepare_cached(sql)?.query_row([user_id], |r| r.get(0)).optional()?)
+            })
+            .await
+    }
+
+    async fn save_cart(&self, user_id: &str, cart: &str) -> Result<(), StoreError> {
+        let (user_id, cart) = (user_id.to_owned(), cart.to_owned());
+        self.write(move |c| {
+            if cart.is_empty() {
+                c.execute("DELETE FROM saved_carts WHERE user_id = ?1", [user_id])?;
+            } else {
+                c.execute(
+                    "INSERT INTO saved_carts (user_id, cart, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (user_id) DO UPDATE SET cart = excluded.cart, updated_at = excluded.updated_at",
+                    params![user_id, cart, now_millis()],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_password(&self, id: &str, password_hash: &str, temporary: bool) -> Result<Option<User>, StoreError> {
+        let (id, password_hash) = (id.to_owned(), password_hash.to_owned());
+        self.write(move |c| {
+            let tx = Transaction::new_unchecked(c, TransactionBehavior::Immediate)?;
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1");
+            let Some(mut user) = tx.query_row(&sql, [&id], user_row).optional()?.map(to_user).transpose()? else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE users SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1",
+                params![id, password_hash, temporary],
+            )?;
+            if temporary {
+                tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
+            }
+            tx.commit()?;
+            user.must_change_password = temporary;
             Ok(Some(user))
         })
         .await

@@ -8,7 +8,7 @@ use super::writer::Placing;
 use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED};
 use crate::{Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use stampede_domain::{Millis, OrderRejection, OrderStatus, Product, ProductState, evaluate};
+use stampede_domain::{Millis, OrderRejection, OrderStatus, Phone, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
 
 /// Places one order: replays a known idempotency key (`key_seen` says it may be known),
@@ -32,7 +32,7 @@ pub fn place(
         let Some(product) = definitions.get(product_id) else { continue };
         let available = stock.available(conn, product_id)?;
         let already_bought = match product.sale.per_customer_max {
-            Some(_) => holdings(conn, &request.customer.key.0, product_id)?,
+            Some(_) => holdings(conn, &request.customer.limit_key().0, product_id)?,
             None => 0,
         };
         state.insert(product_id, ProductState { product, available, already_bought });
@@ -45,8 +45,9 @@ pub fn place(
     let fulfilment = request.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
     conn.prepare_cached(
         "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
-                             created_at, updated_at, idempotency_key, request_fingerprint, fulfilment)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
+                             created_at, updated_at, idempotency_key, request_fingerprint, fulfilment, phone, slot_at,
+                             limit_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         id,
@@ -59,7 +60,10 @@ pub fn place(
         now,
         key,
         fingerprint,
-        fulfilment
+        fulfilment,
+        request.phone.as_ref().map(Phone::as_str),
+        request.slot,
+        customer.limit_key.as_ref().map(|k| k.0.as_str())
     ])?;
     let mut insert_line = conn.prepare_cached(
         "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount, line_amount, currency)
@@ -84,7 +88,7 @@ pub fn place(
             "INSERT INTO customer_holdings (customer_key, product_id, quantity) VALUES (?1, ?2, ?3)
              ON CONFLICT (customer_key, product_id) DO UPDATE SET quantity = quantity + excluded.quantity",
         )?
-        .execute(params![customer.key.0, product_id, qty])?;
+        .execute(params![customer.limit_key().0, product_id, qty])?;
     }
     enqueue_event(conn, ORDER_PLACED, &id, OrderStatus::Received, None, now)?;
     for (product_id, qty) in taken {
@@ -99,6 +103,8 @@ pub fn place(
         total: priced.total,
         status: OrderStatus::Received,
         fulfilment: request.fulfilment.clone(),
+        phone: request.phone.clone(),
+        slot: request.slot,
         created_at: now,
         updated_at: now,
     };
@@ -177,7 +183,7 @@ fn cancel_loaded(
         conn.prepare_cached(
             "UPDATE customer_holdings SET quantity = quantity - ?3 WHERE customer_key = ?1 AND product_id = ?2",
         )?
-        .execute(params![order.customer.key.0, product_id, qty])?;
+        .execute(params![order.customer.limit_key().0, product_id, qty])?;
     }
     enqueue_event(conn, ORDER_CANCELLED, &id, OrderStatus::Cancelled, Some(order.status), now)?;
     for (product_id, level) in levels {

@@ -269,6 +269,20 @@ impl Store for SqliteStore {
         self.reads.run(move |c| rows::customer_orders(c, &customer, cursor.as_deref(), limit)).await
     }
 
+    async fn holdings(
+        &self,
+        customer: &CustomerKey,
+        products: &[&Product],
+    ) -> Result<std::collections::BTreeMap<String, u32>, StoreError> {
+        let limited: Vec<String> =
+            products.iter().filter(|p| p.sale.per_customer_max.is_some()).map(|p| p.id.clone()).collect();
+        if limited.is_empty() {
+            return Ok(Default::default());
+        }
+        let customer = customer.0.clone();
+        self.reads.run(move |c| rows::holdings(c, &customer, &limited)).await
+    }
+
     async fn product_sales(&self, id: &str) -> Result<ProductSales, StoreError> {
         let id = id.to_owned();
         self.reads.run(move |c| rows::product_sales(c, &id)).await

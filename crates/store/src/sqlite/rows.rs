@@ -3,7 +3,7 @@
 
 use crate::{Order, OrderPage, ProductSales, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use stampede_domain::{Currency, Customer, CustomerKey, Money, OrderLine, OrderStatus, Product};
+use stampede_domain::{Currency, Customer, CustomerKey, Money, OrderLine, OrderStatus, Phone, Product};
 
 fn currency(code: &str) -> Result<Currency, StoreError> {
     Currency::parse(code).ok_or_else(|| StoreError::Backend(format!("stored currency `{code}` is invalid")))
@@ -26,7 +26,7 @@ pub fn load_products(conn: &Connection) -> Result<Vec<ProductView>, StoreError> 
 pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT customer_key, customer_email, customer_name, status, total_amount, currency, created_at, updated_at,
-                fulfilment
+                fulfilment, phone, slot_at, limit_key
          FROM orders WHERE id = ?1",
     )?;
     let head = stmt
@@ -41,21 +41,27 @@ pub fn load_order(conn: &Connection, id: &str) -> Result<Option<Order>, StoreErr
                 r.get::<_, i64>(6)?,
                 r.get::<_, i64>(7)?,
                 r.get::<_, Option<String>>(8)?,
+                r.get::<_, Option<String>>(9)?,
+                r.get::<_, Option<i64>>(10)?,
+                r.get::<_, Option<String>>(11)?,
             ))
         })
         .optional()?;
-    let Some((key, email, name, status, total, cur, created_at, updated_at, fulfilment)) = head else {
+    let Some((key, email, name, status, total, cur, created_at, updated_at, fulfilment, phone, slot, limit_key)) = head
+    else {
         return Ok(None);
     };
     let status = OrderStatus::parse(&status)
         .ok_or_else(|| StoreError::Backend(format!("stored status `{status}` is invalid")))?;
     Ok(Some(Order {
         id: id.to_owned(),
-        customer: Customer { key: CustomerKey(key), email, name },
+        customer: Customer { key: CustomerKey(key), email, name, limit_key: limit_key.map(CustomerKey) },
         lines: load_lines(conn, id)?,
         total: Money::new(total, currency(&cur)?),
         status,
         fulfilment: fulfilment.as_deref().map(serde_json::from_str).transpose()?,
+        phone: phone.map(Phone::stored),
+        slot,
         created_at,
         updated_at,
     }))
@@ -125,6 +131,24 @@ pub fn customer_orders(
     }
     let next_cursor = has_more.then(|| orders.last().map(|o| o.id.clone())).flatten();
     Ok(OrderPage { orders, next_cursor })
+}
+
+/// Units `customer` holds of each of `products`, leaving out none held.
+pub fn holdings(
+    conn: &Connection,
+    customer: &str,
+    products: &[String],
+) -> Result<std::collections::BTreeMap<String, u32>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT quantity FROM customer_holdings WHERE customer_key = ?1 AND product_id = ?2 AND quantity > 0",
+    )?;
+    let mut held = std::collections::BTreeMap::new();
+    for product in products {
+        if let Some(qty) = stmt.query_row(params![customer, product], |r| r.get::<_, u32>(0)).optional()? {
+            held.insert(product.clone(), qty);
+        }
+    }
+    Ok(held)
 }
 
 /// Sales of a product counted from orders and holdings.

@@ -153,6 +153,32 @@ CREATE TABLE email_links (
 );
 CREATE INDEX email_links_by_email ON email_links (email, created_at);
 "#,
+    r#"
+-- A number the shop can call about the order (required for delivery at checkout), and the
+-- pickup or delivery time chosen (Unix ms, UTC); NULL slot is as soon as possible.
+ALTER TABLE orders ADD COLUMN phone TEXT;
+ALTER TABLE orders ADD COLUMN slot_at INTEGER;
+"#,
+    r#"
+-- The key the order counts under in customer_holdings where it differs from customer_key
+-- (the email without its +tag): a cancel takes the units off the same holding.
+ALTER TABLE orders ADD COLUMN limit_key TEXT;
+"#,
+    r#"
+-- Staff accounts an admin switched off (kept, for the audit log's sake, but unable to sign
+-- in), and accounts whose password an admin reset: the owner chooses a new one first thing.
+ALTER TABLE users ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+"#,
+    r#"
+-- A signed-in customer's cart, in the cart cookie's own format, so it follows them to
+-- another browser: merged into that browser's cart when they sign in there.
+CREATE TABLE saved_carts (
+    user_id    TEXT PRIMARY KEY,
+    cart       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

@@ -41,6 +41,10 @@ fn action_name(code: &str) -> &str {
         "stock.adjust" => "Stock adjusted",
         "user.create" => "Staff account created",
         "user.remove" => "Staff account removed",
+        "user.deactivate" => "Staff account deactivated",
+        "user.reactivate" => "Staff account reactivated",
+        "user.password_reset" => "Staff password reset",
+        "user.password_change" => "Password changed",
         "outbox.retry" => "Notification retried",
         other => other,
     }

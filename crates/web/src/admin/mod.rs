@@ -12,7 +12,10 @@ pub use page::AdminShell;
 pub mod product_form;
 pub mod products;
 mod staff;
+mod staff_account;
 mod staff_remove;
+
+pub use staff_account::CHANGE_PASSWORD;
 
 use crate::AppState;
 use crate::auth::guard::{require_admin, require_staff};
@@ -31,7 +34,8 @@ pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
         .route("/admin/orders/events", get(orders::events))
         .route("/admin/orders/{id}", get(order_detail::show))
         .route("/admin/orders/{id}/status", post(order_detail::set_status))
-        .route("/admin/orders/{id}/cancel", post(cancel::cancel));
+        .route("/admin/orders/{id}/cancel", post(cancel::cancel))
+        .route(CHANGE_PASSWORD, get(staff_account::change_form).post(staff_account::change_own));
     let admin = Router::new()
         .route("/admin/products", get(products::list).post(products::create))
         .route("/admin/products/new", get(products::new_form))
@@ -41,6 +45,9 @@ pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
         .route("/admin/audit", get(audit::show))
         .route("/admin/staff", get(staff::show).post(staff::create))
         .route("/admin/staff/{id}/remove", post(staff_remove::remove))
+        .route("/admin/staff/{id}/deactivate", post(staff_account::deactivate))
+        .route("/admin/staff/{id}/reactivate", post(staff_account::reactivate))
+        .route("/admin/staff/{id}/password", post(staff_account::reset_password))
         .merge(admin_only)
         .route_layer(from_fn(require_admin));
     kitchen.merge(admin).route_layer(from_fn(require_staff))

@@ -47,6 +47,8 @@ struct OrderPage {
     cancel: CancelOffer,
     /// When it was placed, in the shop's zone.
     placed: String,
+    /// When it is wanted, in the shop's zone.
+    when: String,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -94,6 +96,7 @@ fn page(app: &AppState, staff: &User, order: &Order, notice: Option<String>, err
     OrderPage {
         cancel,
         placed: app.shop.zone.label(order.created_at),
+        when: view.when(&app.shop.zone),
         shell: AdminShell::new(format!("Order #{}", view.number), staff, "orders"),
         status_name: staff_label(order.status),
         user_id: order.customer.key.0.strip_prefix("user:").map(str::to_owned),

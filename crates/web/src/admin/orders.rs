@@ -116,12 +116,16 @@ pub struct Row {
     pub status_name: &'static str,
     /// When it was placed, in the shop's zone.
     pub placed: String,
+    /// When it is wanted, in the shop's zone: "As soon as possible" or the slot.
+    pub when: String,
 }
 
 impl Row {
     fn new(order: &Order, zone: &ShopZone) -> Row {
+        let view = OrderView::new(order);
         Row {
-            view: OrderView::new(order),
+            when: view.when(zone),
+            view,
             status_name: staff_label(order.status),
             placed: zone.label(order.created_at),
         }

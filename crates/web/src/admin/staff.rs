@@ -22,8 +22,16 @@ pub struct Member {
     pub name: String,
     pub role: &'static str,
     pub since: String,
-    /// Offered a Remove button: not the admin looking, nor the last admin.
+    /// Offered a Remove button: not the admin looking, nor the last active admin.
     pub removable: bool,
+    /// May sign in; a deactivated account is offered Reactivate.
+    pub active: bool,
+    /// Offered Deactivate: active, not the admin looking, nor the last active admin.
+    pub deactivatable: bool,
+    /// The admin looking: no reset either (they change their own at /admin/password).
+    pub me: bool,
+    /// A temporary password waits to be replaced.
+    pub must_change_password: bool,
 }
 
 /// The new-account form.
@@ -39,17 +47,38 @@ pub struct NewStaff {
     pub password: String,
 }
 
+impl NewStaff {
+    /// The empty form, for kitchen staff.
+    pub fn blank() -> NewStaff {
+        NewStaff { role: "kitchen".into(), ..NewStaff::default() }
+    }
+}
+
+/// Messages by field of the add form, and a refused password reset's (account id, message).
 #[derive(Default)]
-struct Errors {
+pub struct Errors {
     email: Option<String>,
     name: Option<String>,
     role: Option<String>,
     password: Option<String>,
+    reset: Option<(String, String)>,
+}
+
+impl Errors {
+    /// A refused password reset of account `id`.
+    pub fn reset(id: String, message: String) -> Errors {
+        Errors { reset: Some((id, message)), ..Errors::default() }
+    }
+
+    /// The reset form's message for account `id`, if its reset was refused.
+    fn reset_error(&self, id: &str) -> Option<&str> {
+        self.reset.as_ref().filter(|(for_id, _)| for_id == id).map(|(_, m)| m.as_str())
+    }
 }
 
 #[derive(Template)]
 #[template(path = "admin/staff.html")]
-struct StaffPage {
+pub struct StaffPage {
     shell: AdminShell,
     members: Vec<Member>,
     form: NewStaff,
@@ -57,20 +86,30 @@ struct StaffPage {
     notice: Option<String>,
 }
 
-/// `?done=<email>` after adding someone, `?removed=<email>` after removing them.
+/// `?done=<email>` after adding someone, `?removed=`, `?deactivated=`, `?reactivated=` or
+/// `?reset=` after changing their account.
 #[derive(Deserialize)]
 pub struct Done {
     done: Option<String>,
     removed: Option<String>,
+    deactivated: Option<String>,
+    reactivated: Option<String>,
+    reset: Option<String>,
 }
 
-async fn page(app: &AppState, admin: &User, form: NewStaff, errors: Errors) -> Result<StaffPage, AdminError> {
+/// The staff page for `admin`, with the add form as typed and any messages.
+pub async fn page(app: &AppState, admin: &User, form: NewStaff, errors: Errors) -> Result<StaffPage, AdminError> {
     let staff = auth(app)?.accounts.staff().await?;
-    let admins = staff.iter().filter(|u| u.role == Role::Admin).count();
+    let active_admins = staff.iter().filter(|u| u.role == Role::Admin && u.active).count();
     let members = staff
         .into_iter()
         .map(|u| Member {
-            removable: u.id != admin.id && (u.role != Role::Admin || admins > 1),
+            // Taking away an active admin needs another active one.
+            removable: u.id != admin.id && (u.role != Role::Admin || !u.active || active_admins > 1),
+            deactivatable: u.active && u.id != admin.id && (u.role != Role::Admin || active_admins > 1),
+            active: u.active,
+            me: u.id == admin.id,
+            must_change_password: u.must_change_password,
             id: u.id,
             email: u.email,
             name: u.name.unwrap_or_default(),
@@ -88,12 +127,16 @@ pub async fn show(
     Staff(admin): Staff,
     Query(done): Query<Done>,
 ) -> Result<Response, AdminError> {
-    let mut page =
-        page(&app, &admin, NewStaff { role: "kitchen".into(), ..NewStaff::default() }, Errors::default()).await?;
+    let mut page = page(&app, &admin, NewStaff::blank(), Errors::default()).await?;
     page.notice = done
         .done
         .map(|email| format!("Added {email}. Hand them their first password in person."))
-        .or(done.removed.map(|email| format!("Removed {email}; they are signed out.")));
+        .or(done.removed.map(|email| format!("Removed {email}; they are signed out.")))
+        .or(done.deactivated.map(|email| format!("Deactivated {email}: they are signed out and cannot sign in.")))
+        .or(done.reactivated.map(|email| format!("Reactivated {email}: they can sign in again.")))
+        .or(done.reset.map(|email| {
+            format!("Set a temporary password for {email}. Hand it over in person: they choose their own at sign-in.")
+        }));
     Ok(render(StatusCode::OK, &page))
 }
 

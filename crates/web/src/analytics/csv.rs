@@ -166,6 +166,7 @@ mod tests {
                 key: CustomerKey("ana@example.com".into()),
                 email: Some("ana@example.com".into()),
                 name: Some("O'Brien, \"Ana\"".into()),
+                limit_key: None,
             },
             lines: vec![
                 OrderLine {
@@ -192,6 +193,8 @@ mod tests {
                 city: "Springfield".into(),
                 postcode: "12345".into(),
             })),
+            phone: None,
+            slot: None,
             created_at: 1_795_132_800_000 + 1_234,
             updated_at: 0,
         }

@@ -1,9 +1,12 @@
 //! The JSON shapes of the API, separate from domain types so the wire format is a decision
 //! of its own and the domain stays free of schema annotations.
 
-use crate::timefmt::rfc3339;
+use crate::timefmt::{parse_rfc3339, rfc3339};
 use serde::{Deserialize, Serialize};
-use stampede_domain::{DeliveryAddress, Fulfilment, Money, OptionGroup, OrderLine, SaleRules, SelectedOption};
+use stampede_domain::{
+    DeliveryAddress, Fulfilment, Millis, Money, OptionGroup, OrderLine, Phone, SaleRules, SelectedOption,
+    ValidationError,
+};
 use stampede_store::{Order, OrderPage, ProductView};
 use utoipa::ToSchema;
 
@@ -235,7 +238,7 @@ impl From<Order> for OrderDto {
             customer: Some(CustomerDto { id: o.customer.key.0, email: o.customer.email, name: o.customer.name }),
             items: o.lines.into_iter().map(Into::into).collect(),
             total: o.total.into(),
-            fulfilment: o.fulfilment.map(Into::into),
+            fulfilment: o.fulfilment.map(|f| FulfilmentDto::new(f, o.phone, o.slot)),
             created_at: rfc3339(o.created_at),
             updated_at: rfc3339(o.updated_at),
             access_token: None,
@@ -252,13 +255,26 @@ impl OrderDto {
     }
 }
 
-/// How an order reaches the customer: `{"type": "pickup"}`, or
-/// `{"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345"}`.
+/// How an order reaches the customer, when, and a number to call: `{"type": "pickup"}`, or
+/// `{"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345",
+/// "phone": "+1 555 0123", "slot": "2026-11-30T18:15:00Z"}`. `phone` is required for delivery.
+/// Without `slot` the order is for as soon as possible.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FulfilmentDto {
     /// Collected at the counter.
-    Pickup,
+    Pickup {
+        /// Optional for pickup.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(example = "+1 555 0123", min_length = 6, max_length = 25, pattern = "^\\+?[0-9 ()-]+$")]
+        phone: Option<String>,
+        /// When to have it ready: the start of a slot (RFC 3339) within the shop's opening
+        /// hours, at least 20 minutes ahead, today or tomorrow, on a quarter hour. Left out:
+        /// as soon as possible. A shop without opening hours takes only that.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(example = "2026-11-30T18:15:00Z", format = DateTime)]
+        slot: Option<String>,
+    },
     /// Delivered to an address.
     Delivery {
         /// Street and number: one line of plain text (no control characters or bidi overrides).
@@ -285,29 +301,59 @@ pub enum FulfilmentDto {
             pattern = "^[A-Za-z0-9][A-Za-z0-9 -]{0,10}[A-Za-z0-9]$"
         )]
         postcode: String,
+        /// Required for delivery, so the driver can call: 6 to 15 digits, with spaces, '-',
+        /// '(', ')' and a leading '+' allowed between them. (Orders placed before phone
+        /// numbers were asked for have none.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(example = "+1 555 0123", min_length = 6, max_length = 25, pattern = "^\\+?[0-9 ()-]+$")]
+        phone: Option<String>,
+        /// When to deliver, as for pickup.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(example = "2026-11-30T18:15:00Z", format = DateTime)]
+        slot: Option<String>,
     },
 }
 
-impl From<Fulfilment> for FulfilmentDto {
-    fn from(f: Fulfilment) -> Self {
-        match f {
-            Fulfilment::Pickup => FulfilmentDto::Pickup,
-            Fulfilment::Delivery(DeliveryAddress { address, city, postcode }) => {
-                FulfilmentDto::Delivery { address, city, postcode }
-            }
-        }
-    }
+/// The validated parts of a [`FulfilmentDto`].
+pub struct Handover {
+    pub fulfilment: Fulfilment,
+    pub phone: Option<Phone>,
+    pub slot: Option<Millis>,
 }
 
 impl FulfilmentDto {
-    /// The validated domain value; a bad address names its first faulty field.
-    pub fn into_domain(self) -> Result<Fulfilment, stampede_domain::ValidationError> {
-        match self {
-            FulfilmentDto::Pickup => Ok(Fulfilment::Pickup),
-            FulfilmentDto::Delivery { address, city, postcode } => DeliveryAddress::new(&address, &city, &postcode)
-                .map(Fulfilment::Delivery)
-                .map_err(|mut errors| errors.remove(0)),
+    /// The order's fulfilment, phone and time as the API shows them.
+    pub fn new(f: Fulfilment, phone: Option<Phone>, slot: Option<Millis>) -> Self {
+        let phone = phone.map(|p| p.as_str().to_owned());
+        let slot = slot.map(rfc3339);
+        match f {
+            Fulfilment::Pickup => FulfilmentDto::Pickup { phone, slot },
+            Fulfilment::Delivery(DeliveryAddress { address, city, postcode }) => {
+                FulfilmentDto::Delivery { address, city, postcode, phone, slot }
+            }
         }
+    }
+
+    /// The validated domain values; a bad address names its first faulty field. Whether the
+    /// shop offers the slot is checked apart (`ShopSettings::check_slot`).
+    pub fn into_domain(self) -> Result<Handover, ValidationError> {
+        let (fulfilment, phone, slot) = match self {
+            FulfilmentDto::Pickup { phone, slot } => (Fulfilment::Pickup, phone, slot),
+            FulfilmentDto::Delivery { address, city, postcode, phone, slot } => {
+                let address =
+                    DeliveryAddress::new(&address, &city, &postcode).map_err(|mut errors| errors.remove(0))?;
+                (Fulfilment::Delivery(address), phone, slot)
+            }
+        };
+        let phone = phone.as_deref().map(Phone::new).transpose()?;
+        let slot = slot
+            .map(|s| {
+                parse_rfc3339(&s).ok_or_else(|| {
+                    ValidationError::new("fulfilment.slot", "give the time in RFC 3339, like 2026-11-30T18:15:00Z")
+                })
+            })
+            .transpose()?;
+        Ok(Handover { fulfilment, phone, slot })
     }
 }
 

@@ -33,7 +33,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body, a delivery without `fulfilment.phone`, or a `fulfilment.slot` the shop does not offer (past, too soon, beyond tomorrow, outside the opening hours, off the quarter hours; any slot where no opening hours are set)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many orders from this address or customer: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "Order queue full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
@@ -71,14 +71,20 @@ pub(crate) async fn place_api_order(
 ) -> Result<Placed, Problem> {
     app.order_limits.check_ip(client)?;
     let request = body.into_request()?;
-    app.order_limits.check_customer(&request.customer.key.0)?;
+    app.shop
+        .check_slot(request.slot, crate::storefront::now_millis())
+        .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
     let idempotency_key = idempotency_key(headers)?;
     place_checked(app, PlaceOrder { request, idempotency_key }).await
 }
 
-/// Places an order that passed validation and the rate limits, and counts the outcome. The
-/// API and the storefront's checkout both place orders through here.
-pub(crate) async fn place_checked(app: &AppState, order: PlaceOrder) -> Result<Placed, Problem> {
+/// Places an order that passed validation and the address's rate limit, and counts the
+/// outcome: keys the customer for limits (an email without its `+tag`, see `LimitKeyRules`),
+/// checks the per-customer rate under that key, then places. The API and the storefront's
+/// checkout both place orders through here.
+pub(crate) async fn place_checked(app: &AppState, mut order: PlaceOrder) -> Result<Placed, Problem> {
+    order.request.customer = order.request.customer.with_limit_key(app.shop.limit_keys);
+    app.order_limits.check_customer(&order.request.customer.limit_key().0)?;
     // A child of the request span: an exported trace shows the wait for the writer and the commit.
     let span = tracing::debug_span!("place_order", order_id = Empty, outcome = Empty);
     match app.store.place_order(order).instrument(span.clone()).await {

@@ -103,8 +103,12 @@ impl PlaceOrderBody {
                 return Err(ValidationError::new("items", "an order needs `items` (or the shorthand `productId`)"));
             }
         };
-        let fulfilment = self.fulfilment.map(FulfilmentDto::into_domain).transpose()?;
-        Ok(OrderRequest::new(customer, lines)?.with_fulfilment(fulfilment))
+        let handover = self.fulfilment.map(FulfilmentDto::into_domain).transpose()?;
+        let request = OrderRequest::new(customer, lines)?;
+        match handover {
+            None => Ok(request),
+            Some(h) => request.with_fulfilment(Some(h.fulfilment)).with_contact(h.phone, h.slot),
+        }
     }
 }
 

@@ -34,6 +34,20 @@ fn admit(request: &Request, allowed: impl Fn(Role) -> bool) -> Result<(), Respon
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     match user {
+        // An admin reset this password: choosing a new one comes before anything else.
+        Some(user) if user.must_change_password && request.uri().path() != crate::admin::CHANGE_PASSWORD => {
+            Err(if wants_html {
+                crate::storefront::see_other(crate::admin::CHANGE_PASSWORD, None)
+            } else {
+                Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "password-change-required",
+                    "Choose a new password first",
+                    "an admin reset this account's password: choose a new one at /admin/password",
+                )
+                .into_response()
+            })
+        }
         Some(user) if allowed(user.role) => Ok(()),
         Some(_) if wants_html => Err(crate::storefront::message_page(
             StatusCode::FORBIDDEN,

@@ -45,6 +45,8 @@ pub enum SignInError {
         /// The lockout this failure started, if it did.
         locked_for: Option<Duration>,
     },
+    /// The right password for an account an admin deactivated.
+    Deactivated,
     Store(StoreError),
 }
 
@@ -78,6 +80,7 @@ impl Auth {
             Err(SignInError::Wrong { locked_for: None }) => "wrong",
             Err(SignInError::Wrong { locked_for: Some(_) } | SignInError::Refused(Refusal::LockedOut(_))) => "locked",
             Err(SignInError::Refused(Refusal::RateLimited(_))) => "rate_limited",
+            Err(SignInError::Deactivated) => "deactivated",
             Err(SignInError::Store(_)) => "error",
         };
         metrics::counter!("stampede_sign_ins_total", "outcome" => outcome).increment(1);
@@ -99,6 +102,8 @@ impl Auth {
         .await
         .map_err(|e| SignInError::Store(StoreError::Backend(format!("password check failed: {e}"))))?;
         match matched {
+            // Told only to whoever knows the password, so it reveals nothing to a guesser.
+            Some(user) if !user.active => Err(SignInError::Deactivated),
             Some(user) => {
                 self.limits.succeeded(&email, ip);
                 Ok(user)
@@ -207,11 +212,7 @@ pub async fn register(
     if let Some(weak) = password::weakness(password) {
         return Err(SignUpError::Password(weak));
     }
-    let password = password.to_owned();
-    let password_hash = tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| SignUpError::Store(StoreError::Backend(e.to_string())))?
-        .map_err(|e| SignUpError::Store(StoreError::Backend(e)))?;
+    let password_hash = hash_password(password).await.map_err(SignUpError::Store)?;
     // Staff accounts come from an admin, who vouches for the address; a customer proves it
     // by opening the link the shop emails.
     let email_verified = role.is_staff();
@@ -223,6 +224,15 @@ pub async fn register(
         }
         other => SignUpError::Store(other),
     })
+}
+
+/// Hashes a password that passed [`password::weakness`] with argon2id, on the blocking pool.
+pub async fn hash_password(password: &str) -> Result<String, StoreError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(StoreError::Backend)
 }
 
 /// Whether the request carries `Authorization: Bearer <expected>`, compared in constant time.

@@ -103,6 +103,8 @@ impl OidcVerifier {
             created_at: claims["iat"].as_i64().unwrap_or(0) * 1000,
             // The identity provider vouches for the address unless it says otherwise.
             email_verified: claims["email"].is_string() && claims["email_verified"].as_bool() != Some(false),
+            active: true,
+            must_change_password: false,
         })
     }
 }

@@ -166,13 +166,25 @@ pub async fn sign_in(
             let message = format!("Too many sign-in attempts from your network. Try again in {secs} s.");
             return Ok(with_retry_after(again(message, StatusCode::TOO_MANY_REQUESTS), secs));
         }
+        Err(SignInError::Deactivated) => {
+            let message = "This account is deactivated. Ask an admin of the shop to reactivate it.";
+            return Ok(again(message.into(), StatusCode::FORBIDDEN));
+        }
         Err(SignInError::Store(e)) => return Err(e.into()),
     };
     // Signing in again replaces any session this browser had, rather than leaving it alive.
     auth.close_session(&headers).await?;
     let cookie = auth.open_session(&user).await?;
+    let cart = super::saved_cart::merge_on_sign_in(auth, &user, &headers).await;
     let home = if user.role.is_staff() { "/admin" } else { "/account" };
-    Ok(see_other(next.as_deref().unwrap_or(home), Some(cookie)))
+    // A password an admin reset is replaced before anything else (see auth::guard).
+    let next = if user.must_change_password { None } else { next };
+    let home = if user.must_change_password { crate::admin::CHANGE_PASSWORD } else { home };
+    let mut response = see_other(next.as_deref().unwrap_or(home), Some(cookie));
+    if let Some(cart) = cart {
+        response.headers_mut().append(header::SET_COOKIE, cart);
+    }
+    Ok(response)
 }
 
 fn with_retry_after(mut response: Response, secs: u64) -> Response {

@@ -103,6 +103,22 @@ impl Cart {
         Ok(())
     }
 
+    /// Adds the lines of `other` that this cart lacks; a line in both keeps the larger
+    /// quantity, so merging the same cart twice changes nothing. Lines beyond the cart's
+    /// bounds are left out.
+    pub fn merge(&mut self, other: &Cart) {
+        for line in &other.lines {
+            let key = line.key();
+            match self.lines.iter_mut().find(|l| l.key() == key) {
+                Some(mine) => mine.quantity = mine.quantity.max(line.quantity),
+                None => {
+                    // A line that does not fit is dropped, as `add` would refuse it.
+                    let _ = self.add(line.clone());
+                }
+            }
+        }
+    }
+
     /// Sets a line's quantity; 0 removes it. Unknown keys change nothing.
     pub fn set_quantity(&mut self, key: &str, quantity: u32) {
         if quantity == 0 {
@@ -182,6 +198,17 @@ mod tests {
         assert_eq!(Cart::decode(&cart.encode()), Some(cart.clone()));
         cart.set_quantity("cola", 0);
         assert_eq!(cart.units(), 3);
+    }
+
+    #[test]
+    fn merging_adds_missing_lines_and_keeps_the_larger_quantity() {
+        let mut here = Cart { lines: vec![line("cola", &[], 1), line("margherita", &[("size", &["large"])], 2)] };
+        let saved = Cart { lines: vec![line("margherita", &[("size", &["large"])], 1), line("water", &[], 3)] };
+        here.merge(&saved);
+        assert_eq!(here.encode(), "cola*1|margherita.size=large*2|water*3");
+        let once = here.clone();
+        here.merge(&saved);
+        assert_eq!(here, once, "merging again changes nothing");
     }
 
     #[test]

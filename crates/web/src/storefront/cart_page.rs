@@ -2,6 +2,7 @@
 //! a plain form post answered with a redirect (or the page again with a message), so the
 //! cart works without JavaScript.
 
+use super::buyer;
 use super::cart::{Cart, CartFull, CartLine, is_slug};
 use super::catalog_view::Card;
 use super::display::{self, now_millis};
@@ -16,7 +17,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use stampede_domain::{LineCheck, LineRequest, Millis, Money, check_line, price_line};
+use stampede_domain::{LineCheck, LineRequest, Millis, Money, Product, check_line, price_line};
 use stampede_store::ProductView;
 use std::collections::BTreeMap;
 
@@ -33,6 +34,8 @@ pub struct LineView {
     pub total: String,
     /// What stands in the way of ordering this product now, if anything.
     pub issue: Option<String>,
+    /// What the buyer already bought of a limited product, when nothing stands in the way.
+    pub note: Option<String>,
 }
 
 /// The cart as the catalog prices it now.
@@ -57,8 +60,26 @@ impl PricedCart {
     }
 }
 
+/// Units the visitor already holds of the limited products in `cart` (see `buyer`).
+pub async fn bought_in(
+    app: &AppState,
+    headers: &HeaderMap,
+    products: &[ProductView],
+    cart: &Cart,
+) -> Result<BTreeMap<String, u32>, PageError> {
+    let in_cart: Vec<&Product> = products.iter().map(|v| &v.product).filter(|p| cart.units_of(&p.id) > 0).collect();
+    Ok(buyer::bought(app, headers, &in_cart).await?)
+}
+
 /// Prices `cart` against `products` at `now`: the server's prices, never the client's.
-pub fn price_cart(products: &[ProductView], cart: &Cart, now: Millis, zone: &ShopZone) -> PricedCart {
+/// `bought` is what the buyer already holds of limited products, when known.
+pub fn price_cart(
+    products: &[ProductView],
+    cart: &Cart,
+    bought: &BTreeMap<String, u32>,
+    now: Millis,
+    zone: &ShopZone,
+) -> PricedCart {
     let find = |id: &str| products.iter().find(|v| v.product.id == id && !v.product.archived);
     let mut lines = Vec::new();
     let mut kept = Cart::default();
@@ -96,6 +117,7 @@ pub fn price_cart(products: &[ProductView], cart: &Cart, now: Millis, zone: &Sho
             unit: display::price(priced.unit_price),
             total: display::price(priced.line_total),
             issue: None,
+            note: None,
         });
     }
     // Stock, sale windows and limits apply per product over all its lines, as at checkout.
@@ -104,12 +126,14 @@ pub fn price_cart(products: &[ProductView], cart: &Cart, now: Millis, zone: &Sho
         if requested == 0 {
             continue;
         }
-        let check = LineCheck { product: &view.product, requested, available: view.stock, already_bought: 0, now };
-        if let Err(rejection) = check_line(check) {
-            let message = explain(&Problem::from(rejection), now, zone, |_| view.product.name.clone());
-            if let Some(line) = lines.iter_mut().find(|l| l.product_id == view.product.id) {
-                line.issue = Some(message);
+        let already_bought = bought.get(&view.product.id).copied().unwrap_or(0);
+        let check = LineCheck { product: &view.product, requested, available: view.stock, already_bought, now };
+        let Some(line) = lines.iter_mut().find(|l| l.product_id == view.product.id) else { continue };
+        match check_line(check) {
+            Err(rejection) => {
+                line.issue = Some(explain(&Problem::from(rejection), now, zone, |_| view.product.name.clone()));
             }
+            Ok(()) => line.note = buyer::limit_note(&view.product, already_bought),
         }
     }
     PricedCart { lines, total: total.map(display::price), dropped, cart: kept }
@@ -136,7 +160,9 @@ pub async fn show(
     Query(query): Query<CartQuery>,
 ) -> Result<Response, PageError> {
     let products = app.store.products().await?;
-    let priced = price_cart(&products, &Cart::from_headers(&headers), now_millis(), &app.shop.zone);
+    let cart = Cart::from_headers(&headers);
+    let bought = bought_in(&app, &headers, &products, &cart).await?;
+    let priced = price_cart(&products, &cart, &bought, now_millis(), &app.shop.zone);
     let added = query.added.filter(|id| is_slug(id)).map(|id| priced.name_of(&id));
     let shell = Shell::new("Your cart", &priced.cart);
     Ok(render(StatusCode::OK, &CartPage { shell, priced, added }))
@@ -160,8 +186,10 @@ pub async fn add(
     }
     let quantity_field = field("quantity").unwrap_or("1");
     let current = cart.clone();
-    let refuse =
-        |message: String, status| builder(&view, &app.shop.zone, &current, &selected, 1, Some(message), status);
+    let already_bought = buyer::bought(&app, &headers, &[&view.product]).await?.remove(&view.product.id).unwrap_or(0);
+    let refuse = |message: String, status| {
+        builder(&view, &app.shop.zone, &current, already_bought, &selected, 1, Some(message), status)
+    };
     let Ok(quantity) = quantity_field.parse::<i64>() else {
         return Ok(refuse(
             format!("Quantity must be a whole number, not “{quantity_field}”."),
@@ -189,7 +217,7 @@ pub async fn add(
     };
     let requested = cart.units_of(&view.product.id).saturating_add(line.quantity);
     let check =
-        LineCheck { product: &view.product, requested, available: view.stock, already_bought: 0, now: now_millis() };
+        LineCheck { product: &view.product, requested, available: view.stock, already_bought, now: now_millis() };
     if let Err(rejection) = check_line(check) {
         let problem = Problem::from(rejection);
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);

@@ -3,6 +3,7 @@
 //! answer all land on the one order; the order goes through the same validation, pricing
 //! and placement as `POST /api/orders`.
 
+use super::buyer::{self, signed_in_customer};
 use super::cart::Cart;
 use super::cart_page::{PricedCart, price_cart};
 use super::display::now_millis;
@@ -11,6 +12,7 @@ use super::page::{PageError, Shell, render, see_other};
 use crate::api::orders::place_checked;
 use crate::auth::order_access;
 use crate::shop_time::ShopZone;
+use crate::timefmt::{parse_rfc3339, rfc3339};
 use crate::{AppState, Problem};
 use askama::Template;
 use axum::extract::{ConnectInfo, State};
@@ -18,7 +20,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
-use stampede_domain::{Customer, DeliveryAddress, Fulfilment, LineRequest, OrderRequest, ValidationError};
+use stampede_domain::{
+    Customer, DeliveryAddress, Fulfilment, LineRequest, Millis, OrderRequest, Phone, ValidationError,
+};
 use stampede_store::{IdempotencyKey, PlaceOrder};
 use std::net::SocketAddr;
 
@@ -39,6 +43,11 @@ pub struct CheckoutForm {
     city: String,
     #[serde(default)]
     postcode: String,
+    #[serde(default)]
+    phone: String,
+    /// The chosen slot as RFC 3339, or empty for as soon as possible.
+    #[serde(default)]
+    slot: String,
 }
 
 /// A message per form field.
@@ -50,11 +59,13 @@ struct FieldErrors {
     address: Option<String>,
     city: Option<String>,
     postcode: Option<String>,
+    phone: Option<String>,
+    slot: Option<String>,
 }
 
 impl FieldErrors {
     fn any(&self) -> bool {
-        [&self.name, &self.email, &self.fulfilment, &self.address, &self.city, &self.postcode]
+        [&self.name, &self.email, &self.fulfilment, &self.address, &self.city, &self.postcode, &self.phone, &self.slot]
             .iter()
             .any(|e| e.is_some())
     }
@@ -69,17 +80,26 @@ struct CheckoutPage {
     errors: FieldErrors,
     /// A refusal of the whole order (stock, sale window, busy...), shown above the form.
     alert: Option<String>,
+    /// The times on offer besides "as soon as possible": RFC 3339 value and label.
+    slots: Vec<(String, String)>,
 }
 
 impl CheckoutPage {
+    fn new(shell: Shell, priced: PricedCart, form: CheckoutForm, errors: FieldErrors, alert: Option<String>) -> Self {
+        let shop = &shell.shop;
+        let mut slots: Vec<(String, String)> =
+            shop.slots(now_millis()).into_iter().map(|at| (rfc3339(at), shop.zone.slot_label(at))).collect();
+        // A slot chosen a moment ago that has just gone stays selectable, so its error shows against it.
+        if !form.slot.is_empty() && !slots.iter().any(|(v, _)| *v == form.slot) {
+            let label = parse_rfc3339(&form.slot).map_or_else(|| form.slot.clone(), |at| shop.zone.slot_label(at));
+            slots.insert(0, (form.slot.clone(), label));
+        }
+        CheckoutPage { shell, priced, form, errors, alert, slots }
+    }
+
     fn delivery(&self) -> bool {
         self.form.fulfilment == "delivery"
     }
-}
-
-/// The signed-in customer, whose orders are tied to their account's email.
-fn signed_in_customer() -> Option<stampede_store::User> {
-    crate::auth::visitor::current()?.user.filter(|u| u.role == stampede_store::Role::Customer)
 }
 
 fn fresh_key() -> String {
@@ -88,19 +108,13 @@ fn fresh_key() -> String {
 
 /// `GET /checkout`: the form, with a new idempotency key for this checkout.
 pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
-    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now_millis(), &app.shop.zone);
+    let priced = priced_for(&app, &headers, now_millis()).await?;
     let mut form = CheckoutForm { key: fresh_key(), fulfilment: "pickup".into(), ..CheckoutForm::default() };
     if let Some(user) = signed_in_customer() {
         form.email = user.email;
         form.name = user.name.unwrap_or_default();
     }
-    let page = CheckoutPage {
-        shell: Shell::new("Checkout", &priced.cart),
-        priced,
-        form,
-        errors: FieldErrors::default(),
-        alert: None,
-    };
+    let page = CheckoutPage::new(Shell::new("Checkout", &priced.cart), priced, form, FieldErrors::default(), None);
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -113,7 +127,7 @@ pub async fn submit(
     Form(mut form): Form<CheckoutForm>,
 ) -> Result<Response, PageError> {
     let now = now_millis();
-    let priced = price_cart(&app.store.products().await?, &Cart::from_headers(&headers), now, &app.shop.zone);
+    let priced = priced_for(&app, &headers, now).await?;
     // A signed-in customer's orders go under their account, whatever the field says.
     if let Some(user) = signed_in_customer() {
         form.email = user.email;
@@ -126,7 +140,7 @@ pub async fn submit(
     }
     let again = |priced, form, errors, alert: Option<String>, status| {
         let page =
-            CheckoutPage { shell: Shell::new("Checkout", &Cart::from_headers(&headers)), priced, form, errors, alert };
+            CheckoutPage::new(Shell::new("Checkout", &Cart::from_headers(&headers)), priced, form, errors, alert);
         render(status, &page)
     };
     if priced.cart.lines.is_empty() {
@@ -134,7 +148,11 @@ pub async fn submit(
             "Your cart is empty, so there is nothing to order. If you just placed an order, find it under My orders.";
         return Ok(again(priced, form, FieldErrors::default(), Some(alert.into()), StatusCode::CONFLICT));
     }
-    let (customer, fulfilment, errors) = validate(&form);
+    let (customer, fulfilment, mut errors) = validate(&form);
+    let (phone, slot) = contact(&form, &mut errors);
+    if let Err(e) = app.shop.check_slot(slot, now) {
+        errors.slot = Some(sentence("", &e.message));
+    }
     let (false, Some(customer), Some(fulfilment)) = (errors.any(), customer, fulfilment) else {
         return Ok(again(priced, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY));
     };
@@ -145,7 +163,7 @@ pub async fn submit(
         .map(|l| LineRequest::new(&l.product_id, i64::from(l.quantity), l.selections()))
         .collect::<Result<Vec<_>, ValidationError>>()
         .and_then(|lines| OrderRequest::new(customer, lines))
-        .map(|r| r.with_fulfilment(Some(fulfilment)));
+        .and_then(|r| r.with_fulfilment(Some(fulfilment)).with_contact(phone, slot));
     let request = match request {
         Ok(request) => request,
         Err(e) => {
@@ -159,10 +177,7 @@ pub async fn submit(
         }
     };
     let placed = match app.order_limits.check_ip(client.map(|c| c.0.0.ip())) {
-        Ok(()) => match app.order_limits.check_customer(&request.customer.key.0) {
-            Ok(()) => place_checked(&app, PlaceOrder { request, idempotency_key: Some(form.key.clone()) }).await,
-            Err(problem) => Err(problem),
-        },
+        Ok(()) => place_checked(&app, PlaceOrder { request, idempotency_key: Some(form.key.clone()) }).await,
         Err(problem) => Err(problem),
     };
     match placed {
@@ -176,6 +191,12 @@ pub async fn submit(
             }
             let cleared = Cart::default().set_cookie();
             let mut response = see_other(&format!("/orders/{id}?placed=1"), Some(cleared));
+            // Product pages and the cart can then say what this buyer may still buy.
+            if let Some(email) = &placed.order.customer.email
+                && let Ok(value) = HeaderValue::from_str(&buyer::cookie(&app, email))
+            {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
             // This browser may see the order's details and cancel it (see auth::order_access).
             let access = order_access::cookie_with(&app.signer, app.auth.as_deref(), &headers, id);
             if let Ok(value) = HeaderValue::from_str(&access) {
@@ -185,6 +206,14 @@ pub async fn submit(
         }
         Err(problem) => Ok(refused(problem, priced, form, &headers, now, &app.shop.zone)),
     }
+}
+
+/// The cart priced for this visitor, counting what they already bought of limited products.
+async fn priced_for(app: &AppState, headers: &HeaderMap, now: Millis) -> Result<PricedCart, PageError> {
+    let products = app.store.products().await?;
+    let cart = Cart::from_headers(headers);
+    let bought = super::cart_page::bought_in(app, headers, &products, &cart).await?;
+    Ok(price_cart(&products, &cart, &bought, now, &app.shop.zone))
 }
 
 /// The form again after the order was refused, with the reason in words and, for a busy
@@ -207,7 +236,7 @@ fn refused(
     };
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
     let shell = Shell::new("Checkout", &Cart::from_headers(headers));
-    let page = CheckoutPage { shell, priced, form, errors: FieldErrors::default(), alert: Some(alert) };
+    let page = CheckoutPage::new(shell, priced, form, FieldErrors::default(), Some(alert));
     let mut response = render(status, &page);
     if let Some(secs) = problem.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -260,10 +289,43 @@ fn validate(form: &CheckoutForm) -> (Option<Customer>, Option<Fulfilment>, Field
     (customer.filter(|_| errors.name.is_none()), fulfilment, errors)
 }
 
+/// The phone number (required for delivery) and the chosen time, each checked on its own.
+fn contact(form: &CheckoutForm, errors: &mut FieldErrors) -> (Option<Phone>, Option<Millis>) {
+    let phone = match (form.phone.trim().is_empty(), form.fulfilment == "delivery") {
+        (true, true) => {
+            errors.phone = Some("Enter a phone number, so the driver can call you.".into());
+            None
+        }
+        (true, false) => None,
+        (false, _) => match Phone::new(&form.phone) {
+            Ok(phone) => Some(phone),
+            Err(e) => {
+                errors.phone = Some(sentence("Phone", &e.message));
+                None
+            }
+        },
+    };
+    let slot = match form.slot.trim() {
+        "" => None,
+        text => {
+            let parsed = parse_rfc3339(text);
+            if parsed.is_none() {
+                errors.slot = Some("Choose a time from the list.".into());
+            }
+            parsed
+        }
+    };
+    (phone, slot)
+}
+
 /// "Address: enter the street and number" reads as "Enter the street and number." with the
-/// field name only where the message does not start with a verb of its own.
+/// field name only where the message does not start with a verb of its own (or no field is given).
 fn sentence(field: &str, message: &str) -> String {
-    let text = if message.starts_with("enter") { message.to_owned() } else { format!("{field} {message}") };
+    let text = if message.starts_with("enter") || field.is_empty() {
+        message.to_owned()
+    } else {
+        format!("{field} {message}")
+    };
     let mut chars = text.chars();
     let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
     out.push_str(chars.as_str());
@@ -297,5 +359,29 @@ mod tests {
         assert!(f.is_none() && e.fulfilment.is_some() && e.any());
         let (c, f, e) = validate(&form("Ana", "ana@example.com", "pickup", ""));
         assert!(c.is_some() && f == Some(Fulfilment::Pickup) && !e.any());
+    }
+
+    #[test]
+    fn delivery_needs_a_phone_and_a_typed_one_is_checked() {
+        let mut e = FieldErrors::default();
+        let (phone, slot) = contact(&form("Ana", "ana@example.com", "delivery", "1 Main St"), &mut e);
+        assert!(phone.is_none() && slot.is_none());
+        assert_eq!(e.phone.as_deref(), Some("Enter a phone number, so the driver can call you."));
+        let mut e = FieldErrors::default();
+        assert_eq!(contact(&form("Ana", "a@example.com", "pickup", ""), &mut e), (None, None));
+        assert!(!e.any());
+        let mut bad = form("Ana", "a@example.com", "pickup", "");
+        bad.phone = "call me".into();
+        bad.slot = "soon".into();
+        let mut e = FieldErrors::default();
+        contact(&bad, &mut e);
+        assert!(e.phone.as_deref().is_some_and(|m| m.starts_with("Enter a phone number of 6 to 15 digits")));
+        assert_eq!(e.slot.as_deref(), Some("Choose a time from the list."));
+        bad.phone = "+1 (555) 010-0123".into();
+        bad.slot = "2026-11-30T18:15:00Z".into();
+        let mut e = FieldErrors::default();
+        let (phone, slot) = contact(&bad, &mut e);
+        assert_eq!(phone.map(|p| p.dial()).as_deref(), Some("+15550100123"));
+        assert_eq!(slot, Some(1_796_062_500_000));
     }
 }

@@ -4,6 +4,7 @@
 
 mod account;
 mod assets;
+mod buyer;
 mod cart;
 mod cart_page;
 mod catalog_view;
@@ -19,6 +20,7 @@ mod my_orders;
 mod order_page;
 mod page;
 mod product_page;
+mod saved_cart;
 mod verify_email;
 
 pub use account::routes as account_routes;
@@ -32,8 +34,9 @@ use crate::AppState;
 use axum::Router;
 use axum::routing::{get, post};
 
-/// Every storefront route, and the live stock stream.
-pub fn routes() -> Router<AppState> {
+/// Every storefront route, and the live stock stream. A signed-in customer's cart changes
+/// are saved on their account (see `saved_cart`).
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(menu::show))
         .route("/products/{id}", get(product_page::show))
@@ -48,4 +51,5 @@ pub fn routes() -> Router<AppState> {
         .route("/my-orders/open", get(my_orders::open_form).post(my_orders::open))
         .route("/static/{file}", get(assets::serve))
         .route("/api/stock/events", get(live_stock::events))
+        .route_layer(axum::middleware::from_fn_with_state(state, saved_cart::keep))
 }

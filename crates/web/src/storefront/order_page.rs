@@ -48,6 +48,11 @@ pub struct OrderView {
     /// "Pickup at the counter" or "Delivery to".
     pub fulfilment: &'static str,
     pub address: Vec<String>,
+    /// The number the shop may call, as typed, and for a `tel:` link; empty when none.
+    pub phone: String,
+    pub phone_dial: String,
+    /// The chosen pickup or delivery time; `None` is as soon as possible.
+    pub slot: Option<stampede_domain::Millis>,
     pub steps: Vec<Step>,
     pub finished: bool,
 }
@@ -108,6 +113,9 @@ impl OrderView {
             email: order.customer.email.clone().unwrap_or_default(),
             fulfilment,
             address,
+            phone: order.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            phone_dial: order.phone.as_ref().map(stampede_domain::Phone::dial).unwrap_or_default(),
+            slot: order.slot,
             steps,
             finished: matches!(order.status, OrderStatus::Completed | OrderStatus::Cancelled),
         }
@@ -119,7 +127,20 @@ impl OrderView {
         self.email.clear();
         self.fulfilment = "";
         self.address.clear();
+        self.phone.clear();
+        self.phone_dial.clear();
+        self.slot = None;
         self
+    }
+
+    /// When the order is wanted, in `zone`: "As soon as possible" or the slot's time.
+    pub fn when(&self, zone: &crate::shop_time::ShopZone) -> String {
+        self.slot.map_or_else(|| "As soon as possible".to_owned(), |at| zone.label(at))
+    }
+
+    /// The slot as RFC 3339, for a `<time>` element; empty for as soon as possible.
+    pub fn slot_iso(&self) -> String {
+        self.slot.map(rfc3339).unwrap_or_default()
     }
 
     /// Items in one line: "2 × Margherita, 1 × Cola".

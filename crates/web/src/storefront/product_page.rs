@@ -49,6 +49,8 @@ struct BuilderPage {
     in_cart: u32,
     /// When the sale opens, in the shop's zone, named; the script shows the visitor's.
     opens_label: String,
+    /// "You already bought 2 of 2", for a buyer known to have bought some.
+    limit_note: Option<String>,
     error: Option<String>,
 }
 
@@ -59,15 +61,20 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let view = app.store.product(&id).await?.filter(|v| !v.product.archived).ok_or(PageError::NotFound)?;
-    Ok(builder(&view, &app.shop.zone, &Cart::from_headers(&headers), &BTreeMap::new(), 1, None, StatusCode::OK))
+    let bought = super::buyer::bought(&app, &headers, &[&view.product]).await?.remove(&id).unwrap_or(0);
+    let cart = Cart::from_headers(&headers);
+    Ok(builder(&view, &app.shop.zone, &cart, bought, &BTreeMap::new(), 1, None, StatusCode::OK))
 }
 
 /// The builder showing `selected` options and `quantity`, with `error` above the form when
-/// an add to cart was refused, so the customer's choices are kept. Times read in `zone`.
+/// an add to cart was refused, so the customer's choices are kept. Times read in `zone`;
+/// `bought` is what the buyer already holds of it (see `buyer`).
+#[expect(clippy::too_many_arguments, reason = "one page, each argument a different thing it shows")]
 pub fn builder(
     view: &ProductView,
     zone: &ShopZone,
     cart: &Cart,
+    bought: u32,
     selected: &BTreeMap<String, Vec<String>>,
     quantity: u32,
     error: Option<String>,
@@ -118,7 +125,8 @@ pub fn builder(
     let now = now_millis();
     let card = Card::new(view, now);
     let in_cart = cart.units_of(&product.id);
-    let can_add = card.max_quantity.saturating_sub(in_cart);
+    let left_to_buy = product.sale.per_customer_max.map_or(u32::MAX, |max| max.saturating_sub(bought));
+    let can_add = card.max_quantity.min(left_to_buy).saturating_sub(in_cart);
     let opens_label = card.opening.as_ref().map(|o| zone.label(o.at)).unwrap_or_default();
     let page = BuilderPage {
         shell: Shell::new(product.name.clone(), cart).reload_at(now, product.sale.next_change(now)),
@@ -130,6 +138,7 @@ pub fn builder(
         can_add,
         in_cart,
         opens_label,
+        limit_note: super::buyer::limit_note(product, bought),
         error,
         card,
     };
