@@ -67,6 +67,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     match args.store.kind {
         StoreKind::Sqlite => run_sqlite(args).await,
         StoreKind::Dynamodb => run_dynamodb(args).await,
+        StoreKind::Postgres => run_postgres(args).await,
     }
 }
 
@@ -114,15 +115,8 @@ async fn run_dynamodb(args: ServeArgs) -> anyhow::Result<()> {
     let store = Arc::new(DynamoStore::new(client, DynamoConfig { retention, ..DynamoConfig::new(&table) }));
     store.ping().await.with_context(|| format!("reaching the DynamoDB table {table}"))?;
     store.follow_other_instances(Duration::from_secs(1));
-    if args.secret_key.is_none() {
-        tracing::warn!(
-            "no --secret-key: this instance signs with its own data-directory secret, so order links and \
-             access tokens it makes fail on other instances; give every instance the same --secret-key"
-        );
-    }
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    tracing::info!(%table, "serving the DynamoDB store; accounts and the dashboard need the SQLite store");
-    serve_store(args, store, LocalParts::default()).await
+    tracing::info!(%table, "serving the DynamoDB table");
+    serve_shared(args, store, "DynamoDB").await
 }
 
 #[cfg(not(feature = "aws"))]
@@ -130,6 +124,58 @@ async fn run_dynamodb(_: ServeArgs) -> anyhow::Result<()> {
     anyhow::bail!(
         "--store dynamodb needs a build with the aws feature: cargo run --release --features aws -- serve ..."
     )
+}
+
+/// Serves a PostgreSQL database; several instances may serve one database at once (stock
+/// is taken by conditional updates in each order's transaction, the relay claims with
+/// `SKIP LOCKED` leases, and live stock follows other instances by a 1 s poll).
+#[cfg(feature = "postgres")]
+async fn run_postgres(args: ServeArgs) -> anyhow::Result<()> {
+    use stampede_store::{PostgresConfig, PostgresStore};
+    let url = args.store.database_url.clone().context("--store postgres needs --database-url (or DATABASE_URL)")?;
+    let config = PostgresConfig {
+        pool_size: args.store.database_pool_size as usize,
+        retry_after: Duration::from_secs(args.retry_after_secs),
+        ..PostgresConfig::new(url)
+    };
+    let store = Arc::new(PostgresStore::connect(config).await.context("opening the PostgreSQL store")?);
+    store.follow_other_instances(Duration::from_secs(1));
+    serve_shared(args, store, "PostgreSQL").await
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn run_postgres(_: ServeArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "--store postgres needs a build with the postgres feature: cargo run --release --features postgres -- serve ..."
+    )
+}
+
+/// `stampede migrate`: brings the PostgreSQL schema up to date and says what it did.
+#[cfg(feature = "postgres")]
+pub async fn migrate(args: crate::cli::MigrateArgs) -> anyhow::Result<()> {
+    let applied =
+        stampede_store::postgres::migrate(&args.database_url).await.context("migrating the PostgreSQL schema")?;
+    let latest = stampede_store::postgres::latest_version();
+    match applied.as_slice() {
+        [] => println!("schema is up to date (version {latest})"),
+        versions => println!("applied migrations {versions:?}; schema is at version {latest}"),
+    }
+    Ok(())
+}
+
+/// Serves a store several instances share (DynamoDB, PostgreSQL), without the parts only
+/// SQLite has.
+#[cfg(any(feature = "aws", feature = "postgres"))]
+async fn serve_shared(args: ServeArgs, store: Arc<dyn Store>, engine: &str) -> anyhow::Result<()> {
+    if args.secret_key.is_none() {
+        tracing::warn!(
+            "no --secret-key: this instance signs with its own data-directory secret, so order links and \
+             access tokens it makes fail on other instances; give every instance the same --secret-key"
+        );
+    }
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    tracing::info!("serving the {engine} store; accounts and the dashboard need the SQLite store");
+    serve_store(args, store, LocalParts::default()).await
 }
 
 /// Serves `store` until a shutdown signal, then lets in-flight orders finish.

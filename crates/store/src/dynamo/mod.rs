@@ -12,7 +12,6 @@ mod op_counts;
 mod orders;
 mod outbox;
 mod place;
-mod shards;
 mod stock_memory;
 mod table;
 mod writes;
