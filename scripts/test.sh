@@ -72,6 +72,9 @@ cargo test -p stampede-store --features aws --locked --test conformance
 step "storage conformance suite and several instances against PostgreSQL on a throwaway cluster (postgres feature)"
 cargo test -p stampede-store --features postgres --locked --test conformance
 
+step "'stampede migrate', and two 'serve --store postgres' instances on one database (postgres feature)"
+cargo test -p stampede --features postgres --locked --test postgres_serve
+
 step "the Lambda binary over a local Lambda Runtime API, and two 'serve --store dynamodb' instances on one table (aws feature)"
 cargo test -p stampede --features aws --locked --test lambda --test dynamodb_serve
 
