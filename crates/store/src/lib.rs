@@ -8,6 +8,8 @@ pub mod backoffice;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 mod error;
+#[cfg(any(feature = "aws", feature = "postgres"))]
+mod follow;
 mod model;
 pub mod outbox;
 #[cfg(feature = "postgres")]

@@ -128,22 +128,7 @@ impl PostgresStore {
     /// `every` (one aggregate query) and ticks when they differ from the last poll. Local
     /// changes tick at once. Ends when the store is dropped.
     pub fn follow_other_instances(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let store = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut seen: Option<Vec<(String, u32)>> = None;
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(store) = store.upgrade() else { return };
-                let Ok(views) = store.products().await else { continue };
-                let levels: Vec<(String, u32)> = views.into_iter().map(|v| (v.product.id, v.stock)).collect();
-                if seen.as_ref().is_some_and(|seen| *seen != levels) {
-                    store.tick_stock();
-                }
-                seen = Some(levels);
-            }
-        })
+        crate::follow::poll_stock_levels(self, every, PostgresStore::tick_stock)
     }
 
     fn tick_stock(&self) {
