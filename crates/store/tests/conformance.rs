@@ -131,5 +131,6 @@ mod postgres_instances {
         three_instances_sell_exactly_the_stock_and_claim_each_event_once,
         a_killed_instances_claims_are_retried_after_the_lease,
         migrations_are_recorded_and_apply_once,
+        killed_connections_are_busy_then_replaced,
     );
 }

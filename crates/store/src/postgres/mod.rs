@@ -67,8 +67,19 @@ pub struct PostgresStore {
 }
 
 /// A database error as a person can read it: the server's own message where there is one
-/// (tokio-postgres' `Display` says only "db error").
+/// (tokio-postgres' `Display` says only "db error"). A lost connection or a server shutting
+/// down or starting up is `Busy` (503 + Retry-After): nothing was committed, and the pool
+/// replaces the connection, so the client's retry can succeed once the server is back.
 pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
+    let unavailable = match e.code() {
+        // Class 57P: operator intervention (admin or crash shutdown, cannot connect now).
+        Some(code) => code.code().starts_with("57P"),
+        None => e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()),
+    };
+    if unavailable {
+        tracing::warn!(error = %e, "PostgreSQL unavailable");
+        return StoreError::Busy { retry_after: Duration::from_secs(1) };
+    }
     match e.as_db_error() {
         Some(db) => StoreError::Backend(format!("PostgreSQL: {}", db.message())),
         None => StoreError::Backend(format!("PostgreSQL: {e}")),
@@ -87,7 +98,10 @@ fn parse_url(url: &str) -> Result<tokio_postgres::Config, StoreError> {
 /// Applies the schema migrations this build has and the database lacks; returns the versions
 /// applied (empty when it was up to date). What `stampede migrate` runs, and every start.
 pub async fn migrate(database_url: &str) -> Result<Vec<i32>, StoreError> {
-    let (mut client, connection) = parse_url(database_url)?.connect(NoTls).await.map_err(pg_error)?;
+    let (mut client, connection) = parse_url(database_url)?
+        .connect(NoTls)
+        .await
+        .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
     let driver = tokio::spawn(connection);
     let applied = schema::migrate(&mut client).await;
     drop(client);

@@ -101,3 +101,35 @@ pub async fn migrations_are_recorded_and_apply_once() {
     let applied: usize = set.join_all().await.into_iter().sum();
     assert_eq!(applied, stampede_store::postgres::latest_version() as usize);
 }
+
+/// PostgreSQL restarted or a connection killed under a running instance: requests caught in
+/// it are refused as `Busy` (503), never hang, and the instance recovers by itself.
+pub async fn killed_connections_are_busy_then_replaced() {
+    let url = fresh_database().await;
+    let store = PostgresStore::connect(PostgresConfig::new(&url)).await.unwrap();
+    store.create_product(product("cola", 1), 100).await.unwrap();
+    store.place_order(order("ana", &[("cola", 1)], None)).await.unwrap();
+    // Only this check's database: other checks share the server.
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let killed = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(killed >= 1, "the instance's pooled connections were killed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut placed = 0;
+    while placed < 5 {
+        match store.place_order(order("bob", &[("cola", 1)], None)).await {
+            Ok(_) => placed += 1,
+            Err(StoreError::Busy { .. }) => {}
+            Err(other) => panic!("a lost connection must read as Busy, not {other:?}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "the instance did not recover");
+    }
+    assert_eq!(store.product("cola").await.unwrap().unwrap().stock, 94);
+}
