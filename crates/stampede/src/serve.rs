@@ -6,7 +6,9 @@ use crate::http_server::{self, ClientLimits};
 use crate::seed;
 use anyhow::Context;
 use stampede_notify::{Backoff, NotifyConfig, Relay, RelayConfig};
-use stampede_store::{Accounts, Analytics, Backoffice, DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore, Store};
+use stampede_store::{
+    Accounts, Analytics, Backoffice, DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore, Store, StoreError,
+};
 use stampede_web::auth::Auth;
 use stampede_web::auth::cookies::CookiePolicy;
 use stampede_web::rate_limit::{OrderRateLimits, Rate};
@@ -140,6 +142,10 @@ async fn run_postgres(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = Arc::new(PostgresStore::connect(config).await.context("opening the PostgreSQL store")?);
     store.follow_other_instances(Duration::from_secs(1));
+    if args.notify.notify_retention_days > 0 {
+        let keep = Duration::from_secs(u64::from(args.notify.notify_retention_days) * 86_400);
+        tokio::spawn(prune_history(store.clone(), keep));
+    }
     serve_shared(args, store, "PostgreSQL").await
 }
 
@@ -310,7 +316,25 @@ const PRUNE_STEP: u32 = 1_000;
 /// Once an hour, deletes delivered events and dev-mailbox messages older than `keep`, in
 /// steps, so the database stops growing with history nobody reads. Each step is one writer
 /// command between order batches; a pause between steps leaves the writer to orders.
-async fn prune_history(store: Arc<SqliteStore>, keep: Duration) {
+/// Stores whose delivered events and dev-mailbox messages `--notify-retention-days` prunes.
+trait PruneHistory: Send + Sync + 'static {
+    fn prune(&self, before: i64, limit: u32) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
+}
+
+impl PruneHistory for SqliteStore {
+    fn prune(&self, before: i64, limit: u32) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send {
+        self.prune_history(before, limit)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl PruneHistory for stampede_store::PostgresStore {
+    fn prune(&self, before: i64, limit: u32) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send {
+        self.prune_history(before, limit)
+    }
+}
+
+async fn prune_history(store: Arc<impl PruneHistory>, keep: Duration) {
     let mut hourly = tokio::time::interval(Duration::from_secs(3_600));
     loop {
         hourly.tick().await;
@@ -319,7 +343,7 @@ async fn prune_history(store: Arc<SqliteStore>, keep: Duration) {
             .map_or(0, |now| now.saturating_sub(keep).as_millis() as i64);
         let (mut events, mut mails) = (0, 0);
         loop {
-            match store.prune_history(before, PRUNE_STEP).await {
+            match store.prune(before, PRUNE_STEP).await {
                 Ok((e, m)) => {
                     (events, mails) = (events + e, mails + m);
                     if e < u64::from(PRUNE_STEP) && m < u64::from(PRUNE_STEP) {

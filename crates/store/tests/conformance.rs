@@ -132,5 +132,6 @@ mod postgres_instances {
         a_killed_instances_claims_are_retried_after_the_lease,
         migrations_are_recorded_and_apply_once,
         killed_connections_are_busy_then_replaced,
+        history_is_pruned_in_steps_and_pending_events_stay,
     );
 }

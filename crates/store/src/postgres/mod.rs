@@ -145,6 +145,12 @@ impl PostgresStore {
         crate::follow::poll_stock_levels(self, every, PostgresStore::tick_stock)
     }
 
+    /// Deletes delivered outbox events and dev-mailbox messages older than `before`, at most
+    /// `limit` of each per call, so a backlog goes in short statements; returns `(events, messages)`.
+    pub async fn prune_history(&self, before: Millis, limit: u32) -> Result<(u64, u64), StoreError> {
+        outbox::prune(&**self.client().await?, before, limit).await
+    }
+
     fn tick_stock(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }

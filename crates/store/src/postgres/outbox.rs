@@ -140,6 +140,29 @@ pub async fn counts(c: &impl GenericClient) -> Result<OutboxCounts, StoreError> 
     Ok(OutboxCounts { pending: n(0), delivered: n(1), failed: n(2) })
 }
 
+/// Deletes up to `limit` delivered events and `limit` dev-mailbox messages older than
+/// `before`, oldest first (UUIDv7 ids); returns how many of each went. Pending and parked
+/// events are never deleted. Instances pruning at once only wait on each other's rows.
+pub async fn prune(c: &impl GenericClient, before: Millis, limit: u32) -> Result<(u64, u64), StoreError> {
+    let limit = i64::from(limit);
+    let events = c
+        .execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+             WHERE delivered_at IS NOT NULL AND delivered_at < $1 ORDER BY id LIMIT $2)",
+            &[&before, &limit],
+        )
+        .await
+        .map_err(pg_error)?;
+    let mails = c
+        .execute(
+            "DELETE FROM dev_mailbox WHERE id IN (SELECT id FROM dev_mailbox WHERE created_at < $1 ORDER BY id LIMIT $2)",
+            &[&before, &limit],
+        )
+        .await
+        .map_err(pg_error)?;
+    Ok((events, mails))
+}
+
 /// Stores a dev-mailbox message once per event and recipient.
 pub async fn store_mail(c: &impl GenericClient, mail: &NewMail, now: Millis) -> Result<(), StoreError> {
     c.execute(

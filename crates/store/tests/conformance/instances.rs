@@ -133,3 +133,36 @@ pub async fn killed_connections_are_busy_then_replaced() {
     }
     assert_eq!(store.product("cola").await.unwrap().unwrap().stock, 94);
 }
+
+/// `--notify-retention-days`: delivered events and dev-mailbox messages go, in steps;
+/// pending events stay.
+pub async fn history_is_pruned_in_steps_and_pending_events_stay() {
+    let stores = instances(1).await;
+    let store = &stores[0];
+    store.create_product(product("cola", 1), 10).await.unwrap();
+    for i in 0..3 {
+        store.place_order(order(&format!("c{i}"), &[("cola", 1)], None)).await.unwrap();
+    }
+    for e in store.claim_events(claim("relay", Duration::from_secs(60))).await.unwrap() {
+        let done = Settlement::Delivered { done_channels: vec![] };
+        assert!(store.settle_event(&e.id, "relay", done).await.unwrap());
+    }
+    for event in ["e1", "e2"] {
+        let mail = stampede_store::NewMail {
+            event_id: event.into(),
+            recipient: "ana@example.com".into(),
+            subject: "s".into(),
+            text_body: "t".into(),
+            html_body: "h".into(),
+        };
+        stampede_store::Mailbox::store_mail(store.as_ref(), mail).await.unwrap();
+    }
+    store.place_order(order("late", &[("cola", 1)], None)).await.unwrap();
+    let later = stampede_domain::Millis::MAX / 2;
+    assert_eq!(store.prune_history(0, 10).await.unwrap(), (0, 0), "nothing is that old");
+    assert_eq!(store.prune_history(later, 2).await.unwrap(), (2, 2));
+    assert_eq!(store.prune_history(later, 2).await.unwrap(), (1, 0));
+    assert_eq!(store.prune_history(later, 2).await.unwrap(), (0, 0));
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.delivered), (1, 0), "the pending event stays");
+}
