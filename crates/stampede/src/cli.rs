@@ -29,7 +29,8 @@ pub enum Command {
     /// Prove the invariants under load and measure throughput and latency.
     #[command(subcommand)]
     Loadtest(crate::loadtest::LoadtestCommand),
-    /// Copy the live database to FILE without stopping sales (SQLite online backup).
+    /// Copy the live database to FILE without stopping sales (SQLite online backup; a
+    /// PostgreSQL store is backed up with pg_dump, see docs/postgres.md).
     Backup(BackupArgs),
     /// Replace the database with the backup FILE (stop the server first).
     Restore(RestoreArgs),
