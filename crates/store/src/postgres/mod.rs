@@ -68,8 +68,9 @@ pub struct PostgresStore {
 
 /// A database error as a person can read it: the server's own message where there is one
 /// (tokio-postgres' `Display` says only "db error"). A lost connection or a server shutting
-/// down or starting up is `Busy` (503 + Retry-After): nothing was committed, and the pool
-/// replaces the connection, so the client's retry can succeed once the server is back.
+/// down or starting up is `Busy` (503 + Retry-After): the pool replaces the connection, so
+/// the client's retry can succeed once the server is back (a lost `COMMIT` may still have
+/// committed; a retry with the same idempotency key then gets that order back).
 pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     let unavailable = match e.code() {
         // Class 57P: operator intervention (admin or crash shutdown, cannot connect now).
