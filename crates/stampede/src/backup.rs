@@ -10,6 +10,14 @@ const DB_FILE: &str = "stampede.db";
 /// Copies the live database while the shop keeps selling.
 pub fn run_backup(args: &BackupArgs) -> anyhow::Result<()> {
     let db = args.data.data_dir.join(DB_FILE);
+    if !db.exists() {
+        bail!(
+            "database {} does not exist. `stampede backup` copies the SQLite store; back up a PostgreSQL \
+             store with `pg_dump --format=custom --file FILE \"$DATABASE_URL\"` or the provider's snapshots \
+             (docs/postgres.md), and a DynamoDB table with its point-in-time recovery (docs/aws.md)",
+            db.display()
+        );
+    }
     backup(&db, &args.file).with_context(|| format!("backing up {}", db.display()))?;
     println!("backed up {} to {}", db.display(), args.file.display());
     Ok(())

@@ -29,7 +29,8 @@ pub enum Command {
     /// Prove the invariants under load and measure throughput and latency.
     #[command(subcommand)]
     Loadtest(crate::loadtest::LoadtestCommand),
-    /// Copy the live database to FILE without stopping sales (SQLite online backup).
+    /// Copy the live database to FILE without stopping sales (SQLite online backup; a
+    /// PostgreSQL store is backed up with pg_dump, see docs/postgres.md).
     Backup(BackupArgs),
     /// Replace the database with the backup FILE (stop the server first).
     Restore(RestoreArgs),
@@ -40,6 +41,19 @@ pub enum Command {
     #[cfg(feature = "aws")]
     #[command(subcommand)]
     Dynamodb(DynamodbCommand),
+    /// Create or upgrade the PostgreSQL schema and exit (feature `postgres`); `serve --store
+    /// postgres` does the same on start.
+    #[cfg(feature = "postgres")]
+    Migrate(MigrateArgs),
+}
+
+/// `stampede migrate`.
+#[cfg(feature = "postgres")]
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// The PostgreSQL database, `postgres://user:password@host:port/database`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
 }
 
 /// `stampede dynamodb ...`.
@@ -90,13 +104,22 @@ pub struct RestoreArgs {
 /// Which store serves the shop.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
-    /// `sqlite` (embedded, the default) or `dynamodb` (a table several instances can serve at
-    /// once; build with `--features aws`).
+    /// `sqlite` (embedded, the default), `dynamodb` (a table several instances can serve at
+    /// once; build with `--features aws`) or `postgres` (one database several instances can
+    /// serve at once; build with `--features postgres`).
     #[arg(long = "store", env = "STAMPEDE_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
     pub kind: StoreKind,
     /// The DynamoDB table (`stampede dynamodb create-table` or deploy/template.yaml makes it).
     #[arg(long, env = "STAMPEDE_DYNAMODB_TABLE", required_if_eq("kind", "dynamodb"))]
     pub dynamodb_table: Option<String>,
+    /// The PostgreSQL database for `--store postgres`, `postgres://user:password@host:port/database`;
+    /// its schema is created or upgraded on start.
+    #[arg(long, env = "DATABASE_URL", required_if_eq("kind", "postgres"))]
+    pub database_url: Option<String>,
+    /// Connections this instance keeps to PostgreSQL. Every instance's pool must fit in the
+    /// server's `max_connections` (docs/postgres.md).
+    #[arg(long, env = "STAMPEDE_DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: u32,
 }
 
 /// The stores `--store` names.
@@ -104,6 +127,7 @@ pub struct StoreArgs {
 pub enum StoreKind {
     Sqlite,
     Dynamodb,
+    Postgres,
 }
 
 /// How to run the shop.

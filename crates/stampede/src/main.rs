@@ -28,6 +28,8 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Admin(command)) => runtime.block_on(admin_cli::run(command)),
         #[cfg(feature = "aws")]
         Some(Command::Dynamodb(command)) => runtime.block_on(stampede::dynamodb_cli::run(command)),
+        #[cfg(feature = "postgres")]
+        Some(Command::Migrate(args)) => runtime.block_on(stampede::serve::migrate(args)),
     };
     // After a graceful shutdown the last requests' spans may still be queued: send them now.
     telemetry.shutdown();

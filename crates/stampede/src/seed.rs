@@ -138,17 +138,32 @@ pub fn catalog(now: i64) -> Vec<(Product, u32)> {
 /// Seeds the demo shop; returns the number of products created.
 pub async fn demo_shop(store: &dyn Store) -> Result<usize, StoreError> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let products = catalog(now);
-    let count = products.len();
-    for (product, stock) in products {
-        store.create_product(product, stock).await?;
+    let mut created = 0;
+    for (product, stock) in catalog(now) {
+        match store.create_product(product, stock).await {
+            Ok(_) => created += 1,
+            // Instances starting together on one empty shared store (PostgreSQL, DynamoDB)
+            // all seed: whichever created a product first wins, and the others go on.
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
-    Ok(count)
+    Ok(created)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn seeding_an_already_seeded_store_creates_nothing_and_does_not_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = stampede_store::SqliteStore::open(stampede_store::SqliteConfig::in_dir(dir.path())).unwrap();
+        let first = demo_shop(&store).await.unwrap();
+        assert_eq!(first, catalog(0).len());
+        assert_eq!(demo_shop(&store).await.unwrap(), 0, "a second instance's seed finds every product there");
+        assert_eq!(store.products().await.unwrap().len(), first);
+    }
 
     #[test]
     fn the_demo_catalog_is_valid_and_complete() {

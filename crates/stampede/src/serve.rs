@@ -6,7 +6,9 @@ use crate::http_server::{self, ClientLimits};
 use crate::seed;
 use anyhow::Context;
 use stampede_notify::{Backoff, NotifyConfig, Relay, RelayConfig};
-use stampede_store::{Accounts, Analytics, Backoffice, DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore, Store};
+use stampede_store::{
+    Accounts, Analytics, Backoffice, DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore, Store, StoreError,
+};
 use stampede_web::auth::Auth;
 use stampede_web::auth::cookies::CookiePolicy;
 use stampede_web::rate_limit::{OrderRateLimits, Rate};
@@ -68,6 +70,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     match args.store.kind {
         StoreKind::Sqlite => run_sqlite(args).await,
         StoreKind::Dynamodb => run_dynamodb(args).await,
+        StoreKind::Postgres => run_postgres(args).await,
     }
 }
 
@@ -115,15 +118,8 @@ async fn run_dynamodb(args: ServeArgs) -> anyhow::Result<()> {
     let store = Arc::new(DynamoStore::new(client, DynamoConfig { retention, ..DynamoConfig::new(&table) }));
     store.ping().await.with_context(|| format!("reaching the DynamoDB table {table}"))?;
     store.follow_other_instances(Duration::from_secs(1));
-    if args.secret_key.is_none() {
-        tracing::warn!(
-            "no --secret-key: this instance signs with its own data-directory secret, so order links and \
-             access tokens it makes fail on other instances; give every instance the same --secret-key"
-        );
-    }
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    tracing::info!(%table, "serving the DynamoDB store; accounts and the dashboard need the SQLite store");
-    serve_store(args, store, LocalParts::default()).await
+    tracing::info!(%table, "serving the DynamoDB table");
+    serve_shared(args, store, "DynamoDB").await
 }
 
 #[cfg(not(feature = "aws"))]
@@ -131,6 +127,62 @@ async fn run_dynamodb(_: ServeArgs) -> anyhow::Result<()> {
     anyhow::bail!(
         "--store dynamodb needs a build with the aws feature: cargo run --release --features aws -- serve ..."
     )
+}
+
+/// Serves a PostgreSQL database; several instances may serve one database at once (stock
+/// is taken by conditional updates in each order's transaction, the relay claims with
+/// `SKIP LOCKED` leases, and live stock follows other instances by a 1 s poll).
+#[cfg(feature = "postgres")]
+async fn run_postgres(args: ServeArgs) -> anyhow::Result<()> {
+    use stampede_store::{PostgresConfig, PostgresStore};
+    let url = args.store.database_url.clone().context("--store postgres needs --database-url (or DATABASE_URL)")?;
+    let config = PostgresConfig {
+        pool_size: args.store.database_pool_size as usize,
+        retry_after: Duration::from_secs(args.retry_after_secs),
+        ..PostgresConfig::new(url)
+    };
+    let store = Arc::new(PostgresStore::connect(config).await.context("opening the PostgreSQL store")?);
+    store.follow_other_instances(Duration::from_secs(1));
+    if args.notify.notify_retention_days > 0 {
+        let keep = Duration::from_secs(u64::from(args.notify.notify_retention_days) * 86_400);
+        tokio::spawn(prune_history(store.clone(), keep));
+    }
+    serve_shared(args, store, "PostgreSQL").await
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn run_postgres(_: ServeArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "--store postgres needs a build with the postgres feature: cargo run --release --features postgres -- serve ..."
+    )
+}
+
+/// `stampede migrate`: brings the PostgreSQL schema up to date and says what it did.
+#[cfg(feature = "postgres")]
+pub async fn migrate(args: crate::cli::MigrateArgs) -> anyhow::Result<()> {
+    let applied =
+        stampede_store::postgres::migrate(&args.database_url).await.context("migrating the PostgreSQL schema")?;
+    let latest = stampede_store::postgres::latest_version();
+    match applied.as_slice() {
+        [] => println!("schema is up to date (version {latest})"),
+        versions => println!("applied migrations {versions:?}; schema is at version {latest}"),
+    }
+    Ok(())
+}
+
+/// Serves a store several instances share (DynamoDB, PostgreSQL), without the parts only
+/// SQLite has.
+#[cfg(any(feature = "aws", feature = "postgres"))]
+async fn serve_shared(args: ServeArgs, store: Arc<dyn Store>, engine: &str) -> anyhow::Result<()> {
+    if args.secret_key.is_none() {
+        tracing::warn!(
+            "no --secret-key: this instance signs with its own data-directory secret, so order links and \
+             access tokens it makes fail on other instances; give every instance the same --secret-key"
+        );
+    }
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    tracing::info!("serving the {engine} store; accounts and the dashboard need the SQLite store");
+    serve_store(args, store, LocalParts::default()).await
 }
 
 /// Serves `store` until a shutdown signal, then lets in-flight orders finish.
@@ -266,7 +318,25 @@ const PRUNE_STEP: u32 = 1_000;
 /// Once an hour, deletes delivered events and dev-mailbox messages older than `keep`, in
 /// steps, so the database stops growing with history nobody reads. Each step is one writer
 /// command between order batches; a pause between steps leaves the writer to orders.
-async fn prune_history(store: Arc<SqliteStore>, keep: Duration) {
+/// Stores whose delivered events and dev-mailbox messages `--notify-retention-days` prunes.
+trait PruneHistory: Send + Sync + 'static {
+    fn prune(&self, before: i64, limit: u32) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
+}
+
+impl PruneHistory for SqliteStore {
+    fn prune(&self, before: i64, limit: u32) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send {
+        self.prune_history(before, limit)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl PruneHistory for stampede_store::PostgresStore {
+    fn prune(&self, before: i64, limit: u32) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send {
+        self.prune_history(before, limit)
+    }
+}
+
+async fn prune_history(store: Arc<impl PruneHistory>, keep: Duration) {
     let mut hourly = tokio::time::interval(Duration::from_secs(3_600));
     loop {
         hourly.tick().await;
@@ -275,7 +345,7 @@ async fn prune_history(store: Arc<SqliteStore>, keep: Duration) {
             .map_or(0, |now| now.saturating_sub(keep).as_millis() as i64);
         let (mut events, mut mails) = (0, 0);
         loop {
-            match store.prune_history(before, PRUNE_STEP).await {
+            match store.prune(before, PRUNE_STEP).await {
                 Ok((e, m)) => {
                     (events, mails) = (events + e, mails + m);
                     if e < u64::from(PRUNE_STEP) && m < u64::from(PRUNE_STEP) {

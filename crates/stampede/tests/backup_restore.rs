@@ -66,5 +66,7 @@ fn backing_up_a_missing_database_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let out = stampede(&["backup", dir.path().join("b.db").to_str().unwrap()], &dir.path().join("nothing"));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains("pg_dump"), "points a PostgreSQL shop at pg_dump: {err}");
 }

@@ -1,5 +1,6 @@
 //! Stampede's storage boundary: one method per business operation, so each engine can use
-//! its own atomic primitive (one SQLite transaction; one DynamoDB TransactWriteItems).
+//! its own atomic primitive (one SQLite transaction; one DynamoDB TransactWriteItems; one
+//! PostgreSQL transaction).
 
 pub mod accounts;
 pub mod analytics;
@@ -7,8 +8,14 @@ pub mod backoffice;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 mod error;
+#[cfg(any(feature = "aws", feature = "postgres"))]
+mod follow;
 mod model;
 pub mod outbox;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "aws", feature = "postgres"))]
+mod shards;
 pub mod sqlite;
 
 pub use accounts::{
@@ -22,6 +29,8 @@ pub use dynamo::{DynamoConfig, DynamoStore, OpCounts};
 pub use error::StoreError;
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
 pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settlement};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresConfig, PostgresStore};
 pub use sqlite::{DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore};
 
 use async_trait::async_trait;

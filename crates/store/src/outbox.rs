@@ -13,6 +13,22 @@ pub const ORDER_CANCELLED: &str = "order.cancelled";
 /// Event type of any other staff status change (preparing, ready, ...).
 pub const ORDER_STATUS_CHANGED: &str = "order.status_changed";
 
+/// A new event's id (UUIDv7) and payload, the same on every engine: what receivers see.
+pub(crate) fn new_event_payload(
+    kind: &str,
+    order_id: &str,
+    status: stampede_domain::OrderStatus,
+    previous: Option<stampede_domain::OrderStatus>,
+    now: Millis,
+) -> (String, serde_json::Value) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut payload = serde_json::json!({ "eventId": id, "type": kind, "orderId": order_id, "status": status.as_str(), "occurredAt": now });
+    if let Some(previous) = previous {
+        payload["previousStatus"] = previous.as_str().into();
+    }
+    (id, payload)
+}
+
 /// One outbox row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEvent {

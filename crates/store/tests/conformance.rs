@@ -1,13 +1,20 @@
 //! One suite for the storage trait, run against every adapter: SQLite always, DynamoDB (on
-//! a local moto server this test starts) with `--features aws`. Each check gets a fresh,
-//! empty store. Run: `cargo test -p stampede-store --features aws --test conformance`.
+//! a local moto server this test starts) with `--features aws`, PostgreSQL (on a throwaway
+//! cluster this test starts) with `--features postgres`. Each check gets a fresh, empty
+//! store. Run: `cargo test -p stampede-store --features aws,postgres --test conformance`.
 
 mod conformance {
     #[cfg(feature = "aws")]
     pub mod budget;
     pub mod checks;
+    #[cfg(feature = "postgres")]
+    pub mod instances;
     #[cfg(feature = "aws")]
     pub mod moto;
+    #[cfg(feature = "postgres")]
+    pub mod pg;
+    #[cfg(feature = "postgres")]
+    pub mod pg_server;
 }
 
 use stampede_store::{SqliteConfig, SqliteStore, Store};
@@ -31,6 +38,12 @@ async fn dynamo() -> Fixture {
     Fixture { store, _guard: Box::new(guard) }
 }
 
+#[cfg(feature = "postgres")]
+async fn postgres() -> Fixture {
+    let (store, url) = conformance::pg::fresh_store().await;
+    Fixture { store, _guard: Box::new(url) }
+}
+
 /// One `#[tokio::test]` per check and adapter, so a failure names both.
 macro_rules! suite {
     ($adapter:ident, $($check:ident),+ $(,)?) => {
@@ -51,6 +64,8 @@ macro_rules! every_adapter {
         suite!(sqlite, $($check),+);
         #[cfg(feature = "aws")]
         suite!(dynamo, $($check),+);
+        #[cfg(feature = "postgres")]
+        suite!(postgres, $($check),+);
     };
 }
 
@@ -95,5 +110,28 @@ mod dynamo_budget {
         many_clients_on_many_instances_never_oversell,
         a_sold_out_marker_tells_other_instances,
         audits_read_aggregates_and_history_expires,
+    );
+}
+
+/// PostgreSQL only: several instances on one database.
+#[cfg(feature = "postgres")]
+mod postgres_instances {
+    macro_rules! instances {
+        ($($check:ident),+ $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    super::conformance::instances::$check().await;
+                }
+            )+
+        };
+    }
+
+    instances!(
+        three_instances_sell_exactly_the_stock_and_claim_each_event_once,
+        a_killed_instances_claims_are_retried_after_the_lease,
+        migrations_are_recorded_and_apply_once,
+        killed_connections_are_busy_then_replaced,
+        history_is_pruned_in_steps_and_pending_events_stay,
     );
 }

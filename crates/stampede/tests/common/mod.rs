@@ -3,8 +3,12 @@
 
 pub mod browser;
 pub mod moto;
+#[cfg(feature = "postgres")]
+#[path = "../../../store/tests/conformance/pg_server.rs"]
+pub mod pg_server;
 pub mod process;
 pub mod sale;
+pub mod two_instances;
 
 use reqwest::{Client, Response};
 use serde_json::{Value, json};

@@ -125,11 +125,7 @@ pub const FAILED: &str = "failed";
 
 /// A new, due-now outbox event announcing a change to `order_id`, with the same payload as SQLite writes.
 pub fn new_event(kind: &str, order_id: &str, status: OrderStatus, previous: Option<OrderStatus>, now: Millis) -> Item {
-    let id = uuid::Uuid::now_v7().to_string();
-    let mut payload = serde_json::json!({ "eventId": id, "type": kind, "orderId": order_id, "status": status.as_str(), "occurredAt": now });
-    if let Some(previous) = previous {
-        payload["previousStatus"] = previous.as_str().into();
-    }
+    let (id, payload) = crate::outbox::new_event_payload(kind, order_id, status, previous, now);
     let mut item = keys::event(&id);
     item.insert("gsi3pk".into(), s(keys::outbox_partition(PENDING, keys::bucket(&id))));
     item.insert("gsi3sk".into(), s(&id));

@@ -12,7 +12,6 @@ mod op_counts;
 mod orders;
 mod outbox;
 mod place;
-mod shards;
 mod stock_memory;
 mod table;
 mod writes;
@@ -250,22 +249,7 @@ impl DynamoStore {
     /// table (`stampede serve --store dynamodb`); a Lambda is frozen between requests and polls
     /// from the browser instead. Stops when the store is dropped.
     pub fn follow_other_instances(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let store = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut seen: Option<Vec<(String, u32)>> = None;
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(store) = store.upgrade() else { return };
-                let Ok(views) = catalog::products(&store).await else { continue };
-                let levels: Vec<(String, u32)> = views.into_iter().map(|v| (v.product.id, v.stock)).collect();
-                if seen.as_ref().is_some_and(|seen| *seen != levels) {
-                    store.changes.send_modify(|n| *n = n.wrapping_add(1));
-                }
-                seen = Some(levels);
-            }
-        })
+        crate::follow::poll_stock_levels(self, every, |store| store.changes.send_modify(|n| *n = n.wrapping_add(1)))
     }
 
     fn tick_stock(&self) {

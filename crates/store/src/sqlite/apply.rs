@@ -233,11 +233,7 @@ fn enqueue_event(
     previous: Option<OrderStatus>,
     now: Millis,
 ) -> Result<(), StoreError> {
-    let id = uuid::Uuid::now_v7().to_string();
-    let mut payload = serde_json::json!({ "eventId": id, "type": kind, "orderId": order_id, "status": status.as_str(), "occurredAt": now });
-    if let Some(previous) = previous {
-        payload["previousStatus"] = previous.as_str().into();
-    }
+    let (id, payload) = crate::outbox::new_event_payload(kind, order_id, status, previous, now);
     conn.prepare_cached(
         "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     )?

@@ -35,7 +35,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
-use writer::{Command, Writer, now_millis};
+pub(crate) use writer::now_millis;
+use writer::{Command, Writer};
 
 /// How the SQLite store is set up.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
-//! Splitting a product's stock over counters and choosing which counters an order draws
-//! from. Pure functions: the randomness comes in as a starting shard.
+//! Splitting a product's stock over counters (`stockShards`, on DynamoDB and PostgreSQL) and
+//! choosing which counters an order draws from. Pure functions: the randomness comes in as a
+//! starting shard.
 
 /// Splits `stock` as evenly as possible over `shards` counters (the first ones get the remainder).
 pub fn split(stock: u32, shards: u32) -> Vec<u32> {

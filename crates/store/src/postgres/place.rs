@@ -1,0 +1,383 @@
+//! The writes: placing an order, cancelling, staff status changes and new products, each one
+//! PostgreSQL transaction at READ COMMITTED. Conditions that must hold across instances are
+//! in the statements themselves (a conditional decrement, row locks), not in this process.
+//!
+//! Placing, in one transaction:
+//! 1. lock the customer's holding rows of products with a per-customer limit (so two orders
+//!    of one customer are judged one after the other);
+//! 2. read the product's stock counters without locking and judge the order with
+//!    `stampede_domain::evaluate`, as SQLite and DynamoDB do;
+//! 3. insert the order, its lines and its outbox event;
+//! 4. last, draw the units: `UPDATE product_stock SET stock = stock - n WHERE ... AND
+//!    stock >= n` on counters chosen at random (`stockShards`, as on DynamoDB), so instances
+//!    selling one hot product spread over several row locks, each held only from this
+//!    statement to the commit. A counter that went short since step 2 makes the attempt roll
+//!    back and start again; the last attempt locks every counter of its products
+//!    (`FOR UPDATE`, in key order) and so gets an exact answer.
+//!
+//! Locks are always taken in the same order (order row, holdings by product, counters by
+//! product and shard), so placing and cancelling cannot deadlock each other; a deadlock or
+//! serialization failure from anything else is retried like a short counter.
+
+use super::{PostgresStore, pg_error, retryable, rows};
+use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED, new_event_payload};
+use crate::shards;
+use crate::sqlite::now_millis;
+use crate::{IdempotencyKey, Order, PlaceOrder, Placed, ProductView, StoreError};
+use rand::Rng;
+use stampede_domain::{Millis, OrderRejection, OrderRequest, OrderStatus, Phone, Product, ProductState, evaluate};
+use std::collections::{BTreeMap, HashMap};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{GenericClient, Transaction};
+
+/// Transactions one order may begin before it is answered 503; the last one locks its
+/// counters, so only deadlocks can use them all up.
+const MAX_ATTEMPTS: u32 = 4;
+
+/// Places `order`, or replays the order its idempotency key already placed.
+pub async fn place_order(store: &PostgresStore, order: PlaceOrder) -> Result<Placed, StoreError> {
+    let idem = order.idempotency();
+    let mut client = store.client().await?;
+    for attempt in 1..=MAX_ATTEMPTS {
+        // A retry of an order that went through gets it back, even if the product sold out
+        // since; on later attempts, a concurrent retry of this key may have gone through.
+        if let Some(idem) = &idem
+            && let Some(placed) = replay(&**client, idem).await?
+        {
+            return Ok(placed);
+        }
+        let tx = client.transaction().await.map_err(pg_error)?;
+        match try_place(&tx, &order.request, idem.as_ref(), attempt == MAX_ATTEMPTS).await {
+            Ok(Some(placed)) => match tx.commit().await {
+                Ok(()) => {
+                    store.tick_stock();
+                    store.tick_outbox();
+                    return Ok(placed);
+                }
+                Err(e) if retryable(&e) => continue,
+                Err(e) => return Err(pg_error(e)),
+            },
+            // A counter went short since it was read: look again.
+            Ok(None) => continue,
+            Err(Failure::Store(e)) => return Err(e),
+            // A unique violation is a concurrent retry of this idempotency key that went
+            // through first: the next attempt replays it.
+            Err(Failure::Pg(e)) if retryable(&e) || e.code() == Some(&SqlState::UNIQUE_VIOLATION) => continue,
+            Err(Failure::Pg(e)) => return Err(pg_error(e)),
+        }
+    }
+    Err(StoreError::Busy { retry_after: store.config.retry_after })
+}
+
+/// Why an attempt stopped: a business answer, or a database error the caller may retry.
+enum Failure {
+    Store(StoreError),
+    Pg(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Failure::Pg(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl From<OrderRejection> for Failure {
+    fn from(e: OrderRejection) -> Self {
+        Failure::Store(e.into())
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(e: serde_json::Error) -> Self {
+        Failure::Store(e.into())
+    }
+}
+
+async fn try_place(
+    tx: &Transaction<'_>,
+    request: &OrderRequest,
+    idem: Option<&IdempotencyKey>,
+    lock_counters: bool,
+) -> Result<Option<Placed>, Failure> {
+    let now = now_millis();
+    let quantities = request.quantities_by_product();
+    let ids: Vec<&str> = quantities.keys().copied().collect();
+    let mut definitions: HashMap<String, Product> = HashMap::new();
+    for r in tx.query("SELECT definition, stock_shards FROM products WHERE id = ANY($1)", &[&ids]).await? {
+        let product: Product = serde_json::from_str(r.get(0))?;
+        let stock_shards = rows::count(i64::from(r.get::<_, i32>(1)))?;
+        definitions.insert(product.id.clone(), Product { stock_shards, ..product });
+    }
+    // Limits count under the limit key (an email without its +tag), as on the other stores.
+    let customer = &request.customer.limit_key().0;
+    let mut held: HashMap<&str, u32> = HashMap::new();
+    for id in &ids {
+        if definitions.get(*id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
+            tx.execute(
+                "INSERT INTO customer_holdings (customer_key, product_id, quantity) VALUES ($1, $2, 0)
+                 ON CONFLICT DO NOTHING",
+                &[customer, id],
+            )
+            .await?;
+            let r = tx
+                .query_one(
+                    "SELECT quantity FROM customer_holdings WHERE customer_key = $1 AND product_id = $2 FOR UPDATE",
+                    &[customer, id],
+                )
+                .await?;
+            held.insert(id, rows::count(r.get(0))?);
+        }
+    }
+    let lock = if lock_counters { " FOR UPDATE" } else { "" };
+    let mut levels: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let counters = tx
+        .query(
+            &format!(
+                "SELECT product_id, stock FROM product_stock WHERE product_id = ANY($1) ORDER BY product_id, shard{lock}"
+            ),
+            &[&ids],
+        )
+        .await?;
+    for r in counters {
+        levels.entry(r.get(0)).or_default().push(rows::count(r.get(1))?);
+    }
+    let state: BTreeMap<&str, ProductState<'_>> = definitions
+        .values()
+        .map(|product| {
+            let available = levels.get(&product.id).map_or(0, |l| l.iter().sum());
+            let already_bought = held.get(product.id.as_str()).copied().unwrap_or(0);
+            (product.id.as_str(), ProductState { product, available, already_bought })
+        })
+        .collect();
+    let priced = evaluate(request, &state, now)?;
+
+    let id = uuid::Uuid::now_v7().to_string();
+    let c = &request.customer;
+    let (key, fingerprint) = idem.map(|i| (i.key.as_str(), i.fingerprint.as_str())).unzip();
+    let fulfilment = request.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
+    tx.execute(
+        "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
+                             created_at, updated_at, idempotency_key, request_fingerprint, fulfilment, phone,
+                             slot_at, limit_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14)",
+        &[
+            &id,
+            &c.key.0,
+            &c.email,
+            &c.name,
+            &OrderStatus::Received.as_str(),
+            &priced.total.amount,
+            &priced.total.currency.as_str(),
+            &now,
+            &key,
+            &fingerprint,
+            &fulfilment,
+            &request.phone.as_ref().map(Phone::as_str),
+            &request.slot,
+            &c.limit_key.as_ref().map(|k| k.0.as_str()),
+        ],
+    )
+    .await?;
+    for (n, line) in priced.lines.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount,
+                                      line_amount, currency)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &id,
+                &(n as i32),
+                &line.product_id,
+                &line.product_name,
+                &i64::from(line.quantity),
+                &serde_json::to_string(&line.options)?,
+                &line.unit_price.amount,
+                &line.line_total.amount,
+                &line.unit_price.currency.as_str(),
+            ],
+        )
+        .await?;
+    }
+    for (product_id, qty) in quantities.iter().filter(|(p, _)| held.contains_key(*p)) {
+        tx.execute(
+            "UPDATE customer_holdings SET quantity = quantity + $3 WHERE customer_key = $1 AND product_id = $2",
+            &[customer, product_id, &i64::from(*qty)],
+        )
+        .await?;
+    }
+    enqueue_event(tx, ORDER_PLACED, &id, OrderStatus::Received, None, now).await?;
+    // Last, so the counters' row locks are held for as short a time as possible.
+    let mut draws = Vec::new();
+    for (product_id, qty) in &quantities {
+        let levels = &levels[*product_id];
+        let start = rand::rng().random_range(0..levels.len());
+        // `evaluate` checked the total suffices, so there is a plan; if not, look again.
+        let Some(plan) = shards::allocate(levels, *qty, start) else { return Ok(None) };
+        draws.extend(plan.into_iter().map(|(shard, units)| (*product_id, shard, units)));
+    }
+    draws.sort_unstable();
+    for (product_id, shard, units) in draws {
+        let drawn = tx
+            .execute(
+                "UPDATE product_stock SET stock = stock - $3 WHERE product_id = $1 AND shard = $2 AND stock >= $3",
+                &[&product_id, &(shard as i32), &i64::from(units)],
+            )
+            .await?;
+        if drawn == 0 {
+            return Ok(None);
+        }
+    }
+    let order = Order {
+        id,
+        customer: c.clone(),
+        lines: priced.lines,
+        total: priced.total,
+        status: OrderStatus::Received,
+        fulfilment: request.fulfilment.clone(),
+        phone: request.phone.clone(),
+        slot: request.slot,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(Some(Placed { order, replayed: false }))
+}
+
+/// The order an idempotency key already placed, or a mismatch if the key came with another request.
+async fn replay(c: &impl GenericClient, idem: &IdempotencyKey) -> Result<Option<Placed>, StoreError> {
+    let Some((order_id, stored)) = rows::order_for_key(c, &idem.key).await? else { return Ok(None) };
+    if stored != idem.fingerprint {
+        return Err(StoreError::IdempotencyMismatch(idem.key.clone()));
+    }
+    let order = rows::load_order(c, &order_id)
+        .await?
+        .ok_or_else(|| StoreError::Backend(format!("order {order_id} vanished")))?;
+    Ok(Some(Placed { order, replayed: true }))
+}
+
+/// Who asks for a status change: the customer may only cancel; staff follow the workflow.
+#[derive(Clone, Copy)]
+pub enum Change {
+    CustomerCancel,
+    Staff(OrderStatus),
+}
+
+/// Cancels or moves an order along; the order row is locked first, so concurrent cancels
+/// return the stock once.
+pub async fn change_status(store: &PostgresStore, id: &str, change: Change) -> Result<Order, StoreError> {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(pg_error)?;
+    let exists = tx.query_opt("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", &[&id]).await.map_err(pg_error)?;
+    let order = match exists {
+        Some(_) => rows::load_order(&*tx, id).await?,
+        None => None,
+    };
+    let mut order = order.ok_or_else(|| StoreError::NotFound { what: "order", id: id.to_owned() })?;
+    let next = match change {
+        Change::CustomerCancel if !order.status.customer_can_cancel() => {
+            return Err(StoreError::NotCancellable { id: id.to_owned(), status: order.status });
+        }
+        Change::CustomerCancel => OrderStatus::Cancelled,
+        Change::Staff(next) if !order.status.can_become(next) => {
+            return Err(StoreError::InvalidTransition { id: id.to_owned(), from: order.status, to: next });
+        }
+        Change::Staff(next) => next,
+    };
+    let now = now_millis();
+    tx.execute("UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1", &[&id, &next.as_str(), &now])
+        .await
+        .map_err(pg_error)?;
+    if next == OrderStatus::Cancelled {
+        return_stock(&tx, &order).await.map_err(pg_error)?;
+    }
+    let kind = if next == OrderStatus::Cancelled { ORDER_CANCELLED } else { ORDER_STATUS_CHANGED };
+    enqueue_event(&tx, kind, id, next, Some(order.status), now).await.map_err(pg_error)?;
+    tx.commit().await.map_err(pg_error)?;
+    if next == OrderStatus::Cancelled {
+        store.tick_stock();
+    }
+    store.tick_outbox();
+    order.status = next;
+    order.updated_at = now;
+    Ok(order)
+}
+
+/// Gives a cancelled order's units back to one counter of each product, chosen at random,
+/// and takes them off the customer's holdings.
+async fn return_stock(tx: &Transaction<'_>, order: &Order) -> Result<(), tokio_postgres::Error> {
+    let mut returned: BTreeMap<&str, i64> = BTreeMap::new();
+    for line in &order.lines {
+        *returned.entry(line.product_id.as_str()).or_default() += i64::from(line.quantity);
+    }
+    for (product_id, qty) in &returned {
+        tx.execute(
+            "UPDATE customer_holdings SET quantity = GREATEST(quantity - $3, 0)
+             WHERE customer_key = $1 AND product_id = $2",
+            &[&order.customer.limit_key().0, product_id, qty],
+        )
+        .await?;
+    }
+    for (product_id, qty) in &returned {
+        tx.execute(
+            "UPDATE product_stock SET stock = stock + $2
+             WHERE product_id = $1
+               AND shard = (SELECT floor(random() * stock_shards)::INTEGER FROM products WHERE id = $1)",
+            &[product_id, qty],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds a product at the end of the menu, its stock split over its counters.
+pub async fn create_product(store: &PostgresStore, product: Product, stock: u32) -> Result<ProductView, StoreError> {
+    product.validate().map_err(OrderRejection::from)?;
+    let mut client = store.client().await?;
+    let tx = client.transaction().await.map_err(pg_error)?;
+    let now = now_millis();
+    let shards_n = product.stock_shards.max(1);
+    let inserted = tx
+        .execute(
+            "INSERT INTO products (id, definition, stock_shards, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (id) DO NOTHING",
+            &[&product.id, &serde_json::to_string(&product)?, &(shards_n as i32), &now],
+        )
+        .await
+        .map_err(pg_error)?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!("a product with id `{}` already exists", product.id)));
+    }
+    for (shard, level) in shards::split(stock, shards_n).into_iter().enumerate() {
+        tx.execute(
+            "INSERT INTO product_stock (product_id, shard, stock) VALUES ($1, $2, $3)",
+            &[&product.id, &(shard as i32), &i64::from(level)],
+        )
+        .await
+        .map_err(pg_error)?;
+    }
+    tx.commit().await.map_err(pg_error)?;
+    store.tick_stock();
+    Ok(ProductView { product, stock })
+}
+
+/// Writes the outbox event announcing a change, in the caller's transaction.
+async fn enqueue_event(
+    tx: &Transaction<'_>,
+    kind: &str,
+    order_id: &str,
+    status: OrderStatus,
+    previous: Option<OrderStatus>,
+    now: Millis,
+) -> Result<(), tokio_postgres::Error> {
+    let (id, payload) = new_event_payload(kind, order_id, status, previous, now);
+    tx.execute(
+        "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
+        &[&id, &kind, &order_id, &payload.to_string(), &now],
+    )
+    .await?;
+    Ok(())
+}

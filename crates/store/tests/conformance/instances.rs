@@ -1,0 +1,168 @@
+//! PostgreSQL only: several store instances on one database, as several `stampede serve`
+//! processes would be, racing for stock and for outbox events.
+
+use super::checks::{order, product};
+use super::pg::fresh_database;
+use stampede_domain::OrderRejection;
+use stampede_store::{Claim, Outbox, PostgresConfig, PostgresStore, Settlement, Store, StoreError};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+async fn instances(n: usize) -> Vec<Arc<PostgresStore>> {
+    let url = fresh_database().await;
+    let mut stores = Vec::new();
+    for _ in 0..n {
+        // Small pools, so instances contend as they would on a busy server.
+        let config = PostgresConfig { pool_size: 4, ..PostgresConfig::new(&url) };
+        stores.push(Arc::new(PostgresStore::connect(config).await.unwrap()));
+    }
+    stores
+}
+
+fn claim(token: &str, lease: Duration) -> Claim {
+    Claim { token: token.into(), limit: 7, lease }
+}
+
+pub async fn three_instances_sell_exactly_the_stock_and_claim_each_event_once() {
+    let stores = instances(3).await;
+    stores[0].create_product(product("hot", 4), 40).await.unwrap();
+    let mut set = JoinSet::new();
+    for i in 0..120 {
+        let store = stores[i % 3].clone();
+        set.spawn(async move { store.place_order(order(&format!("c{i}"), &[("hot", 1)], None)).await });
+    }
+    let results = set.join_all().await;
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(r, StoreError::Rejected(OrderRejection::OutOfStock { .. })), "{r:?}");
+    }
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 40, "every unit sold once, none twice");
+    assert_eq!(stores[1].product("hot").await.unwrap().unwrap().stock, 0);
+
+    // Three relays claim at once until nothing is left: each event exactly once.
+    let mut relays = JoinSet::new();
+    for (i, store) in stores.iter().enumerate() {
+        let store = store.clone();
+        relays.spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let token = format!("relay-{i}-{}", got.len());
+                let events = store.claim_events(claim(&token, Duration::from_secs(60))).await.unwrap();
+                if events.is_empty() {
+                    return got;
+                }
+                for e in events {
+                    let done = Settlement::Delivered { done_channels: vec!["webhook".into()] };
+                    assert!(store.settle_event(&e.id, &token, done).await.unwrap());
+                    got.push(e.id);
+                }
+            }
+        });
+    }
+    let claimed: Vec<String> = relays.join_all().await.into_iter().flatten().collect();
+    let unique: BTreeSet<_> = claimed.iter().collect();
+    assert_eq!((claimed.len(), unique.len()), (40, 40), "each event claimed by one relay, once");
+    assert_eq!(stores[2].outbox_counts().await.unwrap().delivered, 40);
+}
+
+pub async fn a_killed_instances_claims_are_retried_after_the_lease() {
+    let mut stores = instances(2).await;
+    stores[0].create_product(product("cola", 1), 5).await.unwrap();
+    stores[0].place_order(order("ana", &[("cola", 1)], None)).await.unwrap();
+    let lease = Duration::from_millis(500);
+    let taken = stores[0].claim_events(claim("doomed", lease)).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    // The instance dies mid-delivery: nothing settles its claim.
+    let killed = stores.remove(0);
+    drop(killed);
+    let survivor = &stores[0];
+    assert!(survivor.claim_events(claim("early", lease)).await.unwrap().is_empty(), "still leased");
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    let again = survivor.claim_events(claim("later", lease)).await.unwrap();
+    assert_eq!((again.len(), again[0].id.as_str(), again[0].attempts), (1, taken[0].id.as_str(), 2));
+    let done = Settlement::Delivered { done_channels: vec![] };
+    assert!(!survivor.settle_event(&again[0].id, "doomed", done.clone()).await.unwrap(), "the old claim is void");
+    assert!(survivor.settle_event(&again[0].id, "later", done).await.unwrap());
+}
+
+pub async fn migrations_are_recorded_and_apply_once() {
+    let url = fresh_database().await;
+    let first = stampede_store::postgres::migrate(&url).await.unwrap();
+    assert_eq!(first.len(), stampede_store::postgres::latest_version() as usize);
+    assert!(stampede_store::postgres::migrate(&url).await.unwrap().is_empty(), "already up to date");
+    // Instances starting together: the advisory lock lets one apply, the others find it done.
+    let url2 = fresh_database().await;
+    let mut set = JoinSet::new();
+    for _ in 0..3 {
+        let url = url2.clone();
+        set.spawn(async move { stampede_store::postgres::migrate(&url).await.unwrap().len() });
+    }
+    let applied: usize = set.join_all().await.into_iter().sum();
+    assert_eq!(applied, stampede_store::postgres::latest_version() as usize);
+}
+
+/// PostgreSQL restarted or a connection killed under a running instance: requests caught in
+/// it are refused as `Busy` (503), never hang, and the instance recovers by itself.
+pub async fn killed_connections_are_busy_then_replaced() {
+    let url = fresh_database().await;
+    let store = PostgresStore::connect(PostgresConfig::new(&url)).await.unwrap();
+    store.create_product(product("cola", 1), 100).await.unwrap();
+    store.place_order(order("ana", &[("cola", 1)], None)).await.unwrap();
+    // Only this check's database: other checks share the server.
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let killed = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(killed >= 1, "the instance's pooled connections were killed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut placed = 0;
+    while placed < 5 {
+        match store.place_order(order("bob", &[("cola", 1)], None)).await {
+            Ok(_) => placed += 1,
+            Err(StoreError::Busy { .. }) => {}
+            Err(other) => panic!("a lost connection must read as Busy, not {other:?}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "the instance did not recover");
+    }
+    assert_eq!(store.product("cola").await.unwrap().unwrap().stock, 94);
+}
+
+/// `--notify-retention-days`: delivered events and dev-mailbox messages go, in steps;
+/// pending events stay.
+pub async fn history_is_pruned_in_steps_and_pending_events_stay() {
+    let stores = instances(1).await;
+    let store = &stores[0];
+    store.create_product(product("cola", 1), 10).await.unwrap();
+    for i in 0..3 {
+        store.place_order(order(&format!("c{i}"), &[("cola", 1)], None)).await.unwrap();
+    }
+    for e in store.claim_events(claim("relay", Duration::from_secs(60))).await.unwrap() {
+        let done = Settlement::Delivered { done_channels: vec![] };
+        assert!(store.settle_event(&e.id, "relay", done).await.unwrap());
+    }
+    for event in ["e1", "e2"] {
+        let mail = stampede_store::NewMail {
+            event_id: event.into(),
+            recipient: "ana@example.com".into(),
+            subject: "s".into(),
+            text_body: "t".into(),
+            html_body: "h".into(),
+        };
+        stampede_store::Mailbox::store_mail(store.as_ref(), mail).await.unwrap();
+    }
+    store.place_order(order("late", &[("cola", 1)], None)).await.unwrap();
+    let later = stampede_domain::Millis::MAX / 2;
+    assert_eq!(store.prune_history(0, 10).await.unwrap(), (0, 0), "nothing is that old");
+    assert_eq!(store.prune_history(later, 2).await.unwrap(), (2, 2));
+    assert_eq!(store.prune_history(later, 2).await.unwrap(), (1, 0));
+    assert_eq!(store.prune_history(later, 2).await.unwrap(), (0, 0));
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.delivered), (1, 0), "the pending event stays");
+}
