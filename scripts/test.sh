@@ -66,17 +66,12 @@ cargo test --workspace --locked
 step "tests of the SNS and SES channels against moto (aws feature)"
 cargo test -p stampede-notify --features aws --locked
 
-step "storage conformance suite against DynamoDB on a local moto server (aws feature)"
-cargo test -p stampede-store --features aws --locked --test conformance
+# The stores' features together: one build of each crate serves all these tests.
+step "storage conformance suite: SQLite, DynamoDB on a local moto server, PostgreSQL on a throwaway cluster (aws, postgres features)"
+cargo test -p stampede-store --features aws,postgres --locked --test conformance
 
-step "storage conformance suite and several instances against PostgreSQL on a throwaway cluster (postgres feature)"
-cargo test -p stampede-store --features postgres --locked --test conformance
-
-step "'stampede migrate', and two 'serve --store postgres' instances on one database (postgres feature)"
-cargo test -p stampede --features postgres --locked --test postgres_serve
-
-step "the Lambda binary over a local Lambda Runtime API, and two 'serve --store dynamodb' instances on one table (aws feature)"
-cargo test -p stampede --features aws --locked --test lambda --test dynamodb_serve
+step "the Lambda binary over a local Lambda Runtime API; two 'serve' instances on one DynamoDB table and on one PostgreSQL database; 'stampede migrate' (aws, postgres features)"
+cargo test -p stampede --features aws,postgres --locked --test lambda --test dynamodb_serve --test postgres_serve
 
 step "SAM template (cfn-lint, sam validate --lint)"
 cfn-lint deploy/template.yaml
