@@ -2,6 +2,7 @@
 
 use super::dto::{OrderDto, OrderPageDto};
 use super::place_order::PlaceOrderBody;
+use super::queue;
 use crate::auth::order_access;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{AppState, Problem, telemetry};
@@ -24,11 +25,13 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 #[utoipa::path(post, path = "/api/orders", tag = "orders",
     request_body = PlaceOrderBody,
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
-        description = "Makes retries safe: the same key and body return the first order; the same key with another body is 422")),
+        description = "Makes retries safe: the same key and body return the first order; the same key with another body is 422"),
+        ("Queue-Ticket" = Option<String>, Header, description = "An admitted waiting-room ticket (or the body's `queueTicket`)")),
     responses(
         (status = 201, description = "Order placed (or replayed for a known Idempotency-Key; then `Idempotent-Replayed: true`)", body = OrderDto,
             headers(("Location" = String, description = "URL of the order"))),
         (status = 400, description = "Malformed JSON, or an invalid or repeated Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The product has a waiting room and no admitted ticket of this customer came with the order (none, forged, altered, expired, another customer's or another product's): `/problems/not-admitted`, with `position` and `ahead` where known", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
@@ -67,18 +70,29 @@ pub(crate) async fn place_api_order(
     app: &AppState,
     client: Option<IpAddr>,
     headers: &HeaderMap,
-    body: PlaceOrderBody,
+    mut body: PlaceOrderBody,
 ) -> Result<Placed, Problem> {
     app.order_limits.check_ip(client)?;
+    let ticket = queue::order_ticket(headers, body.queue_ticket.take());
     let request = body.into_request()?;
     app.order_limits.check_customer(&request.customer.key.0)?;
     let idempotency_key = idempotency_key(headers)?;
-    place_checked(app, PlaceOrder { request, idempotency_key }).await
+    place_admitted(app, PlaceOrder { request, idempotency_key }, ticket.as_deref()).await
 }
 
 /// Places an order that passed validation and the rate limits, and counts the outcome. The
-/// API and the storefront's checkout both place orders through here.
+/// API and the storefront's checkout both place orders through here. Products with a waiting
+/// room need a ticket: see [`place_admitted`].
 pub(crate) async fn place_checked(app: &AppState, order: PlaceOrder) -> Result<Placed, Problem> {
+    place_admitted(app, order, None).await
+}
+
+/// [`place_checked`] with the customer's queue ticket, if they sent one.
+pub(crate) async fn place_admitted(app: &AppState, order: PlaceOrder, ticket: Option<&str>) -> Result<Placed, Problem> {
+    if let Err(refused) = queue::check_admission(app, &order.request, ticket).await {
+        telemetry::order_outcome(refused.kind.trim_start_matches("/problems/"));
+        return Err(refused);
+    }
     // A child of the request span: an exported trace shows the wait for the writer and the commit.
     let span = tracing::debug_span!("place_order", order_id = Empty, outcome = Empty);
     match app.store.place_order(order).instrument(span.clone()).await {
