@@ -242,13 +242,17 @@ pub async fn join_queue(
     Ok(response)
 }
 
+/// Joins `view`'s line for the storefront (rate limits already checked): the ticket held.
+pub(crate) async fn join_checked(app: &AppState, view: &ProductView, customer: Customer) -> Result<String, Problem> {
+    let rules =
+        view.product.sale.waiting_room.as_ref().ok_or_else(|| Problem::not_found("product", &view.product.id))?;
+    let now_us = now_micros();
+    check_line_open(view, rules, now_us.div_euclid(1000))?;
+    Ok(join(app, view, customer, now_us).await?.token)
+}
+
 /// Puts the customer in line (or finds the ticket they hold) and opens that ticket.
-pub(crate) async fn join(
-    app: &AppState,
-    view: &ProductView,
-    customer: Customer,
-    now_us: i64,
-) -> Result<SealedTicket, Problem> {
+async fn join(app: &AppState, view: &ProductView, customer: Customer, now_us: i64) -> Result<SealedTicket, Problem> {
     let id = &view.product.id;
     let sealed = Ticket::new(id, customer.key, now_us, rand::random(), view.product.sale.starts_at).seal(&app.signer);
     let entry = LineEntry {
