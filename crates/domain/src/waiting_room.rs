@@ -16,7 +16,7 @@
 //! admission window minus units sold since that window began: everyone admitted and not yet
 //! done may buy, so the line moves exactly as fast as units are bought or admissions lapse.
 //! With `admissionsPerMinute` set, `n` is further capped so that at most that many people per
-//! minute have been let in since opening (the first minute's batch at opening). Nobody is
+//! minute have been let in since opening, evenly (one second's worth at opening). Nobody is
 //! admitted before opening; when stock runs out every ticket reads `soldOut`.
 
 use crate::{CustomerKey, Millis, Signer};
@@ -329,8 +329,11 @@ impl RoomState {
         };
         let mut due = u64::from(stock_left).saturating_sub(still_deciding);
         if let Some(per_minute) = rules.admissions_per_minute {
-            let minutes = opens_at.map_or(0, |o| (now - o).max(0) / 60_000);
-            let allowed = u64::from(per_minute) * (u64::try_from(minutes).unwrap_or(0) + 1);
+            // A steady trickle from opening (one second's worth at once): small batches keep
+            // purchases in arrival order. Without an opening time, the first admission opens.
+            let start = opens_at.or_else(|| self.steps.first().or(self.base.as_ref()).map(|s| s.at)).unwrap_or(now);
+            let elapsed = u64::try_from((now - start).max(0)).unwrap_or(0) + 1000;
+            let allowed = (u64::from(per_minute) * elapsed / 60_000).max(1);
             due = due.min(allowed.saturating_sub(self.admitted()));
         }
         due
@@ -521,12 +524,13 @@ mod tests {
 
     #[test]
     fn a_shop_rate_caps_admissions_per_minute_since_opening() {
-        let r = WaitingRoomRules { admissions_per_minute: Some(4), ..rules() };
+        let r = WaitingRoomRules { admissions_per_minute: Some(120), ..rules() };
         let room = RoomState::default();
-        assert_eq!(room.due_admissions(&r, Some(T0), T0, 100), 4, "the first minute's batch at opening");
-        let room = room.advanced(&r, T0, 10, 4, 100);
-        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 59_999, 96), 0);
-        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 60_000, 96), 4);
+        assert_eq!(room.due_admissions(&r, Some(T0), T0, 100), 2, "one second's worth at opening");
+        let room = room.advanced(&r, T0, 10, 2, 100);
+        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 499, 98), 0);
+        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 500, 98), 1, "then one every half second");
+        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 59_000, 200), 118);
     }
 
     #[test]

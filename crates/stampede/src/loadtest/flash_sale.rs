@@ -354,10 +354,20 @@ pub(super) async fn create_product(
     stock: u32,
     per_customer_limit: u32,
 ) -> anyhow::Result<()> {
+    create_product_with(client, target, id, stock, json!({"perCustomerMax": per_customer_limit})).await
+}
+
+/// Creates the product under test with the given `sale` rules.
+pub(super) async fn create_product_with(
+    client: &Client,
+    target: &Target,
+    id: &str,
+    stock: u32,
+    sale: Value,
+) -> anyhow::Result<()> {
     let body = json!({
         "id": id, "name": format!("Flash deal {id}"), "category": "flash-sale",
-        "price": {"amount": 999, "currency": "USD"}, "stock": stock,
-        "sale": {"perCustomerMax": per_customer_limit}
+        "price": {"amount": 999, "currency": "USD"}, "stock": stock, "sale": sale
     });
     let resp = client
         .post(format!("{}/api/admin/products", target.base))
