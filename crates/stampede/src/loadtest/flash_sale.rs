@@ -75,11 +75,7 @@ pub struct Series {
 /// Runs every requested repetition (and the comparisons, if asked) and prints (and maybe
 /// writes) the report.
 pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
-    let client = Client::builder()
-        .pool_max_idle_per_host(args.concurrency as usize)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let client = http_client(args.concurrency)?;
     let shipped = Variant { per_order_commit: false, notifications: !args.no_notifications && args.target.is_none() };
     let mut variants = vec![shipped];
     if args.compare_notifications_off && shipped.notifications {
@@ -344,6 +340,15 @@ pub(super) async fn probe(
     })
     .await;
     (samples, start.elapsed())
+}
+
+/// The load generator's HTTP client: a connection per concurrent request, kept.
+pub(super) fn http_client(concurrency: u32) -> reqwest::Result<Client> {
+    Client::builder()
+        .pool_max_idle_per_host(concurrency as usize)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()
 }
 
 /// Creates the product under test through the admin API.

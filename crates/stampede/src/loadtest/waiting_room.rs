@@ -7,7 +7,7 @@
 
 use super::FlashSaleArgs;
 use super::driver::fire;
-use super::flash_sale::{create_product_with, probe};
+use super::flash_sale::{create_product_with, http_client, probe};
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
 use anyhow::{Context, bail};
@@ -35,11 +35,7 @@ struct Outcome2 {
 
 /// Runs the waiting-room sale and prints the report.
 pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
-    let client = Client::builder()
-        .pool_max_idle_per_host(args.concurrency as usize)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let client = http_client(args.concurrency)?;
     let target = match &args.target {
         Some(url) => Target::remote(url, args.admin_token.clone())?,
         // Every simulated client comes from 127.0.0.1: the per-address join limit stays off.
