@@ -210,8 +210,10 @@ fn now_micros() -> i64 {
     responses(
         (status = 201, description = "In line (or the ticket the customer already holds)", body = QueueTicketDto,
             headers(("Location" = String, description = "URL of the ticket's status"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No waiting room for this product, the line is not open yet, or the sale has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid customer", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many joins from this address or customer: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
@@ -327,6 +329,7 @@ pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<
         (status = 200, description = "`queue` events, each a QueueTicketDto", content_type = "text/event-stream"),
         (status = 403, description = "Not a valid ticket for this product", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No waiting room for this product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn queue_events(
     State(app): State<AppState>,
