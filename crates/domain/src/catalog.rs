@@ -83,6 +83,9 @@ pub struct SaleRules {
     pub per_customer_max: Option<u32>,
     /// Most units in a single order.
     pub per_order_max: Option<u32>,
+    /// A waiting room in front of the sale: ordering needs an admission (`None`: off).
+    #[serde(default)]
+    pub waiting_room: Option<crate::WaitingRoomRules>,
 }
 
 impl SaleRules {
@@ -118,6 +121,9 @@ impl Product {
             && e <= s
         {
             return Err(E::new("sale.endsAt", "must be after the sale starts"));
+        }
+        if let Some(room) = &self.sale.waiting_room {
+            room.validate()?;
         }
         for (i, g) in self.option_groups.iter().enumerate() {
             let field = |f: &str| format!("optionGroups[{i}].{f}");

@@ -15,6 +15,7 @@ pub mod rules;
 pub mod shop;
 pub mod signing;
 pub mod status;
+pub mod waiting_room;
 
 pub use catalog::{MAX_STOCK_SHARDS, OptionChoice, OptionGroup, Product, SaleRules};
 pub use checkout::{PricedOrder, ProductState, evaluate};
@@ -29,6 +30,7 @@ pub use rules::{LineCheck, check_line};
 pub use shop::ShopProfile;
 pub use signing::Signer;
 pub use status::OrderStatus;
+pub use waiting_room::{RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules};
 
 /// Milliseconds since the Unix epoch, UTC. The domain never reads a clock: callers pass `now`.
 pub type Millis = i64;

@@ -177,6 +177,20 @@ pub struct ServeArgs {
     /// Orders one customer may place in a burst above their rate.
     #[arg(long, env = "STAMPEDE_ORDER_BURST_PER_CUSTOMER", default_value_t = 10)]
     pub order_burst_per_customer: u32,
+    /// Joins of waiting-room lines per second one client IP may make (0 turns the limit off).
+    /// Higher than for orders: a carrier's NAT puts many real people behind one address.
+    #[arg(long, env = "STAMPEDE_JOIN_RATE_PER_IP", default_value_t = 20)]
+    pub join_rate_per_ip: u32,
+    /// Joins one client IP may make in a burst above its rate.
+    #[arg(long, env = "STAMPEDE_JOIN_BURST_PER_IP", default_value_t = 100)]
+    pub join_burst_per_ip: u32,
+    /// Joins per second one customer may make (0 turns the limit off); joining again gives
+    /// the same ticket, so more only costs the shop.
+    #[arg(long, env = "STAMPEDE_JOIN_RATE_PER_CUSTOMER", default_value_t = 1)]
+    pub join_rate_per_customer: u32,
+    /// Joins one customer may make in a burst above their rate.
+    #[arg(long, env = "STAMPEDE_JOIN_BURST_PER_CUSTOMER", default_value_t = 5)]
+    pub join_burst_per_customer: u32,
     /// Bearer token for the admin API (`/api/admin/...`); the admin API is off without it.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,

@@ -130,6 +130,7 @@ pub fn catalog(now: i64) -> Vec<(Product, u32)> {
                 ends_at: Some(now + 25 * HOUR_MS),
                 per_customer_max: Some(1),
                 per_order_max: Some(1),
+                ..SaleRules::default()
             },
         ),
     ]

@@ -208,6 +208,10 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
         rate(args.order_rate_per_ip, args.order_burst_per_ip),
         rate(args.order_rate_per_customer, args.order_burst_per_customer),
     );
+    let join_limits = OrderRateLimits::for_joins(
+        rate(args.join_rate_per_ip, args.join_burst_per_ip),
+        rate(args.join_rate_per_customer, args.join_burst_per_customer),
+    );
     // Flipped when shutdown starts, so open live-stock streams end and the drain is quick.
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let auth = match (parts.accounts, parts.backoffice) {
@@ -224,6 +228,7 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
     let exposure = Exposure::of(&args, public, notify.dev_mailbox());
     let mut state = AppState::new(store.clone(), args.admin_token.as_deref().map(Arc::from))
         .with_order_limits(limits)
+        .with_join_limits(join_limits)
         .with_dev_mailbox(exposure.dev_mailbox)
         .with_metrics(exposure.metrics.clone())
         .with_signer(signer)
@@ -243,13 +248,14 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
         state = state.with_notice(notice);
     }
     let auth = state.auth.clone();
-    let limits = state.order_limits.clone();
+    let (limits, join_limits) = (state.order_limits.clone(), state.join_limits.clone());
     // Idle keys are forgotten every minute, so a flood of distinct clients cannot grow memory without bound.
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             limits.forget_idle();
+            join_limits.forget_idle();
             if let Some(auth) = &auth {
                 auth.limits.forget_idle();
             }

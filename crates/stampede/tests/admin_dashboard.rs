@@ -229,6 +229,27 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
     assert_eq!(product["stock"], 40, "editing keeps the stock");
     assert_eq!(app.count(shards), 4, "editing keeps the stock counters");
 
+    // The waiting room (#14): off until ticked; its settings are checked like the rest.
+    assert!(product["sale"].get("waitingRoom").is_none());
+    let mut room = edit.clone();
+    room.extend([("waiting_room", "on"), ("admission_minutes", "0"), ("pre_queue_minutes", "30")]);
+    let bad = admin.post("/admin/products/calzone", &room).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.html.contains("Enter a whole number from 1 to 60."), "{}", bad.html);
+    room.iter_mut().for_each(|(k, v)| {
+        if *k == "admission_minutes" {
+            *v = "3"
+        }
+    });
+    assert_eq!(admin.post("/admin/products/calzone", &room).await.status, 303);
+    let product: Value = app.get("/api/products/calzone").await.json().await.unwrap();
+    assert_eq!(
+        product["sale"]["waitingRoom"],
+        json!({"admissionMinutes": 3, "preQueueMinutes": 30, "admissionsPerMinute": null})
+    );
+    assert!(admin.get("/admin/products/calzone").await.html.contains(r#"name="waiting_room" checked"#));
+    assert_eq!(admin.post("/admin/products/calzone", &edit).await.status, 303, "unticked: off again");
+
     let mut backwards = edit.clone();
     backwards.iter_mut().for_each(|(k, v)| {
         if *k == "sale_ends" {
@@ -277,7 +298,8 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
     ] {
         assert!(audit.contains(needle), "audit log lacks {needle}");
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log"), 5);
+    // Five changes above, and the waiting room turned on and off again.
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log"), 7);
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use stampede_domain::{Currency, Money, Product, SaleRules};
+use stampede_domain::{Currency, Money, Product, SaleRules, WaitingRoomRules};
 use stampede_store::dynamo::create_table;
 use stampede_store::{DynamoConfig, DynamoStore, Mailbox, Outbox, Store};
 use std::collections::HashMap;
@@ -180,6 +180,8 @@ async fn api_gateway_events_round_trip_through_the_lambda_binary() {
     create_table(&client, "stampede").await.unwrap();
     let store = DynamoStore::new(client, DynamoConfig::new("stampede"));
     store.create_product(ticket(), 10).await.unwrap();
+    let room = SaleRules { waiting_room: Some(WaitingRoomRules::default()), ..SaleRules::default() };
+    store.create_product(Product { id: "queue-drop".into(), sale: room, ..ticket() }, 3).await.unwrap();
     let function = Function::start(&[
         ("STAMPEDE_DYNAMODB_TABLE", "stampede"),
         ("STAMPEDE_DYNAMODB_ENDPOINT", &url),
@@ -241,6 +243,33 @@ async fn api_gateway_events_round_trip_through_the_lambda_binary() {
     let events = answered["body"].as_str().unwrap();
     assert!(events.contains("event: stock") && events.contains(r#""id":"golden-ticket","stock":8"#), "{events}");
     assert!(events.contains("retry: 3000"), "{events}");
+
+    // A waiting room on Lambda: join, then the ticket's stream answers its state at once and
+    // ends (clients poll the JSON status after it), like the live-stock stream.
+    let mut join = fixture("apigw/post-order.json");
+    join["rawPath"] = json!("/api/products/queue-drop/queue");
+    join["requestContext"]["http"]["path"] = json!("/api/products/queue-drop/queue");
+    join["headers"].as_object_mut().unwrap().remove("idempotency-key");
+    join["body"] = json!(r#"{"userId":"lambda-fan"}"#);
+    let (status, _, joined) = answer(function.invoke(join).await);
+    assert_eq!(status, 201, "{joined}");
+    assert_eq!(joined["state"], "admitted", "three units, first in line: {joined}");
+    let path = format!("/api/products/queue-drop/queue/{}/events", joined["ticket"].as_str().unwrap());
+    let mut stream = fixture("apigw/get-products.json");
+    stream["rawPath"] = json!(path);
+    stream["requestContext"]["http"]["path"] = json!(path);
+    stream["headers"]["accept"] = json!("text/event-stream");
+    let answered = function.invoke(stream).await;
+    assert_eq!(answered["statusCode"], 200, "{answered}");
+    let events = answered["body"].as_str().unwrap();
+    assert!(events.contains("event: queue") && events.contains(r#""state":"admitted""#), "{events}");
+    assert!(events.contains("retry: 3000"), "{events}");
+    let mut queued = fixture("apigw/post-order.json");
+    queued["headers"]["idempotency-key"] = json!("apigw-queue-order");
+    queued["headers"]["queue-ticket"] = joined["ticket"].clone();
+    queued["body"] = json!(r#"{"userId":"lambda-fan","productId":"queue-drop","quantity":1}"#);
+    let (status, _, bought) = answer(function.invoke(queued).await);
+    assert_eq!(status, 201, "{bought}");
 
     let placed = store.order(order["id"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!(placed.customer.key.0, "user:lambda-fan");

@@ -17,6 +17,7 @@ pub mod postgres;
 #[cfg(any(feature = "aws", feature = "postgres"))]
 mod shards;
 pub mod sqlite;
+pub mod waiting_room;
 
 pub use accounts::{
     Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
@@ -32,14 +33,16 @@ pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, Out
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresConfig, PostgresStore};
 pub use sqlite::{DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore};
+pub use waiting_room::{LineEntry, RoomView, WaitingRoom};
 
 use async_trait::async_trait;
 use stampede_domain::{CustomerKey, OrderStatus, Product};
 
 /// Everything the shop persists. Every method is atomic on its own. Every change to an
-/// order writes its outbox event in the same transaction ([`Outbox`]).
+/// order writes its outbox event in the same transaction ([`Outbox`]); waiting rooms' lines
+/// are kept alongside ([`WaitingRoom`]).
 #[async_trait]
-pub trait Store: Outbox + Mailbox {
+pub trait Store: Outbox + Mailbox + WaitingRoom {
     /// All products in menu order, with live stock.
     async fn products(&self) -> Result<Vec<ProductView>, StoreError>;
     /// One product with live stock.

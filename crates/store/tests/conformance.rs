@@ -87,6 +87,8 @@ every_adapter!(
     outbox_claims_are_exclusive_and_settle_once,
     parked_events_can_be_retried,
     the_mailbox_keeps_one_message_per_event_and_recipient,
+    joining_the_line_is_idempotent_per_customer_and_ordered_by_rank,
+    the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
 );
 
 /// DynamoDB only: the per-order budget in calls, and many instances racing.

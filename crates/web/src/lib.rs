@@ -66,6 +66,10 @@ pub struct AppParts {
     pub admin_token: Option<Arc<str>>,
     /// Abuse limits on order placement.
     pub order_limits: Arc<rate_limit::OrderRateLimits>,
+    /// Abuse limits on joining waiting rooms.
+    pub join_limits: Arc<rate_limit::OrderRateLimits>,
+    /// Waiting rooms as this instance last saw them.
+    pub rooms: Arc<api::queue::Rooms>,
     /// Who may open `/dev/mailbox`, which shows every customer's email.
     pub dev_mailbox: DevMailbox,
     /// Who may scrape `/metrics` on this listener.
@@ -98,6 +102,8 @@ impl AppState {
             store,
             admin_token,
             order_limits: Arc::new(rate_limit::OrderRateLimits::off()),
+            join_limits: Arc::new(rate_limit::OrderRateLimits::off()),
+            rooms: Arc::default(),
             dev_mailbox: DevMailbox::Off,
             metrics: MetricsAccess::Open,
             signer: Arc::new(random_signer()),
@@ -121,6 +127,12 @@ impl AppState {
     /// Applies order-placement rate limits.
     pub fn with_order_limits(mut self, limits: rate_limit::OrderRateLimits) -> AppState {
         self.order_limits = Arc::new(limits);
+        self
+    }
+
+    /// Applies rate limits on joining waiting rooms.
+    pub fn with_join_limits(mut self, limits: rate_limit::OrderRateLimits) -> AppState {
+        self.join_limits = Arc::new(limits);
         self
     }
 

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
-use crate::api::{admin, dto, health, orders, outbox, place_order, products};
+use crate::api::{admin, dto, health, orders, outbox, place_order, products, queue};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -10,13 +10,15 @@ use utoipa::{Modify, OpenApi};
     info(title = "Stampede", description = "A storefront backend that never oversells, even when everyone orders at once. Errors are RFC 9457 `application/problem+json`. Money is integer minor units with a currency."),
     paths(
         products::list_products, products::get_product,
+        queue::join_queue, queue::queue_status, queue::queue_events,
         orders::place_order, orders::get_order, orders::cancel_order, orders::customer_orders,
         admin::create_product, admin::product_sales, admin::set_order_status,
         outbox::list_outbox, outbox::retry_event,
         health::healthz, health::readyz,
     ),
     components(schemas(
-        crate::Problem, dto::MoneyDto, dto::ProductDto, dto::OptionGroupDto, dto::OptionChoiceDto, dto::SaleDto,
+        crate::Problem, dto::MoneyDto, dto::ProductDto, dto::OptionGroupDto, dto::OptionChoiceDto, dto::SaleDto, dto::WaitingRoomDto,
+        queue::JoinQueueBody, queue::QueueTicketDto, queue::QueueState,
         dto::OrderDto, dto::OrderStatusName, dto::FulfilmentDto, dto::OrderLineDto, dto::SelectedOptionDto, dto::CustomerDto, dto::OrderPageDto,
         place_order::PlaceOrderBody, place_order::CustomerBody, place_order::ItemBody,
         admin::NewProduct, admin::SalesDto, admin::StatusChange, health::Health,
@@ -25,6 +27,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&AdminToken),
     tags(
         (name = "catalog", description = "Products, options and live stock"),
+        (name = "queue", description = "Waiting rooms: a fair line in front of a flash sale"),
         (name = "orders", description = "Placing and following orders"),
         (name = "admin", description = "Shop management (bearer: the admin token, or an admin's OIDC ID token when OIDC is configured)"),
         (name = "operations", description = "Health probes"),

@@ -35,6 +35,12 @@ pub struct Problem {
     /// When the sale opens (sale-not-started problems), RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_starts_at: Option<String>,
+    /// The caller's place in a waiting room's line (not-admitted problems), where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+    /// People ahead of the caller in that line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<u64>,
     /// Seconds to wait before retrying (busy problems); also sent as `Retry-After`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
@@ -52,6 +58,8 @@ impl Problem {
             product_id: None,
             available: None,
             sale_starts_at: None,
+            position: None,
+            ahead: None,
             retry_after: None,
         }
     }

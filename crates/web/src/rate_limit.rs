@@ -44,16 +44,23 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
-/// The order-placement limits.
+/// The order-placement limits (or, [`OrderRateLimits::for_joins`], those on joining a waiting room).
 pub struct OrderRateLimits {
     per_ip: Limiter<IpAddr>,
     per_customer: Limiter<String>,
+    /// What is limited, as refusals name it.
+    what: &'static str,
 }
 
 impl OrderRateLimits {
     /// Limits at the given rates; `None` turns a limit off.
     pub fn new(per_ip: Option<Rate>, per_customer: Option<Rate>) -> OrderRateLimits {
-        OrderRateLimits { per_ip: Limiter::new(per_ip), per_customer: Limiter::new(per_customer) }
+        OrderRateLimits { per_ip: Limiter::new(per_ip), per_customer: Limiter::new(per_customer), what: "orders" }
+    }
+
+    /// The same limits counting joins of a waiting room's line.
+    pub fn for_joins(per_ip: Option<Rate>, per_customer: Option<Rate>) -> OrderRateLimits {
+        OrderRateLimits { what: "joins", ..OrderRateLimits::new(per_ip, per_customer) }
     }
 
     /// No limits.
@@ -63,12 +70,12 @@ impl OrderRateLimits {
 
     /// Checks the client's address (when known).
     pub fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), Problem> {
-        ip.map_or(Ok(()), |ip| self.per_ip.check(&ip).map_err(|wait| too_many("this address", wait)))
+        ip.map_or(Ok(()), |ip| self.per_ip.check(&ip).map_err(|wait| too_many(self.what, "this address", wait)))
     }
 
     /// Checks the customer placing the order.
     pub fn check_customer(&self, customer: &str) -> Result<(), Problem> {
-        self.per_customer.check(&customer.to_owned()).map_err(|wait| too_many("this customer", wait))
+        self.per_customer.check(&customer.to_owned()).map_err(|wait| too_many(self.what, "this customer", wait))
     }
 
     /// Drops idle keys; call periodically.
@@ -78,14 +85,14 @@ impl OrderRateLimits {
     }
 }
 
-fn too_many(who: &str, wait: Duration) -> Problem {
+fn too_many(what: &str, who: &str, wait: Duration) -> Problem {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let secs = secs.max(1);
     let mut p = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate-limited",
-        "Too many orders",
-        format!("too many orders from {who}; nothing was placed, try again in {secs} s"),
+        &format!("Too many {what}"),
+        format!("too many {what} from {who}; nothing was done, try again in {secs} s"),
     );
     p.retry_after = Some(secs);
     p

@@ -2,7 +2,7 @@
 // it adds the builder's live price and topping limit, live stock (Server-Sent Events with a
 // polling fallback), sale countdowns that open and close sales on time by the server's clock,
 // local times, a checkout that reports network failures instead of losing the order, and an
-// order page that follows the kitchen.
+// order page that follows the kitchen, and the waiting room's live place in line.
 (function () {
   'use strict';
   var LOW_STOCK = 50; // display::LOW_STOCK in the server
@@ -231,6 +231,88 @@
     })();
   }
 
+  // The waiting room's "You're in line" page: follows the ticket's stream (polling where the
+  // stream is cut, as behind API Gateway), updates the place in the page, says each change in
+  // a polite live region, and swaps in the server's rendering when the state changes (the buy
+  // form once admitted). The admission's countdown runs on the server's clock.
+  function waitingLine(section) {
+    var ticket = section.getAttribute('data-ticket');
+    if (!ticket) return;
+    var url = '/api/products/' + section.getAttribute('data-line') + '/queue/' + ticket;
+    var state = section.getAttribute('data-state'), said = '';
+    var announce = document.createElement('p');
+    announce.className = 'sr';
+    announce.setAttribute('aria-live', 'polite');
+    section.parentNode.insertBefore(announce, section.nextSibling);
+    function words(secs) {
+      return secs < 60 ? 'less than a minute' : secs < 120 ? 'about a minute' : 'about ' + Math.ceil(secs / 60) + ' minutes';
+    }
+    function say(text) { if (text !== said) { said = text; announce.textContent = text; } }
+    function swap() {
+      fetch(location.href, { headers: { accept: 'text/html' }, credentials: 'same-origin' })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var next = new DOMParser().parseFromString(html, 'text/html').querySelector('[data-line]');
+          if (!next) return;
+          section.innerHTML = next.innerHTML;
+          section.setAttribute('data-state', next.getAttribute('data-state'));
+          countdown();
+        })
+        .catch(function () { /* offline for now: the next update tries again */ });
+    }
+    function apply(s) {
+      if (s.state !== state) {
+        state = s.state;
+        say(s.state === 'admitted' ? "It's your turn: you can buy now." : s.state === 'soldOut' ? 'Sold out: the line has closed.' : 'Your turn has passed.');
+        swap();
+        return;
+      }
+      if (s.state !== 'waiting') return;
+      var set = function (sel, v) { var el = section.querySelector(sel); if (el) el.textContent = v; };
+      set('[data-position]', s.position);
+      set('[data-ahead]', s.ahead);
+      set('[data-ahead-noun]', s.ahead === 1 ? 'person' : 'people');
+      set('[data-wait]', words(s.estimatedWaitSeconds));
+      say('Your place: ' + s.position + '. ' + s.ahead + (s.ahead === 1 ? ' person' : ' people') + ' ahead of you.');
+    }
+    var timer = null;
+    function countdown() {
+      var el = section.querySelector('[data-countdown-until]');
+      if (timer) clearInterval(timer);
+      if (!el) return;
+      var until = Number(el.getAttribute('data-countdown-until'));
+      function tick() {
+        var left = Math.max(0, Math.ceil((until - serverNow()) / 1000));
+        el.textContent = Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0');
+        if (left === 0) { clearInterval(timer); swap(); }
+      }
+      tick();
+      timer = setInterval(tick, 1000);
+    }
+    countdown();
+    var polling = false, failures = 0;
+    function poll() {
+      if (polling) return;
+      polling = true;
+      (function again() {
+        fetch(url, { headers: { accept: 'application/json' } })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (s) { if (s) apply(s); })
+          .catch(function () { /* offline for now: try again on the next tick */ })
+          .then(function () { setTimeout(again, POLL_MS); });
+      })();
+    }
+    if (!window.EventSource) return poll();
+    var source = new EventSource(url + '/events');
+    source.addEventListener('queue', function (e) { failures = 0; apply(JSON.parse(e.data)); });
+    source.onerror = function () {
+      failures += 1;
+      if (source.readyState === 2 || failures >= 3) { source.close(); poll(); }
+    };
+    window.addEventListener('pagehide', function () { source.close(); });
+  }
+
   function enhance(root) {
     all('form[data-builder]', root).forEach(builder);
     all('form[data-checkout]', root).forEach(checkout);
@@ -241,4 +323,5 @@
 
   enhance(document);
   liveStock();
+  all('[data-line]').forEach(waitingLine);
 })();

@@ -76,11 +76,7 @@ pub struct Series {
 /// Runs every requested repetition (and the comparisons, if asked) and prints (and maybe
 /// writes) the report.
 pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
-    let client = Client::builder()
-        .pool_max_idle_per_host(args.concurrency as usize)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let client = http_client(args.concurrency)?;
     let shipped = Variant { per_order_commit: false, notifications: !args.no_notifications && args.target.is_none() };
     let mut variants = vec![shipped];
     if args.compare_notifications_off && shipped.notifications {
@@ -419,6 +415,15 @@ async fn get_many(client: &Client, url: &str, total: usize, conc: usize, label: 
     (samples, start.elapsed())
 }
 
+/// The load generator's HTTP client: a connection per concurrent request, kept.
+pub(super) fn http_client(concurrency: u32) -> reqwest::Result<Client> {
+    Client::builder()
+        .pool_max_idle_per_host(concurrency as usize)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(60))
+        .build()
+}
+
 /// Creates the product under test through the admin API.
 pub(super) async fn create_product(
     client: &Client,
@@ -427,10 +432,20 @@ pub(super) async fn create_product(
     stock: u32,
     per_customer_limit: u32,
 ) -> anyhow::Result<()> {
+    create_product_with(client, target, id, stock, json!({"perCustomerMax": per_customer_limit})).await
+}
+
+/// Creates the product under test with the given `sale` rules.
+pub(super) async fn create_product_with(
+    client: &Client,
+    target: &Target,
+    id: &str,
+    stock: u32,
+    sale: Value,
+) -> anyhow::Result<()> {
     let body = json!({
         "id": id, "name": format!("Flash deal {id}"), "category": "flash-sale",
-        "price": {"amount": 999, "currency": "USD"}, "stock": stock,
-        "sale": {"perCustomerMax": per_customer_limit}
+        "price": {"amount": 999, "currency": "USD"}, "stock": stock, "sale": sale
     });
     let resp = client
         .post(format!("{}/api/admin/products", target.base))

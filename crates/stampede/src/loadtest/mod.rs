@@ -11,6 +11,7 @@ mod server;
 mod soak;
 mod stats;
 mod store_costs;
+mod waiting_room;
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -115,11 +116,29 @@ pub struct FlashSaleArgs {
     /// Write a Markdown report (e.g. BENCHMARKS.md); a soak section the file holds is kept.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Sell through a waiting room instead (#14): `--buyers` people join once and poll,
+    /// `--bots` scripted customers join too and fire `--bot-orders` orders without tickets;
+    /// reports fairness, refusals and the cost of joining.
+    #[arg(long)]
+    pub waiting_room: bool,
+    /// Waiting room: bot customer ids that join the line (and never buy with their ticket).
+    #[arg(long, default_value_t = 50)]
+    pub bots: u32,
+    /// Waiting room: orders the bots fire without a ticket.
+    #[arg(long, default_value_t = 2_000)]
+    pub bot_orders: u32,
+    /// Waiting room: milliseconds between a person's status checks (plus up to a quarter of jitter).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub poll_ms: u64,
+    /// Waiting room: the product's `admissionsPerMinute` (people let in per minute).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub admissions_per_minute: u32,
 }
 
 /// Runs a load test; fails if any invariant was violated.
 pub async fn run(cmd: LoadtestCommand) -> anyhow::Result<()> {
     match cmd {
+        LoadtestCommand::FlashSale(args) if args.waiting_room => waiting_room::run(args).await,
         LoadtestCommand::FlashSale(args) => flash_sale::run(args).await,
         LoadtestCommand::Soak(args) => soak::run(args).await,
     }

@@ -93,6 +93,37 @@ pub fn outbox_stats(bucket: u32) -> Item {
 /// messages and idempotency records; never on orders, stock or pending events.
 pub const EXPIRES_AT: &str = "expires_at";
 
+/// Partitions a waiting room's line is spread over: a join writes its ticket into one, picked
+/// by the customer, so joins are not capped by one partition's ~1,000 writes/s (a join is a
+/// two-item transaction, 2 units per item: ~500 joins/s per partition, ~8,000/s over 16).
+/// Changing it orphans the tickets of lines already open.
+pub const LINE_SHARDS: u32 = 16;
+
+/// The ticket a customer holds for a product: one per customer, by key.
+pub fn line_holder(product_id: &str, customer_key: &str) -> Item {
+    key(format!("LINEHOLDER#{product_id}#{customer_key}"), "TICKET")
+}
+
+/// The line partition a customer's ticket goes to.
+pub fn line_partition(product_id: &str, customer_key: &str) -> String {
+    line_shard(product_id, fnv1a(customer_key) % LINE_SHARDS)
+}
+
+/// A line partition: its tickets sorted by rank (`sk`, zero-padded so text order is rank order).
+pub fn line_shard(product_id: &str, shard: u32) -> String {
+    format!("LINE#{product_id}#{shard}")
+}
+
+/// The `sk` of a ticket in its line partition.
+pub fn line_rank(rank: u64) -> String {
+    format!("{rank:020}")
+}
+
+/// A waiting room's state: written once per watermark advance (at most once a tick), not per join.
+pub fn room(product_id: &str) -> Item {
+    key(format!("ROOM#{product_id}"), "ROOM")
+}
+
 /// An outbox event.
 pub fn event(id: &str) -> Item {
     key(format!("OUTBOX#{id}"), "EVENT")

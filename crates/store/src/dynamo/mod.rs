@@ -8,6 +8,7 @@ mod catalog;
 mod error;
 mod item;
 mod keys;
+mod line;
 mod op_counts;
 mod orders;
 mod outbox;
@@ -16,6 +17,7 @@ mod stock_memory;
 mod table;
 mod writes;
 
+use crate::waiting_room::{LineEntry, WaitingRoom};
 use crate::{
     Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
     Placed, ProductSales, ProductView, Settlement, Store, StoreError,
@@ -26,7 +28,7 @@ use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use keys::Item;
 pub use op_counts::OpCounts;
 use op_counts::{Counters, Op};
-use stampede_domain::{CustomerKey, Millis, OrderStatus, Product};
+use stampede_domain::{CustomerKey, Millis, OrderStatus, Product, RoomState};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -379,6 +381,29 @@ impl Outbox for DynamoStore {
 
     fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.outbox_changes.subscribe()
+    }
+}
+
+#[async_trait]
+impl WaitingRoom for DynamoStore {
+    async fn join_line(&self, entry: LineEntry) -> Result<LineEntry, StoreError> {
+        line::join(self, entry).await
+    }
+
+    async fn room(&self, product_id: &str) -> Result<RoomState, StoreError> {
+        line::room(self, product_id).await
+    }
+
+    async fn count_in_line(&self, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
+        line::count(self, product_id, after, before).await
+    }
+
+    async fn next_in_line(&self, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {
+        line::next(self, product_id, after, limit).await
+    }
+
+    async fn save_room(&self, product_id: &str, next: &RoomState) -> Result<bool, StoreError> {
+        line::save_room(self, product_id, next).await
     }
 }
 

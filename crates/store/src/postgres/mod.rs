@@ -11,6 +11,7 @@
 //!   would need a connection held outside the pool and is left for later.
 //! - Pool: deadpool over tokio-postgres. Plain TCP for now (no TLS crate in the build).
 
+mod line;
 mod outbox;
 mod place;
 mod rows;

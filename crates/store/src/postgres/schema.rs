@@ -95,12 +95,31 @@ CREATE TABLE dev_mailbox (
 "#,
     r#"
 -- The customer's phone (delivery needs one) and the pickup or delivery time chosen (Unix ms,
--- UTC; NULL is as soon as possible), as on SQLite (its migration 10).
+-- UTC; NULL is as soon as possible), as on SQLite.
 ALTER TABLE orders ADD COLUMN phone TEXT;
 ALTER TABLE orders ADD COLUMN slot_at BIGINT;
 -- The key per-customer limits count under, where it differs from customer_key (an email
 -- without its +tag): holdings are kept under it, and a cancel gives back to it.
 ALTER TABLE orders ADD COLUMN limit_key TEXT;
+"#,
+    r#"
+-- Waiting rooms (#14), as on SQLite: one ticket per customer and product, ordered by the rank
+-- its signed ticket gives it (below 2^63), and each room's watermark steps (JSON of the
+-- domain RoomState) with the version its conditional saves go by.
+CREATE TABLE queue_tickets (
+    product_id   TEXT NOT NULL,
+    customer_key TEXT NOT NULL,
+    rank         BIGINT NOT NULL,
+    ticket       TEXT NOT NULL,
+    joined_at    BIGINT NOT NULL,
+    PRIMARY KEY (product_id, customer_key)
+);
+CREATE INDEX queue_tickets_by_rank ON queue_tickets (product_id, rank);
+CREATE TABLE waiting_rooms (
+    product_id TEXT PRIMARY KEY,
+    state      TEXT NOT NULL,
+    version    BIGINT NOT NULL
+);
 "#,
 ];
 

@@ -10,6 +10,7 @@ mod batch_stock;
 mod catalog_edits;
 mod checkpointer;
 mod committed_keys;
+mod line_rows;
 mod live_catalog;
 mod order_search;
 mod outbox_rows;
@@ -18,6 +19,7 @@ mod rows;
 mod schema;
 mod writer;
 
+use crate::waiting_room::{LineEntry, WaitingRoom};
 use crate::{
     Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
     Placed, ProductSales, ProductView, Settlement, Store, StoreError,
@@ -29,7 +31,7 @@ use committed_keys::CommittedKeys;
 use live_catalog::{LiveCatalog, SharedCatalog};
 use read_pool::ReadPool;
 use rusqlite::Connection;
-use stampede_domain::{CustomerKey, Millis, OrderRejection, OrderStatus, Product, ProductState, evaluate};
+use stampede_domain::{CustomerKey, Millis, OrderRejection, OrderStatus, Product, ProductState, RoomState, evaluate};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -338,6 +340,33 @@ impl Outbox for SqliteStore {
 
     fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.outbox_changes.subscribe()
+    }
+}
+
+#[async_trait]
+impl WaitingRoom for SqliteStore {
+    async fn join_line(&self, entry: LineEntry) -> Result<LineEntry, StoreError> {
+        self.submit(|reply| Command::JoinLine { entry, reply }).await
+    }
+
+    async fn room(&self, product_id: &str) -> Result<RoomState, StoreError> {
+        let id = product_id.to_owned();
+        self.reads.run(move |c| line_rows::room(c, &id)).await
+    }
+
+    async fn count_in_line(&self, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
+        let id = product_id.to_owned();
+        self.reads.run(move |c| line_rows::count(c, &id, after, before)).await
+    }
+
+    async fn next_in_line(&self, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {
+        let id = product_id.to_owned();
+        self.reads.run(move |c| line_rows::next(c, &id, after, limit)).await
+    }
+
+    async fn save_room(&self, product_id: &str, next: &RoomState) -> Result<bool, StoreError> {
+        let (product_id, state) = (product_id.to_owned(), next.clone());
+        self.submit_waiting(|reply| Command::SaveRoom { product_id, state, reply }).await
     }
 }
 

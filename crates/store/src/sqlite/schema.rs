@@ -179,6 +179,25 @@ CREATE TABLE saved_carts (
     updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Waiting rooms (#14): one ticket per customer and product, ordered by the rank its signed
+-- ticket gives it (fits a signed 64-bit integer: ranks stay below 2^63).
+CREATE TABLE queue_tickets (
+    product_id   TEXT NOT NULL,
+    customer_key TEXT NOT NULL,
+    rank         INTEGER NOT NULL,
+    ticket       TEXT NOT NULL,
+    joined_at    INTEGER NOT NULL,
+    PRIMARY KEY (product_id, customer_key)
+) WITHOUT ROWID;
+CREATE INDEX queue_tickets_by_rank ON queue_tickets (product_id, rank);
+-- Each room's serving watermark and its recent steps: JSON of the domain RoomState.
+CREATE TABLE waiting_rooms (
+    product_id TEXT PRIMARY KEY,
+    state      TEXT NOT NULL,
+    version    INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

@@ -3,10 +3,11 @@
 //! kept, so stock goes first come, first served; replies go out only after the commit.
 
 use super::batch_stock::BatchStock;
-use super::{apply, catalog_edits, live_catalog::SharedCatalog, outbox_rows, rows};
+use super::{apply, catalog_edits, line_rows, live_catalog::SharedCatalog, outbox_rows, rows};
+use crate::waiting_room::LineEntry;
 use crate::{Claim, IdempotencyKey, NewMail, Order, OutboxEvent, Placed, ProductView, Settlement, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
-use stampede_domain::{Millis, OrderRequest, OrderStatus, Product};
+use stampede_domain::{Millis, OrderRequest, OrderStatus, Product, RoomState};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
@@ -69,6 +70,17 @@ pub enum Command {
         mail: NewMail,
         reply: Reply<()>,
     },
+    /// A customer joining a waiting room's line.
+    JoinLine {
+        entry: LineEntry,
+        reply: Reply<LineEntry>,
+    },
+    /// A waiting room's watermark moving on.
+    SaveRoom {
+        product_id: String,
+        state: RoomState,
+        reply: Reply<bool>,
+    },
     /// Deletes delivered events and dev-mailbox messages older than `before`, `limit` of each.
     PruneHistory {
         before: Millis,
@@ -91,6 +103,8 @@ enum Outcome {
     Retry(Result<bool, StoreError>),
     Mail(Result<(), StoreError>),
     Prune(Result<(u64, u64), StoreError>),
+    Join(Result<LineEntry, StoreError>),
+    Room(Result<bool, StoreError>),
 }
 
 /// A batch that committed: each command's result, in order, and what became visible.
@@ -216,6 +230,8 @@ impl Writer {
                 (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
                 (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
                 (Command::PruneHistory { reply, .. }, Outcome::Prune(r)) => answer(reply, r),
+                (Command::JoinLine { reply, .. }, Outcome::Join(r)) => answer(reply, r),
+                (Command::SaveRoom { reply, .. }, Outcome::Room(r)) => answer(reply, r),
                 (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
                 (
                     Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. },
@@ -275,6 +291,12 @@ impl Writer {
                 }
                 Command::PruneHistory { before, limit, .. } => {
                     Outcome::Prune(run(&mut tx, isolation, |c| outbox_rows::prune(c, *before, *limit)))
+                }
+                Command::JoinLine { entry, .. } => {
+                    Outcome::Join(run(&mut tx, isolation, |c| line_rows::join(c, entry)))
+                }
+                Command::SaveRoom { product_id, state, .. } => {
+                    Outcome::Room(run(&mut tx, isolation, |c| line_rows::save_room(c, product_id, state)))
                 }
                 Command::CreateProduct { product, stock, .. } => {
                     let result = run(&mut tx, isolation, |c| apply::create_product(c, product, *stock, now));
@@ -348,7 +370,9 @@ fn engine_error(outcome: &Outcome) -> Option<&str> {
         | Outcome::Claim(Err(StoreError::Backend(e)))
         | Outcome::Settle(Err(StoreError::Backend(e)))
         | Outcome::Retry(Err(StoreError::Backend(e)))
-        | Outcome::Mail(Err(StoreError::Backend(e))) => Some(e),
+        | Outcome::Mail(Err(StoreError::Backend(e)))
+        | Outcome::Join(Err(StoreError::Backend(e)))
+        | Outcome::Room(Err(StoreError::Backend(e))) => Some(e),
         _ => None,
     }
 }
@@ -387,6 +411,8 @@ fn fail(cmd: Command, why: &str) {
         Command::SettleEvent { reply, .. } | Command::RetryEvent { reply, .. } => answer(reply, backend(why)),
         Command::StoreMail { reply, .. } => answer(reply, backend(why)),
         Command::PruneHistory { reply, .. } => answer(reply, backend(why)),
+        Command::JoinLine { reply, .. } => answer(reply, backend(why)),
+        Command::SaveRoom { reply, .. } => answer(reply, backend(why)),
     }
 }
 

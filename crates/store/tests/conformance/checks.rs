@@ -1,10 +1,11 @@
 //! The checks every storage adapter must pass. Each takes a fresh, empty store.
 
 use stampede_domain::{
-    Currency, Customer, LineRequest, Money, OrderRejection, OrderRequest, OrderStatus, Product, SaleRules,
+    Currency, Customer, CustomerKey, LineRequest, Money, OrderRejection, OrderRequest, OrderStatus, Product, SaleRules,
+    TicketState, WaitingRoomRules,
 };
 use stampede_store::outbox::{ORDER_CANCELLED, ORDER_PLACED};
-use stampede_store::{Claim, NewMail, OutboxState, PlaceOrder, Settlement, Store, StoreError};
+use stampede_store::{Claim, LineEntry, NewMail, OutboxState, PlaceOrder, Settlement, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -351,4 +352,79 @@ pub async fn the_mailbox_keeps_one_message_per_event_and_recipient(store: S) {
     assert_eq!(all.iter().map(|m| m.event_id.as_str()).collect::<Vec<_>>(), ["e2", "e1"]);
     assert_eq!(store.mail(&all[1].id).await.unwrap().unwrap().subject, "Order e1");
     assert!(store.mail("missing").await.unwrap().is_none());
+}
+
+fn entry(product_id: &str, customer: &str, rank: u64) -> LineEntry {
+    LineEntry {
+        product_id: product_id.into(),
+        customer: CustomerKey(format!("user:{customer}")),
+        rank,
+        ticket: format!("ticket-{customer}-{rank}"),
+        joined_at: 1,
+    }
+}
+
+/// One ticket per customer and product, whoever wins a race; the line counts and reads in rank order.
+pub async fn joining_the_line_is_idempotent_per_customer_and_ordered_by_rank(store: S) {
+    for (who, rank) in [("a", 100), ("b", 50), ("c", 300)] {
+        assert_eq!(store.join_line(entry("hot", who, rank)).await.unwrap(), entry("hot", who, rank));
+    }
+    assert_eq!(store.join_line(entry("hot", "a", 999)).await.unwrap(), entry("hot", "a", 100), "same ticket again");
+    assert_eq!(store.join_line(entry("cold", "a", 999)).await.unwrap().rank, 999, "another product, another line");
+    let mut racing = JoinSet::new();
+    for rank in 400..410 {
+        let store = store.clone();
+        racing.spawn(async move { store.join_line(entry("hot", "d", rank)).await.unwrap() });
+    }
+    let held = racing.join_all().await;
+    assert!(held.windows(2).all(|w| w[0] == w[1]), "every racer gets the one ticket held: {held:?}");
+    let d = held[0].rank;
+    assert_eq!(store.count_in_line("hot", 0, u64::MAX).await.unwrap(), 4);
+    assert_eq!(store.count_in_line("hot", 50, 300).await.unwrap(), 1, "strictly between");
+    assert_eq!(store.count_in_line("hot", 100, 101).await.unwrap(), 0);
+    assert_eq!(store.next_in_line("hot", 0, 2).await.unwrap(), vec![50, 100]);
+    assert_eq!(store.next_in_line("hot", 100, 10).await.unwrap(), vec![300, d]);
+    assert_eq!(store.count_in_line("nothing", 0, u64::MAX).await.unwrap(), 0);
+}
+
+/// Admission in rank order, units passing on when admissions lapse, sold out for everyone,
+/// and racing advances admitting each person once.
+pub async fn the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on(store: S) {
+    let rules = WaitingRoomRules::default();
+    let t0 = 1_900_000_000_000;
+    store.create_product(product("hot", 1), 2).await.unwrap();
+    for (who, rank) in [("a", 10), ("b", 20), ("c", 30), ("d", 40), ("e", 50)] {
+        store.join_line(entry("hot", who, rank)).await.unwrap();
+    }
+    let before = store.advance_room("hot", &rules, Some(t0), t0 - 1, 2).await.unwrap();
+    assert_eq!(before.admitted_now, 0, "nobody before opening");
+    // Two instances advance at once: one wins, and two people are let in, not four.
+    let (x, y) = tokio::join!(
+        store.advance_room("hot", &rules, Some(t0), t0, 2),
+        store.advance_room("hot", &rules, Some(t0), t0, 2)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.admitted_now + y.admitted_now, 2);
+    let room = store.room("hot").await.unwrap();
+    assert_eq!((room.watermark(), room.admitted(), room.version), (20, 2, 1));
+    let until = t0 + rules.admission_ms();
+    assert_eq!(room.ticket_state(&rules, 10, t0 + 1, 2), TicketState::Admitted { until });
+    assert_eq!(room.ticket_state(&rules, 30, t0 + 1, 2), TicketState::Waiting);
+    assert_eq!(store.count_in_line("hot", room.watermark(), 40).await.unwrap(), 1, "c is ahead of d");
+    // a buys; b lets the admission lapse: b's unit goes to c, the next in line.
+    store.place_order(order("a", &[("hot", 1)], None)).await.unwrap();
+    let left = stock(&store, "hot").await;
+    assert_eq!(store.advance_room("hot", &rules, Some(t0), t0 + 1000, left).await.unwrap().admitted_now, 0);
+    let lapsed = store.advance_room("hot", &rules, Some(t0), until, left).await.unwrap();
+    assert_eq!(lapsed.admitted_now, 1);
+    assert_eq!(lapsed.state.watermark(), 30);
+    assert_eq!(lapsed.state.ticket_state(&rules, 20, until, left), TicketState::Expired);
+    assert!(matches!(lapsed.state.ticket_state(&rules, 30, until, left), TicketState::Admitted { .. }));
+    assert_eq!(store.room("hot").await.unwrap(), lapsed.state, "the advance was saved");
+    // c buys the last unit: everyone still waiting is told at once.
+    store.place_order(order("c", &[("hot", 1)], None)).await.unwrap();
+    let left = stock(&store, "hot").await;
+    assert_eq!(left, 0);
+    assert_eq!(lapsed.state.ticket_state(&rules, 50, until, left), TicketState::SoldOut);
+    assert_eq!(store.advance_room("hot", &rules, Some(t0), until + 1, left).await.unwrap().admitted_now, 0);
 }

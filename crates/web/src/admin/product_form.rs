@@ -4,7 +4,9 @@
 
 use super::form_values::{amount_text, is_slug, parse_amount, parse_limit, parse_time};
 use crate::shop_time::ShopZone;
-use stampede_domain::{Currency, MAX_STOCK_SHARDS, Money, OptionChoice, OptionGroup, Product, SaleRules};
+use stampede_domain::{
+    Currency, MAX_STOCK_SHARDS, Money, OptionChoice, OptionGroup, Product, SaleRules, WaitingRoomRules,
+};
 use std::collections::BTreeMap;
 
 /// Messages by field name (the form's `name` attributes).
@@ -44,6 +46,11 @@ pub struct ProductForm {
     pub sale_ends: String,
     pub per_customer_max: String,
     pub per_order_max: String,
+    /// The waiting room: on or off, and its settings as typed.
+    pub waiting_room: bool,
+    pub admission_minutes: String,
+    pub pre_queue_minutes: String,
+    pub admissions_per_minute: String,
     pub groups: Vec<GroupForm>,
 }
 
@@ -55,6 +62,8 @@ impl ProductForm {
             category: "pizza".into(),
             stock: "0".into(),
             stock_shards: "1".into(),
+            admission_minutes: WaitingRoomRules::default().admission_minutes.to_string(),
+            pre_queue_minutes: "0".into(),
             groups: vec![GroupForm::default(); SPARE_GROUPS],
             ..ProductForm::default()
         }
@@ -81,6 +90,8 @@ impl ProductForm {
             })
             .collect();
         groups.extend(std::iter::repeat_n(GroupForm::default(), SPARE_GROUPS));
+        let room = p.sale.waiting_room.as_ref();
+        let rules = room.cloned().unwrap_or_default();
         ProductForm {
             id: p.id.clone(),
             name: p.name.clone(),
@@ -95,6 +106,10 @@ impl ProductForm {
             sale_ends: p.sale.ends_at.map(|t| zone.input_text(t)).unwrap_or_default(),
             per_customer_max: p.sale.per_customer_max.map(|n| n.to_string()).unwrap_or_default(),
             per_order_max: p.sale.per_order_max.map(|n| n.to_string()).unwrap_or_default(),
+            waiting_room: room.is_some(),
+            admission_minutes: rules.admission_minutes.to_string(),
+            pre_queue_minutes: rules.pre_queue_minutes.to_string(),
+            admissions_per_minute: rules.admissions_per_minute.map(|n| n.to_string()).unwrap_or_default(),
             groups,
         }
     }
@@ -133,6 +148,10 @@ impl ProductForm {
             per_customer_max: get("per_customer_max"),
             per_order_max: get("per_order_max"),
             stock_shards: get("stock_shards"),
+            waiting_room: fields.iter().any(|(k, _)| k == "waiting_room"),
+            admission_minutes: get("admission_minutes"),
+            pre_queue_minutes: get("pre_queue_minutes"),
+            admissions_per_minute: get("admissions_per_minute"),
             groups,
         }
     }
@@ -180,6 +199,22 @@ impl ProductForm {
                 1
             }),
         };
+        let mut minutes = |field: &str, text: &str, default: u32, most: u32| match text {
+            "" => default,
+            text => text.parse::<u32>().ok().filter(|n| (default.min(1)..=most).contains(n)).unwrap_or_else(|| {
+                error(field, format!("Enter a whole number from {} to {most}.", default.min(1)));
+                default
+            }),
+        };
+        let admission_minutes = minutes("admission_minutes", &self.admission_minutes, 5, 60);
+        let pre_queue_minutes = minutes("pre_queue_minutes", &self.pre_queue_minutes, 0, 10_080);
+        let admissions_per_minute =
+            parse_limit(&self.admissions_per_minute).map_err(|e| error("admissions_per_minute", e)).ok().flatten();
+        let waiting_room = self.waiting_room.then_some(WaitingRoomRules {
+            admission_minutes,
+            pre_queue_minutes,
+            admissions_per_minute,
+        });
         let mut option_groups = Vec::new();
         for (i, g) in self.groups.iter().enumerate() {
             if g.remove || g.is_blank() {
@@ -201,7 +236,7 @@ impl ProductForm {
             category: self.category.clone(),
             base_price: Money::new(price, currency),
             option_groups,
-            sale: SaleRules { starts_at, ends_at, per_customer_max, per_order_max },
+            sale: SaleRules { starts_at, ends_at, per_customer_max, per_order_max, waiting_room },
             image: Some(self.image.clone()).filter(|i| !i.is_empty()),
             archived,
             stock_shards,
@@ -285,6 +320,9 @@ fn domain_field(field: &str) -> String {
     match field {
         "sale.endsAt" => "sale_ends".into(),
         "stockShards" => "stock_shards".into(),
+        "sale.waitingRoom.admissionMinutes" => "admission_minutes".into(),
+        "sale.waitingRoom.preQueueMinutes" => "pre_queue_minutes".into(),
+        "sale.waitingRoom.admissionsPerMinute" => "admissions_per_minute".into(),
         "price" | "id" | "name" => field.into(),
         f => match f.strip_prefix("optionGroups[").and_then(|r| r.split_once("].")) {
             Some((i, rest)) => format!("g{i}.{}", if rest.starts_with("choices") { "choices" } else { "max" }),

@@ -137,6 +137,7 @@ impl NewProduct {
                 ends_at: time("sale.endsAt", self.sale.ends_at)?,
                 per_customer_max: self.sale.per_customer_max,
                 per_order_max: self.sale.per_order_max,
+                waiting_room: self.sale.waiting_room.map(Into::into),
             },
             image: self.image,
             archived: false,

@@ -5,7 +5,7 @@ use crate::timefmt::{parse_rfc3339, rfc3339};
 use serde::{Deserialize, Serialize};
 use stampede_domain::{
     DeliveryAddress, Fulfilment, Millis, Money, OptionGroup, OrderLine, Phone, SaleRules, SelectedOption,
-    ValidationError,
+    ValidationError, WaitingRoomRules,
 };
 use stampede_store::{Order, OrderPage, ProductView};
 use utoipa::ToSchema;
@@ -84,6 +84,47 @@ pub struct SaleDto {
     pub per_customer_max: Option<u32>,
     /// Most units in one order.
     pub per_order_max: Option<u32>,
+    /// A waiting room in front of the sale (left out: none). With it, ordering the product
+    /// needs an admitted ticket from `POST /api/products/{id}/queue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_room: Option<WaitingRoomDto>,
+}
+
+/// A product's waiting room.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingRoomDto {
+    /// Minutes an admitted customer may order for, 1 to 60 (default 5).
+    #[schema(minimum = 1, maximum = 60, example = 5)]
+    pub admission_minutes: Option<u32>,
+    /// Minutes before `startsAt` in which people may join; their places are drawn at random
+    /// when the sale opens (default 0).
+    #[schema(minimum = 0, maximum = 10080, example = 60)]
+    pub pre_queue_minutes: Option<u32>,
+    /// Most people let in per minute; left out, the pace follows stock left and purchases.
+    #[schema(minimum = 1)]
+    pub admissions_per_minute: Option<u32>,
+}
+
+impl From<&WaitingRoomRules> for WaitingRoomDto {
+    fn from(r: &WaitingRoomRules) -> Self {
+        WaitingRoomDto {
+            admission_minutes: Some(r.admission_minutes),
+            pre_queue_minutes: Some(r.pre_queue_minutes),
+            admissions_per_minute: r.admissions_per_minute,
+        }
+    }
+}
+
+impl From<WaitingRoomDto> for WaitingRoomRules {
+    fn from(d: WaitingRoomDto) -> Self {
+        let default = WaitingRoomRules::default();
+        WaitingRoomRules {
+            admission_minutes: d.admission_minutes.unwrap_or(default.admission_minutes),
+            pre_queue_minutes: d.pre_queue_minutes.unwrap_or(default.pre_queue_minutes),
+            admissions_per_minute: d.admissions_per_minute,
+        }
+    }
 }
 
 impl From<&OptionGroup> for OptionGroupDto {
@@ -110,6 +151,7 @@ impl From<&SaleRules> for SaleDto {
             ends_at: s.ends_at.map(rfc3339),
             per_customer_max: s.per_customer_max,
             per_order_max: s.per_order_max,
+            waiting_room: s.waiting_room.as_ref().map(Into::into),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod orders;
 pub mod outbox;
 pub mod place_order;
 pub mod products;
+pub mod queue;
 
 use crate::AppState;
 use axum::Router;
@@ -22,6 +23,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/openapi.json", get(crate::openapi::document))
         .route("/api/products", get(products::list_products).layer(CompressionLayer::new()))
         .route("/api/products/{id}", get(products::get_product).layer(CompressionLayer::new()))
+        .route("/api/products/{id}/queue", post(queue::join_queue))
+        .route("/api/products/{id}/queue/{ticket}", get(queue::queue_status))
+        .route("/api/products/{id}/queue/{ticket}/events", get(queue::queue_events))
         .route("/api/orders", post(orders::place_order))
         .route("/api/orders/{id}", get(orders::get_order))
         .route("/api/orders/{id}/cancel", post(orders::cancel_order))

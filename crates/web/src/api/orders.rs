@@ -2,6 +2,7 @@
 
 use super::dto::{OrderDto, OrderPageDto};
 use super::place_order::PlaceOrderBody;
+use super::queue;
 use crate::auth::order_access;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{AppState, Problem, telemetry};
@@ -24,11 +25,13 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 #[utoipa::path(post, path = "/api/orders", tag = "orders",
     request_body = PlaceOrderBody,
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
-        description = "Makes retries safe: the same key and body return the first order; the same key with another body is 422")),
+        description = "Makes retries safe: the same key and body return the first order; the same key with another body is 422"),
+        ("Queue-Ticket" = Option<String>, Header, description = "An admitted waiting-room ticket (or the body's `queueTicket`)")),
     responses(
         (status = 201, description = "Order placed (or replayed for a known Idempotency-Key; then `Idempotent-Replayed: true`)", body = OrderDto,
             headers(("Location" = String, description = "URL of the order"))),
         (status = 400, description = "Malformed JSON, or an invalid or repeated Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The product has a waiting room and no admitted ticket of this customer came with the order (none, forged, altered, expired, another customer's or another product's): `/problems/not-admitted`, with `position` and `ahead` where known", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
@@ -67,24 +70,39 @@ pub(crate) async fn place_api_order(
     app: &AppState,
     client: Option<IpAddr>,
     headers: &HeaderMap,
-    body: PlaceOrderBody,
+    mut body: PlaceOrderBody,
 ) -> Result<Placed, Problem> {
     app.order_limits.check_ip(client)?;
+    let ticket = queue::order_ticket(headers, body.queue_ticket.take());
     let request = body.into_request()?;
     app.shop
         .check_slot(request.slot, crate::storefront::now_millis())
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
     let idempotency_key = idempotency_key(headers)?;
-    place_checked(app, PlaceOrder { request, idempotency_key }).await
+    place_admitted(app, PlaceOrder { request, idempotency_key }, ticket.as_deref()).await
 }
 
 /// Places an order that passed validation and the address's rate limit, and counts the
-/// outcome: keys the customer for limits (an email without its `+tag`, see `LimitKeyRules`),
-/// checks the per-customer rate under that key, then places. The API and the storefront's
-/// checkout both place orders through here.
-pub(crate) async fn place_checked(app: &AppState, mut order: PlaceOrder) -> Result<Placed, Problem> {
+/// outcome. The API and the storefront's checkout both place orders through here. Products
+/// with a waiting room need a ticket: see [`place_admitted`].
+pub(crate) async fn place_checked(app: &AppState, order: PlaceOrder) -> Result<Placed, Problem> {
+    place_admitted(app, order, None).await
+}
+
+/// [`place_checked`] with the customer's queue ticket, if they sent one: keys the customer
+/// for limits (an email without its `+tag`, see `LimitKeyRules`), checks the per-customer
+/// rate under that key and the waiting room's admission, then places.
+pub(crate) async fn place_admitted(
+    app: &AppState,
+    mut order: PlaceOrder,
+    ticket: Option<&str>,
+) -> Result<Placed, Problem> {
     order.request.customer = order.request.customer.with_limit_key(app.shop.limit_keys);
     app.order_limits.check_customer(&order.request.customer.limit_key().0)?;
+    if let Err(refused) = queue::check_admission(app, &order.request, ticket).await {
+        telemetry::order_outcome(refused.kind.trim_start_matches("/problems/"));
+        return Err(refused);
+    }
     // A child of the request span: an exported trace shows the wait for the writer and the commit.
     let span = tracing::debug_span!("place_order", order_id = Empty, outcome = Empty);
     match app.store.place_order(order).instrument(span.clone()).await {

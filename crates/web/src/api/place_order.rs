@@ -35,6 +35,10 @@ pub struct PlaceOrderBody {
     pub options: Option<BTreeMap<String, OptionSelection>>,
     /// Pickup or delivery (optional: older clients leave it out).
     pub fulfilment: Option<FulfilmentDto>,
+    /// An admitted ticket from the product's waiting room (or send the `Queue-Ticket`
+    /// header): needed for products with a waiting room.
+    #[schema(max_length = 2048)]
+    pub queue_ticket: Option<String>,
 }
 
 /// The customer placing an order.
@@ -76,11 +80,7 @@ impl PlaceOrderBody {
     }
 
     fn validate(self) -> Result<OrderRequest, ValidationError> {
-        let customer = match (&self.customer, &self.user_id) {
-            (Some(c), _) => Customer::with_email(&c.email, c.name.as_deref())?,
-            (None, Some(id)) => Customer::with_user_id(id)?,
-            (None, None) => return Err(ValidationError::new("customer", "give `customer` with an email, or `userId`")),
-        };
+        let customer = customer(self.customer.as_ref(), self.user_id.as_deref())?;
         let lines = match (self.items, self.product_id) {
             (Some(_), Some(_)) => {
                 return Err(ValidationError::new(
@@ -109,6 +109,15 @@ impl PlaceOrderBody {
             None => Ok(request),
             Some(h) => request.with_fulfilment(Some(h.fulfilment)).with_contact(h.phone, h.slot),
         }
+    }
+}
+
+/// The customer of an order or a join: `customer` with an email, or the shorthand `userId`.
+pub(crate) fn customer(customer: Option<&CustomerBody>, user_id: Option<&str>) -> Result<Customer, ValidationError> {
+    match (customer, user_id) {
+        (Some(c), _) => Customer::with_email(&c.email, c.name.as_deref()),
+        (None, Some(id)) => Customer::with_user_id(id),
+        (None, None) => Err(ValidationError::new("customer", "give `customer` with an email, or `userId`")),
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Card {
     pub per_customer_max: Option<u32>,
     /// Most units one order may hold, by stock and sale limits.
     pub max_quantity: u32,
+    /// Sold through a waiting room: the page offers the line instead of the cart.
+    pub waiting_room: bool,
 }
 
 impl Card {
@@ -67,6 +69,7 @@ impl Card {
             ended: p.sale.ends_at.is_some_and(|e| now >= e),
             per_customer_max: p.sale.per_customer_max,
             max_quantity,
+            waiting_room: p.sale.waiting_room.is_some(),
         }
     }
 

@@ -11,6 +11,7 @@ mod catalog_view;
 mod checkout;
 mod display;
 mod illustration;
+mod line_page;
 mod link_page;
 pub mod live_stock;
 mod menu;
@@ -40,6 +41,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(menu::show))
         .route("/products/{id}", get(product_page::show))
+        .route("/products/{id}/line", get(line_page::show).post(line_page::join))
+        .route("/products/{id}/line/buy", post(line_page::buy))
         .route("/cart", get(cart_page::show))
         .route("/cart/add", post(cart_page::add))
         .route("/cart/update", post(cart_page::update))

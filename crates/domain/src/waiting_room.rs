@@ -1,0 +1,559 @@
+//! The waiting room of a flash sale: signed queue tickets and the admission rule. Pure: the
+//! store keeps tickets and the room's state, the web layer reads the clock.
+//!
+//! # Order in line
+//! A ticket's *rank* orders the line (smaller is earlier) and is a function of the signed
+//! ticket alone, so no store has to keep a shared counter per join:
+//! - joined in the pre-queue window (before the sale opens): a keyed draw, the top bits of the
+//!   ticket's HMAC tag, below every later rank. Loading the page a day early buys nothing.
+//! - joined from opening on: `2^62 + arrival_µs × 1024 + tiebreak`, i.e. arrival order.
+//!
+//! # Admission rule
+//! The room keeps a serving *watermark* (a rank): tickets at or under it are admitted, from
+//! the moment the watermark passed them, for `admissionMinutes`. Each advance (at most once
+//! per tick, by whichever request finds the room due) admits the next `n` tickets where
+//! `n = stock_left − still_deciding`, and `still_deciding` = people admitted within the last
+//! admission window minus units sold since that window began: everyone admitted and not yet
+//! done may buy, so the line moves exactly as fast as units are bought or admissions lapse.
+//! With `admissionsPerMinute` set, `n` is further capped so that at most that many people per
+//! minute have been let in since opening, evenly (one second's worth at opening). Nobody is
+//! admitted before opening; when stock runs out every ticket reads `soldOut`.
+
+use crate::{CustomerKey, Millis, Signer};
+use serde::{Deserialize, Serialize};
+
+/// Purpose of a queue ticket's tag.
+pub const QUEUE_TICKET: &str = "queue-ticket";
+
+/// How long a ticket is honoured after it was issued: a line is for one sale, not for ever.
+pub const TICKET_LIFETIME: Millis = 24 * 3_600_000;
+
+/// Clock difference between instances tolerated on a ticket's issue time.
+const CLOCK_SKEW: Millis = 60_000;
+
+/// Ranks of tickets joined from opening on start here; drawn ranks lie below.
+const ARRIVAL_BASE: u64 = 1 << 62;
+
+/// A product's waiting-room setting (`sale.waitingRoom`); absent means no waiting room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingRoomRules {
+    /// How long an admission lasts.
+    #[serde(default = "default_admission_minutes")]
+    pub admission_minutes: u32,
+    /// Minutes before the sale opens in which joining is allowed and places are drawn at random.
+    #[serde(default)]
+    pub pre_queue_minutes: u32,
+    /// Most people let in per minute; `None` derives the pace from stock alone.
+    #[serde(default)]
+    pub admissions_per_minute: Option<u32>,
+}
+
+fn default_admission_minutes() -> u32 {
+    5
+}
+
+impl Default for WaitingRoomRules {
+    fn default() -> Self {
+        WaitingRoomRules {
+            admission_minutes: default_admission_minutes(),
+            pre_queue_minutes: 0,
+            admissions_per_minute: None,
+        }
+    }
+}
+
+impl WaitingRoomRules {
+    pub fn admission_ms(&self) -> Millis {
+        Millis::from(self.admission_minutes) * 60_000
+    }
+
+    /// Checks the setting before it is stored.
+    pub fn validate(&self) -> Result<(), crate::ValidationError> {
+        use crate::ValidationError as E;
+        if !(1..=60).contains(&self.admission_minutes) {
+            return Err(E::new("sale.waitingRoom.admissionMinutes", "must be 1 to 60"));
+        }
+        if self.pre_queue_minutes > 7 * 24 * 60 {
+            return Err(E::new("sale.waitingRoom.preQueueMinutes", "must be at most 10080 (a week)"));
+        }
+        if self.admissions_per_minute == Some(0) {
+            return Err(E::new("sale.waitingRoom.admissionsPerMinute", "must be at least 1, or left out"));
+        }
+        Ok(())
+    }
+
+    /// When joining opens: the pre-queue window before `opens_at`, or at once without an opening time.
+    pub fn line_opens(&self, opens_at: Option<Millis>) -> Option<Millis> {
+        opens_at.map(|o| o - Millis::from(self.pre_queue_minutes) * 60_000)
+    }
+}
+
+/// What a queue ticket binds: who, for what, and when they arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    pub product_id: String,
+    pub customer: CustomerKey,
+    /// Microseconds since the epoch when the customer joined.
+    pub arrival_us: i64,
+    /// Random, orders joins within the same microsecond.
+    pub tiebreak: u16,
+    /// Whether the customer joined in the pre-queue window, so their place is drawn.
+    pub drawn: bool,
+    pub issued_at: Millis,
+}
+
+/// Why a ticket was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    #[error("this is not a queue ticket this shop issued")]
+    Malformed,
+    #[error("this queue ticket has been altered or was not signed by this shop")]
+    BadSignature,
+    #[error("this queue ticket has expired: join the line again")]
+    Expired,
+    #[error("this queue ticket is for another product")]
+    OtherProduct,
+    #[error("this queue ticket belongs to another customer")]
+    OtherCustomer,
+}
+
+/// A ticket opened from its token, with the rank its tag gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedTicket {
+    pub ticket: Ticket,
+    pub token: String,
+    pub rank: u64,
+}
+
+impl Ticket {
+    /// A ticket for someone joining at `now_us`; `opens_at` decides whether their place is drawn.
+    pub fn new(
+        product_id: &str,
+        customer: CustomerKey,
+        now_us: i64,
+        tiebreak: u16,
+        opens_at: Option<Millis>,
+    ) -> Ticket {
+        let now_ms = now_us.div_euclid(1000);
+        Ticket {
+            product_id: product_id.to_owned(),
+            customer,
+            arrival_us: now_us,
+            tiebreak,
+            drawn: opens_at.is_some_and(|o| now_ms < o),
+            issued_at: now_ms,
+        }
+    }
+
+    fn message(&self) -> String {
+        // The customer key goes last: it is the one field that may hold any visible character.
+        format!(
+            "v1|{}|{}|{}|{}|{}|{}",
+            self.product_id,
+            self.arrival_us,
+            self.tiebreak,
+            u8::from(self.drawn),
+            self.issued_at,
+            self.customer.0
+        )
+    }
+
+    /// The opaque token handed to the customer: the message in hex, a dot, its tag.
+    pub fn seal(self, signer: &Signer) -> SealedTicket {
+        let message = self.message();
+        let tag = signer.sign(QUEUE_TICKET, &message);
+        let token = format!("{}.{tag}", hex::encode(message));
+        let rank = rank(&self, &tag);
+        SealedTicket { ticket: self, token, rank }
+    }
+
+    /// Opens and checks a token: signature under any current secret, and age at `now`.
+    pub fn open(token: &str, signer: &Signer, now: Millis) -> Result<SealedTicket, TicketError> {
+        let (body, tag) = token.trim().split_once('.').ok_or(TicketError::Malformed)?;
+        let message = hex::decode(body).ok().and_then(|b| String::from_utf8(b).ok()).ok_or(TicketError::Malformed)?;
+        if !signer.verify(QUEUE_TICKET, &message, tag) {
+            return Err(TicketError::BadSignature);
+        }
+        let ticket = parse(&message).ok_or(TicketError::Malformed)?;
+        if ticket.issued_at > now + CLOCK_SKEW || now >= ticket.issued_at + TICKET_LIFETIME {
+            return Err(TicketError::Expired);
+        }
+        let rank = rank(&ticket, tag);
+        Ok(SealedTicket { ticket, token: token.trim().to_owned(), rank })
+    }
+}
+
+impl SealedTicket {
+    /// Checks the ticket is this customer's, for this product.
+    pub fn check_holder(&self, product_id: &str, customer: &CustomerKey) -> Result<(), TicketError> {
+        if self.ticket.product_id != product_id {
+            return Err(TicketError::OtherProduct);
+        }
+        if &self.ticket.customer != customer {
+            return Err(TicketError::OtherCustomer);
+        }
+        Ok(())
+    }
+}
+
+fn parse(message: &str) -> Option<Ticket> {
+    let mut parts = message.splitn(7, '|');
+    if parts.next()? != "v1" {
+        return None;
+    }
+    let product_id = parts.next()?.to_owned();
+    let arrival_us = parts.next()?.parse().ok()?;
+    let tiebreak = parts.next()?.parse().ok()?;
+    let drawn = match parts.next()? {
+        "0" => false,
+        "1" => true,
+        _ => return None,
+    };
+    let issued_at = parts.next()?.parse().ok()?;
+    let customer = CustomerKey(parts.next()?.to_owned());
+    Some(Ticket { product_id, customer, arrival_us, tiebreak, drawn, issued_at })
+}
+
+/// The ticket's place in the order of the line (see the module's documentation).
+fn rank(ticket: &Ticket, tag_hex: &str) -> u64 {
+    if ticket.drawn {
+        // The tag is an HMAC under the server's secret: uniform, and unknowable before joining.
+        let bytes = hex::decode(tag_hex).unwrap_or_default();
+        let mut top = [0u8; 8];
+        top.copy_from_slice(&bytes[..8]);
+        u64::from_be_bytes(top) >> 2
+    } else {
+        let arrival = u64::try_from(ticket.arrival_us).unwrap_or(0);
+        ARRIVAL_BASE + (arrival << 10) + u64::from(ticket.tiebreak & 1023)
+    }
+}
+
+/// One advance of the watermark.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub at: Millis,
+    /// Tickets ranked at or under this are admitted from `at`.
+    pub watermark: u64,
+    /// People admitted since opening, this step included.
+    pub admitted: u64,
+    /// Units left when the step was taken.
+    pub stock: u32,
+}
+
+/// A product's room: the watermark's recent steps. Steps older than an admission window are
+/// folded into `base`, so the state stays small however long the sale runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomState {
+    /// Everything admitted before the recent steps; those admissions have lapsed.
+    pub base: Option<Step>,
+    pub steps: Vec<Step>,
+    /// Bumped by every saved change, so concurrent advances cannot both apply.
+    pub version: u64,
+}
+
+/// Where a ticket stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketState {
+    Waiting,
+    /// Admitted, and may order until the given moment.
+    Admitted {
+        until: Millis,
+    },
+    /// The admission lapsed unused.
+    Expired,
+    /// Nothing is left to buy.
+    SoldOut,
+}
+
+impl TicketState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Waiting => "waiting",
+            TicketState::Admitted { .. } => "admitted",
+            TicketState::Expired => "expired",
+            TicketState::SoldOut => "soldOut",
+        }
+    }
+}
+
+impl RoomState {
+    /// The rank tickets are admitted up to (0: nobody yet).
+    pub fn watermark(&self) -> u64 {
+        self.steps.last().or(self.base.as_ref()).map_or(0, |s| s.watermark)
+    }
+
+    /// People admitted since opening.
+    pub fn admitted(&self) -> u64 {
+        self.steps.last().or(self.base.as_ref()).map_or(0, |s| s.admitted)
+    }
+
+    /// When the watermark passed `rank`, if it has.
+    fn admitted_at(&self, rank: u64) -> Option<Millis> {
+        // Folded steps come first: their tickets were let in no later than the base's step.
+        let mut steps = self.base.iter().chain(&self.steps);
+        steps.find(|s| s.watermark >= rank).map(|s| s.at)
+    }
+
+    /// The state of the ticket of `rank` at `now` with `stock_left` units.
+    pub fn ticket_state(&self, rules: &WaitingRoomRules, rank: u64, now: Millis, stock_left: u32) -> TicketState {
+        if stock_left == 0 {
+            return TicketState::SoldOut;
+        }
+        match self.admitted_at(rank) {
+            None => TicketState::Waiting,
+            Some(at) if now < at + rules.admission_ms() => TicketState::Admitted { until: at + rules.admission_ms() },
+            Some(_) => TicketState::Expired,
+        }
+    }
+
+    /// How many more people to admit now (see the module's documentation for the rule).
+    pub fn due_admissions(
+        &self,
+        rules: &WaitingRoomRules,
+        opens_at: Option<Millis>,
+        now: Millis,
+        stock_left: u32,
+    ) -> u64 {
+        if opens_at.is_some_and(|o| now < o) {
+            return 0;
+        }
+        let still_deciding = match self.steps.iter().position(|s| now < s.at + rules.admission_ms()) {
+            None => 0,
+            Some(i) => {
+                let admitted_in_window = self.admitted() - self.admitted_before(i);
+                // Units sold since the window began: each was bought by someone no longer deciding.
+                let sold_since = u64::from(self.steps[i].stock.saturating_sub(stock_left));
+                admitted_in_window.saturating_sub(sold_since)
+            }
+        };
+        let mut due = u64::from(stock_left).saturating_sub(still_deciding);
+        if let Some(per_minute) = rules.admissions_per_minute {
+            // A steady trickle from opening (one second's worth at once): small batches keep
+            // purchases in arrival order. Without an opening time, the first admission opens.
+            let start = opens_at.or_else(|| self.steps.first().or(self.base.as_ref()).map(|s| s.at)).unwrap_or(now);
+            let elapsed = u64::try_from((now - start).max(0)).unwrap_or(0) + 1000;
+            let allowed = (u64::from(per_minute) * elapsed / 60_000).max(1);
+            due = due.min(allowed.saturating_sub(self.admitted()));
+        }
+        due
+    }
+
+    /// People admitted before the step at `i`.
+    fn admitted_before(&self, i: usize) -> u64 {
+        match i.checked_sub(1) {
+            Some(p) => self.steps[p].admitted,
+            None => self.base.as_ref().map_or(0, |b| b.admitted),
+        }
+    }
+
+    /// The state after admitting `count` more people, the last of them ranked `watermark`.
+    pub fn advanced(
+        &self,
+        rules: &WaitingRoomRules,
+        now: Millis,
+        watermark: u64,
+        count: u64,
+        stock_left: u32,
+    ) -> RoomState {
+        let mut next = self.clone();
+        next.steps.push(Step { at: now, watermark, admitted: self.admitted() + count, stock: stock_left });
+        // Steps whose admissions have lapsed only matter as the point the line reached.
+        while next.steps.len() > 1 && next.steps[0].at + rules.admission_ms() <= now {
+            next.base = Some(next.steps.remove(0));
+        }
+        next.version += 1;
+        next
+    }
+
+    /// People admitted per second lately, or `None` before anyone was.
+    fn measured_throughput(&self, rules: &WaitingRoomRules, now: Millis) -> Option<f64> {
+        let first = self.steps.first()?;
+        let admitted = self.admitted() - self.admitted_before(0);
+        let span = (now - first.at).max(rules.admission_ms());
+        (admitted > 0).then(|| admitted as f64 * 1000.0 / span as f64)
+    }
+
+    /// Seconds until `ahead` people before this one have been let in: by the shop's rate, or
+    /// the pace measured lately, or (before any) one stock's worth per admission window.
+    pub fn estimated_wait_seconds(
+        &self,
+        rules: &WaitingRoomRules,
+        opens_at: Option<Millis>,
+        now: Millis,
+        ahead: u64,
+        stock_left: u32,
+    ) -> u64 {
+        let until_open = opens_at.map_or(0, |o| (o - now).max(0) / 1000);
+        let per_second = rules
+            .admissions_per_minute
+            .map(|r| f64::from(r) / 60.0)
+            .or_else(|| self.measured_throughput(rules, now))
+            .unwrap_or_else(|| f64::from(stock_left.max(1)) * 1000.0 / rules.admission_ms() as f64);
+        let wait = (ahead as f64 / per_second).ceil();
+        u64::try_from(until_open).unwrap_or(0) + if wait.is_finite() { wait as u64 } else { 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Millis = 1_900_000_000_000;
+
+    fn signer(secret: &[u8]) -> Signer {
+        Signer::new(vec![secret.to_vec()]).unwrap()
+    }
+
+    fn ticket(customer: &str, at_ms: Millis, opens_at: Option<Millis>) -> Ticket {
+        Ticket::new("hot", CustomerKey(customer.into()), at_ms * 1000, 7, opens_at)
+    }
+
+    #[test]
+    fn a_sealed_ticket_opens_to_what_was_signed() {
+        let s = signer(b"k1");
+        let sealed = ticket("user:a|b", T0, None).seal(&s);
+        let opened = Ticket::open(&sealed.token, &s, T0 + 1).unwrap();
+        assert_eq!(opened, sealed);
+        assert!(opened.check_holder("hot", &CustomerKey("user:a|b".into())).is_ok());
+        assert_eq!(opened.check_holder("cold", &CustomerKey("user:a|b".into())), Err(TicketError::OtherProduct));
+        assert_eq!(opened.check_holder("hot", &CustomerKey("user:a".into())), Err(TicketError::OtherCustomer));
+    }
+
+    #[test]
+    fn tampered_or_foreign_tickets_are_refused() {
+        let s = signer(b"k1");
+        let token = ticket("user:a", T0, None).seal(&s).token;
+        let (body, tag) = token.split_once('.').unwrap();
+        let forged = hex::encode(String::from_utf8(hex::decode(body).unwrap()).unwrap().replace("user:a", "user:b"));
+        assert_eq!(Ticket::open(&format!("{forged}.{tag}"), &s, T0), Err(TicketError::BadSignature));
+        let mut flipped = tag.to_owned();
+        flipped.replace_range(0..1, if tag.starts_with('0') { "1" } else { "0" });
+        assert_eq!(Ticket::open(&format!("{body}.{flipped}"), &s, T0), Err(TicketError::BadSignature));
+        assert_eq!(Ticket::open(&token, &signer(b"other"), T0), Err(TicketError::BadSignature));
+        for junk in ["", "abc", "zz.zz", "."] {
+            assert!(Ticket::open(junk, &s, T0).is_err(), "{junk:?}");
+        }
+        // A correctly signed message of another shape is still not a ticket.
+        let odd = "v2|x";
+        let token = format!("{}.{}", hex::encode(odd), s.sign(QUEUE_TICKET, odd));
+        assert_eq!(Ticket::open(&token, &s, T0), Err(TicketError::Malformed));
+    }
+
+    #[test]
+    fn tickets_survive_rotation_until_the_old_secret_is_dropped() {
+        let old = signer(b"old");
+        let sealed = ticket("user:a", T0, None).seal(&old);
+        let rotated = Signer::new(vec![b"new".to_vec(), b"old".to_vec()]).unwrap();
+        assert_eq!(Ticket::open(&sealed.token, &rotated, T0).unwrap().rank, sealed.rank, "same place after rotation");
+        assert_eq!(Ticket::open(&sealed.token, &signer(b"new"), T0), Err(TicketError::BadSignature));
+    }
+
+    #[test]
+    fn tickets_expire_after_their_lifetime() {
+        let s = signer(b"k");
+        let token = ticket("user:a", T0, None).seal(&s).token;
+        assert!(Ticket::open(&token, &s, T0 + TICKET_LIFETIME - 1).is_ok());
+        assert_eq!(Ticket::open(&token, &s, T0 + TICKET_LIFETIME), Err(TicketError::Expired));
+        assert_eq!(Ticket::open(&token, &s, T0 - 2 * CLOCK_SKEW), Err(TicketError::Expired), "issued in the future");
+    }
+
+    #[test]
+    fn arrival_orders_the_line_after_opening_and_draws_order_it_before() {
+        let s = signer(b"k");
+        let opens = Some(T0);
+        let early = ticket("user:a", T0 - 60_000, opens).seal(&s);
+        let earlier = ticket("user:b", T0 - 3_600_000, opens).seal(&s);
+        let first = ticket("user:c", T0, opens).seal(&s);
+        let second = ticket("user:d", T0 + 1, opens).seal(&s);
+        assert!(early.ticket.drawn && earlier.ticket.drawn && !first.ticket.drawn);
+        assert!(early.rank < first.rank && earlier.rank < first.rank, "the pre-queue goes first");
+        assert!(first.rank < second.rank, "then arrival order");
+        // Draws are spread, not by arrival: among many pre-queue joins, order differs from arrival.
+        let ranks: Vec<u64> =
+            (0..50).map(|i| ticket(&format!("user:{i}"), T0 - 50_000 + i, opens).seal(&s).rank).collect();
+        assert!(ranks.windows(2).any(|w| w[0] > w[1]), "drawn places are not arrival order");
+        let again: Vec<u64> =
+            (0..50).map(|i| ticket(&format!("user:{i}"), T0 - 50_000 + i, opens).seal(&s).rank).collect();
+        assert_eq!(ranks, again, "the draw is deterministic");
+    }
+
+    fn rules() -> WaitingRoomRules {
+        WaitingRoomRules::default()
+    }
+
+    #[test]
+    fn nobody_is_admitted_before_opening_then_as_many_as_units_left() {
+        let room = RoomState::default();
+        assert_eq!(room.due_admissions(&rules(), Some(T0), T0 - 1, 10), 0);
+        assert_eq!(room.due_admissions(&rules(), Some(T0), T0, 10), 10);
+        let room = room.advanced(&rules(), T0, 500, 10, 10);
+        assert_eq!((room.watermark(), room.admitted(), room.version), (500, 10, 1));
+        assert_eq!(room.due_admissions(&rules(), Some(T0), T0 + 1, 10), 0, "ten deciding, ten units");
+        assert_eq!(
+            room.due_admissions(&rules(), Some(T0), T0 + 1, 7),
+            0,
+            "three bought one each: seven deciding, seven units"
+        );
+        assert_eq!(room.due_admissions(&rules(), Some(T0), T0 + 1, 4), 0, "three more bought");
+        // A cancellation puts two units back while ten are deciding: two more come in.
+        assert_eq!(room.due_admissions(&rules(), Some(T0), T0 + 1, 12), 2);
+        let room = room.advanced(&rules(), T0 + 1, 600, 2, 12);
+        assert_eq!(room.due_admissions(&rules(), Some(T0), T0 + 2, 12), 0);
+        // Nobody else buys: once the first ten lapse, their units pass on; the two still decide.
+        let lapse = T0 + rules().admission_ms();
+        assert_eq!(room.due_admissions(&rules(), Some(T0), lapse, 12), 10);
+    }
+
+    #[test]
+    fn tickets_are_admitted_when_the_watermark_passes_and_expire_after_the_window() {
+        let r = rules();
+        let room = RoomState::default().advanced(&r, T0, 500, 10, 10);
+        assert_eq!(room.ticket_state(&r, 500, T0, 10), TicketState::Admitted { until: T0 + r.admission_ms() });
+        assert_eq!(room.ticket_state(&r, 501, T0, 10), TicketState::Waiting);
+        assert_eq!(room.ticket_state(&r, 100, T0 + r.admission_ms(), 10), TicketState::Expired);
+        assert_eq!(room.ticket_state(&r, 501, T0, 0), TicketState::SoldOut, "sold out tells everyone at once");
+        // Old steps fold into the base; their tickets stay admitted (and lapsed).
+        let later = room.advanced(&r, T0 + r.admission_ms(), 900, 5, 5);
+        assert_eq!(later.steps.len(), 1);
+        assert_eq!(later.base.as_ref().map(|b| b.watermark), Some(500));
+        assert_eq!(later.ticket_state(&r, 400, T0 + r.admission_ms(), 5), TicketState::Expired);
+        assert!(matches!(later.ticket_state(&r, 800, T0 + r.admission_ms(), 5), TicketState::Admitted { .. }));
+        assert_eq!(later.admitted(), 15);
+    }
+
+    #[test]
+    fn a_shop_rate_caps_admissions_per_minute_since_opening() {
+        let r = WaitingRoomRules { admissions_per_minute: Some(120), ..rules() };
+        let room = RoomState::default();
+        assert_eq!(room.due_admissions(&r, Some(T0), T0, 100), 2, "one second's worth at opening");
+        let room = room.advanced(&r, T0, 10, 2, 100);
+        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 499, 98), 0);
+        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 500, 98), 1, "then one every half second");
+        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 59_000, 200), 118);
+    }
+
+    #[test]
+    fn the_wait_is_estimated_from_the_rate_or_the_measured_pace() {
+        let r = rules();
+        let room = RoomState::default();
+        // Nothing measured: ten units per five minutes, so 20 ahead wait ten minutes.
+        assert_eq!(room.estimated_wait_seconds(&r, None, T0, 20, 10), 600);
+        assert_eq!(room.estimated_wait_seconds(&r, Some(T0 + 30_000), T0, 0, 10), 30, "until opening");
+        let fixed = WaitingRoomRules { admissions_per_minute: Some(60), ..r.clone() };
+        assert_eq!(room.estimated_wait_seconds(&fixed, None, T0, 30, 10), 30);
+        let measured = room.advanced(&r, T0, 9, 300, 300);
+        assert_eq!(measured.estimated_wait_seconds(&r, None, T0 + 1000, 10, 300), 10, "300 per five minutes = 1/s");
+    }
+
+    #[test]
+    fn settings_are_checked_and_old_definitions_read_without_a_room() {
+        assert!(rules().validate().is_ok());
+        assert!(WaitingRoomRules { admission_minutes: 0, ..rules() }.validate().is_err());
+        assert!(WaitingRoomRules { admissions_per_minute: Some(0), ..rules() }.validate().is_err());
+        let parsed: WaitingRoomRules = serde_json::from_str("{}").unwrap();
+        assert_eq!(parsed, rules());
+        assert_eq!(rules().line_opens(Some(T0)), Some(T0));
+        assert_eq!(WaitingRoomRules { pre_queue_minutes: 2, ..rules() }.line_opens(Some(T0)), Some(T0 - 120_000));
+    }
+}

@@ -1,0 +1,294 @@
+//! `stampede loadtest flash-sale --waiting-room` (#14): people join a product's line once and
+//! poll politely, buying when admitted; scripted bots join under many customer ids and hammer
+//! orders without tickets. The report says how fair the line was (rank correlation between
+//! arrival and purchase, the share of units the first `stock` people bought), that nobody
+//! bought without an admission and every bot order was refused, and what joins cost (their
+//! throughput as a ratio of `/healthz` in the same run, p99 of joins and status checks).
+
+use super::FlashSaleArgs;
+use super::driver::fire;
+use super::flash_sale::{create_product_with, http_client, probe};
+use super::server::Target;
+use super::stats::{Latency, Outcome, Sample, rate};
+use anyhow::{Context, bail};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One joiner: a person (buys once admitted) or a bot (never orders with its ticket).
+struct Joined {
+    ticket: String,
+    sample: Sample,
+    /// A person, polling from the moment they joined until they are done.
+    task: Option<tokio::task::JoinHandle<Outcome2>>,
+}
+
+/// What a person ended with.
+struct Outcome2 {
+    position: u64,
+    /// The order's creation time and id, if they bought.
+    bought: Option<(String, String)>,
+    statuses: Vec<Sample>,
+    error: Option<String>,
+}
+
+/// Runs the waiting-room sale and prints the report.
+pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
+    let client = http_client(args.concurrency)?;
+    let target = match &args.target {
+        Some(url) => Target::remote(url, args.admin_token.clone())?,
+        // Every simulated client comes from 127.0.0.1: the per-address join limit stays off.
+        None => Target::spawn(args.server_queue_depth, &["--join-rate-per-ip=0".to_owned()])?,
+    };
+    let conc = args.concurrency as usize;
+    let (health, health_elapsed) =
+        probe(&client, &target.base, args.baseline_requests as usize, conc, "baseline /healthz").await;
+    let healthz_rps = rate(health.len(), health_elapsed);
+
+    let product = format!("queue-{}", rand::random::<u32>());
+    let rules = json!({"admissionMinutes": 1, "admissionsPerMinute": args.admissions_per_minute});
+    create_product_with(&client, &target, &product, args.stock, json!({"perCustomerMax": 1, "waitingRoom": rules}))
+        .await?;
+
+    // Bots are spread through the crowd, as scripts arriving with it would be.
+    let (people, bots) = (args.buyers as usize, args.bots as usize);
+    let every = (people + bots) / bots.max(1);
+    let is_bot = move |i: usize| bots > 0 && i % every == every - 1 && i / every < bots;
+    let join_url = format!("{}/api/products/{product}/queue", target.base);
+    let base = Arc::new(target.base.clone());
+    let poll = Duration::from_millis(args.poll_ms);
+    let (joins, join_start) = fire("joins", people + bots, conc, {
+        let (client, base, product) = (client.clone(), base.clone(), product.clone());
+        move |i, start| {
+            let (client, url, base, product) = (client.clone(), join_url.clone(), base.clone(), product.clone());
+            async move {
+                let person = !is_bot(i);
+                let id = if person { format!("person-{i}") } else { format!("bot-{i}") };
+                let t = Instant::now();
+                let resp = client.post(&url).json(&json!({"userId": id})).send().await;
+                let latency = t.elapsed();
+                let body: Option<Value> = match resp {
+                    Ok(r) if r.status() == StatusCode::CREATED => r.json().await.ok(),
+                    _ => None,
+                };
+                let outcome = if body.is_some() { Outcome::Ok } else { Outcome::Error };
+                let sample = Sample { outcome, latency, finished: start.elapsed() };
+                let ticket = body.as_ref().and_then(|b| b["ticket"].as_str()).unwrap_or_default().to_owned();
+                let position = body.as_ref().and_then(|b| b["position"].as_u64()).unwrap_or(0);
+                let task = (person && !ticket.is_empty()).then(|| {
+                    let (id, ticket) = (id.clone(), ticket.clone());
+                    tokio::spawn(
+                        async move { person_loop(&client, &base, &product, &id, &ticket, position, poll).await },
+                    )
+                });
+                Joined { ticket, sample, task }
+            }
+        }
+    })
+    .await;
+    let join_elapsed = join_start.elapsed();
+    let join_samples: Vec<Sample> = joins.iter().map(|j| j.sample).collect();
+    let failed_joins = joins.iter().filter(|j| j.ticket.is_empty()).count();
+    if failed_joins > 0 {
+        bail!("{failed_joins} joins failed");
+    }
+
+    // The sale: every person polls politely from joining until admitted (then buys) or sold
+    // out, while the bots hammer orders without tickets.
+    let order_url = format!("{}/api/orders", target.base);
+    let bot_product = product.clone();
+    let (bot_answers, _) = fire("bot orders", args.bot_orders as usize, 32, {
+        let client = client.clone();
+        move |i, _| {
+            let (client, url, product) = (client.clone(), order_url.clone(), bot_product.clone());
+            async move {
+                let body = json!({"userId": format!("bot-{}", i % bots.max(1)), "productId": product});
+                client.post(&url).json(&body).send().await.map(|r| r.status()).ok()
+            }
+        }
+    })
+    .await;
+    let mut outcomes = Vec::new();
+    for task in joins.into_iter().filter_map(|j| j.task) {
+        outcomes.push(task.await.context("a person's task failed")?);
+    }
+
+    // The audit, from the server's own records.
+    let sales: Value = client
+        .get(format!("{}/api/admin/products/{product}/sales", target.base))
+        .bearer_auth(&target.admin_token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let units_sold = sales["unitsSold"].as_u64().unwrap_or(0);
+    let bought: Vec<&Outcome2> = outcomes.iter().filter(|o| o.bought.is_some()).collect();
+    let bot_not_admitted = bot_answers.iter().filter(|s| **s == Some(StatusCode::FORBIDDEN)).count();
+    let bot_rate_limited = bot_answers.iter().filter(|s| **s == Some(StatusCode::TOO_MANY_REQUESTS)).count();
+    let bot_refused = bot_not_admitted + bot_rate_limited;
+    let bot_accepted = bot_answers.iter().filter(|s| **s == Some(StatusCode::CREATED)).count();
+    // Units the records hold beyond those people bought with an admitted ticket.
+    let unadmitted = (units_sold as usize).saturating_sub(bought.len()) + bot_accepted;
+    let rho = spearman(&bought);
+    let mut people_in_line: Vec<u64> = outcomes.iter().map(|o| o.position).collect();
+    people_in_line.sort_unstable();
+    let cutoff = people_in_line.get((args.stock as usize).saturating_sub(1)).copied().unwrap_or(u64::MAX);
+    let by_first = bought.iter().filter(|o| o.position <= cutoff).count();
+    let share = if bought.is_empty() { 0.0 } else { by_first as f64 / bought.len() as f64 };
+    let statuses: Vec<Sample> = outcomes.iter().flat_map(|o| o.statuses.iter().copied()).collect();
+    let join_rps = rate(join_samples.len(), join_elapsed);
+    let join_lat = Latency::of(&join_samples, Outcome::Ok);
+    let status_lat = Latency::of(&statuses, Outcome::Ok);
+    let errors: Vec<&String> = outcomes.iter().filter_map(|o| o.error.as_ref()).collect();
+
+    println!(
+        "\nwaiting-room flash sale: {} units, {people} people, {bots} bots ({} bot orders without tickets)",
+        args.stock, args.bot_orders
+    );
+    println!("  rank correlation (Spearman), arrival vs purchase, {} buyers: {rho:.4} (goal >= 0.95)", bought.len());
+    println!("  units bought by the first {} people in line: {:.1}% (goal >= 95%)", args.stock, share * 100.0);
+    println!("  purchases without an admission: {unadmitted} (goal 0)");
+    println!(
+        "  bot orders without a ticket refused: {bot_refused} of {} (403 not-admitted {bot_not_admitted}, 429 rate-limited {bot_rate_limited}; accepted: {bot_accepted})",
+        bot_answers.len()
+    );
+    println!(
+        "  joins: {join_rps:.0}/s vs /healthz {healthz_rps:.0}/s: ratio {:.2} (goal >= 0.7)",
+        join_rps / healthz_rps.max(1e-9)
+    );
+    println!(
+        "  p99 join {:.1} ms (p50 {:.1}), p99 status {:.1} ms (p50 {:.1}, {} checks)",
+        join_lat.p99, join_lat.p50, status_lat.p99, status_lat.p50, status_lat.count
+    );
+    println!(
+        "  units sold {units_sold} of {} (no oversell: {}), largest holding {}",
+        args.stock,
+        units_sold <= u64::from(args.stock),
+        sales["maxUnitsPerCustomer"]
+    );
+    target.print_warnings();
+    let mut violations = Vec::new();
+    if units_sold > u64::from(args.stock) {
+        violations.push(format!("oversold: {units_sold} of {}", args.stock));
+    }
+    if unadmitted > 0 {
+        violations.push(format!("{unadmitted} units bought without an admission"));
+    }
+    if bot_refused != bot_answers.len() {
+        violations.push(format!("{} bot orders were not refused (403 or 429)", bot_answers.len() - bot_refused));
+    }
+    if let Some(e) = errors.first() {
+        violations.push(format!("{} people saw errors, the first: {e}", errors.len()));
+    }
+    for v in &violations {
+        println!("FAIL: {v}");
+    }
+    if !violations.is_empty() {
+        bail!("invariants violated");
+    }
+    println!("\nPASS: no oversell, no purchase without an admission, every bot order refused");
+    Ok(())
+}
+
+/// One person: polls their ticket every `poll` until admitted (then orders once with the
+/// ticket), sold out or expired.
+async fn person_loop(
+    client: &Client,
+    base: &str,
+    product: &str,
+    id: &str,
+    ticket: &str,
+    position: u64,
+    poll: Duration,
+) -> Outcome2 {
+    let status_url = format!("{base}/api/products/{product}/queue/{ticket}");
+    let mut out = Outcome2 { position, bought: None, statuses: Vec::new(), error: None };
+    let start = Instant::now();
+    loop {
+        let t = Instant::now();
+        let status: Option<Value> = match client.get(&status_url).send().await {
+            Ok(r) if r.status() == StatusCode::OK => r.json().await.ok(),
+            _ => None,
+        };
+        let outcome = if status.is_some() { Outcome::Ok } else { Outcome::Error };
+        out.statuses.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
+        // The place at joining can miss earlier arrivals still being written; once everyone
+        // is in, the status gives the exact place.
+        if let Some(p) = status.as_ref().and_then(|s| s["position"].as_u64()) {
+            out.position = p;
+        }
+        match status.as_ref().and_then(|s| s["state"].as_str()) {
+            Some("admitted") => {
+                let resp = client
+                    .post(format!("{base}/api/orders"))
+                    .header("Queue-Ticket", ticket)
+                    .json(&json!({"userId": id, "productId": product}))
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status() == StatusCode::CREATED => {
+                        let order: Value = r.json().await.unwrap_or_default();
+                        let created = order["createdAt"].as_str().unwrap_or_default().to_owned();
+                        out.bought = Some((created, order["id"].as_str().unwrap_or_default().to_owned()));
+                    }
+                    // The last units went while this person was on their way: sold out.
+                    Ok(r) if r.status() == StatusCode::CONFLICT => {}
+                    Ok(r) => out.error = Some(format!("order: {} {}", r.status(), r.text().await.unwrap_or_default())),
+                    Err(e) => out.error = Some(format!("order: {e}")),
+                }
+                return out;
+            }
+            Some("soldOut" | "expired") => return out,
+            Some(_) => {}
+            None => {
+                out.error = Some("a status check failed".into());
+                return out;
+            }
+        }
+        // Polite: about once per `poll`, jittered so a crowd does not poll in lockstep.
+        let jitter = rand::random::<u64>() % (poll.as_millis() as u64 / 4 + 1);
+        tokio::time::sleep(poll + Duration::from_millis(jitter)).await;
+    }
+}
+
+/// Spearman's rank correlation between place in line and order of purchase (the order's
+/// creation time, then its UUIDv7 id).
+fn spearman(bought: &[&Outcome2]) -> f64 {
+    let n = bought.len();
+    if n < 2 {
+        return 1.0;
+    }
+    let mut by_purchase: Vec<usize> = (0..n).collect();
+    by_purchase.sort_by(|&a, &b| bought[a].bought.cmp(&bought[b].bought));
+    let mut by_arrival: Vec<usize> = (0..n).collect();
+    by_arrival.sort_by_key(|&i| bought[i].position);
+    let mut purchase_rank = vec![0f64; n];
+    let mut arrival_rank = vec![0f64; n];
+    for (rank, &i) in by_purchase.iter().enumerate() {
+        purchase_rank[i] = rank as f64;
+    }
+    for (rank, &i) in by_arrival.iter().enumerate() {
+        arrival_rank[i] = rank as f64;
+    }
+    let d2: f64 = (0..n).map(|i| (purchase_rank[i] - arrival_rank[i]).powi(2)).sum();
+    let n = n as f64;
+    1.0 - 6.0 * d2 / (n * (n * n - 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bought(position: u64, at: &str) -> Outcome2 {
+        Outcome2 { position, bought: Some((at.to_owned(), String::new())), statuses: vec![], error: None }
+    }
+
+    #[test]
+    fn spearman_is_one_for_the_same_order_and_minus_one_reversed() {
+        let same = [bought(1, "a"), bought(2, "b"), bought(3, "c")];
+        assert!((spearman(&same.iter().collect::<Vec<_>>()) - 1.0).abs() < 1e-9);
+        let reversed = [bought(1, "c"), bought(2, "b"), bought(3, "a")];
+        assert!((spearman(&reversed.iter().collect::<Vec<_>>()) + 1.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,152 @@
+//! Waiting rooms on DynamoDB. A join is one transaction of two items, neither shared: the
+//! holder item (keyed by customer, so one ticket per customer) and the ticket in one of
+//! `LINE_SHARDS` line partitions, sorted by rank. The order comes from the signed ticket's
+//! rank, so no counter is written per join. Counting and reading the line query every
+//! partition at once; the room's state is one item, written only when the watermark moves.
+
+use super::item::{get_n, get_s, n, s};
+use super::keys::{self, Item, LINE_SHARDS, PK};
+use super::op_counts::Op;
+use super::writes::put;
+use super::{DynamoStore, error};
+use crate::StoreError;
+use crate::waiting_room::LineEntry;
+use futures_util::future::try_join_all;
+use stampede_domain::{CustomerKey, RoomState};
+
+pub async fn join(store: &DynamoStore, entry: LineEntry) -> Result<LineEntry, StoreError> {
+    let mut holder = keys::line_holder(&entry.product_id, &entry.customer.0);
+    holder.insert("rank".into(), n(entry.rank));
+    holder.insert("ticket".into(), s(entry.ticket.clone()));
+    holder.insert("joined_at".into(), n(entry.joined_at));
+    let mut ticket = Item::from([
+        (PK.to_owned(), s(keys::line_partition(&entry.product_id, &entry.customer.0))),
+        (keys::SK.to_owned(), s(keys::line_rank(entry.rank))),
+    ]);
+    ticket.insert("customer".into(), s(entry.customer.0.clone()));
+    let writes = vec![put(store, holder, Some("attribute_not_exists(pk)"))?, put(store, ticket, None)?];
+    store.count(Op::Transaction);
+    match store.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+        Ok(_) => Ok(entry),
+        Err(e) => {
+            let held = error::cancellation_reasons(&e)
+                .is_some_and(|r| r.first().and_then(Option::as_deref) == Some("ConditionalCheckFailed"));
+            if !held {
+                return Err(store.sdk(e));
+            }
+            let item = store
+                .get(keys::line_holder(&entry.product_id, &entry.customer.0))
+                .await?
+                .ok_or_else(|| StoreError::Backend("a line holder vanished".into()))?;
+            Ok(LineEntry {
+                product_id: entry.product_id,
+                customer: CustomerKey(entry.customer.0),
+                rank: get_n(&item, "rank")?,
+                ticket: get_s(&item, "ticket")?.to_owned(),
+                joined_at: get_n(&item, "joined_at")?,
+            })
+        }
+    }
+}
+
+pub async fn room(store: &DynamoStore, product_id: &str) -> Result<RoomState, StoreError> {
+    match store.get(keys::room(product_id)).await? {
+        Some(item) => Ok(serde_json::from_str(get_s(&item, "state")?)?),
+        None => Ok(RoomState::default()),
+    }
+}
+
+pub async fn save_room(store: &DynamoStore, product_id: &str, next: &RoomState) -> Result<bool, StoreError> {
+    let mut item = keys::room(product_id);
+    item.insert("state".into(), s(serde_json::to_string(next)?));
+    item.insert("version".into(), n(next.version));
+    let mut put = store.client.put_item().table_name(store.table()).set_item(Some(item));
+    put = if next.version <= 1 {
+        put.condition_expression("attribute_not_exists(pk)")
+    } else {
+        put.condition_expression("version = :previous").expression_attribute_values(":previous", n(next.version - 1))
+    };
+    store.count(Op::Write);
+    match put.send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+        Err(e) => Err(store.sdk(e)),
+    }
+}
+
+/// Every line partition of a product, as `pk` values.
+fn partitions(product_id: &str) -> impl Iterator<Item = String> + '_ {
+    (0..LINE_SHARDS).map(move |shard| keys::line_shard(product_id, shard))
+}
+
+pub async fn count(store: &DynamoStore, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
+    if before <= after.saturating_add(1) {
+        return Ok(0);
+    }
+    let (low, high) = (keys::line_rank(after + 1), keys::line_rank(before - 1));
+    let counts = try_join_all(partitions(product_id).map(|pk| {
+        let (low, high) = (low.clone(), high.clone());
+        async move {
+            let mut total = 0u64;
+            let mut start: Option<Item> = None;
+            loop {
+                store.count(Op::Read);
+                let out = store
+                    .client
+                    .query()
+                    .table_name(store.table())
+                    .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                    .expression_attribute_values(":pk", s(pk.clone()))
+                    .expression_attribute_values(":low", s(low.clone()))
+                    .expression_attribute_values(":high", s(high.clone()))
+                    .select(aws_sdk_dynamodb::types::Select::Count)
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(|e| store.sdk(e))?;
+                total += u64::try_from(out.count).unwrap_or(0);
+                match out.last_evaluated_key {
+                    Some(key) if !key.is_empty() => start = Some(key),
+                    _ => return Ok::<u64, StoreError>(total),
+                }
+            }
+        }
+    }))
+    .await?;
+    Ok(counts.into_iter().sum())
+}
+
+pub async fn next(store: &DynamoStore, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {
+    let low = keys::line_rank(after);
+    let per_partition = i32::try_from(limit).unwrap_or(i32::MAX);
+    let found = try_join_all(partitions(product_id).map(|pk| {
+        let low = low.clone();
+        async move {
+            // A partition's first `limit` ranks above `after` are all it can contribute.
+            store.count(Op::Read);
+            let out = store
+                .client
+                .query()
+                .table_name(store.table())
+                .key_condition_expression("pk = :pk AND sk > :low")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":low", s(low))
+                .projection_expression("sk")
+                .consistent_read(true)
+                .limit(per_partition)
+                .send()
+                .await
+                .map_err(|e| store.sdk(e))?;
+            out.items
+                .unwrap_or_default()
+                .iter()
+                .map(|item| get_s(item, keys::SK)?.parse::<u64>().map_err(|e| StoreError::Backend(e.to_string())))
+                .collect::<Result<Vec<u64>, StoreError>>()
+        }
+    }))
+    .await?;
+    let mut ranks: Vec<u64> = found.into_iter().flatten().collect();
+    ranks.sort_unstable();
+    ranks.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(ranks)
+}

@@ -1,0 +1,88 @@
+//! Waiting-room lines on PostgreSQL (see `crate::waiting_room`), as on SQLite: one row per
+//! ticket keyed by product and customer and read by rank, and one row per room, saved only
+//! on its previous version so concurrent advances on several instances win or lose whole.
+
+use super::{PostgresStore, pg_error};
+use crate::StoreError;
+use crate::waiting_room::{LineEntry, WaitingRoom};
+use async_trait::async_trait;
+use stampede_domain::RoomState;
+
+/// Ranks are below 2^63 (see the domain), so they round-trip through `BIGINT`.
+fn to_sql(rank: u64) -> i64 {
+    i64::try_from(rank).unwrap_or(i64::MAX)
+}
+
+fn from_sql(rank: i64) -> u64 {
+    u64::try_from(rank).unwrap_or(0)
+}
+
+#[async_trait]
+impl WaitingRoom for PostgresStore {
+    async fn join_line(&self, entry: LineEntry) -> Result<LineEntry, StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (product_id, customer_key) DO NOTHING",
+            &[&entry.product_id, &entry.customer.0, &to_sql(entry.rank), &entry.ticket, &entry.joined_at],
+        )
+        .await
+        .map_err(pg_error)?;
+        let held = c
+            .query_one(
+                "SELECT rank, ticket, joined_at FROM queue_tickets WHERE product_id = $1 AND customer_key = $2",
+                &[&entry.product_id, &entry.customer.0],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(LineEntry { rank: from_sql(held.get(0)), ticket: held.get(1), joined_at: held.get(2), ..entry })
+    }
+
+    async fn room(&self, product_id: &str) -> Result<RoomState, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT state FROM waiting_rooms WHERE product_id = $1", &[&product_id])
+            .await
+            .map_err(pg_error)?;
+        Ok(row.map(|r| serde_json::from_str(r.get(0))).transpose()?.unwrap_or_default())
+    }
+
+    async fn count_in_line(&self, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT count(*) FROM queue_tickets WHERE product_id = $1 AND rank > $2 AND rank < $3",
+                &[&product_id, &to_sql(after), &to_sql(before)],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(from_sql(row.get(0)))
+    }
+
+    async fn next_in_line(&self, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT rank FROM queue_tickets WHERE product_id = $1 AND rank > $2 ORDER BY rank LIMIT $3",
+                &[&product_id, &to_sql(after), &to_sql(limit)],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows.iter().map(|r| from_sql(r.get(0))).collect())
+    }
+
+    async fn save_room(&self, product_id: &str, next: &RoomState) -> Result<bool, StoreError> {
+        let version = i64::try_from(next.version).unwrap_or(i64::MAX);
+        let sql = if version == 1 {
+            "INSERT INTO waiting_rooms (product_id, state, version) VALUES ($1, $2, $3) ON CONFLICT (product_id) DO NOTHING"
+        } else {
+            "UPDATE waiting_rooms SET state = $2, version = $3::BIGINT WHERE product_id = $1 AND version = $3::BIGINT - 1"
+        };
+        let state = serde_json::to_string(next)?;
+        let changed = self.client().await?.execute(sql, &[&product_id, &state, &version]).await.map_err(pg_error)?;
+        Ok(changed == 1)
+    }
+}

@@ -1,0 +1,68 @@
+//! Waiting-room rows: tickets in line and each room's state.
+
+use crate::StoreError;
+use crate::waiting_room::LineEntry;
+use rusqlite::{Connection, OptionalExtension, params};
+use stampede_domain::{CustomerKey, RoomState};
+
+/// Ranks are below 2^63 (see the domain), so they round-trip through SQLite's integers.
+fn to_sql(rank: u64) -> i64 {
+    i64::try_from(rank).unwrap_or(i64::MAX)
+}
+
+/// Inserts the ticket unless the customer holds one; the one held either way.
+pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (product_id, customer_key) DO NOTHING",
+    )?
+    .execute(params![entry.product_id, entry.customer.0, to_sql(entry.rank), entry.ticket, entry.joined_at])?;
+    let held = conn
+        .prepare_cached(
+            "SELECT rank, ticket, joined_at FROM queue_tickets WHERE product_id = ?1 AND customer_key = ?2",
+        )?
+        .query_row(params![entry.product_id, entry.customer.0], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        })?;
+    Ok(LineEntry {
+        product_id: entry.product_id.clone(),
+        customer: CustomerKey(entry.customer.0.clone()),
+        rank: u64::try_from(held.0).unwrap_or(0),
+        ticket: held.1,
+        joined_at: held.2,
+    })
+}
+
+/// Saves `next` if the stored version is the one before it (none stored: version 0).
+pub fn save_room(conn: &Connection, product_id: &str, next: &RoomState) -> Result<bool, StoreError> {
+    let version = i64::try_from(next.version).unwrap_or(i64::MAX);
+    let sql = if version == 1 {
+        "INSERT INTO waiting_rooms (product_id, state, version) VALUES (?1, ?2, ?3) ON CONFLICT (product_id) DO NOTHING"
+    } else {
+        "UPDATE waiting_rooms SET state = ?2, version = ?3 WHERE product_id = ?1 AND version = ?3 - 1"
+    };
+    let changed = conn.prepare_cached(sql)?.execute(params![product_id, serde_json::to_string(next)?, version])?;
+    Ok(changed == 1)
+}
+
+pub fn room(conn: &Connection, product_id: &str) -> Result<RoomState, StoreError> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM waiting_rooms WHERE product_id = ?1")?
+        .query_row([product_id], |r| r.get(0))
+        .optional()?;
+    Ok(state.map(|s| serde_json::from_str(&s)).transpose()?.unwrap_or_default())
+}
+
+pub fn count(conn: &Connection, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM queue_tickets WHERE product_id = ?1 AND rank > ?2 AND rank < ?3")?
+        .query_row(params![product_id, to_sql(after), to_sql(before)], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub fn next(conn: &Connection, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT rank FROM queue_tickets WHERE product_id = ?1 AND rank > ?2 ORDER BY rank LIMIT ?3")?;
+    let rows = stmt.query_map(params![product_id, to_sql(after), to_sql(limit)], |r| r.get::<_, i64>(0))?;
+    rows.map(|r| Ok(u64::try_from(r?).unwrap_or(0))).collect()
+}

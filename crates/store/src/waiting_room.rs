@@ -1,0 +1,73 @@
+//! Waiting rooms (#14): each product's line of signed tickets and its serving watermark.
+//! The rules are the domain's (`stampede_domain::waiting_room`); a store keeps the tickets,
+//! ordered by rank, and the room's state, changed only by a conditional save.
+
+use crate::StoreError;
+use async_trait::async_trait;
+use stampede_domain::{CustomerKey, Millis, RoomState, WaitingRoomRules};
+
+/// A customer's ticket in a product's line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineEntry {
+    pub product_id: String,
+    pub customer: CustomerKey,
+    /// The ticket's rank (see the domain): smaller is earlier.
+    pub rank: u64,
+    /// The signed ticket handed to the customer.
+    pub ticket: String,
+    pub joined_at: Millis,
+}
+
+/// Where a room stands after [`WaitingRoom::advance_room`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomView {
+    pub state: RoomState,
+    /// People admitted by this call.
+    pub admitted_now: u64,
+}
+
+/// Most tickets one advance admits: a stock of millions is let in over several ticks.
+pub const MAX_ADMIT_PER_ADVANCE: u64 = 1_000;
+
+/// Lines of customers waiting for a product.
+#[async_trait]
+pub trait WaitingRoom: Send + Sync {
+    /// Puts `entry` in line unless its customer already holds a ticket for the product, and
+    /// returns the ticket the customer holds: one per customer and product, whoever wins a race.
+    async fn join_line(&self, entry: LineEntry) -> Result<LineEntry, StoreError>;
+    /// The room's state; the default (nobody admitted, version 0) for a room never advanced.
+    async fn room(&self, product_id: &str) -> Result<RoomState, StoreError>;
+    /// Tickets ranked strictly between `after` and `before`.
+    async fn count_in_line(&self, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError>;
+    /// Ranks of the next (at most) `limit` tickets ranked above `after`, smallest first.
+    async fn next_in_line(&self, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError>;
+    /// Saves `next` if the stored state's version is still `next.version - 1`; `false` when
+    /// another advance got there first.
+    async fn save_room(&self, product_id: &str, next: &RoomState) -> Result<bool, StoreError>;
+
+    /// Admits whoever the rule says is due at `now`, and returns the room as it then is. Any
+    /// instance may call it at any time: a concurrent advance wins or loses as a whole.
+    async fn advance_room(
+        &self,
+        product_id: &str,
+        rules: &WaitingRoomRules,
+        opens_at: Option<Millis>,
+        now: Millis,
+        stock_left: u32,
+    ) -> Result<RoomView, StoreError> {
+        let state = self.room(product_id).await?;
+        let due = state.due_admissions(rules, opens_at, now, stock_left).min(MAX_ADMIT_PER_ADVANCE);
+        if due == 0 {
+            return Ok(RoomView { state, admitted_now: 0 });
+        }
+        let next = self.next_in_line(product_id, state.watermark(), due).await?;
+        let Some(&watermark) = next.last() else { return Ok(RoomView { state, admitted_now: 0 }) };
+        let count = next.len() as u64;
+        let advanced = state.advanced(rules, now, watermark, count, stock_left);
+        if self.save_room(product_id, &advanced).await? {
+            Ok(RoomView { state: advanced, admitted_now: count })
+        } else {
+            Ok(RoomView { state: self.room(product_id).await?, admitted_now: 0 })
+        }
+    }
+}

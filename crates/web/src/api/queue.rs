@@ -1,0 +1,439 @@
+//! Waiting rooms (#14): join a product's line, see where a ticket stands (JSON, or a stream
+//! of Server-Sent Events), and the admission every order of a waiting-room product needs.
+//! The rules live in the domain (`stampede_domain::waiting_room`), the line in the store.
+
+use super::place_order::CustomerBody;
+use crate::extract::{ApiJson, ApiPath};
+use crate::timefmt::rfc3339;
+use crate::{AppState, Problem};
+use axum::Extension;
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use stampede_domain::{
+    Customer, Millis, OrderRequest, RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules,
+};
+use stampede_store::{LineEntry, ProductView};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use utoipa::ToSchema;
+
+/// How long an instance uses a room's state before reading (and maybe advancing) it again.
+const TICK: Duration = Duration::from_secs(1);
+/// How long a browser waits before reconnecting a dropped stream (or, behind API Gateway,
+/// asking again).
+const RECONNECT: Duration = Duration::from_secs(3);
+/// How often a ticket's stream looks again when no stock changed.
+const STREAM_EVERY: Duration = Duration::from_secs(2);
+
+/// The header an order may carry its queue ticket in.
+pub const QUEUE_TICKET_HEADER: &str = "queue-ticket";
+
+/// Rooms as this instance last saw them: the line moves at most once a tick, so a crowd
+/// polling its places costs one read (and at most one advance) per product and tick.
+#[derive(Default)]
+pub struct Rooms {
+    seen: Mutex<HashMap<String, (Instant, RoomState)>>,
+}
+
+impl Rooms {
+    /// The room of `view`'s product, advanced first when a tick has passed (or `fresh`).
+    async fn current(
+        &self,
+        app: &AppState,
+        view: &ProductView,
+        rules: &WaitingRoomRules,
+        now: Millis,
+        fresh: bool,
+    ) -> Result<RoomState, Problem> {
+        let id = &view.product.id;
+        if !fresh {
+            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, state)) = seen.get(id)
+                && at.elapsed() < TICK
+            {
+                return Ok(state.clone());
+            }
+        }
+        let opens = view.product.sale.starts_at;
+        let room = app.store.advance_room(id, rules, opens, now, view.stock).await?;
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // A newer state from a concurrent request wins: watermarks only move forward.
+        let keep = seen.get(id).is_some_and(|(_, s)| s.version > room.state.version);
+        if !keep {
+            seen.insert(id.clone(), (Instant::now(), room.state.clone()));
+        }
+        Ok(room.state)
+    }
+}
+
+/// Body of `POST /api/products/{id}/queue`: who is joining, in the same forms as an order.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinQueueBody {
+    pub customer: Option<CustomerBody>,
+    /// Who is joining: an id of 1 to 64 letters, digits, '-', '_' or '.' (not first), or an email address.
+    #[schema(
+        example = "user-42",
+        pattern = "^([A-Za-z0-9_-][A-Za-z0-9._-]{0,63}|[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$",
+        max_length = 254
+    )]
+    pub user_id: Option<String>,
+}
+
+/// Where a ticket stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum QueueState {
+    /// In line.
+    Waiting,
+    /// May order until `admittedUntil`.
+    Admitted,
+    /// The admission ended unused.
+    Expired,
+    /// Nothing is left to buy.
+    SoldOut,
+}
+
+/// A ticket and where it stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueTicketDto {
+    /// The signed ticket: send it with orders (`Queue-Ticket` header or `queueTicket`).
+    pub ticket: String,
+    pub product_id: String,
+    /// Place in line, 1 for the first person since the line opened. Before the sale opens
+    /// it is provisional: places of the pre-queue are drawn at random at opening.
+    pub position: u64,
+    /// People still waiting ahead (0 once admitted).
+    pub ahead: u64,
+    /// Seconds until admission, estimated (0 once admitted).
+    pub estimated_wait_seconds: u64,
+    pub state: QueueState,
+    /// RFC 3339: the end of the admission (admitted tickets only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admitted_until: Option<String>,
+    /// RFC 3339: when the sale opens, while it has not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sale_starts_at: Option<String>,
+}
+
+/// The product, if it has a waiting room.
+async fn room_product(app: &AppState, id: &str) -> Result<(ProductView, WaitingRoomRules), Problem> {
+    let view = app.store.product(id).await?.ok_or_else(|| Problem::not_found("product", id))?;
+    match view.product.sale.waiting_room.clone() {
+        Some(rules) => Ok((view, rules)),
+        None => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "no-waiting-room",
+            "No waiting room",
+            format!("`{id}` has no waiting room: order it directly"),
+        )),
+    }
+}
+
+/// Where the ticket stands at `now`.
+async fn standing(
+    app: &AppState,
+    view: &ProductView,
+    rules: &WaitingRoomRules,
+    sealed: &SealedTicket,
+    now: Millis,
+) -> Result<QueueTicketDto, Problem> {
+    let room = app.rooms.current(app, view, rules, now, false).await?;
+    let state = room.ticket_state(rules, sealed.rank, now, view.stock);
+    let id = &view.product.id;
+    let (position, ahead) = match state {
+        TicketState::Waiting => {
+            let ahead = app.store.count_in_line(id, room.watermark(), sealed.rank).await?;
+            (room.admitted() + ahead + 1, ahead)
+        }
+        _ => (app.store.count_in_line(id, 0, sealed.rank).await? + 1, 0),
+    };
+    let opens = view.product.sale.starts_at;
+    let wait = match state {
+        TicketState::Waiting => room.estimated_wait_seconds(rules, opens, now, ahead, view.stock),
+        _ => 0,
+    };
+    Ok(QueueTicketDto {
+        ticket: sealed.token.clone(),
+        product_id: id.clone(),
+        position,
+        ahead,
+        estimated_wait_seconds: wait,
+        state: match state {
+            TicketState::Waiting => QueueState::Waiting,
+            TicketState::Admitted { .. } => QueueState::Admitted,
+            TicketState::Expired => QueueState::Expired,
+            TicketState::SoldOut => QueueState::SoldOut,
+        },
+        admitted_until: match state {
+            TicketState::Admitted { until } => Some(rfc3339(until)),
+            _ => None,
+        },
+        sale_starts_at: opens.filter(|o| *o > now).map(rfc3339),
+    })
+}
+
+/// 403 `/problems/not-admitted`, with the caller's place when it is known.
+fn not_admitted(product_id: &str, detail: impl Into<String>, place: Option<&QueueTicketDto>) -> Problem {
+    let mut p = Problem::new(StatusCode::FORBIDDEN, "not-admitted", "Not admitted yet", detail);
+    p.product_id = Some(product_id.to_owned());
+    if let Some(place) = place {
+        p.position = Some(place.position);
+        p.ahead = Some(place.ahead);
+    }
+    p
+}
+
+fn ticket_problem(product_id: &str, e: TicketError) -> Problem {
+    not_admitted(product_id, e.to_string(), None)
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// Joins a product's waiting room: one ticket per customer and product, so joining again
+/// gives the same ticket and place.
+#[utoipa::path(post, path = "/api/products/{id}/queue", tag = "queue",
+    request_body = JoinQueueBody,
+    params(("id" = String, Path, description = "Product id")),
+    responses(
+        (status = 201, description = "In line (or the ticket the customer already holds)", body = QueueTicketDto,
+            headers(("Location" = String, description = "URL of the ticket's status"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No waiting room for this product, the line is not open yet, or the sale has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid customer", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many joins from this address or customer: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Busy: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
+pub async fn join_queue(
+    State(app): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<JoinQueueBody>,
+) -> Result<Response, Problem> {
+    app.join_limits.check_ip(client.map(|c| c.0.0.ip()))?;
+    let customer = super::place_order::customer(body.customer.as_ref(), body.user_id.as_deref())
+        .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
+    app.join_limits.check_customer(&customer.key.0)?;
+    let (view, rules) = room_product(&app, &id).await?;
+    let now_us = now_micros();
+    let now = now_us.div_euclid(1000);
+    check_line_open(&view, &rules, now)?;
+    let sealed = join(&app, &view, customer, now_us).await?;
+    let dto = standing(&app, &view, &rules, &sealed, now).await?;
+    let mut response = (StatusCode::CREATED, Json(dto)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/products/{id}/queue/{}", sealed.token)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Joins `view`'s line for the storefront (rate limits already checked): the ticket held.
+pub(crate) async fn join_checked(app: &AppState, view: &ProductView, customer: Customer) -> Result<String, Problem> {
+    let rules =
+        view.product.sale.waiting_room.as_ref().ok_or_else(|| Problem::not_found("product", &view.product.id))?;
+    let now_us = now_micros();
+    check_line_open(view, rules, now_us.div_euclid(1000))?;
+    Ok(join(app, view, customer, now_us).await?.token)
+}
+
+/// Puts the customer in line (or finds the ticket they hold) and opens that ticket.
+async fn join(app: &AppState, view: &ProductView, customer: Customer, now_us: i64) -> Result<SealedTicket, Problem> {
+    let id = &view.product.id;
+    let sealed = Ticket::new(id, customer.key, now_us, rand::random(), view.product.sale.starts_at).seal(&app.signer);
+    let entry = LineEntry {
+        product_id: id.clone(),
+        customer: sealed.ticket.customer.clone(),
+        rank: sealed.rank,
+        ticket: sealed.token.clone(),
+        joined_at: sealed.ticket.issued_at,
+    };
+    let held = app.store.join_line(entry).await?;
+    Ticket::open(&held.ticket, &app.signer, now_us.div_euclid(1000)).map_err(|e| ticket_problem(id, e))
+}
+
+/// Joining is open from the pre-queue window on, until the sale ends.
+fn check_line_open(view: &ProductView, rules: &WaitingRoomRules, now: Millis) -> Result<(), Problem> {
+    let sale = &view.product.sale;
+    if let Some(opens) = rules.line_opens(sale.starts_at).filter(|o| now < *o) {
+        let mut p = Problem::new(
+            StatusCode::CONFLICT,
+            "line-not-open",
+            "The line is not open yet",
+            format!("the line for `{}` opens at {}", view.product.id, rfc3339(opens)),
+        );
+        p.product_id = Some(view.product.id.clone());
+        p.sale_starts_at = sale.starts_at.map(rfc3339);
+        return Err(p);
+    }
+    if let Some(ended) = sale.ends_at.filter(|e| now >= *e) {
+        return Err(
+            stampede_domain::OrderRejection::SaleEnded { product: view.product.id.clone(), ended_at: ended }.into()
+        );
+    }
+    Ok(())
+}
+
+/// Where a ticket stands now.
+#[utoipa::path(get, path = "/api/products/{id}/queue/{ticket}", tag = "queue",
+    params(("id" = String, Path, description = "Product id"), ("ticket" = String, Path, description = "The ticket from joining")),
+    responses(
+        (status = 200, description = "The ticket's place and state", body = QueueTicketDto),
+        (status = 403, description = "Not a valid ticket for this product (forged, altered, expired)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No waiting room for this product", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn queue_status(
+    State(app): State<AppState>,
+    ApiPath((id, ticket)): ApiPath<(String, String)>,
+) -> Result<Response, Problem> {
+    let dto = status_of(&app, &id, &ticket).await?;
+    let mut response = Json(dto).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The ticket's standing, after checking it is a valid ticket for product `id`.
+pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<QueueTicketDto, Problem> {
+    let (view, rules) = room_product(app, id).await?;
+    let now = crate::auth::now_millis();
+    let sealed = Ticket::open(ticket, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
+    if sealed.ticket.product_id != id {
+        return Err(ticket_problem(id, TicketError::OtherProduct));
+    }
+    standing(app, &view, &rules, &sealed, now).await
+}
+
+/// The ticket's standing as Server-Sent Events: a `queue` event at once, then whenever it
+/// changes (checked on every stock change and every 2 s). Where responses are buffered
+/// (API Gateway), the stream sends one event and ends: clients poll the JSON instead.
+#[utoipa::path(get, path = "/api/products/{id}/queue/{ticket}/events", tag = "queue",
+    params(("id" = String, Path, description = "Product id"), ("ticket" = String, Path, description = "The ticket from joining")),
+    responses(
+        (status = 200, description = "`queue` events, each a QueueTicketDto", content_type = "text/event-stream"),
+        (status = 403, description = "Not a valid ticket for this product", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No waiting room for this product", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn queue_events(
+    State(app): State<AppState>,
+    ApiPath((id, ticket)): ApiPath<(String, String)>,
+) -> Result<Response, Problem> {
+    // A bad ticket is answered as a problem, not as a stream that says nothing.
+    let first = status_of(&app, &id, &ticket).await?;
+    let changes = app.store.stock_changes();
+    let stream = futures_util::stream::unfold(
+        (app, id, ticket, changes, Some(first), None::<String>),
+        |(app, id, ticket, mut changes, first, last)| async move {
+            let dto = match first {
+                Some(dto) => dto,
+                None => loop {
+                    if *app.closing.borrow() {
+                        return None;
+                    }
+                    tokio::select! {
+                        _ = changes.changed() => {}
+                        () = tokio::time::sleep(STREAM_EVERY) => {}
+                        () = crate::storefront::live_stock::closing(app.closing.clone()) => return None,
+                    }
+                    let dto = status_of(&app, &id, &ticket).await.ok()?;
+                    let json = serde_json::to_string(&dto).ok()?;
+                    if last.as_deref() != Some(json.as_str()) {
+                        break dto;
+                    }
+                },
+            };
+            let json = serde_json::to_string(&dto).ok()?;
+            let mut event = Event::default().event("queue").data(json.clone());
+            if last.is_none() {
+                event = event.retry(RECONNECT);
+            }
+            Some((Ok::<Event, Infallible>(event), (app, id, ticket, changes, None, Some(json))))
+        },
+    );
+    let mut response = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response();
+    response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// The queue ticket an order came with: the `Queue-Ticket` header, else the body's `queueTicket`.
+pub(crate) fn order_ticket(headers: &HeaderMap, field: Option<String>) -> Option<String> {
+    headers.get(QUEUE_TICKET_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned).or(field)
+}
+
+/// Checks that an order of waiting-room products comes with an admitted ticket of its
+/// customer for each such product. Sold out is left to the store, which refuses it as such.
+pub(crate) async fn check_admission(
+    app: &AppState,
+    request: &OrderRequest,
+    ticket: Option<&str>,
+) -> Result<(), Problem> {
+    let mut checked: Vec<&str> = Vec::new();
+    for line in &request.lines {
+        let id = line.product_id.as_str();
+        if checked.contains(&id) {
+            continue;
+        }
+        checked.push(id);
+        // Unknown products are the store's to refuse.
+        let Some(view) = app.store.product(id).await? else { continue };
+        let Some(rules) = view.product.sale.waiting_room.clone() else { continue };
+        let Some(token) = ticket else {
+            return Err(not_admitted(
+                id,
+                format!(
+                    "`{id}` is sold through a waiting room: join the line, and order once admitted with your ticket"
+                ),
+                None,
+            ));
+        };
+        let now = crate::auth::now_millis();
+        let sealed = Ticket::open(token, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
+        sealed.check_holder(id, &request.customer.key).map_err(|e| ticket_problem(id, e))?;
+        let mut room = app.rooms.current(app, &view, &rules, now, false).await?;
+        if room.ticket_state(&rules, sealed.rank, now, view.stock) == TicketState::Waiting {
+            // The cached room may be a tick behind: look again before refusing.
+            room = app.rooms.current(app, &view, &rules, now, true).await?;
+        }
+        match room.ticket_state(&rules, sealed.rank, now, view.stock) {
+            TicketState::Admitted { .. } | TicketState::SoldOut => {}
+            TicketState::Waiting => {
+                let place = standing(app, &view, &rules, &sealed, now).await?;
+                return Err(not_admitted(
+                    id,
+                    format!(
+                        "it is not your turn yet: you are number {} in line, {} ahead of you",
+                        place.position, place.ahead
+                    ),
+                    Some(&place),
+                ));
+            }
+            TicketState::Expired => {
+                let place = standing(app, &view, &rules, &sealed, now).await?;
+                return Err(not_admitted(
+                    id,
+                    "your admission has ended: its units went to the next people in line",
+                    Some(&place),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
