@@ -235,3 +235,18 @@ async fn the_setting_goes_through_the_admin_api_and_shows_on_the_product() {
     let plain: Value = app.get("/api/products/golden").await.json().await.unwrap();
     assert!(plain["sale"].get("waitingRoom").is_some());
 }
+
+#[tokio::test]
+async fn one_mailbox_holds_one_place_however_its_address_is_written() {
+    let app = TestApp::start().await;
+    app.add_product("drop", 100, 2, room()).await;
+    let by_email = |email: &str| json!({"customer": {"email": email, "name": "Sam"}});
+    let first = join_raw(&app, "drop", by_email("sam@example.com")).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let tagged = join_raw(&app, "drop", by_email("Sam+again@Example.com")).await;
+    assert_eq!(tagged.status(), 201);
+    let tagged: Value = tagged.json().await.unwrap();
+    assert_eq!(tagged["ticket"], first["ticket"], "a +tag does not buy a second place in line");
+    assert_eq!(tagged["position"], first["position"]);
+}

@@ -253,10 +253,13 @@ pub(crate) async fn join_checked(app: &AppState, view: &ProductView, customer: C
     Ok(join(app, view, customer, now_us).await?.token)
 }
 
-/// Puts the customer in line (or finds the ticket they hold) and opens that ticket.
+/// Puts the customer in line (or finds the ticket they hold) and opens that ticket. The
+/// ticket is held under the key per-customer limits count under (an email without its
+/// `+tag`), so one mailbox holds one place in line however its address is written.
 async fn join(app: &AppState, view: &ProductView, customer: Customer, now_us: i64) -> Result<SealedTicket, Problem> {
     let id = &view.product.id;
-    let sealed = Ticket::new(id, customer.key, now_us, rand::random(), view.product.sale.starts_at).seal(&app.signer);
+    let holder = customer.with_limit_key(app.shop.limit_keys).limit_key().clone();
+    let sealed = Ticket::new(id, holder, now_us, rand::random(), view.product.sale.starts_at).seal(&app.signer);
     let entry = LineEntry {
         product_id: id.clone(),
         customer: sealed.ticket.customer.clone(),
@@ -406,7 +409,7 @@ pub(crate) async fn check_admission(
         };
         let now = crate::auth::now_millis();
         let sealed = Ticket::open(token, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
-        sealed.check_holder(id, &request.customer.key).map_err(|e| ticket_problem(id, e))?;
+        sealed.check_holder(id, request.customer.limit_key()).map_err(|e| ticket_problem(id, e))?;
         let mut room = app.rooms.current(app, &view, &rules, now, false).await?;
         if room.ticket_state(&rules, sealed.rank, now, view.stock) == TicketState::Waiting {
             // The cached room may be a tick behind: look again before refusing.
