@@ -162,7 +162,7 @@ fn a_stalled_body_is_408_problem_json_and_transport_errors_stay_4xx() {
     assert!(answer.to_ascii_lowercase().contains("content-type: application/problem+json"), "{answer}");
     assert!(answer.contains("/problems/request-timeout"), "{answer}");
     // What hyper refuses before any handler runs is still a 4xx, never a 5xx (its bodies are
-    // empty: see the README's Errors section).
+    // empty: see docs/api.md, Errors).
     for (request, status) in [
         (&b"GARBAGE\r\n\r\n"[..], "400"),
         (&b"POST /api/orders HTTP/1.1\r\nHost: shop\r\nContent-Length: nope\r\n\r\n"[..], "400"),

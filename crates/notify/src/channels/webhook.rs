@@ -128,7 +128,7 @@ mod tests {
         assert!(!verify(secret, &header, br#"{"eventId":"e2"}"#, 1_010, tol));
         assert!(!verify(secret, &header, body, 2_000, tol));
         assert!(!verify(secret, "v1=00", body, 1_000, tol));
-        // Known answer, so the recipe in the README can be checked against any HMAC tool.
+        // Known answer, so the recipe in docs/notifications.md can be checked against any HMAC tool.
         // Computed with Python's hmac module: hmac.new(b"secret", b"1.{}", sha256).hexdigest().
         assert_eq!(
             sign(b"secret", 1, b"{}"),

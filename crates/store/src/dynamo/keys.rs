@@ -1,4 +1,4 @@
-//! The single table's key layout, in one place so the README's table design and the code
+//! The single table's key layout, in one place so docs/aws.md's table design and the code
 //! cannot drift apart. Every item has `pk` and `sk`; three sparse GSIs serve the listings.
 
 use std::collections::HashMap;
