@@ -1,7 +1,9 @@
 //! What the store takes and gives back.
 
 use sha2::{Digest, Sha256};
-use stampede_domain::{Customer, Fulfilment, Millis, Money, OrderLine, OrderRequest, OrderStatus, Phone, Product};
+use stampede_domain::{
+    Customer, Fulfilment, Millis, Money, OrderLine, OrderRequest, OrderStatus, Phone, PricedOrder, Product,
+};
 
 /// A product with the stock remaining right now.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,25 @@ pub struct Order {
     pub slot: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Order {
+    /// The order `request` becomes once accepted at `now`, priced as `priced`: every store
+    /// builds its new orders here, so they carry the same fields whatever the backend.
+    pub fn received(id: String, request: &OrderRequest, priced: PricedOrder, now: Millis) -> Order {
+        Order {
+            id,
+            customer: request.customer.clone(),
+            lines: priced.lines,
+            total: priced.total,
+            status: OrderStatus::Received,
+            fulfilment: request.fulfilment.clone(),
+            phone: request.phone.clone(),
+            slot: request.slot,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// A client-chosen key that makes retries of one order safe, bound to the fingerprint of

@@ -101,18 +101,7 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             };
             taken.insert((*id).to_owned(), plan);
         }
-        let placed = Order {
-            id: uuid::Uuid::now_v7().to_string(),
-            customer: request.customer.clone(),
-            lines: priced.lines,
-            total: priced.total,
-            status: OrderStatus::Received,
-            fulfilment: request.fulfilment.clone(),
-            phone: request.phone.clone(),
-            slot: request.slot,
-            created_at: now,
-            updated_at: now,
-        };
+        let placed = Order::received(uuid::Uuid::now_v7().to_string(), request, priced, now);
         let (writes, purposes) = transaction(store, &placed, idem.as_ref(), &taken, &definitions, &holdings)?;
         if writes.len() > MAX_WRITES {
             return Err(StoreError::Conflict(format!(

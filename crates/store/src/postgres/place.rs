@@ -232,19 +232,7 @@ async fn try_place(
             return Ok(None);
         }
     }
-    let order = Order {
-        id,
-        customer: c.clone(),
-        lines: priced.lines,
-        total: priced.total,
-        status: OrderStatus::Received,
-        fulfilment: request.fulfilment.clone(),
-        phone: request.phone.clone(),
-        slot: request.slot,
-        created_at: now,
-        updated_at: now,
-    };
-    Ok(Some(Placed { order, replayed: false }))
+    Ok(Some(Placed { order: Order::received(id, request, priced, now), replayed: false }))
 }
 
 /// The order an idempotency key already placed, or a mismatch if the key came with another request.

@@ -96,19 +96,7 @@ pub fn place(
         let left = state[product_id].available - qty;
         stock.set(product_id, left);
     }
-    let order = Order {
-        id,
-        customer: customer.clone(),
-        lines: priced.lines,
-        total: priced.total,
-        status: OrderStatus::Received,
-        fulfilment: request.fulfilment.clone(),
-        phone: request.phone.clone(),
-        slot: request.slot,
-        created_at: now,
-        updated_at: now,
-    };
-    Ok(Placed { order, replayed: false })
+    Ok(Placed { order: Order::received(id, request, priced, now), replayed: false })
 }
 
 /// The order an idempotency key already placed, or a mismatch if the key came with another request.
