@@ -1,0 +1,68 @@
+//! Slow and excess clients against the real binary: a client that trickles its headers is
+//! cut off, connections past the cap wait, oversized headers are refused.
+
+use crate::common::process::Server;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn connect(server: &Server) -> TcpStream {
+    let addr = server.base.trim_start_matches("http://");
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+}
+
+/// Sends one complete request and returns the status line.
+fn get(stream: &mut TcpStream, path: &str) -> String {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 512];
+    let n = stream.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--no-seed", "--read-timeout-secs", "1"]);
+    let mut slow = connect(&server);
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = slow.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "expected the server to close the connection");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(4), "closed after {waited:?}");
+    assert!(get(&mut connect(&server), "/healthz").contains("200"), "others are still served");
+}
+
+#[test]
+fn connections_past_the_cap_wait_for_a_free_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--no-seed", "--max-connections", "2"]);
+    let mut first = connect(&server);
+    let mut second = connect(&server);
+    assert!(get(&mut first, "/healthz").contains("200"));
+    assert!(get(&mut second, "/healthz").contains("200"));
+    let mut third = connect(&server);
+    third.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    assert_eq!(get(&mut third, "/healthz"), "", "a third connection must not be served while two are open");
+    drop(first);
+    third.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 256];
+    let n = third.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"), "served once a slot frees up");
+}
+
+#[test]
+fn oversized_headers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--no-seed"]);
+    let mut stream = connect(&server);
+    let huge = "a".repeat(64 * 1024);
+    let _ = write!(stream, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: {huge}\r\n\r\n");
+    let mut buf = [0u8; 256];
+    let n = stream.read(&mut buf).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 431"), "got {answer:?}");
+}

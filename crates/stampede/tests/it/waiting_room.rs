@@ -1,0 +1,250 @@
+//! Waiting rooms over real HTTP (#14): joining, places, admission in arrival order, and every
+//! refusal of an order without an admission.
+
+use crate::common::*;
+use serde_json::{Value, json};
+use stampede_domain::{CustomerKey, SaleRules, Ticket, WaitingRoomRules};
+use stampede_web::rate_limit::{OrderRateLimits, Rate};
+
+fn room() -> SaleRules {
+    SaleRules { waiting_room: Some(WaitingRoomRules::default()), ..SaleRules::default() }
+}
+
+async fn join(app: &TestApp, product: &str, user: &str) -> Value {
+    let resp = app.post_json(&format!("/api/products/{product}/queue"), &json!({"userId": user})).await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    resp.json().await.unwrap()
+}
+
+async fn status(app: &TestApp, product: &str, ticket: &str) -> Value {
+    let resp = app.get(&format!("/api/products/{product}/queue/{ticket}")).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+/// Waits until the ticket's state is `state` (the room moves once a tick).
+async fn until_state(app: &TestApp, product: &str, ticket: &str, state: &str) -> Value {
+    eventually(10, state, || async {
+        let s = status(app, product, ticket).await;
+        (s["state"] == state).then_some(s)
+    })
+    .await
+}
+
+async fn order_with(app: &TestApp, user: &str, product: &str, ticket: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.post(app.url("/api/orders")).json(&json!({"userId": user, "productId": product}));
+    if let Some(t) = ticket {
+        req = req.header("Queue-Ticket", t);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn people_are_admitted_in_arrival_order_and_later_ones_see_their_place() {
+    let app = TestApp::start().await;
+    app.add_product("drop", 100, 2, room()).await;
+    let tickets: Vec<Value> = {
+        let mut all = Vec::new();
+        for user in ["ana", "ben", "cy", "dee"] {
+            all.push(join(&app, "drop", user).await);
+        }
+        all
+    };
+    for t in &tickets {
+        assert!(!t["ticket"].as_str().unwrap().is_empty());
+        assert!(["waiting", "admitted"].contains(&t["state"].as_str().unwrap()), "{t}");
+    }
+    // Joining again returns the same ticket and place.
+    let again = join(&app, "drop", "ben").await;
+    assert_eq!(again["ticket"], tickets[1]["ticket"]);
+    let t = |i: usize| tickets[i]["ticket"].as_str().unwrap().to_owned();
+    // Two units: the first two are admitted, the others wait in order.
+    let ana = until_state(&app, "drop", &t(0), "admitted").await;
+    let ben = until_state(&app, "drop", &t(1), "admitted").await;
+    assert!(ana["admittedUntil"].is_string() && ben["admittedUntil"].is_string());
+    assert_eq!((ana["position"].as_u64(), ben["position"].as_u64()), (Some(1), Some(2)));
+    let cy = status(&app, "drop", &t(2)).await;
+    let dee = status(&app, "drop", &t(3)).await;
+    assert_eq!(
+        (cy["state"].as_str(), cy["position"].as_u64(), cy["ahead"].as_u64()),
+        (Some("waiting"), Some(3), Some(0))
+    );
+    assert_eq!((dee["position"].as_u64(), dee["ahead"].as_u64()), (Some(4), Some(1)));
+    assert!(dee["estimatedWaitSeconds"].as_u64().unwrap() > 0);
+    // Waiting is not admitted: 403 with the place.
+    let refused = expect_problem(order_with(&app, "cy", "drop", Some(&t(2))).await, 403, "not-admitted").await;
+    assert_eq!((refused["position"].as_u64(), refused["ahead"].as_u64()), (Some(3), Some(0)));
+    // Admitted: the header or the body field both work.
+    assert_eq!(order_with(&app, "ana", "drop", Some(&t(0))).await.status(), 201);
+    let body = json!({"userId": "ben", "productId": "drop", "queueTicket": t(1)});
+    assert_eq!(app.order(&body, None).await.status(), 201);
+    // Sold out: everyone still waiting is told at once.
+    let cy = until_state(&app, "drop", &t(2), "soldOut").await;
+    assert_eq!(cy["ahead"], 0);
+    assert_eq!(status(&app, "drop", &t(3)).await["state"], "soldOut");
+    assert_eq!(app.order_rows(), 2);
+}
+
+#[tokio::test]
+async fn orders_without_a_valid_admitted_ticket_of_their_own_are_refused() {
+    let app = TestApp::start().await;
+    app.add_product("drop", 100, 10, room()).await;
+    app.add_product("other-drop", 100, 10, room()).await;
+    app.add_product("plain", 100, 10, SaleRules::default()).await;
+    let ana = join(&app, "drop", "ana").await["ticket"].as_str().unwrap().to_owned();
+    let ana_other = join(&app, "other-drop", "ana").await["ticket"].as_str().unwrap().to_owned();
+    until_state(&app, "drop", &ana, "admitted").await;
+    until_state(&app, "other-drop", &ana_other, "admitted").await;
+    let detail = |p: &Value| p["detail"].as_str().unwrap().to_owned();
+    // None at all.
+    let p = expect_problem(order_with(&app, "ana", "drop", None).await, 403, "not-admitted").await;
+    assert!(detail(&p).contains("waiting room"), "{p}");
+    assert_eq!(p["productId"], "drop");
+    // Forged: not one of this shop's tickets.
+    expect_problem(order_with(&app, "ana", "drop", Some("abc.def")).await, 403, "not-admitted").await;
+    // Tampered: the signed part changed to another customer.
+    let (body, tag) = ana.split_once('.').unwrap();
+    let message = String::from_utf8(hex::decode(body).unwrap()).unwrap().replace("user:ana", "user:bob");
+    let tampered = format!("{}.{tag}", hex::encode(message));
+    let p = expect_problem(order_with(&app, "bob", "drop", Some(&tampered)).await, 403, "not-admitted").await;
+    assert!(detail(&p).contains("altered"), "{p}");
+    // Expired: signed by this shop more than a day ago.
+    let day_ago = (crate_now() - 25 * 3_600_000) * 1000;
+    let old = Ticket::new("drop", CustomerKey("user:ana".into()), day_ago, 1, None).seal(&app.signer).token;
+    let p = expect_problem(order_with(&app, "ana", "drop", Some(&old)).await, 403, "not-admitted").await;
+    assert!(detail(&p).contains("expired"), "{p}");
+    // Another customer's ticket.
+    let p = expect_problem(order_with(&app, "bob", "drop", Some(&ana)).await, 403, "not-admitted").await;
+    assert!(detail(&p).contains("another customer"), "{p}");
+    // Another product's ticket.
+    let p = expect_problem(order_with(&app, "ana", "drop", Some(&ana_other)).await, 403, "not-admitted").await;
+    assert!(detail(&p).contains("another product"), "{p}");
+    assert_eq!(app.order_rows(), 0, "no refusal placed anything");
+    // Products without a room need no ticket; the admitted ticket works.
+    assert_eq!(order_with(&app, "bob", "plain", None).await.status(), 201);
+    assert_eq!(order_with(&app, "ana", "drop", Some(&ana)).await.status(), 201);
+}
+
+async fn join_raw(app: &TestApp, product: &str, body: Value) -> reqwest::Response {
+    app.post_json(&format!("/api/products/{product}/queue"), &body).await
+}
+
+fn crate_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[tokio::test]
+async fn joins_are_refused_clearly() {
+    let app = TestApp::start().await;
+    let now = crate_now();
+    app.add_product("drop", 100, 10, room()).await;
+    app.add_product("plain", 100, 10, SaleRules::default()).await;
+    let later = WaitingRoomRules { pre_queue_minutes: 60, ..WaitingRoomRules::default() };
+    let sale = SaleRules { starts_at: Some(now + 2 * 3_600_000), waiting_room: Some(later), ..SaleRules::default() };
+    app.add_product("tomorrow", 100, 10, sale).await;
+    expect_problem(join_raw(&app, "nope", json!({"userId": "ana"})).await, 404, "not-found").await;
+    expect_problem(join_raw(&app, "plain", json!({"userId": "ana"})).await, 409, "no-waiting-room").await;
+    let p = expect_problem(join_raw(&app, "tomorrow", json!({"userId": "ana"})).await, 409, "line-not-open").await;
+    assert!(p["saleStartsAt"].is_string());
+    // The same input rules as orders.
+    expect_problem(join_raw(&app, "drop", json!({})).await, 422, "validation").await;
+    expect_problem(join_raw(&app, "drop", json!({"userId": "bad id!"})).await, 422, "validation").await;
+    let p =
+        expect_problem(join_raw(&app, "drop", json!({"customer": {"email": "not-an-email"}})).await, 422, "validation")
+            .await;
+    assert_eq!(p["field"], "customer.email");
+    let ok = join_raw(&app, "drop", json!({"customer": {"email": "Ana@Example.com"}})).await;
+    assert_eq!(ok.status(), 201);
+    assert!(ok.headers()["location"].to_str().unwrap().starts_with("/api/products/drop/queue/"));
+    // A status read needs a genuine ticket for that product.
+    expect_problem(app.get("/api/products/drop/queue/abc.def").await, 403, "not-admitted").await;
+}
+
+#[tokio::test]
+async fn joins_are_rate_limited_per_customer_and_per_address() {
+    let per_customer = TestApp::start_with(|s| {
+        s.with_join_limits(OrderRateLimits::for_joins(None, Some(Rate { per_second: 1, burst: 2 })))
+    })
+    .await;
+    per_customer.add_product("drop", 100, 10, room()).await;
+    for _ in 0..2 {
+        join(&per_customer, "drop", "bot").await;
+    }
+    let resp = per_customer.post_json("/api/products/drop/queue", &json!({"userId": "bot"})).await;
+    assert!(resp.headers().contains_key("retry-after"));
+    let p = expect_problem(resp, 429, "rate-limited").await;
+    assert!(p["detail"].as_str().unwrap().contains("too many joins from this customer"), "{p}");
+    join(&per_customer, "drop", "human").await;
+
+    let per_ip = TestApp::start_with(|s| {
+        s.with_join_limits(OrderRateLimits::for_joins(Some(Rate { per_second: 1, burst: 3 }), None))
+    })
+    .await;
+    per_ip.add_product("drop", 100, 10, room()).await;
+    for i in 0..3 {
+        join(&per_ip, "drop", &format!("id{i}")).await;
+    }
+    let p = expect_problem(
+        per_ip.post_json("/api/products/drop/queue", &json!({"userId": "id9"})).await,
+        429,
+        "rate-limited",
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("this address"), "{p}");
+}
+
+#[tokio::test]
+async fn a_ticket_streams_its_state_as_server_sent_events() {
+    let app = TestApp::start().await;
+    app.add_product("drop", 100, 1, room()).await;
+    let ticket = join(&app, "drop", "ana").await["ticket"].as_str().unwrap().to_owned();
+    let mut resp = app.get(&format!("/api/products/drop/queue/{ticket}/events")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut seen = String::new();
+    while !seen.contains("\n\n") {
+        seen.push_str(&String::from_utf8_lossy(&resp.chunk().await.unwrap().unwrap()));
+    }
+    assert!(seen.starts_with("event: queue\ndata: {"), "{seen}");
+    assert!(seen.contains(&format!("\"ticket\":\"{ticket}\"")));
+    // A forged ticket is a problem, not a silent stream.
+    expect_problem(app.get("/api/products/drop/queue/abc.def/events").await, 403, "not-admitted").await;
+}
+
+#[tokio::test]
+async fn the_setting_goes_through_the_admin_api_and_shows_on_the_product() {
+    let app = TestApp::start().await;
+    let body = json!({
+        "id": "golden", "name": "Golden", "category": "flash-sale", "price": {"amount": 100, "currency": "USD"},
+        "stock": 5, "sale": {"waitingRoom": {"admissionMinutes": 3, "preQueueMinutes": 30}}
+    });
+    assert_eq!(app.admin_post("/api/admin/products", &body).await.status(), 201);
+    let product: Value = app.get("/api/products/golden").await.json().await.unwrap();
+    assert_eq!(
+        product["sale"]["waitingRoom"],
+        json!({"admissionMinutes": 3, "preQueueMinutes": 30, "admissionsPerMinute": null})
+    );
+    let bad = json!({
+        "id": "bad", "name": "Bad", "category": "flash-sale", "price": {"amount": 100, "currency": "USD"},
+        "stock": 5, "sale": {"waitingRoom": {"admissionMinutes": 0}}
+    });
+    let p = expect_problem(app.admin_post("/api/admin/products", &bad).await, 422, "validation").await;
+    assert_eq!(p["field"], "sale.waitingRoom.admissionMinutes");
+    let plain: Value = app.get("/api/products/golden").await.json().await.unwrap();
+    assert!(plain["sale"].get("waitingRoom").is_some());
+}
+
+#[tokio::test]
+async fn one_mailbox_holds_one_place_however_its_address_is_written() {
+    let app = TestApp::start().await;
+    app.add_product("drop", 100, 2, room()).await;
+    let by_email = |email: &str| json!({"customer": {"email": email, "name": "Sam"}});
+    let first = join_raw(&app, "drop", by_email("sam@example.com")).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let tagged = join_raw(&app, "drop", by_email("Sam+again@Example.com")).await;
+    assert_eq!(tagged.status(), 201);
+    let tagged: Value = tagged.json().await.unwrap();
+    assert_eq!(tagged["ticket"], first["ticket"], "a +tag does not buy a second place in line");
+    assert_eq!(tagged["position"], first["position"]);
+}

@@ -1,0 +1,137 @@
+//! One suite for the storage trait, run against every adapter: SQLite always, DynamoDB (on
+//! a local moto server this test starts) with `--features aws`, PostgreSQL (on a throwaway
+//! cluster this test starts) with `--features postgres`. Each check gets a fresh, empty
+//! store. Run: `cargo test -p stampede-store --features aws,postgres --test it conformance::`.
+
+#[cfg(feature = "aws")]
+pub mod budget;
+pub mod checks;
+#[cfg(feature = "postgres")]
+pub mod instances;
+#[cfg(feature = "aws")]
+pub mod moto;
+#[cfg(feature = "postgres")]
+pub mod pg;
+#[cfg(feature = "postgres")]
+pub mod pg_server;
+
+use stampede_store::{SqliteConfig, SqliteStore, Store};
+use std::sync::Arc;
+
+/// A fresh store and whatever must live as long as it does (a temp dir).
+pub struct Fixture {
+    pub store: Arc<dyn Store>,
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+async fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteConfig::in_dir(dir.path())).unwrap();
+    Fixture { store: Arc::new(store), _guard: Box::new(dir) }
+}
+
+#[cfg(feature = "aws")]
+async fn dynamo() -> Fixture {
+    let (store, guard) = moto::fresh_store().await;
+    Fixture { store, _guard: Box::new(guard) }
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres() -> Fixture {
+    let (store, url) = pg::fresh_store().await;
+    Fixture { store, _guard: Box::new(url) }
+}
+
+/// One `#[tokio::test]` per check and adapter, so a failure names both.
+macro_rules! suite {
+    ($adapter:ident, $($check:ident),+ $(,)?) => {
+        mod $adapter {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    let fixture = super::$adapter().await;
+                    super::checks::$check(fixture.store.clone()).await;
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! every_adapter {
+    ($($check:ident),+ $(,)?) => {
+        suite!(sqlite, $($check),+);
+        #[cfg(feature = "aws")]
+        suite!(dynamo, $($check),+);
+        #[cfg(feature = "postgres")]
+        suite!(postgres, $($check),+);
+    };
+}
+
+every_adapter!(
+    catalog_keeps_creation_order_and_refuses_duplicates,
+    placing_takes_stock_and_writes_the_outbox_event_with_the_order,
+    shortfalls_and_unknown_products_are_refused,
+    idempotent_retries_replay_the_original_order,
+    concurrent_retries_with_one_key_place_one_order,
+    customer_limits_count_earlier_orders_until_cancelled,
+    concurrent_orders_of_one_customer_respect_the_limit,
+    cancelling_returns_stock_exactly_once,
+    concurrent_cancels_return_stock_once,
+    staff_status_changes_follow_the_workflow,
+    many_concurrent_orders_on_little_stock_never_oversell,
+    sharded_stock_never_oversells_and_sells_out_only_when_every_shard_is_empty,
+    an_order_larger_than_any_shard_draws_from_several,
+    customer_orders_page_newest_first,
+    outbox_claims_are_exclusive_and_settle_once,
+    parked_events_can_be_retried,
+    the_mailbox_keeps_one_message_per_event_and_recipient,
+    joining_the_line_is_idempotent_per_customer_and_ordered_by_rank,
+    the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
+);
+
+/// DynamoDB only: the per-order budget in calls, and many instances racing.
+#[cfg(feature = "aws")]
+mod dynamo_budget {
+    macro_rules! budget {
+        ($($check:ident),+ $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    super::budget::$check().await;
+                }
+            )+
+        };
+    }
+
+    budget!(
+        an_uncontended_order_costs_one_transaction_and_at_most_one_read,
+        a_known_sold_out_product_is_refused_without_calls,
+        catalog_views_are_served_from_the_snapshot,
+        many_clients_on_many_instances_never_oversell,
+        a_sold_out_marker_tells_other_instances,
+        audits_read_aggregates_and_history_expires,
+    );
+}
+
+/// PostgreSQL only: several instances on one database.
+#[cfg(feature = "postgres")]
+mod postgres_instances {
+    macro_rules! instances {
+        ($($check:ident),+ $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    super::instances::$check().await;
+                }
+            )+
+        };
+    }
+
+    instances!(
+        three_instances_sell_exactly_the_stock_and_claim_each_event_once,
+        a_killed_instances_claims_are_retried_after_the_lease,
+        migrations_are_recorded_and_apply_once,
+        killed_connections_are_busy_then_replaced,
+        history_is_pruned_in_steps_and_pending_events_stay,
+    );
+}
