@@ -2,11 +2,11 @@
 //! acknowledged order and no notification, and SIGTERM lets orders in flight finish before a
 //! clean exit.
 
-use axum::extract::State;
-use axum::http::StatusCode;
 use crate::common::eventually;
 use crate::common::process::Server;
 use crate::common::sale::{RunningSale, STOCK, TOKEN, admin_json, body, sales};
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -1,10 +1,10 @@
 //! Delivery guarantees over real HTTP: signed webhooks, retries with backoff, parking after
 //! the last attempt, crash recovery through leases, and no resends in normal operation.
 
+use crate::common::*;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use crate::common::*;
 use serde_json::{Value, json};
 use stampede_notify::channels::WebhookChannel;
 use stampede_notify::channels::webhook::verify;

@@ -1,11 +1,11 @@
 //! Trace export (feature `otlp`): the real binary sends its spans over OTLP/HTTP to a receiver
 //! run by the test, while serving and, for the last spans, on SIGTERM.
+use crate::common::eventually;
+use crate::common::process::Server;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
-use crate::common::eventually;
-use crate::common::process::Server;
 use serde_json::{Value, json};
 use std::process::Command;
 use std::sync::{Arc, Mutex};

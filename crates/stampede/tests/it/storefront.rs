@@ -445,7 +445,8 @@ async fn pages_carry_the_server_clock_and_reload_without_javascript_for_a_near_s
 #[tokio::test]
 async fn the_cached_menu_carries_each_visitors_own_token_and_follows_stock() {
     let app = TestApp::pizza_shop().await;
-    let (mut ana, mut bob) = (crate::common::browser::Browser::new(&app.base), crate::common::browser::Browser::new(&app.base));
+    let (mut ana, mut bob) =
+        (crate::common::browser::Browser::new(&app.base), crate::common::browser::Browser::new(&app.base));
     let tokens = |html: &str| -> std::collections::BTreeSet<String> {
         html.split("name=\"_csrf\" value=\"").skip(1).map(|rest| rest[..rest.find('"').unwrap()].to_owned()).collect()
     };
