@@ -66,15 +66,11 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "tests"
 cargo test --workspace --locked
 
-step "tests of the SNS and SES channels against moto (aws feature)"
-cargo test -p stampede-notify --features aws --locked
-
-# The stores' features together: one build of each crate serves all these tests.
-step "storage conformance suite: SQLite, DynamoDB on a local moto server, PostgreSQL on a throwaway cluster (aws, postgres features)"
-cargo test -p stampede-store --features aws,postgres --locked --test it conformance::
-
-step "the Lambda binary over a local Lambda Runtime API; two 'serve' instances on one DynamoDB table and on one PostgreSQL database; 'stampede migrate'; trace export to an OTLP/HTTP receiver (aws, postgres, otlp features: one build)"
-cargo test -p stampede --features aws,postgres,otlp --locked --test it -- lambda:: dynamodb_serve:: postgres_serve:: otlp::
+# The aws, postgres and otlp features together: one build of each crate serves all these tests.
+step "with the aws, postgres and otlp features (one build): SNS and SES channels against moto; the storage conformance suite on SQLite, DynamoDB (moto) and PostgreSQL (a throwaway cluster); the Lambda binary over a local Lambda Runtime API; two 'serve' instances on one DynamoDB table and on one PostgreSQL database; 'stampede migrate'; trace export to an OTLP/HTTP receiver; every command's flags in docs/configuration.md"
+cargo test --locked -p stampede-notify -p stampede-store -p stampede \
+    --features stampede/aws,stampede/postgres,stampede/otlp --test it -- \
+    aws:: conformance:: lambda:: dynamodb_serve:: postgres_serve:: otlp:: cli_docs::
 
 step "SAM template (cfn-lint, sam validate --lint)"
 cfn-lint deploy/template.yaml

@@ -11,6 +11,7 @@ mod backup_restore;
 mod bad_input;
 mod binary;
 mod checkout_details;
+mod cli_docs;
 mod client_limits;
 mod compat;
 mod crash_recovery;

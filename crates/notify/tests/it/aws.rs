@@ -1,7 +1,6 @@
 //! SNS and SES channels against a local AWS (moto server in a subprocess), through the real
 //! relay and SQLite outbox. Run with `cargo test -p stampede-notify --features aws`;
 //! `scripts/test.sh` installs moto first.
-#![cfg(feature = "aws")]
 
 use aws_sdk_sns::config::Credentials;
 use serde_json::Value;
