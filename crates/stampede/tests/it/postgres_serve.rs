@@ -1,14 +1,18 @@
 //! `stampede serve --store postgres`: `stampede migrate`, then instances of the real binary
 //! on one database of a throwaway PostgreSQL cluster, as several servers behind a load
-//! balancer would run: a sale through two, and staff signed in on one using the dashboard on
-//! another.
+//! balancer would run: a sale through two, staff signed in on one using the dashboard on
+//! another, and a SIGKILL of one of three mid-sale.
 //! Run: `cargo test -p stampede --features postgres --test it postgres_serve::`.
 use crate::common::browser::Browser;
 use crate::common::pg::fresh_database;
 use crate::common::process::Server;
+use crate::common::sale::{self, RunningSale, Webhooks, create_product_with, sales, start_buying};
 use crate::common::{ADMIN_TOKEN, eventually, order_body};
 use reqwest::Client;
 use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -163,6 +167,89 @@ async fn staff_signed_in_on_one_instance_run_the_dashboard_on_another() {
     // Signing out on B ends the session on A too.
     assert_eq!(on_b.post("/sign-out", &[]).await.status, 303);
     assert_eq!(on_a.get("/admin/orders").await.status, 303);
+}
+
+/// Units of the crash test's sale, on 4 counters.
+const DEAL_STOCK: u64 = 400;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sigkill_of_one_of_three_instances_mid_sale_loses_no_order_and_oversells_nothing() {
+    let url = fresh_database().await;
+    let hooks = Webhooks::start().await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let args = [
+        "--store",
+        "postgres",
+        "--secret-key",
+        "one-secret-for-every-instance",
+        "--no-seed",
+        "--admin-token",
+        sale::TOKEN,
+        "--webhook-urls",
+        &hooks.url,
+        "--webhook-secret",
+        "crash-secret",
+        // The relay's lease is this plus 30 s: what the killed instance's claims wait out.
+        "--notify-timeout-secs",
+        "1",
+    ];
+    let mut servers: Vec<Server> =
+        dirs.iter().map(|d| Server::start_with_env(d.path(), &args, &[("DATABASE_URL", &url)])).collect();
+    let client = Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    create_product_with(&client, &servers[0], json!({"id": "deal", "stock": DEAL_STOCK, "stockShards": 4})).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let bases: Vec<&str> = servers.iter().map(|s| s.base.as_str()).collect();
+    let acked = start_buying(&client, &bases, stop.clone());
+    eventually(60, "a quarter of the stock sold", || async {
+        (acked.lock().unwrap().len() as u64 >= DEAL_STOCK / 4).then_some(())
+    })
+    .await;
+    let killed = servers.pop().unwrap();
+    killed.crash();
+    let (a, b) = (&servers[0], &servers[1]);
+
+    // The two left sell the rest: exactly the stock, whatever the killed one had in flight.
+    eventually(60, "the survivors sell out", || async { (sales(&client, a).await["stock"] == 0).then_some(()) }).await;
+    let acked = RunningSale::stopped(stop, acked).await;
+    let s = sales(&client, b).await;
+    assert_eq!((s["stock"].as_u64(), s["unitsSold"].as_u64()), (Some(0), Some(DEAL_STOCK)), "oversold or lost: {s}");
+    assert_eq!(s["orders"].as_u64(), Some(DEAL_STOCK), "one unit per order: {s}");
+    let ids: HashSet<&str> = acked.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids.len(), acked.len(), "no order acknowledged twice");
+    assert!(acked.len() as u64 <= DEAL_STOCK);
+    for (n, (buyer, id)) in acked.iter().enumerate() {
+        let server = &servers[n % 2];
+        let resp = client.get(server.url(&format!("/api/orders/{id}"))).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "acknowledged order {id} lost");
+        if n % 20 == 0 {
+            // A retry with the buyer's key, on either survivor, gets the same order back.
+            let resp = client
+                .post(server.url("/api/orders"))
+                .header("Idempotency-Key", format!("key-{buyer}"))
+                .json(&sale::body(*buyer))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 201);
+            assert_eq!(resp.headers()["idempotent-replayed"], "true");
+            assert_eq!(resp.json::<Value>().await.unwrap()["id"], id.as_str());
+        }
+    }
+
+    // Every order's event is settled delivered once, those the killed relay had claimed after
+    // its lease ran out, by a survivor. Its sends that never got settled are sent again, so
+    // a receiver may see those twice (it de-duplicates on eventId); no more than it held.
+    let outbox = eventually(90, "every event delivered after the lease", || async {
+        let page = sale::admin_json(&client, a, "/api/admin/outbox?state=pending").await;
+        (page["counts"]["pending"] == 0 && hooks.orders().len() as u64 == DEAL_STOCK).then_some(page)
+    })
+    .await;
+    assert_eq!(outbox["counts"]["failed"], 0, "{outbox}");
+    assert_eq!(outbox["counts"]["delivered"].as_u64(), Some(DEAL_STOCK), "one event per order: {outbox}");
+    let received = hooks.orders();
+    assert!(ids.iter().all(|id| received.contains(*id)), "an acknowledged order's receipt was lost");
+    let repeats = hooks.deliveries() - received.len();
+    assert!(repeats <= 64, "{repeats} repeats: more than the killed relay can hold in flight");
 }
 
 #[tokio::test]
