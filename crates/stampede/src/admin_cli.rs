@@ -55,6 +55,11 @@ pub struct CreateUserArgs {
     /// Directory of the SQLite database (`stampede.db`); created if missing.
     #[arg(long, env = "STAMPEDE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Create the account in this PostgreSQL database (the one `serve --store postgres`
+    /// serves; its schema is brought up to date first) instead of the data directory. Not read
+    /// from DATABASE_URL, so a SQLite shop's account never lands in another database.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 /// Accounts, sessions and sign-in limits for `serve`.
@@ -126,9 +131,14 @@ async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
     if let Some(weak) = password::weakness(&password) {
         bail!("the password is not accepted: {weak}");
     }
-    let accounts = SqliteAccounts::open(&args.data_dir.join("stampede.db"))
-        .with_context(|| format!("opening the database in {}", args.data_dir.display()))?;
-    let user = match register(&accounts, &args.email, args.name.as_deref(), &password, args.role.into()).await {
+    let accounts: Box<dyn Accounts> = match &args.database_url {
+        Some(url) => postgres_accounts(url).await?,
+        None => Box::new(
+            SqliteAccounts::open(&args.data_dir.join("stampede.db"))
+                .with_context(|| format!("opening the database in {}", args.data_dir.display()))?,
+        ),
+    };
+    let user = match register(accounts.as_ref(), &args.email, args.name.as_deref(), &password, args.role.into()).await {
         Ok(user) => user,
         Err(SignUpError::Email(e) | SignUpError::EmailTaken(e) | SignUpError::Name(e) | SignUpError::Password(e)) => {
             bail!("{e}")
@@ -144,6 +154,20 @@ async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
     accounts.record(entry).await?;
     println!("created {} account {}", user.role.as_str(), user.email);
     Ok(())
+}
+
+#[cfg(feature = "postgres")]
+async fn postgres_accounts(url: &str) -> anyhow::Result<Box<dyn Accounts>> {
+    use stampede_store::{PostgresConfig, PostgresStore};
+    let config = PostgresConfig { pool_size: 1, ..PostgresConfig::new(url) };
+    Ok(Box::new(PostgresStore::connect(config).await.context("opening the PostgreSQL store")?))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres_accounts(_: &str) -> anyhow::Result<Box<dyn Accounts>> {
+    bail!(
+        "--database-url needs a build with the postgres feature: cargo run --release --features postgres -- admin ..."
+    )
 }
 
 #[cfg(test)]

@@ -74,9 +74,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The parts only the SQLite store has today: accounts (sign-in, the dashboard), staff
-/// operations and analytics. Without them the shop serves the storefront and the JSON API,
-/// and the admin API with its token, as on Lambda.
+/// The parts the SQLite and PostgreSQL stores have and DynamoDB does not yet: accounts
+/// (sign-in, the dashboard), staff operations and analytics. Without them the shop serves the
+/// storefront and the JSON API, and the admin API with its token, as on Lambda.
 #[derive(Default)]
 struct LocalParts {
     accounts: Option<Arc<dyn Accounts>>,
@@ -119,7 +119,7 @@ async fn run_dynamodb(args: ServeArgs) -> anyhow::Result<()> {
     store.ping().await.with_context(|| format!("reaching the DynamoDB table {table}"))?;
     store.follow_other_instances(Duration::from_secs(1));
     tracing::info!(%table, "serving the DynamoDB table");
-    serve_shared(args, store, "DynamoDB").await
+    serve_shared(args, store, LocalParts::default(), "DynamoDB").await
 }
 
 #[cfg(not(feature = "aws"))]
@@ -147,7 +147,11 @@ async fn run_postgres(args: ServeArgs) -> anyhow::Result<()> {
         let keep = Duration::from_secs(u64::from(args.notify.notify_retention_days) * 86_400);
         tokio::spawn(prune_history(store.clone(), keep));
     }
-    serve_shared(args, store, "PostgreSQL").await
+    // Accounts, sessions, the back office and analytics live in the same database, so a
+    // session begun on one instance is good on all of them.
+    let parts =
+        LocalParts { accounts: Some(store.clone()), backoffice: Some(store.clone()), analytics: Some(store.clone()) };
+    serve_shared(args, store, parts, "PostgreSQL").await
 }
 
 #[cfg(not(feature = "postgres"))]
@@ -170,10 +174,9 @@ pub async fn migrate(args: crate::cli::MigrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves a store several instances share (DynamoDB, PostgreSQL), without the parts only
-/// SQLite has.
+/// Serves a store several instances share (DynamoDB, PostgreSQL), with the `parts` it has.
 #[cfg(any(feature = "aws", feature = "postgres"))]
-async fn serve_shared(args: ServeArgs, store: Arc<dyn Store>, engine: &str) -> anyhow::Result<()> {
+async fn serve_shared(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts, engine: &str) -> anyhow::Result<()> {
     if args.secret_key.is_none() {
         tracing::warn!(
             "no --secret-key: this instance signs with its own data-directory secret, so order links and \
@@ -181,8 +184,12 @@ async fn serve_shared(args: ServeArgs, store: Arc<dyn Store>, engine: &str) -> a
         );
     }
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    tracing::info!("serving the {engine} store; accounts and the dashboard need the SQLite store");
-    serve_store(args, store, LocalParts::default()).await
+    if parts.accounts.is_none() {
+        tracing::info!("serving the {engine} store; it has no accounts, so there is no sign-in or dashboard");
+    } else {
+        tracing::info!("serving the {engine} store");
+    }
+    serve_store(args, store, parts).await
 }
 
 /// Serves `store` until a shutdown signal, then lets in-flight orders finish.

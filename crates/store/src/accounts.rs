@@ -197,3 +197,30 @@ pub trait Accounts: Send + Sync {
         now: Millis,
     ) -> Result<Option<String>, StoreError>;
 }
+
+/// The columns a [`User`] is read from, in [`UserRow`] order; the same on every engine.
+pub(crate) const USER_COLUMNS: &str = "id, email, name, role, created_at, email_verified, active, must_change_password";
+
+/// A user as its row holds it: id, email, name, role, created_at, email_verified, active,
+/// must_change_password.
+pub(crate) type UserRow = (String, String, Option<String>, String, Millis, bool, bool, bool);
+
+/// A stored user row as a [`User`]; an unknown role means a broken row.
+pub(crate) fn to_user(
+    (id, email, name, role, created_at, email_verified, active, must_change_password): UserRow,
+) -> Result<User, StoreError> {
+    let role = Role::parse(&role).ok_or_else(|| StoreError::Backend(format!("stored role `{role}` is invalid")))?;
+    Ok(User { id, email, name, role, created_at, email_verified, active, must_change_password })
+}
+
+/// Refuses to take away the shop's last active admin (by removing or deactivating `user`),
+/// given how many active admins there are now.
+pub(crate) fn keep_an_admin(user: &User, active_admins: i64, what: &str) -> Result<(), StoreError> {
+    if user.role == Role::Admin && user.active && active_admins <= 1 {
+        return Err(StoreError::Conflict(format!("the last active admin cannot be {what}")));
+    }
+    Ok(())
+}
+
+/// Links that ran out this long ago are swept when another is sent.
+pub(crate) const LINK_SWEEP_AFTER: Millis = 24 * 3_600 * 1_000;

@@ -6,9 +6,10 @@
 //! revenue, counts, top products, option popularity and sell-through, because their money
 //! was never taken and their stock went back on the shelf. They are counted separately.
 
-use crate::{Order, StoreError};
+use crate::{Order, ProductView, StoreError};
 use async_trait::async_trait;
 use stampede_domain::{Currency, Millis, Money};
+use std::collections::BTreeMap;
 
 /// An hour in milliseconds.
 pub const HOUR: Millis = 3_600_000;
@@ -208,6 +209,96 @@ pub fn average(total: i64, count: u64) -> i64 {
 /// `part / whole` in basis points, rounded down; `None` when `whole` is zero.
 pub fn basis_points(part: u64, whole: u64) -> Option<u32> {
     (whole > 0).then(|| u32::try_from(u128::from(part) * 10_000 / u128::from(whole)).unwrap_or(u32::MAX))
+}
+
+/// A stored currency code; an unknown one means a broken row.
+pub(crate) fn currency(code: &str) -> Result<Currency, StoreError> {
+    Currency::parse(code).ok_or_else(|| StoreError::Backend(format!("stored currency `{code}` is invalid")))
+}
+
+/// A stored count (never negative) as a figure.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// One cell of the sales series as an engine's query groups it: bucket start, currency
+/// code, orders, revenue.
+pub(crate) type SeriesCell = (Millis, String, i64, i64);
+
+/// The series and totals from the query's cells: every bucket of the range present (empty
+/// ones at zero), currencies by code.
+pub(crate) fn series(
+    cells: impl IntoIterator<Item = SeriesCell>,
+    range: TimeRange,
+    granularity: Granularity,
+) -> Result<(Vec<SalesBucket>, Vec<CurrencyTotals>), StoreError> {
+    // (bucket, currency) -> (orders, revenue); currencies sorted by code.
+    let mut by_cell: BTreeMap<(Millis, String), (u64, i64)> = BTreeMap::new();
+    let mut by_currency: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+    for (bucket, cur, orders, revenue) in cells {
+        let total = by_currency.entry(cur.clone()).or_default();
+        total.0 += count(orders);
+        total.1 = total.1.saturating_add(revenue);
+        by_cell.insert((bucket, cur), (count(orders), revenue));
+    }
+    let currencies = by_currency.keys().map(|c| currency(c)).collect::<Result<Vec<_>, _>>()?;
+    let width = granularity.millis();
+    let last = granularity.floor(range.to - 1);
+    let mut buckets = Vec::new();
+    let mut start = granularity.floor(range.from);
+    while start <= last {
+        let mut orders = 0;
+        let mut revenue = Vec::with_capacity(currencies.len());
+        for cur in &currencies {
+            let (n, amount) = by_cell.get(&(start, cur.as_str().to_owned())).copied().unwrap_or_default();
+            orders += n;
+            revenue.push(Money::new(amount, *cur));
+        }
+        buckets.push(SalesBucket { start, orders, revenue });
+        start += width;
+    }
+    let totals = currencies
+        .iter()
+        .zip(by_currency.values())
+        .map(|(cur, &(orders, revenue))| CurrencyTotals {
+            currency: *cur,
+            orders,
+            revenue: Money::new(revenue, *cur),
+            average_order_value: Money::new(average(revenue, orders), *cur),
+        })
+        .collect();
+    Ok((buckets, totals))
+}
+
+/// A flash sale is a product in the `flash-sale` section or with a sale window.
+pub(crate) fn is_flash_sale(view: &ProductView) -> bool {
+    let p = &view.product;
+    p.category == "flash-sale" || p.sale.starts_at.is_some() || p.sale.ends_at.is_some()
+}
+
+/// A flash-sale product's figures from its uncancelled order lines: units sold, and the
+/// first and last such order's placing time.
+pub(crate) fn flash_sale(view: ProductView, sold: i64, first: Option<Millis>, last: Option<Millis>) -> FlashSale {
+    let units_sold = count(sold);
+    let initial_stock = units_sold + u64::from(view.stock);
+    // Stock only leaves through orders, so with none left the last uncancelled order is the
+    // one that emptied it (a cancellation after that would have put stock back).
+    let sold_out_at = (view.stock == 0 && units_sold > 0).then_some(last).flatten();
+    FlashSale {
+        product_id: view.product.id,
+        product_name: view.product.name,
+        units_sold,
+        stock_left: view.stock,
+        initial_stock,
+        sell_through_bp: basis_points(units_sold, initial_stock),
+        started_at: view.product.sale.starts_at.or(first),
+        sold_out_at,
+    }
+}
+
+/// Where the next export page starts, given this page's orders and whether more follow.
+pub(crate) fn export_next(orders: &[Order], more: bool) -> Option<ExportCursor> {
+    more.then(|| orders.last().map(|o| ExportCursor { created_at: o.created_at, id: o.id.clone() })).flatten()
 }
 
 #[cfg(test)]

@@ -33,3 +33,22 @@ pub trait Backoffice: Send + Sync {
     /// Orders matching `filter`, newest first.
     async fn find_orders(&self, filter: OrderFilter) -> Result<OrderPage, StoreError>;
 }
+
+/// Most orders one page of [`Backoffice::find_orders`] may hold.
+pub const MAX_PAGE: u32 = 200;
+
+/// The filter's customer as a case-folded `LIKE` pattern matching it anywhere, its own
+/// wildcards escaped with a backslash, so a search for "a_b" means just that; `None` if blank.
+pub(crate) fn customer_pattern(filter: &OrderFilter) -> Option<String> {
+    let customer = filter.customer.as_deref().map(str::trim).filter(|c| !c.is_empty())?;
+    let escaped = customer.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    Some(format!("%{escaped}%"))
+}
+
+/// The stock level `delta` leads to from `current`; `Conflict` below zero or past `u32::MAX`.
+pub(crate) fn adjusted_level(id: &str, current: u32, delta: i64) -> Result<u32, StoreError> {
+    i64::from(current)
+        .checked_add(delta)
+        .and_then(|l| u32::try_from(l).ok())
+        .ok_or_else(|| StoreError::Conflict(format!("stock of `{id}` is {current}; it cannot change by {delta}")))
+}

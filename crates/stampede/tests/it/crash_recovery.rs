@@ -4,39 +4,14 @@
 
 use crate::common::eventually;
 use crate::common::process::Server;
-use crate::common::sale::{RunningSale, STOCK, TOKEN, admin_json, body, sales};
-use axum::extract::State;
-use axum::http::StatusCode;
+use crate::common::sale::{RunningSale, STOCK, TOKEN, Webhooks, admin_json, body, sales};
 use serde_json::Value;
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-
-/// Order ids of the `order.placed` webhooks received, across server restarts.
-type Received = Arc<Mutex<HashSet<String>>>;
-
-async fn hook(State(received): State<Received>, body: axum::body::Bytes) -> StatusCode {
-    let event: Value = serde_json::from_slice(&body).unwrap();
-    if event["type"] == "order.placed" {
-        received.lock().unwrap().insert(event["orderId"].as_str().unwrap().to_owned());
-    }
-    StatusCode::NO_CONTENT
-}
-
-/// A webhook receiver on loopback; returns what it received and its URL.
-async fn webhook_receiver() -> (Received, String) {
-    let received = Received::default();
-    let app = axum::Router::new().route("/hook", axum::routing::post(hook)).with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (received, url)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_mid_sale_loses_no_acknowledged_order() {
     let dir = tempfile::tempdir().unwrap();
-    let (received, url) = webhook_receiver().await;
-    let notify = ["--no-seed", "--webhook-urls", &url, "--webhook-secret", "crash-secret"];
+    let hooks = Webhooks::start().await;
+    let notify = ["--no-seed", "--webhook-urls", &hooks.url, "--webhook-secret", "crash-secret"];
     let RunningSale { client, server, stop, acked } = RunningSale::start(dir.path(), &notify, 300).await;
     server.crash();
     let acked = RunningSale::stopped(stop, acked).await;
@@ -70,12 +45,12 @@ async fn a_crash_mid_sale_loses_no_acknowledged_order() {
     // relay had claimed but not settled, and the outbox ends with nothing pending or parked.
     let outbox = eventually(30, "every event delivered after the restart", || async {
         let page = admin_json(&client, &server, "/api/admin/outbox?state=pending").await;
-        (page["counts"]["pending"] == 0 && received.lock().unwrap().len() as u64 == orders).then_some(page)
+        (page["counts"]["pending"] == 0 && hooks.orders().len() as u64 == orders).then_some(page)
     })
     .await;
     assert_eq!(outbox["counts"]["failed"], 0, "{outbox}");
     assert_eq!(outbox["counts"]["delivered"].as_u64().unwrap(), orders, "one event per order: {outbox}");
-    let received = received.lock().unwrap();
+    let received = hooks.orders();
     assert!(acked.iter().all(|(_, id)| received.contains(id)), "an acknowledged order's event was lost");
 }
 

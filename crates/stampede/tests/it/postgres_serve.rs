@@ -1,8 +1,20 @@
-//! `stampede serve --store postgres`: `stampede migrate`, then two instances of the real
-//! binary on one database of a throwaway PostgreSQL cluster, as several servers behind a load
-//! balancer would run. Run: `cargo test -p stampede --features postgres --test it postgres_serve::`.
-use crate::common::ADMIN_TOKEN;
+//! `stampede serve --store postgres`: `stampede migrate`, then instances of the real binary
+//! on one database of a throwaway PostgreSQL cluster, as several servers behind a load
+//! balancer would run: a sale through two, staff signed in on one using the dashboard on
+//! another, and a SIGKILL of one of three mid-sale.
+//! Run: `cargo test -p stampede --features postgres --test it postgres_serve::`.
+use crate::common::browser::Browser;
+use crate::common::pg::fresh_database;
 use crate::common::process::Server;
+use crate::common::sale::{self, RunningSale, Webhooks, create_product_with, sales, start_buying};
+use crate::common::{ADMIN_TOKEN, eventually, order_body};
+use reqwest::Client;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+const PASSWORD: &str = "correct horse battery";
 
 fn migrate(url: &str) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
@@ -20,13 +32,224 @@ fn instance(url: &str, dir: &std::path::Path) -> Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_sell_one_database_without_overselling_and_deliver_every_event_once() {
-    let url = crate::common::pg_server::url();
-    let first = migrate(url);
-    assert!(first.starts_with("applied migrations [1, 2, 3]"), "{first}");
-    assert!(migrate(url).starts_with("schema is up to date"), "a second run changes nothing");
+    let url = fresh_database().await;
+    let first = migrate(&url);
+    assert!(first.starts_with("applied migrations [1, 2, 3, 4]"), "{first}");
+    assert!(migrate(&url).starts_with("schema is up to date"), "a second run changes nothing");
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (a, b) = (instance(url, dir_a.path()), instance(url, dir_b.path()));
+    let (a, b) = (instance(&url, dir_a.path()), instance(&url, dir_b.path()));
     crate::common::two_instances::sell_one_product_through_both(&a, &b).await;
+}
+
+/// `stampede admin create-user` into the database, as an operator makes the first admin.
+fn create_user(url: &str, email: &str, role: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["admin", "create-user", "--email", email, "--role", role, "--database-url", url])
+        .env("STAMPEDE_USER_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Places an order for `qty` slices on `server`; its id.
+async fn place(client: &Client, server: &Server, email: &str, qty: i64) -> String {
+    let resp = client.post(server.url("/api/orders")).json(&order_body(email, "slice", qty)).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+async fn api_product(client: &Client, server: &Server) -> Value {
+    client.get(server.url("/api/products/slice")).send().await.unwrap().json().await.unwrap()
+}
+
+/// One value from the database, for what the pages do not show (an account's id).
+async fn query_one(url: &str, sql: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn staff_signed_in_on_one_instance_run_the_dashboard_on_another() {
+    let url = fresh_database().await;
+    create_user(&url, "boss@example.com", "admin");
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (instance(&url, dir_a.path()), instance(&url, dir_b.path()));
+    let client = Client::new();
+    let product = json!({"id": "slice", "name": "Slice", "category": "pizza",
+        "price": {"amount": 450, "currency": "USD"}, "stock": 20, "stockShards": 4});
+    let made = client.post(a.url("/api/admin/products")).bearer_auth(ADMIN_TOKEN).json(&product).send().await.unwrap();
+    assert_eq!(made.status(), 201);
+    let ana = place(&client, &a, "ana@example.com", 2).await;
+    let bo = place(&client, &b, "bo@example.com", 1).await;
+
+    // Signed in on A; the same cookies are a session on B (one database, one secret key), and
+    // B's forms take the CSRF token B's pages give.
+    let mut on_a = Browser::new(&a.base);
+    on_a.sign_in("boss@example.com", PASSWORD).await;
+    let mut on_b = Browser::new(&b.base);
+    on_b.cookies = on_a.cookies.clone();
+    let list = on_b.get("/admin/orders").await;
+    assert_eq!(list.status, 200, "{}", list.html);
+    assert!(list.html.contains(&ana) && list.html.contains(&bo));
+    let found = on_b.get("/admin/orders?customer=ANA%40").await.html;
+    assert!(found.contains(&ana) && !found.contains(&bo), "the search runs on PostgreSQL");
+    let moved = on_b.post(&format!("/admin/orders/{ana}/status"), &[("status", "preparing")]).await;
+    assert_eq!(moved.status, 303, "{}", moved.html);
+    let preparing = on_a.get("/admin/orders?status=preparing").await.html;
+    assert!(preparing.contains(&ana) && !preparing.contains(&bo), "A lists what B did");
+
+    // Stock and product edits on B hold for A at once, and A's cached menu follows.
+    let restock = on_b.post("/admin/products/slice/stock", &[("delta", "+10"), ("reason", "delivery")]).await;
+    assert_eq!(restock.status, 303, "{}", restock.html);
+    assert_eq!(api_product(&client, &a).await["stock"], 27);
+    assert!(on_a.get("/").await.html.contains("Slice"));
+    let edit = [
+        ("name", "Big slice"),
+        ("description", ""),
+        ("category", "pizza"),
+        ("price", "5.00"),
+        ("currency", "USD"),
+        ("stock_shards", "4"),
+        ("sale_starts", ""),
+        ("sale_ends", ""),
+        ("per_customer_max", ""),
+        ("per_order_max", ""),
+    ];
+    let saved = on_b.post("/admin/products/slice", &edit).await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let edited = api_product(&client, &a).await;
+    assert_eq!(
+        (&edited["name"], &edited["price"]["amount"], &edited["stock"]),
+        (&json!("Big slice"), &json!(500), &json!(27))
+    );
+    eventually(10, "A's menu shows B's edit", || async {
+        Browser::new(&a.base).get("/").await.html.contains("Big slice").then_some(())
+    })
+    .await;
+
+    // Staff made on A sign in on B; deactivated on B, their session on A ends.
+    let added = on_a
+        .post(
+            "/admin/staff",
+            &[("email", "cook@example.com"), ("name", ""), ("password", PASSWORD), ("role", "kitchen")],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.html);
+    let mut cook = Browser::new(&b.base);
+    cook.sign_in("cook@example.com", PASSWORD).await;
+    cook.base = a.base.clone();
+    assert_eq!(cook.get("/admin/orders").await.status, 200);
+    let cook_id = query_one(&url, "SELECT id FROM users WHERE email = 'cook@example.com'").await;
+    assert_eq!(on_b.post(&format!("/admin/staff/{cook_id}/deactivate"), &[]).await.status, 303);
+    assert_eq!(cook.get("/admin/orders").await.status, 303, "signed out everywhere");
+
+    // A customer's account, made on A, is theirs on B.
+    let mut customer = Browser::new(&a.base);
+    let made = customer.post("/sign-up", &[("email", "cy@example.com"), ("name", "Cy"), ("password", PASSWORD)]).await;
+    assert_eq!(made.location.as_deref(), Some("/account"), "{}", made.html);
+    customer.base = b.base.clone();
+    let account = customer.get("/account").await;
+    assert!(account.status == 200 && account.html.contains("cy@example.com"), "{}", account.html);
+
+    // Analytics and the CSV on B count the orders placed on both; the audit log on A has B's actions.
+    let analytics = on_b.get("/admin/analytics").await;
+    assert_eq!(analytics.status, 200, "{}", analytics.html);
+    assert!(analytics.html.contains("Slice"), "{}", analytics.html);
+    let placed: Value = client.get(a.url(&format!("/api/orders/{ana}"))).send().await.unwrap().json().await.unwrap();
+    let today = &placed["createdAt"].as_str().unwrap()[..10];
+    let csv = on_b.get(&format!("/admin/orders.csv?from={today}&to={today}")).await;
+    assert_eq!(csv.status, 200, "{}", csv.html);
+    assert!(csv.html.contains(&ana) && csv.html.contains(&bo));
+    let audit = on_a.get("/admin/audit").await.html;
+    assert!(audit.contains("delivery") && audit.contains("cook@example.com"), "{audit}");
+
+    // Signing out on B ends the session on A too.
+    assert_eq!(on_b.post("/sign-out", &[]).await.status, 303);
+    assert_eq!(on_a.get("/admin/orders").await.status, 303);
+}
+
+/// Units of the crash test's sale, on 4 counters.
+const DEAL_STOCK: u64 = 400;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sigkill_of_one_of_three_instances_mid_sale_loses_no_order_and_oversells_nothing() {
+    let url = fresh_database().await;
+    let hooks = Webhooks::start().await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let args = [
+        "--store",
+        "postgres",
+        "--secret-key",
+        "one-secret-for-every-instance",
+        "--no-seed",
+        "--admin-token",
+        sale::TOKEN,
+        "--webhook-urls",
+        &hooks.url,
+        "--webhook-secret",
+        "crash-secret",
+        // The relay's lease is this plus 30 s: what the killed instance's claims wait out.
+        "--notify-timeout-secs",
+        "1",
+    ];
+    let mut servers: Vec<Server> =
+        dirs.iter().map(|d| Server::start_with_env(d.path(), &args, &[("DATABASE_URL", &url)])).collect();
+    let client = Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    create_product_with(&client, &servers[0], json!({"id": "deal", "stock": DEAL_STOCK, "stockShards": 4})).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let bases: Vec<&str> = servers.iter().map(|s| s.base.as_str()).collect();
+    let acked = start_buying(&client, &bases, stop.clone());
+    eventually(60, "a quarter of the stock sold", || async {
+        (acked.lock().unwrap().len() as u64 >= DEAL_STOCK / 4).then_some(())
+    })
+    .await;
+    let killed = servers.pop().unwrap();
+    killed.crash();
+    let (a, b) = (&servers[0], &servers[1]);
+
+    // The two left sell the rest: exactly the stock, whatever the killed one had in flight.
+    eventually(60, "the survivors sell out", || async { (sales(&client, a).await["stock"] == 0).then_some(()) }).await;
+    let acked = RunningSale::stopped(stop, acked).await;
+    let s = sales(&client, b).await;
+    assert_eq!((s["stock"].as_u64(), s["unitsSold"].as_u64()), (Some(0), Some(DEAL_STOCK)), "oversold or lost: {s}");
+    assert_eq!(s["orders"].as_u64(), Some(DEAL_STOCK), "one unit per order: {s}");
+    let ids: HashSet<&str> = acked.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids.len(), acked.len(), "no order acknowledged twice");
+    assert!(acked.len() as u64 <= DEAL_STOCK);
+    for (n, (buyer, id)) in acked.iter().enumerate() {
+        let server = &servers[n % 2];
+        let resp = client.get(server.url(&format!("/api/orders/{id}"))).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "acknowledged order {id} lost");
+        if n % 20 == 0 {
+            // A retry with the buyer's key, on either survivor, gets the same order back.
+            let resp = client
+                .post(server.url("/api/orders"))
+                .header("Idempotency-Key", format!("key-{buyer}"))
+                .json(&sale::body(*buyer))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 201);
+            assert_eq!(resp.headers()["idempotent-replayed"], "true");
+            assert_eq!(resp.json::<Value>().await.unwrap()["id"], id.as_str());
+        }
+    }
+
+    // Every order's event is settled delivered once, those the killed relay had claimed after
+    // its lease ran out, by a survivor. Its sends that never got settled are sent again, so
+    // a receiver may see those twice (it de-duplicates on eventId); no more than it held.
+    let outbox = eventually(90, "every event delivered after the lease", || async {
+        let page = sale::admin_json(&client, a, "/api/admin/outbox?state=pending").await;
+        (page["counts"]["pending"] == 0 && hooks.orders().len() as u64 == DEAL_STOCK).then_some(page)
+    })
+    .await;
+    assert_eq!(outbox["counts"]["failed"], 0, "{outbox}");
+    assert_eq!(outbox["counts"]["delivered"].as_u64(), Some(DEAL_STOCK), "one event per order: {outbox}");
+    let received = hooks.orders();
+    assert!(ids.iter().all(|id| received.contains(*id)), "an acknowledged order's receipt was lost");
+    let repeats = hooks.deliveries() - received.len();
+    assert!(repeats <= 64, "{repeats} repeats: more than the killed relay can hold in flight");
 }
 
 #[tokio::test]

@@ -10,7 +10,12 @@
 //!   levels (one aggregate query a second), like DynamoDB's snapshot poll; LISTEN/NOTIFY
 //!   would need a connection held outside the pool and is left for later.
 //! - Pool: deadpool over tokio-postgres. Plain TCP for now (no TLS crate in the build).
+//! - Accounts, the back office and analytics live in the same database (`accounts.rs`,
+//!   `backoffice.rs`, `analytics.rs`), so sessions and staff edits hold on every instance.
 
+mod accounts;
+mod analytics;
+mod backoffice;
 mod line;
 mod outbox;
 mod place;

@@ -2,13 +2,10 @@
 //! transaction alike.
 
 use super::pg_error;
+use crate::analytics::currency;
 use crate::{Order, OrderPage, ProductSales, ProductView, StoreError};
-use stampede_domain::{Currency, Customer, CustomerKey, Money, OrderLine, OrderStatus, Phone, Product};
+use stampede_domain::{Customer, CustomerKey, Money, OrderLine, OrderStatus, Phone, Product};
 use tokio_postgres::{GenericClient, Row};
-
-fn currency(code: &str) -> Result<Currency, StoreError> {
-    Currency::parse(code).ok_or_else(|| StoreError::Backend(format!("stored currency `{code}` is invalid")))
-}
 
 /// A stored count as the domain's `u32`; a negative or huge value means a broken row.
 pub fn count(n: i64) -> Result<u32, StoreError> {
@@ -121,9 +118,15 @@ pub async fn customer_orders(
         )
         .await
         .map_err(pg_error)?;
-    let has_more = rows.len() > limit as usize;
-    let mut orders = Vec::with_capacity(rows.len().min(limit as usize));
-    for r in rows.iter().take(limit as usize) {
+    order_page(c, &rows, limit).await
+}
+
+/// The orders of `ids` (rows of one id each, one more than `limit` when another page
+/// follows), as a page whose cursor is its last order id.
+pub async fn order_page(c: &impl GenericClient, ids: &[Row], limit: u32) -> Result<OrderPage, StoreError> {
+    let has_more = ids.len() > limit as usize;
+    let mut orders = Vec::with_capacity(ids.len().min(limit as usize));
+    for r in ids.iter().take(limit as usize) {
         orders.extend(load_order(c, r.get(0)).await?);
     }
     let next_cursor = has_more.then(|| orders.last().map(|o| o.id.clone())).flatten();

@@ -121,6 +121,59 @@ CREATE TABLE waiting_rooms (
     version    BIGINT NOT NULL
 );
 "#,
+    r#"
+-- Accounts, the back office and analytics, as on SQLite, shared by every instance: customers
+-- and staff (emails lower-cased), signed-in sessions by the SHA-256 of their token, the audit
+-- log of staff actions, orders placed while signed in, one-time emailed links (by the hash of
+-- their token) and carts saved on accounts.
+CREATE TABLE users (
+    id                   TEXT PRIMARY KEY,     -- UUIDv7
+    email                TEXT NOT NULL UNIQUE,
+    name                 TEXT,
+    role                 TEXT NOT NULL CHECK (role IN ('customer', 'kitchen', 'admin')),
+    password_hash        TEXT NOT NULL,        -- argon2id PHC string
+    created_at           BIGINT NOT NULL,
+    email_verified       BOOLEAN NOT NULL DEFAULT FALSE,
+    active               BOOLEAN NOT NULL DEFAULT TRUE,
+    must_change_password BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE TABLE audit_log (
+    id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at     BIGINT NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE account_orders (
+    user_id  TEXT NOT NULL REFERENCES users (id),
+    order_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, order_id)
+);
+CREATE TABLE email_links (
+    token_hash TEXT PRIMARY KEY,
+    purpose    TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+CREATE INDEX email_links_by_email ON email_links (email, created_at);
+CREATE INDEX email_links_by_expiry ON email_links (expires_at);
+CREATE TABLE saved_carts (
+    user_id    TEXT PRIMARY KEY,
+    cart       TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

@@ -5,9 +5,10 @@
 use super::read_pool::ReadPool;
 use super::schema;
 use super::writer::now_millis;
+use crate::accounts::{LINK_SWEEP_AFTER, USER_COLUMNS, UserRow, keep_an_admin, to_user};
 use crate::{
     Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
-    Role, StoreError, User,
+    StoreError, User,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -50,19 +51,8 @@ impl SqliteAccounts {
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, created_at, email_verified, active, must_change_password";
-
-type UserRow = (String, String, Option<String>, String, Millis, bool, bool, bool);
-
 fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
-}
-
-fn to_user(
-    (id, email, name, role, created_at, email_verified, active, must_change_password): UserRow,
-) -> Result<User, StoreError> {
-    let role = Role::parse(&role).ok_or_else(|| StoreError::Backend(format!("stored role `{role}` is invalid")))?;
-    Ok(User { id, email, name, role, created_at, email_verified, active, must_change_password })
 }
 
 /// A staff account by id, inside `tx`.
@@ -71,16 +61,9 @@ fn staff_member(tx: &Connection, id: &str) -> Result<Option<User>, StoreError> {
     tx.query_row(&sql, [id], user_row).optional()?.map(to_user).transpose()
 }
 
-/// Refuses to take away the shop's last active admin (by removing or deactivating `user`).
-fn keep_an_admin(tx: &Connection, user: &User, what: &str) -> Result<(), StoreError> {
-    if user.role == Role::Admin && user.active {
-        let admins: i64 =
-            tx.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1", [], |r| r.get(0))?;
-        if admins <= 1 {
-            return Err(StoreError::Conflict(format!("the last active admin cannot be {what}")));
-        }
-    }
-    Ok(())
+/// How many active admins the shop has, inside `tx`.
+fn active_admins(tx: &Connection) -> Result<i64, StoreError> {
+    Ok(tx.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1", [], |r| r.get(0))?)
 }
 
 #[async_trait]
@@ -187,7 +170,7 @@ impl Accounts for SqliteAccounts {
             // Immediate: the count of admins must not change between reading and deleting.
             let tx = Transaction::new_unchecked(c, TransactionBehavior::Immediate)?;
             let Some(user) = staff_member(&tx, &id)? else { return Ok(None) };
-            keep_an_admin(&tx, &user, "removed")?;
+            keep_an_admin(&user, active_admins(&tx)?, "removed")?;
             tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
             tx.execute("DELETE FROM account_orders WHERE user_id = ?1", [&id])?;
             tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
@@ -204,7 +187,7 @@ impl Accounts for SqliteAccounts {
             let tx = Transaction::new_unchecked(c, TransactionBehavior::Immediate)?;
             let Some(mut user) = staff_member(&tx, &id)? else { return Ok(None) };
             if !active {
-                keep_an_admin(&tx, &user, "deactivated")?;
+                keep_an_admin(&user, active_admins(&tx)?, "deactivated")?;
                 tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
             }
             tx.execute("UPDATE users SET active = ?2 WHERE id = ?1", params![id, active])?;
@@ -335,7 +318,7 @@ impl Accounts for SqliteAccounts {
             let now = now_millis();
             let tx = c.unchecked_transaction()?;
             // Sending is rare, so it also sweeps links that ran out a day ago.
-            tx.execute("DELETE FROM email_links WHERE expires_at < ?1", [now - 24 * 3600 * 1000])?;
+            tx.execute("DELETE FROM email_links WHERE expires_at < ?1", [now - LINK_SWEEP_AFTER])?;
             tx.execute(
                 "INSERT INTO email_links (token_hash, purpose, email, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![link.token_hash, link.purpose.as_str(), link.email.to_lowercase(), now, link.expires_at],
@@ -375,55 +358,5 @@ impl Accounts for SqliteAccounts {
             Ok(email)
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn new_user(email: &str, role: Role) -> NewUser {
-        NewUser { email: email.into(), name: None, role, password_hash: "$argon2id$stub".into(), email_verified: false }
-    }
-
-    #[tokio::test]
-    async fn users_sessions_and_audit_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let accounts = SqliteAccounts::open(&dir.path().join("stampede.db")).unwrap();
-        let ana = accounts.create_user(new_user("Ana@Example.com", Role::Admin)).await.unwrap();
-        assert_eq!(ana.email, "ana@example.com");
-        let again = accounts.create_user(new_user("ana@example.COM", Role::Customer)).await;
-        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-        accounts.create_user(new_user("eve@example.com", Role::Customer)).await.unwrap();
-        accounts.create_user(new_user("cook@example.com", Role::Kitchen)).await.unwrap();
-        let staff: Vec<String> = accounts.staff().await.unwrap().into_iter().map(|u| u.email).collect();
-        assert_eq!(staff, ["ana@example.com", "cook@example.com"], "customers are not staff");
-        let creds = accounts.credentials("ANA@example.com").await.unwrap().unwrap();
-        assert_eq!((creds.user.role, creds.password_hash.as_str()), (Role::Admin, "$argon2id$stub"));
-
-        let now = now_millis();
-        accounts
-            .start_session(NewSession { token_hash: "h1".into(), user_id: ana.id.clone(), expires_at: now + 60_000 })
-            .await
-            .unwrap();
-        assert_eq!(accounts.session_user("h1", now).await.unwrap(), Some(ana.clone()));
-        assert_eq!(accounts.session_user("h1", now + 60_000).await.unwrap(), None, "expired");
-        assert_eq!(accounts.session_user("other", now).await.unwrap(), None);
-        accounts.end_session("h1").await.unwrap();
-        assert_eq!(accounts.session_user("h1", now).await.unwrap(), None, "signed out");
-
-        for n in 0..3 {
-            let entry = NewAudit {
-                actor: ana.email.clone(),
-                action: "stock.adjust".into(),
-                target: format!("p{n}"),
-                detail: "delivery".into(),
-            };
-            accounts.record(entry).await.unwrap();
-        }
-        let page = accounts.audit_log(None, 2).await.unwrap();
-        assert_eq!(page.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["p2", "p1"]);
-        let rest = accounts.audit_log(Some(page[1].id), 2).await.unwrap();
-        assert_eq!(rest.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["p0"]);
     }
 }

@@ -5,15 +5,14 @@
 //! the UUIDv7 id cannot stand in for it because the writer mints ids after it reads the clock.
 
 use super::{SqliteStore, rows};
+use crate::StoreError;
 use crate::analytics::{
-    Analytics, CurrencyTotals, ExportCursor, ExportPage, FlashSale, Granularity, OptionPopularity, SalesBucket,
-    SalesReport, TimeRange, TopProduct, average, basis_points,
+    self, Analytics, CurrencyTotals, ExportCursor, ExportPage, FlashSale, Granularity, OptionPopularity, SalesBucket,
+    SalesReport, TimeRange, TopProduct, count, currency, export_next, flash_sale, is_flash_sale,
 };
-use crate::{ProductView, StoreError};
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
-use stampede_domain::{Currency, Millis, Money};
-use std::collections::BTreeMap;
+use stampede_domain::{Millis, Money};
 
 #[async_trait]
 impl Analytics for SqliteStore {
@@ -91,62 +90,17 @@ const EXPORT_SQL: &str = "SELECT id FROM orders
          WHERE (created_at, id) > (?1, ?2) AND created_at >= ?3 AND created_at < ?4
          ORDER BY created_at, id LIMIT ?5";
 
-fn currency(code: &str) -> Result<Currency, StoreError> {
-    Currency::parse(code).ok_or_else(|| StoreError::Backend(format!("stored currency `{code}` is invalid")))
-}
-
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
 /// Revenue and orders per bucket and per currency, every bucket present.
 fn series(
     conn: &Connection,
     range: TimeRange,
     granularity: Granularity,
 ) -> Result<(Vec<SalesBucket>, Vec<CurrencyTotals>), StoreError> {
-    let width = granularity.millis();
     let mut stmt = conn.prepare_cached(SERIES_SQL)?;
-    let rows = stmt.query_map(params![range.from, range.to, width], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+    let rows = stmt.query_map(params![range.from, range.to, granularity.millis()], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })?;
-    // (bucket, currency) -> (orders, revenue); currencies sorted by code.
-    let mut cells: BTreeMap<(Millis, String), (u64, i64)> = BTreeMap::new();
-    let mut by_currency: BTreeMap<String, (u64, i64)> = BTreeMap::new();
-    for row in rows {
-        let (bucket, cur, orders, revenue) = row?;
-        let total = by_currency.entry(cur.clone()).or_default();
-        total.0 += count(orders);
-        total.1 = total.1.saturating_add(revenue);
-        cells.insert((bucket, cur), (count(orders), revenue));
-    }
-    let currencies = by_currency.keys().map(|c| currency(c)).collect::<Result<Vec<_>, _>>()?;
-    let first = granularity.floor(range.from);
-    let last = granularity.floor(range.to - 1);
-    let mut buckets = Vec::new();
-    let mut start = first;
-    while start <= last {
-        let mut orders = 0;
-        let mut revenue = Vec::with_capacity(currencies.len());
-        for cur in &currencies {
-            let (n, amount) = cells.get(&(start, cur.as_str().to_owned())).copied().unwrap_or_default();
-            orders += n;
-            revenue.push(Money::new(amount, *cur));
-        }
-        buckets.push(SalesBucket { start, orders, revenue });
-        start += width;
-    }
-    let totals = currencies
-        .iter()
-        .zip(by_currency.values())
-        .map(|(cur, &(orders, revenue))| CurrencyTotals {
-            currency: *cur,
-            orders,
-            revenue: Money::new(revenue, *cur),
-            average_order_value: Money::new(average(revenue, orders), *cur),
-        })
-        .collect();
-    Ok((buckets, totals))
+    analytics::series(rows.collect::<Result<Vec<_>, _>>()?, range, granularity)
 }
 
 fn cancelled(conn: &Connection, range: TimeRange) -> Result<u64, StoreError> {
@@ -181,33 +135,13 @@ fn option_popularity(conn: &Connection, range: TimeRange) -> Result<Vec<OptionPo
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// A flash sale is a product in the `flash-sale` section or with a sale window.
-fn is_flash_sale(view: &ProductView) -> bool {
-    let p = &view.product;
-    p.category == "flash-sale" || p.sale.starts_at.is_some() || p.sale.ends_at.is_some()
-}
-
 fn flash_sales(conn: &Connection) -> Result<Vec<FlashSale>, StoreError> {
     let mut stmt = conn.prepare_cached(FLASH_SALE_SQL)?;
     let mut sales = Vec::new();
     for view in rows::load_products(conn)?.into_iter().filter(is_flash_sale) {
         let (sold, first, last): (i64, Option<Millis>, Option<Millis>) =
             stmt.query_row([&view.product.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        let units_sold = count(sold);
-        let initial_stock = units_sold + u64::from(view.stock);
-        // Stock only leaves through orders, so with none left the last uncancelled order is
-        // the one that emptied it (a cancellation after that would have put stock back).
-        let sold_out_at = (view.stock == 0 && units_sold > 0).then_some(last).flatten();
-        sales.push(FlashSale {
-            product_id: view.product.id,
-            product_name: view.product.name,
-            units_sold,
-            stock_left: view.stock,
-            initial_stock,
-            sell_through_bp: basis_points(units_sold, initial_stock),
-            started_at: view.product.sale.starts_at.or(first),
-            sold_out_at,
-        });
+        sales.push(flash_sale(view, sold, first, last));
     }
     Ok(sales)
 }
@@ -231,9 +165,7 @@ fn export_page(
     for id in ids.iter().take(limit as usize) {
         orders.extend(rows::load_order(&tx, id)?);
     }
-    let next = (ids.len() > limit as usize)
-        .then(|| orders.last().map(|o| ExportCursor { created_at: o.created_at, id: o.id.clone() }))
-        .flatten();
+    let next = export_next(&orders, ids.len() > limit as usize);
     Ok(ExportPage { orders, next })
 }
 

@@ -2,6 +2,7 @@
 //! so stock changes and definitions stay in step with the live catalog.
 
 use super::batch_stock::BatchStock;
+use crate::backoffice::adjusted_level;
 use crate::{ProductView, StoreError};
 use rusqlite::{Connection, params};
 use stampede_domain::{Millis, OrderRejection, Product};
@@ -34,10 +35,7 @@ pub fn adjust_stock(
 ) -> Result<ProductView, StoreError> {
     let product = definitions.get(id).ok_or_else(|| StoreError::NotFound { what: "product", id: id.to_owned() })?;
     let current = stock.available(conn, id)?;
-    let level = i64::from(current)
-        .checked_add(delta)
-        .and_then(|l| u32::try_from(l).ok())
-        .ok_or_else(|| StoreError::Conflict(format!("stock of `{id}` is {current}; it cannot change by {delta}")))?;
+    let level = adjusted_level(id, current, delta)?;
     stock.set(id, level);
     Ok(ProductView { product: product.clone(), stock: level })
 }

@@ -1,20 +1,14 @@
 //! The staff order search: by status, placing time and customer, newest first.
 
 use super::rows;
+use crate::backoffice::{MAX_PAGE, customer_pattern};
 use crate::{OrderFilter, OrderPage, StoreError};
 use rusqlite::{Connection, params};
-
-/// Most orders one page may hold.
-pub const MAX_PAGE: u32 = 200;
 
 /// A page of orders matching `filter`. The cursor is the last order id of the previous page.
 pub fn find_orders(conn: &Connection, filter: &OrderFilter) -> Result<OrderPage, StoreError> {
     let limit = filter.limit.clamp(1, MAX_PAGE);
-    // LIKE patterns escape their own wildcards, so a search for "a_b" means just that.
-    let customer = filter.customer.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(|c| {
-        let escaped = c.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let customer = customer_pattern(filter);
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM orders
          WHERE (?1 IS NULL OR status = ?1)

@@ -4,6 +4,9 @@
 pub mod browser;
 pub mod moto;
 #[cfg(feature = "postgres")]
+#[path = "../../../../store/tests/it/conformance/pg.rs"]
+pub mod pg;
+#[cfg(feature = "postgres")]
 #[path = "../../../../store/tests/it/conformance/pg_server.rs"]
 pub mod pg_server;
 pub mod process;

@@ -1,15 +1,25 @@
-//! A flash sale against a real server process: a product, and buyers who keep ordering.
+//! A flash sale against real server processes: a product, buyers who keep ordering, and a
+//! webhook receiver that counts the receipts.
 
 use super::process::Server;
+use axum::extract::State;
+use axum::http::StatusCode;
 use reqwest::Client;
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 pub const TOKEN: &str = "crash-test-token";
 pub const STOCK: u64 = 100_000;
 
 pub async fn create_product(client: &Client, server: &Server, id: &str) {
-    let body = json!({"id": id, "name": "Crash deal", "category": "flash-sale", "price": {"amount": 100, "currency": "USD"}, "stock": STOCK});
+    create_product_with(client, server, json!({"id": id, "stock": STOCK})).await;
+}
+
+/// Creates the crash-deal product with `fields` (`id`, `stock`, `stockShards`, ...) on `server`.
+pub async fn create_product_with(client: &Client, server: &Server, fields: Value) {
+    let mut body = json!({"name": "Crash deal", "category": "flash-sale", "price": {"amount": 100, "currency": "USD"}});
+    body.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
     let resp = client.post(server.url("/api/admin/products")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
     assert_eq!(resp.status(), 201);
 }
@@ -18,22 +28,27 @@ pub fn body(buyer: usize) -> Value {
     json!({"userId": format!("b{buyer}"), "productId": "deal", "quantity": 1})
 }
 
-/// Buys from 32 concurrent clients until stopped; returns (buyer, order id) for every 201.
+/// Buys from 32 concurrent clients, spread over the servers at `bases`, until stopped;
+/// returns (buyer, order id) for every 201. Buyer `i` orders with the key `key-{i}`.
 pub fn start_buying(
     client: &Client,
-    base: &str,
+    bases: &[&str],
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Arc<Mutex<Vec<(usize, String)>>> {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    for _ in 0..32 {
-        let (client, url, stop, acked, next) =
-            (client.clone(), format!("{base}/api/orders"), stop.clone(), acked.clone(), next.clone());
+    for n in 0..32 {
+        let url = format!("{}/api/orders", bases[n % bases.len()]);
+        let (client, stop, acked, next) = (client.clone(), stop.clone(), acked.clone(), next.clone());
         tokio::spawn(async move {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let sent = client.post(&url).header("Idempotency-Key", format!("key-{i}")).json(&body(i)).send().await;
-                let Ok(resp) = sent else { continue };
+                let Ok(resp) = sent else {
+                    // A killed server refuses at once: do not spin on it.
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                };
                 if resp.status() == 201
                     && let Ok(order) = resp.json::<Value>().await
                 {
@@ -72,7 +87,7 @@ impl RunningSale {
         let server = Server::start(dir, &args);
         create_product(&client, &server, "deal").await;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let acked = start_buying(&client, &server.base, stop.clone());
+        let acked = start_buying(&client, &[&server.base], stop.clone());
         while acked.lock().unwrap().len() < min_acked {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
@@ -87,5 +102,41 @@ impl RunningSale {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         acked.lock().unwrap().clone()
+    }
+}
+
+/// A webhook receiver on loopback that keeps the order id of every `order.placed` event it
+/// gets, repeats included.
+pub struct Webhooks {
+    pub url: String,
+    placed: Arc<Mutex<Vec<String>>>,
+}
+
+async fn hook(State(placed): State<Arc<Mutex<Vec<String>>>>, body: axum::body::Bytes) -> StatusCode {
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    if event["type"] == "order.placed" {
+        placed.lock().unwrap().push(event["orderId"].as_str().unwrap().to_owned());
+    }
+    StatusCode::NO_CONTENT
+}
+
+impl Webhooks {
+    pub async fn start() -> Webhooks {
+        let placed = Arc::new(Mutex::new(Vec::new()));
+        let app = axum::Router::new().route("/hook", axum::routing::post(hook)).with_state(placed.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Webhooks { url, placed }
+    }
+
+    /// The orders whose `order.placed` event arrived at least once.
+    pub fn orders(&self) -> HashSet<String> {
+        self.placed.lock().unwrap().iter().cloned().collect()
+    }
+
+    /// Every `order.placed` delivery, repeats included.
+    pub fn deliveries(&self) -> usize {
+        self.placed.lock().unwrap().len()
     }
 }

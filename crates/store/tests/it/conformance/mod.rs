@@ -3,6 +3,9 @@
 //! cluster this test starts) with `--features postgres`. Each check gets a fresh, empty
 //! store. Run: `cargo test -p stampede-store --features aws,postgres --test it conformance::`.
 
+pub mod accounts_checks;
+pub mod analytics_checks;
+pub mod backoffice_checks;
 #[cfg(feature = "aws")]
 pub mod budget;
 pub mod checks;
@@ -14,6 +17,7 @@ pub mod moto;
 pub mod pg;
 #[cfg(feature = "postgres")]
 pub mod pg_server;
+pub mod staff;
 
 use stampede_store::{SqliteConfig, SqliteStore, Store};
 use std::sync::Arc;
@@ -88,6 +92,60 @@ every_adapter!(
     joining_the_line_is_idempotent_per_customer_and_ordered_by_rank,
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
 );
+
+/// The staff side (accounts, back office, analytics) on every engine that has it (DynamoDB
+/// has none yet): one test per check and engine, each on a fresh shop, those in
+/// `analytics_checks` starting from its `history()`.
+macro_rules! staff_checks {
+    ($engine:ident, $checks:ident, $history:expr, $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let history: Option<staff::History> = $history;
+                super::$checks::$check(staff::$engine(history.as_ref()).await).await;
+            }
+        )+
+    };
+}
+
+macro_rules! staff_suite {
+    ($module:ident, $engine:ident) => {
+        mod $module {
+            use super::{analytics_checks, staff};
+            staff_checks!(
+                $engine,
+                accounts_checks,
+                None,
+                users_sessions_and_audit_round_trip,
+                staff_management_keeps_an_active_admin,
+                links_open_once_and_carts_and_orders_follow_the_account,
+            );
+            staff_checks!(
+                $engine,
+                backoffice_checks,
+                None,
+                edits_and_stock_adjustments_show_at_once,
+                adjusted_stock_on_several_counters_sells_exactly,
+                the_order_search_filters_by_status_time_and_customer,
+            );
+            staff_checks!(
+                $engine,
+                analytics_checks,
+                Some(analytics_checks::history()),
+                daily_report_over_three_days_gives_the_exact_figures,
+                flash_sales_report_sell_through_and_time_to_sell_out,
+                hourly_buckets_include_empty_hours_and_exclude_the_end,
+                a_range_without_orders_is_all_zero_buckets,
+                export_pages_through_every_order_in_the_range_once,
+                orders_placed_through_the_store_show_up_and_cancelling_removes_them,
+            );
+        }
+    };
+}
+
+staff_suite!(sqlite_staff, sqlite);
+#[cfg(feature = "postgres")]
+staff_suite!(postgres_staff, postgres);
 
 /// DynamoDB only: the per-order budget in calls, and many instances racing.
 #[cfg(feature = "aws")]

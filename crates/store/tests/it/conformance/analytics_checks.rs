@@ -1,10 +1,9 @@
-//! Sales analytics on fixed data: a real SQLite file with known orders at known times, and
-//! the exact figures they must give.
+//! Sales analytics on fixed data: known orders at known times written into the tables
+//! (`History`), and the exact figures they must give, on every engine with analytics.
 
-use rusqlite::{Connection, params};
+use super::staff::{History, PastLine as Line, PastOrder, Shop};
 use stampede_domain::{Currency, Money, OptionChoice, OptionGroup, Product, SaleRules};
 use stampede_store::analytics::{DAY, ExportCursor, FlashSale, Granularity, HOUR, OptionPopularity, TimeRange};
-use stampede_store::{Analytics, SqliteConfig, SqliteStore, Store};
 
 /// 2026-11-20T00:00:00Z.
 const T0: i64 = 1_795_132_800_000;
@@ -47,109 +46,63 @@ fn group(id: &str, min: u32, max: u32, choices: &[&str]) -> OptionGroup {
     }
 }
 
-/// A line as stored: product, name, quantity, unit price, currency, options as (group, choice).
-struct Line(&'static str, &'static str, u32, i64, &'static str, &'static [(&'static str, &'static str)]);
-
-fn options_json(options: &[(&str, &str)]) -> String {
-    let items: Vec<_> = options
-        .iter()
-        .map(|(g, c)| {
-            serde_json::json!({"group_id": g, "group_name": g.to_uppercase(), "choice_id": c,
-                               "choice_name": c.to_uppercase(), "price_delta": 0})
-        })
-        .collect();
-    serde_json::Value::Array(items).to_string()
-}
-
-fn insert_order(conn: &Connection, id: &str, at: i64, status: &str, lines: &[Line]) {
-    let total: i64 = lines.iter().map(|l| i64::from(l.2) * l.3).sum();
-    conn.execute(
-        "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
-                             created_at, updated_at)
-         VALUES (?1, 'ana@example.com', 'ana@example.com', 'Ana', ?2, ?3, ?4, ?5, ?5)",
-        params![id, status, total, lines[0].4, at],
-    )
-    .unwrap();
-    for (n, l) in lines.iter().enumerate() {
-        conn.execute(
-            "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount,
-                                      line_amount, currency)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![id, n, l.0, l.1, l.2, options_json(l.5), l.3, i64::from(l.2) * l.3, l.4],
-        )
-        .unwrap();
-    }
-}
-
-/// The shop: a pizza with size and toppings, a drink, and two flash sales, one sold out.
-async fn fixture(dir: &std::path::Path) -> SqliteStore {
-    {
-        let store = SqliteStore::open(SqliteConfig::in_dir(dir)).unwrap();
-        let pizza_groups =
-            vec![group("size", 1, 1, &["small", "large"]), group("toppings", 0, 2, &["olives", "basil"])];
-        let truffle_sale = SaleRules { starts_at: Some(T0 + 12 * HOUR), ..SaleRules::default() };
-        for (p, stock) in [
-            (product("margherita", "pizza", 900, pizza_groups, SaleRules::default()), 100),
-            (product("cola", "drinks", 250, vec![], SaleRules::default()), 100),
-            (product("truffle", "flash-sale", 5000, vec![], truffle_sale), 5),
-            (product("gold-slice", "flash-sale", 2500, vec![], SaleRules::default()), 8),
-        ] {
-            store.create_product(p, stock).await.unwrap();
-        }
-    }
-    let conn = Connection::open(dir.join("stampede.db")).unwrap();
+/// The history every check here starts from: a pizza with size and toppings, a drink, and two flash sales, one sold out.
+pub fn history() -> History {
+    let pizza_groups = vec![group("size", 1, 1, &["small", "large"]), group("toppings", 0, 2, &["olives", "basil"])];
+    let truffle_sale = SaleRules { starts_at: Some(T0 + 12 * HOUR), ..SaleRules::default() };
+    let products = vec![
+        (product("margherita", "pizza", 900, pizza_groups, SaleRules::default()), 100),
+        (product("cola", "drinks", 250, vec![], SaleRules::default()), 100),
+        (product("truffle", "flash-sale", 5000, vec![], truffle_sale), 5),
+        (product("gold-slice", "flash-sale", 2500, vec![], SaleRules::default()), 8),
+    ];
     let large_olives_basil: &[_] = &[("size", "large"), ("toppings", "olives"), ("toppings", "basil")];
     let small: &[_] = &[("size", "small")];
     let large_olives: &[_] = &[("size", "large"), ("toppings", "olives")];
     let at = |day: i64, hour: i64, minute: i64| T0 + day * DAY + hour * HOUR + minute * MINUTE;
-    insert_order(&conn, "o0", T0 - 1, "completed", &[Line("cola", "Cola", 1, 250, "USD", &[])]);
-    insert_order(
-        &conn,
-        "o1",
-        at(0, 10, 15),
-        "completed",
-        &[
-            Line("margherita", "Margherita", 2, 1500, "USD", large_olives_basil),
-            Line("cola", "Cola", 1, 250, "USD", &[]),
-        ],
-    );
-    insert_order(
-        &conn,
-        "o2",
-        at(0, 10, 45),
-        "received",
-        &[
-            Line("margherita", "Margherita", 1, 900, "USD", small),
-            Line("margherita", "Margherita", 1, 1300, "USD", large_olives),
-        ],
-    );
-    insert_order(&conn, "o3", at(0, 12, 5), "preparing", &[Line("truffle", "Truffle", 2, 5000, "USD", &[])]);
-    insert_order(
-        &conn,
-        "o4",
-        at(0, 12, 30),
-        "cancelled",
-        &[
-            Line("margherita", "Margherita", 5, 1300, "USD", large_olives),
-            Line("gold-slice", "Gold", 1, 2500, "USD", &[]),
-        ],
-    );
-    insert_order(&conn, "o5", at(1, 9, 0), "completed", &[Line("truffle", "Truffle", 3, 5000, "USD", &[])]);
-    insert_order(&conn, "o6", at(1, 19, 0) - 1, "received", &[Line("cola", "Cola Zero", 4, 251, "USD", &[])]);
-    // Two orders in the same millisecond: the export must page between them without loss.
-    insert_order(&conn, "o8", at(2, 1, 0), "ready", &[Line("cola", "Cola", 1, 300, "EUR", &[])]);
-    insert_order(&conn, "o9", at(2, 1, 0), "completed", &[Line("gold-slice", "Gold", 2, 2500, "USD", &[])]);
-    insert_order(&conn, "o7", at(3, 0, 0), "completed", &[Line("cola", "Cola", 1, 250, "USD", &[])]);
-    conn.execute("UPDATE products SET stock = 0 WHERE id = 'truffle'", []).unwrap();
-    conn.execute("UPDATE products SET stock = 6 WHERE id = 'gold-slice'", []).unwrap();
-    drop(conn);
-    SqliteStore::open(SqliteConfig::in_dir(dir)).unwrap()
+    let order = |id, at, status, lines| PastOrder { id, at, status, lines };
+    let orders = vec![
+        order("o0", T0 - 1, "completed", vec![Line("cola", "Cola", 1, 250, "USD", &[])]),
+        order(
+            "o1",
+            at(0, 10, 15),
+            "completed",
+            vec![
+                Line("margherita", "Margherita", 2, 1500, "USD", large_olives_basil),
+                Line("cola", "Cola", 1, 250, "USD", &[]),
+            ],
+        ),
+        order(
+            "o2",
+            at(0, 10, 45),
+            "received",
+            vec![
+                Line("margherita", "Margherita", 1, 900, "USD", small),
+                Line("margherita", "Margherita", 1, 1300, "USD", large_olives),
+            ],
+        ),
+        order("o3", at(0, 12, 5), "preparing", vec![Line("truffle", "Truffle", 2, 5000, "USD", &[])]),
+        order(
+            "o4",
+            at(0, 12, 30),
+            "cancelled",
+            vec![
+                Line("margherita", "Margherita", 5, 1300, "USD", large_olives),
+                Line("gold-slice", "Gold", 1, 2500, "USD", &[]),
+            ],
+        ),
+        order("o5", at(1, 9, 0), "completed", vec![Line("truffle", "Truffle", 3, 5000, "USD", &[])]),
+        order("o6", at(1, 19, 0) - 1, "received", vec![Line("cola", "Cola Zero", 4, 251, "USD", &[])]),
+        // Two orders in the same millisecond: the export must page between them without loss.
+        order("o8", at(2, 1, 0), "ready", vec![Line("cola", "Cola", 1, 300, "EUR", &[])]),
+        order("o9", at(2, 1, 0), "completed", vec![Line("gold-slice", "Gold", 2, 2500, "USD", &[])]),
+        order("o7", at(3, 0, 0), "completed", vec![Line("cola", "Cola", 1, 250, "USD", &[])]),
+    ];
+    History { products, orders, stock_left: vec![("truffle", 0), ("gold-slice", 6)] }
 }
 
-#[tokio::test]
-async fn daily_report_over_three_days_gives_the_exact_figures() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fixture(dir.path()).await;
+pub async fn daily_report_over_three_days_gives_the_exact_figures(shop: Shop) {
+    let store = &shop.analytics;
     let range = TimeRange::new(T0, T0 + 3 * DAY).unwrap();
     let report = store.sales_report(range, Granularity::Day, 10).await.unwrap();
 
@@ -199,10 +152,8 @@ async fn daily_report_over_three_days_gives_the_exact_figures() {
     assert_eq!(report.options[0].choice_name, "LARGE");
 }
 
-#[tokio::test]
-async fn flash_sales_report_sell_through_and_time_to_sell_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fixture(dir.path()).await;
+pub async fn flash_sales_report_sell_through_and_time_to_sell_out(shop: Shop) {
+    let store = &shop.analytics;
     // Flash-sale figures cover the whole sale whatever the range.
     let range = TimeRange::new(T0 + 10 * DAY, T0 + 11 * DAY).unwrap();
     let report = store.sales_report(range, Granularity::Day, 10).await.unwrap();
@@ -232,10 +183,8 @@ async fn flash_sales_report_sell_through_and_time_to_sell_out() {
     assert_eq!(report.flash_sales[1].time_to_sell_out(), None);
 }
 
-#[tokio::test]
-async fn hourly_buckets_include_empty_hours_and_exclude_the_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fixture(dir.path()).await;
+pub async fn hourly_buckets_include_empty_hours_and_exclude_the_end(shop: Shop) {
+    let store = &shop.analytics;
     let range = TimeRange::new(T0 + 10 * HOUR, T0 + 13 * HOUR).unwrap();
     let report = store.sales_report(range, Granularity::Hour, 2).await.unwrap();
     let buckets: Vec<_> = report.buckets.iter().map(|b| (b.start, b.orders, b.revenue.clone())).collect();
@@ -258,10 +207,8 @@ async fn hourly_buckets_include_empty_hours_and_exclude_the_end() {
     assert_eq!((report.buckets[0].start, report.buckets[0].orders), (T0 + DAY + 18 * HOUR, 1));
 }
 
-#[tokio::test]
-async fn a_range_without_orders_is_all_zero_buckets() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fixture(dir.path()).await;
+pub async fn a_range_without_orders_is_all_zero_buckets(shop: Shop) {
+    let store = &shop.analytics;
     let range = TimeRange::new(T0 + 5 * DAY, T0 + 7 * DAY).unwrap();
     let report = store.sales_report(range, Granularity::Day, 10).await.unwrap();
     assert_eq!(
@@ -273,10 +220,8 @@ async fn a_range_without_orders_is_all_zero_buckets() {
     assert_eq!(report.cancelled_orders, 0);
 }
 
-#[tokio::test]
-async fn export_pages_through_every_order_in_the_range_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fixture(dir.path()).await;
+pub async fn export_pages_through_every_order_in_the_range_once(shop: Shop) {
+    let store = &shop.analytics;
     let range = TimeRange::new(T0, T0 + 3 * DAY).unwrap();
     for limit in [1, 3, 7, 100] {
         let mut seen = Vec::new();
@@ -299,19 +244,17 @@ async fn export_pages_through_every_order_in_the_range_once() {
     assert_eq!(first.orders[0].customer.name.as_deref(), Some("Ana"));
 }
 
-#[tokio::test]
-async fn orders_placed_through_the_store_show_up_and_cancelling_removes_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = fixture(dir.path()).await;
+pub async fn orders_placed_through_the_store_show_up_and_cancelling_removes_them(shop: Shop) {
+    let (store, analytics) = (&shop.store, &shop.analytics);
     let customer = stampede_domain::Customer::with_email("bo@example.com", None).unwrap();
     let line = stampede_domain::LineRequest::new("cola", 2, Default::default()).unwrap();
     let request = stampede_domain::OrderRequest::new(customer, vec![line]).unwrap();
     let placed = store.place_order(stampede_store::PlaceOrder { request, idempotency_key: None }).await.unwrap().order;
     let range = TimeRange::new(placed.created_at - HOUR, placed.created_at + HOUR).unwrap();
-    let report = store.sales_report(range, Granularity::Hour, 10).await.unwrap();
+    let report = analytics.sales_report(range, Granularity::Hour, 10).await.unwrap();
     assert_eq!(report.totals[0].revenue, usd(500));
     store.cancel_order(&placed.id).await.unwrap();
-    let report = store.sales_report(range, Granularity::Hour, 10).await.unwrap();
+    let report = analytics.sales_report(range, Granularity::Hour, 10).await.unwrap();
     assert!(report.totals.is_empty());
     assert_eq!(report.cancelled_orders, 1);
 }
