@@ -17,7 +17,7 @@ pub mod signing;
 pub mod status;
 pub mod waiting_room;
 
-pub use catalog::{MAX_STOCK_SHARDS, OptionChoice, OptionGroup, Product, SaleRules};
+pub use catalog::{MAX_STOCK_SHARDS, OptionChoice, OptionGroup, Product, SaleRules, is_slug};
 pub use checkout::{PricedOrder, ProductState, evaluate};
 pub use customer::{Customer, CustomerKey, LimitKeyRules};
 pub use error::{OrderRejection, ValidationError};

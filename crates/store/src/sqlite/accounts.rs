@@ -4,7 +4,7 @@
 
 use super::read_pool::ReadPool;
 use super::schema;
-use super::writer::now_millis;
+use crate::clock::now_millis;
 use crate::{
     Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
     Role, StoreError, User,

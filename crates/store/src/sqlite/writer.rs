@@ -4,12 +4,13 @@
 
 use super::batch_stock::BatchStock;
 use super::{apply, catalog_edits, line_rows, live_catalog::SharedCatalog, outbox_rows, rows};
+use crate::clock::now_millis;
 use crate::waiting_room::LineEntry;
 use crate::{Claim, IdempotencyKey, NewMail, Order, OutboxEvent, Placed, ProductView, Settlement, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 use stampede_domain::{Millis, OrderRequest, OrderStatus, Product, RoomState};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -142,11 +143,6 @@ pub struct Writer {
     pub retry_after: Duration,
     /// The checkpointer's request to rewind the WAL, honoured between batches.
     pub wal_restart: super::checkpointer::RestartRequest,
-}
-
-/// Wall-clock now in Unix milliseconds.
-pub fn now_millis() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }
 
 impl Writer {

@@ -2,8 +2,9 @@
 //! with one choice per line) read into a domain `Product`, with a sentence for each field
 //! that is wrong. Plain HTML forms, so editing works without JavaScript.
 
-use super::form_values::{amount_text, is_slug, parse_amount, parse_limit, parse_time};
+use super::form_values::{amount_text, parse_amount, parse_limit, parse_time};
 use crate::shop_time::ShopZone;
+use stampede_domain::is_slug;
 use stampede_domain::{
     Currency, MAX_STOCK_SHARDS, Money, OptionChoice, OptionGroup, Product, SaleRules, WaitingRoomRules,
 };

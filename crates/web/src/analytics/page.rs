@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use stampede_domain::{Currency, Millis, Money};
 use stampede_store::analytics::{FlashSale, Granularity, OptionPopularity, SalesReport};
-use std::time::{SystemTime, UNIX_EPOCH};
+use stampede_store::clock::now_millis;
 
 /// The orders chart covers at least 0 to 4: one order per tick.
 const TICKS_OF_ORDERS: i64 = 4;
@@ -107,10 +107,6 @@ struct ReportView {
     products: Vec<ProductRow>,
     groups: Vec<GroupView>,
     flash_sales: Vec<FlashRow>,
-}
-
-fn now_millis() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }
 
 /// The page for the asked range, or for the default one with a message saying why.

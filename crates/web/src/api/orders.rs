@@ -76,7 +76,7 @@ pub(crate) async fn place_api_order(
     let ticket = queue::order_ticket(headers, body.queue_ticket.take());
     let request = body.into_request()?;
     app.shop
-        .check_slot(request.slot, crate::storefront::now_millis())
+        .check_slot(request.slot, stampede_store::clock::now_millis())
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
     let idempotency_key = idempotency_key(headers)?;
     place_admitted(app, PlaceOrder { request, idempotency_key }, ticket.as_deref()).await

@@ -315,7 +315,7 @@ pub async fn queue_status(
 /// The ticket's standing, after checking it is a valid ticket for product `id`.
 pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<QueueTicketDto, Problem> {
     let (view, rules) = room_product(app, id).await?;
-    let now = crate::auth::now_millis();
+    let now = stampede_store::clock::now_millis();
     let sealed = Ticket::open(ticket, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
     if sealed.ticket.product_id != id {
         return Err(ticket_problem(id, TicketError::OtherProduct));
@@ -407,7 +407,7 @@ pub(crate) async fn check_admission(
                 None,
             ));
         };
-        let now = crate::auth::now_millis();
+        let now = stampede_store::clock::now_millis();
         let sealed = Ticket::open(token, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
         sealed.check_holder(id, request.customer.limit_key()).map_err(|e| ticket_problem(id, e))?;
         let mut room = app.rooms.current(app, &view, &rules, now, false).await?;

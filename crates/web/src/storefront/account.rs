@@ -2,7 +2,6 @@
 //! same page and land on the dashboard.
 
 use super::cart::Cart;
-use super::display::now_millis;
 use super::order_page::OrderView;
 use super::page::{PageError, Shell, render, see_other};
 use crate::AppState;
@@ -18,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
+use stampede_store::clock::now_millis;
 use stampede_store::{LinkPurpose, Order, Role, User};
 use std::net::SocketAddr;
 use std::sync::Arc;

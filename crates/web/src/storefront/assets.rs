@@ -19,8 +19,7 @@ pub struct Asset {
 
 impl Asset {
     fn new(name: &'static str, content_type: &'static str, body: &'static str) -> Asset {
-        let digest = Sha256::digest(body.as_bytes());
-        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(&Sha256::digest(body.as_bytes())[..12]);
         Asset { name, content_type, body, etag: format!("\"{hex}\"") }
     }
 

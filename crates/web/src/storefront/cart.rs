@@ -5,7 +5,7 @@
 
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
-use stampede_domain::{MAX_LINE_QUANTITY, OptionSelection};
+use stampede_domain::{MAX_LINE_QUANTITY, OptionSelection, is_slug};
 use std::collections::BTreeMap;
 
 /// Name of the cart cookie.
@@ -168,11 +168,6 @@ impl Cart {
         }
         format!("{COOKIE_NAME}={}; Path=/; Max-Age={MAX_AGE_SECS}; HttpOnly; SameSite=Lax", self.encode())
     }
-}
-
-/// The ids the catalog allows: lower-case letters, digits and '-', as `Product::validate` checks.
-pub fn is_slug(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 #[cfg(test)]

@@ -27,9 +27,9 @@ mod verify_email;
 pub use account::routes as account_routes;
 pub use assets::{ADMIN_CSS, ADMIN_JS, CSS as SHOP_CSS};
 pub use display::price as display_price;
+pub(crate) use messages::explain;
 pub use order_page::{OrderView, number as order_number};
 pub use page::{Shell, fallback, message_page, render, render_with_csp, see_other};
-pub(crate) use {display::now_millis, messages::explain};
 
 use crate::AppState;
 use axum::Router;
