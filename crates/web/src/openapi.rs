@@ -2,6 +2,7 @@
 
 use crate::api::{admin, dto, health, orders, outbox, place_order, products, queue};
 use axum::Json;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -24,7 +25,7 @@ use utoipa::{Modify, OpenApi};
         admin::NewProduct, admin::SalesDto, admin::StatusChange, health::Health,
         outbox::OutboxPageDto, outbox::OutboxEventDto, outbox::OutboxCountsDto, outbox::OutboxStateName,
     )),
-    modifiers(&AdminToken),
+    modifiers(&AdminToken, &ProblemJson),
     tags(
         (name = "catalog", description = "Products, options and live stock"),
         (name = "queue", description = "Waiting rooms: a fair line in front of a flash sale"),
@@ -52,7 +53,68 @@ impl Modify for AdminToken {
     }
 }
 
+/// Every `Problem` is served as `application/problem+json` (RFC 9457, see `problem.rs`), so
+/// the document says so here, once, rather than in each of the ~60 error responses: handlers
+/// write `body = Problem`, and this gives every such response its media type.
+struct ProblemJson;
+
+impl Modify for ProblemJson {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for response in operation.responses.responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        response.content = std::mem::take(&mut response.content)
+                            .into_iter()
+                            .map(|(media, content)| match &content.schema {
+                                Some(RefOr::Ref(r)) if r.ref_location == "#/components/schemas/Problem" => {
+                                    ("application/problem+json".to_owned(), content)
+                                }
+                                _ => (media, content),
+                            })
+                            .collect();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `GET /api/openapi.json`.
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    /// Error responses are documented as what they are on the wire.
+    #[test]
+    fn problems_are_problem_json() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let mut problems = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    for (media, content) in response["content"].as_object().into_iter().flatten() {
+                        let problem = content["schema"]["$ref"] == "#/components/schemas/Problem";
+                        assert_eq!(problem, media == "application/problem+json", "{method} {path} {status}: {media}");
+                        problems += usize::from(problem);
+                    }
+                }
+            }
+        }
+        assert!(problems > 50, "{problems} problem responses");
+    }
 }

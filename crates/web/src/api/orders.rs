@@ -30,16 +30,16 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
     responses(
         (status = 201, description = "Order placed (or replayed for a known Idempotency-Key; then `Idempotent-Replayed: true`)", body = OrderDto,
             headers(("Location" = String, description = "URL of the order"))),
-        (status = 400, description = "Malformed JSON, or an invalid or repeated Idempotency-Key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The product has a waiting room and no admitted ticket of this customer came with the order (none, forged, altered, expired, another customer's or another product's): `/problems/not-admitted`, with `position` and `ahead` where known", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body, a delivery without `fulfilment.phone`, or a `fulfilment.slot` the shop does not offer (past, too soon, beyond tomorrow, outside the opening hours, off the quarter hours; any slot where no opening hours are set)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many orders from this address or customer: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed JSON, or an invalid or repeated Idempotency-Key", body = Problem),
+        (status = 403, description = "The product has a waiting room and no admitted ticket of this customer came with the order (none, forged, altered, expired, another customer's or another product's): `/problems/not-admitted`, with `position` and `ahead` where known", body = Problem),
+        (status = 404, description = "Unknown product", body = Problem),
+        (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem),
+        (status = 413, description = "Body over 64 KiB", body = Problem),
+        (status = 415, description = "Body is not JSON", body = Problem),
+        (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body, a delivery without `fulfilment.phone`, or a `fulfilment.slot` the shop does not offer (past, too soon, beyond tomorrow, outside the opening hours, off the quarter hours; any slot where no opening hours are set)", body = Problem),
+        (status = 429, description = "Too many orders from this address or customer: retry after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Order queue full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        (status = 503, description = "Order queue full: retry after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn place_order(
@@ -159,7 +159,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
         ("Order-Token" = Option<String>, Header, description = "The `accessToken` returned when the order was placed")),
     responses(
         (status = 200, description = "The order", body = OrderDto),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem),
     ))]
 pub async fn get_order(
     State(app): State<AppState>,
@@ -180,9 +180,9 @@ pub async fn get_order(
         ("Order-Token" = Option<String>, Header, description = "The `accessToken` returned when the order was placed")),
     responses(
         (status = 200, description = "The cancelled order", body = OrderDto),
-        (status = 403, description = "Not the customer's credentials, nor staff", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already being prepared, or already cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the customer's credentials, nor staff", body = Problem),
+        (status = 404, description = "No such order", body = Problem),
+        (status = 409, description = "Already being prepared, or already cancelled", body = Problem),
     ))]
 pub async fn cancel_order(
     State(app): State<AppState>,
@@ -220,10 +220,10 @@ pub struct PageParams {
         description = "The customer's email address, or the `userId` used with the shorthand"), PageParams),
     responses(
         (status = 200, description = "A page of orders", body = OrderPageDto),
-        (status = 400, description = "Bad paging parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No credentials: sign in, or send a bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Someone else's orders", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an email address or user id", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad paging parameters", body = Problem),
+        (status = 401, description = "No credentials: sign in, or send a bearer token", body = Problem),
+        (status = 403, description = "Someone else's orders", body = Problem),
+        (status = 422, description = "Not an email address or user id", body = Problem),
     ))]
 pub async fn customer_orders(
     State(app): State<AppState>,

@@ -101,9 +101,9 @@ pub struct OutboxPageDto {
 #[utoipa::path(get, path = "/api/admin/outbox", tag = "admin", security(("admin_token" = [])), params(OutboxParams),
     responses(
         (status = 200, description = "Counts per state and the events asked for", body = OutboxPageDto),
-        (status = 400, description = "Unknown state or bad limit", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown state or bad limit", body = Problem),
+        (status = 401, description = "No token", body = Problem),
+        (status = 403, description = "Wrong token or admin API disabled", body = Problem),
     ))]
 pub async fn list_outbox(
     _: Admin,
@@ -131,9 +131,9 @@ pub async fn list_outbox(
     params(("id" = String, Path, description = "Event id")),
     responses(
         (status = 202, description = "Queued again"),
-        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No parked event with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token", body = Problem),
+        (status = 403, description = "Wrong token or admin API disabled", body = Problem),
+        (status = 404, description = "No parked event with this id", body = Problem),
     ))]
 pub async fn retry_event(
     admin: Admin,

@@ -210,15 +210,15 @@ fn now_micros() -> i64 {
     responses(
         (status = 201, description = "In line (or the ticket the customer already holds)", body = QueueTicketDto,
             headers(("Location" = String, description = "URL of the ticket's status"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No waiting room for this product, the line is not open yet, or the sale has ended", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid customer", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many joins from this address or customer: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed JSON", body = Problem),
+        (status = 404, description = "Unknown product", body = Problem),
+        (status = 409, description = "No waiting room for this product, the line is not open yet, or the sale has ended", body = Problem),
+        (status = 413, description = "Body over 64 KiB", body = Problem),
+        (status = 415, description = "Body is not JSON", body = Problem),
+        (status = 422, description = "Invalid customer", body = Problem),
+        (status = 429, description = "Too many joins from this address or customer: retry after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Busy: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        (status = 503, description = "Busy: retry after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn join_queue(
@@ -298,9 +298,9 @@ fn check_line_open(view: &ProductView, rules: &WaitingRoomRules, now: Millis) ->
     params(("id" = String, Path, description = "Product id"), ("ticket" = String, Path, description = "The ticket from joining")),
     responses(
         (status = 200, description = "The ticket's place and state", body = QueueTicketDto),
-        (status = 403, description = "Not a valid ticket for this product (forged, altered, expired)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No waiting room for this product", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a valid ticket for this product (forged, altered, expired)", body = Problem),
+        (status = 404, description = "Unknown product", body = Problem),
+        (status = 409, description = "No waiting room for this product", body = Problem),
     ))]
 pub async fn queue_status(
     State(app): State<AppState>,
@@ -330,9 +330,9 @@ pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<
     params(("id" = String, Path, description = "Product id"), ("ticket" = String, Path, description = "The ticket from joining")),
     responses(
         (status = 200, description = "`queue` events, each a QueueTicketDto", content_type = "text/event-stream"),
-        (status = 403, description = "Not a valid ticket for this product", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No waiting room for this product", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a valid ticket for this product", body = Problem),
+        (status = 404, description = "Unknown product", body = Problem),
+        (status = 409, description = "No waiting room for this product", body = Problem),
     ))]
 pub async fn queue_events(
     State(app): State<AppState>,
