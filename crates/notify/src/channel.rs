@@ -1,4 +1,5 @@
-//! What every notification channel offers the relay.
+//! What every notification channel offers the relay, and how setting one up or sending through
+//! it fails.
 
 use crate::Event;
 use async_trait::async_trait;
@@ -13,6 +14,22 @@ pub enum ChannelError {
     /// Trying again cannot help (the address or request was refused outright); the event is parked at once.
     #[error("refused: {0}")]
     Rejected(String),
+}
+
+/// A notification setting that cannot work; reported at startup, before the shop opens.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("invalid {what} `{value}`: {why}")]
+    Invalid { what: &'static str, value: String, why: String },
+    #[error("{0}")]
+    Missing(String),
+}
+
+impl ConfigError {
+    /// An invalid value with the underlying reason.
+    pub fn invalid(what: &'static str, value: &str, why: impl std::fmt::Display) -> ConfigError {
+        ConfigError::Invalid { what, value: value.to_owned(), why: why.to_string() }
+    }
 }
 
 /// A way to tell the world about an order event.

@@ -13,7 +13,6 @@ mod compat;
 pub mod cors;
 mod dev_mailbox;
 mod extract;
-mod openapi;
 mod problem;
 pub mod rate_limit;
 pub mod shop;
@@ -245,7 +244,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes)
         .fallback(storefront::fallback)
         .method_not_allowed_fallback(problem::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::visitor::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::visitor_layer::layer))
         .route_layer(axum::middleware::from_fn(telemetry::track))
         .merge(telemetry::metrics_routes(&state.metrics))
         .with_state(state)

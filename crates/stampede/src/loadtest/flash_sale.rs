@@ -2,8 +2,9 @@
 
 use super::FlashSaleArgs;
 use super::driver::fire;
+use super::figures::{BUSY_ATTEMPTS, RunFigures, Series, ServerCpuPerRequest, Variant};
 use super::receiver::{self, Receiver};
-use super::report::{self, RunFigures};
+use super::report;
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
 use super::store_costs::{Calls, PerRequest, StoreCosts};
@@ -30,9 +31,6 @@ pub(super) struct Buyer {
     gave_up: bool,
 }
 
-/// How often a buyer turned away with 503 comes back (after `Retry-After`) before giving up.
-pub const BUSY_ATTEMPTS: u32 = 5;
-
 /// What every buyer of a run shares.
 pub(super) struct Shared {
     pub(super) client: Client,
@@ -43,34 +41,6 @@ pub(super) struct Shared {
     pub(super) limit: u32,
     pub(super) retry_percent: u32,
     pub(super) greedy_percent: u32,
-}
-
-/// One server set-up the sale runs against.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Variant {
-    /// One transaction (and fsync) per order (`--max-batch 1`), the design group commit
-    /// replaced, instead of group commit.
-    pub per_order_commit: bool,
-    /// Order events delivered to a webhook receiver in this process.
-    pub notifications: bool,
-}
-
-impl Variant {
-    /// How the report names it.
-    pub fn name(self) -> &'static str {
-        match (self.per_order_commit, self.notifications) {
-            (false, true) => "group commit, notifications on",
-            (false, false) => "group commit, notifications off",
-            (true, true) => "one transaction per order, notifications on",
-            (true, false) => "one transaction per order, notifications off",
-        }
-    }
-}
-
-/// The runs against one variant.
-pub struct Series {
-    pub variant: Variant,
-    pub runs: Vec<RunFigures>,
 }
 
 /// Runs every requested repetition (and the comparisons, if asked) and prints (and maybe
@@ -95,7 +65,9 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.report {
         // A sale on moto measures DynamoDB requests, not speed: it writes only its own section.
         match &args.dynamodb_endpoint {
-            Some(_) => super::report_file::write_dynamodb_costs(path, &super::store_costs::markdown(&args, &series))?,
+            Some(_) => {
+                super::report_file::write_dynamodb_costs(path, &super::store_costs_report::markdown(&args, &series))?
+            }
             None => super::report_file::write_flash_sale(path, &report::markdown(&args, &series))?,
         }
     }
@@ -348,19 +320,6 @@ struct ServerCpu {
     sale: Duration,
     backlog: Duration,
     rush: Duration,
-}
-
-/// Server CPU per request in each phase, in microseconds.
-pub struct ServerCpuPerRequest {
-    pub baseline: f64,
-    /// `GET /api/products`.
-    pub catalog: f64,
-    /// Every request of the sale: accepted, replayed, refused.
-    pub sale: f64,
-    /// Sold-out rejections while the sale's receipts go out (the relay's work included).
-    pub backlog: f64,
-    /// Sold-out rejections.
-    pub rush: f64,
 }
 
 /// Server CPU used since `mark` (zero when unknown).

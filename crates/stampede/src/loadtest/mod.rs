@@ -3,6 +3,7 @@
 //! taken in the same run (the machines are shared and noisy, so ratios are what count).
 
 mod driver;
+mod figures;
 mod flash_sale;
 mod receiver;
 mod report;
@@ -11,6 +12,7 @@ mod server;
 mod soak;
 mod stats;
 mod store_costs;
+mod store_costs_report;
 mod waiting_room;
 
 use clap::{Args, Subcommand};

@@ -1,51 +1,12 @@
 //! Printing a run, and the Markdown report with medians and ratios to the baseline.
 
 use super::FlashSaleArgs;
-use super::flash_sale::{BUSY_ATTEMPTS, Series, ServerCpuPerRequest};
-use super::receiver::Deliveries;
+use super::figures::{BUSY_ATTEMPTS, RunFigures, Series, ServerCpuPerRequest};
 use super::stats::{Latency, median};
 use std::fmt::Write;
-use std::time::Duration;
 
 /// Picks one latency summary out of a run.
 type LatencyOf = fn(&RunFigures) -> &Latency;
-
-/// The figures of one run.
-pub struct RunFigures {
-    /// Server CPU per request by phase, when this command started the server.
-    pub server_cpu_us: Option<ServerCpuPerRequest>,
-    pub baseline_rps: f64,
-    pub baseline: Latency,
-    /// `GET /api/products`.
-    pub catalog_rps: f64,
-    pub catalog: Latency,
-    /// Sold-out refusals fired right after the sale, while its receipts were being delivered.
-    pub backlog_rps: f64,
-    pub backlog: Latency,
-    /// From the sale's start until the outbox had nothing pending: every receipt delivered.
-    pub drain_time: Duration,
-    pub accepted_rps: f64,
-    pub accepted: Latency,
-    pub sell_out_time: Duration,
-    pub sold_out_rps: f64,
-    pub sold_out: Latency,
-    pub sale_sold_out: Latency,
-    pub replayed: Latency,
-    pub limit_refused: Latency,
-    /// 503 answers during the sale (buyers then waited `Retry-After` and came back).
-    pub busy: Latency,
-    /// Buyers still turned away after every retry.
-    pub gave_up: usize,
-    pub errors: usize,
-    pub units_sold: u64,
-    pub orders: u64,
-    pub stock_left: u32,
-    pub violations: Vec<String>,
-    /// What the webhook receiver saw, when notifications were on.
-    pub notifications: Option<Deliveries>,
-    /// Storage-service requests per accepted order, refusal and view (`--dynamodb-endpoint`).
-    pub store_costs: Option<super::store_costs::StoreCosts>,
-}
 
 fn lat(l: &Latency) -> String {
     format!("{:>8} | {:>7.2} | {:>7.2} | {:>7.2} | {:>7.2}", l.count, l.p50, l.p90, l.p99, l.max)

@@ -4,12 +4,17 @@
 
 use super::batch_stock::BatchStock;
 use super::rows;
-use super::writer::Placing;
 use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED};
-use crate::{Order, Placed, ProductView, StoreError};
+use crate::{IdempotencyKey, Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use stampede_domain::{Millis, OrderRejection, OrderStatus, Phone, Product, ProductState, evaluate};
+use stampede_domain::{Millis, OrderRejection, OrderRequest, OrderStatus, Phone, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
+
+/// An order on its way to the writer, its idempotency key already fingerprinted.
+pub struct Placing {
+    pub request: OrderRequest,
+    pub idempotency: Option<IdempotencyKey>,
+}
 
 /// Places one order: replays a known idempotency key (`key_seen` says it may be known),
 /// else evaluates and writes it.

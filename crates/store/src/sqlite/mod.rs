@@ -243,7 +243,7 @@ impl Store for SqliteStore {
             return Err(rejection.into());
         }
         let idempotency = order.idempotency();
-        let order = writer::Placing { request: order.request, idempotency };
+        let order = apply::Placing { request: order.request, idempotency };
         self.submit(|reply| Command::Place { order, enqueued: Instant::now(), reply }).await
     }
 

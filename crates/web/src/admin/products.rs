@@ -18,9 +18,6 @@ use stampede_domain::Product;
 use stampede_domain::is_slug;
 use stampede_store::{ProductView, StoreError, User};
 
-/// Most option groups one product form handles.
-pub const MAX_GROUPS: usize = 12;
-
 /// A row of the product list.
 pub struct ProductRow {
     pub id: String,

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod catalog_cache;
 pub mod dto;
 pub mod health;
+mod openapi;
 pub mod orders;
 pub mod outbox;
 pub mod place_order;
@@ -20,7 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/api/openapi.json", get(crate::openapi::document))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/products", get(products::list_products).layer(CompressionLayer::new()))
         .route("/api/products/{id}", get(products::get_product).layer(CompressionLayer::new()))
         .route("/api/products/{id}/queue", post(queue::join_queue))

@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod order_access;
 pub mod password;
 pub mod visitor;
+pub mod visitor_layer;
 
 use cookies::{CookiePolicy, new_token, token_hash};
 use login_limits::{LoginLimits, Refusal};

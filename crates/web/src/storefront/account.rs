@@ -179,7 +179,7 @@ pub async fn sign_in(
     let home = if user.role.is_staff() { "/admin" } else { "/account" };
     // A password an admin reset is replaced before anything else (see auth::guard).
     let next = if user.must_change_password { None } else { next };
-    let home = if user.must_change_password { crate::admin::CHANGE_PASSWORD } else { home };
+    let home = if user.must_change_password { crate::auth::guard::CHANGE_PASSWORD } else { home };
     let mut response = see_other(next.as_deref().unwrap_or(home), Some(cookie));
     if let Some(cart) = cart {
         response.headers_mut().append(header::SET_COOKIE, cart);

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
-use crate::api::{admin, dto, health, orders, outbox, place_order, products, queue};
+use super::{admin, dto, health, orders, outbox, place_order, products, queue};
 use axum::Json;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
