@@ -8,7 +8,6 @@ pub mod dynamodb_cli;
 pub mod http_server;
 #[cfg(feature = "aws")]
 pub mod lambda;
-pub mod loadtest;
 pub mod logging;
 pub mod oidc_keys;
 #[cfg(feature = "otlp")]
