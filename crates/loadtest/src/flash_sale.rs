@@ -177,23 +177,7 @@ async fn one_run(
     let drain_time = sale_clock.elapsed();
     let calls_after_sale = Calls::scrape(client, target).await;
 
-    let mut rush = Vec::new();
-    let mut rush_elapsed = Duration::ZERO;
-    let per_slice = (args.sold_out_requests as usize).div_ceil(RUSH_SLICES);
-    for k in 0..RUSH_SLICES {
-        let mark = target.cpu_time();
-        baseline.add(probe(client, &target.base, slice, conc, "baseline /healthz").await);
-        cpu.baseline += since(target, mark);
-        let first = args.buyers as usize + k * per_slice;
-        let count = per_slice.min((args.sold_out_requests as usize).saturating_sub(k * per_slice));
-        let s = shared.clone();
-        let mark = target.cpu_time();
-        let (part, start) =
-            fire("sold-out rush", count, conc, move |i, start| buy_once(s.clone(), first + i, start)).await;
-        rush_elapsed += start.elapsed();
-        cpu.rush += since(target, mark);
-        rush.extend(part);
-    }
+    let (rush, rush_elapsed) = sold_out_rush(target, &shared, args, slice, &mut baseline, &mut cpu).await;
     let rush_samples: Vec<Sample> = rush.iter().flat_map(|b| b.samples.iter().copied()).collect();
     let store_costs = match (calls_before_sale, calls_after_sale) {
         (Some(before), Some(after)) => Some(StoreCosts {
@@ -211,22 +195,7 @@ async fn one_run(
     let mut audit = audit(client, target, &product, args, &buyers, &rush).await?;
     let notifications = match receiver {
         Some(receiver) => {
-            let mut ids = acknowledged(&buyers);
-            ids.extend(acknowledged(&rush));
-            let mut d = receiver.deliveries(&ids, Duration::from_secs(60)).await;
-            d.waited = delivery_lag.unwrap_or(d.waited);
-            if d.missing > 0 {
-                audit.violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
-            }
-            if d.duplicates > 0 {
-                let warnings = target.warnings();
-                let first = warnings.first.first().map_or("none", String::as_str);
-                audit.violations.push(format!(
-                    "{} events reached the webhook twice (the server logged {} warnings; the first: {first})",
-                    d.duplicates, warnings.count
-                ));
-            }
-            Some(d)
+            Some(audit_deliveries(receiver, target, &buyers, &rush, delivery_lag, &mut audit.violations).await)
         }
         None => None,
     };
@@ -307,6 +276,65 @@ async fn outbox_drained(client: &Client, target: &Target, patience: Duration) {
 /// The order ids acknowledged to `buyers`.
 fn acknowledged(buyers: &[Buyer]) -> Vec<String> {
     buyers.iter().filter_map(|b| b.order.as_ref().map(|o| o.0.clone())).collect()
+}
+
+/// The sold-out rush after the sale, in slices, each after a slice of the baseline (added to
+/// `baseline`); returns the latecomers and the rush's own elapsed time.
+async fn sold_out_rush(
+    target: &Target,
+    shared: &Arc<Shared>,
+    args: &FlashSaleArgs,
+    slice: usize,
+    baseline: &mut Baseline,
+    cpu: &mut ServerCpu,
+) -> (Vec<Buyer>, Duration) {
+    let conc = args.concurrency as usize;
+    let mut rush = Vec::new();
+    let mut rush_elapsed = Duration::ZERO;
+    let per_slice = (args.sold_out_requests as usize).div_ceil(RUSH_SLICES);
+    for k in 0..RUSH_SLICES {
+        let mark = target.cpu_time();
+        baseline.add(probe(&shared.client, &target.base, slice, conc, "baseline /healthz").await);
+        cpu.baseline += since(target, mark);
+        let first = args.buyers as usize + k * per_slice;
+        let count = per_slice.min((args.sold_out_requests as usize).saturating_sub(k * per_slice));
+        let s = shared.clone();
+        let mark = target.cpu_time();
+        let (part, start) =
+            fire("sold-out rush", count, conc, move |i, start| buy_once(s.clone(), first + i, start)).await;
+        rush_elapsed += start.elapsed();
+        cpu.rush += since(target, mark);
+        rush.extend(part);
+    }
+    (rush, rush_elapsed)
+}
+
+/// What the webhook receiver saw of every acknowledged order (`lag`: how long it trailed the
+/// sale, measured before the rush); an event missing or delivered twice is a violation.
+async fn audit_deliveries(
+    receiver: &Receiver,
+    target: &Target,
+    buyers: &[Buyer],
+    rush: &[Buyer],
+    lag: Option<Duration>,
+    violations: &mut Vec<String>,
+) -> receiver::Deliveries {
+    let mut ids = acknowledged(buyers);
+    ids.extend(acknowledged(rush));
+    let mut d = receiver.deliveries(&ids, Duration::from_secs(60)).await;
+    d.waited = lag.unwrap_or(d.waited);
+    if d.missing > 0 {
+        violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
+    }
+    if d.duplicates > 0 {
+        let warnings = target.warnings();
+        let first = warnings.first.first().map_or("none", String::as_str);
+        violations.push(format!(
+            "{} events reached the webhook twice (the server logged {} warnings; the first: {first})",
+            d.duplicates, warnings.count
+        ));
+    }
+    d
 }
 
 /// Slices of the sold-out rush, each after a slice of the baseline.
