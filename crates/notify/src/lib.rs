@@ -6,7 +6,6 @@
 //! and settles it as delivered, retried later (exponential backoff with jitter) or parked.
 
 pub mod backoff;
-pub mod channel;
 pub mod channels;
 pub mod config;
 pub mod event;
@@ -17,7 +16,7 @@ pub mod relay;
 pub mod sns_message;
 
 pub use backoff::Backoff;
-pub use channel::{Channel, ChannelError, ConfigError};
+pub use channels::{Channel, ChannelError, ConfigError};
 pub use config::NotifyConfig;
 pub use event::Event;
 pub use relay::{Relay, RelayConfig, RelayHandle};

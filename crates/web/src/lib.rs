@@ -5,12 +5,12 @@
 // so its size (a few strings) costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
-pub mod admin;
 mod analytics;
 pub mod api;
 pub mod auth;
 mod compat;
 pub mod cors;
+pub mod dashboard;
 mod dev_mailbox;
 mod extract;
 mod problem;
@@ -238,7 +238,7 @@ pub fn router(state: AppState) -> Router {
     }
     if state.auth.is_some() {
         // Extra admin-only pages (e.g. analytics) go in the argument: they get the same guard.
-        routes = routes.merge(admin::routes(analytics_routes())).merge(storefront::account_routes());
+        routes = routes.merge(dashboard::routes(analytics_routes())).merge(storefront::account_routes());
     }
     Router::new()
         .merge(routes)

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
-use super::{admin, dto, health, orders, outbox, place_order, products, queue};
+use super::{dto, health, management, order_body, orders, outbox, products, queue};
 use axum::Json;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
         products::list_products, products::get_product,
         queue::join_queue, queue::queue_status, queue::queue_events,
         orders::place_order, orders::get_order, orders::cancel_order, orders::customer_orders,
-        admin::create_product, admin::product_sales, admin::set_order_status,
+        management::create_product, management::product_sales, management::set_order_status,
         outbox::list_outbox, outbox::retry_event,
         health::healthz, health::readyz,
     ),
@@ -21,8 +21,8 @@ use utoipa::{Modify, OpenApi};
         crate::Problem, dto::MoneyDto, dto::ProductDto, dto::OptionGroupDto, dto::OptionChoiceDto, dto::SaleDto, dto::WaitingRoomDto,
         queue::JoinQueueBody, queue::QueueTicketDto, queue::QueueState,
         dto::OrderDto, dto::OrderStatusName, dto::FulfilmentDto, dto::OrderLineDto, dto::SelectedOptionDto, dto::CustomerDto, dto::OrderPageDto,
-        place_order::PlaceOrderBody, place_order::CustomerBody, place_order::ItemBody,
-        admin::NewProduct, admin::SalesDto, admin::StatusChange, health::Health,
+        order_body::PlaceOrderBody, order_body::CustomerBody, order_body::ItemBody,
+        management::NewProduct, management::SalesDto, management::StatusChange, health::Health,
         outbox::OutboxPageDto, outbox::OutboxEventDto, outbox::OutboxCountsDto, outbox::OutboxStateName,
     )),
     modifiers(&AdminToken, &ProblemJson),

@@ -1,7 +1,7 @@
 //! Order endpoints: place (idempotent), read, list by customer, cancel.
 
 use super::dto::{OrderDto, OrderPageDto};
-use super::place_order::PlaceOrderBody;
+use super::order_body::PlaceOrderBody;
 use super::queue;
 use crate::auth::order_access;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};

@@ -1,7 +1,7 @@
 //! The admin's view of the notification outbox: what is waiting, what was delivered, and
 //! what was parked after failing, so nothing fails silently.
 
-use super::admin::Admin;
+use super::management::Admin;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::timefmt::rfc3339;
 use crate::{AppState, Problem};

@@ -2,7 +2,7 @@
 //! of Server-Sent Events), and the admission every order of a waiting-room product needs.
 //! The rules live in the domain (`stampede_domain::waiting_room`), the line in the store.
 
-use super::place_order::CustomerBody;
+use super::order_body::CustomerBody;
 use crate::extract::{ApiJson, ApiPath};
 use crate::timefmt::rfc3339;
 use crate::{AppState, Problem};
@@ -228,7 +228,7 @@ pub async fn join_queue(
     ApiJson(body): ApiJson<JoinQueueBody>,
 ) -> Result<Response, Problem> {
     app.join_limits.check_ip(client.map(|c| c.0.0.ip()))?;
-    let customer = super::place_order::customer(body.customer.as_ref(), body.user_id.as_deref())
+    let customer = super::order_body::customer(body.customer.as_ref(), body.user_id.as_deref())
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
     app.join_limits.check_customer(&customer.key.0)?;
     let (view, rules) = room_product(&app, &id).await?;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use stampede_store::{Role, User};
 
 /// Where a staff member with a reset password is sent to choose a new one: the one page
-/// the guard lets them see (served by `admin::staff_account`).
+/// the guard lets them see (served by `dashboard::staff_account`).
 pub const CHANGE_PASSWORD: &str = "/admin/password";
 
 /// Lets kitchen staff and admins through.

@@ -9,8 +9,8 @@
 //! path like the API: no session, no cart), so a forged post can neither act as a signed-in
 //! person nor change anything that already exists.
 
+use crate::api::order_body::{CustomerBody, PlaceOrderBody};
 use crate::api::orders::place_api_order;
-use crate::api::place_order::{CustomerBody, PlaceOrderBody};
 use crate::storefront::{OrderView, Shell, explain, message_page, render};
 use crate::{AppState, Problem};
 use askama::Template;

@@ -1,7 +1,7 @@
 //! Signing up, in and out, and the signed-in customer's order history. Staff sign in on the
 //! same page and land on the dashboard.
 
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::order_page::OrderView;
 use super::page::{PageError, Shell, render, see_other};
 use crate::AppState;

@@ -3,7 +3,7 @@
 //! cart works without JavaScript.
 
 use super::buyer;
-use super::cart::{Cart, CartFull, CartLine};
+use super::cart_cookie::{Cart, CartFull, CartLine};
 use super::catalog_view::Card;
 use super::display;
 use super::messages::explain;

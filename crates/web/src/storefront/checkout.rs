@@ -4,7 +4,7 @@
 //! and placement as `POST /api/orders`.
 
 use super::buyer::{self, signed_in_customer};
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::cart_page::{PricedCart, price_cart};
 use super::messages::explain;
 use super::page::{PageError, Shell, render, see_other};

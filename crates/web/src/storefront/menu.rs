@@ -1,6 +1,6 @@
 //! `GET /`: the menu, by section, each product with picture, price and live stock.
 
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::catalog_view::Card;
 use super::menu_cache::{TOKEN_MARK, with_token};
 use super::page::{PageError, Shell, render};

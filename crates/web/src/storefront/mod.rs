@@ -5,7 +5,7 @@
 mod account;
 mod assets;
 mod buyer;
-mod cart;
+mod cart_cookie;
 mod cart_page;
 mod catalog_view;
 mod checkout;

@@ -4,7 +4,7 @@
 //! link lets this browser list that email's orders for an hour. Signed-in people have
 //! their orders under `/account`.
 
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::link_page::{OpenLinkPage, Token};
 use super::order_page::OrderView;
 use super::page::{PageError, Shell, render, see_other};

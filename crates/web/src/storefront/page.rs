@@ -2,7 +2,7 @@
 //! layer's one error type, which renders as a friendly page instead of problem+json.
 
 use super::assets::{CSS, JS};
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};

@@ -2,7 +2,7 @@
 //! form that posts to the cart, so it works without JavaScript; the script adds the live
 //! price and stops extra toppings at the limit.
 
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::catalog_view::Card;
 use super::display;
 use super::page::{PageError, Shell, render};
