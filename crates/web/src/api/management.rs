@@ -3,6 +3,7 @@
 //! too. People use the dashboard at `/admin` with a session instead.
 
 use super::dto::{MoneyDto, OptionGroupDto, OrderDto, ProductDto, SaleDto};
+use super::refusals::{AdminTokenRefusals, JsonBodyRefusals};
 use crate::extract::{ApiJson, ApiPath};
 use crate::timefmt::parse_rfc3339;
 use crate::{AppState, Problem};
@@ -154,11 +155,9 @@ impl NewProduct {
     responses(
         (status = 201, description = "Created", body = ProductDto),
         (status = 400, description = "Malformed JSON", body = Problem),
-        (status = 401, description = "No token", body = Problem),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem),
+        AdminTokenRefusals,
         (status = 409, description = "Id taken", body = Problem),
-        (status = 413, description = "Body over 64 KiB", body = Problem),
-        (status = 415, description = "Body is not JSON", body = Problem),
+        JsonBodyRefusals,
         (status = 422, description = "Invalid product", body = Problem),
     ))]
 pub async fn create_product(
@@ -191,8 +190,7 @@ pub struct SalesDto {
     params(("id" = String, Path, description = "Product id")),
     responses(
         (status = 200, description = "Sales: counted from the orders on SQLite, from the stock counters and holdings on DynamoDB", body = SalesDto),
-        (status = 401, description = "No token", body = Problem),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem),
+        AdminTokenRefusals,
         (status = 404, description = "No such product", body = Problem),
     ))]
 pub async fn product_sales(
@@ -226,12 +224,10 @@ pub struct StatusChange {
     responses(
         (status = 200, description = "The order in its new status", body = OrderDto),
         (status = 400, description = "Malformed JSON", body = Problem),
-        (status = 401, description = "No token", body = Problem),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem),
+        AdminTokenRefusals,
         (status = 404, description = "No such order", body = Problem),
         (status = 409, description = "The workflow does not allow this change", body = Problem),
-        (status = 413, description = "Body over 64 KiB", body = Problem),
-        (status = 415, description = "Body is not JSON", body = Problem),
+        JsonBodyRefusals,
         (status = 422, description = "Unknown status", body = Problem),
     ))]
 pub async fn set_order_status(

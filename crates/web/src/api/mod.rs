@@ -10,6 +10,7 @@ pub mod orders;
 pub mod outbox;
 pub mod products;
 pub mod queue;
+pub mod refusals;
 
 use crate::AppState;
 use axum::Router;

@@ -3,7 +3,8 @@
 use super::dto::{OrderDto, OrderPageDto};
 use super::order_body::PlaceOrderBody;
 use super::queue;
-use crate::auth::order_access;
+use super::refusals::JsonBodyRefusals;
+use crate::auth::order_access::{self, OrderViewer};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{AppState, Problem, telemetry};
 use axum::Extension;
@@ -13,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
-use stampede_store::{IdempotencyKey, PlaceOrder, Placed};
+use stampede_store::{IdempotencyKey, Order, PlaceOrder, Placed};
 use std::net::{IpAddr, SocketAddr};
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -34,8 +35,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 403, description = "The product has a waiting room and no admitted ticket of this customer came with the order (none, forged, altered, expired, another customer's or another product's): `/problems/not-admitted`, with `position` and `ahead` where known", body = Problem),
         (status = 404, description = "Unknown product", body = Problem),
         (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem),
-        (status = 413, description = "Body over 64 KiB", body = Problem),
-        (status = 415, description = "Body is not JSON", body = Problem),
+        JsonBodyRefusals,
         (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body, a delivery without `fulfilment.phone`, or a `fulfilment.slot` the shop does not offer (past, too soon, beyond tomorrow, outside the opening hours, off the quarter hours; any slot where no opening hours are set)", body = Problem),
         (status = 429, description = "Too many orders from this address or customer: retry after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -152,6 +152,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     Ok(Some(key.to_owned()))
 }
 
+/// The order `id` and who is asking for it (see `auth::order_access`).
+async fn order_and_viewer(app: &AppState, headers: &HeaderMap, id: &str) -> Result<(Order, OrderViewer), Problem> {
+    let order = app.store.order(id).await?.ok_or_else(|| Problem::not_found("order", id))?;
+    let viewer = order_access::credentials(app, headers, None).await.viewer(&app.signer, &order);
+    Ok((order, viewer))
+}
+
 /// One order. Status and items are open to whoever holds the id; `customer` and
 /// `fulfilment` only to the customer and staff.
 #[utoipa::path(get, path = "/api/orders/{id}", tag = "orders",
@@ -166,8 +173,7 @@ pub async fn get_order(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderDto>, Problem> {
-    let order = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
-    let viewer = order_access::credentials(&app, &headers, None).await.viewer(&app.signer, &order);
+    let (order, viewer) = order_and_viewer(&app, &headers, &id).await?;
     let dto = OrderDto::from(order);
     Ok(Json(if viewer.is_trusted() { dto } else { dto.without_personal_details() }))
 }
@@ -189,8 +195,7 @@ pub async fn cancel_order(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderDto>, Problem> {
-    let order = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
-    let viewer = order_access::credentials(&app, &headers, None).await.viewer(&app.signer, &order);
+    let (_, viewer) = order_and_viewer(&app, &headers, &id).await?;
     if !viewer.is_trusted() {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,

@@ -2,6 +2,7 @@
 //! what was parked after failing, so nothing fails silently.
 
 use super::management::Admin;
+use super::refusals::AdminTokenRefusals;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::timefmt::rfc3339;
 use crate::{AppState, Problem};
@@ -102,8 +103,7 @@ pub struct OutboxPageDto {
     responses(
         (status = 200, description = "Counts per state and the events asked for", body = OutboxPageDto),
         (status = 400, description = "Unknown state or bad limit", body = Problem),
-        (status = 401, description = "No token", body = Problem),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem),
+        AdminTokenRefusals,
     ))]
 pub async fn list_outbox(
     _: Admin,
@@ -131,8 +131,7 @@ pub async fn list_outbox(
     params(("id" = String, Path, description = "Event id")),
     responses(
         (status = 202, description = "Queued again"),
-        (status = 401, description = "No token", body = Problem),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem),
+        AdminTokenRefusals,
         (status = 404, description = "No parked event with this id", body = Problem),
     ))]
 pub async fn retry_event(
