@@ -96,16 +96,17 @@ impl SaleRules {
     }
 }
 
+/// Whether `s` is a catalog id (of a product, category, option group or choice): 1 to 64
+/// lower-case ASCII letters, digits or '-'. Safe in URLs, cookies and store keys as it is.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 impl Product {
     /// Checks that a product definition is coherent before it is stored.
     pub fn validate(&self) -> Result<(), crate::ValidationError> {
         use crate::ValidationError as E;
-        let slug_ok = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        };
-        if !slug_ok(&self.id) {
+        if !is_slug(&self.id) {
             return Err(E::new("id", "must be 1 to 64 lower-case letters, digits or '-'"));
         }
         if self.name.trim().is_empty() {
@@ -127,7 +128,7 @@ impl Product {
         }
         for (i, g) in self.option_groups.iter().enumerate() {
             let field = |f: &str| format!("optionGroups[{i}].{f}");
-            if !slug_ok(&g.id) || self.option_groups[..i].iter().any(|o| o.id == g.id) {
+            if !is_slug(&g.id) || self.option_groups[..i].iter().any(|o| o.id == g.id) {
                 return Err(E::new(field("id"), "must be a unique slug"));
             }
             if g.min_choices > g.max_choices || g.max_choices == 0 || g.max_choices as usize > g.choices.len() {
@@ -137,7 +138,7 @@ impl Product {
                 return Err(E::new(field("defaultChoice"), "must be one of the group's choices"));
             }
             for (j, c) in g.choices.iter().enumerate() {
-                if !slug_ok(&c.id) || g.choices[..j].iter().any(|o| o.id == c.id) {
+                if !is_slug(&c.id) || g.choices[..j].iter().any(|o| o.id == c.id) {
                     return Err(E::new(field(&format!("choices[{j}].id")), "must be a unique slug"));
                 }
             }

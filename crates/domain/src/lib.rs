@@ -17,15 +17,17 @@ pub mod signing;
 pub mod status;
 pub mod waiting_room;
 
-pub use catalog::{MAX_STOCK_SHARDS, OptionChoice, OptionGroup, Product, SaleRules};
+pub use catalog::{MAX_STOCK_SHARDS, OptionChoice, OptionGroup, Product, SaleRules, is_slug};
 pub use checkout::{PricedOrder, ProductState, evaluate};
 pub use customer::{Customer, CustomerKey, LimitKeyRules};
 pub use error::{OrderRejection, ValidationError};
 pub use fulfilment::{DeliveryAddress, Fulfilment, Phone};
 pub use money::{Currency, Money};
 pub use opening_hours::{OpeningHours, SlotError};
-pub use order::{LineRequest, MAX_LINE_QUANTITY, MAX_LINES, OrderLine, OrderRequest, SelectedOption, short_number};
-pub use pricing::{OptionSelection, price_line};
+pub use order::{
+    LineRequest, MAX_LINE_QUANTITY, MAX_LINES, OptionSelection, OrderLine, OrderRequest, SelectedOption, short_number,
+};
+pub use pricing::price_line;
 pub use rules::{LineCheck, check_line};
 pub use shop::ShopProfile;
 pub use signing::Signer;

@@ -1,6 +1,6 @@
 //! Orders: the validated request, and the priced lines an accepted order is made of.
 
-use crate::{Customer, Fulfilment, Money, OptionSelection, Phone, ValidationError};
+use crate::{Customer, Fulfilment, Money, Phone, ValidationError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -102,6 +102,23 @@ impl OrderRequest {
             *totals.entry(line.product_id.as_str()).or_insert(0u32) += line.quantity;
         }
         totals
+    }
+}
+
+/// What the customer picked in one option group: one choice id, or several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OptionSelection {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OptionSelection {
+    pub(crate) fn ids(&self) -> &[String] {
+        match self {
+            OptionSelection::One(id) => std::slice::from_ref(id),
+            OptionSelection::Many(ids) => ids,
+        }
     }
 }
 

@@ -1,26 +1,8 @@
 //! Prices an order line on the server from the catalog and the chosen options.
 //! The client's idea of the price is never consulted.
 
-use crate::{Money, OrderRejection, Product, SelectedOption, ValidationError};
-use serde::{Deserialize, Serialize};
+use crate::{Money, OptionSelection, OrderRejection, Product, SelectedOption, ValidationError};
 use std::collections::BTreeMap;
-
-/// What the customer picked in one option group: one choice id, or several.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum OptionSelection {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OptionSelection {
-    fn ids(&self) -> &[String] {
-        match self {
-            OptionSelection::One(id) => std::slice::from_ref(id),
-            OptionSelection::Many(ids) => ids,
-        }
-    }
-}
 
 /// A priced line: the options resolved against the catalog, the unit price and the line total.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,29 +1,12 @@
 //! Which channels run, from configuration, and the one error type for getting that wrong.
 
-use crate::Channel;
 use crate::channels::{MailboxChannel, SmtpChannel, WebhookChannel};
-use crate::receipt::MailContext;
+use crate::mail::MailContext;
+use crate::{Channel, ConfigError};
 use stampede_domain::{ShopProfile, Signer};
 use stampede_store::Mailbox;
 use std::sync::Arc;
 use std::time::Duration;
-use thiserror::Error;
-
-/// A notification setting that cannot work; reported at startup, before the shop opens.
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("invalid {what} `{value}`: {why}")]
-    Invalid { what: &'static str, value: String, why: String },
-    #[error("{0}")]
-    Missing(String),
-}
-
-impl ConfigError {
-    /// An invalid value with the underlying reason.
-    pub fn invalid(what: &'static str, value: &str, why: impl std::fmt::Display) -> ConfigError {
-        ConfigError::Invalid { what, value: value.to_owned(), why: why.to_string() }
-    }
-}
 
 /// Channel settings. With no SMTP server (and no SES) configured, customer email goes to
 /// the dev mailbox instead, so a fresh install shows receipts without any mail server.

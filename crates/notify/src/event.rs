@@ -1,10 +1,9 @@
 //! An outbox event as channels see it: the stored event plus the order it is about.
 
 use serde_json::{Value, json};
-use stampede_domain::{Millis, Money, OrderLine};
+use stampede_domain::{Money, OrderLine};
+use stampede_store::clock::rfc3339;
 use stampede_store::{Order, OutboxEvent};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// One event to deliver.
 #[derive(Debug, Clone)]
@@ -91,14 +90,6 @@ fn fulfilment_json(order: &Order) -> Value {
         }
     }
     value
-}
-
-/// Unix milliseconds as RFC 3339 UTC, falling back to the number if out of range.
-pub fn rfc3339(millis: Millis) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| millis.to_string())
 }
 
 #[cfg(test)]

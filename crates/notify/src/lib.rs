@@ -6,17 +6,17 @@
 //! and settles it as delivered, retried later (exponential backoff with jitter) or parked.
 
 pub mod backoff;
-pub mod channel;
 pub mod channels;
 pub mod config;
 pub mod event;
 pub mod link_mail;
+pub mod mail;
 pub mod receipt;
 pub mod relay;
 pub mod sns_message;
 
 pub use backoff::Backoff;
-pub use channel::{Channel, ChannelError};
-pub use config::{ConfigError, NotifyConfig};
+pub use channels::{Channel, ChannelError, ConfigError};
+pub use config::NotifyConfig;
 pub use event::Event;
 pub use relay::{Relay, RelayConfig, RelayHandle};

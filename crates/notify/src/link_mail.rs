@@ -3,7 +3,7 @@
 //! webhooks and SNS never see these events.
 
 use crate::Event;
-use crate::receipt::{MailContext, Receipt};
+use crate::mail::{MailContext, Receipt};
 use stampede_store::LinkPurpose;
 
 /// Renders the link email of `event`, or `None` if its payload lacks the recipient or path.

@@ -19,10 +19,11 @@
 use crate::{Backoff, Channel, ChannelError, Event};
 use futures_util::future::join_all;
 use stampede_domain::Millis;
+use stampede_store::clock::now_millis;
 use stampede_store::{Claim, OutboxEvent, Settlement, Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -112,10 +113,6 @@ impl RelayHandle {
 struct Failure {
     errors: Vec<String>,
     permanent: bool,
-}
-
-fn now_millis() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }
 
 impl Relay {

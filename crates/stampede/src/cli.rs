@@ -28,7 +28,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Prove the invariants under load and measure throughput and latency.
     #[command(subcommand)]
-    Loadtest(crate::loadtest::LoadtestCommand),
+    Loadtest(stampede_loadtest::LoadtestCommand),
     /// Copy the live database to FILE without stopping sales (SQLite online backup; a
     /// PostgreSQL store is backed up with pg_dump, see docs/postgres.md).
     Backup(BackupArgs),

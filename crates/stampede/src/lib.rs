@@ -1,14 +1,13 @@
 //! The `stampede` binary's pieces, as a library so tests and tools can reuse them.
 
+pub mod accept_loop;
 pub mod admin_cli;
 pub mod backup;
 pub mod cli;
 #[cfg(feature = "aws")]
 pub mod dynamodb_cli;
-pub mod http_server;
 #[cfg(feature = "aws")]
 pub mod lambda;
-pub mod loadtest;
 pub mod logging;
 pub mod oidc_keys;
 #[cfg(feature = "otlp")]

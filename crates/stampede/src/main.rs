@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use stampede::cli::{Cli, Command};
-use stampede::{admin_cli, backup, loadtest, logging, serve};
+use stampede::{admin_cli, backup, logging, serve};
 
 /// mimalloc rather than glibc's malloc: requests allocate and free small buffers on every
 /// worker thread, and glibc's arenas spent about an eighth of the server's CPU on it in a
@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<()> {
     let result = match cli.command {
         None => runtime.block_on(serve::run(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve::run(args)),
-        Some(Command::Loadtest(args)) => runtime.block_on(loadtest::run(args)),
+        Some(Command::Loadtest(args)) => runtime.block_on(stampede_loadtest::run(args)),
         Some(Command::Backup(args)) => backup::run_backup(&args),
         Some(Command::Restore(args)) => backup::run_restore(&args),
         Some(Command::Admin(command)) => runtime.block_on(admin_cli::run(command)),

@@ -2,8 +2,8 @@
 //! price, drinks, and a flash-sale section with limited stock, limits and sale windows.
 
 use stampede_domain::{Currency, Money, OptionChoice, OptionGroup, Product, SaleRules};
+use stampede_store::clock::now_millis;
 use stampede_store::{Store, StoreError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -138,7 +138,7 @@ pub fn catalog(now: i64) -> Vec<(Product, u32)> {
 
 /// Seeds the demo shop; returns the number of products created.
 pub async fn demo_shop(store: &dyn Store) -> Result<usize, StoreError> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = now_millis();
     let mut created = 0;
     for (product, stock) in catalog(now) {
         match store.create_product(product, stock).await {

@@ -1,8 +1,8 @@
 //! `stampede serve`: open the store, seed the demo shop on first start, serve HTTP until
 //! SIGINT/SIGTERM, then let in-flight orders finish.
 
+use crate::accept_loop::{self, ClientLimits};
 use crate::cli::{NotifyArgs, ServeArgs, StoreKind};
-use crate::http_server::{self, ClientLimits};
 use crate::seed;
 use anyhow::Context;
 use stampede_notify::{Backoff, NotifyConfig, Relay, RelayConfig};
@@ -290,7 +290,7 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
         shutdown_signal().await;
         let _ = closing.send(true);
     };
-    http_server::serve(listener, stampede_web::router(state), client_limits, shutdown).await;
+    accept_loop::serve(listener, stampede_web::router(state), client_limits, shutdown).await;
     // Requests are done, so no new events can appear: one last delivery round, bounded in time.
     relay.shutdown().await;
     // Dropping the last handle to the store joins the writer after its final commit.

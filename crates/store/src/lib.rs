@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod backoffice;
+pub mod clock;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 mod error;

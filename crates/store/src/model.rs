@@ -67,12 +67,7 @@ impl IdempotencyKey {
     /// only once an order gets past the sold-out fast path, which keeps that path cheap.
     pub fn for_request(key: &str, request: &OrderRequest) -> IdempotencyKey {
         let canonical = serde_json::to_vec(request).unwrap_or_default();
-        let digest = Sha256::digest(&canonical);
-        let mut fingerprint = String::with_capacity(64);
-        for b in digest {
-            fingerprint.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-            fingerprint.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
-        }
+        let fingerprint = hex::encode(Sha256::digest(&canonical));
         IdempotencyKey { key: key.to_owned(), fingerprint }
     }
 }

@@ -8,11 +8,11 @@ use stampede_domain::{
     Currency, Customer, LineRequest, Money, OptionChoice, OptionGroup, OptionSelection, OrderRequest, Product,
     SaleRules,
 };
+use stampede_store::clock::now_millis;
 use stampede_store::{PlaceOrder, SqliteConfig, SqliteStore, Store};
 use stampede_web::AppState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const DAY: i64 = 86_400_000;
 
@@ -150,7 +150,7 @@ async fn seed(store: &SqliteStore) {
 /// Orders were all placed just now; move them back over the last seven days, busier in
 /// the evenings, so the charts have a shape. The flash sale keeps its real order.
 fn spread_over_a_week(db: &std::path::Path) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = now_millis();
     let conn = rusqlite::Connection::open(db).expect("open db");
     let ids: Vec<String> = conn
         .prepare("SELECT id FROM orders ORDER BY created_at, id")

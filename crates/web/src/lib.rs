@@ -5,15 +5,14 @@
 // so its size (a few strings) costs nothing worth boxing for.
 #![allow(clippy::result_large_err)]
 
-pub mod admin;
 mod analytics;
 pub mod api;
 pub mod auth;
 mod compat;
 pub mod cors;
+pub mod dashboard;
 mod dev_mailbox;
 mod extract;
-mod openapi;
 mod problem;
 pub mod rate_limit;
 pub mod shop;
@@ -239,13 +238,13 @@ pub fn router(state: AppState) -> Router {
     }
     if state.auth.is_some() {
         // Extra admin-only pages (e.g. analytics) go in the argument: they get the same guard.
-        routes = routes.merge(admin::routes(analytics_routes())).merge(storefront::account_routes());
+        routes = routes.merge(dashboard::routes(analytics_routes())).merge(storefront::account_routes());
     }
     Router::new()
         .merge(routes)
         .fallback(storefront::fallback)
         .method_not_allowed_fallback(problem::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::visitor::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::visitor_layer::layer))
         .route_layer(axum::middleware::from_fn(telemetry::track))
         .merge(telemetry::metrics_routes(&state.metrics))
         .with_state(state)

@@ -1,7 +1,8 @@
 //! The dev mailbox: customer emails are stored in the database and shown at `/dev/mailbox`,
 //! so a new user sees their receipt without running a mail server.
 
-use crate::receipt::{self, MailContext};
+use crate::mail::MailContext;
+use crate::receipt;
 use crate::{Channel, ChannelError, Event};
 use async_trait::async_trait;
 use stampede_store::{Mailbox, NewMail};

@@ -1,7 +1,8 @@
 //! Amazon SES v2 (feature `aws`): customer email with plain-text and HTML parts, rendered
 //! from the same templates as the SMTP and dev-mailbox channels.
 
-use crate::receipt::{self, MailContext};
+use crate::mail::MailContext;
+use crate::receipt;
 use crate::{Channel, ChannelError, ConfigError, Event};
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};

@@ -1,7 +1,8 @@
 //! Customer email over SMTP: a multipart/alternative message (plain text and HTML) whose
 //! Message-ID is derived from the event id, so a resent event is recognisably the same mail.
 
-use crate::receipt::{self, MailContext};
+use crate::mail::{MailContext, Receipt};
+use crate::receipt;
 use crate::{Channel, ChannelError, ConfigError, Event};
 use async_trait::async_trait;
 use lettre::message::{Mailbox as Address, MultiPart};
@@ -48,7 +49,7 @@ impl SmtpChannel {
         Ok(SmtpChannel { transport, from, links: links.into() })
     }
 
-    fn message(&self, event: &Event, mail: receipt::Receipt) -> Result<Message, ChannelError> {
+    fn message(&self, event: &Event, mail: Receipt) -> Result<Message, ChannelError> {
         let to: Address =
             mail.to.parse().map_err(|e| ChannelError::Rejected(format!("recipient `{}`: {e}", mail.to)))?;
         let domain = self.from.email.domain().to_owned();

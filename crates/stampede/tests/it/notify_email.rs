@@ -5,7 +5,7 @@ use crate::common::*;
 use serde_json::{Value, json};
 use stampede_domain::ShopProfile;
 use stampede_notify::channels::{MailboxChannel, SmtpChannel};
-use stampede_notify::receipt::MailContext;
+use stampede_notify::mail::MailContext;
 use stampede_notify::{Channel, Relay};
 use stampede_store::Outbox;
 use std::io::{BufRead, BufReader};

@@ -270,12 +270,6 @@ fn loader() -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http)
 }
 
-fn now_millis() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 #[async_trait]
 impl Store for DynamoStore {
     async fn products(&self) -> Result<Vec<ProductView>, StoreError> {

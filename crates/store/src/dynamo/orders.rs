@@ -1,12 +1,13 @@
 //! Order status changes (cancellation returns stock exactly once), a customer's orders, and
 //! the sales audit.
 
+use super::DynamoStore;
 use super::catalog;
 use super::item::{self, get_n, n, opt_n, s};
 use super::keys::{self, BY_CUSTOMER};
 use super::op_counts::Op;
 use super::writes::{delete, put, update, wrap};
-use super::{DynamoStore, now_millis};
+use crate::clock::now_millis;
 use crate::outbox::{ORDER_CANCELLED, ORDER_STATUS_CHANGED};
 use crate::{Order, OrderPage, ProductSales, StoreError};
 use aws_sdk_dynamodb::types::TransactWriteItem;

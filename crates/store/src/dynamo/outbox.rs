@@ -2,10 +2,11 @@
 //! `byState` index, spread over buckets; every claim and settlement is a conditional update,
 //! so two relays (two Lambda instances) never both hold an event.
 
+use super::DynamoStore;
 use super::item::{self, DELIVERED, FAILED, PENDING, n, opt_n, s};
 use super::keys::{self, BUCKETS, BY_STATE, Item, MAILBOX};
 use super::op_counts::Op;
-use super::{DynamoStore, now_millis};
+use crate::clock::now_millis;
 use crate::{Claim, MailMessage, NewMail, OutboxCounts, OutboxEvent, OutboxState, Settlement, StoreError};
 use aws_sdk_dynamodb::types::{ReturnValue, Select};
 use stampede_domain::Millis;

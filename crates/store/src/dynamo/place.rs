@@ -13,7 +13,8 @@ use super::item::{self, Taken, get_n, get_s, n, s};
 use super::keys;
 use super::op_counts::Op;
 use super::writes::{check, number, put, update, wrap};
-use super::{DynamoStore, error, now_millis};
+use super::{DynamoStore, error};
+use crate::clock::now_millis;
 use crate::outbox::ORDER_PLACED;
 use crate::shards;
 use crate::{IdempotencyKey, Order, PlaceOrder, Placed, StoreError};
@@ -69,38 +70,12 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             picks.clear();
             misses = 0;
         }
-        let state: BTreeMap<&str, ProductState<'_>> = definitions
-            .iter()
-            .map(|(id, product)| {
-                let available = match (levels.get(id), picks.get(id.as_str())) {
-                    (Some(levels), _) => levels.iter().sum(),
-                    // Not read: the conditional draw is the check.
-                    (None, Some(_)) => u32::MAX,
-                    // This instance lately read it sold out.
-                    (None, None) => 0,
-                };
-                let already_bought = holdings.get(id).copied().unwrap_or(0);
-                (id.as_str(), ProductState { product, available, already_bought })
-            })
-            .collect();
+        let state = product_states(&definitions, &levels, &picks, &holdings);
         let now = now_millis();
         // Stock refusals here rest on a consistent read or on this instance having read the
         // product sold out a moment ago; a race can only have made things scarcer.
         let priced = evaluate(request, &state, now)?;
-        let mut taken = Taken::new();
-        for (id, qty) in &quantities {
-            let plan = match (levels.get(*id), picks.get(*id).copied().flatten()) {
-                (Some(levels), _) => {
-                    let start = rand::rng().random_range(0..levels.len());
-                    // `evaluate` checked the total, so a plan exists.
-                    shards::allocate(levels, *qty, start)
-                        .ok_or_else(|| StoreError::Backend(format!("no stock plan for `{id}`")))?
-                }
-                (None, Some(shard)) => vec![(shard, *qty)],
-                (None, None) => return Err(StoreError::Backend(format!("no counter chosen for `{id}`"))),
-            };
-            taken.insert((*id).to_owned(), plan);
-        }
+        let taken = stock_plans(&quantities, &levels, &picks)?;
         let placed = Order::received(uuid::Uuid::now_v7().to_string(), request, priced, now);
         let (writes, purposes) = transaction(store, &placed, idem.as_ref(), &taken, &definitions, &holdings)?;
         if writes.len() > MAX_WRITES {
@@ -201,6 +176,55 @@ fn failed_other(purposes: &[Write], reasons: &[Option<String>]) -> bool {
 /// Per product of the order (that exists): the counter to draw from, or `None` when this
 /// instance knows none that may hold enough. Products this instance lately read sold out
 /// are left out, so the judgement refuses them.
+/// What `evaluate` needs of each product: stock is the sum of its counters where they were
+/// read, unlimited where one counter was picked (the conditional draw is the check), and
+/// none where this instance lately read it sold out.
+fn product_states<'a>(
+    definitions: &'a HashMap<String, Product>,
+    levels: &HashMap<String, Vec<u32>>,
+    picks: &HashMap<&str, Option<u32>>,
+    holdings: &HashMap<String, u32>,
+) -> BTreeMap<&'a str, ProductState<'a>> {
+    definitions
+        .iter()
+        .map(|(id, product)| {
+            let available = match (levels.get(id), picks.get(id.as_str())) {
+                (Some(levels), _) => levels.iter().sum(),
+                // Not read: the conditional draw is the check.
+                (None, Some(_)) => u32::MAX,
+                // This instance lately read it sold out.
+                (None, None) => 0,
+            };
+            let already_bought = holdings.get(id).copied().unwrap_or(0);
+            (id.as_str(), ProductState { product, available, already_bought })
+        })
+        .collect()
+}
+
+/// Which counters each product's units are drawn from: spread over the counters read
+/// (from a random one on), or all from the one picked.
+fn stock_plans(
+    quantities: &BTreeMap<&str, u32>,
+    levels: &HashMap<String, Vec<u32>>,
+    picks: &HashMap<&str, Option<u32>>,
+) -> Result<Taken, StoreError> {
+    let mut taken = Taken::new();
+    for (id, qty) in quantities {
+        let plan = match (levels.get(*id), picks.get(*id).copied().flatten()) {
+            (Some(levels), _) => {
+                let start = rand::rng().random_range(0..levels.len());
+                // `evaluate` checked the total, so a plan exists.
+                shards::allocate(levels, *qty, start)
+                    .ok_or_else(|| StoreError::Backend(format!("no stock plan for `{id}`")))?
+            }
+            (None, Some(shard)) => vec![(shard, *qty)],
+            (None, None) => return Err(StoreError::Backend(format!("no counter chosen for `{id}`"))),
+        };
+        taken.insert((*id).to_owned(), plan);
+    }
+    Ok(taken)
+}
+
 fn pick_counters<'a>(
     store: &DynamoStore,
     definitions: &'a HashMap<String, Product>,

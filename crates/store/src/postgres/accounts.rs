@@ -4,7 +4,7 @@
 
 use super::{PostgresStore, pg_error};
 use crate::accounts::{LINK_SWEEP_AFTER, USER_COLUMNS, UserRow, keep_an_admin, to_user};
-use crate::sqlite::now_millis;
+use crate::clock::now_millis;
 use crate::{
     Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
     StoreError, User,

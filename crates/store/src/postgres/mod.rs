@@ -22,7 +22,7 @@ mod place;
 mod rows;
 mod schema;
 
-use crate::sqlite::now_millis;
+use crate::clock::now_millis;
 use crate::{
     Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
     Placed, ProductSales, ProductView, Settlement, Store, StoreError,

@@ -20,9 +20,9 @@
 //! serialization failure from anything else is retried like a short counter.
 
 use super::{PostgresStore, pg_error, retryable, rows};
+use crate::clock::now_millis;
 use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED, new_event_payload};
 use crate::shards;
-use crate::sqlite::now_millis;
 use crate::{IdempotencyKey, Order, PlaceOrder, Placed, ProductView, StoreError};
 use rand::Rng;
 use stampede_domain::{Millis, OrderRejection, OrderRequest, OrderStatus, Phone, Product, ProductState, evaluate};

@@ -4,8 +4,8 @@
 
 use super::read_pool::ReadPool;
 use super::schema;
-use super::writer::now_millis;
 use crate::accounts::{LINK_SWEEP_AFTER, USER_COLUMNS, UserRow, keep_an_admin, to_user};
+use crate::clock::now_millis;
 use crate::{
     Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
     StoreError, User,

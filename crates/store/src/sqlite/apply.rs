@@ -4,12 +4,19 @@
 
 use super::batch_stock::BatchStock;
 use super::rows;
-use super::writer::Placing;
 use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED};
-use crate::{Order, Placed, ProductView, StoreError};
+use crate::{IdempotencyKey, Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use stampede_domain::{Millis, OrderRejection, OrderStatus, Phone, Product, ProductState, evaluate};
+use stampede_domain::{
+    Millis, OrderRejection, OrderRequest, OrderStatus, Phone, PricedOrder, Product, ProductState, evaluate,
+};
 use std::collections::{BTreeMap, HashMap};
+
+/// An order on its way to the writer, its idempotency key already fingerprinted.
+pub struct Placing {
+    pub request: OrderRequest,
+    pub idempotency: Option<IdempotencyKey>,
+}
 
 /// Places one order: replays a known idempotency key (`key_seen` says it may be known),
 /// else evaluates and writes it.
@@ -27,6 +34,29 @@ pub fn place(
         return Ok(placed);
     }
     let request = &cmd.request;
+    let state = product_states(conn, definitions, request, stock)?;
+    let priced = evaluate(request, &state, now)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    insert_order(conn, &id, cmd, &priced, now)?;
+    let taken = request.quantities_by_product();
+    add_holdings(conn, &request.customer.limit_key().0, &taken)?;
+    enqueue_event(conn, ORDER_PLACED, &id, OrderStatus::Received, None, now)?;
+    for (product_id, qty) in taken {
+        // `evaluate` checked every product had `qty` available.
+        let left = state[product_id].available - qty;
+        stock.set(product_id, left);
+    }
+    Ok(Placed { order: Order::received(id, request, priced, now), replayed: false })
+}
+
+/// What `evaluate` needs of each product the request names: its definition, the stock this
+/// batch has left, and (for a product with a per-customer limit) what the customer holds.
+fn product_states<'a>(
+    conn: &Connection,
+    definitions: &'a HashMap<String, Product>,
+    request: &'a OrderRequest,
+    stock: &mut BatchStock,
+) -> Result<BTreeMap<&'a str, ProductState<'a>>, StoreError> {
     let mut state = BTreeMap::new();
     for product_id in request.quantities_by_product().into_keys() {
         let Some(product) = definitions.get(product_id) else { continue };
@@ -37,9 +67,18 @@ pub fn place(
         };
         state.insert(product_id, ProductState { product, available, already_bought });
     }
-    let priced = evaluate(request, &state, now)?;
+    Ok(state)
+}
 
-    let id = uuid::Uuid::now_v7().to_string();
+/// Writes the order's row and its lines.
+fn insert_order(
+    conn: &Connection,
+    id: &str,
+    cmd: &Placing,
+    priced: &PricedOrder,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let request = &cmd.request;
     let customer = &request.customer;
     let (key, fingerprint) = cmd.idempotency.as_ref().map(|i| (i.key.as_str(), i.fingerprint.as_str())).unzip();
     let fulfilment = request.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
@@ -82,21 +121,19 @@ pub fn place(
             line.unit_price.currency.as_str()
         ])?;
     }
-    let taken = request.quantities_by_product();
-    for (product_id, qty) in &taken {
+    Ok(())
+}
+
+/// Adds what the order takes to what the customer (by limit key) holds of each product.
+fn add_holdings(conn: &Connection, limit_key: &str, taken: &BTreeMap<&str, u32>) -> Result<(), StoreError> {
+    for (product_id, qty) in taken {
         conn.prepare_cached(
             "INSERT INTO customer_holdings (customer_key, product_id, quantity) VALUES (?1, ?2, ?3)
              ON CONFLICT (customer_key, product_id) DO UPDATE SET quantity = quantity + excluded.quantity",
         )?
-        .execute(params![customer.limit_key().0, product_id, qty])?;
+        .execute(params![limit_key, product_id, qty])?;
     }
-    enqueue_event(conn, ORDER_PLACED, &id, OrderStatus::Received, None, now)?;
-    for (product_id, qty) in taken {
-        // `evaluate` checked every product had `qty` available.
-        let left = state[product_id].available - qty;
-        stock.set(product_id, left);
-    }
-    Ok(Placed { order: Order::received(id, request, priced, now), replayed: false })
+    Ok(())
 }
 
 /// The order an idempotency key already placed, or a mismatch if the key came with another request.

@@ -19,6 +19,7 @@ mod rows;
 mod schema;
 mod writer;
 
+use crate::clock::now_millis;
 use crate::waiting_room::{LineEntry, WaitingRoom};
 use crate::{
     Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
@@ -37,7 +38,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
-pub(crate) use writer::now_millis;
 use writer::{Command, Writer};
 
 /// How the SQLite store is set up.
@@ -243,7 +243,7 @@ impl Store for SqliteStore {
             return Err(rejection.into());
         }
         let idempotency = order.idempotency();
-        let order = writer::Placing { request: order.request, idempotency };
+        let order = apply::Placing { request: order.request, idempotency };
         self.submit(|reply| Command::Place { order, enqueued: Instant::now(), reply }).await
     }
 

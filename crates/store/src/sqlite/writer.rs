@@ -2,23 +2,19 @@
 //! commits each batch of commands in one transaction (group commit). Arrival order is
 //! kept, so stock goes first come, first served; replies go out only after the commit.
 
+use super::apply::{self, Placing};
 use super::batch_stock::BatchStock;
-use super::{apply, catalog_edits, line_rows, live_catalog::SharedCatalog, outbox_rows, rows};
+use super::{catalog_edits, line_rows, live_catalog::SharedCatalog, outbox_rows, rows};
+use crate::clock::now_millis;
 use crate::waiting_room::LineEntry;
-use crate::{Claim, IdempotencyKey, NewMail, Order, OutboxEvent, Placed, ProductView, Settlement, StoreError};
+use crate::{Claim, NewMail, Order, OutboxEvent, Placed, ProductView, Settlement, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
-use stampede_domain::{Millis, OrderRequest, OrderStatus, Product, RoomState};
+use stampede_domain::{Millis, OrderStatus, Product, RoomState};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
-
-/// An order on its way to the writer, its idempotency key already fingerprinted.
-pub struct Placing {
-    pub request: OrderRequest,
-    pub idempotency: Option<IdempotencyKey>,
-}
 
 /// Work for the writer.
 pub enum Command {
@@ -142,11 +138,6 @@ pub struct Writer {
     pub retry_after: Duration,
     /// The checkpointer's request to rewind the WAL, honoured between batches.
     pub wal_restart: super::checkpointer::RestartRequest,
-}
-
-/// Wall-clock now in Unix milliseconds.
-pub fn now_millis() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }
 
 impl Writer {

@@ -10,7 +10,7 @@ const CSS: &str = include_str!("../../static/analytics.css");
 
 /// Quoted strong validator of the stylesheet.
 static ETAG: LazyLock<String> = LazyLock::new(|| {
-    let hex: String = Sha256::digest(CSS.as_bytes())[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(&Sha256::digest(CSS.as_bytes())[..12]);
     format!("\"{hex}\"")
 });
 

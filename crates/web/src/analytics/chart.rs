@@ -81,8 +81,8 @@ pub fn axis_top(max: i64) -> i64 {
 pub fn render(chart: &Chart<'_>) -> String {
     let points = chart.points;
     let max = points.iter().map(|p| p.value.max(0)).max().unwrap_or(0);
-    let top = axis_top(max.max(chart.floor));
-    let y = |v: i64| TOP + PLOT_H - (v.max(0) as f64) * PLOT_H / (top as f64);
+    // A share of the width per value, in percent.
+    let plot = Plot { top: axis_top(max.max(chart.floor)), slot: 100.0 / points.len().max(1) as f64 };
     let id = escape(chart.id);
     let mut svg = String::with_capacity(1024 + points.len() * 160);
     let _ = write!(
@@ -92,7 +92,7 @@ pub fn render(chart: &Chart<'_>) -> String {
         escape(&describe(chart, max)),
     );
     for tick in 0..=TICKS {
-        let ty = y(top / TICKS * tick);
+        let ty = plot.y(plot.top / TICKS * tick);
         let _ = write!(svg, r#"<line class="grid" x1="0" x2="100%" y1="{ty:.1}" y2="{ty:.1}"/>"#);
     }
     if points.is_empty() {
@@ -102,69 +102,95 @@ pub fn render(chart: &Chart<'_>) -> String {
             TOP + PLOT_H / 2.0
         );
     }
-    // A share of the width per value, in percent.
-    let slot = 100.0 / points.len().max(1) as f64;
-    let center = |i: usize| slot * (i as f64 + 0.5);
     match chart.kind {
-        Kind::Bars => {
-            let width = slot * 0.7;
-            for (i, p) in points.iter().enumerate() {
-                let (top_y, base) = (y(p.value), y(0));
-                let _ = write!(
-                    svg,
-                    r#"<rect class="bar" x="{:.3}%" y="{top_y:.1}" width="{width:.3}%" height="{:.1}"><title>{}</title></rect>"#,
-                    center(i) - width / 2.0,
-                    base - top_y,
-                    tooltip(chart, p),
-                );
-            }
-        }
-        Kind::Line => {
-            // Segments rather than one polyline: `points` takes no percentages.
-            for (i, pair) in points.windows(2).enumerate() {
-                let _ = write!(
-                    svg,
-                    r#"<line class="line" x1="{:.3}%" y1="{:.1}" x2="{:.3}%" y2="{:.1}"/>"#,
-                    center(i),
-                    y(pair[0].value),
-                    center(i + 1),
-                    y(pair[1].value),
-                );
-            }
-            for (i, p) in points.iter().enumerate() {
-                let _ = write!(
-                    svg,
-                    r#"<circle class="dot" cx="{:.3}%" cy="{:.1}" r="3.5"><title>{}</title></circle>"#,
-                    center(i),
-                    y(p.value),
-                    tooltip(chart, p),
-                );
-            }
-        }
+        Kind::Bars => bars(&mut svg, chart, &plot),
+        Kind::Line => line(&mut svg, chart, &plot),
     }
     // Axis labels last, so they are drawn over the bars (with a halo from the stylesheet).
+    labels(&mut svg, chart, &plot);
+    let base = plot.y(0);
+    let _ = write!(svg, r#"<line class="axis" x1="0" x2="100%" y1="{base:.1}" y2="{base:.1}"/></svg>"#);
+    svg
+}
+
+/// Where values and slots fall on the drawing.
+struct Plot {
+    /// The value at the top of the axis.
+    top: i64,
+    /// The share of the width per value, in percent.
+    slot: f64,
+}
+
+impl Plot {
+    /// The y of value `v`, in pixels.
+    fn y(&self, v: i64) -> f64 {
+        TOP + PLOT_H - (v.max(0) as f64) * PLOT_H / (self.top as f64)
+    }
+
+    /// The x of the middle of the `i`th value's slot, in percent of the width.
+    fn center(&self, i: usize) -> f64 {
+        self.slot * (i as f64 + 0.5)
+    }
+}
+
+fn bars(svg: &mut String, chart: &Chart<'_>, plot: &Plot) {
+    let width = plot.slot * 0.7;
+    for (i, p) in chart.points.iter().enumerate() {
+        let (top_y, base) = (plot.y(p.value), plot.y(0));
+        let _ = write!(
+            svg,
+            r#"<rect class="bar" x="{:.3}%" y="{top_y:.1}" width="{width:.3}%" height="{:.1}"><title>{}</title></rect>"#,
+            plot.center(i) - width / 2.0,
+            base - top_y,
+            tooltip(chart, p),
+        );
+    }
+}
+
+fn line(svg: &mut String, chart: &Chart<'_>, plot: &Plot) {
+    // Segments rather than one polyline: `points` takes no percentages.
+    for (i, pair) in chart.points.windows(2).enumerate() {
+        let _ = write!(
+            svg,
+            r#"<line class="line" x1="{:.3}%" y1="{:.1}" x2="{:.3}%" y2="{:.1}"/>"#,
+            plot.center(i),
+            plot.y(pair[0].value),
+            plot.center(i + 1),
+            plot.y(pair[1].value),
+        );
+    }
+    for (i, p) in chart.points.iter().enumerate() {
+        let _ = write!(
+            svg,
+            r#"<circle class="dot" cx="{:.3}%" cy="{:.1}" r="3.5"><title>{}</title></circle>"#,
+            plot.center(i),
+            plot.y(p.value),
+            tooltip(chart, p),
+        );
+    }
+}
+
+/// The value axis's labels, and at most `MAX_X_LABELS` of the points' labels.
+fn labels(svg: &mut String, chart: &Chart<'_>, plot: &Plot) {
     for tick in 0..=TICKS {
-        let value = top / TICKS * tick;
+        let value = plot.top / TICKS * tick;
         let _ = write!(
             svg,
             r#"<text class="y-label" x="2" y="{:.1}">{}</text>"#,
-            y(value) - 4.0,
+            plot.y(value) - 4.0,
             escape(&(chart.format)(value)),
         );
     }
-    let every = points.len().div_ceil(MAX_X_LABELS).max(1);
-    for (i, p) in points.iter().enumerate().filter(|(i, _)| i % every == 0) {
+    let every = chart.points.len().div_ceil(MAX_X_LABELS).max(1);
+    for (i, p) in chart.points.iter().enumerate().filter(|(i, _)| i % every == 0) {
         let _ = write!(
             svg,
             r#"<text class="x-label" x="{:.3}%" y="{}" text-anchor="middle">{}</text>"#,
-            center(i),
+            plot.center(i),
             HEIGHT - 6.0,
             escape(&p.label),
         );
     }
-    let base = y(0);
-    let _ = write!(svg, r#"<line class="axis" x1="0" x2="100%" y1="{base:.1}" y2="{base:.1}"/></svg>"#);
-    svg
 }
 
 fn tooltip(chart: &Chart<'_>, p: &Point) -> String {

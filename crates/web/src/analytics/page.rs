@@ -6,8 +6,8 @@ use super::chart::{self, Chart, Kind, Point};
 use super::format::{self, money, money_tick, thousands};
 use super::range::{self, PageQuery, Selection};
 use crate::AppState;
-use crate::admin::AdminShell;
 use crate::auth::visitor::Visitor;
+use crate::dashboard::AdminShell;
 use askama::Template;
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use stampede_domain::{Currency, Millis, Money};
 use stampede_store::analytics::{FlashSale, Granularity, OptionPopularity, SalesReport};
-use std::time::{SystemTime, UNIX_EPOCH};
+use stampede_store::clock::now_millis;
 
 /// The orders chart covers at least 0 to 4: one order per tick.
 const TICKS_OF_ORDERS: i64 = 4;
@@ -109,10 +109,6 @@ struct ReportView {
     flash_sales: Vec<FlashRow>,
 }
 
-fn now_millis() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
-}
-
 /// The page for the asked range, or for the default one with a message saying why.
 pub async fn show(
     State(app): State<AppState>,
@@ -182,17 +178,50 @@ fn view(report: &SalesReport, now: Millis) -> ReportView {
     };
     let names: Vec<(String, String)> =
         report.buckets.iter().map(|b| format::bucket(b.start, report.granularity)).collect();
+    // With no sales there is no currency to chart revenue in; show the shop's usual one at zero.
+    let currencies: Vec<Currency> = match report.totals.as_slice() {
+        [] => vec![Currency::USD],
+        totals => totals.iter().map(|t| t.currency).collect(),
+    };
+    ReportView {
+        unit,
+        totals: report
+            .totals
+            .iter()
+            .map(|t| TotalView {
+                currency: t.currency.to_string(),
+                orders: thousands(t.orders),
+                revenue: money(t.revenue),
+                average: money(t.average_order_value),
+            })
+            .collect(),
+        cancelled: report.cancelled_orders,
+        charts: charts(report, unit, &names, &currencies),
+        currencies: currencies.iter().map(ToString::to_string).collect(),
+        rows: bucket_rows(report, &names),
+        products: report
+            .top_products
+            .iter()
+            .map(|p| ProductRow {
+                name: p.product_name.clone(),
+                id: p.product_id.clone(),
+                units: thousands(p.units),
+                revenue: money(p.revenue),
+            })
+            .collect(),
+        groups: groups(&report.options),
+        flash_sales: report.flash_sales.iter().map(|f| flash_row(f, now)).collect(),
+    }
+}
+
+/// A revenue chart per currency, then the orders chart, over the buckets named `names`.
+fn charts(report: &SalesReport, unit: &str, names: &[(String, String)], currencies: &[Currency]) -> Vec<ChartView> {
     let points = |value: &dyn Fn(usize) -> i64| -> Vec<Point> {
         names
             .iter()
             .enumerate()
             .map(|(i, (label, name))| Point { label: label.clone(), name: name.clone(), value: value(i) })
             .collect()
-    };
-    // With no sales there is no currency to chart revenue in; show the shop's usual one at zero.
-    let currencies: Vec<Currency> = match report.totals.as_slice() {
-        [] => vec![Currency::USD],
-        totals => totals.iter().map(|t| t.currency).collect(),
     };
     let mut charts = Vec::new();
     for (c, currency) in currencies.iter().enumerate() {
@@ -218,48 +247,24 @@ fn view(report: &SalesReport, now: Millis) -> ReportView {
         floor: TICKS_OF_ORDERS,
     });
     charts.push(ChartView { heading, svg });
+    charts
+}
 
-    ReportView {
-        unit,
-        totals: report
-            .totals
-            .iter()
-            .map(|t| TotalView {
-                currency: t.currency.to_string(),
-                orders: thousands(t.orders),
-                revenue: money(t.revenue),
-                average: money(t.average_order_value),
-            })
-            .collect(),
-        cancelled: report.cancelled_orders,
-        charts,
-        currencies: currencies.iter().map(ToString::to_string).collect(),
-        rows: report
-            .buckets
-            .iter()
-            .zip(&names)
-            .map(|(b, (_, name))| BucketRow {
-                name: name.clone(),
-                orders: b.orders,
-                revenue: match b.revenue.as_slice() {
-                    [] => vec![money(Money::new(0, Currency::USD))],
-                    r => r.iter().map(|m| money(*m)).collect(),
-                },
-            })
-            .collect(),
-        products: report
-            .top_products
-            .iter()
-            .map(|p| ProductRow {
-                name: p.product_name.clone(),
-                id: p.product_id.clone(),
-                units: thousands(p.units),
-                revenue: money(p.revenue),
-            })
-            .collect(),
-        groups: groups(&report.options),
-        flash_sales: report.flash_sales.iter().map(|f| flash_row(f, now)).collect(),
-    }
+/// The table's rows: one per bucket, its revenue in every currency sold in.
+fn bucket_rows(report: &SalesReport, names: &[(String, String)]) -> Vec<BucketRow> {
+    report
+        .buckets
+        .iter()
+        .zip(names)
+        .map(|(b, (_, name))| BucketRow {
+            name: name.clone(),
+            orders: b.orders,
+            revenue: match b.revenue.as_slice() {
+                [] => vec![money(Money::new(0, Currency::USD))],
+                r => r.iter().map(|m| money(*m)).collect(),
+            },
+        })
+        .collect()
 }
 
 /// Option popularity grouped by option group, best sellers first within each.

@@ -26,7 +26,7 @@ pub async fn healthz() -> Json<Health> {
 /// The database answers and the order writer runs.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, description = "Ready", body = Health),
-    (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "Storage unavailable", body = Problem),
 ))]
 pub async fn readyz(State(app): State<AppState>) -> Result<Json<Health>, Problem> {
     app.store

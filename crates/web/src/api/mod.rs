@@ -1,14 +1,16 @@
 //! The JSON API's routes.
 
-pub mod admin;
 pub mod catalog_cache;
 pub mod dto;
 pub mod health;
+pub mod management;
+mod openapi;
+pub mod order_body;
 pub mod orders;
 pub mod outbox;
-pub mod place_order;
 pub mod products;
 pub mod queue;
+pub mod refusals;
 
 use crate::AppState;
 use axum::Router;
@@ -20,7 +22,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/api/openapi.json", get(crate::openapi::document))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/api/products", get(products::list_products).layer(CompressionLayer::new()))
         .route("/api/products/{id}", get(products::get_product).layer(CompressionLayer::new()))
         .route("/api/products/{id}/queue", post(queue::join_queue))
@@ -30,9 +32,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/orders/{id}", get(orders::get_order))
         .route("/api/orders/{id}/cancel", post(orders::cancel_order))
         .route("/api/customers/{customer}/orders", get(orders::customer_orders))
-        .route("/api/admin/products", post(admin::create_product))
-        .route("/api/admin/products/{id}/sales", get(admin::product_sales))
-        .route("/api/admin/orders/{id}/status", post(admin::set_order_status))
+        .route("/api/admin/products", post(management::create_product))
+        .route("/api/admin/products/{id}/sales", get(management::product_sales))
+        .route("/api/admin/orders/{id}/status", post(management::set_order_status))
         .route("/api/admin/outbox", get(outbox::list_outbox))
         .route("/api/admin/outbox/{id}/retry", post(outbox::retry_event))
 }

@@ -1,9 +1,10 @@
 //! Order endpoints: place (idempotent), read, list by customer, cancel.
 
 use super::dto::{OrderDto, OrderPageDto};
-use super::place_order::PlaceOrderBody;
+use super::order_body::PlaceOrderBody;
 use super::queue;
-use crate::auth::order_access;
+use super::refusals::JsonBodyRefusals;
+use crate::auth::order_access::{self, OrderViewer};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{AppState, Problem, telemetry};
 use axum::Extension;
@@ -13,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
-use stampede_store::{IdempotencyKey, PlaceOrder, Placed};
+use stampede_store::{IdempotencyKey, Order, PlaceOrder, Placed};
 use std::net::{IpAddr, SocketAddr};
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -30,16 +31,15 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
     responses(
         (status = 201, description = "Order placed (or replayed for a known Idempotency-Key; then `Idempotent-Replayed: true`)", body = OrderDto,
             headers(("Location" = String, description = "URL of the order"))),
-        (status = 400, description = "Malformed JSON, or an invalid or repeated Idempotency-Key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The product has a waiting room and no admitted ticket of this customer came with the order (none, forged, altered, expired, another customer's or another product's): `/problems/not-admitted`, with `position` and `ahead` where known", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body, a delivery without `fulfilment.phone`, or a `fulfilment.slot` the shop does not offer (past, too soon, beyond tomorrow, outside the opening hours, off the quarter hours; any slot where no opening hours are set)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many orders from this address or customer: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed JSON, or an invalid or repeated Idempotency-Key", body = Problem),
+        (status = 403, description = "The product has a waiting room and no admitted ticket of this customer came with the order (none, forged, altered, expired, another customer's or another product's): `/problems/not-admitted`, with `position` and `ahead` where known", body = Problem),
+        (status = 404, description = "Unknown product", body = Problem),
+        (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem),
+        JsonBodyRefusals,
+        (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body, a delivery without `fulfilment.phone`, or a `fulfilment.slot` the shop does not offer (past, too soon, beyond tomorrow, outside the opening hours, off the quarter hours; any slot where no opening hours are set)", body = Problem),
+        (status = 429, description = "Too many orders from this address or customer: retry after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Order queue full: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        (status = 503, description = "Order queue full: retry after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn place_order(
@@ -76,7 +76,7 @@ pub(crate) async fn place_api_order(
     let ticket = queue::order_ticket(headers, body.queue_ticket.take());
     let request = body.into_request()?;
     app.shop
-        .check_slot(request.slot, crate::storefront::now_millis())
+        .check_slot(request.slot, stampede_store::clock::now_millis())
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
     let idempotency_key = idempotency_key(headers)?;
     place_admitted(app, PlaceOrder { request, idempotency_key }, ticket.as_deref()).await
@@ -152,6 +152,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     Ok(Some(key.to_owned()))
 }
 
+/// The order `id` and who is asking for it (see `auth::order_access`).
+async fn order_and_viewer(app: &AppState, headers: &HeaderMap, id: &str) -> Result<(Order, OrderViewer), Problem> {
+    let order = app.store.order(id).await?.ok_or_else(|| Problem::not_found("order", id))?;
+    let viewer = order_access::credentials(app, headers, None).await.viewer(&app.signer, &order);
+    Ok((order, viewer))
+}
+
 /// One order. Status and items are open to whoever holds the id; `customer` and
 /// `fulfilment` only to the customer and staff.
 #[utoipa::path(get, path = "/api/orders/{id}", tag = "orders",
@@ -159,15 +166,14 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
         ("Order-Token" = Option<String>, Header, description = "The `accessToken` returned when the order was placed")),
     responses(
         (status = 200, description = "The order", body = OrderDto),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem),
     ))]
 pub async fn get_order(
     State(app): State<AppState>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderDto>, Problem> {
-    let order = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
-    let viewer = order_access::credentials(&app, &headers, None).await.viewer(&app.signer, &order);
+    let (order, viewer) = order_and_viewer(&app, &headers, &id).await?;
     let dto = OrderDto::from(order);
     Ok(Json(if viewer.is_trusted() { dto } else { dto.without_personal_details() }))
 }
@@ -180,17 +186,16 @@ pub async fn get_order(
         ("Order-Token" = Option<String>, Header, description = "The `accessToken` returned when the order was placed")),
     responses(
         (status = 200, description = "The cancelled order", body = OrderDto),
-        (status = 403, description = "Not the customer's credentials, nor staff", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already being prepared, or already cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the customer's credentials, nor staff", body = Problem),
+        (status = 404, description = "No such order", body = Problem),
+        (status = 409, description = "Already being prepared, or already cancelled", body = Problem),
     ))]
 pub async fn cancel_order(
     State(app): State<AppState>,
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderDto>, Problem> {
-    let order = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
-    let viewer = order_access::credentials(&app, &headers, None).await.viewer(&app.signer, &order);
+    let (_, viewer) = order_and_viewer(&app, &headers, &id).await?;
     if !viewer.is_trusted() {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -220,10 +225,10 @@ pub struct PageParams {
         description = "The customer's email address, or the `userId` used with the shorthand"), PageParams),
     responses(
         (status = 200, description = "A page of orders", body = OrderPageDto),
-        (status = 400, description = "Bad paging parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No credentials: sign in, or send a bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Someone else's orders", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an email address or user id", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad paging parameters", body = Problem),
+        (status = 401, description = "No credentials: sign in, or send a bearer token", body = Problem),
+        (status = 403, description = "Someone else's orders", body = Problem),
+        (status = 422, description = "Not an email address or user id", body = Problem),
     ))]
 pub async fn customer_orders(
     State(app): State<AppState>,

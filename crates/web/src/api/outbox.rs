@@ -1,7 +1,8 @@
 //! The admin's view of the notification outbox: what is waiting, what was delivered, and
 //! what was parked after failing, so nothing fails silently.
 
-use super::admin::Admin;
+use super::management::Admin;
+use super::refusals::AdminTokenRefusals;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::timefmt::rfc3339;
 use crate::{AppState, Problem};
@@ -101,9 +102,8 @@ pub struct OutboxPageDto {
 #[utoipa::path(get, path = "/api/admin/outbox", tag = "admin", security(("admin_token" = [])), params(OutboxParams),
     responses(
         (status = 200, description = "Counts per state and the events asked for", body = OutboxPageDto),
-        (status = 400, description = "Unknown state or bad limit", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown state or bad limit", body = Problem),
+        AdminTokenRefusals,
     ))]
 pub async fn list_outbox(
     _: Admin,
@@ -131,9 +131,8 @@ pub async fn list_outbox(
     params(("id" = String, Path, description = "Event id")),
     responses(
         (status = 202, description = "Queued again"),
-        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No parked event with this id", body = Problem, content_type = "application/problem+json"),
+        AdminTokenRefusals,
+        (status = 404, description = "No parked event with this id", body = Problem),
     ))]
 pub async fn retry_event(
     admin: Admin,

@@ -47,7 +47,7 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
     params(("id" = String, Path, description = "Product id")),
     responses(
         (status = 200, description = "The product", body = ProductDto),
-        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem),
     ))]
 pub async fn get_product(
     State(app): State<AppState>,

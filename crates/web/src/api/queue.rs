@@ -2,7 +2,7 @@
 //! of Server-Sent Events), and the admission every order of a waiting-room product needs.
 //! The rules live in the domain (`stampede_domain::waiting_room`), the line in the store.
 
-use super::place_order::CustomerBody;
+use super::order_body::CustomerBody;
 use crate::extract::{ApiJson, ApiPath};
 use crate::timefmt::rfc3339;
 use crate::{AppState, Problem};
@@ -210,15 +210,15 @@ fn now_micros() -> i64 {
     responses(
         (status = 201, description = "In line (or the ticket the customer already holds)", body = QueueTicketDto,
             headers(("Location" = String, description = "URL of the ticket's status"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No waiting room for this product, the line is not open yet, or the sale has ended", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid customer", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many joins from this address or customer: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed JSON", body = Problem),
+        (status = 404, description = "Unknown product", body = Problem),
+        (status = 409, description = "No waiting room for this product, the line is not open yet, or the sale has ended", body = Problem),
+        (status = 413, description = "Body over 64 KiB", body = Problem),
+        (status = 415, description = "Body is not JSON", body = Problem),
+        (status = 422, description = "Invalid customer", body = Problem),
+        (status = 429, description = "Too many joins from this address or customer: retry after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Busy: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+        (status = 503, description = "Busy: retry after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn join_queue(
@@ -228,7 +228,7 @@ pub async fn join_queue(
     ApiJson(body): ApiJson<JoinQueueBody>,
 ) -> Result<Response, Problem> {
     app.join_limits.check_ip(client.map(|c| c.0.0.ip()))?;
-    let customer = super::place_order::customer(body.customer.as_ref(), body.user_id.as_deref())
+    let customer = super::order_body::customer(body.customer.as_ref(), body.user_id.as_deref())
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
     app.join_limits.check_customer(&customer.key.0)?;
     let (view, rules) = room_product(&app, &id).await?;
@@ -298,9 +298,9 @@ fn check_line_open(view: &ProductView, rules: &WaitingRoomRules, now: Millis) ->
     params(("id" = String, Path, description = "Product id"), ("ticket" = String, Path, description = "The ticket from joining")),
     responses(
         (status = 200, description = "The ticket's place and state", body = QueueTicketDto),
-        (status = 403, description = "Not a valid ticket for this product (forged, altered, expired)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No waiting room for this product", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a valid ticket for this product (forged, altered, expired)", body = Problem),
+        (status = 404, description = "Unknown product", body = Problem),
+        (status = 409, description = "No waiting room for this product", body = Problem),
     ))]
 pub async fn queue_status(
     State(app): State<AppState>,
@@ -315,7 +315,7 @@ pub async fn queue_status(
 /// The ticket's standing, after checking it is a valid ticket for product `id`.
 pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<QueueTicketDto, Problem> {
     let (view, rules) = room_product(app, id).await?;
-    let now = crate::auth::now_millis();
+    let now = stampede_store::clock::now_millis();
     let sealed = Ticket::open(ticket, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
     if sealed.ticket.product_id != id {
         return Err(ticket_problem(id, TicketError::OtherProduct));
@@ -330,9 +330,9 @@ pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<
     params(("id" = String, Path, description = "Product id"), ("ticket" = String, Path, description = "The ticket from joining")),
     responses(
         (status = 200, description = "`queue` events, each a QueueTicketDto", content_type = "text/event-stream"),
-        (status = 403, description = "Not a valid ticket for this product", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown product", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No waiting room for this product", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a valid ticket for this product", body = Problem),
+        (status = 404, description = "Unknown product", body = Problem),
+        (status = 409, description = "No waiting room for this product", body = Problem),
     ))]
 pub async fn queue_events(
     State(app): State<AppState>,
@@ -407,7 +407,7 @@ pub(crate) async fn check_admission(
                 None,
             ));
         };
-        let now = crate::auth::now_millis();
+        let now = stampede_store::clock::now_millis();
         let sealed = Ticket::open(token, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
         sealed.check_holder(id, request.customer.limit_key()).map_err(|e| ticket_problem(id, e))?;
         let mut room = app.rooms.current(app, &view, &rules, now, false).await?;

@@ -38,22 +38,25 @@ impl CookiePolicy {
 
     /// The value of a cookie the request carries.
     pub fn read<'h>(&self, headers: &'h HeaderMap, base: &str) -> Option<&'h str> {
-        let name = self.name(base);
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(n, _)| *n == name)
-            .map(|(_, value)| value)
-            .filter(|v| !v.is_empty())
+        cookie(headers, &self.name(base)).filter(|v| !v.is_empty())
     }
 }
 
 /// A fresh unguessable token: 32 random bytes as hex.
 pub fn new_token() -> String {
     hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// The value of the first cookie called `name` in the request's `Cookie` headers.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
 }
 
 /// What is stored of a session token: its SHA-256, so the database alone cannot sign anyone in.

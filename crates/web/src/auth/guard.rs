@@ -10,6 +10,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use stampede_store::{Role, User};
 
+/// Where a staff member with a reset password is sent to choose a new one: the one page
+/// the guard lets them see (served by `dashboard::staff_account`).
+pub const CHANGE_PASSWORD: &str = "/admin/password";
+
 /// Lets kitchen staff and admins through.
 pub async fn require_staff(request: Request, next: Next) -> Response {
     match admit(&request, Role::is_staff) {
@@ -35,19 +39,17 @@ fn admit(request: &Request, allowed: impl Fn(Role) -> bool) -> Result<(), Respon
         .is_some_and(|accept| accept.contains("text/html"));
     match user {
         // An admin reset this password: choosing a new one comes before anything else.
-        Some(user) if user.must_change_password && request.uri().path() != crate::admin::CHANGE_PASSWORD => {
-            Err(if wants_html {
-                crate::storefront::see_other(crate::admin::CHANGE_PASSWORD, None)
-            } else {
-                Problem::new(
-                    StatusCode::FORBIDDEN,
-                    "password-change-required",
-                    "Choose a new password first",
-                    "an admin reset this account's password: choose a new one at /admin/password",
-                )
-                .into_response()
-            })
-        }
+        Some(user) if user.must_change_password && request.uri().path() != CHANGE_PASSWORD => Err(if wants_html {
+            crate::storefront::see_other(CHANGE_PASSWORD, None)
+        } else {
+            Problem::new(
+                StatusCode::FORBIDDEN,
+                "password-change-required",
+                "Choose a new password first",
+                "an admin reset this account's password: choose a new one at /admin/password",
+            )
+            .into_response()
+        }),
         Some(user) if allowed(user.role) => Ok(()),
         Some(_) if wants_html => Err(crate::storefront::message_page(
             StatusCode::FORBIDDEN,

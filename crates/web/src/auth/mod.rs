@@ -9,10 +9,12 @@ pub mod oidc;
 pub mod order_access;
 pub mod password;
 pub mod visitor;
+pub mod visitor_layer;
 
 use cookies::{CookiePolicy, new_token, token_hash};
 use login_limits::{LoginLimits, Refusal};
 use stampede_domain::Customer;
+use stampede_store::clock::now_millis;
 use stampede_store::{Accounts, Backoffice, NewAudit, NewSession, NewUser, Role, StoreError, User};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -242,9 +244,4 @@ pub fn bearer_matches(headers: &axum::http::HeaderMap, expected: &str) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|given| cookies::same(given, expected))
-}
-
-/// Wall-clock now in Unix milliseconds.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -5,8 +5,8 @@
 //! every error `{"error": "<sentence>"}`. Prices are major-unit numbers, as its DynamoDB held them.
 
 use super::major_units;
+use crate::api::order_body::PlaceOrderBody;
 use crate::api::orders::place_api_order;
-use crate::api::place_order::PlaceOrderBody;
 use crate::extract::ApiJson;
 use crate::{AppState, Problem};
 use axum::extract::{ConnectInfo, State};

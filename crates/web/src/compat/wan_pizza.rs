@@ -9,9 +9,9 @@
 //! path like the API: no session, no cart), so a forged post can neither act as a signed-in
 //! person nor change anything that already exists.
 
+use crate::api::order_body::{CustomerBody, PlaceOrderBody};
 use crate::api::orders::place_api_order;
-use crate::api::place_order::{CustomerBody, PlaceOrderBody};
-use crate::storefront::{OrderView, Shell, explain, message_page, now_millis, render};
+use crate::storefront::{OrderView, Shell, explain, message_page, render};
 use crate::{AppState, Problem};
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
+use stampede_store::clock::now_millis;
 use std::net::SocketAddr;
 
 /// Where the form's `action` points.

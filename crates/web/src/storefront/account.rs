@@ -1,8 +1,7 @@
 //! Signing up, in and out, and the signed-in customer's order history. Staff sign in on the
 //! same page and land on the dashboard.
 
-use super::cart::Cart;
-use super::display::now_millis;
+use super::cart_cookie::Cart;
 use super::order_page::OrderView;
 use super::page::{PageError, Shell, render, see_other};
 use crate::AppState;
@@ -18,6 +17,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
+use stampede_store::clock::now_millis;
 use stampede_store::{LinkPurpose, Order, Role, User};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -179,7 +179,7 @@ pub async fn sign_in(
     let home = if user.role.is_staff() { "/admin" } else { "/account" };
     // A password an admin reset is replaced before anything else (see auth::guard).
     let next = if user.must_change_password { None } else { next };
-    let home = if user.must_change_password { crate::admin::CHANGE_PASSWORD } else { home };
+    let home = if user.must_change_password { crate::auth::guard::CHANGE_PASSWORD } else { home };
     let mut response = see_other(next.as_deref().unwrap_or(home), Some(cookie));
     if let Some(cart) = cart {
         response.headers_mut().append(header::SET_COOKIE, cart);

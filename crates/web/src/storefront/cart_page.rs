@@ -3,9 +3,9 @@
 //! cart works without JavaScript.
 
 use super::buyer;
-use super::cart::{Cart, CartFull, CartLine, is_slug};
+use super::cart_cookie::{Cart, CartFull, CartLine};
 use super::catalog_view::Card;
-use super::display::{self, now_millis};
+use super::display;
 use super::messages::explain;
 use super::page::{PageError, Shell, render, see_other};
 use super::product_page::builder;
@@ -17,8 +17,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
+use stampede_domain::is_slug;
 use stampede_domain::{LineCheck, LineRequest, Millis, Money, Product, check_line, price_line};
 use stampede_store::ProductView;
+use stampede_store::clock::now_millis;
 use std::collections::BTreeMap;
 
 /// One priced cart line.

@@ -4,9 +4,8 @@
 //! and placement as `POST /api/orders`.
 
 use super::buyer::{self, signed_in_customer};
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::cart_page::{PricedCart, price_cart};
-use super::display::now_millis;
 use super::messages::explain;
 use super::page::{PageError, Shell, render, see_other};
 use crate::api::orders::place_checked;
@@ -23,6 +22,7 @@ use serde::Deserialize;
 use stampede_domain::{
     Customer, DeliveryAddress, Fulfilment, LineRequest, Millis, OrderRequest, Phone, ValidationError,
 };
+use stampede_store::clock::now_millis;
 use stampede_store::{IdempotencyKey, PlaceOrder};
 use std::net::SocketAddr;
 

@@ -53,13 +53,6 @@ pub fn wait_label(now: Millis, then: Millis) -> String {
     }
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_millis() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

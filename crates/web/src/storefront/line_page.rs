@@ -5,7 +5,6 @@
 //! the buy form appears with the admission's countdown; it orders through the same gate as
 //! the API, with the ticket.
 
-use super::display::now_millis;
 use super::explain;
 use super::page::{PageError, Shell, render, see_other};
 use crate::api::orders::place_admitted;
@@ -20,6 +19,7 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 use stampede_domain::{Customer, Fulfilment, LineRequest, OrderRequest, Ticket};
+use stampede_store::clock::now_millis;
 use stampede_store::{PlaceOrder, ProductView};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The page an emailed one-time link lands on: one button that uses the link up. A GET
 //! never does, so a mail scanner fetching every link in an inbox cannot spend one.
 
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::page::{Shell, render};
 use askama::Template;
 use axum::http::{HeaderMap, StatusCode};

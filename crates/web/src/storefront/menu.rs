@@ -1,8 +1,7 @@
 //! `GET /`: the menu, by section, each product with picture, price and live stock.
 
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::catalog_view::Card;
-use super::display::now_millis;
 use super::menu_cache::{TOKEN_MARK, with_token};
 use super::page::{PageError, Shell, render};
 use crate::AppState;
@@ -11,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use stampede_domain::Millis;
+use stampede_store::clock::now_millis;
 
 /// Sections in menu order, with their headings; unknown categories follow in catalog order.
 const SECTIONS: [(&str, &str, &str); 3] = [

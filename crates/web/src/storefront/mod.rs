@@ -5,7 +5,7 @@
 mod account;
 mod assets;
 mod buyer;
-mod cart;
+mod cart_cookie;
 mod cart_page;
 mod catalog_view;
 mod checkout;
@@ -22,14 +22,15 @@ mod order_page;
 mod page;
 mod product_page;
 mod saved_cart;
+mod static_files;
 mod verify_email;
 
 pub use account::routes as account_routes;
 pub use assets::{ADMIN_CSS, ADMIN_JS, CSS as SHOP_CSS};
 pub use display::price as display_price;
+pub(crate) use messages::explain;
 pub use order_page::{OrderView, number as order_number};
 pub use page::{Shell, fallback, message_page, render, render_with_csp, see_other};
-pub(crate) use {display::now_millis, messages::explain};
 
 use crate::AppState;
 use axum::Router;
@@ -52,7 +53,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/orders/{id}/cancel", post(order_page::cancel))
         .route("/my-orders", get(my_orders::show).post(my_orders::request_link))
         .route("/my-orders/open", get(my_orders::open_form).post(my_orders::open))
-        .route("/static/{file}", get(assets::serve))
+        .route("/static/{file}", get(static_files::serve))
         .route("/api/stock/events", get(live_stock::events))
         .route_layer(axum::middleware::from_fn_with_state(state, saved_cart::keep))
 }

@@ -4,8 +4,7 @@
 //! link lets this browser list that email's orders for an hour. Signed-in people have
 //! their orders under `/account`.
 
-use super::cart::Cart;
-use super::display::now_millis;
+use super::cart_cookie::Cart;
 use super::link_page::{OpenLinkPage, Token};
 use super::order_page::OrderView;
 use super::page::{PageError, Shell, render, see_other};
@@ -21,6 +20,7 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 use stampede_domain::Customer;
 use stampede_store::LinkPurpose;
+use stampede_store::clock::now_millis;
 use std::net::SocketAddr;
 
 /// Orders per page.

@@ -2,7 +2,7 @@
 //! order's status page. The script polls the order and moves the progress steps along as
 //! staff advance it; without JavaScript the page refreshes itself until the order is done.
 
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::display::{self, price};
 use super::page::{PageError, Shell, message_page, render, see_other};
 use crate::AppState;

@@ -2,13 +2,13 @@
 //! layer's one error type, which renders as a friendly page instead of problem+json.
 
 use super::assets::{CSS, JS};
-use super::cart::Cart;
-use super::display::now_millis;
+use super::cart_cookie::Cart;
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use stampede_domain::Millis;
 use stampede_store::StoreError;
+use stampede_store::clock::now_millis;
 
 /// Scripts and styles come only from this origin; product pictures are inline SVG.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \

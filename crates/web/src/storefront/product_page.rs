@@ -2,9 +2,9 @@
 //! form that posts to the cart, so it works without JavaScript; the script adds the live
 //! price and stops extra toppings at the limit.
 
-use super::cart::Cart;
+use super::cart_cookie::Cart;
 use super::catalog_view::Card;
-use super::display::{self, now_millis};
+use super::display;
 use super::page::{PageError, Shell, render};
 use crate::AppState;
 use crate::shop_time::ShopZone;
@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use stampede_domain::{OptionSelection, price_line};
 use stampede_store::ProductView;
+use stampede_store::clock::now_millis;
 use std::collections::BTreeMap;
 
 struct ChoiceView {

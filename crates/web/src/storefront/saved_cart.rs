@@ -6,7 +6,7 @@
 //! once each save their own: the last change wins until the next sign-in merges again.
 
 use super::buyer::signed_in_customer;
-use super::cart::{COOKIE_NAME, Cart};
+use super::cart_cookie::{COOKIE_NAME, Cart};
 use crate::AppState;
 use crate::auth::Auth;
 use axum::extract::{Request, State};

@@ -2,7 +2,6 @@
 //! the address, an account sees only the orders placed while signed in to it: signing up
 //! with someone else's email must not reveal their guest orders.
 
-use super::display::now_millis;
 use super::link_page::{OpenLinkPage, Token};
 use super::page::{PageError, message_page, see_other};
 use crate::AppState;
@@ -13,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Form};
 use stampede_store::LinkPurpose;
+use stampede_store::clock::now_millis;
 
 /// `GET /account/verify?token=`: the button that confirms the email.
 pub async fn open_form(headers: HeaderMap, Query(q): Query<Token>) -> Response {

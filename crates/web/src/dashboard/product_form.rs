@@ -2,8 +2,9 @@
 //! with one choice per line) read into a domain `Product`, with a sentence for each field
 //! that is wrong. Plain HTML forms, so editing works without JavaScript.
 
-use super::form_values::{amount_text, is_slug, parse_amount, parse_limit, parse_time};
+use super::form_values::{amount_text, parse_amount, parse_limit, parse_time};
 use crate::shop_time::ShopZone;
+use stampede_domain::is_slug;
 use stampede_domain::{
     Currency, MAX_STOCK_SHARDS, Money, OptionChoice, OptionGroup, Product, SaleRules, WaitingRoomRules,
 };
@@ -11,6 +12,9 @@ use std::collections::BTreeMap;
 
 /// Messages by field name (the form's `name` attributes).
 pub type FieldErrors = BTreeMap<String, String>;
+
+/// Most option groups one product form handles.
+pub const MAX_GROUPS: usize = 12;
 
 /// Blank option-group slots the form offers for adding groups.
 const SPARE_GROUPS: usize = 1;
@@ -119,7 +123,7 @@ impl ProductForm {
         let get =
             |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
         let mut groups = Vec::new();
-        for i in 0..crate::admin::products::MAX_GROUPS {
+        for i in 0..MAX_GROUPS {
             let key = |f: &str| format!("g{i}.{f}");
             if !fields.iter().any(|(k, _)| k.starts_with(&format!("g{i}."))) {
                 break;

@@ -2,8 +2,9 @@
 
 use super::FlashSaleArgs;
 use super::driver::fire;
+use super::figures::{BUSY_ATTEMPTS, RunFigures, Series, ServerCpuPerRequest, Variant};
 use super::receiver::{self, Receiver};
-use super::report::{self, RunFigures};
+use super::report;
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
 use super::store_costs::{Calls, PerRequest, StoreCosts};
@@ -30,9 +31,6 @@ pub(super) struct Buyer {
     gave_up: bool,
 }
 
-/// How often a buyer turned away with 503 comes back (after `Retry-After`) before giving up.
-pub const BUSY_ATTEMPTS: u32 = 5;
-
 /// What every buyer of a run shares.
 pub(super) struct Shared {
     pub(super) client: Client,
@@ -43,34 +41,6 @@ pub(super) struct Shared {
     pub(super) limit: u32,
     pub(super) retry_percent: u32,
     pub(super) greedy_percent: u32,
-}
-
-/// One server set-up the sale runs against.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Variant {
-    /// One transaction (and fsync) per order (`--max-batch 1`), the design group commit
-    /// replaced, instead of group commit.
-    pub per_order_commit: bool,
-    /// Order events delivered to a webhook receiver in this process.
-    pub notifications: bool,
-}
-
-impl Variant {
-    /// How the report names it.
-    pub fn name(self) -> &'static str {
-        match (self.per_order_commit, self.notifications) {
-            (false, true) => "group commit, notifications on",
-            (false, false) => "group commit, notifications off",
-            (true, true) => "one transaction per order, notifications on",
-            (true, false) => "one transaction per order, notifications off",
-        }
-    }
-}
-
-/// The runs against one variant.
-pub struct Series {
-    pub variant: Variant,
-    pub runs: Vec<RunFigures>,
 }
 
 /// Runs every requested repetition (and the comparisons, if asked) and prints (and maybe
@@ -95,7 +65,9 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.report {
         // A sale on moto measures DynamoDB requests, not speed: it writes only its own section.
         match &args.dynamodb_endpoint {
-            Some(_) => super::report_file::write_dynamodb_costs(path, &super::store_costs::markdown(&args, &series))?,
+            Some(_) => {
+                super::report_file::write_dynamodb_costs(path, &super::store_costs_report::markdown(&args, &series))?
+            }
             None => super::report_file::write_flash_sale(path, &report::markdown(&args, &series))?,
         }
     }
@@ -205,23 +177,7 @@ async fn one_run(
     let drain_time = sale_clock.elapsed();
     let calls_after_sale = Calls::scrape(client, target).await;
 
-    let mut rush = Vec::new();
-    let mut rush_elapsed = Duration::ZERO;
-    let per_slice = (args.sold_out_requests as usize).div_ceil(RUSH_SLICES);
-    for k in 0..RUSH_SLICES {
-        let mark = target.cpu_time();
-        baseline.add(probe(client, &target.base, slice, conc, "baseline /healthz").await);
-        cpu.baseline += since(target, mark);
-        let first = args.buyers as usize + k * per_slice;
-        let count = per_slice.min((args.sold_out_requests as usize).saturating_sub(k * per_slice));
-        let s = shared.clone();
-        let mark = target.cpu_time();
-        let (part, start) =
-            fire("sold-out rush", count, conc, move |i, start| buy_once(s.clone(), first + i, start)).await;
-        rush_elapsed += start.elapsed();
-        cpu.rush += since(target, mark);
-        rush.extend(part);
-    }
+    let (rush, rush_elapsed) = sold_out_rush(target, &shared, args, slice, &mut baseline, &mut cpu).await;
     let rush_samples: Vec<Sample> = rush.iter().flat_map(|b| b.samples.iter().copied()).collect();
     let store_costs = match (calls_before_sale, calls_after_sale) {
         (Some(before), Some(after)) => Some(StoreCosts {
@@ -239,22 +195,7 @@ async fn one_run(
     let mut audit = audit(client, target, &product, args, &buyers, &rush).await?;
     let notifications = match receiver {
         Some(receiver) => {
-            let mut ids = acknowledged(&buyers);
-            ids.extend(acknowledged(&rush));
-            let mut d = receiver.deliveries(&ids, Duration::from_secs(60)).await;
-            d.waited = delivery_lag.unwrap_or(d.waited);
-            if d.missing > 0 {
-                audit.violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
-            }
-            if d.duplicates > 0 {
-                let warnings = target.warnings();
-                let first = warnings.first.first().map_or("none", String::as_str);
-                audit.violations.push(format!(
-                    "{} events reached the webhook twice (the server logged {} warnings; the first: {first})",
-                    d.duplicates, warnings.count
-                ));
-            }
-            Some(d)
+            Some(audit_deliveries(receiver, target, &buyers, &rush, delivery_lag, &mut audit.violations).await)
         }
         None => None,
     };
@@ -337,6 +278,65 @@ fn acknowledged(buyers: &[Buyer]) -> Vec<String> {
     buyers.iter().filter_map(|b| b.order.as_ref().map(|o| o.0.clone())).collect()
 }
 
+/// The sold-out rush after the sale, in slices, each after a slice of the baseline (added to
+/// `baseline`); returns the latecomers and the rush's own elapsed time.
+async fn sold_out_rush(
+    target: &Target,
+    shared: &Arc<Shared>,
+    args: &FlashSaleArgs,
+    slice: usize,
+    baseline: &mut Baseline,
+    cpu: &mut ServerCpu,
+) -> (Vec<Buyer>, Duration) {
+    let conc = args.concurrency as usize;
+    let mut rush = Vec::new();
+    let mut rush_elapsed = Duration::ZERO;
+    let per_slice = (args.sold_out_requests as usize).div_ceil(RUSH_SLICES);
+    for k in 0..RUSH_SLICES {
+        let mark = target.cpu_time();
+        baseline.add(probe(&shared.client, &target.base, slice, conc, "baseline /healthz").await);
+        cpu.baseline += since(target, mark);
+        let first = args.buyers as usize + k * per_slice;
+        let count = per_slice.min((args.sold_out_requests as usize).saturating_sub(k * per_slice));
+        let s = shared.clone();
+        let mark = target.cpu_time();
+        let (part, start) =
+            fire("sold-out rush", count, conc, move |i, start| buy_once(s.clone(), first + i, start)).await;
+        rush_elapsed += start.elapsed();
+        cpu.rush += since(target, mark);
+        rush.extend(part);
+    }
+    (rush, rush_elapsed)
+}
+
+/// What the webhook receiver saw of every acknowledged order (`lag`: how long it trailed the
+/// sale, measured before the rush); an event missing or delivered twice is a violation.
+async fn audit_deliveries(
+    receiver: &Receiver,
+    target: &Target,
+    buyers: &[Buyer],
+    rush: &[Buyer],
+    lag: Option<Duration>,
+    violations: &mut Vec<String>,
+) -> receiver::Deliveries {
+    let mut ids = acknowledged(buyers);
+    ids.extend(acknowledged(rush));
+    let mut d = receiver.deliveries(&ids, Duration::from_secs(60)).await;
+    d.waited = lag.unwrap_or(d.waited);
+    if d.missing > 0 {
+        violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
+    }
+    if d.duplicates > 0 {
+        let warnings = target.warnings();
+        let first = warnings.first.first().map_or("none", String::as_str);
+        violations.push(format!(
+            "{} events reached the webhook twice (the server logged {} warnings; the first: {first})",
+            d.duplicates, warnings.count
+        ));
+    }
+    d
+}
+
 /// Slices of the sold-out rush, each after a slice of the baseline.
 const RUSH_SLICES: usize = 4;
 
@@ -348,19 +348,6 @@ struct ServerCpu {
     sale: Duration,
     backlog: Duration,
     rush: Duration,
-}
-
-/// Server CPU per request in each phase, in microseconds.
-pub struct ServerCpuPerRequest {
-    pub baseline: f64,
-    /// `GET /api/products`.
-    pub catalog: f64,
-    /// Every request of the sale: accepted, replayed, refused.
-    pub sale: f64,
-    /// Sold-out rejections while the sale's receipts go out (the relay's work included).
-    pub backlog: f64,
-    /// Sold-out rejections.
-    pub rush: f64,
 }
 
 /// Server CPU used since `mark` (zero when unknown).

@@ -1,4 +1,5 @@
-//! The order request body, in its full and its flash-sale shorthand forms.
+//! The body of `POST /api/orders`, in its full and its flash-sale shorthand forms, and how it
+//! becomes a domain `OrderRequest`.
 
 use super::dto::FulfilmentDto;
 use crate::Problem;

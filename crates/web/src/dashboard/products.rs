@@ -2,7 +2,6 @@
 //! price deltas, sale window, per-customer and per-order limits), archive and restore, and
 //! stock adjustments with a reason. Each change is audited.
 
-use super::form_values::is_slug;
 use super::page::{AdminError, AdminShell, auth};
 use super::product_form::{FieldErrors, ProductForm};
 use crate::AppState;
@@ -16,10 +15,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use stampede_domain::Product;
+use stampede_domain::is_slug;
 use stampede_store::{ProductView, StoreError, User};
-
-/// Most option groups one product form handles.
-pub const MAX_GROUPS: usize = 12;
 
 /// A row of the product list.
 pub struct ProductRow {

@@ -3,7 +3,7 @@
 //! or preparing; it returns the stock) sits apart and is confirmed first: see `cancel`.
 //! The store writes each change's outbox event.
 
-use super::cancel::{confirm_then_cancel, may_cancel};
+use super::cancel::{may_cancel, refusal_or_confirmation};
 use super::orders::staff_label;
 use super::page::{AdminError, AdminShell, auth};
 use crate::AppState;
@@ -150,6 +150,37 @@ pub async fn set_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             &page(&app, &staff, &current, None, Some("Pick one of the buttons below.".into())),
         )),
+    }
+}
+
+/// The cancel form; `confirm=yes` once the person has said they mean it.
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /admin/orders/{id}/cancel`.
+pub async fn cancel(
+    State(app): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<String>,
+    Form(form): Form<CancelForm>,
+) -> Result<Response, AdminError> {
+    let order = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
+    confirm_then_cancel(&app, &staff, order, form.confirm == "yes").await
+}
+
+/// Cancels `order` once `staff` may and has confirmed (see `cancel::refusal_or_confirmation`).
+async fn confirm_then_cancel(
+    app: &AppState,
+    staff: &User,
+    order: Order,
+    confirmed: bool,
+) -> Result<Response, AdminError> {
+    match refusal_or_confirmation(app, staff, &order, confirmed) {
+        Some(answer) => Ok(answer),
+        None => change_status(app, staff, order, OrderStatus::Cancelled).await,
     }
 }
 

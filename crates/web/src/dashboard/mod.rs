@@ -15,10 +15,8 @@ mod staff;
 mod staff_account;
 mod staff_remove;
 
-pub use staff_account::CHANGE_PASSWORD;
-
 use crate::AppState;
-use crate::auth::guard::{require_admin, require_staff};
+use crate::auth::guard::{CHANGE_PASSWORD, require_admin, require_staff};
 use axum::Router;
 use axum::middleware::from_fn;
 use axum::response::Redirect;
@@ -34,7 +32,7 @@ pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
         .route("/admin/orders/events", get(orders::events))
         .route("/admin/orders/{id}", get(order_detail::show))
         .route("/admin/orders/{id}/status", post(order_detail::set_status))
-        .route("/admin/orders/{id}/cancel", post(cancel::cancel))
+        .route("/admin/orders/{id}/cancel", post(order_detail::cancel))
         .route(CHANGE_PASSWORD, get(staff_account::change_form).post(staff_account::change_own));
     let admin = Router::new()
         .route("/admin/products", get(products::list).post(products::create))

@@ -1,14 +1,8 @@
 //! How staff type values into dashboard forms and read them back: amounts as `12.50`
-//! (`+1.50` for price changes), sale times in the shop's zone as `2026-11-27T09:00`, limits,
-//! slugs.
+//! (`+1.50` for price changes), sale times in the shop's zone as `2026-11-27T09:00`, and limits.
 
 use crate::shop_time::ShopZone;
 use stampede_domain::Millis;
-
-/// Whether `s` is a catalog id: 1 to 64 lower-case letters, digits or '-'.
-pub fn is_slug(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
 
 /// Parses `12`, `12.5`, `12.50` (and `+1.50`/`-1.50` when `signed`) into minor units.
 pub fn parse_amount(text: &str, signed: bool) -> Result<i64, String> {

@@ -17,14 +17,7 @@ use std::time::{Duration, Instant};
 pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     let target = Target::spawn(None, &[])?;
     let client = Client::builder().pool_max_idle_per_host(args.concurrency as usize).tcp_nodelay(true).build()?;
-    let rate_per_sec = match args.rate {
-        Some(r) => r,
-        None => {
-            let peak = measure_peak(&client, &target, args.concurrency as usize).await?;
-            eprintln!("peak accepted orders: {peak:.0}/s; soaking at {}%", args.percent_of_peak);
-            (peak * f64::from(args.percent_of_peak) / 100.0).max(1.0) as u32
-        }
-    };
+    let rate_per_sec = soak_rate(&client, &target, &args).await?;
     let planned = u64::from(rate_per_sec) * args.duration;
     let stock = u32::try_from(planned + planned / 10 + 1000).unwrap_or(u32::MAX);
     create_product(&client, &target, "soak", stock, u32::MAX).await?;
@@ -42,42 +35,9 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     let deadline = start + Duration::from_secs(args.duration);
     let next = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..args.concurrency)
-        .map(|_| {
-            let (shared, next) = (shared.clone(), next.clone());
-            tokio::spawn(async move {
-                let (mut samples, mut acked, mut errors) = (Vec::new(), 0u64, Vec::<String>::new());
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    // Paced: order i leaves at start + i / rate.
-                    let due = start + Duration::from_secs_f64(i as f64 / f64::from(rate_per_sec));
-                    if due >= deadline {
-                        return (samples, acked, errors);
-                    }
-                    tokio::time::sleep_until(due.into()).await;
-                    let buyer = buy_once(shared.clone(), i, start).await;
-                    acked += u64::from(buyer.order.is_some());
-                    errors.extend(buyer.errors);
-                    samples.extend(buyer.samples.into_iter().filter(|s| s.outcome != Outcome::Accepted || i % 10 == 0));
-                }
-            })
-        })
+        .map(|_| tokio::spawn(paced_buyer(shared.clone(), next.clone(), start, deadline, rate_per_sec)))
         .collect();
-    let mut rss = vec![(0u64, target.rss_kib())];
-    let sampler = async {
-        let mut tick = tokio::time::interval(Duration::from_secs(args.sample_every.max(1)));
-        tick.tick().await;
-        while Instant::now() < deadline {
-            tick.tick().await;
-            rss.push((start.elapsed().as_secs(), target.rss_kib()));
-            eprintln!(
-                "  {:>4} s  rss {:>8} KiB  orders sent {}",
-                start.elapsed().as_secs(),
-                target.rss_kib().unwrap_or(0),
-                next.load(Ordering::Relaxed)
-            );
-        }
-    };
-    sampler.await;
+    let mut rss = sample_memory(&target, start, deadline, args.sample_every, &next).await;
     let (mut samples, mut acked, mut errors) = (Vec::<Sample>::new(), 0u64, Vec::<String>::new());
     for w in workers {
         let (s, a, e) = w.await?;
@@ -87,6 +47,89 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     }
     let elapsed = start.elapsed();
     rss.push((elapsed.as_secs(), target.rss_kib()));
+    let violations = audit(&client, &target, stock, acked, &errors).await?;
+    let report = markdown(&args, rate_per_sec, acked, elapsed, &samples, &rss, &violations);
+    println!("{report}");
+    if let Some(path) = &args.report {
+        super::report_file::write_soak(path, &report)?;
+    }
+    if !violations.is_empty() {
+        bail!("invariants violated: {}", violations.join("; "));
+    }
+    Ok(())
+}
+
+/// Accepted orders per second over a short unpaced burst.
+/// The pace of the soak: `--rate`, or `--percent-of-peak` of a measured peak.
+async fn soak_rate(client: &Client, target: &Target, args: &SoakArgs) -> anyhow::Result<u32> {
+    Ok(match args.rate {
+        Some(r) => r,
+        None => {
+            let peak = measure_peak(client, target, args.concurrency as usize).await?;
+            eprintln!("peak accepted orders: {peak:.0}/s; soaking at {}%", args.percent_of_peak);
+            (peak * f64::from(args.percent_of_peak) / 100.0).max(1.0) as u32
+        }
+    })
+}
+
+/// One worker: takes the next order number and sends it when it is due (order `i` leaves
+/// at `start + i / rate`) until the deadline; returns its samples (every refusal, one in ten
+/// accepted orders), how many orders were acknowledged, and the unexpected answers.
+async fn paced_buyer(
+    shared: Arc<Shared>,
+    next: Arc<AtomicUsize>,
+    start: Instant,
+    deadline: Instant,
+    rate_per_sec: u32,
+) -> (Vec<Sample>, u64, Vec<String>) {
+    let (mut samples, mut acked, mut errors) = (Vec::new(), 0u64, Vec::<String>::new());
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let due = start + Duration::from_secs_f64(i as f64 / f64::from(rate_per_sec));
+        if due >= deadline {
+            return (samples, acked, errors);
+        }
+        tokio::time::sleep_until(due.into()).await;
+        let buyer = buy_once(shared.clone(), i, start).await;
+        acked += u64::from(buyer.order.is_some());
+        errors.extend(buyer.errors);
+        samples.extend(buyer.samples.into_iter().filter(|s| s.outcome != Outcome::Accepted || i.is_multiple_of(10)));
+    }
+}
+
+/// The server's resident memory every `every` seconds until the deadline, printed as it goes.
+async fn sample_memory(
+    target: &Target,
+    start: Instant,
+    deadline: Instant,
+    every: u64,
+    sent: &AtomicUsize,
+) -> Vec<(u64, Option<u64>)> {
+    let mut rss = vec![(0u64, target.rss_kib())];
+    let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
+    tick.tick().await;
+    while Instant::now() < deadline {
+        tick.tick().await;
+        rss.push((start.elapsed().as_secs(), target.rss_kib()));
+        eprintln!(
+            "  {:>4} s  rss {:>8} KiB  orders sent {}",
+            start.elapsed().as_secs(),
+            target.rss_kib().unwrap_or(0),
+            sent.load(Ordering::Relaxed)
+        );
+    }
+    rss
+}
+
+/// The soak's invariants: no panic, stock plus units sold is the initial stock, every
+/// acknowledged order is one order row of one unit, no unexpected answer.
+async fn audit(
+    client: &Client,
+    target: &Target,
+    stock: u32,
+    acked: u64,
+    errors: &[String],
+) -> anyhow::Result<Vec<String>> {
     let sales: Value = client
         .get(format!("{}/api/admin/products/soak/sales", target.base))
         .bearer_auth(&target.admin_token)
@@ -113,18 +156,9 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     if let Some(first) = errors.first() {
         violations.push(format!("{} unexpected answers, first: {first}", errors.len()));
     }
-    let report = markdown(&args, rate_per_sec, acked, elapsed, &samples, &rss, &violations);
-    println!("{report}");
-    if let Some(path) = &args.report {
-        super::report_file::write_soak(path, &report)?;
-    }
-    if !violations.is_empty() {
-        bail!("invariants violated: {}", violations.join("; "));
-    }
-    Ok(())
+    Ok(violations)
 }
 
-/// Accepted orders per second over a short unpaced burst.
 async fn measure_peak(client: &Client, target: &Target, concurrency: usize) -> anyhow::Result<f64> {
     const BURST: u32 = 20_000;
     create_product(client, target, "peak", BURST, u32::MAX).await?;

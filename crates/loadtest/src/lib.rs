@@ -1,8 +1,12 @@
-//! `stampede loadtest flash-sale`: fires a simulated flash sale over real HTTP, checks that
-//! nothing was oversold or lost, and measures throughput and latency against a baseline
-//! taken in the same run (the machines are shared and noisy, so ratios are what count).
+//! `stampede loadtest`, a subcommand of the one binary (which starts the server it tests as
+//! a child process of itself). `flash-sale` fires a simulated flash sale over real HTTP,
+//! checks that nothing was oversold or lost, and measures throughput and latency against a
+//! baseline taken in the same run (the machines are shared and noisy, so ratios are what
+//! count); `soak` keeps a steady load for a long time; `--waiting-room` sends the sale
+//! through a waiting room.
 
 mod driver;
+mod figures;
 mod flash_sale;
 mod receiver;
 mod report;
@@ -11,6 +15,7 @@ mod server;
 mod soak;
 mod stats;
 mod store_costs;
+mod store_costs_report;
 mod waiting_room;
 
 use clap::{Args, Subcommand};

@@ -3,6 +3,7 @@
 //! too. People use the dashboard at `/admin` with a session instead.
 
 use super::dto::{MoneyDto, OptionGroupDto, OrderDto, ProductDto, SaleDto};
+use super::refusals::{AdminTokenRefusals, JsonBodyRefusals};
 use crate::extract::{ApiJson, ApiPath};
 use crate::timefmt::parse_rfc3339;
 use crate::{AppState, Problem};
@@ -153,13 +154,11 @@ impl NewProduct {
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "Created", body = ProductDto),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Id taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid product", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = Problem),
+        AdminTokenRefusals,
+        (status = 409, description = "Id taken", body = Problem),
+        JsonBodyRefusals,
+        (status = 422, description = "Invalid product", body = Problem),
     ))]
 pub async fn create_product(
     admin: Admin,
@@ -191,9 +190,8 @@ pub struct SalesDto {
     params(("id" = String, Path, description = "Product id")),
     responses(
         (status = 200, description = "Sales: counted from the orders on SQLite, from the stock counters and holdings on DynamoDB", body = SalesDto),
-        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        AdminTokenRefusals,
+        (status = 404, description = "No such product", body = Problem),
     ))]
 pub async fn product_sales(
     _: Admin,
@@ -225,14 +223,12 @@ pub struct StatusChange {
     params(("id" = String, Path, description = "Order id")),
     responses(
         (status = 200, description = "The order in its new status", body = OrderDto),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong token or admin API disabled", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The workflow does not allow this change", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown status", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = Problem),
+        AdminTokenRefusals,
+        (status = 404, description = "No such order", body = Problem),
+        (status = 409, description = "The workflow does not allow this change", body = Problem),
+        JsonBodyRefusals,
+        (status = 422, description = "Unknown status", body = Problem),
     ))]
 pub async fn set_order_status(
     admin: Admin,

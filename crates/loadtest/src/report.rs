@@ -1,51 +1,12 @@
 //! Printing a run, and the Markdown report with medians and ratios to the baseline.
 
 use super::FlashSaleArgs;
-use super::flash_sale::{BUSY_ATTEMPTS, Series, ServerCpuPerRequest};
-use super::receiver::Deliveries;
+use super::figures::{BUSY_ATTEMPTS, RunFigures, Series, ServerCpuPerRequest};
 use super::stats::{Latency, median};
 use std::fmt::Write;
-use std::time::Duration;
 
 /// Picks one latency summary out of a run.
 type LatencyOf = fn(&RunFigures) -> &Latency;
-
-/// The figures of one run.
-pub struct RunFigures {
-    /// Server CPU per request by phase, when this command started the server.
-    pub server_cpu_us: Option<ServerCpuPerRequest>,
-    pub baseline_rps: f64,
-    pub baseline: Latency,
-    /// `GET /api/products`.
-    pub catalog_rps: f64,
-    pub catalog: Latency,
-    /// Sold-out refusals fired right after the sale, while its receipts were being delivered.
-    pub backlog_rps: f64,
-    pub backlog: Latency,
-    /// From the sale's start until the outbox had nothing pending: every receipt delivered.
-    pub drain_time: Duration,
-    pub accepted_rps: f64,
-    pub accepted: Latency,
-    pub sell_out_time: Duration,
-    pub sold_out_rps: f64,
-    pub sold_out: Latency,
-    pub sale_sold_out: Latency,
-    pub replayed: Latency,
-    pub limit_refused: Latency,
-    /// 503 answers during the sale (buyers then waited `Retry-After` and came back).
-    pub busy: Latency,
-    /// Buyers still turned away after every retry.
-    pub gave_up: usize,
-    pub errors: usize,
-    pub units_sold: u64,
-    pub orders: u64,
-    pub stock_left: u32,
-    pub violations: Vec<String>,
-    /// What the webhook receiver saw, when notifications were on.
-    pub notifications: Option<Deliveries>,
-    /// Storage-service requests per accepted order, refusal and view (`--dynamodb-endpoint`).
-    pub store_costs: Option<super::store_costs::StoreCosts>,
-}
 
 fn lat(l: &Latency) -> String {
     format!("{:>8} | {:>7.2} | {:>7.2} | {:>7.2} | {:>7.2}", l.count, l.p50, l.p90, l.p99, l.max)
@@ -159,15 +120,27 @@ fn machine() -> String {
 /// and the comparisons that were run.
 pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
     let runs = &series[0].runs;
-    let med = |f: &dyn Fn(&RunFigures) -> f64| median(runs.iter().map(f).collect());
-    let base = med(&|r| r.baseline_rps);
-    let (acc, sold) = (med(&|r| r.accepted_rps), med(&|r| r.sold_out_rps));
-    let acc_ratio = med(&|r| r.accepted_rps / r.baseline_rps);
-    let sold_ratio = med(&|r| r.sold_out_rps / r.baseline_rps);
-    let p99 = med(&|r| r.accepted.p99);
-    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
-    let all_pass = runs.iter().all(|r| r.violations.is_empty());
     let mut s = String::new();
+    provenance(&mut s, a, runs);
+    goals(&mut s, a, runs);
+    delivery(&mut s, runs);
+    server_cpu(&mut s, runs);
+    every_run(&mut s, runs);
+    latencies(&mut s, runs);
+    if series.len() > 1 {
+        comparison(&mut s, series);
+    }
+    s.push_str(WHY);
+    s
+}
+
+/// The median over runs of one figure.
+fn med(runs: &[RunFigures], f: impl Fn(&RunFigures) -> f64) -> f64 {
+    median(runs.iter().map(f).collect())
+}
+
+/// The title, the command that produced the report, and where it ran.
+fn provenance(s: &mut String, a: &FlashSaleArgs, runs: &[RunFigures]) {
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
         s,
@@ -208,6 +181,17 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
         machine(),
         runs.len()
     );
+}
+
+/// The flash sale's figures against their goals, and the invariants.
+fn goals(s: &mut String, a: &FlashSaleArgs, runs: &[RunFigures]) {
+    let base = med(runs, |r| r.baseline_rps);
+    let (acc, sold) = (med(runs, |r| r.accepted_rps), med(runs, |r| r.sold_out_rps));
+    let acc_ratio = med(runs, |r| r.accepted_rps / r.baseline_rps);
+    let sold_ratio = med(runs, |r| r.sold_out_rps / r.baseline_rps);
+    let p99 = med(runs, |r| r.accepted.p99);
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let all_pass = runs.iter().all(|r| r.violations.is_empty());
     let _ = writeln!(s, "## Flash sale\n");
     let _ = writeln!(s, "| measure | median | ratio to baseline | target | verdict |\n|---|---|---|---|---|");
     let _ = writeln!(s, "| baseline `GET /healthz` | {base:.0} req/s | 1.00 | | |");
@@ -221,13 +205,13 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
         "| sold-out rejections | {sold:.0} req/s | {sold_ratio:.2} | ≥ 0.70 | {} |",
         verdict(sold_ratio >= 0.70)
     );
-    let (catalog, catalog_ratio) = (med(&|r| r.catalog_rps), med(&|r| r.catalog_rps / r.baseline_rps));
+    let (catalog, catalog_ratio) = (med(runs, |r| r.catalog_rps), med(runs, |r| r.catalog_rps / r.baseline_rps));
     let _ = writeln!(
         s,
         "| catalog `GET /api/products` | {catalog:.0} req/s | {catalog_ratio:.2} | ≥ 0.85 | {} |",
         verdict(catalog_ratio >= 0.85)
     );
-    let (backlog, backlog_ratio) = (med(&|r| r.backlog_rps), med(&|r| r.backlog_rps / r.baseline_rps));
+    let (backlog, backlog_ratio) = (med(runs, |r| r.backlog_rps), med(runs, |r| r.backlog_rps / r.baseline_rps));
     let _ = writeln!(
         s,
         "| sold-out rejections while the sale's receipts go out | {backlog:.0} req/s | {backlog_ratio:.2} | ≥ 0.70 | {} |",
@@ -236,7 +220,7 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
     let _ = writeln!(
         s,
         "| every receipt delivered (from the sale's start) | {:.2} s | | | |",
-        med(&|r| r.drain_time.as_secs_f64())
+        med(runs, |r| r.drain_time.as_secs_f64())
     );
     let _ = writeln!(
         s,
@@ -251,8 +235,12 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
         if all_pass { "PASS" } else { "FAIL" },
         verdict(all_pass)
     );
+}
+
+/// How late the sale's receipts reached the webhook, when notifications were audited.
+fn delivery(s: &mut String, runs: &[RunFigures]) {
     if runs.iter().all(|r| r.notifications.is_some()) {
-        let lag = med(&|r| r.notifications.as_ref().map_or(0.0, |d| d.waited.as_secs_f64()));
+        let lag = med(runs, |r| r.notifications.as_ref().map_or(0.0, |d| d.waited.as_secs_f64()));
         let _ = writeln!(
             s,
             "Every acknowledged order's `order.placed` event reached the webhook, once; the last one {lag:.2} s \
@@ -260,6 +248,10 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
              is counted in the sale and in no other phase.\n"
         );
     }
+}
+
+/// The server's own CPU per request in each phase, when this command started the server.
+fn server_cpu(s: &mut String, runs: &[RunFigures]) {
     if runs.iter().all(|r| r.server_cpu_us.is_some()) {
         let cpu = |f: fn(&ServerCpuPerRequest) -> f64| {
             median(runs.iter().filter_map(|r| r.server_cpu_us.as_ref()).map(f).collect())
@@ -283,6 +275,10 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
         }
         let _ = writeln!(s);
     }
+}
+
+/// One row per run.
+fn every_run(s: &mut String, runs: &[RunFigures]) {
     let _ = writeln!(s, "## Every run\n");
     let _ = writeln!(
         s,
@@ -306,6 +302,10 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
             if r.violations.is_empty() { "PASS".to_owned() } else { format!("FAIL: {}", r.violations.join("; ")) }
         );
     }
+}
+
+/// Latency percentiles per outcome, each the median over runs.
+fn latencies(s: &mut String, runs: &[RunFigures]) {
     let _ = writeln!(s, "\n## Latency per outcome (ms, median over runs of each percentile)\n");
     let _ = writeln!(s, "| outcome | count (run 1) | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|");
     let rows: [(&str, LatencyOf); 9] = [
@@ -331,11 +331,6 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
             m(|l| l.max)
         );
     }
-    if series.len() > 1 {
-        comparison(&mut s, series);
-    }
-    s.push_str(WHY);
-    s
 }
 
 /// How the figures come about; the same for every report.

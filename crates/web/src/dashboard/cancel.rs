@@ -1,21 +1,16 @@
 //! Cancelling an order from the dashboard. It returns the stock and tells the customer, and
 //! cannot be undone, so it is always confirmed (the script's `confirm()`, or without
 //! JavaScript a confirmation page) and, unless the owner allows the kitchen
-//! (`--kitchen-can-cancel`), left to admins.
+//! (`--kitchen-can-cancel`), left to admins. This module decides who may and asks; the
+//! handlers that cancel are with the order's other buttons in `order_detail`.
 
-use super::order_detail::change_status;
-use super::page::{AdminError, AdminShell};
+use super::page::AdminShell;
 use crate::AppState;
-use crate::auth::guard::Staff;
 use crate::shop::ShopSettings;
 use crate::storefront::{OrderView, message_page, render};
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
-use stampede_domain::OrderStatus;
 use stampede_store::{Order, Role, User};
 
 /// Whether staff with `role` may cancel orders in this shop.
@@ -34,33 +29,11 @@ struct ConfirmPage {
     order: OrderView,
 }
 
-/// The cancel form; `confirm=yes` once the person has said they mean it.
-#[derive(Deserialize)]
-pub struct CancelForm {
-    #[serde(default)]
-    confirm: String,
-}
-
-/// `POST /admin/orders/{id}/cancel`.
-pub async fn cancel(
-    State(app): State<AppState>,
-    Staff(staff): Staff,
-    Path(id): Path<String>,
-    Form(form): Form<CancelForm>,
-) -> Result<Response, AdminError> {
-    let order = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
-    confirm_then_cancel(&app, &staff, order, form.confirm == "yes").await
-}
-
-/// Refuses staff who may not cancel, asks for confirmation when it is missing, and cancels.
-pub async fn confirm_then_cancel(
-    app: &AppState,
-    staff: &User,
-    order: Order,
-    confirmed: bool,
-) -> Result<Response, AdminError> {
+/// Refuses staff who may not cancel, and asks for confirmation when it is missing; `None`
+/// when `staff` may cancel `order` now. The buttons that cancel are in `order_detail`.
+pub fn refusal_or_confirmation(app: &AppState, staff: &User, order: &Order, confirmed: bool) -> Option<Response> {
     if !may_cancel(&app.shop, staff.role) {
-        return Ok(message_page(
+        return Some(message_page(
             StatusCode::FORBIDDEN,
             "Not allowed",
             "Only an admin can cancel orders",
@@ -68,11 +41,11 @@ pub async fn confirm_then_cancel(
         ));
     }
     if !confirmed {
-        let view = OrderView::new(&order);
+        let view = OrderView::new(order);
         let shell = AdminShell::new(format!("Cancel order #{}?", view.number), staff, "orders");
-        return Ok(render(StatusCode::OK, &ConfirmPage { shell, order: view }));
+        return Some(render(StatusCode::OK, &ConfirmPage { shell, order: view }));
     }
-    change_status(app, staff, order, OrderStatus::Cancelled).await
+    None
 }
 
 #[cfg(test)]

@@ -18,9 +18,6 @@ use axum::response::Response;
 use serde::Deserialize;
 use stampede_store::{StoreError, User};
 
-/// Where a staff member with a reset password is sent to choose a new one.
-pub const CHANGE_PASSWORD: &str = "/admin/password";
-
 fn encoded(email: &str) -> String {
     form_urlencoded::byte_serialize(email.as_bytes()).collect()
 }

@@ -3,9 +3,9 @@
 //! out again from the catalog, so a customer who edits the cookie changes nothing but their
 //! own cart. Anything that does not decode is an empty cart, never an error.
 
+use crate::auth::cookies::cookie;
 use axum::http::HeaderMap;
-use axum::http::header::COOKIE;
-use stampede_domain::{MAX_LINE_QUANTITY, OptionSelection};
+use stampede_domain::{MAX_LINE_QUANTITY, OptionSelection, is_slug};
 use std::collections::BTreeMap;
 
 /// Name of the cart cookie.
@@ -65,15 +65,7 @@ pub enum CartFull {
 impl Cart {
     /// The cart in the request's cookie; missing or corrupt is empty.
     pub fn from_headers(headers: &HeaderMap) -> Cart {
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == COOKIE_NAME)
-            .and_then(|(_, value)| Cart::decode(value))
-            .unwrap_or_default()
+        cookie(headers, COOKIE_NAME).and_then(Cart::decode).unwrap_or_default()
     }
 
     /// Units over all lines.
@@ -170,15 +162,11 @@ impl Cart {
     }
 }
 
-/// The ids the catalog allows: lower-case letters, digits and '-', as `Product::validate` checks.
-pub fn is_slug(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use axum::http::header::COOKIE;
     use proptest::prelude::*;
 
     fn line(product: &str, opts: &[(&str, &[&str])], quantity: u32) -> CartLine {

@@ -1,0 +1,76 @@
+//! The DynamoDB cost section of BENCHMARKS.md, from the storage costs each run measured.
+
+use super::FlashSaleArgs;
+use super::figures::Series;
+use super::store_costs::{PerRequest, StoreCosts};
+use std::fmt::Write;
+
+/// The DynamoDB cost section of BENCHMARKS.md: the command, then per-request figures, each
+/// the median over runs.
+pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
+    let runs: Vec<&StoreCosts> = series[0].runs.iter().filter_map(|r| r.store_costs.as_ref()).collect();
+    let all_pass = series[0].runs.iter().all(|r| r.violations.is_empty());
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## DynamoDB: requests per order, refusal and view (a flash sale on moto)
+"
+    );
+    let _ = writeln!(
+        s,
+        "Produced by `stampede loadtest flash-sale --dynamodb-endpoint <moto> --runs {} --stock {} --buyers {} \
+         --per-customer-limit {} --retry-percent {} --greedy-percent {} --sold-out-requests {} --concurrency {} \
+         --report BENCHMARKS.md` (a build with `--features aws`; moto from `scripts/moto_serial.py` or `moto_server`), \
+         which starts `stampede serve --store dynamodb` on a fresh table and reads the server's \
+         `stampede_store_service_calls` metric around each phase. moto is slow and reports no consumed capacity, \
+         so this counts requests, not speed; units are 0 here and the server's figures on AWS. Invariants: {}.\n",
+        a.runs,
+        a.stock,
+        a.buyers,
+        a.per_customer_limit,
+        a.retry_percent,
+        a.greedy_percent,
+        a.sold_out_requests,
+        a.concurrency,
+        if all_pass { "PASS (no oversell, every acknowledged order kept, every event delivered once)" } else { "FAIL" },
+    );
+    let _ =
+        writeln!(s, "| per | requests measured | reads | writes | transactions | retries | read units | write units |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    let median = |pick: &dyn Fn(&StoreCosts) -> PerRequest| {
+        let figures: Vec<PerRequest> = runs.iter().map(|c| pick(c)).collect();
+        let med = |f: fn(&PerRequest) -> f64| {
+            let mut v: Vec<f64> = figures.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        (
+            figures.first().map_or(0, |p| p.requests),
+            [
+                med(|p| p.reads),
+                med(|p| p.writes),
+                med(|p| p.transactions),
+                med(|p| p.retries),
+                med(|p| p.read_units),
+                med(|p| p.write_units),
+            ],
+        )
+    };
+    for (name, pick) in [
+        (
+            "accepted order (the whole sale: its refusals, replays and the relay's delivery, over accepted orders)",
+            (|c: &StoreCosts| c.accepted_order) as fn(&StoreCosts) -> PerRequest,
+        ),
+        ("sold-out refusal", |c| c.refusal),
+        ("product view", |c| c.view),
+        ("second with no traffic (relay and live-stock polling, in every phase above too)", |c| c.idle_per_second),
+    ] {
+        let (requests, v) = median(&pick);
+        let _ = writeln!(
+            s,
+            "| {name} | {requests} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            v[0], v[1], v[2], v[3], v[4], v[5]
+        );
+    }
+    s
+}
