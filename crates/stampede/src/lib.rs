@@ -17,3 +17,4 @@ pub mod secrets;
 pub mod seed;
 pub mod serve;
 pub mod shop_args;
+pub mod transfer;
