@@ -34,6 +34,11 @@ pub enum Command {
     Backup(BackupArgs),
     /// Replace the database with the backup FILE (stop the server first).
     Restore(RestoreArgs),
+    /// Write the whole shop (catalog and stock, orders, accounts) to FILE as JSON Lines, from
+    /// the store `--store` names, while it keeps selling (docs/operations.md).
+    Export(TransferArgs),
+    /// Load a file made by `stampede export` into the empty store `--store` names.
+    Import(TransferArgs),
     /// Manage staff and customer accounts.
     #[command(subcommand)]
     Admin(crate::admin_cli::AdminCommand),
@@ -99,6 +104,18 @@ pub struct RestoreArgs {
     /// Replace an existing database.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `stampede export` and `stampede import`.
+#[derive(Debug, Clone, Args)]
+pub struct TransferArgs {
+    /// The export file: written (replaced once complete) by `export`, read by `import`.
+    pub file: PathBuf,
+    /// Directory of the SQLite database (`stampede.db`), for `--store sqlite`.
+    #[arg(long, env = "STAMPEDE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Which store serves the shop.

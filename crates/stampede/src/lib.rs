@@ -16,3 +16,4 @@ pub mod secrets;
 pub mod seed;
 pub mod serve;
 pub mod shop_args;
+pub mod transfer;

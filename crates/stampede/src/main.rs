@@ -2,7 +2,11 @@
 
 use clap::Parser;
 use stampede::cli::{Cli, Command};
+<<<<<<< HEAD
 use stampede::{admin_cli, backup, logging, serve};
+=======
+use stampede::{admin_cli, backup, loadtest, logging, serve, transfer};
+>>>>>>> move
 
 /// mimalloc rather than glibc's malloc: requests allocate and free small buffers on every
 /// worker thread, and glibc's arenas spent about an eighth of the server's CPU on it in a
@@ -25,6 +29,8 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Loadtest(args)) => runtime.block_on(stampede_loadtest::run(args)),
         Some(Command::Backup(args)) => backup::run_backup(&args),
         Some(Command::Restore(args)) => backup::run_restore(&args),
+        Some(Command::Export(args)) => runtime.block_on(transfer::run_export(args)),
+        Some(Command::Import(args)) => runtime.block_on(transfer::run_import(args)),
         Some(Command::Admin(command)) => runtime.block_on(admin_cli::run(command)),
         #[cfg(feature = "aws")]
         Some(Command::Dynamodb(command)) => runtime.block_on(stampede::dynamodb_cli::run(command)),

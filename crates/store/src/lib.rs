@@ -18,6 +18,7 @@ pub mod postgres;
 #[cfg(any(feature = "aws", feature = "postgres"))]
 mod shards;
 pub mod sqlite;
+pub mod transfer;
 pub mod waiting_room;
 
 pub use accounts::{

@@ -17,6 +17,7 @@ mod compat;
 mod crash_recovery;
 #[cfg(feature = "aws")]
 mod dynamodb_serve;
+mod export_import;
 #[cfg(feature = "aws")]
 mod lambda;
 mod limit_keys;

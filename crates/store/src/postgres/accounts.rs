@@ -18,7 +18,7 @@ use tokio_postgres::{GenericClient, Row, Transaction};
 /// instances cannot each remove the other and leave the shop without one.
 const STAFF_LOCK: i64 = 0x5354_4146_465f_4c4b; // "STAFF_LK"
 
-fn user_row(r: &Row) -> UserRow {
+pub(super) fn user_row(r: &Row) -> UserRow {
     (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7))
 }
 

@@ -21,6 +21,7 @@ mod outbox;
 mod place;
 mod rows;
 mod schema;
+pub mod transfer;
 
 use crate::clock::now_millis;
 use crate::{
@@ -105,15 +106,24 @@ fn parse_url(url: &str) -> Result<tokio_postgres::Config, StoreError> {
 /// Applies the schema migrations this build has and the database lacks; returns the versions
 /// applied (empty when it was up to date). What `stampede migrate` runs, and every start.
 pub async fn migrate(database_url: &str) -> Result<Vec<i32>, StoreError> {
-    let (mut client, connection) = parse_url(database_url)?
-        .connect(NoTls)
-        .await
-        .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
-    let driver = tokio::spawn(connection);
+    let (mut client, driver) = connect_one(database_url).await?;
     let applied = schema::migrate(&mut client).await;
     drop(client);
     let _ = driver.await;
     applied
+}
+
+/// One connection outside any pool, for commands that run once (migrate, export, import);
+/// drop the client, then await the driver to close it.
+async fn connect_one(database_url: &str) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), StoreError> {
+    let (client, connection) = parse_url(database_url)?
+        .connect(NoTls)
+        .await
+        .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, driver))
 }
 
 impl PostgresStore {

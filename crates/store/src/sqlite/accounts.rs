@@ -51,7 +51,7 @@ impl SqliteAccounts {
     }
 }
 
-fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
+pub(super) fn user_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
 }
 

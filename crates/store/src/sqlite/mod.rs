@@ -17,6 +17,7 @@ mod outbox_rows;
 mod read_pool;
 mod rows;
 mod schema;
+pub mod transfer;
 mod writer;
 
 use crate::clock::now_millis;

@@ -1,0 +1,183 @@
+//! `stampede export` and `stampede import`: a shop moved between stores as JSON Lines (the
+//! format is `stampede_store::transfer`; each store reads and writes it in its own module).
+
+use crate::cli::{StoreKind, TransferArgs};
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use stampede_store::transfer::{Counts, Record, Shop};
+use stampede_store::{DataDirLock, SqliteConfig, StoreError};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+fn now_millis() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn no_dynamodb() -> anyhow::Error {
+    anyhow::anyhow!("export and import with --store dynamodb are not there yet (issue #15); use sqlite or postgres")
+}
+
+/// What a pass over a store saw: records per kind and the units in stock.
+#[derive(Default)]
+struct Tally {
+    counts: Counts,
+    stock: u64,
+}
+
+impl Tally {
+    fn add(&mut self, record: &Record) {
+        self.counts.add(record);
+        if let Record::Product(p) = record {
+            self.stock += u64::from(p.stock);
+        }
+    }
+}
+
+/// Reads every record of the store `args` names, in one snapshot, into `out`.
+async fn read_store(
+    args: &TransferArgs,
+    exported_at: i64,
+    out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
+) -> anyhow::Result<()> {
+    match args.store.kind {
+        StoreKind::Sqlite => {
+            let db = SqliteConfig::in_dir(&args.data_dir).path;
+            stampede_store::sqlite::transfer::export(&db, exported_at, out)
+                .with_context(|| format!("exporting {}", db.display()))
+        }
+        StoreKind::Postgres => export_postgres(args, exported_at, out).await,
+        StoreKind::Dynamodb => Err(no_dynamodb()),
+    }
+}
+
+#[cfg(feature = "postgres")]
+async fn export_postgres(
+    args: &TransferArgs,
+    exported_at: i64,
+    out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
+) -> anyhow::Result<()> {
+    let url = args.store.database_url.as_deref().context("--store postgres needs --database-url (or DATABASE_URL)")?;
+    stampede_store::postgres::transfer::export(url, exported_at, out).await.context("exporting the PostgreSQL store")
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn export_postgres(
+    _: &TransferArgs,
+    _: i64,
+    _: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
+) -> anyhow::Result<()> {
+    bail!("--store postgres needs a build with the postgres feature: cargo build --release --features postgres")
+}
+
+fn partial_path(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    file.with_file_name(name)
+}
+
+/// `stampede export FILE`: the shop as JSON Lines, written beside FILE and moved over it once
+/// complete, so FILE is never half an export.
+pub async fn run_export(args: TransferArgs) -> anyhow::Result<()> {
+    let partial = partial_path(&args.file);
+    let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let mut writer = BufWriter::new(file);
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {pos} records {per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let mut tally = Tally::default();
+    let mut write = |record: &Record| -> Result<(), StoreError> {
+        let line = record.to_line()?;
+        writeln!(writer, "{line}").map_err(|e| StoreError::Backend(format!("writing {}: {e}", partial.display())))?;
+        tally.add(record);
+        bar.inc(1);
+        Ok(())
+    };
+    let read = read_store(&args, now_millis(), &mut write).await;
+    bar.finish_and_clear();
+    if let Err(e) = read {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    let file = writer.into_inner().map_err(|e| e.into_error()).context("writing the export")?;
+    file.sync_all().context("writing the export")?;
+    std::fs::rename(&partial, &args.file).with_context(|| format!("moving the export to {}", args.file.display()))?;
+    println!("exported to {}: {} ({} units in stock)", args.file.display(), tally.counts, tally.stock);
+    Ok(())
+}
+
+/// Reads and checks the whole file before anything is written.
+fn read_file(path: &Path) -> anyhow::Result<Shop> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut shop = Shop::default();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("{}: line {}: cannot be read", path.display(), i + 1))?;
+        shop.push_line(i + 1, &line)
+            .map_err(|bad| anyhow::anyhow!("{}: {bad}; nothing was imported", path.display()))?;
+    }
+    if shop.header.is_none() {
+        bail!("{} is empty: an export starts with a header line; nothing was imported", path.display());
+    }
+    Ok(shop)
+}
+
+/// `stampede import FILE`: the file's shop into an empty store, then a check that the store
+/// holds what the file does.
+pub async fn run_import(args: TransferArgs) -> anyhow::Result<()> {
+    let shop = read_file(&args.file)?;
+    let bar = ProgressBar::new(shop.records()).with_style(
+        ProgressStyle::with_template("[{bar:40}] {pos}/{len} records, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut done = || bar.inc(1);
+    let now = now_millis();
+    // Held until the check below: no server may start on the directory meanwhile.
+    let mut _lock = None;
+    match args.store.kind {
+        StoreKind::Sqlite => {
+            _lock = Some(DataDirLock::acquire(&args.data_dir)?);
+            let db = SqliteConfig::in_dir(&args.data_dir).path;
+            stampede_store::sqlite::transfer::import(&db, &shop, now, &mut done)
+                .with_context(|| format!("importing into {}", db.display()))?;
+        }
+        StoreKind::Postgres => import_postgres(&args, &shop, now, &mut done).await?,
+        StoreKind::Dynamodb => return Err(no_dynamodb()),
+    }
+    bar.finish_and_clear();
+    let mut seen = Tally::default();
+    read_store(&args, now, &mut |record| {
+        seen.add(record);
+        Ok(())
+    })
+    .await
+    .context("reading the store back")?;
+    let stock: u64 = shop.products.iter().map(|p| u64::from(p.stock)).sum();
+    if seen.counts != shop.counts || seen.stock != stock {
+        bail!(
+            "the store does not hold what {} does: the file has {} ({stock} units), the store {} ({} units)",
+            args.file.display(),
+            shop.counts,
+            seen.counts,
+            seen.stock
+        );
+    }
+    println!("imported {}: {} ({stock} units in stock)", args.file.display(), shop.counts);
+    Ok(())
+}
+
+#[cfg(feature = "postgres")]
+async fn import_postgres(
+    args: &TransferArgs,
+    shop: &Shop,
+    now: i64,
+    done: &mut (dyn FnMut() + Send),
+) -> anyhow::Result<()> {
+    let url = args.store.database_url.as_deref().context("--store postgres needs --database-url (or DATABASE_URL)")?;
+    stampede_store::postgres::transfer::import(url, shop, now, done).await.context("importing into PostgreSQL")
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn import_postgres(_: &TransferArgs, _: &Shop, _: i64, _: &mut (dyn FnMut() + Send)) -> anyhow::Result<()> {
+    bail!("--store postgres needs a build with the postgres feature: cargo build --release --features postgres")
+}

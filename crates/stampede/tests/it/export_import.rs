@@ -1,0 +1,254 @@
+//! `stampede export` and `stampede import` with the real binary: bad files are refused by line
+//! number before anything is written, a store that is not empty is refused, and (feature
+//! postgres) a shop moves from SQLite to PostgreSQL and back to SQLite with equal exports, its
+//! customers signing in to their orders on PostgreSQL.
+//! Run: `cargo test -p stampede --features postgres --test it export_import::`.
+use crate::common::process::Server;
+use std::path::Path;
+use std::process::Output;
+
+fn stampede(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(args)
+        .env("STAMPEDE_LOG_FORMAT", "json")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fails, with a message (no panic) that contains `want`.
+fn refused(out: Output, want: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains(want) && !stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_bad_line_is_named_and_nothing_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shop.jsonl");
+    let header = r#"{"kind":"header","format":"stampede-export","version":1,"source":"sqlite","exported_at":0}"#;
+    let audit = r#"{"kind":"audit","at":1,"actor":"a","action":"b","target":"c","detail":""}"#;
+    let data = dir.path().join("data");
+    for (body, want) in [
+        (format!("{header}\n{audit}\n{{\"kind\":\"order\",\"id\":\n"), "line 3: not a record"),
+        (format!("{audit}\n"), "line 1: the file must start with a `header` record"),
+        (
+            format!("{header}\n{}\n", r#"{"kind":"user","id":"u","email":"a@b.c"}"#),
+            "line 2: not a record: missing field",
+        ),
+        (String::new(), "is empty"),
+    ] {
+        std::fs::write(&file, body).unwrap();
+        let err = refused(stampede(&["import", path(&file), "--data-dir", path(&data)]), want);
+        assert!(err.contains("nothing was imported"), "{err}");
+        assert!(!data.join("stampede.db").exists(), "checked before anything is written");
+    }
+    refused(stampede(&["import", path(&dir.path().join("missing.jsonl")), "--data-dir", path(&data)]), "opening");
+}
+
+#[test]
+fn a_store_that_is_not_empty_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (shop, file) = (dir.path().join("shop"), dir.path().join("shop.jsonl"));
+    // The demo shop is seeded on first start.
+    Server::start(&shop, &[]).terminate();
+    let said = ok(stampede(&["export", path(&file), "--data-dir", path(&shop)]));
+    assert!(said.contains("product: "), "{said}");
+    let err = refused(stampede(&["import", path(&file), "--data-dir", path(&shop)]), "is not empty");
+    assert!(err.contains("new data directory"), "{err}");
+    let target = dir.path().join("target");
+    let said = ok(stampede(&["import", path(&file), "--data-dir", path(&target)]));
+    assert!(said.starts_with(&format!("imported {}", file.display())), "{said}");
+}
+
+/// Taken mid-sale, an export is one snapshot: for the product on sale, stock left plus units
+/// on the exported orders is the stock it started with, and every order acknowledged before
+/// the export began is in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_taken_mid_sale_is_one_snapshot() {
+    use crate::common::sale::{RunningSale, STOCK};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shop");
+    let sale = RunningSale::start(&data, &["--no-seed"], 20).await;
+    for round in 0..3 {
+        let acked_before: Vec<String> = sale.acked.lock().unwrap().iter().map(|(_, id)| id.clone()).collect();
+        let file = dir.path().join(format!("mid-sale-{round}.jsonl"));
+        let args = ["export".to_owned(), path(&file).to_owned(), "--data-dir".to_owned(), path(&data).to_owned()];
+        let out = tokio::task::spawn_blocking(move || stampede(&args.each_ref().map(String::as_str))).await.unwrap();
+        ok(out);
+        let (mut stock, mut sold, mut ids) = (None, 0, std::collections::HashSet::new());
+        for line in std::fs::read_to_string(&file).unwrap().lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            match record["kind"].as_str().unwrap() {
+                "product" if record["product"]["id"] == "deal" => stock = record["stock"].as_u64(),
+                "order" => {
+                    ids.insert(record["id"].as_str().unwrap().to_owned());
+                    if record["status"] != "cancelled" {
+                        sold += record["lines"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|l| l["quantity"].as_u64().unwrap())
+                            .sum::<u64>();
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(stock.unwrap() + sold, STOCK, "round {round}: {} orders", ids.len());
+        assert!(acked_before.iter().all(|id| ids.contains(id)), "round {round}: an acknowledged order is missing");
+    }
+    let acked = RunningSale::stopped(sale.stop, sale.acked).await;
+    assert!(acked.len() > 20);
+    sale.server.terminate();
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use crate::common::browser::Browser;
+    use crate::common::pg::fresh_database;
+    use crate::common::{ADMIN_TOKEN, order_body};
+    use reqwest::Client;
+    use serde_json::{Value, json};
+
+    const PASSWORD: &str = "correct horse battery";
+    const SECRET: &str = "one-secret-for-both-stores";
+
+    /// Every line but the header, which says where and when.
+    fn records(file: &Path) -> Vec<String> {
+        std::fs::read_to_string(file).unwrap().lines().skip(1).map(str::to_owned).collect()
+    }
+
+    fn header(file: &Path) -> Value {
+        serde_json::from_str(std::fs::read_to_string(file).unwrap().lines().next().unwrap()).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shop_moves_from_sqlite_to_postgres_and_exports_equal_and_its_customers_sign_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("sqlite");
+        let env = [("STAMPEDE_ADMIN_TOKEN", ADMIN_TOKEN)];
+        let sqlite = Server::start_with_env(&data, &["--no-seed", "--secret-key", SECRET], &env);
+        let client = Client::new();
+        let product = json!({"id": "slice", "name": "Slice", "category": "pizza",
+            "price": {"amount": 450, "currency": "USD"}, "stock": 20, "stockShards": 4});
+        let made = client
+            .post(sqlite.url("/api/admin/products"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&product)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 201, "{}", made.text().await.unwrap());
+        let admin =
+            ["admin", "create-user", "--email", "boss@example.com", "--role", "admin", "--data-dir", path(&data)];
+        let made = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+            .args(admin)
+            .env("STAMPEDE_USER_PASSWORD", PASSWORD)
+            .output()
+            .unwrap();
+        ok(made);
+
+        // A customer signs up (email not verified) and orders while signed in: the order is
+        // theirs through the account's link, which must move too.
+        let mut cy = Browser::new(&sqlite.base);
+        let signed_up =
+            cy.post("/sign-up", &[("email", "cy@example.com"), ("name", "Cy"), ("password", PASSWORD)]).await;
+        assert_eq!(signed_up.status, 303, "{}", signed_up.html);
+        cy.post("/cart/add", &[("product", "slice"), ("quantity", "2")]).await;
+        let placed = cy
+            .post(
+                "/checkout",
+                &[("key", "cy-1"), ("name", "Cy"), ("email", "cy@example.com"), ("fulfilment", "pickup")],
+            )
+            .await;
+        assert_eq!(placed.status, 303, "{}", placed.html);
+        // A guest order with an idempotency key, and one cancelled.
+        let guest = client
+            .post(sqlite.url("/api/orders"))
+            .header("Idempotency-Key", "guest-1")
+            .json(&order_body("ana@example.com", "slice", 3))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(guest.status(), 201);
+        let guest: Value = guest.json().await.unwrap();
+        let dropped: Value = client
+            .post(sqlite.url("/api/orders"))
+            .json(&order_body("bo@example.com", "slice", 1))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let cancel = client
+            .post(sqlite.url(&format!("/api/orders/{}/cancel", dropped["id"].as_str().unwrap())))
+            .header("Order-Token", dropped["accessToken"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cancel.status(), 200);
+
+        // Exported while the SQLite shop is still serving.
+        let (first, second) = (dir.path().join("first.jsonl"), dir.path().join("second.jsonl"));
+        let said = ok(stampede(&["export", path(&first), "--data-dir", path(&data)]));
+        assert!(said.contains("order: 3") && said.contains("user: 2") && said.contains("account_order: 1"), "{said}");
+        assert!(said.contains("(15 units in stock)"), "20 - 2 - 3, the cancelled one given back: {said}");
+        let url = fresh_database().await;
+        let said = ok(stampede(&["import", path(&first), "--store", "postgres", "--database-url", &url]));
+        assert!(said.contains("order: 3") && said.contains("(15 units in stock)"), "{said}");
+        refused(stampede(&["import", path(&first), "--store", "postgres", "--database-url", &url]), "is not empty");
+        ok(stampede(&["export", path(&second), "--store", "postgres", "--database-url", &url]));
+        assert_eq!(records(&first), records(&second), "the same shop, record for record");
+        // And back: PostgreSQL's export into a fresh SQLite store exports equal again.
+        let (back, third) = (dir.path().join("back"), dir.path().join("third.jsonl"));
+        ok(stampede(&["import", path(&second), "--data-dir", path(&back)]));
+        ok(stampede(&["export", path(&third), "--data-dir", path(&back)]));
+        assert_eq!(records(&first), records(&third), "back in SQLite, the same shop");
+        assert_eq!(
+            (header(&first)["source"].clone(), header(&second)["source"].clone()),
+            (json!("sqlite"), json!("postgres"))
+        );
+        let money = records(&first).into_iter().find(|l| l.contains(r#""kind":"order""#)).unwrap();
+        assert!(money.contains(r#""total":{"amount":"#) && money.contains(r#""currency":"USD""#), "{money}");
+        sqlite.terminate();
+
+        // Served from PostgreSQL: Cy signs in with the old password and sees the order, stock
+        // is as it was, and the guest's retry gets the same order back.
+        let dir_pg = tempfile::tempdir().unwrap();
+        let pg = Server::start_with_env(
+            dir_pg.path(),
+            &["--store", "postgres", "--no-seed", "--secret-key", SECRET],
+            &[("DATABASE_URL", url.as_str())],
+        );
+        let mut cy = Browser::new(&pg.base);
+        cy.sign_in("cy@example.com", PASSWORD).await;
+        let account = cy.get("/account").await;
+        assert!(account.status == 200 && account.html.contains("Slice"), "{}", account.html);
+        let stock: Value = client.get(pg.url("/api/products/slice")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(stock["stock"], 15);
+        let retry = client
+            .post(pg.url("/api/orders"))
+            .header("Idempotency-Key", "guest-1")
+            .json(&order_body("ana@example.com", "slice", 3))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(retry.headers()["idempotent-replayed"], "true");
+        assert_eq!(retry.json::<Value>().await.unwrap()["id"], guest["id"]);
+        Browser::new(&pg.base).sign_in("boss@example.com", PASSWORD).await;
+    }
+}
