@@ -2,11 +2,7 @@
 
 use clap::Parser;
 use stampede::cli::{Cli, Command};
-<<<<<<< HEAD
-use stampede::{admin_cli, backup, logging, serve};
-=======
-use stampede::{admin_cli, backup, loadtest, logging, serve, transfer};
->>>>>>> move
+use stampede::{admin_cli, backup, logging, serve, transfer};
 
 /// mimalloc rather than glibc's malloc: requests allocate and free small buffers on every
 /// worker thread, and glibc's arenas spent about an eighth of the server's CPU on it in a
