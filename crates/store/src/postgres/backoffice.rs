@@ -4,8 +4,8 @@
 
 use super::{PostgresStore, pg_error, rows};
 use crate::backoffice::{MAX_PAGE, adjusted_level, customer_pattern};
-use crate::shards;
 use crate::clock::now_millis;
+use crate::shards;
 use crate::{Backoffice, OrderFilter, OrderPage, ProductView, StoreError};
 use async_trait::async_trait;
 use stampede_domain::{OrderRejection, Product};
