@@ -12,11 +12,15 @@ fn to_sql(rank: u64) -> i64 {
 
 /// Inserts the ticket unless the customer holds one; the one held either way.
 pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (product_id, customer_key) DO NOTHING",
-    )?
-    .execute(params![entry.product_id, entry.customer.0, to_sql(entry.rank), entry.ticket, entry.joined_at])?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (product_id, customer_key) DO NOTHING",
+        )?
+        .execute(params![entry.product_id, entry.customer.0, to_sql(entry.rank), entry.ticket, entry.joined_at])?;
+    if inserted == 1 {
+        return Ok(entry.clone());
+    }
     let held = conn
         .prepare_cached(
             "SELECT rank, ticket, joined_at FROM queue_tickets WHERE product_id = ?1 AND customer_key = ?2",

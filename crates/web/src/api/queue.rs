@@ -17,7 +17,7 @@ use stampede_domain::{
     Customer, Millis, OrderRequest, RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules,
 };
 use stampede_store::{Held, LineEntry, Lines, ProductView};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -41,14 +41,26 @@ pub const QUEUE_TICKET_HEADER: &str = "queue-ticket";
 #[derive(Default)]
 pub struct Rooms {
     seen: Mutex<HashMap<String, (Instant, RoomState)>>,
+    /// Rooms one request is advancing now: the others answer from the state seen meanwhile,
+    /// a tick old at most, instead of all waiting for the same write and read.
+    advancing: Mutex<HashSet<String>>,
     lines: Lines,
+}
+
+/// Marks a room as being advanced until dropped (also when the request is cancelled).
+struct Advancing<'a>(&'a Mutex<HashSet<String>>, String);
+
+impl Drop for Advancing<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.1);
+    }
 }
 
 impl Rooms {
     /// Rooms whose joins wait for their write: for Lambda, where nothing runs between
     /// invocations to write behind.
     pub fn write_through() -> Rooms {
-        Rooms { seen: Mutex::default(), lines: Lines::write_through() }
+        Rooms { lines: Lines::write_through(), ..Rooms::default() }
     }
 
     /// Waits for this instance's joins to be written (at shutdown, so none wait to be re-recorded).
@@ -66,14 +78,19 @@ impl Rooms {
         fresh: bool,
     ) -> Result<RoomState, Problem> {
         let id = &view.product.id;
-        if !fresh {
+        let _advancing = if fresh {
+            None
+        } else {
             let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let mut advancing = self.advancing.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((at, state)) = seen.get(id)
-                && at.elapsed() < TICK
+                && (at.elapsed() < TICK || advancing.contains(id))
             {
                 return Ok(state.clone());
             }
-        }
+            advancing.insert(id.clone());
+            Some(Advancing(&self.advancing, id.clone()))
+        };
         let opens = view.product.sale.starts_at;
         // The store's line decides who is next: first write the joins this instance holds.
         self.lines.flush().await?;
