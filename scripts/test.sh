@@ -67,10 +67,10 @@ step "tests"
 cargo test --workspace --locked
 
 # The aws, postgres and otlp features together: one build of each crate serves all these tests.
-step "with the aws, postgres and otlp features (one build): SNS and SES channels against moto; the storage conformance suite on SQLite, DynamoDB (moto) and PostgreSQL (a throwaway cluster); the Lambda binary over a local Lambda Runtime API; two 'serve' instances on one DynamoDB table and on one PostgreSQL database; 'stampede migrate'; trace export to an OTLP/HTTP receiver; every command's flags in docs/configuration.md"
+step "with the aws, postgres and otlp features (one build): SNS and SES channels against moto; the storage conformance suite on SQLite, DynamoDB (moto) and PostgreSQL (a throwaway cluster); the Lambda binary over a local Lambda Runtime API; two 'serve' instances on one DynamoDB table and on one PostgreSQL database; 'stampede migrate'; a shop moved from SQLite to PostgreSQL and back by export and import; trace export to an OTLP/HTTP receiver; every command's flags in docs/configuration.md"
 cargo test --locked -p stampede-notify -p stampede-store -p stampede \
     --features stampede/aws,stampede/postgres,stampede/otlp --test it -- \
-    aws:: conformance:: lambda:: dynamodb_serve:: postgres_serve:: otlp:: cli_docs::
+    aws:: conformance:: lambda:: dynamodb_serve:: postgres_serve:: export_import:: otlp:: cli_docs::
 
 step "SAM template (cfn-lint, sam validate --lint)"
 cfn-lint deploy/template.yaml

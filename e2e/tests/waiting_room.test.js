@@ -51,12 +51,17 @@ test('the earlier joiner is admitted first and the later one sees their place fa
   const second = await openPage(chrome.browser, WIDTHS.phone);
   await joinInBrowser(first.page, 'drop', 'first@example.com');
   await joinInBrowser(second.page, 'drop', 'second@example.com');
-  const place = (page) => page.locator('[data-position]').textContent();
+  const place = (page) => page.locator('[data-place]').textContent();
   const ahead = (page) => page.locator('[data-ahead]').textContent();
-  assert.equal(await place(first.page), '2');
+  const letIn = (page) => page.locator('[data-let-in-note]').textContent();
+  // The place counts only people still waiting: always one more than those ahead. The early
+  // bird, already let in, is mentioned apart rather than counted as ahead.
+  assert.equal(await place(first.page), '1');
   assert.equal(await ahead(first.page), '0');
-  assert.equal(await place(second.page), '3');
+  assert.match(await letIn(first.page), /You were number 2 to join; 1 before you has already been let in/);
+  assert.equal(await place(second.page), '2');
   assert.equal(await ahead(second.page), '1');
+  assert.match(await letIn(second.page), /You were number 3 to join; 1 before you has already been let in/);
   // The place is in a polite live region, so screen readers announce changes.
   const region = second.page.locator('[data-line-status]');
   assert.equal(await region.getAttribute('aria-live'), 'polite');
@@ -93,6 +98,7 @@ test('without JavaScript the line page reloads itself and shows the change', asy
   const early = await apiJoin('drop-nojs', 'early-nojs');
   const visitor = await openPage(chrome.browser, WIDTHS.phone, { javaScriptEnabled: false });
   await joinInBrowser(visitor.page, 'drop-nojs', 'nojs@example.com');
+  assert.equal(await visitor.page.locator('[data-place]').textContent(), '1');
   assert.equal(await visitor.page.locator('[data-position]').textContent(), '2');
   assert.equal(await visitor.page.locator('noscript').first().innerHTML(), '<meta http-equiv="refresh" content="5">');
   await shot(visitor.page, '43-line-no-js');

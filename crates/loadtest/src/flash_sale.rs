@@ -193,17 +193,13 @@ async fn one_run(
     // The latecomers of both refusal phases are audited (and counted) together.
     let rush: Vec<Buyer> = during.into_iter().chain(rush).collect();
     let mut audit = audit(client, target, &product, args, &buyers, &rush).await?;
-    let notifications = match receiver {
-        Some(receiver) => {
-            Some(audit_deliveries(receiver, target, &buyers, &rush, delivery_lag, &mut audit.violations).await)
-        }
-        None => None,
-    };
-    target.print_warnings();
-    let panics = target.warnings().panics;
-    if panics > 0 {
-        audit.violations.push(format!("the server panicked {panics} times"));
+    let mut ids = acknowledged(&buyers);
+    ids.extend(acknowledged(&rush));
+    let mut notifications = audit_deliveries(receiver, target, &ids, &mut audit.violations).await;
+    if let (Some(d), Some(lag)) = (notifications.as_mut(), delivery_lag) {
+        d.waited = lag;
     }
+    audit_server_log(target, &mut audit.violations);
     let accepted = Latency::of(&sale_samples, Outcome::Accepted);
     let per_request = |cpu: Duration, requests: usize| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
     let server_cpu_us = target.cpu_time().map(|_| ServerCpuPerRequest {
@@ -307,34 +303,6 @@ async fn sold_out_rush(
         rush.extend(part);
     }
     (rush, rush_elapsed)
-}
-
-/// What the webhook receiver saw of every acknowledged order (`lag`: how long it trailed the
-/// sale, measured before the rush); an event missing or delivered twice is a violation.
-async fn audit_deliveries(
-    receiver: &Receiver,
-    target: &Target,
-    buyers: &[Buyer],
-    rush: &[Buyer],
-    lag: Option<Duration>,
-    violations: &mut Vec<String>,
-) -> receiver::Deliveries {
-    let mut ids = acknowledged(buyers);
-    ids.extend(acknowledged(rush));
-    let mut d = receiver.deliveries(&ids, Duration::from_secs(60)).await;
-    d.waited = lag.unwrap_or(d.waited);
-    if d.missing > 0 {
-        violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
-    }
-    if d.duplicates > 0 {
-        let warnings = target.warnings();
-        let first = warnings.first.first().map_or("none", String::as_str);
-        violations.push(format!(
-            "{} events reached the webhook twice (the server logged {} warnings; the first: {first})",
-            d.duplicates, warnings.count
-        ));
-    }
-    d
 }
 
 /// Slices of the sold-out rush, each after a slice of the baseline.
@@ -566,11 +534,52 @@ pub(super) async fn buy_once(s: Arc<Shared>, i: usize, start: Instant) -> Buyer 
     buyer
 }
 
-struct Audit {
-    units_sold: u64,
-    orders: u64,
-    stock_left: u32,
-    violations: Vec<String>,
+pub(super) struct Audit {
+    pub(super) units_sold: u64,
+    pub(super) orders: u64,
+    pub(super) stock_left: u32,
+    pub(super) violations: Vec<String>,
+}
+
+/// Checks every acknowledged order's `order.placed` event reached the webhook receiver
+/// exactly once (when the run has one); what it saw, for the report.
+pub(super) async fn audit_deliveries(
+    receiver: Option<&Receiver>,
+    target: &Target,
+    acknowledged: &[String],
+    violations: &mut Vec<String>,
+) -> Option<receiver::Deliveries> {
+    let d = receiver?.deliveries(acknowledged, Duration::from_secs(60)).await;
+    if d.missing > 0 {
+        violations.push(format!("{} acknowledged orders' events never reached the webhook", d.missing));
+    }
+    if d.duplicates > 0 {
+        let warnings = target.warnings();
+        let first = warnings.first.first().map_or("none", String::as_str);
+        violations.push(format!(
+            "{} events reached the webhook twice (the server logged {} warnings; the first: {first})",
+            d.duplicates, warnings.count
+        ));
+    }
+    Some(d)
+}
+
+/// Prints what the server logged as warnings; a panic is a violation whatever else held.
+pub(super) fn audit_server_log(target: &Target, violations: &mut Vec<String>) {
+    target.print_warnings();
+    let panics = target.warnings().panics;
+    if panics > 0 {
+        violations.push(format!("the server panicked {panics} times"));
+    }
+}
+
+/// What a sale should have left in the records.
+pub(super) struct Expected {
+    pub(super) stock: u32,
+    /// Units asked for in all: at least the stock means it must have sold out.
+    pub(super) demand: u64,
+    pub(super) per_customer_limit: u32,
+    pub(super) concurrency: u32,
 }
 
 /// Compares what buyers were told with what the server's records say.
@@ -581,6 +590,37 @@ async fn audit(
     args: &FlashSaleArgs,
     buyers: &[Buyer],
     rush: &[Buyer],
+) -> anyhow::Result<Audit> {
+    let acknowledged: Vec<&(String, u32)> = buyers.iter().chain(rush).filter_map(|b| b.order.as_ref()).collect();
+    let expected = Expected {
+        stock: args.stock,
+        demand: u64::from(args.buyers) * u64::from(args.quantity),
+        per_customer_limit: args.per_customer_limit,
+        concurrency: args.concurrency,
+    };
+    let mut audit = audit_records(client, target, product, &expected, &acknowledged).await?;
+    let v = &mut audit.violations;
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            v.push(what);
+        }
+    };
+    check(!buyers.iter().any(|b| b.replay_mismatch), "a retried Idempotency-Key did not replay its order".into());
+    check(!buyers.iter().any(|b| b.limit_breached), "a second order past the per-customer limit was accepted".into());
+    let errors: Vec<&String> = buyers.iter().chain(rush).flat_map(|b| &b.errors).collect();
+    check(errors.is_empty(), format!("{} unexpected answers, first: {:?}", errors.len(), errors.first()));
+    Ok(audit)
+}
+
+/// The invariants every sale keeps, from the server's own records: no oversell, stock and
+/// units sold add up, every acknowledged order (id, units) is a distinct row that reads
+/// back, and nobody holds more than the limit.
+pub(super) async fn audit_records(
+    client: &Client,
+    target: &Target,
+    product: &str,
+    expected: &Expected,
+    acknowledged: &[&(String, u32)],
 ) -> anyhow::Result<Audit> {
     let sales: Value = client
         .get(format!("{}/api/admin/products/{product}/sales", target.base))
@@ -593,10 +633,9 @@ async fn audit(
     let num = |k: &str| sales[k].as_u64().unwrap_or(u64::MAX);
     let (stock_left, units_sold, orders, max_held) =
         (num("stock"), num("unitsSold"), num("orders"), num("maxUnitsPerCustomer"));
-    let acknowledged: Vec<&(String, u32)> = buyers.iter().chain(rush).filter_map(|b| b.order.as_ref()).collect();
     let unique: HashSet<&str> = acknowledged.iter().map(|(id, _)| id.as_str()).collect();
     let acknowledged_units: u64 = acknowledged.iter().map(|(_, q)| u64::from(*q)).sum();
-    let demand = u64::from(args.buyers) * u64::from(args.quantity);
+    let (stock, demand, limit) = (expected.stock, expected.demand, expected.per_customer_limit);
     let mut v = Vec::new();
     let mut check = |ok: bool, what: String| {
         if !ok {
@@ -604,29 +643,22 @@ async fn audit(
         }
     };
     check(
-        stock_left + units_sold == u64::from(args.stock),
-        format!("stock {stock_left} + sold {units_sold} != initial {}", args.stock),
+        stock_left + units_sold == u64::from(stock),
+        format!("stock {stock_left} + sold {units_sold} != initial {stock}"),
     );
-    check(units_sold <= u64::from(args.stock), format!("oversold: {units_sold} units of {}", args.stock));
+    check(units_sold <= u64::from(stock), format!("oversold: {units_sold} units of {stock}"));
     check(
-        demand < u64::from(args.stock) || stock_left == 0,
+        demand < u64::from(stock) || stock_left == 0,
         format!("demand {demand} >= stock but {stock_left} left unsold"),
     );
     check(unique.len() == acknowledged.len(), "one order id acknowledged to two buyers".into());
     check(orders == unique.len() as u64, format!("{} orders acknowledged, {orders} order rows", unique.len()));
     check(units_sold == acknowledged_units, format!("{acknowledged_units} units acknowledged, {units_sold} recorded"));
-    check(
-        max_held <= u64::from(args.per_customer_limit),
-        format!("a customer holds {max_held} > limit {}", args.per_customer_limit),
-    );
-    check(!buyers.iter().any(|b| b.replay_mismatch), "a retried Idempotency-Key did not replay its order".into());
-    check(!buyers.iter().any(|b| b.limit_breached), "a second order past the per-customer limit was accepted".into());
-    let errors: Vec<&String> = buyers.iter().chain(rush).flat_map(|b| &b.errors).collect();
-    check(errors.is_empty(), format!("{} unexpected answers, first: {:?}", errors.len(), errors.first()));
+    check(max_held <= u64::from(limit), format!("a customer holds {max_held} > limit {limit}"));
     // Every acknowledged order must be readable back.
     let ids: Arc<Vec<String>> = Arc::new(unique.iter().map(|s| (*s).to_owned()).collect());
     let (c, base, list) = (client.clone(), target.base.clone(), ids.clone());
-    let (found, _) = fire("verify orders", ids.len(), args.concurrency as usize, move |i, _| {
+    let (found, _) = fire("verify orders", ids.len(), expected.concurrency as usize, move |i, _| {
         let (c, url) = (c.clone(), format!("{base}/api/orders/{}", list[i]));
         async move { c.get(&url).send().await.map(|r| r.status() == StatusCode::OK).unwrap_or(false) }
     })

@@ -93,7 +93,7 @@ pub fn print_run(run: u32, f: &RunFigures) {
     }
 }
 
-fn git_commit() -> String {
+pub(super) fn git_commit() -> String {
     std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .output()
@@ -103,7 +103,7 @@ fn git_commit() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn machine() -> String {
+pub(super) fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()

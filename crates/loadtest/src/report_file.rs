@@ -29,6 +29,17 @@ const DYNAMODB_COSTS: Block = Block {
     first: false,
 };
 
+const WAITING_ROOM: Block = Block {
+    start: "<!-- waiting-room report: written by `stampede loadtest flash-sale --waiting-room --report` -->",
+    end: "<!-- end of waiting-room report -->",
+    first: false,
+};
+
+/// Writes the waiting-room report in place of an earlier one, or at the end.
+pub fn write_waiting_room(path: &Path, report: &str) -> anyhow::Result<()> {
+    write_block(path, &WAITING_ROOM, report)
+}
+
 /// Writes the flash-sale report in place of an earlier one, or at the top.
 pub fn write_flash_sale(path: &Path, report: &str) -> anyhow::Result<()> {
     write_block(path, &FLASH_SALE, report)
@@ -79,15 +90,16 @@ mod tests {
         write_flash_sale(&path, "# Benchmarks\nsale 1\n").unwrap();
         write_soak(&path, "## Soak\nrss 1\n").unwrap();
         write_dynamodb_costs(&path, "## DynamoDB\ncalls 1\n").unwrap();
+        write_waiting_room(&path, "## Waiting room\nline 1\n").unwrap();
         write_flash_sale(&path, "# Benchmarks\nsale 2\n").unwrap();
         write_soak(&path, "## Soak\nrss 2\n").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(&format!("{}\n# Benchmarks\nsale 2\n", FLASH_SALE.start)), "{text}");
-        for kept in ["by hand", "rss 2", "calls 1"] {
+        for kept in ["by hand", "rss 2", "calls 1", "line 1"] {
             assert!(text.contains(kept), "{kept} in {text}");
         }
         assert!(!text.contains("sale 1") && !text.contains("rss 1"), "{text}");
-        for marker in [FLASH_SALE.start, SOAK.start, DYNAMODB_COSTS.start] {
+        for marker in [FLASH_SALE.start, SOAK.start, DYNAMODB_COSTS.start, WAITING_ROOM.start] {
             assert_eq!(text.matches(marker).count(), 1);
         }
     }

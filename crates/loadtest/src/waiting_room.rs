@@ -4,10 +4,15 @@
 //! arrival and purchase, the share of units the first `stock` people bought), that nobody
 //! bought without an admission and every bot order was refused, and what joins cost (their
 //! throughput as a ratio of `/healthz` in the same run, p99 of joins and status checks).
+//! The sale's records are audited like the plain flash sale's (`flash_sale::audit_records`):
+//! no oversell, every acknowledged order kept, and every order event delivered exactly once.
 
 use super::FlashSaleArgs;
 use super::driver::fire;
-use super::flash_sale::{create_product_with, http_client, probe};
+use super::flash_sale::{
+    Expected, audit_deliveries, audit_records, audit_server_log, create_product_with, http_client, probe,
+};
+use super::receiver::{self, Receiver};
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
 use anyhow::{Context, bail};
@@ -36,14 +41,26 @@ struct Outcome2 {
 /// Runs the waiting-room sale and prints the report.
 pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let client = http_client(args.concurrency)?;
+    // Every simulated client comes from 127.0.0.1: the per-address join limit stays off.
+    let mut extra = vec!["--join-rate-per-ip=0".to_owned()];
+    let receiver = if args.no_notifications || args.target.is_some() {
+        None
+    } else {
+        let (receiver, url) = Receiver::start().await?;
+        extra.extend([format!("--webhook-urls={url}"), format!("--webhook-secret={}", receiver::SECRET)]);
+        Some(receiver)
+    };
     let target = match &args.target {
         Some(url) => Target::remote(url, args.admin_token.clone())?,
-        // Every simulated client comes from 127.0.0.1: the per-address join limit stays off.
-        None => Target::spawn(args.server_queue_depth, &["--join-rate-per-ip=0".to_owned()])?,
+        None => Target::spawn(args.server_queue_depth, &extra)?,
     };
     let conc = args.concurrency as usize;
+    // Warm-up, so neither side pays for connections being opened.
+    probe(&client, &target.base, conc * 4, conc, "warm-up").await;
+    let cpu = target.cpu_time();
     let (health, health_elapsed) =
         probe(&client, &target.base, args.baseline_requests as usize, conc, "baseline /healthz").await;
+    let healthz_cpu = target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a));
     let healthz_rps = rate(health.len(), health_elapsed);
 
     let product = format!("queue-{}", rand::random::<u32>());
@@ -58,6 +75,7 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let join_url = format!("{}/api/products/{product}/queue", target.base);
     let base = Arc::new(target.base.clone());
     let poll = Duration::from_millis(args.poll_ms);
+    let cpu = target.cpu_time();
     let (joins, join_start) = fire("joins", people + bots, conc, {
         let (client, base, product) = (client.clone(), base.clone(), product.clone());
         move |i, start| {
@@ -78,9 +96,9 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
                 let position = body.as_ref().and_then(|b| b["position"].as_u64()).unwrap_or(0);
                 let task = (person && !ticket.is_empty()).then(|| {
                     let (id, ticket) = (id.clone(), ticket.clone());
-                    tokio::spawn(
-                        async move { person_loop(&client, &base, &product, &id, &ticket, position, poll).await },
-                    )
+                    tokio::spawn(async move {
+                        person_loop(&client, &base, &product, &id, &ticket, position, body, poll).await
+                    })
                 });
                 Joined { ticket, sample, task }
             }
@@ -88,6 +106,7 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     })
     .await;
     let join_elapsed = join_start.elapsed();
+    let join_cpu = target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a));
     let join_samples: Vec<Sample> = joins.iter().map(|j| j.sample).collect();
     let failed_joins = joins.iter().filter(|j| j.ticket.is_empty()).count();
     if failed_joins > 0 {
@@ -114,15 +133,16 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
         outcomes.push(task.await.context("a person's task failed")?);
     }
 
-    // The audit, from the server's own records.
-    let sales: Value = client
-        .get(format!("{}/api/admin/products/{product}/sales", target.base))
-        .bearer_auth(&target.admin_token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let units_sold = sales["unitsSold"].as_u64().unwrap_or(0);
+    // The audit, from the server's own records: the invariants of every sale first.
+    let acknowledged: Vec<(String, u32)> =
+        outcomes.iter().filter_map(|o| o.bought.as_ref()).map(|(_, id)| (id.clone(), 1)).collect();
+    let expected =
+        Expected { stock: args.stock, demand: people as u64, per_customer_limit: 1, concurrency: args.concurrency };
+    let mut audit =
+        audit_records(&client, &target, &product, &expected, &acknowledged.iter().collect::<Vec<_>>()).await?;
+    let ids: Vec<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
+    let deliveries = audit_deliveries(receiver.as_ref(), &target, &ids, &mut audit.violations).await;
+    let units_sold = audit.units_sold;
     let bought: Vec<&Outcome2> = outcomes.iter().filter(|o| o.bought.is_some()).collect();
     let bot_not_admitted = bot_answers.iter().filter(|s| **s == Some(StatusCode::FORBIDDEN)).count();
     let bot_rate_limited = bot_answers.iter().filter(|s| **s == Some(StatusCode::TOO_MANY_REQUESTS)).count();
@@ -161,17 +181,23 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
         "  p99 join {:.1} ms (p50 {:.1}), p99 status {:.1} ms (p50 {:.1}, {} checks)",
         join_lat.p99, join_lat.p50, status_lat.p99, status_lat.p50, status_lat.count
     );
-    println!(
-        "  units sold {units_sold} of {} (no oversell: {}), largest holding {}",
-        args.stock,
-        units_sold <= u64::from(args.stock),
-        sales["maxUnitsPerCustomer"]
-    );
-    target.print_warnings();
-    let mut violations = Vec::new();
-    if units_sold > u64::from(args.stock) {
-        violations.push(format!("oversold: {units_sold} of {}", args.stock));
+    let per = |cpu: Option<Duration>, n: usize| cpu.map(|c| c.as_secs_f64() * 1e6 / n.max(1) as f64);
+    let cpu_us = per(healthz_cpu, health.len()).zip(per(join_cpu, join_samples.len()));
+    if let Some((h, j)) = cpu_us {
+        println!("  server CPU per request: /healthz {h:.0} µs, join {j:.0} µs");
     }
+    println!("  units sold {units_sold} of {} ({} orders, {} left)", args.stock, audit.orders, audit.stock_left);
+    match &deliveries {
+        Some(d) => println!(
+            "  order events at the webhook: {} missing, {} twice, the last {:.1} s after the sale",
+            d.missing,
+            d.duplicates,
+            d.waited.as_secs_f64()
+        ),
+        None => println!("  order events: not audited (no webhook receiver)"),
+    }
+    let mut violations = std::mem::take(&mut audit.violations);
+    audit_server_log(&target, &mut violations);
     if unadmitted > 0 {
         violations.push(format!("{unadmitted} units bought without an admission"));
     }
@@ -184,15 +210,145 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     for v in &violations {
         println!("FAIL: {v}");
     }
+    if let Some(path) = &args.report {
+        let figures = Figures {
+            bought: bought.len(),
+            rho,
+            share,
+            unadmitted,
+            bot_refused,
+            bot_not_admitted,
+            bot_rate_limited,
+            bot_accepted,
+            bot_orders: bot_answers.len(),
+            join_rps,
+            healthz_rps,
+            join: join_lat,
+            status: status_lat,
+            cpu_us,
+            units_sold,
+            deliveries: deliveries.as_ref().map(|d| (d.missing, d.duplicates)),
+            violations: violations.clone(),
+        };
+        super::report_file::write_waiting_room(path, &markdown(&args, &figures))?;
+    }
     if !violations.is_empty() {
         bail!("invariants violated");
     }
-    println!("\nPASS: no oversell, no purchase without an admission, every bot order refused");
+    println!(
+        "\nPASS: no oversell, every acknowledged order kept{}, no purchase without an admission, every bot order refused",
+        if deliveries.is_some() { ", every event delivered once" } else { "" }
+    );
     Ok(())
 }
 
+/// What the report says of one run.
+struct Figures {
+    bought: usize,
+    rho: f64,
+    share: f64,
+    unadmitted: usize,
+    bot_refused: usize,
+    bot_not_admitted: usize,
+    bot_rate_limited: usize,
+    bot_accepted: usize,
+    bot_orders: usize,
+    join_rps: f64,
+    healthz_rps: f64,
+    join: Latency,
+    status: Latency,
+    /// Server CPU µs per `/healthz` and per join.
+    cpu_us: Option<(f64, f64)>,
+    units_sold: u64,
+    /// Order events missing and delivered twice, when a webhook receiver audited them.
+    deliveries: Option<(usize, usize)>,
+    violations: Vec<String>,
+}
+
+/// The waiting-room block of BENCHMARKS.md.
+fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
+    let met = |ok: bool| if ok { "met" } else { "**not met**" };
+    let ratio = f.join_rps / f.healthz_rps.max(1e-9);
+    let mut s = String::from("## Waiting room: a fair line in front of the sale (#14)\n\n");
+    s += &format!(
+        "Produced by `stampede loadtest flash-sale --waiting-room --stock {} --buyers {} --bots {} --bot-orders {} \
+         --baseline-requests {} --concurrency {} --poll-ms {} --admissions-per-minute {}{} --report BENCHMARKS.md` \
+         (release build).\n\n- commit: `{}`\n- machine: {}\n\n",
+        a.stock,
+        a.buyers,
+        a.bots,
+        a.bot_orders,
+        a.baseline_requests,
+        a.concurrency,
+        a.poll_ms,
+        a.admissions_per_minute,
+        if a.no_notifications { " --no-notifications" } else { "" },
+        super::report::git_commit(),
+        super::report::machine(),
+    );
+    s += "| figure | measured | goal |\n|---|---|---|\n";
+    s += &format!(
+        "| rank correlation (Spearman), place in line vs order of purchase, {} buyers | {:.4} | ≥ 0.95: {} |\n",
+        f.bought,
+        f.rho,
+        met(f.rho >= 0.95)
+    );
+    s += &format!(
+        "| units bought by the first {} people in line | {:.1} % | ≥ 95 %: {} |\n",
+        a.stock,
+        f.share * 100.0,
+        met(f.share >= 0.95)
+    );
+    s += &format!("| purchases without an admission | {} | 0: {} |\n", f.unadmitted, met(f.unadmitted == 0));
+    s += &format!(
+        "| bot orders without a ticket refused | {} of {} ({} `403 not-admitted`, {} `429`; {} accepted) | all: {} |\n",
+        f.bot_refused,
+        f.bot_orders,
+        f.bot_not_admitted,
+        f.bot_rate_limited,
+        f.bot_accepted,
+        met(f.bot_refused == f.bot_orders)
+    );
+    s += &format!(
+        "| join throughput vs `GET /healthz` in the same run | {:.0}/s vs {:.0}/s: {:.2} | ≥ 0.7: {} |\n",
+        f.join_rps,
+        f.healthz_rps,
+        ratio,
+        met(ratio >= 0.7)
+    );
+    if let Some((h, j)) = f.cpu_us {
+        s += &format!("| server CPU per request: `/healthz` / join | {h:.0} µs / {j:.0} µs | — |\n");
+    }
+    s += &format!("| p99 / p50 join | {:.1} ms / {:.1} ms | — |\n", f.join.p99, f.join.p50);
+    s += &format!(
+        "| p99 / p50 status check | {:.1} ms / {:.1} ms ({} checks) | — |\n",
+        f.status.p99, f.status.p50, f.status.count
+    );
+    s += &format!("| units sold | {} of {} | no oversell |\n", f.units_sold, a.stock);
+    match f.deliveries {
+        Some((missing, twice)) => {
+            s += &format!(
+                "| order events at the webhook | {missing} missing, {twice} twice | each exactly once: {} |\n",
+                met(missing == 0 && twice == 0)
+            )
+        }
+        None => s += "| order events | not audited (`--no-notifications`) | each exactly once |\n",
+    }
+    s += "\n";
+    if f.violations.is_empty() {
+        s += "Invariants: PASS (no oversell, stock and units sold add up, every acknowledged order kept and \
+              readable, no purchase without an admission, every bot order refused";
+        s += if f.deliveries.is_some() { ", every order event delivered exactly once).\n" } else { ").\n" };
+    } else {
+        s += &format!("Invariants: **FAIL**: {}\n", f.violations.join("; "));
+    }
+    s
+}
+
 /// One person: polls their ticket every `poll` until admitted (then orders once with the
-/// ticket), sold out or expired.
+/// ticket), sold out or expired. The join's answer is the first status: a polite client does
+/// not ask again at once.
+#[allow(clippy::too_many_arguments)]
 async fn person_loop(
     client: &Client,
     base: &str,
@@ -200,19 +356,26 @@ async fn person_loop(
     id: &str,
     ticket: &str,
     position: u64,
+    mut joined: Option<Value>,
     poll: Duration,
 ) -> Outcome2 {
     let status_url = format!("{base}/api/products/{product}/queue/{ticket}");
     let mut out = Outcome2 { position, bought: None, statuses: Vec::new(), error: None };
     let start = Instant::now();
     loop {
-        let t = Instant::now();
-        let status: Option<Value> = match client.get(&status_url).send().await {
-            Ok(r) if r.status() == StatusCode::OK => r.json().await.ok(),
-            _ => None,
+        let status = match joined.take() {
+            Some(answer) => Some(answer),
+            None => {
+                let t = Instant::now();
+                let status: Option<Value> = match client.get(&status_url).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => r.json().await.ok(),
+                    _ => None,
+                };
+                let outcome = if status.is_some() { Outcome::Ok } else { Outcome::Error };
+                out.statuses.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
+                status
+            }
         };
-        let outcome = if status.is_some() { Outcome::Ok } else { Outcome::Error };
-        out.statuses.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
         // The place at joining can miss earlier arrivals still being written; once everyone
         // is in, the status gives the exact place.
         if let Some(p) = status.as_ref().and_then(|s| s["position"].as_u64()) {

@@ -290,7 +290,13 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
         shutdown_signal().await;
         let _ = closing.send(true);
     };
+    let rooms = state.rooms.clone();
     accept_loop::serve(listener, stampede_web::router(state), client_limits, shutdown).await;
+    // Joins written behind go to the store before it closes (a lost one would be recorded
+    // again from its ticket, but the place count would miss it until then).
+    if let Err(e) = rooms.flush().await {
+        tracing::warn!(error = %e, "waiting-room joins not all written at shutdown");
+    }
     // Requests are done, so no new events can appear: one last delivery round, bounded in time.
     relay.shutdown().await;
     // Dropping the last handle to the store joins the writer after its final commit.

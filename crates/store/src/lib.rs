@@ -11,6 +11,7 @@ pub mod dynamo;
 mod error;
 #[cfg(any(feature = "aws", feature = "postgres"))]
 mod follow;
+mod line_index;
 mod model;
 pub mod outbox;
 #[cfg(feature = "postgres")]
@@ -30,6 +31,7 @@ pub use backoffice::{Backoffice, OrderFilter};
 #[cfg(feature = "aws")]
 pub use dynamo::{DynamoConfig, DynamoStore, OpCounts};
 pub use error::StoreError;
+pub use line_index::{Held, Lines};
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
 pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settlement};
 #[cfg(feature = "postgres")]

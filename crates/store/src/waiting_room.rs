@@ -1,6 +1,7 @@
 //! Waiting rooms (#14): each product's line of signed tickets and its serving watermark.
 //! The rules are the domain's (`stampede_domain::waiting_room`); a store keeps the tickets,
-//! ordered by rank, and the room's state, changed only by a conditional save.
+//! ordered by rank, and the room's state, changed only by a conditional save. Each instance
+//! answers joins and places from its own index of the line ([`Lines`](crate::Lines)).
 
 use crate::StoreError;
 use async_trait::async_trait;
@@ -35,10 +36,27 @@ pub trait WaitingRoom: Send + Sync {
     /// Puts `entry` in line unless its customer already holds a ticket for the product, and
     /// returns the ticket the customer holds: one per customer and product, whoever wins a race.
     async fn join_line(&self, entry: LineEntry) -> Result<LineEntry, StoreError>;
+    /// [`join_line`](WaitingRoom::join_line) for many entries at once, answered in their
+    /// order: the write-behind of [`Lines`](crate::Lines) records a batch of joins this way.
+    async fn join_lines(&self, entries: Vec<LineEntry>) -> Result<Vec<LineEntry>, StoreError> {
+        let mut held = Vec::with_capacity(entries.len());
+        for entry in entries {
+            held.push(self.join_line(entry).await?);
+        }
+        Ok(held)
+    }
+    /// Every ticket in a product's line, by rank: what an instance loads its line index from.
+    async fn line(&self, product_id: &str) -> Result<Vec<LineEntry>, StoreError>;
+    /// The ranks of every ticket in a product's line, smallest first: what an instance
+    /// refreshes its index with when other instances join people to the same line.
+    async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError>;
+    /// Whether other instances may add to the lines (DynamoDB, PostgreSQL): then an
+    /// instance's line index is refreshed from the store every second. SQLite has one.
+    fn lines_shared(&self) -> bool {
+        true
+    }
     /// The room's state; the default (nobody admitted, version 0) for a room never advanced.
     async fn room(&self, product_id: &str) -> Result<RoomState, StoreError>;
-    /// Tickets ranked strictly between `after` and `before`.
-    async fn count_in_line(&self, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError>;
     /// Ranks of the next (at most) `limit` tickets ranked above `after`, smallest first.
     async fn next_in_line(&self, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError>;
     /// Saves `next` if the stored state's version is still `next.version - 1`; `false` when

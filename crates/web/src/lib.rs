@@ -135,6 +135,13 @@ impl AppState {
         self
     }
 
+    /// Waiting-room joins wait for their write instead of being written behind: for Lambda,
+    /// where nothing runs between invocations.
+    pub fn with_write_through_lines(mut self) -> AppState {
+        self.rooms = Arc::new(api::queue::Rooms::write_through());
+        self
+    }
+
     /// Reads sales figures from `analytics` (usually the same store as `store`).
     pub fn with_analytics(mut self, analytics: Arc<dyn Analytics>) -> AppState {
         self.analytics = Some(analytics);

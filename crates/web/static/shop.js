@@ -270,11 +270,19 @@
       }
       if (s.state !== 'waiting') return;
       var set = function (sel, v) { var el = section.querySelector(sel); if (el) el.textContent = v; };
-      set('[data-position]', s.position);
+      // The place shown counts only people still waiting, so it is always one more than
+      // those ahead; the place since the line opened (position) also counts those let in.
+      var letIn = s.position - s.ahead - 1;
+      set('[data-place]', s.ahead + 1);
       set('[data-ahead]', s.ahead);
       set('[data-ahead-noun]', s.ahead === 1 ? 'person' : 'people');
       set('[data-wait]', words(s.estimatedWaitSeconds));
-      say('Your place: ' + s.position + '. ' + s.ahead + (s.ahead === 1 ? ' person' : ' people') + ' ahead of you.');
+      set('[data-position]', s.position);
+      set('[data-let-in]', letIn);
+      set('[data-let-in-verb]', letIn === 1 ? 'has' : 'have');
+      var note = section.querySelector('[data-let-in-note]');
+      if (note) note.hidden = letIn < 1;
+      say('Your place in line: ' + (s.ahead + 1) + '. ' + s.ahead + (s.ahead === 1 ? ' person' : ' people') + ' ahead of you.');
     }
     var timer = null;
     function countdown() {

@@ -113,6 +113,7 @@ pub async fn http_app(args: &LambdaArgs) -> anyhow::Result<axum::Router> {
         .with_metrics(stampede_web::MetricsAccess::Off)
         .with_shop(args.shop.settings())
         .with_cors(args.cors.cors_allow_origins.clone())
+        .with_write_through_lines()
         .with_shutdown(always_closing);
     if let Some(signer) = args.signer() {
         state = state.with_signer(signer);

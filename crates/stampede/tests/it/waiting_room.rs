@@ -4,6 +4,7 @@
 use crate::common::*;
 use serde_json::{Value, json};
 use stampede_domain::{CustomerKey, SaleRules, Ticket, WaitingRoomRules};
+use stampede_store::WaitingRoom;
 use stampede_web::rate_limit::{OrderRateLimits, Rate};
 
 fn room() -> SaleRules {
@@ -247,4 +248,64 @@ async fn one_mailbox_holds_one_place_however_its_address_is_written() {
     let tagged: Value = tagged.json().await.unwrap();
     assert_eq!(tagged["ticket"], first["ticket"], "a +tag does not buy a second place in line");
     assert_eq!(tagged["position"], first["position"]);
+}
+
+/// The pre-queue window over HTTP: everyone who joins before opening waits with a provisional
+/// place, and at opening places follow the draw each signed ticket carries (not arrival),
+/// with later arrivals behind the whole pre-queue.
+#[tokio::test]
+async fn joins_before_opening_get_drawn_places_and_come_before_later_arrivals() {
+    let app = TestApp::start().await;
+    // Opening two seconds ahead: time to join six people before it.
+    let opens = crate_now() + 2000;
+    let rules = WaitingRoomRules { pre_queue_minutes: 1, ..WaitingRoomRules::default() };
+    app.add_product("dawn", 100, 3, SaleRules { starts_at: Some(opens), waiting_room: Some(rules), ..room() }).await;
+    let mut early = Vec::new();
+    for user in ["u1", "u2", "u3", "u4", "u5", "u6"] {
+        let t = join(&app, "dawn", user).await;
+        let token = t["ticket"].as_str().unwrap().to_owned();
+        let sealed = Ticket::open(&token, &app.signer, crate_now()).unwrap();
+        // Whether a place is drawn is decided by the signed arrival, not by this test's clock.
+        if sealed.ticket.drawn {
+            assert_eq!(t["state"], "waiting", "nobody is let in before opening: {t}");
+            assert!(t["saleStartsAt"].is_string(), "{t}");
+        }
+        early.push((user, token, sealed));
+    }
+    let drawn = early.iter().filter(|(_, _, s)| s.ticket.drawn).count();
+    assert!(drawn >= 2, "only {drawn} of six joined before opening: the machine is too slow for this test");
+    // At opening the first three by rank are let in: the drawn places, whoever joined first.
+    early.sort_by_key(|(_, _, sealed)| sealed.rank);
+    for (user, token, _) in &early[..3] {
+        until_state(&app, "dawn", token, "admitted").await;
+        assert_eq!(order_with(&app, user, "dawn", Some(token)).await.status(), 201, "{user}");
+    }
+    let late = join(&app, "dawn", "late").await;
+    for (place, (_, token, _)) in early.iter().enumerate() {
+        let s = status(&app, "dawn", token).await;
+        assert_eq!(s["position"].as_u64(), Some(place as u64 + 1), "places follow the draw: {s}");
+    }
+    assert_eq!(late["position"].as_u64(), Some(7), "behind everyone who joined before opening: {late}");
+    assert_eq!(app.order_rows(), 3);
+}
+
+/// A ticket is signed and names its product, customer and arrival: one the store never
+/// recorded (the process stopped before its write-behind) is recorded from its own claims
+/// when it is next shown, and keeps its place.
+#[tokio::test]
+async fn a_ticket_the_store_never_recorded_is_recorded_from_its_own_claims() {
+    let app = TestApp::start().await;
+    app.add_product("drop", 100, 1, room()).await;
+    let lost = Ticket::new("drop", CustomerKey("user:ghost".into()), crate_now() * 1000, 1, None).seal(&app.signer);
+    let seen = until_state(&app, "drop", &lost.token, "admitted").await;
+    assert_eq!(seen["ticket"], lost.token.as_str(), "the ticket shown is the ticket kept");
+    let recorded = eventually(10, "the lost ticket recorded", || async {
+        let line = app.store.line("drop").await.unwrap();
+        line.iter().find(|e| e.customer.0 == "user:ghost").map(|e| e.rank)
+    })
+    .await;
+    assert_eq!(recorded, lost.rank);
+    let ana = join(&app, "drop", "ana").await;
+    assert_eq!((ana["state"].as_str(), ana["position"].as_u64()), (Some("waiting"), Some(2)), "{ana}");
+    assert_eq!(order_with(&app, "ghost", "drop", Some(&lost.token)).await.status(), 201);
 }

@@ -1,10 +1,10 @@
 //! Waiting rooms on DynamoDB. A join is one transaction of two items, neither shared: the
 //! holder item (keyed by customer, so one ticket per customer) and the ticket in one of
 //! `LINE_SHARDS` line partitions, sorted by rank. The order comes from the signed ticket's
-//! rank, so no counter is written per join. Counting and reading the line query every
-//! partition at once; the room's state is one item, written only when the watermark moves.
+//! rank, so no counter is written per join. Reading the line queries every partition at
+//! once; the room's state is one item, written only when the watermark moves.
 
-use super::item::{get_n, get_s, n, s};
+use super::item::{get_n, get_s, n, opt_n, opt_s, s};
 use super::keys::{self, Item, LINE_SHARDS, PK};
 use super::op_counts::Op;
 use super::writes::put;
@@ -24,6 +24,8 @@ pub async fn join(store: &DynamoStore, entry: LineEntry) -> Result<LineEntry, St
         (keys::SK.to_owned(), s(keys::line_rank(entry.rank))),
     ]);
     ticket.insert("customer".into(), s(entry.customer.0.clone()));
+    ticket.insert("ticket".into(), s(entry.ticket.clone()));
+    ticket.insert("joined_at".into(), n(entry.joined_at));
     let writes = vec![put(store, holder, Some("attribute_not_exists(pk)"))?, put(store, ticket, None)?];
     store.count(Op::Transaction);
     match store.client.transact_write_items().set_transact_items(Some(writes)).send().await {
@@ -79,41 +81,72 @@ fn partitions(product_id: &str) -> impl Iterator<Item = String> + '_ {
     (0..LINE_SHARDS).map(move |shard| keys::line_shard(product_id, shard))
 }
 
-pub async fn count(store: &DynamoStore, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
-    if before <= after.saturating_add(1) {
-        return Ok(0);
-    }
-    let (low, high) = (keys::line_rank(after + 1), keys::line_rank(before - 1));
-    let counts = try_join_all(partitions(product_id).map(|pk| {
-        let (low, high) = (low.clone(), high.clone());
-        async move {
-            let mut total = 0u64;
-            let mut start: Option<Item> = None;
-            loop {
-                store.count(Op::Read);
-                let out = store
-                    .client
-                    .query()
-                    .table_name(store.table())
-                    .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-                    .expression_attribute_values(":pk", s(pk.clone()))
-                    .expression_attribute_values(":low", s(low.clone()))
-                    .expression_attribute_values(":high", s(high.clone()))
-                    .select(aws_sdk_dynamodb::types::Select::Count)
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(|e| store.sdk(e))?;
-                total += u64::try_from(out.count).unwrap_or(0);
-                match out.last_evaluated_key {
-                    Some(key) if !key.is_empty() => start = Some(key),
-                    _ => return Ok::<u64, StoreError>(total),
-                }
+/// Joins of a write-behind batch, a few at a time: each is its own two-item transaction.
+pub async fn join_many(store: &DynamoStore, entries: Vec<LineEntry>) -> Result<Vec<LineEntry>, StoreError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(entries).map(|e| join(store, e)).buffered(16).try_collect().await
+}
+
+/// Every ticket of a product's line (customer and ticket too), by rank: read once per
+/// product by each instance, into its line index.
+pub async fn line(store: &DynamoStore, product_id: &str) -> Result<Vec<LineEntry>, StoreError> {
+    let items = read_line(store, product_id, "sk, customer, ticket, joined_at").await?;
+    let mut entries = items
+        .iter()
+        .map(|item| {
+            Ok(LineEntry {
+                product_id: product_id.to_owned(),
+                customer: CustomerKey(get_s(item, "customer")?.to_owned()),
+                rank: rank_of(item)?,
+                ticket: opt_s(item, "ticket").unwrap_or_default().to_owned(),
+                joined_at: opt_n(item, "joined_at")?.unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    entries.sort_unstable_by_key(|e| e.rank);
+    Ok(entries)
+}
+
+/// The ranks of a product's line, smallest first. While several instances join people to
+/// one line, each reads this once a second: one read of the line answers every place asked
+/// for in that second, where counting per status check cost a query per partition each time.
+pub async fn ranks(store: &DynamoStore, product_id: &str) -> Result<Vec<u64>, StoreError> {
+    let mut ranks = read_line(store, product_id, "sk").await?.iter().map(rank_of).collect::<Result<Vec<_>, _>>()?;
+    ranks.sort_unstable();
+    Ok(ranks)
+}
+
+fn rank_of(item: &Item) -> Result<u64, StoreError> {
+    get_s(item, keys::SK)?.parse().map_err(|e| StoreError::Backend(format!("a line rank: {e}")))
+}
+
+/// Every item of every partition of a product's line, with `projection`.
+async fn read_line(store: &DynamoStore, product_id: &str, projection: &str) -> Result<Vec<Item>, StoreError> {
+    let found = try_join_all(partitions(product_id).map(|pk| async move {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            store.count(Op::Read);
+            let out = store
+                .client
+                .query()
+                .table_name(store.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .projection_expression(projection)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| store.sdk(e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok::<_, StoreError>(items),
             }
         }
     }))
     .await?;
-    Ok(counts.into_iter().sum())
+    Ok(found.into_iter().flatten().collect())
 }
 
 pub async fn next(store: &DynamoStore, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {

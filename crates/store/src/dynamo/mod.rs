@@ -388,8 +388,16 @@ impl WaitingRoom for DynamoStore {
         line::room(self, product_id).await
     }
 
-    async fn count_in_line(&self, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
-        line::count(self, product_id, after, before).await
+    async fn join_lines(&self, entries: Vec<LineEntry>) -> Result<Vec<LineEntry>, StoreError> {
+        line::join_many(self, entries).await
+    }
+
+    async fn line(&self, product_id: &str) -> Result<Vec<LineEntry>, StoreError> {
+        line::line(self, product_id).await
+    }
+
+    async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError> {
+        line::ranks(self, product_id).await
     }
 
     async fn next_in_line(&self, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {

@@ -6,7 +6,7 @@ use super::{PostgresStore, pg_error};
 use crate::StoreError;
 use crate::waiting_room::{LineEntry, WaitingRoom};
 use async_trait::async_trait;
-use stampede_domain::RoomState;
+use stampede_domain::{CustomerKey, RoomState};
 
 /// Ranks are below 2^63 (see the domain), so they round-trip through `BIGINT`.
 fn to_sql(rank: u64) -> i64 {
@@ -38,6 +38,87 @@ impl WaitingRoom for PostgresStore {
         Ok(LineEntry { rank: from_sql(held.get(0)), ticket: held.get(1), joined_at: held.get(2), ..entry })
     }
 
+    async fn join_lines(&self, entries: Vec<LineEntry>) -> Result<Vec<LineEntry>, StoreError> {
+        // Two statements for the whole batch: insert whoever holds no ticket yet, then read
+        // back the ticket each customer holds, whichever instance wrote it.
+        let column = |f: fn(&LineEntry) -> String| entries.iter().map(f).collect::<Vec<String>>();
+        let (products, customers, tickets) =
+            (column(|e| e.product_id.clone()), column(|e| e.customer.0.clone()), column(|e| e.ticket.clone()));
+        let ranks: Vec<i64> = entries.iter().map(|e| to_sql(e.rank)).collect();
+        let joined: Vec<i64> = entries.iter().map(|e| e.joined_at).collect();
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at)
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[])
+             ON CONFLICT (product_id, customer_key) DO NOTHING",
+            &[&products, &customers, &ranks, &tickets, &joined],
+        )
+        .await
+        .map_err(pg_error)?;
+        let rows = c
+            .query(
+                "SELECT q.product_id, q.customer_key, q.rank, q.ticket, q.joined_at
+                 FROM queue_tickets q JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS u(p, c)
+                   ON q.product_id = u.p AND q.customer_key = u.c",
+                &[&products, &customers],
+            )
+            .await
+            .map_err(pg_error)?;
+        let held: std::collections::HashMap<(String, String), LineEntry> = rows
+            .iter()
+            .map(|r| {
+                let entry = LineEntry {
+                    product_id: r.get(0),
+                    customer: CustomerKey(r.get(1)),
+                    rank: from_sql(r.get(2)),
+                    ticket: r.get(3),
+                    joined_at: r.get(4),
+                };
+                ((entry.product_id.clone(), entry.customer.0.clone()), entry)
+            })
+            .collect();
+        entries
+            .iter()
+            .map(|e| {
+                held.get(&(e.product_id.clone(), e.customer.0.clone()))
+                    .cloned()
+                    .ok_or_else(|| StoreError::Backend("a joined ticket was not found".into()))
+            })
+            .collect()
+    }
+
+    async fn line(&self, product_id: &str) -> Result<Vec<LineEntry>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT customer_key, rank, ticket, joined_at FROM queue_tickets WHERE product_id = $1 ORDER BY rank",
+                &[&product_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|r| LineEntry {
+                product_id: product_id.to_owned(),
+                customer: CustomerKey(r.get(0)),
+                rank: from_sql(r.get(1)),
+                ticket: r.get(2),
+                joined_at: r.get(3),
+            })
+            .collect())
+    }
+
+    async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT rank FROM queue_tickets WHERE product_id = $1 ORDER BY rank", &[&product_id])
+            .await
+            .map_err(pg_error)?;
+        Ok(rows.iter().map(|r| from_sql(r.get(0))).collect())
+    }
+
     async fn room(&self, product_id: &str) -> Result<RoomState, StoreError> {
         let row = self
             .client()
@@ -46,19 +127,6 @@ impl WaitingRoom for PostgresStore {
             .await
             .map_err(pg_error)?;
         Ok(row.map(|r| serde_json::from_str(r.get(0))).transpose()?.unwrap_or_default())
-    }
-
-    async fn count_in_line(&self, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
-        let row = self
-            .client()
-            .await?
-            .query_one(
-                "SELECT count(*) FROM queue_tickets WHERE product_id = $1 AND rank > $2 AND rank < $3",
-                &[&product_id, &to_sql(after), &to_sql(before)],
-            )
-            .await
-            .map_err(pg_error)?;
-        Ok(from_sql(row.get(0)))
     }
 
     async fn next_in_line(&self, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {

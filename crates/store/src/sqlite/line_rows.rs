@@ -12,11 +12,15 @@ fn to_sql(rank: u64) -> i64 {
 
 /// Inserts the ticket unless the customer holds one; the one held either way.
 pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (product_id, customer_key) DO NOTHING",
-    )?
-    .execute(params![entry.product_id, entry.customer.0, to_sql(entry.rank), entry.ticket, entry.joined_at])?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (product_id, customer_key) DO NOTHING",
+        )?
+        .execute(params![entry.product_id, entry.customer.0, to_sql(entry.rank), entry.ticket, entry.joined_at])?;
+    if inserted == 1 {
+        return Ok(entry.clone());
+    }
     let held = conn
         .prepare_cached(
             "SELECT rank, ticket, joined_at FROM queue_tickets WHERE product_id = ?1 AND customer_key = ?2",
@@ -53,11 +57,26 @@ pub fn room(conn: &Connection, product_id: &str) -> Result<RoomState, StoreError
     Ok(state.map(|s| serde_json::from_str(&s)).transpose()?.unwrap_or_default())
 }
 
-pub fn count(conn: &Connection, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
-    let n: i64 = conn
-        .prepare_cached("SELECT count(*) FROM queue_tickets WHERE product_id = ?1 AND rank > ?2 AND rank < ?3")?
-        .query_row(params![product_id, to_sql(after), to_sql(before)], |r| r.get(0))?;
-    Ok(u64::try_from(n).unwrap_or(0))
+pub fn line(conn: &Connection, product_id: &str) -> Result<Vec<LineEntry>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT customer_key, rank, ticket, joined_at FROM queue_tickets WHERE product_id = ?1 ORDER BY rank",
+    )?;
+    let rows = stmt.query_map([product_id], |r| {
+        Ok(LineEntry {
+            product_id: product_id.to_owned(),
+            customer: CustomerKey(r.get(0)?),
+            rank: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            ticket: r.get(2)?,
+            joined_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn ranks(conn: &Connection, product_id: &str) -> Result<Vec<u64>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT rank FROM queue_tickets WHERE product_id = ?1 ORDER BY rank")?;
+    let rows = stmt.query_map([product_id], |r| r.get::<_, i64>(0))?;
+    rows.map(|r| Ok(u64::try_from(r?).unwrap_or(0))).collect()
 }
 
 pub fn next(conn: &Connection, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {

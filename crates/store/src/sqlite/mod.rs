@@ -347,17 +347,33 @@ impl Outbox for SqliteStore {
 #[async_trait]
 impl WaitingRoom for SqliteStore {
     async fn join_line(&self, entry: LineEntry) -> Result<LineEntry, StoreError> {
-        self.submit(|reply| Command::JoinLine { entry, reply }).await
+        let mut held = self.join_lines(vec![entry]).await?;
+        held.pop().ok_or_else(|| StoreError::Backend("the writer answered no ticket".into()))
+    }
+
+    async fn join_lines(&self, entries: Vec<LineEntry>) -> Result<Vec<LineEntry>, StoreError> {
+        // Waits for room in the queue: a join has already been answered from the index.
+        self.submit_waiting(|reply| Command::JoinLines { entries, reply }).await
+    }
+
+    async fn line(&self, product_id: &str) -> Result<Vec<LineEntry>, StoreError> {
+        let id = product_id.to_owned();
+        self.reads.run(move |c| line_rows::line(c, &id)).await
+    }
+
+    async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError> {
+        let id = product_id.to_owned();
+        self.reads.run(move |c| line_rows::ranks(c, &id)).await
+    }
+
+    fn lines_shared(&self) -> bool {
+        // The data directory is locked to one process, and its joins all pass its index.
+        false
     }
 
     async fn room(&self, product_id: &str) -> Result<RoomState, StoreError> {
         let id = product_id.to_owned();
         self.reads.run(move |c| line_rows::room(c, &id)).await
-    }
-
-    async fn count_in_line(&self, product_id: &str, after: u64, before: u64) -> Result<u64, StoreError> {
-        let id = product_id.to_owned();
-        self.reads.run(move |c| line_rows::count(c, &id, after, before)).await
     }
 
     async fn next_in_line(&self, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {

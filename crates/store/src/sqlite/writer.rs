@@ -66,10 +66,10 @@ pub enum Command {
         mail: NewMail,
         reply: Reply<()>,
     },
-    /// A customer joining a waiting room's line.
-    JoinLine {
-        entry: LineEntry,
-        reply: Reply<LineEntry>,
+    /// Customers joining waiting rooms' lines: a batch of the write-behind, one command.
+    JoinLines {
+        entries: Vec<LineEntry>,
+        reply: Reply<Vec<LineEntry>>,
     },
     /// A waiting room's watermark moving on.
     SaveRoom {
@@ -99,7 +99,7 @@ enum Outcome {
     Retry(Result<bool, StoreError>),
     Mail(Result<(), StoreError>),
     Prune(Result<(u64, u64), StoreError>),
-    Join(Result<LineEntry, StoreError>),
+    Join(Result<Vec<LineEntry>, StoreError>),
     Room(Result<bool, StoreError>),
 }
 
@@ -221,7 +221,7 @@ impl Writer {
                 (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
                 (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
                 (Command::PruneHistory { reply, .. }, Outcome::Prune(r)) => answer(reply, r),
-                (Command::JoinLine { reply, .. }, Outcome::Join(r)) => answer(reply, r),
+                (Command::JoinLines { reply, .. }, Outcome::Join(r)) => answer(reply, r),
                 (Command::SaveRoom { reply, .. }, Outcome::Room(r)) => answer(reply, r),
                 (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
                 (
@@ -283,9 +283,9 @@ impl Writer {
                 Command::PruneHistory { before, limit, .. } => {
                     Outcome::Prune(run(&mut tx, isolation, |c| outbox_rows::prune(c, *before, *limit)))
                 }
-                Command::JoinLine { entry, .. } => {
-                    Outcome::Join(run(&mut tx, isolation, |c| line_rows::join(c, entry)))
-                }
+                Command::JoinLines { entries, .. } => Outcome::Join(run(&mut tx, isolation, |c| {
+                    entries.iter().map(|e| line_rows::join(c, e)).collect::<Result<Vec<_>, _>>()
+                })),
                 Command::SaveRoom { product_id, state, .. } => {
                     Outcome::Room(run(&mut tx, isolation, |c| line_rows::save_room(c, product_id, state)))
                 }
@@ -402,7 +402,7 @@ fn fail(cmd: Command, why: &str) {
         Command::SettleEvent { reply, .. } | Command::RetryEvent { reply, .. } => answer(reply, backend(why)),
         Command::StoreMail { reply, .. } => answer(reply, backend(why)),
         Command::PruneHistory { reply, .. } => answer(reply, backend(why)),
-        Command::JoinLine { reply, .. } => answer(reply, backend(why)),
+        Command::JoinLines { reply, .. } => answer(reply, backend(why)),
         Command::SaveRoom { reply, .. } => answer(reply, backend(why)),
     }
 }

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use stampede_domain::{
     Customer, Millis, OrderRequest, RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules,
 };
-use stampede_store::{LineEntry, ProductView};
-use std::collections::HashMap;
+use stampede_store::{Held, LineEntry, Lines, ProductView};
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -36,13 +36,38 @@ const STREAM_EVERY: Duration = Duration::from_secs(2);
 pub const QUEUE_TICKET_HEADER: &str = "queue-ticket";
 
 /// Rooms as this instance last saw them: the line moves at most once a tick, so a crowd
-/// polling its places costs one read (and at most one advance) per product and tick.
+/// polling its places costs one read (and at most one advance) per product and tick. Joins,
+/// re-joins and places come from this instance's index of each line (`Lines`).
 #[derive(Default)]
 pub struct Rooms {
     seen: Mutex<HashMap<String, (Instant, RoomState)>>,
+    /// Rooms one request is advancing now: the others answer from the state seen meanwhile,
+    /// a tick old at most, instead of all waiting for the same write and read.
+    advancing: Mutex<HashSet<String>>,
+    lines: Lines,
+}
+
+/// Marks a room as being advanced until dropped (also when the request is cancelled).
+struct Advancing<'a>(&'a Mutex<HashSet<String>>, String);
+
+impl Drop for Advancing<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.1);
+    }
 }
 
 impl Rooms {
+    /// Rooms whose joins wait for their write: for Lambda, where nothing runs between
+    /// invocations to write behind.
+    pub fn write_through() -> Rooms {
+        Rooms { lines: Lines::write_through(), ..Rooms::default() }
+    }
+
+    /// Waits for this instance's joins to be written (at shutdown, so none wait to be re-recorded).
+    pub async fn flush(&self) -> Result<(), stampede_store::StoreError> {
+        self.lines.flush().await
+    }
+
     /// The room of `view`'s product, advanced first when a tick has passed (or `fresh`).
     async fn current(
         &self,
@@ -53,15 +78,22 @@ impl Rooms {
         fresh: bool,
     ) -> Result<RoomState, Problem> {
         let id = &view.product.id;
-        if !fresh {
+        let _advancing = if fresh {
+            None
+        } else {
             let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let mut advancing = self.advancing.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((at, state)) = seen.get(id)
-                && at.elapsed() < TICK
+                && (at.elapsed() < TICK || advancing.contains(id))
             {
                 return Ok(state.clone());
             }
-        }
+            advancing.insert(id.clone());
+            Some(Advancing(&self.advancing, id.clone()))
+        };
         let opens = view.product.sale.starts_at;
+        // The store's line decides who is next: first write the joins this instance holds.
+        self.lines.flush().await?;
         let room = app.store.advance_room(id, rules, opens, now, view.stock).await?;
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         // A newer state from a concurrent request wins: watermarks only move forward.
@@ -138,23 +170,24 @@ async fn room_product(app: &AppState, id: &str) -> Result<(ProductView, WaitingR
     }
 }
 
-/// Where the ticket stands at `now`.
+/// Where the ticket `held` stands at `now`: counted in this instance's index of the line.
 async fn standing(
     app: &AppState,
     view: &ProductView,
     rules: &WaitingRoomRules,
-    sealed: &SealedTicket,
+    held: &Held,
     now: Millis,
 ) -> Result<QueueTicketDto, Problem> {
     let room = app.rooms.current(app, view, rules, now, false).await?;
-    let state = room.ticket_state(rules, sealed.rank, now, view.stock);
+    let state = room.ticket_state(rules, held.rank, now, view.stock);
     let id = &view.product.id;
+    let lines = &app.rooms.lines;
     let (position, ahead) = match state {
         TicketState::Waiting => {
-            let ahead = app.store.count_in_line(id, room.watermark(), sealed.rank).await?;
+            let ahead = lines.count(&app.store, id, room.watermark(), held.rank).await?;
             (room.admitted() + ahead + 1, ahead)
         }
-        _ => (app.store.count_in_line(id, 0, sealed.rank).await? + 1, 0),
+        _ => (lines.count(&app.store, id, 0, held.rank).await? + 1, 0),
     };
     let opens = view.product.sale.starts_at;
     let wait = match state {
@@ -162,7 +195,7 @@ async fn standing(
         _ => 0,
     };
     Ok(QueueTicketDto {
-        ticket: sealed.token.clone(),
+        ticket: held.ticket.to_string(),
         product_id: id.clone(),
         position,
         ahead,
@@ -235,10 +268,10 @@ pub async fn join_queue(
     let now_us = now_micros();
     let now = now_us.div_euclid(1000);
     check_line_open(&view, &rules, now)?;
-    let sealed = join(&app, &view, customer, now_us).await?;
-    let dto = standing(&app, &view, &rules, &sealed, now).await?;
+    let held = join(&app, &view, customer, now_us).await?;
+    let dto = standing(&app, &view, &rules, &held, now).await?;
     let mut response = (StatusCode::CREATED, Json(dto)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/products/{id}/queue/{}", sealed.token)) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/products/{id}/queue/{}", held.ticket)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
@@ -250,25 +283,33 @@ pub(crate) async fn join_checked(app: &AppState, view: &ProductView, customer: C
         view.product.sale.waiting_room.as_ref().ok_or_else(|| Problem::not_found("product", &view.product.id))?;
     let now_us = now_micros();
     check_line_open(view, rules, now_us.div_euclid(1000))?;
-    Ok(join(app, view, customer, now_us).await?.token)
+    Ok(join(app, view, customer, now_us).await?.ticket.to_string())
 }
 
-/// Puts the customer in line (or finds the ticket they hold) and opens that ticket. The
-/// ticket is held under the key per-customer limits count under (an email without its
-/// `+tag`), so one mailbox holds one place in line however its address is written.
-async fn join(app: &AppState, view: &ProductView, customer: Customer, now_us: i64) -> Result<SealedTicket, Problem> {
+/// Puts the customer in line (or finds the ticket they hold). The ticket is held under the
+/// key per-customer limits count under (an email without its `+tag`), so one mailbox holds
+/// one place in line however its address is written.
+async fn join(app: &AppState, view: &ProductView, customer: Customer, now_us: i64) -> Result<Held, Problem> {
     let id = &view.product.id;
     let holder = customer.with_limit_key(app.shop.limit_keys).limit_key().clone();
     let sealed = Ticket::new(id, holder, now_us, rand::random(), view.product.sale.starts_at).seal(&app.signer);
-    let entry = LineEntry {
-        product_id: id.clone(),
+    let held = app.rooms.lines.join(&app.store, line_entry(&sealed)).await?;
+    if *held.ticket != sealed.token {
+        // Joined before: that ticket is the place, if it is still good.
+        Ticket::open(&held.ticket, &app.signer, now_us.div_euclid(1000)).map_err(|e| ticket_problem(id, e))?;
+    }
+    Ok(held)
+}
+
+/// The line entry a ticket claims: all a store needs to record it, even one it never saw.
+fn line_entry(sealed: &SealedTicket) -> LineEntry {
+    LineEntry {
+        product_id: sealed.ticket.product_id.clone(),
         customer: sealed.ticket.customer.clone(),
         rank: sealed.rank,
         ticket: sealed.token.clone(),
         joined_at: sealed.ticket.issued_at,
-    };
-    let held = app.store.join_line(entry).await?;
-    Ticket::open(&held.ticket, &app.signer, now_us.div_euclid(1000)).map_err(|e| ticket_problem(id, e))
+    }
 }
 
 /// Joining is open from the pre-queue window on, until the sale ends.
@@ -320,7 +361,10 @@ pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<
     if sealed.ticket.product_id != id {
         return Err(ticket_problem(id, TicketError::OtherProduct));
     }
-    standing(app, &view, &rules, &sealed, now).await
+    // The customer's ticket in this line: this one, recorded now if the store never got it
+    // (written behind, then lost), or the one they held already.
+    let held = app.rooms.lines.join(&app.store, line_entry(&sealed)).await?;
+    standing(app, &view, &rules, &held, now).await
 }
 
 /// The ticket's standing as Server-Sent Events: a `queue` event at once, then whenever it
@@ -410,15 +454,18 @@ pub(crate) async fn check_admission(
         let now = stampede_store::clock::now_millis();
         let sealed = Ticket::open(token, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
         sealed.check_holder(id, request.customer.limit_key()).map_err(|e| ticket_problem(id, e))?;
+        // Judged by the ticket the store holds for the customer: one place per customer,
+        // however many tickets they were handed.
+        let held = app.rooms.lines.confirm(&app.store, line_entry(&sealed)).await?;
         let mut room = app.rooms.current(app, &view, &rules, now, false).await?;
-        if room.ticket_state(&rules, sealed.rank, now, view.stock) == TicketState::Waiting {
+        if room.ticket_state(&rules, held.rank, now, view.stock) == TicketState::Waiting {
             // The cached room may be a tick behind: look again before refusing.
             room = app.rooms.current(app, &view, &rules, now, true).await?;
         }
-        match room.ticket_state(&rules, sealed.rank, now, view.stock) {
+        match room.ticket_state(&rules, held.rank, now, view.stock) {
             TicketState::Admitted { .. } | TicketState::SoldOut => {}
             TicketState::Waiting => {
-                let place = standing(app, &view, &rules, &sealed, now).await?;
+                let place = standing(app, &view, &rules, &held, now).await?;
                 return Err(not_admitted(
                     id,
                     format!(
@@ -429,7 +476,7 @@ pub(crate) async fn check_admission(
                 ));
             }
             TicketState::Expired => {
-                let place = standing(app, &view, &rules, &sealed, now).await?;
+                let place = standing(app, &view, &rules, &held, now).await?;
                 return Err(not_admitted(
                     id,
                     "your admission has ended: its units went to the next people in line",

@@ -1,6 +1,7 @@
 //! "You're in line": a waiting-room product's page (#14). Joining sets a cookie with the
-//! ticket; the page shows the place, the people ahead and the estimated wait, announced
-//! politely to screen readers. The script follows the ticket's event stream (polling where
+//! ticket; the page shows the place among those still waiting (always one more than the
+//! people ahead; those already let in are mentioned apart, not counted as ahead) and the
+//! estimated wait, announced politely to screen readers. The script follows the ticket's event stream (polling where
 //! streams are cut); without JavaScript the page reloads every few seconds. Once admitted,
 //! the buy form appears with the admission's countdown; it orders through the same gate as
 //! the API, with the ticket.
@@ -38,6 +39,8 @@ struct LinePage {
     /// The admission's end: Unix ms for the script, and in the shop's zone for people.
     until_ms: i64,
     until_label: String,
+    /// The sale's opening in the shop's zone, while it has not opened.
+    opens_label: String,
     wait_label: String,
     email: String,
     max_quantity: u32,
@@ -115,6 +118,12 @@ fn page(
         name: p.name.clone(),
         wait_label: status.as_ref().map(|s| wait_words(s.estimated_wait_seconds)).unwrap_or_default(),
         until_label: if until_ms > 0 { app.shop.zone.label(until_ms) } else { String::new() },
+        opens_label: status
+            .as_ref()
+            .and_then(|s| s.sale_starts_at.as_deref())
+            .and_then(parse_rfc3339)
+            .map(|o| app.shop.zone.label(o))
+            .unwrap_or_default(),
         until_ms,
         status,
         email,

@@ -1,0 +1,353 @@
+//! Each instance's index of waiting-room lines (#14): joins, re-joins and places in line are
+//! answered from memory, and the tickets reach the store write-behind, many per transaction.
+//!
+//! - A product's line is loaded from the store on first use (`WaitingRoom::line`). On SQLite
+//!   every later join passes this index, so it stays exact; where other instances join people
+//!   to the same line (`lines_shared`), its ranks are read again at most once a second.
+//! - A join answers with the ticket the customer holds, or records the new one in memory and
+//!   queues it; one task writes the queue in batches (`WaitingRoom::join_lines`), not awaited
+//!   by the join. If the store already held another ticket for the customer (another
+//!   instance got there first), the index takes the store's.
+//! - Admission stays the store's: before the watermark moves, the instance waits for its
+//!   queued joins to be written ([`Lines::flush`]), so the store's line is complete.
+//! - A ticket is signed and names its product, customer and arrival: one the store never got
+//!   (the process died before writing it) is recorded again from its own claims when it is
+//!   next shown ([`Lines::join`] from a status check or an order), so no place is lost.
+
+use crate::{LineEntry, Store, StoreError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, OnceCell, watch};
+
+/// How long an instance counts with a shared line's ranks before reading them again.
+const REFRESH: Duration = Duration::from_secs(1);
+/// Local joins kept to merge into a refreshed line: far longer than a write takes.
+const KEEP_RECENT: Duration = Duration::from_secs(10);
+/// Most joins one store call records.
+const BATCH: usize = 500;
+/// Attempts to write a batch before leaving its tickets to be recorded when next shown.
+const ATTEMPTS: u32 = 8;
+/// Longest a flush waits for the writer.
+const FLUSH_WAIT: Duration = Duration::from_secs(5);
+
+/// The ticket a customer holds, as the index knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub rank: u64,
+    pub ticket: Arc<str>,
+    /// Whether the store is known to hold this very ticket.
+    pub durable: bool,
+}
+
+/// Lines of every product this instance has served.
+#[derive(Default)]
+pub struct Lines {
+    inner: Arc<Inner>,
+    /// Write-through instead (Lambda: nothing runs between invocations).
+    write_through: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    products: Mutex<HashMap<String, Arc<ProductLine>>>,
+    queue: Mutex<Queue>,
+    wake: Notify,
+    /// Sequence number of the last join written (or given up on).
+    written: watch::Sender<u64>,
+    started: AtomicBool,
+}
+
+#[derive(Default)]
+struct ProductLine {
+    loaded: OnceCell<()>,
+    state: Mutex<LineState>,
+    refreshing: AtomicBool,
+}
+
+#[derive(Default)]
+struct LineState {
+    /// Customer key → the ticket held.
+    held: HashMap<String, Held>,
+    /// Every rank in the line, sorted, without duplicates.
+    ranks: Vec<u64>,
+    refreshed: Option<Instant>,
+    /// Ranks joined here lately, merged into a refresh the store may not have answered with yet.
+    recent: VecDeque<(Instant, u64)>,
+}
+
+impl LineState {
+    fn insert_rank(&mut self, rank: u64) {
+        if let Err(at) = self.ranks.binary_search(&rank) {
+            self.ranks.insert(at, rank);
+        }
+    }
+
+    fn remove_rank(&mut self, rank: u64) {
+        if let Ok(at) = self.ranks.binary_search(&rank) {
+            self.ranks.remove(at);
+        }
+        self.recent.retain(|(_, r)| *r != rank);
+    }
+
+    /// Ranks strictly between `after` and `before`.
+    fn count(&self, after: u64, before: u64) -> u64 {
+        let low = self.ranks.partition_point(|r| *r <= after);
+        let high = self.ranks.partition_point(|r| *r < before);
+        high.saturating_sub(low) as u64
+    }
+
+    /// What the store answered for a ticket this index queued.
+    fn settle(&mut self, queued: &LineEntry, stored: LineEntry) {
+        if stored.ticket == queued.ticket {
+            if let Some(h) = self.held.get_mut(&queued.customer.0).filter(|h| *h.ticket == *queued.ticket) {
+                h.durable = true;
+            }
+            return;
+        }
+        // The customer held another ticket already: that one is their place.
+        self.remove_rank(queued.rank);
+        self.insert_rank(stored.rank);
+        let held = Held { rank: stored.rank, ticket: stored.ticket.into(), durable: true };
+        self.held.insert(stored.customer.0, held);
+    }
+}
+
+/// Joins waiting to be written.
+#[derive(Default)]
+struct Queue {
+    entries: Vec<LineEntry>,
+    /// Sequence number of the last join queued.
+    last: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Lines {
+    /// An index whose joins wait for their write (for Lambda, frozen between invocations).
+    pub fn write_through() -> Lines {
+        Lines { write_through: true, ..Lines::default() }
+    }
+
+    /// The line of `product_id`, loaded (and, if shared and stale, refreshed).
+    async fn product(&self, store: &Arc<dyn Store>, product_id: &str) -> Result<Arc<ProductLine>, StoreError> {
+        let line = lock(&self.inner.products).entry(product_id.to_owned()).or_default().clone();
+        line.loaded
+            .get_or_try_init(|| async {
+                let entries = store.line(product_id).await?;
+                let mut state = lock(&line.state);
+                for e in entries {
+                    state.insert_rank(e.rank);
+                    // Tickets the store kept without their text (older DynamoDB items) only count.
+                    if !e.ticket.is_empty() {
+                        let held = Held { rank: e.rank, ticket: e.ticket.into(), durable: true };
+                        state.held.entry(e.customer.0).or_insert(held);
+                    }
+                }
+                state.refreshed = Some(Instant::now());
+                Ok::<(), StoreError>(())
+            })
+            .await?;
+        if store.lines_shared() {
+            refresh_if_stale(store.as_ref(), product_id, &line).await?;
+        }
+        Ok(line)
+    }
+
+    /// Puts `entry` in line unless its customer holds a ticket, and returns the one held.
+    /// A new ticket is written behind, unless this index writes through.
+    pub async fn join(&self, store: &Arc<dyn Store>, entry: LineEntry) -> Result<Held, StoreError> {
+        let line = self.product(store, &entry.product_id).await?;
+        let customer = entry.customer.0.clone();
+        let held = {
+            let mut state = lock(&line.state);
+            if let Some(held) = state.held.get(&customer) {
+                return Ok(held.clone());
+            }
+            let held = Held { rank: entry.rank, ticket: entry.ticket.as_str().into(), durable: false };
+            state.held.insert(customer.clone(), held.clone());
+            state.insert_rank(entry.rank);
+            if store.lines_shared() {
+                let now = Instant::now();
+                while state.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > KEEP_RECENT) {
+                    state.recent.pop_front();
+                }
+                state.recent.push_back((now, entry.rank));
+            }
+            held
+        };
+        self.queue(store, entry);
+        if !self.write_through {
+            return Ok(held);
+        }
+        self.flush().await?;
+        Ok(lock(&line.state).held.get(&customer).cloned().unwrap_or(held))
+    }
+
+    /// The ticket the store holds for `entry`'s customer: joins it if nobody does, and waits
+    /// for the write. Orders are judged by this one.
+    pub async fn confirm(&self, store: &Arc<dyn Store>, entry: LineEntry) -> Result<Held, StoreError> {
+        let (product_id, customer) = (entry.product_id.clone(), entry.customer.0.clone());
+        let held = self.join(store, entry).await?;
+        if held.durable {
+            return Ok(held);
+        }
+        self.flush().await?;
+        let line = self.product(store, &product_id).await?;
+        let held = lock(&line.state).held.get(&customer).cloned();
+        held.filter(|h| h.durable).ok_or(StoreError::Busy { retry_after: Duration::from_secs(1) })
+    }
+
+    /// Tickets of `product_id` ranked strictly between `after` and `before`.
+    pub async fn count(
+        &self,
+        store: &Arc<dyn Store>,
+        product_id: &str,
+        after: u64,
+        before: u64,
+    ) -> Result<u64, StoreError> {
+        let line = self.product(store, product_id).await?;
+        Ok(lock(&line.state).count(after, before))
+    }
+
+    /// Waits until every join queued so far is written (or given up on after retries).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let target = lock(&self.inner.queue).last;
+        let mut written = self.inner.written.subscribe();
+        match tokio::time::timeout(FLUSH_WAIT, written.wait_for(|w| *w >= target)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(StoreError::Busy { retry_after: Duration::from_secs(1) }),
+        }
+    }
+
+    fn queue(&self, store: &Arc<dyn Store>, entry: LineEntry) {
+        {
+            let mut queue = lock(&self.inner.queue);
+            queue.entries.push(entry);
+            queue.last += 1;
+        }
+        if !self.inner.started.swap(true, Ordering::AcqRel) {
+            tokio::spawn(write_behind(self.inner.clone(), Arc::downgrade(store)));
+        }
+        self.inner.wake.notify_one();
+    }
+}
+
+/// Reads a shared line's ranks again once they are a second old: one request does, the
+/// others count with the ranks they have meanwhile.
+async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLine) -> Result<(), StoreError> {
+    let stale = lock(&line.state).refreshed.is_none_or(|at| at.elapsed() >= REFRESH);
+    if !stale || line.refreshing.swap(true, Ordering::AcqRel) {
+        return Ok(());
+    }
+    let read = store.line_ranks(product_id).await;
+    line.refreshing.store(false, Ordering::Release);
+    let mut ranks = read?;
+    let mut state = lock(&line.state);
+    // Joins made here that the read may have missed (not written yet, or just).
+    ranks.extend(state.recent.iter().map(|(_, r)| *r));
+    ranks.extend(state.held.values().filter(|h| !h.durable).map(|h| h.rank));
+    ranks.sort_unstable();
+    ranks.dedup();
+    state.ranks = ranks;
+    state.refreshed = Some(Instant::now());
+    Ok(())
+}
+
+/// The write-behind: takes whatever joins are queued, writes them in batches, and tells the
+/// index what the store holds. Stops once the store is gone.
+async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
+    loop {
+        let notified = inner.wake.notified();
+        let (batch, last) = {
+            let mut queue = lock(&inner.queue);
+            (std::mem::take(&mut queue.entries), queue.last)
+        };
+        if batch.is_empty() {
+            notified.await;
+            continue;
+        }
+        let Some(store) = store.upgrade() else { return };
+        for chunk in batch.chunks(BATCH) {
+            let stored = write(store.as_ref(), chunk).await;
+            let products = lock(&inner.products);
+            match stored {
+                Ok(stored) => {
+                    for (queued, stored) in chunk.iter().zip(stored) {
+                        if let Some(line) = products.get(&queued.product_id) {
+                            lock(&line.state).settle(queued, stored);
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Each ticket is signed and self-describing: shown again, it is recorded then.
+                    tracing::error!(error = %e, joins = chunk.len(), "waiting-room joins not written; each is recorded when next shown");
+                    for queued in chunk {
+                        if let Some(line) = products.get(&queued.product_id) {
+                            let mut state = lock(&line.state);
+                            if state.held.get(&queued.customer.0).is_some_and(|h| *h.ticket == *queued.ticket) {
+                                state.held.remove(&queued.customer.0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        inner.written.send_replace(last);
+    }
+}
+
+/// Writes one batch, retrying a failure with backoff.
+async fn write(store: &dyn Store, batch: &[LineEntry]) -> Result<Vec<LineEntry>, StoreError> {
+    let mut wait = Duration::from_millis(50);
+    let mut attempt = 1;
+    loop {
+        match store.join_lines(batch.to_vec()).await {
+            Ok(stored) => return Ok(stored),
+            Err(e) if attempt >= ATTEMPTS => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "writing waiting-room joins failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+                attempt += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stampede_domain::CustomerKey;
+
+    fn entry(customer: &str, rank: u64) -> LineEntry {
+        LineEntry {
+            product_id: "hot".into(),
+            customer: CustomerKey(customer.into()),
+            rank,
+            ticket: format!("t-{customer}-{rank}"),
+            joined_at: 1,
+        }
+    }
+
+    #[test]
+    fn counts_are_strictly_between_and_a_ticket_the_store_held_first_wins() {
+        let mut state = LineState::default();
+        for r in [30, 10, 20, 20] {
+            state.insert_rank(r);
+        }
+        assert_eq!(state.ranks, [10, 20, 30]);
+        assert_eq!((state.count(0, u64::MAX), state.count(10, 30), state.count(20, 21)), (3, 1, 0));
+        state.held.insert("a".into(), Held { rank: 30, ticket: "t-a-30".into(), durable: false });
+        state.settle(&entry("a", 30), entry("a", 5));
+        assert_eq!(state.ranks, [5, 10, 20]);
+        assert_eq!(state.held["a"], Held { rank: 5, ticket: "t-a-5".into(), durable: true });
+        state.held.insert("b".into(), Held { rank: 40, ticket: "t-b-40".into(), durable: false });
+        state.insert_rank(40);
+        state.settle(&entry("b", 40), entry("b", 40));
+        assert!(state.held["b"].durable);
+    }
+}
