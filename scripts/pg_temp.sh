@@ -29,7 +29,18 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 "${as_owner[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
 # fsync off: a test cluster is thrown away, and fsyncs on a shared disk only slow the tests.
-"${as_owner[@]}" "$bindir/pg_ctl" -D "$dir/data" -w -l "$dir/log" \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+# The settings go into the cluster's configuration, so a plain `pg_ctl start` after a stop
+# (a test restarting PostgreSQL) serves the same port.
+cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+unix_socket_directories = '$dir'
+listen_addresses = '127.0.0.1'
+max_connections = 300
+fsync = off
+CONF
+pg_ctl=("${as_owner[@]}" "$bindir/pg_ctl" -D "$dir/data" -w -l "$dir/log")
+"${pg_ctl[@]}" start >/dev/null
 echo "postgres://postgres@127.0.0.1:$port/postgres"
+# The second line: the command (words split on spaces) that takes a `stop`/`start` for this cluster.
+echo "${pg_ctl[*]}"
 while [ -z "$parent" ] || [ -d "/proc/$parent" ]; do sleep 0.5; done

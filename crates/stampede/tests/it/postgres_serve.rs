@@ -1,10 +1,12 @@
 //! `stampede serve --store postgres`: `stampede migrate`, then instances of the real binary
 //! on one database of a throwaway PostgreSQL cluster, as several servers behind a load
 //! balancer would run: a sale through two, staff signed in on one using the dashboard on
-//! another, and a SIGKILL of one of three mid-sale.
+//! another, a SIGKILL of one of three mid-sale, and PostgreSQL stopped and started again
+//! mid-sale under two.
 //! Run: `cargo test -p stampede --features postgres --test it postgres_serve::`.
 use crate::common::browser::Browser;
 use crate::common::pg::fresh_database;
+use crate::common::pg_server::Cluster;
 use crate::common::process::Server;
 use crate::common::sale::{self, RunningSale, Webhooks, create_product_with, sales, start_buying};
 use crate::common::{ADMIN_TOKEN, eventually, order_body};
@@ -272,4 +274,130 @@ async fn an_unreachable_database_and_a_missing_url_say_what_is_wrong() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--database-url"), "clap names the missing setting");
+}
+
+/// Units of the restart test's sale, on 4 counters.
+const RESTART_STOCK: u64 = 300;
+
+/// An order on `server` while PostgreSQL is down: a 503 problem with `Retry-After`, within
+/// the client's timeout (a hang is an error here).
+async fn refused_while_down(client: &Client, server: &Server, n: usize) {
+    let resp = client
+        .post(server.url("/api/orders"))
+        .header("Idempotency-Key", format!("down-{}-{n}", server.base))
+        .json(&sale::body(1_000_000 + n))
+        .send()
+        .await
+        .expect("an answer within the timeout, not a hang");
+    assert_eq!(resp.status(), 503, "{}", resp.text().await.unwrap());
+    assert!(resp.headers().contains_key("retry-after"), "{:?}", resp.headers());
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_postgres_restart_mid_sale_gets_503s_then_both_instances_sell_again_by_themselves() {
+    // A cluster of its own: stopping the shared one would fail the other tests.
+    let cluster = Cluster::start();
+    let url = cluster.url.clone();
+    let hooks = Webhooks::start().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = [
+        "--store",
+        "postgres",
+        "--secret-key",
+        "one-secret-for-every-instance",
+        "--no-seed",
+        "--admin-token",
+        sale::TOKEN,
+        "--webhook-urls",
+        &hooks.url,
+        "--webhook-secret",
+        "restart-secret",
+    ];
+    let env = [("DATABASE_URL", url.as_str())];
+    let servers =
+        [Server::start_with_env(dir_a.path(), &args, &env), Server::start_with_env(dir_b.path(), &args, &env)];
+    let (a, b) = (&servers[0], &servers[1]);
+    let client = Client::builder().timeout(std::time::Duration::from_secs(20)).build().unwrap();
+    create_product_with(&client, a, json!({"id": "deal", "stock": RESTART_STOCK, "stockShards": 4})).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = start_buying(&client, &[&a.base, &b.base], stop.clone());
+    eventually(60, "a quarter of the stock sold", || async {
+        (acked.lock().unwrap().len() as u64 >= RESTART_STOCK / 4).then_some(())
+    })
+    .await;
+
+    // PostgreSQL goes down (fast shutdown: its connections are ended) with the buyers ordering.
+    cluster.stop();
+    for server in &servers {
+        let ready = client.get(server.url("/readyz")).send().await.expect("an answer, not a hang");
+        assert_eq!(ready.status(), 503, "not ready while the database is down");
+        assert_eq!(ready.headers()["content-type"], "application/problem+json");
+    }
+    // Answers to orders committed before the shutdown have landed by now.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let sold_before = acked.lock().unwrap().len();
+    for server in &servers {
+        for n in 0..5 {
+            refused_while_down(&client, server, n).await;
+        }
+    }
+    assert_eq!(acked.lock().unwrap().len(), sold_before, "no order acknowledged without a database");
+
+    // Back up: both instances get ready and sell again without being restarted.
+    cluster.resume();
+    for server in &servers {
+        eventually(60, "ready again", || async {
+            let ready = client.get(server.url("/readyz")).send().await.ok()?;
+            (ready.status() == 200).then_some(())
+        })
+        .await;
+        let resp = client.post(server.url("/api/orders")).json(&sale::body(2_000_000)).send().await.unwrap();
+        assert!([201, 409].contains(&resp.status().as_u16()), "{}", resp.text().await.unwrap());
+    }
+    let sold = |s: Value| s["stock"] == 0;
+    eventually(120, "the sale sells out after the restart", || async { sold(sales(&client, a).await).then_some(()) })
+        .await;
+    let acked = RunningSale::stopped(stop, acked).await;
+    assert!(acked.len() > sold_before, "orders acknowledged after the restart");
+
+    // Exactly the stock sold; every acknowledged order is there, once.
+    let s = sales(&client, b).await;
+    assert_eq!((s["stock"].as_u64(), s["unitsSold"].as_u64()), (Some(0), Some(RESTART_STOCK)), "{s}");
+    let orders = s["orders"].as_u64().unwrap();
+    let ids: HashSet<&str> = acked.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids.len(), acked.len(), "no order acknowledged twice");
+    for (n, (_, id)) in acked.iter().enumerate() {
+        let resp = client.get(servers[n % 2].url(&format!("/api/orders/{id}"))).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "acknowledged order {id} lost");
+    }
+
+    // Every order's event delivered, including those whose commit the restart cut off
+    // (committed but unacknowledged), once each as far as the outbox is concerned.
+    let outbox = eventually(120, "every event delivered after the restart", || async {
+        let page = sale::admin_json(&client, a, "/api/admin/outbox?state=pending").await;
+        (page["counts"]["pending"] == 0 && hooks.orders().len() as u64 == orders).then_some(page)
+    })
+    .await;
+    assert_eq!(outbox["counts"]["failed"], 0, "{outbox}");
+    assert_eq!(outbox["counts"]["delivered"].as_u64(), Some(orders), "one event per order: {outbox}");
+    let received = hooks.orders();
+    assert!(ids.iter().all(|id| received.contains(*id)), "an acknowledged order's receipt was lost");
+
+    // Through the whole sale, the buyers' requests included: refusals were 503s, never a 500.
+    for server in &servers {
+        let statuses: Vec<u64> = server
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|line| line["message"] == "request")
+            .filter_map(|line| line["status"].as_u64())
+            .collect();
+        assert!(statuses.contains(&503), "{} never saw the database down", server.base);
+        assert!(statuses.iter().all(|s| *s < 500 || *s == 503), "{}: {statuses:?}", server.base);
+    }
+    drop(servers);
+    drop(cluster);
 }
