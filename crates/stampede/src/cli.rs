@@ -36,7 +36,7 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Write the whole shop (catalog and stock, orders, accounts) to FILE as JSON Lines, from
     /// the store `--store` names, while it keeps selling (docs/operations.md).
-    Export(TransferArgs),
+    Export(ExportArgs),
     /// Load a file made by `stampede export` into the empty store `--store` names.
     Import(TransferArgs),
     /// Manage staff and customer accounts.
@@ -106,16 +106,34 @@ pub struct RestoreArgs {
     pub force: bool,
 }
 
-/// `stampede export` and `stampede import`.
+/// The store `export` reads and `import` writes: the same flags as `serve`.
 #[derive(Debug, Clone, Args)]
-pub struct TransferArgs {
-    /// The export file: written (replaced once complete) by `export`, read by `import`.
-    pub file: PathBuf,
+pub struct StoreLocation {
     /// Directory of the SQLite database (`stampede.db`), for `--store sqlite`.
     #[arg(long, env = "STAMPEDE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// `stampede export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Write the export to this file (replaced only once complete); without it, to standard
+    /// output, with the counts on standard error.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub from: StoreLocation,
+}
+
+/// `stampede import`.
+#[derive(Debug, Clone, Args)]
+pub struct TransferArgs {
+    /// The file `stampede export` wrote.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub into: StoreLocation,
 }
 
 /// Which store serves the shop.

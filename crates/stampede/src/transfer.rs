@@ -1,18 +1,14 @@
 //! `stampede export` and `stampede import`: a shop moved between stores as JSON Lines (the
 //! format is `stampede_store::transfer`; each store reads and writes it in its own module).
 
-use crate::cli::{StoreKind, TransferArgs};
+use crate::cli::{ExportArgs, StoreKind, StoreLocation, TransferArgs};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use stampede_store::clock::now_millis;
 use stampede_store::transfer::{Counts, Record, Shop};
 use stampede_store::{DataDirLock, SqliteConfig, StoreError};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-fn now_millis() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
 
 fn no_dynamodb() -> anyhow::Error {
     anyhow::anyhow!("export and import with --store dynamodb are not there yet (issue #15); use sqlite or postgres")
@@ -36,7 +32,7 @@ impl Tally {
 
 /// Reads every record of the store `args` names, in one snapshot, into `out`.
 async fn read_store(
-    args: &TransferArgs,
+    args: &StoreLocation,
     exported_at: i64,
     out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
 ) -> anyhow::Result<()> {
@@ -53,7 +49,7 @@ async fn read_store(
 
 #[cfg(feature = "postgres")]
 async fn export_postgres(
-    args: &TransferArgs,
+    args: &StoreLocation,
     exported_at: i64,
     out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
 ) -> anyhow::Result<()> {
@@ -63,7 +59,7 @@ async fn export_postgres(
 
 #[cfg(not(feature = "postgres"))]
 async fn export_postgres(
-    _: &TransferArgs,
+    _: &StoreLocation,
     _: i64,
     _: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
 ) -> anyhow::Result<()> {
@@ -76,12 +72,36 @@ fn partial_path(file: &Path) -> PathBuf {
     file.with_file_name(name)
 }
 
-/// `stampede export FILE`: the shop as JSON Lines, written beside FILE and moved over it once
-/// complete, so FILE is never half an export.
-pub async fn run_export(args: TransferArgs) -> anyhow::Result<()> {
-    let partial = partial_path(&args.file);
-    let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    let mut writer = BufWriter::new(file);
+/// `stampede export`: the shop as JSON Lines, to `--out FILE` or to standard output.
+pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
+    let Some(file) = &args.out else {
+        let mut writer = BufWriter::new(std::io::stdout());
+        let tally = write_export(&args.from, &mut writer, "standard output").await?;
+        writer.flush().context("writing the export to standard output")?;
+        eprintln!("exported: {} ({} units in stock)", tally.counts, tally.stock);
+        return Ok(());
+    };
+    // Written beside FILE and moved over it once complete, so FILE is never half an export.
+    let partial = partial_path(file);
+    let created = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    let mut writer = BufWriter::new(created);
+    let tally = match write_export(&args.from, &mut writer, &partial.display().to_string()).await {
+        Ok(tally) => tally,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    let written = writer.into_inner().map_err(|e| e.into_error()).context("writing the export")?;
+    written.sync_all().context("writing the export")?;
+    std::fs::rename(&partial, file).with_context(|| format!("moving the export to {}", file.display()))?;
+    println!("exported to {}: {} ({} units in stock)", file.display(), tally.counts, tally.stock);
+    Ok(())
+}
+
+/// One snapshot of the store, a line per record, into `writer` (`name` says where, for errors),
+/// with a spinner on a terminal.
+async fn write_export(from: &StoreLocation, writer: &mut (impl Write + Send), name: &str) -> anyhow::Result<Tally> {
     let bar = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {pos} records {per_sec}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -89,22 +109,14 @@ pub async fn run_export(args: TransferArgs) -> anyhow::Result<()> {
     let mut tally = Tally::default();
     let mut write = |record: &Record| -> Result<(), StoreError> {
         let line = record.to_line()?;
-        writeln!(writer, "{line}").map_err(|e| StoreError::Backend(format!("writing {}: {e}", partial.display())))?;
+        writeln!(writer, "{line}").map_err(|e| StoreError::Backend(format!("writing {name}: {e}")))?;
         tally.add(record);
         bar.inc(1);
         Ok(())
     };
-    let read = read_store(&args, now_millis(), &mut write).await;
+    let read = read_store(from, now_millis(), &mut write).await;
     bar.finish_and_clear();
-    if let Err(e) = read {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e);
-    }
-    let file = writer.into_inner().map_err(|e| e.into_error()).context("writing the export")?;
-    file.sync_all().context("writing the export")?;
-    std::fs::rename(&partial, &args.file).with_context(|| format!("moving the export to {}", args.file.display()))?;
-    println!("exported to {}: {} ({} units in stock)", args.file.display(), tally.counts, tally.stock);
-    Ok(())
+    read.map(|()| tally)
 }
 
 /// Reads and checks the whole file before anything is written.
@@ -134,10 +146,10 @@ pub async fn run_import(args: TransferArgs) -> anyhow::Result<()> {
     let now = now_millis();
     // Held until the check below: no server may start on the directory meanwhile.
     let mut _lock = None;
-    match args.store.kind {
+    match args.into.store.kind {
         StoreKind::Sqlite => {
-            _lock = Some(DataDirLock::acquire(&args.data_dir)?);
-            let db = SqliteConfig::in_dir(&args.data_dir).path;
+            _lock = Some(DataDirLock::acquire(&args.into.data_dir)?);
+            let db = SqliteConfig::in_dir(&args.into.data_dir).path;
             stampede_store::sqlite::transfer::import(&db, &shop, now, &mut done)
                 .with_context(|| format!("importing into {}", db.display()))?;
         }
@@ -146,7 +158,7 @@ pub async fn run_import(args: TransferArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let mut seen = Tally::default();
-    read_store(&args, now, &mut |record| {
+    read_store(&args.into, now, &mut |record| {
         seen.add(record);
         Ok(())
     })
@@ -173,7 +185,8 @@ async fn import_postgres(
     now: i64,
     done: &mut (dyn FnMut() + Send),
 ) -> anyhow::Result<()> {
-    let url = args.store.database_url.as_deref().context("--store postgres needs --database-url (or DATABASE_URL)")?;
+    let url =
+        args.into.store.database_url.as_deref().context("--store postgres needs --database-url (or DATABASE_URL)")?;
     stampede_store::postgres::transfer::import(url, shop, now, done).await.context("importing into PostgreSQL")
 }
 

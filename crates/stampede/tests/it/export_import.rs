@@ -63,13 +63,32 @@ fn a_store_that_is_not_empty_is_refused() {
     let (shop, file) = (dir.path().join("shop"), dir.path().join("shop.jsonl"));
     // The demo shop is seeded on first start.
     Server::start(&shop, &[]).terminate();
-    let said = ok(stampede(&["export", path(&file), "--data-dir", path(&shop)]));
+    let said = ok(stampede(&["export", "--out", path(&file), "--data-dir", path(&shop)]));
     assert!(said.contains("product: "), "{said}");
     let err = refused(stampede(&["import", path(&file), "--data-dir", path(&shop)]), "is not empty");
     assert!(err.contains("new data directory"), "{err}");
     let target = dir.path().join("target");
     let said = ok(stampede(&["import", path(&file), "--data-dir", path(&target)]));
     assert!(said.starts_with(&format!("imported {}", file.display())), "{said}");
+}
+
+/// Without `--out` the export goes to standard output, the counts to standard error, and the
+/// records are those `--out FILE` writes.
+#[test]
+fn without_out_the_export_goes_to_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (shop, file) = (dir.path().join("shop"), dir.path().join("shop.jsonl"));
+    Server::start(&shop, &[]).terminate();
+    ok(stampede(&["export", "--out", path(&file), "--data-dir", path(&shop)]));
+    let piped = stampede(&["export", "--data-dir", path(&shop)]);
+    let stdout = ok(piped.clone());
+    let records = |text: &str| -> Vec<String> { text.lines().skip(1).map(str::to_owned).collect() };
+    assert!(stdout.lines().next().unwrap().contains(r#""kind":"header""#), "{stdout}");
+    let from_file = std::fs::read_to_string(&file).unwrap();
+    assert!(records(&from_file).len() > 3, "the demo shop has products");
+    assert_eq!(records(&stdout), records(&from_file));
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(stderr.contains("exported: ") && stderr.contains("product: "), "{stderr}");
 }
 
 /// Taken mid-sale, an export is one snapshot: for the product on sale, stock left plus units
@@ -84,7 +103,13 @@ async fn an_export_taken_mid_sale_is_one_snapshot() {
     for round in 0..3 {
         let acked_before: Vec<String> = sale.acked.lock().unwrap().iter().map(|(_, id)| id.clone()).collect();
         let file = dir.path().join(format!("mid-sale-{round}.jsonl"));
-        let args = ["export".to_owned(), path(&file).to_owned(), "--data-dir".to_owned(), path(&data).to_owned()];
+        let args = [
+            "export".to_owned(),
+            "--out".to_owned(),
+            path(&file).to_owned(),
+            "--data-dir".to_owned(),
+            path(&data).to_owned(),
+        ];
         let out = tokio::task::spawn_blocking(move || stampede(&args.each_ref().map(String::as_str))).await.unwrap();
         ok(out);
         let (mut stock, mut sold, mut ids) = (None, 0, std::collections::HashSet::new());
@@ -204,19 +229,19 @@ mod postgres {
 
         // Exported while the SQLite shop is still serving.
         let (first, second) = (dir.path().join("first.jsonl"), dir.path().join("second.jsonl"));
-        let said = ok(stampede(&["export", path(&first), "--data-dir", path(&data)]));
+        let said = ok(stampede(&["export", "--out", path(&first), "--data-dir", path(&data)]));
         assert!(said.contains("order: 3") && said.contains("user: 2") && said.contains("account_order: 1"), "{said}");
         assert!(said.contains("(15 units in stock)"), "20 - 2 - 3, the cancelled one given back: {said}");
         let url = fresh_database().await;
         let said = ok(stampede(&["import", path(&first), "--store", "postgres", "--database-url", &url]));
         assert!(said.contains("order: 3") && said.contains("(15 units in stock)"), "{said}");
         refused(stampede(&["import", path(&first), "--store", "postgres", "--database-url", &url]), "is not empty");
-        ok(stampede(&["export", path(&second), "--store", "postgres", "--database-url", &url]));
+        ok(stampede(&["export", "--out", path(&second), "--store", "postgres", "--database-url", &url]));
         assert_eq!(records(&first), records(&second), "the same shop, record for record");
         // And back: PostgreSQL's export into a fresh SQLite store exports equal again.
         let (back, third) = (dir.path().join("back"), dir.path().join("third.jsonl"));
         ok(stampede(&["import", path(&second), "--data-dir", path(&back)]));
-        ok(stampede(&["export", path(&third), "--data-dir", path(&back)]));
+        ok(stampede(&["export", "--out", path(&third), "--data-dir", path(&back)]));
         assert_eq!(records(&first), records(&third), "back in SQLite, the same shop");
         assert_eq!(
             (header(&first)["source"].clone(), header(&second)["source"].clone()),
