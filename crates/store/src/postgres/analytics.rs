@@ -2,7 +2,7 @@
 //! REPEATABLE READ, READ ONLY transaction so its figures agree. The bucketing, totals and
 //! flash-sale arithmetic are shared (`crate::analytics`); only the SQL differs.
 
-use super::{PostgresStore, pg_error, rows};
+use super::{PostgresStore, pg_error, rows, snapshot};
 use crate::analytics::{
     Analytics, ExportCursor, ExportPage, Granularity, OptionPopularity, SalesReport, TimeRange, TopProduct, count,
     currency, export_next, flash_sale, is_flash_sale, series,
@@ -10,7 +10,6 @@ use crate::analytics::{
 use crate::{ProductView, StoreError};
 use async_trait::async_trait;
 use stampede_domain::Money;
-use tokio_postgres::IsolationLevel;
 
 const SERIES_SQL: &str =
     "SELECT created_at - (created_at % $3) AS bucket, currency, COUNT(*), SUM(total_amount)::BIGINT
@@ -62,13 +61,7 @@ impl Analytics for PostgresStore {
         top_n: u32,
     ) -> Result<SalesReport, StoreError> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(pg_error)?;
+        let tx = snapshot(&mut client).await?;
         let (from, to) = (range.from, range.to);
         let cells = tx.query(SERIES_SQL, &[&from, &to, &granularity.millis()]).await.map_err(pg_error)?;
         let (buckets, totals) =
@@ -99,7 +92,7 @@ impl Analytics for PostgresStore {
             })
             .collect();
         let mut flash_sales = Vec::new();
-        let products: Vec<ProductView> = rows::products(&*tx).await?;
+        let products: Vec<ProductView> = rows::products(&tx).await?;
         for view in products.into_iter().filter(is_flash_sale) {
             let r = tx.query_one(FLASH_SALE_SQL, &[&view.product.id]).await.map_err(pg_error)?;
             flash_sales.push(flash_sale(view, r.get(0), r.get(1), r.get(2)));
@@ -124,20 +117,14 @@ impl Analytics for PostgresStore {
         limit: u32,
     ) -> Result<ExportPage, StoreError> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(pg_error)?;
+        let tx = snapshot(&mut client).await?;
         // The empty id sorts before every real one, so the first page starts at `from` itself.
         let after = after.unwrap_or(ExportCursor { created_at: range.from, id: String::new() });
         let ids = tx
             .query(EXPORT_SQL, &[&after.created_at, &after.id, &range.from, &range.to, &(i64::from(limit) + 1)])
             .await
             .map_err(pg_error)?;
-        let orders = rows::order_page(&*tx, &ids, limit).await?.orders;
+        let orders = rows::order_page(&tx, &ids, limit).await?.orders;
         tx.commit().await.map_err(pg_error)?;
         let next = export_next(&orders, ids.len() > limit as usize);
         Ok(ExportPage { orders, next })

@@ -73,6 +73,20 @@ pub struct PostgresStore {
     outbox_changes: tokio::sync::watch::Sender<u64>,
 }
 
+/// A read-only REPEATABLE READ transaction: one snapshot for a report or an export while
+/// orders keep committing.
+pub(crate) async fn snapshot(
+    client: &mut tokio_postgres::Client,
+) -> Result<tokio_postgres::Transaction<'_>, StoreError> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(pg_error)
+}
+
 /// A database error as a person can read it: the server's own message where there is one
 /// (tokio-postgres' `Display` says only "db error"). A lost connection or a server shutting
 /// down or starting up is `Busy` (503 + Retry-After): the pool replaces the connection, so

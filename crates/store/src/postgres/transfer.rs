@@ -2,7 +2,7 @@
 //! REPEATABLE READ transaction (one snapshot while instances keep selling); the import writes
 //! in one transaction, so a failure leaves the database as it was.
 
-use super::{accounts::user_row, connect_one, pg_error, rows, schema};
+use super::{accounts::user_row, connect_one, pg_error, rows, schema, snapshot};
 use crate::accounts::{USER_COLUMNS, to_user};
 use crate::shards;
 use crate::transfer::{
@@ -10,7 +10,7 @@ use crate::transfer::{
 };
 use crate::{IdempotencyKey, StoreError};
 use stampede_domain::{Millis, Phone};
-use tokio_postgres::{IsolationLevel, Row, Transaction};
+use tokio_postgres::{Row, Transaction};
 
 /// Writes every record of the database at `url` to `out`, the header first.
 pub async fn export(
@@ -19,13 +19,7 @@ pub async fn export(
     out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
 ) -> Result<(), StoreError> {
     let (mut client, driver) = connect_one(url).await?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(pg_error)?;
+    let tx = snapshot(&mut client).await?;
     out(&Record::Header(Header::new("postgres", exported_at)))?;
     for view in rows::products(&tx).await? {
         out(&Record::Product(ProductRecord { product: view.product, stock: view.stock }))?;
