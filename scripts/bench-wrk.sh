@@ -4,27 +4,107 @@
 # printed as a Markdown table for BENCHMARKS.md. The server, wrk and the machine's other work
 # share the cores, so only the ratios mean anything.
 #
+# Beside Stampede's paths, each round runs the flash-sale anchor: Redis 7 with a Lua
+# check-and-DECR of one stock key and `appendfsync always` (every write fsynced before the
+# reply, as every accepted order here is), driven by redis-benchmark at the same
+# concurrency. Accepted orders are also given as a share of its rate.
+#
+# With PROFILE=1 (needs `perf`), the first round also samples the server's CPU during each
+# phase and prints where it went, by part (kernel, SQLite, JSON, HTTP, runtime, allocator,
+# crypto, Stampede's own code), and the top functions.
+#
 #   ./scripts/bench-wrk.sh            # ROUNDS=3 SECONDS_PER_PHASE=8 CONNECTIONS=256 by default
+#   PROFILE=1 ./scripts/bench-wrk.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 SECS=${SECONDS_PER_PHASE:-8}
 CONNS=${CONNECTIONS:-256}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
+command -v redis-server >/dev/null || { echo "redis-server is not installed (apt-get install redis-server)"; exit 1; }
+REDIS_REQUESTS=${REDIS_REQUESTS:-400000}
+BACKLOG_SECS=${BACKLOG_SECONDS:-2}
 cargo build --release --locked -p stampede >/dev/null
-bin=target/release/stampede
+bin=${CARGO_TARGET_DIR:-target}/release/stampede
 token="bench-$RANDOM$RANDOM"
 # shellcheck source=scripts/start_server.sh
 . scripts/start_server.sh
-declare -A rates p99s
-phases=(healthz catalog catalog_304 menu product orders)
+declare -A rates p99s drains
+phases=(healthz catalog catalog_304 menu product sold_out orders sold_out_backlog redis)
+
+profiles=$(mktemp -d)
+trap 'rm -rf "$profiles"' EXIT
+
+# perf's flat profile of the server during one phase, folded into parts of the stack.
+profile_summary() { # perf.data, phase name
+  perf report -i "$1" --stdio --no-children --sort sym 2>/dev/null | awk -v phase="$(label "$2")" '
+    /^ *[0-9.]+%/ {
+      pct = $1 + 0; sub(/^ *[0-9.]+% +/, ""); line = $0
+      part = "other"
+      if (line ~ /^\[k\]/) part = "kernel (syscalls: network, fsync)"
+      else if (line ~ /sqlite3|btree|pager|vdbe|pcache|balance_|walIndex|wal[A-Z]/) part = "SQLite"
+      else if (line ~ /serde|json/) part = "JSON"
+      else if (line ~ /hyper|httparse|http::|axum|tower|h1::/) part = "HTTP (hyper, axum)"
+      else if (line ~ /tokio|parking_lot|futures|crossbeam/) part = "async runtime"
+      else if (line ~ /malloc|free|realloc|memcpy|memmove|memset|mi_|_int_/) part = "allocator, memcpy"
+      else if (line ~ /sha2|hmac|Sha256|compress256|subtle/) part = "crypto (HMAC)"
+      else if (line ~ /stampede/) part = "Stampede"
+      parts[part] += pct
+      if (n < 6) { top[n++] = sprintf("%.1f%% %s", pct, substr(line, 5, 90)) }
+    }
+    END {
+      printf "**%s**: ", phase
+      sep = ""
+      for (p in parts) { printf "%s%s %.0f%%", sep, p, parts[p]; sep = ", " }
+      printf ".\nTop functions: "
+      for (i = 0; i < n; i++) printf "%s`%s`", (i ? "; " : ""), top[i]
+      printf ".\n\n"
+    }'
+}
 
 run_phase() { # name, url, extra wrk args...
   local name=$1 url=$2; shift 2
-  local out
+  local out perf_pid=""
+  if [ "${PROFILE:-0}" = 1 ] && [ "$round" = 1 ]; then
+    perf record -F 499 -p "$pid" -o "$profiles/$name.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" "$url")
+  # Every answer of a phase must be the one it measures (a 2xx, or the 409 of a refusal).
+  if grep -q 'Non-2xx' <<<"$out" && [[ $name != sold_out* ]]; then echo "$name: $(grep 'Non-2xx' <<<"$out")" >&2; fi
   rates[$name,$round]=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p99s[$name,$round]=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+}
+
+pending() { # outbox events not yet delivered
+  curl -sf -H "Authorization: Bearer $token" "$base/api/admin/outbox?limit=1" | grep -o '"pending":[0-9]*' | cut -d: -f2
+}
+
+# Seconds from now until the outbox has nothing pending (the receipts of the orders phase).
+wait_drained() {
+  local start now
+  start=$(date +%s.%N)
+  while [ "$(pending)" != 0 ]; do sleep 0.1; done
+  now=$(date +%s.%N)
+  awk -v a="$start" -v b="$now" 'BEGIN {printf "%.1f", b - a}'
+}
+
+# The anchor: a Lua check-and-DECR on Redis with every write fsynced, at the same concurrency.
+run_redis() {
+  local dir port sha out
+  dir=$(mktemp -d) port=$((20000 + RANDOM % 20000))
+  chmod 777 "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync always \
+    --save '' --daemonize yes --logfile "$dir/redis.log" >/dev/null
+  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  sha=$(redis-cli -p "$port" SCRIPT LOAD "local s = tonumber(redis.call('GET', KEYS[1]) or '0') local q = tonumber(ARGV[1]) if s >= q then redis.call('DECRBY', KEYS[1], q) return 1 end return 0")
+  redis-cli -p "$port" SET stock 1000000000000 >/dev/null
+  out=$(redis-benchmark -p "$port" -c "$CONNS" -n "$REDIS_REQUESTS" --csv EVALSHA "$sha" 1 stock 1 | tail -1)
+  rates[redis,$round]=$(cut -d, -f2 <<<"$out" | tr -d '"')
+  p99s[redis,$round]="$(cut -d, -f7 <<<"$out" | tr -d '"')ms"
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$dir"
 }
 
 for round in $(seq 1 "$ROUNDS"); do
@@ -34,6 +114,9 @@ for round in $(seq 1 "$ROUNDS"); do
   curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'content-type: application/json' \
     -d '{"id":"wrk-item","name":"Benchmark slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":4000000000}' \
     "$base/api/admin/products"
+  curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+    -d '{"id":"wrk-gone","name":"Sold-out slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":0}' \
+    "$base/api/admin/products"
   etag=$(curl -sI "$base/api/products" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')
   wrk -t2 -c"$CONNS" -d2s "$base/healthz" >/dev/null # warm-up
   run_phase healthz "$base/healthz"
@@ -41,9 +124,17 @@ for round in $(seq 1 "$ROUNDS"); do
   run_phase catalog_304 "$base/api/products" -H "If-None-Match: $etag"
   run_phase menu "$base/"
   run_phase product "$base/products/margherita"
+  WRK_PRODUCT=wrk-gone run_phase sold_out "$base/api/orders" -s scripts/wrk/orders.lua
   run_phase orders "$base/api/orders" -s scripts/wrk/orders.lua
+  # Straight after the orders: refusals while their receipts are still going out. The phase
+  # is kept short so the backlog outlasts it; the pending count at its start and end says so.
+  backlog_start=$(pending)
+  WRK_PRODUCT=wrk-gone SECS=$BACKLOG_SECS run_phase sold_out_backlog "$base/api/orders" -s scripts/wrk/orders.lua
+  backlog_end=$(pending)
+  drains[$round]="$backlog_start → $backlog_end pending, then drained in $(wait_drained) s"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
+  run_redis
 done
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -54,7 +145,10 @@ label() {
     catalog_304) echo 'catalog revalidated (`If-None-Match` → 304)' ;;
     menu) echo 'menu page `GET /`' ;;
     product) echo 'product page `GET /products/margherita`' ;;
+    sold_out) echo 'sold-out refusals on an idle server' ;;
     orders) echo 'accepted durable orders `POST /api/orders`' ;;
+    sold_out_backlog) echo 'sold-out refusals while the receipts of those orders go out' ;;
+    redis) echo 'anchor: Redis Lua check-and-DECR, `appendfsync always` (redis-benchmark)' ;;
   esac
 }
 echo "| path | req/s (median) | ratio to /healthz (median of rounds) | p99 (median) |"
@@ -69,5 +163,19 @@ for phase in "${phases[@]}"; do
   printf '| %s | %.0f | %s | %s |\n' "$(label "$phase")" "$(printf '%s\n' "${rs[@]}" | median)" \
     "$(printf '%s\n' "${ratios[@]}" | median)" "$(printf '%s\n' "${ps[@]}" | sort -V | sed -n "$(( (ROUNDS + 1) / 2 ))p")"
 done
+os=(); for round in $(seq 1 "$ROUNDS"); do
+  os+=("$(awk -v a="${rates[orders,$round]}" -v b="${rates[redis,$round]}" 'BEGIN {printf "%.2f", a / b}')")
+done
 echo
-echo "wrk -t2 -c$CONNS, ${SECS} s per phase, $ROUNDS rounds, commit $(git rev-parse --short HEAD), $(nproc) cores"
+echo "Accepted orders as a share of the Redis anchor's rate (median of rounds): $(printf '%s\n' "${os[@]}" | median)."
+for round in $(seq 1 "$ROUNDS"); do echo "Receipt backlog, round $round: ${drains[$round]}."; done
+if [ "${PROFILE:-0}" = 1 ]; then
+  echo
+  echo "Where the server's CPU went in round 1 (perf, 499 samples/s, share of the server's samples):"
+  echo
+  for phase in "${phases[@]}"; do
+    [ -f "$profiles/$phase.data" ] && profile_summary "$profiles/$phase.data" "$phase"
+  done
+fi
+echo
+echo "wrk -t2 -c$CONNS, ${SECS} s per phase (${BACKLOG_SECS} s while receipts go out), $ROUNDS rounds, redis-benchmark -c$CONNS -n$REDIS_REQUESTS, commit $(git rev-parse --short HEAD), $(nproc) cores"

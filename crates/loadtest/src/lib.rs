@@ -138,6 +138,11 @@ pub struct FlashSaleArgs {
     /// Waiting room: the product's `admissionsPerMinute` (people let in per minute).
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
     pub admissions_per_minute: u32,
+    /// Waiting room: joins by distinct customers that measure join throughput against
+    /// `/healthz`, in a line of their own before the sale (as many as the baseline's requests,
+    /// so both phases are long enough to time).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub join_requests: u32,
 }
 
 /// Runs a load test; fails if any invariant was violated.
