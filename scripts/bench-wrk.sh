@@ -10,8 +10,8 @@
 # concurrency. Accepted orders are also given as a share of its rate.
 #
 # With PROFILE=1 (needs `perf`), the first round also samples the server's CPU during each
-# phase and prints where it went, by part (kernel, SQLite, JSON, HTTP, runtime, allocator,
-# crypto, Stampede's own code), and the top functions.
+# phase and prints where it went: µs per request by part of the stack (kernel, HTTP, runtime,
+# allocator, SQLite, JSON, crypto, Stampede's own code) and the top functions.
 #
 #   ./scripts/bench-wrk.sh            # ROUNDS=3 SECONDS_PER_PHASE=8 CONNECTIONS=256 by default
 #   PROFILE=1 ./scripts/bench-wrk.sh
@@ -29,36 +29,40 @@ bin=${CARGO_TARGET_DIR:-target}/release/stampede
 token="bench-$RANDOM$RANDOM"
 # shellcheck source=scripts/start_server.sh
 . scripts/start_server.sh
-declare -A rates p99s drains
+declare -A rates p99s drains requests
 phases=(healthz catalog catalog_304 menu product sold_out orders sold_out_backlog redis)
 
 profiles=$(mktemp -d)
 trap 'rm -rf "$profiles"' EXIT
 
-# perf's flat profile of the server during one phase, folded into parts of the stack.
-profile_summary() { # perf.data, phase name
-  perf report -i "$1" --stdio --no-children --sort sym 2>/dev/null | awk -v phase="$(label "$2")" '
+# One table row of where the server's CPU went during a phase: µs per request in all (from
+# the sample count: 499 a second per busy core) and by part of the stack, from perf's flat
+# profile, and the phase's top three functions.
+PARTS=("kernel" "HTTP" "runtime" "allocator" "SQLite" "JSON" "crypto" "Stampede" "other")
+profile_row() { # perf.data, phase name, requests
+  local samples
+  samples=$(perf script -i "$1" -F ip 2>/dev/null | wc -l)
+  perf report -i "$1" --stdio --no-children --sort sym 2>/dev/null | awk -v phase="$(label "$2")" \
+    -v us="$(awk -v s="$samples" -v n="$3" 'BEGIN {print s / 499 * 1e6 / n}')" -v order="${PARTS[*]}" '
     /^ *[0-9.]+%/ {
       pct = $1 + 0; sub(/^ *[0-9.]+% +/, ""); line = $0
       part = "other"
-      if (line ~ /^\[k\]/) part = "kernel (syscalls: network, fsync)"
+      if (line ~ /^\[k\]/) part = "kernel"
       else if (line ~ /sqlite3|btree|pager|vdbe|pcache|balance_|walIndex|wal[A-Z]/) part = "SQLite"
       else if (line ~ /serde|json/) part = "JSON"
-      else if (line ~ /hyper|httparse|http::|axum|tower|h1::/) part = "HTTP (hyper, axum)"
-      else if (line ~ /tokio|parking_lot|futures|crossbeam/) part = "async runtime"
-      else if (line ~ /malloc|free|realloc|memcpy|memmove|memset|mi_|_int_/) part = "allocator, memcpy"
-      else if (line ~ /sha2|hmac|Sha256|compress256|subtle/) part = "crypto (HMAC)"
+      else if (line ~ /hyper|httparse|http::|axum|tower|h1::/) part = "HTTP"
+      else if (line ~ /tokio|parking_lot|futures|crossbeam/) part = "runtime"
+      else if (line ~ /malloc|free|realloc|memcpy|memmove|memset|mi_|_int_/) part = "allocator"
+      else if (line ~ /sha2|hmac|Sha256|compress256|subtle/) part = "crypto"
       else if (line ~ /stampede/) part = "Stampede"
       parts[part] += pct
-      if (n < 6) { top[n++] = sprintf("%.1f%% %s", pct, substr(line, 5, 90)) }
+      if (n < 3) { name = substr(line, 5); gsub(/[|`]/, "", name); top[n++] = sprintf("%s %.0f%%", substr(name, 1, 48), pct) }
     }
     END {
-      printf "**%s**: ", phase
-      sep = ""
-      for (p in parts) { printf "%s%s %.0f%%", sep, p, parts[p]; sep = ", " }
-      printf ".\nTop functions: "
-      for (i = 0; i < n; i++) printf "%s`%s`", (i ? "; " : ""), top[i]
-      printf ".\n\n"
+      printf "| %s | %.1f |", phase, us
+      split(order, o, " ")
+      for (i = 1; i <= length(o); i++) printf " %.1f |", parts[o[i]] / 100 * us
+      printf " %s; %s; %s |\n", top[0], top[1], top[2]
     }'
 }
 
@@ -73,6 +77,7 @@ run_phase() { # name, url, extra wrk args...
   # Every answer of a phase must be the one it measures (a 2xx, or the 409 of a refusal).
   if grep -q 'Non-2xx' <<<"$out" && [[ $name != sold_out* ]]; then echo "$name: $(grep 'Non-2xx' <<<"$out")" >&2; fi
   rates[$name,$round]=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  requests[$name,$round]=$(awk '/requests in/ {print $1}' <<<"$out")
   p99s[$name,$round]=$(awk '$1 == "99%" {print $2}' <<<"$out")
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 }
@@ -171,10 +176,12 @@ echo "Accepted orders as a share of the Redis anchor's rate (median of rounds): 
 for round in $(seq 1 "$ROUNDS"); do echo "Receipt backlog, round $round: ${drains[$round]}."; done
 if [ "${PROFILE:-0}" = 1 ]; then
   echo
-  echo "Where the server's CPU went in round 1 (perf, 499 samples/s, share of the server's samples):"
+  echo "Where the server's CPU went in round 1: µs per request, in all and by part of the stack (perf, 499 samples/s per core):"
   echo
+  echo "| phase | CPU µs/request | $(IFS='|'; sed 's/|/ | /g' <<<"${PARTS[*]}") | top functions |"
+  echo "|---|---|$(printf -- '---|%.0s' "${PARTS[@]}")---|"
   for phase in "${phases[@]}"; do
-    [ -f "$profiles/$phase.data" ] && profile_summary "$profiles/$phase.data" "$phase"
+    [ -f "$profiles/$phase.data" ] && profile_row "$profiles/$phase.data" "$phase" "${requests[$phase,1]}"
   done
 fi
 echo
