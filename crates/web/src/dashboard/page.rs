@@ -5,6 +5,7 @@ use crate::storefront::message_page;
 use crate::{AppState, storefront};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use stampede_store::{Role, StoreError, User};
 use std::sync::Arc;
 
@@ -92,4 +93,19 @@ impl IntoResponse for AdminError {
 /// The accounts layer; the dashboard is only mounted when it is on.
 pub fn auth(app: &AppState) -> Result<&Arc<Auth>, AdminError> {
     app.auth.as_ref().ok_or(AdminError::NotFound("page"))
+}
+
+/// The form behind a button that cannot be undone (cancel an order, remove a staff
+/// account): `confirm=yes` once the person has said they mean it, by the script's
+/// `confirm()` or, without JavaScript, on the confirmation page.
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+impl ConfirmForm {
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
 }
