@@ -493,7 +493,7 @@ async fn guests_get_their_orders_through_a_one_time_emailed_link() {
     let app = TestApp::pizza_shop().await;
     let ana: serde_json::Value = app
         .order(&json!({"customer": {"email": "ana@example.com", "name": "Ana"}, "items": [{"productId": "cola", "quantity": 1}],
-            "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"}}), None)
+            "fulfilment": delivery()}), None)
         .await
         .json()
         .await

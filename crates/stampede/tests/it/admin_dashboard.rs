@@ -116,7 +116,7 @@ async fn the_kitchen_list_shows_each_line_s_options_and_where_the_order_goes() {
     let body = json!({
         "customer": {"email": "ana@example.com", "name": "Ana"},
         "items": [{"productId": "margherita", "quantity": 2, "options": {"size": "large", "toppings": ["basil"]}}],
-        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"}
+        "fulfilment": delivery()
     });
     assert_eq!(app.order(&body, None).await.status(), 201);
     let mut kitchen = staff(&app, "cook@example.com", Role::Kitchen).await;

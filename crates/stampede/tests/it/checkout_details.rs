@@ -133,17 +133,8 @@ async fn a_slot_within_opening_hours_is_stored_and_shown_to_customer_and_kitchen
     }
     assert_eq!(app.order_rows(), 0);
 
-    let form = [
-        ("key", key.as_str()),
-        ("name", "Ana"),
-        ("email", "ana@example.com"),
-        ("phone", "555 0100"),
-        ("fulfilment", "delivery"),
-        ("address", "1 Main St"),
-        ("city", "Springfield"),
-        ("postcode", "12345"),
-        ("slot", slot.as_str()),
-    ];
+    let mut form = vec![("key", key.as_str()), ("slot", slot.as_str())];
+    form.extend(DELIVERY_FORM);
     let placed = ana.post("/checkout", &form).await;
     assert_eq!(placed.status, 303, "{}", placed.html);
     let location = placed.location.unwrap();

@@ -51,16 +51,6 @@ fn hidden_key(html: &str) -> String {
     html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
-const DELIVERY: [(&str, &str); 7] = [
-    ("name", "Ana"),
-    ("email", "ana@example.com"),
-    ("phone", "555 0100"),
-    ("fulfilment", "delivery"),
-    ("address", "1 Main St"),
-    ("city", "Springfield"),
-    ("postcode", "12345"),
-];
-
 #[tokio::test]
 async fn every_page_renders_and_unknown_pages_are_friendly_for_browsers_only() {
     let app = TestApp::pizza_shop().await;
@@ -246,7 +236,7 @@ async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
     assert_eq!(app.order_rows(), 0);
 
     let mut form = vec![("key", key.as_str())];
-    form.extend(DELIVERY);
+    form.extend(DELIVERY_FORM);
     let first = post_form(&app, "/checkout", Some(cart), &form).await;
     assert_eq!(first.status(), 303);
     assert!(first.headers()[SET_COOKIE].to_str().unwrap().starts_with("cart=; "), "the cart is emptied");
@@ -292,10 +282,7 @@ async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
     }
     let id = location.trim_start_matches("/orders/").trim_end_matches("?placed=1");
     let order: Value = app.admin_get(&format!("/api/orders/{id}")).await.json().await.unwrap();
-    assert_eq!(
-        order["fulfilment"],
-        json!({"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"})
-    );
+    assert_eq!(order["fulfilment"], delivery());
     // Anyone else with the link sees the status and items, not who ordered or where it goes.
     let stranger = page(&app, &location, None).await.text().await.unwrap();
     assert!(stranger.contains("2 × Margherita") && stranger.contains("Order received"));
@@ -330,7 +317,7 @@ async fn checkout_refusals_are_explained_on_the_form() {
     // Someone else buys the last one between the form and the submit.
     assert_eq!(app.order(&order_body("bo@example.com", "last-one", 1), None).await.status(), 201);
     let mut form = vec![("key", key.as_str()), ("fulfilment", "pickup")];
-    form.extend(&DELIVERY[..2]);
+    form.extend(&DELIVERY_FORM[..2]);
     let resp = post_form(&app, "/checkout", Some("last-one*1"), &form).await;
     assert_eq!(resp.status(), 409);
     let html = resp.text().await.unwrap();

@@ -191,6 +191,22 @@ pub fn order_body(email: &str, product: &str, quantity: i64) -> Value {
     json!({"customer": {"email": email, "name": "Test"}, "items": [{"productId": product, "quantity": quantity}]})
 }
 
+/// Ana's delivery, as the checkout form sends it.
+pub const DELIVERY_FORM: [(&str, &str); 7] = [
+    ("name", "Ana"),
+    ("email", "ana@example.com"),
+    ("phone", "555 0100"),
+    ("fulfilment", "delivery"),
+    ("address", "1 Main St"),
+    ("city", "Springfield"),
+    ("postcode", "12345"),
+];
+
+/// The same delivery as the API's `fulfilment` field.
+pub fn delivery() -> Value {
+    json!({"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"})
+}
+
 /// Reads the stream until an event whose data satisfies `want`, or fails after 5 s.
 pub async fn next_stock(resp: &mut Response, buffer: &mut String, want: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
