@@ -67,16 +67,10 @@ fn product(
     sale: SaleRules,
 ) -> Product {
     Product {
-        id: id.into(),
-        name: name.into(),
         description: description.into(),
-        category: category.into(),
-        base_price: Money::new(cents, Currency::USD),
         option_groups,
         sale,
-        image: None,
-        archived: false,
-        stock_shards: 1,
+        ..Product::new(id, name, category, Money::new(cents, Currency::USD))
     }
 }
 

@@ -131,16 +131,8 @@ impl TestApp {
     /// Adds a product without options.
     pub async fn add_product(&self, id: &str, cents: i64, stock: u32, sale: SaleRules) {
         let product = Product {
-            id: id.into(),
-            name: format!("Product {id}"),
-            description: String::new(),
-            category: "flash-sale".into(),
-            base_price: Money::new(cents, Currency::USD),
-            option_groups: vec![],
             sale,
-            image: None,
-            archived: false,
-            stock_shards: 1,
+            ..Product::new(id, format!("Product {id}"), "flash-sale", Money::new(cents, Currency::USD))
         };
         self.store.create_product(product, stock).await.unwrap();
     }
