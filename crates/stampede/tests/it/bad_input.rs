@@ -6,7 +6,7 @@ use stampede_domain::SaleRules;
 
 async fn shop() -> TestApp {
     let app = TestApp::start().await;
-    stampede::seed::demo_shop(app.store.as_ref()).await.unwrap();
+    stampede_store::seed::demo_shop(app.store.as_ref()).await.unwrap();
     app
 }
 

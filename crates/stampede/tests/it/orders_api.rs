@@ -8,7 +8,7 @@ use stampede_store::Store;
 /// The demo shop `stampede serve` seeds.
 async fn pizza_app() -> TestApp {
     let app = TestApp::start().await;
-    stampede::seed::demo_shop(app.store.as_ref()).await.unwrap();
+    stampede_store::seed::demo_shop(app.store.as_ref()).await.unwrap();
     app
 }
 

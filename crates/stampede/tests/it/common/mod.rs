@@ -78,7 +78,7 @@ impl TestApp {
         let config = SqliteConfig::in_dir(dir.path());
         let db_path = config.path.clone();
         let store = Arc::new(SqliteStore::open(config).unwrap());
-        stampede::seed::demo_shop(store.as_ref()).await.unwrap();
+        stampede_store::seed::demo_shop(store.as_ref()).await.unwrap();
         let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), LoginPolicy::default(), tune).await;
         app._dir = Some(dir);
         app
@@ -272,7 +272,7 @@ impl TestApp {
     /// The shop with the demo menu (pizzas with options).
     pub async fn pizza_shop() -> TestApp {
         let app = TestApp::start().await;
-        stampede::seed::demo_shop(app.store.as_ref()).await.unwrap();
+        stampede_store::seed::demo_shop(app.store.as_ref()).await.unwrap();
         app
     }
 
