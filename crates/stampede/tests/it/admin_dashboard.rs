@@ -6,13 +6,10 @@ use crate::common::browser::Browser;
 use crate::common::*;
 use serde_json::{Value, json};
 use stampede_domain::SaleRules;
-use stampede_store::{Role, SqliteAccounts};
-
-const PASSWORD: &str = "correct horse battery";
+use stampede_store::Role;
 
 async fn staff(app: &TestApp, email: &str, role: Role) -> Browser {
-    let accounts = SqliteAccounts::open(&app.db_path).unwrap();
-    stampede_web::auth::register(&accounts, email, None, PASSWORD, role).await.unwrap();
+    app.create_user(email, None, role).await;
     let mut browser = Browser::new(&app.base);
     browser.sign_in(email, PASSWORD).await;
     browser

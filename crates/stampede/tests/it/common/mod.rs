@@ -16,7 +16,7 @@ pub mod two_instances;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use stampede_domain::{Currency, Money, Product, SaleRules};
-use stampede_store::{SqliteAccounts, SqliteConfig, SqliteStore, Store};
+use stampede_store::{Role, SqliteAccounts, SqliteConfig, SqliteStore, Store, User};
 use stampede_web::AppState;
 use stampede_web::auth::Auth;
 use stampede_web::auth::cookies::CookiePolicy;
@@ -26,6 +26,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// The password of the accounts the tests create (long enough for the password rule).
+pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {
     pub base: String,
@@ -284,6 +287,13 @@ impl TestApp {
     /// Admin POST with the bearer token.
     pub async fn admin_post(&self, path: &str, body: &Value) -> Response {
         self.client.post(self.url(path)).bearer_auth(ADMIN_TOKEN).json(body).send().await.unwrap()
+    }
+
+    /// Creates an account with [`PASSWORD`] straight in the store, as `stampede admin
+    /// create-user` does.
+    pub async fn create_user(&self, email: &str, name: Option<&str>, role: Role) -> User {
+        let accounts = SqliteAccounts::open(&self.db_path).unwrap();
+        stampede_web::auth::register(&accounts, email, name, PASSWORD, role).await.unwrap()
     }
 
     /// Admin GET with the bearer token.
