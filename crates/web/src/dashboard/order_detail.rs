@@ -5,10 +5,10 @@
 
 use super::cancel::{may_cancel, refusal_or_confirmation};
 use super::orders::staff_label;
-use super::page::{AdminError, AdminShell, ConfirmForm, auth};
+use super::page::{AdminError, AdminShell, ConfirmForm, Done, auth, redirect_done};
 use crate::AppState;
 use crate::auth::guard::Staff;
-use crate::storefront::{OrderView, render, see_other};
+use crate::storefront::{OrderView, render};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -78,12 +78,6 @@ pub fn actions(order: &Order) -> Vec<Action> {
             },
         })
         .collect()
-}
-
-/// `?done=<status>` after a change, for the confirmation line.
-#[derive(Deserialize)]
-pub struct Done {
-    done: Option<String>,
 }
 
 fn page(app: &AppState, staff: &User, order: &Order, notice: Option<String>, error: Option<String>) -> OrderPage {
@@ -194,7 +188,7 @@ pub(super) async fn change_status(
         Ok(order) => {
             let detail = format!("{} → {}", current.status.as_str(), order.status.as_str());
             auth.audit(staff, "order.status", &id, detail).await;
-            Ok(see_other(&format!("/admin/orders/{id}?done={}", order.status.as_str()), None))
+            Ok(redirect_done(&format!("/admin/orders/{id}"), "done", order.status.as_str()))
         }
         Err(StoreError::InvalidTransition { from, to, .. }) => {
             // Someone else moved it first: show where it is now.

@@ -109,3 +109,17 @@ impl ConfirmForm {
         self.confirm == "yes"
     }
 }
+
+/// After a change, the dashboard redirects (303, post/redirect/get) to the page that shows
+/// the result, naming what happened in the query (`?done=saved`, `?removed=<email>`) for
+/// that page's confirmation line. `what` is URL-encoded.
+pub fn redirect_done(path: &str, key: &str, what: &str) -> Response {
+    let what: String = form_urlencoded::byte_serialize(what.as_bytes()).collect();
+    storefront::see_other(&format!("{path}?{key}={what}"), None)
+}
+
+/// `?done=<what>` on a page a change redirected to (see [`redirect_done`]).
+#[derive(Deserialize)]
+pub struct Done {
+    pub done: Option<String>,
+}

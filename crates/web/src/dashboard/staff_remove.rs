@@ -2,10 +2,10 @@
 //! script's `confirm()`, or a confirmation page without JavaScript), audited, and refused
 //! for the last admin so the shop is never left without one. The account's sessions end with it.
 
-use super::page::{AdminError, AdminShell, ConfirmForm, auth};
+use super::page::{AdminError, AdminShell, ConfirmForm, auth, redirect_done};
 use crate::AppState;
 use crate::auth::guard::Staff;
-use crate::storefront::{message_page, render, see_other};
+use crate::storefront::{message_page, render};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -40,8 +40,7 @@ pub async fn remove(
         Ok(Some(user)) => {
             let detail = format!("removed ({}); their sessions ended", user.role.as_str());
             auth.audit(&admin, "user.remove", &user.email, detail).await;
-            let done: String = form_urlencoded::byte_serialize(user.email.as_bytes()).collect();
-            Ok(see_other(&format!("/admin/staff?removed={done}"), None))
+            Ok(redirect_done("/admin/staff", "removed", &user.email))
         }
         Ok(None) => Err(AdminError::NotFound("staff account")),
         Err(StoreError::Conflict(_)) => Ok(message_page(
