@@ -38,6 +38,28 @@ fn one_shard() -> u32 {
 }
 
 impl Product {
+    /// A product with only what every product needs: no description, options, image or
+    /// sale rules, on the menu, with one stock counter. Set the rest with `..Product::new(..)`.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        category: impl Into<String>,
+        base_price: Money,
+    ) -> Product {
+        Product {
+            id: id.into(),
+            name: name.into(),
+            description: String::new(),
+            category: category.into(),
+            base_price,
+            option_groups: Vec::new(),
+            sale: SaleRules::default(),
+            image: None,
+            archived: false,
+            stock_shards: 1,
+        }
+    }
+
     /// The option group with this id.
     pub fn group(&self, id: &str) -> Option<&OptionGroup> {
         self.option_groups.iter().find(|g| g.id == id)

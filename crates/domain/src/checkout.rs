@@ -69,21 +69,10 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Currency, Customer, LineRequest, SaleRules};
+    use crate::{Currency, Customer, LineRequest};
 
     fn product(id: &str, cents: i64) -> Product {
-        Product {
-            id: id.into(),
-            name: id.to_uppercase(),
-            description: String::new(),
-            category: "drinks".into(),
-            base_price: Money::new(cents, Currency::USD),
-            option_groups: vec![],
-            sale: SaleRules::default(),
-            image: None,
-            archived: false,
-            stock_shards: 1,
-        }
+        Product::new(id, id.to_uppercase(), "drinks", Money::new(cents, Currency::USD))
     }
 
     fn request(lines: &[(&str, i64)]) -> OrderRequest {

@@ -91,17 +91,12 @@ pub fn price_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Currency, OptionChoice, OptionGroup, SaleRules};
+    use crate::{Currency, OptionChoice, OptionGroup};
     use proptest::prelude::*;
 
     pub(crate) fn pizza() -> Product {
         let choice = |id: &str, delta| OptionChoice { id: id.into(), name: id.to_uppercase(), price_delta: delta };
         Product {
-            id: "margherita".into(),
-            name: "Margherita".into(),
-            description: String::new(),
-            category: "pizza".into(),
-            base_price: Money::new(900, Currency::USD),
             option_groups: vec![
                 OptionGroup {
                     id: "size".into(),
@@ -120,10 +115,7 @@ mod tests {
                     choices: vec![choice("olives", 100), choice("basil", 50), choice("ham", 150), choice("chili", 25)],
                 },
             ],
-            sale: SaleRules::default(),
-            image: None,
-            archived: false,
-            stock_shards: 1,
+            ..Product::new("margherita", "Margherita", "pizza", Money::new(900, Currency::USD))
         }
     }
 

@@ -53,18 +53,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn product(sale: SaleRules) -> Product {
-        Product {
-            id: "deal".into(),
-            name: "Deal".into(),
-            description: String::new(),
-            category: "flash-sale".into(),
-            base_price: Money::new(500, Currency::USD),
-            option_groups: vec![],
-            sale,
-            image: None,
-            archived: false,
-            stock_shards: 1,
-        }
+        Product { sale, ..Product::new("deal", "Deal", "flash-sale", Money::new(500, Currency::USD)) }
     }
 
     fn check(

@@ -13,7 +13,6 @@ pub mod oidc_keys;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 pub mod secrets;
-pub mod seed;
 pub mod serve;
 pub mod shop_args;
 pub mod transfer;

@@ -3,9 +3,9 @@
 
 use crate::accept_loop::{self, ClientLimits};
 use crate::cli::{NotifyArgs, ServeArgs, StoreKind};
-use crate::seed;
 use anyhow::Context;
 use stampede_notify::{Backoff, NotifyConfig, Relay, RelayConfig};
+use stampede_store::seed;
 use stampede_store::{
     Accounts, Analytics, Backoffice, DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore, Store, StoreError,
 };

@@ -80,6 +80,29 @@ pub struct NewUser {
     pub email_verified: bool,
 }
 
+impl NewUser {
+    /// The account as every store creates it (a new UUIDv7, the email lower-cased, active,
+    /// with no password change pending), and the password hash to store beside it.
+    pub(crate) fn into_user(self) -> (User, String) {
+        let user = User {
+            id: uuid::Uuid::now_v7().to_string(),
+            email: self.email.to_lowercase(),
+            name: self.name,
+            role: self.role,
+            created_at: crate::clock::now_millis(),
+            email_verified: self.email_verified,
+            active: true,
+            must_change_password: false,
+        };
+        (user, self.password_hash)
+    }
+}
+
+/// The refusal of a second account for `email` (emails are unique, lower-cased).
+pub(crate) fn email_taken(email: &str) -> StoreError {
+    StoreError::Conflict(format!("an account for {email} already exists"))
+}
+
 /// A session to remember: only a hash of its token is stored, so a copy of the database
 /// cannot be used to sign in.
 #[derive(Debug, Clone)]

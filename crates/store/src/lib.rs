@@ -16,6 +16,7 @@ mod model;
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod seed;
 #[cfg(any(feature = "aws", feature = "postgres"))]
 mod shards;
 pub mod sqlite;

@@ -6,7 +6,6 @@
 
 use stampede_domain::{
     Currency, Customer, LineRequest, Money, OptionChoice, OptionGroup, OptionSelection, OrderRequest, Product,
-    SaleRules,
 };
 use stampede_store::clock::now_millis;
 use stampede_store::{PlaceOrder, SqliteConfig, SqliteStore, Store};
@@ -38,18 +37,7 @@ fn group(
 }
 
 fn product(id: &str, name: &str, category: &str, cents: i64, groups: Vec<OptionGroup>) -> Product {
-    Product {
-        id: id.into(),
-        name: name.into(),
-        description: String::new(),
-        category: category.into(),
-        base_price: Money::new(cents, Currency::USD),
-        option_groups: groups,
-        sale: SaleRules::default(),
-        image: None,
-        archived: false,
-        stock_shards: 1,
-    }
+    Product { option_groups: groups, ..Product::new(id, name, category, Money::new(cents, Currency::USD)) }
 }
 
 /// A small deterministic generator, so every run draws the same week.

@@ -1,9 +1,9 @@
 //! The dev mailbox: customer emails are stored in the database and shown at `/dev/mailbox`,
 //! so a new user sees their receipt without running a mail server.
 
-use crate::mail::MailContext;
-use crate::receipt;
-use crate::{Channel, ChannelError, Event};
+use crate::channels::MailChannel;
+use crate::mail::{MailContext, Receipt};
+use crate::{ChannelError, Event};
 use async_trait::async_trait;
 use stampede_store::{Mailbox, NewMail};
 use std::sync::Arc;
@@ -22,18 +22,14 @@ impl MailboxChannel {
 }
 
 #[async_trait]
-impl Channel for MailboxChannel {
-    fn name(&self) -> &str {
-        "mailbox"
+impl MailChannel for MailboxChannel {
+    const NAME: &'static str = "mailbox";
+
+    fn links(&self) -> &MailContext {
+        &self.links
     }
 
-    fn takes(&self, _kind: &str) -> bool {
-        true
-    }
-
-    async fn send(&self, event: &Event) -> Result<(), ChannelError> {
-        let rendered = receipt::render(event, &self.links).map_err(|e| ChannelError::Rejected(e.to_string()))?;
-        let Some(mail) = rendered else { return Ok(()) };
+    async fn send_mail(&self, event: &Event, mail: Receipt) -> Result<(), ChannelError> {
         let mail = NewMail {
             event_id: event.id.clone(),
             recipient: mail.to,

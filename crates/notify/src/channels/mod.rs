@@ -2,6 +2,7 @@
 //! every channel offers the relay (`Channel`), how setting one up or sending through it
 //! fails, and one module per channel.
 
+pub mod mail_channel;
 pub mod mailbox;
 #[cfg(feature = "aws")]
 pub mod ses;
@@ -10,6 +11,7 @@ pub mod smtp;
 pub mod sns;
 pub mod webhook;
 
+pub use mail_channel::MailChannel;
 pub use mailbox::MailboxChannel;
 #[cfg(feature = "aws")]
 pub use ses::SesChannel;

@@ -1,9 +1,9 @@
 //! Amazon SES v2 (feature `aws`): customer email with plain-text and HTML parts, rendered
 //! from the same templates as the SMTP and dev-mailbox channels.
 
-use crate::mail::MailContext;
-use crate::receipt;
-use crate::{Channel, ChannelError, ConfigError, Event};
+use crate::channels::MailChannel;
+use crate::mail::{MailContext, Receipt};
+use crate::{ChannelError, ConfigError, Event};
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 
@@ -33,18 +33,14 @@ fn content(data: String) -> Result<Content, ChannelError> {
 }
 
 #[async_trait]
-impl Channel for SesChannel {
-    fn name(&self) -> &str {
-        "ses"
+impl MailChannel for SesChannel {
+    const NAME: &'static str = "ses";
+
+    fn links(&self) -> &MailContext {
+        &self.links
     }
 
-    fn takes(&self, _kind: &str) -> bool {
-        true
-    }
-
-    async fn send(&self, event: &Event) -> Result<(), ChannelError> {
-        let rendered = receipt::render(event, &self.links).map_err(|e| ChannelError::Rejected(e.to_string()))?;
-        let Some(mail) = rendered else { return Ok(()) };
+    async fn send_mail(&self, event: &Event, mail: Receipt) -> Result<(), ChannelError> {
         let message = Message::builder()
             .subject(content(mail.subject)?)
             .body(Body::builder().text(content(mail.text)?).html(content(mail.html)?).build())

@@ -1,9 +1,9 @@
 //! Customer email over SMTP: a multipart/alternative message (plain text and HTML) whose
 //! Message-ID is derived from the event id, so a resent event is recognisably the same mail.
 
+use crate::channels::MailChannel;
 use crate::mail::{MailContext, Receipt};
-use crate::receipt;
-use crate::{Channel, ChannelError, ConfigError, Event};
+use crate::{ChannelError, ConfigError, Event};
 use async_trait::async_trait;
 use lettre::message::{Mailbox as Address, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -64,18 +64,14 @@ impl SmtpChannel {
 }
 
 #[async_trait]
-impl Channel for SmtpChannel {
-    fn name(&self) -> &str {
-        "smtp"
+impl MailChannel for SmtpChannel {
+    const NAME: &'static str = "smtp";
+
+    fn links(&self) -> &MailContext {
+        &self.links
     }
 
-    fn takes(&self, _kind: &str) -> bool {
-        true
-    }
-
-    async fn send(&self, event: &Event) -> Result<(), ChannelError> {
-        let rendered = receipt::render(event, &self.links).map_err(|e| ChannelError::Rejected(e.to_string()))?;
-        let Some(mail) = rendered else { return Ok(()) };
+    async fn send_mail(&self, event: &Event, mail: Receipt) -> Result<(), ChannelError> {
         let message = self.message(event, mail)?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),

@@ -4,7 +4,7 @@
 
 use aws_sdk_sns::config::Credentials;
 use serde_json::Value;
-use stampede_domain::{Currency, Customer, LineRequest, Money, OrderRequest, Product, SaleRules};
+use stampede_domain::{Currency, Customer, LineRequest, Money, OrderRequest, Product};
 use stampede_notify::channels::sns::sdk_loader;
 use stampede_notify::channels::{SesChannel, SnsChannel};
 use stampede_notify::{Channel, Relay, RelayConfig};
@@ -64,18 +64,7 @@ impl Moto {
 /// A store with one product and one order for ana@example.com.
 async fn shop(dir: &std::path::Path) -> (Arc<SqliteStore>, String) {
     let store = Arc::new(SqliteStore::open(SqliteConfig::in_dir(dir)).unwrap());
-    let product = Product {
-        id: "calzone".into(),
-        name: "Calzone".into(),
-        description: String::new(),
-        category: "pizza".into(),
-        base_price: Money::new(1250, Currency::USD),
-        option_groups: vec![],
-        sale: SaleRules::default(),
-        image: None,
-        archived: false,
-        stock_shards: 1,
-    };
+    let product = Product::new("calzone", "Calzone", "pizza", Money::new(1250, Currency::USD));
     store.create_product(product, 10).await.unwrap();
     let customer = Customer::with_email("ana@example.com", Some("Ana")).unwrap();
     let request = OrderRequest::new(customer, vec![LineRequest::new("calzone", 2, BTreeMap::new()).unwrap()]).unwrap();

@@ -131,7 +131,7 @@ async fn seed(store: &dyn Store) -> anyhow::Result<()> {
     if !store.products().await?.is_empty() {
         return Ok(());
     }
-    match crate::seed::demo_shop(store).await {
+    match stampede_store::seed::demo_shop(store).await {
         Ok(count) => tracing::info!(products = count, "seeded the demo shop"),
         Err(StoreError::Conflict(_)) => tracing::info!("another instance is seeding the demo shop"),
         Err(e) => return Err(e).context("seeding the demo shop"),

@@ -1,8 +1,11 @@
 //! The real `stampede` binary: starts on a fresh data dir, seeds, serves, keeps data across restarts.
 
+use crate::common::PASSWORD;
+use crate::common::browser::{Browser, form_token};
 use crate::common::process::Server;
 use serde_json::Value;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 fn start(dir: &std::path::Path, extra: &[&str]) -> Server {
     Server::start(dir, extra)
@@ -204,4 +207,64 @@ fn an_unknown_shop_time_zone_stops_the_binary_with_a_clear_message() {
     let help = Command::new(env!("CARGO_BIN_EXE_stampede")).arg("--help").output().unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(help.contains("STAMPEDE_SHOP_TIMEZONE") && help.contains("STAMPEDE_KITCHEN_CAN_CANCEL"), "{help}");
+}
+
+#[tokio::test]
+async fn create_user_on_the_real_binary_never_accepts_a_weak_or_default_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], password: Option<&str>, stdin: &str| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"));
+        cmd.args(["admin", "create-user", "--data-dir"]).arg(dir.path()).args(args);
+        cmd.env_remove("STAMPEDE_USER_PASSWORD");
+        if let Some(p) = password {
+            cmd.env("STAMPEDE_USER_PASSWORD", p);
+        }
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let empty = run(&["--email", "boss@example.com", "--role", "admin"], None, "");
+    assert!(!empty.status.success(), "no password, no account");
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("at least 10 characters"));
+    let made = run(&["--email", "boss@example.com", "--role", "admin"], Some(PASSWORD), "");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(String::from_utf8_lossy(&made.stdout).contains("created admin account boss@example.com"));
+    let cook = run(&["--email", "cook@example.com", "--role", "kitchen"], None, "a kitchen passphrase\n");
+    assert!(cook.status.success(), "password from stdin: {}", String::from_utf8_lossy(&cook.stderr));
+    let again = run(&["--email", "BOSS@example.com", "--role", "kitchen"], Some(PASSWORD), "");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has an account"));
+
+    let server = Server::start(dir.path(), &["--cookie-secure", "true"]);
+    let mut browser = Browser::new(&server.base);
+    let page = browser.get("/sign-in").await;
+    let csrf = page.set_cookies.iter().find(|c| c.starts_with("__Host-csrf=")).expect("a host-only CSRF cookie");
+    assert!(csrf.contains("; Secure"), "{csrf}");
+    let token = form_token(&page.html);
+    let signed_in = browser
+        .post_raw("/sign-in", &[("email", "cook@example.com"), ("password", "a kitchen passphrase"), ("_csrf", &token)])
+        .await;
+    assert_eq!((signed_in.status, signed_in.location.as_deref()), (303, Some("/admin")));
+    let session = signed_in.set_cookies.iter().find(|c| c.starts_with("__Host-session=")).unwrap();
+    assert!(session.contains("; Secure") && session.contains("HttpOnly"), "{session}");
+    assert_eq!(browser.get("/admin/orders").await.status, 200);
+    assert_eq!(browser.get("/admin/products").await.status, 403, "kitchen staff cannot edit products");
+}
+
+#[tokio::test]
+async fn an_open_stock_stream_does_not_hold_up_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let mut stream = reqwest::get(server.url("/api/stock/events")).await.unwrap();
+    assert!(stream.chunk().await.unwrap().is_some(), "the stream is open");
+    let started = Instant::now();
+    let log = server.log.clone();
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert!(status.success(), "{status}; the server's log:\n{}", log.lock().unwrap().join("\n"));
+    assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
+    assert!(tokio::time::timeout(Duration::from_secs(1), stream.chunk()).await.is_ok(), "the stream ended");
 }

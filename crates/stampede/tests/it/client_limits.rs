@@ -1,7 +1,9 @@
 //! Slow and excess clients against the real binary: a client that trickles its headers is
-//! cut off, connections past the cap wait, oversized headers are refused.
+//! cut off, connections past the cap wait, oversized headers are refused, a stalled body
+//! gets 408, and a client address over `--order-rate-per-ip` gets 429.
 
 use crate::common::process::Server;
+use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -65,4 +67,52 @@ fn oversized_headers_are_refused() {
     let n = stream.read(&mut buf).unwrap_or(0);
     let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(n == 0 || answer.starts_with("HTTP/1.1 431"), "got {answer:?}");
+}
+
+#[tokio::test]
+async fn a_client_address_over_its_rate_gets_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--order-rate-per-ip", "1", "--order-burst-per-ip", "3"]);
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let body = json!({"userId": format!("u{i}"), "productId": "cola", "quantity": 1});
+        statuses.push(client.post(server.url("/api/orders")).json(&body).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(&statuses[..3], &[201, 201, 201]);
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+}
+
+/// Sends `request` raw and returns the whole answer (the server closes after errors).
+fn raw(base: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_stalled_body_is_408_problem_json_and_transport_errors_stay_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--read-timeout-secs", "1"]);
+    // Headers promise 200 bytes; the body stops after a few and the client waits.
+    let stalled = b"POST /api/orders HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"userId\": ";
+    let answer = raw(&server.base, stalled);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("content-type: application/problem+json"), "{answer}");
+    assert!(answer.contains("/problems/request-timeout"), "{answer}");
+    // What hyper refuses before any handler runs is still a 4xx, never a 5xx (its bodies are
+    // empty: see docs/api.md, Errors).
+    for (request, status) in [
+        (&b"GARBAGE\r\n\r\n"[..], "400"),
+        (&b"POST /api/orders HTTP/1.1\r\nHost: shop\r\nContent-Length: nope\r\n\r\n"[..], "400"),
+    ] {
+        let answer = raw(&server.base, request);
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
+    }
+    let huge = format!("GET /healthz HTTP/1.1\r\nHost: shop\r\nX-Big: {}\r\n\r\n", "a".repeat(20 * 1024));
+    let answer = raw(&server.base, huge.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
 }

@@ -73,7 +73,7 @@ fn pizza_order() -> Value {
             {"productId": "margherita", "quantity": 2, "options": {"size": "large", "crust": "stuffed", "toppings": ["basil", "olives"]}},
             {"productId": "cola", "quantity": 3}
         ],
-        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"}
+        "fulfilment": delivery()
     })
 }
 

@@ -3,7 +3,7 @@
 //! and the last-admin rule are shared with SQLite (`crate::accounts`).
 
 use super::{PostgresStore, pg_error};
-use crate::accounts::{LINK_SWEEP_AFTER, USER_COLUMNS, UserRow, keep_an_admin, to_user};
+use crate::accounts::{LINK_SWEEP_AFTER, USER_COLUMNS, UserRow, email_taken, keep_an_admin, to_user};
 use crate::clock::now_millis;
 use crate::{
     Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
@@ -42,16 +42,7 @@ async fn active_admins(tx: &Transaction<'_>) -> Result<i64, StoreError> {
 #[async_trait]
 impl Accounts for PostgresStore {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
-        let created = User {
-            id: uuid::Uuid::now_v7().to_string(),
-            email: user.email.to_lowercase(),
-            name: user.name,
-            role: user.role,
-            created_at: now_millis(),
-            email_verified: user.email_verified,
-            active: true,
-            must_change_password: false,
-        };
+        let (created, password_hash) = user.into_user();
         let inserted = self
             .client()
             .await?
@@ -63,7 +54,7 @@ impl Accounts for PostgresStore {
                     &created.email,
                     &created.name,
                     &created.role.as_str(),
-                    &user.password_hash,
+                    &password_hash,
                     &created.created_at,
                     &created.email_verified,
                 ],
@@ -71,9 +62,7 @@ impl Accounts for PostgresStore {
             .await;
         match inserted {
             Ok(_) => Ok(created),
-            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                Err(StoreError::Conflict(format!("an account for {} already exists", created.email)))
-            }
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(email_taken(&created.email)),
             Err(e) => Err(pg_error(e)),
         }
     }

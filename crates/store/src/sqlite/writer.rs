@@ -172,16 +172,12 @@ impl Writer {
         }
     }
 
+    /// Commits one batch and answers each command: orders that waited past `max_wait` are
+    /// turned away first; if the batch fails as a whole it is run again with a savepoint
+    /// per command, so one bad command cannot sink the others.
     fn commit_batch(&mut self, batch: &mut Vec<Command>) {
         let now = now_millis();
-        let (expired, live): (Vec<Command>, Vec<Command>) = batch
-            .drain(..)
-            .partition(|c| matches!(c, Command::Place { enqueued, .. } if enqueued.elapsed() > self.max_wait));
-        for cmd in expired {
-            if let Command::Place { reply, .. } = cmd {
-                answer(reply, Err(StoreError::Busy { retry_after: self.retry_after }));
-            }
-        }
+        let live = self.turn_away_expired(batch);
         if live.is_empty() {
             return;
         }
@@ -202,128 +198,56 @@ impl Writer {
         };
         self.keys.extend(committed.new_keys.iter().map(String::as_str));
         self.publish(&committed.stock, committed.created);
-        let events_written = committed.outcomes.iter().any(|o| {
-            matches!(o, Outcome::Place(Ok(p)) if !p.replayed)
-                || matches!(o, Outcome::Cancel(Ok(_)) | Outcome::Retry(Ok(true)))
-        });
-        if events_written {
+        if committed.outcomes.iter().any(Outcome::wrote_event) {
             // Wakes the outbox relay.
             self.outbox_changes.send_modify(|version| *version += 1);
         }
         for (cmd, outcome) in live.into_iter().zip(committed.outcomes) {
-            match (cmd, outcome) {
-                (Command::Place { reply, .. }, Outcome::Place(r)) => answer(reply, r),
-                (Command::Cancel { reply, .. } | Command::SetStatus { reply, .. }, Outcome::Cancel(r)) => {
-                    answer(reply, r)
-                }
-                (Command::ClaimEvents { reply, .. }, Outcome::Claim(r)) => answer(reply, r),
-                (Command::SettleEvent { reply, .. }, Outcome::Settle(r)) => answer(reply, r),
-                (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
-                (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
-                (Command::PruneHistory { reply, .. }, Outcome::Prune(r)) => answer(reply, r),
-                (Command::JoinLines { reply, .. }, Outcome::Join(r)) => answer(reply, r),
-                (Command::SaveRoom { reply, .. }, Outcome::Room(r)) => answer(reply, r),
-                (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
-                (
-                    Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. },
-                    Outcome::EditProduct(r),
-                ) => answer(reply, r),
-                (cmd, _) => fail(cmd, "internal: outcome out of step with its command"),
+            reply(cmd, outcome);
+        }
+    }
+
+    /// Answers `Busy` to the orders that waited in the queue longer than `max_wait` (their
+    /// client has likely given up) and returns the rest of `batch`, in order.
+    fn turn_away_expired(&self, batch: &mut Vec<Command>) -> Vec<Command> {
+        let (expired, live): (Vec<Command>, Vec<Command>) = batch
+            .drain(..)
+            .partition(|c| matches!(c, Command::Place { enqueued, .. } if enqueued.elapsed() > self.max_wait));
+        for cmd in expired {
+            if let Command::Place { reply, .. } = cmd {
+                answer(reply, Err(StoreError::Busy { retry_after: self.retry_after }));
             }
         }
+        live
     }
 
     /// Runs `batch` in one transaction and commits it. With `Isolation::Batch`, an engine
     /// error in any command aborts the whole transaction (nothing is written) and is returned.
     fn execute(&mut self, batch: &[Command], now: Millis, isolation: Isolation) -> Result<Committed, StoreError> {
-        let mut tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut committed = Committed {
-            outcomes: Vec::with_capacity(batch.len()),
-            new_keys: HashSet::new(),
-            created: Vec::new(),
-            stock: Vec::new(),
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut run = BatchTx {
+            tx: Isolated { tx, isolation },
+            now,
+            definitions: &mut self.definitions,
+            keys: &self.keys,
+            stock: BatchStock::default(),
+            committed: Committed {
+                outcomes: Vec::with_capacity(batch.len()),
+                new_keys: HashSet::new(),
+                created: Vec::new(),
+                stock: Vec::new(),
+            },
         };
-        let mut stock = BatchStock::default();
         for cmd in batch {
-            let outcome = match cmd {
-                Command::Place { order, .. } => {
-                    let defs = &self.definitions;
-                    // Only a key that may have been used before needs a lookup: committed
-                    // keys are in memory, this batch's are in `new_keys`.
-                    let seen = order
-                        .idempotency
-                        .as_ref()
-                        .is_some_and(|i| self.keys.may_contain(&i.key) || committed.new_keys.contains(&i.key));
-                    let result = run(&mut tx, isolation, |c| apply::place(c, defs, order, seen, &mut stock, now));
-                    if let (Ok(placed), Some(idem)) = (&result, &order.idempotency)
-                        && !placed.replayed
-                    {
-                        committed.new_keys.insert(idem.key.clone());
-                    }
-                    Outcome::Place(result)
-                }
-                Command::Cancel { id, .. } => {
-                    Outcome::Cancel(run(&mut tx, isolation, |c| apply::cancel(c, id, &mut stock, now)))
-                }
-                Command::SetStatus { id, next, .. } => {
-                    Outcome::Cancel(run(&mut tx, isolation, |c| apply::set_status(c, id, *next, &mut stock, now)))
-                }
-                Command::ClaimEvents { claim, .. } => {
-                    Outcome::Claim(run(&mut tx, isolation, |c| outbox_rows::claim(c, claim, now)))
-                }
-                Command::SettleEvent { id, token, outcome, .. } => {
-                    Outcome::Settle(run(&mut tx, isolation, |c| outbox_rows::settle(c, id, token, outcome, now)))
-                }
-                Command::RetryEvent { id, .. } => {
-                    Outcome::Retry(run(&mut tx, isolation, |c| outbox_rows::retry(c, id, now)))
-                }
-                Command::StoreMail { mail, .. } => {
-                    Outcome::Mail(run(&mut tx, isolation, |c| outbox_rows::store_mail(c, mail, now)))
-                }
-                Command::PruneHistory { before, limit, .. } => {
-                    Outcome::Prune(run(&mut tx, isolation, |c| outbox_rows::prune(c, *before, *limit)))
-                }
-                Command::JoinLines { entries, .. } => Outcome::Join(run(&mut tx, isolation, |c| {
-                    entries.iter().map(|e| line_rows::join(c, e)).collect::<Result<Vec<_>, _>>()
-                })),
-                Command::SaveRoom { product_id, state, .. } => {
-                    Outcome::Room(run(&mut tx, isolation, |c| line_rows::save_room(c, product_id, state)))
-                }
-                Command::CreateProduct { product, stock, .. } => {
-                    let result = run(&mut tx, isolation, |c| apply::create_product(c, product, *stock, now));
-                    if let Ok(view) = &result {
-                        // Visible to later commands of this batch; reloaded if the batch fails.
-                        self.definitions.insert(product.id.clone(), product.clone());
-                        committed.created.push(view.clone());
-                    }
-                    Outcome::CreateProduct(result)
-                }
-                Command::UpdateProduct { product, .. } => {
-                    let result =
-                        run(&mut tx, isolation, |c| catalog_edits::update_product(c, product, &mut stock, now));
-                    if let Ok(view) = &result {
-                        self.definitions.insert(product.id.clone(), product.clone());
-                        committed.created.push(view.clone());
-                    }
-                    Outcome::EditProduct(result)
-                }
-                Command::AdjustStock { id, delta, .. } => {
-                    let defs = &self.definitions;
-                    Outcome::EditProduct(run(&mut tx, isolation, |c| {
-                        catalog_edits::adjust_stock(c, defs, id, *delta, &mut stock)
-                    }))
-                }
-            };
+            let outcome = run.apply(cmd);
             if isolation == Isolation::Batch
                 && let Some(e) = engine_error(&outcome)
             {
                 return Err(StoreError::Backend(e.to_owned()));
             }
-            committed.outcomes.push(outcome);
+            run.committed.outcomes.push(outcome);
         }
-        committed.stock = stock.flush(&tx, now)?;
-        tx.commit()?;
-        Ok(committed)
+        run.commit()
     }
 
     /// Makes committed stock and products visible to readers and the fast path.
@@ -351,6 +275,126 @@ impl Writer {
     }
 }
 
+/// One batch's open transaction and what it has done so far.
+struct BatchTx<'w> {
+    tx: Isolated<'w>,
+    now: Millis,
+    /// The writer's product definitions: products created or edited in this batch are
+    /// visible to its later commands (reloaded if the batch fails).
+    definitions: &'w mut HashMap<String, Product>,
+    keys: &'w super::committed_keys::CommittedKeys,
+    stock: BatchStock,
+    committed: Committed,
+}
+
+impl BatchTx<'_> {
+    /// Runs one command (in its own savepoint under `Isolation::PerCommand`).
+    fn apply(&mut self, cmd: &Command) -> Outcome {
+        let now = self.now;
+        match cmd {
+            Command::Place { order, .. } => Outcome::Place(self.place(order)),
+            Command::Cancel { id, .. } => Outcome::Cancel(self.tx.run(|c| apply::cancel(c, id, &mut self.stock, now))),
+            Command::SetStatus { id, next, .. } => {
+                Outcome::Cancel(self.tx.run(|c| apply::set_status(c, id, *next, &mut self.stock, now)))
+            }
+            Command::ClaimEvents { claim, .. } => Outcome::Claim(self.tx.run(|c| outbox_rows::claim(c, claim, now))),
+            Command::SettleEvent { id, token, outcome, .. } => {
+                Outcome::Settle(self.tx.run(|c| outbox_rows::settle(c, id, token, outcome, now)))
+            }
+            Command::RetryEvent { id, .. } => Outcome::Retry(self.tx.run(|c| outbox_rows::retry(c, id, now))),
+            Command::StoreMail { mail, .. } => Outcome::Mail(self.tx.run(|c| outbox_rows::store_mail(c, mail, now))),
+            Command::PruneHistory { before, limit, .. } => {
+                Outcome::Prune(self.tx.run(|c| outbox_rows::prune(c, *before, *limit)))
+            }
+            Command::JoinLines { entries, .. } => Outcome::Join(
+                self.tx.run(|c| entries.iter().map(|e| line_rows::join(c, e)).collect::<Result<Vec<_>, _>>()),
+            ),
+            Command::SaveRoom { product_id, state, .. } => {
+                Outcome::Room(self.tx.run(|c| line_rows::save_room(c, product_id, state)))
+            }
+            Command::CreateProduct { product, stock: units, .. } => {
+                let result = self.tx.run(|c| apply::create_product(c, product, *units, now));
+                Outcome::CreateProduct(self.defined(product, result))
+            }
+            Command::UpdateProduct { product, .. } => {
+                let result = self.tx.run(|c| catalog_edits::update_product(c, product, &mut self.stock, now));
+                Outcome::EditProduct(self.defined(product, result))
+            }
+            Command::AdjustStock { id, delta, .. } => {
+                let (defs, stock) = (&*self.definitions, &mut self.stock);
+                Outcome::EditProduct(self.tx.run(|c| catalog_edits::adjust_stock(c, defs, id, *delta, stock)))
+            }
+        }
+    }
+
+    /// Places one order, noting its idempotency key so a repeat later in the batch replays.
+    fn place(&mut self, order: &Placing) -> Result<Placed, StoreError> {
+        // Only a key that may have been used before needs a lookup: committed keys are in
+        // memory, this batch's are in `new_keys`.
+        let new_keys = &mut self.committed.new_keys;
+        let seen =
+            order.idempotency.as_ref().is_some_and(|i| self.keys.may_contain(&i.key) || new_keys.contains(&i.key));
+        let (defs, stock, now) = (&*self.definitions, &mut self.stock, self.now);
+        let result = self.tx.run(|c| apply::place(c, defs, order, seen, stock, now));
+        if let (Ok(placed), Some(idem)) = (&result, &order.idempotency)
+            && !placed.replayed
+        {
+            new_keys.insert(idem.key.clone());
+        }
+        result
+    }
+
+    /// After a product was created or edited: its definition serves the rest of the batch
+    /// and its view is published once the batch commits.
+    fn defined(
+        &mut self,
+        product: &Product,
+        result: Result<ProductView, StoreError>,
+    ) -> Result<ProductView, StoreError> {
+        if let Ok(view) = &result {
+            self.definitions.insert(product.id.clone(), product.clone());
+            self.committed.created.push(view.clone());
+        }
+        result
+    }
+
+    /// Writes the stock levels the batch changed and commits.
+    fn commit(mut self) -> Result<Committed, StoreError> {
+        self.committed.stock = self.stock.flush(&self.tx.tx, self.now)?;
+        self.tx.tx.commit()?;
+        Ok(self.committed)
+    }
+}
+
+impl Outcome {
+    /// Whether the command wrote an outbox event (a new order, a cancel or status change,
+    /// an event put back in the queue), so the relay has work.
+    fn wrote_event(&self) -> bool {
+        matches!(self, Outcome::Place(Ok(p)) if !p.replayed)
+            || matches!(self, Outcome::Cancel(Ok(_)) | Outcome::Retry(Ok(true)))
+    }
+}
+
+/// Sends a committed command its result.
+fn reply(cmd: Command, outcome: Outcome) {
+    match (cmd, outcome) {
+        (Command::Place { reply, .. }, Outcome::Place(r)) => answer(reply, r),
+        (Command::Cancel { reply, .. } | Command::SetStatus { reply, .. }, Outcome::Cancel(r)) => answer(reply, r),
+        (Command::ClaimEvents { reply, .. }, Outcome::Claim(r)) => answer(reply, r),
+        (Command::SettleEvent { reply, .. }, Outcome::Settle(r)) => answer(reply, r),
+        (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
+        (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
+        (Command::PruneHistory { reply, .. }, Outcome::Prune(r)) => answer(reply, r),
+        (Command::JoinLines { reply, .. }, Outcome::Join(r)) => answer(reply, r),
+        (Command::SaveRoom { reply, .. }, Outcome::Room(r)) => answer(reply, r),
+        (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
+        (Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. }, Outcome::EditProduct(r)) => {
+            answer(reply, r)
+        }
+        (cmd, _) => fail(cmd, "internal: outcome out of step with its command"),
+    }
+}
+
 /// The engine error a command failed with, if that is how it failed.
 fn engine_error(outcome: &Outcome) -> Option<&str> {
     match outcome {
@@ -368,26 +412,32 @@ fn engine_error(outcome: &Outcome) -> Option<&str> {
     }
 }
 
-/// Runs `f` directly, or inside a savepoint that is released on success and rolled back on
-/// error. The statements are cached: rusqlite's `Savepoint` re-parses its SQL on every use.
-fn run<T>(
-    tx: &mut rusqlite::Transaction<'_>,
+/// A batch's transaction and how its commands are isolated in it.
+struct Isolated<'w> {
+    tx: rusqlite::Transaction<'w>,
     isolation: Isolation,
-    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    if isolation == Isolation::Batch {
-        return f(tx);
-    }
-    tx.prepare_cached("SAVEPOINT one_command")?.execute([])?;
-    match f(tx) {
-        Ok(value) => {
-            tx.prepare_cached("RELEASE one_command")?.execute([])?;
-            Ok(value)
+}
+
+impl Isolated<'_> {
+    /// Runs `f` directly, or inside a savepoint that is released on success and rolled back
+    /// on error. The statements are cached: rusqlite's `Savepoint` re-parses its SQL on
+    /// every use.
+    fn run<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let tx = &self.tx;
+        if self.isolation == Isolation::Batch {
+            return f(tx);
         }
-        Err(e) => {
-            tx.prepare_cached("ROLLBACK TO one_command")?.execute([])?;
-            tx.prepare_cached("RELEASE one_command")?.execute([])?;
-            Err(e)
+        tx.prepare_cached("SAVEPOINT one_command")?.execute([])?;
+        match f(tx) {
+            Ok(value) => {
+                tx.prepare_cached("RELEASE one_command")?.execute([])?;
+                Ok(value)
+            }
+            Err(e) => {
+                tx.prepare_cached("ROLLBACK TO one_command")?.execute([])?;
+                tx.prepare_cached("RELEASE one_command")?.execute([])?;
+                Err(e)
+            }
         }
     }
 }

@@ -2,30 +2,16 @@
 //! (`conformance/backoffice_checks.rs`): edits and stock adjustments go through the writer
 //! and survive a restart.
 
-use stampede_domain::{Currency, Money, Product, SaleRules};
+use crate::conformance::checks::product;
+use stampede_domain::Product;
 use stampede_store::{Backoffice, SqliteConfig, SqliteStore, Store};
-
-fn product(id: &str) -> Product {
-    Product {
-        id: id.into(),
-        name: id.into(),
-        description: String::new(),
-        category: "pizza".into(),
-        base_price: Money::new(500, Currency::USD),
-        option_groups: vec![],
-        sale: SaleRules::default(),
-        image: None,
-        archived: false,
-        stock_shards: 1,
-    }
-}
 
 #[tokio::test]
 async fn edits_and_stock_adjustments_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(SqliteConfig::in_dir(dir.path())).unwrap();
-    store.create_product(product("p"), 10).await.unwrap();
-    let edited = Product { name: "Pizza".into(), ..product("p") };
+    store.create_product(product("p", 1), 10).await.unwrap();
+    let edited = Product { name: "Pizza".into(), ..product("p", 1) };
     store.update_product(edited.clone()).await.unwrap();
     store.adjust_stock("p", -7).await.unwrap();
     drop(store);

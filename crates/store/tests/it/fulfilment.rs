@@ -1,25 +1,12 @@
 //! Pickup or delivery is stored with the order, survives a restart, and is part of what an
 //! idempotency key is bound to; orders placed without it read back as before.
 
-use stampede_domain::{
-    Currency, Customer, DeliveryAddress, Fulfilment, LineRequest, Money, OrderRequest, Product, SaleRules,
-};
+use stampede_domain::{Currency, Customer, DeliveryAddress, Fulfilment, LineRequest, Money, OrderRequest, Product};
 use stampede_store::{PlaceOrder, SqliteConfig, SqliteStore, Store, StoreError};
 use std::collections::BTreeMap;
 
 fn pizza() -> Product {
-    Product {
-        id: "pizza".into(),
-        name: "Pizza".into(),
-        description: String::new(),
-        category: "pizza".into(),
-        base_price: Money::new(1000, Currency::USD),
-        option_groups: vec![],
-        sale: SaleRules::default(),
-        image: None,
-        archived: false,
-        stock_shards: 1,
-    }
+    Product::new("pizza", "Pizza", "pizza", Money::new(1000, Currency::USD))
 }
 
 fn order(fulfilment: Option<Fulfilment>, key: &str) -> PlaceOrder {

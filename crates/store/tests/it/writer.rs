@@ -1,23 +1,9 @@
 //! The SQLite store's writer against a real database file: batch fallback, restarts, signals.
 
-use stampede_domain::{Currency, Customer, LineRequest, Money, OrderRequest, Product, SaleRules};
+use crate::conformance::checks::product;
+use stampede_domain::{Customer, LineRequest, OrderRequest};
 use stampede_store::{PlaceOrder, SqliteConfig, SqliteStore, Store, StoreError};
 use std::collections::BTreeMap;
-
-fn product(id: &str) -> Product {
-    Product {
-        id: id.into(),
-        name: id.into(),
-        description: String::new(),
-        category: "flash-sale".into(),
-        base_price: Money::new(500, Currency::USD),
-        option_groups: vec![],
-        sale: SaleRules::default(),
-        image: None,
-        archived: false,
-        stock_shards: 1,
-    }
-}
 
 fn order(customer: &str, product: &str, qty: i64, key: Option<&str>) -> PlaceOrder {
     let line = LineRequest::new(product, qty, BTreeMap::new()).unwrap();
@@ -33,7 +19,7 @@ fn open(dir: &std::path::Path) -> SqliteStore {
 async fn an_engine_error_in_one_order_spares_the_rest_of_its_batch() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    store.create_product(product("p"), 100).await.unwrap();
+    store.create_product(product("p", 1), 100).await.unwrap();
     // An order row the store never saw, holding key `taken`: the writer believes the key is
     // new, so its insert hits the UNIQUE constraint mid-order.
     let conn = rusqlite::Connection::open(dir.path().join("stampede.db")).unwrap();
@@ -69,7 +55,7 @@ async fn a_reopened_store_keeps_orders_stock_and_idempotency_keys() {
     let dir = tempfile::tempdir().unwrap();
     let first_id = {
         let store = open(dir.path());
-        store.create_product(product("p"), 2).await.unwrap();
+        store.create_product(product("p", 1), 2).await.unwrap();
         let placed = store.place_order(order("a", "p", 1, Some("k1"))).await.unwrap();
         store.place_order(order("b", "p", 1, None)).await.unwrap();
         placed.order.id
@@ -89,7 +75,7 @@ async fn stock_changes_tick_after_commits_that_move_stock() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let mut changes = store.stock_changes();
-    store.create_product(product("p"), 5).await.unwrap();
+    store.create_product(product("p", 1), 5).await.unwrap();
     assert!(changes.has_changed().unwrap());
     changes.mark_unchanged();
     let _ = store.place_order(order("a", "p", 9, None)).await.unwrap_err();
@@ -109,7 +95,7 @@ async fn sustained_orders(dir: &std::path::Path, restart_frames: i64, secs: u64)
         ..SqliteConfig::in_dir(dir)
     };
     let store = std::sync::Arc::new(SqliteStore::open(config).unwrap());
-    store.create_product(product("p"), 10_000_000).await.unwrap();
+    store.create_product(product("p", 1), 10_000_000).await.unwrap();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for t in 0..32 {
@@ -149,7 +135,7 @@ async fn history_pruning_deletes_old_delivered_events_and_mail_in_steps_and_keep
     use stampede_store::{Claim, Mailbox, NewMail, Outbox, Settlement};
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    store.create_product(product("p"), 100).await.unwrap();
+    store.create_product(product("p", 1), 100).await.unwrap();
     for i in 0..6 {
         store.place_order(order(&format!("c{i}"), "p", 1, None)).await.unwrap();
     }

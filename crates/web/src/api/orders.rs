@@ -3,7 +3,7 @@
 use super::dto::{OrderDto, OrderPageDto};
 use super::order_body::PlaceOrderBody;
 use super::queue;
-use super::refusals::JsonBodyRefusals;
+use super::refusals::{JsonBodyRefusals, RetryLaterRefusals};
 use crate::auth::order_access::{self, OrderViewer};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{AppState, Problem, telemetry};
@@ -37,10 +37,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
         (status = 409, description = "Out of stock, sale not open or ended, customer limit reached", body = Problem),
         JsonBodyRefusals,
         (status = 422, description = "Invalid fields, unknown option, quantity out of range, key reused with another body, a delivery without `fulfilment.phone`, or a `fulfilment.slot` the shop does not offer (past, too soon, beyond tomorrow, outside the opening hours, off the quarter hours; any slot where no opening hours are set)", body = Problem),
-        (status = 429, description = "Too many orders from this address or customer: retry after `Retry-After` seconds", body = Problem,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Order queue full: retry after `Retry-After` seconds", body = Problem,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        RetryLaterRefusals,
     ))]
 pub async fn place_order(
     State(app): State<AppState>,

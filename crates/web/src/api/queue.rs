@@ -3,6 +3,7 @@
 //! The rules live in the domain (`stampede_domain::waiting_room`), the line in the store.
 
 use super::order_body::CustomerBody;
+use super::refusals::{JsonBodyRefusals, RetryLaterRefusals};
 use crate::extract::{ApiJson, ApiPath};
 use crate::timefmt::rfc3339;
 use crate::{AppState, Problem};
@@ -246,13 +247,9 @@ fn now_micros() -> i64 {
         (status = 400, description = "Malformed JSON", body = Problem),
         (status = 404, description = "Unknown product", body = Problem),
         (status = 409, description = "No waiting room for this product, the line is not open yet, or the sale has ended", body = Problem),
-        (status = 413, description = "Body over 64 KiB", body = Problem),
-        (status = 415, description = "Body is not JSON", body = Problem),
+        JsonBodyRefusals,
         (status = 422, description = "Invalid customer", body = Problem),
-        (status = 429, description = "Too many joins from this address or customer: retry after `Retry-After` seconds", body = Problem,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Busy: retry after `Retry-After` seconds", body = Problem,
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        RetryLaterRefusals,
     ))]
 pub async fn join_queue(
     State(app): State<AppState>,

@@ -22,3 +22,21 @@ pub enum JsonBodyRefusals {
     #[response(status = 415, description = "Body is not JSON")]
     NotJson(Problem),
 }
+
+/// Refusals that say when to come back: the rate limits (`rate_limit`) and a full write
+/// queue (`problem::busy`), both with `Retry-After`.
+#[derive(IntoResponses)]
+pub enum RetryLaterRefusals {
+    #[response(
+        status = 429,
+        description = "Too many from this address or customer: retry after `Retry-After` seconds",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))
+    )]
+    TooMany(Problem),
+    #[response(
+        status = 503,
+        description = "Busy, the write queue is full: retry after `Retry-After` seconds",
+        headers(("Retry-After" = u64, description = "Seconds to wait"))
+    )]
+    Busy(Problem),
+}

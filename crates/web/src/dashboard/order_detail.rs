@@ -5,10 +5,10 @@
 
 use super::cancel::{may_cancel, refusal_or_confirmation};
 use super::orders::staff_label;
-use super::page::{AdminError, AdminShell, auth};
+use super::page::{AdminError, AdminShell, ConfirmForm, Done, auth, redirect_done};
 use crate::AppState;
 use crate::auth::guard::Staff;
-use crate::storefront::{OrderView, render, see_other};
+use crate::storefront::{OrderView, render};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -80,12 +80,6 @@ pub fn actions(order: &Order) -> Vec<Action> {
         .collect()
 }
 
-/// `?done=<status>` after a change, for the confirmation line.
-#[derive(Deserialize)]
-pub struct Done {
-    done: Option<String>,
-}
-
 fn page(app: &AppState, staff: &User, order: &Order, notice: Option<String>, error: Option<String>) -> OrderPage {
     let view = OrderView::new(order);
     let cancel = match (order.status.can_become(OrderStatus::Cancelled), may_cancel(&app.shop, staff.role)) {
@@ -129,9 +123,9 @@ pub async fn show(
 pub struct StatusForm {
     #[serde(default)]
     status: String,
-    /// `yes` when a cancel was confirmed (see `cancel`).
-    #[serde(default)]
-    confirm: String,
+    /// A cancel sent here is confirmed like the cancel button's (see `cancel`).
+    #[serde(flatten)]
+    cancel: ConfirmForm,
 }
 
 /// `POST /admin/orders/{id}/status`: moves the order, audits it, and shows it again. A
@@ -144,7 +138,7 @@ pub async fn set_status(
 ) -> Result<Response, AdminError> {
     let current = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
     match OrderStatus::parse(&form.status) {
-        Some(OrderStatus::Cancelled) => confirm_then_cancel(&app, &staff, current, form.confirm == "yes").await,
+        Some(OrderStatus::Cancelled) => confirm_then_cancel(&app, &staff, current, form.cancel.confirmed()).await,
         Some(next) => change_status(&app, &staff, current, next).await,
         None => Ok(render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -153,22 +147,15 @@ pub async fn set_status(
     }
 }
 
-/// The cancel form; `confirm=yes` once the person has said they mean it.
-#[derive(Deserialize)]
-pub struct CancelForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST /admin/orders/{id}/cancel`.
 pub async fn cancel(
     State(app): State<AppState>,
     Staff(staff): Staff,
     Path(id): Path<String>,
-    Form(form): Form<CancelForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AdminError> {
     let order = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
-    confirm_then_cancel(&app, &staff, order, form.confirm == "yes").await
+    confirm_then_cancel(&app, &staff, order, form.confirmed()).await
 }
 
 /// Cancels `order` once `staff` may and has confirmed (see `cancel::refusal_or_confirmation`).
@@ -201,7 +188,7 @@ pub(super) async fn change_status(
         Ok(order) => {
             let detail = format!("{} → {}", current.status.as_str(), order.status.as_str());
             auth.audit(staff, "order.status", &id, detail).await;
-            Ok(see_other(&format!("/admin/orders/{id}?done={}", order.status.as_str()), None))
+            Ok(redirect_done(&format!("/admin/orders/{id}"), "done", order.status.as_str()))
         }
         Err(StoreError::InvalidTransition { from, to, .. }) => {
             // Someone else moved it first: show where it is now.

@@ -5,6 +5,7 @@ use crate::storefront::message_page;
 use crate::{AppState, storefront};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use stampede_store::{Role, StoreError, User};
 use std::sync::Arc;
 
@@ -92,4 +93,33 @@ impl IntoResponse for AdminError {
 /// The accounts layer; the dashboard is only mounted when it is on.
 pub fn auth(app: &AppState) -> Result<&Arc<Auth>, AdminError> {
     app.auth.as_ref().ok_or(AdminError::NotFound("page"))
+}
+
+/// The form behind a button that cannot be undone (cancel an order, remove a staff
+/// account): `confirm=yes` once the person has said they mean it, by the script's
+/// `confirm()` or, without JavaScript, on the confirmation page.
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+impl ConfirmForm {
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
+}
+
+/// After a change, the dashboard redirects (303, post/redirect/get) to the page that shows
+/// the result, naming what happened in the query (`?done=saved`, `?removed=<email>`) for
+/// that page's confirmation line. `what` is URL-encoded.
+pub fn redirect_done(path: &str, key: &str, what: &str) -> Response {
+    let what: String = form_urlencoded::byte_serialize(what.as_bytes()).collect();
+    storefront::see_other(&format!("{path}?{key}={what}"), None)
+}
+
+/// `?done=<what>` on a page a change redirected to (see [`redirect_done`]).
+#[derive(Deserialize)]
+pub struct Done {
+    pub done: Option<String>,
 }

@@ -2,12 +2,12 @@
 //! price deltas, sale window, per-customer and per-order limits), archive and restore, and
 //! stock adjustments with a reason. Each change is audited.
 
-use super::page::{AdminError, AdminShell, auth};
+use super::page::{AdminError, AdminShell, Done, auth, redirect_done};
 use super::product_form::{FieldErrors, ProductForm};
 use crate::AppState;
 use crate::auth::guard::Staff;
 use crate::shop_time::ShopZone;
-use crate::storefront::{render, see_other};
+use crate::storefront::render;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -93,12 +93,6 @@ impl ProductFormPage {
     fn stock_error(&self, field: &str) -> Option<&str> {
         self.stock_errors.get(field).map(String::as_str)
     }
-}
-
-/// `?done=` after a change, for the confirmation line.
-#[derive(Deserialize)]
-pub struct Done {
-    done: Option<String>,
 }
 
 fn notice(done: Option<&str>) -> Option<String> {
@@ -191,7 +185,7 @@ pub async fn create(
         Ok(view) => {
             let detail = format!("created “{}” with stock {stock}", view.product.name);
             auth(&app)?.audit(&staff, "product.create", &view.product.id, detail).await;
-            Ok(see_other(&format!("/admin/products/{}?done=created", view.product.id), None))
+            Ok(redirect_done(&format!("/admin/products/{}", view.product.id), "done", "created"))
         }
         Err(StoreError::Conflict(_)) => {
             let errors = FieldErrors::from([("id".to_owned(), "Another product already has this id.".to_owned())]);
@@ -239,7 +233,7 @@ pub async fn update(
     let detail = changes(&view, &product);
     let saved = auth(&app)?.backoffice.update_product(product).await?;
     auth(&app)?.audit(&staff, "product.update", &id, detail).await;
-    Ok(see_other(&format!("/admin/products/{}?done=saved", saved.product.id), None))
+    Ok(redirect_done(&format!("/admin/products/{}", saved.product.id), "done", "saved"))
 }
 
 /// A short account of what an edit changed, for the audit log.
@@ -289,7 +283,7 @@ pub async fn archive(
     auth(&app)?.backoffice.update_product(product).await?;
     let (action, done) = if archived { ("product.archive", "archived") } else { ("product.restore", "restored") };
     auth(&app)?.audit(&staff, action, &id, done).await;
-    Ok(see_other(&format!("/admin/products/{id}?done={done}"), None))
+    Ok(redirect_done(&format!("/admin/products/{id}"), "done", done))
 }
 
 /// The stock form.
@@ -327,7 +321,7 @@ pub async fn adjust_stock(
             Ok(after) => {
                 let detail = format!("stock {} → {} ({delta:+}): {reason}", view.stock, after.stock);
                 auth(&app)?.audit(&staff, "stock.adjust", &id, detail).await;
-                return Ok(see_other(&format!("/admin/products/{id}?done=stock"), None));
+                return Ok(redirect_done(&format!("/admin/products/{id}"), "done", "stock"));
             }
             Err(StoreError::Conflict(_)) => {
                 errors.insert("delta".into(), format!("Only {} in stock; stock cannot go below zero.", view.stock));

@@ -2,11 +2,11 @@
 //! admin with a first password to hand over. (The very first admin comes from
 //! `stampede admin create-user`.)
 
-use super::page::{AdminError, AdminShell, auth};
+use super::page::{AdminError, AdminShell, auth, redirect_done};
 use crate::AppState;
 use crate::auth::SignUpError;
 use crate::auth::guard::Staff;
-use crate::storefront::{render, see_other};
+use crate::storefront::render;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -163,8 +163,7 @@ pub async fn create(
             Ok(user) => {
                 let detail = format!("created with role {}", user.role.as_str());
                 auth.audit(&admin, "user.create", &user.email, detail).await;
-                let done: String = form_urlencoded::byte_serialize(user.email.as_bytes()).collect();
-                return Ok(see_other(&format!("/admin/staff?done={done}"), None));
+                return Ok(redirect_done("/admin/staff", "done", &user.email));
             }
             Err(refusal) => {
                 status = refusal.status();

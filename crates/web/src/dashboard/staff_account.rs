@@ -4,12 +4,12 @@
 //! ([`change_own`], enforced by `auth::guard`). Every change is audited; the last active
 //! admin cannot be deactivated.
 
-use super::page::{AdminError, AdminShell, auth};
+use super::page::{AdminError, AdminShell, auth, redirect_done};
 use super::staff::{self, Errors, NewStaff};
 use crate::AppState;
 use crate::auth::guard::Staff;
 use crate::auth::{hash_password, password};
-use crate::storefront::{message_page, render, see_other};
+use crate::storefront::{message_page, render};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -17,10 +17,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use stampede_store::{StoreError, User};
-
-fn encoded(email: &str) -> String {
-    form_urlencoded::byte_serialize(email.as_bytes()).collect()
-}
 
 /// `POST /admin/staff/{id}/deactivate` and `/reactivate`.
 async fn set_active(app: &AppState, admin: &User, id: &str, active: bool) -> Result<Response, AdminError> {
@@ -41,7 +37,7 @@ async fn set_active(app: &AppState, admin: &User, id: &str, active: bool) -> Res
                 ("user.deactivate", "deactivated: cannot sign in; their sessions ended", "deactivated")
             };
             auth.audit(admin, action, &user.email, detail).await;
-            Ok(see_other(&format!("/admin/staff?{notice}={}", encoded(&user.email)), None))
+            Ok(redirect_done("/admin/staff", notice, &user.email))
         }
         Ok(None) => Err(AdminError::NotFound("staff account")),
         Err(StoreError::Conflict(_)) => Ok(message_page(
@@ -101,7 +97,7 @@ pub async fn reset_password(
     let user = auth.accounts.set_password(&id, &hash, true).await?.ok_or(AdminError::NotFound("staff account"))?;
     let detail = "password reset to a temporary one; their sessions ended and they choose a new one at sign-in";
     auth.audit(&admin, "user.password_reset", &user.email, detail).await;
-    Ok(see_other(&format!("/admin/staff?reset={}", encoded(&user.email)), None))
+    Ok(redirect_done("/admin/staff", "reset", &user.email))
 }
 
 #[derive(Template)]

@@ -2,16 +2,15 @@
 //! script's `confirm()`, or a confirmation page without JavaScript), audited, and refused
 //! for the last admin so the shop is never left without one. The account's sessions end with it.
 
-use super::page::{AdminError, AdminShell, auth};
+use super::page::{AdminError, AdminShell, ConfirmForm, auth, redirect_done};
 use crate::AppState;
 use crate::auth::guard::Staff;
-use crate::storefront::{message_page, render, see_other};
+use crate::storefront::{message_page, render};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
 use stampede_store::StoreError;
 
 #[derive(Template)]
@@ -23,22 +22,15 @@ struct ConfirmPage {
     role: &'static str,
 }
 
-/// The remove form; `confirm=yes` once the admin has said they mean it.
-#[derive(Deserialize)]
-pub struct RemoveForm {
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST /admin/staff/{id}/remove`.
 pub async fn remove(
     State(app): State<AppState>,
     Staff(admin): Staff,
     Path(id): Path<String>,
-    Form(form): Form<RemoveForm>,
+    Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AdminError> {
     let auth = auth(&app)?;
-    if form.confirm != "yes" {
+    if !form.confirmed() {
         let staff = auth.accounts.staff().await?;
         let member = staff.into_iter().find(|u| u.id == id).ok_or(AdminError::NotFound("staff account"))?;
         let shell = AdminShell::new(format!("Remove {}?", member.email), &admin, "staff");
@@ -48,8 +40,7 @@ pub async fn remove(
         Ok(Some(user)) => {
             let detail = format!("removed ({}); their sessions ended", user.role.as_str());
             auth.audit(&admin, "user.remove", &user.email, detail).await;
-            let done: String = form_urlencoded::byte_serialize(user.email.as_bytes()).collect();
-            Ok(see_other(&format!("/admin/staff?removed={done}"), None))
+            Ok(redirect_done("/admin/staff", "removed", &user.email))
         }
         Ok(None) => Err(AdminError::NotFound("staff account")),
         Err(StoreError::Conflict(_)) => Ok(message_page(

@@ -71,22 +71,11 @@ pub fn limit_note(product: &Product, bought: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stampede_domain::{Currency, Money, SaleRules};
+    use stampede_domain::{Currency, Money};
 
     #[test]
     fn the_note_says_what_is_left() {
-        let mut p = Product {
-            id: "deal".into(),
-            name: "Deal".into(),
-            description: String::new(),
-            category: "deals".into(),
-            base_price: Money::new(100, Currency::USD),
-            option_groups: vec![],
-            sale: SaleRules::default(),
-            image: None,
-            archived: false,
-            stock_shards: 1,
-        };
+        let mut p = Product::new("deal", "Deal", "deals", Money::new(100, Currency::USD));
         assert_eq!(limit_note(&p, 3), None, "no limit, nothing to say");
         p.sale.per_customer_max = Some(2);
         assert_eq!(limit_note(&p, 0), None);

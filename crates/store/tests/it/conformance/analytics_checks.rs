@@ -18,18 +18,7 @@ fn eur(amount: i64) -> Money {
 }
 
 fn product(id: &str, category: &str, cents: i64, groups: Vec<OptionGroup>, sale: SaleRules) -> Product {
-    Product {
-        id: id.into(),
-        name: id.to_uppercase(),
-        description: String::new(),
-        category: category.into(),
-        base_price: usd(cents),
-        option_groups: groups,
-        sale,
-        image: None,
-        archived: false,
-        stock_shards: 1,
-    }
+    Product { option_groups: groups, sale, ..Product::new(id, id.to_uppercase(), category, usd(cents)) }
 }
 
 fn group(id: &str, min: u32, max: u32, choices: &[&str]) -> OptionGroup {

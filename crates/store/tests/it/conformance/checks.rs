@@ -15,16 +15,8 @@ type S = Arc<dyn Store>;
 
 pub fn product(id: &str, shards: u32) -> Product {
     Product {
-        id: id.into(),
-        name: id.to_uppercase(),
-        description: String::new(),
-        category: "flash-sale".into(),
-        base_price: Money::new(500, Currency::USD),
-        option_groups: vec![],
-        sale: SaleRules::default(),
-        image: None,
-        archived: false,
         stock_shards: shards,
+        ..Product::new(id, id.to_uppercase(), "flash-sale", Money::new(500, Currency::USD))
     }
 }
 

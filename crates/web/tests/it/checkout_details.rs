@@ -7,7 +7,7 @@ use crate::common::browser::Browser;
 use crate::common::*;
 use serde_json::{Value, json};
 use stampede_domain::{OpeningHours, SaleRules};
-use stampede_store::{Role, SqliteAccounts};
+use stampede_store::Role;
 use stampede_web::shop::ShopSettings;
 
 /// Open from midnight to noon UTC every day: tomorrow morning always has slots, and
@@ -133,17 +133,8 @@ async fn a_slot_within_opening_hours_is_stored_and_shown_to_customer_and_kitchen
     }
     assert_eq!(app.order_rows(), 0);
 
-    let form = [
-        ("key", key.as_str()),
-        ("name", "Ana"),
-        ("email", "ana@example.com"),
-        ("phone", "555 0100"),
-        ("fulfilment", "delivery"),
-        ("address", "1 Main St"),
-        ("city", "Springfield"),
-        ("postcode", "12345"),
-        ("slot", slot.as_str()),
-    ];
+    let mut form = vec![("key", key.as_str()), ("slot", slot.as_str())];
+    form.extend(DELIVERY_FORM);
     let placed = ana.post("/checkout", &form).await;
     assert_eq!(placed.status, 303, "{}", placed.html);
     let location = placed.location.unwrap();
@@ -157,10 +148,7 @@ async fn a_slot_within_opening_hours_is_stored_and_shown_to_customer_and_kitchen
     assert_eq!(api["fulfilment"]["phone"], "555 0100");
 
     // The kitchen's list and order page show both; a stranger with the link sees neither.
-    let accounts = SqliteAccounts::open(&app.db_path).unwrap();
-    stampede_web::auth::register(&accounts, "cook@example.com", None, "correct horse battery", Role::Kitchen)
-        .await
-        .unwrap();
+    app.create_user("cook@example.com", None, Role::Kitchen).await;
     let mut cook = Browser::new(&app.base);
     cook.sign_in("cook@example.com", "correct horse battery").await;
     let list = cook.get("/admin/orders").await.html;

@@ -1,7 +1,7 @@
 //! Concurrency: many buyers at once never oversell, and a full queue answers 503 + Retry-After.
 
 use crate::common::*;
-use futures::future::join_all;
+use futures_util::future::join_all;
 use serde_json::Value;
 use stampede_domain::SaleRules;
 use std::time::Duration;

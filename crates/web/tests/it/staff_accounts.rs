@@ -7,11 +7,8 @@ use crate::common::browser::Browser;
 use crate::common::*;
 use stampede_store::{Accounts, Role, SqliteAccounts, StoreError};
 
-const PASSWORD: &str = "correct horse battery";
-
 async fn account(app: &TestApp, email: &str, role: Role) -> String {
-    let accounts = SqliteAccounts::open(&app.db_path).unwrap();
-    stampede_web::auth::register(&accounts, email, None, PASSWORD, role).await.unwrap().id
+    app.create_user(email, None, role).await.id
 }
 
 async fn signed_in(app: &TestApp, email: &str, password: &str) -> Browser {

@@ -7,8 +7,6 @@ use crate::common::*;
 use stampede_domain::SaleRules;
 use stampede_store::{Accounts, Role, SqliteAccounts};
 
-const PASSWORD: &str = "correct horse battery";
-
 fn lines(html: &str) -> usize {
     html.matches(r#"class="line""#).count()
 }
@@ -20,9 +18,7 @@ async fn a_cart_follows_its_customer_to_another_browser() {
     app.add_product("cola", 250, 20, SaleRules::default()).await;
     app.add_product("water", 150, 20, SaleRules::default()).await;
     let accounts = SqliteAccounts::open(&app.db_path).unwrap();
-    let ana = stampede_web::auth::register(&accounts, "ana@example.com", Some("Ana"), PASSWORD, Role::Customer)
-        .await
-        .unwrap();
+    let ana = app.create_user("ana@example.com", Some("Ana"), Role::Customer).await;
 
     // The laptop had a cola in its cart before signing in; signing in keeps it, saved.
     let mut laptop = Browser::new(&app.base);
@@ -67,13 +63,12 @@ async fn a_cart_follows_its_customer_to_another_browser() {
     assert!(!signed.set_cookies.iter().any(|c| c.starts_with("cart=")), "{:?}", signed.set_cookies);
 
     // Someone else's sign-in never sees Ana's cart; staff carts are not kept.
-    stampede_web::auth::register(&accounts, "bob@example.com", None, PASSWORD, Role::Customer).await.unwrap();
+    app.create_user("bob@example.com", None, Role::Customer).await;
     laptop.post("/cart/add", &[("product", "cola"), ("quantity", "1")]).await;
     let mut bob = Browser::new(&app.base);
     let signed = bob.sign_in("bob@example.com", PASSWORD).await;
     assert!(!signed.set_cookies.iter().any(|c| c.starts_with("cart=")));
-    let cook =
-        stampede_web::auth::register(&accounts, "cook@example.com", None, PASSWORD, Role::Kitchen).await.unwrap();
+    let cook = app.create_user("cook@example.com", None, Role::Kitchen).await;
     let mut kitchen = Browser::new(&app.base);
     kitchen.sign_in("cook@example.com", PASSWORD).await;
     kitchen.post("/cart/add", &[("product", "cola"), ("quantity", "1")]).await;

@@ -5,7 +5,7 @@
 use futures_util::future::join_all;
 use stampede_domain::{
     Currency, Customer, DeliveryAddress, Fulfilment, LineRequest, Money, OptionChoice, OptionGroup, OptionSelection,
-    OrderRequest, Product, SaleRules,
+    OrderRequest, Product,
 };
 use stampede_store::{PlaceOrder, SqliteConfig, SqliteStore, Store};
 use stampede_web::AppState;
@@ -41,18 +41,7 @@ impl App {
 }
 
 fn product(id: &str, name: &str, category: &str, cents: i64, groups: Vec<OptionGroup>) -> Product {
-    Product {
-        id: id.into(),
-        name: name.into(),
-        description: String::new(),
-        category: category.into(),
-        base_price: Money::new(cents, Currency::USD),
-        option_groups: groups,
-        sale: SaleRules::default(),
-        image: None,
-        archived: false,
-        stock_shards: 1,
-    }
+    Product { option_groups: groups, ..Product::new(id, name, category, Money::new(cents, Currency::USD)) }
 }
 
 fn toppings() -> OptionGroup {

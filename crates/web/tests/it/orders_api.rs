@@ -8,7 +8,7 @@ use stampede_store::Store;
 /// The demo shop `stampede serve` seeds.
 async fn pizza_app() -> TestApp {
     let app = TestApp::start().await;
-    stampede::seed::demo_shop(app.store.as_ref()).await.unwrap();
+    stampede_store::seed::demo_shop(app.store.as_ref()).await.unwrap();
     app
 }
 
@@ -317,7 +317,7 @@ async fn nobody_cancels_or_reads_another_customers_order() {
     let app = TestApp::start().await;
     app.add_product("p", 100, 5, SaleRules::default()).await;
     let body = json!({"customer": {"email": "ana@example.com", "name": "Ana"}, "items": [{"productId": "p", "quantity": 1}],
-        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"}});
+        "fulfilment": delivery()});
     let ana: Value = app.order(&body, None).await.json().await.unwrap();
     let bob: Value = app.order(&order_body("bob@example.com", "p", 1), None).await.json().await.unwrap();
     let (id, token) = (ana["id"].as_str().unwrap(), ana["accessToken"].as_str().unwrap());

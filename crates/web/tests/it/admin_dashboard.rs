@@ -6,13 +6,10 @@ use crate::common::browser::Browser;
 use crate::common::*;
 use serde_json::{Value, json};
 use stampede_domain::SaleRules;
-use stampede_store::{Role, SqliteAccounts};
-
-const PASSWORD: &str = "correct horse battery";
+use stampede_store::Role;
 
 async fn staff(app: &TestApp, email: &str, role: Role) -> Browser {
-    let accounts = SqliteAccounts::open(&app.db_path).unwrap();
-    stampede_web::auth::register(&accounts, email, None, PASSWORD, role).await.unwrap();
+    app.create_user(email, None, role).await;
     let mut browser = Browser::new(&app.base);
     browser.sign_in(email, PASSWORD).await;
     browser
@@ -116,7 +113,7 @@ async fn the_kitchen_list_shows_each_line_s_options_and_where_the_order_goes() {
     let body = json!({
         "customer": {"email": "ana@example.com", "name": "Ana"},
         "items": [{"productId": "margherita", "quantity": 2, "options": {"size": "large", "toppings": ["basil"]}}],
-        "fulfilment": {"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"}
+        "fulfilment": delivery()
     });
     assert_eq!(app.order(&body, None).await.status(), 201);
     let mut kitchen = staff(&app, "cook@example.com", Role::Kitchen).await;

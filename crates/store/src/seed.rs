@@ -1,9 +1,9 @@
 //! The demo shop seeded into an empty database: a pizza menu with options that change the
 //! price, drinks, and a flash-sale section with limited stock, limits and sale windows.
 
+use crate::clock::now_millis;
+use crate::{Store, StoreError};
 use stampede_domain::{Currency, Money, OptionChoice, OptionGroup, Product, SaleRules};
-use stampede_store::clock::now_millis;
-use stampede_store::{Store, StoreError};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -67,16 +67,10 @@ fn product(
     sale: SaleRules,
 ) -> Product {
     Product {
-        id: id.into(),
-        name: name.into(),
         description: description.into(),
-        category: category.into(),
-        base_price: Money::new(cents, Currency::USD),
         option_groups,
         sale,
-        image: None,
-        archived: false,
-        stock_shards: 1,
+        ..Product::new(id, name, category, Money::new(cents, Currency::USD))
     }
 }
 
@@ -159,7 +153,7 @@ mod tests {
     #[tokio::test]
     async fn seeding_an_already_seeded_store_creates_nothing_and_does_not_fail() {
         let dir = tempfile::tempdir().unwrap();
-        let store = stampede_store::SqliteStore::open(stampede_store::SqliteConfig::in_dir(dir.path())).unwrap();
+        let store = crate::SqliteStore::open(crate::SqliteConfig::in_dir(dir.path())).unwrap();
         let first = demo_shop(&store).await.unwrap();
         assert_eq!(first, catalog(0).len());
         assert_eq!(demo_shop(&store).await.unwrap(), 0, "a second instance's seed finds every product there");

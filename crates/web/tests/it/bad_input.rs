@@ -6,7 +6,7 @@ use stampede_domain::SaleRules;
 
 async fn shop() -> TestApp {
     let app = TestApp::start().await;
-    stampede::seed::demo_shop(app.store.as_ref()).await.unwrap();
+    stampede_store::seed::demo_shop(app.store.as_ref()).await.unwrap();
     app
 }
 
@@ -122,7 +122,7 @@ async fn duplicate_submits_place_one_order() {
     app.add_product("p", 100, 100, SaleRules::default()).await;
     let body = order_body("a@b.co", "p", 1);
     let sends = (0..20).map(|_| app.order(&body, Some("double-click")));
-    let responses = futures::future::join_all(sends).await;
+    let responses = futures_util::future::join_all(sends).await;
     let mut ids = std::collections::BTreeSet::new();
     for r in responses {
         assert_eq!(r.status(), 201);

@@ -2,13 +2,11 @@
 //! checkout with its validation messages and idempotency, friendly refusals, static assets
 //! with ETags, the live stock stream, and a shutdown that open streams do not hold up.
 
-use crate::common::process::Server;
 use crate::common::*;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION, SET_COOKIE};
 use reqwest::{Client, Response, redirect};
 use serde_json::{Value, json};
 use stampede_domain::SaleRules;
-use std::time::{Duration, Instant};
 
 /// A client that shows redirects instead of following them, as a browser's form post sees them.
 fn browser() -> Client {
@@ -50,16 +48,6 @@ fn hidden_key(html: &str) -> String {
     let start = html.find(r#"name="key" value=""#).expect("a checkout key") + r#"name="key" value=""#.len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
-
-const DELIVERY: [(&str, &str); 7] = [
-    ("name", "Ana"),
-    ("email", "ana@example.com"),
-    ("phone", "555 0100"),
-    ("fulfilment", "delivery"),
-    ("address", "1 Main St"),
-    ("city", "Springfield"),
-    ("postcode", "12345"),
-];
 
 #[tokio::test]
 async fn every_page_renders_and_unknown_pages_are_friendly_for_browsers_only() {
@@ -246,7 +234,7 @@ async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
     assert_eq!(app.order_rows(), 0);
 
     let mut form = vec![("key", key.as_str())];
-    form.extend(DELIVERY);
+    form.extend(DELIVERY_FORM);
     let first = post_form(&app, "/checkout", Some(cart), &form).await;
     assert_eq!(first.status(), 303);
     assert!(first.headers()[SET_COOKIE].to_str().unwrap().starts_with("cart=; "), "the cart is emptied");
@@ -292,10 +280,7 @@ async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
     }
     let id = location.trim_start_matches("/orders/").trim_end_matches("?placed=1");
     let order: Value = app.admin_get(&format!("/api/orders/{id}")).await.json().await.unwrap();
-    assert_eq!(
-        order["fulfilment"],
-        json!({"type": "delivery", "address": "1 Main St", "city": "Springfield", "postcode": "12345", "phone": "555 0100"})
-    );
+    assert_eq!(order["fulfilment"], delivery());
     // Anyone else with the link sees the status and items, not who ordered or where it goes.
     let stranger = page(&app, &location, None).await.text().await.unwrap();
     assert!(stranger.contains("2 × Margherita") && stranger.contains("Order received"));
@@ -330,7 +315,7 @@ async fn checkout_refusals_are_explained_on_the_form() {
     // Someone else buys the last one between the form and the submit.
     assert_eq!(app.order(&order_body("bo@example.com", "last-one", 1), None).await.status(), 201);
     let mut form = vec![("key", key.as_str()), ("fulfilment", "pickup")];
-    form.extend(&DELIVERY[..2]);
+    form.extend(&DELIVERY_FORM[..2]);
     let resp = post_form(&app, "/checkout", Some("last-one*1"), &form).await;
     assert_eq!(resp.status(), 409);
     let html = resp.text().await.unwrap();
@@ -373,20 +358,6 @@ async fn the_stock_stream_sends_levels_then_every_change() {
     let after = next_stock(&mut resp, &mut buffer, |l| stock_of(l, "midnight-truffle") != 50).await;
     assert_eq!(stock_of(&after, "midnight-truffle"), 48);
     assert_eq!(after.as_array().unwrap().iter().find(|p| p["id"] == "midnight-truffle").unwrap()["soldOut"], false);
-}
-
-#[tokio::test]
-async fn an_open_stock_stream_does_not_hold_up_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[]);
-    let mut stream = reqwest::get(server.url("/api/stock/events")).await.unwrap();
-    assert!(stream.chunk().await.unwrap().is_some(), "the stream is open");
-    let started = Instant::now();
-    let log = server.log.clone();
-    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
-    assert!(status.success(), "{status}; the server's log:\n{}", log.lock().unwrap().join("\n"));
-    assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
-    assert!(tokio::time::timeout(Duration::from_secs(1), stream.chunk()).await.is_ok(), "the stream ended");
 }
 
 #[tokio::test]

@@ -111,16 +111,7 @@ async fn the_product_page_and_cart_say_what_a_known_buyer_has_left() {
     assert!(!forger.get("/products/deal").await.html.contains("You already bought"));
 
     // A signed-in customer sees theirs, counted under the limit key (a +tag is the same buyer).
-    let accounts = stampede_store::SqliteAccounts::open(&app.db_path).unwrap();
-    stampede_web::auth::register(
-        &accounts,
-        "ana@example.com",
-        None,
-        "correct horse battery",
-        stampede_store::Role::Customer,
-    )
-    .await
-    .unwrap();
+    app.create_user("ana@example.com", None, stampede_store::Role::Customer).await;
     assert_eq!(app.order(&order_body("ana+deals@example.com", "deal", 1), None).await.status(), 201);
     let mut ana = Browser::new(&app.base);
     ana.sign_in("ana@example.com", "correct horse battery").await;
