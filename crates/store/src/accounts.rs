@@ -80,6 +80,23 @@ pub struct NewUser {
     pub email_verified: bool,
 }
 
+impl NewUser {
+    /// The account as created now, under a new id, and its password hash.
+    pub(crate) fn into_user(self) -> (User, String) {
+        let user = User {
+            id: uuid::Uuid::now_v7().to_string(),
+            email: self.email.to_lowercase(),
+            name: self.name,
+            role: self.role,
+            created_at: crate::clock::now_millis(),
+            email_verified: self.email_verified,
+            active: true,
+            must_change_password: false,
+        };
+        (user, self.password_hash)
+    }
+}
+
 /// A session to remember: only a hash of its token is stored, so a copy of the database
 /// cannot be used to sign in.
 #[derive(Debug, Clone)]

@@ -126,9 +126,15 @@ pub const FAILED: &str = "failed";
 /// A new, due-now outbox event announcing a change to `order_id`, with the same payload as SQLite writes.
 pub fn new_event(kind: &str, order_id: &str, status: OrderStatus, previous: Option<OrderStatus>, now: Millis) -> Item {
     let (id, payload) = crate::outbox::new_event_payload(kind, order_id, status, previous, now);
-    let mut item = keys::event(&id);
-    item.insert("gsi3pk".into(), s(keys::outbox_partition(PENDING, keys::bucket(&id))));
-    item.insert("gsi3sk".into(), s(&id));
+    event_item(&id, kind, order_id, &payload, now)
+}
+
+/// A pending outbox event due at `now`, however its payload was made (an order's change, an
+/// emailed link).
+pub fn event_item(id: &str, kind: &str, order_id: &str, payload: &serde_json::Value, now: Millis) -> Item {
+    let mut item = keys::event(id);
+    item.insert("gsi3pk".into(), s(keys::outbox_partition(PENDING, keys::bucket(id))));
+    item.insert("gsi3sk".into(), s(id));
     item.insert("id".into(), s(id));
     item.insert("kind".into(), s(kind));
     item.insert("order_id".into(), s(order_id));

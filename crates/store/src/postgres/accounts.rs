@@ -42,16 +42,7 @@ async fn active_admins(tx: &Transaction<'_>) -> Result<i64, StoreError> {
 #[async_trait]
 impl Accounts for PostgresStore {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
-        let created = User {
-            id: uuid::Uuid::now_v7().to_string(),
-            email: user.email.to_lowercase(),
-            name: user.name,
-            role: user.role,
-            created_at: now_millis(),
-            email_verified: user.email_verified,
-            active: true,
-            must_change_password: false,
-        };
+        let (created, password_hash) = user.into_user();
         let inserted = self
             .client()
             .await?
@@ -63,7 +54,7 @@ impl Accounts for PostgresStore {
                     &created.email,
                     &created.name,
                     &created.role.as_str(),
-                    &user.password_hash,
+                    &password_hash,
                     &created.created_at,
                     &created.email_verified,
                 ],

@@ -70,16 +70,7 @@ fn active_admins(tx: &Connection) -> Result<i64, StoreError> {
 impl Accounts for SqliteAccounts {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
         self.write(move |c| {
-            let created = User {
-                id: uuid::Uuid::now_v7().to_string(),
-                email: user.email.to_lowercase(),
-                name: user.name,
-                role: user.role,
-                created_at: now_millis(),
-                email_verified: user.email_verified,
-                active: true,
-                must_change_password: false,
-            };
+            let (created, password_hash) = user.into_user();
             let inserted = c.execute(
                 "INSERT INTO users (id, email, name, role, password_hash, created_at, email_verified)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -88,7 +79,7 @@ impl Accounts for SqliteAccounts {
                     created.email,
                     created.name,
                     created.role.as_str(),
-                    user.password_hash,
+                    password_hash,
                     created.created_at,
                     created.email_verified
                 ],

@@ -5,7 +5,7 @@ use crate::storefront::message_page;
 use crate::{AppState, storefront};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use stampede_store::{Role, StoreError, User};
+use stampede_store::{Backoffice, Role, StoreError, User};
 use std::sync::Arc;
 
 /// The dashboard layout's data.
@@ -58,6 +58,9 @@ impl AdminShell {
 #[derive(Debug)]
 pub enum AdminError {
     NotFound(&'static str),
+    /// The store has no back office (DynamoDB): order search, product edits and stock
+    /// adjustments are not there.
+    NoBackoffice,
     Store(StoreError),
 }
 
@@ -76,6 +79,13 @@ impl IntoResponse for AdminError {
                 &format!("No such {what}"),
                 "It may have been removed, or the link may be mistyped.",
             ),
+            AdminError::NoBackoffice => message_page(
+                StatusCode::NOT_IMPLEMENTED,
+                "Not on this store",
+                "This store has no back office yet",
+                "Order search, product edits and stock adjustments need the SQLite or PostgreSQL store. \
+                 Orders open by their id (/admin/orders/<id>); the admin API changes stock with its token.",
+            ),
             AdminError::Store(e) => {
                 tracing::error!(error = %e, "dashboard page failed");
                 message_page(
@@ -92,4 +102,9 @@ impl IntoResponse for AdminError {
 /// The accounts layer; the dashboard is only mounted when it is on.
 pub fn auth(app: &AppState) -> Result<&Arc<Auth>, AdminError> {
     app.auth.as_ref().ok_or(AdminError::NotFound("page"))
+}
+
+/// The back office, on stores that have one.
+pub fn backoffice(app: &AppState) -> Result<&Arc<dyn Backoffice>, AdminError> {
+    auth(app)?.backoffice.as_ref().ok_or(AdminError::NoBackoffice)
 }
