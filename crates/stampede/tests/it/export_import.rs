@@ -277,3 +277,86 @@ mod postgres {
         Browser::new(&pg.base).sign_in("boss@example.com", PASSWORD).await;
     }
 }
+
+/// (feature aws) Imports into a DynamoDB table on a local moto server: one that crashed half
+/// way is finished by running it again.
+#[cfg(feature = "aws")]
+mod dynamodb {
+    use super::*;
+    use crate::common::moto::Moto;
+    const AWS_ENV: [(&str, &str); 3] =
+        [("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"), ("AWS_REGION", "us-east-1")];
+
+    fn stampede_aws(args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+            .args(args)
+            .envs(AWS_ENV)
+            .env("STAMPEDE_LOG_FORMAT", "json")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap()
+    }
+
+    fn table_args<'a>(moto: &'a Moto, table: &'a str) -> [&'a str; 6] {
+        ["--store", "dynamodb", "--dynamodb-table", table, "--aws-endpoint-url", &moto.url]
+    }
+
+    fn create_table(moto: &Moto, table: &str) {
+        ok(stampede_aws(&["dynamodb", "create-table", table, "--aws-endpoint-url", &moto.url]));
+    }
+
+    /// Every line but the header, sorted: the same shop whatever order a store reads it in.
+    fn sorted_records(file: &Path) -> Vec<String> {
+        let mut lines: Vec<String> =
+            std::fs::read_to_string(file).unwrap().lines().skip(1).map(str::to_owned).collect();
+        lines.sort();
+        lines
+    }
+
+    /// An import that dies half way leaves its marker and some items; running it again
+    /// finishes it, and the table then holds the file's records once each.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crashed_import_run_again_finishes_without_duplicates() {
+        use stampede_store::transfer::Shop;
+        use stampede_store::{DynamoConfig, DynamoStore};
+        let dir = tempfile::tempdir().unwrap();
+        let (shop_dir, file) = (dir.path().join("shop"), dir.path().join("shop.jsonl"));
+        // The demo shop is seeded on first start.
+        Server::start(&shop_dir, &[]).terminate();
+        ok(stampede(&["export", "--out", path(&file), "--data-dir", path(&shop_dir)]));
+        let mut shop = Shop::default();
+        for (i, line) in std::fs::read_to_string(&file).unwrap().lines().enumerate() {
+            shop.push_line(i + 1, line).unwrap();
+        }
+        assert!(shop.records() > 4, "the demo shop has products: {}", shop.counts);
+
+        let moto = Moto::start();
+        create_table(&moto, "shop");
+        let store = DynamoStore::new(DynamoStore::local_client(&moto.url).await, DynamoConfig::new("shop"));
+        // The process "dies" after three records: what was still buffered is lost with it.
+        let crashed = tokio::spawn(async move {
+            let mut records = 0;
+            let mut done = move || {
+                records += 1;
+                assert!(records < 3, "crash");
+            };
+            stampede_store::dynamo::transfer::import(&store, &shop, &mut done).await
+        })
+        .await;
+        assert!(crashed.is_err(), "the import was cut short");
+        let other = dir.path().join("other.jsonl");
+        let header = std::fs::read_to_string(&file).unwrap().lines().next().unwrap().replace("sqlite", "postgres");
+        std::fs::write(&other, format!("{header}\n")).unwrap();
+        refused(
+            stampede_aws(&[&["import", path(&other)][..], &table_args(&moto, "shop")].concat()),
+            "unfinished import",
+        );
+
+        let said = ok(stampede_aws(&[&["import", path(&file)][..], &table_args(&moto, "shop")].concat()));
+        assert!(said.starts_with(&format!("imported {}", file.display())), "{said}");
+        let again = dir.path().join("again.jsonl");
+        ok(stampede_aws(&[&["export", "--out", path(&again)][..], &table_args(&moto, "shop")].concat()));
+        assert_eq!(sorted_records(&file), sorted_records(&again), "every record once");
+        refused(stampede_aws(&[&["import", path(&file)][..], &table_args(&moto, "shop")].concat()), "is not empty");
+    }
+}

@@ -1,7 +1,7 @@
 //! Reading and writing attribute values, and the order, event and mail items built from them.
 
 use super::keys::{self, Item};
-use crate::{MailMessage, Order, OutboxEvent, StoreError};
+use crate::{IdempotencyKey, MailMessage, Order, OutboxEvent, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use stampede_domain::{Currency, Customer, CustomerKey, Millis, Money, OrderStatus, Phone};
 use std::collections::BTreeMap;
@@ -49,7 +49,7 @@ pub fn opt_n<T: FromStr>(item: &Item, name: &str) -> Result<Option<T>, StoreErro
 pub type Taken = BTreeMap<String, Vec<(u32, u32)>>;
 
 /// The order item: the order itself, its index keys, and where its stock came from.
-pub fn order_item(order: &Order, idempotency_key: Option<&str>, taken: &Taken) -> Result<Item, StoreError> {
+pub fn order_item(order: &Order, idempotency: Option<&IdempotencyKey>, taken: &Taken) -> Result<Item, StoreError> {
     let mut item = keys::order(&order.id);
     let c = &order.customer;
     item.insert("id".into(), s(&order.id));
@@ -78,8 +78,10 @@ pub fn order_item(order: &Order, idempotency_key: Option<&str>, taken: &Taken) -
     }
     item.insert("created_at".into(), n(order.created_at));
     item.insert("updated_at".into(), n(order.updated_at));
-    if let Some(k) = idempotency_key {
-        item.insert("idempotency_key".into(), s(k));
+    // Kept with the order for good (the `IDEM#` record expires), so an export carries it.
+    if let Some(k) = idempotency {
+        item.insert("idempotency_key".into(), s(&k.key));
+        item.insert("request_fingerprint".into(), s(&k.fingerprint));
     }
     item.insert("taken".into(), s(serde_json::to_string(taken)?));
     item.insert("gsi1pk".into(), s(keys::customer_partition(&c.key.0)));
@@ -111,6 +113,13 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
         created_at: get_n(item, "created_at")?,
         updated_at: get_n(item, "updated_at")?,
     })
+}
+
+/// The idempotency key an order was placed with, if any (the fingerprint is empty on orders
+/// placed before it was kept with the order).
+pub fn idempotency_from(item: &Item) -> Option<IdempotencyKey> {
+    let key = opt_s(item, "idempotency_key")?.to_owned();
+    Some(IdempotencyKey { key, fingerprint: opt_s(item, "request_fingerprint").unwrap_or_default().to_owned() })
 }
 
 /// Where an order's units came from.

@@ -229,6 +229,13 @@ pub fn links_sent_from(purpose: &str, at: i64) -> String {
     format!("{purpose}#{:020}#", at.max(0))
 }
 
+/// Present while `stampede import` is writing into the table: names the file being imported,
+/// so a run after a crash may finish that import (the table is "empty" but for it), and
+/// nothing else may start. Deleted once the import is checked.
+pub fn import_marker() -> Item {
+    key("IMPORT".to_owned(), "IMPORT")
+}
+
 /// The `byCustomer` partition of a customer.
 pub fn customer_partition(customer_key: &str) -> String {
     format!("CUSTOMER#{customer_key}")

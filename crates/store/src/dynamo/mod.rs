@@ -16,6 +16,7 @@ mod outbox;
 mod place;
 mod stock_memory;
 mod table;
+pub mod transfer;
 mod writes;
 
 use crate::waiting_room::{LineEntry, WaitingRoom};
