@@ -36,4 +36,6 @@ mod saved_carts;
 mod staff_accounts;
 mod storefront;
 mod strict_contract;
+#[cfg(feature = "aws")]
+mod table_schema;
 mod waiting_room;
