@@ -115,6 +115,7 @@ async fn run_dynamodb(args: ServeArgs) -> anyhow::Result<()> {
     let retention = (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400));
     let store = Arc::new(DynamoStore::new(client, DynamoConfig { retention, ..DynamoConfig::new(&table) }));
     store.ping().await.with_context(|| format!("reaching the DynamoDB table {table}"))?;
+    crate::transfer::refuse_unfinished_import(&store, &table).await?;
     store.follow_other_instances(Duration::from_secs(1));
     tracing::info!(%table, "serving the DynamoDB table");
     // Accounts and sessions live in the same table, so a session begun on one instance is

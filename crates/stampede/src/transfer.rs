@@ -81,6 +81,17 @@ async fn export_dynamodb(
     stampede_store::dynamo::transfer::export(&store, exported_at, out).await.context("exporting the DynamoDB table")
 }
 
+/// Refuses a table an import is still writing (the import's own check reads it anyway).
+#[cfg(feature = "aws")]
+pub async fn refuse_unfinished_import(store: &stampede_store::DynamoStore, table: &str) -> anyhow::Result<()> {
+    if let Some(file) = stampede_store::dynamo::transfer::unfinished_import(store).await? {
+        bail!(
+            "the DynamoDB table {table} holds an unfinished import ({file}): run that `stampede import` again to finish it first"
+        );
+    }
+    Ok(())
+}
+
 #[cfg(not(feature = "aws"))]
 async fn export_dynamodb(
     _: &StoreLocation,
@@ -131,6 +142,11 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
 /// One snapshot of the store, a line per record, into `writer` (`name` says where, for errors),
 /// with a spinner on a terminal.
 async fn write_export(from: &StoreLocation, writer: &mut (impl Write + Send), name: &str) -> anyhow::Result<Tally> {
+    #[cfg(feature = "aws")]
+    if from.store.kind == StoreKind::Dynamodb {
+        refuse_unfinished_import(&dynamodb(from).await?, from.store.dynamodb_table.as_deref().unwrap_or_default())
+            .await?;
+    }
     let bar = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {pos} records {per_sec}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),

@@ -461,6 +461,12 @@ mod dynamodb {
             stampede_aws(&[&["import", path(&other)][..], &table_args(&moto, "shop")].concat()),
             "unfinished import",
         );
+        // Neither served nor exported half imported.
+        let export = [&["export"][..], &table_args(&moto, "shop")].concat();
+        refused(stampede_aws(&export), "holds an unfinished import");
+        let served = tempfile::tempdir().unwrap();
+        let serve = [&["serve", "--data-dir", path(served.path())][..], &table_args(&moto, "shop")].concat();
+        refused(stampede_aws(&serve), "holds an unfinished import");
 
         let said = ok(stampede_aws(&[&["import", path(&file)][..], &table_args(&moto, "shop")].concat()));
         assert!(said.starts_with(&format!("imported {}", file.display())), "{said}");

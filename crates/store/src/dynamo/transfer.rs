@@ -373,6 +373,13 @@ fn event_item(e: &EventRecord) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// The file an unfinished import was writing into the table, if one is: such a table is not
+/// to be served or exported until the import is run again to its end.
+pub async fn unfinished_import(store: &DynamoStore) -> Result<Option<String>, StoreError> {
+    let marker = store.get(keys::import_marker()).await?;
+    Ok(marker.as_ref().and_then(|m| opt_s(m, "file")).map(str::to_owned))
+}
+
 /// Ends an import the caller has checked: removes its marker, so the table may be served.
 pub async fn finish_import(store: &DynamoStore) -> Result<(), StoreError> {
     store.count(Op::Write);
