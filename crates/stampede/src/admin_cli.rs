@@ -58,8 +58,15 @@ pub struct CreateUserArgs {
     /// Create the account in this PostgreSQL database (the one `serve --store postgres`
     /// serves; its schema is brought up to date first) instead of the data directory. Not read
     /// from DATABASE_URL, so a SQLite shop's account never lands in another database.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "dynamodb_table")]
     pub database_url: Option<String>,
+    /// Create the account in this DynamoDB table (the one `serve --store dynamodb` serves)
+    /// instead of the data directory (feature `aws`). Not read from the environment either.
+    #[arg(long)]
+    pub dynamodb_table: Option<String>,
+    /// A local DynamoDB-compatible server (e.g. moto) for `--dynamodb-table`.
+    #[arg(long, requires = "dynamodb_table")]
+    pub aws_endpoint_url: Option<String>,
 }
 
 /// Accounts, sessions and sign-in limits for `serve`.
@@ -131,9 +138,10 @@ async fn create_user(args: CreateUserArgs) -> anyhow::Result<()> {
     if let Some(weak) = password::weakness(&password) {
         bail!("the password is not accepted: {weak}");
     }
-    let accounts: Box<dyn Accounts> = match &args.database_url {
-        Some(url) => postgres_accounts(url).await?,
-        None => Box::new(
+    let accounts: Box<dyn Accounts> = match (&args.database_url, &args.dynamodb_table) {
+        (Some(url), _) => postgres_accounts(url).await?,
+        (None, Some(table)) => dynamodb_accounts(table, args.aws_endpoint_url.as_deref()).await?,
+        (None, None) => Box::new(
             SqliteAccounts::open(&args.data_dir.join("stampede.db"))
                 .with_context(|| format!("opening the database in {}", args.data_dir.display()))?,
         ),
@@ -168,6 +176,19 @@ async fn postgres_accounts(_: &str) -> anyhow::Result<Box<dyn Accounts>> {
     bail!(
         "--database-url needs a build with the postgres feature: cargo run --release --features postgres -- admin ..."
     )
+}
+
+#[cfg(feature = "aws")]
+async fn dynamodb_accounts(table: &str, endpoint_url: Option<&str>) -> anyhow::Result<Box<dyn Accounts>> {
+    use stampede_store::{DynamoConfig, DynamoStore, Store};
+    let store = DynamoStore::new(DynamoStore::client_or_local(endpoint_url).await, DynamoConfig::new(table));
+    store.ping().await.with_context(|| format!("reaching the DynamoDB table {table}"))?;
+    Ok(Box::new(store))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn dynamodb_accounts(_: &str, _: Option<&str>) -> anyhow::Result<Box<dyn Accounts>> {
+    bail!("--dynamodb-table needs a build with the aws feature: cargo run --release --features aws -- admin ...")
 }
 
 #[cfg(test)]

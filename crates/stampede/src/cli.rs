@@ -114,6 +114,9 @@ pub struct StoreLocation {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,
+    /// A local DynamoDB-compatible server (e.g. moto) for `--store dynamodb`, with any credentials.
+    #[arg(long, env = "STAMPEDE_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
 }
 
 /// `stampede export`.

@@ -8,10 +8,7 @@ use stampede_store::DynamoStore;
 pub async fn run(command: DynamodbCommand) -> anyhow::Result<()> {
     match command {
         DynamodbCommand::CreateTable { table, aws_endpoint_url } => {
-            let client = match aws_endpoint_url.as_deref().filter(|u| !u.is_empty()) {
-                Some(url) => DynamoStore::local_client(url).await,
-                None => DynamoStore::client(None).await,
-            };
+            let client = DynamoStore::client_or_local(aws_endpoint_url.as_deref()).await;
             stampede_store::dynamo::create_table(&client, &table)
                 .await
                 .with_context(|| format!("creating the DynamoDB table {table}"))?;

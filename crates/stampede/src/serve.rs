@@ -74,9 +74,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The parts the SQLite and PostgreSQL stores have and DynamoDB does not yet: accounts
-/// (sign-in, the dashboard), staff operations and analytics. Without them the shop serves the
-/// storefront and the JSON API, and the admin API with its token, as on Lambda.
+/// The parts beside the order store: accounts (sign-in, the dashboard; every store has them),
+/// staff operations on the catalog and order search, and analytics (SQLite and PostgreSQL
+/// only). Without accounts the shop serves the storefront and the JSON API, and the admin API
+/// with its token, as on Lambda.
 #[derive(Default)]
 struct LocalParts {
     accounts: Option<Arc<dyn Accounts>>,
@@ -109,17 +110,18 @@ async fn run_sqlite(args: ServeArgs) -> anyhow::Result<()> {
 async fn run_dynamodb(args: ServeArgs) -> anyhow::Result<()> {
     use stampede_store::{DynamoConfig, DynamoStore};
     let table = args.store.dynamodb_table.clone().context("--store dynamodb needs --dynamodb-table")?;
-    let client = match args.notify.aws_endpoint_url.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => DynamoStore::local_client(url).await,
-        None => DynamoStore::client(None).await,
-    };
+    let client = DynamoStore::client_or_local(args.notify.aws_endpoint_url.as_deref()).await;
     let days = args.notify.notify_retention_days;
     let retention = (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400));
     let store = Arc::new(DynamoStore::new(client, DynamoConfig { retention, ..DynamoConfig::new(&table) }));
     store.ping().await.with_context(|| format!("reaching the DynamoDB table {table}"))?;
+    crate::transfer::refuse_unfinished_import(&store, &table).await?;
     store.follow_other_instances(Duration::from_secs(1));
     tracing::info!(%table, "serving the DynamoDB table");
-    serve_shared(args, store, LocalParts::default(), "DynamoDB").await
+    // Accounts and sessions live in the same table, so a session begun on one instance is
+    // good on all of them; there is no back office or analytics on DynamoDB yet.
+    let parts = LocalParts { accounts: Some(store.clone()), ..LocalParts::default() };
+    serve_shared(args, store, parts, "DynamoDB").await
 }
 
 #[cfg(not(feature = "aws"))]
@@ -184,10 +186,9 @@ async fn serve_shared(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts,
         );
     }
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    if parts.accounts.is_none() {
-        tracing::info!("serving the {engine} store; it has no accounts, so there is no sign-in or dashboard");
-    } else {
-        tracing::info!("serving the {engine} store");
+    match parts.backoffice {
+        Some(_) => tracing::info!("serving the {engine} store"),
+        None => tracing::info!("serving the {engine} store; it has no back office (order search, product edits)"),
     }
     serve_store(args, store, parts).await
 }
@@ -221,15 +222,15 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
     );
     // Flipped when shutdown starts, so open live-stock streams end and the drain is quick.
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
-    let auth = match (parts.accounts, parts.backoffice) {
-        (Some(accounts), Some(backoffice)) => Some(Auth {
+    let auth = match parts.accounts {
+        Some(accounts) => Some(Auth {
             accounts,
-            backoffice,
+            backoffice: parts.backoffice,
             cookies: CookiePolicy { secure: args.accounts.secure_cookies(args.notify.public_url.as_deref()) },
             limits: args.accounts.login_limits(),
             oidc: crate::oidc_keys::verifier(&args.accounts).await?,
         }),
-        _ => None,
+        None => None,
     };
     let public = !addr.ip().is_loopback();
     let exposure = Exposure::of(&args, public, notify.dev_mailbox());

@@ -10,10 +10,6 @@ use stampede_store::{DataDirLock, SqliteConfig, StoreError};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-fn no_dynamodb() -> anyhow::Error {
-    anyhow::anyhow!("export and import with --store dynamodb are not there yet (issue #15); use sqlite or postgres")
-}
-
 /// What a pass over a store saw: records per kind and the units in stock.
 #[derive(Default)]
 struct Tally {
@@ -43,7 +39,7 @@ async fn read_store(
                 .with_context(|| format!("exporting {}", db.display()))
         }
         StoreKind::Postgres => export_postgres(args, exported_at, out).await,
-        StoreKind::Dynamodb => Err(no_dynamodb()),
+        StoreKind::Dynamodb => export_dynamodb(args, exported_at, out).await,
     }
 }
 
@@ -64,6 +60,50 @@ async fn export_postgres(
     _: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
 ) -> anyhow::Result<()> {
     bail!("--store postgres needs a build with the postgres feature: cargo build --release --features postgres")
+}
+
+/// The DynamoDB store `args` name (`--dynamodb-table`, `--aws-endpoint-url`).
+#[cfg(feature = "aws")]
+async fn dynamodb(args: &StoreLocation) -> anyhow::Result<stampede_store::DynamoStore> {
+    use stampede_store::{DynamoConfig, DynamoStore};
+    let table = args.store.dynamodb_table.as_deref().context("--store dynamodb needs --dynamodb-table")?;
+    let client = DynamoStore::client_or_local(args.aws_endpoint_url.as_deref()).await;
+    Ok(DynamoStore::new(client, DynamoConfig::new(table)))
+}
+
+#[cfg(feature = "aws")]
+async fn export_dynamodb(
+    args: &StoreLocation,
+    exported_at: i64,
+    out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
+) -> anyhow::Result<()> {
+    let store = dynamodb(args).await?;
+    stampede_store::dynamo::transfer::export(&store, exported_at, out).await.context("exporting the DynamoDB table")
+}
+
+/// Refuses a table an import is still writing (the import's own check reads it anyway).
+#[cfg(feature = "aws")]
+pub async fn refuse_unfinished_import(store: &stampede_store::DynamoStore, table: &str) -> anyhow::Result<()> {
+    if let Some(file) = stampede_store::dynamo::transfer::unfinished_import(store).await? {
+        bail!(
+            "the DynamoDB table {table} holds an unfinished import ({file}): run that `stampede import` again to finish it first"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "aws"))]
+async fn export_dynamodb(
+    _: &StoreLocation,
+    _: i64,
+    _: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
+) -> anyhow::Result<()> {
+    Err(no_aws())
+}
+
+#[cfg(not(feature = "aws"))]
+fn no_aws() -> anyhow::Error {
+    anyhow::anyhow!("--store dynamodb needs a build with the aws feature: cargo build --release --features aws")
 }
 
 fn partial_path(file: &Path) -> PathBuf {
@@ -102,6 +142,11 @@ pub async fn run_export(args: ExportArgs) -> anyhow::Result<()> {
 /// One snapshot of the store, a line per record, into `writer` (`name` says where, for errors),
 /// with a spinner on a terminal.
 async fn write_export(from: &StoreLocation, writer: &mut (impl Write + Send), name: &str) -> anyhow::Result<Tally> {
+    #[cfg(feature = "aws")]
+    if from.store.kind == StoreKind::Dynamodb {
+        refuse_unfinished_import(&dynamodb(from).await?, from.store.dynamodb_table.as_deref().unwrap_or_default())
+            .await?;
+    }
     let bar = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {pos} records {per_sec}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -154,7 +199,11 @@ pub async fn run_import(args: TransferArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("importing into {}", db.display()))?;
         }
         StoreKind::Postgres => import_postgres(&args, &shop, now, &mut done).await?,
-        StoreKind::Dynamodb => return Err(no_dynamodb()),
+        StoreKind::Dynamodb => {
+            if import_dynamodb(&args, &shop, &mut done).await? {
+                bar.println("finished an unfinished import of this file");
+            }
+        }
     }
     bar.finish_and_clear();
     let mut seen = Tally::default();
@@ -174,8 +223,37 @@ pub async fn run_import(args: TransferArgs) -> anyhow::Result<()> {
             seen.stock
         );
     }
+    if args.into.store.kind == StoreKind::Dynamodb {
+        finish_dynamodb(&args.into).await?;
+    }
     println!("imported {}: {} ({stock} units in stock)", args.file.display(), shop.counts);
     Ok(())
+}
+
+/// Imports into the table; `true` if it finished an earlier, interrupted run of this file.
+#[cfg(feature = "aws")]
+async fn import_dynamodb(args: &TransferArgs, shop: &Shop, done: &mut (dyn FnMut() + Send)) -> anyhow::Result<bool> {
+    let store = dynamodb(&args.into).await?;
+    stampede_store::dynamo::transfer::import(&store, shop, done)
+        .await
+        .context("importing into the DynamoDB table (running the import again finishes an interrupted one)")
+}
+
+/// The table is checked: its import marker goes, and it may be served.
+#[cfg(feature = "aws")]
+async fn finish_dynamodb(args: &StoreLocation) -> anyhow::Result<()> {
+    let store = dynamodb(args).await?;
+    stampede_store::dynamo::transfer::finish_import(&store).await.context("ending the import")
+}
+
+#[cfg(not(feature = "aws"))]
+async fn import_dynamodb(_: &TransferArgs, _: &Shop, _: &mut (dyn FnMut() + Send)) -> anyhow::Result<bool> {
+    Err(no_aws())
+}
+
+#[cfg(not(feature = "aws"))]
+async fn finish_dynamodb(_: &StoreLocation) -> anyhow::Result<()> {
+    Err(no_aws())
 }
 
 #[cfg(feature = "postgres")]

@@ -3,7 +3,7 @@
 //! checks only, no I/O; each store reads and writes it in its own `transfer.rs`.
 
 use crate::accounts::{Role, User};
-use crate::{IdempotencyKey, Order, StoreError};
+use crate::{IdempotencyKey, Order, OutboxEvent, StoreError};
 use serde::{Deserialize, Serialize};
 use stampede_domain::{Customer, Fulfilment, Millis, Money, OrderLine, OrderStatus, Phone, Product};
 use std::collections::{BTreeMap, HashSet};
@@ -25,6 +25,7 @@ pub enum Record {
     Holding(Holding),
     Audit(AuditRecord),
     SavedCart(SavedCart),
+    Event(EventRecord),
 }
 
 /// The first line: what the file is and where it came from.
@@ -32,7 +33,7 @@ pub enum Record {
 pub struct Header {
     pub format: String,
     pub version: u32,
-    /// The store exported: `sqlite`, `postgres`.
+    /// The store exported: `sqlite`, `postgres`, `dynamodb`.
     pub source: String,
     pub exported_at: Millis,
 }
@@ -170,6 +171,43 @@ pub struct SavedCart {
     pub updated_at: Millis,
 }
 
+/// An outbox event not yet delivered (due, waiting for a retry, or parked as failed), so the
+/// receipts and webhooks the old store still owed go out from the new one. A claim in flight
+/// is not kept: the event is due again when its lease (`next_attempt_at`) ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: String,
+    /// The event's own kind (`order.placed`, `customer.link`, ...).
+    pub event: String,
+    pub order_id: String,
+    pub payload: serde_json::Value,
+    pub created_at: Millis,
+    pub attempts: u32,
+    pub next_attempt_at: Millis,
+    /// Set when the relay parked it after its last attempt.
+    pub failed_at: Option<Millis>,
+    pub last_error: Option<String>,
+    /// Channels that already took it, skipped on retries.
+    pub done_channels: Vec<String>,
+}
+
+impl EventRecord {
+    pub fn new(e: OutboxEvent) -> EventRecord {
+        EventRecord {
+            id: e.id,
+            event: e.kind,
+            order_id: e.order_id,
+            payload: e.payload,
+            created_at: e.created_at,
+            attempts: e.attempts,
+            next_attempt_at: e.next_attempt_at,
+            failed_at: e.failed_at,
+            last_error: e.last_error,
+            done_channels: e.done_channels,
+        }
+    }
+}
+
 impl Record {
     /// The `kind` it is written with.
     pub fn kind(&self) -> &'static str {
@@ -182,6 +220,7 @@ impl Record {
             Record::Holding(_) => "holding",
             Record::Audit(_) => "audit",
             Record::SavedCart(_) => "saved_cart",
+            Record::Event(_) => "event",
         }
     }
 
@@ -229,12 +268,14 @@ pub struct Shop {
     pub holdings: Vec<Holding>,
     pub audit: Vec<AuditRecord>,
     pub saved_carts: Vec<SavedCart>,
+    pub events: Vec<EventRecord>,
     pub counts: Counts,
     product_ids: HashSet<String>,
     order_ids: HashSet<String>,
     user_ids: HashSet<String>,
     emails: HashSet<String>,
     idempotency_keys: HashSet<String>,
+    event_ids: HashSet<String>,
 }
 
 impl Shop {
@@ -307,6 +348,10 @@ impl Shop {
             Record::SavedCart(c) => {
                 self.known_user(&c.user_id)?;
                 self.saved_carts.push(c);
+            }
+            Record::Event(e) => {
+                unique(&mut self.event_ids, &e.id, "event id")?;
+                self.events.push(e);
             }
         }
         *self.counts.0.entry(kind).or_default() += 1;

@@ -139,33 +139,23 @@ async fn an_export_taken_mid_sale_is_one_snapshot() {
     sale.server.terminate();
 }
 
-#[cfg(feature = "postgres")]
-mod postgres {
-    use super::*;
+/// What both moves (to PostgreSQL, to DynamoDB) start from and check at the end.
+#[cfg(any(feature = "postgres", feature = "aws"))]
+mod moved {
+    use super::Server;
     use crate::common::browser::Browser;
-    use crate::common::pg::fresh_database;
     use crate::common::{ADMIN_TOKEN, order_body};
     use reqwest::Client;
     use serde_json::{Value, json};
 
-    const PASSWORD: &str = "correct horse battery";
-    const SECRET: &str = "one-secret-for-both-stores";
+    pub const PASSWORD: &str = "correct horse battery";
+    pub const SECRET: &str = "one-secret-for-both-stores";
 
-    /// Every line but the header, which says where and when.
-    fn records(file: &Path) -> Vec<String> {
-        std::fs::read_to_string(file).unwrap().lines().skip(1).map(str::to_owned).collect()
-    }
-
-    fn header(file: &Path) -> Value {
-        serde_json::from_str(std::fs::read_to_string(file).unwrap().lines().next().unwrap()).unwrap()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_shop_moves_from_sqlite_to_postgres_and_exports_equal_and_its_customers_sign_in() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("sqlite");
-        let env = [("STAMPEDE_ADMIN_TOKEN", ADMIN_TOKEN)];
-        let sqlite = Server::start_with_env(&data, &["--no-seed", "--secret-key", SECRET], &env);
+    /// Sells on a serving SQLite shop: a product of 20 units on 4 counters, a signed-up
+    /// customer's order of 2 (email not verified: the order is theirs through the account's
+    /// link, which must move too), a guest's order of 3 with an idempotency key, and an order
+    /// cancelled. Returns the guest's order.
+    pub async fn sell_on(sqlite: &Server) -> Value {
         let client = Client::new();
         let product = json!({"id": "slice", "name": "Slice", "category": "pizza",
             "price": {"amount": 450, "currency": "USD"}, "stock": 20, "stockShards": 4});
@@ -177,30 +167,14 @@ mod postgres {
             .await
             .unwrap();
         assert_eq!(made.status(), 201, "{}", made.text().await.unwrap());
-        let admin =
-            ["admin", "create-user", "--email", "boss@example.com", "--role", "admin", "--data-dir", path(&data)];
-        let made = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
-            .args(admin)
-            .env("STAMPEDE_USER_PASSWORD", PASSWORD)
-            .output()
-            .unwrap();
-        ok(made);
-
-        // A customer signs up (email not verified) and orders while signed in: the order is
-        // theirs through the account's link, which must move too.
         let mut cy = Browser::new(&sqlite.base);
         let signed_up =
             cy.post("/sign-up", &[("email", "cy@example.com"), ("name", "Cy"), ("password", PASSWORD)]).await;
         assert_eq!(signed_up.status, 303, "{}", signed_up.html);
         cy.post("/cart/add", &[("product", "slice"), ("quantity", "2")]).await;
-        let placed = cy
-            .post(
-                "/checkout",
-                &[("key", "cy-1"), ("name", "Cy"), ("email", "cy@example.com"), ("fulfilment", "pickup")],
-            )
-            .await;
+        let form = [("key", "cy-1"), ("name", "Cy"), ("email", "cy@example.com"), ("fulfilment", "pickup")];
+        let placed = cy.post("/checkout", &form).await;
         assert_eq!(placed.status, 303, "{}", placed.html);
-        // A guest order with an idempotency key, and one cancelled.
         let guest = client
             .post(sqlite.url("/api/orders"))
             .header("Idempotency-Key", "guest-1")
@@ -226,6 +200,64 @@ mod postgres {
             .await
             .unwrap();
         assert_eq!(cancel.status(), 200);
+        guest
+    }
+
+    /// Served from the new store: Cy signs in with the old password and sees the order, stock
+    /// is as it was (20 - 2 - 3), and the guest's retry gets the same order back.
+    pub async fn check_served(server: &Server, guest: &Value) {
+        let mut cy = Browser::new(&server.base);
+        cy.sign_in("cy@example.com", PASSWORD).await;
+        let account = cy.get("/account").await;
+        assert!(account.status == 200 && account.html.contains("Slice"), "{}", account.html);
+        let client = Client::new();
+        let stock: Value = client.get(server.url("/api/products/slice")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(stock["stock"], 15);
+        let retry = client
+            .post(server.url("/api/orders"))
+            .header("Idempotency-Key", "guest-1")
+            .json(&order_body("ana@example.com", "slice", 3))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(retry.headers()["idempotent-replayed"], "true");
+        assert_eq!(retry.json::<Value>().await.unwrap()["id"], guest["id"]);
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::moved::{PASSWORD, SECRET, check_served, sell_on};
+    use super::*;
+    use crate::common::ADMIN_TOKEN;
+    use crate::common::browser::Browser;
+    use crate::common::pg::fresh_database;
+    use serde_json::{Value, json};
+
+    /// Every line but the header, which says where and when.
+    fn records(file: &Path) -> Vec<String> {
+        std::fs::read_to_string(file).unwrap().lines().skip(1).map(str::to_owned).collect()
+    }
+
+    fn header(file: &Path) -> Value {
+        serde_json::from_str(std::fs::read_to_string(file).unwrap().lines().next().unwrap()).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shop_moves_from_sqlite_to_postgres_and_exports_equal_and_its_customers_sign_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("sqlite");
+        let env = [("STAMPEDE_ADMIN_TOKEN", ADMIN_TOKEN)];
+        let sqlite = Server::start_with_env(&data, &["--no-seed", "--secret-key", SECRET], &env);
+        let admin =
+            ["admin", "create-user", "--email", "boss@example.com", "--role", "admin", "--data-dir", path(&data)];
+        let made = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+            .args(admin)
+            .env("STAMPEDE_USER_PASSWORD", PASSWORD)
+            .output()
+            .unwrap();
+        ok(made);
+        let guest = sell_on(&sqlite).await;
 
         // Exported while the SQLite shop is still serving.
         let (first, second) = (dir.path().join("first.jsonl"), dir.path().join("second.jsonl"));
@@ -251,29 +283,196 @@ mod postgres {
         assert!(money.contains(r#""total":{"amount":"#) && money.contains(r#""currency":"USD""#), "{money}");
         sqlite.terminate();
 
-        // Served from PostgreSQL: Cy signs in with the old password and sees the order, stock
-        // is as it was, and the guest's retry gets the same order back.
+        // Served from PostgreSQL, and the admin signs in too.
         let dir_pg = tempfile::tempdir().unwrap();
         let pg = Server::start_with_env(
             dir_pg.path(),
             &["--store", "postgres", "--no-seed", "--secret-key", SECRET],
             &[("DATABASE_URL", url.as_str())],
         );
-        let mut cy = Browser::new(&pg.base);
-        cy.sign_in("cy@example.com", PASSWORD).await;
-        let account = cy.get("/account").await;
-        assert!(account.status == 200 && account.html.contains("Slice"), "{}", account.html);
-        let stock: Value = client.get(pg.url("/api/products/slice")).send().await.unwrap().json().await.unwrap();
-        assert_eq!(stock["stock"], 15);
-        let retry = client
-            .post(pg.url("/api/orders"))
-            .header("Idempotency-Key", "guest-1")
-            .json(&order_body("ana@example.com", "slice", 3))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(retry.headers()["idempotent-replayed"], "true");
-        assert_eq!(retry.json::<Value>().await.unwrap()["id"], guest["id"]);
+        check_served(&pg, &guest).await;
         Browser::new(&pg.base).sign_in("boss@example.com", PASSWORD).await;
+    }
+}
+
+/// (feature aws) A shop moves from SQLite to a DynamoDB table on a local moto server and back:
+/// every export is the same shop up to record order, the table serves the old orders and
+/// passwords, and an import that crashed half way is finished by running it again.
+#[cfg(feature = "aws")]
+mod dynamodb {
+    use super::moved::{PASSWORD, SECRET, check_served, sell_on};
+    use super::*;
+    use crate::common::ADMIN_TOKEN;
+    use crate::common::browser::Browser;
+    use crate::common::moto::Moto;
+    use serde_json::Value;
+    const AWS_ENV: [(&str, &str); 3] =
+        [("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local"), ("AWS_REGION", "us-east-1")];
+
+    fn stampede_aws(args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+            .args(args)
+            .envs(AWS_ENV)
+            .env("STAMPEDE_USER_PASSWORD", PASSWORD)
+            .env("STAMPEDE_LOG_FORMAT", "json")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap()
+    }
+
+    fn table_args<'a>(moto: &'a Moto, table: &'a str) -> [&'a str; 6] {
+        ["--store", "dynamodb", "--dynamodb-table", table, "--aws-endpoint-url", &moto.url]
+    }
+
+    fn create_table(moto: &Moto, table: &str) {
+        ok(stampede_aws(&["dynamodb", "create-table", table, "--aws-endpoint-url", &moto.url]));
+    }
+
+    /// Every line but the header, sorted: the same shop whatever order a store reads it in.
+    fn sorted_records(file: &Path) -> Vec<String> {
+        let mut lines: Vec<String> =
+            std::fs::read_to_string(file).unwrap().lines().skip(1).map(str::to_owned).collect();
+        lines.sort();
+        lines
+    }
+
+    fn kinds(file: &Path) -> std::collections::BTreeMap<String, usize> {
+        let mut kinds = std::collections::BTreeMap::new();
+        for line in std::fs::read_to_string(file).unwrap().lines().skip(1) {
+            let record: Value = serde_json::from_str(line).unwrap();
+            *kinds.entry(record["kind"].as_str().unwrap().to_owned()).or_default() += 1;
+        }
+        kinds
+    }
+
+    /// The SQLite shop of [`sell_on`], with an admin and a kitchen account and events its
+    /// webhook could not take, exported to `file`. Returns the guest's order.
+    async fn seeded_export(dir: &Path, file: &Path) -> Value {
+        let data = dir.join("sqlite");
+        for (email, role) in [("boss@example.com", "admin"), ("cook@example.com", "kitchen")] {
+            let args = ["admin", "create-user", "--email", email, "--role", role, "--data-dir", path(&data)];
+            ok(stampede_aws(&args));
+        }
+        // A webhook nobody answers, retried in an hour: the events stay undelivered.
+        let args = [
+            "--no-seed",
+            "--secret-key",
+            SECRET,
+            "--webhook-urls",
+            "http://127.0.0.1:9/hook",
+            "--webhook-secret",
+            "unheard",
+            "--notify-backoff-ms",
+            "3600000",
+        ];
+        let sqlite = Server::start_with_env(&data, &args, &[("STAMPEDE_ADMIN_TOKEN", ADMIN_TOKEN)]);
+        let guest = sell_on(&sqlite).await;
+        let said = ok(stampede(&["export", "--out", path(file), "--data-dir", path(&data)]));
+        assert!(
+            said.contains("order: 3") && said.contains("user: 3") && said.contains("(15 units in stock)"),
+            "{said}"
+        );
+        sqlite.terminate();
+        guest
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shop_moves_from_sqlite_to_dynamodb_and_back_with_equal_exports_and_serves_from_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("first.jsonl");
+        let guest = seeded_export(dir.path(), &first).await;
+        let sent = kinds(&first);
+        // Receipts for 3 orders and a cancellation, none delivered.
+        assert_eq!(sent.get("event"), Some(&4), "{sent:?}");
+        assert_eq!(sent.get("audit"), Some(&3), "two accounts and the product: {sent:?}");
+
+        let moto = Moto::start();
+        create_table(&moto, "shop");
+        let into = [&["import", path(&first)][..], &table_args(&moto, "shop")].concat();
+        let said = ok(stampede_aws(&into));
+        assert!(
+            said.contains("order: 3") && said.contains("event: 4") && said.contains("(15 units in stock)"),
+            "{said}"
+        );
+        refused(stampede_aws(&into), "is not empty");
+
+        let second = dir.path().join("second.jsonl");
+        ok(stampede_aws(&[&["export", "--out", path(&second)][..], &table_args(&moto, "shop")].concat()));
+        assert_eq!(sorted_records(&first), sorted_records(&second), "the same shop, read from the table");
+        let (back, third) = (dir.path().join("back"), dir.path().join("third.jsonl"));
+        ok(stampede(&["import", path(&second), "--data-dir", path(&back)]));
+        ok(stampede(&["export", "--out", path(&third), "--data-dir", path(&back)]));
+        assert_eq!(sorted_records(&first), sorted_records(&third), "back in SQLite, the same shop");
+
+        // Served from the table: as from PostgreSQL, and staff sign in and open every order.
+        let served = tempfile::tempdir().unwrap();
+        let args = [&table_args(&moto, "shop")[..], &["--no-seed", "--secret-key", SECRET]].concat();
+        let table = Server::start_with_env(served.path(), &args, &AWS_ENV);
+        check_served(&table, &guest).await;
+        let mut boss = Browser::new(&table.base);
+        assert_eq!(boss.sign_in("boss@example.com", PASSWORD).await.status, 303);
+        let staff = boss.get("/admin/staff").await;
+        assert!(staff.html.contains("boss@example.com") && staff.html.contains("cook@example.com"), "{}", staff.html);
+        for line in std::fs::read_to_string(&first).unwrap().lines() {
+            let record: Value = serde_json::from_str(line).unwrap();
+            if record["kind"] == "order" {
+                let page = boss.get(&format!("/admin/orders/{}", record["id"].as_str().unwrap())).await;
+                assert!(page.status == 200 && page.html.contains("Slice"), "{}", page.html);
+            }
+        }
+        table.terminate();
+    }
+
+    /// An import that dies half way leaves its marker and some items; running it again
+    /// finishes it, and the table then holds the file's records once each.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crashed_import_run_again_finishes_without_duplicates() {
+        use stampede_store::transfer::Shop;
+        use stampede_store::{DynamoConfig, DynamoStore};
+        let dir = tempfile::tempdir().unwrap();
+        let (shop_dir, file) = (dir.path().join("shop"), dir.path().join("shop.jsonl"));
+        // The demo shop is seeded on first start.
+        Server::start(&shop_dir, &[]).terminate();
+        ok(stampede(&["export", "--out", path(&file), "--data-dir", path(&shop_dir)]));
+        let mut shop = Shop::default();
+        for (i, line) in std::fs::read_to_string(&file).unwrap().lines().enumerate() {
+            shop.push_line(i + 1, line).unwrap();
+        }
+        assert!(shop.records() > 4, "the demo shop has products: {}", shop.counts);
+
+        let moto = Moto::start();
+        create_table(&moto, "shop");
+        let store = DynamoStore::new(DynamoStore::local_client(&moto.url).await, DynamoConfig::new("shop"));
+        // The process "dies" after three records: what was still buffered is lost with it.
+        let crashed = tokio::spawn(async move {
+            let mut records = 0;
+            let mut done = move || {
+                records += 1;
+                assert!(records < 3, "crash");
+            };
+            stampede_store::dynamo::transfer::import(&store, &shop, &mut done).await
+        })
+        .await;
+        assert!(crashed.is_err(), "the import was cut short");
+        let other = dir.path().join("other.jsonl");
+        let header = std::fs::read_to_string(&file).unwrap().lines().next().unwrap().replace("sqlite", "postgres");
+        std::fs::write(&other, format!("{header}\n")).unwrap();
+        refused(
+            stampede_aws(&[&["import", path(&other)][..], &table_args(&moto, "shop")].concat()),
+            "unfinished import",
+        );
+        // Neither served nor exported half imported.
+        let export = [&["export"][..], &table_args(&moto, "shop")].concat();
+        refused(stampede_aws(&export), "holds an unfinished import");
+        let served = tempfile::tempdir().unwrap();
+        let serve = [&["serve", "--data-dir", path(served.path())][..], &table_args(&moto, "shop")].concat();
+        refused(stampede_aws(&serve), "holds an unfinished import");
+
+        let said = ok(stampede_aws(&[&["import", path(&file)][..], &table_args(&moto, "shop")].concat()));
+        assert!(said.starts_with(&format!("imported {}", file.display())), "{said}");
+        let again = dir.path().join("again.jsonl");
+        ok(stampede_aws(&[&["export", "--out", path(&again)][..], &table_args(&moto, "shop")].concat()));
+        assert_eq!(sorted_records(&file), sorted_records(&again), "every record once");
+        refused(stampede_aws(&[&["import", path(&file)][..], &table_args(&moto, "shop")].concat()), "is not empty");
     }
 }

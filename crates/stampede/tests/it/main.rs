@@ -23,3 +23,5 @@ mod oidc;
 mod otlp;
 #[cfg(feature = "postgres")]
 mod postgres_serve;
+#[cfg(feature = "aws")]
+mod table_schema;

@@ -12,7 +12,7 @@ use crate::clock::now_millis;
 use crate::shards;
 use crate::{ProductView, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use stampede_domain::{OrderRejection, Product};
+use stampede_domain::{Millis, OrderRejection, Product};
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -27,7 +27,7 @@ pub async fn products(store: &DynamoStore) -> Result<Vec<ProductView>, StoreErro
         }
     }
     let taken_at = Instant::now();
-    let views = with_stock(store, menu(store).await?, false).await?;
+    let views = with_stock(store, menu(store, false).await?, false).await?;
     *store.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some((taken_at, views.clone()));
     Ok(views)
 }
@@ -37,10 +37,15 @@ pub async fn product(store: &DynamoStore, id: &str) -> Result<Option<ProductView
     Ok(products(store).await?.into_iter().find(|view| view.product.id == id))
 }
 
-/// Every product definition, in menu order.
-async fn menu(store: &DynamoStore) -> Result<Vec<Product>, StoreError> {
+/// Every product definition, in menu order; an export reads `consistent`ly, menus need not.
+pub(super) async fn menu(store: &DynamoStore, consistent: bool) -> Result<Vec<Product>, StoreError> {
     let mut definitions = Vec::new();
-    let query = store.client.query().key_condition_expression("pk = :c").expression_attribute_values(":c", s(CATALOG));
+    let query = store
+        .client
+        .query()
+        .key_condition_expression("pk = :c")
+        .expression_attribute_values(":c", s(CATALOG))
+        .consistent_read(consistent);
     for item in store.query_pages(query, |_| false).await?.iter().flat_map(|p| p.items()) {
         definitions.push((get_s(item, "position")?.to_owned(), definition(item)?));
     }
@@ -112,7 +117,7 @@ pub async fn levels(
     Ok(levels)
 }
 
-async fn with_stock(
+pub(super) async fn with_stock(
     store: &DynamoStore,
     products: Vec<Product>,
     consistent: bool,
@@ -127,20 +132,35 @@ async fn with_stock(
         .collect())
 }
 
+/// A product's definition item; the menu lists products by `position`.
+pub(super) fn product_item(product: &Product, position: &str, now: Millis) -> Result<Item, StoreError> {
+    let mut item = keys::product(&product.id);
+    item.insert("position".into(), s(position));
+    item.insert("definition".into(), s(serde_json::to_string(product)?));
+    item.insert("shards".into(), n(product.stock_shards));
+    item.insert("created_at".into(), n(now));
+    Ok(item)
+}
+
+/// A product's stock counters, `stock` split evenly over its `stockShards`.
+pub(super) fn counter_items(product: &Product, stock: u32) -> Vec<Item> {
+    let levels = shards::split(stock, product.stock_shards).into_iter().enumerate();
+    levels
+        .map(|(shard, level)| {
+            let mut counter = keys::shard(&product.id, u32::try_from(shard).unwrap_or(u32::MAX));
+            counter.insert("stock".into(), AttributeValue::N(level.to_string()));
+            counter
+        })
+        .collect()
+}
+
 /// Adds a product and its stock counters in one transaction; `Conflict` if the id is taken.
 pub async fn create_product(store: &DynamoStore, product: Product, stock: u32) -> Result<ProductView, StoreError> {
     product.validate().map_err(OrderRejection::from)?;
-    let now = now_millis();
-    let mut item = keys::product(&product.id);
     // UUIDv7 sorts by creation time: the menu keeps the order products were added in.
-    item.insert("position".into(), s(uuid::Uuid::now_v7().to_string()));
-    item.insert("definition".into(), s(serde_json::to_string(&product)?));
-    item.insert("shards".into(), n(product.stock_shards));
-    item.insert("created_at".into(), n(now));
+    let item = product_item(&product, &uuid::Uuid::now_v7().to_string(), now_millis())?;
     let mut writes = vec![put(store, item, Some("attribute_not_exists(pk)"))?];
-    for (shard, level) in shards::split(stock, product.stock_shards).into_iter().enumerate() {
-        let mut counter = keys::shard(&product.id, u32::try_from(shard).unwrap_or(u32::MAX));
-        counter.insert("stock".into(), AttributeValue::N(level.to_string()));
+    for counter in counter_items(&product, stock) {
         writes.push(put(store, counter, None)?);
     }
     store.count(Op::Transaction);

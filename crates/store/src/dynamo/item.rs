@@ -1,7 +1,7 @@
 //! Reading and writing attribute values, and the order, event and mail items built from them.
 
 use super::keys::{self, Item};
-use crate::{MailMessage, Order, OutboxEvent, StoreError};
+use crate::{IdempotencyKey, MailMessage, Order, OutboxEvent, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use stampede_domain::{Currency, Customer, CustomerKey, Millis, Money, OrderStatus, Phone};
 use std::collections::BTreeMap;
@@ -49,7 +49,7 @@ pub fn opt_n<T: FromStr>(item: &Item, name: &str) -> Result<Option<T>, StoreErro
 pub type Taken = BTreeMap<String, Vec<(u32, u32)>>;
 
 /// The order item: the order itself, its index keys, and where its stock came from.
-pub fn order_item(order: &Order, idempotency_key: Option<&str>, taken: &Taken) -> Result<Item, StoreError> {
+pub fn order_item(order: &Order, idempotency: Option<&IdempotencyKey>, taken: &Taken) -> Result<Item, StoreError> {
     let mut item = keys::order(&order.id);
     let c = &order.customer;
     item.insert("id".into(), s(&order.id));
@@ -78,8 +78,10 @@ pub fn order_item(order: &Order, idempotency_key: Option<&str>, taken: &Taken) -
     }
     item.insert("created_at".into(), n(order.created_at));
     item.insert("updated_at".into(), n(order.updated_at));
-    if let Some(k) = idempotency_key {
-        item.insert("idempotency_key".into(), s(k));
+    // Kept with the order for good (the `IDEM#` record expires), so an export carries it.
+    if let Some(k) = idempotency {
+        item.insert("idempotency_key".into(), s(&k.key));
+        item.insert("request_fingerprint".into(), s(&k.fingerprint));
     }
     item.insert("taken".into(), s(serde_json::to_string(taken)?));
     item.insert("gsi1pk".into(), s(keys::customer_partition(&c.key.0)));
@@ -113,6 +115,13 @@ pub fn order_from(item: &Item) -> Result<Order, StoreError> {
     })
 }
 
+/// The idempotency key an order was placed with, if any (the fingerprint is empty on orders
+/// placed before it was kept with the order).
+pub fn idempotency_from(item: &Item) -> Option<IdempotencyKey> {
+    let key = opt_s(item, "idempotency_key")?.to_owned();
+    Some(IdempotencyKey { key, fingerprint: opt_s(item, "request_fingerprint").unwrap_or_default().to_owned() })
+}
+
 /// Where an order's units came from.
 pub fn taken_from(item: &Item) -> Result<Taken, StoreError> {
     Ok(opt_s(item, "taken").map(serde_json::from_str).transpose()?.unwrap_or_default())
@@ -126,9 +135,15 @@ pub const FAILED: &str = "failed";
 /// A new, due-now outbox event announcing a change to `order_id`, with the same payload as SQLite writes.
 pub fn new_event(kind: &str, order_id: &str, status: OrderStatus, previous: Option<OrderStatus>, now: Millis) -> Item {
     let (id, payload) = crate::outbox::new_event_payload(kind, order_id, status, previous, now);
-    let mut item = keys::event(&id);
-    item.insert("gsi3pk".into(), s(keys::outbox_partition(PENDING, keys::bucket(&id))));
-    item.insert("gsi3sk".into(), s(&id));
+    event_item(&id, kind, order_id, &payload, now)
+}
+
+/// A pending outbox event due at `now`, however its payload was made (an order's change, an
+/// emailed link).
+pub fn event_item(id: &str, kind: &str, order_id: &str, payload: &serde_json::Value, now: Millis) -> Item {
+    let mut item = keys::event(id);
+    item.insert("gsi3pk".into(), s(keys::outbox_partition(PENDING, keys::bucket(id))));
+    item.insert("gsi3sk".into(), s(id));
     item.insert("id".into(), s(id));
     item.insert("kind".into(), s(kind));
     item.insert("order_id".into(), s(order_id));

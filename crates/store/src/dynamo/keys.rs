@@ -142,6 +142,100 @@ pub fn outbox_partition(state: &str, bucket: u32) -> String {
 /// The `byState` partition of the dev mailbox.
 pub const MAILBOX: &str = "MAILBOX";
 
+/// An account: its partition holds the profile (`sk` = `USER`), the saved cart (`CART`) and the
+/// orders placed while signed in to it (`ORDER#<order id>`), so removing it is one query.
+pub fn user(id: &str) -> Item {
+    key(user_partition(id), USER_SK)
+}
+
+/// The partition of an account's items.
+pub fn user_partition(id: &str) -> String {
+    format!("USER#{id}")
+}
+
+/// The `sk` of an account's profile item.
+pub const USER_SK: &str = "USER";
+
+/// An account's saved cart.
+pub fn saved_cart(user_id: &str) -> Item {
+    key(user_partition(user_id), "CART")
+}
+
+/// An order placed while signed in to an account.
+pub fn account_order(user_id: &str, order_id: &str) -> Item {
+    key(user_partition(user_id), &format!("{ACCOUNT_ORDER_PREFIX}{order_id}"))
+}
+
+/// The `sk` prefix of an account's order links.
+pub const ACCOUNT_ORDER_PREFIX: &str = "ORDER#";
+
+/// The item that makes an email unique: created with the account under a condition, it names
+/// the account's id.
+pub fn email(email: &str) -> Item {
+    key(format!("EMAIL#{email}"), "EMAIL")
+}
+
+/// The `byState` partition of staff accounts (sorted by email): staff are few, customers many,
+/// so only staff profiles carry `gsi3pk`.
+pub const STAFF: &str = "STAFF";
+
+/// How many admin accounts are active: every change that could take the last one away is a
+/// transaction conditional on this count, so two admins removing each other cannot both win.
+pub fn active_admins() -> Item {
+    key("ADMINS".to_owned(), "COUNT")
+}
+
+/// A signed-in session, by the hash of its token.
+pub fn session(token_hash: &str) -> Item {
+    key(format!("SESSION#{token_hash}"), "SESSION")
+}
+
+/// The audit log: one partition (staff actions are rare), `sk` the zero-padded entry id.
+pub const AUDIT: &str = "AUDIT";
+
+/// One audit entry.
+pub fn audit(id: i64) -> Item {
+    key(AUDIT.to_owned(), &audit_sk(id))
+}
+
+/// The `sk` of audit entry `id`: zero-padded, so text order is id order.
+pub fn audit_sk(id: i64) -> String {
+    format!("{id:020}")
+}
+
+/// The counter audit entry ids are drawn from.
+pub fn audit_sequence() -> Item {
+    key("AUDIT_SEQ".to_owned(), "SEQ")
+}
+
+/// A one-time emailed link, by the hash of its token.
+pub fn email_link(token_hash: &str) -> Item {
+    key(format!("LINK#{token_hash}"), "LINK")
+}
+
+/// The record that a link went to `email` for `purpose` at `at`, for the sending limit: the
+/// links of one address and purpose are one range of one partition.
+pub fn link_sent(email: &str, purpose: &str, at: i64, token_hash: &str) -> Item {
+    key(links_sent_partition(email), &format!("{}{token_hash}", links_sent_from(purpose, at)))
+}
+
+/// The partition of the links sent to `email`.
+pub fn links_sent_partition(email: &str) -> String {
+    format!("LINKS#{email}")
+}
+
+/// The lowest `sk` of links sent for `purpose` at or after `at`.
+pub fn links_sent_from(purpose: &str, at: i64) -> String {
+    format!("{purpose}#{:020}#", at.max(0))
+}
+
+/// Present while `stampede import` is writing into the table: names the file being imported,
+/// so a run after a crash may finish that import (the table is "empty" but for it), and
+/// nothing else may start. Deleted once the import is checked.
+pub fn import_marker() -> Item {
+    key("IMPORT".to_owned(), "IMPORT")
+}
+
 /// The `byCustomer` partition of a customer.
 pub fn customer_partition(customer_key: &str) -> String {
     format!("CUSTOMER#{customer_key}")

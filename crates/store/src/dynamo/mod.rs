@@ -4,6 +4,7 @@
 //! definitions, a short-lived catalog snapshot, what was lately learnt about stock counters),
 //! so any number of Lambda instances can share one table.
 
+mod accounts;
 mod catalog;
 mod error;
 mod item;
@@ -15,6 +16,7 @@ mod outbox;
 mod place;
 mod stock_memory;
 mod table;
+pub mod transfer;
 mod writes;
 
 use crate::waiting_room::{LineEntry, WaitingRoom};
@@ -132,6 +134,15 @@ impl DynamoStore {
             .load()
             .await;
         Client::new(&sdk)
+    }
+
+    /// A client for `endpoint_url` if given and not empty (a local server, with dummy
+    /// credentials: [`DynamoStore::local_client`]), else for the environment's AWS account.
+    pub async fn client_or_local(endpoint_url: Option<&str>) -> Client {
+        match endpoint_url.filter(|u| !u.is_empty()) {
+            Some(url) => DynamoStore::local_client(url).await,
+            None => DynamoStore::client(None).await,
+        }
     }
 
     /// The TTL value (epoch seconds) for an item kept for the retention period from now.

@@ -21,7 +21,7 @@ fn state_name(state: OutboxState) -> &'static str {
 }
 
 /// Up to `limit` items of one `byState` partition, newest first (`None`: all of them).
-async fn query(store: &DynamoStore, partition: &str, limit: Option<u32>) -> Result<Vec<Item>, StoreError> {
+pub(super) async fn query(store: &DynamoStore, partition: &str, limit: Option<u32>) -> Result<Vec<Item>, StoreError> {
     let query = store
         .client
         .query()

@@ -398,7 +398,7 @@ fn transaction(
         writes.push(put(store, record, Some("attribute_not_exists(pk)"))?);
         purposes.push(Write::Idempotency);
     }
-    let order_item = item::order_item(order, idem.map(|i| i.key.as_str()), taken)?;
+    let order_item = item::order_item(order, idem, taken)?;
     writes.push(put(store, order_item, Some("attribute_not_exists(pk)"))?);
     purposes.push(Write::Record);
     let event = item::new_event(ORDER_PLACED, &order.id, OrderStatus::Received, None, order.created_at);

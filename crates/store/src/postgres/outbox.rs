@@ -27,6 +27,12 @@ fn event(r: &Row) -> Result<OutboxEvent, StoreError> {
     })
 }
 
+/// Every event not yet delivered (pending or parked), oldest first, for an export.
+pub async fn undelivered(c: &impl GenericClient) -> Result<Vec<OutboxEvent>, StoreError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE delivered_at IS NULL ORDER BY id COLLATE \"C\"");
+    c.query(&sql, &[]).await.map_err(pg_error)?.iter().map(event).collect()
+}
+
 /// Only an order's oldest open event may go out, so one order's events arrive in the order
 /// they happened (a receipt before "being prepared"); a parked event stops blocking.
 const FIRST_OPEN: &str = "e.delivered_at IS NULL AND e.failed_at IS NULL

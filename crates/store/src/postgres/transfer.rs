@@ -6,7 +6,8 @@ use super::{accounts::user_row, connect_one, pg_error, rows, schema, snapshot};
 use crate::accounts::{USER_COLUMNS, to_user};
 use crate::shards;
 use crate::transfer::{
-    AccountOrder, AuditRecord, Header, Holding, OrderRecord, ProductRecord, Record, SavedCart, Shop, UserRecord,
+    AccountOrder, AuditRecord, EventRecord, Header, Holding, OrderRecord, ProductRecord, Record, SavedCart, Shop,
+    UserRecord,
 };
 use crate::{IdempotencyKey, StoreError};
 use stampede_domain::{Millis, Phone};
@@ -61,6 +62,9 @@ pub async fn export(
     }
     for r in query(&tx, "SELECT user_id, cart, updated_at FROM saved_carts ORDER BY user_id COLLATE \"C\"").await? {
         out(&Record::SavedCart(SavedCart { user_id: r.get(0), cart: r.get(1), updated_at: r.get(2) }))?;
+    }
+    for event in super::outbox::undelivered(&tx).await? {
+        out(&Record::Event(EventRecord::new(event)))?;
     }
     tx.commit().await.map_err(pg_error)?;
     drop(client);
@@ -244,6 +248,32 @@ async fn write_all(
         .map_err(pg_error)?;
     for c in &shop.saved_carts {
         tx.execute(&cart, &[&c.user_id, &c.cart, &c.updated_at]).await.map_err(pg_error)?;
+        done();
+    }
+    let event = tx
+        .prepare(
+            "INSERT INTO outbox (id, kind, order_id, payload, created_at, attempts, next_attempt_at, failed_at,
+                                 last_error, done_channels)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .await
+        .map_err(pg_error)?;
+    for e in &shop.events {
+        let attempts = i32::try_from(e.attempts).unwrap_or(i32::MAX);
+        let (payload, channels) = (e.payload.to_string(), serde_json::to_string(&e.done_channels)?);
+        let row: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+            &e.id,
+            &e.event,
+            &e.order_id,
+            &payload,
+            &e.created_at,
+            &attempts,
+            &e.next_attempt_at,
+            &e.failed_at,
+            &e.last_error,
+            &channels,
+        ];
+        tx.execute(&event, &row).await.map_err(pg_error)?;
         done();
     }
     Ok(())

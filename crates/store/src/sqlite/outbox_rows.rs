@@ -118,6 +118,14 @@ pub fn events(conn: &Connection, state: OutboxState, limit: u32) -> Result<Vec<O
     rows.map(|r| finish(r?)).collect()
 }
 
+/// Every event not yet delivered (pending or parked), oldest first, for an export.
+pub fn undelivered(conn: &Connection) -> Result<Vec<OutboxEvent>, StoreError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE delivered_at IS NULL ORDER BY id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], event)?;
+    rows.map(|r| finish(r?)).collect()
+}
+
 /// Events per state.
 pub fn counts(conn: &Connection) -> Result<OutboxCounts, StoreError> {
     // Pending and failed are counted on their partial indexes, so a scrape stays cheap as

@@ -5,7 +5,8 @@
 use super::{accounts::user_row, rows, schema};
 use crate::accounts::{USER_COLUMNS, to_user};
 use crate::transfer::{
-    AccountOrder, AuditRecord, Header, Holding, OrderRecord, ProductRecord, Record, SavedCart, Shop, UserRecord,
+    AccountOrder, AuditRecord, EventRecord, Header, Holding, OrderRecord, ProductRecord, Record, SavedCart, Shop,
+    UserRecord,
 };
 use crate::{IdempotencyKey, StoreError};
 use rusqlite::{Connection, OpenFlags, params};
@@ -75,6 +76,9 @@ pub fn export(
     each(&tx, "SELECT user_id, cart, updated_at FROM saved_carts ORDER BY user_id", out, |r| {
         Ok(Record::SavedCart(SavedCart { user_id: r.get(0)?, cart: r.get(1)?, updated_at: r.get(2)? }))
     })?;
+    for event in super::outbox_rows::undelivered(&tx)? {
+        out(&Record::Event(EventRecord::new(event)))?;
+    }
     Ok(())
 }
 
@@ -165,6 +169,26 @@ pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Re
         tx.execute(
             "INSERT INTO saved_carts (user_id, cart, updated_at) VALUES (?1, ?2, ?3)",
             params![c.user_id, c.cart, c.updated_at],
+        )?;
+        done();
+    }
+    for e in &shop.events {
+        tx.execute(
+            "INSERT INTO outbox (id, kind, order_id, payload, created_at, attempts, next_attempt_at, failed_at,
+                                 last_error, done_channels)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                e.id,
+                e.event,
+                e.order_id,
+                e.payload.to_string(),
+                e.created_at,
+                e.attempts,
+                e.next_attempt_at,
+                e.failed_at,
+                e.last_error,
+                serde_json::to_string(&e.done_channels)?
+            ],
         )?;
         done();
     }

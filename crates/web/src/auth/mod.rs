@@ -30,7 +30,9 @@ pub const CUSTOMER_SESSION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// What accounts need: their store, the back office, cookie marking and sign-in limits.
 pub struct Auth {
     pub accounts: Arc<dyn Accounts>,
-    pub backoffice: Arc<dyn Backoffice>,
+    /// `None` on a store without one (DynamoDB): sign-in, staff, the audit log and order pages
+    /// work; order search and product edits answer 501.
+    pub backoffice: Option<Arc<dyn Backoffice>>,
     pub cookies: CookiePolicy,
     pub limits: LoginLimits,
     /// Accept OIDC (e.g. Cognito) ID tokens as `Authorization: Bearer`, next to sessions.

@@ -2,7 +2,7 @@
 //! says when orders change (placed, advanced, cancelled); the page's script then fetches the
 //! table rows again with the same filters. Without JavaScript, a Refresh link does the same.
 
-use super::page::{AdminError, AdminShell, auth};
+use super::page::{AdminError, AdminShell, backoffice};
 use crate::AppState;
 use crate::auth::guard::Staff;
 use crate::shop_time::ShopZone;
@@ -174,7 +174,7 @@ pub async fn list(
     let zone = &app.shop.zone;
     let (rows, next_cursor, errors, status) = match filters.to_filter(zone) {
         Ok(filter) => {
-            let page = auth(&app)?.backoffice.find_orders(filter).await?;
+            let page = backoffice(&app)?.find_orders(filter).await?;
             let rows = page.orders.iter().map(|o| Row::new(o, zone)).collect();
             (rows, page.next_cursor, FilterErrors::default(), StatusCode::OK)
         }
@@ -200,7 +200,7 @@ pub async fn rows(State(app): State<AppState>, Query(filters): Query<Filters>) -
     let Ok(filter) = filters.to_filter(zone) else {
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &OrderRows { rows: Vec::new() }));
     };
-    let page = auth(&app)?.backoffice.find_orders(filter).await?;
+    let page = backoffice(&app)?.find_orders(filter).await?;
     Ok(render(StatusCode::OK, &OrderRows { rows: page.orders.iter().map(|o| Row::new(o, zone)).collect() }))
 }
 

@@ -6,7 +6,7 @@ use crate::{AppState, storefront};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use stampede_store::{Role, StoreError, User};
+use stampede_store::{Backoffice, Role, StoreError, User};
 use std::sync::Arc;
 
 /// The dashboard layout's data.
@@ -59,6 +59,9 @@ impl AdminShell {
 #[derive(Debug)]
 pub enum AdminError {
     NotFound(&'static str),
+    /// The store has no back office (DynamoDB): order search, product edits and stock
+    /// adjustments are not there.
+    NoBackoffice,
     Store(StoreError),
 }
 
@@ -76,6 +79,13 @@ impl IntoResponse for AdminError {
                 "Not found",
                 &format!("No such {what}"),
                 "It may have been removed, or the link may be mistyped.",
+            ),
+            AdminError::NoBackoffice => message_page(
+                StatusCode::NOT_IMPLEMENTED,
+                "Not on this store",
+                "This store has no back office yet",
+                "Order search, product edits and stock adjustments need the SQLite or PostgreSQL store. \
+                 Orders open by their id (/admin/orders/<id>); the admin API changes stock with its token.",
             ),
             AdminError::Store(e) => {
                 tracing::error!(error = %e, "dashboard page failed");
@@ -122,4 +132,9 @@ pub fn redirect_done(path: &str, key: &str, what: &str) -> Response {
 #[derive(Deserialize)]
 pub struct Done {
     pub done: Option<String>,
+}
+
+/// The back office, on stores that have one.
+pub fn backoffice(app: &AppState) -> Result<&Arc<dyn Backoffice>, AdminError> {
+    auth(app)?.backoffice.as_ref().ok_or(AdminError::NoBackoffice)
 }

@@ -2,7 +2,7 @@
 //! price deltas, sale window, per-customer and per-order limits), archive and restore, and
 //! stock adjustments with a reason. Each change is audited.
 
-use super::page::{AdminError, AdminShell, Done, auth, redirect_done};
+use super::page::{AdminError, AdminShell, Done, auth, backoffice, redirect_done};
 use super::product_form::{FieldErrors, ProductForm};
 use crate::AppState;
 use crate::auth::guard::Staff;
@@ -231,7 +231,7 @@ pub async fn update(
         }
     };
     let detail = changes(&view, &product);
-    let saved = auth(&app)?.backoffice.update_product(product).await?;
+    let saved = backoffice(&app)?.update_product(product).await?;
     auth(&app)?.audit(&staff, "product.update", &id, detail).await;
     Ok(redirect_done(&format!("/admin/products/{}", saved.product.id), "done", "saved"))
 }
@@ -280,7 +280,7 @@ pub async fn archive(
     let archived = form.archived == "true";
     let mut product = view.product;
     product.archived = archived;
-    auth(&app)?.backoffice.update_product(product).await?;
+    backoffice(&app)?.update_product(product).await?;
     let (action, done) = if archived { ("product.archive", "archived") } else { ("product.restore", "restored") };
     auth(&app)?.audit(&staff, action, &id, done).await;
     Ok(redirect_done(&format!("/admin/products/{id}"), "done", done))
@@ -317,7 +317,7 @@ pub async fn adjust_stock(
         errors.insert("reason".into(), "Say why, in up to 200 characters (e.g. delivery from supplier).".into());
     }
     if errors.is_empty() {
-        match auth(&app)?.backoffice.adjust_stock(&id, delta).await {
+        match backoffice(&app)?.adjust_stock(&id, delta).await {
             Ok(after) => {
                 let detail = format!("stock {} → {} ({delta:+}): {reason}", view.stock, after.stock);
                 auth(&app)?.audit(&staff, "stock.adjust", &id, detail).await;

@@ -1,7 +1,7 @@
 //! Accounts on every engine that has them: users, sessions, the audit log, staff management
 //! with its last-admin rule, emailed links and saved carts.
 
-use super::staff::Shop;
+use super::staff::Accounted;
 use stampede_store::{
     EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser, OutboxState, Role, StoreError,
 };
@@ -14,7 +14,7 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-pub async fn users_sessions_and_audit_round_trip(shop: Shop) {
+pub async fn users_sessions_and_audit_round_trip(shop: Accounted) {
     let accounts = &shop.accounts;
     let ana = accounts.create_user(new_user("Ana@Example.com", Role::Admin)).await.unwrap();
     assert_eq!(ana.email, "ana@example.com");
@@ -54,7 +54,7 @@ pub async fn users_sessions_and_audit_round_trip(shop: Shop) {
     assert_eq!(rest.iter().map(|e| e.target.as_str()).collect::<Vec<_>>(), ["p0"]);
 }
 
-pub async fn staff_management_keeps_an_active_admin(shop: Shop) {
+pub async fn staff_management_keeps_an_active_admin(shop: Accounted) {
     let accounts = &shop.accounts;
     let boss = accounts.create_user(new_user("boss@example.com", Role::Admin)).await.unwrap();
     let cook = accounts.create_user(new_user("cook@example.com", Role::Kitchen)).await.unwrap();
@@ -96,7 +96,7 @@ pub async fn staff_management_keeps_an_active_admin(shop: Shop) {
     assert_eq!(staff, [Role::Admin]);
 }
 
-pub async fn links_open_once_and_carts_and_orders_follow_the_account(shop: Shop) {
+pub async fn links_open_once_and_carts_and_orders_follow_the_account(shop: Accounted) {
     let (accounts, store) = (&shop.accounts, &shop.store);
     let eve = accounts.create_user(new_user("eve@example.com", Role::Customer)).await.unwrap();
     assert!(!eve.email_verified);

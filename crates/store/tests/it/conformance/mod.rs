@@ -93,8 +93,7 @@ every_adapter!(
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
 );
 
-/// The staff side (accounts, back office, analytics) on every engine that has it (DynamoDB
-/// has none yet): one test per check and engine, each on a fresh shop, those in
+/// The back office and analytics on every engine that has them (DynamoDB has neither): one test per check and engine, each on a fresh shop, those in
 /// `analytics_checks` starting from its `history()`.
 macro_rules! staff_checks {
     ($engine:ident, $checks:ident, $history:expr, $($check:ident),+ $(,)?) => {
@@ -112,14 +111,6 @@ macro_rules! staff_suite {
     ($module:ident, $engine:ident) => {
         mod $module {
             use super::{analytics_checks, staff};
-            staff_checks!(
-                $engine,
-                accounts_checks,
-                None,
-                users_sessions_and_audit_round_trip,
-                staff_management_keeps_an_active_admin,
-                links_open_once_and_carts_and_orders_follow_the_account,
-            );
             staff_checks!(
                 $engine,
                 backoffice_checks,
@@ -142,6 +133,37 @@ macro_rules! staff_suite {
         }
     };
 }
+
+/// The account checks, on every engine: one test per check and engine, each on a fresh store.
+macro_rules! accounts_suite {
+    ($module:ident, $fixture:ident, $($check:ident),+ $(,)?) => {
+        mod $module {
+            use super::{accounts_checks, staff};
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    accounts_checks::$check(staff::$fixture().await).await;
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! every_accounts_engine {
+    ($($check:ident),+ $(,)?) => {
+        accounts_suite!(sqlite_accounts, sqlite_accounts, $($check),+);
+        #[cfg(feature = "postgres")]
+        accounts_suite!(postgres_accounts, postgres_accounts, $($check),+);
+        #[cfg(feature = "aws")]
+        accounts_suite!(dynamo_accounts, dynamo_accounts, $($check),+);
+    };
+}
+
+every_accounts_engine!(
+    users_sessions_and_audit_round_trip,
+    staff_management_keeps_an_active_admin,
+    links_open_once_and_carts_and_orders_follow_the_account,
+);
 
 staff_suite!(sqlite_staff, sqlite);
 #[cfg(feature = "postgres")]

@@ -1,5 +1,5 @@
-//! The staff side of a store: accounts and sessions, the back office and analytics, for the
-//! engines that have it (SQLite; PostgreSQL with `--features postgres`). Checks are written
+//! The staff side of a store: accounts and sessions (every engine), the back office and
+//! analytics (SQLite; PostgreSQL with `--features postgres`). Checks are written
 //! once (`accounts_checks.rs`, `backoffice_checks.rs`, `analytics_checks.rs`) and each runs
 //! on a fresh shop of every such engine.
 
@@ -15,6 +15,36 @@ pub struct Shop {
     pub analytics: Arc<dyn Analytics>,
     pub accounts: Arc<dyn Accounts>,
     _guard: Box<dyn std::any::Any + Send>,
+}
+
+/// A fresh store with accounts, for the account checks: every engine has these, DynamoDB
+/// included, while the back office and analytics are SQL-only.
+pub struct Accounted {
+    pub store: Arc<dyn Store>,
+    pub accounts: Arc<dyn Accounts>,
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+impl Shop {
+    /// Just the store and its accounts.
+    pub fn accounted(self) -> Accounted {
+        Accounted { store: self.store, accounts: self.accounts, _guard: self._guard }
+    }
+}
+
+pub async fn sqlite_accounts() -> Accounted {
+    sqlite(None).await.accounted()
+}
+
+#[cfg(feature = "postgres")]
+pub async fn postgres_accounts() -> Accounted {
+    postgres(None).await.accounted()
+}
+
+#[cfg(feature = "aws")]
+pub async fn dynamo_accounts() -> Accounted {
+    let (store, table) = super::moto::fresh_dynamo(|config| config).await;
+    Accounted { store: store.clone(), accounts: store, _guard: Box::new(table) }
 }
 
 /// A past order written straight into the tables, at a chosen time, for analytics figures.

@@ -100,7 +100,7 @@ impl TestApp {
     ) -> TestApp {
         let auth = Auth {
             accounts: Arc::new(SqliteAccounts::open(db).unwrap()),
-            backoffice: store.clone(),
+            backoffice: Some(store.clone()),
             cookies: CookiePolicy::default(),
             limits: LoginLimits::new(login),
             oidc: None,
