@@ -16,8 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPORT=${REPORT:-BENCHMARKS.md}
 RUNS=${RUNS:-1}
-SALE=(--stock 3000 --buyers 3600 --quantity 1 --per-customer-limit 2 --retry-percent 10 --greedy-percent 5
-  --sold-out-requests 4000 --baseline-requests 8000 --concurrency 64 --runs "$RUNS")
+SALE=(--stock 2000 --buyers 2400 --quantity 1 --per-customer-limit 2 --retry-percent 10 --greedy-percent 5
+  --sold-out-requests 3000 --baseline-requests 6000 --concurrency 64 --runs "$RUNS")
 STALENESS_TRIALS=${STALENESS_TRIALS:-10}
 command -v psql >/dev/null || { echo "psql is not installed (apt-get install postgresql)"; exit 1; }
 cargo build --release --locked -p stampede --features postgres >/dev/null
@@ -47,17 +47,23 @@ sql "ALTER SYSTEM SET fsync = on" >/dev/null
 sql "ALTER SYSTEM SET track_wal_io_timing = on" >/dev/null
 sql "SELECT pg_reload_conf()" >/dev/null
 pg_version=$(sql "SHOW server_version" | cut -d' ' -f1)
+# What one WAL flush costs on this disk, alone (PostgreSQL's own tool, one second per method).
+bindir=$(pg_config --bindir)
+[ -x "$bindir/pg_test_fsync" ] || bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+fsync_rate=$("$bindir/pg_test_fsync" -s 1 -f "$work/fsync.test" | awk '/fdatasync/ && /ops\/sec/ {print $2; exit}')
 token="bench-$RANDOM$RANDOM"
 rows="$work/rows.jsonl"
 
-# Where the backends of database $1 are, every 0.1 s, while process $2 runs.
+# Where the backends of database $1 are, every 0.1 s, into file $3 while process $2 runs: one
+# psql session (\watch), so sampling costs the database one backend, not a connection per sample.
 sample_waits() {
-  local db=$1 watched=$2
-  while kill -0 "$watched" 2>/dev/null; do
-    sql "SELECT state || ':' || coalesce(wait_event_type || ':' || wait_event, 'running')
-         FROM pg_stat_activity WHERE datname = '$db' AND state <> 'idle' AND pid <> pg_backend_pid()" || true
-    sleep 0.1
-  done
+  local db=$1 watched=$2 out=$3
+  psql -XAtq "$server_url" >"$out" 2>/dev/null < <(printf '%s\n' \
+    "SELECT state || ':' || coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity
+     WHERE datname = '$db' AND state <> 'idle' AND pid <> pg_backend_pid()" '\watch 0.1') &
+  local psql_pid=$!
+  while kill -0 "$watched" 2>/dev/null; do sleep 0.2; done
+  kill "$psql_pid" 2>/dev/null || true
 }
 
 # One set-up: label, instances, pool size per instance, stockShards, synchronous_commit.
@@ -86,7 +92,7 @@ run_postgres() {
   "$bin" loadtest flash-sale "${SALE[@]}" "${targets[@]}" "${pids[@]}" --admin-token "$token" \
     --database-pid "$postmaster" --stock-shards "$shards" --summary "$work/summary-$db.jsonl" "${extra[@]}" &
   local loadtest=$!
-  sample_waits "$db" "$loadtest" >"$work/waits-$db" &
+  sample_waits "$db" "$loadtest" "$work/waits-$db" &
   local sampler=$!
   local status=0
   wait "$loadtest" || status=$?
@@ -98,10 +104,10 @@ run_postgres() {
              FROM pg_stat_wal")
   commits=$(sql "SELECT xact_commit - $commits_before FROM pg_stat_database WHERE datname = '$db'")
   local waits
-  waits=$(sort "$work/waits-$db" | uniq -c | awk '{printf "%s{\"wait\":\"%s\",\"n\":%d}", NR > 1 ? "," : "", $2, $1}')
-  head -1 "$work/summary-$db.jsonl" | jq -c --arg label "$label" --argjson pool "$pool" --arg sync "$sync" \
-    --argjson wal "$wal" --argjson commits "$commits" --argjson waits "[$waits]" --argjson status "$status" \
-    '. + {label: $label, pool: $pool, synchronousCommit: $sync, commits: $commits, waits: $waits, exit: $status} + $wal' \
+  waits=$(jq -R -s -c 'split("\n") | map(select(test("^(active|idle in transaction)"))) | group_by(.) | map({wait: .[0], n: length})' "$work/waits-$db")
+  head -1 "$work/summary-$db.jsonl" | jq -c --arg name "$label" --argjson pool "$pool" --arg sync "$sync" \
+    --argjson wal "$wal" --argjson commits "$commits" --argjson waits "$waits" --argjson status "$status" \
+    '. + {label: $name, pool: $pool, synchronousCommit: $sync, commits: $commits, waits: $waits, exit: $status} + $wal' \
     >>"$rows"
   sed -n '2,$p' "$work/summary-$db.jsonl" >>"$work/staleness.jsonl"
   sql "ALTER SYSTEM RESET synchronous_commit" >/dev/null
@@ -132,6 +138,8 @@ block="$work/block.md"
   echo "database share the cores, so each rate is what the others left: compare ratios within a row, not rates"
   echo "across reports. Runs: $RUNS per set-up (medians)."
   echo
+  echo "This disk takes ${fsync_rate:-an unmeasured number of} \`fdatasync\` calls per second when nothing else flushes (\`pg_test_fsync\`, one 8 kB write)."
+  echo
   echo "| set-up | stockShards | pool | /healthz req/s | accepted orders/s | ratio | sold-out refusals/s | ratio | accepted p50 / p99 (ms) | server CPU per sale request (µs) | database CPU per accepted order (µs) | database CPU per refusal (µs) | commits per order | WAL flushes per order | invariants |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   jq -r '
@@ -139,10 +147,11 @@ block="$work/block.md"
     "| \(.label) | \(if .label == "SQLite" then "" else .stockShards end) | \(.pool // "") | \(.baselineRps | f(0)) | \(.acceptedRps | f(0)) | \(.acceptedRatio | f(2)) | \(.soldOutRps | f(0)) | \(.soldOutRatio | f(2)) | \(.acceptedP50Ms | f(1)) / \(.acceptedP99Ms | f(1)) | \(.serverCpuSaleUs | f(0)) | \(.databaseCpuPerOrderUs | f(0)) | \(.databaseCpuPerRefusalUs | f(0)) | \(if .commits then (.commits / .orders | f(2)) else "" end) | \(if .walSync then (.walSync / .orders | f(2)) else "" end) | \(.invariants) |"
   ' "$rows"
   echo
-  echo "*Commits per order* and *WAL flushes per order* divide the database's commits (\`pg_stat_database.xact_commit\`)"
-  echo "and WAL fsyncs (\`pg_stat_wal.wal_sync\`) over the whole run (the relay's claims and settlements, refused orders"
-  echo "and the audit included) by the orders taken. Fewer flushes than commits is PostgreSQL's own group commit: a"
-  echo "backend that finds its commit record already flushed by another's fsync does not flush again."
+  echo "*Commits per order* and *WAL flushes per order* divide the database's commits (\`pg_stat_database.xact_commit\`,"
+  echo "read-only statements outside a transaction included: the relay's polls, the audit's reads of every order) and"
+  echo "WAL fsyncs (\`pg_stat_wal.wal_sync\`) over the whole run by the orders taken. Fewer flushes than writing commits"
+  echo "is PostgreSQL's own group commit: a backend that finds its commit record already flushed by another's fsync"
+  echo "does not flush again."
   echo
   echo "### Where the database's backends were"
   echo
@@ -162,7 +171,7 @@ block="$work/block.md"
   echo "### How late another instance learns of a sell-out"
   echo
   jq -r 'select(.staleness) | .staleness |
-    "Over \(.trials) trials (\`--staleness-trials\`): a product with one unit bought on the first instance at a random moment; the second instance'"'"'s live-stock stream (\`GET /api/stock/events\`, which also drives its cached menu and catalog) reported it sold out after \(.medianSeconds * 1000 | round) ms (median), \(.maxSeconds * 1000 | round) ms at most: the second instance polls the stock levels once a second, and a stream sends at most one event per 250 ms. An order on the second instance right after the sale was refused as sold out in \(.refusedAtOnce) of \(.trials) trials: every order is decided by the database, not by what the instance last polled."' \
+    "Over \(.trials) trials (`--staleness-trials`): a product with one unit bought on the first instance at a random moment; the second instance'"'"'s live-stock stream (`GET /api/stock/events`, which also drives its cached menu and catalog) reported it sold out after \(.medianSeconds * 1000 | round) ms (median), \(.maxSeconds * 1000 | round) ms at most: the second instance polls the stock levels once a second, and a stream sends at most one event per 250 ms. An order on the second instance right after the sale was refused as sold out in \(.refusedAtOnce) of \(.trials) trials: every order is decided by the database, not by what the instance last polled."' \
     "$work/staleness.jsonl"
 } >"$block"
 start='<!-- PostgreSQL report: written by `scripts/bench-postgres.sh` -->'
