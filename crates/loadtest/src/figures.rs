@@ -41,6 +41,8 @@ pub struct Series {
 pub struct RunFigures {
     /// Server CPU per request by phase, when this command started the server.
     pub server_cpu_us: Option<ServerCpuPerRequest>,
+    /// The database server's CPU, when `--database-pid` names it.
+    pub database_cpu_us: Option<DatabaseCpuPerRequest>,
     pub baseline_rps: f64,
     pub baseline: Latency,
     /// `GET /api/products`.
@@ -85,4 +87,12 @@ pub struct ServerCpuPerRequest {
     pub backlog: f64,
     /// Sold-out rejections.
     pub rush: f64,
+}
+
+/// The database server's CPU (its backends' included) in microseconds.
+pub struct DatabaseCpuPerRequest {
+    /// Over the sale, per accepted order (the sale's refusals and replays ride along).
+    pub accepted_order: f64,
+    /// Over the sold-out rush, per refusal.
+    pub refusal: f64,
 }

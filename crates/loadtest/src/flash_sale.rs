@@ -2,7 +2,7 @@
 
 use super::FlashSaleArgs;
 use super::driver::fire;
-use super::figures::{BUSY_ATTEMPTS, RunFigures, Series, ServerCpuPerRequest, Variant};
+use super::figures::{BUSY_ATTEMPTS, DatabaseCpuPerRequest, RunFigures, Series, ServerCpuPerRequest, Variant};
 use super::receiver::{self, Receiver};
 use super::report;
 use super::server::Target;
@@ -31,10 +31,18 @@ pub(super) struct Buyer {
     gave_up: bool,
 }
 
+impl Shared {
+    /// The instance buyer `i` goes to.
+    fn base(&self, i: usize) -> &str {
+        &self.bases[i % self.bases.len()]
+    }
+}
+
 /// What every buyer of a run shares.
 pub(super) struct Shared {
     pub(super) client: Client,
-    pub(super) base: String,
+    /// Every instance; buyer `i` orders from `bases[i % n]`.
+    pub(super) bases: Vec<String>,
     pub(super) product: String,
     pub(super) run: u32,
     pub(super) quantity: u32,
@@ -47,7 +55,7 @@ pub(super) struct Shared {
 /// writes) the report.
 pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let client = http_client(args.concurrency)?;
-    let shipped = Variant { per_order_commit: false, notifications: !args.no_notifications && args.target.is_none() };
+    let shipped = Variant { per_order_commit: false, notifications: !args.no_notifications && args.target.is_empty() };
     let mut variants = vec![shipped];
     if args.compare_notifications_off && shipped.notifications {
         variants.push(Variant { notifications: false, ..shipped });
@@ -55,7 +63,7 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     if args.compare_per_order_commit {
         variants.push(Variant { per_order_commit: true, ..shipped });
     }
-    if variants.len() > 1 && args.target.is_some() {
+    if variants.len() > 1 && !args.target.is_empty() {
         bail!("comparisons start their own servers; leave out --target");
     }
     let mut series = Vec::new();
@@ -69,6 +77,15 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
                 super::report_file::write_dynamodb_costs(path, &super::store_costs_report::markdown(&args, &series))?
             }
             None => super::report_file::write_flash_sale(path, &report::markdown(&args, &series))?,
+        }
+    }
+    if let Some(path) = &args.summary {
+        super::summary::append(path, &args, &series)?;
+    }
+    if args.staleness_trials > 0 {
+        let staleness = super::staleness::measure(&client, &args).await?;
+        if let Some(path) = &args.summary {
+            super::summary::append_line(path, &staleness.json())?;
         }
     }
     if series.iter().flat_map(|s| &s.runs).any(|r| !r.violations.is_empty()) {
@@ -94,12 +111,12 @@ async fn series_of(client: &Client, args: &FlashSaleArgs, variant: Variant) -> a
     if let Some(endpoint) = &args.dynamodb_endpoint {
         extra.extend(super::server::dynamodb_flags(endpoint)?);
     }
-    let target = match &args.target {
-        Some(url) => Target::remote(url, args.admin_token.clone())?,
-        None => Target::spawn(args.server_queue_depth, &extra)?,
+    let target = match args.target.is_empty() {
+        false => Target::remote(&args.target, args.admin_token.clone(), args.target_pid.clone())?,
+        true => Target::spawn(args.server_queue_depth, &extra)?,
     };
     let name = variant.name();
-    eprintln!("flash sale against {} ({name}, {} run(s))", target.base, args.runs);
+    eprintln!("flash sale against {} ({name}, {} run(s))", target.bases.join(", "), args.runs);
     let mut runs = Vec::new();
     for run in 1..=args.runs {
         let figures = one_run(client, &target, args, run, receiver.as_ref()).await?;
@@ -118,26 +135,28 @@ async fn one_run(
 ) -> anyhow::Result<RunFigures> {
     let conc = args.concurrency as usize;
     // Warm up connections and code paths; not counted.
-    probe(client, &target.base, 2_000.min(args.baseline_requests as usize), conc, "warm-up").await;
+    probe(client, &target.bases, 2_000.min(args.baseline_requests as usize), conc, "warm-up").await;
     // The machine is shared: the baseline is taken in slices between the measured phases, so
     // a neighbour's burst weighs on both sides of each ratio alike.
     let mut baseline = Baseline::default();
     let slice = (args.baseline_requests as usize).div_ceil(RUSH_SLICES + 1).max(1);
     let mut cpu = ServerCpu::default();
     let mark = target.cpu_time();
-    baseline.add(probe(client, &target.base, slice, conc, "baseline /healthz").await);
+    baseline.add(probe(client, &target.bases, slice, conc, "baseline /healthz").await);
     cpu.baseline += since(target, mark);
     // The catalog as a buyer's page polls it: the same number of requests as a baseline slice.
     let mark = target.cpu_time();
     let (catalog, catalog_elapsed) =
-        get_many(client, &format!("{}/api/products", target.base), slice, conc, "catalog").await;
+        get_many(client, &urls(&target.bases, "/api/products"), slice, conc, "catalog").await;
     cpu.catalog = since(target, mark);
 
     let product = format!("flash-{run}-{}", rand::random::<u32>());
-    create_product(client, target, &product, args.stock, args.per_customer_limit).await?;
+    let sale = json!({"perCustomerMax": args.per_customer_limit});
+    let shards = args.stock_shards.map_or(Value::Null, |n| json!(n));
+    create_product_with(client, target, &product, args.stock, sale, shards).await?;
     let shared = Arc::new(Shared {
         client: client.clone(),
-        base: target.base.clone(),
+        bases: target.bases.clone(),
         product: product.clone(),
         run,
         quantity: args.quantity,
@@ -147,10 +166,12 @@ async fn one_run(
     });
     let s = shared.clone();
     let mark = target.cpu_time();
+    let database_mark = database_cpu(args);
     let calls_before_sale = Calls::scrape(client, target).await;
     let (buyers, sale_clock) =
         fire("flash sale", args.buyers as usize, conc, move |i, start| buy(s.clone(), i, start)).await;
     cpu.sale = since(target, mark);
+    let database_sale = database_since(args, database_mark);
     let sale_samples: Vec<Sample> = buyers.iter().flat_map(|b| b.samples.iter().copied()).collect();
     let sell_out_time =
         sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).map(|s| s.finished).max().unwrap_or_default();
@@ -178,6 +199,7 @@ async fn one_run(
     let calls_after_sale = Calls::scrape(client, target).await;
 
     let (rush, rush_elapsed) = sold_out_rush(target, &shared, args, slice, &mut baseline, &mut cpu).await;
+    let database_rush = cpu.database_rush;
     let rush_samples: Vec<Sample> = rush.iter().flat_map(|b| b.samples.iter().copied()).collect();
     let store_costs = match (calls_before_sale, calls_after_sale) {
         (Some(before), Some(after)) => Some(StoreCosts {
@@ -209,8 +231,14 @@ async fn one_run(
         sale: per_request(cpu.sale, sale_samples.len()),
         rush: per_request(cpu.rush, rush_samples.len()),
     });
+    let accepted_count = sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).count();
+    let database_cpu_us = database_sale.zip(database_rush).map(|(sale, rush)| DatabaseCpuPerRequest {
+        accepted_order: per_request(sale, accepted_count),
+        refusal: per_request(rush, rush_samples.len()),
+    });
     Ok(RunFigures {
         server_cpu_us,
+        database_cpu_us,
         baseline_rps: rate(baseline.samples.len(), baseline.elapsed),
         baseline: Latency::of(&baseline.samples, Outcome::Ok),
         catalog_rps: rate(catalog.iter().filter(|s| s.outcome == Outcome::Ok).count(), catalog_elapsed),
@@ -290,16 +318,20 @@ async fn sold_out_rush(
     let per_slice = (args.sold_out_requests as usize).div_ceil(RUSH_SLICES);
     for k in 0..RUSH_SLICES {
         let mark = target.cpu_time();
-        baseline.add(probe(&shared.client, &target.base, slice, conc, "baseline /healthz").await);
+        baseline.add(probe(&shared.client, &target.bases, slice, conc, "baseline /healthz").await);
         cpu.baseline += since(target, mark);
         let first = args.buyers as usize + k * per_slice;
         let count = per_slice.min((args.sold_out_requests as usize).saturating_sub(k * per_slice));
         let s = shared.clone();
         let mark = target.cpu_time();
+        let database_mark = database_cpu(args);
         let (part, start) =
             fire("sold-out rush", count, conc, move |i, start| buy_once(s.clone(), first + i, start)).await;
         rush_elapsed += start.elapsed();
         cpu.rush += since(target, mark);
+        if let Some(used) = database_since(args, database_mark) {
+            *cpu.database_rush.get_or_insert_default() += used;
+        }
         rush.extend(part);
     }
     (rush, rush_elapsed)
@@ -316,6 +348,18 @@ struct ServerCpu {
     sale: Duration,
     backlog: Duration,
     rush: Duration,
+    /// The database server's, over the sold-out rush (`--database-pid`).
+    database_rush: Option<Duration>,
+}
+
+/// The database server's CPU time so far, when `--database-pid` names it.
+fn database_cpu(args: &FlashSaleArgs) -> Option<Duration> {
+    super::server::process_tree_cpu(args.database_pid?)
+}
+
+/// The database server's CPU time used since `mark`.
+fn database_since(args: &FlashSaleArgs, mark: Option<Duration>) -> Option<Duration> {
+    Some(database_cpu(args)?.saturating_sub(mark?))
 }
 
 /// Server CPU used since `mark` (zero when unknown).
@@ -340,22 +384,27 @@ impl Baseline {
     }
 }
 
-/// GETs `/healthz` `total` times: the cheapest request the server answers.
+/// GETs `/healthz` `total` times, spread over `bases`: the cheapest request the server answers.
 pub(super) async fn probe(
     client: &Client,
-    base: &str,
+    bases: &[String],
     total: usize,
     conc: usize,
     label: &str,
 ) -> (Vec<Sample>, Duration) {
-    get_many(client, &format!("{base}/healthz"), total, conc, label).await
+    get_many(client, &urls(bases, "/healthz"), total, conc, label).await
 }
 
-/// GETs `url` `total` times over `conc` connections; each answer 200 is `Ok`.
-async fn get_many(client: &Client, url: &str, total: usize, conc: usize, label: &str) -> (Vec<Sample>, Duration) {
-    let (client, url) = (client.clone(), url.to_owned());
-    let (samples, start) = fire(label, total, conc, move |_, start| {
-        let (client, url) = (client.clone(), url.clone());
+/// `path` on each of `bases`.
+fn urls(bases: &[String], path: &str) -> Vec<String> {
+    bases.iter().map(|base| format!("{base}{path}")).collect()
+}
+
+/// GETs `total` times over `conc` connections, the `urls` in turn; each answer 200 is `Ok`.
+async fn get_many(client: &Client, urls: &[String], total: usize, conc: usize, label: &str) -> (Vec<Sample>, Duration) {
+    let (client, urls) = (client.clone(), Arc::new(urls.to_vec()));
+    let (samples, start) = fire(label, total, conc, move |i, start| {
+        let (client, url) = (client.clone(), urls[i % urls.len()].clone());
         async move {
             let t = Instant::now();
             let ok = client.get(&url).send().await.map(|r| r.status() == StatusCode::OK).unwrap_or(false);
@@ -387,20 +436,21 @@ pub(super) async fn create_product(
     stock: u32,
     per_customer_limit: u32,
 ) -> anyhow::Result<()> {
-    create_product_with(client, target, id, stock, json!({"perCustomerMax": per_customer_limit})).await
+    create_product_with(client, target, id, stock, json!({"perCustomerMax": per_customer_limit}), Value::Null).await
 }
 
-/// Creates the product under test with the given `sale` rules.
+/// Creates the product under test with the given `sale` rules and `stockShards` (null: the default).
 pub(super) async fn create_product_with(
     client: &Client,
     target: &Target,
     id: &str,
     stock: u32,
     sale: Value,
+    stock_shards: Value,
 ) -> anyhow::Result<()> {
     let body = json!({
         "id": id, "name": format!("Flash deal {id}"), "category": "flash-sale",
-        "price": {"amount": 999, "currency": "USD"}, "stock": stock, "sale": sale
+        "price": {"amount": 999, "currency": "USD"}, "stock": stock, "sale": sale, "stockShards": stock_shards
     });
     let resp = client
         .post(format!("{}/api/admin/products", target.base))
@@ -426,6 +476,7 @@ struct Answer {
 /// same key, as a well-behaved client of the waiting room would.
 async fn order(
     s: &Shared,
+    base: &str,
     customer: &str,
     key: &str,
     quantity: u32,
@@ -433,7 +484,7 @@ async fn order(
     buyer: &mut Buyer,
 ) -> Option<(String, bool)> {
     for _ in 0..BUSY_ATTEMPTS {
-        match attempt(s, customer, key, quantity, start, buyer).await {
+        match attempt(s, base, customer, key, quantity, start, buyer).await {
             Err(retry_after) => tokio::time::sleep(retry_after).await,
             Ok(placed) => return placed,
         }
@@ -445,6 +496,7 @@ async fn order(
 /// Sends one order and classifies the answer; `Err` carries the wait a 503 asked for.
 async fn attempt(
     s: &Shared,
+    base: &str,
     customer: &str,
     key: &str,
     quantity: u32,
@@ -457,7 +509,7 @@ async fn attempt(
     let t = Instant::now();
     let result = s
         .client
-        .post(format!("{}/api/orders", s.base))
+        .post(format!("{base}/api/orders"))
         .header("Idempotency-Key", key)
         .header("content-type", "application/json")
         .body(body)
@@ -500,17 +552,19 @@ async fn attempt(
 }
 
 /// A sale buyer: orders once, maybe retries the same key, maybe tries to pass the limit.
+/// With several instances the retry and the greedy order go to the next one, so replays and
+/// limits are checked across instances.
 async fn buy(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
     let mut buyer = Buyer::default();
     let customer = format!("buyer-{}-{i}", s.run);
     let key = format!("lt-{}-{i}", s.run);
-    let first = order(&s, &customer, &key, s.quantity, start, &mut buyer).await;
+    let first = order(&s, s.base(i), &customer, &key, s.quantity, start, &mut buyer).await;
     if let Some((id, _)) = &first {
         buyer.order = Some((id.clone(), s.quantity));
     }
     let bucket = (i % 100) as u32;
     if bucket < s.retry_percent {
-        let again = order(&s, &customer, &key, s.quantity, start, &mut buyer).await;
+        let again = order(&s, s.base(i + 1), &customer, &key, s.quantity, start, &mut buyer).await;
         if let (Some((first_id, _)), Some((again_id, replayed))) = (&first, &again) {
             buyer.replay_mismatch = first_id != again_id || !replayed;
         } else if first.is_some() != again.is_some() {
@@ -519,7 +573,7 @@ async fn buy(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
     }
     if bucket >= 100 - s.greedy_percent && first.is_some() {
         // Holding `quantity` already, another `limit` units always exceeds the limit.
-        let greedy = order(&s, &customer, &format!("{key}-greedy"), s.limit, start, &mut buyer).await;
+        let greedy = order(&s, s.base(i + 1), &customer, &format!("{key}-greedy"), s.limit, start, &mut buyer).await;
         buyer.limit_breached = greedy.is_some();
     }
     buyer
@@ -528,8 +582,8 @@ async fn buy(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
 /// A buyer arriving after the sale sold out: one order, no retries.
 pub(super) async fn buy_once(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
     let mut buyer = Buyer::default();
-    let placed =
-        order(&s, &format!("buyer-{}-{i}", s.run), &format!("lt-{}-{i}", s.run), s.quantity, start, &mut buyer).await;
+    let (customer, key) = (format!("buyer-{}-{i}", s.run), format!("lt-{}-{i}", s.run));
+    let placed = order(&s, s.base(i), &customer, &key, s.quantity, start, &mut buyer).await;
     buyer.order = placed.map(|(id, _)| (id, s.quantity));
     buyer
 }

@@ -13,9 +13,11 @@ mod report;
 mod report_file;
 mod server;
 mod soak;
+mod staleness;
 mod stats;
 mod store_costs;
 mod store_costs_report;
+mod summary;
 mod waiting_room;
 
 use clap::{Args, Subcommand};
@@ -59,13 +61,35 @@ pub struct SoakArgs {
 /// Parameters of a flash-sale load test.
 #[derive(Debug, Clone, Args)]
 pub struct FlashSaleArgs {
-    /// Base URL of a running server to target; without it a fresh server is started on a
-    /// temporary data directory and stopped afterwards.
+    /// Base URL of a running server to target; repeat it for several instances of one shop
+    /// (on one PostgreSQL database, say): requests are spread over them round-robin, the
+    /// baseline too. Without it a fresh server is started on a temporary data directory and
+    /// stopped afterwards.
     #[arg(long)]
-    pub target: Option<String>,
+    pub target: Vec<String>,
+    /// Process id of a `--target` server on this machine (repeatable): their CPU time, summed,
+    /// gives the server CPU per request.
+    #[arg(long, requires = "target")]
+    pub target_pid: Vec<u32>,
+    /// Process id of the PostgreSQL server (the postmaster) on this machine: its CPU and its
+    /// backends' gives the database's CPU per accepted order and per sold-out refusal.
+    #[arg(long)]
+    pub database_pid: Option<u32>,
     /// Admin token of the `--target` server, used to create the sale product and audit its sales.
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The sale product's `stockShards` (counter rows on PostgreSQL and DynamoDB).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub stock_shards: Option<u32>,
+    /// With two or more `--target`s: after the sale, time how late the second instance's
+    /// live stock learns that a product sold on the first is sold out, over this many trials
+    /// (reported with `--summary`).
+    #[arg(long, default_value_t = 0, requires = "target")]
+    pub staleness_trials: u32,
+    /// Append the medians of each series as one JSON line to this file, for scripts that
+    /// compare set-ups (scripts/bench-postgres.sh).
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
     /// Units on sale.
     #[arg(long, default_value_t = 10_000)]
     pub stock: u32,

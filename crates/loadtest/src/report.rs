@@ -45,6 +45,12 @@ pub fn print_run(run: u32, f: &RunFigures) {
             c.rush / c.baseline
         );
     }
+    if let Some(d) = &f.database_cpu_us {
+        println!(
+            "  database CPU: {:.1} µs per accepted order, {:.1} µs per sold-out refusal",
+            d.accepted_order, d.refusal
+        );
+    }
     println!("  {:<28} {:>8} | {:>7} | {:>7} | {:>7} | {:>7}", "latency (ms)", "count", "p50", "p90", "p99", "max");
     for (name, l) in [
         ("baseline", &f.baseline),
@@ -165,7 +171,7 @@ fn provenance(s: &mut String, a: &FlashSaleArgs, runs: &[RunFigures]) {
     let _ = writeln!(
         s,
         "Notifications: {}\n",
-        if a.no_notifications || a.target.is_some() {
+        if a.no_notifications || !a.target.is_empty() {
             "not audited in this run.".to_owned()
         } else {
             "**on**. The server delivers every order event to a webhook receiver inside the load generator \

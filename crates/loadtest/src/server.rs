@@ -1,4 +1,5 @@
-//! The server under test: a target given by URL, or a fresh `stampede serve` child process.
+//! The server under test: targets given by URL (several instances of one shop, e.g. on one
+//! PostgreSQL database), or a fresh `stampede serve` child process.
 
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
@@ -21,8 +22,13 @@ const WARNINGS_KEPT: usize = 10;
 
 /// A server to load, stopped on drop if we started it.
 pub struct Target {
+    /// The first instance: admin calls (the product, the audit) go there.
     pub base: String,
+    /// Every instance; requests are spread over them round-robin.
+    pub bases: Vec<String>,
     pub admin_token: String,
+    /// The server processes whose CPU is summed (`--target-pid`), for remote targets.
+    pids: Vec<u32>,
     child: Option<Child>,
     warnings: Arc<Mutex<ServerWarnings>>,
     _data_dir: Option<tempfile::TempDir>,
@@ -45,25 +51,28 @@ impl Target {
         status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
     }
 
-    /// CPU time (user + system) the server process has used, when this command started it
-    /// (Linux). Unlike wall-clock rates, it barely moves when a neighbour loads the machine.
+    /// CPU time (user + system) the server processes have used, summed: the one this
+    /// command started, or the `--target-pid`s (Linux). Unlike wall-clock rates, it barely
+    /// moves when a neighbour loads the machine.
     pub fn cpu_time(&self) -> Option<Duration> {
-        let pid = self.child.as_ref()?.id();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Fields after the command name, which is in parentheses and may contain spaces.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        // USER_HZ is 100 on every Linux ABI.
-        Some(Duration::from_millis(ticks * 10))
+        match &self.child {
+            Some(child) => process_cpu(child.id()),
+            None if self.pids.is_empty() => None,
+            None => self.pids.iter().map(|pid| process_cpu(*pid)).sum(),
+        }
     }
 
-    /// Uses `url` with `token`.
-    pub fn remote(url: &str, token: Option<String>) -> anyhow::Result<Target> {
+    /// Uses the instances at `urls` (at least one) with `token`; `pids` are their processes
+    /// on this machine, if known, for their CPU time.
+    pub fn remote(urls: &[String], token: Option<String>, pids: Vec<u32>) -> anyhow::Result<Target> {
         let admin_token =
             token.context("--target needs --admin-token (or STAMPEDE_ADMIN_TOKEN) to create the sale product")?;
+        let bases: Vec<String> = urls.iter().map(|url| url.trim_end_matches('/').to_owned()).collect();
         Ok(Target {
-            base: url.trim_end_matches('/').to_owned(),
+            base: bases.first().context("no --target")?.clone(),
+            bases,
             admin_token,
+            pids,
             child: None,
             warnings: Arc::default(),
             _data_dir: None,
@@ -120,7 +129,16 @@ impl Target {
             let _ = child.kill();
             bail!("the server did not start within 30 s");
         };
-        Ok(Target { base: format!("http://{addr}"), admin_token, child: Some(child), warnings, _data_dir: Some(dir) })
+        let base = format!("http://{addr}");
+        Ok(Target {
+            bases: vec![base.clone()],
+            base,
+            admin_token,
+            pids: Vec::new(),
+            child: Some(child),
+            warnings,
+            _data_dir: Some(dir),
+        })
     }
 
     /// Prints what `warnings` holds, if anything.
@@ -137,6 +155,41 @@ impl Target {
         let w = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
         ServerWarnings { count: w.count, panics: w.panics, first: w.first.clone() }
     }
+}
+
+/// CPU time (user + system) process `pid` has used (Linux).
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let fields = stat_fields(pid)?;
+    ticks(fields.get(11)?, fields.get(12)?)
+}
+
+/// CPU time (user + system) of process `pid`, its live children, and the children it has
+/// waited for: a PostgreSQL server (the postmaster) with its backends, a backend that
+/// ended since included (Linux).
+pub fn process_tree_cpu(pid: u32) -> Option<Duration> {
+    let own = stat_fields(pid)?;
+    let mut total = ticks(own.get(11)?, own.get(12)?)? + ticks(own.get(13)?, own.get(14)?)?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+        let Some(fields) = stat_fields(child) else { continue };
+        if fields.get(1).and_then(|ppid| ppid.parse::<u32>().ok()) == Some(pid) {
+            total += fields.get(11).zip(fields.get(12)).and_then(|(u, s)| ticks(u, s)).unwrap_or_default();
+        }
+    }
+    Some(total)
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which is in parentheses and may
+/// contain spaces): index 1 is the parent, 11 and 12 user and system time, 13 and 14 those
+/// of the children waited for.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat.rsplit_once(')')?.1.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Two clock-tick counts as time; USER_HZ is 100 on every Linux ABI.
+fn ticks(a: &str, b: &str) -> Option<Duration> {
+    Some(Duration::from_millis((a.parse::<u64>().ok()? + b.parse::<u64>().ok()?) * 10))
 }
 
 /// Drains the JSON log to its end, keeping WARN and ERROR lines. A byte search per line,

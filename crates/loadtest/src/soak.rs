@@ -23,7 +23,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     create_product(&client, &target, "soak", stock, u32::MAX).await?;
     let shared = Arc::new(Shared {
         client: client.clone(),
-        base: target.base.clone(),
+        bases: target.bases.clone(),
         product: "soak".into(),
         run: 0,
         quantity: 1,
@@ -164,7 +164,7 @@ async fn measure_peak(client: &Client, target: &Target, concurrency: usize) -> a
     create_product(client, target, "peak", BURST, u32::MAX).await?;
     let shared = Arc::new(Shared {
         client: client.clone(),
-        base: target.base.clone(),
+        bases: target.bases.clone(),
         product: "peak".into(),
         run: 1_000_000,
         quantity: 1,

@@ -43,31 +43,34 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let client = http_client(args.concurrency)?;
     // Every simulated client comes from 127.0.0.1: the per-address join limit stays off.
     let mut extra = vec!["--join-rate-per-ip=0".to_owned()];
-    let receiver = if args.no_notifications || args.target.is_some() {
+    if args.target.len() > 1 {
+        anyhow::bail!("the waiting-room sale takes one --target");
+    }
+    let receiver = if args.no_notifications || !args.target.is_empty() {
         None
     } else {
         let (receiver, url) = Receiver::start().await?;
         extra.extend([format!("--webhook-urls={url}"), format!("--webhook-secret={}", receiver::SECRET)]);
         Some(receiver)
     };
-    let target = match &args.target {
-        Some(url) => Target::remote(url, args.admin_token.clone())?,
-        None => Target::spawn(args.server_queue_depth, &extra)?,
+    let target = match args.target.is_empty() {
+        false => Target::remote(&args.target, args.admin_token.clone(), args.target_pid.clone())?,
+        true => Target::spawn(args.server_queue_depth, &extra)?,
     };
     let conc = args.concurrency as usize;
     // Warm-up, so neither side pays for connections being opened.
-    probe(&client, &target.base, conc * 4, conc, "warm-up").await;
+    probe(&client, &target.bases, conc * 4, conc, "warm-up").await;
     let cpu = target.cpu_time();
     let (health, health_elapsed) =
-        probe(&client, &target.base, args.baseline_requests as usize, conc, "baseline /healthz").await;
+        probe(&client, &target.bases, args.baseline_requests as usize, conc, "baseline /healthz").await;
     let healthz_cpu = target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a));
     let healthz_rps = rate(health.len(), health_elapsed);
     let throughput = join_throughput(&client, &target, args.join_requests as usize, conc).await?;
 
     let product = format!("queue-{}", rand::random::<u32>());
     let rules = json!({"admissionMinutes": 1, "admissionsPerMinute": args.admissions_per_minute});
-    create_product_with(&client, &target, &product, args.stock, json!({"perCustomerMax": 1, "waitingRoom": rules}))
-        .await?;
+    let sale = json!({"perCustomerMax": 1, "waitingRoom": rules});
+    create_product_with(&client, &target, &product, args.stock, sale, serde_json::Value::Null).await?;
 
     // Bots are spread through the crowd, as scripts arriving with it would be.
     let (people, bots) = (args.buyers as usize, args.bots as usize);

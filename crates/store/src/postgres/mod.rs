@@ -9,7 +9,7 @@
 //! - Other instances' changes: [`PostgresStore::follow_other_instances`] polls the stock
 //!   levels (one aggregate query a second), like DynamoDB's snapshot poll; LISTEN/NOTIFY
 //!   would need a connection held outside the pool and is left for later.
-//! - Pool: deadpool over tokio-postgres. Plain TCP for now (no TLS crate in the build).
+//! - Pool: deadpool over tokio-postgres; TLS with rustls as the URL's `sslmode` asks (`tls.rs`).
 //! - Accounts, the back office and analytics live in the same database (`accounts.rs`,
 //!   `backoffice.rs`, `analytics.rs`), so sessions and staff edits hold on every instance.
 
@@ -21,6 +21,7 @@ mod outbox;
 mod place;
 mod rows;
 mod schema;
+mod tls;
 pub mod transfer;
 
 use crate::clock::now_millis;
@@ -35,7 +36,6 @@ pub use schema::latest_version;
 use stampede_domain::{CustomerKey, Millis, OrderStatus, Product};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 /// How the PostgreSQL store is set up.
@@ -113,10 +113,6 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
 }
 
-fn parse_url(url: &str) -> Result<tokio_postgres::Config, StoreError> {
-    url.parse().map_err(|e| StoreError::Backend(format!("the database URL is not valid: {e}")))
-}
-
 /// Applies the schema migrations this build has and the database lacks; returns the versions
 /// applied (empty when it was up to date). What `stampede migrate` runs, and every start.
 pub async fn migrate(database_url: &str) -> Result<Vec<i32>, StoreError> {
@@ -130,8 +126,10 @@ pub async fn migrate(database_url: &str) -> Result<Vec<i32>, StoreError> {
 /// One connection outside any pool, for commands that run once (migrate, export, import);
 /// drop the client, then await the driver to close it.
 async fn connect_one(database_url: &str) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), StoreError> {
-    let (client, connection) = parse_url(database_url)?
-        .connect(NoTls)
+    let endpoint = tls::endpoint(database_url)?;
+    let (client, connection) = endpoint
+        .config
+        .connect(endpoint.tls)
         .await
         .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
     let driver = tokio::spawn(async move {
@@ -143,9 +141,13 @@ async fn connect_one(database_url: &str) -> Result<(tokio_postgres::Client, toki
 impl PostgresStore {
     /// Connects, migrates the schema, and keeps a pool of `config.pool_size` connections.
     pub async fn connect(config: PostgresConfig) -> Result<PostgresStore, StoreError> {
-        let pg = parse_url(&config.database_url)?;
+        let endpoint = tls::endpoint(&config.database_url)?;
         migrate(&config.database_url).await?;
-        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(
+            endpoint.config,
+            endpoint.tls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
             .runtime(Runtime::Tokio1)

@@ -17,6 +17,8 @@ pub mod moto;
 pub mod pg;
 #[cfg(feature = "postgres")]
 pub mod pg_server;
+#[cfg(feature = "postgres")]
+mod pg_tls;
 pub mod staff;
 
 use stampede_store::{SqliteConfig, SqliteStore, Store};

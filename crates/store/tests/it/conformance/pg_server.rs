@@ -62,6 +62,19 @@ impl Cluster {
         self.pg_ctl(&["start"]);
     }
 
+    /// The cluster's data directory (its configuration files are in it).
+    #[allow(dead_code)]
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        let at = self.pg_ctl.iter().position(|a| a == "-D").expect("pg_ctl -D DIR");
+        self.pg_ctl[at + 1].clone().into()
+    }
+
+    /// `pg_ctl reload`: the server reads its configuration files again.
+    #[allow(dead_code)]
+    pub fn reload(&self) {
+        self.pg_ctl(&["reload"]);
+    }
+
     fn pg_ctl(&self, args: &[&str]) {
         let out = Command::new(&self.pg_ctl[0]).args(&self.pg_ctl[1..]).args(args).output().unwrap();
         assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
