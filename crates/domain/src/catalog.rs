@@ -21,7 +21,8 @@ pub struct Product {
     /// Archived products stay on old orders but cannot be bought.
     pub archived: bool,
     /// Counters the stock is split over, so a hot product's sale is not limited by what one
-    /// counter can take (DynamoDB: about 500 transactional orders/s per item). 1 for most products;
+    /// counter can take (DynamoDB: about 500 transactional orders/s per item; PostgreSQL: one
+    /// row lock that every instance's orders queue on). 1 for most products;
     /// engines with one writer (SQLite) keep it but need no split.
     #[serde(default = "one_shard")]
     pub stock_shards: u32,

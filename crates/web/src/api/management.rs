@@ -88,8 +88,9 @@ pub struct NewProduct {
     pub price: MoneyDto,
     /// Initial stock.
     pub stock: u32,
-    /// Counters the stock is split over on DynamoDB, for products expected to sell faster
-    /// than about 1,000 units/s (a flash sale); 1 when omitted. Ignored by SQLite.
+    /// Counters the stock is split over on DynamoDB and PostgreSQL, for a flash sale's
+    /// product, so orders on several instances do not queue on one counter; 1 when omitted.
+    /// Ignored by SQLite.
     #[schema(minimum = 1, maximum = 64, example = 1)]
     pub stock_shards: Option<u32>,
     pub image: Option<String>,
