@@ -19,6 +19,8 @@ pub mod postgres;
 #[cfg(any(feature = "aws", feature = "postgres"))]
 mod shards;
 pub mod sqlite;
+#[cfg(feature = "aws")]
+mod tally;
 pub mod transfer;
 pub mod waiting_room;
 

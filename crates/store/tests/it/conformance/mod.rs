@@ -93,7 +93,7 @@ every_adapter!(
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
 );
 
-/// The back office and analytics on every engine that has them (DynamoDB has neither): one test per check and engine, each on a fresh shop, those in
+/// The back office and analytics on every engine: one test per check and engine, each on a fresh shop, those in
 /// `analytics_checks` starting from its `history()`.
 macro_rules! staff_checks {
     ($engine:ident, $checks:ident, $history:expr, $($check:ident),+ $(,)?) => {
@@ -168,6 +168,8 @@ every_accounts_engine!(
 staff_suite!(sqlite_staff, sqlite);
 #[cfg(feature = "postgres")]
 staff_suite!(postgres_staff, postgres);
+#[cfg(feature = "aws")]
+staff_suite!(dynamo_staff, dynamo);
 
 /// DynamoDB only: the per-order budget in calls, and many instances racing.
 #[cfg(feature = "aws")]
