@@ -192,6 +192,7 @@ mod dynamo_budget {
         many_clients_on_many_instances_never_oversell,
         a_sold_out_marker_tells_other_instances,
         audits_read_aggregates_and_history_expires,
+        a_product_edit_reaches_other_instances_orders,
     );
 }
 
