@@ -118,6 +118,7 @@ macro_rules! staff_suite {
                 edits_and_stock_adjustments_show_at_once,
                 adjusted_stock_on_several_counters_sells_exactly,
                 the_order_search_filters_by_status_time_and_customer,
+                adjustments_racing_orders_keep_every_unit,
             );
             staff_checks!(
                 $engine,
