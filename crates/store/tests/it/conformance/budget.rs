@@ -232,3 +232,30 @@ pub async fn a_product_edit_reaches_other_instances_orders() {
     trusts.products().await.unwrap();
     assert_eq!(price(&trusts, "f").await, new_price, "the menu read brought the edit");
 }
+
+/// What the back office's reads cost: a page of the order search is the history start, the
+/// day's 32 index partitions (64 when now + 5 minutes is tomorrow) and one batch of orders,
+/// whatever the shop's size; a day's report, the catalog and its counters, the day's
+/// partitions and its orders in batches of 100.
+pub async fn the_order_search_and_a_report_read_a_day_not_the_table() {
+    use stampede_store::analytics::{Granularity, HOUR, TimeRange};
+    use stampede_store::{Analytics, Backoffice, OrderFilter};
+    let (store, _table) = fresh_dynamo(|c| c).await;
+    store.create_product(product("p", 4), 1_000).await.unwrap();
+    let mut placed = JoinSet::new();
+    for i in 0..120 {
+        let store = store.clone();
+        placed.spawn(async move { store.place_order(order(&format!("c{i}"), &[("p", 1)], None)).await.unwrap() });
+    }
+    let at = placed.join_all().await[0].order.created_at;
+    let filter = OrderFilter { limit: 50, ..OrderFilter::default() };
+    let (page, search) = cost(&store, store.find_orders(filter)).await;
+    assert_eq!(page.unwrap().orders.len(), 50);
+    println!("order search, a page of 50 of 120 orders: {search:?}");
+    assert!(search.reads <= 2 + 64 + 2, "{search:?}");
+    let range = TimeRange::new(at - HOUR, at + HOUR).unwrap();
+    let (report, read) = cost(&store, store.sales_report(range, Granularity::Hour, 10)).await;
+    assert_eq!(report.unwrap().totals[0].orders, 120);
+    println!("a two-hour report over 120 orders: {read:?}");
+    assert!(read.reads <= 2 + 64 + 2, "{read:?}");
+}

@@ -194,6 +194,7 @@ mod dynamo_budget {
         a_sold_out_marker_tells_other_instances,
         audits_read_aggregates_and_history_expires,
         a_product_edit_reaches_other_instances_orders,
+        the_order_search_and_a_report_read_a_day_not_the_table,
     );
 }
 
