@@ -74,9 +74,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The parts beside the order store: accounts (sign-in, the dashboard; every store has them),
-/// staff operations on the catalog and order search, and analytics (SQLite and PostgreSQL
-/// only). Without accounts the shop serves the storefront and the JSON API, and the admin API
+/// The parts beside the order store: accounts (sign-in, the dashboard), staff operations on
+/// the catalog and order search, and analytics; every store has them. Without accounts the shop serves the storefront and the JSON API, and the admin API
 /// with its token, as on Lambda.
 #[derive(Default)]
 struct LocalParts {
@@ -118,9 +117,10 @@ async fn run_dynamodb(args: ServeArgs) -> anyhow::Result<()> {
     crate::transfer::refuse_unfinished_import(&store, &table).await?;
     store.follow_other_instances(Duration::from_secs(1));
     tracing::info!(%table, "serving the DynamoDB table");
-    // Accounts and sessions live in the same table, so a session begun on one instance is
-    // good on all of them; there is no back office or analytics on DynamoDB yet.
-    let parts = LocalParts { accounts: Some(store.clone()), ..LocalParts::default() };
+    // Accounts, sessions, the back office and analytics live in the same table, so a session
+    // begun on one instance is good on all of them and an edit reaches every instance.
+    let parts =
+        LocalParts { accounts: Some(store.clone()), backoffice: Some(store.clone()), analytics: Some(store.clone()) };
     serve_shared(args, store, parts, "DynamoDB").await
 }
 

@@ -1,8 +1,8 @@
 //! Sales analytics: read-only figures over the order records, for the admin dashboard.
 //!
 //! A trait of its own rather than more `Store` methods, so an engine can serve orders without
-//! serving reports (the DynamoDB adapter would answer these from an export, not from the
-//! order path). Every figure is counted from order rows; cancelled orders are left out of
+//! serving reports. SQL engines count in queries; DynamoDB reads the range's orders through its
+//! `byDay` index and counts them in memory (`tally.rs`), with the same figures. Every figure is counted from order rows; cancelled orders are left out of
 //! revenue, counts, top products, option popularity and sell-through, because their money
 //! was never taken and their stock went back on the shelf. They are counted separately.
 

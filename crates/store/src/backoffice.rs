@@ -37,12 +37,36 @@ pub trait Backoffice: Send + Sync {
 /// Most orders one page of [`Backoffice::find_orders`] may hold.
 pub const MAX_PAGE: u32 = 200;
 
+/// The filter's customer, trimmed and case-folded; `None` if blank.
+fn customer_needle(filter: &OrderFilter) -> Option<String> {
+    filter.customer.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_lowercase)
+}
+
 /// The filter's customer as a case-folded `LIKE` pattern matching it anywhere, its own
 /// wildcards escaped with a backslash, so a search for "a_b" means just that; `None` if blank.
 pub(crate) fn customer_pattern(filter: &OrderFilter) -> Option<String> {
-    let customer = filter.customer.as_deref().map(str::trim).filter(|c| !c.is_empty())?;
-    let escaped = customer.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = customer_needle(filter)?.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     Some(format!("%{escaped}%"))
+}
+
+/// Whether `order` passes `filter`'s status, time and customer, as the SQL search's `WHERE`
+/// has it, for engines that filter in memory: the customer's key (a guest's email, an
+/// account's user id) or name contains the search, without regard to case, wildcards literal.
+#[cfg(feature = "aws")]
+pub(crate) fn matches(filter: &OrderFilter, order: &crate::Order) -> bool {
+    let customer = customer_needle(filter).is_none_or(|needle| {
+        let c = &order.customer;
+        c.key.0.to_lowercase().contains(&needle) || c.name.as_deref().unwrap_or("").to_lowercase().contains(&needle)
+    });
+    customer
+        && filter.status.is_none_or(|s| s == order.status)
+        && filter.from.is_none_or(|from| order.created_at >= from)
+        && filter.to.is_none_or(|to| order.created_at < to)
+}
+
+/// The answer for a product that does not exist.
+pub(crate) fn unknown_product(id: &str) -> StoreError {
+    StoreError::NotFound { what: "product", id: id.to_owned() }
 }
 
 /// The stock level `delta` leads to from `current`; `Conflict` below zero or past `u32::MAX`.

@@ -20,6 +20,8 @@ pub mod seed;
 #[cfg(any(feature = "aws", feature = "postgres"))]
 mod shards;
 pub mod sqlite;
+#[cfg(feature = "aws")]
+mod tally;
 pub mod transfer;
 pub mod waiting_room;
 

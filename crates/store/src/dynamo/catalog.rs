@@ -3,7 +3,7 @@
 //! eventually consistent reads: a flash sale's page views never compete with its orders for
 //! the counters' consistent reads.
 
-use super::item::{get_n, get_s, n, s};
+use super::item::{get_n, get_s, n, opt_n, s};
 use super::keys::{self, CATALOG, Item};
 use super::op_counts::Op;
 use super::writes::put;
@@ -47,15 +47,15 @@ pub(super) async fn menu(store: &DynamoStore, consistent: bool) -> Result<Vec<Pr
         .expression_attribute_values(":c", s(CATALOG))
         .consistent_read(consistent);
     for item in store.query_pages(query, |_| false).await?.iter().flat_map(|p| p.items()) {
-        definitions.push((get_s(item, "position")?.to_owned(), definition(item)?));
+        definitions.push((get_s(item, "position")?.to_owned(), definition(item)?, version(item)?));
     }
     definitions.sort_by(|a, b| a.0.cmp(&b.0));
-    let products: Vec<Product> = definitions.into_iter().map(|(_, p)| p).collect();
-    remember(store, &products);
-    Ok(products)
+    remember(store, definitions.iter().map(|(_, p, v)| (p, *v)));
+    Ok(definitions.into_iter().map(|(_, p, _)| p).collect())
 }
 
-/// Definitions of the named products that exist, from the cache or the table.
+/// Definitions of the named products that exist, from the cache (while younger than
+/// `definitions_ttl`) or the table.
 pub async fn definitions<'a>(
     store: &DynamoStore,
     ids: impl IntoIterator<Item = &'a str>,
@@ -65,31 +65,52 @@ pub async fn definitions<'a>(
     {
         let cache = store.definitions.read().unwrap_or_else(|p| p.into_inner());
         for id in ids {
-            match cache.get(id) {
-                Some(p) => drop(found.insert(id.to_owned(), p.clone())),
+            match cache.get(id).filter(|c| c.read_at.elapsed() < store.config.definitions_ttl) {
+                Some(c) => drop(found.insert(id.to_owned(), c.product.clone())),
                 None => missing.push(keys::product(id)),
             }
         }
     }
     if !missing.is_empty() {
-        // Consistent: a product created a moment ago must be found.
-        let loaded = store.get_many(missing, true).await?.iter().map(definition).collect::<Result<Vec<_>, _>>()?;
-        remember(store, &loaded);
-        found.extend(loaded.into_iter().map(|p| (p.id.clone(), p)));
+        // Consistent: a product created or edited a moment ago must be found as it is now.
+        let items = store.get_many(missing, true).await?;
+        let loaded = items.iter().map(|i| Ok((definition(i)?, version(i)?))).collect::<Result<Vec<_>, StoreError>>()?;
+        remember(store, loaded.iter().map(|(p, v)| (p, *v)));
+        found.extend(loaded.into_iter().map(|(p, _)| (p.id.clone(), p)));
     }
     Ok(found)
 }
 
-fn remember(store: &DynamoStore, products: &[Product]) {
+/// A definition as this instance last read it.
+pub(super) struct Cached {
+    product: Product,
+    /// The item's `updated_at` (its `created_at` if never edited): an eventually consistent
+    /// menu read that returns an older version does not replace a newer one.
+    version: Millis,
+    read_at: Instant,
+}
+
+/// Caches definitions just read (or written) at `version`, unless a newer one is cached.
+pub(super) fn remember<'a>(store: &DynamoStore, products: impl IntoIterator<Item = (&'a Product, Millis)>) {
+    let now = Instant::now();
     let mut cache = store.definitions.write().unwrap_or_else(|p| p.into_inner());
-    for p in products {
-        cache.entry(p.id.clone()).or_insert_with(|| p.clone());
+    for (p, version) in products {
+        if cache.get(&p.id).is_none_or(|c| c.version <= version) {
+            cache.insert(p.id.clone(), Cached { product: p.clone(), version, read_at: now });
+        }
     }
 }
 
-fn definition(item: &Item) -> Result<Product, StoreError> {
+/// A definition item's product; its counters are as many as `shards` says, whatever the
+/// definition's JSON claims (an edit keeps the counters).
+pub(super) fn definition(item: &Item) -> Result<Product, StoreError> {
     let product: Product = serde_json::from_str(get_s(item, "definition")?)?;
     Ok(Product { stock_shards: get_n(item, "shards")?, ..product })
+}
+
+/// When a definition item was last written.
+pub(super) fn version(item: &Item) -> Result<Millis, StoreError> {
+    Ok(opt_n(item, "updated_at")?.unwrap_or(get_n(item, "created_at")?))
 }
 
 /// Each counter's level, per product: index `n` is shard `n`. Orders deciding "sold out"
@@ -158,7 +179,8 @@ pub(super) fn counter_items(product: &Product, stock: u32) -> Vec<Item> {
 pub async fn create_product(store: &DynamoStore, product: Product, stock: u32) -> Result<ProductView, StoreError> {
     product.validate().map_err(OrderRejection::from)?;
     // UUIDv7 sorts by creation time: the menu keeps the order products were added in.
-    let item = product_item(&product, &uuid::Uuid::now_v7().to_string(), now_millis())?;
+    let now = now_millis();
+    let item = product_item(&product, &uuid::Uuid::now_v7().to_string(), now)?;
     let mut writes = vec![put(store, item, Some("attribute_not_exists(pk)"))?];
     for counter in counter_items(&product, stock) {
         writes.push(put(store, counter, None)?);
@@ -173,7 +195,7 @@ pub async fn create_product(store: &DynamoStore, product: Product, stock: u32) -
         }
         return Err(store.sdk(e));
     }
-    remember(store, std::slice::from_ref(&product));
+    remember(store, [(&product, now)]);
     // The new product belongs on this instance's menu at once.
     store.tick_stock();
     Ok(ProductView { product, stock })

@@ -236,6 +236,13 @@ pub fn import_marker() -> Item {
     key("IMPORT".to_owned(), "IMPORT")
 }
 
+/// Where the shop's order history begins when orders older than its first product were
+/// imported (`from`, Unix ms): the order search and the flash-sale figures walk `byDay` back
+/// to the earlier of it and the oldest product's `created_at`, since no day before holds orders.
+pub fn history_start() -> Item {
+    key("HISTORY".to_owned(), "START")
+}
+
 /// The `byCustomer` partition of a customer.
 pub fn customer_partition(customer_key: &str) -> String {
     format!("CUSTOMER#{customer_key}")
@@ -243,7 +250,17 @@ pub fn customer_partition(customer_key: &str) -> String {
 
 /// The `byDay` partition of an order created at `millis`.
 pub fn day_partition(millis: i64, id: &str) -> String {
-    format!("DAY#{}#{}", millis.div_euclid(86_400_000), fnv1a(id) % DAY_BUCKETS)
+    day_bucket(day(millis), fnv1a(id) % DAY_BUCKETS)
+}
+
+/// The day (since 1970, UTC) an instant falls on, as `byDay` numbers them.
+pub fn day(millis: i64) -> i64 {
+    millis.div_euclid(86_400_000)
+}
+
+/// The `byDay` partition of `bucket` of `day`.
+pub fn day_bucket(day: i64, bucket: u32) -> String {
+    format!("DAY#{day}#{bucket}")
 }
 
 /// A stable outbox bucket for an id: the same id always lands in the same bucket.

@@ -5,8 +5,11 @@
 //! so any number of Lambda instances can share one table.
 
 mod accounts;
+mod analytics;
+mod backoffice;
 mod catalog;
 mod error;
+mod history;
 mod item;
 mod keys;
 mod line;
@@ -55,6 +58,11 @@ pub struct DynamoConfig {
     /// skipped, a product read sold out is refused without a call. Cancellations on other
     /// instances become sellable here after at most this long.
     pub stock_memory_ttl: Duration,
+    /// How long an instance prices orders from a product definition it read before reading it
+    /// again: a staff edit (price, archiving, sale rules) made on another instance applies to
+    /// this one's orders after at most this long (at once on the instance that made it, and
+    /// whenever this one reads its menu snapshot).
+    pub definitions_ttl: Duration,
     /// How long delivered events, dev-mailbox messages and idempotency records are kept:
     /// they carry a TTL attribute ([`keys::EXPIRES_AT`]) this far ahead, and DynamoDB deletes
     /// them after it (within a few days). `None` keeps them. The same setting as SQLite's
@@ -71,6 +79,7 @@ impl DynamoConfig {
             retry_after: Duration::from_secs(1),
             catalog_ttl: Duration::from_secs(1),
             stock_memory_ttl: Duration::from_secs(2),
+            definitions_ttl: Duration::from_secs(10),
             retention: Some(Duration::from_secs(30 * 86_400)),
         }
     }
@@ -80,9 +89,9 @@ impl DynamoConfig {
 pub struct DynamoStore {
     client: Client,
     config: DynamoConfig,
-    /// Definitions never change once created (the store has no update operation), so they
-    /// are cached for good: an order reads only its stock counters, not the catalog.
-    definitions: RwLock<HashMap<String, Product>>,
+    /// Definitions, and when each was read: an order reads only its stock counters, not the
+    /// catalog, until `definitions_ttl` has passed or a menu read brings a newer one.
+    definitions: RwLock<HashMap<String, catalog::Cached>>,
     /// The menu as last read, and when: served to views for `catalog_ttl`.
     snapshot: RwLock<Option<(Instant, Vec<ProductView>)>>,
     /// Counters lately found short and products lately found sold out.

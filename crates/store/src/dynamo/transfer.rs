@@ -346,6 +346,11 @@ pub async fn import(store: &DynamoStore, shop: &Shop, done: &mut (dyn FnMut() + 
         batch.put(event_item(e)?).await?;
         done();
     }
+    // Orders older than the products' `created_at` (the export's time): the order search and
+    // flash-sale figures must look back to them.
+    if let Some(first) = shop.orders.iter().map(|o| o.created_at).min() {
+        batch.put(super::history::start_marker(first)).await?;
+    }
     let mut admins = keys::active_admins();
     admins.insert("n".into(), n(active_admins));
     batch.put(admins).await?;

@@ -3,16 +3,12 @@
 //! (`crate::backoffice`).
 
 use super::{PostgresStore, pg_error, rows};
-use crate::backoffice::{MAX_PAGE, adjusted_level, customer_pattern};
+use crate::backoffice::{MAX_PAGE, adjusted_level, customer_pattern, unknown_product as not_found};
 use crate::clock::now_millis;
 use crate::shards;
 use crate::{Backoffice, OrderFilter, OrderPage, ProductView, StoreError};
 use async_trait::async_trait;
 use stampede_domain::{OrderRejection, Product};
-
-fn not_found(id: &str) -> StoreError {
-    StoreError::NotFound { what: "product", id: id.to_owned() }
-}
 
 #[async_trait]
 impl Backoffice for PostgresStore {

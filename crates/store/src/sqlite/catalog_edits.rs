@@ -2,7 +2,7 @@
 //! so stock changes and definitions stay in step with the live catalog.
 
 use super::batch_stock::BatchStock;
-use crate::backoffice::adjusted_level;
+use crate::backoffice::{adjusted_level, unknown_product};
 use crate::{ProductView, StoreError};
 use rusqlite::{Connection, params};
 use stampede_domain::{Millis, OrderRejection, Product};
@@ -20,7 +20,7 @@ pub fn update_product(
         .prepare_cached("UPDATE products SET definition = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![product.id, serde_json::to_string(product)?, now])?;
     if updated == 0 {
-        return Err(StoreError::NotFound { what: "product", id: product.id.clone() });
+        return Err(unknown_product(&product.id));
     }
     Ok(ProductView { product: product.clone(), stock: stock.available(conn, &product.id)? })
 }
@@ -33,7 +33,7 @@ pub fn adjust_stock(
     delta: i64,
     stock: &mut BatchStock,
 ) -> Result<ProductView, StoreError> {
-    let product = definitions.get(id).ok_or_else(|| StoreError::NotFound { what: "product", id: id.to_owned() })?;
+    let product = definitions.get(id).ok_or_else(|| unknown_product(id))?;
     let current = stock.available(conn, id)?;
     let level = adjusted_level(id, current, delta)?;
     stock.set(id, level);

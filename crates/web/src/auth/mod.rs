@@ -30,8 +30,8 @@ pub const CUSTOMER_SESSION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// What accounts need: their store, the back office, cookie marking and sign-in limits.
 pub struct Auth {
     pub accounts: Arc<dyn Accounts>,
-    /// `None` on a store without one (DynamoDB): sign-in, staff, the audit log and order pages
-    /// work; order search and product edits answer 501.
+    /// `None` when the server has none: sign-in, staff, the audit log and order pages work;
+    /// order search and product edits answer 501.
     pub backoffice: Option<Arc<dyn Backoffice>>,
     pub cookies: CookiePolicy,
     pub limits: LoginLimits,

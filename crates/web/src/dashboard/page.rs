@@ -59,7 +59,7 @@ impl AdminShell {
 #[derive(Debug)]
 pub enum AdminError {
     NotFound(&'static str),
-    /// The store has no back office (DynamoDB): order search, product edits and stock
+    /// The server was built without a back office: order search, product edits and stock
     /// adjustments are not there.
     NoBackoffice,
     Store(StoreError),
@@ -83,8 +83,8 @@ impl IntoResponse for AdminError {
             AdminError::NoBackoffice => message_page(
                 StatusCode::NOT_IMPLEMENTED,
                 "Not on this store",
-                "This store has no back office yet",
-                "Order search, product edits and stock adjustments need the SQLite or PostgreSQL store. \
+                "This server has no back office",
+                "Order search, product edits and stock adjustments are not available on this server. \
                  Orders open by their id (/admin/orders/<id>); the admin API changes stock with its token.",
             ),
             AdminError::Store(e) => {

@@ -86,3 +86,37 @@ pub async fn the_order_search_filters_by_status_time_and_customer(shop: Shop) {
     assert_eq!(ids(rest.clone()), [ana]);
     assert_eq!(rest.next_cursor, None);
 }
+
+/// Stock adjustments racing orders over several counters lose and invent no unit: what was
+/// sold plus what is left is the stock plus what the adjustments that went through added, and
+/// what is left sells exactly.
+pub async fn adjustments_racing_orders_keep_every_unit(shop: Shop) {
+    let (store, office) = (shop.store.clone(), shop.backoffice.clone());
+    store.create_product(product("race", 4), 20).await.unwrap();
+    let mut orders = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let store = store.clone();
+        orders.spawn(async move { store.place_order(order(&format!("c{i}"), &[("race", 1)], None)).await.is_ok() });
+    }
+    let adjust = |delta: i64| {
+        let office = office.clone();
+        tokio::spawn(async move {
+            match office.adjust_stock("race", delta).await {
+                Ok(_) => delta,
+                // Too little left at that moment, or too contended: nothing changed.
+                Err(StoreError::Conflict(_) | StoreError::Busy { .. }) => 0,
+                Err(e) => panic!("{e:?}"),
+            }
+        })
+    };
+    let (add, take) = (adjust(10), adjust(-5));
+    let sold = orders.join_all().await.into_iter().filter(|ok| *ok).count() as i64;
+    let adjusted = add.await.unwrap() + take.await.unwrap();
+    let left = store.product("race").await.unwrap().unwrap().stock;
+    assert_eq!(sold + i64::from(left), 20 + adjusted, "sold {sold}, left {left}, adjusted {adjusted}");
+    if left > 0 {
+        store.place_order(order("rest", &[("race", i64::from(left))], None)).await.unwrap();
+    }
+    let more = store.place_order(order("late", &[("race", 1)], None)).await;
+    assert!(matches!(more, Err(StoreError::Rejected(_))), "{more:?}");
+}

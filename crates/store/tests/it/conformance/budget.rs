@@ -192,3 +192,70 @@ pub async fn audits_read_aggregates_and_history_expires() {
     let ttl = ttl.time_to_live_description.unwrap();
     assert_eq!(ttl.attribute_name(), Some("expires_at"), "the table expires by the attribute");
 }
+
+/// What `store` charges for one unit of `p`.
+async fn price(store: &DynamoStore, who: &str) -> i64 {
+    store.place_order(order(who, &[("p", 1)], None)).await.unwrap().order.total.amount
+}
+
+/// A staff edit made on one instance prices the orders of another: at once where definitions
+/// are re-read for every order, and on an instance that trusts its cache for long, from its
+/// next menu read (each instance's snapshot poll), never from a stale definition after it.
+pub async fn a_product_edit_reaches_other_instances_orders() {
+    use stampede_store::Backoffice;
+    let (first, table) = fresh_dynamo(|c| c).await;
+    let original = product("p", 2);
+    let old_price = original.base_price.amount;
+    first.create_product(original.clone(), 100).await.unwrap();
+    let instance = |definitions_ttl| {
+        let table = table.clone();
+        async move {
+            let client = DynamoStore::local_client(super::moto::url()).await;
+            let config = DynamoConfig { definitions_ttl, catalog_ttl: Duration::ZERO, ..DynamoConfig::new(&table) };
+            DynamoStore::new(client, config)
+        }
+    };
+    let rereads = instance(Duration::ZERO).await;
+    let trusts = instance(Duration::from_secs(3600)).await;
+    assert_eq!(price(&rereads, "a").await, old_price);
+    assert_eq!(price(&trusts, "b").await, old_price);
+
+    let new_price = old_price + 250;
+    let edited = stampede_domain::Product {
+        base_price: stampede_domain::Money::new(new_price, original.base_price.currency),
+        ..original
+    };
+    first.update_product(edited).await.unwrap();
+    assert_eq!(price(&first, "c").await, new_price, "the editing instance prices with it at once");
+    assert_eq!(price(&rereads, "d").await, new_price);
+    assert_eq!(price(&trusts, "e").await, old_price, "a cached definition holds until the menu is read");
+    trusts.products().await.unwrap();
+    assert_eq!(price(&trusts, "f").await, new_price, "the menu read brought the edit");
+}
+
+/// What the back office's reads cost: a page of the order search is the history start, the
+/// day's 32 index partitions (64 when now + 5 minutes is tomorrow) and one batch of orders,
+/// whatever the shop's size; a day's report, the catalog and its counters, the day's
+/// partitions and its orders in batches of 100.
+pub async fn the_order_search_and_a_report_read_a_day_not_the_table() {
+    use stampede_store::analytics::{Granularity, HOUR, TimeRange};
+    use stampede_store::{Analytics, Backoffice, OrderFilter};
+    let (store, _table) = fresh_dynamo(|c| c).await;
+    store.create_product(product("p", 4), 1_000).await.unwrap();
+    let mut placed = JoinSet::new();
+    for i in 0..120 {
+        let store = store.clone();
+        placed.spawn(async move { store.place_order(order(&format!("c{i}"), &[("p", 1)], None)).await.unwrap() });
+    }
+    let at = placed.join_all().await[0].order.created_at;
+    let filter = OrderFilter { limit: 50, ..OrderFilter::default() };
+    let (page, search) = cost(&store, store.find_orders(filter)).await;
+    assert_eq!(page.unwrap().orders.len(), 50);
+    println!("order search, a page of 50 of 120 orders: {search:?}");
+    assert!(search.reads <= 2 + 64 + 2, "{search:?}");
+    let range = TimeRange::new(at - HOUR, at + HOUR).unwrap();
+    let (report, read) = cost(&store, store.sales_report(range, Granularity::Hour, 10)).await;
+    assert_eq!(report.unwrap().totals[0].orders, 120);
+    println!("a two-hour report over 120 orders: {read:?}");
+    assert!(read.reads <= 2 + 64 + 2, "{read:?}");
+}

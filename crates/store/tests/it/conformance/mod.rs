@@ -95,7 +95,7 @@ every_adapter!(
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
 );
 
-/// The back office and analytics on every engine that has them (DynamoDB has neither): one test per check and engine, each on a fresh shop, those in
+/// The back office and analytics on every engine: one test per check and engine, each on a fresh shop, those in
 /// `analytics_checks` starting from its `history()`.
 macro_rules! staff_checks {
     ($engine:ident, $checks:ident, $history:expr, $($check:ident),+ $(,)?) => {
@@ -120,6 +120,7 @@ macro_rules! staff_suite {
                 edits_and_stock_adjustments_show_at_once,
                 adjusted_stock_on_several_counters_sells_exactly,
                 the_order_search_filters_by_status_time_and_customer,
+                adjustments_racing_orders_keep_every_unit,
             );
             staff_checks!(
                 $engine,
@@ -170,6 +171,8 @@ every_accounts_engine!(
 staff_suite!(sqlite_staff, sqlite);
 #[cfg(feature = "postgres")]
 staff_suite!(postgres_staff, postgres);
+#[cfg(feature = "aws")]
+staff_suite!(dynamo_staff, dynamo);
 
 /// DynamoDB only: the per-order budget in calls, and many instances racing.
 #[cfg(feature = "aws")]
@@ -192,6 +195,8 @@ mod dynamo_budget {
         many_clients_on_many_instances_never_oversell,
         a_sold_out_marker_tells_other_instances,
         audits_read_aggregates_and_history_expires,
+        a_product_edit_reaches_other_instances_orders,
+        the_order_search_and_a_report_read_a_day_not_the_table,
     );
 }
 

@@ -1,5 +1,5 @@
-//! The staff side of a store: accounts and sessions (every engine), the back office and
-//! analytics (SQLite; PostgreSQL with `--features postgres`). Checks are written
+//! The staff side of a store: accounts and sessions, the back office and analytics, on
+//! SQLite, PostgreSQL (`--features postgres`) and DynamoDB (`--features aws`). Checks are written
 //! once (`accounts_checks.rs`, `backoffice_checks.rs`, `analytics_checks.rs`) and each runs
 //! on a fresh shop of every such engine.
 
@@ -17,8 +17,7 @@ pub struct Shop {
     _guard: Box<dyn std::any::Any + Send>,
 }
 
-/// A fresh store with accounts, for the account checks: every engine has these, DynamoDB
-/// included, while the back office and analytics are SQL-only.
+/// A fresh store with accounts, for the account checks.
 pub struct Accounted {
     pub store: Arc<dyn Store>,
     pub accounts: Arc<dyn Accounts>,
@@ -45,6 +44,78 @@ pub async fn postgres_accounts() -> Accounted {
 pub async fn dynamo_accounts() -> Accounted {
     let (store, table) = super::moto::fresh_dynamo(|config| config).await;
     Accounted { store: store.clone(), accounts: store, _guard: Box::new(table) }
+}
+
+/// A shop on a fresh DynamoDB table; its history goes in as `stampede import` writes one
+/// (order items on the `byDay` index, counters at the stock left, the history marker), since
+/// the orders are older than the products' creation.
+#[cfg(feature = "aws")]
+pub async fn dynamo(history: Option<&History>) -> Shop {
+    use stampede_store::DynamoConfig;
+    let (store, table) =
+        super::moto::fresh_dynamo(|c| DynamoConfig { catalog_ttl: std::time::Duration::ZERO, ..c }).await;
+    if let Some(history) = history {
+        let shop = history.export();
+        stampede_store::dynamo::transfer::import(&store, &shop, &mut || {}).await.unwrap();
+        stampede_store::dynamo::transfer::finish_import(&store).await.unwrap();
+    }
+    Shop {
+        store: store.clone(),
+        backoffice: store.clone(),
+        analytics: store.clone(),
+        accounts: store,
+        _guard: Box::new(table),
+    }
+}
+
+#[cfg(feature = "aws")]
+impl History {
+    /// The history as an export file holds it: products at the stock left, every past order.
+    fn export(&self) -> stampede_store::transfer::Shop {
+        use stampede_domain::{Currency, Customer, Money, OrderLine, OrderStatus, SelectedOption};
+        use stampede_store::transfer::{Header, OrderRecord, ProductRecord, Record, Shop};
+        // Exported now: the products were made after the orders, as in a real import.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let mut records = vec![Record::Header(Header::new("test", now))];
+        for (p, stock) in &self.products {
+            let left = self.stock_left.iter().find(|(id, _)| *id == p.id).map_or(*stock, |(_, left)| *left);
+            records.push(Record::Product(ProductRecord { product: p.clone(), stock: left }));
+        }
+        for o in &self.orders {
+            let cur = Currency::parse(o.lines[0].4).unwrap();
+            let lines = o
+                .lines
+                .iter()
+                .map(|l| OrderLine {
+                    product_id: l.0.into(),
+                    product_name: l.1.into(),
+                    quantity: l.2,
+                    options: serde_json::from_str::<Vec<SelectedOption>>(&l.options_json()).unwrap(),
+                    unit_price: Money::new(l.3, Currency::parse(l.4).unwrap()),
+                    line_total: Money::new(i64::from(l.2) * l.3, Currency::parse(l.4).unwrap()),
+                })
+                .collect();
+            records.push(Record::Order(OrderRecord {
+                id: o.id.into(),
+                customer: Customer::with_email("ana@example.com", Some("Ana")).unwrap(),
+                lines,
+                total: Money::new(o.total(), cur),
+                status: OrderStatus::parse(o.status).unwrap(),
+                fulfilment: None,
+                phone: None,
+                slot: None,
+                created_at: o.at,
+                updated_at: o.at,
+                idempotency_key: None,
+                request_fingerprint: None,
+            }));
+        }
+        let mut shop = Shop::default();
+        for (n, record) in records.iter().enumerate() {
+            shop.push_line(n + 1, &record.to_line().unwrap()).unwrap();
+        }
+        shop
+    }
 }
 
 /// A past order written straight into the tables, at a chosen time, for analytics figures.
