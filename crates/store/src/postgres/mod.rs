@@ -16,6 +16,7 @@
 mod accounts;
 mod analytics;
 mod backoffice;
+mod cached;
 mod line;
 mod outbox;
 mod place;
@@ -30,7 +31,7 @@ use crate::{
     Placed, ProductSales, ProductView, Settlement, Store, StoreError,
 };
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use place::Change;
 pub use schema::latest_version;
 use stampede_domain::{CustomerKey, Millis, OrderStatus, Product};
@@ -75,9 +76,7 @@ pub struct PostgresStore {
 
 /// A read-only REPEATABLE READ transaction: one snapshot for a report or an export while
 /// orders keep committing.
-pub(crate) async fn snapshot(
-    client: &mut tokio_postgres::Client,
-) -> Result<tokio_postgres::Transaction<'_>, StoreError> {
+pub(crate) async fn snapshot(client: &mut ClientWrapper) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
     client
         .build_transaction()
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -181,7 +180,7 @@ impl PostgresStore {
     /// Deletes delivered outbox events and dev-mailbox messages older than `before`, at most
     /// `limit` of each per call, so a backlog goes in short statements; returns `(events, messages)`.
     pub async fn prune_history(&self, before: Millis, limit: u32) -> Result<(u64, u64), StoreError> {
-        outbox::prune(&**self.client().await?, before, limit).await
+        outbox::prune(&self.client().await?, before, limit).await
     }
 
     fn tick_stock(&self) {
@@ -196,11 +195,11 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
-        rows::products(&**self.client().await?).await
+        rows::products(&self.client().await?).await
     }
 
     async fn product(&self, id: &str) -> Result<Option<ProductView>, StoreError> {
-        rows::product(&**self.client().await?, id).await
+        rows::product(&self.client().await?, id).await
     }
 
     async fn create_product(&self, product: Product, stock: u32) -> Result<ProductView, StoreError> {
@@ -220,7 +219,7 @@ impl Store for PostgresStore {
     }
 
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        rows::load_order(&**self.client().await?, id).await
+        rows::load_order(&self.client().await?, id).await
     }
 
     async fn customer_orders(
@@ -229,7 +228,7 @@ impl Store for PostgresStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<OrderPage, StoreError> {
-        rows::customer_orders(&**self.client().await?, customer, cursor, limit).await
+        rows::customer_orders(&self.client().await?, customer, cursor, limit).await
     }
 
     async fn holdings(
@@ -242,11 +241,11 @@ impl Store for PostgresStore {
         if limited.is_empty() {
             return Ok(Default::default());
         }
-        rows::holdings(&**self.client().await?, &customer.0, &limited).await
+        rows::holdings(&self.client().await?, &customer.0, &limited).await
     }
 
     async fn product_sales(&self, id: &str) -> Result<ProductSales, StoreError> {
-        rows::product_sales(&**self.client().await?, id).await
+        rows::product_sales(&self.client().await?, id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -265,27 +264,27 @@ impl Store for PostgresStore {
 #[async_trait]
 impl Outbox for PostgresStore {
     async fn claim_events(&self, claim: Claim) -> Result<Vec<OutboxEvent>, StoreError> {
-        outbox::claim(&**self.client().await?, &claim, now_millis()).await
+        outbox::claim(&self.client().await?, &claim, now_millis()).await
     }
 
     async fn settle_event(&self, id: &str, claim_token: &str, outcome: Settlement) -> Result<bool, StoreError> {
-        outbox::settle(&**self.client().await?, id, claim_token, &outcome, now_millis()).await
+        outbox::settle(&self.client().await?, id, claim_token, &outcome, now_millis()).await
     }
 
     async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
-        outbox::next_due(&**self.client().await?).await
+        outbox::next_due(&self.client().await?).await
     }
 
     async fn outbox_events(&self, state: OutboxState, limit: u32) -> Result<Vec<OutboxEvent>, StoreError> {
-        outbox::events(&**self.client().await?, state, limit).await
+        outbox::events(&self.client().await?, state, limit).await
     }
 
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        outbox::counts(&**self.client().await?).await
+        outbox::counts(&self.client().await?).await
     }
 
     async fn retry_event(&self, id: &str) -> Result<bool, StoreError> {
-        let retried = outbox::retry(&**self.client().await?, id, now_millis()).await?;
+        let retried = outbox::retry(&self.client().await?, id, now_millis()).await?;
         if retried {
             self.tick_outbox();
         }
@@ -300,14 +299,14 @@ impl Outbox for PostgresStore {
 #[async_trait]
 impl Mailbox for PostgresStore {
     async fn store_mail(&self, mail: NewMail) -> Result<(), StoreError> {
-        outbox::store_mail(&**self.client().await?, &mail, now_millis()).await
+        outbox::store_mail(&self.client().await?, &mail, now_millis()).await
     }
 
     async fn mailbox(&self, limit: u32) -> Result<Vec<MailMessage>, StoreError> {
-        outbox::mailbox(&**self.client().await?, limit).await
+        outbox::mailbox(&self.client().await?, limit).await
     }
 
     async fn mail(&self, id: &str) -> Result<Option<MailMessage>, StoreError> {
-        outbox::mail(&**self.client().await?, id).await
+        outbox::mail(&self.client().await?, id).await
     }
 }
