@@ -33,6 +33,7 @@ impl Backoffice for PostgresStore {
         }
         let view = rows::product(&tx, &product.id).await?.ok_or_else(|| not_found(&product.id))?;
         tx.commit().await.map_err(pg_error)?;
+        self.live.changed(&view.product.id, Some(view.clone()));
         self.tick_stock();
         Ok(view)
     }
@@ -63,6 +64,7 @@ impl Backoffice for PostgresStore {
         }
         let view = rows::product(&tx, id).await?.ok_or_else(|| not_found(id))?;
         tx.commit().await.map_err(pg_error)?;
+        self.live.changed(&view.product.id, Some(view.clone()));
         self.tick_stock();
         Ok(view)
     }

@@ -1,7 +1,8 @@
 //! The PostgreSQL adapter (feature `postgres`): several `stampede serve` instances on one
 //! database (RDS, Aurora, Cloud SQL or a server of your own). Every operation is one
-//! transaction on a pooled connection; nothing a decision depends on lives in this process,
-//! so instances need no coordination of their own. See docs/postgres.md.
+//! transaction on a pooled connection; nothing an acceptance depends on lives in this process
+//! (only the sold-out refusal, below), so instances need no coordination of their own. See
+//! docs/postgres.md.
 //!
 //! - Placing: stock is split over counter rows (`stockShards`, as on DynamoDB) and drawn
 //!   with a conditional decrement in the order's transaction (see `place.rs`).
@@ -9,7 +10,10 @@
 //! - Other instances' changes: [`PostgresStore::follow_other_instances`] polls the stock
 //!   levels (one aggregate query a second), like DynamoDB's snapshot poll; LISTEN/NOTIFY
 //!   would need a connection held outside the pool and is left for later.
-//! - Pool: deadpool over tokio-postgres; TLS with rustls as the URL's `sslmode` asks (`tls.rs`).
+//! - Sold out: refused from what this instance lately read of the stock, without a
+//!   transaction (`live_stock.rs`), as SQLite refuses from its live catalog.
+//! - Pool: deadpool over tokio-postgres, each statement prepared once per connection
+//!   (`cached.rs`); TLS with rustls as the URL's `sslmode` asks (`tls.rs`).
 //! - Accounts, the back office and analytics live in the same database (`accounts.rs`,
 //!   `backoffice.rs`, `analytics.rs`), so sessions and staff edits hold on every instance.
 
@@ -18,6 +22,7 @@ mod analytics;
 mod backoffice;
 mod cached;
 mod line;
+mod live_stock;
 mod outbox;
 mod place;
 mod rows;
@@ -72,6 +77,8 @@ pub struct PostgresStore {
     config: PostgresConfig,
     changes: tokio::sync::watch::Sender<u64>,
     outbox_changes: tokio::sync::watch::Sender<u64>,
+    /// Stock levels as lately read, for the sold-out fast path (`live_stock.rs`).
+    live: live_stock::LiveStock,
 }
 
 /// A read-only REPEATABLE READ transaction: one snapshot for a report or an export while
@@ -157,7 +164,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("cannot set up the connection pool: {e}")))?;
         let (changes, _) = tokio::sync::watch::channel(0);
         let (outbox_changes, _) = tokio::sync::watch::channel(0);
-        Ok(PostgresStore { pool, config, changes, outbox_changes })
+        Ok(PostgresStore { pool, config, changes, outbox_changes, live: Default::default() })
     }
 
     /// A pooled connection, or `Busy` (503 with `Retry-After`) within `acquire_timeout` when
@@ -172,7 +179,9 @@ impl PostgresStore {
 
     /// Makes `stock_changes` tick when other instances change stock: polls the levels every
     /// `every` (one aggregate query) and ticks when they differ from the last poll. Local
-    /// changes tick at once. Ends when the store is dropped.
+    /// changes tick at once. Each poll also refreshes what the sold-out fast path knows, so a
+    /// product sold out or restocked on another instance is known here within `every`.
+    /// Ends when the store is dropped.
     pub fn follow_other_instances(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         crate::follow::poll_stock_levels(self, every, PostgresStore::tick_stock)
     }
@@ -195,11 +204,17 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
-        rows::products(&self.client().await?).await
+        let since = self.live.since();
+        let views = rows::products(&self.client().await?).await?;
+        self.live.observed(views.iter().cloned(), since, true);
+        Ok(views)
     }
 
     async fn product(&self, id: &str) -> Result<Option<ProductView>, StoreError> {
-        rows::product(&self.client().await?, id).await
+        let since = self.live.since();
+        let view = rows::product(&self.client().await?, id).await?;
+        self.live.observed(view.iter().cloned(), since, false);
+        Ok(view)
     }
 
     async fn create_product(&self, product: Product, stock: u32) -> Result<ProductView, StoreError> {

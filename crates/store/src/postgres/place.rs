@@ -37,6 +37,17 @@ const MAX_ATTEMPTS: u32 = 4;
 /// Places `order`, or replays the order its idempotency key already placed.
 pub async fn place_order(store: &PostgresStore, order: PlaceOrder) -> Result<Placed, StoreError> {
     let idem = order.idempotency();
+    // The sold-out fast path: refused from what this instance knows, without a transaction.
+    if let Some(rejection) = store.live.refuse(&order.request, now_millis()) {
+        // A retry of an order that went through (on any instance) gets it back, even though
+        // the product has sold out since: one indexed SELECT on the key.
+        if let Some(idem) = &idem
+            && let Some(placed) = replay(&store.client().await?, idem).await?
+        {
+            return Ok(placed);
+        }
+        return Err(rejection.into());
+    }
     let mut client = store.client().await?;
     for attempt in 1..=MAX_ATTEMPTS {
         // A retry of an order that went through gets it back, even if the product sold out
@@ -46,10 +57,20 @@ pub async fn place_order(store: &PostgresStore, order: PlaceOrder) -> Result<Pla
         {
             return Ok(placed);
         }
+        let since = store.live.since();
+        let mut seen = Vec::new();
         let tx = client.transaction().await.map_err(pg_error)?;
-        match try_place(&tx, &order.request, idem.as_ref(), attempt == MAX_ATTEMPTS).await {
+        match try_place(&tx, &order.request, idem.as_ref(), attempt == MAX_ATTEMPTS, &mut seen).await {
             Ok(Some(placed)) => match tx.commit().await {
                 Ok(()) => {
+                    // What is left is what the transaction read less what it drew; a sale
+                    // elsewhere meanwhile leaves less, which the next poll shows.
+                    let quantities = order.request.quantities_by_product();
+                    for view in &mut seen {
+                        view.stock =
+                            view.stock.saturating_sub(quantities.get(view.product.id.as_str()).copied().unwrap_or(0));
+                    }
+                    store.live.observed(seen, since, false);
                     store.tick_stock();
                     store.tick_outbox();
                     return Ok(placed);
@@ -59,6 +80,12 @@ pub async fn place_order(store: &PostgresStore, order: PlaceOrder) -> Result<Pla
             },
             // A counter went short since it was read: look again.
             Ok(None) => continue,
+            Err(Failure::Store(e @ StoreError::Rejected(_))) => {
+                // Refused on the levels read: the next order for a sold-out product is
+                // refused without a transaction.
+                store.live.observed(seen, since, false);
+                return Err(e);
+            }
             Err(Failure::Store(e)) => return Err(e),
             // A unique violation is a concurrent retry of this idempotency key that went
             // through first: the next attempt replays it.
@@ -104,6 +131,7 @@ async fn try_place(
     request: &OrderRequest,
     idem: Option<&IdempotencyKey>,
     lock_counters: bool,
+    seen: &mut Vec<ProductView>,
 ) -> Result<Option<Placed>, Failure> {
     let now = now_millis();
     let quantities = request.quantities_by_product();
@@ -156,6 +184,7 @@ async fn try_place(
             (product.id.as_str(), ProductState { product, available, already_bought })
         })
         .collect();
+    seen.extend(state.values().map(|s| ProductView { product: s.product.clone(), stock: s.available }));
     let priced = evaluate(request, &state, now)?;
 
     let id = uuid::Uuid::now_v7().to_string();
@@ -291,6 +320,10 @@ pub async fn change_status(store: &PostgresStore, id: &str, change: Change) -> R
     enqueue_event(&tx, kind, id, next, Some(order.status), now).await.map_err(pg_error)?;
     tx.commit().await.map_err(pg_error)?;
     if next == OrderStatus::Cancelled {
+        // Units came back: whatever was known of these products' levels no longer holds.
+        for line in &order.lines {
+            store.live.changed(&line.product_id, None);
+        }
         store.tick_stock();
     }
     store.tick_outbox();
@@ -356,8 +389,10 @@ pub async fn create_product(store: &PostgresStore, product: Product, stock: u32)
         .map_err(pg_error)?;
     }
     tx.commit().await.map_err(pg_error)?;
+    let view = ProductView { product, stock };
+    store.live.changed(&view.product.id, Some(view.clone()));
     store.tick_stock();
-    Ok(ProductView { product, stock })
+    Ok(view)
 }
 
 /// Writes the outbox event announcing a change, in the caller's transaction.
