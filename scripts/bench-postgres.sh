@@ -171,7 +171,7 @@ block="$work/block.md"
   echo "### How late another instance learns of a sell-out"
   echo
   jq -r 'select(.staleness) | .staleness |
-    "Over \(.trials) trials (`--staleness-trials`): a product with one unit bought on the first instance at a random moment; the second instance'"'"'s live-stock stream (`GET /api/stock/events`, which also drives its cached menu and catalog) reported it sold out after \(.medianSeconds * 1000 | round) ms (median), \(.maxSeconds * 1000 | round) ms at most: the second instance polls the stock levels once a second, and a stream sends at most one event per 250 ms. An order on the second instance right after the sale was refused as sold out in \(.refusedAtOnce) of \(.trials) trials: every order is decided by the database, not by what the instance last polled."' \
+    "Over \(.trials) trials (`--staleness-trials`): a product with one unit bought on the first instance at a random moment; the second instance'"'"'s live-stock stream (`GET /api/stock/events`, which also drives its cached menu and catalog) reported it sold out after \(.medianSeconds * 1000 | round) ms (median), \(.maxSeconds * 1000 | round) ms at most: the second instance polls the stock levels once a second, and a stream sends at most one event per 250 ms. An order on the second instance right after the sale was refused as sold out in \(.refusedAtOnce) of \(.trials) trials: the database refuses it until the instance'"'"'s poll shows the product sold out, and the instance refuses from memory after that; it never accepts from what it last polled."' \
     "$work/staleness.jsonl"
 } >"$block"
 start='<!-- PostgreSQL report: written by `scripts/bench-postgres.sh` -->'

@@ -27,8 +27,9 @@ impl Backoffice for PostgresStore {
         if updated == 0 {
             return Err(not_found(&product.id));
         }
-        let view = rows::product(&*tx, &product.id).await?.ok_or_else(|| not_found(&product.id))?;
+        let view = rows::product(&tx, &product.id).await?.ok_or_else(|| not_found(&product.id))?;
         tx.commit().await.map_err(pg_error)?;
+        self.live.changed(&view.product.id, Some(view.clone()));
         self.tick_stock();
         Ok(view)
     }
@@ -57,8 +58,9 @@ impl Backoffice for PostgresStore {
             .await
             .map_err(pg_error)?;
         }
-        let view = rows::product(&*tx, id).await?.ok_or_else(|| not_found(id))?;
+        let view = rows::product(&tx, id).await?.ok_or_else(|| not_found(id))?;
         tx.commit().await.map_err(pg_error)?;
+        self.live.changed(&view.product.id, Some(view.clone()));
         self.tick_stock();
         Ok(view)
     }
@@ -87,6 +89,6 @@ impl Backoffice for PostgresStore {
             )
             .await
             .map_err(pg_error)?;
-        rows::order_page(&**c, &ids, limit).await
+        rows::order_page(&c, &ids, limit).await
     }
 }

@@ -1,7 +1,8 @@
 //! The PostgreSQL adapter (feature `postgres`): several `stampede serve` instances on one
 //! database (RDS, Aurora, Cloud SQL or a server of your own). Every operation is one
-//! transaction on a pooled connection; nothing a decision depends on lives in this process,
-//! so instances need no coordination of their own. See docs/postgres.md.
+//! transaction on a pooled connection; nothing an acceptance depends on lives in this process
+//! (only the sold-out refusal, below), so instances need no coordination of their own. See
+//! docs/postgres.md.
 //!
 //! - Placing: stock is split over counter rows (`stockShards`, as on DynamoDB) and drawn
 //!   with a conditional decrement in the order's transaction (see `place.rs`).
@@ -9,14 +10,19 @@
 //! - Other instances' changes: [`PostgresStore::follow_other_instances`] polls the stock
 //!   levels (one aggregate query a second), like DynamoDB's snapshot poll; LISTEN/NOTIFY
 //!   would need a connection held outside the pool and is left for later.
-//! - Pool: deadpool over tokio-postgres; TLS with rustls as the URL's `sslmode` asks (`tls.rs`).
+//! - Sold out: refused from what this instance lately read of the stock, without a
+//!   transaction (`live_stock.rs`), as SQLite refuses from its live catalog.
+//! - Pool: deadpool over tokio-postgres, each statement prepared once per connection
+//!   (`cached.rs`); TLS with rustls as the URL's `sslmode` asks (`tls.rs`).
 //! - Accounts, the back office and analytics live in the same database (`accounts.rs`,
 //!   `backoffice.rs`, `analytics.rs`), so sessions and staff edits hold on every instance.
 
 mod accounts;
 mod analytics;
 mod backoffice;
+mod cached;
 mod line;
+mod live_stock;
 mod outbox;
 mod place;
 mod rows;
@@ -30,7 +36,7 @@ use crate::{
     Placed, ProductSales, ProductView, Settlement, Store, StoreError,
 };
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use place::Change;
 pub use schema::latest_version;
 use stampede_domain::{CustomerKey, Millis, OrderStatus, Product};
@@ -71,13 +77,13 @@ pub struct PostgresStore {
     config: PostgresConfig,
     changes: tokio::sync::watch::Sender<u64>,
     outbox_changes: tokio::sync::watch::Sender<u64>,
+    /// Stock levels as lately read, for the sold-out fast path (`live_stock.rs`).
+    live: live_stock::LiveStock,
 }
 
 /// A read-only REPEATABLE READ transaction: one snapshot for a report or an export while
 /// orders keep committing.
-pub(crate) async fn snapshot(
-    client: &mut tokio_postgres::Client,
-) -> Result<tokio_postgres::Transaction<'_>, StoreError> {
+pub(crate) async fn snapshot(client: &mut ClientWrapper) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
     client
         .build_transaction()
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
@@ -158,7 +164,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("cannot set up the connection pool: {e}")))?;
         let (changes, _) = tokio::sync::watch::channel(0);
         let (outbox_changes, _) = tokio::sync::watch::channel(0);
-        Ok(PostgresStore { pool, config, changes, outbox_changes })
+        Ok(PostgresStore { pool, config, changes, outbox_changes, live: Default::default() })
     }
 
     /// A pooled connection, or `Busy` (503 with `Retry-After`) within `acquire_timeout` when
@@ -173,7 +179,9 @@ impl PostgresStore {
 
     /// Makes `stock_changes` tick when other instances change stock: polls the levels every
     /// `every` (one aggregate query) and ticks when they differ from the last poll. Local
-    /// changes tick at once. Ends when the store is dropped.
+    /// changes tick at once. Each poll also refreshes what the sold-out fast path knows, so a
+    /// product sold out or restocked on another instance is known here within `every`.
+    /// Ends when the store is dropped.
     pub fn follow_other_instances(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         crate::follow::poll_stock_levels(self, every, PostgresStore::tick_stock)
     }
@@ -181,7 +189,7 @@ impl PostgresStore {
     /// Deletes delivered outbox events and dev-mailbox messages older than `before`, at most
     /// `limit` of each per call, so a backlog goes in short statements; returns `(events, messages)`.
     pub async fn prune_history(&self, before: Millis, limit: u32) -> Result<(u64, u64), StoreError> {
-        outbox::prune(&**self.client().await?, before, limit).await
+        outbox::prune(&self.client().await?, before, limit).await
     }
 
     fn tick_stock(&self) {
@@ -196,11 +204,17 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn products(&self) -> Result<Vec<ProductView>, StoreError> {
-        rows::products(&**self.client().await?).await
+        let since = self.live.since();
+        let views = rows::products(&self.client().await?).await?;
+        self.live.observed(views.iter().cloned(), since, true);
+        Ok(views)
     }
 
     async fn product(&self, id: &str) -> Result<Option<ProductView>, StoreError> {
-        rows::product(&**self.client().await?, id).await
+        let since = self.live.since();
+        let view = rows::product(&self.client().await?, id).await?;
+        self.live.observed(view.iter().cloned(), since, false);
+        Ok(view)
     }
 
     async fn create_product(&self, product: Product, stock: u32) -> Result<ProductView, StoreError> {
@@ -220,7 +234,7 @@ impl Store for PostgresStore {
     }
 
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        rows::load_order(&**self.client().await?, id).await
+        rows::load_order(&self.client().await?, id).await
     }
 
     async fn customer_orders(
@@ -229,7 +243,7 @@ impl Store for PostgresStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<OrderPage, StoreError> {
-        rows::customer_orders(&**self.client().await?, customer, cursor, limit).await
+        rows::customer_orders(&self.client().await?, customer, cursor, limit).await
     }
 
     async fn holdings(
@@ -242,11 +256,11 @@ impl Store for PostgresStore {
         if limited.is_empty() {
             return Ok(Default::default());
         }
-        rows::holdings(&**self.client().await?, &customer.0, &limited).await
+        rows::holdings(&self.client().await?, &customer.0, &limited).await
     }
 
     async fn product_sales(&self, id: &str) -> Result<ProductSales, StoreError> {
-        rows::product_sales(&**self.client().await?, id).await
+        rows::product_sales(&self.client().await?, id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -265,27 +279,27 @@ impl Store for PostgresStore {
 #[async_trait]
 impl Outbox for PostgresStore {
     async fn claim_events(&self, claim: Claim) -> Result<Vec<OutboxEvent>, StoreError> {
-        outbox::claim(&**self.client().await?, &claim, now_millis()).await
+        outbox::claim(&self.client().await?, &claim, now_millis()).await
     }
 
     async fn settle_event(&self, id: &str, claim_token: &str, outcome: Settlement) -> Result<bool, StoreError> {
-        outbox::settle(&**self.client().await?, id, claim_token, &outcome, now_millis()).await
+        outbox::settle(&self.client().await?, id, claim_token, &outcome, now_millis()).await
     }
 
     async fn next_due(&self) -> Result<Option<Millis>, StoreError> {
-        outbox::next_due(&**self.client().await?).await
+        outbox::next_due(&self.client().await?).await
     }
 
     async fn outbox_events(&self, state: OutboxState, limit: u32) -> Result<Vec<OutboxEvent>, StoreError> {
-        outbox::events(&**self.client().await?, state, limit).await
+        outbox::events(&self.client().await?, state, limit).await
     }
 
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        outbox::counts(&**self.client().await?).await
+        outbox::counts(&self.client().await?).await
     }
 
     async fn retry_event(&self, id: &str) -> Result<bool, StoreError> {
-        let retried = outbox::retry(&**self.client().await?, id, now_millis()).await?;
+        let retried = outbox::retry(&self.client().await?, id, now_millis()).await?;
         if retried {
             self.tick_outbox();
         }
@@ -300,14 +314,14 @@ impl Outbox for PostgresStore {
 #[async_trait]
 impl Mailbox for PostgresStore {
     async fn store_mail(&self, mail: NewMail) -> Result<(), StoreError> {
-        outbox::store_mail(&**self.client().await?, &mail, now_millis()).await
+        outbox::store_mail(&self.client().await?, &mail, now_millis()).await
     }
 
     async fn mailbox(&self, limit: u32) -> Result<Vec<MailMessage>, StoreError> {
-        outbox::mailbox(&**self.client().await?, limit).await
+        outbox::mailbox(&self.client().await?, limit).await
     }
 
     async fn mail(&self, id: &str) -> Result<Option<MailMessage>, StoreError> {
-        outbox::mail(&**self.client().await?, id).await
+        outbox::mail(&self.client().await?, id).await
     }
 }

@@ -3,10 +3,12 @@
 //! (token, and `next_attempt_at` pushed to the lease's end), so the events of an instance
 //! killed mid-delivery are due again, for any relay, once the lease runs out.
 
+use super::cached;
 use super::pg_error;
 use crate::{Claim, MailMessage, NewMail, OutboxCounts, OutboxEvent, OutboxState, Settlement, StoreError};
+use deadpool_postgres::GenericClient;
 use stampede_domain::Millis;
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 const EVENT_COLUMNS: &str = "id, kind, order_id, payload, created_at, attempts, next_attempt_at, delivered_at, \
                              failed_at, last_error, done_channels";
@@ -53,7 +55,8 @@ pub async fn claim(c: &impl GenericClient, claim: &Claim, now: Millis) -> Result
                       FOR UPDATE SKIP LOCKED)
          RETURNING {EVENT_COLUMNS}"
     );
-    let rows = c.query(&sql, &[&lease_end, &claim.token, &now, &i64::from(claim.limit)]).await.map_err(pg_error)?;
+    let rows =
+        cached::query(c, &sql, &[&lease_end, &claim.token, &now, &i64::from(claim.limit)]).await.map_err(pg_error)?;
     let mut events = rows.iter().map(event).collect::<Result<Vec<_>, _>>()?;
     // RETURNING gives no order guarantee; deliver oldest first.
     events.sort_by(|a, b| a.id.cmp(&b.id));
@@ -89,30 +92,29 @@ pub async fn settle(
             done_channels,
         ),
     };
-    let changed = c
-        .execute(&format!("{sql} {HELD}"), &[&id, &token, &at, &error, &serde_json::to_string(done)?])
-        .await
-        .map_err(pg_error)?;
+    let changed =
+        cached::execute(c, &format!("{sql} {HELD}"), &[&id, &token, &at, &error, &serde_json::to_string(done)?])
+            .await
+            .map_err(pg_error)?;
     Ok(changed == 1)
 }
 
 /// Un-parks an event: due now, attempts from zero, channels that took it still skipped.
 pub async fn retry(c: &impl GenericClient, id: &str, now: Millis) -> Result<bool, StoreError> {
-    let changed = c
-        .execute(
-            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $2, claim_token = NULL
+    let changed = cached::execute(
+        c,
+        "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $2, claim_token = NULL
              WHERE id = $1 AND failed_at IS NOT NULL",
-            &[&id, &now],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[&id, &now],
+    )
+    .await
+    .map_err(pg_error)?;
     Ok(changed == 1)
 }
 
 /// When the earliest claimable event is due.
 pub async fn next_due(c: &impl GenericClient) -> Result<Option<Millis>, StoreError> {
-    let r = c
-        .query_one(&format!("SELECT MIN(e.next_attempt_at) FROM outbox e WHERE {FIRST_OPEN}"), &[])
+    let r = cached::query_one(c, &format!("SELECT MIN(e.next_attempt_at) FROM outbox e WHERE {FIRST_OPEN}"), &[])
         .await
         .map_err(pg_error)?;
     Ok(r.get(0))
@@ -126,22 +128,22 @@ pub async fn events(c: &impl GenericClient, state: OutboxState, limit: u32) -> R
         OutboxState::Failed => "failed_at IS NOT NULL",
     };
     let sql = format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE {filter} ORDER BY id DESC LIMIT $1");
-    let rows = c.query(&sql, &[&i64::from(limit)]).await.map_err(pg_error)?;
+    let rows = cached::query(c, &sql, &[&i64::from(limit)]).await.map_err(pg_error)?;
     rows.iter().map(event).collect()
 }
 
 /// Events per state.
 pub async fn counts(c: &impl GenericClient) -> Result<OutboxCounts, StoreError> {
-    let r = c
-        .query_one(
-            "SELECT COUNT(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL),
+    let r = cached::query_one(
+        c,
+        "SELECT COUNT(*) FILTER (WHERE delivered_at IS NULL AND failed_at IS NULL),
                     COUNT(*) FILTER (WHERE delivered_at IS NOT NULL),
                     COUNT(*) FILTER (WHERE failed_at IS NOT NULL)
              FROM outbox",
-            &[],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[],
+    )
+    .await
+    .map_err(pg_error)?;
     let n = |i| u64::try_from(r.get::<_, i64>(i)).unwrap_or(0);
     Ok(OutboxCounts { pending: n(0), delivered: n(1), failed: n(2) })
 }
@@ -151,27 +153,28 @@ pub async fn counts(c: &impl GenericClient) -> Result<OutboxCounts, StoreError> 
 /// events are never deleted. Instances pruning at once only wait on each other's rows.
 pub async fn prune(c: &impl GenericClient, before: Millis, limit: u32) -> Result<(u64, u64), StoreError> {
     let limit = i64::from(limit);
-    let events = c
-        .execute(
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+    let events = cached::execute(
+        c,
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
              WHERE delivered_at IS NOT NULL AND delivered_at < $1 ORDER BY id LIMIT $2)",
-            &[&before, &limit],
-        )
-        .await
-        .map_err(pg_error)?;
-    let mails = c
-        .execute(
-            "DELETE FROM dev_mailbox WHERE id IN (SELECT id FROM dev_mailbox WHERE created_at < $1 ORDER BY id LIMIT $2)",
-            &[&before, &limit],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[&before, &limit],
+    )
+    .await
+    .map_err(pg_error)?;
+    let mails = cached::execute(
+        c,
+        "DELETE FROM dev_mailbox WHERE id IN (SELECT id FROM dev_mailbox WHERE created_at < $1 ORDER BY id LIMIT $2)",
+        &[&before, &limit],
+    )
+    .await
+    .map_err(pg_error)?;
     Ok((events, mails))
 }
 
 /// Stores a dev-mailbox message once per event and recipient.
 pub async fn store_mail(c: &impl GenericClient, mail: &NewMail, now: Millis) -> Result<(), StoreError> {
-    c.execute(
+    cached::execute(
+        c,
         "INSERT INTO dev_mailbox (id, event_id, recipient, subject, text_body, html_body, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, recipient) DO NOTHING",
         &[
@@ -206,11 +209,11 @@ fn mail_row(r: &Row) -> MailMessage {
 /// The newest dev-mailbox messages.
 pub async fn mailbox(c: &impl GenericClient, limit: u32) -> Result<Vec<MailMessage>, StoreError> {
     let sql = format!("SELECT {MAIL_COLUMNS} FROM dev_mailbox ORDER BY id DESC LIMIT $1");
-    Ok(c.query(&sql, &[&i64::from(limit)]).await.map_err(pg_error)?.iter().map(mail_row).collect())
+    Ok(cached::query(c, &sql, &[&i64::from(limit)]).await.map_err(pg_error)?.iter().map(mail_row).collect())
 }
 
 /// One dev-mailbox message.
 pub async fn mail(c: &impl GenericClient, id: &str) -> Result<Option<MailMessage>, StoreError> {
     let sql = format!("SELECT {MAIL_COLUMNS} FROM dev_mailbox WHERE id = $1");
-    Ok(c.query_opt(&sql, &[&id]).await.map_err(pg_error)?.as_ref().map(mail_row))
+    Ok(cached::query_opt(c, &sql, &[&id]).await.map_err(pg_error)?.as_ref().map(mail_row))
 }

@@ -19,16 +19,16 @@
 //! product and shard), so placing and cancelling cannot deadlock each other; a deadlock or
 //! serialization failure from anything else is retried like a short counter.
 
-use super::{PostgresStore, pg_error, retryable, rows};
+use super::{PostgresStore, cached, pg_error, retryable, rows};
 use crate::clock::now_millis;
 use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED, new_event_payload};
 use crate::shards;
 use crate::{IdempotencyKey, Order, PlaceOrder, Placed, ProductView, StoreError};
+use deadpool_postgres::{GenericClient, Transaction};
 use rand::Rng;
 use stampede_domain::{Millis, OrderRejection, OrderRequest, OrderStatus, Phone, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{GenericClient, Transaction};
 
 /// Transactions one order may begin before it is answered 503; the last one locks its
 /// counters, so only deadlocks can use them all up.
@@ -37,19 +37,40 @@ const MAX_ATTEMPTS: u32 = 4;
 /// Places `order`, or replays the order its idempotency key already placed.
 pub async fn place_order(store: &PostgresStore, order: PlaceOrder) -> Result<Placed, StoreError> {
     let idem = order.idempotency();
+    // The sold-out fast path: refused from what this instance knows, without a transaction.
+    if let Some(rejection) = store.live.refuse(&order.request, now_millis()) {
+        // A retry of an order that went through (on any instance) gets it back, even though
+        // the product has sold out since: one indexed SELECT on the key.
+        if let Some(idem) = &idem
+            && let Some(placed) = replay(&store.client().await?, idem).await?
+        {
+            return Ok(placed);
+        }
+        return Err(rejection.into());
+    }
     let mut client = store.client().await?;
     for attempt in 1..=MAX_ATTEMPTS {
         // A retry of an order that went through gets it back, even if the product sold out
         // since; on later attempts, a concurrent retry of this key may have gone through.
         if let Some(idem) = &idem
-            && let Some(placed) = replay(&**client, idem).await?
+            && let Some(placed) = replay(&client, idem).await?
         {
             return Ok(placed);
         }
+        let since = store.live.since();
+        let mut seen = Vec::new();
         let tx = client.transaction().await.map_err(pg_error)?;
-        match try_place(&tx, &order.request, idem.as_ref(), attempt == MAX_ATTEMPTS).await {
+        match try_place(&tx, &order.request, idem.as_ref(), attempt == MAX_ATTEMPTS, &mut seen).await {
             Ok(Some(placed)) => match tx.commit().await {
                 Ok(()) => {
+                    // What is left is what the transaction read less what it drew; a sale
+                    // elsewhere meanwhile leaves less, which the next poll shows.
+                    let quantities = order.request.quantities_by_product();
+                    for view in &mut seen {
+                        view.stock =
+                            view.stock.saturating_sub(quantities.get(view.product.id.as_str()).copied().unwrap_or(0));
+                    }
+                    store.live.observed(seen, since, false);
                     store.tick_stock();
                     store.tick_outbox();
                     return Ok(placed);
@@ -59,6 +80,12 @@ pub async fn place_order(store: &PostgresStore, order: PlaceOrder) -> Result<Pla
             },
             // A counter went short since it was read: look again.
             Ok(None) => continue,
+            Err(Failure::Store(e @ StoreError::Rejected(_))) => {
+                // Refused on the levels read: the next order for a sold-out product is
+                // refused without a transaction.
+                store.live.observed(seen, since, false);
+                return Err(e);
+            }
             Err(Failure::Store(e)) => return Err(e),
             // A unique violation is a concurrent retry of this idempotency key that went
             // through first: the next attempt replays it.
@@ -104,12 +131,13 @@ async fn try_place(
     request: &OrderRequest,
     idem: Option<&IdempotencyKey>,
     lock_counters: bool,
+    seen: &mut Vec<ProductView>,
 ) -> Result<Option<Placed>, Failure> {
     let now = now_millis();
     let quantities = request.quantities_by_product();
     let ids: Vec<&str> = quantities.keys().copied().collect();
     let mut definitions: HashMap<String, Product> = HashMap::new();
-    for r in tx.query("SELECT definition, stock_shards FROM products WHERE id = ANY($1)", &[&ids]).await? {
+    for r in cached::query(tx, "SELECT definition, stock_shards FROM products WHERE id = ANY($1)", &[&ids]).await? {
         let product: Product = serde_json::from_str(r.get(0))?;
         let stock_shards = rows::count(i64::from(r.get::<_, i32>(1)))?;
         definitions.insert(product.id.clone(), Product { stock_shards, ..product });
@@ -119,31 +147,32 @@ async fn try_place(
     let mut held: HashMap<&str, u32> = HashMap::new();
     for id in &ids {
         if definitions.get(*id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
-            tx.execute(
+            cached::execute(
+                tx,
                 "INSERT INTO customer_holdings (customer_key, product_id, quantity) VALUES ($1, $2, 0)
                  ON CONFLICT DO NOTHING",
                 &[customer, id],
             )
             .await?;
-            let r = tx
-                .query_one(
-                    "SELECT quantity FROM customer_holdings WHERE customer_key = $1 AND product_id = $2 FOR UPDATE",
-                    &[customer, id],
-                )
-                .await?;
+            let r = cached::query_one(
+                tx,
+                "SELECT quantity FROM customer_holdings WHERE customer_key = $1 AND product_id = $2 FOR UPDATE",
+                &[customer, id],
+            )
+            .await?;
             held.insert(id, rows::count(r.get(0))?);
         }
     }
     let lock = if lock_counters { " FOR UPDATE" } else { "" };
     let mut levels: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-    let counters = tx
-        .query(
-            &format!(
-                "SELECT product_id, stock FROM product_stock WHERE product_id = ANY($1) ORDER BY product_id, shard{lock}"
-            ),
-            &[&ids],
-        )
-        .await?;
+    let counters = cached::query(
+        tx,
+        &format!(
+            "SELECT product_id, stock FROM product_stock WHERE product_id = ANY($1) ORDER BY product_id, shard{lock}"
+        ),
+        &[&ids],
+    )
+    .await?;
     for r in counters {
         levels.entry(r.get(0)).or_default().push(rows::count(r.get(1))?);
     }
@@ -155,13 +184,15 @@ async fn try_place(
             (product.id.as_str(), ProductState { product, available, already_bought })
         })
         .collect();
+    seen.extend(state.values().map(|s| ProductView { product: s.product.clone(), stock: s.available }));
     let priced = evaluate(request, &state, now)?;
 
     let id = uuid::Uuid::now_v7().to_string();
     let c = &request.customer;
     let (key, fingerprint) = idem.map(|i| (i.key.as_str(), i.fingerprint.as_str())).unzip();
     let fulfilment = request.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
-    tx.execute(
+    cached::execute(
+        tx,
         "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
                              created_at, updated_at, idempotency_key, request_fingerprint, fulfilment, phone,
                              slot_at, limit_key)
@@ -185,7 +216,8 @@ async fn try_place(
     )
     .await?;
     for (n, line) in priced.lines.iter().enumerate() {
-        tx.execute(
+        cached::execute(
+            tx,
             "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount,
                                       line_amount, currency)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -204,7 +236,8 @@ async fn try_place(
         .await?;
     }
     for (product_id, qty) in quantities.iter().filter(|(p, _)| held.contains_key(*p)) {
-        tx.execute(
+        cached::execute(
+            tx,
             "UPDATE customer_holdings SET quantity = quantity + $3 WHERE customer_key = $1 AND product_id = $2",
             &[customer, product_id, &i64::from(*qty)],
         )
@@ -222,12 +255,12 @@ async fn try_place(
     }
     draws.sort_unstable();
     for (product_id, shard, units) in draws {
-        let drawn = tx
-            .execute(
-                "UPDATE product_stock SET stock = stock - $3 WHERE product_id = $1 AND shard = $2 AND stock >= $3",
-                &[&product_id, &(shard as i32), &i64::from(units)],
-            )
-            .await?;
+        let drawn = cached::execute(
+            tx,
+            "UPDATE product_stock SET stock = stock - $3 WHERE product_id = $1 AND shard = $2 AND stock >= $3",
+            &[&product_id, &(shard as i32), &i64::from(units)],
+        )
+        .await?;
         if drawn == 0 {
             return Ok(None);
         }
@@ -259,9 +292,10 @@ pub enum Change {
 pub async fn change_status(store: &PostgresStore, id: &str, change: Change) -> Result<Order, StoreError> {
     let mut client = store.client().await?;
     let tx = client.transaction().await.map_err(pg_error)?;
-    let exists = tx.query_opt("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", &[&id]).await.map_err(pg_error)?;
+    let exists =
+        cached::query_opt(&tx, "SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", &[&id]).await.map_err(pg_error)?;
     let order = match exists {
-        Some(_) => rows::load_order(&*tx, id).await?,
+        Some(_) => rows::load_order(&tx, id).await?,
         None => None,
     };
     let mut order = order.ok_or_else(|| StoreError::NotFound { what: "order", id: id.to_owned() })?;
@@ -276,7 +310,7 @@ pub async fn change_status(store: &PostgresStore, id: &str, change: Change) -> R
         Change::Staff(next) => next,
     };
     let now = now_millis();
-    tx.execute("UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1", &[&id, &next.as_str(), &now])
+    cached::execute(&tx, "UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1", &[&id, &next.as_str(), &now])
         .await
         .map_err(pg_error)?;
     if next == OrderStatus::Cancelled {
@@ -286,6 +320,10 @@ pub async fn change_status(store: &PostgresStore, id: &str, change: Change) -> R
     enqueue_event(&tx, kind, id, next, Some(order.status), now).await.map_err(pg_error)?;
     tx.commit().await.map_err(pg_error)?;
     if next == OrderStatus::Cancelled {
+        // Units came back: whatever was known of these products' levels no longer holds.
+        for line in &order.lines {
+            store.live.changed(&line.product_id, None);
+        }
         store.tick_stock();
     }
     store.tick_outbox();
@@ -302,7 +340,8 @@ async fn return_stock(tx: &Transaction<'_>, order: &Order) -> Result<(), tokio_p
         *returned.entry(line.product_id.as_str()).or_default() += i64::from(line.quantity);
     }
     for (product_id, qty) in &returned {
-        tx.execute(
+        cached::execute(
+            tx,
             "UPDATE customer_holdings SET quantity = GREATEST(quantity - $3, 0)
              WHERE customer_key = $1 AND product_id = $2",
             &[&order.customer.limit_key().0, product_id, qty],
@@ -310,7 +349,8 @@ async fn return_stock(tx: &Transaction<'_>, order: &Order) -> Result<(), tokio_p
         .await?;
     }
     for (product_id, qty) in &returned {
-        tx.execute(
+        cached::execute(
+            tx,
             "UPDATE product_stock SET stock = stock + $2
              WHERE product_id = $1
                AND shard = (SELECT floor(random() * stock_shards)::INTEGER FROM products WHERE id = $1)",
@@ -328,19 +368,20 @@ pub async fn create_product(store: &PostgresStore, product: Product, stock: u32)
     let tx = client.transaction().await.map_err(pg_error)?;
     let now = now_millis();
     let shards_n = product.stock_shards.max(1);
-    let inserted = tx
-        .execute(
-            "INSERT INTO products (id, definition, stock_shards, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+    let inserted = cached::execute(
+        &tx,
+        "INSERT INTO products (id, definition, stock_shards, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
              ON CONFLICT (id) DO NOTHING",
-            &[&product.id, &serde_json::to_string(&product)?, &(shards_n as i32), &now],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[&product.id, &serde_json::to_string(&product)?, &(shards_n as i32), &now],
+    )
+    .await
+    .map_err(pg_error)?;
     if inserted == 0 {
         return Err(StoreError::Conflict(format!("a product with id `{}` already exists", product.id)));
     }
     for (shard, level) in shards::split(stock, shards_n).into_iter().enumerate() {
-        tx.execute(
+        cached::execute(
+            &tx,
             "INSERT INTO product_stock (product_id, shard, stock) VALUES ($1, $2, $3)",
             &[&product.id, &(shard as i32), &i64::from(level)],
         )
@@ -348,8 +389,10 @@ pub async fn create_product(store: &PostgresStore, product: Product, stock: u32)
         .map_err(pg_error)?;
     }
     tx.commit().await.map_err(pg_error)?;
+    let view = ProductView { product, stock };
+    store.live.changed(&view.product.id, Some(view.clone()));
     store.tick_stock();
-    Ok(ProductView { product, stock })
+    Ok(view)
 }
 
 /// Writes the outbox event announcing a change, in the caller's transaction.
@@ -362,7 +405,8 @@ async fn enqueue_event(
     now: Millis,
 ) -> Result<(), tokio_postgres::Error> {
     let (id, payload) = new_event_payload(kind, order_id, status, previous, now);
-    tx.execute(
+    cached::execute(
+        tx,
         "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
         &[&id, &kind, &order_id, &payload.to_string(), &now],
     )

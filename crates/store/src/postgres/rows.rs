@@ -1,11 +1,13 @@
 //! Reading products and orders back from their rows, on a pooled connection or inside a
 //! transaction alike.
 
+use super::cached;
 use super::pg_error;
 use crate::analytics::currency;
 use crate::{Order, OrderPage, ProductSales, ProductView, StoreError};
+use deadpool_postgres::GenericClient;
 use stampede_domain::{Customer, CustomerKey, Money, OrderLine, OrderStatus, Phone, Product};
-use tokio_postgres::{GenericClient, Row};
+use tokio_postgres::Row;
 
 /// A stored count as the domain's `u32`; a negative or huge value means a broken row.
 pub fn count(n: i64) -> Result<u32, StoreError> {
@@ -24,27 +26,27 @@ const VIEW: &str = "SELECT p.definition, p.stock_shards, COALESCE(SUM(s.stock), 
 
 /// Every product in menu order with its stock summed over its counters.
 pub async fn products(c: &impl GenericClient) -> Result<Vec<ProductView>, StoreError> {
-    let rows = c.query(&format!("{VIEW} GROUP BY p.id ORDER BY p.position"), &[]).await.map_err(pg_error)?;
+    let rows = cached::query(c, &format!("{VIEW} GROUP BY p.id ORDER BY p.position"), &[]).await.map_err(pg_error)?;
     rows.iter().map(view).collect()
 }
 
 /// One product with its stock.
 pub async fn product(c: &impl GenericClient, id: &str) -> Result<Option<ProductView>, StoreError> {
-    let row = c.query_opt(&format!("{VIEW} WHERE p.id = $1 GROUP BY p.id"), &[&id]).await.map_err(pg_error)?;
+    let row = cached::query_opt(c, &format!("{VIEW} WHERE p.id = $1 GROUP BY p.id"), &[&id]).await.map_err(pg_error)?;
     row.as_ref().map(view).transpose()
 }
 
 /// One order with its lines.
 pub async fn load_order(c: &impl GenericClient, id: &str) -> Result<Option<Order>, StoreError> {
-    let head = c
-        .query_opt(
-            "SELECT customer_key, customer_email, customer_name, status, total_amount, currency, created_at,
+    let head = cached::query_opt(
+        c,
+        "SELECT customer_key, customer_email, customer_name, status, total_amount, currency, created_at,
                     updated_at, fulfilment, phone, slot_at, limit_key
              FROM orders WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[&id],
+    )
+    .await
+    .map_err(pg_error)?;
     let Some(r) = head else { return Ok(None) };
     let status: &str = r.get(3);
     let status = OrderStatus::parse(status)
@@ -70,14 +72,14 @@ pub async fn load_order(c: &impl GenericClient, id: &str) -> Result<Option<Order
 }
 
 async fn load_lines(c: &impl GenericClient, order_id: &str) -> Result<Vec<OrderLine>, StoreError> {
-    let rows = c
-        .query(
-            "SELECT product_id, product_name, quantity, options, unit_amount, line_amount, currency
+    let rows = cached::query(
+        c,
+        "SELECT product_id, product_name, quantity, options, unit_amount, line_amount, currency
              FROM order_lines WHERE order_id = $1 ORDER BY line_no",
-            &[&order_id],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[&order_id],
+    )
+    .await
+    .map_err(pg_error)?;
     rows.iter()
         .map(|r| {
             let cur = currency(r.get(6))?;
@@ -95,8 +97,7 @@ async fn load_lines(c: &impl GenericClient, order_id: &str) -> Result<Vec<OrderL
 
 /// The order placed with an idempotency key, with the fingerprint of the request that placed it.
 pub async fn order_for_key(c: &impl GenericClient, key: &str) -> Result<Option<(String, String)>, StoreError> {
-    let row = c
-        .query_opt("SELECT id, request_fingerprint FROM orders WHERE idempotency_key = $1", &[&key])
+    let row = cached::query_opt(c, "SELECT id, request_fingerprint FROM orders WHERE idempotency_key = $1", &[&key])
         .await
         .map_err(pg_error)?;
     Ok(row.map(|r| (r.get(0), r.get::<_, Option<String>>(1).unwrap_or_default())))
@@ -110,14 +111,14 @@ pub async fn customer_orders(
     limit: u32,
 ) -> Result<OrderPage, StoreError> {
     // One extra row tells whether another page follows.
-    let rows = c
-        .query(
-            "SELECT id FROM orders WHERE customer_key = $1 AND ($2::TEXT IS NULL OR id < $2)
+    let rows = cached::query(
+        c,
+        "SELECT id FROM orders WHERE customer_key = $1 AND ($2::TEXT IS NULL OR id < $2)
              ORDER BY id DESC LIMIT $3",
-            &[&customer.0, &cursor, &(i64::from(limit) + 1)],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[&customer.0, &cursor, &(i64::from(limit) + 1)],
+    )
+    .await
+    .map_err(pg_error)?;
     order_page(c, &rows, limit).await
 }
 
@@ -141,29 +142,29 @@ pub async fn holdings(
     customer: &str,
     products: &[&str],
 ) -> Result<std::collections::BTreeMap<String, u32>, StoreError> {
-    let rows = c
-        .query(
-            "SELECT product_id, quantity FROM customer_holdings
+    let rows = cached::query(
+        c,
+        "SELECT product_id, quantity FROM customer_holdings
              WHERE customer_key = $1 AND product_id = ANY($2) AND quantity > 0",
-            &[&customer, &products],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[&customer, &products],
+    )
+    .await
+    .map_err(pg_error)?;
     rows.iter().map(|r| Ok((r.get(0), count(r.get(1))?))).collect()
 }
 
 pub async fn product_sales(c: &impl GenericClient, id: &str) -> Result<ProductSales, StoreError> {
     let view = product(c, id).await?.ok_or_else(|| StoreError::NotFound { what: "product", id: id.to_owned() })?;
-    let r = c
-        .query_one(
-            "SELECT COUNT(DISTINCT o.id), COALESCE(SUM(l.quantity), 0)::BIGINT,
+    let r = cached::query_one(
+        c,
+        "SELECT COUNT(DISTINCT o.id), COALESCE(SUM(l.quantity), 0)::BIGINT,
                     (SELECT COALESCE(MAX(quantity), 0) FROM customer_holdings WHERE product_id = $1)
              FROM order_lines l JOIN orders o ON o.id = l.order_id
              WHERE l.product_id = $1 AND o.status <> 'cancelled'",
-            &[&id],
-        )
-        .await
-        .map_err(pg_error)?;
+        &[&id],
+    )
+    .await
+    .map_err(pg_error)?;
     let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(ProductSales {
         stock: view.stock,

@@ -10,6 +10,7 @@ use crate::transfer::{
     UserRecord,
 };
 use crate::{IdempotencyKey, StoreError};
+use deadpool_postgres::ClientWrapper;
 use stampede_domain::{Millis, Phone};
 use tokio_postgres::{Row, Transaction};
 
@@ -19,7 +20,11 @@ pub async fn export(
     exported_at: Millis,
     out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
 ) -> Result<(), StoreError> {
-    let (mut client, driver) = connect_one(url).await?;
+    let (client, driver) = connect_one(url).await?;
+    // The rows' readers take a connection with a statement cache, as the pool's are; the
+    // wrapper aborts the handle it holds when dropped, so it gets a finished one and this
+    // function still waits for the connection to close cleanly.
+    let mut client = ClientWrapper::new(client, tokio::spawn(async {}));
     let tx = snapshot(&mut client).await?;
     out(&Record::Header(Header::new("postgres", exported_at)))?;
     for view in rows::products(&tx).await? {

@@ -4,7 +4,7 @@
 use super::checks::{order, product};
 use super::pg::fresh_database;
 use stampede_domain::OrderRejection;
-use stampede_store::{Claim, Outbox, PostgresConfig, PostgresStore, Settlement, Store, StoreError};
+use stampede_store::{Backoffice, Claim, Outbox, PostgresConfig, PostgresStore, Settlement, Store, StoreError};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,4 +165,44 @@ pub async fn history_is_pruned_in_steps_and_pending_events_stay() {
     assert_eq!(store.prune_history(later, 2).await.unwrap(), (0, 0));
     let counts = store.outbox_counts().await.unwrap();
     assert_eq!((counts.pending, counts.delivered), (1, 0), "the pending event stays");
+}
+
+/// The sold-out fast path across instances: A sells out; B, once its poll has read the
+/// levels, refuses without a transaction; a retried idempotency key still gets A's order
+/// back on B; a restock on A is sellable on B after B's next poll (and refused before it:
+/// the documented staleness, up to one poll interval).
+pub async fn a_sell_out_elsewhere_is_refused_from_memory_and_a_restock_is_learnt_at_the_poll() {
+    let url = fresh_database().await;
+    let a = PostgresStore::connect(PostgresConfig::new(&url)).await.unwrap();
+    // B gives up on a locked stock table at once, so an order that reached the stock rows
+    // would fail with a database error instead of the fast path's refusal.
+    let b_url = format!("{url}?options=-c%20lock_timeout%3D100");
+    let b = PostgresStore::connect(PostgresConfig::new(&b_url)).await.unwrap();
+    a.create_product(product("hot", 2), 2).await.unwrap();
+    let first = a.place_order(order("ana", &[("hot", 1)], Some("k-ana"))).await.unwrap();
+    a.place_order(order("bob", &[("hot", 1)], None)).await.unwrap();
+    // What B's `follow_other_instances` does every second.
+    assert_eq!(b.products().await.unwrap()[0].stock, 0);
+
+    // Every other session is kept off the stock rows while B answers.
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    admin.batch_execute("BEGIN; LOCK TABLE product_stock IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let refused = b.place_order(order("cy", &[("hot", 1)], None)).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Rejected(OrderRejection::OutOfStock { .. })), "{refused:?}");
+    // A learnt it from its own sales.
+    let refused = a.place_order(order("cy", &[("hot", 1)], None)).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Rejected(OrderRejection::OutOfStock { .. })), "{refused:?}");
+    // Ana's client retries on B after sell-out: one SELECT on the key, and her order back.
+    let again = b.place_order(order("ana", &[("hot", 1)], Some("k-ana"))).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.order.id, first.order.id);
+    admin.batch_execute("COMMIT").await.unwrap();
+
+    a.adjust_stock("hot", 1).await.unwrap();
+    let stale = b.place_order(order("dee", &[("hot", 1)], None)).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Rejected(OrderRejection::OutOfStock { .. })), "until B's next poll");
+    assert_eq!(b.products().await.unwrap()[0].stock, 1);
+    b.place_order(order("dee", &[("hot", 1)], None)).await.unwrap();
+    assert_eq!(a.product("hot").await.unwrap().unwrap().stock, 0);
 }

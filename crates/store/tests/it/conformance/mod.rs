@@ -220,5 +220,6 @@ mod postgres_instances {
         migrations_are_recorded_and_apply_once,
         killed_connections_are_busy_then_replaced,
         history_is_pruned_in_steps_and_pending_events_stay,
+        a_sell_out_elsewhere_is_refused_from_memory_and_a_restock_is_learnt_at_the_poll,
     );
 }
