@@ -259,7 +259,7 @@ struct Throughput {
 async fn join_throughput(client: &Client, target: &Target, total: usize, conc: usize) -> anyhow::Result<Throughput> {
     let product = format!("queue-joins-{}", rand::random::<u32>());
     let rules = json!({"admissionMinutes": 1, "admissionsPerMinute": 1});
-    create_product_with(client, target, &product, 1, json!({"waitingRoom": rules})).await?;
+    create_product_with(client, target, &product, 1, json!({"waitingRoom": rules}), serde_json::Value::Null).await?;
     let url = Arc::new(format!("{}/api/products/{product}/queue", target.base));
     let cpu = target.cpu_time();
     let (samples, start) = fire("join throughput", total, conc, {
