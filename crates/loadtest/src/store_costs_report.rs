@@ -28,7 +28,7 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
         s,
         "Produced by `stampede loadtest flash-sale --dynamodb-endpoint <moto> --instances {} --stock-shards {shards} \
          --runs {} --stock {} --buyers {} --per-customer-limit {} --retry-percent {} --greedy-percent {} \
-         --sold-out-requests {} --concurrency {} --report BENCHMARKS.md` (a build with `--features aws`; moto from \
+         --sold-out-requests {} --baseline-requests {} --concurrency {} --report BENCHMARKS.md` (a build with `--features aws`; moto from \
          `scripts/moto_serial.py` or `moto_server`), which {spread} and reads the servers' \
          `stampede_store_service_calls` metric around each phase, summed over instances. moto is slow and reports \
          no consumed capacity, so this counts requests, not speed; units are 0 here and the server's figures on \
@@ -41,6 +41,7 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
         a.retry_percent,
         a.greedy_percent,
         a.sold_out_requests,
+        a.baseline_requests,
         a.concurrency,
         if all_pass { "PASS (no oversell, every acknowledged order kept, every event delivered once)" } else { "FAIL" },
     );
@@ -91,8 +92,8 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
         let total = |per: f64| (per * first.requests as f64).round();
         let _ = writeln!(
             s,
-            "\nThe sale (first run), over all instances: {} accepted orders, {} order transactions sent, \
-             {} of them resent after a cancellation (retries); cancellations seen: {} by `TransactionConflict`, \
+            "\nThe sale (first run), over all instances: {} accepted orders, {} transactions sent (orders', \
+             and sold-out markers'), {} order transactions resent after a cancellation (retries); cancellations seen: {} by `TransactionConflict`, \
              {} by a stock counter that held too few units.",
             first.requests,
             total(first.transactions),
