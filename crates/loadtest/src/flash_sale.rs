@@ -73,6 +73,11 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.report {
         // A sale on moto measures DynamoDB requests, not speed: it writes only its own section.
         match &args.dynamodb_endpoint {
+            Some(_) if args.instances > 1 => {
+                let report = super::store_costs_report::markdown(&args, &series);
+                let shards = args.stock_shards.unwrap_or(1);
+                super::report_file::write_dynamodb_instances(path, args.instances, shards, &report)?
+            }
             Some(_) => {
                 super::report_file::write_dynamodb_costs(path, &super::store_costs_report::markdown(&args, &series))?
             }
@@ -113,7 +118,7 @@ async fn series_of(client: &Client, args: &FlashSaleArgs, variant: Variant) -> a
     }
     let target = match args.target.is_empty() {
         false => Target::remote(&args.target, args.admin_token.clone(), args.target_pid.clone())?,
-        true => Target::spawn(args.server_queue_depth, &extra)?,
+        true => Target::spawn_instances(args.instances, args.server_queue_depth, &extra)?,
     };
     let name = variant.name();
     eprintln!("flash sale against {} ({name}, {} run(s))", target.bases.join(", "), args.runs);

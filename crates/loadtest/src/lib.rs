@@ -139,6 +139,12 @@ pub struct FlashSaleArgs {
     /// `--stock 200 --buyers 300 --sold-out-requests 300 --concurrency 16`).
     #[arg(long, conflicts_with = "target")]
     pub dynamodb_endpoint: Option<String>,
+    /// With `--dynamodb-endpoint`: start this many `serve` instances on the one table (one
+    /// admin token, one signing secret, every relay delivering to the one webhook receiver)
+    /// and spread the buyers over them round-robin; the report adds up their store calls,
+    /// conflicts and retries, and the audit checks every event arrived once.
+    #[arg(long, default_value_t = 1, requires = "dynamodb_endpoint", value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub instances: u32,
     /// Repetitions; the report gives medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub runs: u32,

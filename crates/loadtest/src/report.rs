@@ -76,8 +76,8 @@ pub fn print_run(run: u32, f: &RunFigures) {
     }
     if let Some(c) = &f.store_costs {
         println!(
-            "  {:<28} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9}",
-            "store requests per", "reads", "writes", "txns", "retries", "read u.", "write u."
+            "  {:<28} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}",
+            "store requests per", "reads", "writes", "txns", "retries", "conflicts", "short", "read u.", "write u."
         );
         for (name, p) in [
             ("accepted order", &c.accepted_order),
@@ -86,8 +86,8 @@ pub fn print_run(run: u32, f: &RunFigures) {
             ("idle second (background)", &c.idle_per_second),
         ] {
             println!(
-                "  {name:<28} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.2} {:>9.2}",
-                p.reads, p.writes, p.transactions, p.retries, p.read_units, p.write_units
+                "  {name:<28} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.3} {:>9.3} {:>9.2} {:>9.2}",
+                p.reads, p.writes, p.transactions, p.retries, p.conflicts, p.short_draws, p.read_units, p.write_units
             );
         }
     }

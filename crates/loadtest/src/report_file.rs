@@ -6,30 +6,30 @@ use anyhow::Context;
 use std::path::Path;
 
 /// A report's place in the file.
-struct Block {
-    start: &'static str,
-    end: &'static str,
+struct Block<'a> {
+    start: &'a str,
+    end: &'a str,
     /// Where a report the file does not hold yet goes.
     first: bool,
 }
 
-const FLASH_SALE: Block = Block {
+const FLASH_SALE: Block<'static> = Block {
     start: "<!-- flash-sale report: written by `stampede loadtest flash-sale --report` -->",
     end: "<!-- end of flash-sale report -->",
     first: true,
 };
-const SOAK: Block = Block {
+const SOAK: Block<'static> = Block {
     start: "<!-- soak report: written by `stampede loadtest soak --report` -->",
     end: "<!-- end of soak report -->",
     first: false,
 };
-const DYNAMODB_COSTS: Block = Block {
+const DYNAMODB_COSTS: Block<'static> = Block {
     start: "<!-- DynamoDB costs: written by `stampede loadtest flash-sale --dynamodb-endpoint ... --report` -->",
     end: "<!-- end of DynamoDB costs -->",
     first: false,
 };
 
-const WAITING_ROOM: Block = Block {
+const WAITING_ROOM: Block<'static> = Block {
     start: "<!-- waiting-room report: written by `stampede loadtest flash-sale --waiting-room --report` -->",
     end: "<!-- end of waiting-room report -->",
     first: false,
@@ -53,6 +53,17 @@ pub fn write_soak(path: &Path, report: &str) -> anyhow::Result<()> {
 /// Writes the DynamoDB cost report in place of an earlier one, or at the end.
 pub fn write_dynamodb_costs(path: &Path, report: &str) -> anyhow::Result<()> {
     write_block(path, &DYNAMODB_COSTS, report)
+}
+
+/// Writes the report of a sale through several instances on one DynamoDB table, in place of
+/// an earlier one with as many instances and stock counters, or at the end: one block per
+/// `stockShards`, so a run over one hot counter and one over several stand side by side.
+pub fn write_dynamodb_instances(path: &Path, instances: u32, stock_shards: u32, report: &str) -> anyhow::Result<()> {
+    let start = format!(
+        "<!-- DynamoDB, {instances} instances, stockShards {stock_shards}: written by `stampede loadtest flash-sale --dynamodb-endpoint ... --instances {instances} --stock-shards {stock_shards} --report` -->"
+    );
+    let end = format!("<!-- end of DynamoDB, {instances} instances, stockShards {stock_shards} -->");
+    write_block(path, &Block { start: &start, end: &end, first: false }, report)
 }
 
 fn write_block(path: &Path, block: &Block, report: &str) -> anyhow::Result<()> {
@@ -91,14 +102,18 @@ mod tests {
         write_soak(&path, "## Soak\nrss 1\n").unwrap();
         write_dynamodb_costs(&path, "## DynamoDB\ncalls 1\n").unwrap();
         write_waiting_room(&path, "## Waiting room\nline 1\n").unwrap();
+        write_dynamodb_instances(&path, 2, 1, "## Two, one counter\nrun 1\n").unwrap();
+        write_dynamodb_instances(&path, 2, 8, "## Two, eight counters\nrun 1\n").unwrap();
+        write_dynamodb_instances(&path, 2, 1, "## Two, one counter\nrun 2\n").unwrap();
         write_flash_sale(&path, "# Benchmarks\nsale 2\n").unwrap();
         write_soak(&path, "## Soak\nrss 2\n").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(&format!("{}\n# Benchmarks\nsale 2\n", FLASH_SALE.start)), "{text}");
-        for kept in ["by hand", "rss 2", "calls 1", "line 1"] {
+        for kept in ["by hand", "rss 2", "calls 1", "line 1", "counter\nrun 2", "counters\nrun 1"] {
             assert!(text.contains(kept), "{kept} in {text}");
         }
         assert!(!text.contains("sale 1") && !text.contains("rss 1"), "{text}");
+        assert!(!text.contains("counter\nrun 1"), "{text}");
         for marker in [FLASH_SALE.start, SOAK.start, DYNAMODB_COSTS.start, WAITING_ROOM.start] {
             assert_eq!(text.matches(marker).count(), 1);
         }

@@ -1,5 +1,6 @@
 //! The server under test: targets given by URL (several instances of one shop, e.g. on one
-//! PostgreSQL database), or a fresh `stampede serve` child process.
+//! PostgreSQL database), or fresh `stampede serve` child processes (several only over one
+//! shared DynamoDB table).
 
 use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
@@ -20,7 +21,7 @@ pub struct ServerWarnings {
 /// Lines of `ServerWarnings::first` kept.
 const WARNINGS_KEPT: usize = 10;
 
-/// A server to load, stopped on drop if we started it.
+/// A server to load (one or more instances of one shop), stopped on drop if we started it.
 pub struct Target {
     /// The first instance: admin calls (the product, the audit) go there.
     pub base: String,
@@ -29,14 +30,16 @@ pub struct Target {
     pub admin_token: String,
     /// The server processes whose CPU is summed (`--target-pid`), for remote targets.
     pids: Vec<u32>,
-    child: Option<Child>,
+    /// The instances this command started, in the order of `bases`.
+    children: Vec<Child>,
+    /// What all of `children` logged, together.
     warnings: Arc<Mutex<ServerWarnings>>,
-    _data_dir: Option<tempfile::TempDir>,
+    _data_dirs: Vec<tempfile::TempDir>,
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
+        for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -44,22 +47,25 @@ impl Drop for Target {
 }
 
 impl Target {
-    /// Resident memory of the server process in KiB, when this command started it (Linux).
+    /// Resident memory of the (first) server process in KiB, when this command started it (Linux).
     pub fn rss_kib(&self) -> Option<u64> {
-        let pid = self.child.as_ref()?.id();
+        let pid = self.children.first()?.id();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
     }
 
-    /// CPU time (user + system) the server processes have used, summed: the one this
+    /// CPU time (user + system) the server processes have used, summed: the ones this
     /// command started, or the `--target-pid`s (Linux). Unlike wall-clock rates, it barely
     /// moves when a neighbour loads the machine.
     pub fn cpu_time(&self) -> Option<Duration> {
-        match &self.child {
-            Some(child) => process_cpu(child.id()),
-            None if self.pids.is_empty() => None,
-            None => self.pids.iter().map(|pid| process_cpu(*pid)).sum(),
+        let pids: Vec<u32> = match self.children.is_empty() {
+            false => self.children.iter().map(Child::id).collect(),
+            true => self.pids.clone(),
+        };
+        if pids.is_empty() {
+            return None;
         }
+        pids.iter().map(|pid| process_cpu(*pid)).sum()
     }
 
     /// Uses the instances at `urls` (at least one) with `token`; `pids` are their processes
@@ -73,72 +79,42 @@ impl Target {
             bases,
             admin_token,
             pids,
-            child: None,
+            children: Vec::new(),
             warnings: Arc::default(),
-            _data_dir: None,
+            _data_dirs: Vec::new(),
         })
     }
 
     /// Starts this binary's `serve` on a free loopback port and an empty temporary database,
     /// with `extra` serve flags.
     pub fn spawn(queue_depth: Option<u32>, extra: &[String]) -> anyhow::Result<Target> {
-        let dir = tempfile::tempdir()?;
-        let admin_token = format!("loadtest-{}", rand::random::<u64>());
-        let mut child = Command::new(std::env::current_exe()?)
-            // Every buyer comes from 127.0.0.1, so the per-IP limit (off by default) stays off.
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--no-seed",
-                "--log-format",
-                "json",
-                "--order-rate-per-ip",
-                "0",
-                "--data-dir",
-            ])
-            .arg(dir.path())
-            .args(queue_depth.map(|d| format!("--queue-depth={d}")))
-            .args(extra)
-            .env("STAMPEDE_ADMIN_TOKEN", &admin_token)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting stampede serve")?;
-        let stderr = child.stderr.take().context("no stderr")?;
-        let (tx, rx) = mpsc::channel();
-        // Read the log until the server says where it listens, then keep draining it (without
-        // parsing: one line per request) so the server never blocks on a full pipe.
-        let warnings = Arc::new(Mutex::new(ServerWarnings::default()));
-        let seen = warnings.clone();
-        std::thread::spawn(move || {
-            let mut log = BufReader::new(stderr);
-            for line in (&mut log).lines().map_while(Result::ok) {
-                let addr = serde_json::from_str::<serde_json::Value>(&line)
-                    .ok()
-                    .and_then(|v| v["addr"].as_str().map(str::to_owned));
-                if let Some(addr) = addr {
-                    let _ = tx.send(addr);
-                    break;
-                }
-            }
-            keep_warnings(log, &seen);
-        });
-        let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
-            let _ = child.kill();
-            bail!("the server did not start within 30 s");
-        };
-        let base = format!("http://{addr}");
-        Ok(Target {
-            bases: vec![base.clone()],
-            base,
-            admin_token,
+        Target::spawn_instances(1, queue_depth, extra)
+    }
+
+    /// Starts `instances` of this binary's `serve`, each on a free loopback port and its own
+    /// temporary data directory, all with `extra` serve flags (which must name one shared
+    /// store: a DynamoDB table), one admin token and one signing secret, as a shop's
+    /// instances behind a load balancer have.
+    pub fn spawn_instances(instances: u32, queue_depth: Option<u32>, extra: &[String]) -> anyhow::Result<Target> {
+        let secret = format!("loadtest-secret-{:x}{:x}", rand::random::<u64>(), rand::random::<u64>());
+        let mut target = Target {
+            base: String::new(),
+            bases: Vec::new(),
+            admin_token: format!("loadtest-{}", rand::random::<u64>()),
             pids: Vec::new(),
-            child: Some(child),
-            warnings,
-            _data_dir: Some(dir),
-        })
+            children: Vec::new(),
+            warnings: Arc::default(),
+            _data_dirs: Vec::new(),
+        };
+        for _ in 0..instances.max(1) {
+            // On failure `target` drops, stopping the instances already started.
+            let (child, dir, base) = spawn_one(queue_depth, extra, &target.admin_token, &secret, &target.warnings)?;
+            target.children.push(child);
+            target._data_dirs.push(dir);
+            target.bases.push(base);
+        }
+        target.base = target.bases[0].clone();
+        Ok(target)
     }
 
     /// Prints what `warnings` holds, if anything.
@@ -155,6 +131,64 @@ impl Target {
         let w = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
         ServerWarnings { count: w.count, panics: w.panics, first: w.first.clone() }
     }
+}
+
+/// Starts one `serve` instance; returns it with its data directory and base URL. What it
+/// logs at WARN or above goes to `warnings`.
+fn spawn_one(
+    queue_depth: Option<u32>,
+    extra: &[String],
+    admin_token: &str,
+    secret: &str,
+    warnings: &Arc<Mutex<ServerWarnings>>,
+) -> anyhow::Result<(Child, tempfile::TempDir, String)> {
+    let dir = tempfile::tempdir()?;
+    let mut child = Command::new(std::env::current_exe()?)
+        // Every buyer comes from 127.0.0.1, so the per-IP limit (off by default) stays off.
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--no-seed",
+            "--log-format",
+            "json",
+            "--order-rate-per-ip",
+            "0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .args(queue_depth.map(|d| format!("--queue-depth={d}")))
+        .args(extra)
+        .env("STAMPEDE_ADMIN_TOKEN", admin_token)
+        .env("STAMPEDE_SECRET_KEY", secret)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting stampede serve")?;
+    let stderr = child.stderr.take().context("no stderr")?;
+    let (tx, rx) = mpsc::channel();
+    // Read the log until the server says where it listens, then keep draining it (without
+    // parsing: one line per request) so the server never blocks on a full pipe.
+    let seen = warnings.clone();
+    std::thread::spawn(move || {
+        let mut log = BufReader::new(stderr);
+        for line in (&mut log).lines().map_while(Result::ok) {
+            let addr = serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v["addr"].as_str().map(str::to_owned));
+            if let Some(addr) = addr {
+                let _ = tx.send(addr);
+                break;
+            }
+        }
+        keep_warnings(log, &seen);
+    });
+    let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
+        let _ = child.kill();
+        bail!("the server did not start within 30 s");
+    };
+    Ok((child, dir, format!("http://{addr}")))
 }
 
 /// CPU time (user + system) process `pid` has used (Linux).

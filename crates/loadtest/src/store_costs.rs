@@ -11,11 +11,16 @@ use std::collections::BTreeMap;
 pub struct Calls(BTreeMap<String, f64>);
 
 impl Calls {
-    /// Reads the counters from `/metrics`; `None` when the server reports none.
+    /// Reads the counters from every instance's `/metrics`, summed; `None` when they report none.
     pub async fn scrape(client: &Client, target: &Target) -> Option<Calls> {
-        let text = client.get(format!("{}/metrics", target.base)).send().await.ok()?.text().await.ok()?;
-        let calls = parse(&text);
-        (!calls.0.is_empty()).then_some(calls)
+        let mut sum = BTreeMap::new();
+        for base in &target.bases {
+            let text = client.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+            for (kind, value) in parse(&text).0 {
+                *sum.entry(kind).or_insert(0.0) += value;
+            }
+        }
+        (!sum.is_empty()).then_some(Calls(sum))
     }
 
     /// The requests made between `earlier` and `self`, divided over `requests` requests.
@@ -30,6 +35,8 @@ impl Calls {
             writes: delta("writes"),
             transactions: delta("transactions"),
             retries: delta("retries"),
+            conflicts: delta("conflicts"),
+            short_draws: delta("short_draws"),
             read_units: delta("read_units"),
             write_units: delta("write_units"),
         }
@@ -45,6 +52,10 @@ pub struct PerRequest {
     pub writes: f64,
     pub transactions: f64,
     pub retries: f64,
+    /// Order transactions cancelled by `TransactionConflict` (another transaction on an item).
+    pub conflicts: f64,
+    /// Order transactions cancelled because a stock counter held too few units.
+    pub short_draws: f64,
     pub read_units: f64,
     pub write_units: f64,
 }

@@ -361,6 +361,8 @@ impl Store for DynamoStore {
             ("writes", c.writes as f64),
             ("transactions", c.transactions as f64),
             ("retries", c.retries as f64),
+            ("conflicts", c.conflicts as f64),
+            ("short_draws", c.short_draws as f64),
             ("read_units", c.read_units),
             ("write_units", c.write_units),
         ]

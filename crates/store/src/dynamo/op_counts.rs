@@ -15,6 +15,12 @@ pub struct OpCounts {
     pub transactions: u64,
     /// Order transactions sent again after one was cancelled.
     pub retries: u64,
+    /// Order transactions cancelled because another transaction held one of their items
+    /// (`TransactionConflict`): the contention on a hot counter the capacity model predicts.
+    pub conflicts: u64,
+    /// Order transactions cancelled because a stock counter held fewer units than drawn: a
+    /// counter drained by other orders since this instance last knew its level.
+    pub short_draws: u64,
     /// Read capacity units the server reported (0 where it reports none).
     pub read_units: f64,
     /// Write capacity units the server reported (0 where it reports none).
@@ -29,6 +35,8 @@ impl OpCounts {
             writes: self.writes - earlier.writes,
             transactions: self.transactions - earlier.transactions,
             retries: self.retries - earlier.retries,
+            conflicts: self.conflicts - earlier.conflicts,
+            short_draws: self.short_draws - earlier.short_draws,
             read_units: self.read_units - earlier.read_units,
             write_units: self.write_units - earlier.write_units,
         }
@@ -47,6 +55,8 @@ pub enum Op {
     Write,
     Transaction,
     Retry,
+    Conflict,
+    ShortDraw,
 }
 
 /// The live counters; units are kept in thousandths so they fit atomics.
@@ -56,6 +66,8 @@ pub struct Counters {
     writes: AtomicU64,
     transactions: AtomicU64,
     retries: AtomicU64,
+    conflicts: AtomicU64,
+    short_draws: AtomicU64,
     read_milliunits: AtomicU64,
     write_milliunits: AtomicU64,
 }
@@ -67,6 +79,8 @@ impl Counters {
             Op::Write => &self.writes,
             Op::Transaction => &self.transactions,
             Op::Retry => &self.retries,
+            Op::Conflict => &self.conflicts,
+            Op::ShortDraw => &self.short_draws,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -87,6 +101,8 @@ impl Counters {
             writes: load(&self.writes),
             transactions: load(&self.transactions),
             retries: load(&self.retries),
+            conflicts: load(&self.conflicts),
+            short_draws: load(&self.short_draws),
             read_units: load(&self.read_milliunits) as f64 / 1000.0,
             write_units: load(&self.write_milliunits) as f64 / 1000.0,
         }
@@ -103,9 +119,11 @@ mod tests {
         counters.count(Op::Read);
         counters.count(Op::Transaction);
         counters.count(Op::Transaction);
+        counters.count(Op::Conflict);
         counters.consumed(&[ConsumedCapacity::builder().write_capacity_units(2.0).read_capacity_units(0.5).build()]);
         let now = counters.snapshot();
         assert_eq!((now.reads, now.writes, now.transactions, now.retries), (1, 0, 2, 0));
+        assert_eq!((now.conflicts, now.short_draws), (1, 0));
         assert_eq!((now.read_units, now.write_units), (0.5, 2.0));
         assert_eq!(now.since(&now).calls(), 0);
         assert_eq!(now.since(&OpCounts::default()).calls(), 3);

@@ -118,6 +118,14 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             return Err(StoreError::Backend(format!("order id {} collided", placed.id)));
         }
         let short = short_counters(&purposes, &reasons);
+        // Why it was cancelled, counted: the capacity model's contention (another transaction
+        // on an item) apart from counters drained under this instance's feet.
+        if reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict")) {
+            store.count(Op::Conflict);
+        }
+        if !short.is_empty() {
+            store.count(Op::ShortDraw);
+        }
         {
             let instant = Instant::now();
             let mut memory = store.memory();

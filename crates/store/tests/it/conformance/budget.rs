@@ -102,6 +102,8 @@ pub async fn many_clients_on_many_instances_never_oversell() {
         reads: a.reads + c.reads,
         transactions: a.transactions + c.transactions,
         retries: a.retries + c.retries,
+        conflicts: a.conflicts + c.conflicts,
+        short_draws: a.short_draws + c.short_draws,
         ..a
     });
     println!("150 orders for 60 units over 16 counters on 3 instances: {total:?}");
