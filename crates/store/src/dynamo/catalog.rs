@@ -32,9 +32,15 @@ pub async fn products(store: &DynamoStore) -> Result<Vec<ProductView>, StoreErro
     Ok(views)
 }
 
-/// One product, from the same snapshot as the menu.
+/// One product, from the same snapshot as the menu; one the snapshot does not have yet (made
+/// on another instance a moment ago) is read from the table, so its page and the dashboard's
+/// forms find it at once.
 pub async fn product(store: &DynamoStore, id: &str) -> Result<Option<ProductView>, StoreError> {
-    Ok(products(store).await?.into_iter().find(|view| view.product.id == id))
+    if let Some(view) = products(store).await?.into_iter().find(|view| view.product.id == id) {
+        return Ok(Some(view));
+    }
+    let Some(product) = definitions(store, [id]).await?.remove(id) else { return Ok(None) };
+    Ok(with_stock(store, vec![product], false).await?.pop())
 }
 
 /// Every product definition, in menu order; an export reads `consistent`ly, menus need not.

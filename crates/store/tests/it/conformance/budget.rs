@@ -235,6 +235,22 @@ pub async fn a_product_edit_reaches_other_instances_orders() {
     assert_eq!(price(&trusts, "f").await, new_price, "the menu read brought the edit");
 }
 
+/// A product made on one instance is found on another at once, although the other's menu
+/// snapshot was taken before it existed and is trusted for an hour: its page and the
+/// dashboard's forms must not answer "no such product" for one that is there.
+pub async fn a_product_made_on_one_instance_is_found_on_another_at_once() {
+    let (first, table) = fresh_dynamo(|c| c).await;
+    let client = DynamoStore::local_client(super::moto::url()).await;
+    let config = DynamoConfig { catalog_ttl: Duration::from_secs(3600), ..DynamoConfig::new(&table) };
+    let other = DynamoStore::new(client, config);
+    assert!(other.products().await.unwrap().is_empty(), "the snapshot is taken while the menu is empty");
+    first.create_product(product("p", 2), 7).await.unwrap();
+    let found = other.product("p").await.unwrap().expect("found although the snapshot predates it");
+    assert_eq!((found.product.id.as_str(), found.stock), ("p", 7));
+    assert!(other.product("nothing").await.unwrap().is_none());
+    assert!(other.products().await.unwrap().is_empty(), "the menu keeps its snapshot until it is due");
+}
+
 /// What the back office's reads cost: a page of the order search is the history start, the
 /// day's 32 index partitions (64 when now + 5 minutes is tomorrow) and one batch of orders,
 /// whatever the shop's size; a day's report, the catalog and its counters, the day's

@@ -196,6 +196,7 @@ mod dynamo_budget {
         a_sold_out_marker_tells_other_instances,
         audits_read_aggregates_and_history_expires,
         a_product_edit_reaches_other_instances_orders,
+        a_product_made_on_one_instance_is_found_on_another_at_once,
         the_order_search_and_a_report_read_a_day_not_the_table,
     );
 }
