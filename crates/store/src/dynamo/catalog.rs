@@ -12,9 +12,9 @@ use crate::clock::now_millis;
 use crate::shards;
 use crate::{ProductView, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use stampede_domain::{Millis, OrderRejection, Product};
+use stampede_domain::{Millis, OrderRejection, Product, is_slug};
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Every product in menu order (creation order), with stock as of at most `catalog_ttl` ago.
 pub async fn products(store: &DynamoStore) -> Result<Vec<ProductView>, StoreError> {
@@ -34,13 +34,41 @@ pub async fn products(store: &DynamoStore) -> Result<Vec<ProductView>, StoreErro
 
 /// One product, from the same snapshot as the menu; one the snapshot does not have yet (made
 /// on another instance a moment ago) is read from the table, so its page and the dashboard's
-/// forms find it at once.
+/// forms find it at once. Those reads are budgeted (`MissBudget`): a flood of requests for
+/// products that do not exist costs a bounded number of reads, not one each.
 pub async fn product(store: &DynamoStore, id: &str) -> Result<Option<ProductView>, StoreError> {
     if let Some(view) = products(store).await?.into_iter().find(|view| view.product.id == id) {
         return Ok(Some(view));
     }
+    if !is_slug(id) || !store.misses.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Ok(None);
+    }
     let Some(product) = definitions(store, [id]).await?.remove(id) else { return Ok(None) };
     Ok(with_stock(store, vec![product], false).await?.pop())
+}
+
+/// Table reads allowed for products the menu snapshot lacks: `PER_SECOND` a second per
+/// instance, more than staff and buyers of a just-made product need.
+pub(super) struct MissBudget {
+    window: Instant,
+    used: u32,
+}
+
+impl MissBudget {
+    const PER_SECOND: u32 = 20;
+
+    pub(super) fn new() -> MissBudget {
+        MissBudget { window: Instant::now(), used: 0 }
+    }
+
+    /// Whether one more read fits in this second's budget (and counts it if so).
+    fn take(&mut self) -> bool {
+        if self.window.elapsed() >= Duration::from_secs(1) {
+            *self = MissBudget::new();
+        }
+        self.used = self.used.saturating_add(1);
+        self.used <= Self::PER_SECOND
+    }
 }
 
 /// Every product definition, in menu order; an export reads `consistent`ly, menus need not.

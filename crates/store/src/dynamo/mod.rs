@@ -94,6 +94,8 @@ pub struct DynamoStore {
     definitions: RwLock<HashMap<String, catalog::Cached>>,
     /// The menu as last read, and when: served to views for `catalog_ttl`.
     snapshot: RwLock<Option<(Instant, Vec<ProductView>)>>,
+    /// Table reads left for products the snapshot lacks.
+    misses: Mutex<catalog::MissBudget>,
     /// Counters lately found short and products lately found sold out.
     memory: Mutex<StockMemory>,
     counters: Counters,
@@ -110,6 +112,7 @@ impl DynamoStore {
             config,
             definitions: RwLock::new(HashMap::new()),
             snapshot: RwLock::new(None),
+            misses: Mutex::new(catalog::MissBudget::new()),
             memory,
             counters: Counters::default(),
             changes: tokio::sync::watch::channel(0).0,
