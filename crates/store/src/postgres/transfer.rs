@@ -9,7 +9,7 @@ use crate::transfer::{
     AccountOrder, AuditRecord, EventRecord, Header, Holding, OrderRecord, ProductRecord, Record, SavedCart, Shop,
     UserRecord,
 };
-use crate::{IdempotencyKey, StoreError};
+use crate::{IdempotencyKey, Order, StoreError};
 use deadpool_postgres::ClientWrapper;
 use stampede_domain::{Millis, Phone};
 use tokio_postgres::{Row, Transaction};
@@ -202,26 +202,32 @@ async fn write_orders(tx: &Transaction<'_>, shop: &Shop, done: &mut (dyn FnMut()
         )
         .await
         .map_err(pg_error)?;
-        for (n, l) in ord.lines.iter().enumerate() {
-            let options = serde_json::to_string(&l.options)?;
-            tx.execute(
-                &line,
-                &[
-                    &ord.id,
-                    &(n as i32),
-                    &l.product_id,
-                    &l.product_name,
-                    &i64::from(l.quantity),
-                    &options,
-                    &l.unit_price.amount,
-                    &l.line_total.amount,
-                    &l.unit_price.currency.as_str(),
-                ],
-            )
-            .await
-            .map_err(pg_error)?;
-        }
+        write_lines(tx, &line, &ord).await?;
         done();
+    }
+    Ok(())
+}
+
+/// An order's lines, with the prepared `INSERT INTO order_lines`.
+async fn write_lines(tx: &Transaction<'_>, line: &tokio_postgres::Statement, ord: &Order) -> Result<(), StoreError> {
+    for (n, l) in ord.lines.iter().enumerate() {
+        let options = serde_json::to_string(&l.options)?;
+        tx.execute(
+            line,
+            &[
+                &ord.id,
+                &(n as i32),
+                &l.product_id,
+                &l.product_name,
+                &i64::from(l.quantity),
+                &options,
+                &l.unit_price.amount,
+                &l.line_total.amount,
+                &l.unit_price.currency.as_str(),
+            ],
+        )
+        .await
+        .map_err(pg_error)?;
     }
     Ok(())
 }
