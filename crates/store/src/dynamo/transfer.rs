@@ -38,6 +38,14 @@ pub async fn export(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> R
     for view in catalog::with_stock(store, products, true).await? {
         out(&Record::Product(ProductRecord { product: view.product, stock: view.stock }))?;
     }
+    let users = export_records(store, exported_at, out).await?;
+    export_account_items(store, exported_at, &users, out).await?;
+    export_audit(store, exported_at, out).await
+}
+
+/// Orders, holdings, events and account profiles made by the watermark; the ids of the
+/// accounts written.
+async fn export_records(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> Result<HashSet<String>, StoreError> {
     let mut users = HashSet::new();
     // Orders, holdings, events and account profiles: no record among them needs another first.
     let first = "begins_with(pk, :order) OR begins_with(pk, :hold) OR begins_with(pk, :outbox) \
@@ -71,6 +79,16 @@ pub async fn export(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> R
         Ok(())
     })
     .await?;
+    Ok(users)
+}
+
+/// Orders linked to the written accounts, and their saved carts.
+async fn export_account_items(
+    store: &DynamoStore,
+    exported_at: Millis,
+    users: &HashSet<String>,
+    out: Out<'_>,
+) -> Result<(), StoreError> {
     // What hangs off an account, once every account is written.
     let values = [(":user", "USER#"), (":profile", keys::USER_SK)];
     scan(store, "begins_with(pk, :user) AND sk <> :profile", &values, &mut |item| {
@@ -93,6 +111,10 @@ pub async fn export(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> R
         Ok(())
     })
     .await?;
+    Ok(())
+}
+
+async fn export_audit(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> Result<(), StoreError> {
     // The audit log in its own order: one partition, read by a query.
     let query = store
         .client
