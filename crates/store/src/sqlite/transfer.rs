@@ -100,6 +100,23 @@ fn each(
 /// no products, orders or accounts. One transaction: all of it or nothing. The caller holds
 /// the data directory's lock, so no server writes meanwhile. `done` hears of each record.
 pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Result<(), StoreError> {
+    let mut conn = open_migrated(db)?;
+    let tx = conn.transaction()?;
+    refuse_unless_empty(&tx, db)?;
+    write_products(&tx, shop, now, done)?;
+    for o in &shop.orders {
+        insert_order(&tx, o)?;
+        done();
+    }
+    write_users(&tx, shop, done)?;
+    write_account_records(&tx, shop, done)?;
+    write_events(&tx, shop, done)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The database at `db`, its directory and schema created (or upgraded) first.
+fn open_migrated(db: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
@@ -107,7 +124,10 @@ pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Re
     let mut conn = Connection::open(db)?;
     schema::configure_writer(&conn)?;
     schema::migrate(&mut conn)?;
-    let tx = conn.transaction()?;
+    Ok(conn)
+}
+
+fn refuse_unless_empty(tx: &Connection, db: &Path) -> Result<(), StoreError> {
     let held: i64 = tx.query_row(
         "SELECT (SELECT COUNT(*) FROM products) + (SELECT COUNT(*) FROM orders) + (SELECT COUNT(*) FROM users)",
         [],
@@ -120,6 +140,11 @@ pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Re
             db.display()
         )));
     }
+    Ok(())
+}
+
+/// Products at their menu positions, in the file's order.
+fn write_products(tx: &Connection, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Result<(), StoreError> {
     for (position, p) in shop.products.iter().enumerate() {
         tx.execute(
             "INSERT INTO products (id, position, definition, stock, created_at, updated_at, stock_shards)
@@ -135,10 +160,10 @@ pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Re
         )?;
         done();
     }
-    for o in &shop.orders {
-        insert_order(&tx, o)?;
-        done();
-    }
+    Ok(())
+}
+
+fn write_users(tx: &Connection, shop: &Shop, done: &mut dyn FnMut()) -> Result<(), StoreError> {
     for u in &shop.users {
         tx.execute(
             "INSERT INTO users (id, email, name, role, password_hash, created_at, email_verified, active, must_change_password)
@@ -147,6 +172,11 @@ pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Re
         )?;
         done();
     }
+    Ok(())
+}
+
+/// Accounts' order links, customers' holdings, the audit log and saved carts.
+fn write_account_records(tx: &Connection, shop: &Shop, done: &mut dyn FnMut()) -> Result<(), StoreError> {
     for a in &shop.account_orders {
         tx.execute("INSERT INTO account_orders (user_id, order_id) VALUES (?1, ?2)", [&a.user_id, &a.order_id])?;
         done();
@@ -172,6 +202,11 @@ pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Re
         )?;
         done();
     }
+    Ok(())
+}
+
+/// The outbox, as exported: attempts, failures and channels already done kept.
+fn write_events(tx: &Connection, shop: &Shop, done: &mut dyn FnMut()) -> Result<(), StoreError> {
     for e in &shop.events {
         tx.execute(
             "INSERT INTO outbox (id, kind, order_id, payload, created_at, attempts, next_attempt_at, failed_at,
@@ -192,7 +227,6 @@ pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Re
         )?;
         done();
     }
-    tx.commit()?;
     Ok(())
 }
 
