@@ -406,9 +406,24 @@ struct Figures {
 
 /// The waiting-room block of BENCHMARKS.md.
 fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
-    let met = |ok: bool| if ok { "met" } else { "**not met**" };
-    let ratio = f.join_rps / f.healthz_rps.max(1e-9);
     let mut s = String::from("## Waiting room: a fair line in front of the sale (#14)\n\n");
+    s += &command(a);
+    s += "| figure | measured | goal |\n|---|---|---|\n";
+    s += &fairness_rows(a, f);
+    s += &cost_rows(a, f);
+    s += &records_rows(a, f);
+    s += "\n";
+    s += &verdict(f);
+    s
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "**not met**" }
+}
+
+/// The command that produced the block, the commit and the machine.
+fn command(a: &FlashSaleArgs) -> String {
+    let mut s = String::new();
     s += &format!(
         "Produced by `stampede loadtest flash-sale --waiting-room --stock {} --buyers {} --bots {} --bot-orders {} \
          --baseline-requests {} --join-requests {} --concurrency {} --poll-ms {} --admissions-per-minute {}{} --report BENCHMARKS.md` \
@@ -426,7 +441,12 @@ fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
         super::report::git_commit(),
         super::report::machine(),
     );
-    s += "| figure | measured | goal |\n|---|---|---|\n";
+    s
+}
+
+/// Whether the line was fair and kept bots out.
+fn fairness_rows(a: &FlashSaleArgs, f: &Figures) -> String {
+    let mut s = String::new();
     s += &format!(
         "| rank correlation (Spearman), place in line vs order of purchase, {} buyers | {:.4} | ≥ 0.95: {} |\n",
         f.bought,
@@ -449,6 +469,13 @@ fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
         f.bot_accepted,
         met(f.bot_refused == f.bot_orders)
     );
+    s
+}
+
+/// What joins and status checks cost.
+fn cost_rows(a: &FlashSaleArgs, f: &Figures) -> String {
+    let ratio = f.join_rps / f.healthz_rps.max(1e-9);
+    let mut s = String::new();
     s += &format!(
         "| join throughput vs `GET /healthz` in the same run ({} distinct customers joining a line of their own, p99 {:.1} ms) | {:.0}/s vs {:.0}/s: {:.2} | ≥ 0.7: {} |\n",
         a.join_requests,
@@ -466,6 +493,12 @@ fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
         "| p99 / p50 status check | {:.1} ms / {:.1} ms ({} checks) | — |\n",
         f.status.p99, f.status.p50, f.status.count
     );
+    s
+}
+
+/// What the records and the webhook say.
+fn records_rows(a: &FlashSaleArgs, f: &Figures) -> String {
+    let mut s = String::new();
     s += &format!("| units sold | {} of {} | no oversell |\n", f.units_sold, a.stock);
     match f.deliveries {
         Some((missing, twice)) => {
@@ -476,7 +509,11 @@ fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
         }
         None => s += "| order events | not audited (`--no-notifications`) | each exactly once |\n",
     }
-    s += "\n";
+    s
+}
+
+fn verdict(f: &Figures) -> String {
+    let mut s = String::new();
     if f.violations.is_empty() {
         s += "Invariants: PASS (no oversell, stock and units sold add up, every acknowledged order kept and \
               readable, no purchase without an admission, every bot order refused";
