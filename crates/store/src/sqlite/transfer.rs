@@ -19,10 +19,28 @@ pub fn export(
     exported_at: Millis,
     out: &mut dyn FnMut(&Record) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
+    let mut conn = open_current(db)?;
+    // Every read below sees the snapshot the first one starts.
+    let tx = conn.transaction()?;
+    out(&Record::Header(Header::new("sqlite", exported_at)))?;
+    for view in rows::load_products(&tx)? {
+        out(&Record::Product(ProductRecord { product: view.product, stock: view.stock }))?;
+    }
+    export_orders(&tx, out)?;
+    export_users(&tx, out)?;
+    export_account_records(&tx, out)?;
+    for event in super::outbox_rows::undelivered(&tx)? {
+        out(&Record::Event(EventRecord::new(event)))?;
+    }
+    Ok(())
+}
+
+/// The database at `db`, read-only, refused unless its schema is this build's.
+fn open_current(db: &Path) -> Result<Connection, StoreError> {
     if !db.exists() {
         return Err(StoreError::NotFound { what: "database", id: db.display().to_string() });
     }
-    let mut conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version != schema::latest_version() {
@@ -32,12 +50,11 @@ pub fn export(
             schema::latest_version()
         )));
     }
-    // Every read below sees the snapshot the first one starts.
-    let tx = conn.transaction()?;
-    out(&Record::Header(Header::new("sqlite", exported_at)))?;
-    for view in rows::load_products(&tx)? {
-        out(&Record::Product(ProductRecord { product: view.product, stock: view.stock }))?;
-    }
+    Ok(conn)
+}
+
+/// Orders in id order, each with its idempotency key.
+fn export_orders(tx: &Connection, out: &mut dyn FnMut(&Record) -> Result<(), StoreError>) -> Result<(), StoreError> {
     let mut ids = tx.prepare("SELECT id, idempotency_key, request_fingerprint FROM orders ORDER BY id")?;
     let mut found = ids.query([])?;
     while let Some(r) = found.next()? {
@@ -46,25 +63,37 @@ pub fn export(
         let key = r
             .get::<_, Option<String>>(1)?
             .map(|key| IdempotencyKey { key, fingerprint: fingerprint.unwrap_or_default() });
-        let order = rows::load_order(&tx, &id)?
+        let order = rows::load_order(tx, &id)?
             .ok_or_else(|| StoreError::Backend(format!("order {id} vanished inside a read transaction")))?;
         out(&Record::Order(OrderRecord::new(order, key)))?;
     }
+    Ok(())
+}
+
+fn export_users(tx: &Connection, out: &mut dyn FnMut(&Record) -> Result<(), StoreError>) -> Result<(), StoreError> {
     let mut users = tx.prepare(&format!("SELECT {USER_COLUMNS}, password_hash FROM users ORDER BY id"))?;
     let mut found = users.query([])?;
     while let Some(r) = found.next()? {
         out(&Record::User(UserRecord::new(to_user(user_row(r)?)?, r.get(8)?)))?;
     }
-    each(&tx, "SELECT user_id, order_id FROM account_orders ORDER BY user_id, order_id", out, |r| {
+    Ok(())
+}
+
+/// Accounts' order links, customers' holdings, the audit log and saved carts.
+fn export_account_records(
+    tx: &Connection,
+    out: &mut dyn FnMut(&Record) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    each(tx, "SELECT user_id, order_id FROM account_orders ORDER BY user_id, order_id", out, |r| {
         Ok(Record::AccountOrder(AccountOrder { user_id: r.get(0)?, order_id: r.get(1)? }))
     })?;
     each(
-        &tx,
+        tx,
         "SELECT customer_key, product_id, quantity FROM customer_holdings ORDER BY customer_key, product_id",
         out,
         |r| Ok(Record::Holding(Holding { customer_key: r.get(0)?, product_id: r.get(1)?, quantity: r.get(2)? })),
     )?;
-    each(&tx, "SELECT at, actor, action, target, detail FROM audit_log ORDER BY id", out, |r| {
+    each(tx, "SELECT at, actor, action, target, detail FROM audit_log ORDER BY id", out, |r| {
         Ok(Record::Audit(AuditRecord {
             at: r.get(0)?,
             actor: r.get(1)?,
@@ -73,12 +102,9 @@ pub fn export(
             detail: r.get(4)?,
         }))
     })?;
-    each(&tx, "SELECT user_id, cart, updated_at FROM saved_carts ORDER BY user_id", out, |r| {
+    each(tx, "SELECT user_id, cart, updated_at FROM saved_carts ORDER BY user_id", out, |r| {
         Ok(Record::SavedCart(SavedCart { user_id: r.get(0)?, cart: r.get(1)?, updated_at: r.get(2)? }))
     })?;
-    for event in super::outbox_rows::undelivered(&tx)? {
-        out(&Record::Event(EventRecord::new(event)))?;
-    }
     Ok(())
 }
 
