@@ -544,16 +544,7 @@ async fn person_loop(
     loop {
         let status = match joined.take() {
             Some(answer) => Some(answer),
-            None => {
-                let t = Instant::now();
-                let status: Option<Value> = match client.get(&status_url).send().await {
-                    Ok(r) if r.status() == StatusCode::OK => r.json().await.ok(),
-                    _ => None,
-                };
-                let outcome = if status.is_some() { Outcome::Ok } else { Outcome::Error };
-                out.statuses.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
-                status
-            }
+            None => check_status(client, &status_url, start, &mut out.statuses).await,
         };
         // The place at joining can miss earlier arrivals still being written; once everyone
         // is in, the status gives the exact place.
@@ -562,23 +553,7 @@ async fn person_loop(
         }
         match status.as_ref().and_then(|s| s["state"].as_str()) {
             Some("admitted") => {
-                let resp = client
-                    .post(format!("{base}/api/orders"))
-                    .header("Queue-Ticket", ticket)
-                    .json(&json!({"userId": id, "productId": product}))
-                    .send()
-                    .await;
-                match resp {
-                    Ok(r) if r.status() == StatusCode::CREATED => {
-                        let order: Value = r.json().await.unwrap_or_default();
-                        let created = order["createdAt"].as_str().unwrap_or_default().to_owned();
-                        out.bought = Some((created, order["id"].as_str().unwrap_or_default().to_owned()));
-                    }
-                    // The last units went while this person was on their way: sold out.
-                    Ok(r) if r.status() == StatusCode::CONFLICT => {}
-                    Ok(r) => out.error = Some(format!("order: {} {}", r.status(), r.text().await.unwrap_or_default())),
-                    Err(e) => out.error = Some(format!("order: {e}")),
-                }
+                buy_with_ticket(client, base, product, id, ticket, &mut out).await;
                 return out;
             }
             Some("soldOut" | "expired") => return out,
@@ -591,6 +566,39 @@ async fn person_loop(
         // Polite: about once per `poll`, jittered so a crowd does not poll in lockstep.
         let jitter = rand::random::<u64>() % (poll.as_millis() as u64 / 4 + 1);
         tokio::time::sleep(poll + Duration::from_millis(jitter)).await;
+    }
+}
+
+/// One status check of a ticket, its sample added to `statuses`; the answer, if it came.
+async fn check_status(client: &Client, status_url: &str, start: Instant, statuses: &mut Vec<Sample>) -> Option<Value> {
+    let t = Instant::now();
+    let status: Option<Value> = match client.get(status_url).send().await {
+        Ok(r) if r.status() == StatusCode::OK => r.json().await.ok(),
+        _ => None,
+    };
+    let outcome = if status.is_some() { Outcome::Ok } else { Outcome::Error };
+    statuses.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
+    status
+}
+
+/// An admitted person's one order, with their ticket: what they bought, or the error.
+async fn buy_with_ticket(client: &Client, base: &str, product: &str, id: &str, ticket: &str, out: &mut Outcome2) {
+    let resp = client
+        .post(format!("{base}/api/orders"))
+        .header("Queue-Ticket", ticket)
+        .json(&json!({"userId": id, "productId": product}))
+        .send()
+        .await;
+    match resp {
+        Ok(r) if r.status() == StatusCode::CREATED => {
+            let order: Value = r.json().await.unwrap_or_default();
+            let created = order["createdAt"].as_str().unwrap_or_default().to_owned();
+            out.bought = Some((created, order["id"].as_str().unwrap_or_default().to_owned()));
+        }
+        // The last units went while this person was on their way: sold out.
+        Ok(r) if r.status() == StatusCode::CONFLICT => {}
+        Ok(r) => out.error = Some(format!("order: {} {}", r.status(), r.text().await.unwrap_or_default())),
+        Err(e) => out.error = Some(format!("order: {e}")),
     }
 }
 
