@@ -138,6 +138,66 @@ async fn one_run(
     run: u32,
     receiver: Option<&Receiver>,
 ) -> anyhow::Result<RunFigures> {
+    let mut opening = opening(client, target, args).await;
+    let shared = sale_product(client, target, args, run).await?;
+    let mut sale = sale(client, target, &shared, args, &mut opening.cpu).await;
+    let (during, backlog) = refusals_during_backlog(target, &shared, args, &mut opening.cpu).await;
+    // The relay delivers while the sale runs and trails it a little: let it finish, so its
+    // work is counted neither in the rush nor in the baseline, and report how long it trailed.
+    let delivery_lag = match receiver {
+        Some(receiver) => Some(receiver.deliveries(&acknowledged(&sale.buyers), Duration::from_secs(60)).await.waited),
+        None => None,
+    };
+    // Without a receiver the relay still settles every event (dev mailbox): wait for that too.
+    outbox_drained(client, target, Duration::from_secs(60)).await;
+    let drain_time = sale.clock.elapsed();
+    let calls_after_sale = Calls::scrape(client, target).await;
+
+    let (rush, rush_elapsed) =
+        sold_out_rush(target, &shared, args, opening.slice, &mut opening.baseline, &mut opening.cpu).await;
+    let rush_phase =
+        Phase { samples: rush.iter().flat_map(|b| b.samples.iter().copied()).collect(), elapsed: rush_elapsed };
+    let calls = sale.calls_before.take().zip(calls_after_sale);
+    let store_costs = store_costs(client, target, &shared.product, args, calls, &sale.samples, &rush_phase).await;
+
+    // The latecomers of both refusal phases are audited (and counted) together.
+    let latecomers: Vec<Buyer> = during.into_iter().chain(rush).collect();
+    let measured = Measured { opening, sale, backlog, rush: rush_phase, latecomers, drain_time };
+    let (audit, notifications) =
+        audit_run(client, target, &shared.product, args, &measured, receiver, delivery_lag).await?;
+    Ok(figures(target, &measured, audit, notifications, store_costs))
+}
+
+/// What a run measured, phase by phase, for its figures.
+struct Measured {
+    opening: Opening,
+    sale: SaleRun,
+    /// The refusals while the sale's receipts go out.
+    backlog: Phase,
+    /// The sold-out rush.
+    rush: Phase,
+    /// The buyers of both refusal phases.
+    latecomers: Vec<Buyer>,
+    /// From the sale's start until the outbox drained.
+    drain_time: Duration,
+}
+
+/// A phase's samples and its own elapsed time.
+struct Phase {
+    samples: Vec<Sample>,
+    elapsed: Duration,
+}
+
+/// The warm-up, the first baseline slice and the catalog, before anything is sold.
+struct Opening {
+    baseline: Baseline,
+    cpu: ServerCpu,
+    /// Requests in each baseline slice.
+    slice: usize,
+    catalog: Phase,
+}
+
+async fn opening(client: &Client, target: &Target, args: &FlashSaleArgs) -> Opening {
     let conc = args.concurrency as usize;
     // Warm up connections and code paths; not counted.
     probe(client, &target.bases, 2_000.min(args.baseline_requests as usize), conc, "warm-up").await;
@@ -151,124 +211,183 @@ async fn one_run(
     cpu.baseline += since(target, mark);
     // The catalog as a buyer's page polls it: the same number of requests as a baseline slice.
     let mark = target.cpu_time();
-    let (catalog, catalog_elapsed) =
-        get_many(client, &urls(&target.bases, "/api/products"), slice, conc, "catalog").await;
+    let (samples, elapsed) = get_many(client, &urls(&target.bases, "/api/products"), slice, conc, "catalog").await;
     cpu.catalog = since(target, mark);
+    Opening { baseline, cpu, slice, catalog: Phase { samples, elapsed } }
+}
 
+/// Creates the run's product and what its buyers share.
+async fn sale_product(client: &Client, target: &Target, args: &FlashSaleArgs, run: u32) -> anyhow::Result<Arc<Shared>> {
     let product = format!("flash-{run}-{}", rand::random::<u32>());
     let sale = json!({"perCustomerMax": args.per_customer_limit});
     let shards = args.stock_shards.map_or(Value::Null, |n| json!(n));
     create_product_with(client, target, &product, args.stock, sale, shards).await?;
-    let shared = Arc::new(Shared {
+    Ok(Arc::new(Shared {
         client: client.clone(),
         bases: target.bases.clone(),
-        product: product.clone(),
+        product,
         run,
         quantity: args.quantity,
         limit: args.per_customer_limit,
         retry_percent: args.retry_percent,
         greedy_percent: args.greedy_percent,
-    });
+    }))
+}
+
+/// The sale itself and what it cost.
+struct SaleRun {
+    buyers: Vec<Buyer>,
+    /// Started with the sale.
+    clock: Instant,
+    samples: Vec<Sample>,
+    /// When the last accepted order finished.
+    sell_out_time: Duration,
+    /// The database server's CPU over the sale (`--database-pid`).
+    database_cpu: Option<Duration>,
+    /// The store's counters before the sale, when the server exposes them.
+    calls_before: Option<Calls>,
+}
+
+async fn sale(
+    client: &Client,
+    target: &Target,
+    shared: &Arc<Shared>,
+    args: &FlashSaleArgs,
+    cpu: &mut ServerCpu,
+) -> SaleRun {
     let s = shared.clone();
     let mark = target.cpu_time();
     let database_mark = database_cpu(args);
-    let calls_before_sale = Calls::scrape(client, target).await;
-    let (buyers, sale_clock) =
-        fire("flash sale", args.buyers as usize, conc, move |i, start| buy(s.clone(), i, start)).await;
+    let calls_before = Calls::scrape(client, target).await;
+    let (buyers, clock) =
+        fire("flash sale", args.buyers as usize, args.concurrency as usize, move |i, start| buy(s.clone(), i, start))
+            .await;
     cpu.sale = since(target, mark);
-    let database_sale = database_since(args, database_mark);
-    let sale_samples: Vec<Sample> = buyers.iter().flat_map(|b| b.samples.iter().copied()).collect();
+    let database_cpu = database_since(args, database_mark);
+    let samples: Vec<Sample> = buyers.iter().flat_map(|b| b.samples.iter().copied()).collect();
     let sell_out_time =
-        sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).map(|s| s.finished).max().unwrap_or_default();
-    // Sold-out refusals at once, while the sale's receipts are still going out: in a real sale
-    // the rush of latecomers meets the relay's backlog, and neither may starve the other.
+        samples.iter().filter(|s| s.outcome == Outcome::Accepted).map(|s| s.finished).max().unwrap_or_default();
+    SaleRun { buyers, clock, samples, sell_out_time, database_cpu, calls_before }
+}
+
+/// Sold-out refusals at once, while the sale's receipts are still going out: in a real sale
+/// the rush of latecomers meets the relay's backlog, and neither may starve the other.
+async fn refusals_during_backlog(
+    target: &Target,
+    shared: &Arc<Shared>,
+    args: &FlashSaleArgs,
+    cpu: &mut ServerCpu,
+) -> (Vec<Buyer>, Phase) {
     let during_count = (args.sold_out_requests as usize).div_ceil(RUSH_SLICES);
     let (s, first) = (shared.clone(), args.buyers as usize + args.sold_out_requests as usize);
     let mark = target.cpu_time();
+    let conc = args.concurrency as usize;
     let (during, during_start) = fire("refusals while receipts go out", during_count, conc, move |i, start| {
         buy_once(s.clone(), first + i, start)
     })
     .await;
-    let during_elapsed = during_start.elapsed();
+    let elapsed = during_start.elapsed();
     cpu.backlog = since(target, mark);
-    let during_samples: Vec<Sample> = during.iter().flat_map(|b| b.samples.iter().copied()).collect();
-    // The relay delivers while the sale runs and trails it a little: let it finish, so its
-    // work is counted neither in the rush nor in the baseline, and report how long it trailed.
-    let delivery_lag = match receiver {
-        Some(receiver) => Some(receiver.deliveries(&acknowledged(&buyers), Duration::from_secs(60)).await.waited),
-        None => None,
-    };
-    // Without a receiver the relay still settles every event (dev mailbox): wait for that too.
-    outbox_drained(client, target, Duration::from_secs(60)).await;
-    let drain_time = sale_clock.elapsed();
-    let calls_after_sale = Calls::scrape(client, target).await;
+    let samples: Vec<Sample> = during.iter().flat_map(|b| b.samples.iter().copied()).collect();
+    (during, Phase { samples, elapsed })
+}
 
-    let (rush, rush_elapsed) = sold_out_rush(target, &shared, args, slice, &mut baseline, &mut cpu).await;
-    let database_rush = cpu.database_rush;
-    let rush_samples: Vec<Sample> = rush.iter().flat_map(|b| b.samples.iter().copied()).collect();
-    let store_costs = match (calls_before_sale, calls_after_sale) {
-        (Some(before), Some(after)) => Some(StoreCosts {
-            accepted_order: after
-                .per_request(&before, sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).count()),
-            refusal: Calls::scrape(client, target).await.unwrap_or_default().per_request(&after, rush_samples.len()),
-            view: product_views(client, target, &product, conc).await,
-            idle_per_second: super::store_costs::idle(client, target, 5).await,
-        }),
-        _ => None,
-    };
+/// What the store was asked per accepted order, per refusal, per view and when idle, from
+/// its counters around the sale (`calls`: before and after) and after the rush.
+async fn store_costs(
+    client: &Client,
+    target: &Target,
+    product: &str,
+    args: &FlashSaleArgs,
+    calls: Option<(Calls, Calls)>,
+    sale_samples: &[Sample],
+    rush: &Phase,
+) -> Option<StoreCosts> {
+    let (before, after) = calls?;
+    Some(StoreCosts {
+        accepted_order: after
+            .per_request(&before, sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).count()),
+        refusal: Calls::scrape(client, target).await.unwrap_or_default().per_request(&after, rush.samples.len()),
+        view: product_views(client, target, product, args.concurrency as usize).await,
+        idle_per_second: super::store_costs::idle(client, target, 5).await,
+    })
+}
 
-    // The latecomers of both refusal phases are audited (and counted) together.
-    let rush: Vec<Buyer> = during.into_iter().chain(rush).collect();
-    let mut audit = audit(client, target, &product, args, &buyers, &rush).await?;
-    let mut ids = acknowledged(&buyers);
-    ids.extend(acknowledged(&rush));
+/// The run's audit: the records, the webhook's deliveries (the lag measured after the sale
+/// is the one reported) and the server log.
+async fn audit_run(
+    client: &Client,
+    target: &Target,
+    product: &str,
+    args: &FlashSaleArgs,
+    m: &Measured,
+    receiver: Option<&Receiver>,
+    delivery_lag: Option<Duration>,
+) -> anyhow::Result<(Audit, Option<receiver::Deliveries>)> {
+    let mut audit = audit(client, target, product, args, &m.sale.buyers, &m.latecomers).await?;
+    let mut ids = acknowledged(&m.sale.buyers);
+    ids.extend(acknowledged(&m.latecomers));
     let mut notifications = audit_deliveries(receiver, target, &ids, &mut audit.violations).await;
     if let (Some(d), Some(lag)) = (notifications.as_mut(), delivery_lag) {
         d.waited = lag;
     }
     audit_server_log(target, &mut audit.violations);
-    let accepted = Latency::of(&sale_samples, Outcome::Accepted);
+    Ok((audit, notifications))
+}
+
+/// The run's figures from its phases and its audit.
+fn figures(
+    target: &Target,
+    m: &Measured,
+    audit: Audit,
+    notifications: Option<receiver::Deliveries>,
+    store_costs: Option<StoreCosts>,
+) -> RunFigures {
+    let Measured { opening, sale, backlog, rush, latecomers, drain_time } = m;
+    let (baseline, cpu, catalog) = (&opening.baseline, &opening.cpu, &opening.catalog);
+    let accepted = Latency::of(&sale.samples, Outcome::Accepted);
     let per_request = |cpu: Duration, requests: usize| cpu.as_secs_f64() * 1e6 / requests.max(1) as f64;
     let server_cpu_us = target.cpu_time().map(|_| ServerCpuPerRequest {
         baseline: per_request(cpu.baseline, baseline.samples.len()),
-        catalog: per_request(cpu.catalog, catalog.len()),
-        backlog: per_request(cpu.backlog, during_samples.len()),
-        sale: per_request(cpu.sale, sale_samples.len()),
-        rush: per_request(cpu.rush, rush_samples.len()),
+        catalog: per_request(cpu.catalog, catalog.samples.len()),
+        backlog: per_request(cpu.backlog, backlog.samples.len()),
+        sale: per_request(cpu.sale, sale.samples.len()),
+        rush: per_request(cpu.rush, rush.samples.len()),
     });
-    let accepted_count = sale_samples.iter().filter(|s| s.outcome == Outcome::Accepted).count();
-    let database_cpu_us = database_sale.zip(database_rush).map(|(sale, rush)| DatabaseCpuPerRequest {
+    let accepted_count = sale.samples.iter().filter(|s| s.outcome == Outcome::Accepted).count();
+    let database_cpu_us = sale.database_cpu.zip(cpu.database_rush).map(|(sale, rush_cpu)| DatabaseCpuPerRequest {
         accepted_order: per_request(sale, accepted_count),
-        refusal: per_request(rush, rush_samples.len()),
+        refusal: per_request(rush_cpu, rush.samples.len()),
     });
-    Ok(RunFigures {
+    let counted = |samples: &[Sample], outcome| samples.iter().filter(|s| s.outcome == outcome).count();
+    RunFigures {
         server_cpu_us,
         database_cpu_us,
         baseline_rps: rate(baseline.samples.len(), baseline.elapsed),
         baseline: Latency::of(&baseline.samples, Outcome::Ok),
-        catalog_rps: rate(catalog.iter().filter(|s| s.outcome == Outcome::Ok).count(), catalog_elapsed),
-        catalog: Latency::of(&catalog, Outcome::Ok),
-        backlog_rps: rate(during_samples.iter().filter(|s| s.outcome == Outcome::SoldOut).count(), during_elapsed),
-        backlog: Latency::of(&during_samples, Outcome::SoldOut),
-        drain_time,
-        accepted_rps: rate(accepted.count, sell_out_time),
+        catalog_rps: rate(counted(&catalog.samples, Outcome::Ok), catalog.elapsed),
+        catalog: Latency::of(&catalog.samples, Outcome::Ok),
+        backlog_rps: rate(counted(&backlog.samples, Outcome::SoldOut), backlog.elapsed),
+        backlog: Latency::of(&backlog.samples, Outcome::SoldOut),
+        drain_time: *drain_time,
+        accepted_rps: rate(accepted.count, sale.sell_out_time),
         accepted,
-        sell_out_time,
-        sold_out_rps: rate(rush_samples.iter().filter(|s| s.outcome == Outcome::SoldOut).count(), rush_elapsed),
-        sold_out: Latency::of(&rush_samples, Outcome::SoldOut),
-        sale_sold_out: Latency::of(&sale_samples, Outcome::SoldOut),
-        replayed: Latency::of(&sale_samples, Outcome::Replayed),
-        limit_refused: Latency::of(&sale_samples, Outcome::LimitRefused),
-        busy: Latency::of(&sale_samples, Outcome::Busy),
-        gave_up: buyers.iter().chain(&rush).filter(|b| b.gave_up).count(),
-        errors: buyers.iter().chain(&rush).map(|b| b.errors.len()).sum(),
+        sell_out_time: sale.sell_out_time,
+        sold_out_rps: rate(counted(&rush.samples, Outcome::SoldOut), rush.elapsed),
+        sold_out: Latency::of(&rush.samples, Outcome::SoldOut),
+        sale_sold_out: Latency::of(&sale.samples, Outcome::SoldOut),
+        replayed: Latency::of(&sale.samples, Outcome::Replayed),
+        limit_refused: Latency::of(&sale.samples, Outcome::LimitRefused),
+        busy: Latency::of(&sale.samples, Outcome::Busy),
+        gave_up: sale.buyers.iter().chain(latecomers).filter(|b| b.gave_up).count(),
+        errors: sale.buyers.iter().chain(latecomers).map(|b| b.errors.len()).sum(),
         units_sold: audit.units_sold,
         orders: audit.orders,
         stock_left: audit.stock_left,
         violations: audit.violations,
         notifications,
         store_costs,
-    })
+    }
 }
 
 /// What one product view costs the store: the counters around a burst of `GET /api/products/{id}`.

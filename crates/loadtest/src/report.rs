@@ -14,8 +14,23 @@ fn lat(l: &Latency) -> String {
 
 /// Prints one run's figures and invariant verdicts to stdout.
 pub fn print_run(run: u32, f: &RunFigures) {
-    let ratio = |x: f64| if f.baseline_rps > 0.0 { x / f.baseline_rps } else { 0.0 };
     println!("\nrun {run}");
+    print_throughput(f);
+    print_cpu(f);
+    print_latencies(f);
+    print_outcomes(f);
+    print_store_costs(f);
+    if f.violations.is_empty() {
+        println!("  PASS invariants");
+    }
+    for v in &f.violations {
+        println!("  FAIL {v}");
+    }
+}
+
+/// Each phase's requests per second, as a ratio of the baseline's, and the sale's timeline.
+fn print_throughput(f: &RunFigures) {
+    let ratio = |x: f64| if f.baseline_rps > 0.0 { x / f.baseline_rps } else { 0.0 };
     println!("  {:<28} {:>10} {:>7}", "throughput", "req/s", "ratio");
     println!("  {:<28} {:>10.0} {:>7.2}", "baseline GET /healthz", f.baseline_rps, 1.0);
     println!("  {:<28} {:>10.0} {:>7.2}", "catalog GET /api/products", f.catalog_rps, ratio(f.catalog_rps));
@@ -30,6 +45,10 @@ pub fn print_run(run: u32, f: &RunFigures) {
         f.orders,
         f.stock_left
     );
+}
+
+/// CPU per request, the server's per phase and the database server's when measured.
+fn print_cpu(f: &RunFigures) {
     if let Some(c) = &f.server_cpu_us {
         println!(
             "  server CPU per request: baseline {:.1} µs, catalog {:.1} µs ({:.2}x), sale {:.1} µs ({:.2}x), \
@@ -51,6 +70,10 @@ pub fn print_run(run: u32, f: &RunFigures) {
             d.accepted_order, d.refusal
         );
     }
+}
+
+/// Latency percentiles per kind of answer.
+fn print_latencies(f: &RunFigures) {
     println!("  {:<28} {:>8} | {:>7} | {:>7} | {:>7} | {:>7}", "latency (ms)", "count", "p50", "p90", "p99", "max");
     for (name, l) in [
         ("baseline", &f.baseline),
@@ -65,6 +88,10 @@ pub fn print_run(run: u32, f: &RunFigures) {
     ] {
         println!("  {name:<28} {}", lat(l));
     }
+}
+
+/// Buyers turned away or answered unexpectedly, and the webhook's deliveries.
+fn print_outcomes(f: &RunFigures) {
     println!("  buyers still turned away after {BUSY_ATTEMPTS} tries: {}, unexpected answers: {}", f.gave_up, f.errors);
     if let Some(d) = &f.notifications {
         println!(
@@ -74,6 +101,10 @@ pub fn print_run(run: u32, f: &RunFigures) {
             d.waited.as_secs_f64()
         );
     }
+}
+
+/// Store requests per accepted order, refusal, view and idle second, when counted.
+fn print_store_costs(f: &RunFigures) {
     if let Some(c) = &f.store_costs {
         println!(
             "  {:<28} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}",
@@ -90,12 +121,6 @@ pub fn print_run(run: u32, f: &RunFigures) {
                 p.reads, p.writes, p.transactions, p.retries, p.conflicts, p.short_draws, p.read_units, p.write_units
             );
         }
-    }
-    if f.violations.is_empty() {
-        println!("  PASS invariants");
-    }
-    for v in &f.violations {
-        println!("  FAIL {v}");
     }
 }
 

@@ -10,8 +10,18 @@ use std::fmt::Write;
 pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
     let runs: Vec<&StoreCosts> = series[0].runs.iter().filter_map(|r| r.store_costs.as_ref()).collect();
     let all_pass = series[0].runs.iter().all(|r| r.violations.is_empty());
-    let shards = a.stock_shards.unwrap_or(1);
     let mut s = String::new();
+    write_intro(&mut s, a, all_pass);
+    write_table(&mut s, &runs);
+    if let Some(first) = runs.first().map(|c| c.accepted_order) {
+        write_sale_totals(&mut s, first);
+    }
+    s
+}
+
+/// The section's heading and how the figures were produced.
+fn write_intro(s: &mut String, a: &FlashSaleArgs, all_pass: bool) {
+    let shards = a.stock_shards.unwrap_or(1);
     let _ = match a.instances {
         1 => writeln!(s, "## DynamoDB: requests per order, refusal and view (a flash sale on moto)\n"),
         n => writeln!(s, "## DynamoDB: {n} instances on one table, stockShards {shards} (a flash sale on moto)\n"),
@@ -45,6 +55,10 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
         a.concurrency,
         if all_pass { "PASS (no oversell, every acknowledged order kept, every event delivered once)" } else { "FAIL" },
     );
+}
+
+/// Per-request figures, each the median over `runs`.
+fn write_table(s: &mut String, runs: &[&StoreCosts]) {
     let _ = writeln!(
         s,
         "| per | requests measured | reads | writes | transactions | retries | conflicts | short draws | read units | write units |"
@@ -87,20 +101,21 @@ pub fn markdown(a: &FlashSaleArgs, series: &[Series]) -> String {
             v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
         );
     }
-    if let Some(first) = runs.first().map(|c| c.accepted_order) {
-        // Counts read better than fractions of an order; they are the first run's.
-        let total = |per: f64| (per * first.requests as f64).round();
-        let _ = writeln!(
-            s,
-            "\nThe sale (first run), over all instances: {} accepted orders, {} transactions sent (orders', \
-             and sold-out markers'), {} order transactions resent after a cancellation (retries); cancellations seen: {} by `TransactionConflict`, \
-             {} by a stock counter that held too few units.",
-            first.requests,
-            total(first.transactions),
-            total(first.retries),
-            total(first.conflicts),
-            total(first.short_draws),
-        );
-    }
-    s
+}
+
+/// The first run's sale as counts over all instances.
+fn write_sale_totals(s: &mut String, first: PerRequest) {
+    // Counts read better than fractions of an order; they are the first run's.
+    let total = |per: f64| (per * first.requests as f64).round();
+    let _ = writeln!(
+        s,
+        "\nThe sale (first run), over all instances: {} accepted orders, {} transactions sent (orders', \
+         and sold-out markers'), {} order transactions resent after a cancellation (retries); cancellations seen: {} by `TransactionConflict`, \
+         {} by a stock counter that held too few units.",
+        first.requests,
+        total(first.transactions),
+        total(first.retries),
+        total(first.conflicts),
+        total(first.short_draws),
+    );
 }

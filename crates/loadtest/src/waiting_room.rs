@@ -10,7 +10,7 @@
 use super::FlashSaleArgs;
 use super::driver::fire;
 use super::flash_sale::{
-    Expected, audit_deliveries, audit_records, audit_server_log, create_product_with, http_client, probe,
+    Audit, Expected, audit_deliveries, audit_records, audit_server_log, create_product_with, http_client, probe,
 };
 use super::receiver::{self, Receiver};
 use super::server::Target;
@@ -41,6 +41,56 @@ struct Outcome2 {
 /// Runs the waiting-room sale and prints the report.
 pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let client = http_client(args.concurrency)?;
+    let (receiver, target) = start_target(&args).await?;
+    let costs = join_costs(&client, &target, &args).await?;
+    let product = create_sale(&client, &target, &args).await?;
+    let crowd = Crowd { people: args.buyers as usize, bots: args.bots as usize };
+    let joins = join_line(&client, &target, &product, crowd, &args).await?;
+    let join_samples: Vec<Sample> = joins.iter().map(|j| j.sample).collect();
+
+    // The sale: every person polls politely from joining until admitted (then buys) or sold
+    // out, while the bots hammer orders without tickets.
+    let bot_answers = bot_orders(&client, &target, &product, crowd.bots, args.bot_orders as usize).await;
+    let mut outcomes = Vec::new();
+    for task in joins.into_iter().filter_map(|j| j.task) {
+        outcomes.push(task.await.context("a person's task failed")?);
+    }
+
+    // The audit, from the server's own records: the invariants of every sale first.
+    let acknowledged: Vec<(String, u32)> =
+        outcomes.iter().filter_map(|o| o.bought.as_ref()).map(|(_, id)| (id.clone(), 1)).collect();
+    let expected = Expected {
+        stock: args.stock,
+        demand: crowd.people as u64,
+        per_customer_limit: 1,
+        concurrency: args.concurrency,
+    };
+    let mut audit =
+        audit_records(&client, &target, &product, &expected, &acknowledged.iter().collect::<Vec<_>>()).await?;
+    let ids: Vec<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
+    let deliveries = audit_deliveries(receiver.as_ref(), &target, &ids, &mut audit.violations).await;
+    let mut figures = figures(&args, &outcomes, &bot_answers, &join_samples, &costs, &audit, deliveries.as_ref());
+    print_summary(&args, crowd, &figures, &audit, deliveries.as_ref());
+    figures.violations = violations(&target, &mut audit, &figures, &outcomes);
+    for v in &figures.violations {
+        println!("FAIL: {v}");
+    }
+    if let Some(path) = &args.report {
+        super::report_file::write_waiting_room(path, &markdown(&args, &figures))?;
+    }
+    if !figures.violations.is_empty() {
+        bail!("invariants violated");
+    }
+    println!(
+        "\nPASS: no oversell, every acknowledged order kept{}, no purchase without an admission, every bot order refused",
+        if deliveries.is_some() { ", every event delivered once" } else { "" }
+    );
+    Ok(())
+}
+
+/// The server under test, local (with a webhook receiver unless notifications are off) or
+/// the one `--target` names.
+async fn start_target(args: &FlashSaleArgs) -> anyhow::Result<(Option<Receiver>, Target)> {
     // Every simulated client comes from 127.0.0.1: the per-address join limit stays off.
     let mut extra = vec!["--join-rate-per-ip=0".to_owned()];
     if args.target.len() > 1 {
@@ -57,30 +107,64 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
         false => Target::remote(&args.target, args.admin_token.clone(), args.target_pid.clone())?,
         true => Target::spawn(args.server_queue_depth, &extra)?,
     };
+    Ok((receiver, target))
+}
+
+/// What joins cost, measured before the sale: `/healthz` as the baseline, then joins alone.
+struct JoinCosts {
+    healthz_rps: f64,
+    healthz_requests: usize,
+    /// Server CPU over the baseline, when the server is local.
+    healthz_cpu: Option<Duration>,
+    throughput: Throughput,
+}
+
+async fn join_costs(client: &Client, target: &Target, args: &FlashSaleArgs) -> anyhow::Result<JoinCosts> {
     let conc = args.concurrency as usize;
     // Warm-up, so neither side pays for connections being opened.
-    probe(&client, &target.bases, conc * 4, conc, "warm-up").await;
+    probe(client, &target.bases, conc * 4, conc, "warm-up").await;
     let cpu = target.cpu_time();
     let (health, health_elapsed) =
-        probe(&client, &target.bases, args.baseline_requests as usize, conc, "baseline /healthz").await;
+        probe(client, &target.bases, args.baseline_requests as usize, conc, "baseline /healthz").await;
     let healthz_cpu = target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a));
     let healthz_rps = rate(health.len(), health_elapsed);
-    let throughput = join_throughput(&client, &target, args.join_requests as usize, conc).await?;
+    let throughput = join_throughput(client, target, args.join_requests as usize, conc).await?;
+    Ok(JoinCosts { healthz_rps, healthz_requests: health.len(), healthz_cpu, throughput })
+}
 
+/// The sale's product: one unit a customer, behind a waiting room; its id.
+async fn create_sale(client: &Client, target: &Target, args: &FlashSaleArgs) -> anyhow::Result<String> {
     let product = format!("queue-{}", rand::random::<u32>());
     let rules = json!({"admissionMinutes": 1, "admissionsPerMinute": args.admissions_per_minute});
     let sale = json!({"perCustomerMax": 1, "waitingRoom": rules});
-    create_product_with(&client, &target, &product, args.stock, sale, serde_json::Value::Null).await?;
+    create_product_with(client, target, &product, args.stock, sale, serde_json::Value::Null).await?;
+    Ok(product)
+}
 
+/// Who joins the line: people and the bots among them.
+#[derive(Clone, Copy)]
+struct Crowd {
+    people: usize,
+    bots: usize,
+}
+
+/// Everyone joins the line; each person then polls in a task of their own until done.
+async fn join_line(
+    client: &Client,
+    target: &Target,
+    product: &str,
+    crowd: Crowd,
+    args: &FlashSaleArgs,
+) -> anyhow::Result<Vec<Joined>> {
     // Bots are spread through the crowd, as scripts arriving with it would be.
-    let (people, bots) = (args.buyers as usize, args.bots as usize);
+    let Crowd { people, bots } = crowd;
     let every = (people + bots) / bots.max(1);
     let is_bot = move |i: usize| bots > 0 && i % every == every - 1 && i / every < bots;
     let join_url = format!("{}/api/products/{product}/queue", target.base);
     let base = Arc::new(target.base.clone());
     let poll = Duration::from_millis(args.poll_ms);
-    let (joins, _) = fire("joins", people + bots, conc, {
-        let (client, base, product) = (client.clone(), base.clone(), product.clone());
+    let (joins, _) = fire("joins", people + bots, args.concurrency as usize, {
+        let (client, base, product) = (client.clone(), base.clone(), product.to_owned());
         move |i, start| {
             let (client, url, base, product) = (client.clone(), join_url.clone(), base.clone(), product.clone());
             async move {
@@ -108,17 +192,24 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
         }
     })
     .await;
-    let join_samples: Vec<Sample> = joins.iter().map(|j| j.sample).collect();
     let failed_joins = joins.iter().filter(|j| j.ticket.is_empty()).count();
     if failed_joins > 0 {
         bail!("{failed_joins} joins failed");
     }
+    Ok(joins)
+}
 
-    // The sale: every person polls politely from joining until admitted (then buys) or sold
-    // out, while the bots hammer orders without tickets.
+/// The bots' orders without tickets, spread over their customer ids; each one's status.
+async fn bot_orders(
+    client: &Client,
+    target: &Target,
+    product: &str,
+    bots: usize,
+    total: usize,
+) -> Vec<Option<StatusCode>> {
     let order_url = format!("{}/api/orders", target.base);
-    let bot_product = product.clone();
-    let (bot_answers, _) = fire("bot orders", args.bot_orders as usize, 32, {
+    let bot_product = product.to_owned();
+    let (bot_answers, _) = fire("bot orders", total, 32, {
         let client = client.clone();
         move |i, _| {
             let (client, url, product) = (client.clone(), order_url.clone(), bot_product.clone());
@@ -129,68 +220,96 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
         }
     })
     .await;
-    let mut outcomes = Vec::new();
-    for task in joins.into_iter().filter_map(|j| j.task) {
-        outcomes.push(task.await.context("a person's task failed")?);
-    }
+    bot_answers
+}
 
-    // The audit, from the server's own records: the invariants of every sale first.
-    let acknowledged: Vec<(String, u32)> =
-        outcomes.iter().filter_map(|o| o.bought.as_ref()).map(|(_, id)| (id.clone(), 1)).collect();
-    let expected =
-        Expected { stock: args.stock, demand: people as u64, per_customer_limit: 1, concurrency: args.concurrency };
-    let mut audit =
-        audit_records(&client, &target, &product, &expected, &acknowledged.iter().collect::<Vec<_>>()).await?;
-    let ids: Vec<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
-    let deliveries = audit_deliveries(receiver.as_ref(), &target, &ids, &mut audit.violations).await;
-    let units_sold = audit.units_sold;
+/// The report's figures from what people and bots saw and what the records hold; the
+/// violations are added once the summary is printed.
+fn figures(
+    args: &FlashSaleArgs,
+    outcomes: &[Outcome2],
+    bot_answers: &[Option<StatusCode>],
+    join_samples: &[Sample],
+    costs: &JoinCosts,
+    audit: &Audit,
+    deliveries: Option<&receiver::Deliveries>,
+) -> Figures {
     let bought: Vec<&Outcome2> = outcomes.iter().filter(|o| o.bought.is_some()).collect();
-    let bot_not_admitted = bot_answers.iter().filter(|s| **s == Some(StatusCode::FORBIDDEN)).count();
-    let bot_rate_limited = bot_answers.iter().filter(|s| **s == Some(StatusCode::TOO_MANY_REQUESTS)).count();
-    let bot_refused = bot_not_admitted + bot_rate_limited;
-    let bot_accepted = bot_answers.iter().filter(|s| **s == Some(StatusCode::CREATED)).count();
+    let answered = |status: StatusCode| bot_answers.iter().filter(|s| **s == Some(status)).count();
+    let bot_not_admitted = answered(StatusCode::FORBIDDEN);
+    let bot_rate_limited = answered(StatusCode::TOO_MANY_REQUESTS);
+    let bot_accepted = answered(StatusCode::CREATED);
     // Units the records hold beyond those people bought with an admitted ticket.
-    let unadmitted = (units_sold as usize).saturating_sub(bought.len()) + bot_accepted;
-    let rho = spearman(&bought);
+    let unadmitted = (audit.units_sold as usize).saturating_sub(bought.len()) + bot_accepted;
     let mut people_in_line: Vec<u64> = outcomes.iter().map(|o| o.position).collect();
     people_in_line.sort_unstable();
     let cutoff = people_in_line.get((args.stock as usize).saturating_sub(1)).copied().unwrap_or(u64::MAX);
     let by_first = bought.iter().filter(|o| o.position <= cutoff).count();
     let share = if bought.is_empty() { 0.0 } else { by_first as f64 / bought.len() as f64 };
     let statuses: Vec<Sample> = outcomes.iter().flat_map(|o| o.statuses.iter().copied()).collect();
-    let join_rps = throughput.rps;
-    let join_lat = Latency::of(&join_samples, Outcome::Ok);
-    let status_lat = Latency::of(&statuses, Outcome::Ok);
-    let errors: Vec<&String> = outcomes.iter().filter_map(|o| o.error.as_ref()).collect();
+    let per = |cpu: Option<Duration>, n: usize| cpu.map(|c| c.as_secs_f64() * 1e6 / n.max(1) as f64);
+    let cpu_us =
+        per(costs.healthz_cpu, costs.healthz_requests).zip(per(costs.throughput.cpu, args.join_requests as usize));
+    Figures {
+        bought: bought.len(),
+        rho: spearman(&bought),
+        share,
+        unadmitted,
+        bot_refused: bot_not_admitted + bot_rate_limited,
+        bot_not_admitted,
+        bot_rate_limited,
+        bot_accepted,
+        bot_orders: bot_answers.len(),
+        join_rps: costs.throughput.rps,
+        join_throughput_p99: costs.throughput.latency.p99,
+        healthz_rps: costs.healthz_rps,
+        join: Latency::of(join_samples, Outcome::Ok),
+        status: Latency::of(&statuses, Outcome::Ok),
+        cpu_us,
+        units_sold: audit.units_sold,
+        deliveries: deliveries.map(|d| (d.missing, d.duplicates)),
+        violations: Vec::new(),
+    }
+}
 
+/// The run's summary on stdout.
+fn print_summary(
+    args: &FlashSaleArgs,
+    crowd: Crowd,
+    f: &Figures,
+    audit: &Audit,
+    deliveries: Option<&receiver::Deliveries>,
+) {
+    let Crowd { people, bots } = crowd;
+    let (rho, share, unadmitted, join_rps, healthz_rps) = (f.rho, f.share, f.unadmitted, f.join_rps, f.healthz_rps);
+    let (bot_refused, bot_not_admitted, bot_rate_limited, bot_accepted) =
+        (f.bot_refused, f.bot_not_admitted, f.bot_rate_limited, f.bot_accepted);
     println!(
         "\nwaiting-room flash sale: {} units, {people} people, {bots} bots ({} bot orders without tickets)",
         args.stock, args.bot_orders
     );
-    println!("  rank correlation (Spearman), arrival vs purchase, {} buyers: {rho:.4} (goal >= 0.95)", bought.len());
+    println!("  rank correlation (Spearman), arrival vs purchase, {} buyers: {rho:.4} (goal >= 0.95)", f.bought);
     println!("  units bought by the first {} people in line: {:.1}% (goal >= 95%)", args.stock, share * 100.0);
     println!("  purchases without an admission: {unadmitted} (goal 0)");
     println!(
         "  bot orders without a ticket refused: {bot_refused} of {} (403 not-admitted {bot_not_admitted}, 429 rate-limited {bot_rate_limited}; accepted: {bot_accepted})",
-        bot_answers.len()
+        f.bot_orders
     );
     println!(
         "  joins: {join_rps:.0}/s vs /healthz {healthz_rps:.0}/s: ratio {:.2} (goal >= 0.7; {} joins, p99 {:.1} ms)",
         join_rps / healthz_rps.max(1e-9),
         args.join_requests,
-        throughput.latency.p99
+        f.join_throughput_p99
     );
     println!(
         "  p99 join {:.1} ms (p50 {:.1}), p99 status {:.1} ms (p50 {:.1}, {} checks)",
-        join_lat.p99, join_lat.p50, status_lat.p99, status_lat.p50, status_lat.count
+        f.join.p99, f.join.p50, f.status.p99, f.status.p50, f.status.count
     );
-    let per = |cpu: Option<Duration>, n: usize| cpu.map(|c| c.as_secs_f64() * 1e6 / n.max(1) as f64);
-    let cpu_us = per(healthz_cpu, health.len()).zip(per(throughput.cpu, args.join_requests as usize));
-    if let Some((h, j)) = cpu_us {
+    if let Some((h, j)) = f.cpu_us {
         println!("  server CPU per request: /healthz {h:.0} µs, join {j:.0} µs");
     }
-    println!("  units sold {units_sold} of {} ({} orders, {} left)", args.stock, audit.orders, audit.stock_left);
-    match &deliveries {
+    println!("  units sold {} of {} ({} orders, {} left)", f.units_sold, args.stock, audit.orders, audit.stock_left);
+    match deliveries {
         Some(d) => println!(
             "  order events at the webhook: {} missing, {} twice, the last {:.1} s after the sale",
             d.missing,
@@ -199,51 +318,24 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
         ),
         None => println!("  order events: not audited (no webhook receiver)"),
     }
+}
+
+/// Every invariant the run broke: the records' and deliveries' (already in `audit`), the
+/// server log's, then the waiting room's own.
+fn violations(target: &Target, audit: &mut Audit, f: &Figures, outcomes: &[Outcome2]) -> Vec<String> {
     let mut violations = std::mem::take(&mut audit.violations);
-    audit_server_log(&target, &mut violations);
-    if unadmitted > 0 {
-        violations.push(format!("{unadmitted} units bought without an admission"));
+    audit_server_log(target, &mut violations);
+    if f.unadmitted > 0 {
+        violations.push(format!("{} units bought without an admission", f.unadmitted));
     }
-    if bot_refused != bot_answers.len() {
-        violations.push(format!("{} bot orders were not refused (403 or 429)", bot_answers.len() - bot_refused));
+    if f.bot_refused != f.bot_orders {
+        violations.push(format!("{} bot orders were not refused (403 or 429)", f.bot_orders - f.bot_refused));
     }
+    let errors: Vec<&String> = outcomes.iter().filter_map(|o| o.error.as_ref()).collect();
     if let Some(e) = errors.first() {
         violations.push(format!("{} people saw errors, the first: {e}", errors.len()));
     }
-    for v in &violations {
-        println!("FAIL: {v}");
-    }
-    if let Some(path) = &args.report {
-        let figures = Figures {
-            bought: bought.len(),
-            rho,
-            share,
-            unadmitted,
-            bot_refused,
-            bot_not_admitted,
-            bot_rate_limited,
-            bot_accepted,
-            bot_orders: bot_answers.len(),
-            join_rps,
-            join_throughput_p99: throughput.latency.p99,
-            healthz_rps,
-            join: join_lat,
-            status: status_lat,
-            cpu_us,
-            units_sold,
-            deliveries: deliveries.as_ref().map(|d| (d.missing, d.duplicates)),
-            violations: violations.clone(),
-        };
-        super::report_file::write_waiting_room(path, &markdown(&args, &figures))?;
-    }
-    if !violations.is_empty() {
-        bail!("invariants violated");
-    }
-    println!(
-        "\nPASS: no oversell, every acknowledged order kept{}, no purchase without an admission, every bot order refused",
-        if deliveries.is_some() { ", every event delivered once" } else { "" }
-    );
-    Ok(())
+    violations
 }
 
 /// The join throughput phase's figures.
@@ -314,9 +406,24 @@ struct Figures {
 
 /// The waiting-room block of BENCHMARKS.md.
 fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
-    let met = |ok: bool| if ok { "met" } else { "**not met**" };
-    let ratio = f.join_rps / f.healthz_rps.max(1e-9);
     let mut s = String::from("## Waiting room: a fair line in front of the sale (#14)\n\n");
+    s += &command(a);
+    s += "| figure | measured | goal |\n|---|---|---|\n";
+    s += &fairness_rows(a, f);
+    s += &cost_rows(a, f);
+    s += &records_rows(a, f);
+    s += "\n";
+    s += &verdict(f);
+    s
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "**not met**" }
+}
+
+/// The command that produced the block, the commit and the machine.
+fn command(a: &FlashSaleArgs) -> String {
+    let mut s = String::new();
     s += &format!(
         "Produced by `stampede loadtest flash-sale --waiting-room --stock {} --buyers {} --bots {} --bot-orders {} \
          --baseline-requests {} --join-requests {} --concurrency {} --poll-ms {} --admissions-per-minute {}{} --report BENCHMARKS.md` \
@@ -334,7 +441,12 @@ fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
         super::report::git_commit(),
         super::report::machine(),
     );
-    s += "| figure | measured | goal |\n|---|---|---|\n";
+    s
+}
+
+/// Whether the line was fair and kept bots out.
+fn fairness_rows(a: &FlashSaleArgs, f: &Figures) -> String {
+    let mut s = String::new();
     s += &format!(
         "| rank correlation (Spearman), place in line vs order of purchase, {} buyers | {:.4} | ≥ 0.95: {} |\n",
         f.bought,
@@ -357,6 +469,13 @@ fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
         f.bot_accepted,
         met(f.bot_refused == f.bot_orders)
     );
+    s
+}
+
+/// What joins and status checks cost.
+fn cost_rows(a: &FlashSaleArgs, f: &Figures) -> String {
+    let ratio = f.join_rps / f.healthz_rps.max(1e-9);
+    let mut s = String::new();
     s += &format!(
         "| join throughput vs `GET /healthz` in the same run ({} distinct customers joining a line of their own, p99 {:.1} ms) | {:.0}/s vs {:.0}/s: {:.2} | ≥ 0.7: {} |\n",
         a.join_requests,
@@ -374,6 +493,12 @@ fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
         "| p99 / p50 status check | {:.1} ms / {:.1} ms ({} checks) | — |\n",
         f.status.p99, f.status.p50, f.status.count
     );
+    s
+}
+
+/// What the records and the webhook say.
+fn records_rows(a: &FlashSaleArgs, f: &Figures) -> String {
+    let mut s = String::new();
     s += &format!("| units sold | {} of {} | no oversell |\n", f.units_sold, a.stock);
     match f.deliveries {
         Some((missing, twice)) => {
@@ -384,7 +509,11 @@ fn markdown(a: &FlashSaleArgs, f: &Figures) -> String {
         }
         None => s += "| order events | not audited (`--no-notifications`) | each exactly once |\n",
     }
-    s += "\n";
+    s
+}
+
+fn verdict(f: &Figures) -> String {
+    let mut s = String::new();
     if f.violations.is_empty() {
         s += "Invariants: PASS (no oversell, stock and units sold add up, every acknowledged order kept and \
               readable, no purchase without an admission, every bot order refused";
@@ -415,16 +544,7 @@ async fn person_loop(
     loop {
         let status = match joined.take() {
             Some(answer) => Some(answer),
-            None => {
-                let t = Instant::now();
-                let status: Option<Value> = match client.get(&status_url).send().await {
-                    Ok(r) if r.status() == StatusCode::OK => r.json().await.ok(),
-                    _ => None,
-                };
-                let outcome = if status.is_some() { Outcome::Ok } else { Outcome::Error };
-                out.statuses.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
-                status
-            }
+            None => check_status(client, &status_url, start, &mut out.statuses).await,
         };
         // The place at joining can miss earlier arrivals still being written; once everyone
         // is in, the status gives the exact place.
@@ -433,23 +553,7 @@ async fn person_loop(
         }
         match status.as_ref().and_then(|s| s["state"].as_str()) {
             Some("admitted") => {
-                let resp = client
-                    .post(format!("{base}/api/orders"))
-                    .header("Queue-Ticket", ticket)
-                    .json(&json!({"userId": id, "productId": product}))
-                    .send()
-                    .await;
-                match resp {
-                    Ok(r) if r.status() == StatusCode::CREATED => {
-                        let order: Value = r.json().await.unwrap_or_default();
-                        let created = order["createdAt"].as_str().unwrap_or_default().to_owned();
-                        out.bought = Some((created, order["id"].as_str().unwrap_or_default().to_owned()));
-                    }
-                    // The last units went while this person was on their way: sold out.
-                    Ok(r) if r.status() == StatusCode::CONFLICT => {}
-                    Ok(r) => out.error = Some(format!("order: {} {}", r.status(), r.text().await.unwrap_or_default())),
-                    Err(e) => out.error = Some(format!("order: {e}")),
-                }
+                buy_with_ticket(client, base, product, id, ticket, &mut out).await;
                 return out;
             }
             Some("soldOut" | "expired") => return out,
@@ -462,6 +566,39 @@ async fn person_loop(
         // Polite: about once per `poll`, jittered so a crowd does not poll in lockstep.
         let jitter = rand::random::<u64>() % (poll.as_millis() as u64 / 4 + 1);
         tokio::time::sleep(poll + Duration::from_millis(jitter)).await;
+    }
+}
+
+/// One status check of a ticket, its sample added to `statuses`; the answer, if it came.
+async fn check_status(client: &Client, status_url: &str, start: Instant, statuses: &mut Vec<Sample>) -> Option<Value> {
+    let t = Instant::now();
+    let status: Option<Value> = match client.get(status_url).send().await {
+        Ok(r) if r.status() == StatusCode::OK => r.json().await.ok(),
+        _ => None,
+    };
+    let outcome = if status.is_some() { Outcome::Ok } else { Outcome::Error };
+    statuses.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
+    status
+}
+
+/// An admitted person's one order, with their ticket: what they bought, or the error.
+async fn buy_with_ticket(client: &Client, base: &str, product: &str, id: &str, ticket: &str, out: &mut Outcome2) {
+    let resp = client
+        .post(format!("{base}/api/orders"))
+        .header("Queue-Ticket", ticket)
+        .json(&json!({"userId": id, "productId": product}))
+        .send()
+        .await;
+    match resp {
+        Ok(r) if r.status() == StatusCode::CREATED => {
+            let order: Value = r.json().await.unwrap_or_default();
+            let created = order["createdAt"].as_str().unwrap_or_default().to_owned();
+            out.bought = Some((created, order["id"].as_str().unwrap_or_default().to_owned()));
+        }
+        // The last units went while this person was on their way: sold out.
+        Ok(r) if r.status() == StatusCode::CONFLICT => {}
+        Ok(r) => out.error = Some(format!("order: {} {}", r.status(), r.text().await.unwrap_or_default())),
+        Err(e) => out.error = Some(format!("order: {e}")),
     }
 }
 

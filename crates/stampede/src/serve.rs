@@ -211,76 +211,17 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let relay_config = relay_config(&args.notify, channels.len());
     let relay = Relay::new(store.clone(), channels, relay_config).spawn();
-    let rate = |per_second, burst| (per_second > 0).then_some(Rate { per_second, burst });
-    let limits = OrderRateLimits::new(
-        rate(args.order_rate_per_ip, args.order_burst_per_ip),
-        rate(args.order_rate_per_customer, args.order_burst_per_customer),
-    );
-    let join_limits = OrderRateLimits::for_joins(
-        rate(args.join_rate_per_ip, args.join_burst_per_ip),
-        rate(args.join_rate_per_customer, args.join_burst_per_customer),
-    );
     // Flipped when shutdown starts, so open live-stock streams end and the drain is quick.
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
-    let auth = match parts.accounts {
-        Some(accounts) => Some(Auth {
-            accounts,
-            backoffice: parts.backoffice,
-            cookies: CookiePolicy { secure: args.accounts.secure_cookies(args.notify.public_url.as_deref()) },
-            limits: args.accounts.login_limits(),
-            oidc: crate::oidc_keys::verifier(&args.accounts).await?,
-        }),
-        None => None,
-    };
-    let public = !addr.ip().is_loopback();
-    let exposure = Exposure::of(&args, public, notify.dev_mailbox());
-    let mut state = AppState::new(store.clone(), args.admin_token.as_deref().map(Arc::from))
-        .with_order_limits(limits)
-        .with_join_limits(join_limits)
-        .with_dev_mailbox(exposure.dev_mailbox)
-        .with_metrics(exposure.metrics.clone())
-        .with_signer(signer)
-        .with_shop(args.shop.settings())
-        .with_cors(args.cors.cors_allow_origins.clone())
-        .with_shutdown(closing_rx);
-    if let Some(auth) = auth {
-        state = state.with_auth(auth);
-    }
-    if let Some(analytics) = parts.analytics {
-        state = state.with_analytics(analytics);
-    }
-    if public && notify.dev_mailbox() {
-        let notice = "no mail channel is configured (STAMPEDE_SMTP_URL or --ses): customers get no receipts, \
-                      and emailed order links and email confirmations are not delivered";
-        tracing::error!("{notice}");
-        state = state.with_notice(notice);
-    }
-    let auth = state.auth.clone();
-    let (limits, join_limits) = (state.order_limits.clone(), state.join_limits.clone());
-    // Idle keys are forgotten every minute, so a flood of distinct clients cannot grow memory without bound.
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limits.forget_idle();
-            join_limits.forget_idle();
-            if let Some(auth) = &auth {
-                auth.limits.forget_idle();
-            }
-        }
-    });
+    let state = app_state(&args, store.clone(), parts, addr, &notify, signer, closing_rx).await?;
+    forget_idle_clients(&state);
     match state.dev_mailbox {
         DevMailbox::Open => tracing::info!("customer email goes to the dev mailbox: http://{addr}/dev/mailbox"),
         DevMailbox::AdminOnly => tracing::warn!("the dev mailbox is on at http://{addr}/dev/mailbox, for admins only"),
         DevMailbox::Off => {}
     }
     if let Some(metrics_addr) = args.metrics_addr {
-        let metrics = tokio::net::TcpListener::bind(metrics_addr)
-            .await
-            .with_context(|| format!("binding the metrics address {metrics_addr}"))?;
-        let router = stampede_web::metrics_router(state.clone());
-        tracing::info!("metrics at http://{metrics_addr}/metrics");
-        tokio::spawn(async move { axum::serve(metrics, router).await });
+        serve_metrics(metrics_addr, &state).await?;
     }
     tracing::info!(%addr, data_dir = %args.data_dir.display(), admin_api = state.admin_token.is_some(), "Stampede is open at http://{addr}");
     let client_limits = ClientLimits {
@@ -302,6 +243,91 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
     relay.shutdown().await;
     // Dropping the last handle to the store joins the writer after its final commit.
     tracing::info!("stopped accepting; closing the store");
+    Ok(())
+}
+
+/// The web app's state: the store and its `parts`, rate limits, sign-in, what the shop
+/// exposes on `addr`, and a notice when a public shop sends no mail.
+async fn app_state(
+    args: &ServeArgs,
+    store: Arc<dyn Store>,
+    parts: LocalParts,
+    addr: std::net::SocketAddr,
+    notify: &NotifyConfig,
+    signer: stampede_domain::Signer,
+    closing: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<AppState> {
+    let rate = |per_second, burst| (per_second > 0).then_some(Rate { per_second, burst });
+    let limits = OrderRateLimits::new(
+        rate(args.order_rate_per_ip, args.order_burst_per_ip),
+        rate(args.order_rate_per_customer, args.order_burst_per_customer),
+    );
+    let join_limits = OrderRateLimits::for_joins(
+        rate(args.join_rate_per_ip, args.join_burst_per_ip),
+        rate(args.join_rate_per_customer, args.join_burst_per_customer),
+    );
+    let auth = match parts.accounts {
+        Some(accounts) => Some(Auth {
+            accounts,
+            backoffice: parts.backoffice,
+            cookies: CookiePolicy { secure: args.accounts.secure_cookies(args.notify.public_url.as_deref()) },
+            limits: args.accounts.login_limits(),
+            oidc: crate::oidc_keys::verifier(&args.accounts).await?,
+        }),
+        None => None,
+    };
+    let public = !addr.ip().is_loopback();
+    let exposure = Exposure::of(args, public, notify.dev_mailbox());
+    let mut state = AppState::new(store, args.admin_token.as_deref().map(Arc::from))
+        .with_order_limits(limits)
+        .with_join_limits(join_limits)
+        .with_dev_mailbox(exposure.dev_mailbox)
+        .with_metrics(exposure.metrics.clone())
+        .with_signer(signer)
+        .with_shop(args.shop.settings())
+        .with_cors(args.cors.cors_allow_origins.clone())
+        .with_shutdown(closing);
+    if let Some(auth) = auth {
+        state = state.with_auth(auth);
+    }
+    if let Some(analytics) = parts.analytics {
+        state = state.with_analytics(analytics);
+    }
+    if public && notify.dev_mailbox() {
+        let notice = "no mail channel is configured (STAMPEDE_SMTP_URL or --ses): customers get no receipts, \
+                      and emailed order links and email confirmations are not delivered";
+        tracing::error!("{notice}");
+        state = state.with_notice(notice);
+    }
+    Ok(state)
+}
+
+/// Idle keys are forgotten every minute, so a flood of distinct clients cannot grow memory
+/// without bound.
+fn forget_idle_clients(state: &AppState) {
+    let auth = state.auth.clone();
+    let (limits, join_limits) = (state.order_limits.clone(), state.join_limits.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.forget_idle();
+            join_limits.forget_idle();
+            if let Some(auth) = &auth {
+                auth.limits.forget_idle();
+            }
+        }
+    });
+}
+
+/// Serves `/metrics` on an address of its own.
+async fn serve_metrics(metrics_addr: std::net::SocketAddr, state: &AppState) -> anyhow::Result<()> {
+    let metrics = tokio::net::TcpListener::bind(metrics_addr)
+        .await
+        .with_context(|| format!("binding the metrics address {metrics_addr}"))?;
+    let router = stampede_web::metrics_router(state.clone());
+    tracing::info!("metrics at http://{metrics_addr}/metrics");
+    tokio::spawn(async move { axum::serve(metrics, router).await });
     Ok(())
 }
 

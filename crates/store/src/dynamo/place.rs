@@ -20,7 +20,7 @@ use crate::shards;
 use crate::{IdempotencyKey, Order, PlaceOrder, Placed, StoreError};
 use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, TransactWriteItem};
 use rand::Rng;
-use stampede_domain::{OrderStatus, Product, ProductState, evaluate};
+use stampede_domain::{OrderRequest, OrderStatus, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -47,13 +47,19 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
     let quantities = request.quantities_by_product();
     let definitions = catalog::definitions(store, quantities.keys().copied()).await?;
     let products: Vec<&Product> = definitions.values().collect();
+    let cx = OrderContext {
+        store,
+        request,
+        idem: idem.as_ref(),
+        quantities: &quantities,
+        definitions: &definitions,
+        products: &products,
+    };
     let customer_key = &request.customer.limit_key().0;
-    let mut misses = 0;
-    let mut read_counters = false;
+    let mut next = NextAttempt::default();
     let mut holdings = HashMap::new();
-    let mut reads_still_hold = false;
     for attempt in 0..store.config.max_attempts.max(1) {
-        if !reads_still_hold {
+        if !next.reads_still_hold {
             // A retry of an order that went through gets it back, even if the product sold
             // out since; on later attempts, a concurrent retry of this key may have gone through.
             let (record, held) = first_read(store, idem.as_ref(), customer_key, &products).await?;
@@ -62,46 +68,9 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             }
             holdings = held;
         }
-        let mut picks = if read_counters { HashMap::new() } else { pick_counters(store, &definitions, &quantities) };
-        let mut levels = HashMap::new();
-        if read_counters || picks.values().any(Option::is_none) {
-            // No counter left to try (or the order may need several): read them all.
-            levels = read_levels(store, &products, &quantities).await?;
-            picks.clear();
-            misses = 0;
-        }
-        let state = product_states(&definitions, &levels, &picks, &holdings);
-        let now = now_millis();
-        // Stock refusals here rest on a consistent read or on this instance having read the
-        // product sold out a moment ago; a race can only have made things scarcer.
-        let priced = evaluate(request, &state, now)?;
-        let taken = stock_plans(&quantities, &levels, &picks)?;
-        let placed = Order::received(uuid::Uuid::now_v7().to_string(), request, priced, now);
-        let (writes, purposes) = transaction(store, &placed, idem.as_ref(), &taken, &definitions, &holdings)?;
-        if writes.len() > MAX_WRITES {
-            return Err(StoreError::Conflict(format!(
-                "this order would touch {} stock counters and records, more than one transaction holds ({MAX_WRITES}); split it into smaller orders",
-                writes.len()
-            )));
-        }
-        if attempt > 0 {
-            store.count(Op::Retry);
-        }
-        store.count(Op::Transaction);
-        let sent = store
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        let e = match sent {
-            Ok(out) => {
-                store.counters.consumed(out.consumed_capacity());
-                store.tick_stock();
-                store.tick_outbox();
-                return Ok(Placed { order: placed, replayed: false });
-            }
+        let (placed, writes, purposes) = cx.prepare(&holdings, &mut next).await?;
+        let e = match cx.send(writes, attempt).await {
+            Ok(()) => return Ok(Placed { order: placed, replayed: false }),
             Err(e) => e,
         };
         let Some(reasons) = error::cancellation_reasons(&e) else { return Err(store.sdk(e)) };
@@ -118,6 +87,111 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             return Err(StoreError::Backend(format!("order id {} collided", placed.id)));
         }
         let short = short_counters(&purposes, &reasons);
+        next.learn(store, &short, &purposes, &reasons);
+        if short.is_empty() {
+            // Another order held an item, or the holding moved: back off, jittered, so
+            // orders that collided do not collide again in step.
+            let ceiling = 5 * u64::from(attempt.clamp(1, 8));
+            let pause = rand::rng().random_range(1..=ceiling);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        tracing::debug!(attempt, ?reasons, "order transaction cancelled; retrying");
+    }
+    Err(StoreError::Busy { retry_after: store.config.retry_after })
+}
+
+/// What every attempt at one order shares, borrowed from `place_order`.
+struct OrderContext<'a> {
+    store: &'a DynamoStore,
+    request: &'a OrderRequest,
+    idem: Option<&'a IdempotencyKey>,
+    quantities: &'a BTreeMap<&'a str, u32>,
+    definitions: &'a HashMap<String, Product>,
+    products: &'a [&'a Product],
+}
+
+/// What a cancelled attempt taught the next one.
+#[derive(Default)]
+struct NextAttempt {
+    /// Counters found short since the counters were last read.
+    misses: u32,
+    /// Read every counter rather than pick one.
+    read_counters: bool,
+    /// Only counters were short: the key's record and the holdings are as read.
+    reads_still_hold: bool,
+}
+
+impl OrderContext<'_> {
+    /// Judges the order on picked counters (or, when none is left to try, on every counter
+    /// read) and builds its transaction: the order, and each write's purpose.
+    async fn prepare(
+        &self,
+        holdings: &HashMap<String, u32>,
+        next: &mut NextAttempt,
+    ) -> Result<(Order, Vec<TransactWriteItem>, Vec<Write>), StoreError> {
+        let (store, definitions, quantities) = (self.store, self.definitions, self.quantities);
+        let mut picks = if next.read_counters { HashMap::new() } else { pick_counters(store, definitions, quantities) };
+        let mut levels = HashMap::new();
+        if next.read_counters || picks.values().any(Option::is_none) {
+            // No counter left to try (or the order may need several): read them all.
+            levels = read_levels(store, self.products, quantities).await?;
+            picks.clear();
+            next.misses = 0;
+        }
+        let state = product_states(definitions, &levels, &picks, holdings);
+        let now = now_millis();
+        // Stock refusals here rest on a consistent read or on this instance having read the
+        // product sold out a moment ago; a race can only have made things scarcer.
+        let priced = evaluate(self.request, &state, now)?;
+        let taken = stock_plans(quantities, &levels, &picks)?;
+        let placed = Order::received(uuid::Uuid::now_v7().to_string(), self.request, priced, now);
+        let (writes, purposes) = transaction(store, &placed, self.idem, &taken, definitions, holdings)?;
+        if writes.len() > MAX_WRITES {
+            return Err(StoreError::Conflict(format!(
+                "this order would touch {} stock counters and records, more than one transaction holds ({MAX_WRITES}); split it into smaller orders",
+                writes.len()
+            )));
+        }
+        Ok((placed, writes, purposes))
+    }
+
+    /// Sends the order's transaction; on success the relay and live stock hear of it.
+    async fn send(&self, writes: Vec<TransactWriteItem>, attempt: u32) -> Result<(), TransactError> {
+        let store = self.store;
+        if attempt > 0 {
+            store.count(Op::Retry);
+        }
+        store.count(Op::Transaction);
+        let out = store
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await?;
+        store.counters.consumed(out.consumed_capacity());
+        store.tick_stock();
+        store.tick_outbox();
+        Ok(())
+    }
+}
+
+/// A `TransactWriteItems` call's error.
+type TransactError = aws_sdk_dynamodb::error::SdkError<
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    aws_sdk_dynamodb::config::http::HttpResponse,
+>;
+
+impl NextAttempt {
+    /// Counts why the transaction was cancelled, remembers the short counters and decides
+    /// how the next attempt reads.
+    fn learn(
+        &mut self,
+        store: &DynamoStore,
+        short: &[(String, u32, u32)],
+        purposes: &[Write],
+        reasons: &[Option<String>],
+    ) {
         // Why it was cancelled, counted: the capacity model's contention (another transaction
         // on an item) apart from counters drained under this instance's feet.
         if reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict")) {
@@ -129,26 +203,16 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
         {
             let instant = Instant::now();
             let mut memory = store.memory();
-            for (product, shard, units) in &short {
+            for (product, shard, units) in short {
                 memory.short(product, *shard, *units, instant);
             }
         }
-        misses += u32::try_from(short.len()).unwrap_or(u32::MAX);
+        self.misses += u32::try_from(short.len()).unwrap_or(u32::MAX);
         // An order wanting several units of a counter that lacked them may need several
         // counters; single units read only after a few empty counters.
-        read_counters = short.iter().any(|(_, _, units)| *units > 1) || misses >= BLIND_MISSES;
-        // Only counters were short: the key's record and the holdings are as read.
-        reads_still_hold = !short.is_empty() && !failed_other(&purposes, &reasons);
-        if short.is_empty() {
-            // Another order held an item, or the holding moved: back off, jittered, so
-            // orders that collided do not collide again in step.
-            let ceiling = 5 * u64::from(attempt.clamp(1, 8));
-            let pause = rand::rng().random_range(1..=ceiling);
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-        }
-        tracing::debug!(attempt, ?reasons, "order transaction cancelled; retrying");
+        self.read_counters = short.iter().any(|(_, _, units)| *units > 1) || self.misses >= BLIND_MISSES;
+        self.reads_still_hold = !short.is_empty() && !failed_other(purposes, reasons);
     }
-    Err(StoreError::Busy { retry_after: store.config.retry_after })
 }
 
 fn is_condition(reason: &Option<String>) -> bool {
@@ -181,9 +245,6 @@ fn failed_other(purposes: &[Write], reasons: &[Option<String>]) -> bool {
         .any(|(w, r)| !matches!(w, Write::Counter { .. }) && r.as_deref().is_some_and(|r| r != "None"))
 }
 
-/// Per product of the order (that exists): the counter to draw from, or `None` when this
-/// instance knows none that may hold enough. Products this instance lately read sold out
-/// are left out, so the judgement refuses them.
 /// What `evaluate` needs of each product: stock is the sum of its counters where they were
 /// read, unlimited where one counter was picked (the conditional draw is the check), and
 /// none where this instance lately read it sold out.
@@ -233,6 +294,9 @@ fn stock_plans(
     Ok(taken)
 }
 
+/// Per product of the order (that exists): the counter to draw from, or `None` when this
+/// instance knows none that may hold enough. Products this instance lately read sold out
+/// are left out, so the judgement refuses them.
 fn pick_counters<'a>(
     store: &DynamoStore,
     definitions: &'a HashMap<String, Product>,

@@ -38,6 +38,14 @@ pub async fn export(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> R
     for view in catalog::with_stock(store, products, true).await? {
         out(&Record::Product(ProductRecord { product: view.product, stock: view.stock }))?;
     }
+    let users = export_records(store, exported_at, out).await?;
+    export_account_items(store, exported_at, &users, out).await?;
+    export_audit(store, exported_at, out).await
+}
+
+/// Orders, holdings, events and account profiles made by the watermark; the ids of the
+/// accounts written.
+async fn export_records(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> Result<HashSet<String>, StoreError> {
     let mut users = HashSet::new();
     // Orders, holdings, events and account profiles: no record among them needs another first.
     let first = "begins_with(pk, :order) OR begins_with(pk, :hold) OR begins_with(pk, :outbox) \
@@ -71,6 +79,16 @@ pub async fn export(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> R
         Ok(())
     })
     .await?;
+    Ok(users)
+}
+
+/// Orders linked to the written accounts, and their saved carts.
+async fn export_account_items(
+    store: &DynamoStore,
+    exported_at: Millis,
+    users: &HashSet<String>,
+    out: Out<'_>,
+) -> Result<(), StoreError> {
     // What hangs off an account, once every account is written.
     let values = [(":user", "USER#"), (":profile", keys::USER_SK)];
     scan(store, "begins_with(pk, :user) AND sk <> :profile", &values, &mut |item| {
@@ -93,6 +111,10 @@ pub async fn export(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> R
         Ok(())
     })
     .await?;
+    Ok(())
+}
+
+async fn export_audit(store: &DynamoStore, exported_at: Millis, out: Out<'_>) -> Result<(), StoreError> {
     // The audit log in its own order: one partition, read by a query.
     let query = store
         .client
@@ -267,98 +289,144 @@ pub async fn import(store: &DynamoStore, shop: &Shop, done: &mut (dyn FnMut() + 
     let resumed = begin(store, &identity(shop)).await?;
     let exported_at = shop.header.as_ref().map_or(0, |h| h.exported_at);
     let mut batch = Batch { store, items: Vec::new() };
-    let sold = sales(shop);
-    for (index, p) in shop.products.iter().enumerate() {
-        batch.put(catalog::product_item(&p.product, &position(exported_at, index), exported_at)?).await?;
-        for (shard, mut counter) in catalog::counter_items(&p.product, p.stock).into_iter().enumerate() {
-            if let (0, Some((units, orders))) = (shard, sold.get(p.product.id.as_str())) {
-                counter.insert("sold".into(), n(units));
-                counter.insert("orders".into(), n(orders));
-            }
-            batch.put(counter).await?;
-        }
-        done();
-    }
-    for o in &shop.orders {
-        // Units of a live order are taken from each product's first counter, where a
-        // cancellation gives them back.
-        let taken: Taken = match o.status {
-            OrderStatus::Cancelled => Taken::new(),
-            _ => units_per_product(o).into_iter().map(|(p, units)| (p.to_owned(), vec![(0, units)])).collect(),
-        };
-        let idempotency = o.idempotency_key.as_ref().map(|key| IdempotencyKey {
-            key: key.clone(),
-            fingerprint: o.request_fingerprint.clone().unwrap_or_default(),
-        });
-        batch.put(item::order_item(&o.order(), idempotency.as_ref(), &taken)?).await?;
-        if let Some(idempotency) = idempotency {
-            let mut record = keys::idempotency(&idempotency.key);
-            record.insert("order_id".into(), s(&o.id));
-            record.insert("fingerprint".into(), s(&idempotency.fingerprint));
-            if let Some(at) = store.expires_at() {
-                record.insert(keys::EXPIRES_AT.into(), n(at));
-            }
-            batch.put(record).await?;
-        }
-        done();
-    }
-    let mut active_admins = 0u64;
-    for u in &shop.users {
-        let role = Role::parse(&u.role).ok_or_else(|| StoreError::Backend(format!("role `{}`", u.role)))?;
-        let user = User {
-            id: u.id.clone(),
-            email: u.email.clone(),
-            name: u.name.clone(),
-            role,
-            created_at: u.created_at,
-            email_verified: u.email_verified,
-            active: u.active,
-            must_change_password: u.must_change_password,
-        };
-        active_admins += u64::from(role == Role::Admin && u.active);
-        batch.put(user_item(&user, &u.password_hash)).await?;
-        batch.put(email_item(&u.email, &u.id)).await?;
-        done();
-    }
-    for a in &shop.account_orders {
-        batch.put(keys::account_order(&a.user_id, &a.order_id)).await?;
-        done();
-    }
-    for h in &shop.holdings {
-        let mut holding = keys::holding(&h.product_id, &h.customer_key);
-        holding.insert("qty".into(), n(h.quantity));
-        batch.put(holding).await?;
-        done();
-    }
-    // Ids by file order, as the SQL stores number them.
-    for (id, a) in (1..).zip(&shop.audit) {
-        batch.put(audit_item(id, a.at, &a.actor, &a.action, &a.target, &a.detail)).await?;
-        done();
-    }
-    for c in &shop.saved_carts {
-        let mut cart = keys::saved_cart(&c.user_id);
-        cart.insert("cart".into(), s(&c.cart));
-        cart.insert("updated_at".into(), n(c.updated_at));
-        batch.put(cart).await?;
-        done();
-    }
-    for e in &shop.events {
-        batch.put(event_item(e)?).await?;
-        done();
-    }
-    // Orders older than the products' `created_at` (the export's time): the order search and
-    // flash-sale figures must look back to them.
-    if let Some(first) = shop.orders.iter().map(|o| o.created_at).min() {
-        batch.put(super::history::start_marker(first)).await?;
-    }
-    let mut admins = keys::active_admins();
-    admins.insert("n".into(), n(active_admins));
-    batch.put(admins).await?;
-    let mut sequence = keys::audit_sequence();
-    sequence.insert("n".into(), n(shop.audit.len()));
-    batch.put(sequence).await?;
+    batch.put_products(shop, exported_at, done).await?;
+    batch.put_orders(shop, done).await?;
+    let active_admins = batch.put_users(shop, done).await?;
+    batch.put_account_records(shop, done).await?;
+    batch.put_events(shop, done).await?;
+    batch.put_totals(shop, active_admins).await?;
     batch.flush().await?;
     Ok(resumed)
+}
+
+/// The import's items, kind by kind in the file's order; `done` hears of each record.
+impl Batch<'_> {
+    /// Products at their menu positions, with their counters; the first counter carries the
+    /// product's sales figures.
+    async fn put_products(
+        &mut self,
+        shop: &Shop,
+        exported_at: Millis,
+        done: &mut (dyn FnMut() + Send),
+    ) -> Result<(), StoreError> {
+        let sold = sales(shop);
+        for (index, p) in shop.products.iter().enumerate() {
+            self.put(catalog::product_item(&p.product, &position(exported_at, index), exported_at)?).await?;
+            for (shard, mut counter) in catalog::counter_items(&p.product, p.stock).into_iter().enumerate() {
+                if let (0, Some((units, orders))) = (shard, sold.get(p.product.id.as_str())) {
+                    counter.insert("sold".into(), n(units));
+                    counter.insert("orders".into(), n(orders));
+                }
+                self.put(counter).await?;
+            }
+            done();
+        }
+        Ok(())
+    }
+
+    /// Orders, each with its idempotency record when it came with a key.
+    async fn put_orders(&mut self, shop: &Shop, done: &mut (dyn FnMut() + Send)) -> Result<(), StoreError> {
+        let store = self.store;
+        for o in &shop.orders {
+            // Units of a live order are taken from each product's first counter, where a
+            // cancellation gives them back.
+            let taken: Taken = match o.status {
+                OrderStatus::Cancelled => Taken::new(),
+                _ => units_per_product(o).into_iter().map(|(p, units)| (p.to_owned(), vec![(0, units)])).collect(),
+            };
+            let idempotency = o.idempotency_key.as_ref().map(|key| IdempotencyKey {
+                key: key.clone(),
+                fingerprint: o.request_fingerprint.clone().unwrap_or_default(),
+            });
+            self.put(item::order_item(&o.order(), idempotency.as_ref(), &taken)?).await?;
+            if let Some(idempotency) = idempotency {
+                let mut record = keys::idempotency(&idempotency.key);
+                record.insert("order_id".into(), s(&o.id));
+                record.insert("fingerprint".into(), s(&idempotency.fingerprint));
+                if let Some(at) = store.expires_at() {
+                    record.insert(keys::EXPIRES_AT.into(), n(at));
+                }
+                self.put(record).await?;
+            }
+            done();
+        }
+        Ok(())
+    }
+
+    /// Accounts with their email items; how many active admins there are.
+    async fn put_users(&mut self, shop: &Shop, done: &mut (dyn FnMut() + Send)) -> Result<u64, StoreError> {
+        let mut active_admins = 0u64;
+        for u in &shop.users {
+            let role = Role::parse(&u.role).ok_or_else(|| StoreError::Backend(format!("role `{}`", u.role)))?;
+            let user = User {
+                id: u.id.clone(),
+                email: u.email.clone(),
+                name: u.name.clone(),
+                role,
+                created_at: u.created_at,
+                email_verified: u.email_verified,
+                active: u.active,
+                must_change_password: u.must_change_password,
+            };
+            active_admins += u64::from(role == Role::Admin && u.active);
+            self.put(user_item(&user, &u.password_hash)).await?;
+            self.put(email_item(&u.email, &u.id)).await?;
+            done();
+        }
+        Ok(active_admins)
+    }
+
+    /// Accounts' order links, customers' holdings, the audit log and saved carts.
+    async fn put_account_records(&mut self, shop: &Shop, done: &mut (dyn FnMut() + Send)) -> Result<(), StoreError> {
+        for a in &shop.account_orders {
+            self.put(keys::account_order(&a.user_id, &a.order_id)).await?;
+            done();
+        }
+        for h in &shop.holdings {
+            let mut holding = keys::holding(&h.product_id, &h.customer_key);
+            holding.insert("qty".into(), n(h.quantity));
+            self.put(holding).await?;
+            done();
+        }
+        // Ids by file order, as the SQL stores number them.
+        for (id, a) in (1..).zip(&shop.audit) {
+            self.put(audit_item(id, a.at, &a.actor, &a.action, &a.target, &a.detail)).await?;
+            done();
+        }
+        for c in &shop.saved_carts {
+            let mut cart = keys::saved_cart(&c.user_id);
+            cart.insert("cart".into(), s(&c.cart));
+            cart.insert("updated_at".into(), n(c.updated_at));
+            self.put(cart).await?;
+            done();
+        }
+        Ok(())
+    }
+
+    async fn put_events(&mut self, shop: &Shop, done: &mut (dyn FnMut() + Send)) -> Result<(), StoreError> {
+        for e in &shop.events {
+            self.put(event_item(e)?).await?;
+            done();
+        }
+        Ok(())
+    }
+
+    /// The items that count over the whole file: the history's start, active admins and the
+    /// audit sequence.
+    async fn put_totals(&mut self, shop: &Shop, active_admins: u64) -> Result<(), StoreError> {
+        // Orders older than the products' `created_at` (the export's time): the order search and
+        // flash-sale figures must look back to them.
+        if let Some(first) = shop.orders.iter().map(|o| o.created_at).min() {
+            self.put(super::history::start_marker(first)).await?;
+        }
+        let mut admins = keys::active_admins();
+        admins.insert("n".into(), n(active_admins));
+        self.put(admins).await?;
+        let mut sequence = keys::audit_sequence();
+        sequence.insert("n".into(), n(shop.audit.len()));
+        self.put(sequence).await?;
+        Ok(())
+    }
 }
 
 /// An undelivered event's item: pending, or parked in `failed` if it was.

@@ -26,7 +26,9 @@ use crate::shards;
 use crate::{IdempotencyKey, Order, PlaceOrder, Placed, ProductView, StoreError};
 use deadpool_postgres::{GenericClient, Transaction};
 use rand::Rng;
-use stampede_domain::{Millis, OrderRejection, OrderRequest, OrderStatus, Phone, Product, ProductState, evaluate};
+use stampede_domain::{
+    Millis, OrderRejection, OrderRequest, OrderStatus, Phone, PricedOrder, Product, ProductState, evaluate,
+};
 use std::collections::{BTreeMap, HashMap};
 use tokio_postgres::error::SqlState;
 
@@ -126,6 +128,8 @@ impl From<serde_json::Error> for Failure {
     }
 }
 
+/// One attempt at placing `request` in `tx`, in the steps the module comment lists; `None`
+/// when a counter went short since it was read (the caller tries again).
 async fn try_place(
     tx: &Transaction<'_>,
     request: &OrderRequest,
@@ -136,33 +140,71 @@ async fn try_place(
     let now = now_millis();
     let quantities = request.quantities_by_product();
     let ids: Vec<&str> = quantities.keys().copied().collect();
+    let definitions = load_definitions(tx, &ids).await?;
+    // Limits count under the limit key (an email without its +tag), as on the other stores.
+    let customer = request.customer.limit_key().0.as_str();
+    let held = lock_holdings(tx, customer, &ids, &definitions).await?;
+    let levels = read_levels(tx, &ids, lock_counters).await?;
+    let priced = judge(request, &definitions, &levels, &held, now, seen)?;
+
+    let id = uuid::Uuid::now_v7().to_string();
+    insert_order(tx, &id, request, idem, &priced, now).await?;
+    add_to_holdings(tx, customer, &quantities, &held).await?;
+    enqueue_event(tx, ORDER_PLACED, &id, OrderStatus::Received, None, now).await?;
+    // Last, so the counters' row locks are held for as short a time as possible.
+    if !draw_units(tx, &quantities, &levels).await? {
+        return Ok(None);
+    }
+    Ok(Some(Placed { order: Order::received(id, request, priced, now), replayed: false }))
+}
+
+/// The named products' definitions, each with its number of stock counters.
+async fn load_definitions(tx: &Transaction<'_>, ids: &[&str]) -> Result<HashMap<String, Product>, Failure> {
     let mut definitions: HashMap<String, Product> = HashMap::new();
     for r in cached::query(tx, "SELECT definition, stock_shards FROM products WHERE id = ANY($1)", &[&ids]).await? {
         let product: Product = serde_json::from_str(r.get(0))?;
         let stock_shards = rows::count(i64::from(r.get::<_, i32>(1)))?;
         definitions.insert(product.id.clone(), Product { stock_shards, ..product });
     }
-    // Limits count under the limit key (an email without its +tag), as on the other stores.
-    let customer = &request.customer.limit_key().0;
+    Ok(definitions)
+}
+
+/// Step 1: locks (creating it if need be) the customer's holding row of each product with a
+/// per-customer limit; what they hold of each.
+async fn lock_holdings<'a>(
+    tx: &Transaction<'_>,
+    customer: &str,
+    ids: &[&'a str],
+    definitions: &HashMap<String, Product>,
+) -> Result<HashMap<&'a str, u32>, Failure> {
     let mut held: HashMap<&str, u32> = HashMap::new();
-    for id in &ids {
+    for id in ids {
         if definitions.get(*id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
             cached::execute(
                 tx,
                 "INSERT INTO customer_holdings (customer_key, product_id, quantity) VALUES ($1, $2, 0)
                  ON CONFLICT DO NOTHING",
-                &[customer, id],
+                &[&customer, id],
             )
             .await?;
             let r = cached::query_one(
                 tx,
                 "SELECT quantity FROM customer_holdings WHERE customer_key = $1 AND product_id = $2 FOR UPDATE",
-                &[customer, id],
+                &[&customer, id],
             )
             .await?;
             held.insert(id, rows::count(r.get(0))?);
         }
     }
+    Ok(held)
+}
+
+/// Step 2: every counter's level by product, in shard order; locked on the last attempt.
+async fn read_levels(
+    tx: &Transaction<'_>,
+    ids: &[&str],
+    lock_counters: bool,
+) -> Result<BTreeMap<String, Vec<u32>>, Failure> {
     let lock = if lock_counters { " FOR UPDATE" } else { "" };
     let mut levels: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let counters = cached::query(
@@ -176,6 +218,19 @@ async fn try_place(
     for r in counters {
         levels.entry(r.get(0)).or_default().push(rows::count(r.get(1))?);
     }
+    Ok(levels)
+}
+
+/// Step 2's judgement, with `stampede_domain::evaluate` on what was read; the levels read go
+/// to `seen` either way, for the live stock.
+fn judge(
+    request: &OrderRequest,
+    definitions: &HashMap<String, Product>,
+    levels: &BTreeMap<String, Vec<u32>>,
+    held: &HashMap<&str, u32>,
+    now: Millis,
+    seen: &mut Vec<ProductView>,
+) -> Result<PricedOrder, Failure> {
     let state: BTreeMap<&str, ProductState<'_>> = definitions
         .values()
         .map(|product| {
@@ -185,9 +240,18 @@ async fn try_place(
         })
         .collect();
     seen.extend(state.values().map(|s| ProductView { product: s.product.clone(), stock: s.available }));
-    let priced = evaluate(request, &state, now)?;
+    Ok(evaluate(request, &state, now)?)
+}
 
-    let id = uuid::Uuid::now_v7().to_string();
+/// Step 3: the order row and its lines.
+async fn insert_order(
+    tx: &Transaction<'_>,
+    id: &str,
+    request: &OrderRequest,
+    idem: Option<&IdempotencyKey>,
+    priced: &PricedOrder,
+    now: Millis,
+) -> Result<(), Failure> {
     let c = &request.customer;
     let (key, fingerprint) = idem.map(|i| (i.key.as_str(), i.fingerprint.as_str())).unzip();
     let fulfilment = request.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
@@ -235,22 +299,40 @@ async fn try_place(
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Step 3, continued: the order's units added to the customer's locked holdings.
+async fn add_to_holdings(
+    tx: &Transaction<'_>,
+    customer: &str,
+    quantities: &BTreeMap<&str, u32>,
+    held: &HashMap<&str, u32>,
+) -> Result<(), Failure> {
     for (product_id, qty) in quantities.iter().filter(|(p, _)| held.contains_key(*p)) {
         cached::execute(
             tx,
             "UPDATE customer_holdings SET quantity = quantity + $3 WHERE customer_key = $1 AND product_id = $2",
-            &[customer, product_id, &i64::from(*qty)],
+            &[&customer, product_id, &i64::from(*qty)],
         )
         .await?;
     }
-    enqueue_event(tx, ORDER_PLACED, &id, OrderStatus::Received, None, now).await?;
-    // Last, so the counters' row locks are held for as short a time as possible.
+    Ok(())
+}
+
+/// Step 4: draws each product's units from counters chosen at random, in key order; false
+/// when a counter no longer holds what was read (the attempt must start again).
+async fn draw_units(
+    tx: &Transaction<'_>,
+    quantities: &BTreeMap<&str, u32>,
+    levels: &BTreeMap<String, Vec<u32>>,
+) -> Result<bool, Failure> {
     let mut draws = Vec::new();
-    for (product_id, qty) in &quantities {
+    for (product_id, qty) in quantities {
         let levels = &levels[*product_id];
         let start = rand::rng().random_range(0..levels.len());
         // `evaluate` checked the total suffices, so there is a plan; if not, look again.
-        let Some(plan) = shards::allocate(levels, *qty, start) else { return Ok(None) };
+        let Some(plan) = shards::allocate(levels, *qty, start) else { return Ok(false) };
         draws.extend(plan.into_iter().map(|(shard, units)| (*product_id, shard, units)));
     }
     draws.sort_unstable();
@@ -262,10 +344,10 @@ async fn try_place(
         )
         .await?;
         if drawn == 0 {
-            return Ok(None);
+            return Ok(false);
         }
     }
-    Ok(Some(Placed { order: Order::received(id, request, priced, now), replayed: false }))
+    Ok(true)
 }
 
 /// The order an idempotency key already placed, or a mismatch if the key came with another request.

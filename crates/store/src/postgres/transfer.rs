@@ -9,7 +9,7 @@ use crate::transfer::{
     AccountOrder, AuditRecord, EventRecord, Header, Holding, OrderRecord, ProductRecord, Record, SavedCart, Shop,
     UserRecord,
 };
-use crate::{IdempotencyKey, StoreError};
+use crate::{IdempotencyKey, Order, StoreError};
 use deadpool_postgres::ClientWrapper;
 use stampede_domain::{Millis, Phone};
 use tokio_postgres::{Row, Transaction};
@@ -113,7 +113,22 @@ pub async fn import(url: &str, shop: &Shop, now: Millis, done: &mut (dyn FnMut()
     Ok(())
 }
 
+/// Writes every record of `shop`, table by table in the file's order; `done` hears of each.
 async fn write_all(
+    tx: &Transaction<'_>,
+    shop: &Shop,
+    now: Millis,
+    done: &mut (dyn FnMut() + Send),
+) -> Result<(), StoreError> {
+    write_products(tx, shop, now, done).await?;
+    write_orders(tx, shop, done).await?;
+    write_users(tx, shop, done).await?;
+    write_account_records(tx, shop, done).await?;
+    write_events(tx, shop, done).await
+}
+
+/// Products, each with its stock split over its counters.
+async fn write_products(
     tx: &Transaction<'_>,
     shop: &Shop,
     now: Millis,
@@ -139,6 +154,11 @@ async fn write_all(
         }
         done();
     }
+    Ok(())
+}
+
+/// Orders with their lines.
+async fn write_orders(tx: &Transaction<'_>, shop: &Shop, done: &mut (dyn FnMut() + Send)) -> Result<(), StoreError> {
     let order = tx
         .prepare(
             "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
@@ -182,27 +202,37 @@ async fn write_all(
         )
         .await
         .map_err(pg_error)?;
-        for (n, l) in ord.lines.iter().enumerate() {
-            let options = serde_json::to_string(&l.options)?;
-            tx.execute(
-                &line,
-                &[
-                    &ord.id,
-                    &(n as i32),
-                    &l.product_id,
-                    &l.product_name,
-                    &i64::from(l.quantity),
-                    &options,
-                    &l.unit_price.amount,
-                    &l.line_total.amount,
-                    &l.unit_price.currency.as_str(),
-                ],
-            )
-            .await
-            .map_err(pg_error)?;
-        }
+        write_lines(tx, &line, &ord).await?;
         done();
     }
+    Ok(())
+}
+
+/// An order's lines, with the prepared `INSERT INTO order_lines`.
+async fn write_lines(tx: &Transaction<'_>, line: &tokio_postgres::Statement, ord: &Order) -> Result<(), StoreError> {
+    for (n, l) in ord.lines.iter().enumerate() {
+        let options = serde_json::to_string(&l.options)?;
+        tx.execute(
+            line,
+            &[
+                &ord.id,
+                &(n as i32),
+                &l.product_id,
+                &l.product_name,
+                &i64::from(l.quantity),
+                &options,
+                &l.unit_price.amount,
+                &l.line_total.amount,
+                &l.unit_price.currency.as_str(),
+            ],
+        )
+        .await
+        .map_err(pg_error)?;
+    }
+    Ok(())
+}
+
+async fn write_users(tx: &Transaction<'_>, shop: &Shop, done: &mut (dyn FnMut() + Send)) -> Result<(), StoreError> {
     let user = tx
         .prepare(
             "INSERT INTO users (id, email, name, role, password_hash, created_at, email_verified, active,
@@ -226,6 +256,16 @@ async fn write_all(
         tx.execute(&user, &row).await.map_err(pg_error)?;
         done();
     }
+    Ok(())
+}
+
+/// What hangs off accounts and customers: orders linked to accounts, per-customer holdings,
+/// the audit log and saved carts.
+async fn write_account_records(
+    tx: &Transaction<'_>,
+    shop: &Shop,
+    done: &mut (dyn FnMut() + Send),
+) -> Result<(), StoreError> {
     let link = tx.prepare("INSERT INTO account_orders (user_id, order_id) VALUES ($1, $2)").await.map_err(pg_error)?;
     for a in &shop.account_orders {
         tx.execute(&link, &[&a.user_id, &a.order_id]).await.map_err(pg_error)?;
@@ -255,6 +295,11 @@ async fn write_all(
         tx.execute(&cart, &[&c.user_id, &c.cart, &c.updated_at]).await.map_err(pg_error)?;
         done();
     }
+    Ok(())
+}
+
+/// The outbox, as exported: attempts, failures and channels already done kept.
+async fn write_events(tx: &Transaction<'_>, shop: &Shop, done: &mut (dyn FnMut() + Send)) -> Result<(), StoreError> {
     let event = tx
         .prepare(
             "INSERT INTO outbox (id, kind, order_id, payload, created_at, attempts, next_attempt_at, failed_at,

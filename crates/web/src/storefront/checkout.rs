@@ -23,7 +23,7 @@ use stampede_domain::{
     Customer, DeliveryAddress, Fulfilment, LineRequest, Millis, OrderRequest, Phone, ValidationError,
 };
 use stampede_store::clock::now_millis;
-use stampede_store::{IdempotencyKey, PlaceOrder};
+use stampede_store::{IdempotencyKey, Order, PlaceOrder};
 use std::net::SocketAddr;
 
 /// What the customer typed, echoed back when something needs fixing.
@@ -132,12 +132,7 @@ pub async fn submit(
     if let Some(user) = signed_in_customer() {
         form.email = user.email;
     }
-    let key_ok = !form.key.is_empty()
-        && form.key.len() <= IdempotencyKey::MAX_LEN
-        && form.key.bytes().all(|b| b.is_ascii_graphic());
-    if !key_ok {
-        form.key = fresh_key();
-    }
+    renew_key_unless_valid(&mut form);
     let again = |priced, form, errors, alert: Option<String>, status| {
         let page =
             CheckoutPage::new(Shell::new("Checkout", &Cart::from_headers(&headers)), priced, form, errors, alert);
@@ -156,24 +151,11 @@ pub async fn submit(
     let (false, Some(customer), Some(fulfilment)) = (errors.any(), customer, fulfilment) else {
         return Ok(again(priced, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY));
     };
-    let request = priced
-        .cart
-        .lines
-        .iter()
-        .map(|l| LineRequest::new(&l.product_id, i64::from(l.quantity), l.selections()))
-        .collect::<Result<Vec<_>, ValidationError>>()
-        .and_then(|lines| OrderRequest::new(customer, lines))
-        .and_then(|r| r.with_fulfilment(Some(fulfilment)).with_contact(phone, slot));
-    let request = match request {
+    let request = match order_request(&priced, customer, fulfilment, phone, slot) {
         Ok(request) => request,
         Err(e) => {
-            return Ok(again(
-                priced,
-                form,
-                errors,
-                Some(format!("Your cart can't be ordered: {}.", e.message)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ));
+            let alert = format!("Your cart can't be ordered: {}.", e.message);
+            return Ok(again(priced, form, errors, Some(alert), StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
     let placed = match app.order_limits.check_ip(client.map(|c| c.0.0.ip())) {
@@ -181,31 +163,63 @@ pub async fn submit(
         Err(problem) => Err(problem),
     };
     match placed {
-        Ok(placed) => {
-            let id = &placed.order.id;
-            if let (Some(user), Some(auth)) = (signed_in_customer(), &app.auth) {
-                // Lets an account whose email is not verified yet still see what it ordered.
-                if let Err(e) = auth.accounts.link_order(&user.id, id).await {
-                    tracing::warn!(error = %e, order_id = %id, "could not link the order to its account");
-                }
-            }
-            let cleared = Cart::default().set_cookie();
-            let mut response = see_other(&format!("/orders/{id}?placed=1"), Some(cleared));
-            // Product pages and the cart can then say what this buyer may still buy.
-            if let Some(email) = &placed.order.customer.email
-                && let Ok(value) = HeaderValue::from_str(&buyer::cookie(&app, email))
-            {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
-            // This browser may see the order's details and cancel it (see auth::order_access).
-            let access = order_access::cookie_with(&app.signer, app.auth.as_deref(), &headers, id);
-            if let Ok(value) = HeaderValue::from_str(&access) {
-                response.headers_mut().append(header::SET_COOKIE, value);
-            }
-            Ok(response)
-        }
+        Ok(placed) => Ok(to_order_page(&app, &headers, &placed.order).await),
         Err(problem) => Ok(refused(problem, priced, form, &headers, now, &app.shop.zone)),
     }
+}
+
+/// A key that is missing, too long or not printable ASCII is replaced by a fresh one.
+fn renew_key_unless_valid(form: &mut CheckoutForm) {
+    let key_ok = !form.key.is_empty()
+        && form.key.len() <= IdempotencyKey::MAX_LEN
+        && form.key.bytes().all(|b| b.is_ascii_graphic());
+    if !key_ok {
+        form.key = fresh_key();
+    }
+}
+
+/// The order the priced cart and the checked form make.
+fn order_request(
+    priced: &PricedCart,
+    customer: Customer,
+    fulfilment: Fulfilment,
+    phone: Option<Phone>,
+    slot: Option<Millis>,
+) -> Result<OrderRequest, ValidationError> {
+    priced
+        .cart
+        .lines
+        .iter()
+        .map(|l| LineRequest::new(&l.product_id, i64::from(l.quantity), l.selections()))
+        .collect::<Result<Vec<_>, ValidationError>>()
+        .and_then(|lines| OrderRequest::new(customer, lines))
+        .and_then(|r| r.with_fulfilment(Some(fulfilment)).with_contact(phone, slot))
+}
+
+/// After an order went through: linked to the signed-in account, the cart emptied, and the
+/// browser sent to the order's page with the cookies that let it see and cancel it.
+async fn to_order_page(app: &AppState, headers: &HeaderMap, order: &Order) -> Response {
+    let id = &order.id;
+    if let (Some(user), Some(auth)) = (signed_in_customer(), &app.auth) {
+        // Lets an account whose email is not verified yet still see what it ordered.
+        if let Err(e) = auth.accounts.link_order(&user.id, id).await {
+            tracing::warn!(error = %e, order_id = %id, "could not link the order to its account");
+        }
+    }
+    let cleared = Cart::default().set_cookie();
+    let mut response = see_other(&format!("/orders/{id}?placed=1"), Some(cleared));
+    // Product pages and the cart can then say what this buyer may still buy.
+    if let Some(email) = &order.customer.email
+        && let Ok(value) = HeaderValue::from_str(&buyer::cookie(app, email))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    // This browser may see the order's details and cancel it (see auth::order_access).
+    let access = order_access::cookie_with(&app.signer, app.auth.as_deref(), headers, id);
+    if let Ok(value) = HeaderValue::from_str(&access) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// The cart priced for this visitor, counting what they already bought of limited products.
