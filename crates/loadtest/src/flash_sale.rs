@@ -5,6 +5,7 @@ use super::driver::fire;
 use super::figures::{BUSY_ATTEMPTS, DatabaseCpuPerRequest, RunFigures, Series, ServerCpuPerRequest, Variant};
 use super::receiver::{self, Receiver};
 use super::report;
+use super::sale_product::create_product_with;
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
 use super::store_costs::{Calls, PerRequest, StoreCosts};
@@ -550,42 +551,6 @@ pub(super) fn http_client(concurrency: u32) -> reqwest::Result<Client> {
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(60))
         .build()
-}
-
-/// Creates the product under test through the admin API.
-pub(super) async fn create_product(
-    client: &Client,
-    target: &Target,
-    id: &str,
-    stock: u32,
-    per_customer_limit: u32,
-) -> anyhow::Result<()> {
-    create_product_with(client, target, id, stock, json!({"perCustomerMax": per_customer_limit}), Value::Null).await
-}
-
-/// Creates the product under test with the given `sale` rules and `stockShards` (null: the default).
-pub(super) async fn create_product_with(
-    client: &Client,
-    target: &Target,
-    id: &str,
-    stock: u32,
-    sale: Value,
-    stock_shards: Value,
-) -> anyhow::Result<()> {
-    let body = json!({
-        "id": id, "name": format!("Flash deal {id}"), "category": "flash-sale",
-        "price": {"amount": 999, "currency": "USD"}, "stock": stock, "sale": sale, "stockShards": stock_shards
-    });
-    let resp = client
-        .post(format!("{}/api/admin/products", target.base))
-        .bearer_auth(&target.admin_token)
-        .json(&body)
-        .send()
-        .await?;
-    if resp.status() != StatusCode::CREATED {
-        bail!("creating the sale product failed: {} {}", resp.status(), resp.text().await.unwrap_or_default());
-    }
-    Ok(())
 }
 
 /// The two fields of an answer the load test reads; serde skips the rest without building it.

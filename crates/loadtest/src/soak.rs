@@ -2,7 +2,8 @@
 //! invariants still hold at the end.
 
 use super::SoakArgs;
-use super::flash_sale::{Shared, buy_once, create_product};
+use super::flash_sale::{Shared, buy_once};
+use super::sale_product::create_product;
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
 use anyhow::bail;

@@ -6,7 +6,7 @@
 //! refused too: that answer comes from the database, not from what the stream knows.
 
 use super::FlashSaleArgs;
-use super::flash_sale::create_product_with;
+use super::sale_product::create_product_with;
 use super::server::Target;
 use super::stats::median;
 use anyhow::{Context, bail};

@@ -9,10 +9,9 @@
 
 use super::FlashSaleArgs;
 use super::driver::fire;
-use super::flash_sale::{
-    Audit, Expected, audit_deliveries, audit_records, audit_server_log, create_product_with, http_client, probe,
-};
+use super::flash_sale::{Audit, Expected, audit_deliveries, audit_records, audit_server_log, http_client, probe};
 use super::receiver::{self, Receiver};
+use super::sale_product::create_product_with;
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
 use anyhow::{Context, bail};

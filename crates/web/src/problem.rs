@@ -221,7 +221,7 @@ impl From<JsonRejection> for Problem {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body-too-large",
                 "Request body too large",
-                format!("request bodies are limited to {} KiB", crate::MAX_BODY_BYTES / 1024),
+                format!("request bodies are limited to {} KiB", crate::body_limit::MAX_BODY_BYTES / 1024),
             ),
             other if timed_out(&other) => request_timeout(),
             other => Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", other.body_text()),

@@ -64,8 +64,18 @@ impl LambdaArgs {
     /// and the values of the secrets it names.
     pub async fn from_env() -> anyhow::Result<LambdaArgs> {
         let mut args = LambdaArgs::try_parse_from(["stampede-lambda"]).context("reading STAMPEDE_* settings")?;
-        secrets::resolve(&mut args).await?;
+        let found = secrets::read(&args.secrets, args.notify.aws_endpoint_url.as_deref()).await?;
+        args.apply_secrets(found);
         Ok(args)
+    }
+
+    /// Puts each secret's value where the plain setting would go; a secret read from
+    /// Secrets Manager wins over the plain setting.
+    fn apply_secrets(&mut self, found: secrets::SecretValues) {
+        self.admin_token = found.admin_token.or(self.admin_token.take());
+        self.secret_key = found.secret_key.or(self.secret_key.take());
+        self.origin_secret = found.origin_secret;
+        self.notify.webhook_secret = found.webhook_secret.or(self.notify.webhook_secret.take());
     }
 
     /// The signer of the configured secret; `None` (with a warning) if there is none.

@@ -2,7 +2,6 @@
 //! its ARN, never the value, so neither the function's configuration nor the template shows
 //! one; the values are read once per cold start.
 
-use super::LambdaArgs;
 use anyhow::Context as _;
 use std::time::Duration;
 
@@ -24,19 +23,25 @@ pub struct SecretArns {
     pub webhook_secret_arn: Option<String>,
 }
 
-/// Reads every named secret and puts its value where the plain setting would go. A secret
+/// The values of the secrets [`SecretArns`] names; `None` where no ARN was given.
+#[derive(Debug, Default)]
+pub struct SecretValues {
+    pub admin_token: Option<String>,
+    pub secret_key: Option<String>,
+    pub origin_secret: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+/// Reads every named secret (through Secrets Manager at `aws_endpoint`, if set). A secret
 /// that cannot be read stops the cold start: running without the admin token or signing key
 /// would fail later in ways that are harder to see.
-pub async fn resolve(args: &mut LambdaArgs) -> anyhow::Result<()> {
-    let refs = &args.secrets;
+pub async fn read(refs: &SecretArns, aws_endpoint: Option<&str>) -> anyhow::Result<SecretValues> {
     let wanted =
         [&refs.admin_token_secret_arn, &refs.secret_key_secret_arn, &refs.origin_secret_arn, &refs.webhook_secret_arn];
     if wanted.iter().all(|arn| arn.as_deref().is_none_or(str::is_empty)) {
-        return Ok(());
+        return Ok(SecretValues::default());
     }
-    let sdk =
-        stampede_notify::channels::sns::sdk_config(args.notify.aws_endpoint_url.as_deref(), Duration::from_secs(5))
-            .await;
+    let sdk = stampede_notify::channels::sns::sdk_config(aws_endpoint, Duration::from_secs(5)).await;
     let client = aws_sdk_secretsmanager::Client::new(&sdk);
     let read = |arn: Option<String>| {
         let client = client.clone();
@@ -49,15 +54,11 @@ pub async fn resolve(args: &mut LambdaArgs) -> anyhow::Result<()> {
             anyhow::Ok(Some(value.trim().to_owned()))
         }
     };
-    let (admin, key, origin, webhook) = tokio::try_join!(
+    let (admin_token, secret_key, origin_secret, webhook_secret) = tokio::try_join!(
         read(refs.admin_token_secret_arn.clone()),
         read(refs.secret_key_secret_arn.clone()),
         read(refs.origin_secret_arn.clone()),
         read(refs.webhook_secret_arn.clone()),
     )?;
-    args.admin_token = admin.or(args.admin_token.take());
-    args.secret_key = key.or(args.secret_key.take());
-    args.origin_secret = origin;
-    args.notify.webhook_secret = webhook.or(args.notify.webhook_secret.take());
-    Ok(())
+    Ok(SecretValues { admin_token, secret_key, origin_secret, webhook_secret })
 }

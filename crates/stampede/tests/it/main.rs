@@ -16,6 +16,7 @@ mod dynamodb_serve;
 mod export_import;
 #[cfg(feature = "aws")]
 mod lambda;
+mod module_graph;
 mod notify_delivery;
 mod notify_email;
 mod oidc;

@@ -3,11 +3,12 @@
 //! eventually consistent reads: a flash sale's page views never compete with its orders for
 //! the counters' consistent reads.
 
+use super::error;
 use super::item::{get_n, get_s, n, opt_n, s};
 use super::keys::{self, CATALOG, Item};
 use super::op_counts::Op;
+use super::store::{Cached, DynamoStore};
 use super::writes::put;
-use super::{DynamoStore, error};
 use crate::clock::now_millis;
 use crate::shards;
 use crate::{ProductView, StoreError};
@@ -113,15 +114,6 @@ pub async fn definitions<'a>(
         found.extend(loaded.into_iter().map(|(p, _)| (p.id.clone(), p)));
     }
     Ok(found)
-}
-
-/// A definition as this instance last read it.
-pub(super) struct Cached {
-    product: Product,
-    /// The item's `updated_at` (its `created_at` if never edited): an eventually consistent
-    /// menu read that returns an older version does not replace a newer one.
-    version: Millis,
-    read_at: Instant,
 }
 
 /// Caches definitions just read (or written) at `version`, unless a newer one is cached.

@@ -2,7 +2,8 @@
 //! shared database, so a session begun on one instance is good on every other. Row mapping
 //! and the last-admin rule are shared with SQLite (`crate::accounts`).
 
-use super::{PostgresStore, pg_error};
+use super::error::pg_error;
+use super::store::PostgresStore;
 use crate::accounts::{LINK_SWEEP_AFTER, USER_COLUMNS, UserRow, email_taken, keep_an_admin, to_user};
 use crate::clock::now_millis;
 use crate::{

@@ -2,7 +2,9 @@
 //! REPEATABLE READ, READ ONLY transaction so its figures agree. The bucketing, totals and
 //! flash-sale arithmetic are shared (`crate::analytics`); only the SQL differs.
 
-use super::{PostgresStore, pg_error, rows, snapshot};
+use super::error::pg_error;
+use super::rows;
+use super::store::{PostgresStore, snapshot};
 use crate::analytics::{
     Analytics, ExportCursor, ExportPage, Granularity, OptionPopularity, SalesReport, TimeRange, TopProduct, count,
     currency, export_next, flash_sale, is_flash_sale, series,

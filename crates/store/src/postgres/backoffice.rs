@@ -2,7 +2,9 @@
 //! the staff order search. The search's pattern and the stock arithmetic are SQLite's
 //! (`crate::backoffice`).
 
-use super::{PostgresStore, pg_error, rows};
+use super::error::pg_error;
+use super::rows;
+use super::store::PostgresStore;
 use crate::backoffice::{MAX_PAGE, adjusted_level, customer_pattern, unknown_product as not_found};
 use crate::clock::now_millis;
 use crate::shards;

@@ -2,7 +2,8 @@
 //! ticket keyed by product and customer and read by rank, and one row per room, saved only
 //! on its previous version so concurrent advances on several instances win or lose whole.
 
-use super::{PostgresStore, pg_error};
+use super::error::pg_error;
+use super::store::PostgresStore;
 use crate::StoreError;
 use crate::waiting_room::{LineEntry, WaitingRoom};
 use async_trait::async_trait;

@@ -4,7 +4,7 @@
 //! killed mid-delivery are due again, for any relay, once the lease runs out.
 
 use super::cached;
-use super::pg_error;
+use super::error::pg_error;
 use crate::{Claim, MailMessage, NewMail, OutboxCounts, OutboxEvent, OutboxState, Settlement, StoreError};
 use deadpool_postgres::GenericClient;
 use stampede_domain::Millis;

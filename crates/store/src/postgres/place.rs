@@ -19,7 +19,9 @@
 //! product and shard), so placing and cancelling cannot deadlock each other; a deadlock or
 //! serialization failure from anything else is retried like a short counter.
 
-use super::{PostgresStore, cached, pg_error, retryable, rows};
+use super::error::{pg_error, retryable};
+use super::store::PostgresStore;
+use super::{cached, rows};
 use crate::clock::now_millis;
 use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED, new_event_payload};
 use crate::shards;

@@ -2,7 +2,7 @@
 //! transaction alike.
 
 use super::cached;
-use super::pg_error;
+use super::error::pg_error;
 use crate::analytics::currency;
 use crate::{Order, OrderPage, ProductSales, ProductView, StoreError};
 use deadpool_postgres::GenericClient;

@@ -2,7 +2,7 @@
 //! instance and by `stampede migrate`; an advisory lock makes instances starting together
 //! apply each step once.
 
-use super::pg_error;
+use super::error::pg_error;
 use crate::StoreError;
 use tokio_postgres::Client;
 

@@ -2,7 +2,9 @@
 //! REPEATABLE READ transaction (one snapshot while instances keep selling); the import writes
 //! in one transaction, so a failure leaves the database as it was.
 
-use super::{accounts::user_row, connect_one, pg_error, rows, schema, snapshot};
+use super::error::pg_error;
+use super::store::{connect_one, snapshot};
+use super::{accounts::user_row, rows, schema};
 use crate::accounts::{USER_COLUMNS, to_user};
 use crate::shards;
 use crate::transfer::{

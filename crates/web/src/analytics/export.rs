@@ -32,7 +32,7 @@ pub async fn download(
         Ok(q) => q,
         Err(e) => return Problem::from(e).into_response(),
     };
-    let Some(analytics) = app.analytics.clone() else { return super::unavailable_problem().into_response() };
+    let Some(analytics) = app.analytics.clone() else { return unavailable_problem().into_response() };
     let range = match range::csv_range(query.from.as_deref(), query.to.as_deref()) {
         Ok(r) => r,
         Err(detail) => {
@@ -106,4 +106,14 @@ fn compact(ms: i64) -> String {
     let t = crate::timefmt::rfc3339(ms);
     let seconds = t.split('.').next().unwrap_or(&t).trim_end_matches('Z');
     format!("{}Z", seconds.replace(['-', ':'], ""))
+}
+
+/// The CSV's answer when the state has no analytics.
+fn unavailable_problem() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "analytics-unavailable",
+        "Analytics unavailable",
+        "this store does not provide sales analytics",
+    )
 }

@@ -10,9 +10,8 @@ mod format;
 mod page;
 mod range;
 
-use crate::{AppState, Problem};
+use crate::AppState;
 use axum::Router;
-use axum::http::StatusCode;
 use axum::routing::get;
 
 /// The analytics page, its stylesheet and the orders CSV. Needs `AppState::analytics`
@@ -22,14 +21,4 @@ pub fn analytics_routes() -> Router<AppState> {
         .route("/admin/analytics", get(page::show))
         .route("/admin/analytics.css", get(assets::serve))
         .route("/admin/orders.csv", get(export::download))
-}
-
-/// The CSV's answer when the state has no analytics.
-fn unavailable_problem() -> Problem {
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "analytics-unavailable",
-        "Analytics unavailable",
-        "this store does not provide sales analytics",
-    )
 }

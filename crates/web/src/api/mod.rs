@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod products;
 pub mod queue;
 pub mod refusals;
+pub mod rooms;
 
 use crate::AppState;
 use axum::Router;

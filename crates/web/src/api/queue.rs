@@ -4,6 +4,7 @@
 
 use super::order_body::CustomerBody;
 use super::refusals::{JsonBodyRefusals, RetryLaterRefusals};
+pub use super::rooms::Rooms;
 use crate::extract::{ApiJson, ApiPath};
 use crate::timefmt::rfc3339;
 use crate::{AppState, Problem};
@@ -15,18 +16,14 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use stampede_domain::{
-    Customer, Millis, OrderRequest, RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules,
+    Customer, Millis, OrderRequest, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules,
 };
-use stampede_store::{Held, LineEntry, Lines, ProductView};
-use std::collections::{HashMap, HashSet};
+use stampede_store::{Held, LineEntry, ProductView};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use utoipa::ToSchema;
 
-/// How long an instance uses a room's state before reading (and maybe advancing) it again.
-const TICK: Duration = Duration::from_secs(1);
 /// How long a browser waits before reconnecting a dropped stream (or, behind API Gateway,
 /// asking again).
 const RECONNECT: Duration = Duration::from_secs(3);
@@ -35,76 +32,6 @@ const STREAM_EVERY: Duration = Duration::from_secs(2);
 
 /// The header an order may carry its queue ticket in.
 pub const QUEUE_TICKET_HEADER: &str = "queue-ticket";
-
-/// Rooms as this instance last saw them: the line moves at most once a tick, so a crowd
-/// polling its places costs one read (and at most one advance) per product and tick. Joins,
-/// re-joins and places come from this instance's index of each line (`Lines`).
-#[derive(Default)]
-pub struct Rooms {
-    seen: Mutex<HashMap<String, (Instant, RoomState)>>,
-    /// Rooms one request is advancing now: the others answer from the state seen meanwhile,
-    /// a tick old at most, instead of all waiting for the same write and read.
-    advancing: Mutex<HashSet<String>>,
-    lines: Lines,
-}
-
-/// Marks a room as being advanced until dropped (also when the request is cancelled).
-struct Advancing<'a>(&'a Mutex<HashSet<String>>, String);
-
-impl Drop for Advancing<'_> {
-    fn drop(&mut self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.1);
-    }
-}
-
-impl Rooms {
-    /// Rooms whose joins wait for their write: for Lambda, where nothing runs between
-    /// invocations to write behind.
-    pub fn write_through() -> Rooms {
-        Rooms { lines: Lines::write_through(), ..Rooms::default() }
-    }
-
-    /// Waits for this instance's joins to be written (at shutdown, so none wait to be re-recorded).
-    pub async fn flush(&self) -> Result<(), stampede_store::StoreError> {
-        self.lines.flush().await
-    }
-
-    /// The room of `view`'s product, advanced first when a tick has passed (or `fresh`).
-    async fn current(
-        &self,
-        app: &AppState,
-        view: &ProductView,
-        rules: &WaitingRoomRules,
-        now: Millis,
-        fresh: bool,
-    ) -> Result<RoomState, Problem> {
-        let id = &view.product.id;
-        let _advancing = if fresh {
-            None
-        } else {
-            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            let mut advancing = self.advancing.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, state)) = seen.get(id)
-                && (at.elapsed() < TICK || advancing.contains(id))
-            {
-                return Ok(state.clone());
-            }
-            advancing.insert(id.clone());
-            Some(Advancing(&self.advancing, id.clone()))
-        };
-        let opens = view.product.sale.starts_at;
-        // The store's line decides who is next: first write the joins this instance holds.
-        self.lines.flush().await?;
-        let room = app.store.advance_room(id, rules, opens, now, view.stock).await?;
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        // A newer state from a concurrent request wins: watermarks only move forward.
-        let keep = seen.get(id).is_some_and(|(_, s)| s.version > room.state.version);
-        if !keep {
-            seen.insert(id.clone(), (Instant::now(), room.state.clone()));
-        }
-        Ok(room.state)
-    }
-}
 
 /// Body of `POST /api/products/{id}/queue`: who is joining, in the same forms as an order.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -179,7 +106,7 @@ async fn standing(
     held: &Held,
     now: Millis,
 ) -> Result<QueueTicketDto, Problem> {
-    let room = app.rooms.current(app, view, rules, now, false).await?;
+    let room = app.rooms.current(&app.store, view, rules, now, false).await?;
     let state = room.ticket_state(rules, held.rank, now, view.stock);
     let id = &view.product.id;
     let lines = &app.rooms.lines;
@@ -454,10 +381,10 @@ pub(crate) async fn check_admission(
         // Judged by the ticket the store holds for the customer: one place per customer,
         // however many tickets they were handed.
         let held = app.rooms.lines.confirm(&app.store, line_entry(&sealed)).await?;
-        let mut room = app.rooms.current(app, &view, &rules, now, false).await?;
+        let mut room = app.rooms.current(&app.store, &view, &rules, now, false).await?;
         if room.ticket_state(&rules, held.rank, now, view.stock) == TicketState::Waiting {
             // The cached room may be a tick behind: look again before refusing.
-            room = app.rooms.current(app, &view, &rules, now, true).await?;
+            room = app.rooms.current(&app.store, &view, &rules, now, true).await?;
         }
         match room.ticket_state(&rules, held.rank, now, view.stock) {
             TicketState::Admitted { .. } | TicketState::SoldOut => {}

@@ -10,7 +10,8 @@
 
 use super::cookies::{CookiePolicy, new_token};
 use super::visitor::{self, CSRF_COOKIE, CSRF_FIELD, Visitor};
-use crate::{AppState, MAX_BODY_BYTES};
+use crate::AppState;
+use crate::body_limit::MAX_BODY_BYTES;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};

@@ -29,29 +29,3 @@ pub fn routes(origins: &AllowedOrigins) -> Router<AppState> {
     }
     flash_sale.route(wan_pizza::ORDER_PATH, post(wan_pizza::order))
 }
-
-/// Minor units to the major-unit JSON number the original projects used: 1100 cents is `11`,
-/// 1450 is `14.5`. Only here, at the edge: inside, money stays integer minor units.
-pub fn major_units(minor: i64) -> serde_json::Number {
-    if minor % 100 == 0 {
-        serde_json::Number::from(minor / 100)
-    } else {
-        // Exact to the cent: an i64 of cents well within f64's 53 bits prints back as written.
-        serde_json::Number::from_f64(minor as f64 / 100.0).unwrap_or_else(|| serde_json::Number::from(minor / 100))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::major_units;
-
-    #[test]
-    fn cents_become_major_unit_numbers() {
-        assert_eq!(major_units(1100).to_string(), "11");
-        assert_eq!(major_units(1450).to_string(), "14.5");
-        assert_eq!(major_units(1299).to_string(), "12.99");
-        assert_eq!(major_units(5).to_string(), "0.05");
-        assert_eq!(major_units(0).to_string(), "0");
-        assert_eq!(major_units(-250).to_string(), "-2.5");
-    }
-}

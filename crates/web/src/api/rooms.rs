@@ -1,0 +1,82 @@
+//! Waiting rooms as this instance last saw them (`AppState::rooms`): kept apart from the
+//! handlers in `queue.rs` so the app state can hold them without importing the handlers.
+
+use crate::Problem;
+use stampede_domain::{Millis, RoomState, WaitingRoomRules};
+use stampede_store::{Lines, ProductView, Store};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long an instance uses a room's state before reading (and maybe advancing) it again.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Rooms as this instance last saw them: the line moves at most once a tick, so a crowd
+/// polling its places costs one read (and at most one advance) per product and tick. Joins,
+/// re-joins and places come from this instance's index of each line (`Lines`).
+#[derive(Default)]
+pub struct Rooms {
+    seen: Mutex<HashMap<String, (Instant, RoomState)>>,
+    /// Rooms one request is advancing now: the others answer from the state seen meanwhile,
+    /// a tick old at most, instead of all waiting for the same write and read.
+    advancing: Mutex<HashSet<String>>,
+    pub(super) lines: Lines,
+}
+
+/// Marks a room as being advanced until dropped (also when the request is cancelled).
+struct Advancing<'a>(&'a Mutex<HashSet<String>>, String);
+
+impl Drop for Advancing<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.1);
+    }
+}
+
+impl Rooms {
+    /// Rooms whose joins wait for their write: for Lambda, where nothing runs between
+    /// invocations to write behind.
+    pub fn write_through() -> Rooms {
+        Rooms { lines: Lines::write_through(), ..Rooms::default() }
+    }
+
+    /// Waits for this instance's joins to be written (at shutdown, so none wait to be re-recorded).
+    pub async fn flush(&self) -> Result<(), stampede_store::StoreError> {
+        self.lines.flush().await
+    }
+
+    /// The room of `view`'s product, advanced first when a tick has passed (or `fresh`).
+    pub(super) async fn current(
+        &self,
+        store: &Arc<dyn Store>,
+        view: &ProductView,
+        rules: &WaitingRoomRules,
+        now: Millis,
+        fresh: bool,
+    ) -> Result<RoomState, Problem> {
+        let id = &view.product.id;
+        let _advancing = if fresh {
+            None
+        } else {
+            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let mut advancing = self.advancing.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, state)) = seen.get(id)
+                && (at.elapsed() < TICK || advancing.contains(id))
+            {
+                return Ok(state.clone());
+            }
+            advancing.insert(id.clone());
+            Some(Advancing(&self.advancing, id.clone()))
+        };
+        let opens = view.product.sale.starts_at;
+        // The store's line decides who is next: first write the joins this instance holds.
+        self.lines.flush().await?;
+        let room = store.advance_room(id, rules, opens, now, view.stock).await?;
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // A newer state from a concurrent request wins: watermarks only move forward.
+        let keep = seen.get(id).is_some_and(|(_, s)| s.version > room.state.version);
+        if !keep {
+            seen.insert(id.clone(), (Instant::now(), room.state.clone()));
+        }
+        Ok(room.state)
+    }
+}
