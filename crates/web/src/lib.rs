@@ -15,6 +15,7 @@ mod dev_mailbox;
 mod extract;
 mod problem;
 pub mod rate_limit;
+mod respond;
 pub mod shop;
 pub mod shop_time;
 mod storefront;

@@ -157,7 +157,7 @@ async fn write_all(
         .await
         .map_err(pg_error)?;
     for o in &shop.orders {
-        let ord = o.order();
+        let ord = &o.order;
         let c = &ord.customer;
         let fulfilment = ord.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
         tx.execute(

@@ -197,7 +197,7 @@ pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Re
 }
 
 fn insert_order(tx: &Connection, o: &OrderRecord) -> Result<(), StoreError> {
-    let order = o.order();
+    let order = &o.order;
     let c = &order.customer;
     tx.prepare_cached(
         "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,

@@ -175,6 +175,11 @@ impl TestApp {
 }
 
 /// A one-item order in the full form.
+/// Sends `req` and reads the answer's body as JSON, whatever its status.
+pub async fn send_json(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 pub fn order_body(email: &str, product: &str, quantity: i64) -> Value {
     json!({"customer": {"email": email, "name": "Test"}, "items": [{"productId": product, "quantity": quantity}]})
 }
