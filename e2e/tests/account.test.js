@@ -2,21 +2,10 @@
 // order while signed in, find the order on the account page, sign out. Screenshots of the
 // account pages at phone and desktop width go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { WIDTHS, mailedLink, openPage, shot, startBrowser, startShop } from './harness.js';
+import { describe, test } from 'node:test';
+import { WIDTHS, chrome, mailedLink, openPage, shop, shot, useShopAndBrowser } from './harness.js';
 
-let shop;
-let chrome;
-
-before(async () => {
-  shop = await startShop();
-  chrome = await startBrowser();
-});
-
-after(async () => {
-  await chrome?.close();
-  if (shop) assert.equal(await shop.stop(), 0, 'the server shuts down cleanly with SIGTERM');
-});
+useShopAndBrowser();
 
 for (const [device, width] of Object.entries(WIDTHS)) {
   describe(`customer account on a ${device} (${width} px)`, () => {

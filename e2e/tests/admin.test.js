@@ -5,23 +5,16 @@
 // cancelling with a confirmation (script or page), and kitchen staff seeing orders only. Screenshots of
 // every dashboard page at phone and desktop width go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { STAFF_PASSWORD as PASSWORD, WIDTHS, openPage, shot, signIn, startBrowser, startShop } from './harness.js';
+import { describe, test } from 'node:test';
+import { STAFF_PASSWORD as PASSWORD, WIDTHS, chrome, openPage, shop, shot, signIn, useShopAndBrowser } from './harness.js';
 
-let shop;
-let chrome;
-
-before(async () => {
-  // Many staff sign-ins from one address in a minute: more than the default limit allows.
-  shop = await startShop({ args: ['--login-attempts-per-minute', '0'] });
-  chrome = await startBrowser();
-  shop.createUser('boss@example.com', 'admin', PASSWORD);
-  shop.createUser('cook@example.com', 'kitchen', PASSWORD);
-});
-
-after(async () => {
-  await chrome?.close();
-  if (shop) assert.equal(await shop.stop(), 0, 'the server shuts down cleanly with SIGTERM');
+// Many staff sign-ins from one address in a minute: more than the default limit allows.
+useShopAndBrowser({
+  args: ['--login-attempts-per-minute', '0'],
+  setup: (shop) => {
+    shop.createUser('boss@example.com', 'admin', PASSWORD);
+    shop.createUser('cook@example.com', 'kitchen', PASSWORD);
+  },
 });
 
 const pickup = (email, productId, quantity = 1) => ({

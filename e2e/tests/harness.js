@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -77,6 +78,27 @@ export async function startBrowser() {
     '--disable-component-update', '--disable-sync'];
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args });
   return { browser, close: () => browser.close() };
+}
+
+/** The shop and the browser of the test file that calls `useShopAndBrowser`: live bindings,
+ * set once its `before` hook has run. Node's test runner runs each file in a process of its
+ * own, so each file gets its own pair. */
+export let shop;
+export let chrome;
+
+/** Starts a shop (`args`: extra `serve` flags) and a browser before the file's tests, then
+ * runs `setup(shop)` (in the same hook, so it sees the shop); closes the browser and stops
+ * the shop after the tests, checking that the server shuts down cleanly with SIGTERM. */
+export function useShopAndBrowser({ args = [], setup = () => {} } = {}) {
+  before(async () => {
+    shop = await startShop({ args });
+    chrome = await startBrowser();
+    await setup(shop);
+  });
+  after(async () => {
+    await chrome?.close();
+    if (shop) assert.equal(await shop.stop(), 0, 'the server shuts down cleanly with SIGTERM');
+  });
 }
 
 /**

@@ -3,22 +3,15 @@
 // rows, per-customer limits told before checkout, and staff accounts deactivated,
 // reactivated and given a temporary password. Screenshots at phone and desktop width go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { STAFF_PASSWORD as PASSWORD, WIDTHS, openPage, shot, signIn, startBrowser, startShop } from './harness.js';
+import { describe, test } from 'node:test';
+import { STAFF_PASSWORD as PASSWORD, WIDTHS, chrome, openPage, shop, shot, signIn, useShopAndBrowser } from './harness.js';
 
-let shop;
-let chrome;
-
-before(async () => {
-  // Open all day, every day: the test has slots whenever it runs.
-  shop = await startShop({ args: ['--login-attempts-per-minute', '0', '--opening-hours', 'daily 00:00-24:00'] });
-  chrome = await startBrowser();
-  shop.createUser('boss@example.com', 'admin', PASSWORD);
-});
-
-after(async () => {
-  await chrome?.close();
-  if (shop) assert.equal(await shop.stop(), 0, 'the server shuts down cleanly with SIGTERM');
+// Open all day, every day: the test has slots whenever it runs.
+useShopAndBrowser({
+  args: ['--login-attempts-per-minute', '0', '--opening-hours', 'daily 00:00-24:00'],
+  setup: (shop) => {
+    shop.createUser('boss@example.com', 'admin', PASSWORD);
+  },
 });
 
 function noSideways(page) {

@@ -3,21 +3,10 @@
 // The tests wait for states (never for durations): a sale that opens a few seconds after the
 // page loads must turn its button live without the visitor touching anything.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
+import { describe, test } from 'node:test';
+import { WIDTHS, chrome, openPage, shop, shot, useShopAndBrowser } from './harness.js';
 
-let shop;
-let chrome;
-
-before(async () => {
-  shop = await startShop();
-  chrome = await startBrowser();
-});
-
-after(async () => {
-  await chrome?.close();
-  if (shop) assert.equal(await shop.stop(), 0);
-});
+useShopAndBrowser();
 
 // Long enough for the page to load before the change, on a busy machine.
 const LEAD_MS = 8000;

@@ -3,21 +3,10 @@
 // selling out live, a network failure at checkout, and the whole flow without JavaScript.
 // Every page is screenshotted at phone and desktop width into artifacts/screenshots/.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { WIDTHS, mailedLink, openPage, shot, startBrowser, startShop } from './harness.js';
+import { describe, test } from 'node:test';
+import { WIDTHS, chrome, mailedLink, openPage, shop, shot, useShopAndBrowser } from './harness.js';
 
-let shop;
-let chrome;
-
-before(async () => {
-  shop = await startShop();
-  chrome = await startBrowser();
-});
-
-after(async () => {
-  await chrome?.close();
-  if (shop) assert.equal(await shop.stop(), 0, 'the server shuts down cleanly with SIGTERM');
-});
+useShopAndBrowser();
 
 const topping = (page, name) => page.locator('label.choice', { hasText: name }).locator('input');
 const badge = (page, id) => page.locator(`.card [data-stock-for="${id}"]`).first();

@@ -3,22 +3,15 @@
 // a page read without JavaScript names the shop's zone. A time the clocks skip is refused
 // next to its field.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
+import { describe, test } from 'node:test';
+import { WIDTHS, chrome, openPage, shop, shot, useShopAndBrowser } from './harness.js';
 
 const PASSWORD = 'e2e zone passphrase';
-let shop;
-let chrome;
-
-before(async () => {
-  shop = await startShop({ args: ['--shop-timezone', 'Europe/Berlin'] });
-  chrome = await startBrowser();
-  shop.createUser('owner@example.com', 'admin', PASSWORD);
-});
-
-after(async () => {
-  await chrome?.close();
-  if (shop) assert.equal(await shop.stop(), 0);
+useShopAndBrowser({
+  args: ['--shop-timezone', 'Europe/Berlin'],
+  setup: (shop) => {
+    shop.createUser('owner@example.com', 'admin', PASSWORD);
+  },
 });
 
 // Far enough ahead to stay in the future; a winter date, so Berlin is on CET (UTC+1).

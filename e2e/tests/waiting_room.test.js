@@ -4,21 +4,10 @@
 // the later one is told the product sold out. Then the no-JavaScript fallback: the page
 // reloads itself and shows the change. Tests wait for states, never for durations.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { WIDTHS, openPage, shot, startBrowser, startShop } from './harness.js';
+import { test } from 'node:test';
+import { WIDTHS, chrome, openPage, shop, shot, useShopAndBrowser } from './harness.js';
 
-let shop;
-let chrome;
-
-before(async () => {
-  shop = await startShop();
-  chrome = await startBrowser();
-});
-
-after(async () => {
-  await chrome?.close();
-  if (shop) assert.equal(await shop.stop(), 0);
-});
+useShopAndBrowser();
 
 // An admission lasts at least a minute: the lapse the first test waits for.
 const LAPSE_MS = 60000 + 30000;

@@ -82,6 +82,24 @@ pub struct OptionGroup {
 }
 
 impl OptionGroup {
+    /// A required single choice out of `choices`: `default` when the customer leaves it out.
+    pub fn one_of(id: &str, name: &str, default: &str, choices: Vec<OptionChoice>) -> OptionGroup {
+        let default_choice = Some(default.into());
+        OptionGroup { id: id.into(), name: name.into(), min_choices: 1, max_choices: 1, default_choice, choices }
+    }
+
+    /// Up to `max` extras out of `choices`, none required.
+    pub fn up_to(id: &str, name: &str, max: u32, choices: Vec<OptionChoice>) -> OptionGroup {
+        OptionGroup {
+            id: id.into(),
+            name: name.into(),
+            min_choices: 0,
+            max_choices: max,
+            default_choice: None,
+            choices,
+        }
+    }
+
     /// The choice with this id.
     pub fn choice(&self, id: &str) -> Option<&OptionChoice> {
         self.choices.iter().find(|c| c.id == id)

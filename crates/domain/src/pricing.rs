@@ -98,22 +98,18 @@ mod tests {
         let choice = |id: &str, delta| OptionChoice { id: id.into(), name: id.to_uppercase(), price_delta: delta };
         Product {
             option_groups: vec![
-                OptionGroup {
-                    id: "size".into(),
-                    name: "Size".into(),
-                    min_choices: 1,
-                    max_choices: 1,
-                    default_choice: Some("medium".into()),
-                    choices: vec![choice("small", -200), choice("medium", 0), choice("large", 300)],
-                },
-                OptionGroup {
-                    id: "toppings".into(),
-                    name: "Toppings".into(),
-                    min_choices: 0,
-                    max_choices: 3,
-                    default_choice: None,
-                    choices: vec![choice("olives", 100), choice("basil", 50), choice("ham", 150), choice("chili", 25)],
-                },
+                OptionGroup::one_of(
+                    "size",
+                    "Size",
+                    "medium",
+                    vec![choice("small", -200), choice("medium", 0), choice("large", 300)],
+                ),
+                OptionGroup::up_to(
+                    "toppings",
+                    "Toppings",
+                    3,
+                    vec![choice("olives", 100), choice("basil", 50), choice("ham", 150), choice("chili", 25)],
+                ),
             ],
             ..Product::new("margherita", "Margherita", "pizza", Money::new(900, Currency::USD))
         }

@@ -561,19 +561,19 @@ struct Answer {
     kind: Option<String>,
 }
 
+/// One order a buyer sends: to the instance at `base`, under `key`.
+struct Ask<'a> {
+    base: &'a str,
+    customer: &'a str,
+    key: &'a str,
+    quantity: u32,
+}
+
 /// Sends one order; when the shop answers 503, waits `Retry-After` and tries again with the
 /// same key, as a well-behaved client of the waiting room would.
-async fn order(
-    s: &Shared,
-    base: &str,
-    customer: &str,
-    key: &str,
-    quantity: u32,
-    start: Instant,
-    buyer: &mut Buyer,
-) -> Option<(String, bool)> {
+async fn order(s: &Shared, ask: Ask<'_>, start: Instant, buyer: &mut Buyer) -> Option<(String, bool)> {
     for _ in 0..BUSY_ATTEMPTS {
-        match attempt(s, base, customer, key, quantity, start, buyer).await {
+        match attempt(s, &ask, start, buyer).await {
             Err(retry_after) => tokio::time::sleep(retry_after).await,
             Ok(placed) => return placed,
         }
@@ -585,10 +585,7 @@ async fn order(
 /// Sends one order and classifies the answer; `Err` carries the wait a 503 asked for.
 async fn attempt(
     s: &Shared,
-    base: &str,
-    customer: &str,
-    key: &str,
-    quantity: u32,
+    &Ask { base, customer, key, quantity }: &Ask<'_>,
     start: Instant,
     buyer: &mut Buyer,
 ) -> Result<Option<(String, bool)>, Duration> {
@@ -647,13 +644,14 @@ async fn buy(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
     let mut buyer = Buyer::default();
     let customer = format!("buyer-{}-{i}", s.run);
     let key = format!("lt-{}-{i}", s.run);
-    let first = order(&s, s.base(i), &customer, &key, s.quantity, start, &mut buyer).await;
+    let ask = |base, key, quantity| Ask { base, customer: &customer, key, quantity };
+    let first = order(&s, ask(s.base(i), &key, s.quantity), start, &mut buyer).await;
     if let Some((id, _)) = &first {
         buyer.order = Some((id.clone(), s.quantity));
     }
     let bucket = (i % 100) as u32;
     if bucket < s.retry_percent {
-        let again = order(&s, s.base(i + 1), &customer, &key, s.quantity, start, &mut buyer).await;
+        let again = order(&s, ask(s.base(i + 1), &key, s.quantity), start, &mut buyer).await;
         if let (Some((first_id, _)), Some((again_id, replayed))) = (&first, &again) {
             buyer.replay_mismatch = first_id != again_id || !replayed;
         } else if first.is_some() != again.is_some() {
@@ -662,7 +660,7 @@ async fn buy(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
     }
     if bucket >= 100 - s.greedy_percent && first.is_some() {
         // Holding `quantity` already, another `limit` units always exceeds the limit.
-        let greedy = order(&s, s.base(i + 1), &customer, &format!("{key}-greedy"), s.limit, start, &mut buyer).await;
+        let greedy = order(&s, ask(s.base(i + 1), &format!("{key}-greedy"), s.limit), start, &mut buyer).await;
         buyer.limit_breached = greedy.is_some();
     }
     buyer
@@ -672,7 +670,8 @@ async fn buy(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
 pub(super) async fn buy_once(s: Arc<Shared>, i: usize, start: Instant) -> Buyer {
     let mut buyer = Buyer::default();
     let (customer, key) = (format!("buyer-{}-{i}", s.run), format!("lt-{}-{i}", s.run));
-    let placed = order(&s, s.base(i), &customer, &key, s.quantity, start, &mut buyer).await;
+    let ask = Ask { base: s.base(i), customer: &customer, key: &key, quantity: s.quantity };
+    let placed = order(&s, ask, start, &mut buyer).await;
     buyer.order = placed.map(|(id, _)| (id, s.quantity));
     buyer
 }

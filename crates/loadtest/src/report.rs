@@ -5,6 +5,25 @@ use super::figures::{BUSY_ATTEMPTS, RunFigures, Series, ServerCpuPerRequest};
 use super::stats::{Latency, median};
 use std::fmt::Write;
 
+/// The flags of the sale a report's command repeats, `--runs` to `--concurrency`
+/// (`--quantity` where `with_quantity`).
+pub(super) fn sale_flags(a: &FlashSaleArgs, with_quantity: bool) -> String {
+    let quantity = if with_quantity { format!(" --quantity {}", a.quantity) } else { String::new() };
+    format!(
+        "--runs {} --stock {} --buyers {}{quantity} --per-customer-limit {} --retry-percent {} --greedy-percent {} \
+         --sold-out-requests {} --baseline-requests {} --concurrency {}",
+        a.runs,
+        a.stock,
+        a.buyers,
+        a.per_customer_limit,
+        a.retry_percent,
+        a.greedy_percent,
+        a.sold_out_requests,
+        a.baseline_requests,
+        a.concurrency,
+    )
+}
+
 /// Picks one latency summary out of a run.
 type LatencyOf = fn(&RunFigures) -> &Latency;
 
@@ -175,20 +194,10 @@ fn provenance(s: &mut String, a: &FlashSaleArgs, runs: &[RunFigures]) {
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
         s,
-        "Produced by `stampede loadtest flash-sale --runs {} --stock {} --buyers {} --quantity {} --per-customer-limit {} \
-         --retry-percent {} --greedy-percent {} --sold-out-requests {} --baseline-requests {} --concurrency {}{}{}{} --report BENCHMARKS.md` \
+        "Produced by `stampede loadtest flash-sale {}{}{}{} --report BENCHMARKS.md` \
          (`cargo run --release -- loadtest flash-sale ...`), which starts a fresh `stampede serve` on loopback with an empty \
          temporary database unless `--target` is given. Load generator and server share the machine.\n",
-        a.runs,
-        a.stock,
-        a.buyers,
-        a.quantity,
-        a.per_customer_limit,
-        a.retry_percent,
-        a.greedy_percent,
-        a.sold_out_requests,
-        a.baseline_requests,
-        a.concurrency,
+        sale_flags(a, true),
         if a.no_notifications { " --no-notifications" } else { "" },
         if a.compare_notifications_off { " --compare-notifications-off" } else { "" },
         if a.compare_per_order_commit { " --compare-per-order-commit" } else { "" },

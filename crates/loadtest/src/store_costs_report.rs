@@ -37,22 +37,13 @@ fn write_intro(s: &mut String, a: &FlashSaleArgs, all_pass: bool) {
     let _ = writeln!(
         s,
         "Produced by `stampede loadtest flash-sale --dynamodb-endpoint <moto> --instances {} --stock-shards {shards} \
-         --runs {} --stock {} --buyers {} --per-customer-limit {} --retry-percent {} --greedy-percent {} \
-         --sold-out-requests {} --baseline-requests {} --concurrency {} --report BENCHMARKS.md` (a build with `--features aws`; moto from \
+         {} --report BENCHMARKS.md` (a build with `--features aws`; moto from \
          `scripts/moto_serial.py` or `moto_server`), which {spread} and reads the servers' \
          `stampede_store_service_calls` metric around each phase, summed over instances. moto is slow and reports \
          no consumed capacity, so this counts requests, not speed; units are 0 here and the server's figures on \
          AWS. Invariants: {}.\n",
         a.instances,
-        a.runs,
-        a.stock,
-        a.buyers,
-        a.per_customer_limit,
-        a.retry_percent,
-        a.greedy_percent,
-        a.sold_out_requests,
-        a.baseline_requests,
-        a.concurrency,
+        super::report::sale_flags(a, false),
         if all_pass { "PASS (no oversell, every acknowledged order kept, every event delivered once)" } else { "FAIL" },
     );
 }

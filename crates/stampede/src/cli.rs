@@ -323,6 +323,14 @@ pub struct NotifyArgs {
     pub notify_retention_days: u32,
 }
 
+impl NotifyArgs {
+    /// How long delivered events and dev-mailbox messages are kept; `None` keeps them.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        let days = self.notify_retention_days;
+        (days > 0).then(|| std::time::Duration::from_secs(u64::from(days) * 86_400))
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

@@ -84,16 +84,22 @@ struct LocalParts {
     analytics: Option<Arc<dyn Analytics>>,
 }
 
+#[cfg(any(feature = "aws", feature = "postgres"))]
+impl LocalParts {
+    /// All three parts from one shared store (DynamoDB, PostgreSQL): an edit or a session
+    /// begun on one instance reaches every instance.
+    fn shared<S: Accounts + Backoffice + Analytics + 'static>(store: &Arc<S>) -> LocalParts {
+        LocalParts { accounts: Some(store.clone()), backoffice: Some(store.clone()), analytics: Some(store.clone()) }
+    }
+}
+
 async fn run_sqlite(args: ServeArgs) -> anyhow::Result<()> {
     // One process per data directory: a second server or a restore fails fast instead of
     // two writers sharing the database.
     let _lock = DataDirLock::acquire(&args.data_dir)?;
     let store = Arc::new(open_store(&args)?);
-    if args.notify.notify_retention_days > 0 {
-        tokio::spawn(prune_history(
-            store.clone(),
-            Duration::from_secs(u64::from(args.notify.notify_retention_days) * 86_400),
-        ));
+    if let Some(keep) = args.notify.retention() {
+        tokio::spawn(prune_history(store.clone(), keep));
     }
     let parts = LocalParts {
         accounts: Some(Arc::new(SqliteAccounts::open(&args.data_dir.join("stampede.db"))?)),
@@ -110,8 +116,7 @@ async fn run_dynamodb(args: ServeArgs) -> anyhow::Result<()> {
     use stampede_store::{DynamoConfig, DynamoStore};
     let table = args.store.dynamodb_table.clone().context("--store dynamodb needs --dynamodb-table")?;
     let client = DynamoStore::client_or_local(args.notify.aws_endpoint_url.as_deref()).await;
-    let days = args.notify.notify_retention_days;
-    let retention = (days > 0).then(|| Duration::from_secs(u64::from(days) * 86_400));
+    let retention = args.notify.retention();
     let store = Arc::new(DynamoStore::new(client, DynamoConfig { retention, ..DynamoConfig::new(&table) }));
     store.ping().await.with_context(|| format!("reaching the DynamoDB table {table}"))?;
     crate::transfer::refuse_unfinished_import(&store, &table).await?;
@@ -119,8 +124,7 @@ async fn run_dynamodb(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%table, "serving the DynamoDB table");
     // Accounts, sessions, the back office and analytics live in the same table, so a session
     // begun on one instance is good on all of them and an edit reaches every instance.
-    let parts =
-        LocalParts { accounts: Some(store.clone()), backoffice: Some(store.clone()), analytics: Some(store.clone()) };
+    let parts = LocalParts::shared(&store);
     serve_shared(args, store, parts, "DynamoDB").await
 }
 
@@ -145,14 +149,12 @@ async fn run_postgres(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = Arc::new(PostgresStore::connect(config).await.context("opening the PostgreSQL store")?);
     store.follow_other_instances(Duration::from_secs(1));
-    if args.notify.notify_retention_days > 0 {
-        let keep = Duration::from_secs(u64::from(args.notify.notify_retention_days) * 86_400);
+    if let Some(keep) = args.notify.retention() {
         tokio::spawn(prune_history(store.clone(), keep));
     }
     // Accounts, sessions, the back office and analytics live in the same database, so a
     // session begun on one instance is good on all of them.
-    let parts =
-        LocalParts { accounts: Some(store.clone()), backoffice: Some(store.clone()), analytics: Some(store.clone()) };
+    let parts = LocalParts::shared(&store);
     serve_shared(args, store, parts, "PostgreSQL").await
 }
 

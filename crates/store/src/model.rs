@@ -1,5 +1,6 @@
 //! What the store takes and gives back.
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use stampede_domain::{
     Customer, Fulfilment, Millis, Money, OrderLine, OrderRequest, OrderStatus, Phone, PricedOrder, Product,
@@ -12,8 +13,8 @@ pub struct ProductView {
     pub stock: u32,
 }
 
-/// An accepted order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An accepted order. Serde: an export's order record carries these fields (transfer.rs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     /// UUIDv7: unique and sortable by creation time.
     pub id: String,

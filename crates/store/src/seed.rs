@@ -13,37 +13,31 @@ fn choice(id: &str, name: &str, price_delta: i64) -> OptionChoice {
 
 fn pizza_options() -> Vec<OptionGroup> {
     vec![
-        OptionGroup {
-            id: "size".into(),
-            name: "Size".into(),
-            min_choices: 1,
-            max_choices: 1,
-            default_choice: Some("medium".into()),
-            choices: vec![
+        OptionGroup::one_of(
+            "size",
+            "Size",
+            "medium",
+            vec![
                 choice("small", "Small 25 cm", -300),
                 choice("medium", "Medium 30 cm", 0),
                 choice("large", "Large 35 cm", 400),
             ],
-        },
-        OptionGroup {
-            id: "crust".into(),
-            name: "Crust".into(),
-            min_choices: 1,
-            max_choices: 1,
-            default_choice: Some("classic".into()),
-            choices: vec![
+        ),
+        OptionGroup::one_of(
+            "crust",
+            "Crust",
+            "classic",
+            vec![
                 choice("classic", "Classic", 0),
                 choice("thin", "Thin & crispy", 0),
                 choice("stuffed", "Cheese-stuffed", 250),
             ],
-        },
-        OptionGroup {
-            id: "toppings".into(),
-            name: "Extra toppings".into(),
-            min_choices: 0,
-            max_choices: 5,
-            default_choice: None,
-            choices: vec![
+        ),
+        OptionGroup::up_to(
+            "toppings",
+            "Extra toppings",
+            5,
+            vec![
                 choice("extra-cheese", "Extra mozzarella", 150),
                 choice("mushrooms", "Mushrooms", 100),
                 choice("olives", "Black olives", 100),
@@ -53,7 +47,7 @@ fn pizza_options() -> Vec<OptionGroup> {
                 choice("pineapple", "Pineapple", 100),
                 choice("basil", "Fresh basil", 50),
             ],
-        },
+        ),
     ]
 }
 

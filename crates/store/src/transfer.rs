@@ -5,7 +5,7 @@
 use crate::accounts::{Role, User};
 use crate::{IdempotencyKey, Order, OutboxEvent, StoreError};
 use serde::{Deserialize, Serialize};
-use stampede_domain::{Customer, Fulfilment, Millis, Money, OrderLine, OrderStatus, Phone, Product};
+use stampede_domain::{Millis, Product};
 use std::collections::{BTreeMap, HashSet};
 
 /// The header's `format`.
@@ -55,16 +55,9 @@ pub struct ProductRecord {
 /// the move still gets this order back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRecord {
-    pub id: String,
-    pub customer: Customer,
-    pub lines: Vec<OrderLine>,
-    pub total: Money,
-    pub status: OrderStatus,
-    pub fulfilment: Option<Fulfilment>,
-    pub phone: Option<String>,
-    pub slot: Option<Millis>,
-    pub created_at: Millis,
-    pub updated_at: Millis,
+    /// The order's fields, at the record's top level.
+    #[serde(flatten)]
+    pub order: Order,
     pub idempotency_key: Option<String>,
     pub request_fingerprint: Option<String>,
 }
@@ -72,36 +65,7 @@ pub struct OrderRecord {
 impl OrderRecord {
     pub fn new(order: Order, key: Option<IdempotencyKey>) -> OrderRecord {
         let (idempotency_key, request_fingerprint) = key.map(|k| (k.key, k.fingerprint)).unzip();
-        OrderRecord {
-            id: order.id,
-            customer: order.customer,
-            lines: order.lines,
-            total: order.total,
-            status: order.status,
-            fulfilment: order.fulfilment,
-            phone: order.phone.map(|p| p.as_str().to_owned()),
-            slot: order.slot,
-            created_at: order.created_at,
-            updated_at: order.updated_at,
-            idempotency_key,
-            request_fingerprint,
-        }
-    }
-
-    /// The order as the stores write it.
-    pub fn order(&self) -> Order {
-        Order {
-            id: self.id.clone(),
-            customer: self.customer.clone(),
-            lines: self.lines.clone(),
-            total: self.total,
-            status: self.status,
-            fulfilment: self.fulfilment.clone(),
-            phone: self.phone.clone().map(Phone::stored),
-            slot: self.slot,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
+        OrderRecord { order, idempotency_key, request_fingerprint }
     }
 }
 
@@ -319,7 +283,7 @@ impl Shop {
             }
             Record::Order(o) => {
                 check_order(&o)?;
-                unique(&mut self.order_ids, &o.id, "order id")?;
+                unique(&mut self.order_ids, &o.order.id, "order id")?;
                 if let Some(key) = &o.idempotency_key {
                     unique(&mut self.idempotency_keys, key, "idempotency key")?;
                 }
@@ -375,6 +339,7 @@ fn unique(seen: &mut HashSet<String>, value: &str, what: &str) -> Result<(), Str
 
 /// What the stores' columns require of an order: lines, one currency, a total that adds up.
 fn check_order(o: &OrderRecord) -> Result<(), String> {
+    let o = &o.order;
     let bad = |why: &str| Err(format!("order `{}`: {why}", o.id));
     if o.lines.is_empty() {
         return bad("it has no lines");

@@ -16,6 +16,7 @@ mod dev_mailbox;
 mod extract;
 mod problem;
 pub mod rate_limit;
+mod respond;
 pub mod shop;
 pub mod shop_time;
 mod state;

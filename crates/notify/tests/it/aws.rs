@@ -10,43 +10,15 @@ use stampede_notify::channels::{SesChannel, SnsChannel};
 use stampede_notify::{Channel, Relay, RelayConfig};
 use stampede_store::{Outbox, OutboxState, PlaceOrder, SqliteConfig, SqliteStore, Store};
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// moto_server on a free port; killed when dropped.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The moto server the stampede crate's tests use (one request at a time, killed on drop).
+#[path = "../../../stampede/tests/it/common/moto.rs"]
+mod moto;
+use moto::Moto;
 
 impl Moto {
-    async fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server must be installed (scripts/test.sh runs pip install 'moto[server]')");
-        // Owned by the guard at once, so the process is reaped on every path, panics included.
-        let moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
-        for _ in 0..200 {
-            if reqwest::get(format!("{}/moto-api/data.json", moto.url)).await.is_ok() {
-                return moto;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("moto_server did not start on {}", moto.url);
-    }
-
     async fn sdk(&self) -> aws_config::SdkConfig {
         sdk_loader(Some(&self.url), Duration::from_secs(10))
             .region("us-east-1")
@@ -88,7 +60,7 @@ async fn wait_for(store: &SqliteStore, state: OutboxState) {
 
 #[tokio::test]
 async fn events_reach_an_sns_subscriber_and_receipts_go_out_through_ses() {
-    let moto = Moto::start().await;
+    let moto = Moto::start();
     let sdk = moto.sdk().await;
 
     // A real HTTP subscriber: moto posts each SNS notification to it.
@@ -147,7 +119,7 @@ async fn events_reach_an_sns_subscriber_and_receipts_go_out_through_ses() {
 
 #[tokio::test]
 async fn a_missing_topic_parks_the_event() {
-    let moto = Moto::start().await;
+    let moto = Moto::start();
     let sdk = moto.sdk().await;
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = shop(dir.path()).await;
@@ -179,7 +151,7 @@ async fn sqs(moto: &Moto, action: &str, body: Value) -> Value {
 
 #[tokio::test]
 async fn sqs_subscribers_get_the_json_event_under_a_subject_naming_the_order() {
-    let moto = Moto::start().await;
+    let moto = Moto::start();
     let sdk = moto.sdk().await;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let topic = sns.create_topic().name("orders").send().await.unwrap().topic_arn.unwrap();

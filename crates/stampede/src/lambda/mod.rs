@@ -93,8 +93,7 @@ impl LambdaArgs {
 /// The store the settings name.
 pub async fn open_store(args: &LambdaArgs) -> Arc<DynamoStore> {
     let client = DynamoStore::client_or_local(args.dynamodb_endpoint.as_deref()).await;
-    let days = args.notify.notify_retention_days;
-    let retention = (days > 0).then(|| std::time::Duration::from_secs(u64::from(days) * 86_400));
+    let retention = args.notify.retention();
     Arc::new(DynamoStore::new(client, DynamoConfig { retention, ..DynamoConfig::new(&args.table) }))
 }
 

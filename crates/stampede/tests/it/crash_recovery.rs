@@ -4,8 +4,7 @@
 
 use crate::common::eventually;
 use crate::common::process::Server;
-use crate::common::sale::{RunningSale, STOCK, TOKEN, Webhooks, admin_json, body, sales};
-use serde_json::Value;
+use crate::common::sale::{RunningSale, STOCK, TOKEN, Webhooks, admin_json, assert_replayed, sales};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_mid_sale_loses_no_acknowledged_order() {
@@ -28,16 +27,7 @@ async fn a_crash_mid_sale_loses_no_acknowledged_order() {
     // Orders committed just before the crash may not have been acknowledged; none can be missing.
     assert!(orders >= acked.len() as u64);
     for (buyer, id) in acked.iter().take(50) {
-        let resp = client
-            .post(server.url("/api/orders"))
-            .header("Idempotency-Key", format!("key-{buyer}"))
-            .json(&body(*buyer))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 201);
-        assert_eq!(resp.headers()["idempotent-replayed"], "true");
-        assert_eq!(resp.json::<Value>().await.unwrap()["id"], id.as_str());
+        assert_replayed(&client, &server, *buyer, id).await;
     }
     assert_eq!(sales(&client, &server).await["orders"].as_u64().unwrap(), orders, "replays placed new orders");
 

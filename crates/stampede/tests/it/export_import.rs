@@ -144,7 +144,7 @@ async fn an_export_taken_mid_sale_is_one_snapshot() {
 mod moved {
     use super::Server;
     use crate::common::browser::Browser;
-    use crate::common::{ADMIN_TOKEN, order_body};
+    use crate::common::{ADMIN_TOKEN, order_body, send_json};
     use reqwest::Client;
     use serde_json::{Value, json};
 
@@ -184,15 +184,8 @@ mod moved {
             .unwrap();
         assert_eq!(guest.status(), 201);
         let guest: Value = guest.json().await.unwrap();
-        let dropped: Value = client
-            .post(sqlite.url("/api/orders"))
-            .json(&order_body("bo@example.com", "slice", 1))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let dropped =
+            send_json(client.post(sqlite.url("/api/orders")).json(&order_body("bo@example.com", "slice", 1))).await;
         let cancel = client
             .post(sqlite.url(&format!("/api/orders/{}/cancel", dropped["id"].as_str().unwrap())))
             .header("Order-Token", dropped["accessToken"].as_str().unwrap())

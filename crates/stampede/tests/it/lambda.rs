@@ -2,6 +2,7 @@
 //! runtime's `next`/`response` endpoints, hands the function recorded API Gateway (HTTP API,
 //! payload 2.0) events from tests/fixtures/apigw, and reads back what the function answered,
 //! with DynamoDB on a local moto server. Run: `cargo test -p stampede --features aws --test it lambda::`.
+use crate::common::{send_json, send_text};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -281,17 +282,14 @@ async fn api_gateway_events_round_trip_through_the_lambda_binary() {
 async fn sns_topic(moto: &str, name: &str) -> String {
     let scope =
         "AWS4-HMAC-SHA256 Credential=local/20261125/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0";
-    let xml = reqwest::Client::new()
-        .post(moto)
-        .header("authorization", scope)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("Action=CreateTopic&Version=2010-03-31&Name={name}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let xml = send_text(
+        reqwest::Client::new()
+            .post(moto)
+            .header("authorization", scope)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("Action=CreateTopic&Version=2010-03-31&Name={name}")),
+    )
+    .await;
     let start = xml.find("<TopicArn>").expect("a topic ARN") + "<TopicArn>".len();
     xml[start..start + xml[start..].find('<').unwrap()].to_owned()
 }
@@ -300,18 +298,15 @@ async fn sns_topic(moto: &str, name: &str) -> String {
 async fn secret(moto: &str, name: &str, value: &str) -> String {
     let scope = "AWS4-HMAC-SHA256 Credential=local/20261125/us-east-1/secretsmanager/aws4_request, \
                  SignedHeaders=host, Signature=0";
-    let created: Value = reqwest::Client::new()
-        .post(moto)
-        .header("authorization", scope)
-        .header("x-amz-target", "secretsmanager.CreateSecret")
-        .header("content-type", "application/x-amz-json-1.1")
-        .body(json!({"Name": name, "SecretString": value}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = send_json(
+        reqwest::Client::new()
+            .post(moto)
+            .header("authorization", scope)
+            .header("x-amz-target", "secretsmanager.CreateSecret")
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(json!({"Name": name, "SecretString": value}).to_string()),
+    )
+    .await;
     created["ARN"].as_str().expect("a secret ARN").to_owned()
 }
 

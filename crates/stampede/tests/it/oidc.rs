@@ -3,8 +3,9 @@
 //! tokens by group, and refuse expired, foreign or badly signed ones.
 
 use crate::common::process::Server;
+use crate::common::send_json;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const KEY: &str = include_str!("../../../web/tests/fixtures/oidc-test-key.pem");
 const OTHER_KEY: &str = include_str!("../../../web/tests/fixtures/oidc-other-key.pem");
@@ -55,15 +56,10 @@ async fn id_tokens_open_the_dashboard_and_admin_api_by_group() {
     }
 
     // The admin API takes an admin's token instead of the static one.
-    let order: Value = client
-        .post(server.url("/api/orders"))
-        .json(&json!({"userId": "u1", "productId": "cola", "quantity": 1}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let order = send_json(
+        client.post(server.url("/api/orders")).json(&json!({"userId": "u1", "productId": "cola", "quantity": 1})),
+    )
+    .await;
     let id = order["id"].as_str().unwrap();
     let status = |token: String| {
         client

@@ -171,15 +171,10 @@ async fn staff_signed_in_on_one_instance_run_the_dashboard_on_another() {
     assert_eq!(on_a.get("/admin/orders").await.status, 303);
 }
 
-/// Units of the crash test's sale, on 4 counters.
-const DEAL_STOCK: u64 = 400;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_sigkill_of_one_of_three_instances_mid_sale_loses_no_order_and_oversells_nothing() {
-    let url = fresh_database().await;
-    let hooks = Webhooks::start().await;
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let args = [
+/// The arguments of a sale test's instance: PostgreSQL from `DATABASE_URL`, receipts to
+/// `hooks_url` signed with `webhook_secret`.
+fn sale_instance_args<'a>(hooks_url: &'a str, webhook_secret: &'a str) -> Vec<&'a str> {
+    vec![
         "--store",
         "postgres",
         "--secret-key",
@@ -188,13 +183,23 @@ async fn a_sigkill_of_one_of_three_instances_mid_sale_loses_no_order_and_oversel
         "--admin-token",
         sale::TOKEN,
         "--webhook-urls",
-        &hooks.url,
+        hooks_url,
         "--webhook-secret",
-        "crash-secret",
-        // The relay's lease is this plus 30 s: what the killed instance's claims wait out.
-        "--notify-timeout-secs",
-        "1",
-    ];
+        webhook_secret,
+    ]
+}
+
+/// Units of the crash test's sale, on 4 counters.
+const DEAL_STOCK: u64 = 400;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sigkill_of_one_of_three_instances_mid_sale_loses_no_order_and_oversells_nothing() {
+    let url = fresh_database().await;
+    let hooks = Webhooks::start().await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut args = sale_instance_args(&hooks.url, "crash-secret");
+    // The relay's lease is this plus 30 s: what the killed instance's claims wait out.
+    args.extend(["--notify-timeout-secs", "1"]);
     let mut servers: Vec<Server> =
         dirs.iter().map(|d| Server::start_with_env(d.path(), &args, &[("DATABASE_URL", &url)])).collect();
     let client = Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
@@ -225,16 +230,7 @@ async fn a_sigkill_of_one_of_three_instances_mid_sale_loses_no_order_and_oversel
         assert_eq!(resp.status(), 200, "acknowledged order {id} lost");
         if n % 20 == 0 {
             // A retry with the buyer's key, on either survivor, gets the same order back.
-            let resp = client
-                .post(server.url("/api/orders"))
-                .header("Idempotency-Key", format!("key-{buyer}"))
-                .json(&sale::body(*buyer))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 201);
-            assert_eq!(resp.headers()["idempotent-replayed"], "true");
-            assert_eq!(resp.json::<Value>().await.unwrap()["id"], id.as_str());
+            sale::assert_replayed(&client, server, *buyer, id).await;
         }
     }
 
@@ -301,19 +297,7 @@ async fn a_postgres_restart_mid_sale_gets_503s_then_both_instances_sell_again_by
     let url = cluster.url.clone();
     let hooks = Webhooks::start().await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let args = [
-        "--store",
-        "postgres",
-        "--secret-key",
-        "one-secret-for-every-instance",
-        "--no-seed",
-        "--admin-token",
-        sale::TOKEN,
-        "--webhook-urls",
-        &hooks.url,
-        "--webhook-secret",
-        "restart-secret",
-    ];
+    let args = sale_instance_args(&hooks.url, "restart-secret");
     let env = [("DATABASE_URL", url.as_str())];
     let servers =
         [Server::start_with_env(dir_a.path(), &args, &env), Server::start_with_env(dir_b.path(), &args, &env)];

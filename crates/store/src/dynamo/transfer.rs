@@ -265,7 +265,7 @@ fn position(exported_at: Millis, index: usize) -> String {
 /// figures, kept on each product's first counter.
 fn sales(shop: &Shop) -> HashMap<&str, (u64, u64)> {
     let mut sold: HashMap<&str, (u64, u64)> = HashMap::new();
-    for o in shop.orders.iter().filter(|o| o.status != OrderStatus::Cancelled) {
+    for o in shop.orders.iter().filter(|o| o.order.status != OrderStatus::Cancelled) {
         for (product, units) in units_per_product(o) {
             let entry = sold.entry(product).or_default();
             *entry = (entry.0 + u64::from(units), entry.1 + 1);
@@ -276,7 +276,7 @@ fn sales(shop: &Shop) -> HashMap<&str, (u64, u64)> {
 
 fn units_per_product(o: &OrderRecord) -> BTreeMap<&str, u32> {
     let mut units = BTreeMap::new();
-    for line in &o.lines {
+    for line in &o.order.lines {
         *units.entry(line.product_id.as_str()).or_default() += line.quantity;
     }
     units
@@ -330,7 +330,7 @@ impl Batch<'_> {
         for o in &shop.orders {
             // Units of a live order are taken from each product's first counter, where a
             // cancellation gives them back.
-            let taken: Taken = match o.status {
+            let taken: Taken = match o.order.status {
                 OrderStatus::Cancelled => Taken::new(),
                 _ => units_per_product(o).into_iter().map(|(p, units)| (p.to_owned(), vec![(0, units)])).collect(),
             };
@@ -338,10 +338,10 @@ impl Batch<'_> {
                 key: key.clone(),
                 fingerprint: o.request_fingerprint.clone().unwrap_or_default(),
             });
-            self.put(item::order_item(&o.order(), idempotency.as_ref(), &taken)?).await?;
+            self.put(item::order_item(&o.order, idempotency.as_ref(), &taken)?).await?;
             if let Some(idempotency) = idempotency {
                 let mut record = keys::idempotency(&idempotency.key);
-                record.insert("order_id".into(), s(&o.id));
+                record.insert("order_id".into(), s(&o.order.id));
                 record.insert("fingerprint".into(), s(&idempotency.fingerprint));
                 if let Some(at) = store.expires_at() {
                     record.insert(keys::EXPIRES_AT.into(), n(at));
@@ -416,7 +416,7 @@ impl Batch<'_> {
     async fn put_totals(&mut self, shop: &Shop, active_admins: u64) -> Result<(), StoreError> {
         // Orders older than the products' `created_at` (the export's time): the order search and
         // flash-sale figures must look back to them.
-        if let Some(first) = shop.orders.iter().map(|o| o.created_at).min() {
+        if let Some(first) = shop.orders.iter().map(|o| o.order.created_at).min() {
             self.put(super::history::start_marker(first)).await?;
         }
         let mut admins = keys::active_admins();

@@ -179,7 +179,7 @@ async fn write_orders(tx: &Transaction<'_>, shop: &Shop, done: &mut (dyn FnMut()
         .await
         .map_err(pg_error)?;
     for o in &shop.orders {
-        let ord = o.order();
+        let ord = &o.order;
         let c = &ord.customer;
         let fulfilment = ord.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
         tx.execute(
@@ -204,7 +204,7 @@ async fn write_orders(tx: &Transaction<'_>, shop: &Shop, done: &mut (dyn FnMut()
         )
         .await
         .map_err(pg_error)?;
-        write_lines(tx, &line, &ord).await?;
+        write_lines(tx, &line, ord).await?;
         done();
     }
     Ok(())

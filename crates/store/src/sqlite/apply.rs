@@ -7,9 +7,7 @@ use super::rows;
 use crate::outbox::{ORDER_CANCELLED, ORDER_PLACED, ORDER_STATUS_CHANGED};
 use crate::{IdempotencyKey, Order, Placed, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use stampede_domain::{
-    Millis, OrderRejection, OrderRequest, OrderStatus, Phone, PricedOrder, Product, ProductState, evaluate,
-};
+use stampede_domain::{Millis, OrderRejection, OrderRequest, OrderStatus, Product, ProductState, evaluate};
 use std::collections::{BTreeMap, HashMap};
 
 /// An order on its way to the writer, its idempotency key already fingerprinted.
@@ -36,17 +34,18 @@ pub fn place(
     let request = &cmd.request;
     let state = product_states(conn, definitions, request, stock)?;
     let priced = evaluate(request, &state, now)?;
-    let id = uuid::Uuid::now_v7().to_string();
-    insert_order(conn, &id, cmd, &priced, now)?;
+    let order = Order::received(uuid::Uuid::now_v7().to_string(), request, priced, now);
+    let (key, fingerprint) = cmd.idempotency.as_ref().map(|i| (i.key.as_str(), i.fingerprint.as_str())).unzip();
+    rows::insert_order(conn, &order, key, fingerprint)?;
     let taken = request.quantities_by_product();
     add_holdings(conn, &request.customer.limit_key().0, &taken)?;
-    enqueue_event(conn, ORDER_PLACED, &id, OrderStatus::Received, None, now)?;
+    enqueue_event(conn, ORDER_PLACED, &order.id, OrderStatus::Received, None, now)?;
     for (product_id, qty) in taken {
         // `evaluate` checked every product had `qty` available.
         let left = state[product_id].available - qty;
         stock.set(product_id, left);
     }
-    Ok(Placed { order: Order::received(id, request, priced, now), replayed: false })
+    Ok(Placed { order, replayed: false })
 }
 
 /// What `evaluate` needs of each product the request names: its definition, the stock this
@@ -68,60 +67,6 @@ fn product_states<'a>(
         state.insert(product_id, ProductState { product, available, already_bought });
     }
     Ok(state)
-}
-
-/// Writes the order's row and its lines.
-fn insert_order(
-    conn: &Connection,
-    id: &str,
-    cmd: &Placing,
-    priced: &PricedOrder,
-    now: Millis,
-) -> Result<(), StoreError> {
-    let request = &cmd.request;
-    let customer = &request.customer;
-    let (key, fingerprint) = cmd.idempotency.as_ref().map(|i| (i.key.as_str(), i.fingerprint.as_str())).unzip();
-    let fulfilment = request.fulfilment.as_ref().map(serde_json::to_string).transpose()?;
-    conn.prepare_cached(
-        "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
-                             created_at, updated_at, idempotency_key, request_fingerprint, fulfilment, phone, slot_at,
-                             limit_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?
-    .execute(params![
-        id,
-        customer.key.0,
-        customer.email,
-        customer.name,
-        OrderStatus::Received.as_str(),
-        priced.total.amount,
-        priced.total.currency.as_str(),
-        now,
-        key,
-        fingerprint,
-        fulfilment,
-        request.phone.as_ref().map(Phone::as_str),
-        request.slot,
-        customer.limit_key.as_ref().map(|k| k.0.as_str())
-    ])?;
-    let mut insert_line = conn.prepare_cached(
-        "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount, line_amount, currency)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    for (n, line) in priced.lines.iter().enumerate() {
-        insert_line.execute(params![
-            id,
-            n,
-            line.product_id,
-            line.product_name,
-            line.quantity,
-            serde_json::to_string(&line.options)?,
-            line.unit_price.amount,
-            line.line_total.amount,
-            line.unit_price.currency.as_str()
-        ])?;
-    }
-    Ok(())
 }
 
 /// Adds what the order takes to what the customer (by limit key) holds of each product.

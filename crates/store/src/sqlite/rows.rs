@@ -5,6 +5,63 @@ use crate::{Order, OrderPage, ProductSales, ProductView, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use stampede_domain::{Currency, Customer, CustomerKey, Money, OrderLine, OrderStatus, Phone, Product};
 
+/// Writes an order's row and its lines: a new order's, or an imported one's. `key` is the
+/// idempotency key that placed it, `fingerprint` its request's.
+pub fn insert_order(
+    conn: &Connection,
+    order: &Order,
+    key: Option<&str>,
+    fingerprint: Option<&str>,
+) -> Result<(), StoreError> {
+    let c = &order.customer;
+    conn.prepare_cached(
+        "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
+                             created_at, updated_at, idempotency_key, request_fingerprint, fulfilment, phone, slot_at,
+                             limit_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        order.id,
+        c.key.0,
+        c.email,
+        c.name,
+        order.status.as_str(),
+        order.total.amount,
+        order.total.currency.as_str(),
+        order.created_at,
+        order.updated_at,
+        key,
+        fingerprint,
+        order.fulfilment.as_ref().map(serde_json::to_string).transpose()?,
+        order.phone.as_ref().map(Phone::as_str),
+        order.slot,
+        c.limit_key.as_ref().map(|k| k.0.as_str())
+    ])?;
+    insert_lines(conn, &order.id, &order.lines)
+}
+
+/// Writes an order's lines, numbered from 0 in their order.
+fn insert_lines(conn: &Connection, order_id: &str, lines: &[OrderLine]) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount, line_amount, currency)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for (n, line) in lines.iter().enumerate() {
+        insert.execute(params![
+            order_id,
+            n,
+            line.product_id,
+            line.product_name,
+            line.quantity,
+            serde_json::to_string(&line.options)?,
+            line.unit_price.amount,
+            line.line_total.amount,
+            line.unit_price.currency.as_str()
+        ])?;
+    }
+    Ok(())
+}
+
 fn currency(code: &str) -> Result<Currency, StoreError> {
     Currency::parse(code).ok_or_else(|| StoreError::Backend(format!("stored currency `{code}` is invalid")))
 }

@@ -10,7 +10,7 @@ use crate::transfer::{
 };
 use crate::{IdempotencyKey, StoreError};
 use rusqlite::{Connection, OpenFlags, params};
-use stampede_domain::{Millis, Phone};
+use stampede_domain::Millis;
 use std::path::Path;
 
 /// Writes every record of the database at `db` to `out`, the header first.
@@ -131,7 +131,7 @@ pub fn import(db: &Path, shop: &Shop, now: Millis, done: &mut dyn FnMut()) -> Re
     refuse_unless_empty(&tx, db)?;
     write_products(&tx, shop, now, done)?;
     for o in &shop.orders {
-        insert_order(&tx, o)?;
+        rows::insert_order(&tx, &o.order, o.idempotency_key.as_deref(), o.request_fingerprint.as_deref())?;
         done();
     }
     write_users(&tx, shop, done)?;
@@ -252,52 +252,6 @@ fn write_events(tx: &Connection, shop: &Shop, done: &mut dyn FnMut()) -> Result<
             ],
         )?;
         done();
-    }
-    Ok(())
-}
-
-fn insert_order(tx: &Connection, o: &OrderRecord) -> Result<(), StoreError> {
-    let order = o.order();
-    let c = &order.customer;
-    tx.prepare_cached(
-        "INSERT INTO orders (id, customer_key, customer_email, customer_name, status, total_amount, currency,
-                             created_at, updated_at, idempotency_key, request_fingerprint, fulfilment, phone, slot_at,
-                             limit_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?
-    .execute(params![
-        order.id,
-        c.key.0,
-        c.email,
-        c.name,
-        order.status.as_str(),
-        order.total.amount,
-        order.total.currency.as_str(),
-        order.created_at,
-        order.updated_at,
-        o.idempotency_key,
-        o.request_fingerprint,
-        order.fulfilment.as_ref().map(serde_json::to_string).transpose()?,
-        order.phone.as_ref().map(Phone::as_str),
-        order.slot,
-        c.limit_key.as_ref().map(|k| k.0.as_str())
-    ])?;
-    let mut line = tx.prepare_cached(
-        "INSERT INTO order_lines (order_id, line_no, product_id, product_name, quantity, options, unit_amount, line_amount, currency)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    for (n, l) in order.lines.iter().enumerate() {
-        line.execute(params![
-            order.id,
-            n,
-            l.product_id,
-            l.product_name,
-            l.quantity,
-            serde_json::to_string(&l.options)?,
-            l.unit_price.amount,
-            l.line_total.amount,
-            l.unit_price.currency.as_str()
-        ])?;
     }
     Ok(())
 }

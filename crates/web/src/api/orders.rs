@@ -10,7 +10,7 @@ use crate::{AppState, Problem, telemetry};
 use axum::Extension;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
@@ -46,19 +46,22 @@ pub async fn place_order(
     ApiJson(body): ApiJson<PlaceOrderBody>,
 ) -> Result<Response, Problem> {
     let placed = place_api_order(&app, client.map(|c| c.0.0.ip()), &headers, body).await?;
-    let location = format!("/api/orders/{}", placed.order.id);
-    let order_id = telemetry::OrderId(placed.order.id.clone());
-    let access_token = order_access::token(&app.signer, &placed.order.id);
+    let (id, replayed) = (placed.order.id.clone(), placed.replayed);
+    let access_token = order_access::token(&app.signer, &id);
     let dto = OrderDto { access_token: Some(access_token), ..OrderDto::from(placed.order) };
-    let mut response = (StatusCode::CREATED, Json(dto)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    if placed.replayed {
+    Ok(placed_response((StatusCode::CREATED, Json(dto)).into_response(), id, replayed))
+}
+
+/// `response`, the answer to a placed order (the JSON API's or a compat surface's), with the
+/// order's `Location`, `Idempotent-Replayed: true` where a retry got the first order back,
+/// and the order id for the access log.
+pub(crate) fn placed_response(response: Response, id: String, replayed: bool) -> Response {
+    let mut response = crate::respond::with_location(response, &format!("/api/orders/{id}"));
+    if replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    response.extensions_mut().insert(order_id);
-    Ok(response)
+    response.extensions_mut().insert(telemetry::OrderId(id));
+    response
 }
 
 /// Places a JSON API order: rate limits, validation, `Idempotency-Key`, then placement. The

@@ -194,11 +194,8 @@ pub async fn join_queue(
     check_line_open(&view, &rules, now)?;
     let held = join(&app, &view, customer, now_us).await?;
     let dto = standing(&app, &view, &rules, &held, now).await?;
-    let mut response = (StatusCode::CREATED, Json(dto)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/products/{id}/queue/{}", held.ticket)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    let location = format!("/api/products/{id}/queue/{}", held.ticket);
+    Ok(crate::respond::with_location((StatusCode::CREATED, Json(dto)).into_response(), &location))
 }
 
 /// Joins `view`'s line for the storefront (rate limits already checked): the ticket held.

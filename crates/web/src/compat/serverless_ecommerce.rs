@@ -5,7 +5,7 @@
 //! every error `{"error": "<sentence>"}`. Prices are major-unit numbers, as its DynamoDB held them.
 
 use crate::api::order_body::PlaceOrderBody;
-use crate::api::orders::place_api_order;
+use crate::api::orders::{place_api_order, placed_response};
 use crate::extract::ApiJson;
 use crate::{AppState, Problem};
 use axum::extract::{ConnectInfo, State};
@@ -81,8 +81,7 @@ pub async fn place_order(
     let body = order_body(&value)?;
     let placed = place_api_order(&app, client.map(|c| c.0.0.ip()), &headers, body).await?;
     let order = placed.order;
-    let location = format!("/api/orders/{}", order.id);
-    let mut response = Json(json!({
+    let response = Json(json!({
         "message": "Order placed successfully",
         "orderId": order.id,
         "status": order.status.as_str(),
@@ -90,14 +89,7 @@ pub async fn place_order(
         "currency": order.total.currency.to_string(),
     }))
     .into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    if placed.replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    response.extensions_mut().insert(crate::telemetry::OrderId(order.id));
-    Ok(response)
+    Ok(placed_response(response, order.id, placed.replayed))
 }
 
 /// The original's three required fields, checked in its order and with its wording, then the

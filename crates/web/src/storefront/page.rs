@@ -207,13 +207,9 @@ pub async fn fallback(uri: Uri, headers: HeaderMap) -> Response {
 
 /// A 303 to `location`, the answer to a successful form post.
 pub fn see_other(location: &str, set_cookie: Option<String>) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(location) {
-        headers.insert(header::LOCATION, value);
-    }
+    let mut response = crate::respond::with_location(StatusCode::SEE_OTHER.into_response(), location);
     if let Some(value) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        headers.insert(header::SET_COOKIE, value);
+        response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
 }

@@ -256,16 +256,7 @@ async fn the_admin_api_needs_the_token_and_validates_products() {
     let bad = app.client.post(app.url("/api/admin/products")).bearer_auth(ADMIN_TOKEN).json(&bad).send().await.unwrap();
     expect_problem(bad, 422, "validation").await;
     app.order(&json!({"userId": "u1", "productId": "deal"}), None).await;
-    let sales: Value = app
-        .client
-        .get(app.url("/api/admin/products/deal/sales"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sales: Value = app.admin_get("/api/admin/products/deal/sales").await.json().await.unwrap();
     assert_eq!(sales, json!({"stock": 6, "unitsSold": 1, "orders": 1, "maxUnitsPerCustomer": 1}));
 }
 

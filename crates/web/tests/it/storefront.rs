@@ -255,16 +255,8 @@ async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
         .expect("an order-access cookie");
     assert!(access.contains("HttpOnly") && access.contains("SameSite=Lax"), "{access}");
     let access = access.split(';').next().unwrap().to_owned();
-    let confirmation = browser()
-        .get(app.url(&location))
-        .header(ACCEPT, "text/html")
-        .header(COOKIE, &access)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let confirmation =
+        send_text(browser().get(app.url(&location)).header(ACCEPT, "text/html").header(COOKIE, &access)).await;
     for needle in [
         "Thank you, Ana! Your order is in.",
         "2 × Margherita",

@@ -64,6 +64,21 @@ pub async fn sales(client: &Client, server: &Server) -> Value {
     admin_json(client, server, "/api/admin/products/deal/sales").await
 }
 
+/// Buyer `buyer` retries its order on `server` with its key (as `start_buying` sent it): the
+/// answer is order `id` again, marked replayed, not a new order.
+pub async fn assert_replayed(client: &Client, server: &Server, buyer: usize, id: &str) {
+    let resp = client
+        .post(server.url("/api/orders"))
+        .header("Idempotency-Key", format!("key-{buyer}"))
+        .json(&body(buyer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["idempotent-replayed"], "true");
+    assert_eq!(resp.json::<Value>().await.unwrap()["id"], id);
+}
+
 /// GETs an admin endpoint of `server` and returns its JSON.
 pub async fn admin_json(client: &Client, server: &Server, path: &str) -> Value {
     client.get(server.url(path)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap()

@@ -73,6 +73,7 @@ impl History {
     /// The history as an export file holds it: products at the stock left, every past order.
     fn export(&self) -> stampede_store::transfer::Shop {
         use stampede_domain::{Currency, Customer, Money, OrderLine, OrderStatus, SelectedOption};
+        use stampede_store::Order;
         use stampede_store::transfer::{Header, OrderRecord, ProductRecord, Record, Shop};
         // Exported now: the products were made after the orders, as in a real import.
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
@@ -95,7 +96,7 @@ impl History {
                     line_total: Money::new(i64::from(l.2) * l.3, Currency::parse(l.4).unwrap()),
                 })
                 .collect();
-            records.push(Record::Order(OrderRecord {
+            let order = Order {
                 id: o.id.into(),
                 customer: Customer::with_email("ana@example.com", Some("Ana")).unwrap(),
                 lines,
@@ -106,9 +107,8 @@ impl History {
                 slot: None,
                 created_at: o.at,
                 updated_at: o.at,
-                idempotency_key: None,
-                request_fingerprint: None,
-            }));
+            };
+            records.push(Record::Order(OrderRecord::new(order, None)));
         }
         let mut shop = Shop::default();
         for (n, record) in records.iter().enumerate() {

@@ -175,6 +175,16 @@ impl TestApp {
 }
 
 /// A one-item order in the full form.
+/// Sends `req` and reads the answer's body as JSON, whatever its status.
+pub async fn send_json(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// Sends `req` and reads the answer's body as text, whatever its status.
+pub async fn send_text(req: reqwest::RequestBuilder) -> String {
+    req.send().await.unwrap().text().await.unwrap()
+}
+
 pub fn order_body(email: &str, product: &str, quantity: i64) -> Value {
     json!({"customer": {"email": email, "name": "Test"}, "items": [{"productId": product, "quantity": quantity}]})
 }
