@@ -15,7 +15,7 @@ use crate::{ProductView, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use stampede_domain::{Millis, OrderRejection, Product, is_slug};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Every product in menu order (creation order), with stock as of at most `catalog_ttl` ago.
 pub async fn products(store: &DynamoStore) -> Result<Vec<ProductView>, StoreError> {
@@ -46,30 +46,6 @@ pub async fn product(store: &DynamoStore, id: &str) -> Result<Option<ProductView
     }
     let Some(product) = definitions(store, [id]).await?.remove(id) else { return Ok(None) };
     Ok(with_stock(store, vec![product], false).await?.pop())
-}
-
-/// Table reads allowed for products the menu snapshot lacks: `PER_SECOND` a second per
-/// instance, more than staff and buyers of a just-made product need.
-pub(super) struct MissBudget {
-    window: Instant,
-    used: u32,
-}
-
-impl MissBudget {
-    const PER_SECOND: u32 = 20;
-
-    pub(super) fn new() -> MissBudget {
-        MissBudget { window: Instant::now(), used: 0 }
-    }
-
-    /// Whether one more read fits in this second's budget (and counts it if so).
-    fn take(&mut self) -> bool {
-        if self.window.elapsed() >= Duration::from_secs(1) {
-            *self = MissBudget::new();
-        }
-        self.used = self.used.saturating_add(1);
-        self.used <= Self::PER_SECOND
-    }
 }
 
 /// Every product definition, in menu order; an export reads `consistent`ly, menus need not.

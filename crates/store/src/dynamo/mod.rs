@@ -13,6 +13,7 @@ mod history;
 mod item;
 mod keys;
 mod line;
+mod miss_budget;
 mod op_counts;
 mod orders;
 mod outbox;

@@ -6,6 +6,7 @@
 
 use super::error;
 use super::keys::Item;
+use super::miss_budget::MissBudget;
 use super::op_counts::{Counters, Op, OpCounts};
 use super::stock_memory::StockMemory;
 use crate::{ProductView, StoreError};
@@ -71,7 +72,7 @@ pub struct DynamoStore {
     /// The menu as last read, and when: served to views for `catalog_ttl`.
     pub(super) snapshot: RwLock<Option<(Instant, Vec<ProductView>)>>,
     /// Table reads left for products the snapshot lacks.
-    pub(super) misses: Mutex<super::catalog::MissBudget>,
+    pub(super) misses: Mutex<MissBudget>,
     /// Counters lately found short and products lately found sold out.
     pub(super) memory: Mutex<StockMemory>,
     pub(super) counters: Counters,
@@ -88,7 +89,7 @@ impl DynamoStore {
             config,
             definitions: RwLock::new(HashMap::new()),
             snapshot: RwLock::new(None),
-            misses: Mutex::new(super::catalog::MissBudget::new()),
+            misses: Mutex::new(MissBudget::new()),
             memory,
             counters: Counters::default(),
             changes: tokio::sync::watch::channel(0).0,
