@@ -152,6 +152,39 @@ impl Relay {
         RelayHandle { stop, task, stats }
     }
 
+    /// Runs the relay on a thread of its own with its own single-threaded runtime, at CPU
+    /// priority `nice` (Linux's scale: 0 is the request threads' priority, 19 the lowest).
+    ///
+    /// Why: during a flash sale the receipts of the orders just accepted pile up faster
+    /// than they go out, and delivering them (an order read, the channels, a settle) costs
+    /// about what an order costs. On the request threads' runtime that work takes an equal
+    /// share of the cores and the requests of the moment (refusals, the next orders) slow
+    /// down by as much. At a lower priority the relay gets whatever the requests leave: all
+    /// of an idle machine, and a small share of a busy one, so it still makes progress and
+    /// the backlog drains a little later instead. Its reads of the store (SQLite's read
+    /// pool) run on its runtime's blocking threads, which inherit the priority.
+    ///
+    /// Only for stores whose connections belong to no runtime (SQLite): a pooled network
+    /// connection first opened here would be driven by this thread for every caller.
+    pub fn spawn_background(self, nice: i32) -> std::io::Result<RelayHandle> {
+        let (stop, stopped) = watch::channel(false);
+        let stats = self.stats.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        // The thread runs the runtime until the relay ends: when it stops, or is aborted.
+        let (ended, on_end) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(async move {
+            let _ended = ended;
+            self.run(stopped).await;
+        });
+        std::thread::Builder::new().name("stampede-relay".into()).spawn(move || {
+            lower_priority(nice);
+            runtime.block_on(async {
+                let _ = on_end.await;
+            });
+        })?;
+        Ok(RelayHandle { stop, task, stats })
+    }
+
     /// Delivers events until `stop` turns true (or its sender is gone), then flushes once more.
     ///
     /// Each event is delivered in its own task, at most `max_in_flight` at once, so one slow
@@ -376,4 +409,19 @@ impl Relay {
         }
         if failure.errors.is_empty() { Ok(()) } else { Err(failure) }
     }
+}
+
+/// Lowers the calling thread's CPU priority to `nice`; threads it starts inherit it.
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: i32) {
+    // On Linux the nice value belongs to the thread, and PRIO_PROCESS with a thread id sets it.
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+        tracing::warn!(error = %e, nice, "could not lower the outbox relay's priority; it runs at the requests' priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(nice: i32) {
+    tracing::debug!(nice, "thread priorities are only set on Linux");
 }

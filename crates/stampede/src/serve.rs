@@ -210,7 +210,16 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
     };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let relay_config = relay_config(&args.notify, channels.len());
-    let relay = Relay::new(store.clone(), channels, relay_config).spawn();
+    let relay = Relay::new(store.clone(), channels, relay_config);
+    // On SQLite the relay may run at a lower priority (see `Relay::spawn_background`); the
+    // other stores' pooled connections belong to the runtime that opened them, so their
+    // relay stays on the requests' runtime.
+    let relay = match args.notify.notify_relay_nice {
+        nice if nice > 0 && args.store.kind == StoreKind::Sqlite => {
+            relay.spawn_background(nice).context("starting the outbox relay thread")?
+        }
+        _ => relay.spawn(),
+    };
     let rate = |per_second, burst| (per_second > 0).then_some(Rate { per_second, burst });
     let limits = OrderRateLimits::new(
         rate(args.order_rate_per_ip, args.order_burst_per_ip),
