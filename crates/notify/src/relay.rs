@@ -20,7 +20,7 @@ use crate::{Backoff, Channel, ChannelError, Event};
 use futures_util::future::join_all;
 use stampede_domain::Millis;
 use stampede_store::clock::now_millis;
-use stampede_store::{Claim, OutboxEvent, Settlement, Store, StoreError};
+use stampede_store::{Claim, Order, OutboxEvent, Settle, Settlement, Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -115,6 +115,24 @@ struct Failure {
     permanent: bool,
 }
 
+/// A finished attempt, waiting to be settled under its claim.
+struct Attempt {
+    token: String,
+    event: OutboxEvent,
+    outcome: Settlement,
+}
+
+/// The span an event's warnings and errors are logged in. Made only when there is something
+/// to log: a delivered event logs nothing at the usual levels, and a span per event cost
+/// the relay a few microseconds each. Entered only around synchronous logging, never across
+/// an `.await`: a guard held across one leaves the span on the stack of a thread the task
+/// has moved off, and the next span cloned on that thread panics in the registry ("tried to
+/// clone a span that already closed"), seen in the soak. clippy.toml makes holding such a
+/// guard across an `.await` a lint error.
+fn span(event: &OutboxEvent) -> tracing::Span {
+    tracing::info_span!("outbox", event_id = %event.id, kind = %event.kind, attempt = event.attempts)
+}
+
 impl Relay {
     /// A relay over `store` delivering to `channels`.
     pub fn new(store: Arc<dyn Store>, channels: Vec<Arc<dyn Channel>>, config: RelayConfig) -> Relay {
@@ -134,18 +152,60 @@ impl Relay {
         RelayHandle { stop, task, stats }
     }
 
+    /// Runs the relay on a thread of its own with its own single-threaded runtime, at CPU
+    /// priority `nice` (Linux's scale: 0 is the request threads' priority, 19 the lowest).
+    ///
+    /// Why: during a flash sale the receipts of the orders just accepted pile up faster
+    /// than they go out, and delivering them (an order read, the channels, a settle) costs
+    /// about what an order costs. On the request threads' runtime that work takes an equal
+    /// share of the cores and the requests of the moment (refusals, the next orders) slow
+    /// down by as much. At a lower priority the relay gets whatever the requests leave: all
+    /// of an idle machine, and a small share of a busy one, so it still makes progress and
+    /// the backlog drains a little later instead. Its reads of the store (SQLite's read
+    /// pool) run on its runtime's blocking threads, which inherit the priority.
+    ///
+    /// Only for stores whose connections belong to no runtime (SQLite): a pooled network
+    /// connection first opened here would be driven by this thread for every caller.
+    pub fn spawn_background(self, nice: i32) -> std::io::Result<RelayHandle> {
+        let (stop, stopped) = watch::channel(false);
+        let stats = self.stats.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        // The thread runs the runtime until the relay ends: when it stops, or is aborted.
+        let (ended, on_end) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(async move {
+            let _ended = ended;
+            self.run(stopped).await;
+        });
+        std::thread::Builder::new().name("stampede-relay".into()).spawn(move || {
+            lower_priority(nice);
+            runtime.block_on(async {
+                let _ = on_end.await;
+            });
+        })?;
+        Ok(RelayHandle { stop, task, stats })
+    }
+
     /// Delivers events until `stop` turns true (or its sender is gone), then flushes once more.
     ///
     /// Each event is delivered in its own task, at most `max_in_flight` at once, so one slow
-    /// receiver holds up only the events waiting on it, not the rest of the outbox.
+    /// receiver holds up only the events waiting on it, not the rest of the outbox. A claim's
+    /// orders are read in one call, and the attempts that finished are settled in one call
+    /// before the next claim: per event, a store round trip each cost the relay about as
+    /// much CPU as an order costs (140 µs per event, BENCHMARKS.md).
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut changes = self.store.outbox_changes();
         // Owned here: aborting the relay aborts its deliveries too, like a crash would.
         let mut in_flight = JoinSet::new();
         let max_in_flight = self.config.max_in_flight.max(1);
         tracing::info!(channels = ?self.channels.iter().map(|c| c.name()).collect::<Vec<_>>(), "outbox relay started");
+        // Finished attempts, settled together before the next claim (which a settle may
+        // unblock: the next event of the same order).
+        let mut finished = Vec::new();
         while !*stop.borrow() {
-            while in_flight.try_join_next().is_some() {}
+            while let Some(attempt) = in_flight.try_join_next() {
+                finished.extend(attempt.ok());
+            }
+            self.settle(std::mem::take(&mut finished)).await;
             // Mark the current version seen before looking, so an event committed while
             // we look still wakes the wait below.
             changes.borrow_and_update();
@@ -155,9 +215,12 @@ impl Relay {
             if wait.is_zero() {
                 match self.claim(room).await {
                     Ok((token, events)) if !events.is_empty() => {
-                        for event in events {
+                        for (event, order) in self.with_orders(events).await {
                             let (relay, token) = (self.clone(), token.clone());
-                            in_flight.spawn(async move { relay.deliver(&token, event).await });
+                            in_flight.spawn(async move {
+                                let outcome = relay.attempt(&event, order).await;
+                                Attempt { token, event, outcome }
+                            });
                         }
                         continue;
                     }
@@ -175,11 +238,14 @@ impl Relay {
                 r = stop.changed() => if r.is_err() { break },
                 r = changes.changed(), if room > 0 => if r.is_err() { tokio::time::sleep(wait).await },
                 () = tokio::time::sleep(wait), if room > 0 => {}
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                Some(attempt) = in_flight.join_next(), if !in_flight.is_empty() => finished.extend(attempt.ok()),
             }
         }
         let flush = async {
-            while in_flight.join_next().await.is_some() {}
+            while let Some(attempt) = in_flight.join_next().await {
+                finished.extend(attempt.ok());
+            }
+            self.settle(finished).await;
             while let Ok(n) = self.run_once().await {
                 if n == 0 {
                     break;
@@ -197,7 +263,15 @@ impl Relay {
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let (token, events) = self.claim(self.config.batch_size as usize).await?;
         let count = events.len();
-        join_all(events.into_iter().map(|e| self.deliver(&token, e))).await;
+        let attempts = self.with_orders(events).await.into_iter().map(|(event, order)| {
+            let token = token.clone();
+            async move {
+                let outcome = self.attempt(&event, order).await;
+                Attempt { token, event, outcome }
+            }
+        });
+        let attempts = join_all(attempts).await;
+        self.settle(attempts).await;
         Ok(count)
     }
 
@@ -221,16 +295,31 @@ impl Relay {
         .min(self.config.idle_poll)
     }
 
-    /// One attempt at one event, then its settlement.
-    async fn deliver(&self, token: &str, stored: OutboxEvent) {
+    /// Pairs claimed events with their orders, read in one call for the batch rather than
+    /// one read each (link emails are about no order). A failed read fails every attempt.
+    async fn with_orders(&self, events: Vec<OutboxEvent>) -> Vec<(OutboxEvent, Result<Option<Order>, String>)> {
+        let ids: Vec<String> = events.iter().filter(|e| !e.order_id.is_empty()).map(|e| e.order_id.clone()).collect();
+        let mut orders = match self.store.orders(&ids).await {
+            Ok(found) => found.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
+            Err(e) => vec![Err(e.to_string()); ids.len()].into_iter(),
+        };
+        events
+            .into_iter()
+            .map(|event| {
+                let order = if event.order_id.is_empty() { Ok(None) } else { orders.next().unwrap_or(Ok(None)) };
+                (event, order)
+            })
+            .collect()
+    }
+
+    /// One attempt at one event: what to record of it.
+    async fn attempt(&self, stored: &OutboxEvent, order: Result<Option<Order>, String>) -> Settlement {
         let mut done = stored.done_channels.clone();
-        // Link emails are about no order.
-        let order = if stored.order_id.is_empty() { Ok(None) } else { self.store.order(&stored.order_id).await };
         let result = match order {
-            Ok(order) => self.send_to_channels(&Event::new(&stored, order), &mut done).await,
+            Ok(order) => self.send_to_channels(&Event::new(stored, order), &mut done).await,
             Err(e) => Err(Failure { errors: vec![format!("loading order: {e}")], permanent: false }),
         };
-        let outcome = match result {
+        match result {
             Ok(()) => Settlement::Delivered { done_channels: done },
             Err(f) if f.permanent || stored.attempts >= self.config.max_attempts => {
                 Settlement::Park { error: f.errors.join("; "), done_channels: done }
@@ -240,42 +329,65 @@ impl Relay {
                 let at = now_millis().saturating_add(delay.as_millis() as Millis);
                 Settlement::Retry { at, error: f.errors.join("; "), done_channels: done }
             }
+        }
+    }
+
+    /// Records finished attempts, in one store call for all of them.
+    async fn settle(&self, attempts: Vec<Attempt>) {
+        if attempts.is_empty() {
+            return;
+        }
+        let mut settles = Vec::with_capacity(attempts.len());
+        let mut settled = Vec::with_capacity(attempts.len());
+        for Attempt { token, event, outcome } in attempts {
+            let label = match &outcome {
+                Settlement::Delivered { .. } => "delivered",
+                Settlement::Retry { .. } => "rescheduled",
+                Settlement::Park { .. } => "parked",
+            };
+            match &outcome {
+                Settlement::Delivered { .. } => {}
+                Settlement::Retry { at, error, .. } => span(&event).in_scope(|| {
+                    tracing::warn!(%error, retry_at = at, "event delivery failed; will retry");
+                }),
+                Settlement::Park { error, .. } => span(&event).in_scope(|| {
+                    tracing::error!(%error, "event parked as failed; see /api/admin/outbox?state=failed");
+                }),
+            }
+            settled.push((event, label));
+            settles.push(Settle { id: settled[settled.len() - 1].0.id.clone(), claim_token: token, outcome });
+        }
+        let results = match self.store.settle_events(settles).await {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e.to_string()); settled.len()],
         };
-        // Entered only around synchronous logging, never across an `.await`: a guard held
-        // across one leaves the span on the stack of a thread the task has moved off, and the
-        // next span cloned on that thread panics in the registry ("tried to clone a span that
-        // already closed"), seen in the soak. A panic here would end a delivery between its
-        // send and its settle, and the event would go out again when its lease ran out.
-        // clippy.toml makes holding such a guard across an `.await` a lint error.
-        let span = tracing::info_span!("outbox", event_id = %stored.id, kind = %stored.kind, attempt = stored.attempts);
-        let (counter, settled) = match &outcome {
-            Settlement::Delivered { .. } => (&self.stats.delivered, "delivered"),
-            Settlement::Retry { .. } => (&self.stats.retried, "rescheduled"),
-            Settlement::Park { .. } => (&self.stats.parked, "parked"),
-        };
-        span.in_scope(|| match &outcome {
-            Settlement::Delivered { .. } => tracing::debug!("event delivered"),
-            Settlement::Retry { at, error, .. } => {
-                tracing::warn!(%error, retry_at = at, "event delivery failed; will retry")
+        for ((event, label), result) in settled.iter().zip(results) {
+            let counter = match *label {
+                "delivered" => &self.stats.delivered,
+                "rescheduled" => &self.stats.retried,
+                _ => &self.stats.parked,
+            };
+            match result {
+                Ok(true) => {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("stampede_outbox_attempts_total", "outcome" => *label).increment(1);
+                }
+                Ok(false) => {
+                    self.stats.lease_lost.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("stampede_outbox_attempts_total", "outcome" => "lease_lost").increment(1);
+                    span(event).in_scope(|| {
+                        tracing::warn!(
+                            settled = label,
+                            "lease ran out before the event was settled; another relay owns it now"
+                        );
+                    });
+                }
+                // The lease runs out and the event is tried again: at least once, never lost.
+                Err(error) => span(event).in_scope(|| {
+                    tracing::error!(%error, settled = label, "could not record the delivery outcome");
+                }),
             }
-            Settlement::Park { error, .. } => {
-                tracing::error!(%error, "event parked as failed; see /api/admin/outbox?state=failed")
-            }
-        });
-        let result = self.store.settle_event(&stored.id, token, outcome).await;
-        span.in_scope(|| match result {
-            Ok(true) => {
-                counter.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("stampede_outbox_attempts_total", "outcome" => settled).increment(1);
-            }
-            Ok(false) => {
-                self.stats.lease_lost.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!("stampede_outbox_attempts_total", "outcome" => "lease_lost").increment(1);
-                tracing::warn!(settled, "lease ran out before the event was settled; another relay owns it now");
-            }
-            // The lease runs out and the event is tried again: at least once, never lost.
-            Err(e) => tracing::error!(error = %e, settled, "could not record the delivery outcome"),
-        });
+        }
     }
 
     /// Sends to every channel that has not yet taken the event, recording those that do.
@@ -297,4 +409,19 @@ impl Relay {
         }
         if failure.errors.is_empty() { Ok(()) } else { Err(failure) }
     }
+}
+
+/// Lowers the calling thread's CPU priority to `nice`; threads it starts inherit it.
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: i32) {
+    // On Linux the nice value belongs to the thread, and PRIO_PROCESS with a thread id sets it.
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+        tracing::warn!(error = %e, nice, "could not lower the outbox relay's priority; it runs at the requests' priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(nice: i32) {
+    tracing::debug!(nice, "thread priorities are only set on Linux");
 }

@@ -321,6 +321,11 @@ pub struct NotifyArgs {
     /// hour. Pending and parked events are always kept. 0 keeps everything.
     #[arg(long, env = "STAMPEDE_NOTIFY_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=3650))]
     pub notify_retention_days: u32,
+    /// CPU priority of the outbox relay on SQLite, as a nice value (0 to 19, higher is
+    /// lower): it delivers on a thread of its own that gets what requests leave, so a
+    /// receipt backlog slows neither orders nor refusals. 0 runs it beside the requests.
+    #[arg(long, env = "STAMPEDE_NOTIFY_RELAY_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub notify_relay_nice: i32,
 }
 
 impl NotifyArgs {

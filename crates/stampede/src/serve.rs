@@ -212,7 +212,16 @@ async fn serve_store(args: ServeArgs, store: Arc<dyn Store>, parts: LocalParts) 
     };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let relay_config = relay_config(&args.notify, channels.len());
-    let relay = Relay::new(store.clone(), channels, relay_config).spawn();
+    let relay = Relay::new(store.clone(), channels, relay_config);
+    // On SQLite the relay may run at a lower priority (see `Relay::spawn_background`); the
+    // other stores' pooled connections belong to the runtime that opened them, so their
+    // relay stays on the requests' runtime.
+    let relay = match args.notify.notify_relay_nice {
+        nice if nice > 0 && args.store.kind == StoreKind::Sqlite => {
+            relay.spawn_background(nice).context("starting the outbox relay thread")?
+        }
+        _ => relay.spawn(),
+    };
     // Flipped when shutdown starts, so open live-stock streams end and the drain is quick.
     let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let state = app_state(&args, store.clone(), parts, addr, &notify, signer, closing_rx).await?;

@@ -36,7 +36,9 @@ pub use dynamo::{DynamoConfig, DynamoStore, OpCounts};
 pub use error::StoreError;
 pub use line_index::{Held, Lines};
 pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
-pub use outbox::{Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settlement};
+pub use outbox::{
+    Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settle, Settlement,
+};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresConfig, PostgresStore};
 pub use sqlite::{DataDirLock, SqliteAccounts, SqliteConfig, SqliteStore};
@@ -65,6 +67,11 @@ pub trait Store: Outbox + Mailbox + WaitingRoom {
     async fn set_status(&self, id: &str, next: OrderStatus) -> Result<Order, StoreError>;
     /// One order by id.
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
+    /// Several orders by id, in the order asked (the relay's batch of events). By default
+    /// one read each, all at once; SQLite reads them in one go on one connection.
+    async fn orders(&self, ids: &[String]) -> Result<Vec<Option<Order>>, StoreError> {
+        futures_util::future::join_all(ids.iter().map(|id| self.order(id))).await.into_iter().collect()
+    }
     /// A customer's orders, newest first; `cursor` is the `next_cursor` of the previous page.
     async fn customer_orders(
         &self,

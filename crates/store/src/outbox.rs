@@ -103,6 +103,14 @@ pub enum Settlement {
     Park { error: String, done_channels: Vec<String> },
 }
 
+/// One attempt's outcome, for [`Outbox::settle_events`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settle {
+    pub id: String,
+    pub claim_token: String,
+    pub outcome: Settlement,
+}
+
 /// The relay's and the admin's view of the outbox.
 #[async_trait]
 pub trait Outbox: Send + Sync + 'static {
@@ -111,6 +119,12 @@ pub trait Outbox: Send + Sync + 'static {
     /// Records the outcome of an attempt; `false` if the claim was lost (lease ran out and
     /// another relay took the event), in which case nothing was written.
     async fn settle_event(&self, id: &str, claim_token: &str, outcome: Settlement) -> Result<bool, StoreError>;
+    /// Settles several attempts, each as [`Outbox::settle_event`] would, answering in order.
+    /// By default one call each, all at once; SQLite writes them in one writer command.
+    async fn settle_events(&self, settles: Vec<Settle>) -> Result<Vec<bool>, StoreError> {
+        let calls = settles.iter().map(|s| self.settle_event(&s.id, &s.claim_token, s.outcome.clone()));
+        futures_util::future::join_all(calls).await.into_iter().collect()
+    }
     /// When the earliest pending event is due, `None` if nothing is pending. A read: costs the writer nothing.
     async fn next_due(&self) -> Result<Option<Millis>, StoreError>;
     /// Events in a state, newest first.

@@ -298,6 +298,43 @@ async fn shutdown_flushes_events_that_are_due() {
     assert_eq!(app.outbox("delivered_at IS NULL"), 0);
 }
 
+/// The relay as `serve` runs it on SQLite: a thread of its own at nice 10, whose runtime
+/// delivers (webhook over HTTP, order reads, settles through the writer) and flushes at shutdown.
+#[tokio::test]
+async fn a_relay_on_its_own_low_priority_thread_delivers_and_flushes() {
+    let (receiver, url) = Receiver::start().await;
+    let app = TestApp::pizza_shop().await;
+    for n in 0..40 {
+        place(&app, &format!("c{n}@example.com")).await;
+    }
+    let relay = Relay::new(app.store.clone(), vec![webhook(&url)], fast_relay()).spawn_background(10).unwrap();
+    #[cfg(target_os = "linux")]
+    eventually(10, "the relay thread at nice 10", || async { (relay_thread_nice() == Some(10)).then_some(()) }).await;
+    eventually(10, "forty deliveries", || async { (receiver.accepted().len() >= 40).then_some(()) }).await;
+    for n in 40..43 {
+        place(&app, &format!("c{n}@example.com")).await;
+    }
+    relay.shutdown().await;
+    let accepted = receiver.accepted();
+    assert_eq!(accepted.len(), 43, "every event, the last ones by the run or its final flush");
+    assert!(accepted.values().all(|n| *n == 1), "each once");
+    assert_eq!(app.outbox("delivered_at IS NULL"), 0);
+}
+
+/// The nice value of this process's `stampede-relay` thread, from `/proc`.
+#[cfg(target_os = "linux")]
+fn relay_thread_nice() -> Option<i64> {
+    std::fs::read_dir("/proc/self/task").ok()?.flatten().find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        if comm.trim() != "stampede-relay" {
+            return None;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        // Fields after the parenthesised name; nice is the 19th field of the line.
+        stat.rsplit_once(')')?.1.split_whitespace().nth(16)?.parse().ok()
+    })
+}
+
 #[test]
 fn webhook_urls_must_be_plain_http_in_this_build() {
     assert!(WebhookChannel::new("https://erp.example/hook", SECRET, Duration::from_secs(1)).is_err());

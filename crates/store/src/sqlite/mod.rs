@@ -24,7 +24,7 @@ use crate::clock::now_millis;
 use crate::waiting_room::{LineEntry, WaitingRoom};
 use crate::{
     Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
-    Placed, ProductSales, ProductView, Settlement, Store, StoreError,
+    Placed, ProductSales, ProductView, Settle, Settlement, Store, StoreError,
 };
 pub use accounts::SqliteAccounts;
 use async_trait::async_trait;
@@ -263,6 +263,13 @@ impl Store for SqliteStore {
         self.reads.run(move |c| rows::load_order(c, &id)).await
     }
 
+    async fn orders(&self, ids: &[String]) -> Result<Vec<Option<Order>>, StoreError> {
+        // One trip to the read pool and one read transaction for the batch: each read
+        // transaction after a commit starts from an empty page cache.
+        let ids = ids.to_vec();
+        self.reads.run(move |c| ids.iter().map(|id| rows::load_order(c, id)).collect()).await
+    }
+
     async fn customer_orders(
         &self,
         customer: &CustomerKey,
@@ -320,6 +327,10 @@ impl Outbox for SqliteStore {
     async fn settle_event(&self, id: &str, claim_token: &str, outcome: Settlement) -> Result<bool, StoreError> {
         let (id, token) = (id.to_owned(), claim_token.to_owned());
         self.submit_waiting(|reply| Command::SettleEvent { id, token, outcome, reply }).await
+    }
+
+    async fn settle_events(&self, settles: Vec<Settle>) -> Result<Vec<bool>, StoreError> {
+        self.submit_waiting(|reply| Command::SettleEvents { settles, reply }).await
     }
 
     async fn next_due(&self) -> Result<Option<Millis>, StoreError> {

@@ -7,7 +7,7 @@ use super::batch_stock::BatchStock;
 use super::{catalog_edits, line_rows, live_catalog::SharedCatalog, outbox_rows, rows};
 use crate::clock::now_millis;
 use crate::waiting_room::LineEntry;
-use crate::{Claim, NewMail, Order, OutboxEvent, Placed, ProductView, Settlement, StoreError};
+use crate::{Claim, NewMail, Order, OutboxEvent, Placed, ProductView, Settle, Settlement, StoreError};
 use rusqlite::{Connection, TransactionBehavior};
 use stampede_domain::{Millis, OrderStatus, Product, RoomState};
 use std::collections::{HashMap, HashSet};
@@ -58,6 +58,11 @@ pub enum Command {
         outcome: Settlement,
         reply: Reply<bool>,
     },
+    /// The relay's settles of a batch of deliveries, as one command.
+    SettleEvents {
+        settles: Vec<Settle>,
+        reply: Reply<Vec<bool>>,
+    },
     RetryEvent {
         id: String,
         reply: Reply<bool>,
@@ -96,6 +101,7 @@ enum Outcome {
     /// Outbox bookkeeping for the relay.
     Claim(Result<Vec<OutboxEvent>, StoreError>),
     Settle(Result<bool, StoreError>),
+    SettleMany(Result<Vec<bool>, StoreError>),
     Retry(Result<bool, StoreError>),
     Mail(Result<(), StoreError>),
     Prune(Result<(u64, u64), StoreError>),
@@ -301,6 +307,9 @@ impl BatchTx<'_> {
             Command::SettleEvent { id, token, outcome, .. } => {
                 Outcome::Settle(self.tx.run(|c| outbox_rows::settle(c, id, token, outcome, now)))
             }
+            Command::SettleEvents { settles, .. } => Outcome::SettleMany(self.tx.run(|c| {
+                settles.iter().map(|s| outbox_rows::settle(c, &s.id, &s.claim_token, &s.outcome, now)).collect()
+            })),
             Command::RetryEvent { id, .. } => Outcome::Retry(self.tx.run(|c| outbox_rows::retry(c, id, now))),
             Command::StoreMail { mail, .. } => Outcome::Mail(self.tx.run(|c| outbox_rows::store_mail(c, mail, now))),
             Command::PruneHistory { before, limit, .. } => {
@@ -382,6 +391,7 @@ fn reply(cmd: Command, outcome: Outcome) {
         (Command::Cancel { reply, .. } | Command::SetStatus { reply, .. }, Outcome::Cancel(r)) => answer(reply, r),
         (Command::ClaimEvents { reply, .. }, Outcome::Claim(r)) => answer(reply, r),
         (Command::SettleEvent { reply, .. }, Outcome::Settle(r)) => answer(reply, r),
+        (Command::SettleEvents { reply, .. }, Outcome::SettleMany(r)) => answer(reply, r),
         (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
         (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
         (Command::PruneHistory { reply, .. }, Outcome::Prune(r)) => answer(reply, r),
@@ -404,6 +414,7 @@ fn engine_error(outcome: &Outcome) -> Option<&str> {
         | Outcome::EditProduct(Err(StoreError::Backend(e)))
         | Outcome::Claim(Err(StoreError::Backend(e)))
         | Outcome::Settle(Err(StoreError::Backend(e)))
+        | Outcome::SettleMany(Err(StoreError::Backend(e)))
         | Outcome::Retry(Err(StoreError::Backend(e)))
         | Outcome::Mail(Err(StoreError::Backend(e)))
         | Outcome::Join(Err(StoreError::Backend(e)))
@@ -450,6 +461,7 @@ fn fail(cmd: Command, why: &str) {
         Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. } => answer(reply, backend(why)),
         Command::ClaimEvents { reply, .. } => answer(reply, backend(why)),
         Command::SettleEvent { reply, .. } | Command::RetryEvent { reply, .. } => answer(reply, backend(why)),
+        Command::SettleEvents { reply, .. } => answer(reply, backend(why)),
         Command::StoreMail { reply, .. } => answer(reply, backend(why)),
         Command::PruneHistory { reply, .. } => answer(reply, backend(why)),
         Command::JoinLines { reply, .. } => answer(reply, backend(why)),

@@ -5,7 +5,7 @@ use stampede_domain::{
     TicketState, WaitingRoomRules,
 };
 use stampede_store::outbox::{ORDER_CANCELLED, ORDER_PLACED};
-use stampede_store::{Claim, LineEntry, NewMail, OutboxState, PlaceOrder, Settlement, Store, StoreError};
+use stampede_store::{Claim, LineEntry, NewMail, OutboxState, PlaceOrder, Settle, Settlement, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -309,6 +309,40 @@ pub async fn outbox_claims_are_exclusive_and_settle_once(store: S) {
     assert!(delivered[0].delivered_at.is_some());
     let pending = store.outbox_events(OutboxState::Pending, 10).await.unwrap();
     assert_eq!(pending[0].last_error.as_deref(), Some("smtp down"));
+}
+
+/// The relay's batch calls: orders read in the order asked (an unknown id as none), and
+/// settles answered one by one, each holding only under its own claim.
+pub async fn batched_order_reads_and_settles_answer_each_in_order(store: S) {
+    store.create_product(product("cola", 1), 5).await.unwrap();
+    let mut ids = Vec::new();
+    for customer in ["ana", "ben", "cy"] {
+        ids.push(store.place_order(order(customer, &[("cola", 1)], None)).await.unwrap().order.id);
+    }
+    let asked = [ids[2].clone(), "no-such-order".to_owned(), ids[0].clone()];
+    let read = store.orders(&asked).await.unwrap();
+    let found: Vec<Option<&str>> = read.iter().map(|o| o.as_ref().map(|o| o.id.as_str())).collect();
+    assert_eq!(found, [Some(ids[2].as_str()), None, Some(ids[0].as_str())]);
+    assert_eq!(read[2].as_ref().unwrap().customer.key.0, "user:ana");
+    let got = store.claim_events(claim("a")).await.unwrap();
+    assert_eq!(got.len(), 3);
+    let delivered = Settlement::Delivered { done_channels: vec!["webhook".into()] };
+    let later = stampede_domain::Millis::MAX / 2;
+    let settles = vec![
+        Settle { id: got[0].id.clone(), claim_token: "a".into(), outcome: delivered.clone() },
+        Settle { id: got[1].id.clone(), claim_token: "b".into(), outcome: delivered.clone() },
+        Settle {
+            id: got[2].id.clone(),
+            claim_token: "a".into(),
+            outcome: Settlement::Retry { at: later, error: "smtp down".into(), done_channels: vec![] },
+        },
+    ];
+    assert_eq!(store.settle_events(settles).await.unwrap(), [true, false, true], "b holds no claim");
+    let again = vec![Settle { id: got[0].id.clone(), claim_token: "a".into(), outcome: delivered }];
+    assert_eq!(store.settle_events(again).await.unwrap(), [false], "settled once");
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.failed), (2, 1, 0));
+    assert!(store.settle_events(Vec::new()).await.unwrap().is_empty());
 }
 
 pub async fn parked_events_can_be_retried(store: S) {

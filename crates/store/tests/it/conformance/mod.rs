@@ -89,6 +89,7 @@ every_adapter!(
     an_order_larger_than_any_shard_draws_from_several,
     customer_orders_page_newest_first,
     outbox_claims_are_exclusive_and_settle_once,
+    batched_order_reads_and_settles_answer_each_in_order,
     parked_events_can_be_retried,
     the_mailbox_keeps_one_message_per_event_and_recipient,
     joining_the_line_is_idempotent_per_customer_and_ordered_by_rank,
