@@ -248,6 +248,11 @@ pub struct RoomState {
     /// Everything admitted before the recent steps; those admissions have lapsed.
     pub base: Option<Step>,
     pub steps: Vec<Step>,
+    /// When the first person was admitted: a shop's rate (`admissionsPerMinute`) without an
+    /// opening time counts from here, which folding steps into `base` must not move.
+    /// Absent in states saved before it was kept (then the oldest step known stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<Millis>,
     /// Bumped by every saved change, so concurrent advances cannot both apply.
     pub version: u64,
 }
@@ -331,12 +336,17 @@ impl RoomState {
         if let Some(per_minute) = rules.admissions_per_minute {
             // A steady trickle from opening (one second's worth at once): small batches keep
             // purchases in arrival order. Without an opening time, the first admission opens.
-            let start = opens_at.or_else(|| self.steps.first().or(self.base.as_ref()).map(|s| s.at)).unwrap_or(now);
+            let start = opens_at.or(self.first_admission()).unwrap_or(now);
             let elapsed = u64::try_from((now - start).max(0)).unwrap_or(0) + 1000;
             let allowed = (u64::from(per_minute) * elapsed / 60_000).max(1);
             due = due.min(allowed.saturating_sub(self.admitted()));
         }
         due
+    }
+
+    /// When the first admission was made, as far as this state knows.
+    fn first_admission(&self) -> Option<Millis> {
+        self.opened_at.or_else(|| self.base.as_ref().or(self.steps.first()).map(|s| s.at))
     }
 
     /// People admitted before the step at `i`.
@@ -357,6 +367,7 @@ impl RoomState {
         stock_left: u32,
     ) -> RoomState {
         let mut next = self.clone();
+        next.opened_at = self.first_admission().or(Some(now));
         next.steps.push(Step { at: now, watermark, admitted: self.admitted() + count, stock: stock_left });
         // Steps whose admissions have lapsed only matter as the point the line reached.
         while next.steps.len() > 1 && next.steps[0].at + rules.admission_ms() <= now {
@@ -531,6 +542,32 @@ mod tests {
         assert_eq!(room.due_admissions(&r, Some(T0), T0 + 499, 98), 0);
         assert_eq!(room.due_admissions(&r, Some(T0), T0 + 500, 98), 1, "then one every half second");
         assert_eq!(room.due_admissions(&r, Some(T0), T0 + 59_000, 200), 118);
+    }
+
+    #[test]
+    fn a_shop_rate_keeps_admitting_after_the_first_steps_fold_into_the_base() {
+        // No opening time: the rate counts from the first admission. A step a second for
+        // three minutes, with stock and people enough: admissions go on at the rate after
+        // the first window's steps fold into the base, neither stalling nor bursting.
+        let r = WaitingRoomRules { admissions_per_minute: Some(60), admission_minutes: 1, ..rules() };
+        let mut room = RoomState::default();
+        let mut admitted_per_minute = [0u64; 3];
+        for second in 0..180 {
+            let now = T0 + second * 1000;
+            let due = room.due_admissions(&r, None, now, 10_000);
+            if due > 0 {
+                room = room.advanced(&r, now, room.watermark() + due, due, 10_000);
+            }
+            admitted_per_minute[(second / 60) as usize] += due;
+        }
+        for (minute, n) in admitted_per_minute.iter().enumerate() {
+            assert!((59..=61).contains(n), "minute {minute}: {n} admitted, 60 wanted: {admitted_per_minute:?}");
+        }
+        assert_eq!(room.opened_at, Some(T0));
+        let saved: RoomState = serde_json::from_str(&serde_json::to_string(&room).unwrap()).unwrap();
+        assert_eq!(saved, room, "the opening is saved with the state");
+        let older: RoomState = serde_json::from_str(r#"{"base":null,"steps":[],"version":3}"#).unwrap();
+        assert_eq!((older.opened_at, older.version), (None, 3), "states saved before it read as before");
     }
 
     #[test]
