@@ -340,33 +340,29 @@ impl Relay {
         let mut settles = Vec::with_capacity(attempts.len());
         let mut settled = Vec::with_capacity(attempts.len());
         for Attempt { token, event, outcome } in attempts {
-            let label = match &outcome {
-                Settlement::Delivered { .. } => "delivered",
-                Settlement::Retry { .. } => "rescheduled",
-                Settlement::Park { .. } => "parked",
+            let (counter, label) = match &outcome {
+                Settlement::Delivered { .. } => (&self.stats.delivered, "delivered"),
+                Settlement::Retry { at, error, .. } => {
+                    span(&event).in_scope(|| {
+                        tracing::warn!(%error, retry_at = at, "event delivery failed; will retry");
+                    });
+                    (&self.stats.retried, "rescheduled")
+                }
+                Settlement::Park { error, .. } => {
+                    span(&event).in_scope(|| {
+                        tracing::error!(%error, "event parked as failed; see /api/admin/outbox?state=failed");
+                    });
+                    (&self.stats.parked, "parked")
+                }
             };
-            match &outcome {
-                Settlement::Delivered { .. } => {}
-                Settlement::Retry { at, error, .. } => span(&event).in_scope(|| {
-                    tracing::warn!(%error, retry_at = at, "event delivery failed; will retry");
-                }),
-                Settlement::Park { error, .. } => span(&event).in_scope(|| {
-                    tracing::error!(%error, "event parked as failed; see /api/admin/outbox?state=failed");
-                }),
-            }
-            settled.push((event, label));
-            settles.push(Settle { id: settled[settled.len() - 1].0.id.clone(), claim_token: token, outcome });
+            settles.push(Settle { id: event.id.clone(), claim_token: token, outcome });
+            settled.push((event, counter, label));
         }
         let results = match self.store.settle_events(settles).await {
             Ok(results) => results.into_iter().map(Ok).collect(),
             Err(e) => vec![Err(e.to_string()); settled.len()],
         };
-        for ((event, label), result) in settled.iter().zip(results) {
-            let counter = match *label {
-                "delivered" => &self.stats.delivered,
-                "rescheduled" => &self.stats.retried,
-                _ => &self.stats.parked,
-            };
+        for ((event, counter, label), result) in settled.iter().zip(results) {
             match result {
                 Ok(true) => {
                     counter.fetch_add(1, Ordering::Relaxed);

@@ -122,7 +122,8 @@ pub trait Outbox: Send + Sync + 'static {
     /// Settles several attempts, each as [`Outbox::settle_event`] would, answering in order.
     /// By default one call each, all at once; SQLite writes them in one writer command.
     async fn settle_events(&self, settles: Vec<Settle>) -> Result<Vec<bool>, StoreError> {
-        let calls = settles.iter().map(|s| self.settle_event(&s.id, &s.claim_token, s.outcome.clone()));
+        let calls =
+            settles.into_iter().map(|s| async move { self.settle_event(&s.id, &s.claim_token, s.outcome).await });
         futures_util::future::join_all(calls).await.into_iter().collect()
     }
     /// When the earliest pending event is due, `None` if nothing is pending. A read: costs the writer nothing.
