@@ -73,7 +73,7 @@ run_phase() { # name, url, extra wrk args...
     perf record -F 499 -p "$pid" -o "$profiles/$name.data" >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" "$url")
+  out=$(WRK_RUN="$name-$round" wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" "$url")
   # Every answer of a phase must be the one it measures (a 2xx, or the 409 of a refusal).
   if grep -q 'Non-2xx' <<<"$out" && [[ $name != sold_out* ]]; then echo "$name: $(grep 'Non-2xx' <<<"$out")" >&2; fi
   rates[$name,$round]=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
