@@ -16,8 +16,10 @@
 //! admission window minus units sold since that window began: everyone admitted and not yet
 //! done may buy, so the line moves exactly as fast as units are bought or admissions lapse.
 //! With `admissionsPerMinute` set, `n` is further capped so that at most that many people per
-//! minute have been let in since opening, evenly (one second's worth at opening). Nobody is
-//! admitted before opening; when stock runs out every ticket reads `soldOut`.
+//! minute have been let in since opening, evenly: at most one second's worth at once (at
+//! opening too), and no more than the time since the last advance allows, so time without an
+//! advance is not made up in a burst. Nobody is admitted before opening; when stock runs out
+//! every ticket reads `soldOut`.
 
 use crate::{CustomerKey, Millis, Signer};
 use serde::{Deserialize, Serialize};
@@ -339,7 +341,12 @@ impl RoomState {
             let start = opens_at.or(self.first_admission()).unwrap_or(now);
             let elapsed = u64::try_from((now - start).max(0)).unwrap_or(0) + 1000;
             let allowed = (u64::from(per_minute) * elapsed / 60_000).max(1);
-            due = due.min(allowed.saturating_sub(self.admitted()));
+            // And never more than one second's worth at once: time in which the room was not
+            // advanced (nobody asked, the server stalled, its wall clock was set forward) is
+            // not made up in one batch that buys in the order its people next poll.
+            let since_last = self.steps.last().map_or(1000, |s| (now - s.at).clamp(0, 1000));
+            let burst = (u64::from(per_minute) * u64::try_from(since_last).unwrap_or(0)).div_ceil(60_000);
+            due = due.min(allowed.saturating_sub(self.admitted())).min(burst);
         }
         due
     }
@@ -541,7 +548,40 @@ mod tests {
         let room = room.advanced(&r, T0, 10, 2, 100);
         assert_eq!(room.due_admissions(&r, Some(T0), T0 + 499, 98), 0);
         assert_eq!(room.due_admissions(&r, Some(T0), T0 + 500, 98), 1, "then one every half second");
-        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 59_000, 200), 118);
+        // A minute without an advance (no requests, a stalled server, a clock set forward) is
+        // not made up in one batch: one second's worth at once, as at opening.
+        assert_eq!(room.due_admissions(&r, Some(T0), T0 + 59_000, 200), 2);
+    }
+
+    #[test]
+    fn time_without_an_advance_is_not_made_up_in_a_burst() {
+        // 600 a minute with no opening time; ten let in a second for ten seconds, then the room
+        // is not advanced for twenty seconds (nobody asked, or the wall clock jumped forward):
+        // the next advance lets in one second's worth, not the 200 the time since opening
+        // would allow, and the line goes on at the rate.
+        let r = WaitingRoomRules { admissions_per_minute: Some(600), admission_minutes: 1, ..rules() };
+        let mut room = RoomState::default();
+        for second in 0..10 {
+            assert_eq!(step(&r, &mut room, T0 + second * 1000), 10);
+        }
+        let resumed = T0 + 30_000;
+        assert_eq!(step(&r, &mut room, resumed), 10, "one second's worth after the pause");
+        assert_eq!(step(&r, &mut room, resumed + 300), 3, "then at the rate: 0.3 s is three");
+        assert_eq!(step(&r, &mut room, resumed + 1300), 10);
+        // A rate that is not a whole number a second still comes out right over a minute.
+        let r = WaitingRoomRules { admissions_per_minute: Some(90), admission_minutes: 1, ..rules() };
+        let mut room = RoomState::default();
+        let admitted: u64 = (0..60).map(|second| step(&r, &mut room, T0 + second * 1000)).sum();
+        assert!((89..=91).contains(&admitted), "{admitted} admitted in a minute at 90 a minute");
+    }
+
+    /// One advance without an opening time, a long line and stock enough: how many came in.
+    fn step(r: &WaitingRoomRules, room: &mut RoomState, now: Millis) -> u64 {
+        let due = room.due_admissions(r, None, now, 10_000);
+        if due > 0 {
+            *room = room.advanced(r, now, room.watermark() + due, due, 10_000);
+        }
+        due
     }
 
     #[test]
@@ -553,12 +593,7 @@ mod tests {
         let mut room = RoomState::default();
         let mut admitted_per_minute = [0u64; 3];
         for second in 0..180 {
-            let now = T0 + second * 1000;
-            let due = room.due_admissions(&r, None, now, 10_000);
-            if due > 0 {
-                room = room.advanced(&r, now, room.watermark() + due, due, 10_000);
-            }
-            admitted_per_minute[(second / 60) as usize] += due;
+            admitted_per_minute[(second / 60) as usize] += step(&r, &mut room, T0 + second * 1000);
         }
         for (minute, n) in admitted_per_minute.iter().enumerate() {
             assert!((59..=61).contains(n), "minute {minute}: {n} admitted, 60 wanted: {admitted_per_minute:?}");

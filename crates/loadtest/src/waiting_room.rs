@@ -31,8 +31,11 @@ struct Joined {
 /// What a person ended with.
 struct Outcome2 {
     position: u64,
-    /// The order's creation time and id, if they bought.
-    bought: Option<(String, String)>,
+    /// The order's creation time (Unix nanoseconds) and id, if they bought.
+    bought: Option<(i128, String)>,
+    /// When they were done (bought, or saw the sale over), since the joins began.
+    done: Duration,
+    /// Each status check, `finished` counted since the joins began.
     statuses: Vec<Sample>,
     error: Option<String>,
 }
@@ -183,7 +186,7 @@ async fn join_line(
                 let task = (person && !ticket.is_empty()).then(|| {
                     let (id, ticket) = (id.clone(), ticket.clone());
                     tokio::spawn(async move {
-                        person_loop(&client, &base, &product, &id, &ticket, position, body, poll).await
+                        person_loop(&client, &base, &product, &id, &ticket, position, body, poll, start).await
                     })
                 });
                 Joined { ticket, sample, task }
@@ -246,6 +249,14 @@ fn figures(
     let by_first = bought.iter().filter(|o| o.position <= cutoff).count();
     let share = if bought.is_empty() { 0.0 } else { by_first as f64 / bought.len() as f64 };
     let statuses: Vec<Sample> = outcomes.iter().flat_map(|o| o.statuses.iter().copied()).collect();
+    // How long the sale ran and how steadily people polled: a stalled load generator, server
+    // or machine shows as a gap far beyond the poll interval.
+    let last_purchase = bought.iter().map(|o| o.done).max().unwrap_or_default();
+    let longest_gap = outcomes
+        .iter()
+        .flat_map(|o| o.statuses.windows(2).map(|w| w[1].finished.saturating_sub(w[0].finished)))
+        .max()
+        .unwrap_or_default();
     let per = |cpu: Option<Duration>, n: usize| cpu.map(|c| c.as_secs_f64() * 1e6 / n.max(1) as f64);
     let cpu_us =
         per(costs.healthz_cpu, costs.healthz_requests).zip(per(costs.throughput.cpu, args.join_requests as usize));
@@ -264,6 +275,8 @@ fn figures(
         healthz_rps: costs.healthz_rps,
         join: Latency::of(join_samples, Outcome::Ok),
         status: Latency::of(&statuses, Outcome::Ok),
+        last_purchase,
+        longest_gap,
         cpu_us,
         units_sold: audit.units_sold,
         deliveries: deliveries.map(|d| (d.missing, d.duplicates)),
@@ -303,6 +316,12 @@ fn print_summary(
     println!(
         "  p99 join {:.1} ms (p50 {:.1}), p99 status {:.1} ms (p50 {:.1}, {} checks)",
         f.join.p99, f.join.p50, f.status.p99, f.status.p50, f.status.count
+    );
+    println!(
+        "  last purchase {:.1} s after the joins began; longest gap between one person's status checks {:.1} s (poll {} ms)",
+        f.last_purchase.as_secs_f64(),
+        f.longest_gap.as_secs_f64(),
+        args.poll_ms
     );
     if let Some((h, j)) = f.cpu_us {
         println!("  server CPU per request: /healthz {h:.0} µs, join {j:.0} µs");
@@ -395,6 +414,10 @@ struct Figures {
     healthz_rps: f64,
     join: Latency,
     status: Latency,
+    /// The last purchase, since the joins began.
+    last_purchase: Duration,
+    /// The longest time between two status checks of one person.
+    longest_gap: Duration,
     /// Server CPU µs per `/healthz` and per join.
     cpu_us: Option<(f64, f64)>,
     units_sold: u64,
@@ -492,6 +515,12 @@ fn cost_rows(a: &FlashSaleArgs, f: &Figures) -> String {
         "| p99 / p50 status check | {:.1} ms / {:.1} ms ({} checks) | — |\n",
         f.status.p99, f.status.p50, f.status.count
     );
+    s += &format!(
+        "| last purchase after the joins began; longest gap between one person's status checks (poll {} ms) | {:.1} s; {:.1} s | — |\n",
+        a.poll_ms,
+        f.last_purchase.as_secs_f64(),
+        f.longest_gap.as_secs_f64()
+    );
     s
 }
 
@@ -525,7 +554,7 @@ fn verdict(f: &Figures) -> String {
 
 /// One person: polls their ticket every `poll` until admitted (then orders once with the
 /// ticket), sold out or expired. The join's answer is the first status: a polite client does
-/// not ask again at once.
+/// not ask again at once. Times are counted from `since`, when the joins began.
 #[allow(clippy::too_many_arguments)]
 async fn person_loop(
     client: &Client,
@@ -536,14 +565,14 @@ async fn person_loop(
     position: u64,
     mut joined: Option<Value>,
     poll: Duration,
+    since: Instant,
 ) -> Outcome2 {
     let status_url = format!("{base}/api/products/{product}/queue/{ticket}");
-    let mut out = Outcome2 { position, bought: None, statuses: Vec::new(), error: None };
-    let start = Instant::now();
-    loop {
+    let mut out = Outcome2 { position, bought: None, done: Duration::ZERO, statuses: Vec::new(), error: None };
+    let out = loop {
         let status = match joined.take() {
             Some(answer) => Some(answer),
-            None => check_status(client, &status_url, start, &mut out.statuses).await,
+            None => check_status(client, &status_url, since, &mut out.statuses).await,
         };
         // The place at joining can miss earlier arrivals still being written; once everyone
         // is in, the status gives the exact place.
@@ -553,19 +582,20 @@ async fn person_loop(
         match status.as_ref().and_then(|s| s["state"].as_str()) {
             Some("admitted") => {
                 buy_with_ticket(client, base, product, id, ticket, &mut out).await;
-                return out;
+                break out;
             }
-            Some("soldOut" | "expired") => return out,
+            Some("soldOut" | "expired") => break out,
             Some(_) => {}
             None => {
                 out.error = Some("a status check failed".into());
-                return out;
+                break out;
             }
         }
         // Polite: about once per `poll`, jittered so a crowd does not poll in lockstep.
         let jitter = rand::random::<u64>() % (poll.as_millis() as u64 / 4 + 1);
         tokio::time::sleep(poll + Duration::from_millis(jitter)).await;
-    }
+    };
+    Outcome2 { done: since.elapsed(), ..out }
 }
 
 /// One status check of a ticket, its sample added to `statuses`; the answer, if it came.
@@ -591,7 +621,7 @@ async fn buy_with_ticket(client: &Client, base: &str, product: &str, id: &str, t
     match resp {
         Ok(r) if r.status() == StatusCode::CREATED => {
             let order: Value = r.json().await.unwrap_or_default();
-            let created = order["createdAt"].as_str().unwrap_or_default().to_owned();
+            let created = created_at(order["createdAt"].as_str().unwrap_or_default());
             out.bought = Some((created, order["id"].as_str().unwrap_or_default().to_owned()));
         }
         // The last units went while this person was on their way: sold out.
@@ -599,6 +629,14 @@ async fn buy_with_ticket(client: &Client, base: &str, product: &str, id: &str, t
         Ok(r) => out.error = Some(format!("order: {} {}", r.status(), r.text().await.unwrap_or_default())),
         Err(e) => out.error = Some(format!("order: {e}")),
     }
+}
+
+/// An order's `createdAt` as Unix nanoseconds (0 if unreadable). Compared as text it would
+/// misorder purchases within a second: the shop writes fractions without trailing zeros, so
+/// `…:05.1Z` (100 ms) sorts after `…:05.123Z`.
+fn created_at(text: &str) -> i128 {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(text, &Rfc3339).map_or(0, |t| t.unix_timestamp_nanos())
 }
 
 /// Spearman's rank correlation between place in line and order of purchase (the order's
@@ -630,14 +668,16 @@ mod tests {
     use super::*;
 
     fn bought(position: u64, at: &str) -> Outcome2 {
-        Outcome2 { position, bought: Some((at.to_owned(), String::new())), statuses: vec![], error: None }
+        let bought = Some((created_at(at), String::new()));
+        Outcome2 { position, bought, done: Duration::ZERO, statuses: vec![], error: None }
     }
 
     #[test]
     fn spearman_is_one_for_the_same_order_and_minus_one_reversed() {
-        let same = [bought(1, "a"), bought(2, "b"), bought(3, "c")];
-        assert!((spearman(&same.iter().collect::<Vec<_>>()) - 1.0).abs() < 1e-9);
-        let reversed = [bought(1, "c"), bought(2, "b"), bought(3, "a")];
+        let (a, b, c) = ("2026-11-30T12:00:05Z", "2026-11-30T12:00:05.1Z", "2026-11-30T12:00:05.123Z");
+        let same = [bought(1, a), bought(2, b), bought(3, c)];
+        assert!((spearman(&same.iter().collect::<Vec<_>>()) - 1.0).abs() < 1e-9, "by time, not as text");
+        let reversed = [bought(1, c), bought(2, b), bought(3, a)];
         assert!((spearman(&reversed.iter().collect::<Vec<_>>()) + 1.0).abs() < 1e-9);
     }
 }
