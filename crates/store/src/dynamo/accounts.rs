@@ -360,10 +360,7 @@ impl Accounts for DynamoStore {
             false => "SET password_hash = :hash, must_change_password = :temporary",
         };
         let mut request = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(keys::user(id)))
+            .update_item(keys::user(id))
             .update_expression(expression)
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":hash", s(password_hash))
@@ -372,7 +369,6 @@ impl Accounts for DynamoStore {
         if temporary {
             request = request.expression_attribute_values(":one", n(1));
         }
-        self.count(Op::Write);
         match request.send().await {
             Ok(out) => Ok(Some(user_from(&out.attributes.unwrap_or_default())?.user)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(None),
@@ -382,12 +378,8 @@ impl Accounts for DynamoStore {
 
     async fn record(&self, entry: NewAudit) -> Result<(), StoreError> {
         // Ids come from a counter, so the log pages by id as on the SQL stores.
-        self.count(Op::Write);
         let next = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(keys::audit_sequence()))
+            .update_item(keys::audit_sequence())
             .update_expression("ADD n :one")
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::UpdatedNew)

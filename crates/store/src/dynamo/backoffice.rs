@@ -35,12 +35,8 @@ impl Backoffice for DynamoStore {
         product.validate().map_err(OrderRejection::from)?;
         let now = now_millis();
         // The counters (`shards`, `stockShards`) were laid out when the product was created and stay.
-        self.count(Op::Write);
         let out = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(keys::product(&product.id)))
+            .update_item(keys::product(&product.id))
             .update_expression("SET #definition = :d, updated_at = :now")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#definition", "definition")

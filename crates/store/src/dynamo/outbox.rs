@@ -69,12 +69,8 @@ pub async fn claim(store: &DynamoStore, claim: Claim) -> Result<Vec<OutboxEvent>
     due.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
     let mut claimed = Vec::new();
     for event in due.into_iter().take(claim.limit as usize) {
-        store.count(Op::Write);
         let result = store
-            .client
-            .update_item()
-            .table_name(store.table())
-            .set_key(Some(keys::event(&event.id)))
+            .update_item(keys::event(&event.id))
             .update_expression("SET next_attempt_at = :lease, claim_token = :token ADD attempts :one")
             .condition_expression("#state = :pending AND next_attempt_at = :seen")
             .expression_attribute_names("#state", "state")
@@ -100,12 +96,8 @@ pub async fn claim(store: &DynamoStore, claim: Claim) -> Result<Vec<OutboxEvent>
 pub async fn settle(store: &DynamoStore, id: &str, token: &str, outcome: Settlement) -> Result<bool, StoreError> {
     let now = now_millis();
     let bucket = keys::bucket(id);
-    store.count(Op::Write);
     let request = store
-        .client
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(keys::event(id)))
+        .update_item(keys::event(id))
         .condition_expression("claim_token = :token AND #state = :pending")
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":token", s(token))
@@ -152,12 +144,8 @@ pub async fn settle(store: &DynamoStore, id: &str, token: &str, outcome: Settlem
 
 /// Un-parks an event: due now, attempts from zero, channels that took it still skipped.
 pub async fn retry(store: &DynamoStore, id: &str) -> Result<bool, StoreError> {
-    store.count(Op::Write);
     let result = store
-        .client
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(keys::event(id)))
+        .update_item(keys::event(id))
         .update_expression(
             "SET #state = :pending, gsi3pk = :part, attempts = :zero, next_attempt_at = :now REMOVE failed_at, claim_token",
         )
@@ -205,12 +193,8 @@ pub async fn events(store: &DynamoStore, state: OutboxState, limit: u32) -> Resu
 /// settlement's transaction, which would double its cost: if the relay dies between the two,
 /// the count (a gauge for dashboards) is one short, and the event itself is still settled.
 async fn count_delivered(store: &DynamoStore, bucket: u32) {
-    store.count(Op::Write);
     let result = store
-        .client
-        .update_item()
-        .table_name(store.table())
-        .set_key(Some(keys::outbox_stats(bucket)))
+        .update_item(keys::outbox_stats(bucket))
         .update_expression("ADD delivered :one")
         .expression_attribute_values(":one", n(1))
         .send()

@@ -11,6 +11,7 @@ use super::op_counts::{Counters, Op, OpCounts};
 use super::stock_memory::StockMemory;
 use crate::{ProductView, StoreError};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use stampede_domain::{Millis, Product};
 use std::collections::HashMap;
@@ -189,6 +190,13 @@ impl DynamoStore {
         R: std::fmt::Debug,
     {
         error::sdk(e, self.config.retry_after)
+    }
+
+    /// An update of the one item at `key`, counted as a write here so no caller forgets to;
+    /// the caller gives its expressions and sends it.
+    pub(super) fn update_item(&self, key: Item) -> UpdateItemFluentBuilder {
+        self.count(Op::Write);
+        self.client.update_item().table_name(self.table()).set_key(Some(key))
     }
 
     /// One item by key, read consistently.

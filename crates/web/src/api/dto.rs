@@ -4,7 +4,7 @@
 use crate::timefmt::{parse_rfc3339, rfc3339};
 use serde::{Deserialize, Serialize};
 use stampede_domain::{
-    DeliveryAddress, Fulfilment, Millis, Money, OptionGroup, OrderLine, Phone, SaleRules, SelectedOption,
+    DeliveryAddress, Fulfilment, Millis, Money, OptionGroup, OrderLine, OrderStatus, Phone, SaleRules, SelectedOption,
     ValidationError, WaitingRoomRules,
 };
 use stampede_store::{Order, OrderPage, ProductView};
@@ -207,17 +207,24 @@ pub struct OrderLineDto {
     pub line_total: MoneyDto,
 }
 
-/// An order's status as the API spells it (a schema only: the domain's `OrderStatus` is the type).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatusName {
-    Received,
-    Preparing,
-    Ready,
-    OutForDelivery,
-    Completed,
-    Cancelled,
+/// The schema of an order's status: a schema only, the domain's `OrderStatus` is the type. Its
+/// names are `OrderStatus::ALL`'s, so a status added to the domain needs no second list here.
+#[derive(Debug)]
+pub struct OrderStatusName;
+
+impl utoipa::PartialSchema for OrderStatusName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "An order's status as the API spells it (a schema only: the domain's `OrderStatus` is the type).",
+            ))
+            .enum_values(Some(OrderStatus::ALL.map(OrderStatus::as_str)))
+            .into()
+    }
 }
+
+impl ToSchema for OrderStatusName {}
 
 /// An order.
 #[derive(Debug, Serialize, ToSchema)]

@@ -32,7 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-up", get(sign_up_form).post(sign_up))
         .route("/sign-out", post(sign_out))
         .route("/account", get(account))
-        .route("/account/verify", get(super::verify_email::open_form).post(super::verify_email::open))
+        .route("/account/verify", get(super::verify_email::LANDING.form()).post(super::verify_email::open))
         .route("/account/verify/resend", post(super::verify_email::resend))
 }
 

@@ -4,9 +4,11 @@
 use super::cart_cookie::Cart;
 use super::page::{Shell, render};
 use askama::Template;
+use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
+use std::future::{Ready, ready};
 
 /// A link's `?token=`, and the button form's field of the same name.
 #[derive(Deserialize)]
@@ -32,9 +34,12 @@ struct Rendered<'a> {
 }
 
 impl OpenLinkPage {
-    /// The page, carrying `token` into its form.
-    pub fn render(&self, headers: &HeaderMap, token: String) -> Response {
-        let shell = Shell::new(self.heading, &Cart::from_headers(headers));
-        render(StatusCode::OK, &Rendered { shell, page: self, token })
+    /// The `GET` handler of the link's address: this page, carrying the link's `?token=`
+    /// into its form.
+    pub fn form(&'static self) -> impl Fn(HeaderMap, Query<Token>) -> Ready<Response> + Clone + Send + Sync + 'static {
+        move |headers, Query(Token { token })| {
+            let shell = Shell::new(self.heading, &Cart::from_headers(&headers));
+            ready(render(StatusCode::OK, &Rendered { shell, page: self, token }))
+        }
     }
 }

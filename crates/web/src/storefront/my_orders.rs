@@ -118,11 +118,7 @@ pub async fn request_link(
 
 /// `GET /my-orders/open?token=`: a button that opens the link (a mail scanner fetching
 /// the link does not use it up).
-pub async fn open_form(headers: HeaderMap, Query(q): Query<Token>) -> Response {
-    LANDING.render(&headers, q.token)
-}
-
-const LANDING: OpenLinkPage = OpenLinkPage {
+pub static LANDING: OpenLinkPage = OpenLinkPage {
     heading: "Your orders",
     message: "Press the button to see the orders placed under your email address.",
     action: "/my-orders/open",

@@ -7,19 +7,15 @@ use super::page::{PageError, message_page, see_other};
 use crate::AppState;
 use crate::auth::email_links;
 use crate::auth::visitor::Visitor;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Form};
 use stampede_store::LinkPurpose;
 use stampede_store::clock::now_millis;
 
 /// `GET /account/verify?token=`: the button that confirms the email.
-pub async fn open_form(headers: HeaderMap, Query(q): Query<Token>) -> Response {
-    LANDING.render(&headers, q.token)
-}
-
-const LANDING: OpenLinkPage = OpenLinkPage {
+pub static LANDING: OpenLinkPage = OpenLinkPage {
     heading: "Confirm your email",
     message: "Press the button to confirm this is your email address. Orders you placed with it as a guest will then show in your account.",
     action: "/account/verify",
