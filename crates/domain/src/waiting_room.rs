@@ -339,14 +339,23 @@ impl RoomState {
             // A steady trickle from opening (one second's worth at once): small batches keep
             // purchases in arrival order. Without an opening time, the first admission opens.
             let start = opens_at.or(self.first_admission()).unwrap_or(now);
-            let elapsed = u64::try_from((now - start).max(0)).unwrap_or(0) + 1000;
-            let allowed = (u64::from(per_minute) * elapsed / 60_000).max(1);
-            // And never more than one second's worth at once: time in which the room was not
-            // advanced (nobody asked, the server stalled, its wall clock was set forward) is
-            // not made up in one batch that buys in the order its people next poll.
-            let since_last = self.steps.last().map_or(1000, |s| (now - s.at).clamp(0, 1000));
-            let burst = (u64::from(per_minute) * u64::try_from(since_last).unwrap_or(0)).div_ceil(60_000);
-            due = due.min(allowed.saturating_sub(self.admitted())).min(burst);
+            let per_minute = u64::from(per_minute);
+            let allowed = |at: Millis| {
+                let elapsed = u64::try_from((at - start).max(0)).unwrap_or(0) + 1000;
+                (per_minute * elapsed / 60_000).max(1)
+            };
+            // Each advance lets in what the rate allowed since the last one, looking back one
+            // second at most (or one admission's time, for rates under one a second). Time in
+            // which the room was not advanced (nobody asked, the server stalled, its wall clock
+            // was set forward) is not made up in one batch that buys in the order its people
+            // next poll; and advancing more often does not let people in faster. The amounts
+            // add up advance after advance, so no fraction of the rate is lost.
+            let look_back = 1000.max(i64::try_from(60_000u64.div_ceil(per_minute)).unwrap_or(i64::MAX));
+            let burst = match self.steps.last() {
+                None => allowed(now),
+                Some(last) => allowed(now).saturating_sub(allowed(last.at.max(now - look_back))),
+            };
+            due = due.min(allowed(now).saturating_sub(self.admitted())).min(burst);
         }
         due
     }
@@ -568,11 +577,20 @@ mod tests {
         assert_eq!(step(&r, &mut room, resumed), 10, "one second's worth after the pause");
         assert_eq!(step(&r, &mut room, resumed + 300), 3, "then at the rate: 0.3 s is three");
         assert_eq!(step(&r, &mut room, resumed + 1300), 10);
+        // Advances every 10 ms (orders of people still waiting force them) spend what was
+        // built up at the rate, not one person per advance.
+        let admitted: u64 = (1..=100).map(|i| step(&r, &mut room, resumed + 1300 + i * 10)).sum();
+        assert_eq!(admitted, 10, "one second of advances every 10 ms lets in one second's worth");
         // A rate that is not a whole number a second still comes out right over a minute.
         let r = WaitingRoomRules { admissions_per_minute: Some(90), admission_minutes: 1, ..rules() };
         let mut room = RoomState::default();
         let admitted: u64 = (0..60).map(|second| step(&r, &mut room, T0 + second * 1000)).sum();
         assert!((89..=91).contains(&admitted), "{admitted} admitted in a minute at 90 a minute");
+        // Under one a second: each advance looks back one admission's time, so none is missed.
+        let r = WaitingRoomRules { admissions_per_minute: Some(20), admission_minutes: 1, ..rules() };
+        let mut room = RoomState::default();
+        let admitted: u64 = (0..240).map(|quarter| step(&r, &mut room, T0 + quarter * 250)).sum();
+        assert!((19..=21).contains(&admitted), "{admitted} admitted in a minute at 20 a minute");
     }
 
     /// One advance without an opening time, a long line and stock enough: how many came in.
