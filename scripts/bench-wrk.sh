@@ -30,7 +30,7 @@ token="bench-$RANDOM$RANDOM"
 # shellcheck source=scripts/start_server.sh
 . scripts/start_server.sh
 declare -A rates p99s drains requests
-phases=(healthz catalog catalog_304 menu product sold_out orders sold_out_backlog redis)
+phases=(healthz catalog catalog_304 menu product join sold_out orders sold_out_backlog redis)
 
 profiles=$(mktemp -d)
 trap 'rm -rf "$profiles"' EXIT
@@ -114,13 +114,18 @@ run_redis() {
 
 for round in $(seq 1 "$ROUNDS"); do
   data=$(mktemp -d)
-  start_stampede "$bin" "$data" --admin-token "$token" --access-log false --order-rate-per-customer 0
+  # Every wrk connection comes from 127.0.0.1: the per-address join limit is off, as for orders.
+  start_stampede "$bin" "$data" --admin-token "$token" --access-log false --order-rate-per-customer 0 \
+    --join-rate-per-ip 0
   base="http://$addr"
   curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'content-type: application/json' \
     -d '{"id":"wrk-item","name":"Benchmark slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":4000000000}' \
     "$base/api/admin/products"
   curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'content-type: application/json' \
     -d '{"id":"wrk-gone","name":"Sold-out slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":0}' \
+    "$base/api/admin/products"
+  curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+    -d '{"id":"wrk-line","name":"Queued slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":1,"sale":{"waitingRoom":{"admissionMinutes":1,"admissionsPerMinute":1}}}' \
     "$base/api/admin/products"
   etag=$(curl -sI "$base/api/products" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')
   wrk -t2 -c"$CONNS" -d2s "$base/healthz" >/dev/null # warm-up
@@ -129,6 +134,7 @@ for round in $(seq 1 "$ROUNDS"); do
   run_phase catalog_304 "$base/api/products" -H "If-None-Match: $etag"
   run_phase menu "$base/"
   run_phase product "$base/products/margherita"
+  run_phase join "$base/api/products/wrk-line/queue" -s scripts/wrk/join.lua
   WRK_PRODUCT=wrk-gone run_phase sold_out "$base/api/orders" -s scripts/wrk/orders.lua
   run_phase orders "$base/api/orders" -s scripts/wrk/orders.lua
   # Straight after the orders: refusals while their receipts are still going out. The phase
@@ -150,6 +156,7 @@ label() {
     catalog_304) echo 'catalog revalidated (`If-None-Match` → 304)' ;;
     menu) echo 'menu page `GET /`' ;;
     product) echo 'product page `GET /products/margherita`' ;;
+    join) echo 'waiting-room joins `POST /api/products/{id}/queue` (a new customer each)' ;;
     sold_out) echo 'sold-out refusals on an idle server' ;;
     orders) echo 'accepted durable orders `POST /api/orders`' ;;
     sold_out_backlog) echo 'sold-out refusals while the receipts of those orders go out' ;;
