@@ -112,7 +112,7 @@ async fn start_target(args: &FlashSaleArgs) -> anyhow::Result<(Option<Receiver>,
     Ok((receiver, target))
 }
 
-/// What joins cost, measured before the sale: `/healthz` as the baseline, then joins alone.
+/// What joins cost, measured before the sale: `/healthz` as the baseline, and joins alone.
 struct JoinCosts {
     healthz_rps: f64,
     healthz_requests: usize,
@@ -125,13 +125,43 @@ async fn join_costs(client: &Client, target: &Target, args: &FlashSaleArgs) -> a
     let conc = args.concurrency as usize;
     // Warm-up, so neither side pays for connections being opened.
     probe(client, &target.bases, conc * 4, conc, "warm-up").await;
-    let cpu = target.cpu_time();
-    let (health, health_elapsed) =
-        probe(client, &target.bases, args.baseline_requests as usize, conc, "baseline /healthz").await;
-    let healthz_cpu = target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a));
-    let healthz_rps = rate(health.len(), health_elapsed);
-    let throughput = join_throughput(client, target, args.join_requests as usize, conc).await?;
-    Ok(JoinCosts { healthz_rps, healthz_requests: health.len(), healthz_cpu, throughput })
+    let product = format!("queue-joins-{}", rand::random::<u32>());
+    let rules = json!({"admissionMinutes": 1, "admissionsPerMinute": 1});
+    create_product_with(client, target, &product, 1, json!({"waitingRoom": rules}), Value::Null).await?;
+    let url = Arc::new(format!("{}/api/products/{product}/queue", target.base));
+    let (mut healthz_requests, mut healthz_time, mut healthz_cpu) = (0, Duration::ZERO, Some(Duration::ZERO));
+    let (mut joins, mut join_time, mut join_cpu) = (Vec::new(), Duration::ZERO, Some(Duration::ZERO));
+    // The baseline and the joins alternate in slices, so a neighbour's burst on a shared
+    // machine slows both alike instead of bending the ratio one way.
+    for slice in 0..SLICES {
+        let cpu = target.cpu_time();
+        let (health, elapsed) =
+            probe(client, &target.bases, share(args.baseline_requests, slice), conc, "baseline /healthz").await;
+        healthz_cpu = add(healthz_cpu, target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a)));
+        (healthz_requests, healthz_time) = (healthz_requests + health.len(), healthz_time + elapsed);
+        let first = joins.len();
+        let cpu = target.cpu_time();
+        let (samples, elapsed) =
+            join_throughput(client, url.clone(), first, share(args.join_requests, slice), conc).await?;
+        join_cpu = add(join_cpu, target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a)));
+        joins.extend(samples);
+        join_time += elapsed;
+    }
+    let throughput =
+        Throughput { rps: rate(joins.len(), join_time), latency: Latency::of(&joins, Outcome::Ok), cpu: join_cpu };
+    Ok(JoinCosts { healthz_rps: rate(healthz_requests, healthz_time), healthz_requests, healthz_cpu, throughput })
+}
+
+/// Slices the join-cost measurement alternates the baseline and the joins in.
+const SLICES: u32 = 4;
+
+/// Slice `slice`'s part of `total` requests (the first slices take the remainder).
+fn share(total: u32, slice: u32) -> usize {
+    (total / SLICES + u32::from(slice < total % SLICES)) as usize
+}
+
+fn add(sum: Option<Duration>, part: Option<Duration>) -> Option<Duration> {
+    sum.zip(part).map(|(a, b)| a + b)
 }
 
 /// The sale's product: one unit a customer, behind a waiting room; its id.
@@ -364,21 +394,23 @@ struct Throughput {
     cpu: Option<Duration>,
 }
 
-/// Distinct customers join a line of its own (no polling, no sale) as fast as they can:
-/// what a join costs against `/healthz`, apart from the sale's other traffic.
-async fn join_throughput(client: &Client, target: &Target, total: usize, conc: usize) -> anyhow::Result<Throughput> {
-    let product = format!("queue-joins-{}", rand::random::<u32>());
-    let rules = json!({"admissionMinutes": 1, "admissionsPerMinute": 1});
-    create_product_with(client, target, &product, 1, json!({"waitingRoom": rules}), Value::Null).await?;
-    let url = Arc::new(format!("{}/api/products/{product}/queue", target.base));
-    let cpu = target.cpu_time();
+/// `total` distinct customers, numbered from `first`, join one line (no polling, no sale)
+/// as fast as they can: what a join costs, apart from the sale's other traffic.
+async fn join_throughput(
+    client: &Client,
+    url: Arc<String>,
+    first: usize,
+    total: usize,
+    conc: usize,
+) -> anyhow::Result<(Vec<Sample>, Duration)> {
     let (samples, start) = fire("join throughput", total, conc, {
         let client = client.clone();
         move |i, start| {
             let (client, url) = (client.clone(), url.clone());
             async move {
                 let t = Instant::now();
-                let resp = client.post(url.as_str()).json(&json!({"userId": format!("joiner-{i}")})).send().await;
+                let resp =
+                    client.post(url.as_str()).json(&json!({"userId": format!("joiner-{}", first + i)})).send().await;
                 let ok = match resp {
                     Ok(r) => r.status() == StatusCode::CREATED && r.bytes().await.is_ok(),
                     Err(_) => false,
@@ -390,12 +422,11 @@ async fn join_throughput(client: &Client, target: &Target, total: usize, conc: u
     })
     .await;
     let elapsed = start.elapsed();
-    let cpu = target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a));
     let failed = samples.iter().filter(|s| s.outcome != Outcome::Ok).count();
     if failed > 0 {
         bail!("{failed} of {total} joins failed in the throughput phase");
     }
-    Ok(Throughput { rps: rate(samples.len(), elapsed), latency: Latency::of(&samples, Outcome::Ok), cpu })
+    Ok((samples, elapsed))
 }
 
 /// What the report says of one run.
