@@ -17,27 +17,32 @@ pub const ORDER_ACCESS: &str = "order-access";
 /// Bytes of a tag kept in tokens: 128 bits is far beyond guessing over the network.
 const TAG_BYTES: usize = 16;
 
-/// The server's signing secrets.
+/// The server's signing secrets, each kept as an HMAC already keyed with it: a tag then
+/// costs a clone and the message's blocks, not the two extra blocks of keying every time.
 #[derive(Clone)]
 pub struct Signer {
-    secrets: Vec<Vec<u8>>,
+    keyed: Vec<HmacSha256>,
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Signer({} secrets)", self.secrets.len())
+        write!(f, "Signer({} secrets)", self.keyed.len())
     }
 }
 
 impl Signer {
     /// Signs with the first of `secrets` and accepts tags of any of them. `None` when empty.
     pub fn new(secrets: Vec<Vec<u8>>) -> Option<Signer> {
-        (!secrets.is_empty() && secrets.iter().all(|s| !s.is_empty())).then_some(Signer { secrets })
+        if secrets.is_empty() || secrets.iter().any(Vec::is_empty) {
+            return None;
+        }
+        let keyed = secrets.iter().map(|s| HmacSha256::new_from_slice(s).expect("HMAC takes keys of any length"));
+        Some(Signer { keyed: keyed.collect() })
     }
 
     /// The tag of `message` for `purpose`, as lower-case hex.
     pub fn sign(&self, purpose: &str, message: &str) -> String {
-        hex::encode(&tag(&self.secrets[0], purpose, message)[..TAG_BYTES])
+        hex::encode(&mac(&self.keyed[0], purpose, message).finalize().into_bytes()[..TAG_BYTES])
     }
 
     /// Whether `given` is the tag of `message` for `purpose` under any secret, compared in
@@ -47,21 +52,17 @@ impl Signer {
         if given.len() != TAG_BYTES {
             return false;
         }
-        self.secrets.iter().any(|secret| mac(secret, purpose, message).verify_truncated_left(&given).is_ok())
+        self.keyed.iter().any(|key| mac(key, purpose, message).verify_truncated_left(&given).is_ok())
     }
 }
 
-fn mac(secret: &[u8], purpose: &str, message: &str) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+fn mac(key: &HmacSha256, purpose: &str, message: &str) -> HmacSha256 {
+    let mut mac = key.clone();
     // Length-prefixed so ("ab", "c") and ("a", "bc") sign differently.
     mac.update(&(purpose.len() as u64).to_be_bytes());
     mac.update(purpose.as_bytes());
     mac.update(message.as_bytes());
     mac
-}
-
-fn tag(secret: &[u8], purpose: &str, message: &str) -> Vec<u8> {
-    mac(secret, purpose, message).finalize().into_bytes().to_vec()
 }
 
 #[cfg(test)]
