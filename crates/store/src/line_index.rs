@@ -141,7 +141,13 @@ impl Lines {
 
     /// The line of `product_id`, loaded (and, if shared and stale, refreshed).
     async fn product(&self, store: &Arc<dyn Store>, product_id: &str) -> Result<Arc<ProductLine>, StoreError> {
-        let line = lock(&self.inner.products).entry(product_id.to_owned()).or_default().clone();
+        let line = {
+            let mut products = lock(&self.inner.products);
+            match products.get(product_id) {
+                Some(line) => line.clone(),
+                None => products.entry(product_id.to_owned()).or_default().clone(),
+            }
+        };
         line.loaded
             .get_or_try_init(|| async {
                 let entries = store.line(product_id).await?;

@@ -16,7 +16,9 @@ const TICK: Duration = Duration::from_secs(1);
 /// re-joins and places come from this instance's index of each line (`Lines`).
 #[derive(Default)]
 pub struct Rooms {
-    seen: Mutex<HashMap<String, (Instant, RoomState)>>,
+    /// Shared, not copied, with each request: a room keeps a step per advance for as long as
+    /// an admission lasts (hundreds of them in a long sale).
+    seen: Mutex<HashMap<String, (Instant, Arc<RoomState>)>>,
     /// Rooms one request is advancing now: the others answer from the state seen meanwhile,
     /// a tick old at most, instead of all waiting for the same write and read.
     advancing: Mutex<HashSet<String>>,
@@ -52,7 +54,7 @@ impl Rooms {
         rules: &WaitingRoomRules,
         now: Millis,
         fresh: bool,
-    ) -> Result<RoomState, Problem> {
+    ) -> Result<Arc<RoomState>, Problem> {
         let id = &view.product.id;
         let _advancing = if fresh {
             None
@@ -73,10 +75,13 @@ impl Rooms {
         let room = store.advance_room(id, rules, opens, now, view.stock).await?;
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         // A newer state from a concurrent request wins: watermarks only move forward.
-        let keep = seen.get(id).is_some_and(|(_, s)| s.version > room.state.version);
-        if !keep {
-            seen.insert(id.clone(), (Instant::now(), room.state.clone()));
+        match seen.get(id) {
+            Some((_, newer)) if newer.version > room.state.version => Ok(newer.clone()),
+            _ => {
+                let state = Arc::new(room.state);
+                seen.insert(id.clone(), (Instant::now(), state.clone()));
+                Ok(state)
+            }
         }
-        Ok(room.state)
     }
 }
