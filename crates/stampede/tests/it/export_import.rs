@@ -360,6 +360,27 @@ mod dynamodb {
         ];
         let sqlite = Server::start_with_env(&data, &args, &[("STAMPEDE_ADMIN_TOKEN", ADMIN_TOKEN)]);
         let guest = sell_on(&sqlite).await;
+        // Cy's sign-up link goes to the dev mailbox; exported before the relay took it, it
+        // would be a fifth undelivered event. Wait until only the four order events are left.
+        let client = reqwest::Client::new();
+        let mut counts = Value::Null;
+        for _ in 0..200 {
+            let page: Value = client
+                .get(sqlite.url("/api/admin/outbox?limit=1"))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            counts = page["counts"].clone();
+            if counts["pending"] == 4 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(counts["pending"], 4, "the sign-up link was not delivered: {counts}");
         let said = ok(stampede(&["export", "--out", path(file), "--data-dir", path(&data)]));
         assert!(
             said.contains("order: 3") && said.contains("user: 3") && said.contains("(15 units in stock)"),
