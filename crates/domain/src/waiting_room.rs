@@ -352,7 +352,8 @@ impl RoomState {
             // add up advance after advance, so no fraction of the rate is lost.
             let look_back = 1000.max(i64::try_from(60_000u64.div_ceil(per_minute)).unwrap_or(i64::MAX));
             let burst = match self.steps.last() {
-                None => allowed(now),
+                // The first advance: one second's worth, however long ago the sale opened.
+                None => (per_minute * u64::try_from(look_back).unwrap_or(0) / 60_000).max(1),
                 Some(last) => allowed(now).saturating_sub(allowed(last.at.max(now - look_back))),
             };
             due = due.min(allowed(now).saturating_sub(self.admitted())).min(burst);
@@ -591,6 +592,10 @@ mod tests {
         let mut room = RoomState::default();
         let admitted: u64 = (0..240).map(|quarter| step(&r, &mut room, T0 + quarter * 250)).sum();
         assert!((19..=21).contains(&admitted), "{admitted} admitted in a minute at 20 a minute");
+        // A sale that opened a minute before anyone came: the first advance lets in one
+        // second's worth, not the minute's.
+        let r = WaitingRoomRules { admissions_per_minute: Some(600), admission_minutes: 1, ..rules() };
+        assert_eq!(RoomState::default().due_admissions(&r, Some(T0 - 60_000), T0, 10_000), 10);
     }
 
     /// One advance without an opening time, a long line and stock enough: how many came in.
