@@ -5,7 +5,7 @@ use crate::cli::{ExportArgs, StoreKind, StoreLocation, TransferArgs};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use stampede_store::clock::now_millis;
-use stampede_store::transfer::{Counts, Record, Shop};
+use stampede_store::transfer::{Counts, Record, RecordSink, Shop};
 use stampede_store::{DataDirLock, SqliteConfig, StoreError};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -27,11 +27,7 @@ impl Tally {
 }
 
 /// Reads every record of the store `args` names, in one snapshot, into `out`.
-async fn read_store(
-    args: &StoreLocation,
-    exported_at: i64,
-    out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
-) -> anyhow::Result<()> {
+async fn read_store(args: &StoreLocation, exported_at: i64, out: &mut RecordSink<'_>) -> anyhow::Result<()> {
     match args.store.kind {
         StoreKind::Sqlite => {
             let db = SqliteConfig::in_dir(&args.data_dir).path;
@@ -44,21 +40,13 @@ async fn read_store(
 }
 
 #[cfg(feature = "postgres")]
-async fn export_postgres(
-    args: &StoreLocation,
-    exported_at: i64,
-    out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
-) -> anyhow::Result<()> {
+async fn export_postgres(args: &StoreLocation, exported_at: i64, out: &mut RecordSink<'_>) -> anyhow::Result<()> {
     let url = args.store.database_url.as_deref().context("--store postgres needs --database-url (or DATABASE_URL)")?;
     stampede_store::postgres::transfer::export(url, exported_at, out).await.context("exporting the PostgreSQL store")
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn export_postgres(
-    _: &StoreLocation,
-    _: i64,
-    _: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
-) -> anyhow::Result<()> {
+async fn export_postgres(_: &StoreLocation, _: i64, _: &mut RecordSink<'_>) -> anyhow::Result<()> {
     bail!("--store postgres needs a build with the postgres feature: cargo build --release --features postgres")
 }
 
@@ -72,11 +60,7 @@ async fn dynamodb(args: &StoreLocation) -> anyhow::Result<stampede_store::Dynamo
 }
 
 #[cfg(feature = "aws")]
-async fn export_dynamodb(
-    args: &StoreLocation,
-    exported_at: i64,
-    out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
-) -> anyhow::Result<()> {
+async fn export_dynamodb(args: &StoreLocation, exported_at: i64, out: &mut RecordSink<'_>) -> anyhow::Result<()> {
     let store = dynamodb(args).await?;
     stampede_store::dynamo::transfer::export(&store, exported_at, out).await.context("exporting the DynamoDB table")
 }
@@ -93,11 +77,7 @@ pub async fn refuse_unfinished_import(store: &stampede_store::DynamoStore, table
 }
 
 #[cfg(not(feature = "aws"))]
-async fn export_dynamodb(
-    _: &StoreLocation,
-    _: i64,
-    _: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
-) -> anyhow::Result<()> {
+async fn export_dynamodb(_: &StoreLocation, _: i64, _: &mut RecordSink<'_>) -> anyhow::Result<()> {
     Err(no_aws())
 }
 

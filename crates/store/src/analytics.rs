@@ -184,13 +184,22 @@ pub trait Analytics: Send + Sync {
         top_n: u32,
     ) -> Result<SalesReport, StoreError>;
 
-    /// Orders placed in `range` with their lines, by placement time, `limit` at a time.
+    /// Orders placed in `range` with their lines, by placement time, `limit` at a time:
+    /// the first page without a cursor, then each page after the last one's `next`.
     async fn export_orders(
         &self,
         range: TimeRange,
         after: Option<ExportCursor>,
         limit: u32,
-    ) -> Result<ExportPage, StoreError>;
+    ) -> Result<ExportPage, StoreError> {
+        // The empty id sorts before every real one, so the first page starts at `from` itself.
+        let after = after.unwrap_or(ExportCursor { created_at: range.from, id: String::new() });
+        self.export_after(range, after, limit).await
+    }
+
+    /// The page of [`Analytics::export_orders`] of orders placed in `range` after `after`,
+    /// by (placement time, id).
+    async fn export_after(&self, range: TimeRange, after: ExportCursor, limit: u32) -> Result<ExportPage, StoreError>;
 }
 
 /// `total / count` rounded to the nearest minor unit, halves away from zero, in integers:

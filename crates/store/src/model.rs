@@ -103,6 +103,15 @@ pub struct OrderPage {
     pub next_cursor: Option<String>,
 }
 
+impl OrderPage {
+    /// The page `orders`; when `more` orders follow (the engines read one row past the
+    /// page to know), its cursor is the last order's id.
+    pub(crate) fn new(orders: Vec<Order>, more: bool) -> OrderPage {
+        let next_cursor = more.then(|| orders.last().map(|o| o.id.clone())).flatten();
+        OrderPage { orders, next_cursor }
+    }
+}
+
 /// Sales of one product as the order records show them, for audits and load-test verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProductSales {

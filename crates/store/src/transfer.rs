@@ -28,6 +28,9 @@ pub enum Record {
     Event(EventRecord),
 }
 
+/// Where an export sends its records, one at a time and in order; an error stops the export.
+pub type RecordSink<'a> = dyn FnMut(&Record) -> Result<(), StoreError> + Send + 'a;
+
 /// The first line: what the file is and where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {

@@ -76,6 +76,17 @@ impl Problem {
         p
     }
 
+    /// 401: the request says who is asking in no way this endpoint accepts; `detail` says
+    /// how to.
+    pub fn unauthorized(title: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", title, detail)
+    }
+
+    /// 403: who is asking is known (or the token is not valid), and may not do this.
+    pub fn forbidden(title: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", title, detail)
+    }
+
     /// 404 for a missing resource.
     pub fn not_found(what: &str, id: &str) -> Problem {
         Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} `{id}` does not exist"))

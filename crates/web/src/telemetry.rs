@@ -123,9 +123,7 @@ pub fn metrics_routes(access: &crate::MetricsAccess) -> axum::Router<AppState> {
                     if crate::auth::bearer_matches(req.headers(), &token) {
                         next.run(req).await
                     } else {
-                        crate::Problem::new(
-                            axum::http::StatusCode::UNAUTHORIZED,
-                            "unauthorized",
+                        crate::Problem::unauthorized(
                             "Unauthorized",
                             "send `Authorization: Bearer <metrics token>` to read the metrics",
                         )

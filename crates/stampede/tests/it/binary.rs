@@ -11,6 +11,17 @@ fn start(dir: &std::path::Path, extra: &[&str]) -> Server {
     Server::start(dir, extra)
 }
 
+/// What the binary says on stderr when it refuses to start on a fresh data dir with the
+/// settings `configure` adds.
+fn startup_error(configure: impl FnOnce(&mut Command) -> &mut Command) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stampede"));
+    command.args(["--addr", "127.0.0.1:0", "--data-dir"]).arg(dir.path());
+    let out = configure(&mut command).output().unwrap();
+    assert!(!out.status.success(), "the binary started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[tokio::test]
 async fn the_binary_seeds_serves_and_keeps_orders_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,17 +134,11 @@ async fn the_binary_delivers_receipts_to_the_dev_mailbox_and_events_to_webhooks(
 
 #[test]
 fn bad_notification_settings_stop_the_binary_with_a_clear_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(["--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .args(["--webhook-urls", "http://127.0.0.1:9/hook"])
-        .env("STAMPEDE_LOG_FORMAT", "json")
-        .env_remove("STAMPEDE_WEBHOOK_SECRET")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = startup_error(|c| {
+        c.args(["--webhook-urls", "http://127.0.0.1:9/hook"])
+            .env("STAMPEDE_LOG_FORMAT", "json")
+            .env_remove("STAMPEDE_WEBHOOK_SECRET")
+    });
     assert!(stderr.contains("STAMPEDE_WEBHOOK_SECRET"), "{stderr}");
 }
 
@@ -141,15 +146,7 @@ fn bad_notification_settings_stop_the_binary_with_a_clear_message() {
 #[cfg(not(feature = "otlp"))]
 #[test]
 fn an_otlp_endpoint_without_the_otlp_feature_fails_at_startup() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(["--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("STAMPEDE_OTLP_ENDPOINT", "http://127.0.0.1:4318")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = startup_error(|c| c.env("STAMPEDE_OTLP_ENDPOINT", "http://127.0.0.1:4318"));
     assert!(stderr.contains("rebuild with --features otlp"), "{stderr}");
 }
 
@@ -194,15 +191,7 @@ async fn on_a_public_address_the_dev_mailbox_and_metrics_are_closed_and_readyz_w
 
 #[test]
 fn an_unknown_shop_time_zone_stops_the_binary_with_a_clear_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stampede"))
-        .args(["--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .args(["--shop-timezone", "Mars/Olympus_Mons"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = startup_error(|c| c.args(["--shop-timezone", "Mars/Olympus_Mons"]));
     assert!(stderr.contains("--shop-timezone") && stderr.contains("IANA name such as Europe/Berlin"), "{stderr}");
     let help = Command::new(env!("CARGO_BIN_EXE_stampede")).arg("--help").output().unwrap();
     let help = String::from_utf8(help.stdout).unwrap();

@@ -2,9 +2,8 @@
 //! acknowledged order and no notification, and SIGTERM lets orders in flight finish before a
 //! clean exit.
 
-use crate::common::eventually;
 use crate::common::process::Server;
-use crate::common::sale::{RunningSale, STOCK, TOKEN, Webhooks, admin_json, assert_replayed, sales};
+use crate::common::sale::{RunningSale, STOCK, TOKEN, Webhooks, assert_replayed, sales};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_mid_sale_loses_no_acknowledged_order() {
@@ -33,15 +32,7 @@ async fn a_crash_mid_sale_loses_no_acknowledged_order() {
 
     // Every order's event reaches the receiver after the restart, including those the killed
     // relay had claimed but not settled, and the outbox ends with nothing pending or parked.
-    let outbox = eventually(30, "every event delivered after the restart", || async {
-        let page = admin_json(&client, &server, "/api/admin/outbox?state=pending").await;
-        (page["counts"]["pending"] == 0 && hooks.orders().len() as u64 == orders).then_some(page)
-    })
-    .await;
-    assert_eq!(outbox["counts"]["failed"], 0, "{outbox}");
-    assert_eq!(outbox["counts"]["delivered"].as_u64().unwrap(), orders, "one event per order: {outbox}");
-    let received = hooks.orders();
-    assert!(acked.iter().all(|(_, id)| received.contains(id)), "an acknowledged order's event was lost");
+    hooks.expect_every_event(&client, &server, 30, orders, acked.iter().map(|(_, id)| id.as_str())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -175,13 +175,7 @@ mod moved {
         let form = [("key", "cy-1"), ("name", "Cy"), ("email", "cy@example.com"), ("fulfilment", "pickup")];
         let placed = cy.post("/checkout", &form).await;
         assert_eq!(placed.status, 303, "{}", placed.html);
-        let guest = client
-            .post(sqlite.url("/api/orders"))
-            .header("Idempotency-Key", "guest-1")
-            .json(&order_body("ana@example.com", "slice", 3))
-            .send()
-            .await
-            .unwrap();
+        let guest = guest_order(&client, sqlite).await;
         assert_eq!(guest.status(), 201);
         let guest: Value = guest.json().await.unwrap();
         let dropped =
@@ -196,6 +190,13 @@ mod moved {
         guest
     }
 
+    /// The guest's order of 3, with its idempotency key: placed before the move, retried after.
+    async fn guest_order(client: &Client, server: &Server) -> reqwest::Response {
+        let body = order_body("ana@example.com", "slice", 3);
+        let request = client.post(server.url("/api/orders")).header("Idempotency-Key", "guest-1").json(&body);
+        request.send().await.unwrap()
+    }
+
     /// Served from the new store: Cy signs in with the old password and sees the order, stock
     /// is as it was (20 - 2 - 3), and the guest's retry gets the same order back.
     pub async fn check_served(server: &Server, guest: &Value) {
@@ -206,13 +207,7 @@ mod moved {
         let client = Client::new();
         let stock: Value = client.get(server.url("/api/products/slice")).send().await.unwrap().json().await.unwrap();
         assert_eq!(stock["stock"], 15);
-        let retry = client
-            .post(server.url("/api/orders"))
-            .header("Idempotency-Key", "guest-1")
-            .json(&order_body("ana@example.com", "slice", 3))
-            .send()
-            .await
-            .unwrap();
+        let retry = guest_order(&client, server).await;
         assert_eq!(retry.headers()["idempotent-replayed"], "true");
         assert_eq!(retry.json::<Value>().await.unwrap()["id"], guest["id"]);
     }

@@ -29,11 +29,13 @@ impl Drop for Kill {
     }
 }
 
-/// moto, and its URL.
-fn moto() -> (crate::common::moto::Moto, String) {
+/// A moto server with an empty `stampede` table: the server, its URL and a store on the table.
+async fn moto_table() -> (crate::common::moto::Moto, String, DynamoStore) {
     let moto = crate::common::moto::Moto::start();
     let url = moto.url.clone();
-    (moto, url)
+    let client = DynamoStore::local_client(&url).await;
+    create_table(&client, "stampede").await.unwrap();
+    (moto, url, DynamoStore::new(client, DynamoConfig::new("stampede")))
 }
 
 /// An invocation: its request id and event.
@@ -172,10 +174,7 @@ fn ticket() -> Product {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_gateway_events_round_trip_through_the_lambda_binary() {
-    let (_moto, url) = moto();
-    let client = DynamoStore::local_client(&url).await;
-    create_table(&client, "stampede").await.unwrap();
-    let store = DynamoStore::new(client, DynamoConfig::new("stampede"));
+    let (_moto, url, store) = moto_table().await;
     store.create_product(ticket(), 10).await.unwrap();
     let room = SaleRules { waiting_room: Some(WaitingRoomRules::default()), ..SaleRules::default() };
     store.create_product(Product { id: "queue-drop".into(), sale: room, ..ticket() }, 3).await.unwrap();
@@ -312,9 +311,7 @@ async fn secret(moto: &str, name: &str, value: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_come_from_secrets_manager_and_only_cloudfront_gets_through() {
-    let (_moto, url) = moto();
-    let client = DynamoStore::local_client(&url).await;
-    create_table(&client, "stampede").await.unwrap();
+    let (_moto, url, _) = moto_table().await;
     let admin = secret(&url, "admin", "admin-token-from-secrets-manager-0123456789").await;
     let origin = secret(&url, "origin", "cloudfront-says-hello").await;
     let signing = secret(&url, "signing", "signing-key-from-secrets-manager").await;
@@ -354,10 +351,7 @@ async fn secrets_come_from_secrets_manager_and_only_cloudfront_gets_through() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_function_delivers_the_outbox_when_the_stream_wakes_it() {
-    let (_moto, url) = moto();
-    let client = DynamoStore::local_client(&url).await;
-    create_table(&client, "stampede").await.unwrap();
-    let store = DynamoStore::new(client, DynamoConfig::new("stampede"));
+    let (_moto, url, store) = moto_table().await;
     store.create_product(ticket(), 10).await.unwrap();
     let line = stampede_domain::LineRequest::new("golden-ticket", 1, Default::default()).unwrap();
     let customer = stampede_domain::Customer::with_email("fan@example.com", Some("Fan")).unwrap();

@@ -89,6 +89,11 @@ fn webhook(url: &str) -> Arc<dyn Channel> {
     Arc::new(WebhookChannel::new(url, SECRET, Duration::from_secs(30)).unwrap())
 }
 
+/// A relay of the shop's outbox to the webhook at `url`, not started yet.
+fn webhook_relay(app: &TestApp, url: &str, config: RelayConfig) -> Relay {
+    Relay::new(app.store.clone(), vec![webhook(url)], config)
+}
+
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
@@ -103,7 +108,7 @@ async fn place(app: &TestApp, email: &str) -> String {
 async fn webhooks_get_every_event_signed_in_order_with_the_order_inside() {
     let (receiver, url) = Receiver::start().await;
     let app = TestApp::pizza_shop().await;
-    let relay = Relay::new(app.store.clone(), vec![webhook(&url)], fast_relay()).spawn();
+    let relay = webhook_relay(&app, &url, fast_relay()).spawn();
     let body = json!({"customer": {"email": "ana@example.com"},
                       "items": [{"productId": "margherita", "quantity": 2, "options": {"size": "large"}}],
                       "fulfilment": {"type": "pickup"}});
@@ -183,7 +188,7 @@ async fn events_are_parked_after_the_last_attempt_shown_to_the_admin_and_can_be_
     receiver.always.store(503, Ordering::SeqCst);
     let app = TestApp::pizza_shop().await;
     let config = RelayConfig { max_attempts: 3, ..fast_relay() };
-    let relay = Relay::new(app.store.clone(), vec![webhook(&url)], config.clone()).spawn();
+    let relay = webhook_relay(&app, &url, config.clone()).spawn();
     let order_id = place(&app, "ana@example.com").await;
     eventually(10, "the event to be parked", || async { (app.outbox("failed_at IS NOT NULL") == 1).then_some(()) })
         .await;
@@ -224,7 +229,7 @@ async fn a_permanent_refusal_parks_at_once() {
     let (receiver, url) = Receiver::start().await;
     receiver.always.store(410, Ordering::SeqCst);
     let app = TestApp::pizza_shop().await;
-    let relay = Relay::new(app.store.clone(), vec![webhook(&url)], fast_relay()).spawn();
+    let relay = webhook_relay(&app, &url, fast_relay()).spawn();
     place(&app, "ana@example.com").await;
     eventually(10, "the event to be parked", || async { (app.outbox("failed_at IS NOT NULL") == 1).then_some(()) })
         .await;
@@ -239,7 +244,7 @@ async fn killing_the_relay_mid_delivery_loses_nothing() {
     receiver.hang.store(true, Ordering::SeqCst);
     let app = TestApp::pizza_shop().await;
     let config = RelayConfig { lease: Duration::from_secs(1), send_timeout: Duration::from_secs(30), ..fast_relay() };
-    let relay = Relay::new(app.store.clone(), vec![webhook(&url)], config.clone()).spawn();
+    let relay = webhook_relay(&app, &url, config.clone()).spawn();
     for n in 0..5 {
         place(&app, &format!("c{n}@example.com")).await;
     }
@@ -251,7 +256,7 @@ async fn killing_the_relay_mid_delivery_loses_nothing() {
     assert_eq!(app.outbox("delivered_at IS NULL AND failed_at IS NULL AND claim_token IS NOT NULL"), 5);
 
     receiver.hang.store(false, Ordering::SeqCst);
-    let restarted = Relay::new(app.store.clone(), vec![webhook(&url)], config).spawn();
+    let restarted = webhook_relay(&app, &url, config).spawn();
     eventually(10, "every event delivered after the restart", || async {
         (app.outbox("delivered_at IS NULL") == 0).then_some(())
     })
@@ -268,8 +273,8 @@ async fn killing_the_relay_mid_delivery_loses_nothing() {
 async fn two_relays_on_one_store_never_send_an_event_twice() {
     let (receiver, url) = Receiver::start().await;
     let app = TestApp::pizza_shop().await;
-    let a = Relay::new(app.store.clone(), vec![webhook(&url)], fast_relay()).spawn();
-    let b = Relay::new(app.store.clone(), vec![webhook(&url)], fast_relay()).spawn();
+    let a = webhook_relay(&app, &url, fast_relay()).spawn();
+    let b = webhook_relay(&app, &url, fast_relay()).spawn();
     let orders = futures::future::join_all((0..40).map(|n| {
         let app = &app;
         async move { place(app, &format!("c{n}@example.com")).await }
@@ -292,7 +297,7 @@ async fn shutdown_flushes_events_that_are_due() {
         place(&app, &format!("c{n}@example.com")).await;
     }
     // Started and stopped at once: only the final flush can deliver these.
-    let relay = Relay::new(app.store.clone(), vec![webhook(&url)], fast_relay()).spawn();
+    let relay = webhook_relay(&app, &url, fast_relay()).spawn();
     relay.shutdown().await;
     assert_eq!(receiver.accepted().len(), 3);
     assert_eq!(app.outbox("delivered_at IS NULL"), 0);
@@ -307,7 +312,7 @@ async fn a_relay_on_its_own_low_priority_thread_delivers_and_flushes() {
     for n in 0..40 {
         place(&app, &format!("c{n}@example.com")).await;
     }
-    let relay = Relay::new(app.store.clone(), vec![webhook(&url)], fast_relay()).spawn_background(10).unwrap();
+    let relay = webhook_relay(&app, &url, fast_relay()).spawn_background(10).unwrap();
     #[cfg(target_os = "linux")]
     eventually(10, "the relay thread at nice 10", || async { (relay_thread_nice() == Some(10)).then_some(()) }).await;
     eventually(10, "forty deliveries", || async { (receiver.accepted().len() >= 40).then_some(()) }).await;
@@ -371,7 +376,7 @@ async fn a_hanging_receiver_does_not_slow_order_placement() {
     receiver.hang.store(true, Ordering::SeqCst);
     let app = TestApp::pizza_shop().await;
     let config = RelayConfig { send_timeout: Duration::from_secs(60), lease: Duration::from_secs(120), ..fast_relay() };
-    let relay = Relay::new(app.store.clone(), vec![webhook(&url)], config).spawn();
+    let relay = webhook_relay(&app, &url, config).spawn();
     place(&app, "first@example.com").await;
     eventually(10, "a delivery in flight", || async { (receiver.arrived.load(Ordering::SeqCst) >= 1).then_some(()) })
         .await;

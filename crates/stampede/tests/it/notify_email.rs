@@ -66,6 +66,11 @@ impl SmtpSink {
     }
 }
 
+/// Mail from `from` through the SMTP server on this machine's `port`, with links to `links`.
+fn smtp_on(port: u16, from: &str, links: impl Into<MailContext>) -> Arc<dyn Channel> {
+    Arc::new(SmtpChannel::new(&format!("smtp://127.0.0.1:{port}"), from, links, Duration::from_secs(5)).unwrap())
+}
+
 fn pizza_order() -> Value {
     json!({
         "customer": {"email": "ana@example.com", "name": "Ana"},
@@ -89,14 +94,8 @@ async fn a_placed_order_sends_a_receipt_over_real_smtp() {
         shop: ShopProfile { name: "Pizza Stampede".into(), address: "9 Oven Lane".into(), phone: "555-0100".into() },
         zone: None,
     };
-    let smtp = SmtpChannel::new(
-        &format!("smtp://127.0.0.1:{}", sink.port),
-        "Pizza Stampede <orders@pizza.example>",
-        context,
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let relay = Relay::new(app.store.clone(), vec![Arc::new(smtp)], fast_relay()).spawn();
+    let smtp = smtp_on(sink.port, "Pizza Stampede <orders@pizza.example>", context);
+    let relay = Relay::new(app.store.clone(), vec![smtp], fast_relay()).spawn();
 
     let order: Value = app.order(&pizza_order(), None).await.json().await.unwrap();
     let id = order["id"].as_str().unwrap().to_owned();
@@ -149,14 +148,8 @@ async fn a_placed_order_sends_a_receipt_over_real_smtp() {
 async fn status_changes_email_the_customer_and_html_is_escaped() {
     let sink = SmtpSink::start();
     let app = TestApp::pizza_shop().await;
-    let smtp = SmtpChannel::new(
-        &format!("smtp://127.0.0.1:{}", sink.port),
-        "orders@pizza.example",
-        PUBLIC_URL,
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let relay = Relay::new(app.store.clone(), vec![Arc::new(smtp)], fast_relay()).spawn();
+    let smtp = smtp_on(sink.port, "orders@pizza.example", PUBLIC_URL);
+    let relay = Relay::new(app.store.clone(), vec![smtp], fast_relay()).spawn();
     let body = json!({"customer": {"email": "bo@example.com", "name": "<b>Bo</b>"},
                       "items": [{"productId": "margherita", "quantity": 1, "options": {"crust": "thin"}}]});
     let order: Value = app.order(&body, None).await.json().await.unwrap();
@@ -228,15 +221,9 @@ async fn the_dev_mailbox_is_not_served_when_real_email_is_configured() {
 async fn email_waits_for_a_mail_server_that_is_down_and_goes_out_when_it_is_back() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let app = TestApp::pizza_shop().await;
-    let smtp = SmtpChannel::new(
-        &format!("smtp://127.0.0.1:{port}"),
-        "orders@pizza.example",
-        PUBLIC_URL,
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    let smtp = smtp_on(port, "orders@pizza.example", PUBLIC_URL);
     let config = stampede_notify::RelayConfig { max_attempts: 1000, ..fast_relay() };
-    let relay = Relay::new(app.store.clone(), vec![Arc::new(smtp)], config).spawn();
+    let relay = Relay::new(app.store.clone(), vec![smtp], config).spawn();
     let order: Value = app.order(&pizza_order(), None).await.json().await.unwrap();
     // Nothing listens on the port yet: connection refused is worth retrying, not parking.
     eventually(10, "two failed attempts", || async {

@@ -237,16 +237,8 @@ async fn a_sigkill_of_one_of_three_instances_mid_sale_loses_no_order_and_oversel
     // Every order's event is settled delivered once, those the killed relay had claimed after
     // its lease ran out, by a survivor. Its sends that never got settled are sent again, so
     // a receiver may see those twice (it de-duplicates on eventId); no more than it held.
-    let outbox = eventually(90, "every event delivered after the lease", || async {
-        let page = sale::admin_json(&client, a, "/api/admin/outbox?state=pending").await;
-        (page["counts"]["pending"] == 0 && hooks.orders().len() as u64 == DEAL_STOCK).then_some(page)
-    })
-    .await;
-    assert_eq!(outbox["counts"]["failed"], 0, "{outbox}");
-    assert_eq!(outbox["counts"]["delivered"].as_u64(), Some(DEAL_STOCK), "one event per order: {outbox}");
-    let received = hooks.orders();
-    assert!(ids.iter().all(|id| received.contains(*id)), "an acknowledged order's receipt was lost");
-    let repeats = hooks.deliveries() - received.len();
+    hooks.expect_every_event(&client, a, 90, DEAL_STOCK, ids.iter().copied()).await;
+    let repeats = hooks.deliveries() - hooks.orders().len();
     assert!(repeats <= 64, "{repeats} repeats: more than the killed relay can hold in flight");
 }
 
@@ -358,15 +350,7 @@ async fn a_postgres_restart_mid_sale_gets_503s_then_both_instances_sell_again_by
 
     // Every order's event delivered, including those whose commit the restart cut off
     // (committed but unacknowledged), once each as far as the outbox is concerned.
-    let outbox = eventually(120, "every event delivered after the restart", || async {
-        let page = sale::admin_json(&client, a, "/api/admin/outbox?state=pending").await;
-        (page["counts"]["pending"] == 0 && hooks.orders().len() as u64 == orders).then_some(page)
-    })
-    .await;
-    assert_eq!(outbox["counts"]["failed"], 0, "{outbox}");
-    assert_eq!(outbox["counts"]["delivered"].as_u64(), Some(orders), "one event per order: {outbox}");
-    let received = hooks.orders();
-    assert!(ids.iter().all(|id| received.contains(*id)), "an acknowledged order's receipt was lost");
+    hooks.expect_every_event(&client, a, 120, orders, ids.iter().copied()).await;
 
     // Through the whole sale, the buyers' requests included: refusals were 503s, never a 500.
     for server in &servers {

@@ -49,15 +49,8 @@ impl Analytics for DynamoStore {
         tally::report(&orders, range, granularity, top_n, views, lifetime.as_deref().unwrap_or(&orders))
     }
 
-    async fn export_orders(
-        &self,
-        range: TimeRange,
-        after: Option<ExportCursor>,
-        limit: u32,
-    ) -> Result<ExportPage, StoreError> {
+    async fn export_after(&self, range: TimeRange, after: ExportCursor, limit: u32) -> Result<ExportPage, StoreError> {
         let limit = limit.max(1) as usize;
-        // The empty id sorts before every real one, so the first page starts at `from` itself.
-        let after = after.unwrap_or(ExportCursor { created_at: range.from, id: String::new() });
         let mut page: Vec<Order> = Vec::new();
         // A day at a time, sorted in memory: the index orders a day's partitions by id, not
         // by placement time.

@@ -198,8 +198,7 @@ async fn find_orders(store: &DynamoStore, filter: OrderFilter) -> Result<OrderPa
     }
     let has_more = found.len() > limit;
     found.truncate(limit);
-    let next_cursor = has_more.then(|| found.last().map(|o| o.id.clone())).flatten();
-    Ok(OrderPage { orders: found, next_cursor })
+    Ok(OrderPage::new(found, has_more))
 }
 
 /// Adds `day`'s orders matching `filter` to `found`, highest id first (below `below`), until

@@ -141,8 +141,7 @@ pub async fn customer_orders(
     let items = out.items.unwrap_or_default();
     let has_more = items.len() > limit as usize;
     let orders = items.iter().take(limit as usize).map(item::order_from).collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = has_more.then(|| orders.last().map(|o| o.id.clone())).flatten();
-    Ok(OrderPage { orders, next_cursor })
+    Ok(OrderPage::new(orders, has_more))
 }
 
 /// A product's sales from its counters' figures (kept by the order and cancel transactions)

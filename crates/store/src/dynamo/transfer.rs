@@ -19,8 +19,8 @@ use super::keys::{self, Item};
 use super::op_counts::Op;
 use super::{DynamoStore, error};
 use crate::transfer::{
-    AccountOrder, AuditRecord, EventRecord, Header, Holding, OrderRecord, ProductRecord, Record, SavedCart, Shop,
-    UserRecord,
+    AccountOrder, AuditRecord, EventRecord, Header, Holding, OrderRecord, ProductRecord, Record, RecordSink, SavedCart,
+    Shop, UserRecord,
 };
 use crate::{AuditEntry, IdempotencyKey, Role, StoreError, User};
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
@@ -28,7 +28,7 @@ use stampede_domain::{Millis, OrderStatus};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-type Out<'a> = &'a mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send);
+type Out<'a> = &'a mut RecordSink<'a>;
 
 /// Writes every record of the table to `out`, the header first, leaving out what was made
 /// after `exported_at` (the watermark).

@@ -112,16 +112,9 @@ impl Analytics for PostgresStore {
         })
     }
 
-    async fn export_orders(
-        &self,
-        range: TimeRange,
-        after: Option<ExportCursor>,
-        limit: u32,
-    ) -> Result<ExportPage, StoreError> {
+    async fn export_after(&self, range: TimeRange, after: ExportCursor, limit: u32) -> Result<ExportPage, StoreError> {
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;
-        // The empty id sorts before every real one, so the first page starts at `from` itself.
-        let after = after.unwrap_or(ExportCursor { created_at: range.from, id: String::new() });
         let ids = tx
             .query(EXPORT_SQL, &[&after.created_at, &after.id, &range.from, &range.to, &(i64::from(limit) + 1)])
             .await

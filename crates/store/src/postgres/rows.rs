@@ -130,8 +130,7 @@ pub async fn order_page(c: &impl GenericClient, ids: &[Row], limit: u32) -> Resu
     for r in ids.iter().take(limit as usize) {
         orders.extend(load_order(c, r.get(0)).await?);
     }
-    let next_cursor = has_more.then(|| orders.last().map(|o| o.id.clone())).flatten();
-    Ok(OrderPage { orders, next_cursor })
+    Ok(OrderPage::new(orders, has_more))
 }
 
 /// Sales of a product counted from orders and holdings. Holdings are kept only for products

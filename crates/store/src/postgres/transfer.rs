@@ -8,8 +8,8 @@ use super::{accounts::user_row, rows, schema};
 use crate::accounts::{USER_COLUMNS, to_user};
 use crate::shards;
 use crate::transfer::{
-    AccountOrder, AuditRecord, EventRecord, Header, Holding, OrderRecord, ProductRecord, Record, SavedCart, Shop,
-    UserRecord,
+    AccountOrder, AuditRecord, EventRecord, Header, Holding, OrderRecord, ProductRecord, Record, RecordSink, SavedCart,
+    Shop, UserRecord,
 };
 use crate::{IdempotencyKey, Order, StoreError};
 use deadpool_postgres::ClientWrapper;
@@ -17,11 +17,7 @@ use stampede_domain::{Millis, Phone};
 use tokio_postgres::{Row, Transaction};
 
 /// Writes every record of the database at `url` to `out`, the header first.
-pub async fn export(
-    url: &str,
-    exported_at: Millis,
-    out: &mut (dyn FnMut(&Record) -> Result<(), StoreError> + Send),
-) -> Result<(), StoreError> {
+pub async fn export(url: &str, exported_at: Millis, out: &mut RecordSink<'_>) -> Result<(), StoreError> {
     let (client, driver) = connect_one(url).await?;
     // The rows' readers take a connection with a statement cache, as the pool's are; the
     // wrapper aborts the handle it holds when dropped, so it gets a finished one and this

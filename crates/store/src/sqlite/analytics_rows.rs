@@ -40,12 +40,7 @@ impl Analytics for SqliteStore {
             .await
     }
 
-    async fn export_orders(
-        &self,
-        range: TimeRange,
-        after: Option<ExportCursor>,
-        limit: u32,
-    ) -> Result<ExportPage, StoreError> {
+    async fn export_after(&self, range: TimeRange, after: ExportCursor, limit: u32) -> Result<ExportPage, StoreError> {
         self.reads.run(move |conn| export_page(conn, range, after, limit)).await
     }
 }
@@ -146,15 +141,8 @@ fn flash_sales(conn: &Connection) -> Result<Vec<FlashSale>, StoreError> {
     Ok(sales)
 }
 
-fn export_page(
-    conn: &Connection,
-    range: TimeRange,
-    after: Option<ExportCursor>,
-    limit: u32,
-) -> Result<ExportPage, StoreError> {
-    // Keyset paging on (created_at, id): every page is one index range, however deep. The
-    // empty id sorts before every real one, so the first page starts at `from` itself.
-    let after = after.unwrap_or(ExportCursor { created_at: range.from, id: String::new() });
+fn export_page(conn: &Connection, range: TimeRange, after: ExportCursor, limit: u32) -> Result<ExportPage, StoreError> {
+    // Keyset paging on (created_at, id): every page is one index range, however deep.
     let tx = conn.unchecked_transaction()?;
     let mut stmt = tx.prepare_cached(EXPORT_SQL)?;
     let ids: Vec<String> = stmt

@@ -37,6 +37,5 @@ pub fn find_orders(conn: &Connection, filter: &OrderFilter) -> Result<OrderPage,
     for id in ids.iter().take(limit as usize) {
         orders.extend(rows::load_order(conn, id)?);
     }
-    let next_cursor = has_more.then(|| orders.last().map(|o| o.id.clone())).flatten();
-    Ok(OrderPage { orders, next_cursor })
+    Ok(OrderPage::new(orders, has_more))
 }

@@ -186,8 +186,7 @@ pub fn customer_orders(
     for id in ids.iter().take(limit as usize) {
         orders.extend(load_order(conn, id)?);
     }
-    let next_cursor = has_more.then(|| orders.last().map(|o| o.id.clone())).flatten();
-    Ok(OrderPage { orders, next_cursor })
+    Ok(OrderPage::new(orders, has_more))
 }
 
 /// Units `customer` holds of each of `products`, leaving out none held.

@@ -49,12 +49,7 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         let Some(token) = given else {
-            return Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Unauthorized",
-                "send `Authorization: Bearer <admin token>`",
-            ));
+            return Err(Problem::unauthorized("Unauthorized", "send `Authorization: Bearer <admin token>`"));
         };
         if app.admin_token.as_ref().is_some_and(|expected| crate::auth::cookies::same(token, expected)) {
             return Ok(Admin { actor: "api-token".into() });
@@ -62,13 +57,8 @@ impl FromRequestParts<AppState> for Admin {
         // An OIDC ID token of someone in the `admin` group is as good as the static token.
         match oidc.and_then(|auth| auth.bearer_user(&parts.headers)) {
             Some(user) if user.role == stampede_store::Role::Admin => Ok(Admin { actor: user.email }),
-            Some(_) => Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "Forbidden",
-                "the token's user is not in the admin group",
-            )),
-            None => Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "the admin token is not valid")),
+            Some(_) => Err(Problem::forbidden("Forbidden", "the token's user is not in the admin group")),
+            None => Err(Problem::forbidden("Forbidden", "the admin token is not valid")),
         }
     }
 }

@@ -197,9 +197,7 @@ pub async fn cancel_order(
 ) -> Result<Json<OrderDto>, Problem> {
     let (_, viewer) = order_and_viewer(&app, &headers, &id).await?;
     if !viewer.is_trusted() {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(Problem::forbidden(
             "Not your order",
             "only the customer who placed this order, or staff, may cancel it: send its `Order-Token`, or sign in",
         ));
@@ -243,17 +241,13 @@ pub async fn customer_orders(
     match &who.user {
         _ if staff || own => {}
         None => {
-            return Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
+            return Err(Problem::unauthorized(
                 "Sign in first",
                 "a customer's orders are for that customer: sign in, or send their bearer token",
             ));
         }
         Some(_) => {
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
+            return Err(Problem::forbidden(
                 "Not your orders",
                 "you can list only your own orders (and only once your email address is verified)",
             ));

@@ -57,13 +57,7 @@ fn admit(request: &Request, allowed: impl Fn(Role) -> bool) -> Result<(), Respon
             "This page is not for your account",
             "Your account cannot open this page. Ask an admin if you need it.",
         )),
-        Some(_) => Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Forbidden",
-            "your account's role does not allow this",
-        )
-        .into_response()),
+        Some(_) => Err(Problem::forbidden("Forbidden", "your account's role does not allow this").into_response()),
         None if wants_html => {
             // After signing in, a page comes back as it was asked for; a form post whose
             // session ran out cannot be replayed, so it leads to the dashboard instead.
@@ -73,8 +67,7 @@ fn admit(request: &Request, allowed: impl Fn(Role) -> bool) -> Result<(), Respon
             };
             Err(crate::storefront::see_other(&format!("/sign-in?next={}", encode(next)), None))
         }
-        None => Err(Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", "sign in as staff first")
-            .into_response()),
+        None => Err(Problem::unauthorized("Unauthorized", "sign in as staff first").into_response()),
     }
 }
 
@@ -96,9 +89,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Staff {
             .and_then(|v| v.user.clone())
             .filter(|u| u.role.is_staff())
             .map(Staff)
-            .ok_or_else(|| {
-                Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", "sign in as staff first")
-                    .into_response()
-            })
+            .ok_or_else(|| Problem::unauthorized("Unauthorized", "sign in as staff first").into_response())
     }
 }

@@ -101,6 +101,11 @@ fn page(app: &AppState, staff: &User, order: &Order, notice: Option<String>, err
     }
 }
 
+/// The order `id`, or the dashboard's not-found page.
+async fn find(app: &AppState, id: &str) -> Result<Order, AdminError> {
+    app.store.order(id).await?.ok_or(AdminError::NotFound("order"))
+}
+
 /// `GET /admin/orders/{id}`.
 pub async fn show(
     State(app): State<AppState>,
@@ -108,7 +113,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, AdminError> {
-    let order = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
+    let order = find(&app, &id).await?;
     let notice = done
         .done
         .as_deref()
@@ -136,7 +141,7 @@ pub async fn set_status(
     Path(id): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> Result<Response, AdminError> {
-    let current = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
+    let current = find(&app, &id).await?;
     match OrderStatus::parse(&form.status) {
         Some(OrderStatus::Cancelled) => confirm_then_cancel(&app, &staff, current, form.cancel.confirmed()).await,
         Some(next) => change_status(&app, &staff, current, next).await,
@@ -154,7 +159,7 @@ pub async fn cancel(
     Path(id): Path<String>,
     Form(form): Form<ConfirmForm>,
 ) -> Result<Response, AdminError> {
-    let order = app.store.order(&id).await?.ok_or(AdminError::NotFound("order"))?;
+    let order = find(&app, &id).await?;
     confirm_then_cancel(&app, &staff, order, form.confirmed()).await
 }
 

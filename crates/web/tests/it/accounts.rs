@@ -11,6 +11,11 @@ use stampede_web::auth::login_limits::LoginPolicy;
 use stampede_web::rate_limit::OrderRateLimits;
 use std::time::Duration;
 
+/// Sign-in limits that lock an email from one address after three wrong passwords, for ten
+/// minutes, with no per-address limit in the way.
+const LOCK_AFTER_THREE: LoginPolicy =
+    LoginPolicy { per_ip_per_minute: 0, lockout_after: 3, lockout_for: Duration::from_secs(600) };
+
 #[tokio::test]
 async fn forms_without_the_right_csrf_token_change_nothing() {
     let app = TestApp::pizza_shop().await;
@@ -157,12 +162,7 @@ async fn roles_decide_what_the_dashboard_shows() {
 
 #[tokio::test]
 async fn sign_in_is_rate_limited_per_address_and_locks_an_email_after_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = stampede_store::SqliteConfig::in_dir(dir.path());
-    let db = config.path.clone();
-    let store = std::sync::Arc::new(stampede_store::SqliteStore::open(config).unwrap());
-    let policy = LoginPolicy { per_ip_per_minute: 0, lockout_after: 3, lockout_for: Duration::from_secs(600) };
-    let app = TestApp::serve_with(store.clone(), &db, OrderRateLimits::off(), policy).await;
+    let app = TestApp::with_login(LOCK_AFTER_THREE).await;
     app.create_user("ana@example.com", None, Role::Customer).await;
     let mut browser = Browser::new(&app.base);
     for _ in 0..2 {
@@ -185,7 +185,7 @@ async fn sign_in_is_rate_limited_per_address_and_locks_an_email_after_failures()
     assert_eq!(browser.post("/sign-in", &[("email", "ghost@example.com"), ("password", "x")]).await.status, 429);
 
     let per_ip = LoginPolicy { per_ip_per_minute: 3, ..LoginPolicy::default() };
-    let limited = TestApp::serve_with(store, &db, OrderRateLimits::off(), per_ip).await;
+    let limited = TestApp::serve_with(app.store.clone(), &app.db_path, OrderRateLimits::off(), per_ip).await;
     let mut bot = Browser::new(&limited.base);
     for n in 0..3 {
         let page = bot.post("/sign-in", &[("email", &format!("user{n}@example.com")), ("password", "guess")]).await;
@@ -338,12 +338,7 @@ async fn sign_in_only_returns_to_paths_of_this_shop() {
 
 #[tokio::test]
 async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_from_theirs() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = stampede_store::SqliteConfig::in_dir(dir.path());
-    let db = config.path.clone();
-    let store = std::sync::Arc::new(stampede_store::SqliteStore::open(config).unwrap());
-    let policy = LoginPolicy { per_ip_per_minute: 0, lockout_after: 3, lockout_for: Duration::from_secs(600) };
-    let app = TestApp::serve_with(store, &db, OrderRateLimits::off(), policy).await;
+    let app = TestApp::with_login(LOCK_AFTER_THREE).await;
     app.create_user("boss@example.com", None, Role::Admin).await;
     let mut attacker = Browser::from_address(&app.base, [127, 0, 0, 66]);
     for _ in 0..6 {
@@ -503,12 +498,7 @@ async fn guests_get_their_orders_through_a_one_time_emailed_link() {
 
 #[tokio::test]
 async fn link_requests_share_the_per_address_allowance() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = stampede_store::SqliteConfig::in_dir(dir.path());
-    let db = config.path.clone();
-    let store = std::sync::Arc::new(stampede_store::SqliteStore::open(config).unwrap());
-    let policy = LoginPolicy { per_ip_per_minute: 2, ..LoginPolicy::default() };
-    let app = TestApp::serve_with(store, &db, OrderRateLimits::off(), policy).await;
+    let app = TestApp::with_login(LoginPolicy { per_ip_per_minute: 2, ..LoginPolicy::default() }).await;
     let mut bot = Browser::new(&app.base);
     for n in 0..2 {
         assert_eq!(bot.post("/my-orders", &[("email", &format!("a{n}@example.com"))]).await.status, 200);

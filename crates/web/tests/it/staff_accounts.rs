@@ -23,13 +23,20 @@ async fn sign_in_page(app: &TestApp, email: &str, password: &str) -> crate::comm
     browser.post("/sign-in", &[("email", email), ("password", password)]).await
 }
 
+/// An admin (boss@) and a kitchen account (cook@), both signed in: the cook's id and the two
+/// browsers.
+async fn boss_and_cook(app: &TestApp) -> (String, Browser, Browser) {
+    account(app, "boss@example.com", Role::Admin).await;
+    let cook_id = account(app, "cook@example.com", Role::Kitchen).await;
+    let boss = signed_in(app, "boss@example.com", PASSWORD).await;
+    let cook = signed_in(app, "cook@example.com", PASSWORD).await;
+    (cook_id, boss, cook)
+}
+
 #[tokio::test]
 async fn a_deactivated_account_cannot_sign_in_and_its_sessions_end_until_reactivated() {
     let app = TestApp::start().await;
-    account(&app, "boss@example.com", Role::Admin).await;
-    let cook_id = account(&app, "cook@example.com", Role::Kitchen).await;
-    let mut boss = signed_in(&app, "boss@example.com", PASSWORD).await;
-    let mut cook = signed_in(&app, "cook@example.com", PASSWORD).await;
+    let (cook_id, mut boss, mut cook) = boss_and_cook(&app).await;
     assert_eq!(cook.get("/admin/orders").await.status, 200);
 
     let list = boss.get("/admin/staff").await.html;
@@ -67,10 +74,7 @@ async fn a_deactivated_account_cannot_sign_in_and_its_sessions_end_until_reactiv
 #[tokio::test]
 async fn a_reset_password_must_be_replaced_before_anything_else() {
     let app = TestApp::start().await;
-    account(&app, "boss@example.com", Role::Admin).await;
-    let cook_id = account(&app, "cook@example.com", Role::Kitchen).await;
-    let mut boss = signed_in(&app, "boss@example.com", PASSWORD).await;
-    let mut cook = signed_in(&app, "cook@example.com", PASSWORD).await;
+    let (cook_id, mut boss, mut cook) = boss_and_cook(&app).await;
 
     let weak = boss.post(&format!("/admin/staff/{cook_id}/password"), &[("password", "short")]).await;
     assert_eq!(weak.status, 422);

@@ -96,6 +96,12 @@ async fn two_idempotency_keys_are_refused() {
     assert_eq!(app.order_rows(), 0);
 }
 
+/// An order's JSON `body` posted with the given `Content-Type`.
+async fn post_as(app: &TestApp, content_type: &str, body: &str) -> reqwest::Response {
+    let request = app.client.post(app.url("/api/orders")).header("content-type", content_type);
+    request.body(body.to_owned()).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn json_media_types_are_accepted_as_documented() {
     let app = TestApp::pizza_shop().await;
@@ -103,25 +109,11 @@ async fn json_media_types_are_accepted_as_documented() {
     for accepted in
         ["application/json", "application/json; charset=utf-8", "application/vnd.api+json", "application/problem+json"]
     {
-        let resp = app
-            .client
-            .post(app.url("/api/orders"))
-            .header("content-type", accepted)
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let resp = post_as(&app, accepted, &body).await;
         assert_eq!(resp.status(), 201, "{accepted}");
     }
     for refused in ["text/json", "text/plain", "application/x-www-form-urlencoded", "application/jsonx"] {
-        let resp = app
-            .client
-            .post(app.url("/api/orders"))
-            .header("content-type", refused)
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+        let resp = post_as(&app, refused, &body).await;
         expect_problem(resp, 415, "unsupported-media-type").await;
     }
     let resp = app.client.post(app.url("/api/orders")).body(body).send().await.unwrap();

@@ -154,4 +154,26 @@ impl Webhooks {
     pub fn deliveries(&self) -> usize {
         self.placed.lock().unwrap().len()
     }
+
+    /// Waits up to `secs` until `server`'s outbox has nothing pending and the events of
+    /// `orders` orders have arrived here, then checks that none was parked, that the outbox
+    /// delivered one event per order, and that every order of `acked` arrived.
+    pub async fn expect_every_event<'a>(
+        &self,
+        client: &Client,
+        server: &Server,
+        secs: u64,
+        orders: u64,
+        acked: impl IntoIterator<Item = &'a str>,
+    ) {
+        let outbox = super::eventually(secs, "every event delivered", || async {
+            let page = admin_json(client, server, "/api/admin/outbox?state=pending").await;
+            (page["counts"]["pending"] == 0 && self.orders().len() as u64 == orders).then_some(page)
+        })
+        .await;
+        assert_eq!(outbox["counts"]["failed"], 0, "{outbox}");
+        assert_eq!(outbox["counts"]["delivered"].as_u64(), Some(orders), "one event per order: {outbox}");
+        let received = self.orders();
+        assert!(acked.into_iter().all(|id| received.contains(id)), "an acknowledged order's event was lost");
+    }
 }

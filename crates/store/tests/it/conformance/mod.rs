@@ -175,21 +175,25 @@ staff_suite!(postgres_staff, postgres);
 #[cfg(feature = "aws")]
 staff_suite!(dynamo_staff, dynamo);
 
+/// One `#[tokio::test]` per check of the module `$checks`, for checks of one engine that
+/// set up their own stores.
+#[cfg(any(feature = "aws", feature = "postgres"))]
+macro_rules! engine_checks {
+    ($checks:ident, $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                super::$checks::$check().await;
+            }
+        )+
+    };
+}
+
 /// DynamoDB only: the per-order budget in calls, and many instances racing.
 #[cfg(feature = "aws")]
 mod dynamo_budget {
-    macro_rules! budget {
-        ($($check:ident),+ $(,)?) => {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $check() {
-                    super::budget::$check().await;
-                }
-            )+
-        };
-    }
-
-    budget!(
+    engine_checks!(
+        budget,
         an_uncontended_order_costs_one_transaction_and_at_most_one_read,
         a_known_sold_out_product_is_refused_without_calls,
         catalog_views_are_served_from_the_snapshot,
@@ -205,18 +209,8 @@ mod dynamo_budget {
 /// PostgreSQL only: several instances on one database.
 #[cfg(feature = "postgres")]
 mod postgres_instances {
-    macro_rules! instances {
-        ($($check:ident),+ $(,)?) => {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $check() {
-                    super::instances::$check().await;
-                }
-            )+
-        };
-    }
-
-    instances!(
+    engine_checks!(
+        instances,
         three_instances_sell_exactly_the_stock_and_claim_each_event_once,
         a_killed_instances_claims_are_retried_after_the_lease,
         migrations_are_recorded_and_apply_once,

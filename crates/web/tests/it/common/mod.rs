@@ -41,24 +41,37 @@ impl TestApp {
 
     /// An empty shop whose app state `tune` adjusts (shop settings, say).
     pub async fn start_with(tune: impl FnOnce(AppState) -> AppState) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let config = SqliteConfig::in_dir(dir.path());
-        let db_path = config.path.clone();
-        let store = Arc::new(SqliteStore::open(config).unwrap());
-        let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), LoginPolicy::default(), tune).await;
-        app._dir = Some(dir);
-        app
+        TestApp::in_new_dir(|_| {}, false, LoginPolicy::default(), tune).await
     }
 
     /// An empty shop; `tune` adjusts the store settings first.
     pub async fn with_config(tune: impl FnOnce(&mut SqliteConfig)) -> TestApp {
+        TestApp::in_new_dir(tune, false, LoginPolicy::default(), |state| state).await
+    }
+
+    /// An empty shop with these sign-in limits.
+    pub async fn with_login(login: LoginPolicy) -> TestApp {
+        TestApp::in_new_dir(|_| {}, false, login, |state| state).await
+    }
+
+    /// A fresh store in a temporary directory that lives as long as the app: `config`
+    /// adjusts the store settings, `demo` seeds the demo shop, and the rest is
+    /// [`TestApp::serve_tuned`] without order rate limits.
+    async fn in_new_dir(
+        config: impl FnOnce(&mut SqliteConfig),
+        demo: bool,
+        login: LoginPolicy,
+        tune: impl FnOnce(AppState) -> AppState,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = SqliteConfig::in_dir(dir.path());
-        tune(&mut config);
-        let db_path = config.path.clone();
-        let store = Arc::new(SqliteStore::open(config).unwrap());
-        let mut app = TestApp::serve(store, &db_path, OrderRateLimits::off()).await;
-        app.db_path = db_path;
+        let mut settings = SqliteConfig::in_dir(dir.path());
+        config(&mut settings);
+        let db_path = settings.path.clone();
+        let store = Arc::new(SqliteStore::open(settings).unwrap());
+        if demo {
+            stampede_store::seed::demo_shop(store.as_ref()).await.unwrap();
+        }
+        let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), login, tune).await;
         app._dir = Some(dir);
         app
     }
@@ -70,14 +83,7 @@ impl TestApp {
 
     /// The demo shop, served with the state `tune` adjusts (CORS, rate limits, ...).
     pub async fn pizza_shop_with(tune: impl FnOnce(AppState) -> AppState) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let config = SqliteConfig::in_dir(dir.path());
-        let db_path = config.path.clone();
-        let store = Arc::new(SqliteStore::open(config).unwrap());
-        stampede_store::seed::demo_shop(store.as_ref()).await.unwrap();
-        let mut app = TestApp::serve_tuned(store, &db_path, OrderRateLimits::off(), LoginPolicy::default(), tune).await;
-        app._dir = Some(dir);
-        app
+        TestApp::in_new_dir(|_| {}, true, LoginPolicy::default(), tune).await
     }
 
     /// Another router over an existing store, with order rate limits and sign-in limits.
