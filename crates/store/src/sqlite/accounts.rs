@@ -7,8 +7,8 @@ use super::schema;
 use crate::accounts::{LINK_SWEEP_AFTER, USER_COLUMNS, UserRow, email_taken, keep_an_admin, to_user};
 use crate::clock::now_millis;
 use crate::{
-    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
-    StoreError, User,
+    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkOpening, LinkPurpose, NewAudit, NewEmailLink, NewSession,
+    NewUser, StoreError, User,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -324,12 +324,8 @@ impl Accounts for SqliteAccounts {
         .await
     }
 
-    async fn open_link(
-        &self,
-        token_hash: &str,
-        purpose: LinkPurpose,
-        now: Millis,
-    ) -> Result<Option<String>, StoreError> {
+    async fn open_link(&self, opening: LinkOpening<'_>) -> Result<Option<String>, StoreError> {
+        let LinkOpening { token_hash, purpose, now } = opening;
         let token_hash = token_hash.to_owned();
         self.write(move |c| {
             let tx = c.unchecked_transaction()?;
