@@ -257,14 +257,8 @@ impl Accounts for SqliteAccounts {
                      WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(params![before, limit], |r| {
-                    Ok(AuditEntry {
-                        id: r.get(0)?,
-                        at: r.get(1)?,
-                        actor: r.get(2)?,
-                        action: r.get(3)?,
-                        target: r.get(4)?,
-                        detail: r.get(5)?,
-                    })
+                    let (id, at, actor, action, target, detail) = r.try_into()?;
+                    Ok(AuditEntry { id, at, actor, action, target, detail })
                 })?;
                 Ok(rows.collect::<Result<_, _>>()?)
             })
