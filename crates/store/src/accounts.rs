@@ -170,6 +170,17 @@ pub struct NewEmailLink {
     pub payload: serde_json::Value,
 }
 
+/// Someone following a one-time link: the hash of the token the link carried, what it is
+/// being used for (a link opens only for the purpose it was sent for), and when (a link
+/// opens only before it runs out). What every store checks the stored link against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkOpening<'a> {
+    /// SHA-256 of the token, as [`NewEmailLink::token_hash`].
+    pub token_hash: &'a str,
+    pub purpose: LinkPurpose,
+    pub now: Millis,
+}
+
 /// Accounts, sessions and the audit log.
 #[async_trait]
 pub trait Accounts: Send + Sync {
@@ -213,12 +224,7 @@ pub trait Accounts: Send + Sync {
     async fn send_link(&self, link: NewEmailLink) -> Result<(), StoreError>;
     /// Uses up an unexpired, unused link; its email, or `None` if there is no such link.
     /// Opening a `VerifyEmail` link also marks that email's account as verified.
-    async fn open_link(
-        &self,
-        token_hash: &str,
-        purpose: LinkPurpose,
-        now: Millis,
-    ) -> Result<Option<String>, StoreError>;
+    async fn open_link(&self, opening: LinkOpening<'_>) -> Result<Option<String>, StoreError>;
 }
 
 /// The columns a [`User`] is read from, in [`UserRow`] order; the same on every engine.

@@ -171,18 +171,22 @@ pub struct ExportPage {
     pub next: Option<ExportCursor>,
 }
 
+/// What a sales report covers: orders placed in `range`, in buckets of `granularity`, with
+/// the `top_n` best-selling products. The dashboard's choice, as every store reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportQuery {
+    pub range: TimeRange,
+    pub granularity: Granularity,
+    pub top_n: u32,
+}
+
 /// Read-only sales figures. Implementations read from a replica or read pool, never from the
 /// order writer, so a report cannot slow down a sale.
 #[async_trait]
 pub trait Analytics: Send + Sync {
-    /// Revenue and orders per bucket, totals, top `top_n` products, option popularity and
-    /// flash-sale figures for orders placed in `range`.
-    async fn sales_report(
-        &self,
-        range: TimeRange,
-        granularity: Granularity,
-        top_n: u32,
-    ) -> Result<SalesReport, StoreError>;
+    /// Revenue and orders per bucket, totals, top products, option popularity and
+    /// flash-sale figures for the orders `query` covers.
+    async fn sales_report(&self, query: ReportQuery) -> Result<SalesReport, StoreError>;
 
     /// Orders placed in `range` with their lines, by placement time, `limit` at a time:
     /// the first page without a cursor, then each page after the last one's `next`.

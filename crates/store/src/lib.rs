@@ -26,8 +26,8 @@ pub mod transfer;
 pub mod waiting_room;
 
 pub use accounts::{
-    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
-    Role, User,
+    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkOpening, LinkPurpose, NewAudit, NewEmailLink, NewSession,
+    NewUser, Role, User,
 };
 pub use analytics::Analytics;
 pub use backoffice::{Backoffice, OrderFilter};
@@ -35,7 +35,7 @@ pub use backoffice::{Backoffice, OrderFilter};
 pub use dynamo::{DynamoConfig, DynamoStore, OpCounts};
 pub use error::StoreError;
 pub use line_index::{Held, Lines};
-pub use model::{IdempotencyKey, Order, OrderPage, PlaceOrder, Placed, ProductSales, ProductView};
+pub use model::{IdempotencyKey, Order, OrderPage, PageRequest, PlaceOrder, Placed, ProductSales, ProductView};
 pub use outbox::{
     Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settle, Settlement,
 };
@@ -72,13 +72,8 @@ pub trait Store: Outbox + Mailbox + WaitingRoom {
     async fn orders(&self, ids: &[String]) -> Result<Vec<Option<Order>>, StoreError> {
         futures_util::future::join_all(ids.iter().map(|id| self.order(id))).await.into_iter().collect()
     }
-    /// A customer's orders, newest first; `cursor` is the `next_cursor` of the previous page.
-    async fn customer_orders(
-        &self,
-        customer: &CustomerKey,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<OrderPage, StoreError>;
+    /// A customer's orders, newest first: the page `page` asks for.
+    async fn customer_orders(&self, customer: &CustomerKey, page: PageRequest<'_>) -> Result<OrderPage, StoreError>;
     /// Units the customer under limit key `customer` holds of each of `products` that has a
     /// per-customer limit (others are not tracked), for pages that say what is left to buy.
     /// Products the customer holds none of are left out.

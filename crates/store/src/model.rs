@@ -103,6 +103,15 @@ pub struct OrderPage {
     pub next_cursor: Option<String>,
 }
 
+/// Which page of a customer's orders to read: at most `limit` orders, starting after
+/// `cursor`, the `next_cursor` of the previous [`OrderPage`] (`None` for the newest).
+/// One value, as every store, the API and the account pages page the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest<'a> {
+    pub cursor: Option<&'a str>,
+    pub limit: u32,
+}
+
 impl OrderPage {
     /// The page `orders`; when `more` orders follow (the engines read one row past the
     /// page to know), its cursor is the last order's id.

@@ -14,8 +14,8 @@ use super::{DynamoStore, error};
 use crate::accounts::{LINK_SWEEP_AFTER, keep_an_admin};
 use crate::clock::now_millis;
 use crate::{
-    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
-    Role, StoreError, User,
+    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkOpening, LinkPurpose, NewAudit, NewEmailLink, NewSession,
+    NewUser, Role, StoreError, User,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select, TransactWriteItem};
@@ -485,12 +485,8 @@ impl Accounts for DynamoStore {
         Ok(())
     }
 
-    async fn open_link(
-        &self,
-        token_hash: &str,
-        purpose: LinkPurpose,
-        now: Millis,
-    ) -> Result<Option<String>, StoreError> {
+    async fn open_link(&self, opening: LinkOpening<'_>) -> Result<Option<String>, StoreError> {
+        let LinkOpening { token_hash, purpose, now } = opening;
         let Some(link) = self.get(keys::email_link(token_hash)).await? else { return Ok(None) };
         let email = get_s(&link, "email")?.to_owned();
         // The condition makes a link usable once, however many instances try.

@@ -5,7 +5,7 @@
 
 use super::{DynamoStore, catalog, history, keys};
 use crate::analytics::{
-    Analytics, DAY, ExportCursor, ExportPage, Granularity, SalesReport, TimeRange, export_next, is_flash_sale,
+    Analytics, DAY, ExportCursor, ExportPage, ReportQuery, SalesReport, TimeRange, export_next, is_flash_sale,
 };
 use crate::clock::now_millis;
 use crate::{Order, StoreError, tally};
@@ -18,12 +18,8 @@ const CLOCK_SLACK: Millis = 5 * 60_000;
 
 #[async_trait]
 impl Analytics for DynamoStore {
-    async fn sales_report(
-        &self,
-        range: TimeRange,
-        granularity: Granularity,
-        top_n: u32,
-    ) -> Result<SalesReport, StoreError> {
+    async fn sales_report(&self, query: ReportQuery) -> Result<SalesReport, StoreError> {
+        let ReportQuery { range, granularity, top_n } = query;
         let views = catalog::with_stock(self, catalog::menu(self, false).await?, false).await?;
         // Flash-sale figures cover each sale's whole life: from its window's start, or from
         // the start of the shop's history for a sale without one.

@@ -26,8 +26,8 @@ mod writes;
 
 use crate::waiting_room::{LineEntry, WaitingRoom};
 use crate::{
-    Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
-    Placed, ProductSales, ProductView, Settlement, Store, StoreError,
+    Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState,
+    PageRequest, PlaceOrder, Placed, ProductSales, ProductView, Settlement, Store, StoreError,
 };
 use async_trait::async_trait;
 pub use op_counts::OpCounts;
@@ -65,13 +65,8 @@ impl Store for DynamoStore {
         self.get(keys::order(id)).await?.as_ref().map(item::order_from).transpose()
     }
 
-    async fn customer_orders(
-        &self,
-        customer: &CustomerKey,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<OrderPage, StoreError> {
-        orders::customer_orders(self, customer, cursor, limit).await
+    async fn customer_orders(&self, customer: &CustomerKey, page: PageRequest<'_>) -> Result<OrderPage, StoreError> {
+        orders::customer_orders(self, customer, page.cursor, page.limit).await
     }
 
     async fn holdings(

@@ -7,8 +7,8 @@ use super::store::PostgresStore;
 use crate::accounts::{LINK_SWEEP_AFTER, USER_COLUMNS, UserRow, email_taken, keep_an_admin, to_user};
 use crate::clock::now_millis;
 use crate::{
-    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
-    StoreError, User,
+    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkOpening, LinkPurpose, NewAudit, NewEmailLink, NewSession,
+    NewUser, StoreError, User,
 };
 use async_trait::async_trait;
 use stampede_domain::Millis;
@@ -280,12 +280,8 @@ impl Accounts for PostgresStore {
         Ok(())
     }
 
-    async fn open_link(
-        &self,
-        token_hash: &str,
-        purpose: LinkPurpose,
-        now: Millis,
-    ) -> Result<Option<String>, StoreError> {
+    async fn open_link(&self, opening: LinkOpening<'_>) -> Result<Option<String>, StoreError> {
+        let LinkOpening { token_hash, purpose, now } = opening;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_error)?;
         // The row lock of the UPDATE makes a link usable once, however many instances try.

@@ -6,7 +6,7 @@ use super::error::pg_error;
 use super::rows;
 use super::store::{PostgresStore, snapshot};
 use crate::analytics::{
-    Analytics, ExportCursor, ExportPage, Granularity, OptionPopularity, SalesReport, TimeRange, TopProduct, count,
+    Analytics, ExportCursor, ExportPage, OptionPopularity, ReportQuery, SalesReport, TimeRange, TopProduct, count,
     currency, export_next, flash_sale, is_flash_sale, series,
 };
 use crate::{ProductView, StoreError};
@@ -56,12 +56,8 @@ const EXPORT_SQL: &str = "SELECT id FROM orders
 
 #[async_trait]
 impl Analytics for PostgresStore {
-    async fn sales_report(
-        &self,
-        range: TimeRange,
-        granularity: Granularity,
-        top_n: u32,
-    ) -> Result<SalesReport, StoreError> {
+    async fn sales_report(&self, query: ReportQuery) -> Result<SalesReport, StoreError> {
+        let ReportQuery { range, granularity, top_n } = query;
         let mut client = self.client().await?;
         let tx = snapshot(&mut client).await?;
         let (from, to) = (range.from, range.to);

@@ -34,8 +34,8 @@ pub mod transfer;
 
 use crate::clock::now_millis;
 use crate::{
-    Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
-    Placed, ProductSales, ProductView, Settlement, Store, StoreError,
+    Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState,
+    PageRequest, PlaceOrder, Placed, ProductSales, ProductView, Settlement, Store, StoreError,
 };
 use async_trait::async_trait;
 use error::pg_error;
@@ -80,13 +80,8 @@ impl Store for PostgresStore {
         rows::load_order(&self.client().await?, id).await
     }
 
-    async fn customer_orders(
-        &self,
-        customer: &CustomerKey,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<OrderPage, StoreError> {
-        rows::customer_orders(&self.client().await?, customer, cursor, limit).await
+    async fn customer_orders(&self, customer: &CustomerKey, page: PageRequest<'_>) -> Result<OrderPage, StoreError> {
+        rows::customer_orders(&self.client().await?, customer, page.cursor, page.limit).await
     }
 
     async fn holdings(

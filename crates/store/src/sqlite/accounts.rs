@@ -7,8 +7,8 @@ use super::schema;
 use crate::accounts::{LINK_SWEEP_AFTER, USER_COLUMNS, UserRow, email_taken, keep_an_admin, to_user};
 use crate::clock::now_millis;
 use crate::{
-    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser,
-    StoreError, User,
+    Accounts, AuditEntry, Credentials, EMAIL_LINK_EVENT, LinkOpening, LinkPurpose, NewAudit, NewEmailLink, NewSession,
+    NewUser, StoreError, User,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -257,14 +257,8 @@ impl Accounts for SqliteAccounts {
                      WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(params![before, limit], |r| {
-                    Ok(AuditEntry {
-                        id: r.get(0)?,
-                        at: r.get(1)?,
-                        actor: r.get(2)?,
-                        action: r.get(3)?,
-                        target: r.get(4)?,
-                        detail: r.get(5)?,
-                    })
+                    let (id, at, actor, action, target, detail) = r.try_into()?;
+                    Ok(AuditEntry { id, at, actor, action, target, detail })
                 })?;
                 Ok(rows.collect::<Result<_, _>>()?)
             })
@@ -324,12 +318,8 @@ impl Accounts for SqliteAccounts {
         .await
     }
 
-    async fn open_link(
-        &self,
-        token_hash: &str,
-        purpose: LinkPurpose,
-        now: Millis,
-    ) -> Result<Option<String>, StoreError> {
+    async fn open_link(&self, opening: LinkOpening<'_>) -> Result<Option<String>, StoreError> {
+        let LinkOpening { token_hash, purpose, now } = opening;
         let token_hash = token_hash.to_owned();
         self.write(move |c| {
             let tx = c.unchecked_transaction()?;

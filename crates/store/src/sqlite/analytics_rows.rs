@@ -7,8 +7,8 @@
 use super::{SqliteStore, rows};
 use crate::StoreError;
 use crate::analytics::{
-    self, Analytics, CurrencyTotals, ExportCursor, ExportPage, FlashSale, Granularity, OptionPopularity, SalesBucket,
-    SalesReport, TimeRange, TopProduct, count, currency, export_next, flash_sale, is_flash_sale,
+    self, Analytics, CurrencyTotals, ExportCursor, ExportPage, FlashSale, Granularity, OptionPopularity, ReportQuery,
+    SalesBucket, SalesReport, TimeRange, TopProduct, count, currency, export_next, flash_sale, is_flash_sale,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
@@ -16,12 +16,8 @@ use stampede_domain::{Millis, Money};
 
 #[async_trait]
 impl Analytics for SqliteStore {
-    async fn sales_report(
-        &self,
-        range: TimeRange,
-        granularity: Granularity,
-        top_n: u32,
-    ) -> Result<SalesReport, StoreError> {
+    async fn sales_report(&self, query: ReportQuery) -> Result<SalesReport, StoreError> {
+        let ReportQuery { range, granularity, top_n } = query;
         self.reads
             .run(move |conn| {
                 let tx = conn.unchecked_transaction()?;

@@ -23,8 +23,8 @@ mod writer;
 use crate::clock::now_millis;
 use crate::waiting_room::{LineEntry, WaitingRoom};
 use crate::{
-    Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState, PlaceOrder,
-    Placed, ProductSales, ProductView, Settle, Settlement, Store, StoreError,
+    Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState,
+    PageRequest, PlaceOrder, Placed, ProductSales, ProductView, Settle, Settlement, Store, StoreError,
 };
 pub use accounts::SqliteAccounts;
 use async_trait::async_trait;
@@ -270,13 +270,8 @@ impl Store for SqliteStore {
         self.reads.run(move |c| ids.iter().map(|id| rows::load_order(c, id)).collect()).await
     }
 
-    async fn customer_orders(
-        &self,
-        customer: &CustomerKey,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> Result<OrderPage, StoreError> {
-        let (customer, cursor) = (customer.clone(), cursor.map(str::to_owned));
+    async fn customer_orders(&self, customer: &CustomerKey, page: PageRequest<'_>) -> Result<OrderPage, StoreError> {
+        let (customer, cursor, limit) = (customer.clone(), page.cursor.map(str::to_owned), page.limit);
         self.reads.run(move |c| rows::customer_orders(c, &customer, cursor.as_deref(), limit)).await
     }
 

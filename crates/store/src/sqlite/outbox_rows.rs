@@ -189,15 +189,8 @@ pub fn store_mail(conn: &Connection, mail: &NewMail, now: Millis) -> Result<(), 
 }
 
 fn mail_row(r: &Row<'_>) -> rusqlite::Result<MailMessage> {
-    Ok(MailMessage {
-        id: r.get(0)?,
-        event_id: r.get(1)?,
-        recipient: r.get(2)?,
-        subject: r.get(3)?,
-        text_body: r.get(4)?,
-        html_body: r.get(5)?,
-        created_at: r.get(6)?,
-    })
+    let (id, event_id, recipient, subject, text_body, html_body, created_at) = r.try_into()?;
+    Ok(MailMessage { id, event_id, recipient, subject, text_body, html_body, created_at })
 }
 
 /// The newest dev-mailbox messages.

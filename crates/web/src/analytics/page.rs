@@ -146,7 +146,7 @@ pub async fn show(
         page.notice = Some("Sales figures are not available with this store.".into());
         return render(StatusCode::SERVICE_UNAVAILABLE, &page);
     };
-    match analytics.sales_report(selection.range, selection.granularity, TOP_N).await {
+    match analytics.sales_report(selection.report(TOP_N)).await {
         Ok(report) => {
             page.report = Some(view(&report, now));
             render(status, &page)

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 use stampede_domain::Millis;
-use stampede_store::analytics::{DAY, Granularity, HOUR, TimeRange};
+use stampede_store::analytics::{DAY, Granularity, HOUR, ReportQuery, TimeRange};
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
@@ -59,6 +59,11 @@ impl Selection {
     /// The last day included (the range's end is exclusive).
     pub fn last_day(&self) -> String {
         date_of(self.range.to - 1)
+    }
+
+    /// The report of this selection, with the `top_n` best-selling products.
+    pub fn report(&self, top_n: u32) -> ReportQuery {
+        ReportQuery { range: self.range, granularity: self.granularity, top_n }
     }
 }
 

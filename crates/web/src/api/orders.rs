@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
-use stampede_store::{IdempotencyKey, Order, PlaceOrder, Placed};
+use stampede_store::{IdempotencyKey, Order, PageRequest, PlaceOrder, Placed};
 use std::net::{IpAddr, SocketAddr};
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -262,6 +262,6 @@ pub async fn customer_orders(
             format!("limit must be 1 to 100, got {limit}"),
         ));
     }
-    let page = app.store.customer_orders(&key, page.cursor.as_deref(), limit).await?;
+    let page = app.store.customer_orders(&key, PageRequest { cursor: page.cursor.as_deref(), limit }).await?;
     Ok(Json(page.into()))
 }

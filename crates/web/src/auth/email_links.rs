@@ -11,7 +11,7 @@ use super::cookies::{CookiePolicy, new_token, token_hash};
 use axum::http::HeaderMap;
 use serde_json::json;
 use stampede_domain::{Millis, Signer};
-use stampede_store::{LinkPurpose, NewEmailLink, StoreError};
+use stampede_store::{LinkOpening, LinkPurpose, NewEmailLink, StoreError};
 use std::time::Duration;
 
 /// How long a lookup link works.
@@ -69,7 +69,7 @@ pub async fn open(auth: &Auth, purpose: LinkPurpose, token: &str, now: Millis) -
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
-    auth.accounts.open_link(&token_hash(token), purpose, now).await
+    auth.accounts.open_link(LinkOpening { token_hash: &token_hash(token), purpose, now }).await
 }
 
 /// The `Set-Cookie` value that lets this browser list `email`'s orders for an hour.

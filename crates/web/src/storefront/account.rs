@@ -18,7 +18,7 @@ use axum::{Extension, Form, Router};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
 use stampede_store::clock::now_millis;
-use stampede_store::{LinkPurpose, Order, Role, User};
+use stampede_store::{LinkPurpose, Order, PageRequest, Role, User};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -274,7 +274,8 @@ pub async fn account(
         return Ok(see_other("/sign-in?next=%2Faccount", None));
     };
     let (orders, next_cursor) = if user.email_verified {
-        let found = app.store.customer_orders(&CustomerKey(user.email.clone()), older.cursor.as_deref(), PAGE).await?;
+        let page = PageRequest { cursor: older.cursor.as_deref(), limit: PAGE };
+        let found = app.store.customer_orders(&CustomerKey(user.email.clone()), page).await?;
         (found.orders, found.next_cursor)
     } else {
         (placed_while_signed_in(&app, &user).await?, None)

@@ -19,8 +19,8 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 use stampede_domain::Customer;
-use stampede_store::LinkPurpose;
 use stampede_store::clock::now_millis;
+use stampede_store::{LinkPurpose, PageRequest};
 use std::net::SocketAddr;
 
 /// Orders per page.
@@ -73,7 +73,7 @@ pub async fn show(
         return Ok(render(StatusCode::OK, &page(&headers, Shown::Ask { email: String::new(), error: None })));
     };
     let key = Customer::with_email(&email, None).map_err(|_| PageError::NotFound)?.key;
-    let found = app.store.customer_orders(&key, older.cursor.as_deref(), PAGE).await?;
+    let found = app.store.customer_orders(&key, PageRequest { cursor: older.cursor.as_deref(), limit: PAGE }).await?;
     let orders = found.orders.iter().map(OrderView::new).collect();
     let state = Shown::Orders { email, orders, next_cursor: found.next_cursor };
     Ok(render(StatusCode::OK, &page(&headers, state)))

@@ -3,7 +3,8 @@
 
 use super::staff::Accounted;
 use stampede_store::{
-    EMAIL_LINK_EVENT, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser, OutboxState, Role, StoreError,
+    EMAIL_LINK_EVENT, LinkOpening, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser, OutboxState, Role,
+    StoreError,
 };
 
 fn new_user(email: &str, role: Role) -> NewUser {
@@ -117,10 +118,11 @@ pub async fn links_open_once_and_carts_and_orders_follow_the_account(shop: Accou
         (events[0].kind.as_str(), events[0].payload["to"].as_str()),
         (EMAIL_LINK_EVENT, Some("eve@example.com"))
     );
-    assert_eq!(accounts.open_link("t1", LinkPurpose::OrderLookup, now()).await.unwrap(), None, "wrong purpose");
-    let opened = accounts.open_link("t1", LinkPurpose::VerifyEmail, now()).await.unwrap();
+    let t1 = |purpose| LinkOpening { token_hash: "t1", purpose, now: now() };
+    assert_eq!(accounts.open_link(t1(LinkPurpose::OrderLookup)).await.unwrap(), None, "wrong purpose");
+    let opened = accounts.open_link(t1(LinkPurpose::VerifyEmail)).await.unwrap();
     assert_eq!(opened.as_deref(), Some("eve@example.com"));
-    assert_eq!(accounts.open_link("t1", LinkPurpose::VerifyEmail, now()).await.unwrap(), None, "used up");
+    assert_eq!(accounts.open_link(t1(LinkPurpose::VerifyEmail)).await.unwrap(), None, "used up");
     assert!(accounts.credentials("eve@example.com").await.unwrap().unwrap().user.email_verified);
 
     assert_eq!(accounts.saved_cart(&eve.id).await.unwrap(), None);

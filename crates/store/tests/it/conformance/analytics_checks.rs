@@ -3,7 +3,9 @@
 
 use super::staff::{History, PastLine as Line, PastOrder, Shop};
 use stampede_domain::{Currency, Money, OptionChoice, OptionGroup, Product, SaleRules};
-use stampede_store::analytics::{DAY, ExportCursor, FlashSale, Granularity, HOUR, OptionPopularity, TimeRange};
+use stampede_store::analytics::{
+    DAY, ExportCursor, FlashSale, Granularity, HOUR, OptionPopularity, ReportQuery, TimeRange,
+};
 
 /// 2026-11-20T00:00:00Z.
 const T0: i64 = 1_795_132_800_000;
@@ -93,7 +95,7 @@ pub fn history() -> History {
 pub async fn daily_report_over_three_days_gives_the_exact_figures(shop: Shop) {
     let store = &shop.analytics;
     let range = TimeRange::new(T0, T0 + 3 * DAY).unwrap();
-    let report = store.sales_report(range, Granularity::Day, 10).await.unwrap();
+    let report = store.sales_report(ReportQuery { range, granularity: Granularity::Day, top_n: 10 }).await.unwrap();
 
     let buckets: Vec<_> = report.buckets.iter().map(|b| (b.start, b.orders, b.revenue.clone())).collect();
     assert_eq!(
@@ -145,7 +147,7 @@ pub async fn flash_sales_report_sell_through_and_time_to_sell_out(shop: Shop) {
     let store = &shop.analytics;
     // Flash-sale figures cover the whole sale whatever the range.
     let range = TimeRange::new(T0 + 10 * DAY, T0 + 11 * DAY).unwrap();
-    let report = store.sales_report(range, Granularity::Day, 10).await.unwrap();
+    let report = store.sales_report(ReportQuery { range, granularity: Granularity::Day, top_n: 10 }).await.unwrap();
     let truffle = FlashSale {
         product_id: "truffle".into(),
         product_name: "TRUFFLE".into(),
@@ -175,7 +177,7 @@ pub async fn flash_sales_report_sell_through_and_time_to_sell_out(shop: Shop) {
 pub async fn hourly_buckets_include_empty_hours_and_exclude_the_end(shop: Shop) {
     let store = &shop.analytics;
     let range = TimeRange::new(T0 + 10 * HOUR, T0 + 13 * HOUR).unwrap();
-    let report = store.sales_report(range, Granularity::Hour, 2).await.unwrap();
+    let report = store.sales_report(ReportQuery { range, granularity: Granularity::Hour, top_n: 2 }).await.unwrap();
     let buckets: Vec<_> = report.buckets.iter().map(|b| (b.start, b.orders, b.revenue.clone())).collect();
     assert_eq!(
         buckets,
@@ -191,7 +193,7 @@ pub async fn hourly_buckets_include_empty_hours_and_exclude_the_end(shop: Shop) 
 
     // The range's end is exclusive and its start inclusive: o6 sits 1 ms before 19:00.
     let range = TimeRange::new(T0 + DAY + 19 * HOUR - 1, T0 + DAY + 19 * HOUR).unwrap();
-    let report = store.sales_report(range, Granularity::Hour, 10).await.unwrap();
+    let report = store.sales_report(ReportQuery { range, granularity: Granularity::Hour, top_n: 10 }).await.unwrap();
     assert_eq!(report.buckets.len(), 1);
     assert_eq!((report.buckets[0].start, report.buckets[0].orders), (T0 + DAY + 18 * HOUR, 1));
 }
@@ -199,7 +201,7 @@ pub async fn hourly_buckets_include_empty_hours_and_exclude_the_end(shop: Shop) 
 pub async fn a_range_without_orders_is_all_zero_buckets(shop: Shop) {
     let store = &shop.analytics;
     let range = TimeRange::new(T0 + 5 * DAY, T0 + 7 * DAY).unwrap();
-    let report = store.sales_report(range, Granularity::Day, 10).await.unwrap();
+    let report = store.sales_report(ReportQuery { range, granularity: Granularity::Day, top_n: 10 }).await.unwrap();
     assert_eq!(
         report.buckets.iter().map(|b| (b.start, b.orders)).collect::<Vec<_>>(),
         [(T0 + 5 * DAY, 0), (T0 + 6 * DAY, 0)]
@@ -240,10 +242,12 @@ pub async fn orders_placed_through_the_store_show_up_and_cancelling_removes_them
     let request = stampede_domain::OrderRequest::new(customer, vec![line]).unwrap();
     let placed = store.place_order(stampede_store::PlaceOrder { request, idempotency_key: None }).await.unwrap().order;
     let range = TimeRange::new(placed.created_at - HOUR, placed.created_at + HOUR).unwrap();
-    let report = analytics.sales_report(range, Granularity::Hour, 10).await.unwrap();
+    let report =
+        analytics.sales_report(ReportQuery { range, granularity: Granularity::Hour, top_n: 10 }).await.unwrap();
     assert_eq!(report.totals[0].revenue, usd(500));
     store.cancel_order(&placed.id).await.unwrap();
-    let report = analytics.sales_report(range, Granularity::Hour, 10).await.unwrap();
+    let report =
+        analytics.sales_report(ReportQuery { range, granularity: Granularity::Hour, top_n: 10 }).await.unwrap();
     assert!(report.totals.is_empty());
     assert_eq!(report.cancelled_orders, 1);
 }

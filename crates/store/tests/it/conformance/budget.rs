@@ -268,7 +268,7 @@ pub async fn a_product_made_on_one_instance_is_found_on_another_at_once() {
 /// product is a flash sale), 32 partitions for each day the range touches (two when it
 /// crosses midnight) and its orders in batches of 100.
 pub async fn the_order_search_and_a_report_read_a_day_not_the_table() {
-    use stampede_store::analytics::{DAY, Granularity, HOUR, TimeRange};
+    use stampede_store::analytics::{DAY, Granularity, HOUR, ReportQuery, TimeRange};
     use stampede_store::{Analytics, Backoffice, OrderFilter};
     let (store, _table) = fresh_dynamo(|c| c).await;
     store.create_product(product("p", 4), 1_000).await.unwrap();
@@ -285,7 +285,8 @@ pub async fn the_order_search_and_a_report_read_a_day_not_the_table() {
     assert!(search.reads <= 2 + 64 + 2, "{search:?}");
     let range = TimeRange::new(at - HOUR, at + HOUR).unwrap();
     let days = ((at + HOUR - 1) / DAY - (at - HOUR) / DAY + 1) as u64;
-    let (report, read) = cost(&store, store.sales_report(range, Granularity::Hour, 10)).await;
+    let (report, read) =
+        cost(&store, store.sales_report(ReportQuery { range, granularity: Granularity::Hour, top_n: 10 })).await;
     assert_eq!(report.unwrap().totals[0].orders, 120);
     println!("a two-hour report over 120 orders, {days} day(s): {read:?}");
     assert!(read.reads <= 2 + 2 + 32 * days + 2, "{read:?}");

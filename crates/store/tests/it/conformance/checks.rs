@@ -5,7 +5,9 @@ use stampede_domain::{
     TicketState, WaitingRoomRules,
 };
 use stampede_store::outbox::{ORDER_CANCELLED, ORDER_PLACED};
-use stampede_store::{Claim, LineEntry, NewMail, OutboxState, PlaceOrder, Settle, Settlement, Store, StoreError};
+use stampede_store::{
+    Claim, LineEntry, NewMail, OutboxState, PageRequest, PlaceOrder, Settle, Settlement, Store, StoreError,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,15 +268,17 @@ pub async fn customer_orders_page_newest_first(store: S) {
     }
     store.place_order(order("bob", &[("cola", 1)], None)).await.unwrap();
     let ana = Customer::with_email("ana@example.com", None).unwrap().key;
-    let first = store.customer_orders(&ana, None, 2).await.unwrap();
+    let first = store.customer_orders(&ana, PageRequest { cursor: None, limit: 2 }).await.unwrap();
     assert_eq!(first.orders.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), [ids[4].clone(), ids[3].clone()]);
-    let second = store.customer_orders(&ana, first.next_cursor.as_deref(), 2).await.unwrap();
+    let second =
+        store.customer_orders(&ana, PageRequest { cursor: first.next_cursor.as_deref(), limit: 2 }).await.unwrap();
     assert_eq!(second.orders[0].id, ids[2]);
-    let last = store.customer_orders(&ana, second.next_cursor.as_deref(), 2).await.unwrap();
+    let last =
+        store.customer_orders(&ana, PageRequest { cursor: second.next_cursor.as_deref(), limit: 2 }).await.unwrap();
     assert_eq!(last.orders.len(), 1);
     assert!(last.next_cursor.is_none());
     let nobody = Customer::with_user_id("nobody").unwrap().key;
-    assert!(store.customer_orders(&nobody, None, 10).await.unwrap().orders.is_empty());
+    assert!(store.customer_orders(&nobody, PageRequest { cursor: None, limit: 10 }).await.unwrap().orders.is_empty());
 }
 
 fn claim(token: &str) -> Claim {
