@@ -310,6 +310,7 @@ fn figures(
         cpu_us,
         units_sold: audit.units_sold,
         deliveries: deliveries.map(|d| (d.missing, d.duplicates)),
+        beyond_rate: beyond_rate(&bought, args.admissions_per_minute),
         violations: Vec::new(),
     }
 }
@@ -375,6 +376,9 @@ fn violations(target: &Target, audit: &mut Audit, f: &Figures, outcomes: &[Outco
     audit_server_log(target, &mut violations);
     if f.unadmitted > 0 {
         violations.push(format!("{} units bought without an admission", f.unadmitted));
+    }
+    if f.beyond_rate > 0 {
+        violations.push(format!("{} purchases came sooner than the shop's rate lets people in", f.beyond_rate));
     }
     if f.bot_refused != f.bot_orders {
         violations.push(format!("{} bot orders were not refused (403 or 429)", f.bot_orders - f.bot_refused));
@@ -454,6 +458,8 @@ struct Figures {
     units_sold: u64,
     /// Order events missing and delivered twice, when a webhook receiver audited them.
     deliveries: Option<(usize, usize)>,
+    /// Purchases beyond what the shop's rate let in by their time (see [`beyond_rate`]).
+    beyond_rate: u64,
     violations: Vec<String>,
 }
 
@@ -513,6 +519,12 @@ fn fairness_rows(a: &FlashSaleArgs, f: &Figures) -> String {
         met(f.share >= 0.95)
     );
     s += &format!("| purchases without an admission | {} | 0: {} |\n", f.unadmitted, met(f.unadmitted == 0));
+    s += &format!(
+        "| purchases sooner than {} admissions a minute let people in (one second's grace) | {} | 0: {} |\n",
+        a.admissions_per_minute,
+        f.beyond_rate,
+        met(f.beyond_rate == 0)
+    );
     s += &format!(
         "| bot orders without a ticket refused | {} of {} ({} `403 not-admitted`, {} `429`; {} accepted) | all: {} |\n",
         f.bot_refused,
@@ -670,6 +682,22 @@ fn created_at(text: &str) -> i128 {
     time::OffsetDateTime::parse(text, &Rfc3339).map_or(0, |t| t.unix_timestamp_nanos())
 }
 
+/// How far purchases ran ahead of the shop's rate: the most by which the purchases made by
+/// some moment outnumber the admissions `per_minute` allows from the first purchase to then,
+/// with one second's worth of grace (the first advance lets in one second's worth at once,
+/// and a purchase follows its admission by up to a poll). People buy only once admitted, so
+/// any excess is people let in beyond the rate.
+fn beyond_rate(bought: &[&Outcome2], per_minute: u32) -> u64 {
+    let mut times: Vec<i128> = bought.iter().filter_map(|o| o.bought.as_ref().map(|b| b.0)).collect();
+    times.sort_unstable();
+    let Some(&first) = times.first() else { return 0 };
+    let per_minute = i128::from(per_minute);
+    let grace = (per_minute / 60).max(1);
+    let allowed = |at: i128| per_minute * (at - first + 1_000_000_000) / 60_000_000_000 + grace;
+    let excess = times.iter().enumerate().map(|(i, t)| i128::try_from(i + 1).unwrap_or(i128::MAX) - allowed(*t));
+    u64::try_from(excess.max().unwrap_or(0).max(0)).unwrap_or(u64::MAX)
+}
+
 /// Spearman's rank correlation between place in line and order of purchase (the order's
 /// creation time, then its UUIDv7 id).
 fn spearman(bought: &[&Outcome2]) -> f64 {
@@ -701,6 +729,20 @@ mod tests {
     fn bought(position: u64, at: &str) -> Outcome2 {
         let bought = Some((created_at(at), String::new()));
         Outcome2 { position, bought, done: Duration::ZERO, statuses: vec![], error: None }
+    }
+
+    #[test]
+    fn purchases_beyond_the_rate_are_counted_with_a_second_of_grace() {
+        let at = |ms: i64| {
+            let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(1_800_000_000_000 + ms) * 1_000_000);
+            bought(1, &t.unwrap().format(&time::format_description::well_known::Rfc3339).unwrap())
+        };
+        // 60 a minute: one a second, plus one second's worth at the start, plus a second's grace.
+        let steady: Vec<Outcome2> = (0..10).map(|i| at(i * 1000)).collect();
+        assert_eq!(beyond_rate(&steady.iter().collect::<Vec<_>>(), 60), 0);
+        let burst: Vec<Outcome2> = (0..6).map(at).collect();
+        assert_eq!(beyond_rate(&burst.iter().collect::<Vec<_>>(), 60), 4, "6 at once against 1 + 1");
+        assert_eq!(beyond_rate(&[], 60), 0);
     }
 
     #[test]

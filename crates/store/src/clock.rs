@@ -17,6 +17,11 @@ pub fn now_millis() -> Millis {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX))
 }
 
+/// Wall-clock now in Unix microseconds, saturating as [`now_millis`] does.
+pub fn now_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 /// Unix milliseconds as RFC 3339 UTC (`2026-11-27T08:00:00Z`, fractions only when there are
 /// any). An instant RFC 3339 cannot write (before year 0 or after 9999) falls back to its
 /// milliseconds as digits: that loses nothing, where an empty string would lose the instant.

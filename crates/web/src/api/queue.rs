@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use stampede_domain::{
     Customer, Millis, OrderRequest, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules,
 };
+use stampede_store::clock::now_millis;
 use stampede_store::{Held, LineEntry, ProductView};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -157,12 +158,6 @@ fn ticket_problem(product_id: &str, e: TicketError) -> Problem {
     not_admitted(product_id, e.to_string(), None)
 }
 
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
 /// Joins a product's waiting room: one ticket per customer and product, so joining again
 /// gives the same ticket and place.
 #[utoipa::path(post, path = "/api/products/{id}/queue", tag = "queue",
@@ -189,10 +184,9 @@ pub async fn join_queue(
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
     app.join_limits.check_customer(&customer.key.0)?;
     let (view, rules) = room_product(&app, &id).await?;
-    let now_us = now_micros();
-    let now = now_us.div_euclid(1000);
+    let now = now_millis();
     check_line_open(&view, &rules, now)?;
-    let held = join(&app, &view, customer, now_us).await?;
+    let held = join(&app, &view, customer, now).await?;
     let dto = standing(&app, &view, &rules, &held, now).await?;
     let location = format!("/api/products/{id}/queue/{}", held.ticket);
     Ok(crate::respond::with_location((StatusCode::CREATED, Json(dto)).into_response(), &location))
@@ -202,22 +196,25 @@ pub async fn join_queue(
 pub(crate) async fn join_checked(app: &AppState, view: &ProductView, customer: Customer) -> Result<String, Problem> {
     let rules =
         view.product.sale.waiting_room.as_ref().ok_or_else(|| Problem::not_found("product", &view.product.id))?;
-    let now_us = now_micros();
-    check_line_open(view, rules, now_us.div_euclid(1000))?;
-    Ok(join(app, view, customer, now_us).await?.ticket.to_string())
+    let now = now_millis();
+    check_line_open(view, rules, now)?;
+    Ok(join(app, view, customer, now).await?.ticket.to_string())
 }
 
 /// Puts the customer in line (or finds the ticket they hold). The ticket is held under the
 /// key per-customer limits count under (an email without its `+tag`), so one mailbox holds
 /// one place in line however its address is written.
-async fn join(app: &AppState, view: &ProductView, customer: Customer, now_us: i64) -> Result<Held, Problem> {
+async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Millis) -> Result<Held, Problem> {
     let id = &view.product.id;
     let holder = customer.with_limit_key(app.shop.limit_keys).limit_key().clone();
-    let sealed = Ticket::new(id, holder, now_us, rand::random(), view.product.sale.starts_at).seal(&app.signer);
-    let held = app.rooms.lines.join(&app.store, line_entry(&sealed)).await?;
-    if *held.ticket != sealed.token {
+    let opens = view.product.sale.starts_at;
+    // The line's index reads the arrival, so that tickets are queued in arrival order.
+    let new_ticket =
+        |arrival_us| line_entry(&Ticket::new(id, holder.clone(), arrival_us, rand::random(), opens).seal(&app.signer));
+    let (held, new) = app.rooms.lines.enter(&app.store, id, &holder.0, new_ticket).await?;
+    if !new {
         // Joined before: that ticket is the place, if it is still good.
-        Ticket::open(&held.ticket, &app.signer, now_us.div_euclid(1000)).map_err(|e| ticket_problem(id, e))?;
+        Ticket::open(&held.ticket, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
     }
     Ok(held)
 }
@@ -277,7 +274,7 @@ pub async fn queue_status(
 /// The ticket's standing, after checking it is a valid ticket for product `id`.
 pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<QueueTicketDto, Problem> {
     let (view, rules) = room_product(app, id).await?;
-    let now = stampede_store::clock::now_millis();
+    let now = now_millis();
     let sealed = Ticket::open(ticket, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
     if sealed.ticket.product_id != id {
         return Err(ticket_problem(id, TicketError::OtherProduct));
@@ -372,7 +369,7 @@ pub(crate) async fn check_admission(
                 None,
             ));
         };
-        let now = stampede_store::clock::now_millis();
+        let now = now_millis();
         let sealed = Ticket::open(token, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
         sealed.check_holder(id, request.customer.limit_key()).map_err(|e| ticket_problem(id, e))?;
         // Judged by the ticket the store holds for the customer: one place per customer,
