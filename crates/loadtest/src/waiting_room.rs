@@ -47,6 +47,8 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let costs = join_costs(&client, &target, &args).await?;
     let product = create_sale(&client, &target, &args).await?;
     let crowd = Crowd { people: args.buyers as usize, bots: args.bots as usize };
+    // The rate's allowance counts from the first admission, which is no earlier than this.
+    let joins_began = unix_nanos_now();
     let joins = join_line(&client, &target, &product, crowd, &args).await?;
     let join_samples: Vec<Sample> = joins.iter().map(|j| j.sample).collect();
 
@@ -72,6 +74,7 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let ids: Vec<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
     let deliveries = audit_deliveries(receiver.as_ref(), &target, &ids, &mut audit.violations).await;
     let mut figures = figures(&args, &outcomes, &bot_answers, &join_samples, &costs, &audit, deliveries.as_ref());
+    figures.beyond_rate = beyond_rate(&outcomes, args.admissions_per_minute, joins_began);
     print_summary(&args, crowd, &figures, &audit, deliveries.as_ref());
     figures.violations = violations(&target, &mut audit, &figures, &outcomes);
     for v in &figures.violations {
@@ -310,7 +313,7 @@ fn figures(
         cpu_us,
         units_sold: audit.units_sold,
         deliveries: deliveries.map(|d| (d.missing, d.duplicates)),
-        beyond_rate: beyond_rate(&bought, args.admissions_per_minute),
+        beyond_rate: 0,
         violations: Vec::new(),
     }
 }
@@ -677,20 +680,29 @@ async fn buy_with_ticket(client: &Client, base: &str, product: &str, id: &str, t
 /// An order's `createdAt` as Unix nanoseconds (0 if unreadable). Compared as text it would
 /// misorder purchases within a second: the shop writes fractions without trailing zeros, so
 /// `…:05.1Z` (100 ms) sorts after `…:05.123Z`.
+fn unix_nanos_now() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
+}
+
 fn created_at(text: &str) -> i128 {
     use time::format_description::well_known::Rfc3339;
     time::OffsetDateTime::parse(text, &Rfc3339).map_or(0, |t| t.unix_timestamp_nanos())
 }
 
 /// How far purchases ran ahead of the shop's rate: the most by which the purchases made by
-/// some moment outnumber the admissions `per_minute` allows from the first purchase to then,
-/// with one second's worth of grace (the first advance lets in one second's worth at once,
-/// and a purchase follows its admission by up to a poll). People buy only once admitted, so
-/// any excess is people let in beyond the rate.
-fn beyond_rate(bought: &[&Outcome2], per_minute: u32) -> u64 {
-    let mut times: Vec<i128> = bought.iter().filter_map(|o| o.bought.as_ref().map(|b| b.0)).collect();
+/// some moment outnumber the admissions `per_minute` allows from `since` (Unix ns, no later
+/// than the first admission; the first purchase if that is earlier, as by a server clock
+/// behind this one) to then, with one second's worth of grace. People buy only once
+/// admitted, so any excess is people let in beyond the rate.
+fn beyond_rate(outcomes: &[Outcome2], per_minute: u32, since: i128) -> u64 {
+    // An order time that did not parse (0) would allow everything: left out.
+    let mut times: Vec<i128> =
+        outcomes.iter().filter_map(|o| o.bought.as_ref().map(|b| b.0)).filter(|t| *t > 0).collect();
     times.sort_unstable();
     let Some(&first) = times.first() else { return 0 };
+    let first = first.min(since);
     let per_minute = i128::from(per_minute);
     let grace = (per_minute / 60).max(1);
     let allowed = |at: i128| per_minute * (at - first + 1_000_000_000) / 60_000_000_000 + grace;
@@ -738,11 +750,16 @@ mod tests {
             bought(1, &t.unwrap().format(&time::format_description::well_known::Rfc3339).unwrap())
         };
         // 60 a minute: one a second, plus one second's worth at the start, plus a second's grace.
+        let start = i128::from(1_800_000_000_000i64) * 1_000_000;
         let steady: Vec<Outcome2> = (0..10).map(|i| at(i * 1000)).collect();
-        assert_eq!(beyond_rate(&steady.iter().collect::<Vec<_>>(), 60), 0);
+        assert_eq!(beyond_rate(&steady, 60, i128::MAX), 0);
         let burst: Vec<Outcome2> = (0..6).map(at).collect();
-        assert_eq!(beyond_rate(&burst.iter().collect::<Vec<_>>(), 60), 4, "6 at once against 1 + 1");
-        assert_eq!(beyond_rate(&[], 60), 0);
+        assert_eq!(beyond_rate(&burst, 60, i128::MAX), 4, "6 at once against 1 + 1");
+        let late: Vec<Outcome2> = (0..6).map(|i| at(4000 + i)).collect();
+        assert_eq!(beyond_rate(&late, 60, start), 0, "counted from the joins, 4 s earlier: 5 + 1");
+        let unparsed = Outcome2 { bought: Some((0, String::new())), ..at(0) };
+        assert_eq!(beyond_rate(&[unparsed, at(0)], 60, i128::MAX), 0, "an unparsed time is left out");
+        assert_eq!(beyond_rate(&[], 60, start), 0);
     }
 
     #[test]

@@ -131,11 +131,17 @@ struct Queue {
     last_arrival: i64,
 }
 
+/// A clock set back by more than this is believed: arrivals handed out after a forward
+/// step would otherwise stay ahead of the clock, and tickets issued in the future are refused.
+const CLOCK_SET_BACK: i64 = 1_000_000;
+
 impl Queue {
     /// An arrival at `clock_us`, or just after the latest one handed out if the clock has not
-    /// moved past it (the same microsecond, or a clock set back).
+    /// moved past it (the same microsecond, or a clock set back a little).
     fn next_arrival(&mut self, clock_us: i64) -> i64 {
-        self.last_arrival = clock_us.max(self.last_arrival.saturating_add(1));
+        let after_last = self.last_arrival.saturating_add(1);
+        self.last_arrival =
+            if clock_us < after_last.saturating_sub(CLOCK_SET_BACK) { clock_us } else { clock_us.max(after_last) };
         self.last_arrival
     }
 }
@@ -185,11 +191,12 @@ impl Lines {
     /// its customer holds a ticket, and returns the one held.
     pub async fn join(&self, store: &Arc<dyn Store>, entry: LineEntry) -> Result<Held, StoreError> {
         let (product_id, customer) = (entry.product_id.clone(), entry.customer.0.clone());
-        Ok(self.enter(store, &product_id, &customer, |_| entry).await?.0)
+        Ok(self.enter(store, &product_id, &customer, 0, |_| entry).await?.0)
     }
 
     /// Puts `customer` in `product_id`'s line unless they hold a ticket: the ticket held, and
-    /// whether it is new. A new one is made by `ticket` from its arrival (Unix µs), read here
+    /// whether it is new. A new one is made by `ticket` from its arrival (Unix µs, no earlier
+    /// than `not_before_us`: the moment the caller judged the line open), read here
     /// under the queue's lock and later than every arrival queued before it, so tickets are
     /// queued in arrival order and the flush before an advance has written every ticket ranked
     /// under the watermark that advance picks. (An arrival read before queueing could be
@@ -201,6 +208,7 @@ impl Lines {
         store: &Arc<dyn Store>,
         product_id: &str,
         customer: &str,
+        not_before_us: i64,
         ticket: impl FnOnce(i64) -> LineEntry,
     ) -> Result<(Held, bool), StoreError> {
         let line = self.product(store, product_id).await?;
@@ -210,7 +218,7 @@ impl Lines {
                 return Ok((held.clone(), false));
             }
             let mut queue = lock(&self.inner.queue);
-            let entry = ticket(queue.next_arrival(clock::now_micros()));
+            let entry = ticket(queue.next_arrival(clock::now_micros().max(not_before_us)));
             let held = Held { rank: entry.rank, ticket: entry.ticket.as_str().into(), durable: false };
             state.held.insert(entry.customer.0.clone(), held.clone());
             state.insert_rank(entry.rank);
@@ -230,7 +238,10 @@ impl Lines {
             return Ok((held, true));
         }
         self.flush().await?;
-        Ok((lock(&line.state).held.get(customer).cloned().unwrap_or(held), true))
+        // The store may have held another ticket for the customer (another instance's).
+        let stored = lock(&line.state).held.get(customer).cloned().unwrap_or_else(|| held.clone());
+        let new = stored.ticket == held.ticket;
+        Ok((stored, new))
     }
 
     /// The ticket the store holds for `entry`'s customer: joins it if nobody does, and waits
@@ -393,6 +404,9 @@ mod tests {
         let mut queue = Queue::default();
         let arrivals: Vec<i64> = [100, 100, 99, 250, 40].into_iter().map(|t| queue.next_arrival(t)).collect();
         assert_eq!(arrivals, [100, 101, 102, 250, 251]);
+        // Set back by more than a second: the clock is believed, so arrivals do not stay ahead.
+        assert_eq!(queue.next_arrival(9_000_000), 9_000_000);
+        assert_eq!(queue.next_arrival(7_000_000), 7_000_000);
     }
 
     #[test]

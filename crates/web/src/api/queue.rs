@@ -211,7 +211,7 @@ async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Milli
     // The line's index reads the arrival, so that tickets are queued in arrival order.
     let new_ticket =
         |arrival_us| line_entry(&Ticket::new(id, holder.clone(), arrival_us, rand::random(), opens).seal(&app.signer));
-    let (held, new) = app.rooms.lines.enter(&app.store, id, &holder.0, new_ticket).await?;
+    let (held, new) = app.rooms.lines.enter(&app.store, id, &holder.0, now.saturating_mul(1000), new_ticket).await?;
     if !new {
         // Joined before: that ticket is the place, if it is still good.
         Ticket::open(&held.ticket, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
