@@ -134,13 +134,13 @@ for round in $(seq 1 "$ROUNDS"); do
   run_phase catalog_304 "$base/api/products" -H "If-None-Match: $etag"
   run_phase menu "$base/"
   run_phase product "$base/products/margherita"
-  run_phase join "$base/api/products/wrk-line/queue" -s scripts/wrk/join.lua
-  WRK_PRODUCT=wrk-gone run_phase sold_out "$base/api/orders" -s scripts/wrk/orders.lua
-  run_phase orders "$base/api/orders" -s scripts/wrk/orders.lua
+  WRK_KIND=join run_phase join "$base/api/products/wrk-line/queue" -s scripts/wrk/new_customers.lua
+  WRK_PRODUCT=wrk-gone run_phase sold_out "$base/api/orders" -s scripts/wrk/new_customers.lua
+  run_phase orders "$base/api/orders" -s scripts/wrk/new_customers.lua
   # Straight after the orders: refusals while their receipts are still going out. The phase
   # is kept short so the backlog outlasts it; the pending count at its start and end says so.
   backlog_start=$(pending)
-  WRK_PRODUCT=wrk-gone SECS=$BACKLOG_SECS run_phase sold_out_backlog "$base/api/orders" -s scripts/wrk/orders.lua
+  WRK_PRODUCT=wrk-gone SECS=$BACKLOG_SECS run_phase sold_out_backlog "$base/api/orders" -s scripts/wrk/new_customers.lua
   backlog_end=$(pending)
   drains[$round]="$backlog_start → $backlog_end pending, then drained in $(wait_drained) s"
   kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -1,0 +1,29 @@
+-- wrk script: one POST per request, each from a customer never seen before (bench-wrk.sh).
+-- WRK_KIND=orders (default): POST /api/orders of WRK_PRODUCT (default `wrk-item`) with a
+--   unique Idempotency-Key: accepted while stock lasts, a sold-out refusal after (the
+--   sold-out phases use a product with none).
+-- WRK_KIND=join: POST /api/products/WRK_PRODUCT/queue (default `wrk-line`): every request
+--   is a first join of the waiting room's line (#14).
+local kind = os.getenv("WRK_KIND") or "orders"
+local product = os.getenv("WRK_PRODUCT") or (kind == "join" and "wrk-line" or "wrk-item")
+-- Each wrk run's customers and keys must be new: Lua's generator and these counters start
+-- the same in every run, so without this a later phase would send an earlier one's, and a
+-- "refusal" would be an idempotent replay looked up in the database, a "join" a re-join
+-- answered with the ticket held (bench-wrk.sh sets WRK_RUN).
+local run = os.getenv("WRK_RUN") or tostring(os.time())
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+function request()
+  n = n + 1
+  local key = string.format("wrk-%s-%d-%d", run, tid, n)
+  if kind == "join" then
+    local body = string.format('{"userId":"j-%s"}', key)
+    return wrk.format("POST", "/api/products/" .. product .. "/queue", { ["Content-Type"] = "application/json" }, body)
+  end
+  local body = string.format('{"userId":"u-%s","productId":"%s","quantity":1}', key, product)
+  return wrk.format("POST", "/api/orders", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = key }, body)
+end
