@@ -680,15 +680,16 @@ async fn buy_with_ticket(client: &Client, base: &str, product: &str, id: &str, t
 /// An order's `createdAt` as Unix nanoseconds (0 if unreadable). Compared as text it would
 /// misorder purchases within a second: the shop writes fractions without trailing zeros, so
 /// `…:05.1Z` (100 ms) sorts after `…:05.123Z`.
+fn created_at(text: &str) -> i128 {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(text, &Rfc3339).map_or(0, |t| t.unix_timestamp_nanos())
+}
+
+/// This machine's wall clock as Unix nanoseconds, comparable with [`created_at`].
 fn unix_nanos_now() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
-}
-
-fn created_at(text: &str) -> i128 {
-    use time::format_description::well_known::Rfc3339;
-    time::OffsetDateTime::parse(text, &Rfc3339).map_or(0, |t| t.unix_timestamp_nanos())
 }
 
 /// How far purchases ran ahead of the shop's rate: the most by which the purchases made by
