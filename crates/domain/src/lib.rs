@@ -32,7 +32,9 @@ pub use rules::{LineCheck, check_line};
 pub use shop::ShopProfile;
 pub use signing::Signer;
 pub use status::OrderStatus;
-pub use waiting_room::{RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules};
+pub use waiting_room::{
+    RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules, last_rank_arrived_by,
+};
 
 /// Milliseconds since the Unix epoch, UTC. The domain never reads a clock: callers pass `now`.
 pub type Millis = i64;

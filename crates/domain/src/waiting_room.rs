@@ -217,6 +217,13 @@ fn parse(message: &str) -> Option<Ticket> {
     Some(Ticket { product_id, customer, arrival_us, tiebreak, drawn, issued_at })
 }
 
+/// The highest rank a ticket that arrived by `at` can have: every drawn rank lies below it,
+/// and every arrival up to the end of that millisecond.
+pub fn last_rank_arrived_by(at: Millis) -> u64 {
+    let end_us = u64::try_from(at).unwrap_or(0).saturating_add(1).saturating_mul(1000) - 1;
+    ARRIVAL_BASE.saturating_add(end_us << 10).saturating_add(1023)
+}
+
 /// The ticket's place in the order of the line (see the module's documentation).
 fn rank(ticket: &Ticket, tag_hex: &str) -> u64 {
     if ticket.drawn {
@@ -504,6 +511,18 @@ mod tests {
         let again: Vec<u64> =
             (0..50).map(|i| ticket(&format!("user:{i}"), T0 - 50_000 + i, opens).seal(&s).rank).collect();
         assert_eq!(ranks, again, "the draw is deterministic");
+    }
+
+    #[test]
+    fn the_last_rank_arrived_by_a_moment_bounds_exactly_the_tickets_that_arrived_by_it() {
+        let s = signer(b"k");
+        let opens = Some(T0);
+        let bound = last_rank_arrived_by(T0 + 5);
+        let last_of_ms = Ticket::new("hot", CustomerKey("user:a".into()), (T0 + 5) * 1000 + 999, 1023, opens);
+        let next_ms = Ticket::new("hot", CustomerKey("user:b".into()), (T0 + 6) * 1000, 0, opens);
+        assert!(last_of_ms.seal(&s).rank <= bound, "the whole millisecond has arrived");
+        assert!(next_ms.seal(&s).rank > bound, "the next one has not");
+        assert!(ticket("user:c", T0 - 60_000, opens).seal(&s).rank <= last_rank_arrived_by(T0), "draws lie below");
     }
 
     fn rules() -> WaitingRoomRules {

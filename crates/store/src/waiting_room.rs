@@ -5,7 +5,7 @@
 
 use crate::StoreError;
 use async_trait::async_trait;
-use stampede_domain::{CustomerKey, Millis, RoomState, WaitingRoomRules};
+use stampede_domain::{CustomerKey, Millis, RoomState, WaitingRoomRules, last_rank_arrived_by};
 
 /// A customer's ticket in a product's line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,14 @@ pub struct RoomView {
 
 /// Most tickets one advance admits: a stock of millions is let in over several ticks.
 pub const MAX_ADMIT_PER_ADVANCE: u64 = 1_000;
+
+/// On a line several instances write to, how long an advance leaves a ticket's arrival behind
+/// before letting it in: far longer than a join's write takes. An instance reads a ticket's
+/// arrival before its write lands; were the watermark passed in between, the ticket would
+/// land under it and be let in without being counted, and the room would let in more than
+/// the shop's rate. So nobody is let in before the sale has been open this long either (a
+/// pre-queue join's write may land after opening).
+pub const LATE_WRITE_GRACE: Millis = 2_000;
 
 /// Lines of customers waiting for a product.
 #[async_trait]
@@ -78,7 +86,16 @@ pub trait WaitingRoom: Send + Sync {
         if due == 0 {
             return Ok(RoomView { state, admitted_now: 0 });
         }
-        let next = self.next_in_line(product_id, state.watermark(), due).await?;
+        let mut next = self.next_in_line(product_id, state.watermark(), due).await?;
+        if self.lines_shared() {
+            // Only tickets whose writes have surely landed (see LATE_WRITE_GRACE).
+            let settled = now - LATE_WRITE_GRACE;
+            if opens_at.is_some_and(|opens| settled < opens) {
+                return Ok(RoomView { state, admitted_now: 0 });
+            }
+            let cap = last_rank_arrived_by(settled);
+            next.truncate(next.partition_point(|rank| *rank <= cap));
+        }
         let Some(&watermark) = next.last() else { return Ok(RoomView { state, admitted_now: 0 }) };
         let count = next.len() as u64;
         let advanced = state.advanced(rules, now, watermark, count, stock_left);

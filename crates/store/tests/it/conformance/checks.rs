@@ -2,9 +2,10 @@
 
 use stampede_domain::{
     Currency, Customer, CustomerKey, LineRequest, Money, OrderRejection, OrderRequest, OrderStatus, Product, SaleRules,
-    TicketState, WaitingRoomRules,
+    TicketState, WaitingRoomRules, last_rank_arrived_by,
 };
 use stampede_store::outbox::{ORDER_CANCELLED, ORDER_PLACED};
+use stampede_store::waiting_room::LATE_WRITE_GRACE;
 use stampede_store::{
     Claim, LineEntry, NewMail, OutboxState, PageRequest, PlaceOrder, Settle, Settlement, Store, StoreError,
 };
@@ -433,24 +434,31 @@ pub async fn the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units
     }
     let before = store.advance_room("hot", &rules, Some(t0), t0 - 1, 2).await.unwrap();
     assert_eq!(before.admitted_now, 0, "nobody before opening");
+    if store.lines_shared() {
+        // Until the pre-queue's writes from other instances have surely landed.
+        let settling = store.advance_room("hot", &rules, Some(t0), t0 + LATE_WRITE_GRACE - 1, 2).await.unwrap();
+        assert_eq!(settling.admitted_now, 0, "nobody within the grace after opening on a shared line");
+    }
+    // Opening on an instance's own line; on a shared one, once the grace has passed.
+    let open = t0 + LATE_WRITE_GRACE;
     // Two instances advance at once: one wins, and two people are let in, not four.
     let (x, y) = tokio::join!(
-        store.advance_room("hot", &rules, Some(t0), t0, 2),
-        store.advance_room("hot", &rules, Some(t0), t0, 2)
+        store.advance_room("hot", &rules, Some(t0), open, 2),
+        store.advance_room("hot", &rules, Some(t0), open, 2)
     );
     let (x, y) = (x.unwrap(), y.unwrap());
     assert_eq!(x.admitted_now + y.admitted_now, 2);
     let room = store.room("hot").await.unwrap();
     assert_eq!((room.watermark(), room.admitted(), room.version), (20, 2, 1));
-    let until = t0 + rules.admission_ms();
-    assert_eq!(room.ticket_state(&rules, 10, t0 + 1, 2), TicketState::Admitted { until });
-    assert_eq!(room.ticket_state(&rules, 30, t0 + 1, 2), TicketState::Waiting);
+    let until = open + rules.admission_ms();
+    assert_eq!(room.ticket_state(&rules, 10, open + 1, 2), TicketState::Admitted { until });
+    assert_eq!(room.ticket_state(&rules, 30, open + 1, 2), TicketState::Waiting);
     let ahead_of_d = store.line_ranks("hot").await.unwrap().into_iter().filter(|r| *r > room.watermark() && *r < 40);
     assert_eq!(ahead_of_d.count(), 1, "c is ahead of d");
     // a buys; b lets the admission lapse: b's unit goes to c, the next in line.
     store.place_order(order("a", &[("hot", 1)], None)).await.unwrap();
     let left = stock(&store, "hot").await;
-    assert_eq!(store.advance_room("hot", &rules, Some(t0), t0 + 1000, left).await.unwrap().admitted_now, 0);
+    assert_eq!(store.advance_room("hot", &rules, Some(t0), open + 1000, left).await.unwrap().admitted_now, 0);
     let lapsed = store.advance_room("hot", &rules, Some(t0), until, left).await.unwrap();
     assert_eq!(lapsed.admitted_now, 1);
     assert_eq!(lapsed.state.watermark(), 30);
@@ -463,4 +471,26 @@ pub async fn the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units
     assert_eq!(left, 0);
     assert_eq!(lapsed.state.ticket_state(&rules, 50, until, left), TicketState::SoldOut);
     assert_eq!(store.advance_room("hot", &rules, Some(t0), until + 1, left).await.unwrap().admitted_now, 0);
+}
+
+/// Where instances share a line, an advance lets a ticket in only once its arrival is
+/// [`LATE_WRITE_GRACE`] old: another instance may still be writing tickets that arrived
+/// since, which would land under the watermark uncounted. An instance's own line is exact.
+pub async fn a_shared_line_lets_a_ticket_in_only_once_late_writes_have_landed(store: S) {
+    let rules = WaitingRoomRules::default();
+    let t0 = 1_900_000_000_000;
+    let arrived = |ms: i64| last_rank_arrived_by(ms - 1) + 1;
+    store.create_product(product("fresh", 1), 5).await.unwrap();
+    store.join_line(entry("fresh", "a", arrived(t0 + 10))).await.unwrap();
+    store.join_line(entry("fresh", "b", arrived(t0 + 1_500))).await.unwrap();
+    let soon = store.advance_room("fresh", &rules, None, t0 + 1_600, 5).await.unwrap();
+    if !store.lines_shared() {
+        assert_eq!(soon.admitted_now, 2, "an instance's own line is complete: both are let in");
+        return;
+    }
+    assert_eq!(soon.admitted_now, 0, "both joined within the grace");
+    let first = store.advance_room("fresh", &rules, None, t0 + 10 + LATE_WRITE_GRACE, 5).await.unwrap();
+    assert_eq!((first.admitted_now, first.state.watermark()), (1, arrived(t0 + 10)), "a's write has had its time");
+    let second = store.advance_room("fresh", &rules, None, t0 + 1_500 + LATE_WRITE_GRACE, 5).await.unwrap();
+    assert_eq!((second.admitted_now, second.state.admitted()), (1, 2), "then b's");
 }

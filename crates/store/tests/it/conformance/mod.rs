@@ -94,6 +94,7 @@ every_adapter!(
     the_mailbox_keeps_one_message_per_event_and_recipient,
     joining_the_line_is_idempotent_per_customer_and_ordered_by_rank,
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
+    a_shared_line_lets_a_ticket_in_only_once_late_writes_have_landed,
 );
 
 /// The back office and analytics on every engine: one test per check and engine, each on a fresh shop, those in
