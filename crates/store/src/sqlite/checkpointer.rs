@@ -7,7 +7,7 @@
 //! without bound (gigabytes within minutes of a sustained sale). So when the WAL passes
 //! [`RESTART_FRAMES`] (by default), the checkpointer asks the writer to run a `RESTART` checkpoint between
 //! two batches: the passive rounds have already copied nearly everything, so the writer
-//! pauses only to copy the last half second of frames and rewind.
+//! pauses only to copy the frames of the last round or so and rewind.
 
 use super::schema;
 use rusqlite::Connection;
@@ -16,8 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// How often the WAL is checkpointed.
-pub const INTERVAL: Duration = Duration::from_millis(500);
+/// How often the WAL is checkpointed. The writer's pause to rewind copies what the passive
+/// rounds have not, so it grows with this: accepting orders at 256 connections (wrk), rounds
+/// every 500 ms left pauses of 45–90 ms once a second and a p99 of 86–100 ms; every 50 ms,
+/// pauses of 2–15 ms and a p99 of 40 ms. A round with nothing to copy costs microseconds.
+pub const INTERVAL: Duration = Duration::from_millis(50);
 
 /// WAL frames (pages, 4 KiB by default) past which the writer is asked to rewind the WAL:
 /// 64 MiB, the size `journal_size_limit` trims the file back to.
