@@ -33,7 +33,7 @@ pub use shop::ShopProfile;
 pub use signing::Signer;
 pub use status::OrderStatus;
 pub use waiting_room::{
-    RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules, last_rank_arrived_by,
+    RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules, arrived_at, last_rank_arrived_by,
 };
 
 /// Milliseconds since the Unix epoch, UTC. The domain never reads a clock: callers pass `now`.

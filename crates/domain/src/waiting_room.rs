@@ -224,6 +224,11 @@ pub fn last_rank_arrived_by(at: Millis) -> u64 {
     ARRIVAL_BASE.saturating_add(end_us << 10).saturating_add(1023)
 }
 
+/// When the ticket of `rank` arrived (Unix ms); `None` for a rank drawn in the pre-queue.
+pub fn arrived_at(rank: u64) -> Option<Millis> {
+    Millis::try_from((rank.checked_sub(ARRIVAL_BASE)? >> 10) / 1000).ok()
+}
+
 /// The ticket's place in the order of the line (see the module's documentation).
 fn rank(ticket: &Ticket, tag_hex: &str) -> u64 {
     if ticket.drawn {
@@ -518,11 +523,13 @@ mod tests {
         let s = signer(b"k");
         let opens = Some(T0);
         let bound = last_rank_arrived_by(T0 + 5);
-        let last_of_ms = Ticket::new("hot", CustomerKey("user:a".into()), (T0 + 5) * 1000 + 999, 1023, opens);
-        let next_ms = Ticket::new("hot", CustomerKey("user:b".into()), (T0 + 6) * 1000, 0, opens);
-        assert!(last_of_ms.seal(&s).rank <= bound, "the whole millisecond has arrived");
-        assert!(next_ms.seal(&s).rank > bound, "the next one has not");
+        let last_of_ms = Ticket::new("hot", CustomerKey("user:a".into()), (T0 + 5) * 1000 + 999, 1023, opens).seal(&s);
+        let next_ms = Ticket::new("hot", CustomerKey("user:b".into()), (T0 + 6) * 1000, 0, opens).seal(&s);
+        assert!(last_of_ms.rank <= bound, "the whole millisecond has arrived");
+        assert!(next_ms.rank > bound, "the next one has not");
         assert!(ticket("user:c", T0 - 60_000, opens).seal(&s).rank <= last_rank_arrived_by(T0), "draws lie below");
+        assert_eq!((arrived_at(last_of_ms.rank), arrived_at(next_ms.rank)), (Some(T0 + 5), Some(T0 + 6)));
+        assert_eq!(arrived_at(ticket("user:c", T0 - 60_000, opens).seal(&s).rank), None, "a drawn place");
     }
 
     fn rules() -> WaitingRoomRules {

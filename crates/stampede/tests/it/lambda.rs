@@ -252,6 +252,7 @@ async fn api_gateway_events_round_trip_through_the_lambda_binary() {
     // DynamoDB's lines are shared by every instance: nobody is let in until joins written
     // elsewhere meanwhile have surely landed (`LATE_WRITE_GRACE`), even the first in line.
     assert_eq!((joined["state"].as_str(), joined["ahead"].as_u64()), (Some("waiting"), Some(0)), "{joined}");
+    assert!(joined["estimatedWaitSeconds"].as_u64().is_some_and(|s| (2..=3).contains(&s)), "the grace: {joined}");
     let grace = u64::try_from(stampede_store::waiting_room::LATE_WRITE_GRACE).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(grace + 200)).await;
     let path = format!("/api/products/queue-drop/queue/{}/events", joined["ticket"].as_str().unwrap());

@@ -16,12 +16,14 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use stampede_domain::{
-    Customer, Millis, OrderRequest, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules,
+    Customer, Millis, OrderRequest, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules, arrived_at,
 };
 use stampede_store::clock::now_millis;
-use stampede_store::{Held, LineEntry, ProductView};
+use stampede_store::waiting_room::LATE_WRITE_GRACE;
+use stampede_store::{Held, LineEntry, ProductView, Store};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use utoipa::ToSchema;
 
@@ -120,7 +122,10 @@ async fn standing(
     };
     let opens = view.product.sale.starts_at;
     let wait = match state {
-        TicketState::Waiting => room.estimated_wait_seconds(rules, opens, now, ahead, view.stock),
+        TicketState::Waiting => {
+            let by_pace = room.estimated_wait_seconds(rules, opens, now, ahead, view.stock);
+            by_pace.max(grace_left_seconds(&app.store, held.rank, opens, now))
+        }
         _ => 0,
     };
     Ok(QueueTicketDto {
@@ -141,6 +146,17 @@ async fn standing(
         },
         sale_starts_at: opens.filter(|o| *o > now).map(rfc3339),
     })
+}
+
+/// Seconds until a shared line may let the ticket of `rank` in at the earliest: its arrival
+/// (a pre-queue place: the opening) plus `LATE_WRITE_GRACE`. 0 on an instance's own line.
+fn grace_left_seconds(store: &Arc<dyn Store>, rank: u64, opens: Option<Millis>, now: Millis) -> u64 {
+    if !store.lines_shared() {
+        return 0;
+    }
+    let Some(arrived) = arrived_at(rank).or(opens) else { return 0 };
+    let left = arrived.max(opens.unwrap_or(arrived)) + LATE_WRITE_GRACE - now;
+    u64::try_from(left).map_or(0, |ms| ms.div_ceil(1000))
 }
 
 /// 403 `/problems/not-admitted`, with the caller's place when it is known.
