@@ -129,6 +129,8 @@ struct Queue {
     last: u64,
     /// The latest arrival handed out (Unix µs).
     last_arrival: i64,
+    /// When the oldest join waiting here was queued.
+    since: Option<Instant>,
 }
 
 /// A clock set back by more than this is believed: arrivals handed out after a forward
@@ -229,6 +231,7 @@ impl Lines {
                 }
                 state.recent.push_back((now, entry.rank));
             }
+            queue.since.get_or_insert_with(Instant::now);
             queue.entries.push(entry);
             queue.last += 1;
             held
@@ -333,9 +336,9 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
                 () = inner.hurry.notified() => {}
             }
         }
-        let (batch, last) = {
+        let (batch, last, since) = {
             let mut queue = lock(&inner.queue);
-            (std::mem::take(&mut queue.entries), queue.last)
+            (std::mem::take(&mut queue.entries), queue.last, queue.since.take())
         };
         for chunk in batch.chunks(BATCH) {
             let stored = write(store.as_ref(), chunk).await;
@@ -363,7 +366,20 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
             }
         }
         inner.written.send_replace(last);
+        let waited = since.map(|at| at.elapsed()).unwrap_or_default();
+        if store.lines_shared() && waited > late_write_grace() {
+            // Another instance's advance may have passed these already (see LATE_WRITE_GRACE).
+            tracing::warn!(
+                joins = batch.len(),
+                waited_ms = waited.as_millis() as u64,
+                "waiting-room joins reached the shared line later than the grace; the room may let in more than its rate"
+            );
+        }
     }
+}
+
+fn late_write_grace() -> Duration {
+    Duration::from_millis(u64::try_from(crate::waiting_room::LATE_WRITE_GRACE).unwrap_or(0))
 }
 
 /// Writes one batch, retrying a failure with backoff.

@@ -35,7 +35,9 @@ pub const MAX_ADMIT_PER_ADVANCE: u64 = 1_000;
 /// arrival before its write lands; were the watermark passed in between, the ticket would
 /// land under it and be let in without being counted, and the room would let in more than
 /// the shop's rate. So nobody is let in before the sale has been open this long either (a
-/// pre-queue join's write may land after opening).
+/// pre-queue join's write may land after opening). Assumes the instances' clocks agree to
+/// well within this (NTP), and that joins do not queue up on an instance for this long
+/// (the write-behind warns when they do).
 pub const LATE_WRITE_GRACE: Millis = 2_000;
 
 /// Lines of customers waiting for a product.
@@ -59,7 +61,8 @@ pub trait WaitingRoom: Send + Sync {
     /// refreshes its index with when other instances join people to the same line.
     async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError>;
     /// Whether other instances may add to the lines (DynamoDB, PostgreSQL): then an
-    /// instance's line index is refreshed from the store every second. SQLite has one.
+    /// instance's line index is refreshed from the store every second, and an advance lets a
+    /// ticket in only once [`LATE_WRITE_GRACE`] has passed since its arrival. SQLite has one.
     fn lines_shared(&self) -> bool {
         true
     }

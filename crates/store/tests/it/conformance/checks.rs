@@ -439,8 +439,8 @@ pub async fn the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units
         let settling = store.advance_room("hot", &rules, Some(t0), t0 + LATE_WRITE_GRACE - 1, 2).await.unwrap();
         assert_eq!(settling.admitted_now, 0, "nobody within the grace after opening on a shared line");
     }
-    // Opening on an instance's own line; on a shared one, once the grace has passed.
-    let open = t0 + LATE_WRITE_GRACE;
+    // At opening on an instance's own line; on a shared one, once the grace has passed.
+    let open = if store.lines_shared() { t0 + LATE_WRITE_GRACE } else { t0 };
     // Two instances advance at once: one wins, and two people are let in, not four.
     let (x, y) = tokio::join!(
         store.advance_room("hot", &rules, Some(t0), open, 2),
