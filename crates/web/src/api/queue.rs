@@ -400,10 +400,14 @@ pub(crate) async fn check_admission(
             TicketState::Admitted { .. } | TicketState::SoldOut => {}
             TicketState::Waiting => {
                 let place = standing(app, &view, &rules, &held, now).await?;
+                let wait = match place.estimated_wait_seconds {
+                    0 => String::new(),
+                    s => format!(" (about {s} s to wait)"),
+                };
                 return Err(not_admitted(
                     id,
                     format!(
-                        "it is not your turn yet: you are number {} in line, {} ahead of you",
+                        "it is not your turn yet: you are number {} in line, {} ahead of you{wait}",
                         place.position, place.ahead
                     ),
                     Some(&place),

@@ -75,6 +75,8 @@ async fn people_are_admitted_in_arrival_order_and_later_ones_see_their_place() {
     // Waiting is not admitted: 403 with the place.
     let refused = expect_problem(order_with(&app, "cy", "drop", Some(&t(2))).await, 403, "not-admitted").await;
     assert_eq!((refused["position"].as_u64(), refused["ahead"].as_u64()), (Some(3), Some(0)));
+    let detail = refused["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("it is not your turn yet: you are number 3 in line, 0 ahead of you"), "{refused}");
     // Admitted: the header or the body field both work.
     assert_eq!(order_with(&app, "ana", "drop", Some(&t(0))).await.status(), 201);
     let body = json!({"userId": "ben", "productId": "drop", "queueTicket": t(1)});
