@@ -154,8 +154,9 @@ fn grace_left_seconds(store: &Arc<dyn Store>, rank: u64, opens: Option<Millis>, 
     if !store.lines_shared() {
         return 0;
     }
+    // Arrival ranks start at opening, so an arrival is never before it.
     let Some(arrived) = arrived_at(rank).or(opens) else { return 0 };
-    let left = arrived.max(opens.unwrap_or(arrived)) + LATE_WRITE_GRACE - now;
+    let left = arrived + LATE_WRITE_GRACE - now;
     u64::try_from(left).map_or(0, |ms| ms.div_ceil(1000))
 }
 
