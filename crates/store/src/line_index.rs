@@ -13,6 +13,11 @@
 //!   touch, which halves the bytes written per join (measured: 2.4 KB → 1.1 KB).
 //! - Admission stays the store's: before the watermark moves, the instance waits for its
 //!   queued joins to be written ([`Lines::flush`]), so the store's line is complete.
+//! - On a shared line a join's write must land within the grace an advance leaves
+//!   ([`LATE_WRITE_GRACE`](crate::waiting_room::LATE_WRITE_GRACE)). When the store falls
+//!   behind (the oldest join not yet written has waited [`PUSH_BACK_AFTER`]), new joins are
+//!   refused with `Busy` (a `503` with `Retry-After`) until it catches up: a late place would
+//!   be let in uncounted, a refused one is simply taken on the retry.
 //! - A ticket is signed and names its product, customer and arrival: one the store never got
 //!   (the process died before writing it) is recorded again from its own claims when it is
 //!   next shown ([`Lines::join`] from a status check or an order), so no place is lost.
@@ -36,6 +41,11 @@ const GATHER: Duration = Duration::from_millis(20);
 const ATTEMPTS: u32 = 8;
 /// Longest a flush waits for the writer.
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
+/// On a shared line, how long the oldest unwritten join may wait before new joins are
+/// refused: half the grace, so joins already answered still land within it.
+const PUSH_BACK_AFTER: Duration = Duration::from_millis(crate::waiting_room::LATE_WRITE_GRACE.unsigned_abs() / 2);
+/// What a join refused for a backlog is told to wait.
+const PUSH_BACK_RETRY: Duration = Duration::from_secs(1);
 
 /// The ticket a customer holds, as the index knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +141,8 @@ struct Queue {
     last_arrival: i64,
     /// When the oldest join waiting here was queued.
     since: Option<Instant>,
+    /// When the oldest join of the batch being written was queued.
+    writing_since: Option<Instant>,
 }
 
 /// A clock set back by more than this is believed: arrivals handed out after a forward
@@ -145,6 +157,12 @@ impl Queue {
         self.last_arrival =
             if clock_us < after_last.saturating_sub(CLOCK_SET_BACK) { clock_us } else { clock_us.max(after_last) };
         self.last_arrival
+    }
+
+    /// Whether the oldest join not yet written (queued or being written) has waited longer
+    /// than `limit` at `now`.
+    fn behind(&self, now: Instant, limit: Duration) -> bool {
+        [self.since, self.writing_since].into_iter().flatten().any(|at| now.duration_since(at) > limit)
     }
 }
 
@@ -193,7 +211,8 @@ impl Lines {
     /// its customer holds a ticket, and returns the one held.
     pub async fn join(&self, store: &Arc<dyn Store>, entry: LineEntry) -> Result<Held, StoreError> {
         let (product_id, customer) = (entry.product_id.clone(), entry.customer.0.clone());
-        Ok(self.enter(store, &product_id, &customer, 0, |_| entry).await?.0)
+        // A claim shown again is recorded even while the store is behind: it has its place.
+        Ok(self.put(store, &product_id, &customer, 0, |_| entry, false).await?.0)
     }
 
     /// Puts `customer` in `product_id`'s line unless they hold a ticket: the ticket held, and
@@ -204,7 +223,8 @@ impl Lines {
     /// under the watermark that advance picks. (An arrival read before queueing could be
     /// queued after that flush, under the new watermark: let in without being counted, so the
     /// room let in more than its rate. Seen at a sale's first advance: 22 of 315 admissions.)
-    /// The ticket is written behind, unless this index writes through.
+    /// The ticket is written behind, unless this index writes through. On a shared line whose
+    /// writes have fallen behind ([`PUSH_BACK_AFTER`]), a new one is refused with `Busy`.
     pub async fn enter(
         &self,
         store: &Arc<dyn Store>,
@@ -213,6 +233,19 @@ impl Lines {
         not_before_us: i64,
         ticket: impl FnOnce(i64) -> LineEntry,
     ) -> Result<(Held, bool), StoreError> {
+        self.put(store, product_id, customer, not_before_us, ticket, true).await
+    }
+
+    /// [`enter`](Lines::enter); `fresh` when the ticket would be new (refused while behind).
+    async fn put(
+        &self,
+        store: &Arc<dyn Store>,
+        product_id: &str,
+        customer: &str,
+        not_before_us: i64,
+        ticket: impl FnOnce(i64) -> LineEntry,
+        fresh: bool,
+    ) -> Result<(Held, bool), StoreError> {
         let line = self.product(store, product_id).await?;
         let held = {
             let mut state = lock(&line.state);
@@ -220,6 +253,9 @@ impl Lines {
                 return Ok((held.clone(), false));
             }
             let mut queue = lock(&self.inner.queue);
+            if fresh && !self.write_through && store.lines_shared() && queue.behind(Instant::now(), PUSH_BACK_AFTER) {
+                return Err(StoreError::Busy { retry_after: PUSH_BACK_RETRY });
+            }
             let entry = ticket(queue.next_arrival(clock::now_micros().max(not_before_us)));
             let held = Held { rank: entry.rank, ticket: entry.ticket.as_str().into(), durable: false };
             state.held.insert(entry.customer.0.clone(), held.clone());
@@ -338,6 +374,7 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
         }
         let (batch, last, since) = {
             let mut queue = lock(&inner.queue);
+            queue.writing_since = queue.since;
             (std::mem::take(&mut queue.entries), queue.last, queue.since.take())
         };
         for chunk in batch.chunks(BATCH) {
@@ -365,6 +402,7 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
                 }
             }
         }
+        lock(&inner.queue).writing_since = None;
         inner.written.send_replace(last);
         let waited = since.map(|at| at.elapsed()).unwrap_or_default();
         if store.lines_shared() && waited > late_write_grace() {
@@ -423,6 +461,24 @@ mod tests {
         // Set back by more than a second: the clock is believed, so arrivals do not stay ahead.
         assert_eq!(queue.next_arrival(9_000_000), 9_000_000);
         assert_eq!(queue.next_arrival(7_000_000), 7_000_000);
+    }
+
+    #[test]
+    fn the_queue_is_behind_once_its_oldest_unwritten_join_queued_or_being_written_is_old() {
+        let t0 = Instant::now();
+        let limit = Duration::from_secs(1);
+        let mut queue = Queue::default();
+        assert!(!queue.behind(t0 + Duration::from_secs(60), limit), "nothing unwritten");
+        queue.since = Some(t0);
+        assert!(!queue.behind(t0 + limit, limit));
+        assert!(queue.behind(t0 + limit + Duration::from_millis(1), limit));
+        // Taken for writing: the batch being written still counts, the fresh queue too.
+        queue.writing_since = queue.since.take();
+        assert!(queue.behind(t0 + Duration::from_secs(2), limit));
+        queue.since = Some(t0 + Duration::from_secs(2));
+        queue.writing_since = None;
+        assert!(!queue.behind(t0 + Duration::from_secs(2), limit));
+        assert_eq!(PUSH_BACK_AFTER, Duration::from_secs(1), "half the grace");
     }
 
     #[test]

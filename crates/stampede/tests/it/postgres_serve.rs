@@ -369,3 +369,55 @@ async fn a_postgres_restart_mid_sale_gets_503s_then_both_instances_sell_again_by
     drop(servers);
     drop(cluster);
 }
+
+/// On a shared line a join's write must land within the grace an advance leaves. While the
+/// database holds an instance's joins back, that instance refuses new joins with `503` and
+/// `Retry-After` (a place given then could be let in uncounted), and takes them again once
+/// the writes land; the join already answered keeps its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn new_joins_wait_while_the_database_holds_the_line_s_writes_back() {
+    let url = fresh_database().await;
+    migrate(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let server = instance(&url, dir.path());
+    let client = Client::new();
+    let product = json!({"id": "line", "name": "Queued slice", "category": "pizza",
+        "price": {"amount": 500, "currency": "USD"}, "stock": 5,
+        "sale": {"waitingRoom": {"admissionMinutes": 1, "admissionsPerMinute": 1}}});
+    let resp = client.post(server.url("/api/admin/products")).bearer_auth(ADMIN_TOKEN).json(&product).send().await;
+    assert_eq!(resp.unwrap().status(), 201);
+    let join = |who: &str| client.post(server.url("/api/products/line/queue")).json(&json!({"userId": who})).send();
+
+    // Another session holds the table: reads go on, every insert into it waits.
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    db.batch_execute("BEGIN; LOCK TABLE queue_tickets IN EXCLUSIVE MODE").await.unwrap();
+    // The first join is answered (by its advance once the write lands) and its write waits.
+    let early = tokio::spawn(join("early"));
+    let (watch, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    eventually(10, "the first join's write waiting for the lock", || async {
+        let sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INTO queue_tickets%'";
+        let n: i64 = watch.query_one(sql, &[]).await.ok()?.get(0);
+        (n > 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+
+    let late = join("late").await.unwrap();
+    assert_eq!(late.status(), 503, "the first join's write has waited over a second");
+    assert_eq!(late.headers()["retry-after"], "1");
+    assert_eq!(late.headers()["content-type"], "application/problem+json");
+    let problem = late.json::<Value>().await.unwrap();
+    assert_eq!(problem["type"], "/problems/busy");
+    assert!(problem["detail"].as_str().unwrap().contains("you have no place yet"), "{problem}");
+
+    db.batch_execute("COMMIT").await.unwrap();
+    let early = early.await.unwrap().unwrap();
+    assert_eq!(early.status(), 201);
+    let ticket = early.json::<Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned();
+    let stored: String = db.query_one("SELECT ticket FROM queue_tickets", &[]).await.unwrap().get(0);
+    assert_eq!(stored, ticket, "the join answered is the one written, and the refused one is not");
+    let late = join("late").await.unwrap();
+    assert_eq!(late.status(), 201, "taken again once the writes have landed");
+}

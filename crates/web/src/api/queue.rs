@@ -20,7 +20,7 @@ use stampede_domain::{
 };
 use stampede_store::clock::now_millis;
 use stampede_store::waiting_room::LATE_WRITE_GRACE;
-use stampede_store::{Held, LineEntry, ProductView, Store};
+use stampede_store::{Held, LineEntry, ProductView, Store, StoreError};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -228,12 +228,27 @@ async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Milli
     // The line's index reads the arrival, so that tickets are queued in arrival order.
     let new_ticket =
         |arrival_us| line_entry(&Ticket::new(id, holder.clone(), arrival_us, rand::random(), opens).seal(&app.signer));
-    let (held, new) = app.rooms.lines.enter(&app.store, id, &holder.0, now.saturating_mul(1000), new_ticket).await?;
+    let entered = app.rooms.lines.enter(&app.store, id, &holder.0, now.saturating_mul(1000), new_ticket).await;
+    let (held, new) = entered.map_err(|e| match e {
+        StoreError::Busy { retry_after } => line_behind(retry_after),
+        e => e.into(),
+    })?;
     if !new {
         // Joined before: that ticket is the place, if it is still good.
         Ticket::open(&held.ticket, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
     }
     Ok(held)
+}
+
+/// A new join refused while this instance's earlier joins are still being written to a
+/// shared line (`stampede_store::Lines::enter`): no place was given, so none is lost.
+fn line_behind(retry_after: Duration) -> Problem {
+    let mut problem = crate::problem::busy(retry_after);
+    problem.detail = format!(
+        "so many people are joining the line that yours could not be recorded in time; you have no place yet, join again in {} s",
+        retry_after.as_secs().max(1)
+    );
+    problem
 }
 
 /// The line entry a ticket claims: all a store needs to record it, even one it never saw.
