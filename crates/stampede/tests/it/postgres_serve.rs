@@ -4,7 +4,7 @@
 //! another, a SIGKILL of one of three mid-sale, and PostgreSQL stopped and started again
 //! mid-sale under two.
 //! Run: `cargo test -p stampede --features postgres --test it postgres_serve::`.
-use crate::common::browser::Browser;
+use crate::common::browser::{Browser, form_token};
 use crate::common::pg::fresh_database;
 use crate::common::pg_server::Cluster;
 use crate::common::process::Server;
@@ -388,6 +388,10 @@ async fn new_joins_wait_while_the_database_holds_the_line_s_writes_back() {
     assert_eq!(resp.unwrap().status(), 201);
     let join = |who: &str| client.post(server.url("/api/products/line/queue")).json(&json!({"userId": who})).send();
 
+    // The line page's join form, read before the table is held (a page asks the room).
+    let mut browser = Browser::new(&server.base);
+    let csrf = form_token(&browser.get("/products/line/line").await.html);
+
     // Another session holds the table: reads go on, every insert into it waits.
     let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
@@ -411,6 +415,11 @@ async fn new_joins_wait_while_the_database_holds_the_line_s_writes_back() {
     let problem = late.json::<Value>().await.unwrap();
     assert_eq!(problem["type"], "/problems/busy");
     assert!(problem["detail"].as_str().unwrap().contains("you have no place yet"), "{problem}");
+    let form = [("email", "late@example.com"), ("_csrf", csrf.as_str())];
+    let page = browser.post_raw("/products/line/line", &form).await;
+    assert_eq!(page.status, 503, "the storefront's join form is pushed back too");
+    assert_eq!(page.headers["retry-after"], "1");
+    assert!(page.html.contains("joining the line right now"), "{}", page.html);
 
     db.batch_execute("COMMIT").await.unwrap();
     let early = early.await.unwrap().unwrap();

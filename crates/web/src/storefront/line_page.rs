@@ -164,16 +164,19 @@ pub async fn join(
 ) -> Result<Response, PageError> {
     let view = room_product(&app, &id).await?;
     let email = signed_in_email().unwrap_or(form.email);
-    let refused = |app: &AppState, message: String, status: StatusCode| {
+    let refused = |app: &AppState, message: String, status: StatusCode, retry_after: Option<u64>| {
         let mut response = render(status, &page(app, &view, None, email.clone(), Some(message)));
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     };
     let customer = match Customer::with_email(&email, None) {
         Ok(c) => c,
-        Err(e) => return Ok(refused(&app, format!("Your email: {}.", e.message), StatusCode::UNPROCESSABLE_ENTITY)),
+        Err(e) => {
+            let message = format!("Your email: {}.", e.message);
+            return Ok(refused(&app, message, StatusCode::UNPROCESSABLE_ENTITY, None));
+        }
     };
     let limited = app
         .join_limits
@@ -188,7 +191,18 @@ pub async fn join(
             let cookie = cookies(&app).set(&cookie_name(&id), &token, Some(86_400));
             Ok(see_other(&format!("/products/{id}/line"), Some(cookie)))
         }
-        Err(problem) => Ok(refused(&app, say(&app, &problem, &view), status_of_problem(&problem))),
+        Err(problem) => {
+            let message = match problem.kind.as_str() {
+                // A shared line whose earlier joins are still being written: no place was given.
+                "/problems/busy" => format!(
+                    "So many people are joining the line right now that we couldn't save your place. \
+                     You don't have one yet: please try again in {} seconds.",
+                    problem.retry_after.unwrap_or(1)
+                ),
+                _ => say(&app, &problem, &view),
+            };
+            Ok(refused(&app, message, status_of_problem(&problem), problem.retry_after))
+        }
     }
 }
 
