@@ -15,9 +15,11 @@
 //!   queued joins to be written ([`Lines::flush`]), so the store's line is complete.
 //! - On a shared line a join's write must land within the grace an advance leaves
 //!   ([`LATE_WRITE_GRACE`](crate::waiting_room::LATE_WRITE_GRACE)). When the store falls
-//!   behind (the oldest join not yet written has waited [`PUSH_BACK_AFTER`]), new joins are
-//!   refused with `Busy` (a `503` with `Retry-After`) until it catches up: a late place would
-//!   be let in uncounted, a refused one is simply taken on the retry.
+//!   behind (the oldest join not yet written has waited over [`PUSH_BACK_AFTER`]), new joins
+//!   are refused with `Busy` (a `503` with `Retry-After`) until it catches up: a place that
+//!   lands late may be let in uncounted, a refused join is simply taken on the retry. The
+//!   backlog is bounded, not gone: a join answered just before the refusals began still has
+//!   to be written within the other half of the grace.
 //! - A ticket is signed and names its product, customer and arrival: one the store never got
 //!   (the process died before writing it) is recorded again from its own claims when it is
 //!   next shown ([`Lines::join`] from a status check or an order), so no place is lost.
@@ -43,7 +45,10 @@ const ATTEMPTS: u32 = 8;
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
 /// On a shared line, how long the oldest unwritten join may wait before new joins are
 /// refused: half the grace, so joins already answered still land within it.
-const PUSH_BACK_AFTER: Duration = Duration::from_millis(crate::waiting_room::LATE_WRITE_GRACE.unsigned_abs() / 2);
+const PUSH_BACK_AFTER: Duration = Duration::from_millis(GRACE_MS / 2);
+/// [`LATE_WRITE_GRACE`](crate::waiting_room::LATE_WRITE_GRACE), in milliseconds and as a duration.
+const GRACE_MS: u64 = crate::waiting_room::LATE_WRITE_GRACE.unsigned_abs();
+const GRACE: Duration = Duration::from_millis(GRACE_MS);
 /// What a join refused for a backlog is told to wait.
 const PUSH_BACK_RETRY: Duration = Duration::from_secs(1);
 
@@ -236,7 +241,8 @@ impl Lines {
         self.put(store, product_id, customer, not_before_us, ticket, true).await
     }
 
-    /// [`enter`](Lines::enter); `fresh` when the ticket would be new (refused while behind).
+    /// [`enter`](Lines::enter); `refusable` when a new ticket may be refused while the
+    /// store is behind (not for a ticket shown again: it has its place already).
     async fn put(
         &self,
         store: &Arc<dyn Store>,
@@ -244,7 +250,7 @@ impl Lines {
         customer: &str,
         not_before_us: i64,
         ticket: impl FnOnce(i64) -> LineEntry,
-        fresh: bool,
+        refusable: bool,
     ) -> Result<(Held, bool), StoreError> {
         let line = self.product(store, product_id).await?;
         let held = {
@@ -253,7 +259,8 @@ impl Lines {
                 return Ok((held.clone(), false));
             }
             let mut queue = lock(&self.inner.queue);
-            if fresh && !self.write_through && store.lines_shared() && queue.behind(Instant::now(), PUSH_BACK_AFTER) {
+            if refusable && !self.write_through && store.lines_shared() && queue.behind(Instant::now(), PUSH_BACK_AFTER)
+            {
                 return Err(StoreError::Busy { retry_after: PUSH_BACK_RETRY });
             }
             let entry = ticket(queue.next_arrival(clock::now_micros().max(not_before_us)));
@@ -405,7 +412,7 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
         lock(&inner.queue).writing_since = None;
         inner.written.send_replace(last);
         let waited = since.map(|at| at.elapsed()).unwrap_or_default();
-        if store.lines_shared() && waited > late_write_grace() {
+        if store.lines_shared() && waited > GRACE {
             // Another instance's advance may have passed these already (see LATE_WRITE_GRACE).
             tracing::warn!(
                 joins = batch.len(),
@@ -414,10 +421,6 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
             );
         }
     }
-}
-
-fn late_write_grace() -> Duration {
-    Duration::from_millis(u64::try_from(crate::waiting_room::LATE_WRITE_GRACE).unwrap_or(0))
 }
 
 /// Writes one batch, retrying a failure with backoff.

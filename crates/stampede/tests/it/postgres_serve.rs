@@ -388,7 +388,7 @@ async fn new_joins_wait_while_the_database_holds_the_line_s_writes_back() {
     assert_eq!(resp.unwrap().status(), 201);
     let join = |who: &str| client.post(server.url("/api/products/line/queue")).json(&json!({"userId": who})).send();
 
-    // The line page's join form, read before the table is held (a page asks the room).
+    // The line page's join form and its CSRF token, for the storefront's join below.
     let mut browser = Browser::new(&server.base);
     let csrf = form_token(&browser.get("/products/line/line").await.html);
 
@@ -401,7 +401,7 @@ async fn new_joins_wait_while_the_database_holds_the_line_s_writes_back() {
     let (watch, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     eventually(10, "the first join's write waiting for the lock", || async {
-        let sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INTO queue_tickets%'";
+        let sql = "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INTO queue_tickets%'";
         let n: i64 = watch.query_one(sql, &[]).await.ok()?.get(0);
         (n > 0).then_some(())
     })
@@ -419,7 +419,7 @@ async fn new_joins_wait_while_the_database_holds_the_line_s_writes_back() {
     let page = browser.post_raw("/products/line/line", &form).await;
     assert_eq!(page.status, 503, "the storefront's join form is pushed back too");
     assert_eq!(page.headers["retry-after"], "1");
-    assert!(page.html.contains("joining the line right now"), "{}", page.html);
+    assert!(page.html.contains("save your place in line just now"), "{}", page.html);
 
     db.batch_execute("COMMIT").await.unwrap();
     let early = early.await.unwrap().unwrap();

@@ -23,8 +23,8 @@ mod writer;
 use crate::clock::now_millis;
 use crate::waiting_room::{LineEntry, WaitingRoom};
 use crate::{
-    Claim, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent, OutboxState,
-    PageRequest, PlaceOrder, Placed, ProductSales, ProductView, Settle, Settlement, Store, StoreError,
+    Claim, IdempotencyKey, MailMessage, Mailbox, NewMail, Order, OrderPage, Outbox, OutboxCounts, OutboxEvent,
+    OutboxState, PageRequest, PlaceOrder, Placed, ProductSales, ProductView, Settle, Settlement, Store, StoreError,
 };
 pub use accounts::SqliteAccounts;
 use async_trait::async_trait;
@@ -235,7 +235,10 @@ impl Store for SqliteStore {
         if let Err(rejection) = self.fast_path(&order) {
             // A retry of an order that already went through must get its order back,
             // even when the product has sold out since.
-            if let Some(idem) = order.idempotency().filter(|i| self.keys.may_contain(&i.key)) {
+            // The filter first: a key never committed needs no fingerprint (a SHA-256 of the
+            // request), which most refusals in a sold-out stampede would otherwise pay for.
+            if let Some(key) = order.idempotency_key.as_deref().filter(|k| self.keys.may_contain(k)) {
+                let idem = IdempotencyKey::for_request(key, &order.request);
                 let replayed = self.reads.run(move |c| apply::replay(c, &idem.key, &idem.fingerprint)).await?;
                 if let Some(placed) = replayed {
                     return Ok(placed);

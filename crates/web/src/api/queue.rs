@@ -240,14 +240,14 @@ async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Milli
     Ok(held)
 }
 
-/// A new join refused while this instance's earlier joins are still being written to a
-/// shared line (`stampede_store::Lines::enter`): no place was given, so none is lost.
+/// A new join the store could not take now: a shared line whose earlier joins are still
+/// being written (`stampede_store::Lines::enter`), or the store itself busy. Either way no
+/// ticket was handed out, so the person has no place to lose.
 fn line_behind(retry_after: Duration) -> Problem {
     let mut problem = crate::problem::busy(retry_after);
-    problem.detail = format!(
-        "so many people are joining the line that yours could not be recorded in time; you have no place yet, join again in {} s",
-        retry_after.as_secs().max(1)
-    );
+    let secs = problem.retry_after.unwrap_or(1);
+    problem.detail =
+        format!("the line could not take your join just now; you have no place yet, join again in {secs} s");
     problem
 }
 

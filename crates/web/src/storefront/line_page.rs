@@ -193,17 +193,20 @@ pub async fn join(
         }
         Err(problem) => {
             let message = match problem.kind.as_str() {
-                // A shared line whose earlier joins are still being written: no place was given.
+                // Joining hands out no ticket when it fails, so the page says so (not the order queue's text).
                 "/problems/busy" => format!(
-                    "So many people are joining the line right now that we couldn't save your place. \
-                     You don't have one yet: please try again in {} seconds.",
-                    problem.retry_after.unwrap_or(1)
+                    "We couldn't save your place in line just now, so you don't have one yet. Please try again in {}.",
+                    seconds_label(problem.retry_after.unwrap_or(1))
                 ),
                 _ => say(&app, &problem, &view),
             };
             Ok(refused(&app, message, status_of_problem(&problem), problem.retry_after))
         }
     }
+}
+
+fn seconds_label(secs: u64) -> String {
+    if secs == 1 { "a second".to_owned() } else { format!("{secs} seconds") }
 }
 
 fn status_of_problem(problem: &Problem) -> StatusCode {
