@@ -268,9 +268,15 @@ impl Store for SqliteStore {
 
     async fn orders(&self, ids: &[String]) -> Result<Vec<Option<Order>>, StoreError> {
         // One trip to the read pool and one read transaction for the batch: each read
-        // transaction after a commit starts from an empty page cache.
+        // transaction after a commit starts from an empty page cache, and without a
+        // transaction every statement (two an order) is one of its own.
         let ids = ids.to_vec();
-        self.reads.run(move |c| ids.iter().map(|id| rows::load_order(c, id)).collect()).await
+        self.reads
+            .run(move |c| {
+                let tx = c.unchecked_transaction()?;
+                ids.iter().map(|id| rows::load_order(&tx, id)).collect()
+            })
+            .await
     }
 
     async fn customer_orders(&self, customer: &CustomerKey, page: PageRequest<'_>) -> Result<OrderPage, StoreError> {
