@@ -34,7 +34,7 @@ pub use backoffice::{Backoffice, OrderFilter};
 #[cfg(feature = "aws")]
 pub use dynamo::{DynamoConfig, DynamoStore, OpCounts};
 pub use error::StoreError;
-pub use line_index::{Held, Lines};
+pub use line_index::{Held, Joining, Lines};
 pub use model::{IdempotencyKey, Order, OrderPage, PageRequest, PlaceOrder, Placed, ProductSales, ProductView};
 pub use outbox::{
     Claim, MailMessage, Mailbox, NewMail, Outbox, OutboxCounts, OutboxEvent, OutboxState, Settle, Settlement,

@@ -61,6 +61,16 @@ pub struct Held {
     pub durable: bool,
 }
 
+/// How a ticket comes to a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joining {
+    /// A customer joining: refused while a shared line's writes are behind.
+    New,
+    /// A signed ticket shown again (a status check, an order): it has its place already, so it
+    /// is recorded whatever the backlog.
+    ShownAgain,
+}
+
 /// Lines of every product this instance has served.
 #[derive(Default)]
 pub struct Lines {
@@ -216,8 +226,7 @@ impl Lines {
     /// its customer holds a ticket, and returns the one held.
     pub async fn join(&self, store: &Arc<dyn Store>, entry: LineEntry) -> Result<Held, StoreError> {
         let (product_id, customer) = (entry.product_id.clone(), entry.customer.0.clone());
-        // A claim shown again is recorded even while the store is behind: it has its place.
-        Ok(self.put(store, &product_id, &customer, 0, |_| entry, false).await?.0)
+        Ok(self.enter(store, &product_id, &customer, 0, |_| entry, Joining::ShownAgain).await?.0)
     }
 
     /// Puts `customer` in `product_id`'s line unless they hold a ticket: the ticket held, and
@@ -229,7 +238,7 @@ impl Lines {
     /// queued after that flush, under the new watermark: let in without being counted, so the
     /// room let in more than its rate. Seen at a sale's first advance: 22 of 315 admissions.)
     /// The ticket is written behind, unless this index writes through. On a shared line whose
-    /// writes have fallen behind ([`PUSH_BACK_AFTER`]), a new one is refused with `Busy`.
+    /// writes have fallen behind ([`PUSH_BACK_AFTER`]), a [`Joining::New`] one is refused with `Busy`.
     pub async fn enter(
         &self,
         store: &Arc<dyn Store>,
@@ -237,20 +246,7 @@ impl Lines {
         customer: &str,
         not_before_us: i64,
         ticket: impl FnOnce(i64) -> LineEntry,
-    ) -> Result<(Held, bool), StoreError> {
-        self.put(store, product_id, customer, not_before_us, ticket, true).await
-    }
-
-    /// [`enter`](Lines::enter); `refusable` when a new ticket may be refused while the
-    /// store is behind (not for a ticket shown again: it has its place already).
-    async fn put(
-        &self,
-        store: &Arc<dyn Store>,
-        product_id: &str,
-        customer: &str,
-        not_before_us: i64,
-        ticket: impl FnOnce(i64) -> LineEntry,
-        refusable: bool,
+        joining: Joining,
     ) -> Result<(Held, bool), StoreError> {
         let line = self.product(store, product_id).await?;
         let held = {
@@ -259,7 +255,10 @@ impl Lines {
                 return Ok((held.clone(), false));
             }
             let mut queue = lock(&self.inner.queue);
-            if refusable && !self.write_through && store.lines_shared() && queue.behind(Instant::now(), PUSH_BACK_AFTER)
+            if joining == Joining::New
+                && !self.write_through
+                && store.lines_shared()
+                && queue.behind(Instant::now(), PUSH_BACK_AFTER)
             {
                 return Err(StoreError::Busy { retry_after: PUSH_BACK_RETRY });
             }

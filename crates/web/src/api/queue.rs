@@ -20,7 +20,7 @@ use stampede_domain::{
 };
 use stampede_store::clock::now_millis;
 use stampede_store::waiting_room::LATE_WRITE_GRACE;
-use stampede_store::{Held, LineEntry, ProductView, Store, StoreError};
+use stampede_store::{Held, Joining, LineEntry, ProductView, Store, StoreError};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -228,7 +228,8 @@ async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Milli
     // The line's index reads the arrival, so that tickets are queued in arrival order.
     let new_ticket =
         |arrival_us| line_entry(&Ticket::new(id, holder.clone(), arrival_us, rand::random(), opens).seal(&app.signer));
-    let entered = app.rooms.lines.enter(&app.store, id, &holder.0, now.saturating_mul(1000), new_ticket).await;
+    let not_before = now.saturating_mul(1000);
+    let entered = app.rooms.lines.enter(&app.store, id, &holder.0, not_before, new_ticket, Joining::New).await;
     let (held, new) = entered.map_err(|e| match e {
         StoreError::Busy { retry_after } => line_behind(retry_after),
         e => e.into(),
