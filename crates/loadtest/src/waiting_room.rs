@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 struct Joined {
     ticket: String,
     sample: Sample,
+    /// Times the join was answered `503` and sent again after `Retry-After`.
+    pushed_back: u32,
     /// A person, polling from the moment they joined until they are done.
     task: Option<tokio::task::JoinHandle<Outcome2>>,
 }
@@ -51,6 +53,7 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let joins_began = unix_nanos_now();
     let joins = join_line(&client, &target, &product, crowd, &args).await?;
     let join_samples: Vec<Sample> = joins.iter().map(|j| j.sample).collect();
+    let pushed_back: u32 = joins.iter().map(|j| j.pushed_back).sum();
 
     // The sale: every person polls politely from joining until admitted (then buys) or sold
     // out, while the bots hammer orders without tickets.
@@ -75,6 +78,7 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let deliveries = audit_deliveries(receiver.as_ref(), &target, &ids, &mut audit.violations).await;
     let mut figures = figures(&args, &outcomes, &bot_answers, &join_samples, &costs, &audit, deliveries.as_ref());
     figures.beyond_rate = beyond_rate(&outcomes, args.admissions_per_minute, joins_began);
+    figures.joins_pushed_back = costs.pushed_back + pushed_back;
     print_summary(&args, crowd, &figures, &audit, deliveries.as_ref());
     figures.violations = violations(&target, &mut audit, &figures, &outcomes);
     for v in &figures.violations {
@@ -122,6 +126,8 @@ struct JoinCosts {
     /// Server CPU over the baseline, when the server is local.
     healthz_cpu: Option<Duration>,
     throughput: Throughput,
+    /// Joins of the throughput phase pushed back (`503`) and sent again.
+    pushed_back: u32,
 }
 
 async fn join_costs(client: &Client, target: &Target, args: &FlashSaleArgs) -> anyhow::Result<JoinCosts> {
@@ -134,6 +140,7 @@ async fn join_costs(client: &Client, target: &Target, args: &FlashSaleArgs) -> a
     let url = Arc::new(format!("{}/api/products/{product}/queue", target.base));
     let (mut healthz_requests, mut healthz_time, mut healthz_cpu) = (0, Duration::ZERO, Some(Duration::ZERO));
     let (mut joins, mut join_time, mut join_cpu) = (Vec::new(), Duration::ZERO, Some(Duration::ZERO));
+    let mut pushed_back = 0;
     // The baseline and the joins alternate in slices, so a neighbour's burst on a shared
     // machine slows both alike instead of bending the ratio one way.
     for slice in 0..SLICES {
@@ -144,15 +151,17 @@ async fn join_costs(client: &Client, target: &Target, args: &FlashSaleArgs) -> a
         (healthz_requests, healthz_time) = (healthz_requests + health.len(), healthz_time + elapsed);
         let first = joins.len();
         let cpu = target.cpu_time();
-        let (samples, elapsed) =
+        let (samples, elapsed, pushed) =
             join_throughput(client, url.clone(), first, share(args.join_requests, slice), conc).await?;
+        pushed_back += pushed;
         join_cpu = add(join_cpu, target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a)));
         joins.extend(samples);
         join_time += elapsed;
     }
     let throughput =
         Throughput { rps: rate(joins.len(), join_time), latency: Latency::of(&joins, Outcome::Ok), cpu: join_cpu };
-    Ok(JoinCosts { healthz_rps: rate(healthz_requests, healthz_time), healthz_requests, healthz_cpu, throughput })
+    let healthz_rps = rate(healthz_requests, healthz_time);
+    Ok(JoinCosts { healthz_rps, healthz_requests, healthz_cpu, throughput, pushed_back })
 }
 
 /// Slices the join-cost measurement alternates the baseline and the joins in.
@@ -205,9 +214,7 @@ async fn join_line(
             async move {
                 let person = !is_bot(i);
                 let id = if person { format!("person-{i}") } else { format!("bot-{i}") };
-                let t = Instant::now();
-                let resp = client.post(&url).json(&json!({"userId": id})).send().await;
-                let latency = t.elapsed();
+                let (resp, latency, pushed_back) = join_as(&client, &url, &id).await;
                 let body: Option<Value> = match resp {
                     Ok(r) if r.status() == StatusCode::CREATED => r.json().await.ok(),
                     _ => None,
@@ -222,7 +229,7 @@ async fn join_line(
                         person_loop(&client, &base, &product, &id, &ticket, position, body, poll, start).await
                     })
                 });
-                Joined { ticket, sample, task }
+                Joined { ticket, sample, pushed_back, task }
             }
         }
     })
@@ -232,6 +239,29 @@ async fn join_line(
         bail!("{failed_joins} joins failed");
     }
     Ok(joins)
+}
+
+/// Most times one person sends a join that was pushed back.
+const JOIN_ATTEMPTS: u32 = 30;
+
+/// Joins as `id` the way a person's browser would: a `503` (a shared line whose earlier joins
+/// are still being written, or a busy store) is waited out for its `Retry-After` and the join
+/// sent again. The answer, the time the answered request took, and how often it was pushed back.
+async fn join_as(client: &Client, url: &str, id: &str) -> (reqwest::Result<reqwest::Response>, Duration, u32) {
+    let mut pushed_back = 0;
+    loop {
+        let t = Instant::now();
+        let resp = client.post(url).json(&json!({"userId": id})).send().await;
+        let latency = t.elapsed();
+        let wait = match &resp {
+            Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE && pushed_back + 1 < JOIN_ATTEMPTS => {
+                r.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(1)
+            }
+            _ => return (resp, latency, pushed_back),
+        };
+        pushed_back += 1;
+        tokio::time::sleep(Duration::from_secs(wait.clamp(1, 5))).await;
+    }
 }
 
 /// The bots' orders without tickets, spread over their customer ids; each one's status.
@@ -314,6 +344,7 @@ fn figures(
         units_sold: audit.units_sold,
         deliveries: deliveries.map(|d| (d.missing, d.duplicates)),
         beyond_rate: 0,
+        joins_pushed_back: 0,
         violations: Vec::new(),
     }
 }
@@ -351,6 +382,9 @@ fn print_summary(
         "  p99 join {:.1} ms (p50 {:.1}), p99 status {:.1} ms (p50 {:.1}, {} checks)",
         f.join.p99, f.join.p50, f.status.p99, f.status.p50, f.status.count
     );
+    if f.joins_pushed_back > 0 {
+        println!("  joins pushed back (503, sent again after Retry-After), both phases: {}", f.joins_pushed_back);
+    }
     println!(
         "  last purchase {:.1} s after the joins began; longest gap between one person's status checks {:.1} s (poll {} ms)",
         f.last_purchase.as_secs_f64(),
@@ -409,31 +443,30 @@ async fn join_throughput(
     first: usize,
     total: usize,
     conc: usize,
-) -> anyhow::Result<(Vec<Sample>, Duration)> {
+) -> anyhow::Result<(Vec<Sample>, Duration, u32)> {
     let (samples, start) = fire("join throughput", total, conc, {
         let client = client.clone();
         move |i, start| {
             let (client, url) = (client.clone(), url.clone());
             async move {
-                let t = Instant::now();
-                let resp =
-                    client.post(url.as_str()).json(&json!({"userId": format!("joiner-{}", first + i)})).send().await;
+                let (resp, latency, pushed_back) = join_as(&client, &url, &format!("joiner-{}", first + i)).await;
                 let ok = match resp {
                     Ok(r) => r.status() == StatusCode::CREATED && r.bytes().await.is_ok(),
                     Err(_) => false,
                 };
                 let outcome = if ok { Outcome::Ok } else { Outcome::Error };
-                Sample { outcome, latency: t.elapsed(), finished: start.elapsed() }
+                (Sample { outcome, latency, finished: start.elapsed() }, pushed_back)
             }
         }
     })
     .await;
     let elapsed = start.elapsed();
-    let failed = samples.iter().filter(|s| s.outcome != Outcome::Ok).count();
+    let failed = samples.iter().filter(|(s, _)| s.outcome != Outcome::Ok).count();
     if failed > 0 {
         bail!("{failed} of {total} joins failed in the throughput phase");
     }
-    Ok((samples, elapsed))
+    let pushed_back = samples.iter().map(|(_, p)| p).sum();
+    Ok((samples.into_iter().map(|(s, _)| s).collect(), elapsed, pushed_back))
 }
 
 /// What the report says of one run.
@@ -463,6 +496,8 @@ struct Figures {
     deliveries: Option<(usize, usize)>,
     /// Purchases beyond what the shop's rate let in by their time (see [`beyond_rate`]).
     beyond_rate: u64,
+    /// Joins answered `503` and sent again (a shared line's writes behind, see `join_as`).
+    joins_pushed_back: u32,
     violations: Vec<String>,
 }
 
@@ -557,6 +592,12 @@ fn cost_rows(a: &FlashSaleArgs, f: &Figures) -> String {
         s += &format!("| server CPU per request: `/healthz` / join | {h:.0} µs / {j:.0} µs | — |\n");
     }
     s += &format!("| p99 / p50 join during the sale | {:.1} ms / {:.1} ms | — |\n", f.join.p99, f.join.p50);
+    if f.joins_pushed_back > 0 {
+        s += &format!(
+            "| joins pushed back (`503`, sent again after `Retry-After`), throughput phase and sale | {} | — |\n",
+            f.joins_pushed_back
+        );
+    }
     s += &format!(
         "| p99 / p50 status check | {:.1} ms / {:.1} ms ({} checks) | — |\n",
         f.status.p99, f.status.p50, f.status.count
