@@ -601,7 +601,7 @@ async fn attempt(
         .body(body)
         .send()
         .await;
-    let mut retry_after = None;
+    let mut busy_wait = None;
     let (outcome, placed) = match result {
         Err(e) => {
             buyer.errors.push(format!("transport: {e}"));
@@ -610,7 +610,7 @@ async fn attempt(
         Ok(resp) => {
             let status = resp.status();
             let replayed = resp.headers().contains_key("idempotent-replayed");
-            let wait = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            let wait = retry_after(resp.headers());
             let body = resp.json::<Answer>().await.unwrap_or(Answer { id: None, kind: None });
             match (status.as_u16(), body.kind.as_deref()) {
                 (201, _) => {
@@ -620,7 +620,7 @@ async fn attempt(
                 (409, Some("/problems/out-of-stock")) => (Outcome::SoldOut, None),
                 (409, Some("/problems/customer-limit")) => (Outcome::LimitRefused, None),
                 (503, Some("/problems/busy")) => {
-                    retry_after = Some(Duration::from_secs(wait.unwrap_or(1).clamp(1, 5)));
+                    busy_wait = Some(wait);
                     (Outcome::Busy, None)
                 }
                 (code, kind) => {
@@ -631,10 +631,17 @@ async fn attempt(
         }
     };
     buyer.samples.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
-    match retry_after {
+    match busy_wait {
         Some(wait) => Err(wait),
         None => Ok(placed),
     }
+}
+
+/// The wait a `503` asks for: its `Retry-After` seconds (1 without one), kept to 1–5 s so
+/// the simulated clients neither spin nor stall.
+pub(super) fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    let secs = headers.get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    Duration::from_secs(secs.unwrap_or(1).clamp(1, 5))
 }
 
 /// A sale buyer: orders once, maybe retries the same key, maybe tries to pass the limit.

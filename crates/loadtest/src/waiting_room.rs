@@ -9,7 +9,9 @@
 
 use super::FlashSaleArgs;
 use super::driver::fire;
-use super::flash_sale::{Audit, Expected, audit_deliveries, audit_records, audit_server_log, http_client, probe};
+use super::flash_sale::{
+    Audit, Expected, audit_deliveries, audit_records, audit_server_log, http_client, probe, retry_after,
+};
 use super::receiver::{self, Receiver};
 use super::sale_product::create_product_with;
 use super::server::Target;
@@ -255,12 +257,12 @@ async fn join_as(client: &Client, url: &str, id: &str) -> (reqwest::Result<reqwe
         let latency = t.elapsed();
         let wait = match &resp {
             Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE && pushed_back + 1 < JOIN_ATTEMPTS => {
-                r.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).unwrap_or(1)
+                retry_after(r.headers())
             }
             _ => return (resp, latency, pushed_back),
         };
         pushed_back += 1;
-        tokio::time::sleep(Duration::from_secs(wait.clamp(1, 5))).await;
+        tokio::time::sleep(wait).await;
     }
 }
 
