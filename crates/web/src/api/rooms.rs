@@ -20,7 +20,8 @@ pub struct Rooms {
     /// an admission lasts (hundreds of them in a long sale).
     seen: Mutex<HashMap<String, (Instant, Arc<RoomState>)>>,
     /// Rooms one request is advancing now: the others answer from the state seen meanwhile,
-    /// a tick old at most, instead of all waiting for the same write and read.
+    /// a tick old at most (for a room not seen yet, the state the store holds), instead of
+    /// all waiting for the same write and read.
     advancing: Mutex<HashSet<String>>,
     pub(super) lines: Lines,
 }
@@ -59,14 +60,21 @@ impl Rooms {
         let _advancing = if fresh {
             None
         } else {
-            let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            let mut advancing = self.advancing.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, state)) = seen.get(id)
-                && (at.elapsed() < TICK || advancing.contains(id))
-            {
-                return Ok(state.clone());
+            let advance_here = {
+                let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                let mut advancing = self.advancing.lock().unwrap_or_else(|p| p.into_inner());
+                match seen.get(id) {
+                    Some((at, state)) if at.elapsed() < TICK || advancing.contains(id) => return Ok(state.clone()),
+                    None if advancing.contains(id) => false,
+                    _ => advancing.insert(id.clone()),
+                }
+            };
+            if !advance_here {
+                // Not seen here yet, and being advanced: the state the store holds stands in
+                // for the last one seen. Waiting instead would hold every request on the
+                // advance's flush, for seconds when the store is slow to take the joins.
+                return Ok(Arc::new(store.room(id).await?));
             }
-            advancing.insert(id.clone());
             Some(Advancing(&self.advancing, id.clone()))
         };
         let opens = view.product.sale.starts_at;
