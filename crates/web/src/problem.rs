@@ -115,7 +115,11 @@ impl IntoResponse for Problem {
 impl From<OrderRejection> for Problem {
     fn from(r: OrderRejection) -> Problem {
         use OrderRejection as R;
-        let detail = r.to_string();
+        // A sold-out refusal (the commonest answer in a sale) is worded without the counts.
+        let detail = match &r {
+            R::OutOfStock { product, available: 0, .. } => format!("`{product}` is sold out"),
+            r => r.to_string(),
+        };
         let conflict = StatusCode::CONFLICT;
         let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
         match r {
@@ -127,7 +131,6 @@ impl From<OrderRejection> for Problem {
                 Problem::new(conflict, "product-unavailable", "Product no longer sold", detail).with_product(&id)
             }
             R::OutOfStock { product, available, .. } => {
-                let detail = if available == 0 { format!("`{product}` is sold out") } else { detail };
                 let mut p = Problem::new(conflict, "out-of-stock", "Not enough stock", detail).with_product(&product);
                 p.available = Some(available);
                 p
@@ -164,7 +167,9 @@ impl From<OrderRejection> for Problem {
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
-        let detail = e.to_string();
+        // Formatted only where the problem shows it: a sold-out refusal, the commonest
+        // answer in a sale, words its own.
+        let detail = |e: &StoreError| e.to_string();
         match e {
             StoreError::Rejected(r) => r.into(),
             StoreError::NotFound { what, id } => Problem::not_found(what, &id),
@@ -172,18 +177,18 @@ impl From<StoreError> for Problem {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
                 "Idempotency key reused",
-                detail,
+                detail(&e),
             ),
             StoreError::NotCancellable { .. } => {
-                Problem::new(StatusCode::CONFLICT, "not-cancellable", "Order cannot be cancelled", detail)
+                Problem::new(StatusCode::CONFLICT, "not-cancellable", "Order cannot be cancelled", detail(&e))
             }
             StoreError::InvalidTransition { .. } => {
-                Problem::new(StatusCode::CONFLICT, "invalid-transition", "Status change not allowed", detail)
+                Problem::new(StatusCode::CONFLICT, "invalid-transition", "Status change not allowed", detail(&e))
             }
-            StoreError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail),
+            StoreError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail(&e)),
             StoreError::Busy { retry_after } => busy(retry_after),
             StoreError::Backend(_) => {
-                tracing::error!(error = %detail, "storage failure");
+                tracing::error!(error = %e, "storage failure");
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
