@@ -328,6 +328,16 @@ impl Lines {
         }
     }
 
+    /// Joins this instance has answered and not yet written (queued, or in the batch being
+    /// written), and how long the oldest of them has waited: what pushes new joins back.
+    pub fn backlog(&self) -> (u64, Duration) {
+        let queue = lock(&self.inner.queue);
+        let unwritten = queue.last.saturating_sub(*self.inner.written.borrow());
+        let now = Instant::now();
+        let oldest = [queue.since, queue.writing_since].into_iter().flatten().map(|at| now.duration_since(at)).max();
+        (unwritten, oldest.unwrap_or_default())
+    }
+
     /// Starts the write-behind on first use, and wakes it.
     fn start_writing(&self, store: &Arc<dyn Store>) {
         if !self.inner.started.swap(true, Ordering::AcqRel) {

@@ -148,6 +148,15 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     for (kind, value) in app.store.service_calls() {
         metrics::gauge!("stampede_store_service_calls", "kind" => kind).set(value);
     }
+    for line in crate::api::line_summary::every_line(&app).await {
+        let product = line.product_id;
+        metrics::gauge!("stampede_waiting_room_in_line", "product" => product.clone()).set(line.in_line as f64);
+        metrics::gauge!("stampede_waiting_room_waiting", "product" => product.clone()).set(line.waiting as f64);
+        metrics::gauge!("stampede_waiting_room_admitted", "product" => product).set(line.admitted as f64);
+    }
+    let (unwritten, oldest) = app.rooms.backlog();
+    metrics::gauge!("stampede_waiting_room_unwritten_joins").set(unwritten as f64);
+    metrics::gauge!("stampede_waiting_room_unwritten_oldest_seconds").set(oldest.as_secs_f64());
     if let Ok(counts) = app.store.outbox_counts().await {
         for (state, n) in [("pending", counts.pending), ("delivered", counts.delivered), ("failed", counts.failed)] {
             metrics::gauge!("stampede_outbox_events", "state" => state).set(n as f64);

@@ -3,6 +3,7 @@
 pub mod catalog_cache;
 pub mod dto;
 pub mod health;
+pub mod line_summary;
 pub mod management;
 mod openapi;
 pub mod order_body;
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/customers/{customer}/orders", get(orders::customer_orders))
         .route("/api/admin/products", post(management::create_product))
         .route("/api/admin/products/{id}/sales", get(management::product_sales))
+        .route("/api/admin/products/{id}/queue", get(line_summary::admin_line))
         .route("/api/admin/orders/{id}/status", post(management::set_order_status))
         .route("/api/admin/outbox", get(outbox::list_outbox))
         .route("/api/admin/outbox/{id}/retry", post(outbox::retry_event))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
-use super::{dto, health, management, order_body, orders, outbox, products, queue};
+use super::{dto, health, line_summary, management, order_body, orders, outbox, products, queue};
 use axum::Json;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
         products::list_products, products::get_product,
         queue::join_queue, queue::queue_status, queue::queue_events,
         orders::place_order, orders::get_order, orders::cancel_order, orders::customer_orders,
-        management::create_product, management::product_sales, management::set_order_status,
+        management::create_product, management::product_sales, line_summary::admin_line, management::set_order_status,
         outbox::list_outbox, outbox::retry_event,
         health::healthz, health::readyz,
     ),
@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
         queue::JoinQueueBody, queue::QueueTicketDto, queue::QueueState,
         dto::OrderDto, dto::OrderStatusName, dto::FulfilmentDto, dto::OrderLineDto, dto::SelectedOptionDto, dto::CustomerDto, dto::OrderPageDto,
         order_body::PlaceOrderBody, order_body::CustomerBody, order_body::ItemBody,
-        management::NewProduct, management::SalesDto, management::StatusChange, health::Health,
+        management::NewProduct, management::SalesDto, line_summary::LineSummaryDto, management::StatusChange, health::Health,
         outbox::OutboxPageDto, outbox::OutboxEventDto, outbox::OutboxCountsDto, outbox::OutboxStateName,
     )),
     modifiers(&AdminToken, &ProblemJson),

@@ -88,7 +88,7 @@ pub struct QueueTicketDto {
 }
 
 /// The product, if it has a waiting room.
-async fn room_product(app: &AppState, id: &str) -> Result<(ProductView, WaitingRoomRules), Problem> {
+pub(super) async fn room_product(app: &AppState, id: &str) -> Result<(ProductView, WaitingRoomRules), Problem> {
     let view = app.store.product(id).await?.ok_or_else(|| Problem::not_found("product", id))?;
     match view.product.sale.waiting_room.clone() {
         Some(rules) => Ok((view, rules)),

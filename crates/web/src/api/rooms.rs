@@ -47,6 +47,12 @@ impl Rooms {
         self.lines.flush().await
     }
 
+    /// Joins this instance has answered and not yet written, and how long the oldest has
+    /// waited (`Lines::backlog`).
+    pub fn backlog(&self) -> (u64, Duration) {
+        self.lines.backlog()
+    }
+
     /// The room of `view`'s product, advanced first when a tick has passed (or `fresh`).
     pub(super) async fn current(
         &self,

@@ -5,17 +5,19 @@
 use super::page::{AdminError, AdminShell, Done, auth, backoffice, redirect_done};
 use super::product_form::{FieldErrors, ProductForm};
 use crate::AppState;
+use crate::api::line_summary::{LineSummaryDto, line_summary};
 use crate::auth::guard::Staff;
 use crate::shop_time::ShopZone;
 use crate::storefront::render;
+use crate::storefront::wait_label;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use stampede_domain::Product;
 use stampede_domain::is_slug;
+use stampede_domain::{Millis, Product};
 use stampede_store::{ProductView, StoreError, User};
 
 /// A row of the product list.
@@ -58,6 +60,41 @@ impl ProductRow {
     }
 }
 
+/// A waiting room's line on the product page, in words.
+pub struct LinePanel {
+    pub in_line: u64,
+    pub waiting: u64,
+    pub admitted: u64,
+    pub sold_out: bool,
+    /// "30 a minute", or the stock-led pace.
+    pub pace: String,
+    /// "in 4 min": until everyone waiting now is admitted.
+    pub clears: String,
+    /// When the sale opens, in the shop's zone, while it has not.
+    pub opens: Option<String>,
+}
+
+impl LinePanel {
+    fn new(line: &LineSummaryDto, view: &ProductView, zone: &ShopZone) -> LinePanel {
+        LinePanel {
+            in_line: line.in_line,
+            waiting: line.waiting,
+            admitted: line.admitted,
+            sold_out: line.stock == 0,
+            pace: match line.admissions_per_minute {
+                Some(n) => format!("{n} a minute"),
+                None => "as fast as the stock left allows".to_owned(),
+            },
+            clears: wait_label(0, Millis::try_from(line.estimated_clear_seconds).unwrap_or(Millis::MAX / 1000) * 1000),
+            opens: line
+                .sale_starts_at
+                .as_ref()
+                .and(view.product.sale.starts_at)
+                .map(|t| format!("{} ({})", zone.input_text(t).replace('T', " "), zone.name())),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/products.html")]
 struct ProductsPage {
@@ -83,6 +120,8 @@ struct ProductFormPage {
     notice: Option<String>,
     /// The store splits stock over counters (DynamoDB): offer `stockShards`.
     split_stock: bool,
+    /// The line, for a product with a waiting room.
+    line: Option<LinePanel>,
 }
 
 impl ProductFormPage {
@@ -145,6 +184,7 @@ fn form_page(
         stock_form: StockForm::default(),
         notice: None,
         split_stock: app.store.splits_stock(),
+        line: None,
     }
 }
 
@@ -209,6 +249,11 @@ pub async fn edit_form(
     let view = find(&app, &id).await?;
     let mut page = edit_page(&app, &staff, &view);
     page.notice = notice(done.done.as_deref());
+    if let Some(rules) = &view.product.sale.waiting_room {
+        // The page still serves its forms when the store cannot count the line just now.
+        let line = line_summary(&app, &view, rules).await.ok();
+        page.line = line.map(|l| LinePanel::new(&l, &view, &app.shop.zone));
+    }
     Ok(render(StatusCode::OK, &page))
 }
 

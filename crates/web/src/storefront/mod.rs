@@ -27,7 +27,7 @@ mod verify_email;
 
 pub use account::routes as account_routes;
 pub use assets::{ADMIN_CSS, ADMIN_JS, CSS as SHOP_CSS};
-pub use display::price as display_price;
+pub use display::{price as display_price, wait_label};
 pub(crate) use messages::explain;
 pub use order_page::{OrderView, number as order_number};
 pub use page::{Shell, fallback, message_page, render, render_with_csp, see_other};

@@ -311,3 +311,52 @@ async fn a_ticket_the_store_never_recorded_is_recorded_from_its_own_claims() {
     assert_eq!((ana["state"].as_str(), ana["position"].as_u64()), (Some("waiting"), Some(2)), "{ana}");
     assert_eq!(order_with(&app, "ghost", "drop", Some(&lost.token)).await.status(), 201);
 }
+
+/// Staff see how a line stands: the admin API, the dashboard's product page and `/metrics`
+/// say how many hold a ticket, wait and were admitted, and when everyone waiting is let in.
+#[tokio::test]
+async fn staff_see_how_the_line_stands() {
+    let app = TestApp::pizza_shop().await;
+    let rules = WaitingRoomRules { admissions_per_minute: Some(1), ..WaitingRoomRules::default() };
+    app.add_product("drop", 100, 5, SaleRules { waiting_room: Some(rules), ..SaleRules::default() }).await;
+    for user in ["ana", "ben", "cy"] {
+        join(&app, "drop", user).await;
+    }
+    // One a minute: the first advance lets one person in, the next not for a minute.
+    let resp = app.admin_get("/api/admin/products/drop/queue").await;
+    assert_eq!(resp.status(), 200);
+    let line: Value = resp.json().await.unwrap();
+    let expected = json!({"productId": "drop", "inLine": 3, "waiting": 2, "admitted": 1, "stock": 5,
+        "admissionsPerMinute": 1, "admissionMinutes": 5, "estimatedClearSeconds": 120});
+    assert_eq!(line, expected);
+
+    expect_problem(app.get("/api/admin/products/drop/queue").await, 401, "unauthorized").await;
+    expect_problem(app.admin_get("/api/admin/products/margherita/queue").await, 409, "no-waiting-room").await;
+    expect_problem(app.admin_get("/api/admin/products/nope/queue").await, 404, "not-found").await;
+
+    app.create_user("boss@example.com", None, stampede_store::Role::Admin).await;
+    let mut admin = crate::common::browser::Browser::new(&app.base);
+    admin.sign_in("boss@example.com", PASSWORD).await;
+    let page = admin.get("/admin/products/drop").await.html;
+    for shown in [
+        "data-in-line>3<",
+        "data-waiting>2<",
+        "data-admitted>1<",
+        "<dd>1 a minute</dd>",
+        "data-clears>in 2 min, estimated<",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    let plain = admin.get("/admin/products/margherita").await.html;
+    assert!(!plain.contains("data-line-panel"), "no panel without a waiting room");
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for shown in [
+        r#"stampede_waiting_room_in_line{product="drop"} 3"#,
+        r#"stampede_waiting_room_waiting{product="drop"} 2"#,
+        r#"stampede_waiting_room_admitted{product="drop"} 1"#,
+        "stampede_waiting_room_unwritten_joins 0",
+    ] {
+        assert!(metrics.contains(shown), "{shown} in {metrics}");
+    }
+}
