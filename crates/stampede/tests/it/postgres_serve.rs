@@ -427,6 +427,14 @@ async fn new_joins_wait_while_the_database_holds_the_line_s_writes_back() {
     assert_eq!(page.status, 503, "the storefront's join form is pushed back too");
     assert_eq!(page.headers["retry-after"], "1");
     assert!(page.html.contains("save your place in line just now"), "{}", page.html);
+    // An operator sees why: two joins answered and not yet written, the oldest over a second.
+    let metrics = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("stampede_waiting_room_unwritten_joins 2\n"), "{metrics}");
+    let oldest = metrics.lines().find_map(|l| l.strip_prefix("stampede_waiting_room_unwritten_oldest_seconds "));
+    assert!(oldest.and_then(|s| s.parse::<f64>().ok()).is_some_and(|s| s > 1.0), "{metrics}");
+    let line = client.get(server.url("/api/admin/products/line/queue")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let line = line.json::<Value>().await.unwrap();
+    assert_eq!((line["inLine"].as_u64(), line["stock"].as_u64()), (Some(2), Some(5)), "the instance's line: {line}");
 
     db.batch_execute("COMMIT").await.unwrap();
     let early = early.await.unwrap().unwrap();
@@ -441,4 +449,9 @@ async fn new_joins_wait_while_the_database_holds_the_line_s_writes_back() {
     assert_eq!(stored, answered, "the joins answered are the ones written, in arrival order; the refused one is not");
     let late = join("late").await.unwrap();
     assert_eq!(late.status(), 201, "taken again once the writes have landed");
+    eventually(10, "the late join written", || async {
+        let metrics = client.get(server.url("/metrics")).send().await.ok()?.text().await.ok()?;
+        metrics.contains("stampede_waiting_room_unwritten_joins 0\n").then_some(())
+    })
+    .await;
 }
