@@ -123,6 +123,12 @@ impl LineState {
         self.recent.retain(|(_, r)| *r != rank);
     }
 
+    /// Tickets in the line, and those ranked above `watermark` (not admitted yet).
+    fn standing(&self, watermark: u64) -> (u64, u64) {
+        let waiting = self.ranks.len() - self.ranks.partition_point(|r| *r <= watermark);
+        (self.ranks.len() as u64, waiting as u64)
+    }
+
     /// Ranks strictly between `after` and `before`.
     fn count(&self, after: u64, before: u64) -> u64 {
         let low = self.ranks.partition_point(|r| *r <= after);
@@ -315,6 +321,24 @@ impl Lines {
         Ok(lock(&line.state).count(after, before))
     }
 
+    /// Tickets in `product_id`'s line and those not admitted under `watermark`, counted
+    /// together; the line is loaded (and, if shared and stale, refreshed) first.
+    pub async fn standing(
+        &self,
+        store: &Arc<dyn Store>,
+        product_id: &str,
+        watermark: u64,
+    ) -> Result<(u64, u64), StoreError> {
+        let line = self.product(store, product_id).await?;
+        Ok(lock(&line.state).standing(watermark))
+    }
+
+    /// The same as this index last knew it, reading nothing: `None` for a line it has not loaded.
+    pub fn standing_loaded(&self, product_id: &str, watermark: u64) -> Option<(u64, u64)> {
+        let line = lock(&self.inner.products).get(product_id)?.clone();
+        line.loaded.initialized().then(|| lock(&line.state).standing(watermark))
+    }
+
     /// Waits until every join queued so far is written (or given up on after retries).
     pub async fn flush(&self) -> Result<(), StoreError> {
         let target = lock(&self.inner.queue).last;
@@ -501,6 +525,8 @@ mod tests {
         }
         assert_eq!(state.ranks, [10, 20, 30]);
         assert_eq!((state.count(0, u64::MAX), state.count(10, 30), state.count(20, 21)), (3, 1, 0));
+        // The whole line, and those above a watermark: at it counts as admitted.
+        assert_eq!((state.standing(0), state.standing(20), state.standing(30)), ((3, 3), (3, 1), (3, 0)));
         state.held.insert("a".into(), Held { rank: 30, ticket: "t-a-30".into(), durable: false });
         state.settle(&entry("a", 30), entry("a", 5));
         assert_eq!(state.ranks, [5, 10, 20]);

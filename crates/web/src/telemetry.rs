@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tower_http::trace::{DefaultOnResponse, OnResponse};
@@ -46,6 +47,9 @@ pub fn on_response(res: &Response, latency: Duration, span: &Span) {
 /// How often histogram samples are folded into their buckets.
 const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How long a gauge not set again stays in the output.
+const GAUGE_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Latency buckets in seconds: fine-grained where a healthy shop answers.
 const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
@@ -53,6 +57,9 @@ const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 pub fn install_metrics() -> &'static PrometheusHandle {
     PROMETHEUS.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
+            // Gauges are set at each scrape: one no longer set (an archived product's stock
+            // or line) is dropped, not shown with its last value forever.
+            .idle_timeout(MetricKindMask::GAUGE, Some(GAUGE_IDLE))
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
             .map(|b| b.build_recorder())
             .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
@@ -148,7 +155,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     for (kind, value) in app.store.service_calls() {
         metrics::gauge!("stampede_store_service_calls", "kind" => kind).set(value);
     }
-    for line in crate::api::line_summary::every_line(&app).await {
+    for line in crate::api::line_summary::served_lines(&app).await {
         let product = line.product_id;
         metrics::gauge!("stampede_waiting_room_in_line", "product" => product.clone()).set(line.in_line as f64);
         metrics::gauge!("stampede_waiting_room_waiting", "product" => product.clone()).set(line.waiting as f64);

@@ -10,12 +10,12 @@ use crate::{AppState, Problem};
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
-use stampede_domain::WaitingRoomRules;
+use stampede_domain::{RoomState, WaitingRoomRules};
 use stampede_store::ProductView;
 use stampede_store::clock::now_millis;
 use utoipa::ToSchema;
 
-/// A waiting room's line as this instance sees it.
+/// A waiting room's line as this instance last saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LineSummaryDto {
@@ -29,60 +29,72 @@ pub struct LineSummaryDto {
     /// Units left.
     pub stock: u32,
     /// The shop's pace; absent when the room admits as fast as the stock left allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub admissions_per_minute: Option<u32>,
     pub admission_minutes: u32,
-    /// Seconds until everyone waiting now has been admitted, estimated as a ticket's wait
-    /// is (0 when nobody waits or nothing is left).
+    /// Seconds until the people waiting now have been admitted, at the pace a ticket's wait
+    /// is estimated by; when more wait than units are left, until the last unit has been
+    /// offered. 0 when nobody waits or nothing is left.
     pub estimated_clear_seconds: u64,
     /// RFC 3339: when the sale opens, while it has not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sale_starts_at: Option<String>,
 }
 
-/// The line of `view`'s product, which has the waiting room `rules`. Reading it moves the
-/// room along as a status check would, so the figures are at most a tick old.
+impl LineSummaryDto {
+    /// What `room` and the line's counts say of `view`'s product at `now`.
+    fn new(view: &ProductView, rules: &WaitingRoomRules, room: &RoomState, (in_line, waiting): (u64, u64)) -> Self {
+        let now = now_millis();
+        let opens = view.product.sale.starts_at;
+        // Nobody is admitted once the stock is gone: only as many as units are left.
+        let to_admit = waiting.min(u64::from(view.stock));
+        let estimated_clear_seconds = match to_admit {
+            0 => 0,
+            n => room.estimated_wait_seconds(rules, opens, now, n, view.stock),
+        };
+        LineSummaryDto {
+            product_id: view.product.id.clone(),
+            in_line,
+            waiting,
+            admitted: room.admitted(),
+            stock: view.stock,
+            admissions_per_minute: rules.admissions_per_minute,
+            admission_minutes: rules.admission_minutes,
+            estimated_clear_seconds,
+            sale_starts_at: opens.filter(|o| now < *o).map(rfc3339),
+        }
+    }
+}
+
+/// The line of `view`'s product, which has the waiting room `rules`, for staff: from the room
+/// as this instance last saw it (else as the store holds it), so looking neither moves the
+/// line nor waits on its writes.
 pub(crate) async fn line_summary(
     app: &AppState,
     view: &ProductView,
     rules: &WaitingRoomRules,
 ) -> Result<LineSummaryDto, Problem> {
-    let now = now_millis();
     let id = &view.product.id;
-    let room = app.rooms.current(&app.store, view, rules, now, false).await?;
-    let lines = &app.rooms.lines;
-    let in_line = lines.count(&app.store, id, 0, u64::MAX).await?;
-    let waiting = lines.count(&app.store, id, room.watermark(), u64::MAX).await?;
-    let opens = view.product.sale.starts_at;
-    let estimated_clear_seconds = match (waiting, view.stock) {
-        (0, _) | (_, 0) => 0,
-        (w, stock) => room.estimated_wait_seconds(rules, opens, now, w, stock),
-    };
-    Ok(LineSummaryDto {
-        product_id: id.clone(),
-        in_line,
-        waiting,
-        admitted: room.admitted(),
-        stock: view.stock,
-        admissions_per_minute: rules.admissions_per_minute,
-        admission_minutes: rules.admission_minutes,
-        estimated_clear_seconds,
-        sale_starts_at: opens.filter(|o| now < *o).map(rfc3339),
-    })
+    let room = app.rooms.peek(&app.store, id).await?;
+    let counts = app.rooms.lines.standing(&app.store, id, room.watermark()).await?;
+    Ok(LineSummaryDto::new(view, rules, &room, counts))
 }
 
-/// The lines of every product on sale with a waiting room, for `/metrics`. A line the store
-/// cannot read now is left out rather than failing the scrape.
-pub(crate) async fn every_line(app: &AppState) -> Vec<LineSummaryDto> {
+/// For `/metrics`: the lines this instance serves, as it last saw them. Reads nothing from
+/// the store, so a scrape costs no store work and never waits on a slow one.
+pub(crate) async fn served_lines(app: &AppState) -> Vec<LineSummaryDto> {
     let Ok(products) = app.store.products().await else { return Vec::new() };
-    let mut lines = Vec::new();
-    for view in products.iter().filter(|v| !v.product.archived) {
-        if let Some(rules) = &view.product.sale.waiting_room
-            && let Ok(line) = line_summary(app, view, rules).await
-        {
-            lines.push(line);
-        }
-    }
-    lines
+    let lines = &app.rooms.lines;
+    products
+        .iter()
+        .filter(|v| !v.product.archived)
+        .filter_map(|view| {
+            let rules = view.product.sale.waiting_room.as_ref()?;
+            let room = app.rooms.last_seen(&view.product.id)?;
+            let counts = lines.standing_loaded(&view.product.id, room.watermark())?;
+            Some(LineSummaryDto::new(view, rules, &room, counts))
+        })
+        .collect()
 }
 
 /// A waiting room's line: how many hold a ticket, wait and were admitted, and when the line
@@ -91,7 +103,7 @@ pub(crate) async fn every_line(app: &AppState) -> Vec<LineSummaryDto> {
     security(("admin_token" = [])),
     params(("id" = String, Path, description = "Product id")),
     responses(
-        (status = 200, description = "The line as this instance sees it (a second old at most)", body = LineSummaryDto),
+        (status = 200, description = "The line as this instance last saw it", body = LineSummaryDto),
         AdminTokenRefusals,
         (status = 404, description = "No such product", body = Problem),
         (status = 409, description = "The product has no waiting room", body = Problem),

@@ -53,6 +53,21 @@ impl Rooms {
         self.lines.backlog()
     }
 
+    /// The room as this instance saw it within the last tick, or else as the store holds it:
+    /// for staff, who should neither move the line nor wait on its writes.
+    pub(super) async fn peek(&self, store: &Arc<dyn Store>, id: &str) -> Result<Arc<RoomState>, Problem> {
+        let recent = self.seen.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+        match recent {
+            Some((at, state)) if at.elapsed() < TICK => Ok(state),
+            _ => Ok(Arc::new(store.room(id).await?)),
+        }
+    }
+
+    /// The room as this instance last saw it, if it has served it.
+    pub(super) fn last_seen(&self, id: &str) -> Option<Arc<RoomState>> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).get(id).map(|(_, state)| state.clone())
+    }
+
     /// The room of `view`'s product, advanced first when a tick has passed (or `fresh`).
     pub(super) async fn current(
         &self,
@@ -78,8 +93,14 @@ impl Rooms {
             if !advance_here {
                 // Not seen here yet, and being advanced: the state the store holds stands in
                 // for the last one seen. Waiting instead would hold every request on the
-                // advance's flush, for seconds when the store is slow to take the joins.
-                return Ok(Arc::new(store.room(id).await?));
+                // advance's flush, for seconds when the store is slow to take the joins. Kept
+                // as seen a tick ago, so the requests after this one answer from it without
+                // reading again, and the first after the advance fails tries again.
+                let state = Arc::new(store.room(id).await?);
+                let a_tick_ago = Instant::now().checked_sub(TICK).unwrap_or_else(Instant::now);
+                let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                seen.entry(id.clone()).or_insert((a_tick_ago, state.clone()));
+                return Ok(state);
             }
             Some(Advancing(&self.advancing, id.clone()))
         };

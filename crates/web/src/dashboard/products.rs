@@ -68,8 +68,10 @@ pub struct LinePanel {
     pub sold_out: bool,
     /// "30 a minute", or the stock-led pace.
     pub pace: String,
-    /// "in 4 min": until everyone waiting now is admitted.
+    /// "in 4 min": until everyone waiting now is admitted, or the last unit offered.
     pub clears: String,
+    /// What `clears` is the time until.
+    pub clears_what: &'static str,
     /// When the sale opens, in the shop's zone, while it has not.
     pub opens: Option<String>,
 }
@@ -85,7 +87,11 @@ impl LinePanel {
                 Some(n) => format!("{n} a minute"),
                 None => "as fast as the stock left allows".to_owned(),
             },
-            clears: wait_label(0, Millis::try_from(line.estimated_clear_seconds).unwrap_or(Millis::MAX / 1000) * 1000),
+            clears: wait_label(
+                0,
+                Millis::try_from(line.estimated_clear_seconds).unwrap_or(Millis::MAX).saturating_mul(1000),
+            ),
+            clears_what: if line.waiting > u64::from(line.stock) { "Last unit offered" } else { "All admitted" },
             opens: line
                 .sale_starts_at
                 .as_ref()

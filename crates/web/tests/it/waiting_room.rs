@@ -347,15 +347,30 @@ async fn staff_see_how_the_line_stands() {
     ] {
         assert!(page.contains(shown), "{shown} in {page}");
     }
+    // More waiting than units left: the estimate is until the last unit has been offered.
+    let rules = WaitingRoomRules { admissions_per_minute: Some(1), ..WaitingRoomRules::default() };
+    app.add_product("last", 100, 2, SaleRules { waiting_room: Some(rules), ..SaleRules::default() }).await;
+    for user in ["ana", "ben", "cy", "dee"] {
+        join(&app, "last", user).await;
+    }
+    let line: Value = app.admin_get("/api/admin/products/last/queue").await.json().await.unwrap();
+    assert_eq!((line["waiting"].as_u64(), line["estimatedClearSeconds"].as_u64()), (Some(3), Some(120)), "{line}");
+    let page = admin.get("/admin/products/last").await.html;
+    assert!(page.contains("<dt>Last unit offered</dt><dd data-clears>in 2 min, estimated<"), "{page}");
     let plain = admin.get("/admin/products/margherita").await.html;
     assert!(!plain.contains("data-line-panel"), "no panel without a waiting room");
 
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    // Every join written (the write-behind gathers for a moment first), the gauges say the same.
+    let metrics = eventually(10, "the joins written", || async {
+        let metrics = app.get("/metrics").await.text().await.ok()?;
+        metrics.contains("stampede_waiting_room_unwritten_joins 0\n").then_some(metrics)
+    })
+    .await;
     for shown in [
-        r#"stampede_waiting_room_in_line{product="drop"} 3"#,
-        r#"stampede_waiting_room_waiting{product="drop"} 2"#,
-        r#"stampede_waiting_room_admitted{product="drop"} 1"#,
-        "stampede_waiting_room_unwritten_joins 0",
+        "stampede_waiting_room_in_line{product=\"drop\"} 3\n",
+        "stampede_waiting_room_waiting{product=\"drop\"} 2\n",
+        "stampede_waiting_room_admitted{product=\"drop\"} 1\n",
+        "stampede_waiting_room_in_line{product=\"last\"} 4\n",
     ] {
         assert!(metrics.contains(shown), "{shown} in {metrics}");
     }
