@@ -11,6 +11,7 @@ pub mod auth;
 mod body_limit;
 mod compat;
 pub mod cors;
+mod counters;
 pub mod dashboard;
 mod dev_mailbox;
 mod extract;

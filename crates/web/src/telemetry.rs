@@ -110,11 +110,6 @@ pub async fn track(req: Request, next: Next) -> Response {
     response
 }
 
-/// Counts an order outcome: `accepted`, `replayed`, or the problem type of a refusal.
-pub fn order_outcome(outcome: &str) {
-    metrics::counter!("stampede_orders_total", "outcome" => outcome.to_owned()).increment(1);
-}
-
 /// `/metrics` as `access` allows it on the shop's listener.
 pub fn metrics_routes(access: &crate::MetricsAccess) -> axum::Router<AppState> {
     use crate::MetricsAccess;

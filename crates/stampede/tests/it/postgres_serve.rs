@@ -449,9 +449,13 @@ async fn new_joins_wait_while_the_database_holds_the_line_s_writes_back() {
     assert_eq!(stored, answered, "the joins answered are the ones written, in arrival order; the refused one is not");
     let late = join("late").await.unwrap();
     assert_eq!(late.status(), 201, "taken again once the writes have landed");
-    eventually(10, "the late join written", || async {
+    let metrics = eventually(10, "the late join written", || async {
         let metrics = client.get(server.url("/metrics")).send().await.ok()?.text().await.ok()?;
-        metrics.contains("stampede_waiting_room_unwritten_joins 0\n").then_some(())
+        metrics.contains("stampede_waiting_room_unwritten_joins 0\n").then_some(metrics)
     })
     .await;
+    for counted in [r#"{outcome="joined"} 3"#, r#"{outcome="pushed_back"} 2"#] {
+        let line = format!("stampede_waiting_room_joins_total{counted}\n");
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
 }

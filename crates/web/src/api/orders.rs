@@ -6,7 +6,7 @@ use super::queue;
 use super::refusals::{JsonBodyRefusals, RetryLaterRefusals};
 use crate::auth::order_access::{self, OrderViewer};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::{AppState, Problem, telemetry};
+use crate::{AppState, Problem, counters, telemetry};
 use axum::Extension;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -100,7 +100,7 @@ pub(crate) async fn place_admitted(
     order.request.customer = order.request.customer.with_limit_key(app.shop.limit_keys);
     app.order_limits.check_customer(&order.request.customer.limit_key().0)?;
     if let Err(refused) = queue::check_admission(app, &order.request, ticket).await {
-        telemetry::order_outcome(refused.kind.trim_start_matches("/problems/"));
+        counters::order_outcome(refused.kind.trim_start_matches("/problems/"));
         return Err(refused);
     }
     // A child of the request span: an exported trace shows the wait for the writer and the commit.
@@ -110,7 +110,7 @@ pub(crate) async fn place_admitted(
             let outcome = if placed.replayed { "replayed" } else { "accepted" };
             span.record("order_id", placed.order.id.as_str());
             span.record("outcome", outcome);
-            telemetry::order_outcome(outcome);
+            counters::order_outcome(outcome);
             tracing::debug!(order_id = %placed.order.id, replayed = placed.replayed, "order placed");
             Ok(placed)
         }
@@ -118,7 +118,7 @@ pub(crate) async fn place_admitted(
             let problem = Problem::from(e);
             let outcome = problem.kind.trim_start_matches("/problems/");
             span.record("outcome", outcome);
-            telemetry::order_outcome(outcome);
+            counters::order_outcome(outcome);
             Err(problem)
         }
     }

@@ -5,6 +5,7 @@
 use super::order_body::CustomerBody;
 use super::refusals::{JsonBodyRefusals, RetryLaterRefusals};
 pub use super::rooms::Rooms;
+use crate::counters;
 use crate::extract::{ApiJson, ApiPath};
 use crate::timefmt::rfc3339;
 use crate::{AppState, Problem};
@@ -231,9 +232,13 @@ async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Milli
     let not_before = now.saturating_mul(1000);
     let entered = app.rooms.lines.enter(&app.store, id, &holder.0, not_before, new_ticket, Joining::New).await;
     let (held, new) = entered.map_err(|e| match e {
-        StoreError::Busy { retry_after } => line_behind(retry_after),
+        StoreError::Busy { retry_after } => {
+            counters::join_outcome("pushed_back");
+            line_behind(retry_after)
+        }
         e => e.into(),
     })?;
+    counters::join_outcome(if new { "joined" } else { "rejoined" });
     if !new {
         // Joined before: that ticket is the place, if it is still good.
         Ticket::open(&held.ticket, &app.signer, now).map_err(|e| ticket_problem(id, e))?;

@@ -371,6 +371,7 @@ async fn staff_see_how_the_line_stands() {
         "stampede_waiting_room_waiting{product=\"drop\"} 2\n",
         "stampede_waiting_room_admitted{product=\"drop\"} 1\n",
         "stampede_waiting_room_in_line{product=\"last\"} 4\n",
+        "stampede_waiting_room_joins_total{outcome=\"joined\"} ",
     ] {
         assert!(metrics.contains(shown), "{shown} in {metrics}");
     }
