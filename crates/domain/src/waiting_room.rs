@@ -337,16 +337,7 @@ impl RoomState {
         if opens_at.is_some_and(|o| now < o) {
             return 0;
         }
-        let still_deciding = match self.steps.iter().position(|s| now < s.at + rules.admission_ms()) {
-            None => 0,
-            Some(i) => {
-                let admitted_in_window = self.admitted() - self.admitted_before(i);
-                // Units sold since the window began: each was bought by someone no longer deciding.
-                let sold_since = u64::from(self.steps[i].stock.saturating_sub(stock_left));
-                admitted_in_window.saturating_sub(sold_since)
-            }
-        };
-        let mut due = u64::from(stock_left).saturating_sub(still_deciding);
+        let mut due = self.unoffered(rules, now, stock_left);
         if let Some(per_minute) = rules.admissions_per_minute {
             // A steady trickle from opening (one second's worth at once): small batches keep
             // purchases in arrival order. Without an opening time, the first admission opens.
@@ -371,6 +362,20 @@ impl RoomState {
             due = due.min(allowed(now).saturating_sub(self.admitted())).min(burst);
         }
         due
+    }
+
+    /// Units not held by anyone admitted and still deciding: what stock alone lets in now.
+    pub fn unoffered(&self, rules: &WaitingRoomRules, now: Millis, stock_left: u32) -> u64 {
+        let still_deciding = match self.steps.iter().position(|s| now < s.at + rules.admission_ms()) {
+            None => 0,
+            Some(i) => {
+                let admitted_in_window = self.admitted() - self.admitted_before(i);
+                // Units sold since the window began: each was bought by someone no longer deciding.
+                let sold_since = u64::from(self.steps[i].stock.saturating_sub(stock_left));
+                admitted_in_window.saturating_sub(sold_since)
+            }
+        };
+        u64::from(stock_left).saturating_sub(still_deciding)
     }
 
     /// When the first admission was made, as far as this state knows.
@@ -414,8 +419,10 @@ impl RoomState {
         (admitted > 0).then(|| admitted as f64 * 1000.0 / span as f64)
     }
 
-    /// Seconds until `ahead` people before this one have been let in: by the shop's rate, or
-    /// the pace measured lately, or (before any) one stock's worth per admission window.
+    /// Seconds until `ahead` people before this one have been let in. Those the next advance
+    /// lets in (see [`RoomState::due_admissions`]) wait for it alone, a second at most; the
+    /// rest go at the shop's rate, or the pace measured lately, or (before any) one stock's
+    /// worth per admission window.
     pub fn estimated_wait_seconds(
         &self,
         rules: &WaitingRoomRules,
@@ -430,7 +437,10 @@ impl RoomState {
             .map(|r| f64::from(r) / 60.0)
             .or_else(|| self.measured_throughput(rules, now))
             .unwrap_or_else(|| f64::from(stock_left.max(1)) * 1000.0 / rules.admission_ms() as f64);
-        let wait = (ahead as f64 / per_second).ceil();
+        // Left out, the first advance of a stock-led room (one person in line then) would
+        // measure a pace of one per admission window and tell the next ones to wait minutes.
+        let paced = ahead.saturating_sub(self.due_admissions(rules, opens_at, now, stock_left));
+        let wait = (paced as f64 / per_second).ceil();
         u64::try_from(until_open).unwrap_or(0) + if wait.is_finite() { wait as u64 } else { 0 }
     }
 }
@@ -658,13 +668,22 @@ mod tests {
     fn the_wait_is_estimated_from_the_rate_or_the_measured_pace() {
         let r = rules();
         let room = RoomState::default();
-        // Nothing measured: ten units per five minutes, so 20 ahead wait ten minutes.
-        assert_eq!(room.estimated_wait_seconds(&r, None, T0, 20, 10), 600);
+        // Nothing measured: the next advance lets the first ten in (a unit each), and the ten
+        // after them go at ten units per five minutes: five minutes.
+        assert_eq!(room.estimated_wait_seconds(&r, None, T0, 20, 10), 300);
+        assert_eq!(room.estimated_wait_seconds(&r, None, T0, 9, 10), 0, "let in by the next advance");
         assert_eq!(room.estimated_wait_seconds(&r, Some(T0 + 30_000), T0, 0, 10), 30, "until opening");
         let fixed = WaitingRoomRules { admissions_per_minute: Some(60), ..r.clone() };
-        assert_eq!(room.estimated_wait_seconds(&fixed, None, T0, 30, 10), 30);
+        // One a second: the next advance lets one in, the 29 after at one a second.
+        assert_eq!(room.estimated_wait_seconds(&fixed, None, T0, 30, 10), 29);
         let measured = room.advanced(&r, T0, 9, 300, 300);
         assert_eq!(measured.estimated_wait_seconds(&r, None, T0 + 1000, 10, 300), 10, "300 per five minutes = 1/s");
+        // A stock-led room whose first advance found one person in line: the nine units left
+        // go to the next nine at the next advance, not at a pace of one per five minutes.
+        let started = room.advanced(&r, T0, 1, 1, 10);
+        assert_eq!(started.estimated_wait_seconds(&r, None, T0 + 500, 8, 10), 0);
+        assert_eq!(started.estimated_wait_seconds(&r, None, T0 + 500, 10, 10), 300, "one beyond the stock");
+        assert_eq!(started.unoffered(&r, T0 + 500, 10), 9);
     }
 
     #[test]

@@ -32,9 +32,9 @@ pub struct LineSummaryDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admissions_per_minute: Option<u32>,
     pub admission_minutes: u32,
-    /// Seconds until the people waiting now have been admitted, at the pace a ticket's wait
-    /// is estimated by; when more wait than units are left, until the last unit has been
-    /// offered. 0 when nobody waits or nothing is left.
+    /// Seconds until the people waiting now have been admitted, as a ticket's wait is
+    /// estimated; when more wait than units are left to offer, until the last one has been
+    /// offered. 0 when nobody waits or every unit is sold or held by someone admitted.
     pub estimated_clear_seconds: u64,
     /// RFC 3339: when the sale opens, while it has not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,8 +46,9 @@ impl LineSummaryDto {
     fn new(view: &ProductView, rules: &WaitingRoomRules, room: &RoomState, (in_line, waiting): (u64, u64)) -> Self {
         let now = now_millis();
         let opens = view.product.sale.starts_at;
-        // Nobody is admitted once the stock is gone: only as many as units are left.
-        let to_admit = waiting.min(u64::from(view.stock));
+        // Nobody is admitted once the stock is gone: only as many as units are left to offer
+        // (not held by someone admitted and still deciding).
+        let to_admit = waiting.min(room.unoffered(rules, now, view.stock));
         let estimated_clear_seconds = match to_admit {
             0 => 0,
             n => room.estimated_wait_seconds(rules, opens, now, n, view.stock),

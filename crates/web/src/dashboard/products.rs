@@ -72,6 +72,8 @@ pub struct LinePanel {
     pub clears: String,
     /// What `clears` is the time until.
     pub clears_what: &'static str,
+    /// Whether anyone waits for a unit yet to be offered.
+    pub clears_in_future: bool,
     /// When the sale opens, in the shop's zone, while it has not.
     pub opens: Option<String>,
 }
@@ -92,6 +94,7 @@ impl LinePanel {
                 Millis::try_from(line.estimated_clear_seconds).unwrap_or(Millis::MAX).saturating_mul(1000),
             ),
             clears_what: if line.waiting > u64::from(line.stock) { "Last unit offered" } else { "All admitted" },
+            clears_in_future: line.estimated_clear_seconds > 0,
             opens: line
                 .sale_starts_at
                 .as_ref()
