@@ -180,10 +180,14 @@ impl Queue {
         self.last_arrival
     }
 
-    /// Whether the oldest join not yet written (queued or being written) has waited longer
-    /// than `limit` at `now`.
+    /// How long the oldest join not yet written (queued or being written) has waited at `now`.
+    fn oldest_wait(&self, now: Instant) -> Option<Duration> {
+        [self.since, self.writing_since].into_iter().flatten().map(|at| now.duration_since(at)).max()
+    }
+
+    /// Whether that join has waited longer than `limit`.
     fn behind(&self, now: Instant, limit: Duration) -> bool {
-        [self.since, self.writing_since].into_iter().flatten().any(|at| now.duration_since(at) > limit)
+        self.oldest_wait(now).is_some_and(|waited| waited > limit)
     }
 }
 
@@ -357,9 +361,7 @@ impl Lines {
     pub fn backlog(&self) -> (u64, Duration) {
         let queue = lock(&self.inner.queue);
         let unwritten = queue.last.saturating_sub(*self.inner.written.borrow());
-        let now = Instant::now();
-        let oldest = [queue.since, queue.writing_since].into_iter().flatten().map(|at| now.duration_since(at)).max();
-        (unwritten, oldest.unwrap_or_default())
+        (unwritten, queue.oldest_wait(Instant::now()).unwrap_or_default())
     }
 
     /// Starts the write-behind on first use, and wakes it.

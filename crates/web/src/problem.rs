@@ -167,9 +167,8 @@ impl From<OrderRejection> for Problem {
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Problem {
-        // Formatted only where the problem shows it: a sold-out refusal, the commonest
-        // answer in a sale, words its own.
-        let detail = |e: &StoreError| e.to_string();
+        // The error's text is formatted only in the arms that show it: a sold-out refusal,
+        // the commonest answer in a sale, words its own.
         match e {
             StoreError::Rejected(r) => r.into(),
             StoreError::NotFound { what, id } => Problem::not_found(what, &id),
@@ -177,15 +176,15 @@ impl From<StoreError> for Problem {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
                 "Idempotency key reused",
-                detail(&e),
+                e.to_string(),
             ),
             StoreError::NotCancellable { .. } => {
-                Problem::new(StatusCode::CONFLICT, "not-cancellable", "Order cannot be cancelled", detail(&e))
+                Problem::new(StatusCode::CONFLICT, "not-cancellable", "Order cannot be cancelled", e.to_string())
             }
             StoreError::InvalidTransition { .. } => {
-                Problem::new(StatusCode::CONFLICT, "invalid-transition", "Status change not allowed", detail(&e))
+                Problem::new(StatusCode::CONFLICT, "invalid-transition", "Status change not allowed", e.to_string())
             }
-            StoreError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", detail(&e)),
+            StoreError::Conflict(_) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string()),
             StoreError::Busy { retry_after } => busy(retry_after),
             StoreError::Backend(_) => {
                 tracing::error!(error = %e, "storage failure");
