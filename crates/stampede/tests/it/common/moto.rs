@@ -1,8 +1,8 @@
 //! A local moto server (DynamoDB, SNS, SES, Secrets Manager) on a free loopback port, one
 //! request at a time (see scripts/moto_serial.py); killed on drop.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 pub struct Moto {
     child: Child,
@@ -17,22 +17,23 @@ impl Drop for Moto {
 }
 
 impl Moto {
+    /// Starts the server and returns once it holds its port: the script binds a free port
+    /// and prints it, so no other process can take the port between choosing and binding.
     pub fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/moto_serial.py");
-        let child = Command::new("python3")
-            .args([script, &port.to_string(), &std::process::id().to_string()])
-            .stdout(Stdio::null())
+        let mut child = Command::new("python3")
+            .args([script, "0", &std::process::id().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 with moto (scripts/test.sh installs it)");
-        let moto = Moto { child, url: format!("http://127.0.0.1:{port}") };
-        for _ in 0..300 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return moto;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("moto did not start");
+        let mut line = String::new();
+        let _ = BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line);
+        let Ok(port) = line.trim().parse::<u16>() else {
+            let _ = child.kill();
+            panic!("moto did not start (scripts/test.sh installs it: pip install 'moto[server]'); it printed {line:?}");
+        };
+        Moto { child, url: format!("http://127.0.0.1:{port}") }
     }
 }

@@ -3,37 +3,18 @@
 
 use stampede_store::dynamo::create_table;
 use stampede_store::{DynamoConfig, DynamoStore, Store};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-static URL: OnceLock<String> = OnceLock::new();
+#[path = "../../../../stampede/tests/it/common/moto.rs"]
+mod server;
+
+static SERVER: OnceLock<server::Moto> = OnceLock::new();
 
 /// The server's URL, starting it on first use. It exits by itself when this test process
 /// is gone, since statics are never dropped.
 pub fn url() -> &'static str {
-    URL.get_or_init(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        // See scripts/moto_serial.py for why not `moto_server` itself.
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/moto_serial.py");
-        let mut server = Command::new("python3")
-            .args([script, &port.to_string(), &std::process::id().to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 must exist");
-        // Reaped when it exits, which it does once this process is gone.
-        std::thread::spawn(move || server.wait());
-        for _ in 0..300 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return format!("http://127.0.0.1:{port}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("moto_server did not start on port {port} (scripts/test.sh installs it: pip install 'moto[server]')");
-    })
+    &SERVER.get_or_init(server::Moto::start).url
 }
 
 /// A store on a new, empty table; the table name is the guard. The suite checks stock
