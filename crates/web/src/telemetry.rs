@@ -143,7 +143,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let handle = install_metrics();
     metrics::gauge!("stampede_order_queue_depth").set(app.store.queue_depth() as f64);
     if let Ok(products) = app.store.products().await {
-        for p in products.iter().filter(|p| p.product.category == "flash-sale") {
+        for p in products.iter().filter(|p| p.product.category == "flash-sale" && !p.product.archived) {
             metrics::gauge!("stampede_flash_sale_stock", "product" => p.product.id.clone()).set(f64::from(p.stock));
         }
     }

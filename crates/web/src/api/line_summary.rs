@@ -28,6 +28,8 @@ pub struct LineSummaryDto {
     pub admitted: u64,
     /// Units left.
     pub stock: u32,
+    /// Units left that no one admitted holds: what those waiting can still be offered.
+    pub units_to_offer: u64,
     /// The shop's pace; absent when the room admits as fast as the stock left allows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admissions_per_minute: Option<u32>,
@@ -48,7 +50,8 @@ impl LineSummaryDto {
         let opens = view.product.sale.starts_at;
         // Nobody is admitted once the stock is gone: only as many as units are left to offer
         // (not held by someone admitted and still deciding).
-        let to_admit = waiting.min(room.unoffered(rules, now, view.stock));
+        let units_to_offer = room.unoffered(rules, now, view.stock);
+        let to_admit = waiting.min(units_to_offer);
         let estimated_clear_seconds = match to_admit {
             0 => 0,
             n => room.estimated_wait_seconds(rules, opens, now, n, view.stock),
@@ -59,6 +62,7 @@ impl LineSummaryDto {
             waiting,
             admitted: room.admitted(),
             stock: view.stock,
+            units_to_offer,
             admissions_per_minute: rules.admissions_per_minute,
             admission_minutes: rules.admission_minutes,
             estimated_clear_seconds,

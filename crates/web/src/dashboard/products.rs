@@ -65,6 +65,8 @@ pub struct LinePanel {
     pub in_line: u64,
     pub waiting: u64,
     pub admitted: u64,
+    /// Units left that no one admitted holds.
+    pub units_to_offer: u64,
     pub sold_out: bool,
     /// "30 a minute", or the stock-led pace.
     pub pace: String,
@@ -84,6 +86,7 @@ impl LinePanel {
             in_line: line.in_line,
             waiting: line.waiting,
             admitted: line.admitted,
+            units_to_offer: line.units_to_offer,
             sold_out: line.stock == 0,
             pace: match line.admissions_per_minute {
                 Some(n) => format!("{n} a minute"),
@@ -93,7 +96,7 @@ impl LinePanel {
                 0,
                 Millis::try_from(line.estimated_clear_seconds).unwrap_or(Millis::MAX).saturating_mul(1000),
             ),
-            clears_what: if line.waiting > u64::from(line.stock) { "Last unit offered" } else { "All admitted" },
+            clears_what: if line.waiting > line.units_to_offer { "Last unit offered" } else { "All admitted" },
             clears_in_future: line.estimated_clear_seconds > 0,
             opens: line
                 .sale_starts_at

@@ -327,7 +327,7 @@ async fn staff_see_how_the_line_stands() {
     assert_eq!(resp.status(), 200);
     let line: Value = resp.json().await.unwrap();
     let expected = json!({"productId": "drop", "inLine": 3, "waiting": 2, "admitted": 1, "stock": 5,
-        "admissionsPerMinute": 1, "admissionMinutes": 5, "estimatedClearSeconds": 120});
+        "unitsToOffer": 4, "admissionsPerMinute": 1, "admissionMinutes": 5, "estimatedClearSeconds": 120});
     assert_eq!(line, expected);
 
     expect_problem(app.get("/api/admin/products/drop/queue").await, 401, "unauthorized").await;
@@ -342,22 +342,24 @@ async fn staff_see_how_the_line_stands() {
         "data-in-line>3<",
         "data-waiting>2<",
         "data-admitted>1<",
+        "data-to-offer>4<",
         "<dd>1 a minute</dd>",
         "data-clears>in 2 min, estimated<",
     ] {
         assert!(page.contains(shown), "{shown} in {page}");
     }
-    // More waiting than units left: the estimate is until the last unit has been offered.
+    // As many waiting as units left, one of which the first person admitted holds: more wait
+    // than units are left to offer, so the estimate is until the last one has been offered.
     let rules = WaitingRoomRules { admissions_per_minute: Some(1), ..WaitingRoomRules::default() };
-    app.add_product("last", 100, 2, SaleRules { waiting_room: Some(rules), ..SaleRules::default() }).await;
+    app.add_product("last", 100, 3, SaleRules { waiting_room: Some(rules), ..SaleRules::default() }).await;
     for user in ["ana", "ben", "cy", "dee"] {
         join(&app, "last", user).await;
     }
     let line: Value = app.admin_get("/api/admin/products/last/queue").await.json().await.unwrap();
-    // Two units: one held by the first person admitted, one left to offer, at one a minute.
-    assert_eq!((line["waiting"].as_u64(), line["estimatedClearSeconds"].as_u64()), (Some(3), Some(60)), "{line}");
+    let figures = ["waiting", "stock", "unitsToOffer", "estimatedClearSeconds"].map(|f| line[f].as_u64());
+    assert_eq!(figures, [Some(3), Some(3), Some(2), Some(120)], "{line}");
     let page = admin.get("/admin/products/last").await.html;
-    assert!(page.contains("<dt>Last unit offered</dt><dd data-clears>in 1 min, estimated<"), "{page}");
+    assert!(page.contains("<dt>Last unit offered</dt><dd data-clears>in 2 min, estimated<"), "{page}");
     let plain = admin.get("/admin/products/margherita").await.html;
     assert!(!plain.contains("data-line-panel"), "no panel without a waiting room");
 
@@ -376,4 +378,15 @@ async fn staff_see_how_the_line_stands() {
     ] {
         assert!(metrics.contains(shown), "{shown} in {metrics}");
     }
+
+    // An archived product's line is no longer served: its gauges leave `/metrics` once they
+    // have gone unset for the exporter's idle timeout (10 s), not shown stale forever.
+    assert_eq!(admin.post("/admin/products/last/archive", &[("archived", "true")]).await.status, 303);
+    let metrics = eventually(30, "the archived product's gauges gone", || async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let metrics = app.get("/metrics").await.text().await.ok()?;
+        (!metrics.contains("{product=\"last\"}")).then_some(metrics)
+    })
+    .await;
+    assert!(metrics.contains("stampede_waiting_room_in_line{product=\"drop\"} 3\n"), "{metrics}");
 }
