@@ -14,6 +14,10 @@ pub fn url() -> &'static str {
     &SHARED.get_or_init(Cluster::start).url
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// A throwaway cluster; stopped and removed on drop (or when this test process is gone).
 pub struct Cluster {
     /// Base URL, database `postgres`.
@@ -25,7 +29,17 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Cluster {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // PostgreSQL needs its port fixed (a test stops and resumes it), so it is chosen here
+        // and may be taken by another process before the server binds it: then another.
+        for _ in 0..5 {
+            if let Some(cluster) = Cluster::start_on(free_port()) {
+                return cluster;
+            }
+        }
+        panic!("PostgreSQL did not start (scripts/test.sh installs it: apt-get install postgresql)");
+    }
+
+    fn start_on(port: u16) -> Option<Cluster> {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg_temp.sh");
         let mut child = Command::new("bash")
             .args([script, &port.to_string(), &std::process::id().to_string()])
@@ -34,20 +48,21 @@ impl Cluster {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("bash must exist");
-        // The script prints the URL once the server accepts connections, then its pg_ctl.
+        // The script prints the URL once the server accepts connections, then its pg_ctl;
+        // nothing if the server could not start.
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let (mut url, mut pg_ctl) = (String::new(), String::new());
         out.read_line(&mut url).unwrap();
-        assert!(
-            url.starts_with("postgres://"),
-            "PostgreSQL did not start (scripts/test.sh installs it: apt-get install postgresql)"
-        );
+        if !url.starts_with("postgres://") {
+            let _ = child.wait();
+            return None;
+        }
         out.read_line(&mut pg_ctl).unwrap();
-        Cluster {
+        Some(Cluster {
             url: url.trim().to_owned(),
             pg_ctl: pg_ctl.split_whitespace().map(str::to_owned).collect(),
             script: child,
-        }
+        })
     }
 
     /// `pg_ctl stop -m fast`: open connections are ended, new ones refused until `resume`.
