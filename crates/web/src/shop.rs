@@ -3,6 +3,7 @@
 
 use crate::shop_time::ShopZone;
 use stampede_domain::{LimitKeyRules, Millis, OpeningHours, ValidationError};
+use stampede_store::Role;
 
 /// How this shop runs its pages.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +23,16 @@ pub struct ShopSettings {
 }
 
 impl ShopSettings {
+    /// Whether staff with `role` may cancel orders in this shop: admins, and the kitchen
+    /// when the owner allows it (`--kitchen-can-cancel`).
+    pub fn may_cancel(&self, role: Role) -> bool {
+        match role {
+            Role::Admin => true,
+            Role::Kitchen => self.kitchen_can_cancel,
+            Role::Customer => false,
+        }
+    }
+
     /// The slots a customer may choose from now on (none without opening hours).
     pub fn slots(&self, now: Millis) -> Vec<Millis> {
         self.opening_hours.as_ref().map(|h| h.slots(self.zone.tz(), now)).unwrap_or_default()
@@ -33,5 +44,20 @@ impl ShopSettings {
         let empty = OpeningHours::default();
         let hours = self.opening_hours.as_ref().unwrap_or(&empty);
         hours.check(self.zone.tz(), slot, now).map_err(|e| ValidationError::new("fulfilment.slot", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admins_cancel_unless_the_owner_trusts_the_kitchen() {
+        let strict = ShopSettings::default();
+        let trusting = ShopSettings { kitchen_can_cancel: true, ..ShopSettings::default() };
+        assert!(strict.may_cancel(Role::Admin));
+        assert!(!strict.may_cancel(Role::Kitchen));
+        assert!(trusting.may_cancel(Role::Kitchen));
+        assert!(!trusting.may_cancel(Role::Customer));
     }
 }

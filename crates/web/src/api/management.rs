@@ -52,7 +52,7 @@ impl FromRequestParts<AppState> for Admin {
             return Err(Problem::unauthorized("Unauthorized", "send `Authorization: Bearer <admin token>`"));
         };
         if app.admin_token.as_ref().is_some_and(|expected| crate::auth::cookies::same(token, expected)) {
-            return Ok(Admin { actor: "api-token".into() });
+            return Ok(Admin { actor: crate::auth::API_TOKEN_ACTOR.into() });
         }
         // An OIDC ID token of someone in the `admin` group is as good as the static token.
         match oidc.and_then(|auth| auth.bearer_user(&parts.headers)) {

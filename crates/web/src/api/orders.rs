@@ -4,7 +4,7 @@ use super::dto::{OrderDto, OrderPageDto};
 use super::order_body::PlaceOrderBody;
 use super::queue;
 use super::refusals::{JsonBodyRefusals, RetryLaterRefusals};
-use crate::auth::order_access::{self, OrderViewer};
+use crate::auth::order_access::{self, Canceller, Credentials};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{AppState, Problem, counters, telemetry};
 use axum::Extension;
@@ -152,11 +152,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     Ok(Some(key.to_owned()))
 }
 
-/// The order `id` and who is asking for it (see `auth::order_access`).
-async fn order_and_viewer(app: &AppState, headers: &HeaderMap, id: &str) -> Result<(Order, OrderViewer), Problem> {
+/// The order `id` and what the request proves about who asks (see `auth::order_access`).
+async fn order_and_credentials(app: &AppState, headers: &HeaderMap, id: &str) -> Result<(Order, Credentials), Problem> {
     let order = app.store.order(id).await?.ok_or_else(|| Problem::not_found("order", id))?;
-    let viewer = order_access::credentials(app, headers, None).await.viewer(&app.signer, &order);
-    Ok((order, viewer))
+    Ok((order, order_access::credentials(app, headers, None).await))
 }
 
 /// One order. Status and items are open to whoever holds the id; `customer` and
@@ -173,20 +172,22 @@ pub async fn get_order(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderDto>, Problem> {
-    let (order, viewer) = order_and_viewer(&app, &headers, &id).await?;
+    let (order, who) = order_and_credentials(&app, &headers, &id).await?;
+    let trusted = who.viewer(&app.signer, &order).is_trusted();
     let dto = OrderDto::from(order);
-    Ok(Json(if viewer.is_trusted() { dto } else { dto.without_personal_details() }))
+    Ok(Json(if trusted { dto } else { dto.without_personal_details() }))
 }
 
 /// Cancels an order that is still `received`; its stock goes back on sale. Only the
 /// customer (session or bearer token, `Order-Token`, or the browser that placed it) and
-/// staff may.
+/// staff who may cancel (admins; the kitchen with `--kitchen-can-cancel`) may; a cancel by
+/// staff is audited.
 #[utoipa::path(post, path = "/api/orders/{id}/cancel", tag = "orders",
     params(("id" = String, Path, description = "Order id"),
         ("Order-Token" = Option<String>, Header, description = "The `accessToken` returned when the order was placed")),
     responses(
         (status = 200, description = "The cancelled order", body = OrderDto),
-        (status = 403, description = "Not the customer's credentials, nor staff", body = Problem),
+        (status = 403, description = "Not the customer's credentials, nor staff who may cancel", body = Problem),
         (status = 404, description = "No such order", body = Problem),
         (status = 409, description = "Already being prepared, or already cancelled", body = Problem),
     ))]
@@ -195,14 +196,28 @@ pub async fn cancel_order(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderDto>, Problem> {
-    let (_, viewer) = order_and_viewer(&app, &headers, &id).await?;
-    if !viewer.is_trusted() {
-        return Err(Problem::forbidden(
-            "Not your order",
-            "only the customer who placed this order, or staff, may cancel it: send its `Order-Token`, or sign in",
-        ));
+    let (order, who) = order_and_credentials(&app, &headers, &id).await?;
+    let canceller = who.canceller(&app.signer, &order, &app.shop);
+    match &canceller {
+        Canceller::Customer | Canceller::Staff { .. } => {}
+        Canceller::NotAllowed => {
+            return Err(Problem::forbidden(
+                "Not allowed",
+                "only an admin can cancel orders in this shop (the owner can let the kitchen, with --kitchen-can-cancel)",
+            ));
+        }
+        Canceller::Stranger => {
+            return Err(Problem::forbidden(
+                "Not your order",
+                "only the customer who placed this order, or staff, may cancel it: send its `Order-Token`, or sign in",
+            ));
+        }
     }
-    Ok(Json(app.store.cancel_order(&id).await?.into()))
+    let cancelled = app.store.cancel_order(&id).await?;
+    if let Canceller::Staff { actor } = canceller {
+        order_access::audit_staff_cancel(&app, &actor, &id, order.status).await;
+    }
+    Ok(Json(cancelled.into()))
 }
 
 /// Paging of order lists.

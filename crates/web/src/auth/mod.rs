@@ -22,6 +22,8 @@ use std::time::Duration;
 
 /// Name of the session cookie (with `__Host-` in front over HTTPS).
 pub const SESSION_COOKIE: &str = "session";
+/// Who the audit log names for actions taken with the admin API's static token.
+pub const API_TOKEN_ACTOR: &str = "api-token";
 /// How long a staff session lasts: one working day.
 pub const STAFF_SESSION: Duration = Duration::from_secs(12 * 3600);
 /// How long a customer stays signed in.

@@ -7,11 +7,16 @@
 //! - the customer's own account (session cookie or OIDC bearer), once its email is verified;
 //! - the order's access token: `Order-Token` header, or `?key=` in the receipt's link;
 //! - the browser that placed it: the `orders` cookie set at checkout, signed by the server.
+//!
+//! Staff see everything, but cancel only as the dashboard lets them: admins (and the admin
+//! API token), and the kitchen where the owner allows it (`--kitchen-can-cancel`). A cancel
+//! by staff is written to the audit log wherever it is made.
 
 use super::Auth;
 use crate::AppState;
+use crate::shop::ShopSettings;
 use axum::http::HeaderMap;
-use stampede_domain::Signer;
+use stampede_domain::{OrderStatus, Signer};
 use stampede_store::{Order, User};
 
 /// Header an API client sends the `accessToken` of an order in.
@@ -42,6 +47,19 @@ impl OrderViewer {
     pub fn is_trusted(self) -> bool {
         self >= OrderViewer::Owner
     }
+}
+
+/// Who asks to cancel an order, as far as cancelling goes (see [`Credentials::canceller`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Canceller {
+    /// The customer who placed it.
+    Customer,
+    /// Staff whose role may cancel in this shop; `actor` is who the audit log names.
+    Staff { actor: String },
+    /// Staff whose role may not: the kitchen, unless the owner allows it.
+    NotAllowed,
+    /// Anyone else.
+    Stranger,
 }
 
 /// The access token of order `id`: proves the holder is its customer.
@@ -94,10 +112,40 @@ impl Credentials {
         if self.admin_token || self.user.as_ref().is_some_and(|u| u.role.is_staff()) {
             return OrderViewer::Staff;
         }
+        if self.is_customer(signer, order) { OrderViewer::Owner } else { OrderViewer::Stranger }
+    }
+
+    /// Who these credentials cancel `order` as, in a shop with `shop`'s settings. The
+    /// customer always may; staff as the dashboard would let them.
+    pub fn canceller(&self, signer: &Signer, order: &Order, shop: &ShopSettings) -> Canceller {
+        if self.is_customer(signer, order) {
+            return Canceller::Customer;
+        }
+        if self.admin_token {
+            return Canceller::Staff { actor: super::API_TOKEN_ACTOR.to_owned() };
+        }
+        match &self.user {
+            Some(u) if u.role.is_staff() && shop.may_cancel(u.role) => Canceller::Staff { actor: u.email.clone() },
+            Some(u) if u.role.is_staff() => Canceller::NotAllowed,
+            _ => Canceller::Stranger,
+        }
+    }
+
+    /// Whether these credentials are the customer's: their verified account, the order's
+    /// access token, or the browser that placed it.
+    fn is_customer(&self, signer: &Signer, order: &Order) -> bool {
         let own_account = self.user.as_ref().is_some_and(|u| u.email_verified && order.customer.key.0 == u.email);
         let own_token = self.token.as_deref().is_some_and(|t| token_matches(signer, &order.id, t));
-        let this_browser = self.cookie_orders.contains(&order.id);
-        if own_account || own_token || this_browser { OrderViewer::Owner } else { OrderViewer::Stranger }
+        own_account || own_token || self.cookie_orders.contains(&order.id)
+    }
+}
+
+/// Writes a cancel by staff (`actor`) of order `id`, which was `from`, to the audit log, as
+/// the dashboard's cancel is written.
+pub async fn audit_staff_cancel(app: &AppState, actor: &str, id: &str, from: OrderStatus) {
+    if let Some(auth) = &app.auth {
+        let detail = format!("{} → {}", from.as_str(), OrderStatus::Cancelled.as_str());
+        auth.audit_as(actor, "order.status", id, detail).await;
     }
 }
 

@@ -6,21 +6,11 @@
 
 use super::page::AdminShell;
 use crate::AppState;
-use crate::shop::ShopSettings;
-use crate::storefront::{OrderView, message_page, render};
+use crate::storefront::{OrderView, cancel_not_allowed, render};
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::Response;
-use stampede_store::{Order, Role, User};
-
-/// Whether staff with `role` may cancel orders in this shop.
-pub fn may_cancel(settings: &ShopSettings, role: Role) -> bool {
-    match role {
-        Role::Admin => true,
-        Role::Kitchen => settings.kitchen_can_cancel,
-        Role::Customer => false,
-    }
-}
+use stampede_store::{Order, User};
 
 #[derive(Template)]
 #[template(path = "admin/cancel.html")]
@@ -32,13 +22,8 @@ struct ConfirmPage {
 /// Refuses staff who may not cancel, and asks for confirmation when it is missing; `None`
 /// when `staff` may cancel `order` now. The buttons that cancel are in `order_detail`.
 pub fn refusal_or_confirmation(app: &AppState, staff: &User, order: &Order, confirmed: bool) -> Option<Response> {
-    if !may_cancel(&app.shop, staff.role) {
-        return Some(message_page(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "Only an admin can cancel orders",
-            "Nothing was changed. Ask an admin to cancel this order.",
-        ));
+    if !app.shop.may_cancel(staff.role) {
+        return Some(cancel_not_allowed());
     }
     if !confirmed {
         let view = OrderView::new(order);
@@ -46,19 +31,4 @@ pub fn refusal_or_confirmation(app: &AppState, staff: &User, order: &Order, conf
         return Some(render(StatusCode::OK, &ConfirmPage { shell, order: view }));
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_admins_cancel_unless_the_owner_trusts_the_kitchen() {
-        let strict = ShopSettings::default();
-        let trusting = ShopSettings { kitchen_can_cancel: true, ..ShopSettings::default() };
-        assert!(may_cancel(&strict, Role::Admin));
-        assert!(!may_cancel(&strict, Role::Kitchen));
-        assert!(may_cancel(&trusting, Role::Kitchen));
-        assert!(!may_cancel(&trusting, Role::Customer));
-    }
 }

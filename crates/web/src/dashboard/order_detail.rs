@@ -3,7 +3,7 @@
 //! or preparing; it returns the stock) sits apart and is confirmed first: see `cancel`.
 //! The store writes each change's outbox event.
 
-use super::cancel::{may_cancel, refusal_or_confirmation};
+use super::cancel::refusal_or_confirmation;
 use super::orders::staff_label;
 use super::page::{AdminError, AdminShell, ConfirmForm, Done, auth, redirect_done};
 use crate::AppState;
@@ -82,7 +82,7 @@ pub fn actions(order: &Order) -> Vec<Action> {
 
 fn page(app: &AppState, staff: &User, order: &Order, notice: Option<String>, error: Option<String>) -> OrderPage {
     let view = OrderView::new(order);
-    let cancel = match (order.status.can_become(OrderStatus::Cancelled), may_cancel(&app.shop, staff.role)) {
+    let cancel = match (order.status.can_become(OrderStatus::Cancelled), app.shop.may_cancel(staff.role)) {
         (false, _) => CancelOffer::No,
         (true, true) => CancelOffer::Yes,
         (true, false) => CancelOffer::AdminOnly,

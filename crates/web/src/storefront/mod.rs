@@ -29,6 +29,7 @@ pub use account::routes as account_routes;
 pub use assets::{ADMIN_CSS, ADMIN_JS, CSS as SHOP_CSS};
 pub use display::{price as display_price, wait_label};
 pub(crate) use messages::explain;
+pub(crate) use order_page::cancel_not_allowed;
 pub use order_page::{OrderView, number as order_number};
 pub use page::{Shell, fallback, message_page, render, render_with_csp, see_other};
 

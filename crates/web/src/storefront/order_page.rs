@@ -6,7 +6,7 @@ use super::cart_cookie::Cart;
 use super::display::{self, price};
 use super::page::{PageError, Shell, message_page, render, see_other};
 use crate::AppState;
-use crate::auth::order_access;
+use crate::auth::order_access::{self, Canceller};
 use crate::timefmt::rfc3339;
 use askama::Template;
 use axum::Form;
@@ -156,15 +156,17 @@ struct OrderPage {
     order: OrderView,
     /// Arrived straight from checkout: say thank you.
     placed: bool,
-    /// The customer or staff: personal details are shown and cancelling is offered.
+    /// The customer or staff: personal details are shown.
     trusted: bool,
+    /// The customer, or staff who may cancel: cancelling is offered while it is `received`.
+    may_cancel: bool,
     /// The access token from the receipt's link, carried into the cancel form.
     key: String,
 }
 
 impl OrderPage {
     fn cancellable(&self) -> bool {
-        self.trusted && self.order.status == OrderStatus::Received.as_str()
+        self.may_cancel && self.order.status == OrderStatus::Received.as_str()
     }
 }
 
@@ -184,7 +186,10 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let order = app.store.order(&id).await?.ok_or(PageError::NotFound)?;
     let key = query.key.unwrap_or_default();
-    let trusted = order_access::credentials(&app, &headers, Some(&key)).await.viewer(&app.signer, &order).is_trusted();
+    let who = order_access::credentials(&app, &headers, Some(&key)).await;
+    let trusted = who.viewer(&app.signer, &order).is_trusted();
+    let may_cancel =
+        matches!(who.canceller(&app.signer, &order, &app.shop), Canceller::Customer | Canceller::Staff { .. });
     let view = OrderView::new(&order);
     let view = if trusted { view } else { view.without_personal_details() };
     let title = format!("Order {}", view.number);
@@ -193,6 +198,7 @@ pub async fn show(
         order: view,
         placed: query.placed.is_some(),
         trusted,
+        may_cancel,
         key: if trusted { key } else { String::new() },
     };
     Ok(render(StatusCode::OK, &page))
@@ -214,16 +220,25 @@ pub async fn cancel(
 ) -> Result<Response, PageError> {
     let order = app.store.order(&id).await?.ok_or(PageError::NotFound)?;
     let who = order_access::credentials(&app, &headers, Some(&form.key)).await;
-    if !who.viewer(&app.signer, &order).is_trusted() {
-        return Ok(message_page(
-            StatusCode::FORBIDDEN,
-            "Not your order",
-            "This order can't be cancelled from here",
-            "Only the person who placed an order can cancel it: use the link in your receipt, or sign in.",
-        ));
+    let canceller = who.canceller(&app.signer, &order, &app.shop);
+    match canceller {
+        Canceller::Customer | Canceller::Staff { .. } => {}
+        Canceller::NotAllowed => return Ok(cancel_not_allowed()),
+        Canceller::Stranger => {
+            return Ok(message_page(
+                StatusCode::FORBIDDEN,
+                "Not your order",
+                "This order can't be cancelled from here",
+                "Only the person who placed an order can cancel it: use the link in your receipt, or sign in.",
+            ));
+        }
     }
     match app.store.cancel_order(&id).await {
-        Ok(_) => {}
+        Ok(_) => {
+            if let Canceller::Staff { actor } = &canceller {
+                order_access::audit_staff_cancel(&app, actor, &id, order.status).await;
+            }
+        }
         Err(StoreError::NotCancellable { .. }) => {
             return Ok(message_page(
                 StatusCode::CONFLICT,
@@ -237,6 +252,17 @@ pub async fn cancel(
     }
     let back = if form.key.is_empty() { format!("/orders/{id}") } else { format!("/orders/{id}?key={}", form.key) };
     Ok(see_other(&back, None))
+}
+
+/// The answer to staff whose role may not cancel orders (the kitchen, unless the owner
+/// allows it), wherever they try.
+pub(crate) fn cancel_not_allowed() -> Response {
+    message_page(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        "Only an admin can cancel orders",
+        "Nothing was changed. Ask an admin to cancel this order.",
+    )
 }
 
 #[cfg(test)]

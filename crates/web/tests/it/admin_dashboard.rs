@@ -81,6 +81,16 @@ async fn kitchen_staff_filter_orders_and_advance_them_through_the_workflow() {
         assert_eq!(refused.status, 403, "{path}: the kitchen may not cancel by default");
         assert!(refused.html.contains("Only an admin can cancel orders"));
     }
+    // Nor from the customer's order page or the JSON API, which the same session reaches.
+    let page = kitchen.get(&format!("/orders/{second}")).await.html;
+    assert!(page.contains("bo@example.com"), "staff see the customer's details");
+    assert!(!page.contains("Yes, cancel order #"), "the kitchen is not offered cancelling");
+    let refused = kitchen.post(&format!("/orders/{second}/cancel"), &[]).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.html.contains("Only an admin can cancel orders"), "{}", refused.html);
+    let refused = kitchen.post_raw(&format!("/api/orders/{second}/cancel"), &[]).await;
+    assert_eq!(refused.status, 403, "{}", refused.html);
+    assert!(refused.html.contains("only an admin can cancel orders"), "{}", refused.html);
     assert_eq!(app.stock("p").await, 5, "nothing was cancelled");
 
     let mut boss = staff(&app, "boss@example.com", Role::Admin).await;
@@ -135,6 +145,24 @@ async fn an_owner_may_let_the_kitchen_cancel() {
     let cancelled = kitchen.post(&format!("/admin/orders/{id}/cancel"), &[("confirm", "yes")]).await;
     assert_eq!(cancelled.status, 303);
     assert_eq!(app.stock("p").await, 10);
+    // The same holds where staff cancel outside the dashboard, and it is audited there too.
+    let other = place(&app, "bo@example.com", "p", 1).await;
+    let page = kitchen.get(&format!("/orders/{other}")).await.html;
+    assert!(page.contains("Yes, cancel order #"), "the trusted kitchen is offered cancelling");
+    let cancelled = kitchen.post_raw(&format!("/api/orders/{other}/cancel"), &[]).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.html);
+    let by_token = place(&app, "cy@example.com", "p", 1).await;
+    let url = app.url(&format!("/api/orders/{by_token}/cancel"));
+    let cancelled = app.client.post(url).bearer_auth(crate::common::ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(app.stock("p").await, 10);
+    for (actor, target) in [("cook@example.com", &other), ("api-token", &by_token)] {
+        let query = format!(
+            "SELECT COUNT(*) FROM audit_log WHERE actor = '{actor}' AND action = 'order.status' \
+             AND target = '{target}' AND detail = 'received → cancelled'"
+        );
+        assert_eq!(app.count(&query), 1, "{actor} cancelling {target} is audited");
+    }
 }
 
 #[tokio::test]
