@@ -13,7 +13,8 @@
 //! the moment the watermark passed them, for `admissionMinutes`. Each advance (at most once
 //! per tick, by whichever request finds the room due) admits the next `n` tickets where
 //! `n = stock_left − still_deciding`, and `still_deciding` = people admitted within the last
-//! admission window minus units sold since that window began: everyone admitted and not yet
+//! admission window minus units sold since that window began (less the sales that people
+//! admitted before it, still deciding then, may have made): everyone admitted and not yet
 //! done may buy, so the line moves exactly as fast as units are bought or admissions lapse.
 //! With `admissionsPerMinute` set, `n` is further capped so that at most that many people per
 //! minute have been let in since opening, evenly: at most one second's worth at once (at
@@ -28,7 +29,12 @@ use serde::{Deserialize, Serialize};
 pub const QUEUE_TICKET: &str = "queue-ticket";
 
 /// How long a ticket is honoured after it was issued: a line is for one sale, not for ever.
+/// A ticket taken in the pre-queue window lives that much longer again at most
+/// ([`MAX_PRE_QUEUE_MINUTES`]), so a place taken days before opening is still good then.
 pub const TICKET_LIFETIME: Millis = 24 * 3_600_000;
+
+/// The longest pre-queue window a sale may have (`preQueueMinutes`): a week.
+pub const MAX_PRE_QUEUE_MINUTES: u32 = 7 * 24 * 60;
 
 /// Clock difference between instances tolerated on a ticket's issue time.
 const CLOCK_SKEW: Millis = 60_000;
@@ -76,7 +82,7 @@ impl WaitingRoomRules {
         if !(1..=60).contains(&self.admission_minutes) {
             return Err(E::new("sale.waitingRoom.admissionMinutes", "must be 1 to 60"));
         }
-        if self.pre_queue_minutes > 7 * 24 * 60 {
+        if self.pre_queue_minutes > MAX_PRE_QUEUE_MINUTES {
             return Err(E::new("sale.waitingRoom.preQueueMinutes", "must be at most 10080 (a week)"));
         }
         if self.admissions_per_minute == Some(0) {
@@ -178,7 +184,8 @@ impl Ticket {
             return Err(TicketError::BadSignature);
         }
         let ticket = parse(&message).ok_or(TicketError::Malformed)?;
-        if ticket.issued_at > now + CLOCK_SKEW || now >= ticket.issued_at + TICKET_LIFETIME {
+        let pre_queue = if ticket.drawn { Millis::from(MAX_PRE_QUEUE_MINUTES) * 60_000 } else { 0 };
+        if ticket.issued_at > now + CLOCK_SKEW || now >= ticket.issued_at + TICKET_LIFETIME + pre_queue {
             return Err(TicketError::Expired);
         }
         let rank = rank(&ticket, tag);
@@ -253,6 +260,14 @@ pub struct Step {
     pub admitted: u64,
     /// Units left when the step was taken.
     pub stock: u32,
+    /// People admitted by earlier steps and still deciding when this one was taken: the
+    /// units sold after it may be theirs. (0 in states saved before it was kept.)
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deciding_before: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A product's room: the watermark's recent steps. Steps older than an admission window are
@@ -345,7 +360,7 @@ impl RoomState {
             let per_minute = u64::from(per_minute);
             let allowed = |at: Millis| {
                 let elapsed = u64::try_from((at - start).max(0)).unwrap_or(0) + 1000;
-                (per_minute * elapsed / 60_000).max(1)
+                (per_minute.saturating_mul(elapsed) / 60_000).max(1)
             };
             // Each advance lets in what the rate allowed since the last one, looking back one
             // second at most (or one admission's time, for rates under one a second). Time in
@@ -366,16 +381,20 @@ impl RoomState {
 
     /// Units not held by anyone admitted and still deciding: what stock alone lets in now.
     pub fn unoffered(&self, rules: &WaitingRoomRules, now: Millis, stock_left: u32) -> u64 {
-        let still_deciding = match self.steps.iter().position(|s| now < s.at + rules.admission_ms()) {
-            None => 0,
-            Some(i) => {
-                let admitted_in_window = self.admitted() - self.admitted_before(i);
-                // Units sold since the window began: each was bought by someone no longer deciding.
-                let sold_since = u64::from(self.steps[i].stock.saturating_sub(stock_left));
-                admitted_in_window.saturating_sub(sold_since)
-            }
-        };
-        u64::from(stock_left).saturating_sub(still_deciding)
+        u64::from(stock_left).saturating_sub(self.still_deciding(rules, now, stock_left))
+    }
+
+    /// People whose admission still runs and who have not bought: those admitted since the
+    /// oldest step whose window is open, less the units sold since that step. Sales are put
+    /// down to the people admitted before it first (as many as were still deciding then), so
+    /// a sale by someone whose window has closed since never frees a unit twice.
+    fn still_deciding(&self, rules: &WaitingRoomRules, now: Millis, stock_left: u32) -> u64 {
+        let Some(i) = self.steps.iter().position(|s| now < s.at + rules.admission_ms()) else { return 0 };
+        let window = &self.steps[i];
+        let admitted_in_window = self.admitted() - self.admitted_before(i);
+        let sold_since = u64::from(window.stock.saturating_sub(stock_left));
+        let bought_in_window = sold_since.saturating_sub(window.deciding_before);
+        admitted_in_window.saturating_sub(bought_in_window)
     }
 
     /// When the first admission was made, as far as this state knows.
@@ -402,7 +421,14 @@ impl RoomState {
     ) -> RoomState {
         let mut next = self.clone();
         next.opened_at = self.first_admission().or(Some(now));
-        next.steps.push(Step { at: now, watermark, admitted: self.admitted() + count, stock: stock_left });
+        let deciding_before = self.still_deciding(rules, now, stock_left);
+        next.steps.push(Step {
+            at: now,
+            watermark,
+            admitted: self.admitted() + count,
+            stock: stock_left,
+            deciding_before,
+        });
         // Steps whose admissions have lapsed only matter as the point the line reached.
         while next.steps.len() > 1 && next.steps[0].at + rules.admission_ms() <= now {
             next.base = Some(next.steps.remove(0));
@@ -506,6 +532,11 @@ mod tests {
         assert!(Ticket::open(&token, &s, T0 + TICKET_LIFETIME - 1).is_ok());
         assert_eq!(Ticket::open(&token, &s, T0 + TICKET_LIFETIME), Err(TicketError::Expired));
         assert_eq!(Ticket::open(&token, &s, T0 - 2 * CLOCK_SKEW), Err(TicketError::Expired), "issued in the future");
+        // Taken in a week-long pre-queue window: still good a day after opening.
+        let week = Millis::from(MAX_PRE_QUEUE_MINUTES) * 60_000;
+        let drawn = ticket("user:a", T0, Some(T0 + week)).seal(&s).token;
+        assert!(Ticket::open(&drawn, &s, T0 + week + TICKET_LIFETIME - 1).is_ok());
+        assert_eq!(Ticket::open(&drawn, &s, T0 + week + TICKET_LIFETIME), Err(TicketError::Expired));
     }
 
     #[test]
@@ -684,6 +715,25 @@ mod tests {
         assert_eq!(started.estimated_wait_seconds(&r, None, T0 + 500, 8, 10), 0);
         assert_eq!(started.estimated_wait_seconds(&r, None, T0 + 500, 10, 10), 300, "one beyond the stock");
         assert_eq!(started.unoffered(&r, T0 + 500, 10), 9);
+    }
+
+    #[test]
+    fn a_sale_by_someone_whose_window_closed_frees_no_unit_for_a_later_window() {
+        // Ten admitted for ten units; a minute later a cancel brings two back and two more are
+        // let in. The first ten buy ten units, and their window closes: the two left are the
+        // two later people's until their window closes too.
+        let r = rules();
+        let first = RoomState::default().advanced(&r, T0, 10, 10, 10);
+        let second = first.advanced(&r, T0 + 60_000, 12, 2, 12);
+        assert_eq!(second.steps[1].deciding_before, 10);
+        let closed = T0 + r.admission_ms();
+        assert_eq!(second.unoffered(&r, closed, 2), 0, "both units held by the two still deciding");
+        assert_eq!(second.unoffered(&r, closed, 1), 0, "one of them bought: one still deciding for the last");
+        assert_eq!(second.unoffered(&r, T0 + 60_000 + r.admission_ms(), 2), 2, "their window closed too");
+        // The first ten bought only five before their window closed, the later two none.
+        assert_eq!(second.unoffered(&r, closed, 7), 5, "two still deciding, five units free");
+        let saved: RoomState = serde_json::from_str(&serde_json::to_string(&second).unwrap()).unwrap();
+        assert_eq!(saved, second);
     }
 
     #[test]

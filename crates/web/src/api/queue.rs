@@ -17,7 +17,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use stampede_domain::{
-    Customer, Millis, OrderRequest, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules, arrived_at,
+    Customer, Millis, OrderRejection, OrderRequest, RoomState, SealedTicket, Ticket, TicketError, TicketState,
+    WaitingRoomRules, arrived_at,
 };
 use stampede_store::clock::now_millis;
 use stampede_store::waiting_room::LATE_WRITE_GRACE;
@@ -382,67 +383,102 @@ pub(crate) fn order_ticket(headers: &HeaderMap, field: Option<String>) -> Option
 }
 
 /// Checks that an order of waiting-room products comes with an admitted ticket of its
-/// customer for each such product. Sold out is left to the store, which refuses it as such.
+/// customer for each such product. Sold out is refused as the store refuses it: to the
+/// admitted by the store, to the rest here.
 pub(crate) async fn check_admission(
     app: &AppState,
     request: &OrderRequest,
     ticket: Option<&str>,
 ) -> Result<(), Problem> {
-    let mut checked: Vec<&str> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let mut in_line: Option<(ProductView, WaitingRoomRules, u32)> = None;
     for line in &request.lines {
         let id = line.product_id.as_str();
-        if checked.contains(&id) {
+        if seen.contains(&id) {
             continue;
         }
-        checked.push(id);
+        seen.push(id);
         // Unknown products are the store's to refuse.
         let Some(view) = app.store.product(id).await? else { continue };
         let Some(rules) = view.product.sale.waiting_room.clone() else { continue };
-        let Some(token) = ticket else {
+        if let Some((first, ..)) = &in_line {
+            // An order carries one ticket, so it can be admitted for one product only.
+            let first = &first.product.id;
+            return Err(Problem::invalid_field(
+                "items",
+                &format!(
+                    "`{first}` and `{id}` each have a waiting room: order them separately, each with its own ticket"
+                ),
+            ));
+        }
+        in_line = Some((view, rules, line.quantity));
+    }
+    match in_line {
+        Some((view, rules, quantity)) => check_ticket(app, request, &view, &rules, quantity, ticket).await,
+        None => Ok(()),
+    }
+}
+
+/// Checks the order's `ticket` for `view`'s product, which it orders `quantity` of.
+async fn check_ticket(
+    app: &AppState,
+    request: &OrderRequest,
+    view: &ProductView,
+    rules: &WaitingRoomRules,
+    quantity: u32,
+    ticket: Option<&str>,
+) -> Result<(), Problem> {
+    let id = view.product.id.as_str();
+    let Some(token) = ticket else {
+        return Err(not_admitted(
+            id,
+            format!("`{id}` is sold through a waiting room: join the line, and order once admitted with your ticket"),
+            None,
+        ));
+    };
+    let now = now_millis();
+    let sealed = Ticket::open(token, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
+    sealed.check_holder(id, request.customer.limit_key()).map_err(|e| ticket_problem(id, e))?;
+    // Judged by the ticket the store holds for the customer: one place per customer,
+    // however many tickets they were handed.
+    let held = app.rooms.lines.confirm(&app.store, line_entry(&sealed)).await?;
+    // By place in line even where the stock read says none is left: a unit that a cancel
+    // returns meanwhile is for the next person admitted, not for whoever orders first.
+    let state = |room: &RoomState| room.ticket_state(rules, held.rank, now, view.stock.max(1));
+    let mut room = app.rooms.current(&app.store, view, rules, now, false).await?;
+    if state(&room) == TicketState::Waiting {
+        // The cached room may be a tick behind: look again before refusing.
+        room = app.rooms.current(&app.store, view, rules, now, true).await?;
+    }
+    match state(&room) {
+        TicketState::Admitted { .. } => {}
+        // Sold out is said as the store says it, to the admitted and the rest alike.
+        _ if view.stock == 0 => {
+            let sold_out = OrderRejection::OutOfStock { product: id.to_owned(), requested: quantity, available: 0 };
+            return Err(sold_out.into());
+        }
+        TicketState::Waiting | TicketState::SoldOut => {
+            let place = standing(app, view, rules, &held, now).await?;
+            let wait = match place.estimated_wait_seconds {
+                0 => String::new(),
+                s => format!(" (about {s} s to wait)"),
+            };
             return Err(not_admitted(
                 id,
                 format!(
-                    "`{id}` is sold through a waiting room: join the line, and order once admitted with your ticket"
+                    "it is not your turn yet: you are number {} in line, {} ahead of you{wait}",
+                    place.position, place.ahead
                 ),
-                None,
+                Some(&place),
             ));
-        };
-        let now = now_millis();
-        let sealed = Ticket::open(token, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
-        sealed.check_holder(id, request.customer.limit_key()).map_err(|e| ticket_problem(id, e))?;
-        // Judged by the ticket the store holds for the customer: one place per customer,
-        // however many tickets they were handed.
-        let held = app.rooms.lines.confirm(&app.store, line_entry(&sealed)).await?;
-        let mut room = app.rooms.current(&app.store, &view, &rules, now, false).await?;
-        if room.ticket_state(&rules, held.rank, now, view.stock) == TicketState::Waiting {
-            // The cached room may be a tick behind: look again before refusing.
-            room = app.rooms.current(&app.store, &view, &rules, now, true).await?;
         }
-        match room.ticket_state(&rules, held.rank, now, view.stock) {
-            TicketState::Admitted { .. } | TicketState::SoldOut => {}
-            TicketState::Waiting => {
-                let place = standing(app, &view, &rules, &held, now).await?;
-                let wait = match place.estimated_wait_seconds {
-                    0 => String::new(),
-                    s => format!(" (about {s} s to wait)"),
-                };
-                return Err(not_admitted(
-                    id,
-                    format!(
-                        "it is not your turn yet: you are number {} in line, {} ahead of you{wait}",
-                        place.position, place.ahead
-                    ),
-                    Some(&place),
-                ));
-            }
-            TicketState::Expired => {
-                let place = standing(app, &view, &rules, &held, now).await?;
-                return Err(not_admitted(
-                    id,
-                    "your admission has ended: its units went to the next people in line",
-                    Some(&place),
-                ));
-            }
+        TicketState::Expired => {
+            let place = standing(app, view, rules, &held, now).await?;
+            return Err(not_admitted(
+                id,
+                "your admission has ended: its units went to the next people in line",
+                Some(&place),
+            ));
         }
     }
     Ok(())

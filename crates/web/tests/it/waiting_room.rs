@@ -85,6 +85,9 @@ async fn people_are_admitted_in_arrival_order_and_later_ones_see_their_place() {
     let cy = until_state(&app, "drop", &t(2), "soldOut").await;
     assert_eq!(cy["ahead"], 0);
     assert_eq!(status(&app, "drop", &t(3)).await["state"], "soldOut");
+    // Ordering then is refused as sold out, with or without an admission.
+    expect_problem(order_with(&app, "cy", "drop", Some(&t(2))).await, 409, "out-of-stock").await;
+    expect_problem(order_with(&app, "ana", "drop", Some(&t(0))).await, 409, "out-of-stock").await;
     assert_eq!(app.order_rows(), 2);
 }
 
@@ -122,6 +125,11 @@ async fn orders_without_a_valid_admitted_ticket_of_their_own_are_refused() {
     // Another product's ticket.
     let p = expect_problem(order_with(&app, "ana", "drop", Some(&ana_other)).await, 403, "not-admitted").await;
     assert!(detail(&p).contains("another product"), "{p}");
+    // Two waiting-room products in one order: one ticket cannot admit both.
+    let both = json!({"customer": {"email": "ana@example.com"}, "queueTicket": ana,
+        "items": [{"productId": "drop", "quantity": 1}, {"productId": "other-drop", "quantity": 1}]});
+    let p = expect_problem(app.order(&both, None).await, 422, "validation").await;
+    assert!(detail(&p).contains("order them separately"), "{p}");
     assert_eq!(app.order_rows(), 0, "no refusal placed anything");
     // Products without a room need no ticket; the admitted ticket works.
     assert_eq!(order_with(&app, "bob", "plain", None).await.status(), 201);
