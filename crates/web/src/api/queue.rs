@@ -177,6 +177,22 @@ fn ticket_problem(product_id: &str, e: TicketError) -> Problem {
     not_admitted(product_id, e.to_string(), None)
 }
 
+/// A join by someone whose ticket for this line has expired: a customer holds one place per
+/// line, so joining again cannot give them another.
+fn place_expired(product_id: &str) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::CONFLICT,
+        "place-expired",
+        "Your place in line has expired",
+        format!(
+            "you joined the line for `{product_id}` more than a day ago and tickets last 24 hours; \
+             each customer holds one place per line, so this line cannot take you again"
+        ),
+    );
+    p.product_id = Some(product_id.to_owned());
+    p
+}
+
 /// Joins a product's waiting room: one ticket per customer and product, so joining again
 /// gives the same ticket and place.
 #[utoipa::path(post, path = "/api/products/{id}/queue", tag = "queue",
@@ -187,7 +203,7 @@ fn ticket_problem(product_id: &str, e: TicketError) -> Problem {
             headers(("Location" = String, description = "URL of the ticket's status"))),
         (status = 400, description = "Malformed JSON", body = Problem),
         (status = 404, description = "Unknown product", body = Problem),
-        (status = 409, description = "No waiting room for this product, the line is not open yet, or the sale has ended", body = Problem),
+        (status = 409, description = "No waiting room for this product, the line is not open yet, the sale has ended, or the customer's place in this line has expired (`/problems/place-expired`)", body = Problem),
         JsonBodyRefusals,
         (status = 422, description = "Invalid customer", body = Problem),
         RetryLaterRefusals,
@@ -242,7 +258,10 @@ async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Milli
     counters::join_outcome(if new { "joined" } else { "rejoined" });
     if !new {
         // Joined before: that ticket is the place, if it is still good.
-        Ticket::open(&held.ticket, &app.signer, now).map_err(|e| ticket_problem(id, e))?;
+        Ticket::open(&held.ticket, &app.signer, now).map_err(|e| match e {
+            TicketError::Expired => place_expired(id),
+            e => ticket_problem(id, e),
+        })?;
     }
     Ok(held)
 }

@@ -24,6 +24,10 @@ pub fn explain(problem: &Problem, now: i64, zone: &ShopZone, name_of: impl Fn(&s
             None => format!("The {name} sale isn't open yet."),
         },
         "sale-ended" => format!("Sorry, the {name} sale has ended."),
+        "place-expired" => format!(
+            "Your place in the {name} line has expired: you joined more than a day ago, and each customer \
+             keeps one place per line, so it can't take you again."
+        ),
         "product-unavailable" | "unknown-product" => format!("Sorry, {name} is no longer on the menu."),
         "busy" => format!(
             "We're swamped with orders right now, so yours couldn't be queued. Nothing was charged or reserved \
@@ -83,5 +87,9 @@ mod tests {
             String::new()
         });
         assert!(busy.contains("try again in 3 seconds"));
+        let mut expired = Problem::new(axum::http::StatusCode::CONFLICT, "place-expired", "Expired", "detail");
+        expired.product_id = Some("g".into());
+        let expired = explain(&expired, 0, &ShopZone::default(), |_| "Golden Slice".to_owned());
+        assert!(expired.starts_with("Your place in the Golden Slice line has expired"), "{expired}");
     }
 }

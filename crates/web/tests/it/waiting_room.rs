@@ -4,7 +4,7 @@
 use crate::common::*;
 use serde_json::{Value, json};
 use stampede_domain::{CustomerKey, SaleRules, Ticket, WaitingRoomRules};
-use stampede_store::WaitingRoom;
+use stampede_store::{LineEntry, WaitingRoom};
 use stampede_web::rate_limit::{OrderRateLimits, Rate};
 
 fn room() -> SaleRules {
@@ -169,6 +169,20 @@ async fn joins_are_refused_clearly() {
     assert!(ok.headers()["location"].to_str().unwrap().starts_with("/api/products/drop/queue/"));
     // A status read needs a genuine ticket for that product.
     expect_problem(app.get("/api/products/drop/queue/abc.def").await, 403, "not-admitted").await;
+    // Someone whose place has expired is told so, not sent round to join again.
+    app.add_product("long", 100, 10, room()).await;
+    let day_ago = (now - 25 * 3_600_000) * 1000;
+    let old = Ticket::new("long", CustomerKey("user:old".into()), day_ago, 1, None).seal(&app.signer);
+    let entry = LineEntry {
+        product_id: "long".into(),
+        customer: old.ticket.customer.clone(),
+        rank: old.rank,
+        ticket: old.token.clone(),
+        joined_at: old.ticket.issued_at,
+    };
+    app.store.join_line(entry).await.unwrap();
+    let p = expect_problem(join_raw(&app, "long", json!({"userId": "old"})).await, 409, "place-expired").await;
+    assert!(p["detail"].as_str().unwrap().contains("cannot take you again"), "{p}");
 }
 
 #[tokio::test]
