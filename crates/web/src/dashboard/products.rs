@@ -287,10 +287,32 @@ pub async fn update(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&app, &staff, Some(&view), form, errors)));
         }
     };
+    if let Some(message) = another_sale_in_a_used_line(&app, &view, &product).await? {
+        let errors = FieldErrors::from([("sale_starts".to_owned(), message.to_owned())]);
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&app, &staff, Some(&view), form, errors)));
+    }
     let detail = changes(&view, &product);
     let saved = backoffice(&app)?.update_product(product).await?;
     auth(&app)?.audit(&staff, "product.update", &id, detail).await;
     Ok(redirect_done(&format!("/admin/products/{}", saved.product.id), "done", "saved"))
+}
+
+/// Why an edit may not move the sale's opening: a waiting room keeps its line (tickets, who
+/// was let in, the pace counted from opening) with the product, so once it has let anyone in,
+/// a new opening would be a second sale judged by the first one's line.
+async fn another_sale_in_a_used_line(
+    app: &AppState,
+    before: &ProductView,
+    after: &Product,
+) -> Result<Option<&'static str>, AdminError> {
+    if after.sale.waiting_room.is_none() || before.product.sale.starts_at == after.sale.starts_at {
+        return Ok(None);
+    }
+    let used = app.store.room(&before.product.id).await?.admitted() > 0;
+    Ok(used.then_some(
+        "This product's waiting room has already let people in: its line belongs to that sale. \
+         To run another sale, create a new product.",
+    ))
 }
 
 /// A short account of what an edit changed, for the audit log.

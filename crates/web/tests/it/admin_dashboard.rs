@@ -5,8 +5,8 @@
 use crate::common::browser::Browser;
 use crate::common::*;
 use serde_json::{Value, json};
-use stampede_domain::SaleRules;
-use stampede_store::Role;
+use stampede_domain::{SaleRules, WaitingRoomRules};
+use stampede_store::{Role, WaitingRoom};
 
 async fn staff(app: &TestApp, email: &str, role: Role) -> Browser {
     app.create_user(email, None, role).await;
@@ -271,6 +271,20 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
         json!({"admissionMinutes": 3, "preQueueMinutes": 30, "admissionsPerMinute": null})
     );
     assert!(admin.get("/admin/products/calzone").await.html.contains(r#"name="waiting_room" checked"#));
+    // Once its room has let someone in, the line belongs to that sale: a new opening is refused.
+    let rules = WaitingRoomRules { admission_minutes: 3, ..WaitingRoomRules::default() };
+    let one_in = stampede_domain::RoomState::default().advanced(&rules, 0, 1, 1, 40);
+    assert!(app.store.save_room("calzone", &one_in).await.unwrap());
+    let mut moved = room.clone();
+    moved.iter_mut().for_each(|(k, v)| {
+        if *k == "sale_starts" {
+            *v = "2030-01-01T08:00"
+        }
+    });
+    let refused = admin.post("/admin/products/calzone", &moved).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.html.contains("To run another sale, create a new product."), "{}", refused.html);
+    assert_eq!(admin.post("/admin/products/calzone", &room).await.status, 303, "other edits go through");
     assert_eq!(admin.post("/admin/products/calzone", &edit).await.status, 303, "unticked: off again");
 
     let mut backwards = edit.clone();
@@ -321,8 +335,9 @@ async fn admins_create_edit_archive_and_restock_products_with_every_change_audit
     ] {
         assert!(audit.contains(needle), "audit log lacks {needle}");
     }
-    // Five changes above, and the waiting room turned on and off again.
-    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log"), 7);
+    // Five changes above, and the waiting room turned on, saved again and turned off (the
+    // refused edit is not audited).
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log"), 8);
 }
 
 #[tokio::test]
