@@ -4,7 +4,7 @@ use super::dto::{OrderDto, OrderPageDto};
 use super::order_body::PlaceOrderBody;
 use super::queue;
 use super::refusals::{JsonBodyRefusals, RetryLaterRefusals};
-use crate::auth::order_access::{self, Canceller, Credentials};
+use crate::auth::order_access::{self, Canceller};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{AppState, Problem, counters, telemetry};
 use axum::Extension;
@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stampede_domain::CustomerKey;
-use stampede_store::{IdempotencyKey, Order, PageRequest, PlaceOrder, Placed};
+use stampede_store::{IdempotencyKey, PageRequest, PlaceOrder, Placed};
 use std::net::{IpAddr, SocketAddr};
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -152,12 +152,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     Ok(Some(key.to_owned()))
 }
 
-/// The order `id` and what the request proves about who asks (see `auth::order_access`).
-async fn order_and_credentials(app: &AppState, headers: &HeaderMap, id: &str) -> Result<(Order, Credentials), Problem> {
-    let order = app.store.order(id).await?.ok_or_else(|| Problem::not_found("order", id))?;
-    Ok((order, order_access::credentials(app, headers, None).await))
-}
-
 /// One order. Status and items are open to whoever holds the id; `customer` and
 /// `fulfilment` only to the customer and staff.
 #[utoipa::path(get, path = "/api/orders/{id}", tag = "orders",
@@ -172,8 +166,8 @@ pub async fn get_order(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderDto>, Problem> {
-    let (order, who) = order_and_credentials(&app, &headers, &id).await?;
-    let trusted = who.viewer(&app.signer, &order).is_trusted();
+    let order = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
+    let trusted = order_access::credentials(&app, &headers, None).await.viewer(&app.signer, &order).is_trusted();
     let dto = OrderDto::from(order);
     Ok(Json(if trusted { dto } else { dto.without_personal_details() }))
 }
@@ -196,7 +190,8 @@ pub async fn cancel_order(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<OrderDto>, Problem> {
-    let (order, who) = order_and_credentials(&app, &headers, &id).await?;
+    let order = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
+    let who = order_access::credentials_for_api_change(&app, &headers).await;
     let canceller = who.canceller(&app.signer, &order, &app.shop);
     match &canceller {
         Canceller::Customer | Canceller::Staff { .. } => {}

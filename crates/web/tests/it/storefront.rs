@@ -283,6 +283,14 @@ async fn checkout_without_javascript_validates_then_places_exactly_one_order() {
     assert!(confirmation.contains("Cancel this order"));
     let forged = post_form(&app, &format!("/orders/{id}/cancel"), None, &[]).await;
     assert_eq!(forged.status(), 403, "a stranger cannot cancel");
+    // The JSON API takes no CSRF token, so a page of another site cannot use this browser's
+    // cookies there, not even a sibling subdomain's form, which SameSite=Lax lets through.
+    let url = app.url(&format!("/api/orders/{id}/cancel"));
+    for site in ["same-site", "cross-site"] {
+        let from_elsewhere =
+            browser().post(&url).header(COOKIE, &access).header("sec-fetch-site", site).send().await.unwrap();
+        assert_eq!(from_elsewhere.status(), 403, "{site}");
+    }
     let token = {
         let menu = browser().get(app.url("/")).header(COOKIE, format!("csrf={CSRF}; {access}")).send().await.unwrap();
         crate::common::browser::form_token(&menu.text().await.unwrap())
