@@ -101,12 +101,18 @@ impl OidcVerifier {
             name: claims["name"].as_str().map(str::to_owned),
             role,
             created_at: claims["iat"].as_i64().unwrap_or(0) * 1000,
-            // The identity provider vouches for the address unless it says otherwise.
-            email_verified: claims["email"].is_string() && claims["email_verified"].as_bool() != Some(false),
+            // Only when the identity provider vouches for the address: a token without the
+            // claim must not own every guest order placed under its email.
+            email_verified: claims["email"].is_string() && verified(&claims["email_verified"]),
             active: true,
             must_change_password: false,
         })
     }
+}
+
+/// `email_verified` as providers send it: `true`, or the string `"true"` some send instead.
+fn verified(claim: &serde_json::Value) -> bool {
+    claim.as_bool().unwrap_or_else(|| claim.as_str() == Some("true"))
 }
 
 #[cfg(test)]
@@ -153,6 +159,14 @@ mod tests {
         assert_eq!(cook.role, Role::Kitchen);
         let nobody = v.verify(&token(KEY, "test-key-1", claims(&[], 300))).unwrap();
         assert_eq!(nobody.role, Role::Customer);
+        assert!(!nobody.email_verified, "no `email_verified` claim: not vouched for");
+        for (claim, vouched) in
+            [(json!(true), true), (json!("true"), true), (json!(false), false), (json!("no"), false)]
+        {
+            let mut c = claims(&[], 300);
+            c["email_verified"] = claim.clone();
+            assert_eq!(v.verify(&token(KEY, "test-key-1", c)).unwrap().email_verified, vouched, "{claim}");
+        }
     }
 
     #[test]
