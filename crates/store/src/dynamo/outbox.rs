@@ -53,10 +53,10 @@ async fn pending(store: &DynamoStore) -> Result<Vec<OutboxEvent>, StoreError> {
 }
 
 /// The oldest pending event of each order, as SQLite's claim has it: one order's events go
-/// out in the order they happened.
+/// out in the order they happened. Events of no order (emailed links) each go on their own.
 fn heads(pending: Vec<OutboxEvent>) -> Vec<OutboxEvent> {
     let mut seen = HashSet::new();
-    pending.into_iter().filter(|e| seen.insert(e.order_id.clone())).collect()
+    pending.into_iter().filter(|e| e.order_id.is_empty() || seen.insert(e.order_id.clone())).collect()
 }
 
 /// Reserves due events under a lease, each by a conditional update on the due time it was

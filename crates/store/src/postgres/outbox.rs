@@ -36,11 +36,12 @@ pub async fn undelivered(c: &impl GenericClient) -> Result<Vec<OutboxEvent>, Sto
 }
 
 /// Only an order's oldest open event may go out, so one order's events arrive in the order
-/// they happened (a receipt before "being prepared"); a parked event stops blocking.
+/// they happened (a receipt before "being prepared"); a parked event stops blocking. Events
+/// of no order (emailed links, `order_id` empty) go out each on its own.
 const FIRST_OPEN: &str = "e.delivered_at IS NULL AND e.failed_at IS NULL
-    AND NOT EXISTS (SELECT 1 FROM outbox earlier
+    AND (e.order_id = '' OR NOT EXISTS (SELECT 1 FROM outbox earlier
                     WHERE earlier.order_id = e.order_id AND earlier.id < e.id
-                      AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL)";
+                      AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL))";
 
 /// Reserves due events for the claim's lease and counts an attempt on each. Rows another
 /// relay is claiming right now are skipped, not waited for; one it claimed a moment ago is

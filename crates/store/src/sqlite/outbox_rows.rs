@@ -35,15 +35,16 @@ fn finish((mut event, payload, done): (OutboxEvent, String, String)) -> Result<O
 /// token. The writer runs commands one at a time, so two claims can never take the same row.
 /// Only the oldest open event of each order is eligible, so one order's events go out in
 /// the order they happened (a receipt before "being prepared"); a parked event stops blocking.
+/// Events of no order (emailed links, `order_id` empty) go out each on its own.
 pub fn claim(conn: &Connection, claim: &Claim, now: Millis) -> Result<Vec<OutboxEvent>, StoreError> {
     let lease_end = now.saturating_add(i64::try_from(claim.lease.as_millis()).unwrap_or(i64::MAX));
     let sql = format!(
         "UPDATE outbox SET next_attempt_at = ?1, claim_token = ?2, attempts = attempts + 1
          WHERE id IN (SELECT e.id FROM outbox e
                       WHERE e.delivered_at IS NULL AND e.failed_at IS NULL AND e.next_attempt_at <= ?3
-                        AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                        AND (e.order_id = '' OR NOT EXISTS (SELECT 1 FROM outbox earlier
                                         WHERE earlier.order_id = e.order_id AND earlier.id < e.id
-                                          AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL)
+                                          AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL))
                       ORDER BY e.next_attempt_at, e.id LIMIT ?4)
          RETURNING {EVENT_COLUMNS}"
     );
@@ -98,9 +99,9 @@ pub fn next_due(conn: &Connection) -> Result<Option<Millis>, StoreError> {
         .prepare_cached(
             "SELECT MIN(e.next_attempt_at) FROM outbox e
              WHERE e.delivered_at IS NULL AND e.failed_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM outbox earlier
+               AND (e.order_id = '' OR NOT EXISTS (SELECT 1 FROM outbox earlier
                                WHERE earlier.order_id = e.order_id AND earlier.id < e.id
-                                 AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL)",
+                                 AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL))",
         )?
         .query_row([], |r| r.get(0))?)
 }

@@ -3,9 +3,10 @@
 
 use super::staff::Accounted;
 use stampede_store::{
-    EMAIL_LINK_EVENT, LinkOpening, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser, OutboxState, Role,
+    Claim, EMAIL_LINK_EVENT, LinkOpening, LinkPurpose, NewAudit, NewEmailLink, NewSession, NewUser, OutboxState, Role,
     StoreError,
 };
+use std::time::Duration;
 
 fn new_user(email: &str, role: Role) -> NewUser {
     NewUser { email: email.into(), name: None, role, password_hash: "$argon2id$stub".into(), email_verified: false }
@@ -137,4 +138,19 @@ pub async fn links_open_once_and_carts_and_orders_follow_the_account(shop: Accou
     }
     accounts.link_order(&eve.id, "0192-a").await.unwrap();
     assert_eq!(accounts.account_order_ids(&eve.id, 2).await.unwrap(), ["0192-c", "0192-b"], "newest first");
+
+    // Links belong to no order: one waiting to go out (leased, or retrying after a refusal)
+    // does not hold back another customer's.
+    let second = NewEmailLink {
+        token_hash: "t2".into(),
+        purpose: LinkPurpose::OrderLookup,
+        email: "zoe@example.com".into(),
+        expires_at: now() + 60_000,
+        payload: serde_json::json!({"to": "zoe@example.com", "purpose": "order_lookup", "url": "http://shop/y"}),
+    };
+    accounts.send_link(second).await.unwrap();
+    let claim = Claim { token: "relay".into(), limit: 10, lease: Duration::from_secs(60) };
+    let claimed: Vec<String> =
+        store.claim_events(claim).await.unwrap().into_iter().map(|e| e.payload["to"].to_string()).collect();
+    assert_eq!(claimed.len(), 2, "both links go out at once: {claimed:?}");
 }
