@@ -56,7 +56,7 @@ impl Backoffice for DynamoStore {
         catalog::remember(self, [(&product, version(&item)?)]);
         self.tick_stock();
         let levels = catalog::levels(self, &[&product], true).await?;
-        let stock = levels.get(&product.id).map_or(0, |l| l.iter().sum());
+        let stock = levels.get(&product.id).map_or(0, |l| catalog::total(l));
         Ok(ProductView { product, stock })
     }
 

@@ -134,10 +134,22 @@ pub async fn levels(
         if let (Some(slots), Ok(shard)) = (levels.get_mut(id), shard.parse::<usize>())
             && let Some(slot) = slots.get_mut(shard)
         {
-            *slot = get_n(&item, "stock")?;
+            *slot = stock_level(&item)?;
         }
     }
     Ok(levels)
+}
+
+/// A counter's units. A cancel adds its units back without reading the level first, so a
+/// product topped up to the most stock there can be may hold a little more: shown as that
+/// most, not refused as a corrupt item.
+pub(super) fn stock_level(counter: &Item) -> Result<u32, StoreError> {
+    Ok(u32::try_from(get_n::<u64>(counter, "stock")?).unwrap_or(u32::MAX))
+}
+
+/// A product's stock from its counters' levels, at most the most there can be.
+pub(super) fn total(levels: &[u32]) -> u32 {
+    levels.iter().fold(0, |sum, level| sum.saturating_add(*level))
 }
 
 pub(super) async fn with_stock(
@@ -149,7 +161,7 @@ pub(super) async fn with_stock(
     Ok(products
         .into_iter()
         .map(|p| {
-            let stock = levels.get(&p.id).map_or(0, |l| l.iter().sum());
+            let stock = levels.get(&p.id).map_or(0, |l| total(l));
             ProductView { product: p, stock }
         })
         .collect())

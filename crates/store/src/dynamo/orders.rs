@@ -153,7 +153,7 @@ pub async fn product_sales(store: &DynamoStore, id: &str) -> Result<ProductSales
     let counters = store.get_many((0..product.stock_shards).map(|n| keys::shard(id, n)).collect(), true).await?;
     let (mut stock, mut units_sold, mut orders) = (0u32, 0u64, 0u64);
     for counter in &counters {
-        stock = stock.saturating_add(get_n(counter, "stock")?);
+        stock = stock.saturating_add(catalog::stock_level(counter)?);
         // Absent until the counter's first sale.
         units_sold += opt_n::<u64>(counter, "sold")?.unwrap_or(0);
         orders += opt_n::<u64>(counter, "orders")?.unwrap_or(0);

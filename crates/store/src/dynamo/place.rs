@@ -258,7 +258,7 @@ fn product_states<'a>(
         .iter()
         .map(|(id, product)| {
             let available = match (levels.get(id), picks.get(id.as_str())) {
-                (Some(levels), _) => levels.iter().sum(),
+                (Some(levels), _) => catalog::total(levels),
                 // Not read: the conditional draw is the check.
                 (None, Some(_)) => u32::MAX,
                 // This instance lately read it sold out.

@@ -416,8 +416,8 @@ pub async fn change_status(store: &PostgresStore, id: &str, change: Change) -> R
     Ok(order)
 }
 
-/// Gives a cancelled order's units back to one counter of each product, chosen at random,
-/// and takes them off the customer's holdings.
+/// Gives a cancelled order's units back to one counter of each product, chosen at random
+/// (up to the highest stock level there can be), and takes them off the customer's holdings.
 async fn return_stock(tx: &Transaction<'_>, order: &Order) -> Result<(), tokio_postgres::Error> {
     let mut returned: BTreeMap<&str, i64> = BTreeMap::new();
     for line in &order.lines {
@@ -435,7 +435,9 @@ async fn return_stock(tx: &Transaction<'_>, order: &Order) -> Result<(), tokio_p
     for (product_id, qty) in &returned {
         cached::execute(
             tx,
-            "UPDATE product_stock SET stock = stock + $2
+            // Capped, as SQLite's is, so the counters never sum past a stock level (u32).
+            "UPDATE product_stock SET stock = stock + LEAST($2::BIGINT, GREATEST(4294967295 -
+                 (SELECT SUM(stock) FROM product_stock WHERE product_id = $1)::BIGINT, 0))
              WHERE product_id = $1
                AND shard = (SELECT floor(random() * stock_shards)::INTEGER FROM products WHERE id = $1)",
             &[product_id, qty],

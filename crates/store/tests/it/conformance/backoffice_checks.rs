@@ -37,6 +37,14 @@ pub async fn edits_and_stock_adjustments_show_at_once(shop: Shop) {
     invalid.name = " ".into();
     assert!(matches!(office.update_product(invalid).await, Err(StoreError::Rejected(_))));
     assert_eq!(store.product("p").await.unwrap().unwrap().product, edited, "a refused edit changes nothing");
+
+    // Topped up to the most stock there can be, a cancel's units do not push it past that.
+    store.create_product(product("full", 1), u32::MAX).await.unwrap();
+    let placed = store.place_order(order("ana", &[("full", 1)], None)).await.unwrap();
+    assert_eq!(office.adjust_stock("full", 1).await.unwrap().stock, u32::MAX);
+    store.cancel_order(&placed.order.id).await.unwrap();
+    assert_eq!(store.product("full").await.unwrap().unwrap().stock, u32::MAX);
+    assert_eq!(store.products().await.unwrap().len(), 2, "the menu still reads");
 }
 
 /// Stock split over counters (PostgreSQL, DynamoDB) stays whole through adjustments and edits:
