@@ -83,13 +83,18 @@ impl Customer {
         if id.contains('@') {
             return Customer::with_email(id, None).map_err(|e| ValidationError::new("userId", e.message));
         }
+        // Not starting with '.': `.` and `..` would vanish from a URL's path
+        // (`/api/customers/{userId}/orders`), and the API's schema says so.
         let valid = !id.is_empty()
             && id.len() <= MAX_USER_ID_LEN
+            && !id.starts_with('.')
             && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid {
             return Err(ValidationError::new(
                 "userId",
-                format!("must be 1 to {MAX_USER_ID_LEN} letters, digits, '-', '_' or '.', or an email address"),
+                format!(
+                    "must be 1 to {MAX_USER_ID_LEN} letters, digits, '-', '_' or '.' (not first), or an email address"
+                ),
             ));
         }
         Ok(Customer { key: CustomerKey(format!("user:{id}")), email: None, name: None, limit_key: None })
@@ -204,6 +209,8 @@ mod tests {
         assert_eq!(Customer::with_user_id("u-42").unwrap().key.0, "user:u-42");
         assert_eq!(Customer::with_user_id("x@y.io").unwrap().key.0, "x@y.io");
         assert!(Customer::with_user_id("has space").is_err());
+        assert!(Customer::with_user_id("..").is_err() && Customer::with_user_id(".x").is_err());
+        assert!(Customer::with_user_id("x.y").is_ok());
         assert!(Customer::with_user_id(&"x".repeat(65)).is_err());
     }
 }

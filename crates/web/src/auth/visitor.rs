@@ -34,6 +34,6 @@ pub fn current() -> Option<Visitor> {
 }
 
 /// Runs `f` with `visitor` as the current one (see `current`).
-pub(super) async fn scope<F: Future>(visitor: Visitor, f: F) -> F::Output {
+pub(crate) async fn scope<F: Future>(visitor: Visitor, f: F) -> F::Output {
     CURRENT.scope(visitor, f).await
 }

@@ -27,5 +27,5 @@ pub fn routes(origins: &AllowedOrigins) -> Router<AppState> {
     if let Some(cors) = cors::layer(narrowed) {
         flash_sale = flash_sale.layer(cors).layer(axum::middleware::map_response(cors::preflight_no_content));
     }
-    flash_sale.route(wan_pizza::ORDER_PATH, post(wan_pizza::order))
+    flash_sale.route(wan_pizza::ORDER_PATH, post(wan_pizza::order).fallback(wan_pizza::method_not_allowed))
 }

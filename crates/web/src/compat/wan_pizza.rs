@@ -11,6 +11,7 @@
 
 use crate::api::order_body::{CustomerBody, PlaceOrderBody};
 use crate::api::orders::place_api_order;
+use crate::auth::visitor::Visitor;
 use crate::storefront::{OrderView, Shell, explain, message_page, render};
 use crate::{AppState, Problem};
 use askama::Template;
@@ -53,6 +54,32 @@ pub async fn order(
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
     form: Result<Form<OrderForm>, FormRejection>,
 ) -> Response {
+    in_the_shop(&app, place(&app, client, form)).await
+}
+
+/// Any other method on the form's address: a page too, as everything on this route is.
+pub async fn method_not_allowed(State(app): State<AppState>) -> Response {
+    in_the_shop(&app, async {
+        let mut response =
+            not_placed(StatusCode::METHOD_NOT_ALLOWED, "This address takes the order form only: send the form to it.");
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response
+    })
+    .await
+}
+
+/// Runs `page` as a page of this shop: the route passes no visitor middleware (it is posted
+/// from another site), so its pages would otherwise show the default shop's name.
+async fn in_the_shop(app: &AppState, page: impl Future<Output = Response>) -> Response {
+    let visitor = Visitor { shop: app.shop.clone(), ..Visitor::default() };
+    crate::auth::visitor::scope(visitor, page).await
+}
+
+async fn place(
+    app: &AppState,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    form: Result<Form<OrderForm>, FormRejection>,
+) -> Response {
     let Ok(Form(form)) = form else {
         return not_placed(StatusCode::BAD_REQUEST, "The order form could not be read. Please send it again.");
     };
@@ -79,7 +106,7 @@ pub async fn order(
         ..PlaceOrderBody::default()
     };
     // No headers pass on: the form's fields are all this route takes from the request.
-    match place_api_order(&app, client.map(|c| c.0.0.ip()), &HeaderMap::new(), body).await {
+    match place_api_order(app, client.map(|c| c.0.0.ip()), &HeaderMap::new(), body).await {
         Ok(placed) => {
             let order = OrderView::new(&placed.order);
             let shell = Shell::without_cart(&format!("Order {}", order.number));

@@ -297,6 +297,23 @@ async fn the_wan_pizza_form_places_an_order_and_shows_its_confirmation() {
 }
 
 #[tokio::test]
+async fn the_wan_pizza_route_s_pages_are_the_shop_s_own_whatever_is_sent() {
+    let profile = stampede_domain::ShopProfile { name: "Casa Luigi".into(), ..Default::default() };
+    let shop = stampede_web::shop::ShopSettings { profile, ..Default::default() };
+    let app = TestApp::pizza_shop_with(|state| state.with_shop(shop)).await;
+    let placed = wan_pizza(&app, &wan_form("margherita", "1", "ana@example.com")).await.text().await.unwrap();
+    assert!(placed.contains("Casa Luigi"), "the confirmation names the shop: {placed}");
+    let refused = wan_pizza(&app, &wan_form("Pineapple Dream", "1", "ana@example.com")).await.text().await.unwrap();
+    assert!(refused.contains("Casa Luigi"), "so does a refusal: {refused}");
+    let got = app.client.get(app.url(WAN_PIZZA)).send().await.unwrap();
+    assert_eq!(got.status(), 405);
+    assert_eq!(header(&got, "allow"), Some("POST"));
+    assert!(header(&got, "content-type").unwrap().starts_with("text/html"), "a page, as everything on this route");
+    let page = got.text().await.unwrap();
+    assert!(page.contains("takes the order form only") && page.contains("Casa Luigi"), "{page}");
+}
+
+#[tokio::test]
 async fn a_wrong_wan_pizza_form_says_what_is_wrong_and_places_nothing() {
     let app = TestApp::pizza_shop().await;
     let cases = [
