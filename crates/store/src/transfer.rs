@@ -243,6 +243,11 @@ pub struct Shop {
     emails: HashSet<String>,
     idempotency_keys: HashSet<String>,
     event_ids: HashSet<String>,
+    /// Customer and product of each holding, a user and order of each account order, and the
+    /// users with a saved cart: a store keeps one of each, so a second is refused by line.
+    holding_keys: HashSet<String>,
+    account_order_keys: HashSet<String>,
+    cart_users: HashSet<String>,
 }
 
 impl Shop {
@@ -308,15 +313,30 @@ impl Shop {
                 if !self.order_ids.contains(&a.order_id) {
                     return Err(format!("order `{}` is not among the orders before this line", a.order_id));
                 }
+                if !self.account_order_keys.insert(format!("{}\0{}", a.user_id, a.order_id)) {
+                    return Err(format!("order `{}` is linked to user `{}` twice", a.order_id, a.user_id));
+                }
                 self.account_orders.push(a);
             }
-            Record::Holding(h) => self.holdings.push(h),
+            Record::Holding(h) => {
+                if !self.holding_keys.insert(format!("{}\0{}", h.customer_key, h.product_id)) {
+                    return Err(format!("a second holding of `{}` for customer `{}`", h.product_id, h.customer_key));
+                }
+                self.holdings.push(h);
+            }
             Record::Audit(a) => self.audit.push(a),
             Record::SavedCart(c) => {
                 self.known_user(&c.user_id)?;
+                if !self.cart_users.insert(c.user_id.clone()) {
+                    return Err(format!("a second saved cart for user `{}`", c.user_id));
+                }
                 self.saved_carts.push(c);
             }
             Record::Event(e) => {
+                // Each claim counts one more, in a 32-bit column on PostgreSQL.
+                if e.attempts >= i32::MAX.unsigned_abs() {
+                    return Err(format!("event `{}`: {} attempts is more than a store can count", e.id, e.attempts));
+                }
                 unique(&mut self.event_ids, &e.id, "event id")?;
                 self.events.push(e);
             }
@@ -414,5 +434,28 @@ mod tests {
         let cart = r#"{"kind":"saved_cart","user_id":"nobody","cart":"","updated_at":0}"#;
         assert!(shop.push_line(5, cart).unwrap_err().message.contains("nobody"));
         assert_eq!(shop.records(), 1, "only what was taken counts: {}", shop.counts);
+        let cart = r#"{"kind":"saved_cart","user_id":"u1","cart":"p:1","updated_at":0}"#;
+        shop.push_line(6, cart).unwrap();
+        assert!(shop.push_line(7, cart).unwrap_err().message.contains("a second saved cart"));
+    }
+
+    #[test]
+    fn what_a_store_keeps_one_of_comes_once_and_counts_fit_the_columns() {
+        let mut shop = Shop::default();
+        shop.push_line(1, &header()).unwrap();
+        let holding = r#"{"kind":"holding","customer_key":"a","product_id":"p","quantity":1}"#;
+        shop.push_line(2, holding).unwrap();
+        let again = shop.push_line(3, holding).unwrap_err();
+        assert_eq!(again.line, 3);
+        assert!(again.message.contains("a second holding of `p`"), "{again}");
+        let event = |attempts: u32| {
+            let e = r#"{"kind":"event","id":"e1","event":"customer.link","order_id":"","payload":{},"created_at":0,"#;
+            format!(
+                r#"{e}"attempts":{attempts},"next_attempt_at":0,"failed_at":null,"last_error":null,"done_channels":[]}}"#
+            )
+        };
+        let too_many = shop.push_line(4, &event(u32::MAX)).unwrap_err();
+        assert!(too_many.message.contains("more than a store can count"), "{too_many}");
+        shop.push_line(5, &event(3)).unwrap();
     }
 }
