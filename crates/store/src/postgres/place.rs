@@ -97,6 +97,12 @@ pub async fn place_order(store: &PostgresStore, order: PlaceOrder) -> Result<Pla
             Err(Failure::Pg(e)) => return Err(pg_error(e)),
         }
     }
+    // The last attempt may have lost its key to a concurrent retry: that one's order is the answer.
+    if let Some(idem) = &idem
+        && let Some(placed) = replay(&client, idem).await?
+    {
+        return Ok(placed);
+    }
     Err(StoreError::Busy { retry_after: store.config.retry_after })
 }
 
