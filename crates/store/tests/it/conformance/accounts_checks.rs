@@ -12,6 +12,12 @@ fn new_user(email: &str, role: Role) -> NewUser {
     NewUser { email: email.into(), name: None, role, password_hash: "$argon2id$stub".into(), email_verified: false }
 }
 
+/// A link to `email` for `purpose`, valid for a minute; the mail is addressed in lower case.
+fn link(token_hash: &str, purpose: LinkPurpose, email: &str) -> NewEmailLink {
+    let payload = serde_json::json!({"to": email.to_lowercase(), "purpose": purpose.as_str(), "url": "http://shop/x"});
+    NewEmailLink { token_hash: token_hash.into(), purpose, email: email.into(), expires_at: now() + 60_000, payload }
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
@@ -103,14 +109,7 @@ pub async fn links_open_once_and_carts_and_orders_follow_the_account(shop: Accou
     let eve = accounts.create_user(new_user("eve@example.com", Role::Customer)).await.unwrap();
     assert!(!eve.email_verified);
     let since = now() - 1;
-    let link = NewEmailLink {
-        token_hash: "t1".into(),
-        purpose: LinkPurpose::VerifyEmail,
-        email: "Eve@example.com".into(),
-        expires_at: now() + 60_000,
-        payload: serde_json::json!({"to": "eve@example.com", "purpose": "verify_email", "url": "http://shop/x"}),
-    };
-    accounts.send_link(link).await.unwrap();
+    accounts.send_link(link("t1", LinkPurpose::VerifyEmail, "Eve@example.com")).await.unwrap();
     assert_eq!(accounts.links_sent("EVE@example.com", LinkPurpose::VerifyEmail, since).await.unwrap(), 1);
     assert_eq!(accounts.links_sent("eve@example.com", LinkPurpose::OrderLookup, since).await.unwrap(), 0);
     let events = store.outbox_events(OutboxState::Pending, 10).await.unwrap();
@@ -141,14 +140,7 @@ pub async fn links_open_once_and_carts_and_orders_follow_the_account(shop: Accou
 
     // Links belong to no order: one waiting to go out (leased, or retrying after a refusal)
     // does not hold back another customer's.
-    let second = NewEmailLink {
-        token_hash: "t2".into(),
-        purpose: LinkPurpose::OrderLookup,
-        email: "zoe@example.com".into(),
-        expires_at: now() + 60_000,
-        payload: serde_json::json!({"to": "zoe@example.com", "purpose": "order_lookup", "url": "http://shop/y"}),
-    };
-    accounts.send_link(second).await.unwrap();
+    accounts.send_link(link("t2", LinkPurpose::OrderLookup, "zoe@example.com")).await.unwrap();
     let claim = Claim { token: "relay".into(), limit: 10, lease: Duration::from_secs(60) };
     let claimed: Vec<String> =
         store.claim_events(claim).await.unwrap().into_iter().map(|e| e.payload["to"].to_string()).collect();
