@@ -57,7 +57,8 @@ impl From<ProductView> for ProductItem {
 }
 
 /// `GET /compat/serverless-ecommerce/products`: every product on sale, with live stock.
-pub async fn products(State(app): State<AppState>) -> Result<Response, CompatError> {
+pub async fn products(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, CompatError> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let products: Vec<ProductItem> = app
         .store
         .products()
@@ -65,9 +66,24 @@ pub async fn products(State(app): State<AppState>) -> Result<Response, CompatErr
         .map_err(Problem::from)?
         .into_iter()
         .filter(|v| !v.product.archived)
-        .map(Into::into)
+        .map(|v| {
+            let item = ProductItem::from(v);
+            ProductItem { image_url: on_this_shop(item.image_url, host), ..item }
+        })
         .collect();
     Ok(Json(json!({ "count": products.len(), "products": products })).into_response())
+}
+
+/// `image` as a URL the app loads from this shop, not from its own origin: a path (the
+/// dashboard takes one, such as `/static/...`) is made absolute against the host the request
+/// named, scheme-relative (`//shop.example/static/...`), so it follows the page's scheme.
+fn on_this_shop(image: Option<String>, host: Option<&str>) -> Option<String> {
+    let image = image?;
+    if url::Url::parse(&image).is_ok() {
+        return Some(image);
+    }
+    let joined = host.and_then(|h| url::Url::parse(&format!("http://{h}/")).ok()).and_then(|b| b.join(&image).ok());
+    Some(joined.map_or(image, |url| url.as_str().trim_start_matches("http:").to_owned()))
 }
 
 /// `POST /compat/serverless-ecommerce/orders`: the shorthand order, through the API's placement.
@@ -184,6 +200,18 @@ mod tests {
         let e = order_body(&value).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         e.message
+    }
+
+    #[test]
+    fn image_paths_point_at_this_shop_and_urls_stay_as_they_are() {
+        let at = |image: &str, host: Option<&str>| on_this_shop(Some(image.to_owned()), host);
+        let host = Some("shop.example:8080");
+        assert_eq!(at("/static/slice.png", host).as_deref(), Some("//shop.example:8080/static/slice.png"));
+        assert_eq!(at("img/slice.png", host).as_deref(), Some("//shop.example:8080/img/slice.png"));
+        assert_eq!(at("https://cdn.example/slice.png", host).as_deref(), Some("https://cdn.example/slice.png"));
+        assert_eq!(at("/static/slice.png", None).as_deref(), Some("/static/slice.png"), "no host: as it is");
+        assert_eq!(at("/x.png", Some("bad host/")).as_deref(), Some("/x.png"), "a host that is no host: as it is");
+        assert_eq!(on_this_shop(None, host), None);
     }
 
     #[test]

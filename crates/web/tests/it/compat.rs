@@ -68,6 +68,15 @@ async fn products_have_the_original_shape_with_major_unit_prices_and_live_stock(
     let margherita =
         body["products"].as_array().unwrap().iter().find(|p| p["productId"] == "margherita").unwrap().clone();
     assert_eq!(margherita["inStock"], 497, "inStock is the live stock");
+
+    // An image given as a path on this shop loads from it, not from the app's own origin.
+    let product = json!({"id": "slice", "name": "Slice", "category": "pizza", "image": "/static/slice.png",
+        "price": {"amount": 500, "currency": "USD"}, "stock": 5});
+    assert_eq!(app.admin_post("/api/admin/products", &product).await.status(), 201);
+    let body: Value = app.get(PRODUCTS).await.json().await.unwrap();
+    let slice = body["products"].as_array().unwrap().iter().find(|p| p["productId"] == "slice").unwrap().clone();
+    let host = app.url("").trim_start_matches("http:").to_owned();
+    assert_eq!(slice["imageUrl"], format!("{host}/static/slice.png"));
 }
 
 #[tokio::test]
