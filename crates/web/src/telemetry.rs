@@ -142,15 +142,14 @@ pub fn metrics_routes(access: &crate::MetricsAccess) -> axum::Router<AppState> {
 pub async fn metrics(State(app): State<AppState>) -> Response {
     let handle = install_metrics();
     metrics::gauge!("stampede_order_queue_depth").set(app.store.queue_depth() as f64);
-    if let Ok(products) = app.store.products().await {
-        for p in products.iter().filter(|p| p.product.category == "flash-sale" && !p.product.archived) {
-            metrics::gauge!("stampede_flash_sale_stock", "product" => p.product.id.clone()).set(f64::from(p.stock));
-        }
+    let products = app.store.products().await.unwrap_or_default();
+    for p in products.iter().filter(|p| p.product.category == "flash-sale" && !p.product.archived) {
+        metrics::gauge!("stampede_flash_sale_stock", "product" => p.product.id.clone()).set(f64::from(p.stock));
     }
     for (kind, value) in app.store.service_calls() {
         metrics::gauge!("stampede_store_service_calls", "kind" => kind).set(value);
     }
-    for line in crate::api::line_summary::served_lines(&app).await {
+    for line in crate::api::line_summary::served_lines(&app, &products) {
         let product = line.product_id;
         metrics::gauge!("stampede_waiting_room_in_line", "product" => product.clone()).set(line.in_line as f64);
         metrics::gauge!("stampede_waiting_room_waiting", "product" => product.clone()).set(line.waiting as f64);

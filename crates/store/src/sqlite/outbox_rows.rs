@@ -31,20 +31,23 @@ fn finish((mut event, payload, done): (OutboxEvent, String, String)) -> Result<O
     Ok(event)
 }
 
-/// Reserves due events: pushes their due time to the end of the lease and stamps the claim
-/// token. The writer runs commands one at a time, so two claims can never take the same row.
-/// Only the oldest open event of each order is eligible, so one order's events go out in
-/// the order they happened (a receipt before "being prepared"); a parked event stops blocking.
-/// Events of no order (emailed links, `order_id` empty) go out each on its own.
+/// Only an order's oldest open event may go out, so one order's events go out in the order
+/// they happened (a receipt before "being prepared"); a parked event stops blocking. Events
+/// of no order (emailed links, `order_id` empty) go out each on its own.
+const FIRST_OPEN: &str = "e.delivered_at IS NULL AND e.failed_at IS NULL
+    AND (e.order_id = '' OR NOT EXISTS (SELECT 1 FROM outbox earlier
+                    WHERE earlier.order_id = e.order_id AND earlier.id < e.id
+                      AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL))";
+
+/// Reserves due events (see [`FIRST_OPEN`]): pushes their due time to the end of the lease
+/// and stamps the claim token. The writer runs commands one at a time, so two claims can
+/// never take the same row.
 pub fn claim(conn: &Connection, claim: &Claim, now: Millis) -> Result<Vec<OutboxEvent>, StoreError> {
     let lease_end = now.saturating_add(i64::try_from(claim.lease.as_millis()).unwrap_or(i64::MAX));
     let sql = format!(
         "UPDATE outbox SET next_attempt_at = ?1, claim_token = ?2, attempts = attempts + 1
          WHERE id IN (SELECT e.id FROM outbox e
-                      WHERE e.delivered_at IS NULL AND e.failed_at IS NULL AND e.next_attempt_at <= ?3
-                        AND (e.order_id = '' OR NOT EXISTS (SELECT 1 FROM outbox earlier
-                                        WHERE earlier.order_id = e.order_id AND earlier.id < e.id
-                                          AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL))
+                      WHERE e.next_attempt_at <= ?3 AND {FIRST_OPEN}
                       ORDER BY e.next_attempt_at, e.id LIMIT ?4)
          RETURNING {EVENT_COLUMNS}"
     );
@@ -92,18 +95,11 @@ pub fn retry(conn: &Connection, id: &str, now: Millis) -> Result<bool, StoreErro
     Ok(changed == 1)
 }
 
-/// When the earliest claimable event is due: like `claim`, only the oldest open event of
-/// each order counts, so an order waiting on its in-flight first event does not read as due.
+/// When the earliest claimable event is due: like `claim`, only [`FIRST_OPEN`] events count,
+/// so an order waiting on its in-flight first event does not read as due.
 pub fn next_due(conn: &Connection) -> Result<Option<Millis>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT MIN(e.next_attempt_at) FROM outbox e
-             WHERE e.delivered_at IS NULL AND e.failed_at IS NULL
-               AND (e.order_id = '' OR NOT EXISTS (SELECT 1 FROM outbox earlier
-                               WHERE earlier.order_id = e.order_id AND earlier.id < e.id
-                                 AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL))",
-        )?
-        .query_row([], |r| r.get(0))?)
+    let sql = format!("SELECT MIN(e.next_attempt_at) FROM outbox e WHERE {FIRST_OPEN}");
+    Ok(conn.prepare_cached(&sql)?.query_row([], |r| r.get(0))?)
 }
 
 /// Events in a state, newest first.

@@ -85,10 +85,9 @@ pub(crate) async fn line_summary(
     Ok(LineSummaryDto::new(view, rules, &room, counts))
 }
 
-/// For `/metrics`: the lines this instance serves, as it last saw them. Reads nothing from
-/// the store, so a scrape costs no store work and never waits on a slow one.
-pub(crate) async fn served_lines(app: &AppState) -> Vec<LineSummaryDto> {
-    let Ok(products) = app.store.products().await else { return Vec::new() };
+/// For `/metrics`: the lines of `products` this instance serves, as it last saw them. Reads
+/// nothing from the store, so a scrape costs no store work and never waits on a slow one.
+pub(crate) fn served_lines(app: &AppState, products: &[ProductView]) -> Vec<LineSummaryDto> {
     let lines = &app.rooms.lines;
     products
         .iter()

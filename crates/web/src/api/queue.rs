@@ -185,8 +185,9 @@ fn place_expired(product_id: &str) -> Problem {
         "place-expired",
         "Your place in line has expired",
         format!(
-            "you joined the line for `{product_id}` more than a day ago and tickets last 24 hours; \
-             each customer holds one place per line, so this line cannot take you again"
+            "your ticket for the line for `{product_id}` has expired (tickets last 24 hours, a week \
+             longer if taken before the sale opened); each customer holds one place per line, so \
+             this line cannot take you again"
         ),
     );
     p.product_id = Some(product_id.to_owned());
