@@ -23,6 +23,11 @@
 //! - A ticket is signed and names its product, customer and arrival: one the store never got
 //!   (the process died before writing it) is recorded again from its own claims when it is
 //!   next shown ([`Lines::join`] from a status check or an order), so no place is lost.
+//! - A batch the store keeps refusing ([`ATTEMPTS`] tries, about 5 s) is tried one join at a
+//!   time, so one join the store cannot take does not sink the others. A join still not
+//!   written keeps its place in this index and is queued again when its customer comes back,
+//!   whether they join again or show their ticket: nobody loses their place to a store outage,
+//!   and a join that can never be written is not retried forever.
 
 use crate::{LineEntry, Store, StoreError, clock};
 use std::collections::{HashMap, VecDeque};
@@ -107,6 +112,8 @@ struct LineState {
     refreshed: Option<Instant>,
     /// Ranks joined here lately, merged into a refresh the store may not have answered with yet.
     recent: VecDeque<(Instant, u64)>,
+    /// Customer key → a held ticket whose write was given up on, queued again when they come back.
+    unwritten: HashMap<String, LineEntry>,
 }
 
 impl LineState {
@@ -150,6 +157,13 @@ impl LineState {
         let held = Held { rank: stored.rank, ticket: stored.ticket.into(), durable: true };
         self.held.insert(stored.customer.0, held);
     }
+
+    /// A ticket this index queued that the store did not take: it keeps its place here.
+    fn give_up(&mut self, queued: &LineEntry) {
+        if self.held.get(&queued.customer.0).is_some_and(|h| *h.ticket == *queued.ticket) {
+            self.unwritten.insert(queued.customer.0.clone(), queued.clone());
+        }
+    }
 }
 
 /// Joins waiting to be written.
@@ -171,6 +185,12 @@ struct Queue {
 const CLOCK_SET_BACK: i64 = 1_000_000;
 
 impl Queue {
+    fn push(&mut self, entry: LineEntry) {
+        self.since.get_or_insert_with(Instant::now);
+        self.entries.push(entry);
+        self.last += 1;
+    }
+
     /// An arrival at `clock_us`, or just after the latest one handed out if the clock has not
     /// moved past it (the same microsecond, or a clock set back a little).
     fn next_arrival(&mut self, clock_us: i64) -> i64 {
@@ -259,43 +279,71 @@ impl Lines {
         joining: Joining,
     ) -> Result<(Held, bool), StoreError> {
         let line = self.product(store, product_id).await?;
-        let held = {
+        let (held, new) = {
             let mut state = lock(&line.state);
-            if let Some(held) = state.held.get(customer) {
-                return Ok((held.clone(), false));
+            if let Some(held) = state.held.get(customer).cloned() {
+                // A ticket whose write was given up: its customer is back, so it is tried again.
+                let Some(unwritten) = state.unwritten.remove(customer) else { return Ok((held, false)) };
+                lock(&self.inner.queue).push(unwritten);
+                (held, false)
+            } else {
+                self.queue_new(store, &mut state, not_before_us, ticket, joining)?
             }
-            let mut queue = lock(&self.inner.queue);
-            if joining == Joining::New
-                && !self.write_through
-                && store.lines_shared()
-                && queue.behind(Instant::now(), PUSH_BACK_AFTER)
-            {
-                return Err(StoreError::Busy { retry_after: PUSH_BACK_RETRY });
-            }
-            let entry = ticket(queue.next_arrival(clock::now_micros().max(not_before_us)));
-            let held = Held { rank: entry.rank, ticket: entry.ticket.as_str().into(), durable: false };
-            state.held.insert(entry.customer.0.clone(), held.clone());
-            state.insert_rank(entry.rank);
-            if store.lines_shared() {
-                let now = Instant::now();
-                while state.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > KEEP_RECENT) {
-                    state.recent.pop_front();
-                }
-                state.recent.push_back((now, entry.rank));
-            }
-            queue.since.get_or_insert_with(Instant::now);
-            queue.entries.push(entry);
-            queue.last += 1;
-            held
         };
+        self.answer_join(store, &line, customer, held, new).await
+    }
+
+    /// Makes a new ticket for a customer with none and queues it (see [`Lines::enter`]).
+    fn queue_new(
+        &self,
+        store: &Arc<dyn Store>,
+        state: &mut LineState,
+        not_before_us: i64,
+        ticket: impl FnOnce(i64) -> LineEntry,
+        joining: Joining,
+    ) -> Result<(Held, bool), StoreError> {
+        let mut queue = lock(&self.inner.queue);
+        if joining == Joining::New
+            && !self.write_through
+            && store.lines_shared()
+            && queue.behind(Instant::now(), PUSH_BACK_AFTER)
+        {
+            return Err(StoreError::Busy { retry_after: PUSH_BACK_RETRY });
+        }
+        let entry = ticket(queue.next_arrival(clock::now_micros().max(not_before_us)));
+        let held = Held { rank: entry.rank, ticket: entry.ticket.as_str().into(), durable: false };
+        state.held.insert(entry.customer.0.clone(), held.clone());
+        state.insert_rank(entry.rank);
+        if store.lines_shared() {
+            let now = Instant::now();
+            while state.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > KEEP_RECENT) {
+                state.recent.pop_front();
+            }
+            state.recent.push_back((now, entry.rank));
+        }
+        queue.push(entry);
+        Ok((held, true))
+    }
+
+    /// Starts writing what `enter` queued for `customer`. Writing behind, answers at once;
+    /// writing through, waits for the write and answers with the ticket the store holds
+    /// (another instance's may have got there first), or `Busy` if it was not written.
+    async fn answer_join(
+        &self,
+        store: &Arc<dyn Store>,
+        line: &ProductLine,
+        customer: &str,
+        held: Held,
+        new: bool,
+    ) -> Result<(Held, bool), StoreError> {
         self.start_writing(store);
         if !self.write_through {
-            return Ok((held, true));
+            return Ok((held, new));
         }
         self.flush().await?;
-        // The store may have held another ticket for the customer (another instance's).
-        let stored = lock(&line.state).held.get(customer).cloned().unwrap_or_else(|| held.clone());
-        let new = stored.ticket == held.ticket;
+        let stored = lock(&line.state).held.get(customer).filter(|h| h.durable).cloned();
+        let stored = stored.ok_or(StoreError::Busy { retry_after: PUSH_BACK_RETRY })?;
+        let new = new && stored.ticket == held.ticket;
         Ok((stored, new))
     }
 
@@ -420,28 +468,31 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
             (std::mem::take(&mut queue.entries), queue.last, queue.since.take())
         };
         for chunk in batch.chunks(BATCH) {
-            let stored = write(store.as_ref(), chunk).await;
+            let stored = match write(store.as_ref(), chunk).await {
+                Ok(stored) => stored.into_iter().map(Ok).collect(),
+                Err(e) if chunk.len() == 1 => vec![Err(e)],
+                Err(_) => one_at_a_time(store.as_ref(), chunk).await,
+            };
             let products = lock(&inner.products);
-            match stored {
-                Ok(stored) => {
-                    for (queued, stored) in chunk.iter().zip(stored) {
-                        if let Some(line) = products.get(&queued.product_id) {
-                            lock(&line.state).settle(queued, stored);
+            let mut unwritten = 0;
+            for (queued, stored) in chunk.iter().zip(stored) {
+                let Some(line) = products.get(&queued.product_id) else { continue };
+                match stored {
+                    Ok(stored) => lock(&line.state).settle(queued, stored),
+                    Err(e) => {
+                        if unwritten == 0 {
+                            tracing::error!(error = %e, "a waiting-room join was not written; it keeps its place and is written when its customer comes back");
                         }
+                        unwritten += 1;
+                        lock(&line.state).give_up(queued);
                     }
                 }
-                Err(e) => {
-                    // Each ticket is signed and self-describing: shown again, it is recorded then.
-                    tracing::error!(error = %e, joins = chunk.len(), "waiting-room joins not written; each is recorded when next shown");
-                    for queued in chunk {
-                        if let Some(line) = products.get(&queued.product_id) {
-                            let mut state = lock(&line.state);
-                            if state.held.get(&queued.customer.0).is_some_and(|h| *h.ticket == *queued.ticket) {
-                                state.held.remove(&queued.customer.0);
-                            }
-                        }
-                    }
-                }
+            }
+            if unwritten > 1 {
+                tracing::error!(
+                    joins = unwritten,
+                    "waiting-room joins not written; each is written when its customer comes back"
+                );
             }
         }
         lock(&inner.queue).writing_since = None;
@@ -456,6 +507,24 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
             );
         }
     }
+}
+
+/// Each join of a batch the store refused, written alone: one join the store cannot take
+/// (whatever it is about) no longer holds back the rest. Two failures in a row mean the store
+/// itself is failing, and the rest are not tried.
+async fn one_at_a_time(store: &dyn Store, batch: &[LineEntry]) -> Vec<Result<LineEntry, StoreError>> {
+    let mut results = Vec::with_capacity(batch.len());
+    let mut failed_in_a_row = 0;
+    for entry in batch {
+        let result = if failed_in_a_row >= 2 {
+            Err(StoreError::Backend("not tried: the store refused the joins before it".into()))
+        } else {
+            store.join_line(entry.clone()).await
+        };
+        failed_in_a_row = if result.is_ok() { 0 } else { failed_in_a_row + 1 };
+        results.push(result);
+    }
+    results
 }
 
 /// Writes one batch, retrying a failure with backoff.

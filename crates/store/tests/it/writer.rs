@@ -171,3 +171,56 @@ async fn history_pruning_deletes_old_delivered_events_and_mail_in_steps_and_keep
     assert!(store.mailbox(10).await.unwrap().is_empty());
     assert_eq!(store.product_sales("p").await.unwrap().units_sold, 6, "orders are untouched");
 }
+
+/// A join the store will not take (a trigger refuses one customer's ticket, as a real fault
+/// would: a constraint, a bad row) is written alone after its batch keeps failing, so the
+/// others land; it keeps its place in the index, and once the store takes it again the
+/// customer joining again gets that same place back, written this time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_the_store_refuses_spares_its_batch_and_keeps_its_place_for_when_its_customer_returns() {
+    use stampede_domain::CustomerKey;
+    use stampede_store::{Joining, LineEntry, Lines};
+    let dir = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(open(dir.path()));
+    let conn = rusqlite::Connection::open(dir.path().join("stampede.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON queue_tickets WHEN NEW.customer_key = 'user:stuck'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    let lines = Lines::default();
+    let join = |customer: &'static str| {
+        let (lines, store) = (&lines, &store);
+        async move {
+            let ticket = |arrival: i64| LineEntry {
+                product_id: "hot".into(),
+                customer: CustomerKey(format!("user:{customer}")),
+                rank: arrival as u64,
+                ticket: format!("ticket-{customer}-{arrival}"),
+                joined_at: arrival / 1000,
+            };
+            lines.enter(store, "hot", &format!("user:{customer}"), 0, ticket, Joining::New).await.unwrap()
+        }
+    };
+    let (a, _) = join("a").await;
+    let (stuck, _) = join("stuck").await;
+    let (b, _) = join("b").await;
+    // The batch of three fails its retries (about 5 s), then each is tried alone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lines.backlog().0 > 0 {
+        assert!(std::time::Instant::now() < deadline, "the write-behind never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ranks = |entries: Vec<LineEntry>| entries.into_iter().map(|e| (e.customer.0, e.rank)).collect::<Vec<_>>();
+    let stored = ranks(store.line("hot").await.unwrap());
+    assert_eq!(stored, [("user:a".to_owned(), a.rank), ("user:b".to_owned(), b.rank)], "the others were written");
+
+    conn.execute_batch("DROP TRIGGER refuse_one").unwrap();
+    let (again, new) = join("stuck").await;
+    assert!(!new, "joining again is not a new ticket");
+    assert_eq!((again.rank, &again.ticket), (stuck.rank, &stuck.ticket), "the same place");
+    lines.flush().await.unwrap();
+    let stored = ranks(store.line("hot").await.unwrap());
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[1], ("user:stuck".to_owned(), stuck.rank), "written in its arrival order");
+}
