@@ -229,7 +229,8 @@ pub struct ServeArgs {
     /// Joins one customer may make in a burst above their rate.
     #[arg(long, env = "STAMPEDE_JOIN_BURST_PER_CUSTOMER", default_value_t = 5)]
     pub join_burst_per_customer: u32,
-    /// Bearer token for the admin API (`/api/admin/...`); the admin API is off without it.
+    /// Bearer token for the admin API (`/api/admin/...`); the admin API is off without it
+    /// (unless OIDC is set up: then an admin's ID token is accepted too).
     #[arg(long, env = "STAMPEDE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Secret(s) that sign order access tokens, CSRF tokens and emailed links, comma

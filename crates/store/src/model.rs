@@ -33,6 +33,14 @@ pub struct Order {
 }
 
 impl Order {
+    /// A new order's id: a UUIDv7 (sorted by time, so new rows append to the index) whose
+    /// 74 bits after the millisecond are all random. `Uuid::now_v7` would count up within a
+    /// millisecond instead, so from one order's id the next one in a rush would be 32 random
+    /// bits away; the id alone shows an order's status and items (docs/privacy.md).
+    pub fn new_id() -> String {
+        uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)).to_string()
+    }
+
     /// The order `request` becomes once accepted at `now`, priced as `priced`: every store
     /// builds its new orders here, so they carry the same fields whatever the backend.
     pub fn received(id: String, request: &OrderRequest, priced: PricedOrder, now: Millis) -> Order {
@@ -132,4 +140,24 @@ pub struct ProductSales {
     /// The most units any one customer holds. DynamoDB keeps holdings only for products with
     /// a per-customer limit, so it answers `None` for the others.
     pub max_units_per_customer: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Order;
+
+    /// Ids made in the same millisecond share nothing but the millisecond: `Uuid::now_v7`
+    /// would make the second one's 42 bits after it the first one's plus one.
+    #[test]
+    fn order_ids_made_in_the_same_millisecond_do_not_count_up() {
+        let ids: Vec<uuid::Uuid> = (0..2_000).map(|_| Order::new_id().parse().unwrap()).collect();
+        let millis = |id: &uuid::Uuid| id.as_u128() >> 80;
+        // The 42 bits after the version nibble: rand_a (12) and rand_b's top 30 past the variant.
+        let counter = |id: &uuid::Uuid| (((id.as_u128() >> 64) & 0xfff) << 30) | ((id.as_u128() >> 32) & 0x3fff_ffff);
+        let same_ms: Vec<_> = ids.windows(2).filter(|w| millis(&w[0]) == millis(&w[1])).collect();
+        assert!(!same_ms.is_empty(), "2,000 ids take more than one millisecond each");
+        assert!(ids.iter().all(|id| id.get_version_num() == 7));
+        let counted_up = same_ms.iter().filter(|w| counter(&w[1]) == counter(&w[0]) + 1).count();
+        assert_eq!(counted_up, 0, "of {} pairs in one millisecond", same_ms.len());
+    }
 }

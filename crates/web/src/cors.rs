@@ -73,12 +73,16 @@ pub fn layer(origins: &AllowedOrigins) -> Option<CorsLayer> {
         AllowedOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
     };
     let idempotency_key = HeaderName::from_static("idempotency-key");
+    // The API's own request headers (`auth::order_access`, `api::queue`), named here so that
+    // this module, which the state holds, imports no handler module back.
+    let order_token = HeaderName::from_static("order-token");
+    let queue_ticket = HeaderName::from_static("queue-ticket");
     let replayed = HeaderName::from_static("idempotent-replayed");
     Some(
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::HEAD, Method::POST])
-            .allow_headers([header::CONTENT_TYPE, idempotency_key, header::AUTHORIZATION])
+            .allow_headers([header::CONTENT_TYPE, idempotency_key, header::AUTHORIZATION, order_token, queue_ticket])
             .expose_headers([header::LOCATION, header::RETRY_AFTER, replayed])
             .max_age(PREFLIGHT_MAX_AGE),
     )

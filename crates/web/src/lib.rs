@@ -48,7 +48,9 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     // The API gets its 405 fallback before the CORS layer wraps its routes, and CORS only
     // where the setting allows it; the compat surfaces bring their own (see `compat`).
-    let mut api = api::routes().method_not_allowed_fallback(problem::method_not_allowed);
+    // Live stock is the storefront's stream, but other origins' pages read it as API.
+    let api = api::routes().route("/api/stock/events", axum::routing::get(storefront::live_stock::events));
+    let mut api = api.method_not_allowed_fallback(problem::method_not_allowed);
     if let Some(cors) = cors::layer(&state.cors) {
         api = api.layer(cors).layer(axum::middleware::map_response(cors::preflight_no_content));
     }

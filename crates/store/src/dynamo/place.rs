@@ -144,7 +144,7 @@ impl OrderContext<'_> {
         // product sold out a moment ago; a race can only have made things scarcer.
         let priced = evaluate(self.request, &state, now)?;
         let taken = stock_plans(quantities, &levels, &picks)?;
-        let placed = Order::received(uuid::Uuid::now_v7().to_string(), self.request, priced, now);
+        let placed = Order::received(Order::new_id(), self.request, priced, now);
         let (writes, purposes) = transaction(store, &placed, self.idem, &taken, definitions, holdings)?;
         if writes.len() > MAX_WRITES {
             return Err(StoreError::Conflict(format!(

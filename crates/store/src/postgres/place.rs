@@ -155,7 +155,7 @@ async fn try_place(
     let levels = read_levels(tx, &ids, lock_counters).await?;
     let priced = judge(request, &definitions, &levels, &held, now, seen)?;
 
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = Order::new_id();
     insert_order(tx, &id, request, idem, &priced, now).await?;
     add_to_holdings(tx, customer, &quantities, &held).await?;
     enqueue_event(tx, ORDER_PLACED, &id, OrderStatus::Received, None, now).await?;

@@ -34,7 +34,7 @@ pub fn place(
     let request = &cmd.request;
     let state = product_states(conn, definitions, request, stock)?;
     let priced = evaluate(request, &state, now)?;
-    let order = Order::received(uuid::Uuid::now_v7().to_string(), request, priced, now);
+    let order = Order::received(Order::new_id(), request, priced, now);
     let (key, fingerprint) = cmd.idempotency.as_ref().map(|i| (i.key.as_str(), i.fingerprint.as_str())).unzip();
     rows::insert_order(conn, &order, key, fingerprint)?;
     let taken = request.quantities_by_product();

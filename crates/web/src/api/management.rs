@@ -40,7 +40,7 @@ impl FromRequestParts<AppState> for Admin {
                 StatusCode::FORBIDDEN,
                 "admin-disabled",
                 "Admin API disabled",
-                "start the server with STAMPEDE_ADMIN_TOKEN set to use the admin API",
+                "start the server with --admin-token (STAMPEDE_ADMIN_TOKEN), or with OIDC sign-in for admins' ID tokens, to use the admin API",
             ));
         }
         let given = parts

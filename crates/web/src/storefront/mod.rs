@@ -55,6 +55,5 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/my-orders", get(my_orders::show).post(my_orders::request_link))
         .route("/my-orders/open", get(my_orders::LANDING.form()).post(my_orders::open))
         .route("/static/{file}", get(static_files::serve))
-        .route("/api/stock/events", get(live_stock::events))
         .route_layer(axum::middleware::from_fn_with_state(state, saved_cart::keep))
 }

@@ -219,7 +219,7 @@ async fn allowed_origins_get_cors_on_the_api_and_others_do_not() {
     let methods = header(&resp, "access-control-allow-methods").unwrap();
     assert!(methods.contains("POST") && methods.contains("GET"), "{methods}");
     let allowed = header(&resp, "access-control-allow-headers").unwrap().to_ascii_lowercase();
-    for name in ["content-type", "idempotency-key", "authorization"] {
+    for name in ["content-type", "idempotency-key", "authorization", "order-token", "queue-ticket"] {
         assert!(allowed.contains(name), "{allowed}");
     }
     assert_eq!(header(&resp, "access-control-max-age"), Some("600"));
@@ -253,6 +253,12 @@ async fn allowed_origins_get_cors_on_the_api_and_others_do_not() {
     assert!(header(&resp, "access-control-allow-origin").is_none(), "the setting narrows the compat routes too");
     let resp = app.client.get(app.url(PRODUCTS)).header("Origin", SITE).send().await.unwrap();
     assert_eq!(header(&resp, "access-control-allow-origin"), Some(SITE));
+    // The live stock stream is API too: another origin's page may follow it.
+    let resp = app.client.get(app.url("/api/stock/events")).header("Origin", SITE).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "access-control-allow-origin"), Some(SITE));
+    assert!(header(&resp, "content-type").unwrap().starts_with("text/event-stream"));
+    drop(resp);
 
     // Pages and forms never get CORS headers, even for an allowed origin.
     for path in ["/", "/checkout", "/my-orders"] {
