@@ -13,8 +13,16 @@ use stampede_store::Outbox;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Time kept back from the invocation's deadline for the last settlements.
-const MARGIN: Duration = Duration::from_secs(5);
+/// Time kept back from the invocation's deadline for a round's settlements.
+const SETTLE_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long before its deadline an invocation starts no new round: a round sends each event
+/// to its channels one after another, each up to the send timeout, then settles. A round cut
+/// off by the deadline would have sent without recording it, and the event would go out
+/// again once its lease ran out.
+fn round_margin(send_timeout: Duration, channels: usize) -> Duration {
+    send_timeout.saturating_mul(u32::try_from(channels.max(1)).unwrap_or(u32::MAX)) + SETTLE_MARGIN
+}
 
 /// Cold start of the relay function, then the runtime loop.
 pub async fn run(args: LambdaArgs) -> Result<(), Error> {
@@ -27,11 +35,12 @@ pub async fn run(args: LambdaArgs) -> Result<(), Error> {
     };
     let channels = notify.channels(store.clone()).await.context("configuring notifications")?;
     let config = relay_config(&args.notify, channels.len());
+    let margin = round_margin(config.send_timeout, channels.len());
     let relay = Arc::new(Relay::new(store.clone(), channels, config));
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (relay, store) = (relay.clone(), store.clone());
         async move {
-            let answer = drain(&relay, event.context.deadline).await?;
+            let answer = drain(&relay, event.context.deadline, margin).await?;
             report_lag(store.as_ref()).await;
             Ok::<Value, Error>(answer)
         }
@@ -63,13 +72,22 @@ fn lag_metric(lag_secs: u128, now_ms: u128) -> Value {
     })
 }
 
-/// Delivers due events until none are left or the deadline (epoch millis) nears.
-async fn drain(relay: &Relay, deadline_ms: u64) -> Result<Value, Error> {
+/// Delivers due events until none are left or the deadline (epoch millis) is within `margin`.
+/// The first round always runs: a function timeout shorter than the margin (a long
+/// `--notify-timeout-secs`) must not stop delivery altogether.
+async fn drain(relay: &Relay, deadline_ms: u64, margin: Duration) -> Result<Value, Error> {
     let mut claimed = 0;
-    loop {
+    for round in 0.. {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        if now + MARGIN.as_millis() >= u128::from(deadline_ms) {
-            break;
+        if now + margin.as_millis() >= u128::from(deadline_ms) {
+            if round == 0 {
+                tracing::warn!(
+                    margin_secs = margin.as_secs(),
+                    "the relay function's timeout is shorter than a round may take (notify timeout × channels + 5 s); raise it"
+                );
+            } else {
+                break;
+            }
         }
         match relay.run_once().await? {
             0 => break,
@@ -82,6 +100,15 @@ async fn drain(relay: &Relay, deadline_ms: u64) -> Result<Value, Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn a_round_starts_only_with_time_for_every_channel_and_the_settle() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(super::round_margin(ten, 3), Duration::from_secs(35));
+        assert_eq!(super::round_margin(ten, 0), Duration::from_secs(15), "no channel still settles");
+    }
+
     #[test]
     fn the_lag_line_is_an_embedded_metric_cloudwatch_reads() {
         let line = super::lag_metric(42, 1_700_000_000_000);

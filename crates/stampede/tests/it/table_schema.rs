@@ -127,3 +127,62 @@ async fn create_table_and_the_template_define_the_same_table() {
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     assert_eq!(created_facts(&moto, "shop").await, template);
 }
+
+/// The DynamoDB actions the serving store's code calls, read from its source: each SDK
+/// operation, and each kind of item a transaction writes (a transaction needs the item
+/// action of every part). Export, import and create-table run with the operator's
+/// credentials, not a function's role, so their files are left out.
+fn actions_the_store_calls() -> BTreeSet<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../store/src/dynamo");
+    let mut actions = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if ["transfer.rs", "table.rs"].contains(&name.as_str()) {
+            continue;
+        }
+        let code = std::fs::read_to_string(&path).unwrap();
+        for (call, action) in [
+            (".get_item()", "GetItem"),
+            (".batch_get_item()", "BatchGetItem"),
+            (".put_item()", "PutItem"),
+            (".update_item()", "UpdateItem"),
+            (".delete_item()", "DeleteItem"),
+            (".query()", "Query"),
+            (".scan()", "Scan"),
+            (".batch_write_item()", "BatchWriteItem"),
+            ("Put::builder()", "PutItem"),
+            ("Update::builder()", "UpdateItem"),
+            ("Delete::builder()", "DeleteItem"),
+            ("ConditionCheck::builder()", "ConditionCheckItem"),
+        ] {
+            if code.contains(call) {
+                actions.insert(format!("dynamodb:{action}"));
+            }
+        }
+    }
+    actions
+}
+
+/// The shop's function may make every call its store makes: an action missing from its role
+/// fails at run time only, and some failures are merely logged (the sold-out marker is a
+/// transaction with a condition check).
+#[test]
+fn the_http_functions_role_allows_every_dynamodb_call_the_store_makes() {
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/template.yaml")).unwrap();
+    let lines: Vec<&str> = template.lines().collect();
+    let start = lines.iter().position(|l| l.trim() == "- Sid: Shop").expect("the HTTP role's Shop statement");
+    let allowed: BTreeSet<String> = lines[start + 1..]
+        .iter()
+        .take_while(|l| !l.trim().starts_with("- Sid:"))
+        .map(|l| l.trim().trim_start_matches("- ").to_owned())
+        .filter(|l| l.starts_with("dynamodb:"))
+        .collect();
+    let needed = actions_the_store_calls();
+    assert!(
+        needed.contains("dynamodb:Query") && needed.len() >= 6,
+        "the source scan found the store's calls: {needed:?}"
+    );
+    let missing: Vec<_> = needed.difference(&allowed).collect();
+    assert!(missing.is_empty(), "deploy/template.yaml's Shop statement lacks {missing:?}");
+}

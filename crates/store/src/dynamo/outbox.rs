@@ -22,13 +22,23 @@ fn state_name(state: OutboxState) -> &'static str {
 
 /// Up to `limit` items of one `byState` partition, newest first (`None`: all of them).
 pub(super) async fn query(store: &DynamoStore, partition: &str, limit: Option<u32>) -> Result<Vec<Item>, StoreError> {
+    query_in(store, partition, limit, false).await
+}
+
+/// Up to `limit` items of one `byState` partition, oldest first if `oldest_first`.
+async fn query_in(
+    store: &DynamoStore,
+    partition: &str,
+    limit: Option<u32>,
+    oldest_first: bool,
+) -> Result<Vec<Item>, StoreError> {
     let query = store
         .client
         .query()
         .index_name(BY_STATE)
         .key_condition_expression("gsi3pk = :p")
         .expression_attribute_values(":p", s(partition))
-        .scan_index_forward(false)
+        .scan_index_forward(oldest_first)
         .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)));
     let mut seen = 0usize;
     let pages = store
@@ -40,16 +50,50 @@ pub(super) async fn query(store: &DynamoStore, partition: &str, limit: Option<u3
     Ok(pages.into_iter().flat_map(|p| p.items.unwrap_or_default()).collect())
 }
 
-/// Every pending event, oldest first.
-async fn pending(store: &DynamoStore) -> Result<Vec<OutboxEvent>, StoreError> {
+/// The oldest pending events, at most `per_bucket` of each bucket (the buckets read at
+/// once), oldest first, and whether that was every pending event. When a bucket held more,
+/// only events up to the earliest id at which such a bucket stopped are kept: up to there
+/// every bucket was read whole, so each order's oldest pending event there is known.
+async fn oldest_pending(store: &DynamoStore, per_bucket: u32) -> Result<(Vec<OutboxEvent>, bool), StoreError> {
+    let reads = (0..BUCKETS).map(|bucket| async move {
+        query_in(store, &keys::outbox_partition(PENDING, bucket), Some(per_bucket), true).await
+    });
     let mut events = Vec::new();
-    for bucket in 0..BUCKETS {
-        for item in query(store, &keys::outbox_partition(PENDING, bucket), None).await? {
-            events.push(item::event_from(&item)?);
+    let mut horizon: Option<String> = None;
+    for items in futures_util::future::try_join_all(reads).await? {
+        let read: Vec<OutboxEvent> = items.iter().map(item::event_from).collect::<Result<_, _>>()?;
+        if read.len() >= per_bucket as usize
+            && let Some(last) = read.last()
+        {
+            horizon = Some(horizon.map_or_else(|| last.id.clone(), |h| h.min(last.id.clone())));
         }
+        events.extend(read);
+    }
+    if let Some(horizon) = &horizon {
+        events.retain(|e| e.id <= *horizon);
     }
     events.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(events)
+    Ok((events, horizon.is_none()))
+}
+
+/// The oldest pending event of each order, among the oldest pending events: read a little
+/// at a time, oldest first, until at least `wanted` of them are `due` or all are read. A
+/// relay working through a backlog of thousands of receipts reads a few hundred events per
+/// claim, not the backlog.
+async fn pending_heads(
+    store: &DynamoStore,
+    wanted: usize,
+    due: impl Fn(&OutboxEvent) -> bool,
+) -> Result<Vec<OutboxEvent>, StoreError> {
+    let mut per_bucket = store.config.outbox_first_look.max(1);
+    loop {
+        let (events, complete) = oldest_pending(store, per_bucket).await?;
+        let found = heads(events);
+        if complete || found.iter().filter(|e| due(e)).count() >= wanted {
+            return Ok(found);
+        }
+        per_bucket = per_bucket.saturating_mul(8);
+    }
 }
 
 /// The oldest pending event of each order, as SQLite's claim has it: one order's events go
@@ -64,11 +108,22 @@ fn heads(pending: Vec<OutboxEvent>) -> Vec<OutboxEvent> {
 pub async fn claim(store: &DynamoStore, claim: Claim) -> Result<Vec<OutboxEvent>, StoreError> {
     let now = now_millis();
     let lease_end = now.saturating_add(i64::try_from(claim.lease.as_millis()).unwrap_or(i64::MAX));
+    let limit = claim.limit as usize;
+    // Twice what is wanted, so that events other relays take first can be passed over.
+    let is_due = |e: &OutboxEvent| e.next_attempt_at <= now;
     let mut due: Vec<OutboxEvent> =
-        heads(pending(store).await?).into_iter().filter(|e| e.next_attempt_at <= now).collect();
+        pending_heads(store, limit.saturating_mul(2), is_due).await?.into_iter().filter(is_due).collect();
     due.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+    // Relays that look at once see the same list: each starts at a place of its own in it.
+    if due.len() > limit {
+        let start = rand::random_range(0..due.len());
+        due.rotate_left(start);
+    }
     let mut claimed = Vec::new();
-    for event in due.into_iter().take(claim.limit as usize) {
+    for event in due {
+        if claimed.len() >= limit {
+            break;
+        }
         let result = store
             .update_item(keys::event(&event.id))
             .update_expression("SET next_attempt_at = :lease, claim_token = :token ADD attempts :one")
@@ -168,9 +223,12 @@ pub async fn retry(store: &DynamoStore, id: &str) -> Result<bool, StoreError> {
     }
 }
 
-/// When the earliest claimable event is due.
+/// When the earliest claimable event is due: found among the oldest pending events when one
+/// of them is due already, else among them all.
 pub async fn next_due(store: &DynamoStore) -> Result<Option<Millis>, StoreError> {
-    Ok(heads(pending(store).await?).iter().map(|e| e.next_attempt_at).min())
+    let now = now_millis();
+    let heads = pending_heads(store, 1, |e| e.next_attempt_at <= now).await?;
+    Ok(heads.iter().map(|e| e.next_attempt_at).min())
 }
 
 /// Events in a state, newest first: the newest of every bucket, merged.

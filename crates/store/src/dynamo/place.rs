@@ -69,11 +69,16 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             holdings = held;
         }
         let (placed, writes, purposes) = cx.prepare(&holdings, &mut next).await?;
-        let e = match cx.send(writes, attempt).await {
+        let e = match cx.send(writes, attempt, &placed.id).await {
             Ok(()) => return Ok(Placed { order: placed, replayed: false }),
             Err(e) => e,
         };
         let Some(reasons) = error::cancellation_reasons(&e) else { return Err(store.sdk(e)) };
+        if throttled(&reasons) {
+            // Retrying at once would keep a throttled table throttled: the client waits.
+            tracing::debug!(?reasons, "order transaction throttled; answering busy");
+            return Err(StoreError::Busy { retry_after: store.config.retry_after });
+        }
         let failed = |w: &Write| purposes.iter().zip(&reasons).any(|(p, r)| same(p, w) && is_condition(r));
         if failed(&Write::Idempotency)
             && let Some(idem) = &idem
@@ -84,7 +89,15 @@ pub async fn place_order(store: &DynamoStore, order: PlaceOrder) -> Result<Place
             }
         }
         if failed(&Write::Record) {
-            return Err(StoreError::Backend(format!("order id {} collided", placed.id)));
+            // The id is random past its millisecond, so the order already there is this very
+            // one: a resend after the commit's answer was lost, later than the request
+            // token's ten minutes would have caught it (the token covers the SDK's retries).
+            return match crate::Store::order(store, &placed.id).await? {
+                Some(order) if order.customer == placed.customer && order.lines == placed.lines => {
+                    Ok(Placed { order, replayed: false })
+                }
+                _ => Err(StoreError::Backend(format!("order id {} collided", placed.id))),
+            };
         }
         let short = short_counters(&purposes, &reasons);
         next.learn(store, &short, &purposes, &reasons);
@@ -155,8 +168,11 @@ impl OrderContext<'_> {
         Ok((placed, writes, purposes))
     }
 
-    /// Sends the order's transaction; on success the relay and live stock hear of it.
-    async fn send(&self, writes: Vec<TransactWriteItem>, attempt: u32) -> Result<(), TransactError> {
+    /// Sends the order's transaction; on success the relay and live stock hear of it. The
+    /// order's id is the request token: when the SDK sends it again (a 5xx, a connection
+    /// lost after the commit), DynamoDB answers a committed one as done instead of running
+    /// it again, where the order's own `attribute_not_exists` would cancel it.
+    async fn send(&self, writes: Vec<TransactWriteItem>, attempt: u32, token: &str) -> Result<(), TransactError> {
         let store = self.store;
         if attempt > 0 {
             store.count(Op::Retry);
@@ -166,6 +182,7 @@ impl OrderContext<'_> {
             .client
             .transact_write_items()
             .set_transact_items(Some(writes))
+            .client_request_token(token)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await?;
@@ -213,6 +230,12 @@ impl NextAttempt {
         self.read_counters = short.iter().any(|(_, _, units)| *units > 1) || self.misses >= BLIND_MISSES;
         self.reads_still_hold = !short.is_empty() && !failed_other(purposes, reasons);
     }
+}
+
+/// Whether DynamoDB cancelled the transaction for capacity rather than for a condition or a
+/// race: then the table is over its throughput, and retrying at once only adds to it.
+fn throttled(reasons: &[Option<String>]) -> bool {
+    reasons.iter().flatten().any(|r| matches!(r.as_str(), "ThrottlingError" | "ProvisionedThroughputExceeded"))
 }
 
 fn is_condition(reason: &Option<String>) -> bool {
@@ -477,4 +500,18 @@ fn transaction(
     writes.push(put(store, event, None)?);
     purposes.push(Write::Record);
     Ok((writes, purposes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::throttled;
+
+    #[test]
+    fn a_transaction_cancelled_for_capacity_is_throttled_and_one_lost_to_a_race_is_not() {
+        let reasons = |codes: &[&str]| codes.iter().map(|c| (*c != "-").then(|| (*c).to_owned())).collect::<Vec<_>>();
+        assert!(throttled(&reasons(&["None", "ThrottlingError", "None"])));
+        assert!(throttled(&reasons(&["ProvisionedThroughputExceeded"])));
+        assert!(!throttled(&reasons(&["ConditionalCheckFailed", "None"])));
+        assert!(!throttled(&reasons(&["TransactionConflict", "-"])));
+    }
 }

@@ -46,6 +46,10 @@ pub struct DynamoConfig {
     /// them after it (within a few days). `None` keeps them. The same setting as SQLite's
     /// `--notify-retention-days`.
     pub retention: Option<Duration>,
+    /// Pending outbox events a relay's claim first reads from each of the index's buckets,
+    /// oldest first; it reads more (eight times as many, and so on) only when those hold too
+    /// few it can claim. Bounds what a claim reads during a backlog of receipts.
+    pub outbox_first_look: u32,
 }
 
 impl DynamoConfig {
@@ -59,6 +63,7 @@ impl DynamoConfig {
             stock_memory_ttl: Duration::from_secs(2),
             definitions_ttl: Duration::from_secs(10),
             retention: Some(Duration::from_secs(30 * 86_400)),
+            outbox_first_look: 16,
         }
     }
 }

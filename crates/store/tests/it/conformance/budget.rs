@@ -291,3 +291,33 @@ pub async fn the_order_search_and_a_report_read_a_day_not_the_table() {
     println!("a two-hour report over 120 orders, {days} day(s): {read:?}");
     assert!(read.reads <= 2 + 2 + 32 * days + 2, "{read:?}");
 }
+
+/// A claim reads the oldest pending events a few per bucket and reads further only when
+/// those hold too few it can take (here one per bucket at first, so most claims read on):
+/// it still finds due events behind leased ones, and still keeps an order's later event
+/// back while its earlier one is pending.
+pub async fn a_claim_reads_the_oldest_events_first_and_further_only_when_it_must() {
+    use stampede_store::{Claim, Outbox};
+    let (store, _table) = fresh_dynamo(|c| DynamoConfig { outbox_first_look: 1, ..c }).await;
+    store.create_product(product("hot", 4), 1_000).await.unwrap();
+    let mut placed = Vec::new();
+    for i in 0..40 {
+        placed.push(store.place_order(order(&format!("c{i}"), &[("hot", 1)], None)).await.unwrap().order.id);
+    }
+    let claim = |limit| Claim { token: "relay".into(), limit, lease: Duration::from_secs(600) };
+    let first = store.claim_events(claim(5)).await.unwrap();
+    assert_eq!(first.len(), 5, "five of forty due events");
+    // A leased order's next event waits for the first; the others' placed events are due.
+    let leased = first[0].order_id.clone();
+    store.cancel_order(&leased).await.unwrap();
+    let (rest, cost) = cost(&store, store.claim_events(claim(100))).await;
+    let rest = rest.unwrap();
+    println!("claim behind leased events: {cost:?}");
+    assert_eq!(rest.len(), 35, "every other order's event, found behind the leased ones");
+    assert!(rest.iter().all(|e| e.order_id != leased), "the cancel waits for the placed event");
+    let mut orders: Vec<String> = first.iter().chain(&rest).map(|e| e.order_id.clone()).collect();
+    orders.sort();
+    placed.sort();
+    assert_eq!(orders, placed, "each order's placed event, once");
+    assert!(store.claim_events(claim(100)).await.unwrap().is_empty(), "nothing else is due");
+}

@@ -204,6 +204,7 @@ mod dynamo_budget {
         a_product_edit_reaches_other_instances_orders,
         a_product_made_on_one_instance_is_found_on_another_at_once,
         the_order_search_and_a_report_read_a_day_not_the_table,
+        a_claim_reads_the_oldest_events_first_and_further_only_when_it_must,
     );
 }
 
