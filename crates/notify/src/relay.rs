@@ -113,6 +113,8 @@ impl RelayHandle {
 struct Failure {
     errors: Vec<String>,
     permanent: bool,
+    /// Every channel that failed only asked to be sent less: no attempt is held against it.
+    throttled: bool,
 }
 
 /// A finished attempt, waiting to be settled under its claim.
@@ -317,11 +319,11 @@ impl Relay {
         let mut done = stored.done_channels.clone();
         let result = match order {
             Ok(order) => self.send_to_channels(&Event::new(stored, order), &mut done).await,
-            Err(e) => Err(Failure { errors: vec![format!("loading order: {e}")], permanent: false }),
+            Err(e) => Err(Failure { errors: vec![format!("loading order: {e}")], permanent: false, throttled: false }),
         };
         match result {
             Ok(()) => Settlement::Delivered { done_channels: done },
-            Err(f) if f.permanent || stored.attempts >= self.config.max_attempts => {
+            Err(f) if f.permanent || (stored.attempts >= self.config.max_attempts && !f.throttled) => {
                 Settlement::Park { error: f.errors.join("; "), done_channels: done }
             }
             Err(f) => {
@@ -388,7 +390,7 @@ impl Relay {
 
     /// Sends to every channel that has not yet taken the event, recording those that do.
     async fn send_to_channels(&self, event: &Event, done: &mut Vec<String>) -> Result<(), Failure> {
-        let mut failure = Failure { errors: Vec::new(), permanent: false };
+        let mut failure = Failure { errors: Vec::new(), permanent: false, throttled: true };
         for channel in self.channels.iter() {
             let name = channel.name();
             if done.iter().any(|d| d == name) || !channel.takes(&event.kind) {
@@ -398,9 +400,13 @@ impl Relay {
                 Ok(Ok(())) => done.push(name.to_owned()),
                 Ok(Err(e)) => {
                     failure.permanent |= matches!(e, ChannelError::Rejected(_));
+                    failure.throttled &= matches!(e, ChannelError::Throttled(_));
                     failure.errors.push(format!("{name}: {e}"));
                 }
-                Err(_) => failure.errors.push(format!("{name}: no answer within {:?}", self.config.send_timeout)),
+                Err(_) => {
+                    failure.throttled = false;
+                    failure.errors.push(format!("{name}: no answer within {:?}", self.config.send_timeout));
+                }
             }
         }
         if failure.errors.is_empty() { Ok(()) } else { Err(failure) }

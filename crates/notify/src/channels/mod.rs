@@ -33,6 +33,12 @@ pub enum ChannelError {
     /// Trying again cannot help (the address or request was refused outright); the event is parked at once.
     #[error("refused: {0}")]
     Rejected(String),
+    /// The receiver asked to be sent less (a `429`, SES or SNS throttling, a sending quota
+    /// used up): tried again later, however many attempts that takes, since nothing is wrong
+    /// with the event. A sale's receipts through an SES account allowed 14 a second would
+    /// otherwise use up their attempts and be parked.
+    #[error("slowed down: {0}")]
+    Throttled(String),
 }
 
 /// A notification setting that cannot work; reported at startup, before the shop opens.

@@ -91,6 +91,15 @@ impl Channel for SnsChannel {
                 Some(s) if s.is_invalid_parameter_exception() || s.is_not_found_exception() => {
                     ChannelError::Rejected(why)
                 }
+                Some(s)
+                    if s.is_kms_throttling_exception()
+                        || matches!(
+                            aws_sdk_sns::error::ProvideErrorMetadata::code(s),
+                            Some("Throttling" | "ThrottledException")
+                        ) =>
+                {
+                    ChannelError::Throttled(why)
+                }
                 _ => ChannelError::Retryable(why),
             }
         })

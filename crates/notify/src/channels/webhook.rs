@@ -109,7 +109,11 @@ impl Channel for WebhookChannel {
         // 4xx says the receiver will not take this event, except timeouts and rate limits,
         // which pass. Everything else is worth another try.
         let permanent = status.is_client_error() && !matches!(status.as_u16(), 408 | 409 | 425 | 429);
-        Err(if permanent { ChannelError::Rejected(why) } else { ChannelError::Retryable(why) })
+        Err(match status.as_u16() {
+            429 => ChannelError::Throttled(why),
+            _ if permanent => ChannelError::Rejected(why),
+            _ => ChannelError::Retryable(why),
+        })
     }
 }
 

@@ -225,6 +225,25 @@ async fn events_are_parked_after_the_last_attempt_shown_to_the_admin_and_can_be_
 }
 
 #[tokio::test]
+async fn a_receiver_that_asks_to_be_sent_less_is_tried_past_the_last_attempt_and_never_parks_the_event() {
+    let (receiver, url) = Receiver::start().await;
+    receiver.always.store(429, Ordering::SeqCst);
+    let app = TestApp::pizza_shop().await;
+    let config = RelayConfig { max_attempts: 2, ..fast_relay() };
+    let relay = webhook_relay(&app, &url, config).spawn();
+    place(&app, "ana@example.com").await;
+    eventually(10, "five tries, past the two attempts", || async { (receiver.hits().len() >= 5).then_some(()) }).await;
+    assert_eq!(app.outbox("failed_at IS NOT NULL"), 0, "a 429 is no reason to give up");
+    receiver.always.store(0, Ordering::SeqCst);
+    eventually(10, "delivery once the receiver takes it", || async {
+        (app.outbox("delivered_at IS NOT NULL") == 1).then_some(())
+    })
+    .await;
+    assert_eq!(relay.stats().parked.load(Ordering::Relaxed), 0);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_permanent_refusal_parks_at_once() {
     let (receiver, url) = Receiver::start().await;
     receiver.always.store(410, Ordering::SeqCst);
