@@ -25,9 +25,11 @@
 //!   next shown ([`Lines::join`] from a status check or an order), so no place is lost.
 //! - A batch the store keeps refusing ([`ATTEMPTS`] tries, about 5 s) is tried one join at a
 //!   time, so one join the store cannot take does not sink the others. A join still not
-//!   written keeps its place in this index and is queued again when its customer comes back,
-//!   whether they join again or show their ticket: nobody loses their place to a store outage,
-//!   and a join that can never be written is not retried forever.
+//!   written keeps its place in this index and is written again, alone and once, when its
+//!   customer comes back (joins again or shows the ticket), no sooner than a backoff that
+//!   grows to [`REWRITE_MAX`]: nobody loses their place to a store outage, and a join the
+//!   store can never take costs one failed write a minute, never a batch. Writing through
+//!   (Lambda), a join not written is dropped and answered `Busy`: its customer got no ticket.
 
 use crate::{LineEntry, Store, StoreError, clock};
 use std::collections::{HashMap, VecDeque};
@@ -56,6 +58,10 @@ const GRACE_MS: u64 = crate::waiting_room::LATE_WRITE_GRACE.unsigned_abs();
 const GRACE: Duration = Duration::from_millis(GRACE_MS);
 /// What a join refused for a backlog is told to wait.
 const PUSH_BACK_RETRY: Duration = Duration::from_secs(1);
+/// How soon a join the store did not take is written again, doubling with each failure...
+const REWRITE_FIRST: Duration = Duration::from_secs(2);
+/// ...up to this.
+const REWRITE_MAX: Duration = Duration::from_secs(60);
 
 /// The ticket a customer holds, as the index knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +86,6 @@ pub enum Joining {
 #[derive(Default)]
 pub struct Lines {
     inner: Arc<Inner>,
-    /// Write-through instead (Lambda: nothing runs between invocations).
-    write_through: bool,
 }
 
 #[derive(Default)]
@@ -94,6 +98,8 @@ struct Inner {
     /// Sequence number of the last join written (or given up on).
     written: watch::Sender<u64>,
     started: AtomicBool,
+    /// Write-through instead (Lambda: nothing runs between invocations).
+    write_through: bool,
 }
 
 #[derive(Default)]
@@ -112,8 +118,16 @@ struct LineState {
     refreshed: Option<Instant>,
     /// Ranks joined here lately, merged into a refresh the store may not have answered with yet.
     recent: VecDeque<(Instant, u64)>,
-    /// Customer key → a held ticket whose write was given up on, queued again when they come back.
-    unwritten: HashMap<String, LineEntry>,
+    /// Customer key → a held ticket whose write was given up on.
+    unwritten: HashMap<String, Unwritten>,
+}
+
+/// A held ticket the store did not take: written again when its customer comes back.
+struct Unwritten {
+    entry: LineEntry,
+    failures: u32,
+    /// Not written again before this (also while a rewrite is under way).
+    retry_at: Instant,
 }
 
 impl LineState {
@@ -145,6 +159,7 @@ impl LineState {
 
     /// What the store answered for a ticket this index queued.
     fn settle(&mut self, queued: &LineEntry, stored: LineEntry) {
+        self.unwritten.remove(&queued.customer.0);
         if stored.ticket == queued.ticket {
             if let Some(h) = self.held.get_mut(&queued.customer.0).filter(|h| *h.ticket == *queued.ticket) {
                 h.durable = true;
@@ -158,11 +173,28 @@ impl LineState {
         self.held.insert(stored.customer.0, held);
     }
 
-    /// A ticket this index queued that the store did not take: it keeps its place here.
-    fn give_up(&mut self, queued: &LineEntry) {
-        if self.held.get(&queued.customer.0).is_some_and(|h| *h.ticket == *queued.ticket) {
-            self.unwritten.insert(queued.customer.0.clone(), queued.clone());
+    /// A ticket this index queued that the store did not take: it keeps its place here, to be
+    /// written again after a backoff, or (`keep_place` false: nobody was handed it) is dropped.
+    fn give_up(&mut self, queued: &LineEntry, keep_place: bool, now: Instant) {
+        let customer = &queued.customer.0;
+        if self.held.get(customer).is_none_or(|h| *h.ticket != *queued.ticket) {
+            return;
         }
+        if !keep_place {
+            self.held.remove(customer);
+            self.remove_rank(queued.rank);
+            return;
+        }
+        let failures = self.unwritten.get(customer).map_or(0, |u| u.failures).saturating_add(1);
+        let wait = REWRITE_FIRST.saturating_mul(1 << failures.min(16).saturating_sub(1)).min(REWRITE_MAX);
+        self.unwritten.insert(customer.clone(), Unwritten { entry: queued.clone(), failures, retry_at: now + wait });
+    }
+
+    /// A given-up ticket of `customer` due to be written again, marked as being rewritten.
+    fn rewrite_due(&mut self, customer: &str, now: Instant) -> Option<LineEntry> {
+        let unwritten = self.unwritten.get_mut(customer).filter(|u| now >= u.retry_at)?;
+        unwritten.retry_at = now + REWRITE_MAX;
+        Some(unwritten.entry.clone())
     }
 }
 
@@ -170,6 +202,8 @@ impl LineState {
 #[derive(Default)]
 struct Queue {
     entries: Vec<LineEntry>,
+    /// Joins the store refused before, each written alone after the batch.
+    rewrites: Vec<LineEntry>,
     /// Sequence number of the last join queued.
     last: u64,
     /// The latest arrival handed out (Unix µs).
@@ -188,6 +222,12 @@ impl Queue {
     fn push(&mut self, entry: LineEntry) {
         self.since.get_or_insert_with(Instant::now);
         self.entries.push(entry);
+        self.last += 1;
+    }
+
+    fn push_rewrite(&mut self, entry: LineEntry) {
+        self.since.get_or_insert_with(Instant::now);
+        self.rewrites.push(entry);
         self.last += 1;
     }
 
@@ -218,7 +258,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Lines {
     /// An index whose joins wait for their write (for Lambda, frozen between invocations).
     pub fn write_through() -> Lines {
-        Lines { write_through: true, ..Lines::default() }
+        Lines { inner: Arc::new(Inner { write_through: true, ..Inner::default() }) }
     }
 
     /// The line of `product_id`, loaded (and, if shared and stale, refreshed).
@@ -282,9 +322,13 @@ impl Lines {
         let (held, new) = {
             let mut state = lock(&line.state);
             if let Some(held) = state.held.get(customer).cloned() {
-                // A ticket whose write was given up: its customer is back, so it is tried again.
-                let Some(unwritten) = state.unwritten.remove(customer) else { return Ok((held, false)) };
-                lock(&self.inner.queue).push(unwritten);
+                if let Some(rewrite) = state.rewrite_due(customer, Instant::now()) {
+                    // A ticket whose write was given up: its customer is back, so it is tried again.
+                    lock(&self.inner.queue).push_rewrite(rewrite);
+                } else if held.durable || !self.inner.write_through {
+                    return Ok((held, false));
+                }
+                // Writing through, a ticket is handed out only once the store holds it.
                 (held, false)
             } else {
                 self.queue_new(store, &mut state, not_before_us, ticket, joining)?
@@ -304,7 +348,7 @@ impl Lines {
     ) -> Result<(Held, bool), StoreError> {
         let mut queue = lock(&self.inner.queue);
         if joining == Joining::New
-            && !self.write_through
+            && !self.inner.write_through
             && store.lines_shared()
             && queue.behind(Instant::now(), PUSH_BACK_AFTER)
         {
@@ -337,7 +381,7 @@ impl Lines {
         new: bool,
     ) -> Result<(Held, bool), StoreError> {
         self.start_writing(store);
-        if !self.write_through {
+        if !self.inner.write_through {
             return Ok((held, new));
         }
         self.flush().await?;
@@ -447,8 +491,11 @@ async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLin
 async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
     loop {
         let notified = inner.wake.notified();
-        let queued = lock(&inner.queue).entries.len();
-        if queued == 0 {
+        let (queued, rewrites) = {
+            let queue = lock(&inner.queue);
+            (queue.entries.len(), queue.rewrites.len())
+        };
+        if queued + rewrites == 0 {
             notified.await;
             continue;
         }
@@ -456,16 +503,16 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
         // Only where this instance's index is the whole line: on a shared one, a join another
         // instance has not written yet when the watermark passes it is let in uncounted, so
         // joins there are written as soon as possible.
-        if queued < BATCH && !store.lines_shared() {
+        if queued < BATCH && rewrites == 0 && !store.lines_shared() {
             tokio::select! {
                 () = tokio::time::sleep(GATHER) => {}
                 () = inner.hurry.notified() => {}
             }
         }
-        let (batch, last, since) = {
+        let (batch, rewrites, last, since) = {
             let mut queue = lock(&inner.queue);
             queue.writing_since = queue.since;
-            (std::mem::take(&mut queue.entries), queue.last, queue.since.take())
+            (std::mem::take(&mut queue.entries), std::mem::take(&mut queue.rewrites), queue.last, queue.since.take())
         };
         for chunk in batch.chunks(BATCH) {
             let stored = match write(store.as_ref(), chunk).await {
@@ -473,27 +520,12 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
                 Err(e) if chunk.len() == 1 => vec![Err(e)],
                 Err(_) => one_at_a_time(store.as_ref(), chunk).await,
             };
-            let products = lock(&inner.products);
-            let mut unwritten = 0;
-            for (queued, stored) in chunk.iter().zip(stored) {
-                let Some(line) = products.get(&queued.product_id) else { continue };
-                match stored {
-                    Ok(stored) => lock(&line.state).settle(queued, stored),
-                    Err(e) => {
-                        if unwritten == 0 {
-                            tracing::error!(error = %e, "a waiting-room join was not written; it keeps its place and is written when its customer comes back");
-                        }
-                        unwritten += 1;
-                        lock(&line.state).give_up(queued);
-                    }
-                }
-            }
-            if unwritten > 1 {
-                tracing::error!(
-                    joins = unwritten,
-                    "waiting-room joins not written; each is written when its customer comes back"
-                );
-            }
+            record(&inner, chunk, stored);
+        }
+        // Each once and alone: a join the store cannot take sinks no batch and is not retried here.
+        for rewrite in rewrites {
+            let stored = store.join_line(rewrite.clone()).await;
+            record(&inner, std::slice::from_ref(&rewrite), vec![stored]);
         }
         lock(&inner.queue).writing_since = None;
         inner.written.send_replace(last);
@@ -506,6 +538,33 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
                 "waiting-room joins reached the shared line later than the grace; the room may let in more than its rate"
             );
         }
+    }
+}
+
+/// Tells the index what became of `written`: the ticket the store holds for each, or, for one
+/// it did not take, that it keeps its place for a later rewrite (dropped when writing through).
+fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, StoreError>>) {
+    let products = lock(&inner.products);
+    let now = Instant::now();
+    let mut failed = 0;
+    for (queued, stored) in written.iter().zip(stored) {
+        let Some(line) = products.get(&queued.product_id) else { continue };
+        match stored {
+            Ok(stored) => lock(&line.state).settle(queued, stored),
+            Err(e) => {
+                if failed == 0 {
+                    tracing::error!(error = %e, "a waiting-room join was not written; it keeps its place and is written again when its customer comes back");
+                }
+                failed += 1;
+                lock(&line.state).give_up(queued, !inner.write_through, now);
+            }
+        }
+    }
+    if failed > 1 {
+        tracing::error!(
+            joins = failed,
+            "waiting-room joins not written; each is written again when its customer comes back"
+        );
     }
 }
 
@@ -586,6 +645,36 @@ mod tests {
         queue.writing_since = None;
         assert!(!queue.behind(t0 + Duration::from_secs(2), limit));
         assert_eq!(PUSH_BACK_AFTER, Duration::from_secs(1), "half the grace");
+    }
+
+    #[test]
+    fn a_ticket_not_written_keeps_its_place_and_is_rewritten_after_a_growing_backoff_or_dropped_if_nobody_holds_it() {
+        let t0 = Instant::now();
+        let mut state = LineState::default();
+        let a = entry("a", 10);
+        state.held.insert("a".into(), Held { rank: 10, ticket: a.ticket.as_str().into(), durable: false });
+        state.insert_rank(10);
+        state.give_up(&a, true, t0);
+        assert_eq!(state.ranks, [10], "the place is kept");
+        assert!(state.rewrite_due("a", t0 + Duration::from_millis(1_999)).is_none(), "not before 2 s");
+        assert_eq!(state.rewrite_due("a", t0 + REWRITE_FIRST), Some(a.clone()));
+        assert!(state.rewrite_due("a", t0 + REWRITE_FIRST).is_none(), "not twice while being rewritten");
+        state.give_up(&a, true, t0);
+        assert_eq!(state.unwritten["a"].retry_at, t0 + Duration::from_secs(4), "doubled");
+        for _ in 0..10 {
+            state.give_up(&a, true, t0);
+        }
+        assert_eq!(state.unwritten["a"].retry_at, t0 + REWRITE_MAX, "capped");
+        state.settle(&a, a.clone());
+        assert!(state.unwritten.is_empty() && state.held["a"].durable, "written at last");
+
+        // Writing through, the customer was answered `Busy`: no ticket, no place.
+        let b = entry("b", 20);
+        state.held.insert("b".into(), Held { rank: 20, ticket: b.ticket.as_str().into(), durable: false });
+        state.insert_rank(20);
+        state.give_up(&b, false, t0);
+        assert!(!state.held.contains_key("b") && state.unwritten.is_empty());
+        assert_eq!(state.ranks, [10]);
     }
 
     #[test]

@@ -33,12 +33,29 @@ pub struct Order {
 }
 
 impl Order {
-    /// A new order's id: a UUIDv7 (sorted by time, so new rows append to the index) whose
-    /// 74 bits after the millisecond are all random. `Uuid::now_v7` would count up within a
-    /// millisecond instead, so from one order's id the next one in a rush would be 32 random
-    /// bits away; the id alone shows an order's status and items (docs/privacy.md).
+    /// A new order's id: a UUIDv7 whose 12 bits after the millisecond count the orders of that
+    /// millisecond (RFC 9562's dedicated counter), so this process's ids sort in the order they
+    /// were made, and whose last 62 bits are random. `Uuid::now_v7` counts in those bits
+    /// instead, so in a rush one order's id would be 32 random bits from the next one's; the
+    /// id alone shows an order's status and items (docs/privacy.md).
     pub fn new_id() -> String {
-        uuid::Uuid::new_v7(uuid::Timestamp::now(uuid::NoContext)).to_string()
+        use std::sync::{Mutex, PoisonError};
+        static LAST: Mutex<(u64, u16)> = Mutex::new((0, 0));
+        let now = u64::try_from(crate::clock::now_millis()).unwrap_or(0);
+        let (millis, count) = {
+            let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
+            *last = match *last {
+                (ms, _) if now > ms => (now, 0),
+                (ms, n) if n < 0x0fff => (ms, n + 1),
+                // 4,096 in one millisecond: borrow the next one, keeping the order.
+                (ms, _) => (ms + 1, 0),
+            };
+            *last
+        };
+        let mut bytes: [u8; 10] = rand::random();
+        // The builder keeps the low nibble of the first byte (the version takes the high one).
+        [bytes[0], bytes[1]] = count.to_be_bytes();
+        uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid().to_string()
     }
 
     /// The order `request` becomes once accepted at `now`, priced as `priced`: every store
@@ -146,18 +163,21 @@ pub struct ProductSales {
 mod tests {
     use super::Order;
 
-    /// Ids made in the same millisecond share nothing but the millisecond: `Uuid::now_v7`
-    /// would make the second one's 42 bits after it the first one's plus one.
+    /// Ids made one after another sort in that order, and share nothing past the millisecond
+    /// and its count: `Uuid::now_v7` would make the next one's 42 bits the last one's plus one.
     #[test]
-    fn order_ids_made_in_the_same_millisecond_do_not_count_up() {
-        let ids: Vec<uuid::Uuid> = (0..2_000).map(|_| Order::new_id().parse().unwrap()).collect();
+    fn order_ids_sort_as_made_and_keep_62_random_bits() {
+        let ids: Vec<uuid::Uuid> = (0..5_000).map(|_| Order::new_id().parse().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "strictly increasing");
+        assert!(ids.iter().all(|id| id.get_version_num() == 7 && id.get_variant() == uuid::Variant::RFC4122));
         let millis = |id: &uuid::Uuid| id.as_u128() >> 80;
-        // The 42 bits after the version nibble: rand_a (12) and rand_b's top 30 past the variant.
-        let counter = |id: &uuid::Uuid| (((id.as_u128() >> 64) & 0xfff) << 30) | ((id.as_u128() >> 32) & 0x3fff_ffff);
         let same_ms: Vec<_> = ids.windows(2).filter(|w| millis(&w[0]) == millis(&w[1])).collect();
-        assert!(!same_ms.is_empty(), "2,000 ids take more than one millisecond each");
-        assert!(ids.iter().all(|id| id.get_version_num() == 7));
+        assert!(!same_ms.is_empty(), "5,000 ids take more than one millisecond each");
+        // The 42 bits `now_v7` would count in: rand_a (12) and rand_b's top 30 past the variant.
+        let counter = |id: &uuid::Uuid| (((id.as_u128() >> 64) & 0xfff) << 30) | ((id.as_u128() >> 32) & 0x3fff_ffff);
         let counted_up = same_ms.iter().filter(|w| counter(&w[1]) == counter(&w[0]) + 1).count();
         assert_eq!(counted_up, 0, "of {} pairs in one millisecond", same_ms.len());
+        let random = |id: &uuid::Uuid| id.as_u128() & ((1 << 62) - 1);
+        assert!(same_ms.iter().all(|w| random(&w[0]) != random(&w[1])));
     }
 }

@@ -21,6 +21,8 @@ pub struct OpCounts {
     /// Order transactions cancelled because a stock counter held fewer units than drawn: a
     /// counter drained by other orders since this instance last knew its level.
     pub short_draws: u64,
+    /// Items the queries returned: what their read units grow with (moto reports no units).
+    pub queried_items: u64,
     /// Read capacity units the server reported (0 where it reports none).
     pub read_units: f64,
     /// Write capacity units the server reported (0 where it reports none).
@@ -37,6 +39,7 @@ impl OpCounts {
             retries: self.retries - earlier.retries,
             conflicts: self.conflicts - earlier.conflicts,
             short_draws: self.short_draws - earlier.short_draws,
+            queried_items: self.queried_items - earlier.queried_items,
             read_units: self.read_units - earlier.read_units,
             write_units: self.write_units - earlier.write_units,
         }
@@ -68,6 +71,7 @@ pub struct Counters {
     retries: AtomicU64,
     conflicts: AtomicU64,
     short_draws: AtomicU64,
+    queried_items: AtomicU64,
     read_milliunits: AtomicU64,
     write_milliunits: AtomicU64,
 }
@@ -83,6 +87,11 @@ impl Counters {
             Op::ShortDraw => &self.short_draws,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts the items a query page returned.
+    pub fn queried(&self, items: usize) {
+        self.queried_items.fetch_add(items as u64, Ordering::Relaxed);
     }
 
     /// Adds what the server reported having consumed.
@@ -103,6 +112,7 @@ impl Counters {
             retries: load(&self.retries),
             conflicts: load(&self.conflicts),
             short_draws: load(&self.short_draws),
+            queried_items: load(&self.queried_items),
             read_units: load(&self.read_milliunits) as f64 / 1000.0,
             write_units: load(&self.write_milliunits) as f64 / 1000.0,
         }

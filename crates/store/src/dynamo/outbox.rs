@@ -76,23 +76,27 @@ async fn oldest_pending(store: &DynamoStore, per_bucket: u32) -> Result<(Vec<Out
     Ok((events, horizon.is_none()))
 }
 
+/// Most pending events one look reads from a bucket (32,768 in all): past it, events due
+/// behind that many older ones not yet due (a receiver down for long) wait for those to go.
+const MAX_LOOK: u32 = 1_024;
+
 /// The oldest pending event of each order, among the oldest pending events: read a little
-/// at a time, oldest first, until at least `wanted` of them are `due` or all are read. A
-/// relay working through a backlog of thousands of receipts reads a few hundred events per
-/// claim, not the backlog.
+/// at a time, oldest first, until at least `wanted` of them are `due`, all are read, or a
+/// look has read [`MAX_LOOK`] per bucket. A relay working through a backlog of thousands of
+/// receipts reads a few hundred events per claim, not the backlog.
 async fn pending_heads(
     store: &DynamoStore,
     wanted: usize,
     due: impl Fn(&OutboxEvent) -> bool,
 ) -> Result<Vec<OutboxEvent>, StoreError> {
-    let mut per_bucket = store.config.outbox_first_look.max(1);
+    let mut per_bucket = store.config.outbox_first_look.clamp(1, MAX_LOOK);
     loop {
         let (events, complete) = oldest_pending(store, per_bucket).await?;
         let found = heads(events);
-        if complete || found.iter().filter(|e| due(e)).count() >= wanted {
+        if complete || per_bucket >= MAX_LOOK || found.iter().filter(|e| due(e)).count() >= wanted {
             return Ok(found);
         }
-        per_bucket = per_bucket.saturating_mul(8);
+        per_bucket = per_bucket.saturating_mul(8).min(MAX_LOOK);
     }
 }
 
@@ -224,7 +228,9 @@ pub async fn retry(store: &DynamoStore, id: &str) -> Result<bool, StoreError> {
 }
 
 /// When the earliest claimable event is due: found among the oldest pending events when one
-/// of them is due already, else among them all.
+/// of them is due already, else among them all (up to [`MAX_LOOK`] per bucket). With a
+/// backlog it is the earliest among the oldest events, which are the most overdue unless
+/// they are waiting out retries: the relay's lag metric may then read low.
 pub async fn next_due(store: &DynamoStore) -> Result<Option<Millis>, StoreError> {
     let now = now_millis();
     let heads = pending_heads(store, 1, |e| e.next_attempt_at <= now).await?;

@@ -168,6 +168,7 @@ impl DynamoStore {
             self.count(Op::Read);
             let page = page.map_err(|e| self.sdk(e))?;
             self.counters.consumed(page.consumed_capacity());
+            self.counters.queried(page.items().len());
             let done = enough(&page);
             out.push(page);
             if done {

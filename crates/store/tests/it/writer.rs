@@ -175,7 +175,7 @@ async fn history_pruning_deletes_old_delivered_events_and_mail_in_steps_and_keep
 /// A join the store will not take (a trigger refuses one customer's ticket, as a real fault
 /// would: a constraint, a bad row) is written alone after its batch keeps failing, so the
 /// others land; it keeps its place in the index, and once the store takes it again the
-/// customer joining again gets that same place back, written this time.
+/// customer joining again (past the rewrite's backoff) gets that same place back, written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_the_store_refuses_spares_its_batch_and_keeps_its_place_for_when_its_customer_returns() {
     use stampede_domain::CustomerKey;
@@ -219,6 +219,11 @@ async fn a_join_the_store_refuses_spares_its_batch_and_keeps_its_place_for_when_
     let (again, new) = join("stuck").await;
     assert!(!new, "joining again is not a new ticket");
     assert_eq!((again.rank, &again.ticket), (stuck.rank, &stuck.ticket), "the same place");
+    lines.flush().await.unwrap();
+    assert_eq!(store.line("hot").await.unwrap().len(), 2, "not written again within its backoff (2 s)");
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let (again, new) = join("stuck").await;
+    assert_eq!((again.rank, new), (stuck.rank, false));
     lines.flush().await.unwrap();
     let stored = ranks(store.line("hot").await.unwrap());
     assert_eq!(stored.len(), 3);

@@ -1,7 +1,7 @@
 //! Who may see an order's personal details (name, email, address) and cancel it.
 //!
 //! An order's status and items are public to whoever holds its unguessable id (a UUIDv7
-//! with 74 random bits, handed only to the customer), so a confirmation link can be shared.
+//! with 62 random bits, handed only to the customer), so a confirmation link can be shared.
 //! Everything personal, and cancelling, needs one of:
 //! - staff: the admin API token, or a kitchen or admin account;
 //! - the customer's own account (session cookie or OIDC bearer), once its email is verified;

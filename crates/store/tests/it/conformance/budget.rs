@@ -104,6 +104,7 @@ pub async fn many_clients_on_many_instances_never_oversell() {
         retries: a.retries + c.retries,
         conflicts: a.conflicts + c.conflicts,
         short_draws: a.short_draws + c.short_draws,
+        queried_items: a.queried_items + c.queried_items,
         ..a
     });
     println!("150 orders for 60 units over 16 counters on 3 instances: {total:?}");
@@ -293,31 +294,36 @@ pub async fn the_order_search_and_a_report_read_a_day_not_the_table() {
 }
 
 /// A claim reads the oldest pending events a few per bucket and reads further only when
-/// those hold too few it can take (here one per bucket at first, so most claims read on):
-/// it still finds due events behind leased ones, and still keeps an order's later event
-/// back while its earlier one is pending.
+/// those hold too few it can take (here four per bucket at first): a small claim out of a
+/// backlog reads a look's worth, not the backlog; a claim still finds due events behind
+/// leased ones, and still keeps an order's later event back while its earlier one is pending.
 pub async fn a_claim_reads_the_oldest_events_first_and_further_only_when_it_must() {
     use stampede_store::{Claim, Outbox};
-    let (store, _table) = fresh_dynamo(|c| DynamoConfig { outbox_first_look: 1, ..c }).await;
+    let (store, _table) = fresh_dynamo(|c| DynamoConfig { outbox_first_look: 4, ..c }).await;
     store.create_product(product("hot", 4), 1_000).await.unwrap();
     let mut placed = Vec::new();
-    for i in 0..40 {
+    for i in 0..200 {
         placed.push(store.place_order(order(&format!("c{i}"), &[("hot", 1)], None)).await.unwrap().order.id);
     }
     let claim = |limit| Claim { token: "relay".into(), limit, lease: Duration::from_secs(600) };
-    let first = store.claim_events(claim(5)).await.unwrap();
-    assert_eq!(first.len(), 5, "five of forty due events");
+    let (first, look) = cost(&store, store.claim_events(claim(2))).await;
+    let first = first.unwrap();
+    println!("claim of 2 out of 200 pending: {look:?}");
+    assert_eq!(first.len(), 2, "two of 200 due events");
+    // Four per bucket hold the four due events it looks for (unless one bucket held all four
+    // oldest events): 128 items at most, where a full read returns all 200.
+    assert!(look.queried_items <= 4 * 32, "{look:?}");
     // A leased order's next event waits for the first; the others' placed events are due.
     let leased = first[0].order_id.clone();
     store.cancel_order(&leased).await.unwrap();
-    let (rest, cost) = cost(&store, store.claim_events(claim(100))).await;
+    let (rest, behind) = cost(&store, store.claim_events(claim(1_000))).await;
     let rest = rest.unwrap();
-    println!("claim behind leased events: {cost:?}");
-    assert_eq!(rest.len(), 35, "every other order's event, found behind the leased ones");
+    println!("claim behind leased events: {behind:?}");
+    assert_eq!(rest.len(), 198, "every other order's event, found behind the leased ones");
     assert!(rest.iter().all(|e| e.order_id != leased), "the cancel waits for the placed event");
     let mut orders: Vec<String> = first.iter().chain(&rest).map(|e| e.order_id.clone()).collect();
     orders.sort();
     placed.sort();
     assert_eq!(orders, placed, "each order's placed event, once");
-    assert!(store.claim_events(claim(100)).await.unwrap().is_empty(), "nothing else is due");
+    assert!(store.claim_events(claim(1_000)).await.unwrap().is_empty(), "nothing else is due");
 }
