@@ -22,7 +22,7 @@ use stampede_domain::Millis;
 use stampede_store::clock::now_millis;
 use stampede_store::{Claim, Order, OutboxEvent, Settle, Settlement, Store, StoreError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -79,6 +79,11 @@ pub struct Relay {
     channels: Arc<[Arc<dyn Channel>]>,
     config: RelayConfig,
     stats: Arc<RelayStats>,
+    /// Deliveries allowed under way at once: `max_in_flight`, halved each time a receiver asks
+    /// to be sent less and grown back by one per event delivered (additive increase,
+    /// multiplicative decrease, as TCP does), so a throttled receiver is tried at about the
+    /// rate it takes, not `max_in_flight` events at a time.
+    window: Arc<AtomicUsize>,
 }
 
 /// A running relay task.
@@ -138,7 +143,8 @@ fn span(event: &OutboxEvent) -> tracing::Span {
 impl Relay {
     /// A relay over `store` delivering to `channels`.
     pub fn new(store: Arc<dyn Store>, channels: Vec<Arc<dyn Channel>>, config: RelayConfig) -> Relay {
-        Relay { store, channels: channels.into(), config, stats: Arc::default() }
+        let window = Arc::new(AtomicUsize::new(config.max_in_flight.max(1)));
+        Relay { store, channels: channels.into(), config, stats: Arc::default(), window }
     }
 
     /// Counters of this relay.
@@ -198,7 +204,6 @@ impl Relay {
         let mut changes = self.store.outbox_changes();
         // Owned here: aborting the relay aborts its deliveries too, like a crash would.
         let mut in_flight = JoinSet::new();
-        let max_in_flight = self.config.max_in_flight.max(1);
         tracing::info!(channels = ?self.channels.iter().map(|c| c.name()).collect::<Vec<_>>(), "outbox relay started");
         // Finished attempts, settled together before the next claim (which a settle may
         // unblock: the next event of the same order).
@@ -211,7 +216,7 @@ impl Relay {
             // Mark the current version seen before looking, so an event committed while
             // we look still wakes the wait below.
             changes.borrow_and_update();
-            let room = max_in_flight.saturating_sub(in_flight.len());
+            let room = self.window.load(Ordering::Relaxed).saturating_sub(in_flight.len());
             // A read decides whether to bother the writer: idle polling costs it nothing.
             let mut wait = if room > 0 { self.until_next_due().await } else { Duration::MAX };
             if wait.is_zero() {
@@ -263,7 +268,7 @@ impl Relay {
     /// Claims the events due now and delivers them, waiting for every delivery; returns how
     /// many it claimed. `run` is the long-running form; this suits flushes and tools.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let (token, events) = self.claim(self.config.batch_size as usize).await?;
+        let (token, events) = self.claim(self.window.load(Ordering::Relaxed)).await?;
         let count = events.len();
         let attempts = self.with_orders(events).await.into_iter().map(|(event, order)| {
             let token = token.clone();
@@ -323,7 +328,14 @@ impl Relay {
         };
         match result {
             Ok(()) => Settlement::Delivered { done_channels: done },
-            Err(f) if f.permanent || (stored.attempts >= self.config.max_attempts && !f.throttled) => {
+            Err(f) if f.permanent => Settlement::Park { error: f.errors.join("; "), done_channels: done },
+            Err(f) if f.throttled => {
+                // The attempt is given back, so the delay stays where the real failures left it.
+                let delay = self.config.backoff.delay(stored.attempts);
+                let at = now_millis().saturating_add(delay.as_millis() as Millis);
+                Settlement::Throttled { at, error: f.errors.join("; "), done_channels: done }
+            }
+            Err(f) if stored.attempts >= self.config.max_attempts => {
                 Settlement::Park { error: f.errors.join("; "), done_channels: done }
             }
             Err(f) => {
@@ -334,16 +346,37 @@ impl Relay {
         }
     }
 
+    /// Halves the delivery window once if any receiver asked to be sent less, else grows it by
+    /// one per event delivered, up to `max_in_flight`.
+    fn adjust_window<'a>(&self, outcomes: impl Iterator<Item = &'a Settlement>) {
+        let (mut throttled, mut delivered) = (false, 0);
+        for outcome in outcomes {
+            throttled |= matches!(outcome, Settlement::Throttled { .. });
+            delivered += usize::from(matches!(outcome, Settlement::Delivered { .. }));
+        }
+        let max = self.config.max_in_flight.max(1);
+        let _ = self.window.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+            Some(if throttled { (w / 2).max(1) } else { w.saturating_add(delivered).min(max) })
+        });
+    }
+
     /// Records finished attempts, in one store call for all of them.
     async fn settle(&self, attempts: Vec<Attempt>) {
         if attempts.is_empty() {
             return;
         }
+        self.adjust_window(attempts.iter().map(|a| &a.outcome));
         let mut settles = Vec::with_capacity(attempts.len());
         let mut settled = Vec::with_capacity(attempts.len());
         for Attempt { token, event, outcome } in attempts {
             let (counter, label) = match &outcome {
                 Settlement::Delivered { .. } => (&self.stats.delivered, "delivered"),
+                Settlement::Throttled { at, error, .. } => {
+                    span(&event).in_scope(|| {
+                        tracing::debug!(%error, retry_at = at, "receiver asked to be sent less; will retry");
+                    });
+                    (&self.stats.retried, "throttled")
+                }
                 Settlement::Retry { at, error, .. } => {
                     span(&event).in_scope(|| {
                         tracing::warn!(%error, retry_at = at, "event delivery failed; will retry");

@@ -99,6 +99,10 @@ pub enum Settlement {
     Delivered { done_channels: Vec<String> },
     /// Some channel failed; try again at `at`, skipping the channels in `done_channels`.
     Retry { at: Millis, error: String, done_channels: Vec<String> },
+    /// As `Retry`, but every channel that failed asked to be sent less (a `429`, SES or SNS
+    /// throttling): the attempt the claim counted is given back, so throttling never uses
+    /// up the attempts that park an event.
+    Throttled { at: Millis, error: String, done_channels: Vec<String> },
     /// Give up: out of attempts or permanently refused. Kept for the admin, never dropped.
     Park { error: String, done_channels: Vec<String> },
 }

@@ -241,6 +241,7 @@ async fn a_receiver_that_asks_to_be_sent_less_is_tried_past_the_last_attempt_and
     .await;
     assert_eq!(relay.stats().parked.load(Ordering::Relaxed), 0);
     relay.shutdown().await;
+    assert_eq!(app.outbox("attempts = 1"), 1, "only the attempt that went through counted");
 }
 
 #[tokio::test]

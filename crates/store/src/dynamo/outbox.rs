@@ -179,6 +179,14 @@ pub async fn settle(store: &DynamoStore, id: &str, token: &str, outcome: Settlem
             .expression_attribute_values(":at", n(at))
             .expression_attribute_values(":error", s(error))
             .expression_attribute_values(":done", s(serde_json::to_string(&done_channels)?)),
+        Settlement::Throttled { at, error, done_channels } => request
+            .update_expression(
+                "SET next_attempt_at = :at, last_error = :error, done_channels = :done REMOVE claim_token ADD attempts :back",
+            )
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":error", s(error))
+            .expression_attribute_values(":done", s(serde_json::to_string(&done_channels)?))
+            .expression_attribute_values(":back", n(-1)),
         Settlement::Park { error, done_channels } => request
             .update_expression(
                 "SET #state = :to, gsi3pk = :part, failed_at = :now, last_error = :error, done_channels = :done REMOVE claim_token",

@@ -86,6 +86,13 @@ pub async fn settle(
             Some(error.as_str()),
             done_channels,
         ),
+        Settlement::Throttled { at, error, done_channels } => (
+            "UPDATE outbox SET next_attempt_at = $3, last_error = $4, done_channels = $5, claim_token = NULL,
+                    attempts = GREATEST(attempts - 1, 0)",
+            *at,
+            Some(error.as_str()),
+            done_channels,
+        ),
         Settlement::Park { error, done_channels } => (
             "UPDATE outbox SET failed_at = $3, last_error = $4, done_channels = $5, claim_token = NULL",
             now,

@@ -74,6 +74,13 @@ pub fn settle(conn: &Connection, id: &str, token: &str, outcome: &Settlement, no
                  WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
             )?
             .execute(params![id, token, at, error, serde_json::to_string(done_channels)?])?,
+        Settlement::Throttled { at, error, done_channels } => conn
+            .prepare_cached(
+                "UPDATE outbox SET next_attempt_at = ?3, last_error = ?4, done_channels = ?5, claim_token = NULL,
+                        attempts = MAX(attempts - 1, 0)
+                 WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
+            )?
+            .execute(params![id, token, at, error, serde_json::to_string(done_channels)?])?,
         Settlement::Park { error, done_channels } => conn
             .prepare_cached(
                 "UPDATE outbox SET failed_at = ?3, last_error = ?4, done_channels = ?5, claim_token = NULL

@@ -367,6 +367,27 @@ pub async fn parked_events_can_be_retried(store: S) {
     assert_eq!(again[0].done_channels, ["sns"], "channels that took it are still skipped");
 }
 
+/// A receiver that asked to be sent less does not use up the event's attempts: the claim's
+/// count is given back, the event waits until `at`, and a lease held by another is kept.
+pub async fn a_throttled_attempt_is_given_back(store: S) {
+    store.create_product(product("cola", 1), 5).await.unwrap();
+    store.place_order(order("ana", &[("cola", 1)], None)).await.unwrap();
+    let got = store.claim_events(claim("a")).await.unwrap();
+    assert_eq!(got[0].attempts, 1);
+    let now = stampede_store::clock::now_millis();
+    let throttled = |at| Settlement::Throttled { at, error: "429".into(), done_channels: vec!["sns".into()] };
+    assert!(!store.settle_event(&got[0].id, "b", throttled(now)).await.unwrap(), "b holds no claim");
+    assert!(store.settle_event(&got[0].id, "a", throttled(now)).await.unwrap());
+    let again = store.claim_events(claim("c")).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1), "the throttled attempt was given back");
+    assert_eq!(again[0].done_channels, ["sns"]);
+    let later = stampede_domain::Millis::MAX / 2;
+    assert!(store.settle_event(&again[0].id, "c", throttled(later)).await.unwrap());
+    assert_eq!(store.next_due().await.unwrap(), Some(later));
+    let pending = store.outbox_events(OutboxState::Pending, 10).await.unwrap();
+    assert_eq!((pending[0].attempts, pending[0].last_error.as_deref()), (0, Some("429")));
+}
+
 pub async fn the_mailbox_keeps_one_message_per_event_and_recipient(store: S) {
     let mail = |event: &str, to: &str| NewMail {
         event_id: event.into(),

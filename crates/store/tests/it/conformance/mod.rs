@@ -91,6 +91,7 @@ every_adapter!(
     outbox_claims_are_exclusive_and_settle_once,
     batched_order_reads_and_settles_answer_each_in_order,
     parked_events_can_be_retried,
+    a_throttled_attempt_is_given_back,
     the_mailbox_keeps_one_message_per_event_and_recipient,
     joining_the_line_is_idempotent_per_customer_and_ordered_by_rank,
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
