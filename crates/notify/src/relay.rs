@@ -22,7 +22,7 @@ use stampede_domain::Millis;
 use stampede_store::clock::now_millis;
 use stampede_store::{Claim, Order, OutboxEvent, Settle, Settlement, Store, StoreError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -84,6 +84,20 @@ pub struct Relay {
     /// multiplicative decrease, as TCP does), so a throttled receiver is tried at about the
     /// rate it takes, not `max_in_flight` events at a time.
     window: Arc<AtomicUsize>,
+    /// When the window was last halved (Unix ms).
+    last_cut: Arc<AtomicI64>,
+}
+
+/// How long an event may be throttled (its receiver asking to be sent less) before it is
+/// parked after all: a day, in milliseconds.
+const THROTTLED_FOR_AT_MOST: Millis = 24 * 3_600 * 1_000;
+
+/// When a throttled event is tried again. Its attempts are given back, so they cannot pace
+/// it; its age does: a quarter of it (a minute-old event waits about 15 s, an hour-old one
+/// the backoff's cap), never less than the backoff after its real failures.
+fn throttled_delay(backoff: &Backoff, event: &OutboxEvent) -> Duration {
+    let age = Duration::from_millis(u64::try_from(now_millis().saturating_sub(event.created_at)).unwrap_or(0));
+    (age / 4).min(backoff.max).max(backoff.delay(event.attempts))
 }
 
 /// A running relay task.
@@ -144,7 +158,7 @@ impl Relay {
     /// A relay over `store` delivering to `channels`.
     pub fn new(store: Arc<dyn Store>, channels: Vec<Arc<dyn Channel>>, config: RelayConfig) -> Relay {
         let window = Arc::new(AtomicUsize::new(config.max_in_flight.max(1)));
-        Relay { store, channels: channels.into(), config, stats: Arc::default(), window }
+        Relay { store, channels: channels.into(), config, stats: Arc::default(), window, last_cut: Arc::default() }
     }
 
     /// Counters of this relay.
@@ -329,10 +343,13 @@ impl Relay {
         match result {
             Ok(()) => Settlement::Delivered { done_channels: done },
             Err(f) if f.permanent => Settlement::Park { error: f.errors.join("; "), done_channels: done },
+            Err(f) if f.throttled && now_millis().saturating_sub(stored.created_at) >= THROTTLED_FOR_AT_MOST => {
+                let error = format!("{} (asked to slow down for over a day)", f.errors.join("; "));
+                Settlement::Park { error, done_channels: done }
+            }
             Err(f) if f.throttled => {
-                // The attempt is given back, so the delay stays where the real failures left it.
-                let delay = self.config.backoff.delay(stored.attempts);
-                let at = now_millis().saturating_add(delay.as_millis() as Millis);
+                let at =
+                    now_millis().saturating_add(throttled_delay(&self.config.backoff, stored).as_millis() as Millis);
                 Settlement::Throttled { at, error: f.errors.join("; "), done_channels: done }
             }
             Err(f) if stored.attempts >= self.config.max_attempts => {
@@ -346,18 +363,29 @@ impl Relay {
         }
     }
 
-    /// Halves the delivery window once if any receiver asked to be sent less, else grows it by
-    /// one per event delivered, up to `max_in_flight`.
+    /// Halves the delivery window if a receiver asked to be sent less (at most once a second:
+    /// the replies of sends made before a cut say nothing about the cut), else grows it by one
+    /// per event delivered, up to `max_in_flight`.
     fn adjust_window<'a>(&self, outcomes: impl Iterator<Item = &'a Settlement>) {
         let (mut throttled, mut delivered) = (false, 0);
         for outcome in outcomes {
             throttled |= matches!(outcome, Settlement::Throttled { .. });
             delivered += usize::from(matches!(outcome, Settlement::Delivered { .. }));
         }
-        let max = self.config.max_in_flight.max(1);
-        let _ = self.window.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-            Some(if throttled { (w / 2).max(1) } else { w.saturating_add(delivered).min(max) })
-        });
+        if throttled {
+            let now = now_millis();
+            let last = self.last_cut.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= 1_000
+                && self.last_cut.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+            {
+                let _ = self.window.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| Some((w / 2).max(1)));
+            }
+        } else {
+            let max = self.config.max_in_flight.max(1);
+            let _ = self
+                .window
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| Some(w.saturating_add(delivered).min(max)));
+        }
     }
 
     /// Records finished attempts, in one store call for all of them.
@@ -459,4 +487,37 @@ fn lower_priority(nice: i32) {
 #[cfg(not(target_os = "linux"))]
 fn lower_priority(nice: i32) {
     tracing::debug!(nice, "thread priorities are only set on Linux");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aged(minutes: i64, attempts: u32) -> OutboxEvent {
+        OutboxEvent {
+            id: "e".into(),
+            kind: "order.placed".into(),
+            order_id: "o".into(),
+            payload: serde_json::Value::Null,
+            created_at: now_millis() - minutes * 60_000,
+            attempts,
+            next_attempt_at: 0,
+            delivered_at: None,
+            failed_at: None,
+            last_error: None,
+            done_channels: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_throttled_event_waits_longer_as_it_ages_and_at_least_its_real_failures_backoff() {
+        let backoff = Backoff { base: Duration::from_secs(2), max: Duration::from_secs(900) };
+        let fresh = throttled_delay(&backoff, &aged(0, 1));
+        assert!(fresh >= Duration::from_secs(1) && fresh <= Duration::from_secs(2), "{fresh:?}");
+        let minute = throttled_delay(&backoff, &aged(1, 1));
+        assert!(minute >= Duration::from_secs(14) && minute <= Duration::from_secs(16), "{minute:?}");
+        assert_eq!(throttled_delay(&backoff, &aged(600, 1)), backoff.max, "capped");
+        // Five real failures already: their backoff (16-32 s) stands.
+        assert!(throttled_delay(&backoff, &aged(0, 5)) >= Duration::from_secs(16));
+    }
 }

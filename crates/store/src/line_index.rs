@@ -25,11 +25,13 @@
 //!   next shown ([`Lines::join`] from a status check or an order), so no place is lost.
 //! - A batch the store keeps refusing ([`ATTEMPTS`] tries, about 5 s) is tried one join at a
 //!   time, so one join the store cannot take does not sink the others. A join still not
-//!   written keeps its place in this index and is written again, alone and once, when its
-//!   customer comes back (joins again or shows the ticket), no sooner than a backoff that
-//!   grows to [`REWRITE_MAX`]: nobody loses their place to a store outage, and a join the
-//!   store can never take costs one failed write a minute, never a batch. Writing through
-//!   (Lambda), a join not written is dropped and answered `Busy`: its customer got no ticket.
+//!   written keeps its place in this index and is written again, once, when its customer
+//!   comes back (joins again or shows the ticket), no sooner than a backoff that grows to
+//!   [`REWRITE_MAX`], or at once when a write takes after writes that all failed. Such
+//!   rewrites go in a batch of their own, tried once (then one at a time): nobody loses their
+//!   place to a store outage, and a join the store can never take costs a failed write a
+//!   minute, never a fresh batch. Writing through (Lambda), a join not written is dropped and
+//!   answered `Busy`: its customer got no ticket.
 
 use crate::{LineEntry, Store, StoreError, clock};
 use std::collections::{HashMap, VecDeque};
@@ -100,6 +102,8 @@ struct Inner {
     started: AtomicBool,
     /// Write-through instead (Lambda: nothing runs between invocations).
     write_through: bool,
+    /// The last writes all failed: the next that takes means the store is back.
+    store_failing: AtomicBool,
 }
 
 #[derive(Default)]
@@ -126,8 +130,10 @@ struct LineState {
 struct Unwritten {
     entry: LineEntry,
     failures: u32,
-    /// Not written again before this (also while a rewrite is under way).
+    /// Not written again before this.
     retry_at: Instant,
+    /// Queued to be written again, or being written.
+    rewriting: bool,
 }
 
 impl LineState {
@@ -187,14 +193,22 @@ impl LineState {
         }
         let failures = self.unwritten.get(customer).map_or(0, |u| u.failures).saturating_add(1);
         let wait = REWRITE_FIRST.saturating_mul(1 << failures.min(16).saturating_sub(1)).min(REWRITE_MAX);
-        self.unwritten.insert(customer.clone(), Unwritten { entry: queued.clone(), failures, retry_at: now + wait });
+        let unwritten = Unwritten { entry: queued.clone(), failures, retry_at: now + wait, rewriting: false };
+        self.unwritten.insert(customer.clone(), unwritten);
     }
 
     /// A given-up ticket of `customer` due to be written again, marked as being rewritten.
     fn rewrite_due(&mut self, customer: &str, now: Instant) -> Option<LineEntry> {
-        let unwritten = self.unwritten.get_mut(customer).filter(|u| now >= u.retry_at)?;
-        unwritten.retry_at = now + REWRITE_MAX;
+        let unwritten = self.unwritten.get_mut(customer).filter(|u| !u.rewriting && now >= u.retry_at)?;
+        unwritten.rewriting = true;
         Some(unwritten.entry.clone())
+    }
+
+    /// The store took a write: it is back, so every ticket waiting out a backoff is due.
+    fn store_is_back(&mut self, now: Instant) {
+        for unwritten in self.unwritten.values_mut() {
+            unwritten.retry_at = unwritten.retry_at.min(now);
+        }
     }
 }
 
@@ -522,10 +536,15 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
             };
             record(&inner, chunk, stored);
         }
-        // Each once and alone: a join the store cannot take sinks no batch and is not retried here.
-        for rewrite in rewrites {
-            let stored = store.join_line(rewrite.clone()).await;
-            record(&inner, std::slice::from_ref(&rewrite), vec![stored]);
+        // Apart from the fresh joins and tried once (then one at a time): a join the store
+        // cannot take sinks no fresh batch and is not retried here.
+        for chunk in rewrites.chunks(BATCH) {
+            let stored = match store.join_lines(chunk.to_vec()).await {
+                Ok(stored) => stored.into_iter().map(Ok).collect(),
+                Err(e) if chunk.len() == 1 => vec![Err(e)],
+                Err(_) => one_at_a_time(store.as_ref(), chunk).await,
+            };
+            record(&inner, chunk, stored);
         }
         lock(&inner.queue).writing_since = None;
         inner.written.send_replace(last);
@@ -546,11 +565,14 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
 fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, StoreError>>) {
     let products = lock(&inner.products);
     let now = Instant::now();
-    let mut failed = 0;
+    let (mut failed, mut took) = (0, false);
     for (queued, stored) in written.iter().zip(stored) {
         let Some(line) = products.get(&queued.product_id) else { continue };
         match stored {
-            Ok(stored) => lock(&line.state).settle(queued, stored),
+            Ok(stored) => {
+                took = true;
+                lock(&line.state).settle(queued, stored);
+            }
             Err(e) => {
                 if failed == 0 {
                     tracing::error!(error = %e, "a waiting-room join was not written; it keeps its place and is written again when its customer comes back");
@@ -565,6 +587,16 @@ fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, St
             joins = failed,
             "waiting-room joins not written; each is written again when its customer comes back"
         );
+    }
+    // A write that took after writes that all failed: the store is back, and every ticket
+    // waiting out a backoff is due. (Some taken and some not says nothing of the store: those
+    // not taken wait out theirs.)
+    if failed > 0 && !took {
+        inner.store_failing.store(true, Ordering::Relaxed);
+    } else if took && inner.store_failing.swap(false, Ordering::Relaxed) {
+        for line in products.values() {
+            lock(&line.state).store_is_back(now);
+        }
     }
 }
 
@@ -658,13 +690,17 @@ mod tests {
         assert_eq!(state.ranks, [10], "the place is kept");
         assert!(state.rewrite_due("a", t0 + Duration::from_millis(1_999)).is_none(), "not before 2 s");
         assert_eq!(state.rewrite_due("a", t0 + REWRITE_FIRST), Some(a.clone()));
-        assert!(state.rewrite_due("a", t0 + REWRITE_FIRST).is_none(), "not twice while being rewritten");
+        assert!(state.rewrite_due("a", t0 + REWRITE_MAX * 2).is_none(), "not twice while being rewritten");
         state.give_up(&a, true, t0);
         assert_eq!(state.unwritten["a"].retry_at, t0 + Duration::from_secs(4), "doubled");
+        state.store_is_back(t0 + Duration::from_secs(1));
+        assert!(state.rewrite_due("a", t0 + Duration::from_secs(1)).is_some(), "due once the store took a write");
+        state.give_up(&a, true, t0);
         for _ in 0..10 {
             state.give_up(&a, true, t0);
         }
         assert_eq!(state.unwritten["a"].retry_at, t0 + REWRITE_MAX, "capped");
+        assert!(!state.unwritten["a"].rewriting);
         state.settle(&a, a.clone());
         assert!(state.unwritten.is_empty() && state.held["a"].durable, "written at last");
 

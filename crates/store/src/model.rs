@@ -46,6 +46,9 @@ impl Order {
             let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
             *last = match *last {
                 (ms, _) if now > ms => (now, 0),
+                // A clock set back by more than a second is believed, or ids (and the export's
+                // `made_by` watermark, which reads them) would stay ahead of it until it caught up.
+                (ms, _) if now.saturating_add(1_000) < ms => (now, 0),
                 (ms, n) if n < 0x0fff => (ms, n + 1),
                 // 4,096 in one millisecond: borrow the next one, keeping the order.
                 (ms, _) => (ms + 1, 0),

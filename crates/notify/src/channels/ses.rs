@@ -64,7 +64,14 @@ impl MailChannel for SesChannel {
                 let why = aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string();
                 match e.as_service_error() {
                     Some(s) if s.is_bad_request_exception() || s.is_message_rejected() => ChannelError::Rejected(why),
-                    Some(s) if s.is_too_many_requests_exception() || s.is_limit_exceeded_exception() => {
+                    Some(s)
+                        if s.is_too_many_requests_exception()
+                            || s.is_limit_exceeded_exception()
+                            || matches!(
+                                aws_sdk_sesv2::error::ProvideErrorMetadata::code(s),
+                                Some("Throttling" | "ThrottlingException")
+                            ) =>
+                    {
                         ChannelError::Throttled(why)
                     }
                     _ => ChannelError::Retryable(why),

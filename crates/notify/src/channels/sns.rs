@@ -95,7 +95,7 @@ impl Channel for SnsChannel {
                     if s.is_kms_throttling_exception()
                         || matches!(
                             aws_sdk_sns::error::ProvideErrorMetadata::code(s),
-                            Some("Throttling" | "ThrottledException")
+                            Some("Throttled" | "Throttling")
                         ) =>
                 {
                     ChannelError::Throttled(why)

@@ -229,3 +229,48 @@ async fn a_join_the_store_refuses_spares_its_batch_and_keeps_its_place_for_when_
     assert_eq!(stored.len(), 3);
     assert_eq!(stored[1], ("user:stuck".to_owned(), stuck.rank), "written in its arrival order");
 }
+
+/// After an outage (every write refused), the first write the store takes makes the joins
+/// it missed due again at once: their customers need not wait out the rewrite's backoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_an_outage_missed_are_written_as_soon_as_the_store_takes_a_write_again() {
+    use stampede_domain::CustomerKey;
+    use stampede_store::{Joining, LineEntry, Lines};
+    let dir = tempfile::tempdir().unwrap();
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(open(dir.path()));
+    let conn = rusqlite::Connection::open(dir.path().join("stampede.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER outage BEFORE INSERT ON queue_tickets BEGIN SELECT RAISE(ABORT, 'the store is down'); END;",
+    )
+    .unwrap();
+    let lines = Lines::default();
+    let join = |customer: &'static str| {
+        let (lines, store) = (&lines, &store);
+        async move {
+            let ticket = |arrival: i64| LineEntry {
+                product_id: "hot".into(),
+                customer: CustomerKey(format!("user:{customer}")),
+                rank: arrival as u64,
+                ticket: format!("ticket-{customer}-{arrival}"),
+                joined_at: arrival / 1000,
+            };
+            lines.enter(store, "hot", &format!("user:{customer}"), 0, ticket, Joining::New).await.unwrap()
+        }
+    };
+    let (a, _) = join("a").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lines.backlog().0 > 0 {
+        assert!(std::time::Instant::now() < deadline, "the write-behind never gave up");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(store.line("hot").await.unwrap().is_empty());
+    conn.execute_batch("DROP TRIGGER outage").unwrap();
+    join("b").await;
+    lines.flush().await.unwrap();
+    // Within a's backoff (2 s), but the store is back: joining again writes it now.
+    let (again, new) = join("a").await;
+    assert_eq!((again.rank, new), (a.rank, false));
+    lines.flush().await.unwrap();
+    let customers: Vec<String> = store.line("hot").await.unwrap().into_iter().map(|e| e.customer.0).collect();
+    assert_eq!(customers, ["user:a", "user:b"], "a keeps the place it had before b");
+}

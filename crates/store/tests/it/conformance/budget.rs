@@ -250,17 +250,19 @@ pub async fn a_product_made_on_one_instance_is_found_on_another_at_once() {
     assert_eq!((found.product.id.as_str(), found.stock), ("p", 7));
     assert!(other.product("nothing").await.unwrap().is_none());
     assert!(other.products().await.unwrap().is_empty(), "the menu keeps its snapshot until it is due");
-    let started = std::time::Instant::now();
+    // All at once, as a flood comes: how slow the server is then does not change the count.
     let (_, flood) = cost(&other, async {
-        for i in 0..100 {
-            assert!(other.product(&format!("nothing-{i}")).await.unwrap().is_none());
-        }
+        let views = (0..100).map(|i| {
+            let other = &other;
+            async move { assert!(other.product(&format!("nothing-{i}")).await.unwrap().is_none()) }
+        });
+        futures_util::future::join_all(views).await;
     })
     .await;
     println!("100 views of products that do not exist: {flood:?}");
-    // At most 20 reads in each second begun (the budget's window may turn during the loop).
-    let windows = started.elapsed().as_secs() + 2;
-    assert!(flood.reads <= 20 * windows && flood.reads < 100, "a flood of 404s reads a bounded number: {flood:?}");
+    // At most 20 reads in each second begun: the views start within one (or two, if the
+    // budget's window turns among them).
+    assert!(flood.reads <= 40, "a flood of 404s reads a bounded number: {flood:?}");
 }
 
 /// What the back office's reads cost: a page of the order search is the history start, the
