@@ -22,8 +22,10 @@ use stampede_domain::Millis;
 use stampede_store::clock::now_millis;
 use stampede_store::{Claim, Order, OutboxEvent, Settle, Settlement, Store, StoreError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+use std::time::Instant;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -79,25 +81,51 @@ pub struct Relay {
     channels: Arc<[Arc<dyn Channel>]>,
     config: RelayConfig,
     stats: Arc<RelayStats>,
-    /// Deliveries allowed under way at once: `max_in_flight`, halved each time a receiver asks
-    /// to be sent less and grown back by one per event delivered (additive increase,
-    /// multiplicative decrease, as TCP does), so a throttled receiver is tried at about the
-    /// rate it takes, not `max_in_flight` events at a time.
-    window: Arc<AtomicUsize>,
-    /// When the window was last halved (Unix ms).
-    last_cut: Arc<AtomicI64>,
+    /// Deliveries allowed under way at once (see [`Window`]).
+    window: Arc<Mutex<Window>>,
 }
 
-/// How long an event may be throttled (its receiver asking to be sent less) before it is
-/// parked after all: a day, in milliseconds.
-const THROTTLED_FOR_AT_MOST: Millis = 24 * 3_600 * 1_000;
+/// How many deliveries may be under way at once: `max_in_flight` at first, halved when a
+/// receiver asks to be sent less, and grown by one each time a window's worth of events has
+/// been delivered (additive increase, multiplicative decrease, as TCP does), so a throttled
+/// receiver is sent to at about the rate it takes. A cut counts only the refusals of sends
+/// begun after the last cut: the replies to earlier ones say nothing about it.
+struct Window {
+    size: usize,
+    /// Deliveries since the window last grew.
+    credit: usize,
+    last_cut: Option<Instant>,
+}
+
+impl Window {
+    fn after(&mut self, throttled_sends: impl Iterator<Item = Instant>, delivered: usize, max: usize) {
+        let last_cut = self.last_cut;
+        if throttled_sends.into_iter().any(|started| last_cut.is_none_or(|cut| started > cut)) {
+            self.size = (self.size / 2).max(1);
+            self.credit = 0;
+            self.last_cut = Some(Instant::now());
+            return;
+        }
+        self.credit = self.credit.saturating_add(delivered);
+        while self.size < max && self.credit >= self.size {
+            self.credit -= self.size;
+            self.size += 1;
+        }
+        if self.size >= max {
+            self.credit = 0;
+        }
+    }
+}
 
 /// When a throttled event is tried again. Its attempts are given back, so they cannot pace
-/// it; its age does: a quarter of it (a minute-old event waits about 15 s, an hour-old one
-/// the backoff's cap), never less than the backoff after its real failures.
+/// it; its age does: up to a quarter of it (equal jitter: a minute-old event waits 7.5-15 s,
+/// an hour-old one half to all of the backoff's cap), never less than the backoff after its
+/// real failures. It is never parked for throttling: at worst tried once per backoff cap.
 fn throttled_delay(backoff: &Backoff, event: &OutboxEvent) -> Duration {
     let age = Duration::from_millis(u64::try_from(now_millis().saturating_sub(event.created_at)).unwrap_or(0));
-    (age / 4).min(backoff.max).max(backoff.delay(event.attempts))
+    let quarter = (age / 4).min(backoff.max);
+    let jittered = quarter / 2 + (quarter / 2).mul_f64(rand::random::<f64>());
+    jittered.max(backoff.delay(event.attempts))
 }
 
 /// A running relay task.
@@ -141,6 +169,8 @@ struct Attempt {
     token: String,
     event: OutboxEvent,
     outcome: Settlement,
+    /// When its sends began.
+    started: Instant,
 }
 
 /// The span an event's warnings and errors are logged in. Made only when there is something
@@ -157,8 +187,8 @@ fn span(event: &OutboxEvent) -> tracing::Span {
 impl Relay {
     /// A relay over `store` delivering to `channels`.
     pub fn new(store: Arc<dyn Store>, channels: Vec<Arc<dyn Channel>>, config: RelayConfig) -> Relay {
-        let window = Arc::new(AtomicUsize::new(config.max_in_flight.max(1)));
-        Relay { store, channels: channels.into(), config, stats: Arc::default(), window, last_cut: Arc::default() }
+        let window = Window { size: config.max_in_flight.max(1), credit: 0, last_cut: None };
+        Relay { store, channels: channels.into(), config, stats: Arc::default(), window: Arc::new(Mutex::new(window)) }
     }
 
     /// Counters of this relay.
@@ -230,7 +260,7 @@ impl Relay {
             // Mark the current version seen before looking, so an event committed while
             // we look still wakes the wait below.
             changes.borrow_and_update();
-            let room = self.window.load(Ordering::Relaxed).saturating_sub(in_flight.len());
+            let room = self.window_size().saturating_sub(in_flight.len());
             // A read decides whether to bother the writer: idle polling costs it nothing.
             let mut wait = if room > 0 { self.until_next_due().await } else { Duration::MAX };
             if wait.is_zero() {
@@ -239,8 +269,9 @@ impl Relay {
                         for (event, order) in self.with_orders(events).await {
                             let (relay, token) = (self.clone(), token.clone());
                             in_flight.spawn(async move {
+                                let started = Instant::now();
                                 let outcome = relay.attempt(&event, order).await;
-                                Attempt { token, event, outcome }
+                                Attempt { token, event, outcome, started }
                             });
                         }
                         continue;
@@ -282,13 +313,14 @@ impl Relay {
     /// Claims the events due now and delivers them, waiting for every delivery; returns how
     /// many it claimed. `run` is the long-running form; this suits flushes and tools.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let (token, events) = self.claim(self.window.load(Ordering::Relaxed)).await?;
+        let (token, events) = self.claim(self.window_size()).await?;
         let count = events.len();
         let attempts = self.with_orders(events).await.into_iter().map(|(event, order)| {
             let token = token.clone();
             async move {
+                let started = Instant::now();
                 let outcome = self.attempt(&event, order).await;
-                Attempt { token, event, outcome }
+                Attempt { token, event, outcome, started }
             }
         });
         let attempts = join_all(attempts).await;
@@ -343,10 +375,6 @@ impl Relay {
         match result {
             Ok(()) => Settlement::Delivered { done_channels: done },
             Err(f) if f.permanent => Settlement::Park { error: f.errors.join("; "), done_channels: done },
-            Err(f) if f.throttled && now_millis().saturating_sub(stored.created_at) >= THROTTLED_FOR_AT_MOST => {
-                let error = format!("{} (asked to slow down for over a day)", f.errors.join("; "));
-                Settlement::Park { error, done_channels: done }
-            }
             Err(f) if f.throttled => {
                 let at =
                     now_millis().saturating_add(throttled_delay(&self.config.backoff, stored).as_millis() as Millis);
@@ -363,29 +391,17 @@ impl Relay {
         }
     }
 
-    /// Halves the delivery window if a receiver asked to be sent less (at most once a second:
-    /// the replies of sends made before a cut say nothing about the cut), else grows it by one
-    /// per event delivered, up to `max_in_flight`.
-    fn adjust_window<'a>(&self, outcomes: impl Iterator<Item = &'a Settlement>) {
-        let (mut throttled, mut delivered) = (false, 0);
-        for outcome in outcomes {
-            throttled |= matches!(outcome, Settlement::Throttled { .. });
-            delivered += usize::from(matches!(outcome, Settlement::Delivered { .. }));
-        }
-        if throttled {
-            let now = now_millis();
-            let last = self.last_cut.load(Ordering::Relaxed);
-            if now.saturating_sub(last) >= 1_000
-                && self.last_cut.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-            {
-                let _ = self.window.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| Some((w / 2).max(1)));
-            }
-        } else {
-            let max = self.config.max_in_flight.max(1);
-            let _ = self
-                .window
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| Some(w.saturating_add(delivered).min(max)));
-        }
+    fn window_size(&self) -> usize {
+        self.window.lock().unwrap_or_else(PoisonError::into_inner).size
+    }
+
+    /// Moves the delivery window by what finished attempts met (see [`Window`]).
+    fn adjust_window(&self, attempts: &[Attempt]) {
+        let throttled =
+            attempts.iter().filter(|a| matches!(a.outcome, Settlement::Throttled { .. })).map(|a| a.started);
+        let delivered = attempts.iter().filter(|a| matches!(a.outcome, Settlement::Delivered { .. })).count();
+        let max = self.config.max_in_flight.max(1);
+        self.window.lock().unwrap_or_else(PoisonError::into_inner).after(throttled, delivered, max);
     }
 
     /// Records finished attempts, in one store call for all of them.
@@ -393,10 +409,10 @@ impl Relay {
         if attempts.is_empty() {
             return;
         }
-        self.adjust_window(attempts.iter().map(|a| &a.outcome));
+        self.adjust_window(&attempts);
         let mut settles = Vec::with_capacity(attempts.len());
         let mut settled = Vec::with_capacity(attempts.len());
-        for Attempt { token, event, outcome } in attempts {
+        for Attempt { token, event, outcome, .. } in attempts {
             let (counter, label) = match &outcome {
                 Settlement::Delivered { .. } => (&self.stats.delivered, "delivered"),
                 Settlement::Throttled { at, error, .. } => {
@@ -515,9 +531,29 @@ mod tests {
         let fresh = throttled_delay(&backoff, &aged(0, 1));
         assert!(fresh >= Duration::from_secs(1) && fresh <= Duration::from_secs(2), "{fresh:?}");
         let minute = throttled_delay(&backoff, &aged(1, 1));
-        assert!(minute >= Duration::from_secs(14) && minute <= Duration::from_secs(16), "{minute:?}");
-        assert_eq!(throttled_delay(&backoff, &aged(600, 1)), backoff.max, "capped");
+        assert!(minute >= Duration::from_millis(7_490) && minute <= Duration::from_millis(15_100), "{minute:?}");
+        let old = throttled_delay(&backoff, &aged(600, 1));
+        assert!(old >= backoff.max / 2 && old <= backoff.max, "capped: {old:?}");
         // Five real failures already: their backoff (16-32 s) stands.
         assert!(throttled_delay(&backoff, &aged(0, 5)) >= Duration::from_secs(16));
+    }
+
+    #[test]
+    fn the_window_halves_once_per_cut_and_grows_by_one_per_window_delivered() {
+        let mut w = Window { size: 64, credit: 0, last_cut: None };
+        let before = Instant::now();
+        w.after([before].into_iter(), 0, 64);
+        assert_eq!(w.size, 32);
+        // Refusals of sends begun before that cut do not cut again.
+        w.after([before, before].into_iter(), 0, 64);
+        assert_eq!(w.size, 32);
+        w.after(std::iter::once(Instant::now()), 0, 64);
+        assert_eq!(w.size, 16, "a send begun after the cut, refused: cut again");
+        w.after(std::iter::empty(), 15, 64);
+        assert_eq!(w.size, 16, "not a window's worth yet");
+        w.after(std::iter::empty(), 1, 64);
+        assert_eq!(w.size, 17, "one more per window delivered, not one per delivery");
+        w.after(std::iter::empty(), 10_000, 64);
+        assert_eq!((w.size, w.credit), (64, 0), "up to max_in_flight");
     }
 }

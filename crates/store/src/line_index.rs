@@ -27,7 +27,8 @@
 //!   time, so one join the store cannot take does not sink the others. A join still not
 //!   written keeps its place in this index and is written again, once, when its customer
 //!   comes back (joins again or shows the ticket), no sooner than a backoff that grows to
-//!   [`REWRITE_MAX`], or at once when a write takes after writes that all failed. Such
+//!   [`REWRITE_MAX`], or as soon as a write of fresh joins takes after such writes all
+//!   failed (the store is back: they are due again, written when their customers return). Such
 //!   rewrites go in a batch of their own, tried once (then one at a time): nobody loses their
 //!   place to a store outage, and a join the store can never take costs a failed write a
 //!   minute, never a fresh batch. Writing through (Lambda), a join not written is dropped and
@@ -532,19 +533,19 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
             let stored = match write(store.as_ref(), chunk).await {
                 Ok(stored) => stored.into_iter().map(Ok).collect(),
                 Err(e) if chunk.len() == 1 => vec![Err(e)],
-                Err(_) => one_at_a_time(store.as_ref(), chunk).await,
+                Err(_) => one_at_a_time(store.as_ref(), chunk, Some(2)).await,
             };
-            record(&inner, chunk, stored);
+            record(&inner, chunk, stored, Writes::Fresh);
         }
-        // Apart from the fresh joins and tried once (then one at a time): a join the store
-        // cannot take sinks no fresh batch and is not retried here.
+        // Apart from the fresh joins and tried once (then each alone): a join the store cannot
+        // take sinks no fresh batch and is not retried here.
         for chunk in rewrites.chunks(BATCH) {
             let stored = match store.join_lines(chunk.to_vec()).await {
                 Ok(stored) => stored.into_iter().map(Ok).collect(),
                 Err(e) if chunk.len() == 1 => vec![Err(e)],
-                Err(_) => one_at_a_time(store.as_ref(), chunk).await,
+                Err(_) => one_at_a_time(store.as_ref(), chunk, None).await,
             };
-            record(&inner, chunk, stored);
+            record(&inner, chunk, stored, Writes::Rewrites);
         }
         lock(&inner.queue).writing_since = None;
         inner.written.send_replace(last);
@@ -560,9 +561,17 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
     }
 }
 
+/// Which joins a write carried: only fresh ones failing all together say the store is down
+/// (rewrites are of joins it refused before, one it can never take among them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    Fresh,
+    Rewrites,
+}
+
 /// Tells the index what became of `written`: the ticket the store holds for each, or, for one
 /// it did not take, that it keeps its place for a later rewrite (dropped when writing through).
-fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, StoreError>>) {
+fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, StoreError>>, writes: Writes) {
     let products = lock(&inner.products);
     let now = Instant::now();
     let (mut failed, mut took) = (0, false);
@@ -591,7 +600,7 @@ fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, St
     // A write that took after writes that all failed: the store is back, and every ticket
     // waiting out a backoff is due. (Some taken and some not says nothing of the store: those
     // not taken wait out theirs.)
-    if failed > 0 && !took {
+    if failed > 0 && !took && writes == Writes::Fresh {
         inner.store_failing.store(true, Ordering::Relaxed);
     } else if took && inner.store_failing.swap(false, Ordering::Relaxed) {
         for line in products.values() {
@@ -601,13 +610,17 @@ fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, St
 }
 
 /// Each join of a batch the store refused, written alone: one join the store cannot take
-/// (whatever it is about) no longer holds back the rest. Two failures in a row mean the store
-/// itself is failing, and the rest are not tried.
-async fn one_at_a_time(store: &dyn Store, batch: &[LineEntry]) -> Vec<Result<LineEntry, StoreError>> {
+/// (whatever it is about) no longer holds back the rest. For fresh joins, `give_up_after`
+/// failures in a row mean the store itself is failing, and the rest are not tried.
+async fn one_at_a_time(
+    store: &dyn Store,
+    batch: &[LineEntry],
+    give_up_after: Option<u32>,
+) -> Vec<Result<LineEntry, StoreError>> {
     let mut results = Vec::with_capacity(batch.len());
     let mut failed_in_a_row = 0;
     for entry in batch {
-        let result = if failed_in_a_row >= 2 {
+        let result = if give_up_after.is_some_and(|limit| failed_in_a_row >= limit) {
             Err(StoreError::Backend("not tried: the store refused the joins before it".into()))
         } else {
             store.join_line(entry.clone()).await
