@@ -205,6 +205,14 @@ impl LineState {
         Some(unwritten.entry.clone())
     }
 
+    /// A rewrite of `customer`'s ticket was not tried (the store failed the ones before it):
+    /// due again when they next come, its failures and backoff as they were.
+    fn untried(&mut self, customer: &str) {
+        if let Some(unwritten) = self.unwritten.get_mut(customer) {
+            unwritten.rewriting = false;
+        }
+    }
+
     /// The store took a write: it is back, so every ticket waiting out a backoff is due.
     fn store_is_back(&mut self, now: Instant) {
         for unwritten in self.unwritten.values_mut() {
@@ -531,9 +539,9 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
         };
         for chunk in batch.chunks(BATCH) {
             let stored = match write(store.as_ref(), chunk).await {
-                Ok(stored) => stored.into_iter().map(Ok).collect(),
-                Err(e) if chunk.len() == 1 => vec![Err(e)],
-                Err(_) => one_at_a_time(store.as_ref(), chunk, Some(2)).await,
+                Ok(stored) => stored.into_iter().map(Written::Stored).collect(),
+                Err(e) if chunk.len() == 1 => vec![Written::Failed(e)],
+                Err(_) => one_at_a_time(store.as_ref(), chunk).await,
             };
             record(&inner, chunk, stored, Writes::Fresh);
         }
@@ -541,9 +549,9 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
         // take sinks no fresh batch and is not retried here.
         for chunk in rewrites.chunks(BATCH) {
             let stored = match store.join_lines(chunk.to_vec()).await {
-                Ok(stored) => stored.into_iter().map(Ok).collect(),
-                Err(e) if chunk.len() == 1 => vec![Err(e)],
-                Err(_) => one_at_a_time(store.as_ref(), chunk, None).await,
+                Ok(stored) => stored.into_iter().map(Written::Stored).collect(),
+                Err(e) if chunk.len() == 1 => vec![Written::Failed(e)],
+                Err(_) => one_at_a_time(store.as_ref(), chunk).await,
             };
             record(&inner, chunk, stored, Writes::Rewrites);
         }
@@ -571,23 +579,30 @@ enum Writes {
 
 /// Tells the index what became of `written`: the ticket the store holds for each, or, for one
 /// it did not take, that it keeps its place for a later rewrite (dropped when writing through).
-fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, StoreError>>, writes: Writes) {
+fn record(inner: &Inner, written: &[LineEntry], outcomes: Vec<Written>, writes: Writes) {
     let products = lock(&inner.products);
     let now = Instant::now();
-    let (mut failed, mut took) = (0, false);
-    for (queued, stored) in written.iter().zip(stored) {
+    let (mut failed, mut untried, mut took) = (0, 0, false);
+    for (queued, outcome) in written.iter().zip(outcomes) {
         let Some(line) = products.get(&queued.product_id) else { continue };
-        match stored {
-            Ok(stored) => {
+        let mut state = lock(&line.state);
+        match outcome {
+            Written::Stored(stored) => {
                 took = true;
-                lock(&line.state).settle(queued, stored);
+                state.settle(queued, stored);
             }
-            Err(e) => {
+            // A rewrite not tried is due again as it was; a fresh join waits out a backoff.
+            Written::NotTried if writes == Writes::Rewrites => state.untried(&queued.customer.0),
+            Written::NotTried => {
+                untried += 1;
+                state.give_up(queued, !inner.write_through, now);
+            }
+            Written::Failed(e) => {
                 if failed == 0 {
                     tracing::error!(error = %e, "a waiting-room join was not written; it keeps its place and is written again when its customer comes back");
                 }
                 failed += 1;
-                lock(&line.state).give_up(queued, !inner.write_through, now);
+                state.give_up(queued, !inner.write_through, now);
             }
         }
     }
@@ -598,9 +613,10 @@ fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, St
         );
     }
     // A write that took after writes that all failed: the store is back, and every ticket
-    // waiting out a backoff is due. (Some taken and some not says nothing of the store: those
-    // not taken wait out theirs.)
-    if failed > 0 && !took && writes == Writes::Fresh {
+    // waiting out a backoff is due. Only fresh joins, at least two failing and none taken, say
+    // the store is down: one join (or a rewrite, of a join refused before) may be one it can
+    // never take, and some taken and some not says nothing of the store.
+    if failed + untried >= 2 && !took && writes == Writes::Fresh {
         inner.store_failing.store(true, Ordering::Relaxed);
     } else if took && inner.store_failing.swap(false, Ordering::Relaxed) {
         for line in products.values() {
@@ -609,24 +625,34 @@ fn record(inner: &Inner, written: &[LineEntry], stored: Vec<Result<LineEntry, St
     }
 }
 
+/// What became of one join of a write.
+enum Written {
+    Stored(LineEntry),
+    Failed(StoreError),
+    /// Not tried alone: the joins before it failed in a row, so the store itself is failing.
+    NotTried,
+}
+
+impl From<Result<LineEntry, StoreError>> for Written {
+    fn from(result: Result<LineEntry, StoreError>) -> Written {
+        result.map_or_else(Written::Failed, Written::Stored)
+    }
+}
+
 /// Each join of a batch the store refused, written alone: one join the store cannot take
-/// (whatever it is about) no longer holds back the rest. For fresh joins, `give_up_after`
-/// failures in a row mean the store itself is failing, and the rest are not tried.
-async fn one_at_a_time(
-    store: &dyn Store,
-    batch: &[LineEntry],
-    give_up_after: Option<u32>,
-) -> Vec<Result<LineEntry, StoreError>> {
+/// (whatever it is about) no longer holds back the rest. Two failures in a row mean the store
+/// itself is failing, and the rest are not tried.
+async fn one_at_a_time(store: &dyn Store, batch: &[LineEntry]) -> Vec<Written> {
     let mut results = Vec::with_capacity(batch.len());
     let mut failed_in_a_row = 0;
     for entry in batch {
-        let result = if give_up_after.is_some_and(|limit| failed_in_a_row >= limit) {
-            Err(StoreError::Backend("not tried: the store refused the joins before it".into()))
-        } else {
-            store.join_line(entry.clone()).await
-        };
+        if failed_in_a_row >= 2 {
+            results.push(Written::NotTried);
+            continue;
+        }
+        let result = store.join_line(entry.clone()).await;
         failed_in_a_row = if result.is_ok() { 0 } else { failed_in_a_row + 1 };
-        results.push(result);
+        results.push(result.into());
     }
     results
 }
