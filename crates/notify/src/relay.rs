@@ -98,7 +98,7 @@ struct Window {
 }
 
 impl Window {
-    fn after(&mut self, throttled_sends: impl Iterator<Item = Instant>, delivered: usize, max: usize) {
+    fn after(&mut self, throttled_sends: impl IntoIterator<Item = Instant>, delivered: usize, max: usize) {
         let last_cut = self.last_cut;
         if throttled_sends.into_iter().any(|started| last_cut.is_none_or(|cut| started > cut)) {
             self.size = (self.size / 2).max(1);
@@ -374,13 +374,13 @@ impl Relay {
         };
         match result {
             Ok(()) => Settlement::Delivered { done_channels: done },
-            Err(f) if f.permanent => Settlement::Park { error: f.errors.join("; "), done_channels: done },
+            // Throttled means every failure asked to be sent less, so nothing was refused.
             Err(f) if f.throttled => {
                 let at =
                     now_millis().saturating_add(throttled_delay(&self.config.backoff, stored).as_millis() as Millis);
                 Settlement::Throttled { at, error: f.errors.join("; "), done_channels: done }
             }
-            Err(f) if stored.attempts >= self.config.max_attempts => {
+            Err(f) if f.permanent || stored.attempts >= self.config.max_attempts => {
                 Settlement::Park { error: f.errors.join("; "), done_channels: done }
             }
             Err(f) => {
@@ -542,10 +542,10 @@ mod tests {
     fn the_window_halves_once_per_cut_and_grows_by_one_per_window_delivered() {
         let mut w = Window { size: 64, credit: 0, last_cut: None };
         let before = Instant::now();
-        w.after([before].into_iter(), 0, 64);
+        w.after([before], 0, 64);
         assert_eq!(w.size, 32);
         // Refusals of sends begun before that cut do not cut again.
-        w.after([before, before].into_iter(), 0, 64);
+        w.after([before, before], 0, 64);
         assert_eq!(w.size, 32);
         w.after(std::iter::once(Instant::now()), 0, 64);
         assert_eq!(w.size, 16, "a send begun after the cut, refused: cut again");

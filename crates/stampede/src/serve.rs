@@ -48,6 +48,12 @@ pub fn notify_config(args: &NotifyArgs, public_url: String) -> NotifyConfig {
     }
 }
 
+/// The longest one event's delivery may take: its channels are tried one after another, each
+/// up to the send timeout.
+pub fn longest_delivery(send_timeout: Duration, channels: usize) -> Duration {
+    send_timeout.saturating_mul(u32::try_from(channels.max(1)).unwrap_or(u32::MAX))
+}
+
 /// How the relay retries, from `args`.
 pub fn relay_config(args: &NotifyArgs, channels: usize) -> RelayConfig {
     let send_timeout = Duration::from_secs(args.notify_timeout_secs);
@@ -58,9 +64,9 @@ pub fn relay_config(args: &NotifyArgs, channels: usize) -> RelayConfig {
             max: Duration::from_secs(args.notify_backoff_max_secs),
         },
         send_timeout,
-        // Channels are tried one after another, each up to its timeout; the lease must outlast
-        // that (plus the settle) or a slow attempt would let a second relay send the event again.
-        lease: send_timeout * u32::try_from(channels.max(1)).unwrap_or(u32::MAX) + Duration::from_secs(30),
+        // The lease must outlast a delivery (plus the settle) or a slow attempt would let a
+        // second relay send the event again.
+        lease: longest_delivery(send_timeout, channels) + Duration::from_secs(30),
         ..RelayConfig::default()
     }
 }

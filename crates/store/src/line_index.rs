@@ -225,7 +225,7 @@ impl LineState {
 #[derive(Default)]
 struct Queue {
     entries: Vec<LineEntry>,
-    /// Joins the store refused before, each written alone after the batch.
+    /// Joins the store refused before, written in a batch of their own after the fresh ones.
     rewrites: Vec<LineEntry>,
     /// Sequence number of the last join queued.
     last: u64,
@@ -537,23 +537,12 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
             queue.writing_since = queue.since;
             (std::mem::take(&mut queue.entries), std::mem::take(&mut queue.rewrites), queue.last, queue.since.take())
         };
-        for chunk in batch.chunks(BATCH) {
-            let stored = match write(store.as_ref(), chunk).await {
-                Ok(stored) => stored.into_iter().map(Written::Stored).collect(),
-                Err(e) if chunk.len() == 1 => vec![Written::Failed(e)],
-                Err(_) => one_at_a_time(store.as_ref(), chunk).await,
-            };
-            record(&inner, chunk, stored, Writes::Fresh);
-        }
-        // Apart from the fresh joins and tried once (then each alone): a join the store cannot
-        // take sinks no fresh batch and is not retried here.
-        for chunk in rewrites.chunks(BATCH) {
-            let stored = match store.join_lines(chunk.to_vec()).await {
-                Ok(stored) => stored.into_iter().map(Written::Stored).collect(),
-                Err(e) if chunk.len() == 1 => vec![Written::Failed(e)],
-                Err(_) => one_at_a_time(store.as_ref(), chunk).await,
-            };
-            record(&inner, chunk, stored, Writes::Rewrites);
+        // Rewrites apart from the fresh joins: a join the store cannot take sinks no fresh batch.
+        for (entries, writes) in [(&batch, Writes::Fresh), (&rewrites, Writes::Rewrites)] {
+            for chunk in entries.chunks(BATCH) {
+                let outcomes = write_chunk(store.as_ref(), chunk, writes).await;
+                record(&inner, chunk, outcomes, writes);
+            }
         }
         lock(&inner.queue).writing_since = None;
         inner.written.send_replace(last);
@@ -636,6 +625,20 @@ enum Written {
 impl From<Result<LineEntry, StoreError>> for Written {
     fn from(result: Result<LineEntry, StoreError>) -> Written {
         result.map_or_else(Written::Failed, Written::Stored)
+    }
+}
+
+/// Writes `chunk`: fresh joins with [`write`]'s retries, rewrites once (they are not retried
+/// here); a chunk the store refuses is then tried one join at a time.
+async fn write_chunk(store: &dyn Store, chunk: &[LineEntry], writes: Writes) -> Vec<Written> {
+    let written = match writes {
+        Writes::Fresh => write(store, chunk).await,
+        Writes::Rewrites => store.join_lines(chunk.to_vec()).await,
+    };
+    match written {
+        Ok(stored) => stored.into_iter().map(Written::Stored).collect(),
+        Err(e) if chunk.len() == 1 => vec![Written::Failed(e)],
+        Err(_) => one_at_a_time(store, chunk).await,
     }
 }
 

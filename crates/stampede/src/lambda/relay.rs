@@ -4,7 +4,7 @@
 //! do not depend on where Stampede runs; the stream records themselves are only a wake-up.
 
 use super::{LambdaArgs, open_store, public_url};
-use crate::serve::{notify_config, relay_config};
+use crate::serve::{longest_delivery, notify_config, relay_config};
 use anyhow::Context as _;
 use lambda_http::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -16,12 +16,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Time kept back from the invocation's deadline for a round's settlements.
 const SETTLE_MARGIN: Duration = Duration::from_secs(5);
 
-/// How long before its deadline an invocation starts no new round: a round sends each event
-/// to its channels one after another, each up to the send timeout, then settles. A round cut
-/// off by the deadline would have sent without recording it, and the event would go out
-/// again once its lease ran out.
+/// How long before its deadline an invocation starts no new round: a round delivers its
+/// events ([`longest_delivery`]), then settles. A round cut off by the deadline would have
+/// sent without recording it, and the event would go out again once its lease ran out.
 fn round_margin(send_timeout: Duration, channels: usize) -> Duration {
-    send_timeout.saturating_mul(u32::try_from(channels.max(1)).unwrap_or(u32::MAX)) + SETTLE_MARGIN
+    longest_delivery(send_timeout, channels) + SETTLE_MARGIN
 }
 
 /// Cold start of the relay function, then the runtime loop.

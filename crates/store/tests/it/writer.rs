@@ -172,14 +172,41 @@ async fn history_pruning_deletes_old_delivered_events_and_mail_in_steps_and_keep
     assert_eq!(store.product_sales("p").await.unwrap().units_sold, 6, "orders are untouched");
 }
 
+/// `customer` joining the line of product `hot` through `lines`, with a ticket naming its
+/// arrival: what the index holds for them, and whether it is new.
+async fn join_hot(
+    lines: &stampede_store::Lines,
+    store: &std::sync::Arc<dyn Store>,
+    customer: &str,
+) -> (stampede_store::Held, bool) {
+    use stampede_store::{Joining, LineEntry};
+    let ticket = |arrival: i64| LineEntry {
+        product_id: "hot".into(),
+        customer: stampede_domain::CustomerKey(format!("user:{customer}")),
+        rank: arrival as u64,
+        ticket: format!("ticket-{customer}-{arrival}"),
+        joined_at: arrival / 1000,
+    };
+    lines.enter(store, "hot", &format!("user:{customer}"), 0, ticket, Joining::New).await.unwrap()
+}
+
+/// Until every join `lines` queued is written or given up on (a failing batch retries for
+/// about 5 s first).
+async fn written_or_given_up(lines: &stampede_store::Lines) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lines.backlog().0 > 0 {
+        assert!(std::time::Instant::now() < deadline, "the write-behind never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// A join the store will not take (a trigger refuses one customer's ticket, as a real fault
 /// would: a constraint, a bad row) is written alone after its batch keeps failing, so the
 /// others land; it keeps its place in the index, and once the store takes it again the
 /// customer joining again (past the rewrite's backoff) gets that same place back, written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_the_store_refuses_spares_its_batch_and_keeps_its_place_for_when_its_customer_returns() {
-    use stampede_domain::CustomerKey;
-    use stampede_store::{Joining, LineEntry, Lines};
+    use stampede_store::{LineEntry, Lines};
     let dir = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(open(dir.path()));
     let conn = rusqlite::Connection::open(dir.path().join("stampede.db")).unwrap();
@@ -189,28 +216,12 @@ async fn a_join_the_store_refuses_spares_its_batch_and_keeps_its_place_for_when_
     )
     .unwrap();
     let lines = Lines::default();
-    let join = |customer: &'static str| {
-        let (lines, store) = (&lines, &store);
-        async move {
-            let ticket = |arrival: i64| LineEntry {
-                product_id: "hot".into(),
-                customer: CustomerKey(format!("user:{customer}")),
-                rank: arrival as u64,
-                ticket: format!("ticket-{customer}-{arrival}"),
-                joined_at: arrival / 1000,
-            };
-            lines.enter(store, "hot", &format!("user:{customer}"), 0, ticket, Joining::New).await.unwrap()
-        }
-    };
+    let join = |customer: &'static str| join_hot(&lines, &store, customer);
     let (a, _) = join("a").await;
     let (stuck, _) = join("stuck").await;
     let (b, _) = join("b").await;
     // The batch of three fails its retries (about 5 s), then each is tried alone.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while lines.backlog().0 > 0 {
-        assert!(std::time::Instant::now() < deadline, "the write-behind never finished");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    written_or_given_up(&lines).await;
     let ranks = |entries: Vec<LineEntry>| entries.into_iter().map(|e| (e.customer.0, e.rank)).collect::<Vec<_>>();
     let stored = ranks(store.line("hot").await.unwrap());
     assert_eq!(stored, [("user:a".to_owned(), a.rank), ("user:b".to_owned(), b.rank)], "the others were written");
@@ -235,8 +246,7 @@ async fn a_join_the_store_refuses_spares_its_batch_and_keeps_its_place_for_when_
 /// again at once: their customers need not wait out the rewrite's backoff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_an_outage_missed_are_written_as_soon_as_the_store_takes_a_write_again() {
-    use stampede_domain::CustomerKey;
-    use stampede_store::{Joining, LineEntry, Lines};
+    use stampede_store::Lines;
     let dir = tempfile::tempdir().unwrap();
     let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(open(dir.path()));
     let conn = rusqlite::Connection::open(dir.path().join("stampede.db")).unwrap();
@@ -245,26 +255,10 @@ async fn joins_an_outage_missed_are_written_as_soon_as_the_store_takes_a_write_a
     )
     .unwrap();
     let lines = Lines::default();
-    let join = |customer: &'static str| {
-        let (lines, store) = (&lines, &store);
-        async move {
-            let ticket = |arrival: i64| LineEntry {
-                product_id: "hot".into(),
-                customer: CustomerKey(format!("user:{customer}")),
-                rank: arrival as u64,
-                ticket: format!("ticket-{customer}-{arrival}"),
-                joined_at: arrival / 1000,
-            };
-            lines.enter(store, "hot", &format!("user:{customer}"), 0, ticket, Joining::New).await.unwrap()
-        }
-    };
+    let join = |customer: &'static str| join_hot(&lines, &store, customer);
     // Together, in one write (the write-behind gathers for 20 ms).
     let ((a, _), _) = tokio::join!(join("a"), join("a2"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while lines.backlog().0 > 0 {
-        assert!(std::time::Instant::now() < deadline, "the write-behind never gave up");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    written_or_given_up(&lines).await;
     assert!(store.line("hot").await.unwrap().is_empty());
     conn.execute_batch("DROP TRIGGER outage").unwrap();
     join("b").await;
