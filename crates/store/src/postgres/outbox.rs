@@ -9,6 +9,7 @@ use crate::{Claim, MailMessage, NewMail, OutboxCounts, OutboxEvent, OutboxState,
 use deadpool_postgres::GenericClient;
 use stampede_domain::Millis;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 const EVENT_COLUMNS: &str = "id, kind, order_id, payload, created_at, attempts, next_attempt_at, delivered_at, \
                              failed_at, last_error, done_channels";
@@ -100,10 +101,24 @@ pub async fn settle(
             done_channels,
         ),
     };
-    let changed =
-        cached::execute(c, &format!("{sql} {HELD}"), &[&id, &token, &at, &error, &serde_json::to_string(done)?])
-            .await
-            .map_err(pg_error)?;
+    let args: [&(dyn ToSql + Sync); 5] = [&id, &token, &at, &error, &serde_json::to_string(done)?];
+    let changed = match outcome {
+        // Its order's later open events are made due no sooner: they cannot go out before it
+        // anyway, and left due they would sit at the front of the pending index, walked past
+        // by every claim and `next_due` for as long as a channel is down.
+        Settlement::Retry { .. } | Settlement::Throttled { .. } => {
+            let sql = format!(
+                "WITH head AS ({sql} {HELD} RETURNING order_id),
+                 later AS (UPDATE outbox o SET next_attempt_at = $3 FROM head
+                           WHERE head.order_id <> '' AND o.order_id = head.order_id AND o.id > $1
+                             AND o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at < $3)
+                 SELECT count(*) FROM head"
+            );
+            let row = cached::query_one(c, &sql, &args).await.map_err(pg_error)?;
+            u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
+        }
+        _ => cached::execute(c, &format!("{sql} {HELD}"), &args).await.map_err(pg_error)?,
+    };
     Ok(changed == 1)
 }
 
@@ -122,10 +137,10 @@ pub async fn retry(c: &impl GenericClient, id: &str, now: Millis) -> Result<bool
 
 /// When the earliest claimable event is due.
 pub async fn next_due(c: &impl GenericClient) -> Result<Option<Millis>, StoreError> {
-    let r = cached::query_one(c, &format!("SELECT MIN(e.next_attempt_at) FROM outbox e WHERE {FIRST_OPEN}"), &[])
-        .await
-        .map_err(pg_error)?;
-    Ok(r.get(0))
+    // Read down the pending index, stopped at the first claimable event.
+    let sql = format!("SELECT e.next_attempt_at FROM outbox e WHERE {FIRST_OPEN} ORDER BY e.next_attempt_at LIMIT 1");
+    let r = cached::query_opt(c, &sql, &[]).await.map_err(pg_error)?;
+    Ok(r.map(|r| r.get(0)))
 }
 
 /// Events in a state, newest first.

@@ -497,11 +497,15 @@ async fn enqueue_event(
     now: Millis,
 ) -> Result<(), tokio_postgres::Error> {
     let (id, payload) = new_event_payload(kind, order_id, status, previous, now);
-    cached::execute(
-        tx,
-        "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
-        &[&id, &kind, &order_id, &payload.to_string(), &now],
-    )
-    .await?;
+    // A change to an order whose earlier event waits for a retry waits as long (see
+    // `outbox::settle`); a new order has no earlier event to look for.
+    let sql = if previous.is_none() {
+        "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)"
+    } else {
+        "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at)
+         VALUES ($1, $2, $3, $4, $5, GREATEST($5, (SELECT MAX(next_attempt_at) FROM outbox
+                 WHERE order_id = $3 AND claim_token IS NULL AND delivered_at IS NULL AND failed_at IS NULL)))"
+    };
+    cached::execute(tx, sql, &[&id, &kind, &order_id, &payload.to_string(), &now]).await?;
     Ok(())
 }

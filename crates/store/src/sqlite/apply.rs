@@ -204,9 +204,15 @@ fn enqueue_event(
     now: Millis,
 ) -> Result<(), StoreError> {
     let (id, payload) = crate::outbox::new_event_payload(kind, order_id, status, previous, now);
-    conn.prepare_cached(
-        "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    )?
-    .execute(params![id, kind, order_id, payload.to_string(), now])?;
+    // A change to an order whose earlier event waits for a retry waits as long (see
+    // `outbox_rows::hold_back_later`); a new order has no earlier event to look for.
+    let sql = if previous.is_none() {
+        "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+    } else {
+        "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, MAX(?5, IFNULL((SELECT MAX(next_attempt_at) FROM outbox
+                  WHERE order_id = ?3 AND claim_token IS NULL AND delivered_at IS NULL AND failed_at IS NULL), ?5)))"
+    };
+    conn.prepare_cached(sql)?.execute(params![id, kind, order_id, payload.to_string(), now])?;
     Ok(())
 }

@@ -388,6 +388,33 @@ pub async fn a_throttled_attempt_is_given_back(store: S) {
     assert_eq!((pending[0].attempts, pending[0].last_error.as_deref()), (0, Some("429")));
 }
 
+/// An order's later events wait as long as its first open one waits for a retry: they cannot
+/// go out before it, and left due they would sit at the front of the pending index for every
+/// claim to walk past while a channel is down (SQLite and PostgreSQL; DynamoDB reads each
+/// order's first open event instead). Another order's events are not held back.
+pub async fn an_order_s_later_events_wait_while_its_first_event_waits_for_a_retry(store: S) {
+    store.create_product(product("cola", 1), 5).await.unwrap();
+    let held = store.place_order(order("ana", &[("cola", 1)], None)).await.unwrap().order.id;
+    let got = store.claim_events(claim("a")).await.unwrap();
+    // Made while the receipt is out: due at once, as the receipt may go through.
+    store.set_status(&held, OrderStatus::Preparing).await.unwrap();
+    let later = stampede_domain::Millis::MAX / 2;
+    let retry = Settlement::Retry { at: later, error: "smtp down".into(), done_channels: vec![] };
+    assert!(store.settle_event(&got[0].id, "a", retry).await.unwrap());
+    // Made while the receipt waits for its retry: due no sooner than it.
+    store.set_status(&held, OrderStatus::Ready).await.unwrap();
+    let pending = store.outbox_events(OutboxState::Pending, 10).await.unwrap();
+    assert_eq!(pending.len(), 3);
+    assert!(pending.iter().all(|e| e.next_attempt_at == later), "{pending:?}");
+    assert_eq!(store.next_due().await.unwrap(), Some(later));
+    assert!(store.claim_events(claim("b")).await.unwrap().is_empty());
+    let other = store.place_order(order("bo", &[("cola", 1)], None)).await.unwrap().order.id;
+    let due = store.next_due().await.unwrap().unwrap();
+    assert!(due <= stampede_store::clock::now_millis(), "another order's receipt is due now");
+    let next = store.claim_events(claim("c")).await.unwrap();
+    assert_eq!(next.iter().map(|e| e.order_id.as_str()).collect::<Vec<_>>(), [other.as_str()]);
+}
+
 pub async fn the_mailbox_keeps_one_message_per_event_and_recipient(store: S) {
     let mail = |event: &str, to: &str| NewMail {
         event_id: event.into(),

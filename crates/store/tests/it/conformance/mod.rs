@@ -51,7 +51,10 @@ async fn postgres() -> Fixture {
 /// One `#[tokio::test]` per check and adapter, so a failure names both.
 macro_rules! suite {
     ($adapter:ident, $($check:ident),+ $(,)?) => {
-        mod $adapter {
+        suite!($adapter as $adapter, $($check),+);
+    };
+    ($adapter:ident as $module:ident, $($check:ident),+ $(,)?) => {
+        mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $check() {
@@ -97,6 +100,12 @@ every_adapter!(
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
     a_shared_line_lets_a_ticket_in_only_once_late_writes_have_landed,
 );
+
+// Checks of how the engines that keep the outbox in one indexed table (SQLite, PostgreSQL)
+// keep it cheap to read.
+suite!(sqlite as sqlite_outbox_index, an_order_s_later_events_wait_while_its_first_event_waits_for_a_retry);
+#[cfg(feature = "postgres")]
+suite!(postgres as postgres_outbox_index, an_order_s_later_events_wait_while_its_first_event_waits_for_a_retry);
 
 /// The back office and analytics on every engine: one test per check and engine, each on a fresh shop, those in
 /// `analytics_checks` starting from its `history()`.
