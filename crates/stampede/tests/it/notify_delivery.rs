@@ -224,6 +224,37 @@ async fn events_are_parked_after_the_last_attempt_shown_to_the_admin_and_can_be_
     assert_eq!(page["events"][0]["deliveredTo"], json!([format!("webhook:{url}")]));
 }
 
+/// After a receiver's outage the admin puts every parked event back in pages, not one call each.
+#[tokio::test]
+async fn parked_events_are_put_back_in_bulk_and_go_out() {
+    let (receiver, url) = Receiver::start().await;
+    receiver.always.store(503, Ordering::SeqCst);
+    let app = TestApp::pizza_shop().await;
+    let config = RelayConfig { max_attempts: 1, ..fast_relay() };
+    let relay = webhook_relay(&app, &url, config).spawn();
+    place(&app, "ana@example.com").await;
+    place(&app, "bo@example.com").await;
+    eventually(10, "both events to be parked", || async { (app.outbox("failed_at IS NOT NULL") == 2).then_some(()) })
+        .await;
+    receiver.always.store(0, Ordering::SeqCst);
+    let retry = |query: &'static str| {
+        let app = &app;
+        async move { app.admin_post(&format!("/api/admin/outbox/failed/retry{query}"), &json!({})).await }
+    };
+    expect_problem(retry("?limit=0").await, 400, "invalid-query").await;
+    expect_problem(retry("?limit=1001").await, 400, "invalid-query").await;
+    expect_problem(app.post_json("/api/admin/outbox/failed/retry", &json!({})).await, 401, "unauthorized").await;
+    assert_eq!(app.outbox("failed_at IS NOT NULL"), 2, "refused calls put nothing back");
+    let first: Value = retry("?limit=1").await.json().await.unwrap();
+    assert_eq!(first, json!({"retried": 1, "failed": 1}));
+    let rest: Value = retry("").await.json().await.unwrap();
+    assert_eq!(rest, json!({"retried": 1, "failed": 0}));
+    let none: Value = retry("").await.json().await.unwrap();
+    assert_eq!(none, json!({"retried": 0, "failed": 0}));
+    eventually(10, "both delivered", || async { (app.outbox("delivered_at IS NOT NULL") == 2).then_some(()) }).await;
+    relay.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_receiver_that_asks_to_be_sent_less_is_tried_past_the_last_attempt_and_never_parks_the_event() {
     let (receiver, url) = Receiver::start().await;

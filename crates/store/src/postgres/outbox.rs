@@ -105,13 +105,16 @@ pub async fn settle(
     let changed = match outcome {
         // Its order's later open events are made due no sooner: they cannot go out before it
         // anyway, and left due they would sit at the front of the pending index, walked past
-        // by every claim and `next_due` for as long as a channel is down.
+        // by every claim and `next_due` for as long as a channel is down. Locked in id order,
+        // skipping any another settle holds, so two settles of one order cannot deadlock.
         Settlement::Retry { .. } | Settlement::Throttled { .. } => {
             let sql = format!(
                 "WITH head AS ({sql} {HELD} RETURNING order_id),
-                 later AS (UPDATE outbox o SET next_attempt_at = $3 FROM head
-                           WHERE head.order_id <> '' AND o.order_id = head.order_id AND o.id > $1
-                             AND o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at < $3)
+                 later AS (UPDATE outbox SET next_attempt_at = $3
+                           WHERE id IN (SELECT l.id FROM outbox l JOIN head ON l.order_id = head.order_id
+                                        WHERE head.order_id <> '' AND l.id > $1 AND l.claim_token IS NULL
+                                          AND l.delivered_at IS NULL AND l.failed_at IS NULL AND l.next_attempt_at < $3
+                                        ORDER BY l.id FOR UPDATE OF l SKIP LOCKED))
                  SELECT count(*) FROM head"
             );
             let row = cached::query_one(c, &sql, &args).await.map_err(pg_error)?;
@@ -137,7 +140,7 @@ pub async fn retry(c: &impl GenericClient, id: &str, now: Millis) -> Result<bool
 
 /// When the earliest claimable event is due.
 pub async fn next_due(c: &impl GenericClient) -> Result<Option<Millis>, StoreError> {
-    // Read down the pending index, stopped at the first claimable event.
+    // Read down the pending index, stopping at the first claimable event.
     let sql = format!("SELECT e.next_attempt_at FROM outbox e WHERE {FIRST_OPEN} ORDER BY e.next_attempt_at LIMIT 1");
     let r = cached::query_opt(c, &sql, &[]).await.map_err(pg_error)?;
     Ok(r.map(|r| r.get(0)))

@@ -211,7 +211,8 @@ fn enqueue_event(
     } else {
         "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at)
          VALUES (?1, ?2, ?3, ?4, ?5, MAX(?5, IFNULL((SELECT MAX(next_attempt_at) FROM outbox
-                  WHERE order_id = ?3 AND claim_token IS NULL AND delivered_at IS NULL AND failed_at IS NULL), ?5)))"
+                  WHERE order_id = ?3 AND id < ?1 AND claim_token IS NULL AND delivered_at IS NULL AND failed_at IS NULL),
+                ?5)))"
     };
     conn.prepare_cached(sql)?.execute(params![id, kind, order_id, payload.to_string(), now])?;
     Ok(())

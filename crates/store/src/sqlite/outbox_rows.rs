@@ -109,7 +109,7 @@ fn hold_back_later(conn: &Connection, changed: usize, id: &str, at: Millis) -> R
         conn.prepare_cached(
             "UPDATE outbox SET next_attempt_at = ?2
              WHERE order_id = (SELECT order_id FROM outbox WHERE id = ?1) AND order_id <> '' AND id > ?1
-               AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at < ?2",
+               AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at < ?2 AND claim_token IS NULL",
         )?
         .execute(params![id, at])?;
     }
@@ -129,7 +129,7 @@ pub fn retry(conn: &Connection, id: &str, now: Millis) -> Result<bool, StoreErro
 
 /// When the earliest claimable event is due: like `claim`, only [`FIRST_OPEN`] events count,
 /// so an order waiting on its in-flight first event does not read as due. Read down the
-/// pending index and stopped at the first such event (`MIN` would read every pending one).
+/// pending index, stopping at the first such event.
 pub fn next_due(conn: &Connection) -> Result<Option<Millis>, StoreError> {
     Ok(conn.prepare_cached(&next_due_sql())?.query_row([], |r| r.get(0)).optional()?)
 }

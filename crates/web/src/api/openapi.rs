@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         queue::join_queue, queue::queue_status, queue::queue_events,
         orders::place_order, orders::get_order, orders::cancel_order, orders::customer_orders,
         management::create_product, management::product_sales, line_summary::admin_line, management::set_order_status,
-        outbox::list_outbox, outbox::retry_event,
+        outbox::list_outbox, outbox::retry_event, outbox::retry_failed,
         health::healthz, health::readyz,
     ),
     components(schemas(
@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
         dto::OrderDto, dto::OrderStatusName, dto::FulfilmentDto, dto::OrderLineDto, dto::SelectedOptionDto, dto::CustomerDto, dto::OrderPageDto,
         order_body::PlaceOrderBody, order_body::CustomerBody, order_body::ItemBody,
         management::NewProduct, management::SalesDto, line_summary::LineSummaryDto, management::StatusChange, health::Health,
-        outbox::OutboxPageDto, outbox::OutboxEventDto, outbox::OutboxCountsDto, outbox::OutboxStateName,
+        outbox::OutboxPageDto, outbox::OutboxEventDto, outbox::OutboxCountsDto, outbox::OutboxStateName, outbox::RetriedDto,
     )),
     modifiers(&AdminToken, &ProblemJson),
     tags(

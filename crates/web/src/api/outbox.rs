@@ -146,3 +146,50 @@ pub async fn retry_event(
         Err(Problem::not_found("parked event", &id))
     }
 }
+
+/// How many parked events one call puts back.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RetryFailedParams {
+    /// Most events to put back, 1 to 1000 (default 500).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+/// What a bulk retry did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RetriedDto {
+    /// Parked events put back in the queue by this call.
+    pub retried: u32,
+    /// Events still parked: call again while this is above 0 (and `retried` was too).
+    pub failed: u64,
+}
+
+/// Puts parked events back in the queue, up to `limit` a call, newest first (after a
+/// receiver's outage: the alternative is a call per event).
+#[utoipa::path(post, path = "/api/admin/outbox/failed/retry", tag = "admin", security(("admin_token" = [])),
+    params(RetryFailedParams),
+    responses(
+        (status = 200, description = "How many were put back, and how many are still parked", body = RetriedDto),
+        (status = 400, description = "Bad limit", body = Problem),
+        AdminTokenRefusals,
+    ))]
+pub async fn retry_failed(
+    admin: Admin,
+    State(app): State<AppState>,
+    ApiQuery(params): ApiQuery<RetryFailedParams>,
+) -> Result<Json<RetriedDto>, Problem> {
+    let limit = params.limit.unwrap_or(500);
+    if !(1..=1000).contains(&limit) {
+        let detail = format!("limit must be 1 to 1000, got {limit}");
+        return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query string", detail));
+    }
+    let retried = app.store.retry_failed(limit).await?;
+    if retried > 0 {
+        admin
+            .audit(&app, "outbox.retry_failed", "outbox", format!("{retried} parked events put back in the queue"))
+            .await;
+    }
+    let failed = app.store.outbox_counts().await?.failed;
+    Ok(Json(RetriedDto { retried, failed }))
+}

@@ -46,6 +46,7 @@ fn action_name(code: &str) -> &str {
         "user.password_reset" => "Staff password reset",
         "user.password_change" => "Password changed",
         "outbox.retry" => "Notification retried",
+        "outbox.retry_failed" => "Parked notifications retried",
         other => other,
     }
 }

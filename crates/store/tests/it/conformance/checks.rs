@@ -367,6 +367,30 @@ pub async fn parked_events_can_be_retried(store: S) {
     assert_eq!(again[0].done_channels, ["sns"], "channels that took it are still skipped");
 }
 
+/// After an outage, the parked events are put back in pages: each call puts back at most
+/// its limit, and only parked events.
+pub async fn parked_events_are_put_back_in_pages(store: S) {
+    store.create_product(product("cola", 1), 5).await.unwrap();
+    for customer in ["ana", "bo", "cy"] {
+        store.place_order(order(customer, &[("cola", 1)], None)).await.unwrap();
+    }
+    store.place_order(order("di", &[("cola", 1)], None)).await.unwrap();
+    let got = store.claim_events(Claim { limit: 3, ..claim("a") }).await.unwrap();
+    assert_eq!(got.len(), 3);
+    for event in &got {
+        let park = Settlement::Park { error: "refused".into(), done_channels: vec![] };
+        assert!(store.settle_event(&event.id, "a", park).await.unwrap());
+    }
+    assert_eq!(store.retry_failed(2).await.unwrap(), 2);
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.failed), (3, 1));
+    assert_eq!(store.retry_failed(10).await.unwrap(), 1);
+    assert_eq!(store.retry_failed(10).await.unwrap(), 0, "nothing parked is left");
+    let again = store.claim_events(claim("b")).await.unwrap();
+    assert_eq!(again.len(), 4);
+    assert!(again.iter().filter(|e| got.iter().any(|g| g.id == e.id)).all(|e| e.attempts == 1), "fresh attempts");
+}
+
 /// A receiver that asked to be sent less does not use up the event's attempts: the claim's
 /// count is given back, the event waits until `at`, and a lease held by another is kept.
 pub async fn a_throttled_attempt_is_given_back(store: S) {

@@ -94,6 +94,7 @@ every_adapter!(
     outbox_claims_are_exclusive_and_settle_once,
     batched_order_reads_and_settles_answer_each_in_order,
     parked_events_can_be_retried,
+    parked_events_are_put_back_in_pages,
     a_throttled_attempt_is_given_back,
     the_mailbox_keeps_one_message_per_event_and_recipient,
     joining_the_line_is_idempotent_per_customer_and_ordered_by_rank,
