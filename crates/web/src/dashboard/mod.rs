@@ -5,6 +5,7 @@
 mod audit;
 mod cancel;
 mod form_values;
+mod notifications;
 mod order_detail;
 mod orders;
 mod page;
@@ -41,6 +42,9 @@ pub fn routes(admin_only: Router<AppState>) -> Router<AppState> {
         .route("/admin/products/{id}/archive", post(products::archive))
         .route("/admin/products/{id}/stock", post(products::adjust_stock))
         .route("/admin/audit", get(audit::show))
+        .route("/admin/notifications", get(notifications::show))
+        .route("/admin/notifications/retry", post(notifications::retry_all))
+        .route("/admin/notifications/{id}/retry", post(notifications::retry_one))
         .route("/admin/staff", get(staff::show).post(staff::create))
         .route("/admin/staff/{id}/remove", post(staff_remove::remove))
         .route("/admin/staff/{id}/deactivate", post(staff_account::deactivate))

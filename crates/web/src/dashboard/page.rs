@@ -16,7 +16,7 @@ pub struct AdminShell {
     pub email: String,
     /// Admins see the products, audit and analytics links; kitchen staff only orders.
     pub admin: bool,
-    /// Which nav entry is current: `orders`, `products` or `audit`.
+    /// Which nav entry is current: `orders`, `products`, `analytics`, `staff`, `notifications` or `audit`.
     pub section: &'static str,
     /// The storefront's stylesheet, which the dashboard builds on.
     pub shop_css: String,

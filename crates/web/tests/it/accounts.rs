@@ -127,8 +127,14 @@ async fn roles_decide_what_the_dashboard_shows() {
     app.create_user("admin@example.com", None, Role::Admin).await;
     app.create_user("kitchen@example.com", None, Role::Kitchen).await;
     app.create_user("eater@example.com", None, Role::Customer).await;
-    let pages =
-        ["/admin/orders", "/admin/products", "/admin/products/new", "/admin/products/margherita", "/admin/audit"];
+    let pages = [
+        "/admin/orders",
+        "/admin/products",
+        "/admin/products/new",
+        "/admin/products/margherita",
+        "/admin/notifications",
+        "/admin/audit",
+    ];
     for (email, allowed) in
         [("admin@example.com", &pages[..]), ("kitchen@example.com", &pages[..1]), ("eater@example.com", &[][..])]
     {

@@ -517,3 +517,59 @@ async fn admins_remove_staff_accounts_after_confirming_but_never_the_last_admin(
     assert!(last.html.contains("The last admin cannot be removed"));
     assert_eq!(app.count("SELECT COUNT(*) FROM users WHERE email = 'boss@example.com'"), 1);
 }
+
+/// Parks the first `n` due events, as the relay does when a receiver keeps refusing them.
+async fn park(app: &TestApp, n: u32) -> Vec<String> {
+    use stampede_store::{Claim, Outbox, Settlement};
+    let claim = Claim { token: "test".into(), limit: n, lease: std::time::Duration::from_secs(60) };
+    let mut parked = Vec::new();
+    for event in app.store.claim_events(claim).await.unwrap() {
+        let park =
+            Settlement::Park { error: "smtp: 550 mailbox unavailable".into(), done_channels: vec!["webhook".into()] };
+        assert!(app.store.settle_event(&event.id, "test", park).await.unwrap());
+        parked.push(event.id);
+    }
+    parked
+}
+
+#[tokio::test]
+async fn admins_see_parked_notifications_and_put_them_back_one_or_all() {
+    let app = TestApp::start().await;
+    app.add_product("p", 500, 10, SaleRules::default()).await;
+    let first = place(&app, "ana@example.com", "p", 1).await;
+    place(&app, "bo@example.com", "p", 1).await;
+    place(&app, "cy@example.com", "p", 1).await;
+    let parked = park(&app, 2).await;
+    let mut boss = staff(&app, "boss@example.com", Role::Admin).await;
+
+    let page = boss.get("/admin/notifications").await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains(r#"data-count="pending">1<"#), "{}", page.html);
+    assert!(page.html.contains(r#"data-count="failed">2<"#));
+    assert!(parked.iter().all(|id| page.html.contains(&format!(r#"data-event="{id}""#))));
+    assert!(page.html.contains("smtp: 550 mailbox unavailable") && page.html.contains("already sent to webhook"));
+    assert!(page.html.contains(&format!("/admin/orders/{first}")), "each links to its order");
+    assert!(page.html.contains("Put all back (2)"));
+
+    let one = boss.post(&format!("/admin/notifications/{}/retry", parked[0]), &[]).await;
+    assert_eq!((one.status, one.location.as_deref()), (303, Some("/admin/notifications?retried=1")));
+    let after = boss.get("/admin/notifications?retried=1").await.html;
+    assert!(after.contains("Put 1 notification back in the queue") && after.contains(r#"data-count="failed">1<"#));
+    let again = boss.post(&format!("/admin/notifications/{}/retry", parked[0]), &[]).await;
+    assert_eq!(again.status, 404, "no longer parked");
+    let forged = boss.post_raw(&format!("/admin/notifications/{}/retry", parked[1]), &[]).await;
+    assert_eq!(forged.status, 403, "a post without the form's token changes nothing");
+
+    let all = boss.post("/admin/notifications/retry", &[]).await;
+    assert_eq!((all.status, all.location.as_deref()), (303, Some("/admin/notifications?retried=1&left=0")));
+    let done = boss.get("/admin/notifications").await.html;
+    assert!(done.contains(r#"data-count="failed">0<"#) && done.contains("Nothing is parked"));
+    assert!(!done.contains("Put all back"), "no button with nothing to put back");
+    assert_eq!(app.outbox("failed_at IS NULL AND delivered_at IS NULL"), 3, "all three wait to go out again");
+    let audited = app.count(
+        "SELECT COUNT(*) FROM audit_log WHERE actor = 'boss@example.com' AND action IN ('outbox.retry', 'outbox.retry_failed')",
+    );
+    assert_eq!(audited, 2);
+    let log = boss.get("/admin/audit").await.html;
+    assert!(log.contains("Notification retried") && log.contains("Parked notifications retried"));
+}
