@@ -49,9 +49,13 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await rows.first().getByRole('button', { name: /Put back/ }).click();
       await page.getByText('Put 1 notification back in the queue').waitFor();
       // The webhook is still down: the event goes out, fails once more and parks again.
-      await page.getByRole('button', { name: /Put all back/ }).click();
-      await page.getByRole('status').filter({ hasText: /notifications? back in the queue/ }).waitFor();
+      await until('the one put back to park again', async () => (await counts()).failed === before + 3);
+      await page.reload();
+      // One press puts back each event parked before it once, though each parks again at once.
+      await page.getByRole('button', { name: `Put all back (${before + 3})` }).click();
+      await page.getByRole('status').filter({ hasText: `Put ${before + 3} notifications back in the queue` }).waitFor();
       await shot(page, '61-notifications-put-back');
+      await until('all to park again', async () => (await counts()).failed === before + 3);
       assert.deepEqual(staff.errors, []);
       await staff.context.close();
     });

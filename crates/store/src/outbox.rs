@@ -138,19 +138,11 @@ pub trait Outbox: Send + Sync + 'static {
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
     /// Puts a parked event back in the queue with a fresh attempt count; `false` if it is not parked.
     async fn retry_event(&self, id: &str) -> Result<bool, StoreError>;
-    /// Puts up to `limit` parked events back, newest first, as [`Outbox::retry_event`] does
-    /// each (16 at a time: on SQLite they share the writer's commits with the orders of the
-    /// moment); how many were put back. Called again until it puts back none, it empties the
-    /// failed list after a receiver's outage.
-    async fn retry_failed(&self, limit: u32) -> Result<u32, StoreError> {
-        use futures_util::{StreamExt, TryStreamExt};
-        let parked = self.outbox_events(OutboxState::Failed, limit).await?;
-        futures_util::stream::iter(parked)
-            .map(|event| async move { self.retry_event(&event.id).await })
-            .buffer_unordered(16)
-            .try_fold(0, |put_back, this| async move { Ok(put_back + u32::from(this)) })
-            .await
-    }
+    /// Puts back, as [`Outbox::retry_event`] does, up to `limit` events parked before
+    /// `parked_before`, oldest first; how many were put back. Called again with the same
+    /// `parked_before` until it puts back none, it empties the failed list as it stood then,
+    /// and ends even while a receiver still refuses (what parks again is parked later).
+    async fn retry_failed(&self, parked_before: Millis, limit: u32) -> Result<u32, StoreError>;
     /// Ticks after every commit that wrote an outbox event.
     fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }

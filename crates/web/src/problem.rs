@@ -87,6 +87,19 @@ impl Problem {
         Problem::new(StatusCode::FORBIDDEN, "forbidden", title, detail)
     }
 
+    /// 400 for a query string parameter out of its range.
+    pub fn invalid_query(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query string", detail)
+    }
+
+    /// A page size from the query string: `default` when absent, else 1 to `max`.
+    pub fn page_limit(given: Option<u32>, default: u32, max: u32) -> Result<u32, Problem> {
+        match given.unwrap_or(default) {
+            limit @ 1.. if limit <= max => Ok(limit),
+            limit => Err(Problem::invalid_query(format!("limit must be 1 to {max}, got {limit}"))),
+        }
+    }
+
     /// 404 for a missing resource.
     pub fn not_found(what: &str, id: &str) -> Problem {
         Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} `{id}` does not exist"))

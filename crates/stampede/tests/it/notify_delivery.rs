@@ -224,7 +224,9 @@ async fn events_are_parked_after_the_last_attempt_shown_to_the_admin_and_can_be_
     assert_eq!(page["events"][0]["deliveredTo"], json!([format!("webhook:{url}")]));
 }
 
-/// After a receiver's outage the admin puts every parked event back in pages, not one call each.
+/// After a receiver's outage the admin puts every parked event back in pages, not one call
+/// each; a loop of calls ends even while the receiver still refuses, and once it is fixed
+/// everything goes out.
 #[tokio::test]
 async fn parked_events_are_put_back_in_bulk_and_go_out() {
     let (receiver, url) = Receiver::start().await;
@@ -234,25 +236,43 @@ async fn parked_events_are_put_back_in_bulk_and_go_out() {
     let relay = webhook_relay(&app, &url, config).spawn();
     place(&app, "ana@example.com").await;
     place(&app, "bo@example.com").await;
-    eventually(10, "both events to be parked", || async { (app.outbox("failed_at IS NOT NULL") == 2).then_some(()) })
-        .await;
-    receiver.always.store(0, Ordering::SeqCst);
-    let retry = |query: &'static str| {
+    let parked = || async { (app.outbox("failed_at IS NOT NULL") == 2).then_some(()) };
+    eventually(10, "both events to be parked", parked).await;
+    let retry = |query: String| {
         let app = &app;
         async move { app.admin_post(&format!("/api/admin/outbox/failed/retry{query}"), &json!({})).await }
     };
-    expect_problem(retry("?limit=0").await, 400, "invalid-query").await;
-    expect_problem(retry("?limit=1001").await, 400, "invalid-query").await;
+    for bad in ["?limit=0", "?limit=1001", "?parkedBefore=yesterday"] {
+        expect_problem(retry(bad.to_owned()).await, 400, "invalid-query").await;
+    }
     expect_problem(app.post_json("/api/admin/outbox/failed/retry", &json!({})).await, 401, "unauthorized").await;
     assert_eq!(app.outbox("failed_at IS NOT NULL"), 2, "refused calls put nothing back");
-    let first: Value = retry("?limit=1").await.json().await.unwrap();
-    assert_eq!(first, json!({"retried": 1, "failed": 1}));
-    let rest: Value = retry("").await.json().await.unwrap();
-    assert_eq!(rest, json!({"retried": 1, "failed": 0}));
-    let none: Value = retry("").await.json().await.unwrap();
-    assert_eq!(none, json!({"retried": 0, "failed": 0}));
+
+    // Still refused: each call's events park again, and the loop still ends.
+    let first: Value = retry("?limit=1".to_owned()).await.json().await.unwrap();
+    assert_eq!(first["retried"], 1);
+    let before = first["parkedBefore"].as_str().unwrap().to_owned();
+    eventually(10, "the first to park again", parked).await;
+    let next = format!("?limit=1&parkedBefore={}", urlencode(&before));
+    let second: Value = retry(next.clone()).await.json().await.unwrap();
+    assert_eq!((second["retried"].clone(), second["parkedBefore"].as_str()), (json!(1), Some(before.as_str())));
+    eventually(10, "the second to park again", parked).await;
+    let done: Value = retry(next).await.json().await.unwrap();
+    assert_eq!(
+        (done["retried"].clone(), done["failed"].clone()),
+        (json!(0), json!(2)),
+        "both parked again, neither twice"
+    );
+
+    receiver.always.store(0, Ordering::SeqCst);
+    let fixed: Value = retry(String::new()).await.json().await.unwrap();
+    assert_eq!(fixed["retried"], 2);
     eventually(10, "both delivered", || async { (app.outbox("delivered_at IS NOT NULL") == 2).then_some(()) }).await;
     relay.shutdown().await;
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 #[tokio::test]

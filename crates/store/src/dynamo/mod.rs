@@ -135,6 +135,10 @@ impl Outbox for DynamoStore {
         outbox::retry(self, id).await
     }
 
+    async fn retry_failed(&self, parked_before: Millis, limit: u32) -> Result<u32, StoreError> {
+        outbox::retry_failed(self, parked_before, limit).await
+    }
+
     fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.outbox_changes.subscribe()
     }

@@ -235,6 +235,62 @@ pub async fn retry(store: &DynamoStore, id: &str) -> Result<bool, StoreError> {
     }
 }
 
+/// Puts back up to `limit` events parked before `before`, oldest parked first: the oldest of
+/// every bucket's failed partition are read at once (events parked since are filtered out
+/// by DynamoDB), merged, and each put back by [`retry`], 16 at a time. If some were put back
+/// before a call failed, those are counted and the failure logged; the next call goes on.
+pub async fn retry_failed(store: &DynamoStore, before: Millis, limit: u32) -> Result<u32, StoreError> {
+    use futures_util::StreamExt;
+    if limit == 0 {
+        return Ok(0);
+    }
+    let reads = (0..BUCKETS).map(|bucket| parked_before(store, bucket, before, limit));
+    let mut parked = Vec::new();
+    for items in futures_util::future::join_all(reads).await {
+        for item in items? {
+            parked.push(item::event_from(&item)?);
+        }
+    }
+    parked.sort_by(|a, b| (a.failed_at, &a.id).cmp(&(b.failed_at, &b.id)));
+    parked.truncate(limit as usize);
+    let outcomes: Vec<Result<bool, StoreError>> = futures_util::stream::iter(parked)
+        .map(|e| async move { retry(store, &e.id).await })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let put_back = outcomes.iter().filter(|o| matches!(o, Ok(true))).count() as u32;
+    match outcomes.into_iter().find_map(Result::err) {
+        Some(e) if put_back == 0 => Err(e),
+        Some(e) => {
+            tracing::warn!(error = %e, put_back, "some parked events could not be put back; the next call tries them again");
+            Ok(put_back)
+        }
+        None => Ok(put_back),
+    }
+}
+
+/// Up to `limit` events of one bucket's failed partition parked before `before`, oldest first.
+async fn parked_before(store: &DynamoStore, bucket: u32, before: Millis, limit: u32) -> Result<Vec<Item>, StoreError> {
+    let query = store
+        .client
+        .query()
+        .index_name(BY_STATE)
+        .key_condition_expression("gsi3pk = :p")
+        .filter_expression("failed_at < :before")
+        .expression_attribute_values(":p", s(keys::outbox_partition(FAILED, bucket)))
+        .expression_attribute_values(":before", n(before))
+        .scan_index_forward(true)
+        .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+    let mut seen = 0usize;
+    let pages = store
+        .query_pages(query, |page| {
+            seen += page.items().len();
+            seen >= limit as usize
+        })
+        .await?;
+    Ok(pages.into_iter().flat_map(|p| p.items.unwrap_or_default()).collect())
+}
+
 /// When the earliest claimable event is due: found among the oldest pending events when one
 /// of them is due already, else among them all (up to [`MAX_LOOK`] per bucket). With a
 /// backlog it is the earliest among the oldest events, which are the most overdue unless

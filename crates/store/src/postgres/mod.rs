@@ -153,6 +153,14 @@ impl Outbox for PostgresStore {
         Ok(retried)
     }
 
+    async fn retry_failed(&self, parked_before: Millis, limit: u32) -> Result<u32, StoreError> {
+        let retried = outbox::retry_failed(&self.client().await?, parked_before, limit, now_millis()).await?;
+        if retried > 0 {
+            self.tick_outbox();
+        }
+        Ok(retried)
+    }
+
     fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.outbox_changes.subscribe()
     }

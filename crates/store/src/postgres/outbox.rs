@@ -138,6 +138,21 @@ pub async fn retry(c: &impl GenericClient, id: &str, now: Millis) -> Result<bool
     Ok(changed == 1)
 }
 
+/// Puts back up to `limit` events parked before `before`, oldest parked first, in one
+/// statement (one pooled connection, whatever the page's size).
+pub async fn retry_failed(c: &impl GenericClient, before: Millis, limit: u32, now: Millis) -> Result<u32, StoreError> {
+    let changed = cached::execute(
+        c,
+        "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = $3, claim_token = NULL
+         WHERE id IN (SELECT id FROM outbox WHERE failed_at IS NOT NULL AND failed_at < $1
+                      ORDER BY failed_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        &[&before, &i64::from(limit), &now],
+    )
+    .await
+    .map_err(pg_error)?;
+    Ok(u32::try_from(changed).unwrap_or(u32::MAX))
+}
+
 /// When the earliest claimable event is due.
 pub async fn next_due(c: &impl GenericClient) -> Result<Option<Millis>, StoreError> {
     // Read down the pending index, stopping at the first claimable event.

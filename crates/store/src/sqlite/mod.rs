@@ -354,6 +354,10 @@ impl Outbox for SqliteStore {
         self.submit_waiting(|reply| Command::RetryEvent { id, reply }).await
     }
 
+    async fn retry_failed(&self, parked_before: Millis, limit: u32) -> Result<u32, StoreError> {
+        self.submit_waiting(|reply| Command::RetryFailed { parked_before, limit, reply }).await
+    }
+
     fn outbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.outbox_changes.subscribe()
     }

@@ -127,6 +127,19 @@ pub fn retry(conn: &Connection, id: &str, now: Millis) -> Result<bool, StoreErro
     Ok(changed == 1)
 }
 
+/// Puts back up to `limit` events parked before `before`, oldest parked first (read down the
+/// failed index), as [`retry`] does each.
+pub fn retry_failed(conn: &Connection, before: Millis, limit: u32, now: Millis) -> Result<u32, StoreError> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE outbox SET failed_at = NULL, attempts = 0, next_attempt_at = ?3, claim_token = NULL
+             WHERE id IN (SELECT id FROM outbox WHERE failed_at IS NOT NULL AND failed_at < ?1
+                          ORDER BY failed_at, id LIMIT ?2)",
+        )?
+        .execute(params![before, limit, now])?;
+    Ok(u32::try_from(changed).unwrap_or(u32::MAX))
+}
+
 /// When the earliest claimable event is due: like `claim`, only [`FIRST_OPEN`] events count,
 /// so an order waiting on its in-flight first event does not read as due. Read down the
 /// pending index, stopping at the first such event.

@@ -67,6 +67,11 @@ pub enum Command {
         id: String,
         reply: Reply<bool>,
     },
+    RetryFailed {
+        parked_before: Millis,
+        limit: u32,
+        reply: Reply<u32>,
+    },
     StoreMail {
         mail: NewMail,
         reply: Reply<()>,
@@ -103,6 +108,7 @@ enum Outcome {
     Settle(Result<bool, StoreError>),
     SettleMany(Result<Vec<bool>, StoreError>),
     Retry(Result<bool, StoreError>),
+    RetryFailed(Result<u32, StoreError>),
     Mail(Result<(), StoreError>),
     Prune(Result<(u64, u64), StoreError>),
     Join(Result<Vec<LineEntry>, StoreError>),
@@ -311,6 +317,9 @@ impl BatchTx<'_> {
                 settles.iter().map(|s| outbox_rows::settle(c, &s.id, &s.claim_token, &s.outcome, now)).collect()
             })),
             Command::RetryEvent { id, .. } => Outcome::Retry(self.tx.run(|c| outbox_rows::retry(c, id, now))),
+            Command::RetryFailed { parked_before, limit, .. } => {
+                Outcome::RetryFailed(self.tx.run(|c| outbox_rows::retry_failed(c, *parked_before, *limit, now)))
+            }
             Command::StoreMail { mail, .. } => Outcome::Mail(self.tx.run(|c| outbox_rows::store_mail(c, mail, now))),
             Command::PruneHistory { before, limit, .. } => {
                 Outcome::Prune(self.tx.run(|c| outbox_rows::prune(c, *before, *limit)))
@@ -381,6 +390,7 @@ impl Outcome {
     fn wrote_event(&self) -> bool {
         matches!(self, Outcome::Place(Ok(p)) if !p.replayed)
             || matches!(self, Outcome::Cancel(Ok(_)) | Outcome::Retry(Ok(true)))
+            || matches!(self, Outcome::RetryFailed(Ok(n)) if *n > 0)
     }
 }
 
@@ -393,6 +403,7 @@ fn reply(cmd: Command, outcome: Outcome) {
         (Command::SettleEvent { reply, .. }, Outcome::Settle(r)) => answer(reply, r),
         (Command::SettleEvents { reply, .. }, Outcome::SettleMany(r)) => answer(reply, r),
         (Command::RetryEvent { reply, .. }, Outcome::Retry(r)) => answer(reply, r),
+        (Command::RetryFailed { reply, .. }, Outcome::RetryFailed(r)) => answer(reply, r),
         (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
         (Command::PruneHistory { reply, .. }, Outcome::Prune(r)) => answer(reply, r),
         (Command::JoinLines { reply, .. }, Outcome::Join(r)) => answer(reply, r),
@@ -416,6 +427,7 @@ fn engine_error(outcome: &Outcome) -> Option<&str> {
         | Outcome::Settle(Err(StoreError::Backend(e)))
         | Outcome::SettleMany(Err(StoreError::Backend(e)))
         | Outcome::Retry(Err(StoreError::Backend(e)))
+        | Outcome::RetryFailed(Err(StoreError::Backend(e)))
         | Outcome::Mail(Err(StoreError::Backend(e)))
         | Outcome::Join(Err(StoreError::Backend(e)))
         | Outcome::Room(Err(StoreError::Backend(e))) => Some(e),
@@ -462,6 +474,7 @@ fn fail(cmd: Command, why: &str) {
         Command::ClaimEvents { reply, .. } => answer(reply, backend(why)),
         Command::SettleEvent { reply, .. } | Command::RetryEvent { reply, .. } => answer(reply, backend(why)),
         Command::SettleEvents { reply, .. } => answer(reply, backend(why)),
+        Command::RetryFailed { reply, .. } => answer(reply, backend(why)),
         Command::StoreMail { reply, .. } => answer(reply, backend(why)),
         Command::PruneHistory { reply, .. } => answer(reply, backend(why)),
         Command::JoinLines { reply, .. } => answer(reply, backend(why)),

@@ -263,15 +263,7 @@ pub async fn customer_orders(
             ));
         }
     }
-    let limit = page.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query string",
-            format!("limit must be 1 to 100, got {limit}"),
-        ));
-    }
+    let limit = Problem::page_limit(page.limit, 20, 100)?;
     let page = app.store.customer_orders(&key, PageRequest { cursor: page.cursor.as_deref(), limit }).await?;
     Ok(Json(page.into()))
 }

@@ -4,12 +4,13 @@
 use super::management::Admin;
 use super::refusals::AdminTokenRefusals;
 use crate::extract::{ApiPath, ApiQuery};
-use crate::timefmt::rfc3339;
+use crate::timefmt::{parse_rfc3339, rfc3339};
 use crate::{AppState, Problem};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use stampede_store::clock::now_millis;
 use stampede_store::{OutboxEvent, OutboxState};
 use utoipa::{IntoParams, ToSchema};
 
@@ -110,14 +111,10 @@ pub async fn list_outbox(
     State(app): State<AppState>,
     ApiQuery(params): ApiQuery<OutboxParams>,
 ) -> Result<Json<OutboxPageDto>, Problem> {
-    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query string", detail);
     let name = params.state.as_deref().unwrap_or("failed");
     let state = OutboxState::parse(name)
-        .ok_or_else(|| bad(format!("state must be pending, delivered or failed, got `{name}`")))?;
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(bad(format!("limit must be 1 to 500, got {limit}")));
-    }
+        .ok_or_else(|| Problem::invalid_query(format!("state must be pending, delivered or failed, got `{name}`")))?;
+    let limit = Problem::page_limit(params.limit, 50, 500)?;
     let counts = app.store.outbox_counts().await?;
     let events = app.store.outbox_events(state, limit).await?;
     Ok(Json(OutboxPageDto {
@@ -147,31 +144,38 @@ pub async fn retry_event(
     }
 }
 
-/// How many parked events one call puts back.
+/// Which parked events one call puts back.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
 pub struct RetryFailedParams {
     /// Most events to put back, 1 to 1000 (default 500).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// RFC 3339: only events parked before this (default: now). Pass back the answer's
+    /// `parkedBefore` on the next call, so what parks again meanwhile is not put back again.
+    pub parked_before: Option<String>,
 }
 
 /// What a bulk retry did.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct RetriedDto {
-    /// Parked events put back in the queue by this call.
+    /// Parked events put back in the queue by this call: call again while it is above 0.
     pub retried: u32,
-    /// Events still parked: call again while this is above 0 (and `retried` was too).
+    /// RFC 3339: the `parkedBefore` this call used, for the next call.
+    pub parked_before: String,
+    /// Events parked now, including any that failed again since they were put back.
     pub failed: u64,
 }
 
-/// Puts parked events back in the queue, up to `limit` a call, newest first (after a
+/// Puts parked events back in the queue, oldest parked first, up to `limit` a call (after a
 /// receiver's outage: the alternative is a call per event).
 #[utoipa::path(post, path = "/api/admin/outbox/failed/retry", tag = "admin", security(("admin_token" = [])),
     params(RetryFailedParams),
     responses(
-        (status = 200, description = "How many were put back, and how many are still parked", body = RetriedDto),
-        (status = 400, description = "Bad limit", body = Problem),
+        (status = 200, description = "How many were put back, and how many are parked now", body = RetriedDto),
+        (status = 400, description = "Bad limit or parkedBefore", body = Problem),
         AdminTokenRefusals,
     ))]
 pub async fn retry_failed(
@@ -179,17 +183,21 @@ pub async fn retry_failed(
     State(app): State<AppState>,
     ApiQuery(params): ApiQuery<RetryFailedParams>,
 ) -> Result<Json<RetriedDto>, Problem> {
-    let limit = params.limit.unwrap_or(500);
-    if !(1..=1000).contains(&limit) {
-        let detail = format!("limit must be 1 to 1000, got {limit}");
-        return Err(Problem::new(StatusCode::BAD_REQUEST, "invalid-query", "Invalid query string", detail));
-    }
-    let retried = app.store.retry_failed(limit).await?;
+    let limit = Problem::page_limit(params.limit, 500, 1000)?;
+    let before = match params.parked_before.as_deref() {
+        None => now_millis(),
+        Some(text) => parse_rfc3339(text).ok_or_else(|| {
+            Problem::invalid_query(format!(
+                "parkedBefore must be an RFC 3339 time such as 2026-11-27T18:00:00Z, got `{text}`"
+            ))
+        })?,
+    };
+    let retried = app.store.retry_failed(before, limit).await?;
     if retried > 0 {
         admin
             .audit(&app, "outbox.retry_failed", "outbox", format!("{retried} parked events put back in the queue"))
             .await;
     }
     let failed = app.store.outbox_counts().await?.failed;
-    Ok(Json(RetriedDto { retried, failed }))
+    Ok(Json(RetriedDto { retried, parked_before: rfc3339(before), failed }))
 }

@@ -11,18 +11,21 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use stampede_store::clock::now_millis;
 use stampede_store::{OutboxCounts, OutboxEvent, OutboxState};
 
 /// Parked events listed on the page, newest first.
 const LISTED: u32 = 50;
-/// Parked events one press of "Put all back" puts back, in pages of [`PAGE`]: a big outage's
-/// backlog takes a few presses, and no request runs for long.
+/// Parked events one press of "Put all back" puts back, oldest first, in pages of [`PAGE`]:
+/// a big outage's backlog takes a few presses, and no request runs for long.
 const AT_ONCE: u32 = 10_000;
 const PAGE: u32 = 1_000;
 
 /// One parked event as shown.
 pub struct ParkedView {
     pub id: String,
+    /// How the screen-reader label of its button names it: its order's number, else its type.
+    pub label: String,
     /// What it announces, in words ("Order received"); the event type stays as a tooltip.
     pub what: &'static str,
     pub kind: String,
@@ -42,6 +45,8 @@ struct NotificationsPage {
     counts: OutboxCounts,
     parked: Vec<ParkedView>,
     notice: Option<String>,
+    /// What one press of "Put all back" takes: all, or the oldest [`AT_ONCE`].
+    at_once: u64,
 }
 
 /// `?retried=<n>` after putting one or more back, with `left=<n>` still parked after a bulk one.
@@ -54,13 +59,15 @@ pub struct Retried {
 fn view(app: &AppState, e: OutboxEvent) -> ParkedView {
     let order = (!e.order_id.is_empty())
         .then(|| (format!("#{}", order_number(&e.order_id)), format!("/admin/orders/{}", e.order_id)));
+    let what = kind_name(&e.kind);
     ParkedView {
+        label: order.as_ref().map_or_else(|| what.to_owned(), |(number, _)| format!("{what} {number}")),
         order,
         failed_at: e.failed_at.map(|at| app.shop.zone.stamp(at)).unwrap_or_default(),
         attempts: e.attempts,
         error: e.last_error.unwrap_or_default(),
         delivered_to: e.done_channels.join(", "),
-        what: kind_name(&e.kind),
+        what,
         kind: e.kind,
         id: e.id,
     }
@@ -87,7 +94,9 @@ fn notice(retried: Retried) -> Option<String> {
         n => format!("Put {n} notifications back in the queue: they go out again shortly."),
     };
     Some(match retried.left {
-        Some(left) if left > 0 => format!("{put_back} {left} are still parked: press “Put all back” again."),
+        Some(left) if left > 0 => format!(
+            "{put_back} {left} are parked now: those not put back yet, and any that failed again (see their errors)."
+        ),
         _ => put_back,
     })
 }
@@ -102,7 +111,8 @@ pub async fn show(
     let parked = app.store.outbox_events(OutboxState::Failed, LISTED).await?;
     let parked = parked.into_iter().map(|e| view(&app, e)).collect();
     let shell = AdminShell::new("Notifications", &admin, "notifications");
-    Ok(render(StatusCode::OK, &NotificationsPage { shell, counts, parked, notice: notice(retried) }))
+    let at_once = counts.failed.min(u64::from(AT_ONCE));
+    Ok(render(StatusCode::OK, &NotificationsPage { shell, counts, parked, notice: notice(retried), at_once }))
 }
 
 /// `POST /admin/notifications/{id}/retry`: puts one parked event back.
@@ -120,21 +130,31 @@ pub async fn retry_one(
     Ok(redirect_done("/admin/notifications", "retried", "1"))
 }
 
-/// `POST /admin/notifications/retry`: puts up to [`AT_ONCE`] parked events back.
+/// `POST /admin/notifications/retry`: puts back up to [`AT_ONCE`] events parked before the
+/// press (what fails again meanwhile parks later, so the press ends however the receiver is).
 pub async fn retry_all(State(app): State<AppState>, Staff(admin): Staff) -> Result<Response, AdminError> {
+    let before = now_millis();
     let mut retried = 0;
+    let mut failure = None;
     while retried < AT_ONCE {
-        let page = app.store.retry_failed(PAGE.min(AT_ONCE - retried)).await?;
-        retried += page;
-        if page == 0 {
-            break;
+        match app.store.retry_failed(before, PAGE.min(AT_ONCE - retried)).await {
+            Ok(0) => break,
+            Ok(page) => retried += page,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         }
     }
+    // What was put back is audited even when a later page failed.
     if retried > 0
         && let Some(auth) = &app.auth
     {
         auth.audit(&admin, "outbox.retry_failed", "outbox", format!("{retried} parked events put back in the queue"))
             .await;
+    }
+    if let Some(e) = failure {
+        return Err(e.into());
     }
     let left = app.store.outbox_counts().await?.failed;
     Ok(crate::storefront::see_other(&format!("/admin/notifications?retried={retried}&left={left}"), None))
@@ -158,6 +178,6 @@ mod tests {
         assert_eq!(said(Some(0), Some(0)).unwrap(), "Nothing was parked: nothing to put back.");
         assert!(said(Some(1), None).unwrap().starts_with("Put 1 notification back"));
         let more = said(Some(10_000), Some(5)).unwrap();
-        assert!(more.contains("Put 10000 notifications back") && more.contains("5 are still parked"), "{more}");
+        assert!(more.contains("Put 10000 notifications back") && more.contains("5 are parked now"), "{more}");
     }
 }

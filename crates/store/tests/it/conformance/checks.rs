@@ -367,28 +367,43 @@ pub async fn parked_events_can_be_retried(store: S) {
     assert_eq!(again[0].done_channels, ["sns"], "channels that took it are still skipped");
 }
 
-/// After an outage, the parked events are put back in pages: each call puts back at most
-/// its limit, and only parked events.
+/// After an outage, the parked events are put back in pages, oldest parked first, and only
+/// those parked before the given time: one that parks again meanwhile is not put back twice.
 pub async fn parked_events_are_put_back_in_pages(store: S) {
     store.create_product(product("cola", 1), 5).await.unwrap();
-    for customer in ["ana", "bo", "cy"] {
+    for customer in ["ana", "bo", "cy", "di"] {
         store.place_order(order(customer, &[("cola", 1)], None)).await.unwrap();
     }
-    store.place_order(order("di", &[("cola", 1)], None)).await.unwrap();
-    let got = store.claim_events(Claim { limit: 3, ..claim("a") }).await.unwrap();
-    assert_eq!(got.len(), 3);
-    for event in &got {
-        let park = Settlement::Park { error: "refused".into(), done_channels: vec![] };
-        assert!(store.settle_event(&event.id, "a", park).await.unwrap());
+    let got = store.claim_events(claim("a")).await.unwrap();
+    assert_eq!(got.len(), 4);
+    let park = || Settlement::Park { error: "refused".into(), done_channels: vec![] };
+    // Parked one after another, the last after `before`.
+    for event in &got[..3] {
+        assert!(store.settle_event(&event.id, "a", park()).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(3)).await;
     }
-    assert_eq!(store.retry_failed(2).await.unwrap(), 2);
+    let before = stampede_store::clock::now_millis();
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    assert!(store.settle_event(&got[3].id, "a", park()).await.unwrap());
+    assert_eq!(store.retry_failed(before, 2).await.unwrap(), 2);
     let counts = store.outbox_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.failed), (3, 1));
-    assert_eq!(store.retry_failed(10).await.unwrap(), 1);
-    assert_eq!(store.retry_failed(10).await.unwrap(), 0, "nothing parked is left");
+    assert_eq!((counts.pending, counts.failed), (2, 2));
+    let parked: Vec<String> =
+        store.outbox_events(OutboxState::Failed, 10).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(parked, [got[3].id.clone(), got[2].id.clone()], "the two parked first went back first");
+    // What goes back and fails again parks after `before`: the next page does not take it.
     let again = store.claim_events(claim("b")).await.unwrap();
-    assert_eq!(again.len(), 4);
-    assert!(again.iter().filter(|e| got.iter().any(|g| g.id == e.id)).all(|e| e.attempts == 1), "fresh attempts");
+    for event in &again {
+        assert!(store.settle_event(&event.id, "b", park()).await.unwrap());
+    }
+    assert_eq!(store.retry_failed(before, 10).await.unwrap(), 1, "only the third parked before");
+    assert_eq!(store.retry_failed(before, 10).await.unwrap(), 0, "nothing parked before is left");
+    assert_eq!(store.outbox_counts().await.unwrap().failed, 3);
+    let now = stampede_store::clock::now_millis() + 1;
+    assert_eq!(store.retry_failed(now, 10).await.unwrap(), 3, "a later time takes the rest");
+    let fresh = store.claim_events(claim("c")).await.unwrap();
+    assert_eq!(fresh.len(), 4);
+    assert!(fresh.iter().all(|e| e.attempts == 1), "fresh attempts");
 }
 
 /// A receiver that asked to be sent less does not use up the event's attempts: the claim's
