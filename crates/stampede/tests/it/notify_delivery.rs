@@ -240,12 +240,12 @@ async fn parked_events_are_put_back_in_bulk_and_go_out() {
     eventually(10, "both events to be parked", parked).await;
     let retry = |query: String| {
         let app = &app;
-        async move { app.admin_post(&format!("/api/admin/outbox/failed/retry{query}"), &json!({})).await }
+        async move { app.admin_post(&format!("/api/admin/outbox/retry-failed{query}"), &json!({})).await }
     };
     for bad in ["?limit=0", "?limit=1001", "?parkedBefore=yesterday"] {
         expect_problem(retry(bad.to_owned()).await, 400, "invalid-query").await;
     }
-    expect_problem(app.post_json("/api/admin/outbox/failed/retry", &json!({})).await, 401, "unauthorized").await;
+    expect_problem(app.post_json("/api/admin/outbox/retry-failed", &json!({})).await, 401, "unauthorized").await;
     assert_eq!(app.outbox("failed_at IS NOT NULL"), 2, "refused calls put nothing back");
 
     // Still refused: each call's events park again, and the loop still ends.

@@ -40,5 +40,5 @@ pub fn routes() -> Router<AppState> {
         .route("/api/admin/orders/{id}/status", post(management::set_order_status))
         .route("/api/admin/outbox", get(outbox::list_outbox))
         .route("/api/admin/outbox/{id}/retry", post(outbox::retry_event))
-        .route("/api/admin/outbox/failed/retry", post(outbox::retry_failed))
+        .route("/api/admin/outbox/retry-failed", post(outbox::retry_failed))
 }

@@ -171,7 +171,7 @@ pub struct RetriedDto {
 
 /// Puts parked events back in the queue, oldest parked first, up to `limit` a call (after a
 /// receiver's outage: the alternative is a call per event).
-#[utoipa::path(post, path = "/api/admin/outbox/failed/retry", tag = "admin", security(("admin_token" = [])),
+#[utoipa::path(post, path = "/api/admin/outbox/retry-failed", tag = "admin", security(("admin_token" = [])),
     params(RetryFailedParams),
     responses(
         (status = 200, description = "How many were put back, and how many are parked now", body = RetriedDto),
