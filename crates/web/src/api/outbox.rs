@@ -154,6 +154,7 @@ pub struct RetryFailedParams {
     pub limit: Option<u32>,
     /// RFC 3339: only events parked before this (default: now). Pass back the answer's
     /// `parkedBefore` on the next call, so what parks again meanwhile is not put back again.
+    #[param(format = DateTime, example = "2026-11-30T18:15:00Z")]
     pub parked_before: Option<String>,
 }
 
