@@ -81,17 +81,15 @@ pub struct Relay {
     channels: Arc<[Arc<dyn Channel>]>,
     config: RelayConfig,
     stats: Arc<RelayStats>,
-    /// Each channel's sends under way and how many it may have (see [`Window`]), in the
-    /// order of `channels`.
-    windows: Arc<Mutex<Vec<ChannelWindow>>>,
+    /// Deliveries allowed under way at once (see [`Window`]).
+    window: Arc<Mutex<Window>>,
 }
 
-/// How many sends to one channel may be under way at once: `max_in_flight` at first, halved
-/// when the receiver asks to be sent less, and grown by one each time a window's worth has
-/// been taken (additive increase, multiplicative decrease, as TCP does), so a throttled
+/// How many deliveries may be under way at once: `max_in_flight` at first, halved when a
+/// receiver asks to be sent less, and grown by one each time a window's worth of events has
+/// been delivered (additive increase, multiplicative decrease, as TCP does), so a throttled
 /// receiver is sent to at about the rate it takes. A cut counts only the refusals of sends
-/// begun after the last cut: the replies to earlier ones say nothing about it. Each channel
-/// has its own: a throttled webhook does not slow the receipts going out by mail.
+/// begun after the last cut: the replies to earlier ones say nothing about it.
 struct Window {
     size: usize,
     /// Deliveries since the window last grew.
@@ -116,26 +114,6 @@ impl Window {
         if self.size >= max {
             self.credit = 0;
         }
-    }
-}
-
-/// One channel's window and the sends to it under way.
-struct ChannelWindow {
-    window: Window,
-    sending: usize,
-}
-
-/// A send to one channel under way, counted in its window until dropped, so a delivery
-/// aborted mid-send (shutdown, a crash in a test) gives its place back too.
-struct Sending<'a> {
-    windows: &'a Mutex<Vec<ChannelWindow>>,
-    slot: usize,
-}
-
-impl Drop for Sending<'_> {
-    fn drop(&mut self) {
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        windows[self.slot].sending = windows[self.slot].sending.saturating_sub(1);
     }
 }
 
@@ -182,8 +160,7 @@ impl RelayHandle {
 struct Failure {
     errors: Vec<String>,
     permanent: bool,
-    /// Every channel that failed only asked to be sent less, or was not sent to because it
-    /// had: no attempt is held against the event.
+    /// Every channel that failed only asked to be sent less: no attempt is held against it.
     throttled: bool,
 }
 
@@ -192,6 +169,8 @@ struct Attempt {
     token: String,
     event: OutboxEvent,
     outcome: Settlement,
+    /// When its sends began.
+    started: Instant,
 }
 
 /// The span an event's warnings and errors are logged in. Made only when there is something
@@ -208,15 +187,8 @@ fn span(event: &OutboxEvent) -> tracing::Span {
 impl Relay {
     /// A relay over `store` delivering to `channels`.
     pub fn new(store: Arc<dyn Store>, channels: Vec<Arc<dyn Channel>>, config: RelayConfig) -> Relay {
-        let window = || Window { size: config.max_in_flight.max(1), credit: 0, last_cut: None };
-        let windows = channels.iter().map(|_| ChannelWindow { window: window(), sending: 0 }).collect();
-        Relay {
-            store,
-            channels: channels.into(),
-            config,
-            stats: Arc::default(),
-            windows: Arc::new(Mutex::new(windows)),
-        }
+        let window = Window { size: config.max_in_flight.max(1), credit: 0, last_cut: None };
+        Relay { store, channels: channels.into(), config, stats: Arc::default(), window: Arc::new(Mutex::new(window)) }
     }
 
     /// Counters of this relay.
@@ -288,7 +260,7 @@ impl Relay {
             // Mark the current version seen before looking, so an event committed while
             // we look still wakes the wait below.
             changes.borrow_and_update();
-            let room = self.config.max_in_flight.max(1).saturating_sub(in_flight.len());
+            let room = self.window_size().saturating_sub(in_flight.len());
             // A read decides whether to bother the writer: idle polling costs it nothing.
             let mut wait = if room > 0 { self.until_next_due().await } else { Duration::MAX };
             if wait.is_zero() {
@@ -297,8 +269,9 @@ impl Relay {
                         for (event, order) in self.with_orders(events).await {
                             let (relay, token) = (self.clone(), token.clone());
                             in_flight.spawn(async move {
+                                let started = Instant::now();
                                 let outcome = relay.attempt(&event, order).await;
-                                Attempt { token, event, outcome }
+                                Attempt { token, event, outcome, started }
                             });
                         }
                         continue;
@@ -340,13 +313,14 @@ impl Relay {
     /// Claims the events due now and delivers them, waiting for every delivery; returns how
     /// many it claimed. `run` is the long-running form; this suits flushes and tools.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let (token, events) = self.claim(self.config.max_in_flight.max(1)).await?;
+        let (token, events) = self.claim(self.window_size()).await?;
         let count = events.len();
         let attempts = self.with_orders(events).await.into_iter().map(|(event, order)| {
             let token = token.clone();
             async move {
+                let started = Instant::now();
                 let outcome = self.attempt(&event, order).await;
-                Attempt { token, event, outcome }
+                Attempt { token, event, outcome, started }
             }
         });
         let attempts = join_all(attempts).await;
@@ -417,21 +391,17 @@ impl Relay {
         }
     }
 
-    /// A place for one send to the channel at `slot`, if its window has room.
-    fn start_send(&self, slot: usize) -> Option<Sending<'_>> {
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        let channel = &mut windows[slot];
-        (channel.sending < channel.window.size).then(|| {
-            channel.sending += 1;
-            Sending { windows: &self.windows, slot }
-        })
+    fn window_size(&self) -> usize {
+        self.window.lock().unwrap_or_else(PoisonError::into_inner).size
     }
 
-    /// Moves the window of the channel at `slot` by what a send begun at `started` met.
-    fn sent(&self, slot: usize, started: Instant, taken: bool, throttled: bool) {
+    /// Moves the delivery window by what finished attempts met (see [`Window`]).
+    fn adjust_window(&self, attempts: &[Attempt]) {
+        let throttled =
+            attempts.iter().filter(|a| matches!(a.outcome, Settlement::Throttled { .. })).map(|a| a.started);
+        let delivered = attempts.iter().filter(|a| matches!(a.outcome, Settlement::Delivered { .. })).count();
         let max = self.config.max_in_flight.max(1);
-        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-        windows[slot].window.after(throttled.then_some(started), usize::from(taken), max);
+        self.window.lock().unwrap_or_else(PoisonError::into_inner).after(throttled, delivered, max);
     }
 
     /// Records finished attempts, in one store call for all of them.
@@ -439,6 +409,7 @@ impl Relay {
         if attempts.is_empty() {
             return;
         }
+        self.adjust_window(&attempts);
         let mut settles = Vec::with_capacity(attempts.len());
         let mut settled = Vec::with_capacity(attempts.len());
         for Attempt { token, event, outcome, .. } in attempts {
@@ -494,25 +465,15 @@ impl Relay {
         }
     }
 
-    /// Sends to every channel that has not yet taken the event, recording those that do. A
-    /// channel whose window is full is not sent to this time: the event waits for it as a
-    /// throttled attempt, and the other channels go on.
+    /// Sends to every channel that has not yet taken the event, recording those that do.
     async fn send_to_channels(&self, event: &Event, done: &mut Vec<String>) -> Result<(), Failure> {
         let mut failure = Failure { errors: Vec::new(), permanent: false, throttled: true };
-        for (slot, channel) in self.channels.iter().enumerate() {
+        for channel in self.channels.iter() {
             let name = channel.name();
             if done.iter().any(|d| d == name) || !channel.takes(&event.kind) {
                 continue;
             }
-            let Some(_sending) = self.start_send(slot) else {
-                failure.errors.push(format!("{name}: held back, it asked to be sent less"));
-                continue;
-            };
-            let started = Instant::now();
-            let result = tokio::time::timeout(self.config.send_timeout, channel.send(event)).await;
-            let throttled = matches!(result, Ok(Err(ChannelError::Throttled(_))));
-            self.sent(slot, started, matches!(result, Ok(Ok(()))), throttled);
-            match result {
+            match tokio::time::timeout(self.config.send_timeout, channel.send(event)).await {
                 Ok(Ok(())) => done.push(name.to_owned()),
                 Ok(Err(e)) => {
                     failure.permanent |= matches!(e, ChannelError::Rejected(_));

@@ -35,11 +35,6 @@ struct Receiver {
     always: AtomicU16,
     /// Hold requests open without answering.
     hang: AtomicBool,
-    /// Take this long to answer each request (ms).
-    delay_ms: AtomicU32,
-    /// Requests being answered now, and the most there were at once.
-    open: AtomicU32,
-    most_open: AtomicU32,
     arrived: AtomicU32,
     hits: Mutex<Vec<Hit>>,
 }
@@ -49,10 +44,6 @@ async fn hook(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -
     if r.hang.load(Ordering::SeqCst) {
         std::future::pending::<()>().await;
     }
-    let open = r.open.fetch_add(1, Ordering::SeqCst) + 1;
-    r.most_open.fetch_max(open, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(r.delay_ms.load(Ordering::SeqCst).into())).await;
-    r.open.fetch_sub(1, Ordering::SeqCst);
     let failing = r.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
     let status = match r.always.load(Ordering::SeqCst) {
         0 if failing => 500,
@@ -282,38 +273,6 @@ async fn parked_events_are_put_back_in_bulk_and_go_out() {
 
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-/// A receiver that asks to be sent less slows only the sends to it: once its window is down
-/// to one send, another receiver still takes a burst of events many at a time (with one
-/// window for the whole relay, it took them one at a time, at the throttled one's pace).
-#[tokio::test]
-async fn a_throttling_receiver_slows_only_the_sends_to_it() {
-    let (throttling, throttling_url) = Receiver::start().await;
-    throttling.always.store(429, Ordering::SeqCst);
-    let (steady, steady_url) = Receiver::start().await;
-    steady.delay_ms.store(100, Ordering::SeqCst);
-    let app = TestApp::pizza_shop().await;
-    let channels = vec![webhook(&throttling_url), webhook(&steady_url)];
-    let relay = Relay::new(app.store.clone(), channels, fast_relay()).spawn();
-    place(&app, "first@example.com").await;
-    // Enough refusals, each of a send begun after the last cut, to take its window to one.
-    eventually(20, "the throttling receiver to refuse many sends", || async {
-        (throttling.hits().len() >= 12).then_some(())
-    })
-    .await;
-    steady.most_open.store(0, Ordering::SeqCst);
-    let burst = (0..16).map(|i| {
-        let app = &app;
-        async move { place(app, &format!("burst-{i}@example.com")).await }
-    });
-    futures::future::join_all(burst).await;
-    eventually(20, "the burst at the steady receiver", || async { (steady.accepted().len() == 17).then_some(()) })
-        .await;
-    let most = steady.most_open.load(Ordering::SeqCst);
-    assert!(most >= 4, "the steady receiver took at most {most} at once");
-    assert!(throttling.accepted().is_empty());
-    relay.shutdown().await;
 }
 
 #[tokio::test]
