@@ -238,22 +238,22 @@ async fn parked_events_are_put_back_in_bulk_and_go_out() {
     place(&app, "bo@example.com").await;
     let parked = || async { (app.outbox("failed_at IS NOT NULL") == 2).then_some(()) };
     eventually(10, "both events to be parked", parked).await;
-    let retry = |query: String| {
-        let app = &app;
-        async move { app.admin_post(&format!("/api/admin/outbox/retry-failed{query}"), &json!({})).await }
+    let retry = |query: Vec<(&'static str, String)>| {
+        let request = app.client.post(app.url("/api/admin/outbox/retry-failed")).bearer_auth(ADMIN_TOKEN);
+        async move { request.query(&query).send().await.unwrap() }
     };
-    for bad in ["?limit=0", "?limit=1001", "?parkedBefore=yesterday"] {
-        expect_problem(retry(bad.to_owned()).await, 400, "invalid-query").await;
+    for (name, bad) in [("limit", "0"), ("limit", "1001"), ("parkedBefore", "yesterday")] {
+        expect_problem(retry(vec![(name, bad.to_owned())]).await, 400, "invalid-query").await;
     }
     expect_problem(app.post_json("/api/admin/outbox/retry-failed", &json!({})).await, 401, "unauthorized").await;
     assert_eq!(app.outbox("failed_at IS NOT NULL"), 2, "refused calls put nothing back");
 
     // Still refused: each call's events park again, and the loop still ends.
-    let first: Value = retry("?limit=1".to_owned()).await.json().await.unwrap();
+    let first: Value = retry(vec![("limit", "1".to_owned())]).await.json().await.unwrap();
     assert_eq!(first["retried"], 1);
     let before = first["parkedBefore"].as_str().unwrap().to_owned();
     eventually(10, "the first to park again", parked).await;
-    let next = format!("?limit=1&parkedBefore={}", urlencode(&before));
+    let next = vec![("limit", "1".to_owned()), ("parkedBefore", before.clone())];
     let second: Value = retry(next.clone()).await.json().await.unwrap();
     assert_eq!((second["retried"].clone(), second["parkedBefore"].as_str()), (json!(1), Some(before.as_str())));
     eventually(10, "the second to park again", parked).await;
@@ -265,14 +265,10 @@ async fn parked_events_are_put_back_in_bulk_and_go_out() {
     );
 
     receiver.always.store(0, Ordering::SeqCst);
-    let fixed: Value = retry(String::new()).await.json().await.unwrap();
+    let fixed: Value = retry(Vec::new()).await.json().await.unwrap();
     assert_eq!(fixed["retried"], 2);
     eventually(10, "both delivered", || async { (app.outbox("delivered_at IS NOT NULL") == 2).then_some(()) }).await;
     relay.shutdown().await;
-}
-
-fn urlencode(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 #[tokio::test]

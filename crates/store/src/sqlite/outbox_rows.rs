@@ -71,24 +71,27 @@ pub fn settle(conn: &Connection, id: &str, token: &str, outcome: &Settlement, no
                  WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
             )?
             .execute(params![id, token, now, serde_json::to_string(done_channels)?])?,
-        Settlement::Retry { at, error, done_channels } => {
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE outbox SET next_attempt_at = ?3, last_error = ?4, done_channels = ?5, claim_token = NULL
-                     WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
-                )?
-                .execute(params![id, token, at, error, serde_json::to_string(done_channels)?])?;
-            hold_back_later(conn, changed, id, *at)?
-        }
-        Settlement::Throttled { at, error, done_channels } => {
-            let changed = conn
-                .prepare_cached(
-                    "UPDATE outbox SET next_attempt_at = ?3, last_error = ?4, done_channels = ?5, claim_token = NULL,
-                            attempts = MAX(attempts - 1, 0)
-                     WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL",
-                )?
-                .execute(params![id, token, at, error, serde_json::to_string(done_channels)?])?;
-            hold_back_later(conn, changed, id, *at)?
+        Settlement::Retry { at, error, done_channels } | Settlement::Throttled { at, error, done_channels } => {
+            // A throttled attempt is given back.
+            let sql = if matches!(outcome, Settlement::Throttled { .. }) {
+                "UPDATE outbox SET next_attempt_at = ?3, last_error = ?4, done_channels = ?5, claim_token = NULL,
+                        attempts = MAX(attempts - 1, 0)
+                 WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL"
+            } else {
+                "UPDATE outbox SET next_attempt_at = ?3, last_error = ?4, done_channels = ?5, claim_token = NULL
+                 WHERE id = ?1 AND claim_token = ?2 AND delivered_at IS NULL AND failed_at IS NULL"
+            };
+            let changed = conn.prepare_cached(sql)?.execute(params![
+                id,
+                token,
+                at,
+                error,
+                serde_json::to_string(done_channels)?
+            ])?;
+            if changed == 1 {
+                hold_back_later(conn, id, *at)?;
+            }
+            changed
         }
         Settlement::Park { error, done_channels } => conn
             .prepare_cached(
@@ -103,17 +106,15 @@ pub fn settle(conn: &Connection, id: &str, token: &str, outcome: &Settlement, no
 /// Once event `id` (its order's first open one) waits for a retry at `at`, its order's later
 /// open events are made due no sooner: they cannot go out before it anyway, and left due they
 /// would sit at the front of the pending index, walked past by every claim and `next_due`
-/// for as long as a channel is down. Passes `changed` (the settle's own count) through.
-fn hold_back_later(conn: &Connection, changed: usize, id: &str, at: Millis) -> Result<usize, StoreError> {
-    if changed == 1 {
-        conn.prepare_cached(
-            "UPDATE outbox SET next_attempt_at = ?2
-             WHERE order_id = (SELECT order_id FROM outbox WHERE id = ?1) AND order_id <> '' AND id > ?1
-               AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at < ?2 AND claim_token IS NULL",
-        )?
-        .execute(params![id, at])?;
-    }
-    Ok(changed)
+/// for as long as a channel is down.
+fn hold_back_later(conn: &Connection, id: &str, at: Millis) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE outbox SET next_attempt_at = ?2
+         WHERE order_id = (SELECT order_id FROM outbox WHERE id = ?1) AND order_id <> '' AND id > ?1
+           AND delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at < ?2 AND claim_token IS NULL",
+    )?
+    .execute(params![id, at])?;
+    Ok(())
 }
 
 /// Un-parks an event: due now, attempts from zero, channels that took it still skipped.

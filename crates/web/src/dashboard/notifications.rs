@@ -24,8 +24,6 @@ const PAGE: u32 = 1_000;
 /// One parked event as shown.
 pub struct ParkedView {
     pub id: String,
-    /// How the screen-reader label of its button names it: its order's number, else its type.
-    pub label: String,
     /// What it announces, in words ("Order received"); the event type stays as a tooltip.
     pub what: &'static str,
     pub kind: String,
@@ -59,17 +57,25 @@ pub struct Retried {
 fn view(app: &AppState, e: OutboxEvent) -> ParkedView {
     let order = (!e.order_id.is_empty())
         .then(|| (format!("#{}", order_number(&e.order_id)), format!("/admin/orders/{}", e.order_id)));
-    let what = kind_name(&e.kind);
     ParkedView {
-        label: order.as_ref().map_or_else(|| what.to_owned(), |(number, _)| format!("{what} {number}")),
         order,
         failed_at: e.failed_at.map(|at| app.shop.zone.stamp(at)).unwrap_or_default(),
         attempts: e.attempts,
         error: e.last_error.unwrap_or_default(),
         delivered_to: e.done_channels.join(", "),
-        what,
+        what: kind_name(&e.kind),
         kind: e.kind,
         id: e.id,
+    }
+}
+
+impl ParkedView {
+    /// How the screen-reader label of its button names it: with its order's number, if any.
+    pub fn label(&self) -> String {
+        match &self.order {
+            Some((number, _)) => format!("{} {number}", self.what),
+            None => self.what.to_owned(),
+        }
     }
 }
 
