@@ -56,6 +56,12 @@ pub trait Store: Outbox + Mailbox + WaitingRoom {
     async fn products(&self) -> Result<Vec<ProductView>, StoreError>;
     /// One product with live stock.
     async fn product(&self, id: &str) -> Result<Option<ProductView>, StoreError>;
+    /// The product with live stock if it has a waiting room; `None` when it has none or does
+    /// not exist. Every order asks this of every product it names; a store that holds its
+    /// catalog in memory answers for the many products without a room without copying them.
+    async fn product_in_line(&self, id: &str) -> Result<Option<ProductView>, StoreError> {
+        Ok(self.product(id).await?.filter(|view| view.product.sale.waiting_room.is_some()))
+    }
     /// Adds a product with its initial stock; fails with `Conflict` if the id is taken.
     async fn create_product(&self, product: Product, stock: u32) -> Result<ProductView, StoreError>;
     /// Prices, checks and places an order: stock of every line is taken with the order insert, or nothing is.

@@ -227,6 +227,11 @@ impl Store for SqliteStore {
         Ok(self.live.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned())
     }
 
+    async fn product_in_line(&self, id: &str) -> Result<Option<ProductView>, StoreError> {
+        let live = self.live.read().unwrap_or_else(|p| p.into_inner());
+        Ok(live.get(id).filter(|view| view.product.sale.waiting_room.is_some()).cloned())
+    }
+
     async fn create_product(&self, product: Product, stock: u32) -> Result<ProductView, StoreError> {
         self.submit(|reply| Command::CreateProduct { product, stock, reply }).await
     }

@@ -418,8 +418,8 @@ pub(crate) async fn check_admission(
             continue;
         }
         seen.push(id);
-        // Unknown products are the store's to refuse.
-        let Some(view) = app.store.product(id).await? else { continue };
+        // Unknown products are the store's to refuse; most products have no waiting room.
+        let Some(view) = app.store.product_in_line(id).await? else { continue };
         let Some(rules) = view.product.sale.waiting_room.clone() else { continue };
         if let Some((first, ..)) = &in_line {
             // An order carries one ticket, so it can be admitted for one product only.

@@ -482,6 +482,21 @@ fn entry(product_id: &str, customer: &str, rank: u64) -> LineEntry {
     }
 }
 
+/// Every order asks which of its products have a waiting room: those come back with their
+/// live stock, the rest (and unknown products) not at all.
+pub async fn only_products_with_a_waiting_room_are_in_line(store: S) {
+    let queued = Product {
+        sale: SaleRules { waiting_room: Some(WaitingRoomRules::default()), ..SaleRules::default() },
+        ..product("queued", 1)
+    };
+    store.create_product(queued.clone(), 7).await.unwrap();
+    store.create_product(product("plain", 1), 7).await.unwrap();
+    let view = store.product_in_line("queued").await.unwrap().expect("a product with a waiting room");
+    assert_eq!((view.product, view.stock), (queued, 7));
+    assert!(store.product_in_line("plain").await.unwrap().is_none(), "no waiting room");
+    assert!(store.product_in_line("missing").await.unwrap().is_none(), "no such product");
+}
+
 /// One ticket per customer and product, whoever wins a race; the line counts and reads in rank order.
 pub async fn joining_the_line_is_idempotent_per_customer_and_ordered_by_rank(store: S) {
     for (who, rank) in [("a", 100), ("b", 50), ("c", 300)] {

@@ -97,6 +97,7 @@ every_adapter!(
     parked_events_are_put_back_in_pages,
     a_throttled_attempt_is_given_back,
     the_mailbox_keeps_one_message_per_event_and_recipient,
+    only_products_with_a_waiting_room_are_in_line,
     joining_the_line_is_idempotent_per_customer_and_ordered_by_rank,
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
     a_shared_line_lets_a_ticket_in_only_once_late_writes_have_landed,
