@@ -22,7 +22,8 @@ pub fn join_outcome(outcome: &'static str) {
 
 /// The counter registered for `label`, registered once: `counter!` builds and hashes its key
 /// and looks it up in the recorder's registry on every call, a cost of every order and join.
-/// The outcomes are a handful of fixed words, so the map stays small.
+/// The outcomes are a handful of fixed words, so the map stays small. Handlers run only behind
+/// `router()`, which installs the recorder first: a handle taken before that would count nowhere.
 fn cached(by_label: &RwLock<HashMap<String, Counter>>, label: &str, register: impl FnOnce() -> Counter) -> Counter {
     if let Some(counter) = by_label.read().unwrap_or_else(|e| e.into_inner()).get(label) {
         return counter.clone();

@@ -32,13 +32,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// `Content-Type: application/json`, bare or with parameters: what clients send. Anything
-/// else goes to `axum::Json`, which parses the media type and answers 415 where it must.
+/// `Content-Type: application/json`, bare or with `charset=utf-8`: what clients send. Anything
+/// else goes to `axum::Json`, whose strict media-type parser answers 415 to malformed
+/// parameters (`application/json; charset`), so those keep that answer.
 fn plainly_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE) else { return false };
-    let value = value.as_bytes();
-    let essence = value.split(|&b| b == b';').next().unwrap_or_default();
+    let (essence, params) = match value.as_bytes().iter().position(|&b| b == b';') {
+        Some(at) => (&value.as_bytes()[..at], Some(&value.as_bytes()[at + 1..])),
+        None => (value.as_bytes(), None),
+    };
     essence.eq_ignore_ascii_case(b"application/json")
+        && params.is_none_or(|p| p.trim_ascii_start().eq_ignore_ascii_case(b"charset=utf-8"))
 }
 
 /// Query string parameters.
@@ -66,6 +70,12 @@ mod tests {
     fn only_plain_json_types_take_the_short_way() {
         assert!(plainly_json(&with_type("application/json")));
         assert!(plainly_json(&with_type("Application/JSON; charset=utf-8")));
+        assert!(plainly_json(&with_type("application/json;charset=UTF-8")));
+        // Malformed or other parameters: axum's parser decides (415 where they are malformed).
+        assert!(!plainly_json(&with_type("application/json; charset")));
+        assert!(!plainly_json(&with_type("application/json;;charset=utf-8")));
+        assert!(!plainly_json(&with_type("application/json; charset=utf-8,text/plain")));
+        assert!(!plainly_json(&with_type("application/json; charset=latin1")));
         assert!(!plainly_json(&with_type("application/jsonx")));
         assert!(!plainly_json(&with_type("application/problem+json")));
         assert!(!plainly_json(&with_type("text/plain")));

@@ -36,6 +36,11 @@ async fn malformed_and_mistyped_bodies() {
     refused(&app, "application/json", "", 400, "malformed-json").await;
     refused(&app, "text/plain", "{}", 415, "unsupported-media-type").await;
     refused(&app, "application/x-www-form-urlencoded", "a=b", 415, "unsupported-media-type").await;
+    // JSON with malformed parameters is refused as before, not read as JSON.
+    refused(&app, "application/json; charset", "{}", 415, "unsupported-media-type").await;
+    let mistyped = r#"{"userId": "u1", "items": [{"productId": "margherita", "quantity": "two"}]}"#;
+    let p = refused(&app, "application/json; charset=utf-8", mistyped, 422, "invalid-body").await;
+    assert!(p["detail"].as_str().unwrap().contains("items[0].quantity"), "{p}");
     let p = refused_json(&app, margherita(json!("two"), json!({})), 422, "invalid-body").await;
     assert!(p["detail"].as_str().unwrap().contains("quantity"), "{p}");
     refused_json(&app, margherita(json!(1.5), json!({})), 422, "invalid-body").await;
