@@ -33,6 +33,7 @@ pub use state::{AppParts, AppState, DevMailbox, MetricsAccess, random_signer};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -75,9 +76,18 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(telemetry::track))
         .merge(telemetry::metrics_routes(&state.metrics))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(CatchPanicLayer::custom(problem::panicked))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span).on_response(telemetry::on_response))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        // One stack, outermost first, applied once: each `Router::layer` wraps every route in
+        // a service of its own that is cloned and boxed again on every request.
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(telemetry::request_span)
+                        .on_response(telemetry::on_response),
+                )
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(CatchPanicLayer::custom(problem::panicked))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
 }

@@ -34,7 +34,7 @@ pub fn request_span(req: &Request) -> Span {
 }
 
 /// Records the status on the request span (a 5xx marks it failed), then logs as tower-http does.
-pub fn on_response(res: &Response, latency: Duration, span: &Span) {
+pub fn on_response<B>(res: &axum::http::Response<B>, latency: Duration, span: &Span) {
     let status = res.status();
     // As i64: tracing-opentelemetry would turn a u16 into a string attribute.
     span.record("status", i64::from(status.as_u16()));
