@@ -18,6 +18,7 @@ mod extract;
 mod problem;
 pub mod rate_limit;
 mod respond;
+mod route_metrics;
 pub mod shop;
 pub mod shop_time;
 mod state;

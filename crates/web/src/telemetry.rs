@@ -87,22 +87,22 @@ pub struct OrderId(pub String);
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    // Both kept by reference count, not copied: they outlive the request passed on.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let request_id = req.headers().get("x-request-id").cloned();
+    let request_id = request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
     // Only when traces are exported: `Span::current()` on every request cost ~50 µs per
     // order under a flash sale (BENCHMARKS.md), for nothing when no one reads the span.
     let span = if TRACE_ID.get().is_some() { Span::current() } else { Span::none() };
     if !span.is_disabled() {
-        span.record("route", route.as_str());
+        span.record("route", route);
         span.record("otel.name", tracing::field::display(format_args!("{method} {route}")));
     }
     let response = next.run(req).await;
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
-    let labels = [("method", method.to_string()), ("route", route.clone()), ("status", status.to_string())];
-    metrics::counter!("stampede_http_requests_total", &labels).increment(1);
-    metrics::histogram!("stampede_http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone())
-        .record(elapsed.as_secs_f64());
+    crate::route_metrics::record(&method, route, status, elapsed.as_secs_f64());
     let order_id = response.extensions().get::<OrderId>().map(|o| o.0.as_str());
     let trace_id = TRACE_ID.get().and_then(|source| source());
     let trace_id = trace_id.as_deref();

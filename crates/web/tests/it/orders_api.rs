@@ -301,6 +301,18 @@ async fn metrics_count_requests_orders_and_show_queue_and_flash_sale_stock() {
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
+    // Each request is counted once, under its route, method and status (no other test
+    // sends DELETE /healthz; the recorder is shared by the tests of this binary).
+    let deletes = || async {
+        let text = app.get("/metrics").await.text().await.unwrap();
+        let line = "stampede_http_requests_total{method=\"DELETE\",route=\"/healthz\",status=\"405\"} ";
+        text.lines().find_map(|l| l.strip_prefix(line)).map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    let before = deletes().await;
+    for _ in 0..3 {
+        assert_eq!(app.client.delete(app.url("/healthz")).send().await.unwrap().status(), 405);
+    }
+    assert_eq!(deletes().await, before + 3);
 }
 
 #[tokio::test]
