@@ -36,13 +36,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 /// else goes to `axum::Json`, whose strict media-type parser answers 415 to malformed
 /// parameters (`application/json; charset`), so those keep that answer.
 fn plainly_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else { return false };
-    let (essence, params) = match value.as_bytes().iter().position(|&b| b == b';') {
-        Some(at) => (&value.as_bytes()[..at], Some(&value.as_bytes()[at + 1..])),
-        None => (value.as_bytes(), None),
-    };
-    essence.eq_ignore_ascii_case(b"application/json")
-        && params.is_none_or(|p| p.trim_ascii_start().eq_ignore_ascii_case(b"charset=utf-8"))
+    let Some(Ok(value)) = headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) else { return false };
+    let (essence, params) = value.split_once(';').map_or((value, None), |(essence, params)| (essence, Some(params)));
+    // Spaces only: the media-type parser refuses a tab before a parameter.
+    essence.eq_ignore_ascii_case("application/json")
+        && params.is_none_or(|p| p.trim_start_matches(' ').eq_ignore_ascii_case("charset=utf-8"))
 }
 
 /// Query string parameters.
@@ -76,6 +74,7 @@ mod tests {
         assert!(!plainly_json(&with_type("application/json;;charset=utf-8")));
         assert!(!plainly_json(&with_type("application/json; charset=utf-8,text/plain")));
         assert!(!plainly_json(&with_type("application/json; charset=latin1")));
+        assert!(!plainly_json(&with_type("application/json;\tcharset=utf-8")));
         assert!(!plainly_json(&with_type("application/jsonx")));
         assert!(!plainly_json(&with_type("application/problem+json")));
         assert!(!plainly_json(&with_type("text/plain")));

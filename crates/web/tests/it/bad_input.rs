@@ -38,6 +38,7 @@ async fn malformed_and_mistyped_bodies() {
     refused(&app, "application/x-www-form-urlencoded", "a=b", 415, "unsupported-media-type").await;
     // JSON with malformed parameters is refused as before, not read as JSON.
     refused(&app, "application/json; charset", "{}", 415, "unsupported-media-type").await;
+    refused(&app, "application/json;\tcharset=utf-8", "{}", 415, "unsupported-media-type").await;
     let mistyped = r#"{"userId": "u1", "items": [{"productId": "margherita", "quantity": "two"}]}"#;
     let p = refused(&app, "application/json; charset=utf-8", mistyped, 422, "invalid-body").await;
     assert!(p["detail"].as_str().unwrap().contains("items[0].quantity"), "{p}");
