@@ -10,29 +10,31 @@ use metrics::{Counter, Histogram};
 use std::collections::HashMap;
 use std::sync::{LazyLock, RwLock};
 
-/// One route's handles, by method label and status.
+/// One route's handles: per method label and status, its request counter and the method's
+/// latency histogram (one per method, shared by its statuses).
 #[derive(Default)]
-struct RouteHandles {
-    requests: Vec<(&'static str, u16, Counter)>,
-    latency: Vec<(&'static str, Histogram)>,
-}
+struct RouteHandles(Vec<(&'static str, u16, Counter, Histogram)>);
 
 impl RouteHandles {
     fn get(&self, method: &str, status: u16) -> Option<(&Counter, &Histogram)> {
-        let (.., requests) = self.requests.iter().find(|(m, s, _)| *m == method && *s == status)?;
-        let (_, latency) = self.latency.iter().find(|(m, _)| *m == method)?;
+        let (.., requests, latency) = self.0.iter().find(|(m, s, ..)| *m == method && *s == status)?;
         Some((requests, latency))
     }
 
-    fn register(&mut self, method: &'static str, route: &str, status: u16) {
-        if !self.requests.iter().any(|(m, s, _)| *m == method && *s == status) {
-            let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
-            self.requests.push((method, status, metrics::counter!("stampede_http_requests_total", &labels)));
+    fn register(&mut self, method: &'static str, route: &str, status: u16) -> (&Counter, &Histogram) {
+        if let Some(at) = self.0.iter().position(|(m, s, ..)| *m == method && *s == status) {
+            let (.., requests, latency) = &self.0[at];
+            return (requests, latency);
         }
-        if !self.latency.iter().any(|(m, _)| *m == method) {
+        let latency = self.0.iter().find(|(m, ..)| *m == method).map(|(.., latency)| latency.clone());
+        let latency = latency.unwrap_or_else(|| {
             let labels = [("method", method.to_owned()), ("route", route.to_owned())];
-            self.latency.push((method, metrics::histogram!("stampede_http_request_duration_seconds", &labels)));
-        }
+            metrics::histogram!("stampede_http_request_duration_seconds", &labels)
+        });
+        let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+        self.0.push((method, status, metrics::counter!("stampede_http_requests_total", &labels), latency));
+        let (.., requests, latency) = self.0.last().expect("just pushed");
+        (requests, latency)
     }
 }
 
@@ -51,12 +53,9 @@ pub fn record(method: &Method, route: &str, status: u16, seconds: f64) {
         }
     }
     let mut routes = ROUTES.write().unwrap_or_else(|e| e.into_inner());
-    let handles = routes.entry(route.to_owned()).or_default();
-    handles.register(method, route, status);
-    if let Some((requests, latency)) = handles.get(method, status) {
-        requests.increment(1);
-        latency.record(seconds);
-    }
+    let (requests, latency) = routes.entry(route.to_owned()).or_default().register(method, route, status);
+    requests.increment(1);
+    latency.record(seconds);
 }
 
 /// The method's label: its name if it is one of the standard nine, else `other`.
