@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Two builds side by side: for ROUNDS rounds, each build in turn gets a fresh release server
+# and wrk drives GET /healthz, sold-out refusals, waiting-room joins and accepted orders
+# (scripts/wrk/new_customers.lua) for SECONDS_PER_PHASE each. Prints per round and build each
+# path's rate, its ratio to /healthz, the server's CPU µs per request (from /proc) and, for
+# accepted orders, the p99. Alternating the builds lets a shared machine's drift hit both
+# alike; with one run each, a difference smaller than that drift cannot be told apart.
+#
+#   ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY     # ROUNDS=3 SECONDS_PER_PHASE=5
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# = 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY"; exit 2; }
+ROUNDS=${ROUNDS:-3}
+SECS=${SECONDS_PER_PHASE:-5}
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
+# shellcheck source=scripts/start_server.sh
+. scripts/start_server.sh
+
+one_build() { # binary, label
+  local token="cmp-$RANDOM$RANDOM" data base line c0 c1 out n rate healthz=""
+  data=$(mktemp -d)
+  start_stampede "$1" "$data" --admin-token "$token" --access-log false --order-rate-per-customer 0 \
+    --join-rate-per-ip 0
+  base="http://$addr"
+  for body in \
+    '{"id":"wrk-item","name":"Benchmark slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":4000000000}' \
+    '{"id":"wrk-gone","name":"Sold-out slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":0}' \
+    '{"id":"wrk-line","name":"Queued slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":1,"sale":{"waitingRoom":{"admissionMinutes":1,"admissionsPerMinute":1}}}'; do
+    curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'content-type: application/json' -d "$body" \
+      "$base/api/admin/products"
+  done
+  wrk -t2 -c256 -d2s "$base/healthz" >/dev/null # warm-up
+  line="| $round | $2 |"
+  for phase in healthz sold_out join orders; do
+    c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    case $phase in
+      healthz) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/healthz") ;;
+      sold_out) out=$(WRK_RUN="s$RANDOM" WRK_PRODUCT=wrk-gone wrk -t2 -c256 -d"${SECS}s" \
+        -s scripts/wrk/new_customers.lua "$base/api/orders") ;;
+      join) out=$(WRK_RUN="j$RANDOM" WRK_KIND=join wrk -t2 -c256 -d"${SECS}s" \
+        -s scripts/wrk/new_customers.lua "$base/api/products/wrk-line/queue") ;;
+      orders) out=$(WRK_RUN="o$RANDOM" wrk -t2 -c256 -d"${SECS}s" --latency \
+        -s scripts/wrk/new_customers.lua "$base/api/orders") ;;
+    esac
+    c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    rate=$(awk '/^Requests\/sec/ {printf "%d", $2}' <<<"$out")
+    [ -z "$healthz" ] && healthz=$rate
+    # /proc counts CPU in clock ticks of 10 ms.
+    line+=" $rate/s ($(awk -v r="$rate" -v h="$healthz" 'BEGIN {printf "%.2f", r / h}'), $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) * 10000 / n}') µs) |"
+  done
+  line+=" $(awk '$1 == "99%" {print $2}' <<<"$out") |"
+  echo "$line"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$data"
+}
+
+echo "| round | build | \`/healthz\` | sold-out refusal | join | accepted order | accepted p99 |"
+echo "|---|---|---|---|---|---|---|"
+for round in $(seq 1 "$ROUNDS"); do
+  one_build "$1" old
+  one_build "$2" new
+done
+echo
+echo "each cell: rate (ratio to /healthz in the same server) and server CPU per request; wrk -t2 -c256, ${SECS} s per phase, old $1, new $2"
