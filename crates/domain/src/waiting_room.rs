@@ -13,9 +13,12 @@
 //! the moment the watermark passed them, for `admissionMinutes`. Each advance (at most once
 //! per tick, by whichever request finds the room due) admits the next `n` tickets where
 //! `n = stock_left − still_deciding`, and `still_deciding` = people admitted within the last
-//! admission window minus units sold since that window began (less the sales that people
-//! admitted before it, still deciding then, may have made): everyone admitted and not yet
-//! done may buy, so the line moves exactly as fast as units are bought or admissions lapse.
+//! admission window minus those of them who have bought. Who bought is known from the
+//! purchase marks on their tickets, which the store counts per step at each advance; where
+//! no count has reached yet, from the units sold since that window began (less the sales
+//! that people admitted before it, still deciding then, may have made), which holds a lapsed
+//! admission's unit until every window it was counted in has closed. Everyone admitted and
+//! not yet done may buy, so the line moves as fast as units are bought or admissions lapse.
 //! With `admissionsPerMinute` set, `n` is further capped so that at most that many people per
 //! minute have been let in since opening, evenly: at most one second's worth at once (at
 //! opening too), and no more than the time since the last advance allows, so time without an
@@ -264,6 +267,11 @@ pub struct Step {
     /// units sold after it may be theirs. (0 in states saved before it was kept.)
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deciding_before: u64,
+    /// People this step let in who had bought when the store last counted the line's
+    /// purchase marks ([`RoomState::count_buyers`]). Marks only accumulate, so a count that
+    /// is a tick old leaves people deciding a tick longer, never less.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bought: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -384,17 +392,47 @@ impl RoomState {
         u64::from(stock_left).saturating_sub(self.still_deciding(rules, now, stock_left))
     }
 
-    /// People whose admission still runs and who have not bought: those admitted since the
-    /// oldest step whose window is open, less the units sold since that step. Sales are put
-    /// down to the people admitted before it first (as many as were still deciding then), so
-    /// a sale by someone whose window has closed since never frees a unit twice.
+    /// People whose admission still runs and who have not bought, as two bounds from above
+    /// of which the lower is taken:
+    /// - by who bought: each open step's people less those of them the store has counted
+    ///   as buyers ([`RoomState::count_buyers`]), exact up to the last count;
+    /// - by stock alone, for states no count reached: those admitted since the oldest step
+    ///   whose window is open, less the units sold since that step. Sales are put down to the
+    ///   people admitted before it first (as many as were still deciding then), so a sale by
+    ///   someone whose window has closed since never frees a unit twice. A lapsed admission
+    ///   counted that way holds its unit until every window it was counted in has closed.
     fn still_deciding(&self, rules: &WaitingRoomRules, now: Millis, stock_left: u32) -> u64 {
         let Some(i) = self.steps.iter().position(|s| now < s.at + rules.admission_ms()) else { return 0 };
         let window = &self.steps[i];
         let admitted_in_window = self.admitted() - self.admitted_before(i);
         let sold_since = u64::from(window.stock.saturating_sub(stock_left));
         let bought_in_window = sold_since.saturating_sub(window.deciding_before);
-        admitted_in_window.saturating_sub(bought_in_window)
+        let by_stock = admitted_in_window.saturating_sub(bought_in_window);
+        let buyers: u64 = self.steps[i..].iter().map(|s| s.bought).sum();
+        let by_buyers = admitted_in_window.saturating_sub(buyers);
+        by_stock.min(by_buyers)
+    }
+
+    /// The ranks the steps not folded into the base let in: the range whose purchase marks
+    /// [`RoomState::count_buyers`] wants, or `None` while no step is open to count for.
+    pub fn counted_ranks(&self) -> Option<std::ops::RangeInclusive<u64>> {
+        self.steps.last()?;
+        let low = self.base.as_ref().map_or(0, |b| b.watermark.saturating_add(1));
+        Some(low..=self.watermark())
+    }
+
+    /// Puts down to each step the buyers among the people it let in, from the ranks of the
+    /// tickets whose holders have bought (in [`RoomState::counted_ranks`], any order).
+    pub fn count_buyers(&mut self, bought_ranks: &[u64]) {
+        let mut ranks = bought_ranks.to_vec();
+        ranks.sort_unstable();
+        let mut low = self.base.as_ref().map_or(0, |b| b.watermark.saturating_add(1));
+        for step in &mut self.steps {
+            let from = ranks.partition_point(|r| *r < low);
+            let to = ranks.partition_point(|r| *r <= step.watermark);
+            step.bought = u64::try_from(to.saturating_sub(from)).unwrap_or(u64::MAX);
+            low = step.watermark.saturating_add(1);
+        }
     }
 
     /// When the first admission was made, as far as this state knows.
@@ -428,6 +466,7 @@ impl RoomState {
             admitted: self.admitted() + count,
             stock: stock_left,
             deciding_before,
+            bought: 0,
         });
         // Steps whose admissions have lapsed only matter as the point the line reached.
         while next.steps.len() > 1 && next.steps[0].at + rules.admission_ms() <= now {
@@ -734,6 +773,37 @@ mod tests {
         assert_eq!(second.unoffered(&r, closed, 7), 5, "two still deciding, five units free");
         let saved: RoomState = serde_json::from_str(&serde_json::to_string(&second).unwrap()).unwrap();
         assert_eq!(saved, second);
+    }
+
+    #[test]
+    fn the_unit_of_a_lapsed_admission_passes_on_when_the_window_it_was_let_in_by_closes() {
+        // Ten let in of twenty units; eight buy, two (bots) never do. A second later ten more
+        // come in and all buy. When the first window closes the bots' two units are free:
+        // by stock alone the sales since the second step are put down to the bots first, so
+        // the units wait for the second window too; counted buyers free them at once.
+        let r = rules();
+        let first = RoomState::default().advanced(&r, T0, 10, 10, 20);
+        let mut second = first.advanced(&r, T0 + 1000, 20, 10, 12);
+        assert_eq!(second.steps[1].deciding_before, 2);
+        let closed = T0 + r.admission_ms() + 500;
+        assert_eq!(second.unoffered(&r, closed, 2), 0, "by stock alone, held a window longer");
+        assert_eq!(second.counted_ranks(), Some(0..=20));
+        let buyers: Vec<u64> = (11..=20).chain(1..=8).collect();
+        second.count_buyers(&buyers);
+        assert_eq!(second.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [8, 10]);
+        assert_eq!(second.unoffered(&r, closed, 2), 2, "the bots' units pass on when their window closes");
+        assert_eq!(second.unoffered(&r, T0 + 1500, 2), 0, "while it runs, the bots hold them");
+        // Counts only ever lower the bound: a count behind the sales leaves it to the stock.
+        second.count_buyers(&[]);
+        assert_eq!(second.unoffered(&r, closed, 2), 0);
+        // Once the first step folds into the base, counting starts above it.
+        let mut third = second.advanced(&r, T0 + r.admission_ms(), 22, 2, 2);
+        assert_eq!(third.counted_ranks(), Some(11..=22));
+        third.count_buyers(&[12, 21, 30]);
+        assert_eq!(third.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [1, 1]);
+        let saved: RoomState = serde_json::from_str(&serde_json::to_string(&third).unwrap()).unwrap();
+        assert_eq!(saved, third, "counts are kept with the state");
+        assert_eq!(RoomState::default().counted_ranks(), None, "nothing to count before anyone is let in");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use stampede_domain::{CustomerKey, Millis, RoomState, WaitingRoomRules, last_rank_arrived_by};
+use std::ops::RangeInclusive;
 
 /// A customer's ticket in a product's line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +74,12 @@ pub trait WaitingRoom: Send + Sync {
     /// Saves `next` if the stored state's version is still `next.version - 1`; `false` when
     /// another advance got there first.
     async fn save_room(&self, product_id: &str, next: &RoomState) -> Result<bool, StoreError>;
+    /// Marks the ticket of rank `rank`, held by `customer`, as having bought: the room then
+    /// counts its holder as done deciding (`RoomState::count_buyers`). Marking again, or a
+    /// ticket the store does not hold, changes nothing.
+    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, rank: u64) -> Result<(), StoreError>;
+    /// The ranks within `ranks` of the tickets marked as bought, in any order.
+    async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError>;
 
     /// Admits whoever the rule says is due at `now`, and returns the room as it then is. Any
     /// instance may call it at any time: a concurrent advance wins or loses as a whole.
@@ -84,7 +91,11 @@ pub trait WaitingRoom: Send + Sync {
         now: Millis,
         stock_left: u32,
     ) -> Result<RoomView, StoreError> {
-        let state = self.room(product_id).await?;
+        let mut state = self.room(product_id).await?;
+        // Who of those let in lately has bought: their units are not held for them.
+        if let Some(ranks) = state.counted_ranks().filter(|_| stock_left > 0) {
+            state.count_buyers(&self.bought_ranks(product_id, ranks).await?);
+        }
         let due = state.due_admissions(rules, opens_at, now, stock_left).min(MAX_ADMIT_PER_ADVANCE);
         if due == 0 {
             return Ok(RoomView { state, admitted_now: 0 });

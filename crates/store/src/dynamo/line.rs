@@ -11,8 +11,11 @@ use super::writes::put;
 use super::{DynamoStore, error};
 use crate::StoreError;
 use crate::waiting_room::LineEntry;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures_util::future::try_join_all;
 use stampede_domain::{CustomerKey, RoomState};
+use std::ops::RangeInclusive;
 
 pub async fn join(store: &DynamoStore, entry: LineEntry) -> Result<LineEntry, StoreError> {
     let mut holder = keys::line_holder(&entry.product_id, &entry.customer.0);
@@ -120,18 +123,61 @@ fn rank_of(item: &Item) -> Result<u64, StoreError> {
     get_s(item, keys::SK)?.parse().map_err(|e| StoreError::Backend(format!("a line rank: {e}")))
 }
 
+/// Marks the customer's ticket as having bought; a ticket not held changes nothing.
+pub async fn mark_bought(store: &DynamoStore, product_id: &str, customer: &str, rank: u64) -> Result<(), StoreError> {
+    let key = Item::from([
+        (PK.to_owned(), s(keys::line_partition(product_id, customer))),
+        (keys::SK.to_owned(), s(keys::line_rank(rank))),
+    ]);
+    let update = store
+        .update_item(key)
+        .update_expression("SET bought = :yes")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":yes", AttributeValue::Bool(true));
+    match update.send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+        Err(e) => Err(store.sdk(e)),
+    }
+}
+
+/// Ranks within `ranks` of tickets marked as bought: every partition's tickets in the range
+/// are read (those let in within an admission window), the marked ones returned.
+pub async fn bought(store: &DynamoStore, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {
+    let (low, high) = (keys::line_rank(*ranks.start()), keys::line_rank(*ranks.end()));
+    let narrow = |query: QueryFluentBuilder| {
+        query
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":low", s(low.clone()))
+            .expression_attribute_values(":high", s(high.clone()))
+            .filter_expression("bought = :yes")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .consistent_read(true)
+    };
+    read_partitions(store, product_id, "sk", narrow).await?.iter().map(rank_of).collect()
+}
+
 /// Every item of every partition of a product's line, with `projection`.
 async fn read_line(store: &DynamoStore, product_id: &str, projection: &str) -> Result<Vec<Item>, StoreError> {
+    read_partitions(store, product_id, projection, |query| query.key_condition_expression("pk = :pk")).await
+}
+
+/// The items of every partition of a product's line that `narrow` (which gives the key
+/// condition on `:pk`) selects, with `projection`.
+async fn read_partitions(
+    store: &DynamoStore,
+    product_id: &str,
+    projection: &str,
+    narrow: impl Fn(QueryFluentBuilder) -> QueryFluentBuilder,
+) -> Result<Vec<Item>, StoreError> {
+    let narrow = &narrow;
     let found = try_join_all(partitions(product_id).map(|pk| async move {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             store.count(Op::Read);
-            let out = store
-                .client
-                .query()
-                .table_name(store.table())
-                .key_condition_expression("pk = :pk")
+            let query = store.client.query().table_name(store.table());
+            let out = narrow(query)
                 .expression_attribute_values(":pk", s(pk.clone()))
                 .projection_expression(projection)
                 .set_exclusive_start_key(start.take())

@@ -32,6 +32,7 @@ use crate::{
 use async_trait::async_trait;
 pub use op_counts::OpCounts;
 use stampede_domain::{CustomerKey, Millis, OrderStatus, Product, RoomState};
+use std::ops::RangeInclusive;
 pub use store::{DynamoConfig, DynamoStore};
 pub use table::create_table;
 
@@ -172,6 +173,14 @@ impl WaitingRoom for DynamoStore {
 
     async fn save_room(&self, product_id: &str, next: &RoomState) -> Result<bool, StoreError> {
         line::save_room(self, product_id, next).await
+    }
+
+    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, rank: u64) -> Result<(), StoreError> {
+        line::mark_bought(self, product_id, &customer.0, rank).await
+    }
+
+    async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {
+        line::bought(self, product_id, ranks).await
     }
 }
 

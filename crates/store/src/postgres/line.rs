@@ -8,6 +8,7 @@ use crate::StoreError;
 use crate::waiting_room::{LineEntry, WaitingRoom};
 use async_trait::async_trait;
 use stampede_domain::{CustomerKey, RoomState};
+use std::ops::RangeInclusive;
 
 /// Ranks are below 2^63 (see the domain), so they round-trip through `BIGINT`.
 fn to_sql(rank: u64) -> i64 {
@@ -153,5 +154,30 @@ impl WaitingRoom for PostgresStore {
         let state = serde_json::to_string(next)?;
         let changed = self.client().await?.execute(sql, &[&product_id, &state, &version]).await.map_err(pg_error)?;
         Ok(changed == 1)
+    }
+
+    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, _rank: u64) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE queue_tickets SET bought = TRUE WHERE product_id = $1 AND customer_key = $2 AND NOT bought",
+                &[&product_id, &customer.0],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT rank FROM queue_tickets WHERE product_id = $1 AND rank BETWEEN $2 AND $3 AND bought",
+                &[&product_id, &to_sql(*ranks.start()), &to_sql(*ranks.end())],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows.iter().map(|r| from_sql(r.get(0))).collect())
     }
 }

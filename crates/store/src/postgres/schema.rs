@@ -174,6 +174,10 @@ CREATE TABLE saved_carts (
     updated_at BIGINT NOT NULL
 );
 "#,
+    r#"
+-- A waiting-room ticket whose holder has bought, as on SQLite.
+ALTER TABLE queue_tickets ADD COLUMN bought BOOLEAN NOT NULL DEFAULT FALSE;
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

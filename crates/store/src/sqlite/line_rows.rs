@@ -37,6 +37,24 @@ pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreErro
     })
 }
 
+/// Marks the customer's ticket for the product as having bought.
+pub fn mark_bought(conn: &Connection, product_id: &str, customer_key: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE queue_tickets SET bought = 1 WHERE product_id = ?1 AND customer_key = ?2 AND bought = 0",
+    )?
+    .execute(params![product_id, customer_key])?;
+    Ok(())
+}
+
+/// Ranks from `low` to `high` of tickets marked as bought.
+pub fn bought(conn: &Connection, product_id: &str, low: u64, high: u64) -> Result<Vec<u64>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT rank FROM queue_tickets WHERE product_id = ?1 AND rank BETWEEN ?2 AND ?3 AND bought = 1",
+    )?;
+    let rows = stmt.query_map(params![product_id, to_sql(low), to_sql(high)], |r| r.get::<_, i64>(0))?;
+    rows.map(|r| Ok(u64::try_from(r?).unwrap_or(0))).collect()
+}
+
 /// Saves `next` if the stored version is the one before it (none stored: version 0).
 pub fn save_room(conn: &Connection, product_id: &str, next: &RoomState) -> Result<bool, StoreError> {
     let version = i64::try_from(next.version).unwrap_or(i64::MAX);

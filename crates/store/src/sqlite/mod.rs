@@ -35,6 +35,7 @@ use read_pool::ReadPool;
 use rusqlite::Connection;
 use stampede_domain::{CustomerKey, Millis, OrderRejection, OrderStatus, Product, ProductState, RoomState, evaluate};
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -408,6 +409,16 @@ impl WaitingRoom for SqliteStore {
     async fn save_room(&self, product_id: &str, next: &RoomState) -> Result<bool, StoreError> {
         let (product_id, state) = (product_id.to_owned(), next.clone());
         self.submit_waiting(|reply| Command::SaveRoom { product_id, state, reply }).await
+    }
+
+    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, _rank: u64) -> Result<(), StoreError> {
+        let (product_id, customer) = (product_id.to_owned(), customer.0.clone());
+        self.submit_waiting(|reply| Command::MarkBought { product_id, customer, reply }).await
+    }
+
+    async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {
+        let id = product_id.to_owned();
+        self.reads.run(move |c| line_rows::bought(c, &id, *ranks.start(), *ranks.end())).await
     }
 }
 

@@ -198,6 +198,10 @@ CREATE TABLE waiting_rooms (
     version    INTEGER NOT NULL
 );
 "#,
+    r#"
+-- A waiting-room ticket whose holder has bought: the room counts them as done deciding.
+ALTER TABLE queue_tickets ADD COLUMN bought INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The schema version the last migration leaves behind.

@@ -81,6 +81,12 @@ pub enum Command {
         entries: Vec<LineEntry>,
         reply: Reply<Vec<LineEntry>>,
     },
+    /// A waiting-room ticket's holder has bought (see `WaitingRoom::mark_bought`).
+    MarkBought {
+        product_id: String,
+        customer: String,
+        reply: Reply<()>,
+    },
     /// A waiting room's watermark moving on.
     SaveRoom {
         product_id: String,
@@ -113,6 +119,7 @@ enum Outcome {
     Prune(Result<(u64, u64), StoreError>),
     Join(Result<Vec<LineEntry>, StoreError>),
     Room(Result<bool, StoreError>),
+    Marked(Result<(), StoreError>),
 }
 
 /// A batch that committed: each command's result, in order, and what became visible.
@@ -327,6 +334,9 @@ impl BatchTx<'_> {
             Command::JoinLines { entries, .. } => Outcome::Join(
                 self.tx.run(|c| entries.iter().map(|e| line_rows::join(c, e)).collect::<Result<Vec<_>, _>>()),
             ),
+            Command::MarkBought { product_id, customer, .. } => {
+                Outcome::Marked(self.tx.run(|c| line_rows::mark_bought(c, product_id, customer)))
+            }
             Command::SaveRoom { product_id, state, .. } => {
                 Outcome::Room(self.tx.run(|c| line_rows::save_room(c, product_id, state)))
             }
@@ -408,6 +418,7 @@ fn reply(cmd: Command, outcome: Outcome) {
         (Command::PruneHistory { reply, .. }, Outcome::Prune(r)) => answer(reply, r),
         (Command::JoinLines { reply, .. }, Outcome::Join(r)) => answer(reply, r),
         (Command::SaveRoom { reply, .. }, Outcome::Room(r)) => answer(reply, r),
+        (Command::MarkBought { reply, .. }, Outcome::Marked(r)) => answer(reply, r),
         (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
         (Command::UpdateProduct { reply, .. } | Command::AdjustStock { reply, .. }, Outcome::EditProduct(r)) => {
             answer(reply, r)
@@ -479,6 +490,7 @@ fn fail(cmd: Command, why: &str) {
         Command::PruneHistory { reply, .. } => answer(reply, backend(why)),
         Command::JoinLines { reply, .. } => answer(reply, backend(why)),
         Command::SaveRoom { reply, .. } => answer(reply, backend(why)),
+        Command::MarkBought { reply, .. } => answer(reply, backend(why)),
     }
 }
 

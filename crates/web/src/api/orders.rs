@@ -99,10 +99,13 @@ pub(crate) async fn place_admitted(
 ) -> Result<Placed, Problem> {
     order.request.customer = order.request.customer.with_limit_key(app.shop.limit_keys);
     app.order_limits.check_customer(&order.request.customer.limit_key().0)?;
-    if let Err(refused) = queue::check_admission(app, &order.request, ticket).await {
-        counters::order_outcome(refused.kind.trim_start_matches("/problems/"));
-        return Err(refused);
-    }
+    let admitted = match queue::check_admission(app, &order.request, ticket).await {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            counters::order_outcome(refused.kind.trim_start_matches("/problems/"));
+            return Err(refused);
+        }
+    };
     // A child of the request span: an exported trace shows the wait for the writer and the commit.
     let span = tracing::debug_span!("place_order", order_id = Empty, outcome = Empty);
     match app.store.place_order(order).instrument(span.clone()).await {
@@ -112,6 +115,9 @@ pub(crate) async fn place_admitted(
             span.record("outcome", outcome);
             counters::order_outcome(outcome);
             tracing::debug!(order_id = %placed.order.id, replayed = placed.replayed, "order placed");
+            if let Some(held) = admitted.filter(|_| !placed.replayed) {
+                queue::mark_bought(app, &held).await;
+            }
             Ok(placed)
         }
         Err(e) => {

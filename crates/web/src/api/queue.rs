@@ -17,8 +17,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use stampede_domain::{
-    Customer, Millis, OrderRejection, OrderRequest, RoomState, SealedTicket, Ticket, TicketError, TicketState,
-    WaitingRoomRules, arrived_at,
+    Customer, CustomerKey, Millis, OrderRejection, OrderRequest, RoomState, SealedTicket, Ticket, TicketError,
+    TicketState, WaitingRoomRules, arrived_at,
 };
 use stampede_store::clock::now_millis;
 use stampede_store::waiting_room::LATE_WRITE_GRACE;
@@ -403,13 +403,14 @@ pub(crate) fn order_ticket(headers: &HeaderMap, field: Option<String>) -> Option
 }
 
 /// Checks that an order of waiting-room products comes with an admitted ticket of its
-/// customer for each such product. Sold out is refused as the store refuses it: to the
-/// admitted by the store, to the rest here.
+/// customer for each such product, and returns the ticket the store holds for it (`None`:
+/// no product of the order has a waiting room). Sold out is refused as the store refuses
+/// it: to the admitted by the store, to the rest here.
 pub(crate) async fn check_admission(
     app: &AppState,
     request: &OrderRequest,
     ticket: Option<&str>,
-) -> Result<(), Problem> {
+) -> Result<Option<Admission>, Problem> {
     let mut seen: Vec<&str> = Vec::new();
     let mut in_line: Option<(ProductView, WaitingRoomRules, u32)> = None;
     for line in &request.lines {
@@ -434,8 +435,24 @@ pub(crate) async fn check_admission(
         in_line = Some((view, rules, line.quantity));
     }
     match in_line {
-        Some((view, rules, quantity)) => check_ticket(app, request, &view, &rules, quantity, ticket).await,
-        None => Ok(()),
+        Some((view, rules, quantity)) => check_ticket(app, request, &view, &rules, quantity, ticket).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// An order's admission: the ticket the store holds for its customer and product.
+pub(crate) struct Admission {
+    product_id: String,
+    customer: CustomerKey,
+    rank: u64,
+}
+
+/// Tells the room that the holder of `held` has bought, so no unit is held for them any
+/// longer (`RoomState::count_buyers`). The order stands either way: without the mark the
+/// room judges by the units sold, which frees a lapsed admission's unit later.
+pub(crate) async fn mark_bought(app: &AppState, held: &Admission) {
+    if let Err(e) = app.store.mark_bought(&held.product_id, &held.customer, held.rank).await {
+        tracing::warn!(product_id = %held.product_id, error = %e, "could not mark a queue ticket as bought");
     }
 }
 
@@ -447,7 +464,7 @@ async fn check_ticket(
     rules: &WaitingRoomRules,
     quantity: u32,
     ticket: Option<&str>,
-) -> Result<(), Problem> {
+) -> Result<Admission, Problem> {
     let id = view.product.id.as_str();
     let Some(token) = ticket else {
         return Err(not_admitted(
@@ -501,5 +518,5 @@ async fn check_ticket(
             ));
         }
     }
-    Ok(())
+    Ok(Admission { product_id: id.to_owned(), customer: request.customer.limit_key().clone(), rank: held.rank })
 }

@@ -81,6 +81,11 @@ async fn people_are_admitted_in_arrival_order_and_later_ones_see_their_place() {
     assert_eq!(order_with(&app, "ana", "drop", Some(&t(0))).await.status(), 201);
     let body = json!({"userId": "ben", "productId": "drop", "queueTicket": t(1)});
     assert_eq!(app.order(&body, None).await.status(), 201);
+    // Both tickets are marked as bought: the room counts their holders as done deciding.
+    let line = app.store.line("drop").await.unwrap();
+    let mut bought = app.store.bought_ranks("drop", 0..=u64::MAX).await.unwrap();
+    bought.sort_unstable();
+    assert_eq!(bought, [line[0].rank, line[1].rank], "{line:?}");
     // Sold out: everyone still waiting is told at once.
     let cy = until_state(&app, "drop", &t(2), "soldOut").await;
     assert_eq!(cy["ahead"], 0);

@@ -575,6 +575,45 @@ pub async fn the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units
     assert_eq!(store.advance_room("hot", &rules, Some(t0), until + 1, left).await.unwrap().admitted_now, 0);
 }
 
+/// Purchase marks: the room counts who of those let in has bought, so a lapsed admission's
+/// unit passes on when the window it was let in by closes, not a window later.
+pub async fn a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes(store: S) {
+    let rules = WaitingRoomRules::default();
+    let t0 = 1_900_000_000_000;
+    let open = if store.lines_shared() { t0 + LATE_WRITE_GRACE } else { t0 };
+    store.create_product(product("marked", 1), 4).await.unwrap();
+    for (who, rank) in [("a", 10), ("b", 20)] {
+        store.join_line(entry("marked", who, rank)).await.unwrap();
+    }
+    assert_eq!(store.advance_room("marked", &rules, Some(t0), open, 4).await.unwrap().admitted_now, 2);
+    // a buys; b never will.
+    store.place_order(order("a", &[("marked", 1)], None)).await.unwrap();
+    store.mark_bought("marked", &CustomerKey("user:a".into()), 10).await.unwrap();
+    for (who, rank) in [("c", 30), ("d", 40), ("e", 50)] {
+        store.join_line(entry("marked", who, rank)).await.unwrap();
+    }
+    // Three units left, b may still buy one: two more are let in.
+    let second = store.advance_room("marked", &rules, Some(t0), open + 1000, 3).await.unwrap();
+    assert_eq!((second.admitted_now, second.state.watermark()), (2, 40));
+    for (who, rank) in [("c", 30), ("d", 40)] {
+        store.place_order(order(who, &[("marked", 1)], None)).await.unwrap();
+        store.mark_bought("marked", &CustomerKey(format!("user:{who}")), rank).await.unwrap();
+    }
+    store.mark_bought("marked", &CustomerKey("user:c".into()), 30).await.unwrap();
+    store.mark_bought("marked", &CustomerKey("user:nobody".into()), 35).await.unwrap();
+    let mut bought = store.bought_ranks("marked", 0..=100).await.unwrap();
+    bought.sort_unstable();
+    assert_eq!(bought, [10, 30, 40], "marked once each; a ticket not held is not made up");
+    assert_eq!(store.bought_ranks("marked", 15..=35).await.unwrap(), [30]);
+    assert!(store.bought_ranks("other", 0..=100).await.unwrap().is_empty());
+    // b's admission lapses with the first window: c and d have bought, so b's unit is free
+    // and goes to e while the second window still runs.
+    let left = stock(&store, "marked").await;
+    assert_eq!(left, 1);
+    let lapsed = store.advance_room("marked", &rules, Some(t0), open + rules.admission_ms(), left).await.unwrap();
+    assert_eq!((lapsed.admitted_now, lapsed.state.watermark()), (1, 50));
+}
+
 /// Where instances share a line, an advance lets a ticket in only once its arrival is
 /// [`LATE_WRITE_GRACE`] old: another instance may still be writing tickets that arrived
 /// since, which would land under the watermark uncounted. An instance's own line is exact.
