@@ -267,10 +267,10 @@ pub struct Step {
     /// units sold after it may be theirs. (0 in states saved before it was kept.)
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deciding_before: u64,
-    /// People this step let in who had bought when the store last counted the line's
-    /// purchase marks ([`RoomState::count_buyers`]). Marks only accumulate, so a count that
-    /// is a tick old leaves people deciding a tick longer, never less.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    /// People this step let in who had bought when the store counted the line's purchase
+    /// marks for this advance ([`RoomState::count_buyers`]). Not saved: a count is good only
+    /// against a stock level read after it, so each advance counts again.
+    #[serde(skip)]
     pub bought: u64,
 }
 
@@ -357,10 +357,26 @@ impl RoomState {
         now: Millis,
         stock_left: u32,
     ) -> u64 {
+        self.paced(rules, opens_at, now, self.unoffered(rules, now, stock_left))
+    }
+
+    /// Whether people admitted and still deciding keep anyone out now: only then can
+    /// counting who of them has bought ([`RoomState::count_buyers`]) let more in.
+    pub fn held_back_by_deciding(
+        &self,
+        rules: &WaitingRoomRules,
+        opens_at: Option<Millis>,
+        now: Millis,
+        stock_left: u32,
+    ) -> bool {
+        self.due_admissions(rules, opens_at, now, stock_left) < self.paced(rules, opens_at, now, u64::from(stock_left))
+    }
+
+    /// `due` capped by the opening and the shop's rate.
+    fn paced(&self, rules: &WaitingRoomRules, opens_at: Option<Millis>, now: Millis, mut due: u64) -> u64 {
         if opens_at.is_some_and(|o| now < o) {
             return 0;
         }
-        let mut due = self.unoffered(rules, now, stock_left);
         if let Some(per_minute) = rules.admissions_per_minute {
             // A steady trickle from opening (one second's worth at once): small batches keep
             // purchases in arrival order. Without an opening time, the first admission opens.
@@ -787,6 +803,8 @@ mod tests {
         assert_eq!(second.steps[1].deciding_before, 2);
         let closed = T0 + r.admission_ms() + 500;
         assert_eq!(second.unoffered(&r, closed, 2), 0, "by stock alone, held a window longer");
+        assert!(second.held_back_by_deciding(&r, Some(T0), closed, 2), "so counting buyers may let more in");
+        assert!(!RoomState::default().held_back_by_deciding(&r, Some(T0), T0, 2), "nobody deciding yet");
         assert_eq!(second.counted_ranks(), Some(0..=20));
         let buyers: Vec<u64> = (11..=20).chain(1..=8).collect();
         second.count_buyers(&buyers);
@@ -802,7 +820,7 @@ mod tests {
         third.count_buyers(&[12, 21, 30]);
         assert_eq!(third.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [1, 1]);
         let saved: RoomState = serde_json::from_str(&serde_json::to_string(&third).unwrap()).unwrap();
-        assert_eq!(saved, third, "counts are kept with the state");
+        assert_eq!(saved.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [0, 0], "counts are not saved");
         assert_eq!(RoomState::default().counted_ranks(), None, "nothing to count before anyone is let in");
     }
 

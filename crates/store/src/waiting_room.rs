@@ -78,8 +78,14 @@ pub trait WaitingRoom: Send + Sync {
     /// counts its holder as done deciding (`RoomState::count_buyers`). Marking again, or a
     /// ticket the store does not hold, changes nothing.
     async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, rank: u64) -> Result<(), StoreError>;
+    /// Takes the mark off the ticket `customer` holds, if any: before their order is
+    /// cancelled, so they count as deciding again before the unit comes back.
+    async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError>;
     /// The ranks within `ranks` of the tickets marked as bought, in any order.
     async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError>;
+    /// The product's stock as committed now (`None`: no such product), read so that every
+    /// order whose mark an earlier [`bought_ranks`](WaitingRoom::bought_ranks) returned is in it.
+    async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError>;
 
     /// Admits whoever the rule says is due at `now`, and returns the room as it then is. Any
     /// instance may call it at any time: a concurrent advance wins or loses as a whole.
@@ -92,9 +98,9 @@ pub trait WaitingRoom: Send + Sync {
         stock_left: u32,
     ) -> Result<RoomView, StoreError> {
         let mut state = self.room(product_id).await?;
-        // Who of those let in lately has bought: their units are not held for them.
-        if let Some(ranks) = state.counted_ranks().filter(|_| stock_left > 0) {
-            state.count_buyers(&self.bought_ranks(product_id, ranks).await?);
+        let mut stock_left = stock_left;
+        if state.held_back_by_deciding(rules, opens_at, now, stock_left) {
+            count_buyers(self, product_id, &mut state, &mut stock_left).await;
         }
         let due = state.due_admissions(rules, opens_at, now, stock_left).min(MAX_ADMIT_PER_ADVANCE);
         if due == 0 {
@@ -117,6 +123,35 @@ pub trait WaitingRoom: Send + Sync {
             Ok(RoomView { state: advanced, admitted_now: count })
         } else {
             Ok(RoomView { state: self.room(product_id).await?, admitted_now: 0 })
+        }
+    }
+}
+
+/// Counts who of the people let in lately has bought (`RoomState::count_buyers`), so their
+/// units are not held for them, and lowers `stock_left` to the level read after the marks.
+/// The stock is read after the marks so that every counted buyer's unit has left it, and
+/// the lower of the two readings is kept so that a cancel whose mark came off before the
+/// marks were read cannot add its unit to it: either way the room errs towards letting in
+/// fewer. A count that fails leaves the room to judge by the units sold alone.
+async fn count_buyers<W: WaitingRoom + ?Sized>(
+    store: &W,
+    product_id: &str,
+    state: &mut RoomState,
+    stock_left: &mut u32,
+) {
+    let Some(ranks) = state.counted_ranks() else { return };
+    let counted = async {
+        let bought = store.bought_ranks(product_id, ranks).await?;
+        Ok::<_, StoreError>((bought, store.stock_now(product_id).await?))
+    };
+    match counted.await {
+        Ok((bought, Some(stock))) => {
+            state.count_buyers(&bought);
+            *stock_left = (*stock_left).min(stock);
+        }
+        Ok((_, None)) => {}
+        Err(e) => {
+            tracing::warn!(product_id, error = %e, "could not count a waiting room's buyers; judging by units sold")
         }
     }
 }

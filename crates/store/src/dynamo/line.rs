@@ -8,7 +8,7 @@ use super::item::{get_n, get_s, n, opt_n, opt_s, s};
 use super::keys::{self, Item, LINE_SHARDS, PK};
 use super::op_counts::Op;
 use super::writes::put;
-use super::{DynamoStore, error};
+use super::{DynamoStore, catalog, error};
 use crate::StoreError;
 use crate::waiting_room::LineEntry;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -139,6 +139,29 @@ pub async fn mark_bought(store: &DynamoStore, product_id: &str, customer: &str, 
         Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
         Err(e) => Err(store.sdk(e)),
     }
+}
+
+/// Takes the mark off the ticket the customer holds, if any (found from their holder item).
+pub async fn unmark_bought(store: &DynamoStore, product_id: &str, customer: &str) -> Result<(), StoreError> {
+    let Some(holder) = store.get(keys::line_holder(product_id, customer)).await? else { return Ok(()) };
+    let key = Item::from([
+        (PK.to_owned(), s(keys::line_partition(product_id, customer))),
+        (keys::SK.to_owned(), s(keys::line_rank(get_n(&holder, "rank")?))),
+    ]);
+    let update = store.update_item(key).update_expression("REMOVE bought").condition_expression("attribute_exists(pk)");
+    match update.send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+        Err(e) => Err(store.sdk(e)),
+    }
+}
+
+/// The product's stock from its counters, read consistently: every order acknowledged
+/// before the read has drawn its units.
+pub async fn stock_now(store: &DynamoStore, product_id: &str) -> Result<Option<u32>, StoreError> {
+    let Some(product) = catalog::definitions(store, [product_id]).await?.remove(product_id) else { return Ok(None) };
+    let levels = catalog::levels(store, &[&product], true).await?;
+    Ok(Some(levels.get(product_id).map_or(0, |l| catalog::total(l))))
 }
 
 /// Ranks within `ranks` of tickets marked as bought: every partition's tickets in the range

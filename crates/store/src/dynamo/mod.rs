@@ -179,8 +179,16 @@ impl WaitingRoom for DynamoStore {
         line::mark_bought(self, product_id, &customer.0, rank).await
     }
 
+    async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError> {
+        line::unmark_bought(self, product_id, &customer.0).await
+    }
+
     async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {
         line::bought(self, product_id, ranks).await
+    }
+
+    async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {
+        line::stock_now(self, product_id).await
     }
 }
 

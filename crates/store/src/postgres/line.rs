@@ -156,16 +156,33 @@ impl WaitingRoom for PostgresStore {
         Ok(changed == 1)
     }
 
-    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, _rank: u64) -> Result<(), StoreError> {
+    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, rank: u64) -> Result<(), StoreError> {
         self.client()
             .await?
             .execute(
-                "UPDATE queue_tickets SET bought = TRUE WHERE product_id = $1 AND customer_key = $2 AND NOT bought",
+                "UPDATE queue_tickets SET bought = TRUE WHERE product_id = $1 AND customer_key = $2 AND rank = $3",
+                &[&product_id, &customer.0, &to_sql(rank)],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE queue_tickets SET bought = FALSE WHERE product_id = $1 AND customer_key = $2",
                 &[&product_id, &customer.0],
             )
             .await
             .map_err(pg_error)?;
         Ok(())
+    }
+
+    async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {
+        // A fresh read (not this instance's memory of stock): it sees every committed order.
+        Ok(super::rows::product(&self.client().await?, product_id).await?.map(|view| view.stock))
     }
 
     async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {

@@ -177,6 +177,8 @@ CREATE TABLE saved_carts (
     r#"
 -- A waiting-room ticket whose holder has bought, as on SQLite.
 ALTER TABLE queue_tickets ADD COLUMN bought BOOLEAN NOT NULL DEFAULT FALSE;
+-- The marked ones by rank: each advance reads those among the tickets it let in lately.
+CREATE INDEX queue_tickets_bought ON queue_tickets (product_id, rank) WHERE bought;
 "#,
 ];
 

@@ -37,12 +37,24 @@ pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreErro
     })
 }
 
-/// Marks the customer's ticket for the product as having bought.
-pub fn mark_bought(conn: &Connection, product_id: &str, customer_key: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE queue_tickets SET bought = 1 WHERE product_id = ?1 AND customer_key = ?2 AND bought = 0",
-    )?
-    .execute(params![product_id, customer_key])?;
+/// Marks the customer's ticket for the product, if it is the one of `rank`, as having
+/// bought; with no rank, takes the mark off whichever ticket the customer holds.
+pub fn mark_bought(
+    conn: &Connection,
+    product_id: &str,
+    customer_key: &str,
+    rank: Option<u64>,
+) -> Result<(), StoreError> {
+    match rank {
+        Some(rank) => conn
+            .prepare_cached(
+                "UPDATE queue_tickets SET bought = 1 WHERE product_id = ?1 AND customer_key = ?2 AND rank = ?3",
+            )?
+            .execute(params![product_id, customer_key, to_sql(rank)])?,
+        None => conn
+            .prepare_cached("UPDATE queue_tickets SET bought = 0 WHERE product_id = ?1 AND customer_key = ?2")?
+            .execute(params![product_id, customer_key])?,
+    };
     Ok(())
 }
 

@@ -411,9 +411,19 @@ impl WaitingRoom for SqliteStore {
         self.submit_waiting(|reply| Command::SaveRoom { product_id, state, reply }).await
     }
 
-    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, _rank: u64) -> Result<(), StoreError> {
+    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, rank: u64) -> Result<(), StoreError> {
         let (product_id, customer) = (product_id.to_owned(), customer.0.clone());
-        self.submit_waiting(|reply| Command::MarkBought { product_id, customer, reply }).await
+        self.submit(|reply| Command::MarkBought { product_id, customer, rank: Some(rank), reply }).await
+    }
+
+    async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError> {
+        let (product_id, customer) = (product_id.to_owned(), customer.0.clone());
+        self.submit_waiting(|reply| Command::MarkBought { product_id, customer, rank: None, reply }).await
+    }
+
+    async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {
+        // The live catalog takes each batch's stock before its commands are answered.
+        Ok(self.live.read().unwrap_or_else(|p| p.into_inner()).get(product_id).map(|view| view.stock))
     }
 
     async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {

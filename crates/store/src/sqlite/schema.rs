@@ -201,6 +201,8 @@ CREATE TABLE waiting_rooms (
     r#"
 -- A waiting-room ticket whose holder has bought: the room counts them as done deciding.
 ALTER TABLE queue_tickets ADD COLUMN bought INTEGER NOT NULL DEFAULT 0;
+-- The marked ones by rank: each advance reads those among the tickets it let in lately.
+CREATE INDEX queue_tickets_bought ON queue_tickets (product_id, rank) WHERE bought = 1;
 "#,
 ];
 

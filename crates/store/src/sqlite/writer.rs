@@ -81,10 +81,12 @@ pub enum Command {
         entries: Vec<LineEntry>,
         reply: Reply<Vec<LineEntry>>,
     },
-    /// A waiting-room ticket's holder has bought (see `WaitingRoom::mark_bought`).
+    /// A waiting-room ticket's holder has bought (`rank`: the ticket's), or is cancelling
+    /// (`None`): `WaitingRoom::mark_bought` and `unmark_bought`.
     MarkBought {
         product_id: String,
         customer: String,
+        rank: Option<u64>,
         reply: Reply<()>,
     },
     /// A waiting room's watermark moving on.
@@ -334,8 +336,8 @@ impl BatchTx<'_> {
             Command::JoinLines { entries, .. } => Outcome::Join(
                 self.tx.run(|c| entries.iter().map(|e| line_rows::join(c, e)).collect::<Result<Vec<_>, _>>()),
             ),
-            Command::MarkBought { product_id, customer, .. } => {
-                Outcome::Marked(self.tx.run(|c| line_rows::mark_bought(c, product_id, customer)))
+            Command::MarkBought { product_id, customer, rank, .. } => {
+                Outcome::Marked(self.tx.run(|c| line_rows::mark_bought(c, product_id, customer, *rank)))
             }
             Command::SaveRoom { product_id, state, .. } => {
                 Outcome::Room(self.tx.run(|c| line_rows::save_room(c, product_id, state)))
@@ -441,7 +443,8 @@ fn engine_error(outcome: &Outcome) -> Option<&str> {
         | Outcome::RetryFailed(Err(StoreError::Backend(e)))
         | Outcome::Mail(Err(StoreError::Backend(e)))
         | Outcome::Join(Err(StoreError::Backend(e)))
-        | Outcome::Room(Err(StoreError::Backend(e))) => Some(e),
+        | Outcome::Room(Err(StoreError::Backend(e)))
+        | Outcome::Marked(Err(StoreError::Backend(e))) => Some(e),
         _ => None,
     }
 }

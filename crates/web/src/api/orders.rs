@@ -214,6 +214,7 @@ pub async fn cancel_order(
             ));
         }
     }
+    queue::before_cancel(&app, &order).await?;
     let cancelled = app.store.cancel_order(&id).await?;
     if let Canceller::Staff { actor } = canceller {
         order_access::audit_staff_cancel(&app, &actor, &id, order.status).await;

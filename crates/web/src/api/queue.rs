@@ -17,12 +17,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use stampede_domain::{
-    Customer, CustomerKey, Millis, OrderRejection, OrderRequest, RoomState, SealedTicket, Ticket, TicketError,
-    TicketState, WaitingRoomRules, arrived_at,
+    Customer, CustomerKey, Millis, OrderRejection, OrderRequest, OrderStatus, RoomState, SealedTicket, Ticket,
+    TicketError, TicketState, WaitingRoomRules, arrived_at,
 };
 use stampede_store::clock::now_millis;
 use stampede_store::waiting_room::LATE_WRITE_GRACE;
-use stampede_store::{Held, Joining, LineEntry, ProductView, Store, StoreError};
+use stampede_store::{Held, Joining, LineEntry, Order, ProductView, Store, StoreError};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -448,12 +448,36 @@ pub(crate) struct Admission {
 }
 
 /// Tells the room that the holder of `held` has bought, so no unit is held for them any
-/// longer (`RoomState::count_buyers`). The order stands either way: without the mark the
-/// room judges by the units sold, which frees a lapsed admission's unit later.
+/// longer (`RoomState::count_buyers`). Awaited, so that a cancel right after the order
+/// finds the mark to take off. The order stands either way: without the mark the room
+/// judges by the units sold, which frees a lapsed admission's unit later.
 pub(crate) async fn mark_bought(app: &AppState, held: &Admission) {
     if let Err(e) = app.store.mark_bought(&held.product_id, &held.customer, held.rank).await {
         tracing::warn!(product_id = %held.product_id, error = %e, "could not mark a queue ticket as bought");
     }
+}
+
+/// Before `order` is cancelled: takes the purchase marks off its customer's tickets for
+/// the order's waiting-room products, so the room counts them as deciding again (their
+/// admission may still run) before the units come back. A mark that cannot be taken off
+/// refuses the cancel, which the customer may retry: the unit would otherwise be offered
+/// to the next person in line while its buyer may still buy it again.
+pub(crate) async fn before_cancel(app: &AppState, order: &Order) -> Result<(), StoreError> {
+    if !order.status.can_become(OrderStatus::Cancelled) {
+        return Ok(()); // the cancel will be refused: the purchase stands
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for line in &order.lines {
+        let id = line.product_id.as_str();
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        if app.store.product_in_line(id).await?.is_some() {
+            app.store.unmark_bought(id, order.customer.limit_key()).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks the order's `ticket` for `view`'s product, which it orders `quantity` of.

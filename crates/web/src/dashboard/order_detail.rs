@@ -189,6 +189,9 @@ pub(super) async fn change_status(
     let refuse = |order: &Order, message: String, status: StatusCode| {
         render(status, &page(app, staff, order, None, Some(message)))
     };
+    if next == OrderStatus::Cancelled {
+        crate::api::queue::before_cancel(app, &current).await?;
+    }
     match app.store.set_status(&id, next).await {
         Ok(order) => {
             let detail = format!("{} → {}", current.status.as_str(), order.status.as_str());

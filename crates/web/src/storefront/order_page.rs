@@ -233,6 +233,7 @@ pub async fn cancel(
             ));
         }
     }
+    crate::api::queue::before_cancel(&app, &order).await?;
     match app.store.cancel_order(&id).await {
         Ok(_) => {
             if let Canceller::Staff { actor } = &canceller {

@@ -78,7 +78,9 @@ async fn people_are_admitted_in_arrival_order_and_later_ones_see_their_place() {
     let detail = refused["detail"].as_str().unwrap_or_default();
     assert!(detail.starts_with("it is not your turn yet: you are number 3 in line, 0 ahead of you"), "{refused}");
     // Admitted: the header or the body field both work.
-    assert_eq!(order_with(&app, "ana", "drop", Some(&t(0))).await.status(), 201);
+    let ana_order = order_with(&app, "ana", "drop", Some(&t(0))).await;
+    assert_eq!(ana_order.status(), 201);
+    let ana_order: Value = ana_order.json().await.unwrap();
     let body = json!({"userId": "ben", "productId": "drop", "queueTicket": t(1)});
     assert_eq!(app.order(&body, None).await.status(), 201);
     // Both tickets are marked as bought: the room counts their holders as done deciding.
@@ -94,6 +96,16 @@ async fn people_are_admitted_in_arrival_order_and_later_ones_see_their_place() {
     expect_problem(order_with(&app, "cy", "drop", Some(&t(2))).await, 409, "out-of-stock").await;
     expect_problem(order_with(&app, "ana", "drop", Some(&t(0))).await, 409, "out-of-stock").await;
     assert_eq!(app.order_rows(), 2);
+    // Ana cancels: her mark comes off (she may buy again while her admission runs).
+    let cancel = app
+        .client
+        .post(app.url(&format!("/api/orders/{}/cancel", ana_order["id"].as_str().unwrap())))
+        .header("Order-Token", ana_order["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 200);
+    assert_eq!(app.store.bought_ranks("drop", 0..=u64::MAX).await.unwrap(), [line[1].rank]);
 }
 
 #[tokio::test]

@@ -614,6 +614,35 @@ pub async fn a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes(stor
     assert_eq!((lapsed.admitted_now, lapsed.state.watermark()), (1, 50));
 }
 
+/// A mark counted against a stock level read before its sale would free that unit twice:
+/// an advance reads the stock again after the marks. And a cancel takes its mark off first.
+pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
+    let rules = WaitingRoomRules::default();
+    let t0 = 1_900_000_000_000;
+    let open = if store.lines_shared() { t0 + LATE_WRITE_GRACE } else { t0 };
+    store.create_product(product("twice", 1), 2).await.unwrap();
+    for (who, rank) in [("a", 10), ("b", 20), ("c", 30)] {
+        store.join_line(entry("twice", who, rank)).await.unwrap();
+    }
+    assert_eq!(store.advance_room("twice", &rules, Some(t0), open, 2).await.unwrap().admitted_now, 2);
+    let read_before = stock(&store, "twice").await;
+    let placed = store.place_order(order("a", &[("twice", 1)], None)).await.unwrap();
+    store.mark_bought("twice", &CustomerKey("user:a".into()), 10).await.unwrap();
+    assert_eq!(store.stock_now("twice").await.unwrap(), Some(1));
+    assert_eq!(store.stock_now("missing").await.unwrap(), None);
+    let stale = store.advance_room("twice", &rules, Some(t0), open + 1000, read_before).await.unwrap();
+    assert_eq!(stale.admitted_now, 0, "one unit left, and b may still buy it");
+    // a cancels: the mark comes off first, then the unit comes back, and a may buy again.
+    store.unmark_bought("twice", &CustomerKey("user:a".into())).await.unwrap();
+    store.unmark_bought("twice", &CustomerKey("user:nobody".into())).await.unwrap();
+    assert!(store.bought_ranks("twice", 0..=100).await.unwrap().is_empty());
+    store.cancel_order(&placed.order.id).await.unwrap();
+    let left = stock(&store, "twice").await;
+    assert_eq!(left, 2);
+    let after_cancel = store.advance_room("twice", &rules, Some(t0), open + 2000, left).await.unwrap();
+    assert_eq!(after_cancel.admitted_now, 0, "a and b both still deciding, for two units");
+}
+
 /// Where instances share a line, an advance lets a ticket in only once its arrival is
 /// [`LATE_WRITE_GRACE`] old: another instance may still be writing tickets that arrived
 /// since, which would land under the watermark uncounted. An instance's own line is exact.
