@@ -360,16 +360,19 @@ impl RoomState {
         self.paced(rules, opens_at, now, self.unoffered(rules, now, stock_left))
     }
 
-    /// Whether people admitted and still deciding keep anyone out now: only then can
-    /// counting who of them has bought ([`RoomState::count_buyers`]) let more in.
+    /// Whether people admitted and still deciding keep anyone out now, in an advance that
+    /// lets in at most `most`: only then can counting who of them has bought
+    /// ([`RoomState::count_buyers`]) let more in.
     pub fn held_back_by_deciding(
         &self,
         rules: &WaitingRoomRules,
         opens_at: Option<Millis>,
         now: Millis,
         stock_left: u32,
+        most: u64,
     ) -> bool {
-        self.due_admissions(rules, opens_at, now, stock_left) < self.paced(rules, opens_at, now, u64::from(stock_left))
+        let due = self.due_admissions(rules, opens_at, now, stock_left);
+        due.min(most) < self.paced(rules, opens_at, now, u64::from(stock_left)).min(most)
     }
 
     /// `due` capped by the opening and the shop's rate.
@@ -435,6 +438,12 @@ impl RoomState {
         self.steps.last()?;
         let low = self.base.as_ref().map_or(0, |b| b.watermark.saturating_add(1));
         Some(low..=self.watermark())
+    }
+
+    /// Drops the counts of [`RoomState::count_buyers`]: they hold only against the stock
+    /// level read with them.
+    pub fn forget_buyers(&mut self) {
+        self.steps.iter_mut().for_each(|step| step.bought = 0);
     }
 
     /// Puts down to each step the buyers among the people it let in, from the ranks of the
@@ -803,16 +812,21 @@ mod tests {
         assert_eq!(second.steps[1].deciding_before, 2);
         let closed = T0 + r.admission_ms() + 500;
         assert_eq!(second.unoffered(&r, closed, 2), 0, "by stock alone, held a window longer");
-        assert!(second.held_back_by_deciding(&r, Some(T0), closed, 2), "so counting buyers may let more in");
-        assert!(!RoomState::default().held_back_by_deciding(&r, Some(T0), T0, 2), "nobody deciding yet");
+        assert!(second.held_back_by_deciding(&r, Some(T0), closed, 2, 1000), "so counting buyers may let more in");
+        assert!(!second.held_back_by_deciding(&r, Some(closed + 1), closed, 2, 1000), "not before opening");
+        assert!(!second.held_back_by_deciding(&r, Some(T0), closed, 2, 0), "nor when nobody more may come in");
+        let paced = WaitingRoomRules { admissions_per_minute: Some(60), ..r.clone() };
+        let trickle = RoomState::default().advanced(&paced, T0, 1, 1, 20);
+        assert!(!trickle.held_back_by_deciding(&paced, Some(T0), T0 + 500, 20, 1000), "the rate holds them back");
+        assert!(!RoomState::default().held_back_by_deciding(&r, Some(T0), T0, 2, 1000), "nobody deciding yet");
         assert_eq!(second.counted_ranks(), Some(0..=20));
         let buyers: Vec<u64> = (11..=20).chain(1..=8).collect();
         second.count_buyers(&buyers);
         assert_eq!(second.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [8, 10]);
         assert_eq!(second.unoffered(&r, closed, 2), 2, "the bots' units pass on when their window closes");
         assert_eq!(second.unoffered(&r, T0 + 1500, 2), 0, "while it runs, the bots hold them");
-        // Counts only ever lower the bound: a count behind the sales leaves it to the stock.
-        second.count_buyers(&[]);
+        // Counts only ever lower the bound: without them it is the stock's.
+        second.forget_buyers();
         assert_eq!(second.unoffered(&r, closed, 2), 0);
         // Once the first step folds into the base, counting starts above it.
         let mut third = second.advanced(&r, T0 + r.admission_ms(), 22, 2, 2);

@@ -6,6 +6,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use stampede_domain::{CustomerKey, Millis, RoomState, WaitingRoomRules, last_rank_arrived_by};
+use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
 /// A customer's ticket in a product's line.
@@ -74,17 +75,29 @@ pub trait WaitingRoom: Send + Sync {
     /// Saves `next` if the stored state's version is still `next.version - 1`; `false` when
     /// another advance got there first.
     async fn save_room(&self, product_id: &str, next: &RoomState) -> Result<bool, StoreError>;
-    /// Marks the ticket of rank `rank`, held by `customer`, as having bought: the room then
-    /// counts its holder as done deciding (`RoomState::count_buyers`). Marking again, or a
-    /// ticket the store does not hold, changes nothing.
-    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, rank: u64) -> Result<(), StoreError>;
+    /// Marks the ticket of rank `rank`, held by `customer`, as bought by the order
+    /// `order_id`, unless that order is cancelled (checked in the same write, so a mark never
+    /// lands on a cancelled order). The room then counts its holder as done deciding
+    /// (`RoomState::count_buyers`). Marking again, or a ticket the store does not hold,
+    /// changes nothing.
+    async fn mark_bought(
+        &self,
+        product_id: &str,
+        customer: &CustomerKey,
+        rank: u64,
+        order_id: &str,
+    ) -> Result<(), StoreError>;
     /// Takes the mark off the ticket `customer` holds, if any: before their order is
-    /// cancelled, so they count as deciding again before the unit comes back.
+    /// cancelled and again after, so they count as deciding again before the unit comes back.
     async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError>;
-    /// The ranks within `ranks` of the tickets marked as bought, in any order.
-    async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError>;
+    /// The marked tickets within `ranks`, as (rank, order id), in any order.
+    async fn purchase_marks(
+        &self,
+        product_id: &str,
+        ranks: RangeInclusive<u64>,
+    ) -> Result<Vec<(u64, String)>, StoreError>;
     /// The product's stock as committed now (`None`: no such product), read so that every
-    /// order whose mark an earlier [`bought_ranks`](WaitingRoom::bought_ranks) returned is in it.
+    /// order whose mark an earlier [`purchase_marks`](WaitingRoom::purchase_marks) returned is in it.
     async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError>;
 
     /// Admits whoever the rule says is due at `now`, and returns the room as it then is. Any
@@ -99,40 +112,57 @@ pub trait WaitingRoom: Send + Sync {
     ) -> Result<RoomView, StoreError> {
         let mut state = self.room(product_id).await?;
         let mut stock_left = stock_left;
-        if state.held_back_by_deciding(rules, opens_at, now, stock_left) {
+        if state.held_back_by_deciding(rules, opens_at, now, stock_left, MAX_ADMIT_PER_ADVANCE)
+            && !self.next_in_line(product_id, state.watermark(), 1).await?.is_empty()
+        {
             count_buyers(self, product_id, &mut state, &mut stock_left).await;
         }
-        let due = state.due_admissions(rules, opens_at, now, stock_left).min(MAX_ADMIT_PER_ADVANCE);
-        if due == 0 {
+        let mut view = admit_due(self, product_id, state, (rules, opens_at, now), stock_left).await?;
+        // The counts hold only against the stock read with them: neither kept nor shown.
+        view.state.forget_buyers();
+        Ok(view)
+    }
+}
+
+/// Lets in whoever `state` says is due, if the save wins.
+async fn admit_due<W: WaitingRoom + ?Sized>(
+    store: &W,
+    product_id: &str,
+    state: RoomState,
+    (rules, opens_at, now): (&WaitingRoomRules, Option<Millis>, Millis),
+    stock_left: u32,
+) -> Result<RoomView, StoreError> {
+    let due = state.due_admissions(rules, opens_at, now, stock_left).min(MAX_ADMIT_PER_ADVANCE);
+    if due == 0 {
+        return Ok(RoomView { state, admitted_now: 0 });
+    }
+    let mut next = store.next_in_line(product_id, state.watermark(), due).await?;
+    if store.lines_shared() {
+        // Only tickets whose writes have surely landed (see LATE_WRITE_GRACE).
+        let settled = now - LATE_WRITE_GRACE;
+        if opens_at.is_some_and(|opens| settled < opens) {
             return Ok(RoomView { state, admitted_now: 0 });
         }
-        let mut next = self.next_in_line(product_id, state.watermark(), due).await?;
-        if self.lines_shared() {
-            // Only tickets whose writes have surely landed (see LATE_WRITE_GRACE).
-            let settled = now - LATE_WRITE_GRACE;
-            if opens_at.is_some_and(|opens| settled < opens) {
-                return Ok(RoomView { state, admitted_now: 0 });
-            }
-            let cap = last_rank_arrived_by(settled);
-            next.truncate(next.partition_point(|rank| *rank <= cap));
-        }
-        let Some(&watermark) = next.last() else { return Ok(RoomView { state, admitted_now: 0 }) };
-        let count = next.len() as u64;
-        let advanced = state.advanced(rules, now, watermark, count, stock_left);
-        if self.save_room(product_id, &advanced).await? {
-            Ok(RoomView { state: advanced, admitted_now: count })
-        } else {
-            Ok(RoomView { state: self.room(product_id).await?, admitted_now: 0 })
-        }
+        let cap = last_rank_arrived_by(settled);
+        next.truncate(next.partition_point(|rank| *rank <= cap));
+    }
+    let Some(&watermark) = next.last() else { return Ok(RoomView { state, admitted_now: 0 }) };
+    let count = next.len() as u64;
+    let advanced = state.advanced(rules, now, watermark, count, stock_left);
+    if store.save_room(product_id, &advanced).await? {
+        Ok(RoomView { state: advanced, admitted_now: count })
+    } else {
+        Ok(RoomView { state: store.room(product_id).await?, admitted_now: 0 })
     }
 }
 
 /// Counts who of the people let in lately has bought (`RoomState::count_buyers`), so their
-/// units are not held for them, and lowers `stock_left` to the level read after the marks.
-/// The stock is read after the marks so that every counted buyer's unit has left it, and
-/// the lower of the two readings is kept so that a cancel whose mark came off before the
-/// marks were read cannot add its unit to it: either way the room errs towards letting in
-/// fewer. A count that fails leaves the room to judge by the units sold alone.
+/// units are not held for them, and lowers `stock_left` to the level read with the marks.
+/// A mark counts only if the same order's mark is read both before and after the stock:
+/// marked before, its order had drawn its units (a mark is written after its order); still
+/// marked after, its cancel had not begun (a cancel takes the mark off first). The lower of
+/// the two stock readings is kept. Each way the room errs towards letting in fewer. A count
+/// that fails leaves the room to judge by the units sold alone.
 async fn count_buyers<W: WaitingRoom + ?Sized>(
     store: &W,
     product_id: &str,
@@ -141,15 +171,18 @@ async fn count_buyers<W: WaitingRoom + ?Sized>(
 ) {
     let Some(ranks) = state.counted_ranks() else { return };
     let counted = async {
-        let bought = store.bought_ranks(product_id, ranks).await?;
-        Ok::<_, StoreError>((bought, store.stock_now(product_id).await?))
+        let before = store.purchase_marks(product_id, ranks.clone()).await?;
+        let stock = store.stock_now(product_id).await?;
+        let after: HashSet<(u64, String)> = store.purchase_marks(product_id, ranks).await?.into_iter().collect();
+        Ok::<_, StoreError>((before, stock, after))
     };
     match counted.await {
-        Ok((bought, Some(stock))) => {
-            state.count_buyers(&bought);
+        Ok((before, Some(stock), after)) => {
+            let held: Vec<u64> = before.into_iter().filter(|mark| after.contains(mark)).map(|(rank, _)| rank).collect();
+            state.count_buyers(&held);
             *stock_left = (*stock_left).min(stock);
         }
-        Ok((_, None)) => {}
+        Ok((_, None, _)) => {}
         Err(e) => {
             tracing::warn!(product_id, error = %e, "could not count a waiting room's buyers; judging by units sold")
         }

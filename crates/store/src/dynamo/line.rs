@@ -7,14 +7,14 @@
 use super::item::{get_n, get_s, n, opt_n, opt_s, s};
 use super::keys::{self, Item, LINE_SHARDS, PK};
 use super::op_counts::Op;
-use super::writes::put;
+use super::writes::{put, update, wrap};
 use super::{DynamoStore, catalog, error};
 use crate::StoreError;
 use crate::waiting_room::LineEntry;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use futures_util::future::try_join_all;
-use stampede_domain::{CustomerKey, RoomState};
+use stampede_domain::{CustomerKey, OrderStatus, RoomState};
 use std::ops::RangeInclusive;
 
 pub async fn join(store: &DynamoStore, entry: LineEntry) -> Result<LineEntry, StoreError> {
@@ -123,33 +123,57 @@ fn rank_of(item: &Item) -> Result<u64, StoreError> {
     get_s(item, keys::SK)?.parse().map_err(|e| StoreError::Backend(format!("a line rank: {e}")))
 }
 
-/// Marks the customer's ticket as having bought; a ticket not held changes nothing.
-pub async fn mark_bought(store: &DynamoStore, product_id: &str, customer: &str, rank: u64) -> Result<(), StoreError> {
-    let key = Item::from([
-        (PK.to_owned(), s(keys::line_partition(product_id, customer))),
-        (keys::SK.to_owned(), s(keys::line_rank(rank))),
-    ]);
-    let update = store
-        .update_item(key)
-        .update_expression("SET bought = :yes")
+/// Marks the customer's ticket of `rank` as bought by `order_id`, in one transaction with
+/// a check that the order stands: a mark never lands on an order already cancelled. A
+/// ticket not held, or a cancelled order, changes nothing.
+pub async fn mark_bought(
+    store: &DynamoStore,
+    product_id: &str,
+    customer: &str,
+    rank: u64,
+    order_id: &str,
+) -> Result<(), StoreError> {
+    let standing = ConditionCheck::builder()
+        .table_name(store.table())
+        .set_key(Some(keys::order(order_id)))
+        .condition_expression("attribute_exists(pk) AND #status <> :cancelled")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
+        .build()
+        .map_err(error::build)?;
+    let mark = update(store, ticket_key(product_id, customer, rank))
+        .update_expression("SET bought_by = :order")
         .condition_expression("attribute_exists(pk)")
-        .expression_attribute_values(":yes", AttributeValue::Bool(true));
-    match update.send().await {
+        .expression_attribute_values(":order", s(order_id));
+    let writes = vec![TransactWriteItem::builder().condition_check(standing).build(), wrap(mark)?];
+    store.count(Op::Transaction);
+    match store.client.transact_write_items().set_transact_items(Some(writes)).send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+        Err(e)
+            if error::cancellation_reasons(&e)
+                .is_some_and(|r| r.iter().any(|reason| reason.as_deref() == Some("ConditionalCheckFailed"))) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(store.sdk(e)),
     }
+}
+
+/// The key of the customer's ticket of `rank` in its line partition.
+fn ticket_key(product_id: &str, customer: &str, rank: u64) -> Item {
+    Item::from([
+        (PK.to_owned(), s(keys::line_partition(product_id, customer))),
+        (keys::SK.to_owned(), s(keys::line_rank(rank))),
+    ])
 }
 
 /// Takes the mark off the ticket the customer holds, if any (found from their holder item).
 pub async fn unmark_bought(store: &DynamoStore, product_id: &str, customer: &str) -> Result<(), StoreError> {
     let Some(holder) = store.get(keys::line_holder(product_id, customer)).await? else { return Ok(()) };
-    let key = Item::from([
-        (PK.to_owned(), s(keys::line_partition(product_id, customer))),
-        (keys::SK.to_owned(), s(keys::line_rank(get_n(&holder, "rank")?))),
-    ]);
-    let update = store.update_item(key).update_expression("REMOVE bought").condition_expression("attribute_exists(pk)");
-    match update.send().await {
+    let key = ticket_key(product_id, customer, get_n(&holder, "rank")?);
+    let unmark =
+        store.update_item(key).update_expression("REMOVE bought_by").condition_expression("attribute_exists(pk)");
+    match unmark.send().await {
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
         Err(e) => Err(store.sdk(e)),
@@ -164,20 +188,24 @@ pub async fn stock_now(store: &DynamoStore, product_id: &str) -> Result<Option<u
     Ok(Some(levels.get(product_id).map_or(0, |l| catalog::total(l))))
 }
 
-/// Ranks within `ranks` of tickets marked as bought: every partition's tickets in the range
+/// The marks within `ranks`, as (rank, order id): every partition's tickets in the range
 /// are read (those let in within an admission window), the marked ones returned.
-pub async fn bought(store: &DynamoStore, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {
+pub async fn purchase_marks(
+    store: &DynamoStore,
+    product_id: &str,
+    ranks: RangeInclusive<u64>,
+) -> Result<Vec<(u64, String)>, StoreError> {
     let (low, high) = (keys::line_rank(*ranks.start()), keys::line_rank(*ranks.end()));
     let narrow = |query: QueryFluentBuilder| {
         query
             .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
             .expression_attribute_values(":low", s(low.clone()))
             .expression_attribute_values(":high", s(high.clone()))
-            .filter_expression("bought = :yes")
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .filter_expression("attribute_exists(bought_by)")
             .consistent_read(true)
     };
-    read_partitions(store, product_id, "sk", narrow).await?.iter().map(rank_of).collect()
+    let items = read_partitions(store, product_id, "sk, bought_by", narrow).await?;
+    items.iter().map(|item| Ok((rank_of(item)?, get_s(item, "bought_by")?.to_owned()))).collect()
 }
 
 /// Every item of every partition of a product's line, with `projection`.

@@ -175,16 +175,26 @@ impl WaitingRoom for DynamoStore {
         line::save_room(self, product_id, next).await
     }
 
-    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, rank: u64) -> Result<(), StoreError> {
-        line::mark_bought(self, product_id, &customer.0, rank).await
+    async fn mark_bought(
+        &self,
+        product_id: &str,
+        customer: &CustomerKey,
+        rank: u64,
+        order_id: &str,
+    ) -> Result<(), StoreError> {
+        line::mark_bought(self, product_id, &customer.0, rank, order_id).await
     }
 
     async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError> {
         line::unmark_bought(self, product_id, &customer.0).await
     }
 
-    async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {
-        line::bought(self, product_id, ranks).await
+    async fn purchase_marks(
+        &self,
+        product_id: &str,
+        ranks: RangeInclusive<u64>,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        line::purchase_marks(self, product_id, ranks).await
     }
 
     async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {

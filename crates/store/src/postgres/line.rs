@@ -156,12 +156,19 @@ impl WaitingRoom for PostgresStore {
         Ok(changed == 1)
     }
 
-    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, rank: u64) -> Result<(), StoreError> {
+    async fn mark_bought(
+        &self,
+        product_id: &str,
+        customer: &CustomerKey,
+        rank: u64,
+        order_id: &str,
+    ) -> Result<(), StoreError> {
         self.client()
             .await?
             .execute(
-                "UPDATE queue_tickets SET bought = TRUE WHERE product_id = $1 AND customer_key = $2 AND rank = $3",
-                &[&product_id, &customer.0, &to_sql(rank)],
+                "UPDATE queue_tickets SET bought_by = $4 WHERE product_id = $1 AND customer_key = $2 AND rank = $3
+                 AND EXISTS (SELECT 1 FROM orders WHERE id = $4 AND status <> 'cancelled')",
+                &[&product_id, &customer.0, &to_sql(rank), &order_id],
             )
             .await
             .map_err(pg_error)?;
@@ -172,7 +179,7 @@ impl WaitingRoom for PostgresStore {
         self.client()
             .await?
             .execute(
-                "UPDATE queue_tickets SET bought = FALSE WHERE product_id = $1 AND customer_key = $2",
+                "UPDATE queue_tickets SET bought_by = NULL WHERE product_id = $1 AND customer_key = $2",
                 &[&product_id, &customer.0],
             )
             .await
@@ -180,21 +187,26 @@ impl WaitingRoom for PostgresStore {
         Ok(())
     }
 
-    async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {
-        // A fresh read (not this instance's memory of stock): it sees every committed order.
-        Ok(super::rows::product(&self.client().await?, product_id).await?.map(|view| view.stock))
-    }
-
-    async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {
+    async fn purchase_marks(
+        &self,
+        product_id: &str,
+        ranks: RangeInclusive<u64>,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
         let rows = self
             .client()
             .await?
             .query(
-                "SELECT rank FROM queue_tickets WHERE product_id = $1 AND rank BETWEEN $2 AND $3 AND bought",
+                "SELECT rank, bought_by FROM queue_tickets
+                 WHERE product_id = $1 AND rank BETWEEN $2 AND $3 AND bought_by IS NOT NULL",
                 &[&product_id, &to_sql(*ranks.start()), &to_sql(*ranks.end())],
             )
             .await
             .map_err(pg_error)?;
-        Ok(rows.iter().map(|r| from_sql(r.get(0))).collect())
+        Ok(rows.iter().map(|r| (from_sql(r.get(0)), r.get(1))).collect())
+    }
+
+    async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {
+        // A fresh read (not this instance's memory of stock): it sees every committed order.
+        Ok(super::rows::product(&self.client().await?, product_id).await?.map(|view| view.stock))
     }
 }

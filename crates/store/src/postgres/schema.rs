@@ -175,10 +175,10 @@ CREATE TABLE saved_carts (
 );
 "#,
     r#"
--- A waiting-room ticket whose holder has bought, as on SQLite.
-ALTER TABLE queue_tickets ADD COLUMN bought BOOLEAN NOT NULL DEFAULT FALSE;
--- The marked ones by rank: each advance reads those among the tickets it let in lately.
-CREATE INDEX queue_tickets_bought ON queue_tickets (product_id, rank) WHERE bought;
+-- The order by which a waiting-room ticket's holder bought, as on SQLite.
+ALTER TABLE queue_tickets ADD COLUMN bought_by TEXT;
+-- The marked ones by rank: an advance reads those among the tickets it let in lately.
+CREATE INDEX queue_tickets_bought ON queue_tickets (product_id, rank) WHERE bought_by IS NOT NULL;
 "#,
 ];
 

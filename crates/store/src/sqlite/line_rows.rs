@@ -37,34 +37,43 @@ pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreErro
     })
 }
 
-/// Marks the customer's ticket for the product, if it is the one of `rank`, as having
-/// bought; with no rank, takes the mark off whichever ticket the customer holds.
+/// Marks the customer's ticket of `rank` for the product as bought by `order_id`, unless
+/// that order is cancelled; with no mark, takes the mark off whichever ticket the customer holds.
 pub fn mark_bought(
     conn: &Connection,
     product_id: &str,
     customer_key: &str,
-    rank: Option<u64>,
+    mark: Option<(u64, &str)>,
 ) -> Result<(), StoreError> {
-    match rank {
-        Some(rank) => conn
+    match mark {
+        Some((rank, order_id)) => conn
             .prepare_cached(
-                "UPDATE queue_tickets SET bought = 1 WHERE product_id = ?1 AND customer_key = ?2 AND rank = ?3",
+                "UPDATE queue_tickets SET bought_by = ?4 WHERE product_id = ?1 AND customer_key = ?2 AND rank = ?3
+                 AND EXISTS (SELECT 1 FROM orders WHERE id = ?4 AND status <> 'cancelled')",
             )?
-            .execute(params![product_id, customer_key, to_sql(rank)])?,
+            .execute(params![product_id, customer_key, to_sql(rank), order_id])?,
         None => conn
-            .prepare_cached("UPDATE queue_tickets SET bought = 0 WHERE product_id = ?1 AND customer_key = ?2")?
+            .prepare_cached("UPDATE queue_tickets SET bought_by = NULL WHERE product_id = ?1 AND customer_key = ?2")?
             .execute(params![product_id, customer_key])?,
     };
     Ok(())
 }
 
-/// Ranks from `low` to `high` of tickets marked as bought.
-pub fn bought(conn: &Connection, product_id: &str, low: u64, high: u64) -> Result<Vec<u64>, StoreError> {
+/// Marks from `low` to `high` (ranks), as (rank, order id).
+pub fn purchase_marks(
+    conn: &Connection,
+    product_id: &str,
+    low: u64,
+    high: u64,
+) -> Result<Vec<(u64, String)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT rank FROM queue_tickets WHERE product_id = ?1 AND rank BETWEEN ?2 AND ?3 AND bought = 1",
+        "SELECT rank, bought_by FROM queue_tickets
+         WHERE product_id = ?1 AND rank BETWEEN ?2 AND ?3 AND bought_by IS NOT NULL",
     )?;
-    let rows = stmt.query_map(params![product_id, to_sql(low), to_sql(high)], |r| r.get::<_, i64>(0))?;
-    rows.map(|r| Ok(u64::try_from(r?).unwrap_or(0))).collect()
+    let rows = stmt.query_map(params![product_id, to_sql(low), to_sql(high)], |r| {
+        Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get::<_, String>(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Saves `next` if the stored version is the one before it (none stored: version 0).

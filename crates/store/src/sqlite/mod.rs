@@ -411,14 +411,21 @@ impl WaitingRoom for SqliteStore {
         self.submit_waiting(|reply| Command::SaveRoom { product_id, state, reply }).await
     }
 
-    async fn mark_bought(&self, product_id: &str, customer: &CustomerKey, rank: u64) -> Result<(), StoreError> {
-        let (product_id, customer) = (product_id.to_owned(), customer.0.clone());
-        self.submit(|reply| Command::MarkBought { product_id, customer, rank: Some(rank), reply }).await
+    async fn mark_bought(
+        &self,
+        product_id: &str,
+        customer: &CustomerKey,
+        rank: u64,
+        order_id: &str,
+    ) -> Result<(), StoreError> {
+        let (product_id, customer, mark) =
+            (product_id.to_owned(), customer.0.clone(), Some((rank, order_id.to_owned())));
+        self.submit(|reply| Command::MarkBought { product_id, customer, mark, reply }).await
     }
 
     async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError> {
         let (product_id, customer) = (product_id.to_owned(), customer.0.clone());
-        self.submit_waiting(|reply| Command::MarkBought { product_id, customer, rank: None, reply }).await
+        self.submit(|reply| Command::MarkBought { product_id, customer, mark: None, reply }).await
     }
 
     async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {
@@ -426,9 +433,13 @@ impl WaitingRoom for SqliteStore {
         Ok(self.live.read().unwrap_or_else(|p| p.into_inner()).get(product_id).map(|view| view.stock))
     }
 
-    async fn bought_ranks(&self, product_id: &str, ranks: RangeInclusive<u64>) -> Result<Vec<u64>, StoreError> {
+    async fn purchase_marks(
+        &self,
+        product_id: &str,
+        ranks: RangeInclusive<u64>,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
         let id = product_id.to_owned();
-        self.reads.run(move |c| line_rows::bought(c, &id, *ranks.start(), *ranks.end())).await
+        self.reads.run(move |c| line_rows::purchase_marks(c, &id, *ranks.start(), *ranks.end())).await
     }
 }
 

@@ -199,10 +199,11 @@ CREATE TABLE waiting_rooms (
 );
 "#,
     r#"
--- A waiting-room ticket whose holder has bought: the room counts them as done deciding.
-ALTER TABLE queue_tickets ADD COLUMN bought INTEGER NOT NULL DEFAULT 0;
--- The marked ones by rank: each advance reads those among the tickets it let in lately.
-CREATE INDEX queue_tickets_bought ON queue_tickets (product_id, rank) WHERE bought = 1;
+-- The order by which a waiting-room ticket's holder bought (NULL: none standing): the room
+-- counts them as done deciding.
+ALTER TABLE queue_tickets ADD COLUMN bought_by TEXT;
+-- The marked ones by rank: an advance reads those among the tickets it let in lately.
+CREATE INDEX queue_tickets_bought ON queue_tickets (product_id, rank) WHERE bought_by IS NOT NULL;
 "#,
 ];
 

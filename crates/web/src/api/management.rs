@@ -232,9 +232,14 @@ pub async fn set_order_status(
     })?;
     if next == OrderStatus::Cancelled {
         let current = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
-        super::queue::before_cancel(&app, &current).await?;
+        if current.status.can_become(next) {
+            super::queue::release_marks(&app, &current).await?;
+        }
     }
     let order = app.store.set_status(&id, next).await?;
+    if order.status == OrderStatus::Cancelled {
+        super::queue::released(&app, &order).await;
+    }
     admin.audit(&app, "order.status", &id, format!("→ {}", order.status.as_str())).await;
     Ok(Json(order.into()))
 }

@@ -116,7 +116,7 @@ pub(crate) async fn place_admitted(
             counters::order_outcome(outcome);
             tracing::debug!(order_id = %placed.order.id, replayed = placed.replayed, "order placed");
             if let Some(held) = admitted.filter(|_| !placed.replayed) {
-                queue::mark_bought(app, &held).await;
+                queue::mark_bought(app, &held, &placed.order.id).await;
             }
             Ok(placed)
         }
@@ -214,8 +214,11 @@ pub async fn cancel_order(
             ));
         }
     }
-    queue::before_cancel(&app, &order).await?;
+    if order.status.customer_can_cancel() {
+        queue::release_marks(&app, &order).await?;
+    }
     let cancelled = app.store.cancel_order(&id).await?;
+    queue::released(&app, &cancelled).await;
     if let Canceller::Staff { actor } = canceller {
         order_access::audit_staff_cancel(&app, &actor, &id, order.status).await;
     }

@@ -17,8 +17,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use stampede_domain::{
-    Customer, CustomerKey, Millis, OrderRejection, OrderRequest, OrderStatus, RoomState, SealedTicket, Ticket,
-    TicketError, TicketState, WaitingRoomRules, arrived_at,
+    Customer, CustomerKey, Millis, OrderRejection, OrderRequest, RoomState, SealedTicket, Ticket, TicketError,
+    TicketState, WaitingRoomRules, arrived_at,
 };
 use stampede_store::clock::now_millis;
 use stampede_store::waiting_room::LATE_WRITE_GRACE;
@@ -447,12 +447,12 @@ pub(crate) struct Admission {
     rank: u64,
 }
 
-/// Tells the room that the holder of `held` has bought, so no unit is held for them any
-/// longer (`RoomState::count_buyers`). Awaited, so that a cancel right after the order
-/// finds the mark to take off. The order stands either way: without the mark the room
-/// judges by the units sold, which frees a lapsed admission's unit later.
-pub(crate) async fn mark_bought(app: &AppState, held: &Admission) {
-    if let Err(e) = app.store.mark_bought(&held.product_id, &held.customer, held.rank).await {
+/// Tells the room that the holder of `held` has bought by `order_id`, so no unit is held
+/// for them any longer (`RoomState::count_buyers`). Awaited, so that a cancel after the
+/// answer finds the mark to take off. The order stands either way: without the mark the
+/// room judges by the units sold, which frees a lapsed admission's unit later.
+pub(crate) async fn mark_bought(app: &AppState, held: &Admission, order_id: &str) {
+    if let Err(e) = app.store.mark_bought(&held.product_id, &held.customer, held.rank, order_id).await {
         tracing::warn!(product_id = %held.product_id, error = %e, "could not mark a queue ticket as bought");
     }
 }
@@ -460,12 +460,9 @@ pub(crate) async fn mark_bought(app: &AppState, held: &Admission) {
 /// Before `order` is cancelled: takes the purchase marks off its customer's tickets for
 /// the order's waiting-room products, so the room counts them as deciding again (their
 /// admission may still run) before the units come back. A mark that cannot be taken off
-/// refuses the cancel, which the customer may retry: the unit would otherwise be offered
-/// to the next person in line while its buyer may still buy it again.
-pub(crate) async fn before_cancel(app: &AppState, order: &Order) -> Result<(), StoreError> {
-    if !order.status.can_become(OrderStatus::Cancelled) {
-        return Ok(()); // the cancel will be refused: the purchase stands
-    }
+/// refuses the cancel, which may be tried again: the unit would otherwise be offered to the
+/// next person in line while its buyer may still buy it again.
+pub(crate) async fn release_marks(app: &AppState, order: &Order) -> Result<(), StoreError> {
     let mut seen: Vec<&str> = Vec::new();
     for line in &order.lines {
         let id = line.product_id.as_str();
@@ -478,6 +475,15 @@ pub(crate) async fn before_cancel(app: &AppState, order: &Order) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// After `order` was cancelled: takes off again a mark its order wrote while the cancel ran
+/// (a mark is refused once the cancel has committed). Logged, not refused: the order is
+/// cancelled either way.
+pub(crate) async fn released(app: &AppState, order: &Order) {
+    if let Err(e) = release_marks(app, order).await {
+        tracing::warn!(order_id = %order.id, error = %e, "could not take a cancelled order's purchase marks off");
+    }
 }
 
 /// Checks the order's `ticket` for `view`'s product, which it orders `quantity` of.

@@ -587,25 +587,29 @@ pub async fn a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes(stor
     }
     assert_eq!(store.advance_room("marked", &rules, Some(t0), open, 4).await.unwrap().admitted_now, 2);
     // a buys; b never will.
-    store.place_order(order("a", &[("marked", 1)], None)).await.unwrap();
-    store.mark_bought("marked", &CustomerKey("user:a".into()), 10).await.unwrap();
+    let a = store.place_order(order("a", &[("marked", 1)], None)).await.unwrap().order.id;
+    store.mark_bought("marked", &CustomerKey("user:a".into()), 10, &a).await.unwrap();
     for (who, rank) in [("c", 30), ("d", 40), ("e", 50)] {
         store.join_line(entry("marked", who, rank)).await.unwrap();
     }
     // Three units left, b may still buy one: two more are let in.
     let second = store.advance_room("marked", &rules, Some(t0), open + 1000, 3).await.unwrap();
     assert_eq!((second.admitted_now, second.state.watermark()), (2, 40));
+    let mut orders = Vec::new();
     for (who, rank) in [("c", 30), ("d", 40)] {
-        store.place_order(order(who, &[("marked", 1)], None)).await.unwrap();
-        store.mark_bought("marked", &CustomerKey(format!("user:{who}")), rank).await.unwrap();
+        let id = store.place_order(order(who, &[("marked", 1)], None)).await.unwrap().order.id;
+        store.mark_bought("marked", &CustomerKey(format!("user:{who}")), rank, &id).await.unwrap();
+        orders.push(id);
     }
-    store.mark_bought("marked", &CustomerKey("user:c".into()), 30).await.unwrap();
-    store.mark_bought("marked", &CustomerKey("user:nobody".into()), 35).await.unwrap();
-    let mut bought = store.bought_ranks("marked", 0..=100).await.unwrap();
-    bought.sort_unstable();
-    assert_eq!(bought, [10, 30, 40], "marked once each; a ticket not held is not made up");
-    assert_eq!(store.bought_ranks("marked", 15..=35).await.unwrap(), [30]);
-    assert!(store.bought_ranks("other", 0..=100).await.unwrap().is_empty());
+    store.mark_bought("marked", &CustomerKey("user:c".into()), 30, &orders[0]).await.unwrap();
+    store.mark_bought("marked", &CustomerKey("user:nobody".into()), 35, &a).await.unwrap();
+    store.mark_bought("marked", &CustomerKey("user:b".into()), 20, "no-such-order").await.unwrap();
+    let mut marks = store.purchase_marks("marked", 0..=100).await.unwrap();
+    marks.sort_unstable();
+    let expected = vec![(10, a.clone()), (30, orders[0].clone()), (40, orders[1].clone())];
+    assert_eq!(marks, expected, "one mark per ticket held; none made up, none for an order that is not there");
+    assert_eq!(store.purchase_marks("marked", 15..=35).await.unwrap(), [(30, orders[0].clone())]);
+    assert!(store.purchase_marks("other", 0..=100).await.unwrap().is_empty());
     // b's admission lapses with the first window: c and d have bought, so b's unit is free
     // and goes to e while the second window still runs.
     let left = stock(&store, "marked").await;
@@ -615,7 +619,8 @@ pub async fn a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes(stor
 }
 
 /// A mark counted against a stock level read before its sale would free that unit twice:
-/// an advance reads the stock again after the marks. And a cancel takes its mark off first.
+/// an advance reads the stock again after the marks. A cancel takes its mark off first, and
+/// a mark never lands on a cancelled order.
 pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
     let rules = WaitingRoomRules::default();
     let t0 = 1_900_000_000_000;
@@ -626,17 +631,21 @@ pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
     }
     assert_eq!(store.advance_room("twice", &rules, Some(t0), open, 2).await.unwrap().admitted_now, 2);
     let read_before = stock(&store, "twice").await;
-    let placed = store.place_order(order("a", &[("twice", 1)], None)).await.unwrap();
-    store.mark_bought("twice", &CustomerKey("user:a".into()), 10).await.unwrap();
+    let placed = store.place_order(order("a", &[("twice", 1)], None)).await.unwrap().order.id;
+    let a = CustomerKey("user:a".into());
+    store.mark_bought("twice", &a, 10, &placed).await.unwrap();
     assert_eq!(store.stock_now("twice").await.unwrap(), Some(1));
     assert_eq!(store.stock_now("missing").await.unwrap(), None);
     let stale = store.advance_room("twice", &rules, Some(t0), open + 1000, read_before).await.unwrap();
     assert_eq!(stale.admitted_now, 0, "one unit left, and b may still buy it");
+    assert!(stale.state.steps.iter().all(|s| s.bought == 0), "counts are not handed out with the state");
     // a cancels: the mark comes off first, then the unit comes back, and a may buy again.
-    store.unmark_bought("twice", &CustomerKey("user:a".into())).await.unwrap();
+    store.unmark_bought("twice", &a).await.unwrap();
     store.unmark_bought("twice", &CustomerKey("user:nobody".into())).await.unwrap();
-    assert!(store.bought_ranks("twice", 0..=100).await.unwrap().is_empty());
-    store.cancel_order(&placed.order.id).await.unwrap();
+    assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty());
+    store.cancel_order(&placed).await.unwrap();
+    store.mark_bought("twice", &a, 10, &placed).await.unwrap();
+    assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty(), "no mark for a cancelled order");
     let left = stock(&store, "twice").await;
     assert_eq!(left, 2);
     let after_cancel = store.advance_room("twice", &rules, Some(t0), open + 2000, left).await.unwrap();
