@@ -78,8 +78,9 @@ pub trait WaitingRoom: Send + Sync {
     /// Marks the ticket of rank `rank`, held by `customer`, as bought by the order
     /// `order_id`, unless that order is cancelled (checked in the same write, so a mark never
     /// lands on a cancelled order). The room then counts its holder as done deciding
-    /// (`RoomState::count_buyers`). Marking again, or a ticket the store does not hold,
-    /// changes nothing.
+    /// (`RoomState::count_buyers`). Cancelling the order takes its mark off in the cancel's
+    /// own write, with the units' return. Marking again, or a ticket the store does not
+    /// hold, changes nothing.
     async fn mark_bought(
         &self,
         product_id: &str,
@@ -87,10 +88,8 @@ pub trait WaitingRoom: Send + Sync {
         rank: u64,
         order_id: &str,
     ) -> Result<(), StoreError>;
-    /// Takes the mark off the ticket `customer` holds, if any: before their order is
-    /// cancelled and again after, so they count as deciding again before the unit comes back.
-    async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError>;
-    /// The marked tickets within `ranks`, as (rank, order id), in any order.
+    /// The marked tickets within `ranks`, as (rank, order id), in any order; a store that
+    /// can leaves out marks of orders cancelled meanwhile.
     async fn purchase_marks(
         &self,
         product_id: &str,
@@ -160,9 +159,10 @@ async fn admit_due<W: WaitingRoom + ?Sized>(
 /// units are not held for them, and lowers `stock_left` to the level read with the marks.
 /// A mark counts only if the same order's mark is read both before and after the stock:
 /// marked before, its order had drawn its units (a mark is written after its order); still
-/// marked after, its cancel had not begun (a cancel takes the mark off first). The lower of
-/// the two stock readings is kept. Each way the room errs towards letting in fewer. A count
-/// that fails leaves the room to judge by the units sold alone.
+/// marked after, it had not been cancelled (a cancel takes the mark off with the units'
+/// return, in one write). The lower of the two stock readings is kept. Each way the room
+/// errs towards letting in fewer. A count that fails leaves the room to judge by the units
+/// sold alone.
 async fn count_buyers<W: WaitingRoom + ?Sized>(
     store: &W,
     product_id: &str,

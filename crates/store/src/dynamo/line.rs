@@ -7,7 +7,7 @@
 use super::item::{get_n, get_s, n, opt_n, opt_s, s};
 use super::keys::{self, Item, LINE_SHARDS, PK};
 use super::op_counts::Op;
-use super::writes::{put, update, wrap};
+use super::writes::{check, put, update, wrap};
 use super::{DynamoStore, catalog, error};
 use crate::StoreError;
 use crate::waiting_room::LineEntry;
@@ -167,17 +167,30 @@ fn ticket_key(product_id: &str, customer: &str, rank: u64) -> Item {
     ])
 }
 
-/// Takes the mark off the ticket the customer holds, if any (found from their holder item).
-pub async fn unmark_bought(store: &DynamoStore, product_id: &str, customer: &str) -> Result<(), StoreError> {
-    let Some(holder) = store.get(keys::line_holder(product_id, customer)).await? else { return Ok(()) };
+/// What a cancel of `order_id` writes to the customer's ticket for the product, in the
+/// cancel's transaction: the order's purchase mark taken off, or, where the ticket carries
+/// none of it, a check that none lands meanwhile (a mark that does sends the cancel round
+/// again). `None` when the customer holds no ticket.
+pub async fn release_mark(
+    store: &DynamoStore,
+    product_id: &str,
+    customer: &str,
+    order_id: &str,
+) -> Result<Option<TransactWriteItem>, StoreError> {
+    let Some(holder) = store.get(keys::line_holder(product_id, customer)).await? else { return Ok(None) };
     let key = ticket_key(product_id, customer, get_n(&holder, "rank")?);
-    let unmark =
-        store.update_item(key).update_expression("REMOVE bought_by").condition_expression("attribute_exists(pk)");
-    match unmark.send().await {
-        Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-        Err(e) => Err(store.sdk(e)),
-    }
+    let ticket = store.get(key.clone()).await?;
+    let order = Item::from([(":order".to_owned(), s(order_id))]);
+    let write = if ticket.as_ref().and_then(|t| opt_s(t, "bought_by")) == Some(order_id) {
+        let release = update(store, key)
+            .update_expression("REMOVE bought_by")
+            .condition_expression("bought_by = :order")
+            .set_expression_attribute_values(Some(order));
+        wrap(release)?
+    } else {
+        check(store, key, "attribute_not_exists(bought_by) OR bought_by <> :order", order)?
+    };
+    Ok(Some(write))
 }
 
 /// The product's stock from its counters, read consistently: every order acknowledged

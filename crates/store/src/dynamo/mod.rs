@@ -185,10 +185,6 @@ impl WaitingRoom for DynamoStore {
         line::mark_bought(self, product_id, &customer.0, rank, order_id).await
     }
 
-    async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError> {
-        line::unmark_bought(self, product_id, &customer.0).await
-    }
-
     async fn purchase_marks(
         &self,
         product_id: &str,

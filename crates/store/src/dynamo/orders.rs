@@ -5,6 +5,7 @@ use super::DynamoStore;
 use super::catalog;
 use super::item::{self, get_n, n, opt_n, s};
 use super::keys::{self, BY_CUSTOMER};
+use super::line;
 use super::op_counts::Op;
 use super::writes::{delete, put, update, wrap};
 use crate::clock::now_millis;
@@ -101,6 +102,10 @@ async fn give_back(
         }
         // Stock is back: the product is no longer sold out for anyone.
         writes.push(delete(store, keys::sold_out(product_id))?);
+        if definitions.get(product_id).is_some_and(|p| p.sale.waiting_room.is_some()) {
+            // A waiting room counts the customer as deciding again (`WaitingRoom::mark_bought`).
+            writes.extend(line::release_mark(store, product_id, &order.customer.limit_key().0, &order.id).await?);
+        }
         if definitions.get(product_id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
             let units: u32 = plan.iter().map(|(_, u)| u).sum();
             writes.push(wrap(

@@ -175,18 +175,6 @@ impl WaitingRoom for PostgresStore {
         Ok(())
     }
 
-    async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError> {
-        self.client()
-            .await?
-            .execute(
-                "UPDATE queue_tickets SET bought_by = NULL WHERE product_id = $1 AND customer_key = $2",
-                &[&product_id, &customer.0],
-            )
-            .await
-            .map_err(pg_error)?;
-        Ok(())
-    }
-
     async fn purchase_marks(
         &self,
         product_id: &str,
@@ -196,8 +184,9 @@ impl WaitingRoom for PostgresStore {
             .client()
             .await?
             .query(
-                "SELECT rank, bought_by FROM queue_tickets
-                 WHERE product_id = $1 AND rank BETWEEN $2 AND $3 AND bought_by IS NOT NULL",
+                "SELECT q.rank, q.bought_by FROM queue_tickets q JOIN orders o ON o.id = q.bought_by
+                 WHERE q.product_id = $1 AND q.rank BETWEEN $2 AND $3 AND q.bought_by IS NOT NULL
+                   AND o.status <> 'cancelled'",
                 &[&product_id, &to_sql(*ranks.start()), &to_sql(*ranks.end())],
             )
             .await

@@ -423,7 +423,8 @@ pub async fn change_status(store: &PostgresStore, id: &str, change: Change) -> R
 }
 
 /// Gives a cancelled order's units back to one counter of each product, chosen at random
-/// (up to the highest stock level there can be), and takes them off the customer's holdings.
+/// (up to the highest stock level there can be), and takes them off the customer's holdings
+/// and the order's purchase marks off their queue tickets.
 async fn return_stock(tx: &Transaction<'_>, order: &Order) -> Result<(), tokio_postgres::Error> {
     let mut returned: BTreeMap<&str, i64> = BTreeMap::new();
     for line in &order.lines {
@@ -435,6 +436,13 @@ async fn return_stock(tx: &Transaction<'_>, order: &Order) -> Result<(), tokio_p
             "UPDATE customer_holdings SET quantity = GREATEST(quantity - $3, 0)
              WHERE customer_key = $1 AND product_id = $2",
             &[&order.customer.limit_key().0, product_id, qty],
+        )
+        .await?;
+        // A waiting room counts the customer as deciding again (`WaitingRoom::mark_bought`).
+        cached::execute(
+            tx,
+            "UPDATE queue_tickets SET bought_by = NULL WHERE product_id = $1 AND customer_key = $2 AND bought_by = $3",
+            &[product_id, &order.customer.limit_key().0, &order.id],
         )
         .await?;
     }

@@ -132,7 +132,8 @@ fn not_found(id: &str) -> StoreError {
     StoreError::NotFound { what: "order", id: id.to_owned() }
 }
 
-/// Cancels a loaded order whose status allows it and returns its stock and the customer's holdings.
+/// Cancels a loaded order whose status allows it and returns its stock and the customer's
+/// holdings, and takes its purchase marks off the customer's queue tickets.
 fn cancel_loaded(
     conn: &Connection,
     mut order: Order,
@@ -154,6 +155,11 @@ fn cancel_loaded(
             "UPDATE customer_holdings SET quantity = quantity - ?3 WHERE customer_key = ?1 AND product_id = ?2",
         )?
         .execute(params![order.customer.limit_key().0, product_id, qty])?;
+        // A waiting room counts the customer as deciding again (`WaitingRoom::mark_bought`).
+        conn.prepare_cached(
+            "UPDATE queue_tickets SET bought_by = NULL WHERE product_id = ?1 AND customer_key = ?2 AND bought_by = ?3",
+        )?
+        .execute(params![product_id, order.customer.limit_key().0, id])?;
     }
     enqueue_event(conn, ORDER_CANCELLED, &id, OrderStatus::Cancelled, Some(order.status), now)?;
     for (product_id, level) in levels {

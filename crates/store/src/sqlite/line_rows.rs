@@ -38,24 +38,19 @@ pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreErro
 }
 
 /// Marks the customer's ticket of `rank` for the product as bought by `order_id`, unless
-/// that order is cancelled; with no mark, takes the mark off whichever ticket the customer holds.
+/// that order is cancelled.
 pub fn mark_bought(
     conn: &Connection,
     product_id: &str,
     customer_key: &str,
-    mark: Option<(u64, &str)>,
+    rank: u64,
+    order_id: &str,
 ) -> Result<(), StoreError> {
-    match mark {
-        Some((rank, order_id)) => conn
-            .prepare_cached(
-                "UPDATE queue_tickets SET bought_by = ?4 WHERE product_id = ?1 AND customer_key = ?2 AND rank = ?3
-                 AND EXISTS (SELECT 1 FROM orders WHERE id = ?4 AND status <> 'cancelled')",
-            )?
-            .execute(params![product_id, customer_key, to_sql(rank), order_id])?,
-        None => conn
-            .prepare_cached("UPDATE queue_tickets SET bought_by = NULL WHERE product_id = ?1 AND customer_key = ?2")?
-            .execute(params![product_id, customer_key])?,
-    };
+    conn.prepare_cached(
+        "UPDATE queue_tickets SET bought_by = ?4 WHERE product_id = ?1 AND customer_key = ?2 AND rank = ?3
+         AND EXISTS (SELECT 1 FROM orders WHERE id = ?4 AND status <> 'cancelled')",
+    )?
+    .execute(params![product_id, customer_key, to_sql(rank), order_id])?;
     Ok(())
 }
 
@@ -67,8 +62,8 @@ pub fn purchase_marks(
     high: u64,
 ) -> Result<Vec<(u64, String)>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT rank, bought_by FROM queue_tickets
-         WHERE product_id = ?1 AND rank BETWEEN ?2 AND ?3 AND bought_by IS NOT NULL",
+        "SELECT q.rank, q.bought_by FROM queue_tickets q JOIN orders o ON o.id = q.bought_by
+         WHERE q.product_id = ?1 AND q.rank BETWEEN ?2 AND ?3 AND q.bought_by IS NOT NULL AND o.status <> 'cancelled'",
     )?;
     let rows = stmt.query_map(params![product_id, to_sql(low), to_sql(high)], |r| {
         Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0), r.get::<_, String>(1)?))

@@ -418,14 +418,8 @@ impl WaitingRoom for SqliteStore {
         rank: u64,
         order_id: &str,
     ) -> Result<(), StoreError> {
-        let (product_id, customer, mark) =
-            (product_id.to_owned(), customer.0.clone(), Some((rank, order_id.to_owned())));
-        self.submit(|reply| Command::MarkBought { product_id, customer, mark, reply }).await
-    }
-
-    async fn unmark_bought(&self, product_id: &str, customer: &CustomerKey) -> Result<(), StoreError> {
-        let (product_id, customer) = (product_id.to_owned(), customer.0.clone());
-        self.submit(|reply| Command::MarkBought { product_id, customer, mark: None, reply }).await
+        let (product_id, customer, order_id) = (product_id.to_owned(), customer.0.clone(), order_id.to_owned());
+        self.submit(|reply| Command::MarkBought { product_id, customer, rank, order_id, reply }).await
     }
 
     async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {

@@ -81,12 +81,12 @@ pub enum Command {
         entries: Vec<LineEntry>,
         reply: Reply<Vec<LineEntry>>,
     },
-    /// A waiting-room ticket's holder has bought (the ticket's rank and the order), or is
-    /// cancelling (`None`): `WaitingRoom::mark_bought` and `unmark_bought`.
+    /// A waiting-room ticket's holder has bought: `WaitingRoom::mark_bought`.
     MarkBought {
         product_id: String,
         customer: String,
-        mark: Option<(u64, String)>,
+        rank: u64,
+        order_id: String,
         reply: Reply<()>,
     },
     /// A waiting room's watermark moving on.
@@ -336,9 +336,8 @@ impl BatchTx<'_> {
             Command::JoinLines { entries, .. } => Outcome::Join(
                 self.tx.run(|c| entries.iter().map(|e| line_rows::join(c, e)).collect::<Result<Vec<_>, _>>()),
             ),
-            Command::MarkBought { product_id, customer, mark, .. } => {
-                let mark = mark.as_ref().map(|(rank, order)| (*rank, order.as_str()));
-                Outcome::Marked(self.tx.run(|c| line_rows::mark_bought(c, product_id, customer, mark)))
+            Command::MarkBought { product_id, customer, rank, order_id, .. } => {
+                Outcome::Marked(self.tx.run(|c| line_rows::mark_bought(c, product_id, customer, *rank, order_id)))
             }
             Command::SaveRoom { product_id, state, .. } => {
                 Outcome::Room(self.tx.run(|c| line_rows::save_room(c, product_id, state)))

@@ -230,16 +230,7 @@ pub async fn set_order_status(
     let next = OrderStatus::parse(&body.status).ok_or_else(|| {
         Problem::invalid_field("status", "must be received, preparing, ready, out_for_delivery, completed or cancelled")
     })?;
-    if next == OrderStatus::Cancelled {
-        let current = app.store.order(&id).await?.ok_or_else(|| Problem::not_found("order", &id))?;
-        if current.status.can_become(next) {
-            super::queue::release_marks(&app, &current).await?;
-        }
-    }
     let order = app.store.set_status(&id, next).await?;
-    if order.status == OrderStatus::Cancelled {
-        super::queue::released(&app, &order).await;
-    }
     admin.audit(&app, "order.status", &id, format!("→ {}", order.status.as_str())).await;
     Ok(Json(order.into()))
 }

@@ -214,11 +214,7 @@ pub async fn cancel_order(
             ));
         }
     }
-    if order.status.customer_can_cancel() {
-        queue::release_marks(&app, &order).await?;
-    }
     let cancelled = app.store.cancel_order(&id).await?;
-    queue::released(&app, &cancelled).await;
     if let Canceller::Staff { actor } = canceller {
         order_access::audit_staff_cancel(&app, &actor, &id, order.status).await;
     }

@@ -22,7 +22,7 @@ use stampede_domain::{
 };
 use stampede_store::clock::now_millis;
 use stampede_store::waiting_room::LATE_WRITE_GRACE;
-use stampede_store::{Held, Joining, LineEntry, Order, ProductView, Store, StoreError};
+use stampede_store::{Held, Joining, LineEntry, ProductView, Store, StoreError};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -448,41 +448,12 @@ pub(crate) struct Admission {
 }
 
 /// Tells the room that the holder of `held` has bought by `order_id`, so no unit is held
-/// for them any longer (`RoomState::count_buyers`). Awaited, so that a cancel after the
-/// answer finds the mark to take off. The order stands either way: without the mark the
-/// room judges by the units sold, which frees a lapsed admission's unit later.
+/// for them any longer (`RoomState::count_buyers`); cancelling the order takes the mark off
+/// with the units' return. The order stands either way: without the mark the room judges
+/// by the units sold, which frees a lapsed admission's unit later.
 pub(crate) async fn mark_bought(app: &AppState, held: &Admission, order_id: &str) {
     if let Err(e) = app.store.mark_bought(&held.product_id, &held.customer, held.rank, order_id).await {
         tracing::warn!(product_id = %held.product_id, error = %e, "could not mark a queue ticket as bought");
-    }
-}
-
-/// Before `order` is cancelled: takes the purchase marks off its customer's tickets for
-/// the order's waiting-room products, so the room counts them as deciding again (their
-/// admission may still run) before the units come back. A mark that cannot be taken off
-/// refuses the cancel, which may be tried again: the unit would otherwise be offered to the
-/// next person in line while its buyer may still buy it again.
-pub(crate) async fn release_marks(app: &AppState, order: &Order) -> Result<(), StoreError> {
-    let mut seen: Vec<&str> = Vec::new();
-    for line in &order.lines {
-        let id = line.product_id.as_str();
-        if seen.contains(&id) {
-            continue;
-        }
-        seen.push(id);
-        if app.store.product_in_line(id).await?.is_some() {
-            app.store.unmark_bought(id, order.customer.limit_key()).await?;
-        }
-    }
-    Ok(())
-}
-
-/// After `order` was cancelled: takes off again a mark its order wrote while the cancel ran
-/// (a mark is refused once the cancel has committed). Logged, not refused: the order is
-/// cancelled either way.
-pub(crate) async fn released(app: &AppState, order: &Order) {
-    if let Err(e) = release_marks(app, order).await {
-        tracing::warn!(order_id = %order.id, error = %e, "could not take a cancelled order's purchase marks off");
     }
 }
 

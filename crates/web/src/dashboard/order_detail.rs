@@ -7,7 +7,6 @@ use super::cancel::refusal_or_confirmation;
 use super::orders::staff_label;
 use super::page::{AdminError, AdminShell, ConfirmForm, Done, auth, redirect_done};
 use crate::AppState;
-use crate::api::queue;
 use crate::auth::guard::Staff;
 use crate::storefront::{OrderView, render};
 use askama::Template;
@@ -190,20 +189,8 @@ pub(super) async fn change_status(
     let refuse = |order: &Order, message: String, status: StatusCode| {
         render(status, &page(app, staff, order, None, Some(message)))
     };
-    let released = match next == OrderStatus::Cancelled && current.status.can_become(next) {
-        true => queue::release_marks(app, &current).await,
-        false => Ok(()),
-    };
-    // The purchase marks come off first (see `release_marks`); failing that, nothing changes.
-    let changed = match released {
-        Ok(()) => app.store.set_status(&id, next).await,
-        Err(e) => Err(e),
-    };
-    match changed {
+    match app.store.set_status(&id, next).await {
         Ok(order) => {
-            if order.status == OrderStatus::Cancelled {
-                queue::released(app, &order).await;
-            }
             let detail = format!("{} → {}", current.status.as_str(), order.status.as_str());
             auth.audit(staff, "order.status", &id, detail).await;
             Ok(redirect_done(&format!("/admin/orders/{id}"), "done", order.status.as_str()))

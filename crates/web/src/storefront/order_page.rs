@@ -6,7 +6,6 @@ use super::cart_cookie::Cart;
 use super::display::{self, price};
 use super::page::{PageError, Shell, message_page, render, see_other};
 use crate::AppState;
-use crate::api::queue;
 use crate::auth::order_access::{self, Canceller};
 use crate::timefmt::rfc3339;
 use askama::Template;
@@ -234,18 +233,8 @@ pub async fn cancel(
             ));
         }
     }
-    // The purchase marks come off first (see `release_marks`); failing that, nothing is cancelled.
-    let released = match order.status.customer_can_cancel() {
-        true => queue::release_marks(&app, &order).await,
-        false => Ok(()),
-    };
-    let cancelled = match released {
-        Ok(()) => app.store.cancel_order(&id).await,
-        Err(e) => Err(e),
-    };
-    match cancelled {
-        Ok(cancelled) => {
-            queue::released(&app, &cancelled).await;
+    match app.store.cancel_order(&id).await {
+        Ok(_) => {
             if let Canceller::Staff { actor } = &canceller {
                 order_access::audit_staff_cancel(&app, actor, &id, order.status).await;
             }

@@ -482,6 +482,11 @@ fn entry(product_id: &str, customer: &str, rank: u64) -> LineEntry {
     }
 }
 
+/// `product` sold through a waiting room.
+fn in_line(product: Product) -> Product {
+    Product { sale: SaleRules { waiting_room: Some(WaitingRoomRules::default()), ..product.sale.clone() }, ..product }
+}
+
 /// Every order asks which of its products have a waiting room: those come back with their
 /// live stock, the rest (and unknown products) not at all.
 pub async fn only_products_with_a_waiting_room_are_in_line(store: S) {
@@ -581,7 +586,7 @@ pub async fn a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes(stor
     let rules = WaitingRoomRules::default();
     let t0 = 1_900_000_000_000;
     let open = if store.lines_shared() { t0 + LATE_WRITE_GRACE } else { t0 };
-    store.create_product(product("marked", 1), 4).await.unwrap();
+    store.create_product(in_line(product("marked", 1)), 4).await.unwrap();
     for (who, rank) in [("a", 10), ("b", 20)] {
         store.join_line(entry("marked", who, rank)).await.unwrap();
     }
@@ -619,13 +624,13 @@ pub async fn a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes(stor
 }
 
 /// A mark counted against a stock level read before its sale would free that unit twice:
-/// an advance reads the stock again after the marks. A cancel takes its mark off first, and
-/// a mark never lands on a cancelled order.
+/// an advance reads the stock again after the marks. A cancel (the customer's or staff's)
+/// takes its order's mark off with the units, and a mark never lands on a cancelled order.
 pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
     let rules = WaitingRoomRules::default();
     let t0 = 1_900_000_000_000;
     let open = if store.lines_shared() { t0 + LATE_WRITE_GRACE } else { t0 };
-    store.create_product(product("twice", 1), 2).await.unwrap();
+    store.create_product(in_line(product("twice", 1)), 2).await.unwrap();
     for (who, rank) in [("a", 10), ("b", 20), ("c", 30)] {
         store.join_line(entry("twice", who, rank)).await.unwrap();
     }
@@ -634,22 +639,31 @@ pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
     let placed = store.place_order(order("a", &[("twice", 1)], None)).await.unwrap().order.id;
     let a = CustomerKey("user:a".into());
     store.mark_bought("twice", &a, 10, &placed).await.unwrap();
+    assert_eq!(store.purchase_marks("twice", 0..=100).await.unwrap(), [(10, placed.clone())]);
     assert_eq!(store.stock_now("twice").await.unwrap(), Some(1));
     assert_eq!(store.stock_now("missing").await.unwrap(), None);
     let stale = store.advance_room("twice", &rules, Some(t0), open + 1000, read_before).await.unwrap();
     assert_eq!(stale.admitted_now, 0, "one unit left, and b may still buy it");
     assert!(stale.state.steps.iter().all(|s| s.bought == 0), "counts are not handed out with the state");
-    // a cancels: the mark comes off first, then the unit comes back, and a may buy again.
-    store.unmark_bought("twice", &a).await.unwrap();
-    store.unmark_bought("twice", &CustomerKey("user:nobody".into())).await.unwrap();
-    assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty());
+    // a cancels: the mark comes off with the unit's return, and a may buy again.
     store.cancel_order(&placed).await.unwrap();
+    assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty(), "the cancel took the mark off");
     store.mark_bought("twice", &a, 10, &placed).await.unwrap();
     assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty(), "no mark for a cancelled order");
     let left = stock(&store, "twice").await;
     assert_eq!(left, 2);
     let after_cancel = store.advance_room("twice", &rules, Some(t0), open + 2000, left).await.unwrap();
     assert_eq!(after_cancel.admitted_now, 0, "a and b both still deciding, for two units");
+    // b buys twice and staff cancel the first order: the second's mark stands.
+    let b = CustomerKey("user:b".into());
+    let first = store.place_order(order("b", &[("twice", 1)], None)).await.unwrap().order.id;
+    store.mark_bought("twice", &b, 20, &first).await.unwrap();
+    let second = store.place_order(order("b", &[("twice", 1)], None)).await.unwrap().order.id;
+    store.mark_bought("twice", &b, 20, &second).await.unwrap();
+    store.set_status(&first, OrderStatus::Cancelled).await.unwrap();
+    assert_eq!(store.purchase_marks("twice", 0..=100).await.unwrap(), [(20, second.clone())]);
+    store.set_status(&second, OrderStatus::Cancelled).await.unwrap();
+    assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty(), "staff's cancel took it off");
 }
 
 /// Where instances share a line, an advance lets a ticket in only once its arrival is
