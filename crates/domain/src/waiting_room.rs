@@ -448,8 +448,8 @@ impl RoomState {
 
     /// Puts down to each step the buyers among the people it let in, from the ranks of the
     /// tickets whose holders have bought (in [`RoomState::counted_ranks`], any order).
-    pub fn count_buyers(&mut self, bought_ranks: &[u64]) {
-        let mut ranks = bought_ranks.to_vec();
+    pub fn count_buyers(&mut self, bought: &[u64]) {
+        let mut ranks = bought.to_vec();
         ranks.sort_unstable();
         let mut low = self.base.as_ref().map_or(0, |b| b.watermark.saturating_add(1));
         for step in &mut self.steps {

@@ -7,12 +7,12 @@
 use super::item::{get_n, get_s, n, opt_n, opt_s, s};
 use super::keys::{self, Item, LINE_SHARDS, PK};
 use super::op_counts::Op;
-use super::writes::{check, put, update, wrap};
+use super::writes::{put, update, wrap};
 use super::{DynamoStore, catalog, error};
 use crate::StoreError;
 use crate::waiting_room::LineEntry;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use futures_util::future::try_join_all;
 use stampede_domain::{CustomerKey, OrderStatus, RoomState};
 use std::ops::RangeInclusive;
@@ -124,8 +124,11 @@ fn rank_of(item: &Item) -> Result<u64, StoreError> {
 }
 
 /// Marks the customer's ticket of `rank` as bought by `order_id`, in one transaction with
-/// a check that the order stands: a mark never lands on an order already cancelled. A
-/// ticket not held, or a cancelled order, changes nothing.
+/// a note of the ticket on the order, made only while the order stands: a mark never lands
+/// on a cancelled order, and the order's cancel (which reads the note, see
+/// `orders::change_status`) takes the mark off. The ticket keeps a set of order ids, so a
+/// cancel takes off its own order's mark only. A ticket not held, or a cancelled order,
+/// changes nothing.
 pub async fn mark_bought(
     store: &DynamoStore,
     product_id: &str,
@@ -133,20 +136,19 @@ pub async fn mark_bought(
     rank: u64,
     order_id: &str,
 ) -> Result<(), StoreError> {
-    let standing = ConditionCheck::builder()
-        .table_name(store.table())
-        .set_key(Some(keys::order(order_id)))
+    let note = update(store, keys::order(order_id))
+        .update_expression("SET queue_product = :product, queue_rank = :rank")
         .condition_expression("attribute_exists(pk) AND #status <> :cancelled")
         .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()))
-        .build()
-        .map_err(error::build)?;
+        .expression_attribute_values(":product", s(product_id))
+        .expression_attribute_values(":rank", n(rank))
+        .expression_attribute_values(":cancelled", s(OrderStatus::Cancelled.as_str()));
     let mark = update(store, ticket_key(product_id, customer, rank))
-        .update_expression("SET bought_by = :order")
+        .update_expression("ADD bought_by :order")
         .condition_expression("attribute_exists(pk)")
-        .expression_attribute_values(":order", s(order_id));
-    let writes = vec![TransactWriteItem::builder().condition_check(standing).build(), wrap(mark)?];
+        .expression_attribute_values(":order", AttributeValue::Ss(vec![order_id.to_owned()]));
     store.count(Op::Transaction);
+    let writes = vec![wrap(note)?, wrap(mark)?];
     match store.client.transact_write_items().set_transact_items(Some(writes)).send().await {
         Ok(_) => Ok(()),
         Err(e)
@@ -159,38 +161,28 @@ pub async fn mark_bought(
     }
 }
 
+/// What a cancel of the order `order_id` writes to the ticket its mark is on (the order
+/// item's `queue_product` and `queue_rank`), in the cancel's transaction.
+pub fn release_mark(
+    store: &DynamoStore,
+    (product_id, rank): (&str, u64),
+    customer: &str,
+    order_id: &str,
+) -> Result<TransactWriteItem, StoreError> {
+    wrap(
+        update(store, ticket_key(product_id, customer, rank))
+            .update_expression("DELETE bought_by :order")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":order", AttributeValue::Ss(vec![order_id.to_owned()])),
+    )
+}
+
 /// The key of the customer's ticket of `rank` in its line partition.
 fn ticket_key(product_id: &str, customer: &str, rank: u64) -> Item {
     Item::from([
         (PK.to_owned(), s(keys::line_partition(product_id, customer))),
         (keys::SK.to_owned(), s(keys::line_rank(rank))),
     ])
-}
-
-/// What a cancel of `order_id` writes to the customer's ticket for the product, in the
-/// cancel's transaction: the order's purchase mark taken off, or, where the ticket carries
-/// none of it, a check that none lands meanwhile (a mark that does sends the cancel round
-/// again). `None` when the customer holds no ticket.
-pub async fn release_mark(
-    store: &DynamoStore,
-    product_id: &str,
-    customer: &str,
-    order_id: &str,
-) -> Result<Option<TransactWriteItem>, StoreError> {
-    let Some(holder) = store.get(keys::line_holder(product_id, customer)).await? else { return Ok(None) };
-    let key = ticket_key(product_id, customer, get_n(&holder, "rank")?);
-    let ticket = store.get(key.clone()).await?;
-    let order = Item::from([(":order".to_owned(), s(order_id))]);
-    let write = if ticket.as_ref().and_then(|t| opt_s(t, "bought_by")) == Some(order_id) {
-        let release = update(store, key)
-            .update_expression("REMOVE bought_by")
-            .condition_expression("bought_by = :order")
-            .set_expression_attribute_values(Some(order));
-        wrap(release)?
-    } else {
-        check(store, key, "attribute_not_exists(bought_by) OR bought_by <> :order", order)?
-    };
-    Ok(Some(write))
 }
 
 /// The product's stock from its counters, read consistently: every order acknowledged
@@ -217,8 +209,13 @@ pub async fn purchase_marks(
             .filter_expression("attribute_exists(bought_by)")
             .consistent_read(true)
     };
-    let items = read_partitions(store, product_id, "sk, bought_by", narrow).await?;
-    items.iter().map(|item| Ok((rank_of(item)?, get_s(item, "bought_by")?.to_owned()))).collect()
+    let mut marks = Vec::new();
+    for item in read_partitions(store, product_id, "sk, bought_by", narrow).await? {
+        let rank = rank_of(&item)?;
+        let orders = item.get("bought_by").and_then(|v| v.as_ss().ok()).into_iter().flatten();
+        marks.extend(orders.map(|order| (rank, order.clone())));
+    }
+    Ok(marks)
 }
 
 /// Every item of every partition of a product's line, with `projection`.

@@ -3,7 +3,7 @@
 
 use super::DynamoStore;
 use super::catalog;
-use super::item::{self, get_n, n, opt_n, s};
+use super::item::{self, get_n, n, opt_n, opt_s, s};
 use super::keys::{self, BY_CUSTOMER};
 use super::line;
 use super::op_counts::Op;
@@ -38,17 +38,28 @@ pub async fn change_status(
             return Err(StoreError::InvalidTransition { id: id.to_owned(), from, to: next });
         }
         let now = now_millis();
-        let mut writes = vec![wrap(
-            update(store, keys::order(id))
-                .update_expression("SET #status = :next, updated_at = :now")
-                .condition_expression("#status = :from")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":next", s(next.as_str()))
-                .expression_attribute_values(":from", s(from.as_str()))
-                .expression_attribute_values(":now", n(now)),
-        )?];
+        // The waiting-room ticket the order marked as bought (`line::mark_bought`), if any.
+        let marked = opt_s(&item, "queue_product").zip(opt_n::<u64>(&item, "queue_rank")?);
+        let mut status = update(store, keys::order(id))
+            .update_expression("SET #status = :next, updated_at = :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":next", s(next.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":now", n(now));
+        status = match marked {
+            // A cancel goes only on the mark as read: one landing meanwhile sends it round again.
+            None if next == OrderStatus::Cancelled => {
+                status.condition_expression("#status = :from AND attribute_not_exists(queue_rank)")
+            }
+            _ => status.condition_expression("#status = :from"),
+        };
+        let mut writes = vec![wrap(status)?];
         if next == OrderStatus::Cancelled {
             writes.extend(give_back(store, &order, &item).await?);
+            if let Some(ticket) = marked {
+                // The room counts the customer as deciding again.
+                writes.push(line::release_mark(store, ticket, &order.customer.limit_key().0, id)?);
+            }
         }
         let kind = if next == OrderStatus::Cancelled { ORDER_CANCELLED } else { ORDER_STATUS_CHANGED };
         writes.push(put(store, item::new_event(kind, id, next, Some(from), now), None)?);
@@ -102,10 +113,6 @@ async fn give_back(
         }
         // Stock is back: the product is no longer sold out for anyone.
         writes.push(delete(store, keys::sold_out(product_id))?);
-        if definitions.get(product_id).is_some_and(|p| p.sale.waiting_room.is_some()) {
-            // A waiting room counts the customer as deciding again (`WaitingRoom::mark_bought`).
-            writes.extend(line::release_mark(store, product_id, &order.customer.limit_key().0, &order.id).await?);
-        }
         if definitions.get(product_id).is_some_and(|p| p.sale.per_customer_max.is_some()) {
             let units: u32 = plan.iter().map(|(_, u)| u).sum();
             writes.push(wrap(

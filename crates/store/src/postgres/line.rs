@@ -156,6 +156,8 @@ impl WaitingRoom for PostgresStore {
         Ok(changed == 1)
     }
 
+    // `FOR SHARE` waits for a cancel of the order still committing and then sees it
+    // cancelled: without it, read committed would let the mark land after the cancel.
     async fn mark_bought(
         &self,
         product_id: &str,
@@ -167,7 +169,7 @@ impl WaitingRoom for PostgresStore {
             .await?
             .execute(
                 "UPDATE queue_tickets SET bought_by = $4 WHERE product_id = $1 AND customer_key = $2 AND rank = $3
-                 AND EXISTS (SELECT 1 FROM orders WHERE id = $4 AND status <> 'cancelled')",
+                 AND EXISTS (SELECT 1 FROM orders WHERE id = $4 AND status <> 'cancelled' FOR SHARE)",
                 &[&product_id, &customer.0, &to_sql(rank), &order_id],
             )
             .await

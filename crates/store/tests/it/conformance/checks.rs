@@ -1,16 +1,18 @@
 //! The checks every storage adapter must pass. Each takes a fresh, empty store.
 
+use super::interleaved::Interleaved;
 use stampede_domain::{
     Currency, Customer, CustomerKey, LineRequest, Money, OrderRejection, OrderRequest, OrderStatus, Product, SaleRules,
     TicketState, WaitingRoomRules, last_rank_arrived_by,
 };
+use stampede_store::WaitingRoom;
 use stampede_store::outbox::{ORDER_CANCELLED, ORDER_PLACED};
 use stampede_store::waiting_room::LATE_WRITE_GRACE;
 use stampede_store::{
     Claim, LineEntry, NewMail, OutboxState, PageRequest, PlaceOrder, Settle, Settlement, Store, StoreError,
 };
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
 
@@ -623,18 +625,25 @@ pub async fn a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes(stor
     assert_eq!((lapsed.admitted_now, lapsed.state.watermark()), (1, 50));
 }
 
+/// A waiting-room product `id` with two units, a and b (ranks 10, 20) let in at opening and
+/// c (30) waiting: the rules, the opening and when the first advance ran.
+async fn two_units_for_a_and_b_with_c_waiting(store: &S, id: &str) -> (WaitingRoomRules, i64, i64) {
+    let rules = WaitingRoomRules::default();
+    let t0 = 1_900_000_000_000;
+    let open = if store.lines_shared() { t0 + LATE_WRITE_GRACE } else { t0 };
+    store.create_product(in_line(product(id, 1)), 2).await.unwrap();
+    for (who, rank) in [("a", 10), ("b", 20), ("c", 30)] {
+        store.join_line(entry(id, who, rank)).await.unwrap();
+    }
+    assert_eq!(store.advance_room(id, &rules, Some(t0), open, 2).await.unwrap().admitted_now, 2);
+    (rules, t0, open)
+}
+
 /// A mark counted against a stock level read before its sale would free that unit twice:
 /// an advance reads the stock again after the marks. A cancel (the customer's or staff's)
 /// takes its order's mark off with the units, and a mark never lands on a cancelled order.
 pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
-    let rules = WaitingRoomRules::default();
-    let t0 = 1_900_000_000_000;
-    let open = if store.lines_shared() { t0 + LATE_WRITE_GRACE } else { t0 };
-    store.create_product(in_line(product("twice", 1)), 2).await.unwrap();
-    for (who, rank) in [("a", 10), ("b", 20), ("c", 30)] {
-        store.join_line(entry("twice", who, rank)).await.unwrap();
-    }
-    assert_eq!(store.advance_room("twice", &rules, Some(t0), open, 2).await.unwrap().admitted_now, 2);
+    let (rules, t0, open) = two_units_for_a_and_b_with_c_waiting(&store, "twice").await;
     let read_before = stock(&store, "twice").await;
     let placed = store.place_order(order("a", &[("twice", 1)], None)).await.unwrap().order.id;
     let a = CustomerKey("user:a".into());
@@ -664,6 +673,20 @@ pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
     assert_eq!(store.purchase_marks("twice", 0..=100).await.unwrap(), [(20, second.clone())]);
     store.set_status(&second, OrderStatus::Cancelled).await.unwrap();
     assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty(), "staff's cancel took it off");
+}
+
+/// A sale (and its mark) landing between an advance's stock read and its second read of
+/// the marks: counting it would free a unit the stock read still holds.
+pub async fn a_sale_marked_after_the_stock_was_read_is_not_counted(store: S) {
+    let (rules, t0, open) = two_units_for_a_and_b_with_c_waiting(&store, "between").await;
+    let sale = (order("a", &[("between", 1)], None), "user:a".to_owned(), 10);
+    let interleaved = Interleaved { inner: store.clone(), sale_after_stock_read: Mutex::new(Some(sale)) };
+    let view = interleaved.advance_room("between", &rules, Some(t0), open + 1000, 2).await.unwrap();
+    assert_eq!(interleaved.sale_after_stock_read.lock().unwrap().as_ref().map(|s| s.2), None, "the sale happened");
+    assert_eq!(view.admitted_now, 0, "b may still buy the one unit left: c must wait");
+    assert_eq!(store.purchase_marks("between", 0..=100).await.unwrap().len(), 1);
+    let after = store.advance_room("between", &rules, Some(t0), open + 2000, stock(&store, "between").await).await;
+    assert_eq!(after.unwrap().admitted_now, 0, "counted now, and still one unit for b");
 }
 
 /// Where instances share a line, an advance lets a ticket in only once its arrival is

@@ -11,6 +11,7 @@ pub mod budget;
 pub mod checks;
 #[cfg(feature = "postgres")]
 pub mod instances;
+pub mod interleaved;
 #[cfg(feature = "aws")]
 pub mod moto;
 #[cfg(feature = "postgres")]
@@ -102,6 +103,7 @@ every_adapter!(
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
     a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes,
     purchase_marks_never_free_a_unit_twice,
+    a_sale_marked_after_the_stock_was_read_is_not_counted,
     a_shared_line_lets_a_ticket_in_only_once_late_writes_have_landed,
 );
 
