@@ -447,10 +447,13 @@ impl RoomState {
     }
 
     /// Puts down to each step the buyers among the people it let in, from the ranks of the
-    /// tickets whose holders have bought (in [`RoomState::counted_ranks`], any order).
+    /// tickets whose holders have bought (in [`RoomState::counted_ranks`], any order, a rank
+    /// once or more).
     pub fn count_buyers(&mut self, bought: &[u64]) {
+        // A ticket may be marked by several orders of its holder: one buyer all the same.
         let mut ranks = bought.to_vec();
         ranks.sort_unstable();
+        ranks.dedup();
         let mut low = self.base.as_ref().map_or(0, |b| b.watermark.saturating_add(1));
         for step in &mut self.steps {
             let from = ranks.partition_point(|r| *r < low);
@@ -820,7 +823,7 @@ mod tests {
         assert!(!trickle.held_back_by_deciding(&paced, Some(T0), T0 + 500, 20, 1000), "the rate holds them back");
         assert!(!RoomState::default().held_back_by_deciding(&r, Some(T0), T0, 2, 1000), "nobody deciding yet");
         assert_eq!(second.counted_ranks(), Some(0..=20));
-        let buyers: Vec<u64> = (11..=20).chain(1..=8).collect();
+        let buyers: Vec<u64> = (11..=20).chain(1..=8).chain([3, 12]).collect();
         second.count_buyers(&buyers);
         assert_eq!(second.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [8, 10]);
         assert_eq!(second.unoffered(&r, closed, 2), 2, "the bots' units pass on when their window closes");

@@ -79,8 +79,9 @@ pub trait WaitingRoom: Send + Sync {
     /// `order_id`, unless that order is cancelled (checked in the same write, so a mark never
     /// lands on a cancelled order). The room then counts its holder as done deciding
     /// (`RoomState::count_buyers`). Cancelling the order takes its mark off in the cancel's
-    /// own write, with the units' return. Marking again, or a ticket the store does not
-    /// hold, changes nothing.
+    /// own write, with the units' return. Marking again for the same order, or a ticket the
+    /// store does not hold, changes nothing; another order of the holder's replaces the mark
+    /// (SQLite, PostgreSQL) or is added to it (DynamoDB).
     async fn mark_bought(
         &self,
         product_id: &str,
@@ -88,8 +89,8 @@ pub trait WaitingRoom: Send + Sync {
         rank: u64,
         order_id: &str,
     ) -> Result<(), StoreError>;
-    /// The marked tickets within `ranks`, as (rank, order id), in any order; a store that
-    /// can leaves out marks of orders cancelled meanwhile.
+    /// The marked tickets within `ranks`, as (rank, order id), in any order, a rank once per
+    /// order marking it; a store that can leaves out marks of orders cancelled meanwhile.
     async fn purchase_marks(
         &self,
         product_id: &str,

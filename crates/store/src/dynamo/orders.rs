@@ -19,7 +19,9 @@ const ATTEMPTS: u32 = 5;
 
 /// Moves an order to `next`; `by_customer` applies the customer's narrower cancel rule.
 /// The write is conditional on the status it was judged on, so two cancels of one order
-/// cannot both return its stock: the second sees `cancelled` and is refused.
+/// cannot both return its stock: the second sees `cancelled` and is refused. A cancel is
+/// also conditional on the waiting-room mark it read (`line::mark_bought`), which it takes
+/// off the ticket keyed by the order's limit key, as the mark was.
 pub async fn change_status(
     store: &DynamoStore,
     id: &str,
