@@ -436,8 +436,12 @@ impl RoomState {
     /// [`RoomState::count_buyers`] wants, or `None` while no step is open to count for.
     pub fn counted_ranks(&self) -> Option<std::ops::RangeInclusive<u64>> {
         self.steps.last()?;
-        let low = self.base.as_ref().map_or(0, |b| b.watermark.saturating_add(1));
-        Some(low..=self.watermark())
+        Some(self.first_unfolded_rank()..=self.watermark())
+    }
+
+    /// The lowest rank a step not folded into the base may have let in.
+    fn first_unfolded_rank(&self) -> u64 {
+        self.base.as_ref().map_or(0, |b| b.watermark.saturating_add(1))
     }
 
     /// Drops the counts of [`RoomState::count_buyers`]: they hold only against the stock
@@ -454,7 +458,7 @@ impl RoomState {
         let mut ranks = bought.to_vec();
         ranks.sort_unstable();
         ranks.dedup();
-        let mut low = self.base.as_ref().map_or(0, |b| b.watermark.saturating_add(1));
+        let mut low = self.first_unfolded_rank();
         for step in &mut self.steps {
             let from = ranks.partition_point(|r| *r < low);
             let to = ranks.partition_point(|r| *r <= step.watermark);

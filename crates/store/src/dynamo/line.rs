@@ -189,8 +189,7 @@ fn ticket_key(product_id: &str, customer: &str, rank: u64) -> Item {
 /// before the read has drawn its units.
 pub async fn stock_now(store: &DynamoStore, product_id: &str) -> Result<Option<u32>, StoreError> {
     let Some(product) = catalog::definitions(store, [product_id]).await?.remove(product_id) else { return Ok(None) };
-    let levels = catalog::levels(store, &[&product], true).await?;
-    Ok(Some(levels.get(product_id).map_or(0, |l| catalog::total(l))))
+    Ok(catalog::with_stock(store, vec![product], true).await?.pop().map(|view| view.stock))
 }
 
 /// The marks within `ranks`, as (rank, order id): every partition's tickets in the range
