@@ -34,6 +34,7 @@ pub use signing::Signer;
 pub use status::OrderStatus;
 pub use waiting_room::{
     RoomState, SealedTicket, Ticket, TicketError, TicketState, WaitingRoomRules, arrived_at, last_rank_arrived_by,
+    token_bytes, token_from_bytes,
 };
 
 /// Milliseconds since the Unix epoch, UTC. The domain never reads a clock: callers pass `now`.

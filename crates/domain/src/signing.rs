@@ -15,7 +15,7 @@ type HmacSha256 = Hmac<Sha256>;
 pub const ORDER_ACCESS: &str = "order-access";
 
 /// Bytes of a tag kept in tokens: 128 bits is far beyond guessing over the network.
-const TAG_BYTES: usize = 16;
+pub(crate) const TAG_BYTES: usize = 16;
 
 /// The server's signing secrets, each kept as an HMAC already keyed with it: a tag then
 /// costs a clone and the message's blocks, not the two extra blocks of keying every time.

@@ -2,12 +2,29 @@
 
 use crate::StoreError;
 use crate::waiting_room::LineEntry;
+use rusqlite::types::{FromSqlError, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
-use stampede_domain::{CustomerKey, RoomState};
+use stampede_domain::{CustomerKey, RoomState, token_bytes, token_from_bytes};
 
 /// Ranks are below 2^63 (see the domain), so they round-trip through SQLite's integers.
 fn to_sql(rank: u64) -> i64 {
     i64::try_from(rank).unwrap_or(i64::MAX)
+}
+
+/// A ticket as kept: the bytes its text spells, a little over half the room (the table is
+/// WITHOUT ROWID, whose rows SQLite wants small, and every join writes one), or its text
+/// when it is not as this shop writes tickets. Rows written before are text.
+fn ticket_to_sql(token: &str) -> ToSqlOutput<'_> {
+    token_bytes(token).map_or(ToSqlOutput::Borrowed(ValueRef::Text(token.as_bytes())), ToSqlOutput::from)
+}
+
+fn ticket_from_sql(value: ValueRef<'_>) -> rusqlite::Result<String> {
+    let token = match value {
+        ValueRef::Blob(bytes) => token_from_bytes(bytes),
+        ValueRef::Text(text) => std::str::from_utf8(text).ok().map(str::to_owned),
+        _ => None,
+    };
+    token.ok_or_else(|| FromSqlError::InvalidType.into())
 }
 
 /// Inserts the ticket unless the customer holds one; the one held either way.
@@ -17,7 +34,13 @@ pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreErro
             "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (product_id, customer_key) DO NOTHING",
         )?
-        .execute(params![entry.product_id, entry.customer.0, to_sql(entry.rank), entry.ticket, entry.joined_at])?;
+        .execute(params![
+            entry.product_id,
+            entry.customer.0,
+            to_sql(entry.rank),
+            ticket_to_sql(&entry.ticket),
+            entry.joined_at
+        ])?;
     if inserted == 1 {
         return Ok(entry.clone());
     }
@@ -26,7 +49,7 @@ pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreErro
             "SELECT rank, ticket, joined_at FROM queue_tickets WHERE product_id = ?1 AND customer_key = ?2",
         )?
         .query_row(params![entry.product_id, entry.customer.0], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            Ok((r.get::<_, i64>(0)?, ticket_from_sql(r.get_ref(1)?)?, r.get::<_, i64>(2)?))
         })?;
     Ok(LineEntry {
         product_id: entry.product_id.clone(),
@@ -100,7 +123,7 @@ pub fn line(conn: &Connection, product_id: &str) -> Result<Vec<LineEntry>, Store
             product_id: product_id.to_owned(),
             customer: CustomerKey(r.get(0)?),
             rank: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-            ticket: r.get(2)?,
+            ticket: ticket_from_sql(r.get_ref(2)?)?,
             joined_at: r.get(3)?,
         })
     })?;
