@@ -14,10 +14,12 @@
 //! per tick, by whichever request finds the room due) admits the next `n` tickets where
 //! `n = stock_left − still_deciding`, and `still_deciding` = people admitted within the last
 //! admission window minus those of them who have bought. Who bought is known from the
-//! purchase marks on their tickets, which the store counts per step at each advance; where
-//! no count has reached yet, from the units sold since that window began (less the sales
-//! that people admitted before it, still deciding then, may have made), which holds a lapsed
-//! admission's unit until every window it was counted in has closed. Everyone admitted and
+//! purchase marks on their tickets, which the store counts per step at each advance that
+//! could let anyone in while someone let in within the window may still buy; where no count
+//! has reached, from the units sold since that window began (less the sales that people
+//! admitted before it, still deciding then, may have made), which holds a lapsed admission's
+//! unit until every window it was counted in has closed and takes a buyer of several units
+//! for as many people. Everyone admitted and
 //! not yet done may buy, so the line moves as fast as units are bought or admissions lapse.
 //! With `admissionsPerMinute` set, `n` is further capped so that at most that many people per
 //! minute have been let in since opening, evenly: at most one second's worth at once (at
@@ -307,10 +309,10 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub deciding_before: u64,
     /// People this step let in who had bought when the store counted the line's purchase
-    /// marks for this advance ([`RoomState::count_buyers`]). Not saved: a count is good only
-    /// against a stock level read after it, so each advance counts again.
+    /// marks for this advance ([`RoomState::count_buyers`]); `None` uncounted. Not saved: a
+    /// count is good only against a stock level read after it, so each advance counts again.
     #[serde(skip)]
-    pub bought: u64,
+    pub bought: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -399,10 +401,13 @@ impl RoomState {
         self.paced(rules, opens_at, now, self.unoffered(rules, now, stock_left))
     }
 
-    /// Whether people admitted and still deciding keep anyone out now, in an advance that
-    /// lets in at most `most`: only then can counting who of them has bought
-    /// ([`RoomState::count_buyers`]) let more in.
-    pub fn held_back_by_deciding(
+    /// Whether an advance now, letting in at most `most`, should count who of the people let in
+    /// within an open admission window has bought ([`RoomState::count_buyers`]): someone was,
+    /// and the opening, the shop's rate and the stock would let someone in now. Units sold
+    /// alone tell neither which admissions lapsed unused (their units stay held) nor people
+    /// from units (a buyer of three units is one person, not three still deciding fewer), so
+    /// counting can let more in or fewer.
+    pub fn worth_counting(
         &self,
         rules: &WaitingRoomRules,
         opens_at: Option<Millis>,
@@ -410,8 +415,8 @@ impl RoomState {
         stock_left: u32,
         most: u64,
     ) -> bool {
-        let due = self.due_admissions(rules, opens_at, now, stock_left);
-        due.min(most) < self.paced(rules, opens_at, now, u64::from(stock_left)).min(most)
+        self.open_window(rules, now).is_some_and(|(_, admitted)| admitted > 0)
+            && self.paced(rules, opens_at, now, u64::from(stock_left)).min(most) > 0
     }
 
     /// `due` capped by the opening and the shop's rate.
@@ -450,25 +455,32 @@ impl RoomState {
         u64::from(stock_left).saturating_sub(self.still_deciding(rules, now, stock_left))
     }
 
-    /// People whose admission still runs and who have not bought, as two bounds from above
-    /// of which the lower is taken:
-    /// - by who bought: each open step's people less those of them the store has counted
-    ///   as buyers ([`RoomState::count_buyers`]), exact up to the last count;
-    /// - by stock alone, for states no count reached: those admitted since the oldest step
-    ///   whose window is open, less the units sold since that step. Sales are put down to the
-    ///   people admitted before it first (as many as were still deciding then), so a sale by
-    ///   someone whose window has closed since never frees a unit twice. A lapsed admission
-    ///   counted that way holds its unit until every window it was counted in has closed.
+    /// People whose admission still runs and who have not bought, never fewer than there are:
+    /// - counted ([`RoomState::count_buyers`]): the people let in since the oldest step whose
+    ///   window is open, less those of them the store counted as buyers. A buyer is one person
+    ///   however many units they bought; one whose mark is not written yet still counts as
+    ///   deciding, so the room errs towards letting in fewer;
+    /// - uncounted, by stock alone: those people less the units sold since that step. Sales
+    ///   are put down to the people admitted before it first (as many as were still deciding
+    ///   then), so a sale by someone whose window has closed since never frees a unit twice. A
+    ///   lapsed admission counted that way holds its unit until every window it was counted in
+    ///   has closed; a buyer of several units is taken for as many people.
     fn still_deciding(&self, rules: &WaitingRoomRules, now: Millis, stock_left: u32) -> u64 {
-        let Some(i) = self.steps.iter().position(|s| now < s.at + rules.admission_ms()) else { return 0 };
+        let Some((i, admitted_in_window)) = self.open_window(rules, now) else { return 0 };
+        if let Some(buyers) = self.steps[i..].iter().map(|s| s.bought).sum::<Option<u64>>() {
+            return admitted_in_window.saturating_sub(buyers);
+        }
         let window = &self.steps[i];
-        let admitted_in_window = self.admitted() - self.admitted_before(i);
         let sold_since = u64::from(window.stock.saturating_sub(stock_left));
         let bought_in_window = sold_since.saturating_sub(window.deciding_before);
-        let by_stock = admitted_in_window.saturating_sub(bought_in_window);
-        let buyers: u64 = self.steps[i..].iter().map(|s| s.bought).sum();
-        let by_buyers = admitted_in_window.saturating_sub(buyers);
-        by_stock.min(by_buyers)
+        admitted_in_window.saturating_sub(bought_in_window)
+    }
+
+    /// The oldest step whose admission window is open at `now`, and the people let in since
+    /// it (it included); `None` when every window has closed.
+    fn open_window(&self, rules: &WaitingRoomRules, now: Millis) -> Option<(usize, u64)> {
+        let i = self.steps.iter().position(|s| now < s.at + rules.admission_ms())?;
+        Some((i, self.admitted() - self.admitted_before(i)))
     }
 
     /// The ranks the steps not folded into the base let in: the range whose purchase marks
@@ -486,7 +498,7 @@ impl RoomState {
     /// Drops the counts of [`RoomState::count_buyers`]: they hold only against the stock
     /// level read with them.
     pub fn forget_buyers(&mut self) {
-        self.steps.iter_mut().for_each(|step| step.bought = 0);
+        self.steps.iter_mut().for_each(|step| step.bought = None);
     }
 
     /// Puts down to each step the buyers among the people it let in, from the ranks of the
@@ -501,7 +513,7 @@ impl RoomState {
         for step in &mut self.steps {
             let from = ranks.partition_point(|r| *r < low);
             let to = ranks.partition_point(|r| *r <= step.watermark);
-            step.bought = u64::try_from(to.saturating_sub(from)).unwrap_or(u64::MAX);
+            step.bought = Some(u64::try_from(to.saturating_sub(from)).unwrap_or(u64::MAX));
             low = step.watermark.saturating_add(1);
         }
     }
@@ -537,7 +549,7 @@ impl RoomState {
             admitted: self.admitted() + count,
             stock: stock_left,
             deciding_before,
-            bought: 0,
+            bought: None,
         });
         // Steps whose admissions have lapsed only matter as the point the line reached.
         while next.steps.len() > 1 && next.steps[0].at + rules.admission_ms() <= now {
@@ -604,6 +616,26 @@ mod tests {
         assert!(opened.check_holder("hot", &CustomerKey("user:a|b".into())).is_ok());
         assert_eq!(opened.check_holder("cold", &CustomerKey("user:a|b".into())), Err(TicketError::OtherProduct));
         assert_eq!(opened.check_holder("hot", &CustomerKey("user:a".into())), Err(TicketError::OtherCustomer));
+    }
+
+    proptest::proptest! {
+        /// Tickets issued before the message was built by hand must still verify.
+        #[test]
+        fn the_message_is_the_one_format_wrote(
+            arrival_us: i64, tiebreak: u16, drawn: bool, issued_at: i64,
+            product_id in "[a-z0-9-]{1,16}", customer in "\\PC{0,24}",
+        ) {
+            let ticket = Ticket {
+                product_id: product_id.clone(),
+                customer: CustomerKey(customer.clone()),
+                arrival_us,
+                tiebreak,
+                drawn,
+                issued_at,
+            };
+            let before = format!("v1|{product_id}|{arrival_us}|{tiebreak}|{}|{issued_at}|{customer}", u8::from(drawn));
+            proptest::prop_assert_eq!(ticket.message(), before);
+        }
     }
 
     #[test]
@@ -880,30 +912,50 @@ mod tests {
         assert_eq!(second.steps[1].deciding_before, 2);
         let closed = T0 + r.admission_ms() + 500;
         assert_eq!(second.unoffered(&r, closed, 2), 0, "by stock alone, held a window longer");
-        assert!(second.held_back_by_deciding(&r, Some(T0), closed, 2, 1000), "so counting buyers may let more in");
-        assert!(!second.held_back_by_deciding(&r, Some(closed + 1), closed, 2, 1000), "not before opening");
-        assert!(!second.held_back_by_deciding(&r, Some(T0), closed, 2, 0), "nor when nobody more may come in");
+        assert!(second.worth_counting(&r, Some(T0), closed, 2, 1000), "so counting buyers may let more in");
+        assert!(!second.worth_counting(&r, Some(closed + 1), closed, 2, 1000), "not before opening");
+        assert!(!second.worth_counting(&r, Some(T0), closed, 2, 0), "nor when nobody more may come in");
+        assert!(!second.worth_counting(&r, Some(T0), closed, 0, 1000), "nor with nothing left");
         let paced = WaitingRoomRules { admissions_per_minute: Some(60), ..r.clone() };
         let trickle = RoomState::default().advanced(&paced, T0, 1, 1, 20);
-        assert!(!trickle.held_back_by_deciding(&paced, Some(T0), T0 + 500, 20, 1000), "the rate holds them back");
-        assert!(!RoomState::default().held_back_by_deciding(&r, Some(T0), T0, 2, 1000), "nobody deciding yet");
+        assert!(!trickle.worth_counting(&paced, Some(T0), T0 + 500, 20, 1000), "the rate holds them back");
+        assert!(!RoomState::default().worth_counting(&r, Some(T0), T0, 2, 1000), "nobody deciding yet");
+        let all_lapsed = T0 + 1000 + r.admission_ms();
+        assert!(!second.worth_counting(&r, Some(T0), all_lapsed, 2, 1000), "every window closed");
         assert_eq!(second.counted_ranks(), Some(0..=20));
         let buyers: Vec<u64> = (11..=20).chain(1..=8).chain([3, 12]).collect();
         second.count_buyers(&buyers);
-        assert_eq!(second.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [8, 10]);
+        assert_eq!(second.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [Some(8), Some(10)]);
         assert_eq!(second.unoffered(&r, closed, 2), 2, "the bots' units pass on when their window closes");
         assert_eq!(second.unoffered(&r, T0 + 1500, 2), 0, "while it runs, the bots hold them");
-        // Counts only ever lower the bound: without them it is the stock's.
+        // Without counts the bound is the stock's.
         second.forget_buyers();
         assert_eq!(second.unoffered(&r, closed, 2), 0);
         // Once the first step folds into the base, counting starts above it.
         let mut third = second.advanced(&r, T0 + r.admission_ms(), 22, 2, 2);
         assert_eq!(third.counted_ranks(), Some(11..=22));
         third.count_buyers(&[12, 21, 30]);
-        assert_eq!(third.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [1, 1]);
+        assert_eq!(third.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [Some(1), Some(1)]);
         let saved: RoomState = serde_json::from_str(&serde_json::to_string(&third).unwrap()).unwrap();
-        assert_eq!(saved.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [0, 0], "counts are not saved");
+        assert_eq!(saved.steps.iter().map(|s| s.bought).collect::<Vec<_>>(), [None, None], "counts are not saved");
         assert_eq!(RoomState::default().counted_ranks(), None, "nothing to count before anyone is let in");
+    }
+
+    #[test]
+    fn a_buyer_of_several_units_is_one_person_once_buyers_are_counted() {
+        // Five units; a, b and c (ranks 1 to 3) let in; a buys two. b and c may each still
+        // buy one of the three left, so one unit is free. By units sold alone a's two units
+        // pass for two people decided, and two would look free.
+        let r = rules();
+        let mut room = RoomState::default().advanced(&r, T0, 3, 3, 5);
+        let soon = T0 + 1000;
+        assert_eq!(room.unoffered(&r, soon, 3), 2, "by units sold alone");
+        assert!(room.worth_counting(&r, Some(T0), soon, 3, 1000), "nobody is held back, yet counting matters");
+        room.count_buyers(&[1]);
+        assert_eq!(room.unoffered(&r, soon, 3), 1, "a is one buyer; b and c hold two units");
+        // A buyer whose mark is not written yet still counts as deciding: fewer are let in.
+        room.count_buyers(&[]);
+        assert_eq!(room.unoffered(&r, soon, 3), 0);
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub trait WaitingRoom: Send + Sync {
     ) -> Result<RoomView, StoreError> {
         let mut state = self.room(product_id).await?;
         let mut stock_left = stock_left;
-        if state.held_back_by_deciding(rules, opens_at, now, stock_left, MAX_ADMIT_PER_ADVANCE)
+        if state.worth_counting(rules, opens_at, now, stock_left, MAX_ADMIT_PER_ADVANCE)
             && !self.next_in_line(product_id, state.watermark(), 1).await?.is_empty()
         {
             count_buyers(self, product_id, &mut state, &mut stock_left).await;

@@ -630,6 +630,30 @@ pub async fn a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes(stor
     assert_eq!((lapsed.admitted_now, lapsed.state.watermark()), (1, 50));
 }
 
+/// A buyer of several units is one person: once the room counts who bought, the units they
+/// took do not pass for people who have decided, so no more are let in than units are left for.
+pub async fn a_buyer_of_several_units_counts_as_one_person(store: S) {
+    let rules = WaitingRoomRules::default();
+    let t0 = 1_900_000_000_000;
+    let open = if store.lines_shared() { t0 + LATE_WRITE_GRACE } else { t0 };
+    store.create_product(in_line(product("several", 1)), 5).await.unwrap();
+    for (who, rank) in [("a", 10), ("b", 20), ("c", 30)] {
+        store.join_line(entry("several", who, rank)).await.unwrap();
+    }
+    assert_eq!(store.advance_room("several", &rules, Some(t0), open, 5).await.unwrap().admitted_now, 3);
+    let a = store.place_order(order("a", &[("several", 2)], None)).await.unwrap().order.id;
+    store.mark_bought("several", &CustomerKey("user:a".into()), 10, &a).await.unwrap();
+    for (who, rank) in [("d", 40), ("e", 50)] {
+        store.join_line(entry("several", who, rank)).await.unwrap();
+    }
+    // Three units left, b and c may buy one each: one more is let in (by units sold alone,
+    // a's two units would pass for two people decided, and two more would be).
+    let left = stock(&store, "several").await;
+    assert_eq!(left, 3);
+    let next = store.advance_room("several", &rules, Some(t0), open + 1000, left).await.unwrap();
+    assert_eq!((next.admitted_now, next.state.watermark()), (1, 40));
+}
+
 /// A waiting-room product `id` with two units, a and b (ranks 10, 20) let in at opening and
 /// c (30) waiting: the rules, the opening and when the first advance ran.
 async fn two_units_for_a_and_b_with_c_waiting(store: &S, id: &str) -> (WaitingRoomRules, i64, i64) {
@@ -658,7 +682,7 @@ pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
     assert_eq!(store.stock_now("missing").await.unwrap(), None);
     let stale = store.advance_room("twice", &rules, Some(t0), open + 1000, read_before).await.unwrap();
     assert_eq!(stale.admitted_now, 0, "one unit left, and b may still buy it");
-    assert!(stale.state.steps.iter().all(|s| s.bought == 0), "counts are not handed out with the state");
+    assert!(stale.state.steps.iter().all(|s| s.bought.is_none()), "counts are not handed out with the state");
     // a cancels: the mark comes off with the unit's return, and a may buy again.
     store.cancel_order(&placed).await.unwrap();
     assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty(), "the cancel took the mark off");
