@@ -15,7 +15,7 @@
 //! `n = stock_left − still_deciding`, and `still_deciding` = people admitted within the last
 //! admission window minus those of them who have bought. Who bought is known from the
 //! purchase marks on their tickets, which the store counts per step at each advance that
-//! could let anyone in while someone let in within the window may still buy; where no count
+//! could let in more than the units beyond everyone let in within the window; where no count
 //! has reached, from the units sold since that window began (less the sales that people
 //! admitted before it, still deciding then, may have made), which holds a lapsed admission's
 //! unit until every window it was counted in has closed and takes a buyer of several units
@@ -402,11 +402,12 @@ impl RoomState {
     }
 
     /// Whether an advance now, letting in at most `most`, should count who of the people let in
-    /// within an open admission window has bought ([`RoomState::count_buyers`]): someone was,
-    /// and the opening, the shop's rate and the stock would let someone in now. Units sold
-    /// alone tell neither which admissions lapsed unused (their units stay held) nor people
-    /// from units (a buyer of three units is one person, not three still deciding fewer), so
-    /// counting can let more in or fewer.
+    /// within an open admission window has bought ([`RoomState::count_buyers`]): only if the
+    /// opening, the shop's rate and the stock would let more in than the units left beyond
+    /// those people (each of whom might be deciding). Units sold alone tell neither which
+    /// admissions lapsed unused (their units stay held) nor people from units (a buyer of
+    /// three units is one person, not three still deciding fewer), so counting can let more
+    /// in or fewer; short of that, every way of counting lets in the same.
     pub fn worth_counting(
         &self,
         rules: &WaitingRoomRules,
@@ -415,8 +416,9 @@ impl RoomState {
         stock_left: u32,
         most: u64,
     ) -> bool {
-        self.open_window(rules, now).is_some_and(|(_, admitted)| admitted > 0)
-            && self.paced(rules, opens_at, now, u64::from(stock_left)).min(most) > 0
+        let Some((_, admitted)) = self.open_window(rules, now) else { return false };
+        let surely_free = u64::from(stock_left).saturating_sub(admitted);
+        surely_free < self.paced(rules, opens_at, now, u64::from(stock_left)).min(most)
     }
 
     /// `due` capped by the opening and the shop's rate.
@@ -455,7 +457,8 @@ impl RoomState {
         u64::from(stock_left).saturating_sub(self.still_deciding(rules, now, stock_left))
     }
 
-    /// People whose admission still runs and who have not bought, never fewer than there are:
+    /// People whose admission still runs and who have not bought (a buyer may still order
+    /// again within their limits, as before they were counted):
     /// - counted ([`RoomState::count_buyers`]): the people let in since the oldest step whose
     ///   window is open, less those of them the store counted as buyers. A buyer is one person
     ///   however many units they bought; one whose mark is not written yet still counts as
@@ -951,6 +954,8 @@ mod tests {
         let soon = T0 + 1000;
         assert_eq!(room.unoffered(&r, soon, 3), 2, "by units sold alone");
         assert!(room.worth_counting(&r, Some(T0), soon, 3, 1000), "nobody is held back, yet counting matters");
+        assert!(!room.worth_counting(&r, Some(T0), soon, 3, 0), "not when nobody more may come in");
+        assert!(!room.worth_counting(&r, Some(T0), soon, 5, 2), "nor when units are free beyond all three");
         room.count_buyers(&[1]);
         assert_eq!(room.unoffered(&r, soon, 3), 1, "a is one buyer; b and c hold two units");
         // A buyer whose mark is not written yet still counts as deciding: fewer are let in.

@@ -449,8 +449,8 @@ pub(crate) struct Admission {
 
 /// Tells the room that the holder of `held` has bought by `order_id`, so no unit is held
 /// for them any longer (`RoomState::count_buyers`); cancelling the order takes the mark off
-/// with the units' return. The order stands either way: without the mark the room judges
-/// by the units sold, which frees a lapsed admission's unit later.
+/// with the units' return. The order stands either way: without the mark its buyer counts as
+/// still deciding, holding a unit until their admission window closes.
 pub(crate) async fn mark_bought(app: &AppState, held: &Admission, order_id: &str) {
     if let Err(e) = app.store.mark_bought(&held.product_id, &held.customer, held.rank, order_id).await {
         tracing::warn!(product_id = %held.product_id, error = %e, "could not mark a queue ticket as bought");
