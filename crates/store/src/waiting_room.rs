@@ -99,6 +99,20 @@ pub trait WaitingRoom: Send + Sync {
     /// The product's stock as committed now (`None`: no such product), read so that every
     /// order whose mark an earlier [`purchase_marks`](WaitingRoom::purchase_marks) returned is in it.
     async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError>;
+    /// Of `marks` (read by [`purchase_marks`](WaitingRoom::purchase_marks) within `ranks`),
+    /// those still on their tickets, read after a [`stock_now`](WaitingRoom::stock_now) so that
+    /// a cancel whose returned units that stock level holds is never seen with its mark still
+    /// on. The default reads the marks again: enough where a cancel's writes are seen whole
+    /// (SQLite, PostgreSQL); DynamoDB reads the tickets in transactions instead.
+    async fn marks_still_held(
+        &self,
+        product_id: &str,
+        ranks: RangeInclusive<u64>,
+        marks: Vec<(u64, String)>,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        let now: HashSet<(u64, String)> = self.purchase_marks(product_id, ranks).await?.into_iter().collect();
+        Ok(marks.into_iter().filter(|mark| now.contains(mark)).collect())
+    }
 
     /// Admits whoever the rule says is due at `now`, and returns the room as it then is. Any
     /// instance may call it at any time: a concurrent advance wins or loses as a whole.
@@ -158,10 +172,10 @@ async fn admit_due<W: WaitingRoom + ?Sized>(
 
 /// Counts who of the people let in lately has bought (`RoomState::count_buyers`), so their
 /// units are not held for them, and lowers `stock_left` to the level read with the marks.
-/// A mark counts only if the same order's mark is read both before and after the stock:
-/// marked before, its order had drawn its units (a mark is written after its order); still
-/// marked after, it had not been cancelled (a cancel takes the mark off with the units'
-/// return, in one write). The lower of the two stock readings is kept. Each way the room
+/// A mark counts only if the same order's mark is read both before and after the stock
+/// (`marks_still_held`): marked before, its order had drawn its units (a mark is written
+/// after its order); still marked after, it had not been cancelled (a cancel takes the mark
+/// off with the units' return, in one write). The lower of the two stock readings is kept. Each way the room
 /// errs towards letting in fewer. A count that fails leaves the room to judge by the units
 /// sold alone.
 async fn count_buyers<W: WaitingRoom + ?Sized>(
@@ -173,17 +187,17 @@ async fn count_buyers<W: WaitingRoom + ?Sized>(
     let Some(ranks) = state.counted_ranks() else { return };
     let counted = async {
         let before = store.purchase_marks(product_id, ranks.clone()).await?;
-        let stock = store.stock_now(product_id).await?;
-        let after: HashSet<(u64, String)> = store.purchase_marks(product_id, ranks).await?.into_iter().collect();
-        Ok::<_, StoreError>((before, stock, after))
+        let Some(stock) = store.stock_now(product_id).await? else { return Ok(None) };
+        let held = store.marks_still_held(product_id, ranks, before).await?;
+        Ok::<_, StoreError>(Some((held, stock)))
     };
     match counted.await {
-        Ok((before, Some(stock), after)) => {
-            let held: Vec<u64> = before.into_iter().filter(|mark| after.contains(mark)).map(|(rank, _)| rank).collect();
+        Ok(Some((held, stock))) => {
+            let held: Vec<u64> = held.into_iter().map(|(rank, _)| rank).collect();
             state.count_buyers(&held);
             *stock_left = (*stock_left).min(stock);
         }
-        Ok((_, None, _)) => {}
+        Ok(None) => {}
         Err(e) => {
             tracing::warn!(product_id, error = %e, "could not count a waiting room's buyers; judging by units sold")
         }

@@ -12,9 +12,10 @@ use super::{DynamoStore, catalog, error};
 use crate::StoreError;
 use crate::waiting_room::LineEntry;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Get, TransactGetItem, TransactWriteItem};
 use futures_util::future::try_join_all;
 use stampede_domain::{CustomerKey, OrderStatus, RoomState};
+use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
 pub async fn join(store: &DynamoStore, entry: LineEntry) -> Result<LineEntry, StoreError> {
@@ -199,6 +200,68 @@ pub async fn purchase_marks(
     product_id: &str,
     ranks: RangeInclusive<u64>,
 ) -> Result<Vec<(u64, String)>, StoreError> {
+    let mut marks = Vec::new();
+    for (_, rank, orders) in marked_tickets(store, product_id, ranks).await? {
+        marks.extend(orders.into_iter().map(|order| (rank, order)));
+    }
+    Ok(marks)
+}
+
+/// Of `marks`, those still on their tickets, the tickets read with `TransactGetItems`: a
+/// query may read a ticket as it was before a cancel whose units the stock counters already
+/// show (a transaction's writes land item by item), while a transactional read is refused
+/// while that cancel is being applied, and after it sees the mark gone. The tickets' keys
+/// come from the marked tickets within `ranks` (a query; keys never change). A refused read
+/// fails the count, and the room judges by units sold.
+pub async fn marks_still_held(
+    store: &DynamoStore,
+    product_id: &str,
+    ranks: RangeInclusive<u64>,
+    marks: Vec<(u64, String)>,
+) -> Result<Vec<(u64, String)>, StoreError> {
+    let wanted: HashSet<&(u64, String)> = marks.iter().collect();
+    let tickets: Vec<(Item, u64)> = marked_tickets(store, product_id, ranks)
+        .await?
+        .into_iter()
+        .filter(|(_, rank, orders)| orders.iter().any(|order| wanted.contains(&(*rank, order.clone()))))
+        .map(|(key, rank, _)| (key, rank))
+        .collect();
+    let mut held = HashSet::new();
+    for chunk in tickets.chunks(TRANSACT_GET_MAX) {
+        let gets = chunk.iter().map(|(key, _)| {
+            let get = Get::builder()
+                .table_name(store.table())
+                .set_key(Some(key.clone()))
+                .projection_expression("bought_by")
+                .build()
+                .map_err(|e| StoreError::Backend(format!("a ticket read: {e}")))?;
+            Ok(TransactGetItem::builder().get(get).build())
+        });
+        store.count(Op::Transaction);
+        let out = store
+            .client
+            .transact_get_items()
+            .set_transact_items(Some(gets.collect::<Result<_, StoreError>>()?))
+            .send()
+            .await
+            .map_err(|e| store.sdk(e))?;
+        for ((_, rank), response) in chunk.iter().zip(out.responses.unwrap_or_default()) {
+            let orders = response.item.as_ref().and_then(|item| item.get("bought_by")).and_then(|v| v.as_ss().ok());
+            held.extend(orders.into_iter().flatten().map(|order| (*rank, order.clone())));
+        }
+    }
+    Ok(marks.into_iter().filter(|mark| held.contains(mark)).collect())
+}
+
+/// The most items one `TransactGetItems` reads.
+const TRANSACT_GET_MAX: usize = 100;
+
+/// The marked tickets within `ranks`: each one's key, rank and the orders in its mark.
+async fn marked_tickets(
+    store: &DynamoStore,
+    product_id: &str,
+    ranks: RangeInclusive<u64>,
+) -> Result<Vec<(Item, u64, Vec<String>)>, StoreError> {
     let (low, high) = (keys::line_rank(*ranks.start()), keys::line_rank(*ranks.end()));
     let narrow = |query: QueryFluentBuilder| {
         query
@@ -208,13 +271,15 @@ pub async fn purchase_marks(
             .filter_expression("attribute_exists(bought_by)")
             .consistent_read(true)
     };
-    let mut marks = Vec::new();
-    for item in read_partitions(store, product_id, "sk, bought_by", narrow).await? {
+    let mut marked = Vec::new();
+    for item in read_partitions(store, product_id, "pk, sk, bought_by", narrow).await? {
         let rank = rank_of(&item)?;
-        let orders = item.get("bought_by").and_then(|v| v.as_ss().ok()).into_iter().flatten();
-        marks.extend(orders.map(|order| (rank, order.clone())));
+        let orders = item.get("bought_by").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+        let key =
+            Item::from([(PK.to_owned(), s(get_s(&item, PK)?)), (keys::SK.to_owned(), s(get_s(&item, keys::SK)?))]);
+        marked.push((key, rank, orders));
     }
-    Ok(marks)
+    Ok(marked)
 }
 
 /// Every item of every partition of a product's line, with `projection`.

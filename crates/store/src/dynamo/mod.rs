@@ -196,6 +196,15 @@ impl WaitingRoom for DynamoStore {
     async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {
         line::stock_now(self, product_id).await
     }
+
+    async fn marks_still_held(
+        &self,
+        product_id: &str,
+        ranks: RangeInclusive<u64>,
+        marks: Vec<(u64, String)>,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        line::marks_still_held(self, product_id, ranks, marks).await
+    }
 }
 
 #[async_trait]

@@ -698,8 +698,18 @@ pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
     store.mark_bought("twice", &b, 20, &first).await.unwrap();
     let second = store.place_order(order("b", &[("twice", 1)], None)).await.unwrap().order.id;
     store.mark_bought("twice", &b, 20, &second).await.unwrap();
+    let both = vec![(20, first.clone()), (20, second.clone())];
+    // The second order's mark (SQLite and PostgreSQL keep one a ticket, DynamoDB both).
+    let marked = store.purchase_marks("twice", 0..=100).await.unwrap();
+    assert!(marked.contains(&(20, second.clone())));
+    assert_eq!(store.marks_still_held("twice", 0..=100, marked.clone()).await.unwrap(), marked);
     store.set_status(&first, OrderStatus::Cancelled).await.unwrap();
     assert_eq!(store.purchase_marks("twice", 0..=100).await.unwrap(), [(20, second.clone())]);
+    // What an advance's second read keeps of the marks its first read found.
+    let read_first = [both.clone(), vec![(10, placed.clone()), (30, "no-such-order".into())]].concat();
+    let held = store.marks_still_held("twice", 0..=100, read_first).await.unwrap();
+    assert_eq!(held, [(20, second.clone())], "only marks still on their tickets");
+    assert!(store.marks_still_held("twice", 0..=15, both).await.unwrap().is_empty(), "only within the ranks");
     store.set_status(&second, OrderStatus::Cancelled).await.unwrap();
     assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty(), "staff's cancel took it off");
 }

@@ -54,6 +54,14 @@ impl WaitingRoom for Interleaved {
     ) -> Result<Vec<(u64, String)>, StoreError> {
         self.inner.purchase_marks(product_id, ranks).await
     }
+    async fn marks_still_held(
+        &self,
+        product_id: &str,
+        ranks: RangeInclusive<u64>,
+        marks: Vec<(u64, String)>,
+    ) -> Result<Vec<(u64, String)>, StoreError> {
+        self.inner.marks_still_held(product_id, ranks, marks).await
+    }
     async fn stock_now(&self, product_id: &str) -> Result<Option<u32>, StoreError> {
         let stock = self.inner.stock_now(product_id).await?;
         let sale = self.sale_after_stock_read.lock().unwrap().take();
