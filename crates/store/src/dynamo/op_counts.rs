@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Calls and units since the store was made (see [`super::DynamoStore::op_counts`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct OpCounts {
-    /// `GetItem`, `BatchGetItem`, `Query` and `Scan` requests.
+    /// `GetItem`, `BatchGetItem`, `TransactGetItems`, `Query` and `Scan` requests.
     pub reads: u64,
     /// Single-item `PutItem`, `UpdateItem` and `DeleteItem` requests.
     pub writes: u64,

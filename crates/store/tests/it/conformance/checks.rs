@@ -714,6 +714,28 @@ pub async fn purchase_marks_never_free_a_unit_twice(store: S) {
     assert!(store.purchase_marks("twice", 0..=100).await.unwrap().is_empty(), "staff's cancel took it off");
 }
 
+/// More marks than one of DynamoDB's transactional reads takes (25 items here): all are read.
+pub async fn every_mark_still_held_is_found_however_many(store: S) {
+    store.create_product(in_line(product("many", 1)), 200).await.unwrap();
+    let people = 1..=101;
+    for rank in people.clone() {
+        store.join_line(entry("many", &format!("p{rank}"), rank)).await.unwrap();
+    }
+    let mut marks = Vec::new();
+    for rank in people {
+        let who = format!("p{rank}");
+        let id = store.place_order(order(&who, &[("many", 1)], None)).await.unwrap().order.id;
+        store.mark_bought("many", &CustomerKey(format!("user:{who}")), rank, &id).await.unwrap();
+        marks.push((rank, id));
+    }
+    let mut read = store.purchase_marks("many", 0..=1000).await.unwrap();
+    read.sort_unstable();
+    assert_eq!(read, marks);
+    let mut held = store.marks_still_held("many", 0..=1000, read).await.unwrap();
+    held.sort_unstable();
+    assert_eq!(held, marks);
+}
+
 /// A sale (and its mark) landing between an advance's stock read and its second read of
 /// the marks: counting it would free a unit the stock read still holds.
 pub async fn a_sale_marked_after_the_stock_was_read_is_not_counted(store: S) {

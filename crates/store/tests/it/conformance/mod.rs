@@ -103,6 +103,7 @@ every_adapter!(
     the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units_on,
     a_lapsed_admission_s_unit_passes_on_when_its_own_window_closes,
     a_buyer_of_several_units_counts_as_one_person,
+    every_mark_still_held_is_found_however_many,
     purchase_marks_never_free_a_unit_twice,
     a_sale_marked_after_the_stock_was_read_is_not_counted,
     a_shared_line_lets_a_ticket_in_only_once_late_writes_have_landed,
