@@ -187,10 +187,7 @@ impl Ticket {
     pub fn seal(self, signer: &Signer) -> SealedTicket {
         let message = self.message();
         let tag = signer.sign(QUEUE_TICKET, &message);
-        let mut token = String::with_capacity(2 * message.len() + 1 + tag.len());
-        token.push_str(&hex::encode(message));
-        token.push('.');
-        token.push_str(&tag);
+        let token = token(message.as_bytes(), &tag);
         let rank = rank(&self, &tag);
         SealedTicket { ticket: self, token, rank }
     }
@@ -230,11 +227,16 @@ pub fn token_bytes(token: &str) -> Option<Vec<u8>> {
 /// The token whose bytes [`token_bytes`] gave; `None` if too short to hold a tag.
 pub fn token_from_bytes(bytes: &[u8]) -> Option<String> {
     let (message, tag) = bytes.split_at_checked(bytes.len().checked_sub(TAG_BYTES)?)?;
-    let mut token = String::with_capacity(2 * bytes.len() + 1);
+    Some(token(message, &hex::encode(tag)))
+}
+
+/// A token: `message` in hex, a dot, the tag (already hex).
+fn token(message: &[u8], tag_hex: &str) -> String {
+    let mut token = String::with_capacity(2 * message.len() + 1 + tag_hex.len());
     token.push_str(&hex::encode(message));
     token.push('.');
-    token.push_str(&hex::encode(tag));
-    Some(token)
+    token.push_str(tag_hex);
+    token
 }
 
 impl SealedTicket {

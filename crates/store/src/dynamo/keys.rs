@@ -30,7 +30,8 @@ pub const DAY_BUCKETS: u32 = 32;
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 
-fn key(pk: String, sk: &str) -> Item {
+/// The key of the item `pk`, `sk`.
+pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(PK.to_owned(), AttributeValue::S(pk)), (SK.to_owned(), AttributeValue::S(sk.to_owned()))])
 }
 

@@ -180,10 +180,7 @@ pub fn release_mark(
 
 /// The key of the customer's ticket of `rank` in its line partition.
 fn ticket_key(product_id: &str, customer: &str, rank: u64) -> Item {
-    Item::from([
-        (PK.to_owned(), s(keys::line_partition(product_id, customer))),
-        (keys::SK.to_owned(), s(keys::line_rank(rank))),
-    ])
+    keys::key(keys::line_partition(product_id, customer), &keys::line_rank(rank))
 }
 
 /// The product's stock from its counters, read consistently: every order acknowledged
@@ -220,11 +217,11 @@ pub async fn marks_still_held(
     ranks: RangeInclusive<u64>,
     marks: Vec<(u64, String)>,
 ) -> Result<Vec<(u64, String)>, StoreError> {
-    let wanted: HashSet<&(u64, String)> = marks.iter().collect();
+    let wanted: HashSet<(u64, &str)> = marks.iter().map(|(rank, order)| (*rank, order.as_str())).collect();
     let tickets: Vec<(Item, u64)> = marked_tickets(store, product_id, ranks)
         .await?
         .into_iter()
-        .filter(|(_, rank, orders)| orders.iter().any(|order| wanted.contains(&(*rank, order.clone()))))
+        .filter(|(_, rank, orders)| orders.iter().any(|order| wanted.contains(&(*rank, order.as_str()))))
         .map(|(key, rank, _)| (key, rank))
         .collect();
     // The calls go at once: each is one snapshot of its tickets, which is all a mark needs.
@@ -287,9 +284,7 @@ async fn marked_tickets(
     for item in read_partitions(store, product_id, "pk, sk, bought_by", narrow).await? {
         let rank = rank_of(&item)?;
         let orders = item.get("bought_by").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
-        let key =
-            Item::from([(PK.to_owned(), s(get_s(&item, PK)?)), (keys::SK.to_owned(), s(get_s(&item, keys::SK)?))]);
-        marked.push((key, rank, orders));
+        marked.push((keys::key(get_s(&item, PK)?.to_owned(), get_s(&item, keys::SK)?), rank, orders));
     }
     Ok(marked)
 }
