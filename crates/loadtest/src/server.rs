@@ -192,7 +192,7 @@ fn spawn_one(
 }
 
 /// CPU time (user + system) process `pid` has used (Linux).
-fn process_cpu(pid: u32) -> Option<Duration> {
+pub fn process_cpu(pid: u32) -> Option<Duration> {
     let fields = stat_fields(pid)?;
     ticks(fields.get(11)?, fields.get(12)?)
 }

@@ -62,9 +62,14 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     // out, while the bots hammer orders without tickets.
     let bot_answers = bot_orders(&client, &target, &product, crowd.bots, args.bot_orders as usize).await;
     let mut outcomes = Vec::new();
-    for task in joins.into_iter().filter_map(|j| j.task) {
-        outcomes.push(task.await.context("a person's task failed")?);
+    let mut bot_tickets = Vec::new();
+    for joined in joins {
+        match joined.task {
+            Some(task) => outcomes.push(task.await.context("a person's task failed")?),
+            None => bot_tickets.push(joined.ticket),
+        }
     }
+    let bot_places = final_places(&client, &target.base, &product, &bot_tickets).await;
 
     // The audit, from the server's own records: the invariants of every sale first.
     let acknowledged: Vec<(String, u32)> =
@@ -80,6 +85,7 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let ids: Vec<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
     let deliveries = audit_deliveries(receiver.as_ref(), &target, &ids, &mut audit.violations).await;
     let mut figures = figures(&args, &outcomes, &bot_answers, &join_samples, &costs, &audit, deliveries.as_ref());
+    figures.tail = Tail::of(&outcomes, &bot_places);
     figures.beyond_rate = beyond_rate(&outcomes, args.admissions_per_minute, joins_began);
     figures.joins_pushed_back = costs.pushed_back + pushed_back;
     print_summary(&args, crowd, &figures, &audit, deliveries.as_ref());
@@ -128,6 +134,9 @@ struct JoinCosts {
     healthz_requests: usize,
     /// Server CPU over the baseline, when the server is local.
     healthz_cpu: Option<Duration>,
+    /// This load generator's own CPU over the baseline and over the joins: what the two
+    /// phases cost the side of the machine that is not the server.
+    generator_cpu: Option<(Duration, Duration)>,
     throughput: Throughput,
     /// Joins of the throughput phase pushed back (`503`) and sent again.
     pushed_back: u32,
@@ -144,27 +153,36 @@ async fn join_costs(client: &Client, target: &Target, args: &FlashSaleArgs) -> a
     let (mut healthz_requests, mut healthz_time, mut healthz_cpu) = (0, Duration::ZERO, Some(Duration::ZERO));
     let (mut joins, mut join_time, mut join_cpu) = (Vec::new(), Duration::ZERO, Some(Duration::ZERO));
     let mut pushed_back = 0;
+    let mut generator = Some((Duration::ZERO, Duration::ZERO));
     // The baseline and the joins alternate in slices, so a neighbour's burst on a shared
     // machine slows both alike instead of bending the ratio one way.
     for slice in 0..SLICES {
-        let cpu = target.cpu_time();
+        let (cpu, own) = (target.cpu_time(), own_cpu());
         let (health, elapsed) =
             probe(client, &target.bases, share(args.baseline_requests, slice), conc, "baseline /healthz").await;
         healthz_cpu = add(healthz_cpu, target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a)));
+        let own_healthz = own_cpu().zip(own).map(|(b, a)| b.saturating_sub(a));
         (healthz_requests, healthz_time) = (healthz_requests + health.len(), healthz_time + elapsed);
         let first = joins.len();
-        let cpu = target.cpu_time();
+        let (cpu, own) = (target.cpu_time(), own_cpu());
         let (samples, elapsed, pushed) =
             join_throughput(client, url.clone(), first, share(args.join_requests, slice), conc).await?;
         pushed_back += pushed;
         join_cpu = add(join_cpu, target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a)));
+        let own_joins = own_cpu().zip(own).map(|(b, a)| b.saturating_sub(a));
+        generator = generator.zip(own_healthz.zip(own_joins)).map(|((h, j), (dh, dj))| (h + dh, j + dj));
         joins.extend(samples);
         join_time += elapsed;
     }
     let throughput =
         Throughput { rps: rate(joins.len(), join_time), latency: Latency::of(&joins, Outcome::Ok), cpu: join_cpu };
     let healthz_rps = rate(healthz_requests, healthz_time);
-    Ok(JoinCosts { healthz_rps, healthz_requests, healthz_cpu, throughput, pushed_back })
+    Ok(JoinCosts { healthz_rps, healthz_requests, healthz_cpu, generator_cpu: generator, throughput, pushed_back })
+}
+
+/// This process's CPU time so far (Linux).
+fn own_cpu() -> Option<Duration> {
+    super::server::process_cpu(std::process::id())
 }
 
 /// Slices the join-cost measurement alternates the baseline and the joins in.
@@ -295,6 +313,59 @@ async fn bot_orders(
     bot_answers
 }
 
+/// Each ticket's place in the line, asked once the sale is over (the exact place, with every
+/// join written); tickets whose status check failed are left out.
+async fn final_places(client: &Client, base: &str, product: &str, tickets: &[String]) -> Vec<u64> {
+    let mut places = Vec::with_capacity(tickets.len());
+    for ticket in tickets {
+        let url = format!("{base}/api/products/{product}/queue/{ticket}");
+        let Ok(answer) = client.get(url).send().await else { continue };
+        if let Some(place) = answer.json::<Value>().await.ok().and_then(|s| s["position"].as_u64()) {
+            places.push(place);
+        }
+    }
+    places
+}
+
+/// Why the sale's last purchase came when it did. An admission nobody uses holds its unit
+/// until the window it was let in by closes (`admissionMinutes`); only then does the unit pass
+/// to the next person in line. Bots are admitted like anyone (they joined) and never buy, so
+/// each bot ahead of the last buyer put off a unit by one window, and a unit passed on to
+/// another bot waits a window more.
+#[derive(Default)]
+struct Tail {
+    /// Purchases in each minute since the joins began.
+    per_minute: Vec<usize>,
+    /// Bots placed ahead of the last buyer: admitted, never bought.
+    bots_ahead: usize,
+    /// People placed ahead of the last buyer who did not buy.
+    people_ahead_unbought: usize,
+}
+
+impl Tail {
+    fn of(outcomes: &[Outcome2], bot_places: &[u64]) -> Tail {
+        let bought = || outcomes.iter().filter(|o| o.bought.is_some());
+        let Some(last_buyer) = bought().map(|o| o.position).max() else { return Tail::default() };
+        let mut per_minute = Vec::new();
+        for o in bought() {
+            let minute = (o.done.as_secs() / 60) as usize;
+            if per_minute.len() <= minute {
+                per_minute.resize(minute + 1, 0);
+            }
+            per_minute[minute] += 1;
+        }
+        Tail {
+            per_minute,
+            bots_ahead: bot_places.iter().filter(|p| **p < last_buyer).count(),
+            people_ahead_unbought: outcomes.iter().filter(|o| o.bought.is_none() && o.position < last_buyer).count(),
+        }
+    }
+
+    fn per_minute(&self) -> String {
+        self.per_minute.iter().map(usize::to_string).collect::<Vec<_>>().join(" / ")
+    }
+}
+
 /// The report's figures from what people and bots saw and what the records hold; the
 /// violations are added once the summary is printed.
 fn figures(
@@ -330,6 +401,9 @@ fn figures(
     let per = |cpu: Option<Duration>, n: usize| cpu.map(|c| c.as_secs_f64() * 1e6 / n.max(1) as f64);
     let cpu_us =
         per(costs.healthz_cpu, costs.healthz_requests).zip(per(costs.throughput.cpu, args.join_requests as usize));
+    let generator_us = costs
+        .generator_cpu
+        .and_then(|(h, j)| per(Some(h), costs.healthz_requests).zip(per(Some(j), args.join_requests as usize)));
     Figures {
         bought: bought.len(),
         rho: spearman(&bought),
@@ -348,6 +422,8 @@ fn figures(
         last_purchase,
         longest_gap,
         cpu_us,
+        generator_us,
+        tail: Tail::default(),
         units_sold: audit.units_sold,
         deliveries: deliveries.map(|d| (d.missing, d.duplicates)),
         beyond_rate: 0,
@@ -398,8 +474,17 @@ fn print_summary(
         f.longest_gap.as_secs_f64(),
         args.poll_ms
     );
+    println!(
+        "  purchases in each minute since the joins began: {}; ahead of the last buyer, {} bots (admitted, never buy) and {} people who did not buy",
+        f.tail.per_minute(),
+        f.tail.bots_ahead,
+        f.tail.people_ahead_unbought
+    );
     if let Some((h, j)) = f.cpu_us {
         println!("  server CPU per request: /healthz {h:.0} µs, join {j:.0} µs");
+    }
+    if let Some((h, j)) = f.generator_us {
+        println!("  load generator CPU per request: /healthz {h:.0} µs, join {j:.0} µs");
     }
     println!("  units sold {} of {} ({} orders, {} left)", f.units_sold, args.stock, audit.orders, audit.stock_left);
     match deliveries {
@@ -498,6 +583,9 @@ struct Figures {
     longest_gap: Duration,
     /// Server CPU µs per `/healthz` and per join.
     cpu_us: Option<(f64, f64)>,
+    /// This load generator's CPU µs per `/healthz` and per join.
+    generator_us: Option<(f64, f64)>,
+    tail: Tail,
     units_sold: u64,
     /// Order events missing and delivered twice, when a webhook receiver audited them.
     deliveries: Option<(usize, usize)>,
@@ -598,6 +686,9 @@ fn cost_rows(a: &FlashSaleArgs, f: &Figures) -> String {
     if let Some((h, j)) = f.cpu_us {
         s += &format!("| server CPU per request: `/healthz` / join | {h:.0} µs / {j:.0} µs | — |\n");
     }
+    if let Some((h, j)) = f.generator_us {
+        s += &format!("| this load generator's CPU per request: `/healthz` / join | {h:.0} µs / {j:.0} µs | — |\n");
+    }
     s += &format!("| p99 / p50 join during the sale | {:.1} ms / {:.1} ms | — |\n", f.join.p99, f.join.p50);
     if f.joins_pushed_back > 0 {
         s += &format!(
@@ -614,6 +705,12 @@ fn cost_rows(a: &FlashSaleArgs, f: &Figures) -> String {
         a.poll_ms,
         f.last_purchase.as_secs_f64(),
         f.longest_gap.as_secs_f64()
+    );
+    s += &format!(
+        "| purchases in each minute since the joins began; ahead of the last buyer, bots (admitted, never buy) and people who did not buy | {}; {} bots, {} people | — |\n",
+        f.tail.per_minute(),
+        f.tail.bots_ahead,
+        f.tail.people_ahead_unbought
     );
     s
 }
