@@ -222,7 +222,7 @@ pub struct ServeArgs {
     /// Joins one client IP may make in a burst above its rate.
     #[arg(long, env = "STAMPEDE_JOIN_BURST_PER_IP", default_value_t = 100)]
     pub join_burst_per_ip: u32,
-    /// Joins per second one customer may make (0 turns the limit off); joining again gives
+    /// Joins per second one customer may make after their first (0 turns the limit off); joining again gives
     /// the same ticket, so more only costs the shop.
     #[arg(long, env = "STAMPEDE_JOIN_RATE_PER_CUSTOMER", default_value_t = 1)]
     pub join_rate_per_customer: u32,

@@ -34,7 +34,10 @@
 //!   minute, never a fresh batch. Writing through (Lambda), a join not written is dropped and
 //!   answered `Busy`: its customer got no ticket.
 
+mod held_tickets;
+
 use crate::{LineEntry, Store, StoreError, clock};
+use held_tickets::HeldTickets;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -117,7 +120,7 @@ struct ProductLine {
 #[derive(Default)]
 struct LineState {
     /// Customer key → the ticket held.
-    held: HashMap<String, Held>,
+    held: HeldTickets,
     /// Every rank in the line, sorted, without duplicates.
     ranks: Vec<u64>,
     refreshed: Option<Instant>,
@@ -302,7 +305,7 @@ impl Lines {
                     // Tickets the store kept without their text (older DynamoDB items) only count.
                     if !e.ticket.is_empty() {
                         let held = Held { rank: e.rank, ticket: e.ticket.into(), durable: true };
-                        state.held.entry(e.customer.0).or_insert(held);
+                        state.held.insert_if_absent(e.customer.0, held);
                     }
                 }
                 state.refreshed = Some(Instant::now());
@@ -744,14 +747,14 @@ mod tests {
         assert_eq!(state.unwritten["a"].retry_at, t0 + REWRITE_MAX, "capped");
         assert!(!state.unwritten["a"].rewriting);
         state.settle(&a, a.clone());
-        assert!(state.unwritten.is_empty() && state.held["a"].durable, "written at last");
+        assert!(state.unwritten.is_empty() && state.held.get("a").is_some_and(|h| h.durable), "written at last");
 
         // Writing through, the customer was answered `Busy`: no ticket, no place.
         let b = entry("b", 20);
         state.held.insert("b".into(), Held { rank: 20, ticket: b.ticket.as_str().into(), durable: false });
         state.insert_rank(20);
         state.give_up(&b, false, t0);
-        assert!(!state.held.contains_key("b") && state.unwritten.is_empty());
+        assert!(state.held.get("b").is_none() && state.unwritten.is_empty());
         assert_eq!(state.ranks, [10]);
     }
 
@@ -768,10 +771,10 @@ mod tests {
         state.held.insert("a".into(), Held { rank: 30, ticket: "t-a-30".into(), durable: false });
         state.settle(&entry("a", 30), entry("a", 5));
         assert_eq!(state.ranks, [5, 10, 20]);
-        assert_eq!(state.held["a"], Held { rank: 5, ticket: "t-a-5".into(), durable: true });
+        assert_eq!(state.held.get("a"), Some(&Held { rank: 5, ticket: "t-a-5".into(), durable: true }));
         state.held.insert("b".into(), Held { rank: 40, ticket: "t-b-40".into(), durable: false });
         state.insert_rank(40);
         state.settle(&entry("b", 40), entry("b", 40));
-        assert!(state.held["b"].durable);
+        assert!(state.held.get("b").is_some_and(|h| h.durable));
     }
 }

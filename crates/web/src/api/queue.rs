@@ -218,7 +218,6 @@ pub async fn join_queue(
     app.join_limits.check_ip(client.map(|c| c.0.0.ip()))?;
     let customer = super::order_body::customer(body.customer.as_ref(), body.user_id.as_deref())
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
-    app.join_limits.check_customer(&customer.key.0)?;
     let (view, rules) = room_product(&app, &id).await?;
     let now = now_millis();
     check_line_open(&view, &rules, now)?;
@@ -240,6 +239,10 @@ pub(crate) async fn join_checked(app: &AppState, view: &ProductView, customer: C
 /// Puts the customer in line (or finds the ticket they hold). The ticket is held under the
 /// key per-customer limits count under (an email without its `+tag`), so one mailbox holds
 /// one place in line however its address is written.
+///
+/// The per-customer join limit counts a customer's joins after the first: a first join cannot
+/// be over any limit, and counting it would keep a limiter entry for every person in line
+/// (a million in a big sale), each swept by the minute's pass over idle keys.
 async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Millis) -> Result<Held, Problem> {
     let id = &view.product.id;
     let holder = customer.with_limit_key(app.shop.limit_keys).limit_key().clone();
@@ -256,6 +259,9 @@ async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Milli
         }
         e => e.into(),
     })?;
+    if !new {
+        app.join_limits.check_customer(&holder.0)?;
+    }
     counters::join_outcome(if new { "joined" } else { "rejoined" });
     if !new {
         // Joined before: that ticket is the place, if it is still good.
