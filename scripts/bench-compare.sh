@@ -6,6 +6,9 @@
 # accepted orders, the p99. Alternating the builds lets a shared machine's drift hit both
 # alike; with one run each, a difference smaller than that drift cannot be told apart.
 #
+# A build from before waiting rooms (the first stage, `b95abfe`) is compared without the join
+# phase: its cells say `—`.
+#
 #   ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY     # ROUNDS=3 SECONDS_PER_PHASE=5
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,21 +20,30 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 . scripts/start_server.sh
 
 one_build() { # binary, label
-  local token="cmp-$RANDOM$RANDOM" data base line c0 c1 out n rate healthz=""
+  local token="cmp-$RANDOM$RANDOM" data base line c0 c1 out n rate healthz="" rooms=() products=()
   data=$(mktemp -d)
-  start_stampede "$1" "$data" --admin-token "$token" --access-log false --order-rate-per-customer 0 \
-    --join-rate-per-ip 0
+  products=(
+    '{"id":"wrk-item","name":"Benchmark slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":4000000000}'
+    '{"id":"wrk-gone","name":"Sold-out slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":0}'
+  )
+  # Waiting rooms (#14) came with --join-rate-per-ip: a build without it has no join phase.
+  if "$1" serve --help | grep -q -- --join-rate-per-ip; then
+    rooms=(--join-rate-per-ip 0)
+    products+=('{"id":"wrk-line","name":"Queued slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":1,"sale":{"waitingRoom":{"admissionMinutes":1,"admissionsPerMinute":1}}}')
+  fi
+  start_stampede "$1" "$data" --admin-token "$token" --access-log false --order-rate-per-customer 0 "${rooms[@]}"
   base="http://$addr"
-  for body in \
-    '{"id":"wrk-item","name":"Benchmark slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":4000000000}' \
-    '{"id":"wrk-gone","name":"Sold-out slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":0}' \
-    '{"id":"wrk-line","name":"Queued slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":1,"sale":{"waitingRoom":{"admissionMinutes":1,"admissionsPerMinute":1}}}'; do
+  for body in "${products[@]}"; do
     curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'content-type: application/json' -d "$body" \
       "$base/api/admin/products"
   done
   wrk -t2 -c256 -d2s "$base/healthz" >/dev/null # warm-up
   line="| $round | $2 |"
   for phase in healthz sold_out join orders; do
+    if [ "$phase" = join ] && [ ${#rooms[@]} = 0 ]; then
+      line+=" — |"
+      continue
+    fi
     c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     case $phase in
       healthz) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/healthz") ;;

@@ -13,6 +13,7 @@ mod receiver;
 mod report;
 mod report_file;
 mod sale_product;
+mod sale_tail;
 mod server;
 mod soak;
 mod staleness;

@@ -14,6 +14,7 @@ use super::flash_sale::{
 };
 use super::receiver::{self, Receiver};
 use super::sale_product::create_product_with;
+use super::sale_tail::{Person, Tail};
 use super::server::Target;
 use super::stats::{Latency, Outcome, Sample, rate};
 use anyhow::{Context, bail};
@@ -69,7 +70,11 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
             None => bot_tickets.push(joined.ticket),
         }
     }
-    let bot_places = final_places(&client, &target.base, &product, &bot_tickets).await;
+    let mut bot_places = Vec::with_capacity(bot_tickets.len());
+    for ticket in &bot_tickets {
+        let status = ticket_status(&client, &format!("{}/api/products/{product}/queue/{ticket}", target.base)).await;
+        bot_places.push(status.and_then(|s| s["position"].as_u64()));
+    }
 
     // The audit, from the server's own records: the invariants of every sale first.
     let acknowledged: Vec<(String, u32)> =
@@ -85,7 +90,11 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     let ids: Vec<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
     let deliveries = audit_deliveries(receiver.as_ref(), &target, &ids, &mut audit.violations).await;
     let mut figures = figures(&args, &outcomes, &bot_answers, &join_samples, &costs, &audit, deliveries.as_ref());
-    figures.tail = Tail::of(&outcomes, &bot_places);
+    let people: Vec<Person> = outcomes
+        .iter()
+        .map(|o| Person { place: o.position, bought_after: o.bought.as_ref().map(|_| o.done) })
+        .collect();
+    figures.tail = Tail::of(&people, &bot_places);
     figures.beyond_rate = beyond_rate(&outcomes, args.admissions_per_minute, joins_began);
     figures.joins_pushed_back = costs.pushed_back + pushed_back;
     print_summary(&args, crowd, &figures, &audit, deliveries.as_ref());
@@ -313,59 +322,6 @@ async fn bot_orders(
     bot_answers
 }
 
-/// Each ticket's place in the line, asked once the sale is over (the exact place, with every
-/// join written); tickets whose status check failed are left out.
-async fn final_places(client: &Client, base: &str, product: &str, tickets: &[String]) -> Vec<u64> {
-    let mut places = Vec::with_capacity(tickets.len());
-    for ticket in tickets {
-        let url = format!("{base}/api/products/{product}/queue/{ticket}");
-        let Ok(answer) = client.get(url).send().await else { continue };
-        if let Some(place) = answer.json::<Value>().await.ok().and_then(|s| s["position"].as_u64()) {
-            places.push(place);
-        }
-    }
-    places
-}
-
-/// Why the sale's last purchase came when it did. An admission nobody uses holds its unit
-/// until the window it was let in by closes (`admissionMinutes`); only then does the unit pass
-/// to the next person in line. Bots are admitted like anyone (they joined) and never buy, so
-/// each bot ahead of the last buyer put off a unit by one window, and a unit passed on to
-/// another bot waits a window more.
-#[derive(Default)]
-struct Tail {
-    /// Purchases in each minute since the joins began.
-    per_minute: Vec<usize>,
-    /// Bots placed ahead of the last buyer: admitted, never bought.
-    bots_ahead: usize,
-    /// People placed ahead of the last buyer who did not buy.
-    people_ahead_unbought: usize,
-}
-
-impl Tail {
-    fn of(outcomes: &[Outcome2], bot_places: &[u64]) -> Tail {
-        let bought = || outcomes.iter().filter(|o| o.bought.is_some());
-        let Some(last_buyer) = bought().map(|o| o.position).max() else { return Tail::default() };
-        let mut per_minute = Vec::new();
-        for o in bought() {
-            let minute = (o.done.as_secs() / 60) as usize;
-            if per_minute.len() <= minute {
-                per_minute.resize(minute + 1, 0);
-            }
-            per_minute[minute] += 1;
-        }
-        Tail {
-            per_minute,
-            bots_ahead: bot_places.iter().filter(|p| **p < last_buyer).count(),
-            people_ahead_unbought: outcomes.iter().filter(|o| o.bought.is_none() && o.position < last_buyer).count(),
-        }
-    }
-
-    fn per_minute(&self) -> String {
-        self.per_minute.iter().map(usize::to_string).collect::<Vec<_>>().join(" / ")
-    }
-}
-
 /// The report's figures from what people and bots saw and what the records hold; the
 /// violations are added once the summary is printed.
 fn figures(
@@ -475,9 +431,10 @@ fn print_summary(
         args.poll_ms
     );
     println!(
-        "  purchases in each minute since the joins began: {}; ahead of the last buyer, {} bots (admitted, never buy) and {} people who did not buy",
+        "  purchases in each minute since the joins began: {}; ahead of the buyer furthest back in line, {} bots (admitted, never buy; {} bots' places unknown) and {} people who did not buy",
         f.tail.per_minute(),
         f.tail.bots_ahead,
+        f.tail.bots_unknown,
         f.tail.people_ahead_unbought
     );
     if let Some((h, j)) = f.cpu_us {
@@ -707,9 +664,13 @@ fn cost_rows(a: &FlashSaleArgs, f: &Figures) -> String {
         f.longest_gap.as_secs_f64()
     );
     s += &format!(
-        "| purchases in each minute since the joins began; ahead of the last buyer, bots (admitted, never buy) and people who did not buy | {}; {} bots, {} people | — |\n",
+        "| purchases in each minute since the joins began; ahead of the buyer furthest back in line, bots (admitted, never buy) and people who did not buy | {}; {} bots{}, {} people | — |\n",
         f.tail.per_minute(),
         f.tail.bots_ahead,
+        match f.tail.bots_unknown {
+            0 => String::new(),
+            n => format!(" ({n} bots' places unknown)"),
+        },
         f.tail.people_ahead_unbought
     );
     s
@@ -792,13 +753,18 @@ async fn person_loop(
 /// One status check of a ticket, its sample added to `statuses`; the answer, if it came.
 async fn check_status(client: &Client, status_url: &str, start: Instant, statuses: &mut Vec<Sample>) -> Option<Value> {
     let t = Instant::now();
-    let status: Option<Value> = match client.get(status_url).send().await {
-        Ok(r) if r.status() == StatusCode::OK => r.json().await.ok(),
-        _ => None,
-    };
+    let status = ticket_status(client, status_url).await;
     let outcome = if status.is_some() { Outcome::Ok } else { Outcome::Error };
     statuses.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
     status
+}
+
+/// A ticket's status, if answered `200`.
+async fn ticket_status(client: &Client, status_url: &str) -> Option<Value> {
+    match client.get(status_url).send().await {
+        Ok(r) if r.status() == StatusCode::OK => r.json().await.ok(),
+        _ => None,
+    }
 }
 
 /// An admitted person's one order, with their ticket: what they bought, or the error.

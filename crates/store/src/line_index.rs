@@ -37,6 +37,7 @@
 mod held_tickets;
 
 use crate::{LineEntry, Store, StoreError, clock};
+pub use held_tickets::Held;
 use held_tickets::HeldTickets;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,15 +69,6 @@ const PUSH_BACK_RETRY: Duration = Duration::from_secs(1);
 const REWRITE_FIRST: Duration = Duration::from_secs(2);
 /// ...up to this.
 const REWRITE_MAX: Duration = Duration::from_secs(60);
-
-/// The ticket a customer holds, as the index knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Held {
-    pub rank: u64,
-    pub ticket: Arc<str>,
-    /// Whether the store is known to hold this very ticket.
-    pub durable: bool,
-}
 
 /// How a ticket comes to a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -453,6 +445,13 @@ impl Lines {
     ) -> Result<(u64, u64), StoreError> {
         let line = self.product(store, product_id).await?;
         Ok(lock(&line.state).standing(watermark))
+    }
+
+    /// Whether `customer` holds a ticket for `product_id`'s line, as this index last knew it,
+    /// reading nothing (false for a line it has not loaded).
+    pub fn holds_loaded(&self, product_id: &str, customer: &str) -> bool {
+        let Some(line) = lock(&self.inner.products).get(product_id).cloned() else { return false };
+        line.loaded.initialized() && lock(&line.state).held.get(customer).is_some()
     }
 
     /// The same as this index last knew it, reading nothing: `None` for a line it has not loaded.

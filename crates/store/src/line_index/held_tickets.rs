@@ -4,12 +4,21 @@
 //! line's lock. With one map, the join that made a line of half a million people double held
 //! every other join (and every status check of that line) for as long as that took: under
 //! wrk, joins' p99 rose from 24 ms to 81 and 221 ms as one line grew past 175,000 and
-//! 355,000 people (BENCHMARKS.md). Each shard holds about a 64th of the line and doubles on
-//! its own, so no single join moves more than a 64th of it.
+//! 355,000 people (BENCHMARKS.md, "Hot paths with wrk"). Each shard holds about a 64th of the
+//! line and doubles on its own, so no single join moves more than a 64th of it.
 
-use super::Held;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+
+/// The ticket a customer holds, as the index knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub rank: u64,
+    pub ticket: Arc<str>,
+    /// Whether the store is known to hold this very ticket.
+    pub durable: bool,
+}
 
 const SHARDS: usize = 64;
 

@@ -218,6 +218,7 @@ pub async fn join_queue(
     app.join_limits.check_ip(client.map(|c| c.0.0.ip()))?;
     let customer = super::order_body::customer(body.customer.as_ref(), body.user_id.as_deref())
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
+    let customer = check_rejoin(&app, &id, customer)?;
     let (view, rules) = room_product(&app, &id).await?;
     let now = now_millis();
     check_line_open(&view, &rules, now)?;
@@ -227,7 +228,23 @@ pub async fn join_queue(
     Ok(crate::respond::with_location((StatusCode::CREATED, Json(dto)).into_response(), &location))
 }
 
-/// Joins `view`'s line for the storefront (rate limits already checked): the ticket held.
+/// The per-customer join limit, which counts a customer's joins after the first: checked
+/// here only for a customer this instance knows holds a ticket for the line (from memory,
+/// before the store is asked anything, so a refused re-join costs and changes nothing), and
+/// in [`join`] for a join pushed back. A first join cannot be over this limit, and counting it
+/// would keep an entry for every person who joined since the last sweep of idle keys (a
+/// minute's worth of a big sale). Counted as the place is held (an email without its `+tag`).
+/// The customer comes back keyed as their place is held.
+pub(crate) fn check_rejoin(app: &AppState, product_id: &str, customer: Customer) -> Result<Customer, Problem> {
+    let customer = customer.with_limit_key(app.shop.limit_keys);
+    if app.rooms.lines.holds_loaded(product_id, &customer.limit_key().0) {
+        app.join_limits.check_customer(&customer.limit_key().0)?;
+    }
+    Ok(customer)
+}
+
+/// Joins `view`'s line for the storefront (the per-address limit and [`check_rejoin`] already
+/// checked): the ticket held.
 pub(crate) async fn join_checked(app: &AppState, view: &ProductView, customer: Customer) -> Result<String, Problem> {
     let rules =
         view.product.sale.waiting_room.as_ref().ok_or_else(|| Problem::not_found("product", &view.product.id))?;
@@ -239,10 +256,6 @@ pub(crate) async fn join_checked(app: &AppState, view: &ProductView, customer: C
 /// Puts the customer in line (or finds the ticket they hold). The ticket is held under the
 /// key per-customer limits count under (an email without its `+tag`), so one mailbox holds
 /// one place in line however its address is written.
-///
-/// The per-customer join limit counts a customer's joins after the first: a first join cannot
-/// be over any limit, and counting it would keep a limiter entry for every person in line
-/// (a million in a big sale), each swept by the minute's pass over idle keys.
 async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Millis) -> Result<Held, Problem> {
     let id = &view.product.id;
     let holder = customer.with_limit_key(app.shop.limit_keys).limit_key().clone();
@@ -255,13 +268,12 @@ async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Milli
     let (held, new) = entered.map_err(|e| match e {
         StoreError::Busy { retry_after } => {
             counters::join_outcome("pushed_back");
-            line_behind(retry_after)
+            // No ticket was handed out, so the next try is a first join again: counted here,
+            // so a client that does not wait for `Retry-After` is held to the customer's rate.
+            app.join_limits.check_customer(&holder.0).err().unwrap_or_else(|| line_behind(retry_after))
         }
         e => e.into(),
     })?;
-    if !new {
-        app.join_limits.check_customer(&holder.0)?;
-    }
     counters::join_outcome(if new { "joined" } else { "rejoined" });
     if !new {
         // Joined before: that ticket is the place, if it is still good.

@@ -178,9 +178,12 @@ pub async fn join(
             return Ok(refused(&app, message, StatusCode::UNPROCESSABLE_ENTITY, None));
         }
     };
-    // The per-customer limit is the join's own (it counts joins after the first).
-    let joined = match app.join_limits.check_ip(client.map(|c| c.0.0.ip())) {
-        Ok(()) => crate::api::queue::join_checked(&app, &view, customer).await,
+    let checked = app
+        .join_limits
+        .check_ip(client.map(|c| c.0.0.ip()))
+        .and_then(|()| crate::api::queue::check_rejoin(&app, &id, customer));
+    let joined = match checked {
+        Ok(customer) => crate::api::queue::join_checked(&app, &view, customer).await,
         Err(p) => Err(p),
     };
     match joined {

@@ -1,6 +1,7 @@
 //! Waiting rooms over real HTTP (#14): joining, places, admission in arrival order, and every
 //! refusal of an order without an admission.
 
+use crate::common::browser::Browser;
 use crate::common::*;
 use serde_json::{Value, json};
 use stampede_domain::{CustomerKey, SaleRules, Ticket, WaitingRoomRules};
@@ -220,6 +221,20 @@ async fn joins_are_rate_limited_per_customer_and_per_address() {
     let p = expect_problem(resp, 429, "rate-limited").await;
     assert!(p["detail"].as_str().unwrap().contains("too many joins from this customer"), "{p}");
     join(&per_customer, "drop", "human").await;
+
+    // The storefront's form counts the same way, keyed as the place is held: an address's
+    // `+tag` does not make another customer.
+    per_customer.add_product("tee", 100, 10, room()).await;
+    let mut browser = Browser::new(&per_customer.base);
+    for email in ["sam+1@example.com", "sam+2@example.com", "sam@example.com"] {
+        let page = browser.post("/products/tee/line", &[("email", email)]).await;
+        assert_eq!(page.status, 303, "{email}: {}", page.html);
+    }
+    let refused = browser.post("/products/tee/line", &[("email", "sam+3@example.com")]).await;
+    assert_eq!(refused.status, 429, "{}", refused.html);
+    assert!(refused.headers.contains_key("retry-after"));
+    let other = browser.post("/products/tee/line", &[("email", "ana@example.com")]).await;
+    assert_eq!(other.status, 303, "another customer still joins: {}", other.html);
 
     let per_ip = TestApp::start_with(|s| {
         s.with_join_limits(OrderRateLimits::for_joins(Some(Rate { per_second: 1, burst: 3 }), None))
