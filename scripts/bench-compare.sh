@@ -27,11 +27,12 @@ one_build() { # binary, label
     '{"id":"wrk-gone","name":"Sold-out slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":0}'
   )
   # Waiting rooms (#14) came with --join-rate-per-ip: a build without it has no join phase.
-  if "$1" serve --help | grep -q -- --join-rate-per-ip; then
+  if grep -q -- --join-rate-per-ip <<<"$("$1" serve --help)"; then
     rooms=(--join-rate-per-ip 0)
     products+=('{"id":"wrk-line","name":"Queued slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":1,"sale":{"waitingRoom":{"admissionMinutes":1,"admissionsPerMinute":1}}}')
   fi
-  start_stampede "$1" "$data" --admin-token "$token" --access-log false --order-rate-per-customer 0 "${rooms[@]}"
+  start_stampede "$1" "$data" --admin-token "$token" --access-log false --order-rate-per-customer 0 \
+    ${rooms[@]+"${rooms[@]}"}
   base="http://$addr"
   for body in "${products[@]}"; do
     curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'content-type: application/json' -d "$body" \

@@ -100,16 +100,21 @@ run_redis() {
   local dir port sha out up=""
   dir=$(mktemp -d)
   chmod 777 "$dir"
-  # A port below Linux's ephemeral range (32768 up), where wrk's thousands of closed
-  # connections may still hold one; another port if Redis still does not answer.
+  # wrk's closed connections leave ports of Linux's ephemeral range (32768 up) in TIME_WAIT:
+  # pick one below it. Ours only if it answers with our directory (not another Redis on that
+  # port); otherwise stop it and try another port.
   for _ in 1 2 3; do
     port=$((20000 + RANDOM % 12000))
     redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync always \
-      --save '' --daemonize yes --logfile "$dir/redis.log" >/dev/null
-    for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && up=1 && break; sleep 0.1; done
+      --save '' --daemonize yes --logfile "$dir/redis.log" --pidfile "$dir/redis.pid" >/dev/null
+    for _ in $(seq 1 50); do
+      if redis-cli -p "$port" CONFIG GET dir 2>/dev/null | grep -qxF "$dir"; then up=1; break; fi
+      sleep 0.1
+    done
     [ -n "$up" ] && break
+    [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
   done
-  [ -n "$up" ] || { echo "Redis did not start:" >&2; cat "$dir/redis.log" >&2; return 1; }
+  [ -n "$up" ] || { echo "Redis did not start:" >&2; cat "$dir/redis.log" >&2; rm -rf "$dir"; return 1; }
   sha=$(redis-cli -p "$port" SCRIPT LOAD "local s = tonumber(redis.call('GET', KEYS[1]) or '0') local q = tonumber(ARGV[1]) if s >= q then redis.call('DECRBY', KEYS[1], q) return 1 end return 0")
   redis-cli -p "$port" SET stock 1000000000000 >/dev/null
   out=$(redis-benchmark -p "$port" -c "$CONNS" -n "$REDIS_REQUESTS" --csv EVALSHA "$sha" 1 stock 1 | tail -1)
