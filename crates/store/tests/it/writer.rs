@@ -270,3 +270,15 @@ async fn joins_an_outage_missed_are_written_as_soon_as_the_store_takes_a_write_a
     let customers: Vec<String> = store.line("hot").await.unwrap().into_iter().map(|e| e.customer.0).collect();
     assert_eq!(customers, ["user:a", "user:b"], "a keeps the place it had before b");
 }
+
+/// `.cargo/config.toml` builds the bundled SQLite with `LIBSQLITE3_FLAGS`: no memory statistics
+/// (one process-wide mutex fewer) and `fdatasync` for its syncs. An environment variable of
+/// the same name replaces both without a word; the first shows in the compile options (the
+/// second, from the same variable, does not), so its absence means the flags were lost.
+#[test]
+fn the_bundled_sqlite_is_built_with_the_repository_s_flags() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let mut options = conn.prepare("PRAGMA compile_options").unwrap();
+    let options: Vec<String> = options.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+    assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "LIBSQLITE3_FLAGS were not applied: {options:?}");
+}
