@@ -72,7 +72,7 @@ pub async fn run(args: FlashSaleArgs) -> anyhow::Result<()> {
     }
     let mut bot_places = Vec::with_capacity(bot_tickets.len());
     for ticket in &bot_tickets {
-        let status = ticket_status(&client, &format!("{}/api/products/{product}/queue/{ticket}", target.base)).await;
+        let status = ticket_status(&client, &status_url(&target.base, &product, ticket)).await;
         bot_places.push(status.and_then(|s| s["position"].as_u64()));
     }
 
@@ -162,31 +162,37 @@ async fn join_costs(client: &Client, target: &Target, args: &FlashSaleArgs) -> a
     let (mut healthz_requests, mut healthz_time, mut healthz_cpu) = (0, Duration::ZERO, Some(Duration::ZERO));
     let (mut joins, mut join_time, mut join_cpu) = (Vec::new(), Duration::ZERO, Some(Duration::ZERO));
     let mut pushed_back = 0;
-    let mut generator = Some((Duration::ZERO, Duration::ZERO));
+    let (mut own_healthz, mut own_joins) = (Some(Duration::ZERO), Some(Duration::ZERO));
     // The baseline and the joins alternate in slices, so a neighbour's burst on a shared
     // machine slows both alike instead of bending the ratio one way.
     for slice in 0..SLICES {
         let (cpu, own) = (target.cpu_time(), own_cpu());
         let (health, elapsed) =
             probe(client, &target.bases, share(args.baseline_requests, slice), conc, "baseline /healthz").await;
-        healthz_cpu = add(healthz_cpu, target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a)));
-        let own_healthz = own_cpu().zip(own).map(|(b, a)| b.saturating_sub(a));
+        healthz_cpu = add(healthz_cpu, since(cpu, target.cpu_time()));
+        own_healthz = add(own_healthz, since(own, own_cpu()));
         (healthz_requests, healthz_time) = (healthz_requests + health.len(), healthz_time + elapsed);
         let first = joins.len();
         let (cpu, own) = (target.cpu_time(), own_cpu());
         let (samples, elapsed, pushed) =
             join_throughput(client, url.clone(), first, share(args.join_requests, slice), conc).await?;
         pushed_back += pushed;
-        join_cpu = add(join_cpu, target.cpu_time().zip(cpu).map(|(b, a)| b.saturating_sub(a)));
-        let own_joins = own_cpu().zip(own).map(|(b, a)| b.saturating_sub(a));
-        generator = generator.zip(own_healthz.zip(own_joins)).map(|((h, j), (dh, dj))| (h + dh, j + dj));
+        join_cpu = add(join_cpu, since(cpu, target.cpu_time()));
+        own_joins = add(own_joins, since(own, own_cpu()));
         joins.extend(samples);
         join_time += elapsed;
     }
     let throughput =
         Throughput { rps: rate(joins.len(), join_time), latency: Latency::of(&joins, Outcome::Ok), cpu: join_cpu };
     let healthz_rps = rate(healthz_requests, healthz_time);
-    Ok(JoinCosts { healthz_rps, healthz_requests, healthz_cpu, generator_cpu: generator, throughput, pushed_back })
+    Ok(JoinCosts {
+        healthz_rps,
+        healthz_requests,
+        healthz_cpu,
+        generator_cpu: own_healthz.zip(own_joins),
+        throughput,
+        pushed_back,
+    })
 }
 
 /// This process's CPU time so far (Linux).
@@ -204,6 +210,11 @@ fn share(total: u32, slice: u32) -> usize {
 
 fn add(sum: Option<Duration>, part: Option<Duration>) -> Option<Duration> {
     sum.zip(part).map(|(a, b)| a + b)
+}
+
+/// CPU time spent from `before` to `after` (`None` if either could not be read).
+fn since(before: Option<Duration>, after: Option<Duration>) -> Option<Duration> {
+    before.zip(after).map(|(b, a)| a.saturating_sub(b))
 }
 
 /// The sale's product: one unit a customer, behind a waiting room; its id.
@@ -719,7 +730,7 @@ async fn person_loop(
     poll: Duration,
     since: Instant,
 ) -> Outcome2 {
-    let status_url = format!("{base}/api/products/{product}/queue/{ticket}");
+    let status_url = status_url(base, product, ticket);
     let mut out = Outcome2 { position, bought: None, done: Duration::ZERO, statuses: Vec::new(), error: None };
     let out = loop {
         let status = match joined.take() {
@@ -757,6 +768,11 @@ async fn check_status(client: &Client, status_url: &str, start: Instant, statuse
     let outcome = if status.is_some() { Outcome::Ok } else { Outcome::Error };
     statuses.push(Sample { outcome, latency: t.elapsed(), finished: start.elapsed() });
     status
+}
+
+/// Where a ticket's status is read.
+fn status_url(base: &str, product: &str, ticket: &str) -> String {
+    format!("{base}/api/products/{product}/queue/{ticket}")
 }
 
 /// A ticket's status, if answered `200`.

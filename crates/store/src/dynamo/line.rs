@@ -218,11 +218,11 @@ pub async fn marks_still_held(
     marks: Vec<(u64, String)>,
 ) -> Result<Vec<(u64, String)>, StoreError> {
     let wanted: HashSet<(u64, &str)> = marks.iter().map(|(rank, order)| (*rank, order.as_str())).collect();
-    let tickets: Vec<(Item, u64)> = marked_tickets(store, product_id, ranks)
+    let tickets: Vec<Item> = marked_tickets(store, product_id, ranks)
         .await?
         .into_iter()
         .filter(|(_, rank, orders)| orders.iter().any(|order| wanted.contains(&(*rank, order.as_str()))))
-        .map(|(key, rank, _)| (key, rank))
+        .map(|(key, _, _)| key)
         .collect();
     // The calls go at once: each is one snapshot of its tickets, which is all a mark needs.
     let reads = try_join_all(tickets.chunks(TRANSACT_GET_MAX).map(|chunk| still_marked(store, chunk)));
@@ -232,8 +232,8 @@ pub async fn marks_still_held(
 
 /// The marks on `tickets` (keys), read in one `TransactGetItems`, as (rank, order id). Each
 /// answer names its own rank, so a ticket gone since is simply not there.
-async fn still_marked(store: &DynamoStore, tickets: &[(Item, u64)]) -> Result<Vec<(u64, String)>, StoreError> {
-    let gets = tickets.iter().map(|(key, _)| {
+async fn still_marked(store: &DynamoStore, tickets: &[Item]) -> Result<Vec<(u64, String)>, StoreError> {
+    let gets = tickets.iter().map(|key| {
         let get = Get::builder()
             .table_name(store.table())
             .set_key(Some(key.clone()))

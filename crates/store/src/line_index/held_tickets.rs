@@ -1,11 +1,12 @@
 //! The tickets a line's customers hold, by customer key, in shards.
 //!
 //! Why shards: a map grows by doubling, and a doubling moves every entry at once, under the
-//! line's lock. With one map, the join that made a line of half a million people double held
-//! every other join (and every status check of that line) for as long as that took: under
-//! wrk, joins' p99 rose from 24 ms to 81 and 221 ms as one line grew past 175,000 and
-//! 355,000 people (BENCHMARKS.md, "Hot paths with wrk"). Each shard holds about a 64th of the
-//! line and doubles on its own, so no single join moves more than a 64th of it.
+//! line's lock. With one map, the join that made it double held every other join (and every
+//! status check of that line) for as long as that took: under wrk, joins' p99 rose to as much
+//! as 286 ms in runs in which one line passed 229,376 or 458,752 people, where the map
+//! doubles, against at most 24 ms sharded (BENCHMARKS.md, "Hot paths with wrk"). Each shard
+//! holds about a 64th of the line and doubles on its own, so no single join moves more than a
+//! 64th of it.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};

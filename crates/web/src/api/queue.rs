@@ -218,11 +218,11 @@ pub async fn join_queue(
     app.join_limits.check_ip(client.map(|c| c.0.0.ip()))?;
     let customer = super::order_body::customer(body.customer.as_ref(), body.user_id.as_deref())
         .map_err(|e| Problem::invalid_field(&e.field, &e.message))?;
-    let customer = check_rejoin(&app, &id, customer)?;
+    let holder = check_rejoin(&app, &id, customer)?;
     let (view, rules) = room_product(&app, &id).await?;
     let now = now_millis();
     check_line_open(&view, &rules, now)?;
-    let held = join(&app, &view, customer, now).await?;
+    let held = join(&app, &view, holder, now).await?;
     let dto = standing(&app, &view, &rules, &held, now).await?;
     let location = format!("/api/products/{id}/queue/{}", held.ticket);
     Ok(crate::respond::with_location((StatusCode::CREATED, Json(dto)).into_response(), &location))
@@ -233,32 +233,30 @@ pub async fn join_queue(
 /// before the store is asked anything, so a refused re-join costs and changes nothing), and
 /// in [`join`] for a join pushed back. A first join cannot be over this limit, and counting it
 /// would keep an entry for every person who joined since the last sweep of idle keys (a
-/// minute's worth of a big sale). Counted as the place is held (an email without its `+tag`).
-/// The customer comes back keyed as their place is held.
-pub(crate) fn check_rejoin(app: &AppState, product_id: &str, customer: Customer) -> Result<Customer, Problem> {
-    let customer = customer.with_limit_key(app.shop.limit_keys);
-    if app.rooms.lines.holds_loaded(product_id, &customer.limit_key().0) {
-        app.join_limits.check_customer(&customer.limit_key().0)?;
+/// minute's worth of a big sale). Answers the key the customer's place is held under, which
+/// the limit counts under: the key per-customer limits count under (an email without its
+/// `+tag`), so one mailbox holds one place in line however its address is written.
+pub(crate) fn check_rejoin(app: &AppState, product_id: &str, customer: Customer) -> Result<CustomerKey, Problem> {
+    let holder = customer.with_limit_key(app.shop.limit_keys).limit_key().clone();
+    if app.rooms.lines.holds_loaded(product_id, &holder.0) {
+        app.join_limits.check_customer(&holder.0)?;
     }
-    Ok(customer)
+    Ok(holder)
 }
 
-/// Joins `view`'s line for the storefront (the per-address limit and [`check_rejoin`] already
-/// checked): the ticket held.
-pub(crate) async fn join_checked(app: &AppState, view: &ProductView, customer: Customer) -> Result<String, Problem> {
+/// Joins `view`'s line for the storefront as `holder` (the per-address limit and
+/// [`check_rejoin`], which gave `holder`, already checked): the ticket held.
+pub(crate) async fn join_checked(app: &AppState, view: &ProductView, holder: CustomerKey) -> Result<String, Problem> {
     let rules =
         view.product.sale.waiting_room.as_ref().ok_or_else(|| Problem::not_found("product", &view.product.id))?;
     let now = now_millis();
     check_line_open(view, rules, now)?;
-    Ok(join(app, view, customer, now).await?.ticket.to_string())
+    Ok(join(app, view, holder, now).await?.ticket.to_string())
 }
 
-/// Puts the customer in line (or finds the ticket they hold). The ticket is held under the
-/// key per-customer limits count under (an email without its `+tag`), so one mailbox holds
-/// one place in line however its address is written.
-async fn join(app: &AppState, view: &ProductView, customer: Customer, now: Millis) -> Result<Held, Problem> {
+/// Puts `holder` (from [`check_rejoin`]) in line, or finds the ticket they hold.
+async fn join(app: &AppState, view: &ProductView, holder: CustomerKey, now: Millis) -> Result<Held, Problem> {
     let id = &view.product.id;
-    let holder = customer.with_limit_key(app.shop.limit_keys).limit_key().clone();
     let opens = view.product.sale.starts_at;
     // The line's index reads the arrival, so that tickets are queued in arrival order.
     let new_ticket =

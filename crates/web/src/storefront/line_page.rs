@@ -183,7 +183,7 @@ pub async fn join(
         .check_ip(client.map(|c| c.0.0.ip()))
         .and_then(|()| crate::api::queue::check_rejoin(&app, &id, customer));
     let joined = match checked {
-        Ok(customer) => crate::api::queue::join_checked(&app, &view, customer).await,
+        Ok(holder) => crate::api::queue::join_checked(&app, &view, holder).await,
         Err(p) => Err(p),
     };
     match joined {
