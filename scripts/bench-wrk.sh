@@ -30,7 +30,7 @@ token="bench-$RANDOM$RANDOM"
 # shellcheck source=scripts/start_server.sh
 . scripts/start_server.sh
 declare -A rates p99s drains requests
-phases=(healthz catalog catalog_304 menu product join sold_out orders sold_out_backlog redis)
+phases=(healthz catalog catalog_gzip catalog_304 menu product join sold_out orders sold_out_backlog redis)
 
 profiles=$(mktemp -d)
 trap 'rm -rf "$profiles"' EXIT
@@ -143,6 +143,7 @@ for round in $(seq 1 "$ROUNDS"); do
   wrk -t2 -c"$CONNS" -d2s "$base/healthz" >/dev/null # warm-up
   run_phase healthz "$base/healthz"
   run_phase catalog "$base/api/products"
+  run_phase catalog_gzip "$base/api/products" -H 'Accept-Encoding: gzip, deflate, br, zstd'
   run_phase catalog_304 "$base/api/products" -H "If-None-Match: $etag"
   run_phase menu "$base/"
   run_phase product "$base/products/margherita"
@@ -165,6 +166,7 @@ label() {
   case $1 in
     healthz) echo 'baseline `GET /healthz`' ;;
     catalog) echo 'catalog `GET /api/products`' ;;
+    catalog_gzip) echo 'catalog gzipped, as browsers ask (`Accept-Encoding: gzip, deflate, br, zstd`)' ;;
     catalog_304) echo 'catalog revalidated (`If-None-Match` → 304)' ;;
     menu) echo 'menu page `GET /`' ;;
     product) echo 'product page `GET /products/margherita`' ;;

@@ -1,5 +1,7 @@
-//! The catalog as ready-to-send JSON bytes, rebuilt when stock or products change instead
-//! of once per request: a flash sale's crowd reloads the menu far more often than it changes.
+//! The catalog as ready-to-send JSON bytes, plain and gzipped, rebuilt when stock or
+//! products change instead of once per request: a flash sale's crowd reloads the menu far
+//! more often than it changes. Every browser asks for compression, and gzipping 11 KB on
+//! each request held the catalog to 0.23 of `/healthz` under wrk (0.80 uncompressed).
 //!
 //! Freshness: an entry is used while the store's stock-change counter is unchanged and it
 //! is at most [`MAX_AGE`] old. The counter ticks on every commit of this process, so on
@@ -8,8 +10,11 @@
 
 use super::dto::ProductDto;
 use axum::body::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use stampede_store::{Store, StoreError};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +28,10 @@ pub struct CatalogBytes {
     pub body: Bytes,
     /// Strong validator: a hash of `body`.
     pub etag: String,
+    /// `body` gzipped.
+    pub gzip: Bytes,
+    /// Strong validator of `gzip`, a representation of its own: `etag` marked `-gzip`.
+    pub gzip_etag: String,
     version: u64,
     built: Instant,
 }
@@ -56,8 +65,16 @@ impl CatalogCache {
         }
         let products: Vec<ProductDto> = store.products().await?.into_iter().map(Into::into).collect();
         let body = serde_json::to_vec(&products).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
-        let entry = Arc::new(CatalogBytes { body: Bytes::from(body), etag, version, built: Instant::now() });
+        let gzip = gzip(&body).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let hash = hex::encode(&Sha256::digest(&body)[..16]);
+        let entry = Arc::new(CatalogBytes {
+            body: Bytes::from(body),
+            etag: format!("\"{hash}\""),
+            gzip: Bytes::from(gzip),
+            gzip_etag: format!("\"{hash}-gzip\""),
+            version,
+            built: Instant::now(),
+        });
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry.clone());
         Ok(entry)
     }
@@ -65,4 +82,12 @@ impl CatalogCache {
     fn cached(&self, version: u64) -> Option<Arc<CatalogBytes>> {
         self.current.lock().unwrap_or_else(|p| p.into_inner()).as_ref().filter(|e| e.fresh(version)).cloned()
     }
+}
+
+/// `body` gzipped at the default level: made once per build, so the smaller answer is worth
+/// the few tens of microseconds over the fastest level.
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::default());
+    encoder.write_all(body)?;
+    encoder.finish()
 }

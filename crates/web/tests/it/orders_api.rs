@@ -395,7 +395,39 @@ async fn the_catalog_carries_an_etag_that_changes_with_stock_and_is_gzipped_on_r
     assert_ne!(after.headers()["etag"], etag.as_str());
     assert_eq!(after.json::<Value>().await.unwrap()[0]["stock"], 3, "never stale on the local store");
 
-    let gzipped = app.client.get(app.url("/api/products")).header("accept-encoding", "gzip").send().await.unwrap();
+    // gzip is a representation of its own: the same JSON, its own ETag, revalidated alike.
+    let plain = app.get("/api/products").await;
+    assert_eq!(plain.headers().get("content-encoding"), None, "only for clients that ask");
+    assert_eq!(plain.headers()["vary"], "accept-encoding");
+    let plain_etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let plain_body = plain.bytes().await.unwrap();
+    let browser = "gzip, deflate, br, zstd";
+    let gzipped = app.client.get(app.url("/api/products")).header("accept-encoding", browser).send().await.unwrap();
+    assert_eq!(gzipped.status(), 200);
     assert_eq!(gzipped.headers()["content-encoding"], "gzip");
-    assert_eq!(app.get("/api/products").await.headers().get("content-encoding"), None, "only for clients that ask");
+    assert_eq!(gzipped.headers()["content-type"], "application/json");
+    assert_eq!(gzipped.headers()["vary"], "accept-encoding");
+    let gzip_etag = gzipped.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(gzip_etag, format!("{}-gzip\"", plain_etag.trim_end_matches('"')));
+    let packed = gzipped.bytes().await.unwrap();
+    assert!(packed.len() < plain_body.len(), "{} bytes gzipped against {}", packed.len(), plain_body.len());
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&packed[..]), &mut unpacked).unwrap();
+    assert_eq!(unpacked, plain_body, "the same catalog");
+    let revalidated = app
+        .client
+        .get(app.url("/api/products"))
+        .header("accept-encoding", browser)
+        .header("if-none-match", &gzip_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+    assert_eq!(revalidated.headers()["etag"], gzip_etag.as_str());
+    let refused = app.client.get(app.url("/api/products")).header("accept-encoding", "gzip;q=0").send().await.unwrap();
+    assert_eq!(refused.headers().get("content-encoding"), None, "gzip;q=0 refuses it");
+    assert_eq!(refused.headers()["etag"], plain_etag.as_str());
+    let one = app.client.get(app.url("/api/products/p")).header("accept-encoding", browser).send().await.unwrap();
+    assert_eq!(one.status(), 200);
+    assert_eq!(one.headers().get("content-encoding"), None, "one product fits TCP's first flight as it is");
 }
