@@ -39,7 +39,7 @@ mod held_tickets;
 use crate::{LineEntry, Store, StoreError, clock};
 pub use held_tickets::Held;
 use held_tickets::HeldTickets;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -118,6 +118,10 @@ struct LineState {
     refreshed: Option<Instant>,
     /// Ranks joined here lately, merged into a refresh the store may not have answered with yet.
     recent: VecDeque<(Instant, u64)>,
+    /// Ranks of the held tickets the store has not taken yet (queued, or given up on and
+    /// waiting to be written again), merged into a refresh too: kept apart so that a refresh
+    /// need not walk every held ticket under the line's lock.
+    unsettled: BTreeSet<u64>,
     /// Customer key → a held ticket whose write was given up on.
     unwritten: HashMap<String, Unwritten>,
 }
@@ -162,6 +166,7 @@ impl LineState {
     /// What the store answered for a ticket this index queued.
     fn settle(&mut self, queued: &LineEntry, stored: LineEntry) {
         self.unwritten.remove(&queued.customer.0);
+        self.unsettled.remove(&queued.rank);
         if stored.ticket == queued.ticket {
             if let Some(h) = self.held.get_mut(&queued.customer.0).filter(|h| *h.ticket == *queued.ticket) {
                 h.durable = true;
@@ -185,6 +190,7 @@ impl LineState {
         if !keep_place {
             self.held.remove(customer);
             self.remove_rank(queued.rank);
+            self.unsettled.remove(&queued.rank);
             return;
         }
         let failures = self.unwritten.get(customer).map_or(0, |u| u.failures).saturating_add(1);
@@ -376,6 +382,7 @@ impl Lines {
         let held = Held { rank: entry.rank, ticket: entry.ticket.as_str().into(), durable: false };
         state.held.insert(entry.customer.0.clone(), held.clone());
         state.insert_rank(entry.rank);
+        state.unsettled.insert(entry.rank);
         if store.lines_shared() {
             let now = Instant::now();
             while state.recent.front().is_some_and(|(at, _)| now.duration_since(*at) > KEEP_RECENT) {
@@ -500,14 +507,32 @@ async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLin
     let read = store.line_ranks(product_id).await;
     line.refreshing.store(false, Ordering::Release);
     let mut ranks = read?;
-    let mut state = lock(&line.state);
     // Joins made here that the read may have missed (not written yet, or just).
-    ranks.extend(state.recent.iter().map(|(_, r)| *r));
-    ranks.extend(state.held.values().filter(|h| !h.durable).map(|h| h.rank));
-    ranks.sort_unstable();
+    let (taken, mut missed) = {
+        let state = lock(&line.state);
+        let missed: Vec<u64> = state.recent.iter().map(|(_, r)| *r).chain(state.unsettled.iter().copied()).collect();
+        (Instant::now(), missed)
+    };
+    // Merged outside the line's lock, which every join and status check of the line takes:
+    // the store's ranks come sorted and `missed` is sorted here, so the stable sort sees two
+    // runs and merges them in one pass.
+    missed.sort_unstable();
+    ranks.append(&mut missed);
+    ranks.sort();
     ranks.dedup();
-    state.ranks = ranks;
-    state.refreshed = Some(Instant::now());
+    let replaced = {
+        let mut state = lock(&line.state);
+        // Joins made here since `missed` was taken (a join's time is read under this lock).
+        for (_, rank) in state.recent.iter().rev().take_while(|(at, _)| *at >= taken) {
+            if let Err(at) = ranks.binary_search(rank) {
+                ranks.insert(at, *rank);
+            }
+        }
+        state.refreshed = Some(Instant::now());
+        std::mem::replace(&mut state.ranks, ranks)
+    };
+    // Half a million ranks are freed after the lock is let go.
+    drop(replaced);
     Ok(())
 }
 
@@ -730,8 +755,10 @@ mod tests {
         let a = entry("a", 10);
         state.held.insert("a".into(), Held { rank: 10, ticket: a.ticket.as_str().into(), durable: false });
         state.insert_rank(10);
+        state.unsettled.insert(10);
         state.give_up(&a, true, t0);
         assert_eq!(state.ranks, [10], "the place is kept");
+        assert!(state.unsettled.contains(&10), "and added to every refresh until the store takes it");
         assert!(state.rewrite_due("a", t0 + Duration::from_millis(1_999)).is_none(), "not before 2 s");
         assert_eq!(state.rewrite_due("a", t0 + REWRITE_FIRST), Some(a.clone()));
         assert!(state.rewrite_due("a", t0 + REWRITE_MAX * 2).is_none(), "not twice while being rewritten");
@@ -747,14 +774,17 @@ mod tests {
         assert!(!state.unwritten["a"].rewriting);
         state.settle(&a, a.clone());
         assert!(state.unwritten.is_empty() && state.held.get("a").is_some_and(|h| h.durable), "written at last");
+        assert!(state.unsettled.is_empty(), "a refresh no longer needs to add it");
 
         // Writing through, the customer was answered `Busy`: no ticket, no place.
         let b = entry("b", 20);
         state.held.insert("b".into(), Held { rank: 20, ticket: b.ticket.as_str().into(), durable: false });
         state.insert_rank(20);
+        state.unsettled.insert(20);
         state.give_up(&b, false, t0);
         assert!(state.held.get("b").is_none() && state.unwritten.is_empty());
         assert_eq!(state.ranks, [10]);
+        assert!(state.unsettled.is_empty(), "nor added to a refresh");
     }
 
     #[test]

@@ -5,12 +5,12 @@ use stampede_domain::{
     Currency, Customer, CustomerKey, LineRequest, Money, OrderRejection, OrderRequest, OrderStatus, Product, SaleRules,
     TicketState, WaitingRoomRules, last_rank_arrived_by,
 };
-use stampede_store::WaitingRoom;
 use stampede_store::outbox::{ORDER_CANCELLED, ORDER_PLACED};
 use stampede_store::waiting_room::LATE_WRITE_GRACE;
 use stampede_store::{
     Claim, LineEntry, NewMail, OutboxState, PageRequest, PlaceOrder, Settle, Settlement, Store, StoreError,
 };
+use stampede_store::{Lines, WaitingRoom};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -770,4 +770,28 @@ pub async fn a_shared_line_lets_a_ticket_in_only_once_late_writes_have_landed(st
     assert_eq!((first.admitted_now, first.state.watermark()), (1, arrived(t0 + 10)), "a's write has had its time");
     let second = store.advance_room("fresh", &rules, None, t0 + 1_500 + LATE_WRITE_GRACE, 5).await.unwrap();
     assert_eq!((second.admitted_now, second.state.admitted()), (1, 2), "then b's");
+}
+
+/// Two instances on one shared line: each counts the other's joins once it reads the line
+/// again (a second after it last did), and never loses its own meanwhile.
+pub async fn instances_count_each_other_s_joins_once_they_read_the_line_again(store: S) {
+    if !store.lines_shared() {
+        return;
+    }
+    let (first, second) = (Lines::default(), Lines::default());
+    first.join(&store, entry("shared", "ann", 10)).await.unwrap();
+    first.flush().await.unwrap();
+    assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (1, 1), "loaded with ann's");
+    second.join(&store, entry("shared", "bob", 20)).await.unwrap();
+    second.join(&store, entry("shared", "cat", 5)).await.unwrap();
+    assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (3, 3), "its own at once");
+    second.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    first.join(&store, entry("shared", "dan", 30)).await.unwrap();
+    // Counts are what the lines' pages show: the three the store holds, then dan's too.
+    assert_eq!(first.count(&store, "shared", 0, u64::MAX).await.unwrap(), 4, "bob's and cat's, and dan's");
+    assert_eq!(first.standing(&store, "shared", 10).await.unwrap(), (4, 2), "above ann's: bob and dan");
+    first.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (4, 4));
 }

@@ -107,6 +107,7 @@ every_adapter!(
     purchase_marks_never_free_a_unit_twice,
     a_sale_marked_after_the_stock_was_read_is_not_counted,
     a_shared_line_lets_a_ticket_in_only_once_late_writes_have_landed,
+    instances_count_each_other_s_joins_once_they_read_the_line_again,
 );
 
 // Checks of how the engines that keep the outbox in one indexed table (SQLite, PostgreSQL)
