@@ -320,7 +320,8 @@ async fn app_state(
 }
 
 /// Idle keys are forgotten every minute, so a flood of distinct clients cannot grow memory
-/// without bound.
+/// without bound. The sweep walks every key a sale's crowd left (one per buyer) and shrinks
+/// the maps: on a blocking thread, not on a worker that has requests to answer.
 fn forget_idle_clients(state: &AppState) {
     let auth = state.auth.clone();
     let (limits, join_limits) = (state.order_limits.clone(), state.join_limits.clone());
@@ -328,10 +329,16 @@ fn forget_idle_clients(state: &AppState) {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            limits.forget_idle();
-            join_limits.forget_idle();
-            if let Some(auth) = &auth {
-                auth.limits.forget_idle();
+            let (limits, join_limits, auth) = (limits.clone(), join_limits.clone(), auth.clone());
+            let sweep = tokio::task::spawn_blocking(move || {
+                limits.forget_idle();
+                join_limits.forget_idle();
+                if let Some(auth) = &auth {
+                    auth.limits.forget_idle();
+                }
+            });
+            if let Err(e) = sweep.await {
+                tracing::error!(error = %e, "forgetting idle rate-limit keys failed");
             }
         }
     });
