@@ -124,6 +124,9 @@ struct LineState {
     unsettled: BTreeSet<u64>,
     /// Customer key → a held ticket whose write was given up on.
     unwritten: HashMap<String, Unwritten>,
+    /// While a refresh merges outside the lock: the ranks added (`true`) and removed here
+    /// meanwhile, in order, replayed onto the merged ranks.
+    changes: Option<Vec<(u64, bool)>>,
 }
 
 /// A held ticket the store did not take: written again when its customer comes back.
@@ -138,16 +141,40 @@ struct Unwritten {
 
 impl LineState {
     fn insert_rank(&mut self, rank: u64) {
-        if let Err(at) = self.ranks.binary_search(&rank) {
-            self.ranks.insert(at, rank);
+        insert_sorted(&mut self.ranks, rank);
+        if let Some(changes) = &mut self.changes {
+            changes.push((rank, true));
         }
     }
 
     fn remove_rank(&mut self, rank: u64) {
-        if let Ok(at) = self.ranks.binary_search(&rank) {
-            self.ranks.remove(at);
-        }
+        remove_sorted(&mut self.ranks, rank);
         self.recent.retain(|(_, r)| *r != rank);
+        if let Some(changes) = &mut self.changes {
+            changes.push((rank, false));
+        }
+    }
+
+    /// Starts a refresh whose read of the store is in: the ranks joined here that the read
+    /// may have missed (not written yet, or only just), to merge with it; changes from now
+    /// on are kept for [`LineState::finish_refresh`].
+    fn begin_refresh(&mut self) -> Vec<u64> {
+        self.changes = Some(Vec::new());
+        self.recent.iter().map(|(_, r)| *r).chain(self.unsettled.iter().copied()).collect()
+    }
+
+    /// Takes `merged` (the read and the missed ranks) as the line's ranks, with the changes
+    /// made since [`LineState::begin_refresh`]; the ranks it replaces.
+    fn finish_refresh(&mut self, mut merged: Vec<u64>) -> Vec<u64> {
+        for (rank, added) in self.changes.take().unwrap_or_default() {
+            if added {
+                insert_sorted(&mut merged, rank);
+            } else {
+                remove_sorted(&mut merged, rank);
+            }
+        }
+        self.refreshed = Some(Instant::now());
+        std::mem::replace(&mut self.ranks, merged)
     }
 
     /// Tickets in the line, and those ranked above `watermark` (not admitted yet).
@@ -272,6 +299,18 @@ impl Queue {
     /// Whether that join has waited longer than `limit`.
     fn behind(&self, now: Instant, limit: Duration) -> bool {
         self.oldest_wait(now).is_some_and(|waited| waited > limit)
+    }
+}
+
+fn insert_sorted(ranks: &mut Vec<u64>, rank: u64) {
+    if let Err(at) = ranks.binary_search(&rank) {
+        ranks.insert(at, rank);
+    }
+}
+
+fn remove_sorted(ranks: &mut Vec<u64>, rank: u64) {
+    if let Ok(at) = ranks.binary_search(&rank) {
+        ranks.remove(at);
     }
 }
 
@@ -504,36 +543,35 @@ async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLin
     if !stale || line.refreshing.swap(true, Ordering::AcqRel) {
         return Ok(());
     }
-    let read = store.line_ranks(product_id).await;
-    line.refreshing.store(false, Ordering::Release);
-    let mut ranks = read?;
-    // Joins made here that the read may have missed (not written yet, or just).
-    let (taken, mut missed) = {
-        let state = lock(&line.state);
-        let missed: Vec<u64> = state.recent.iter().map(|(_, r)| *r).chain(state.unsettled.iter().copied()).collect();
-        (Instant::now(), missed)
-    };
-    // Merged outside the line's lock, which every join and status check of the line takes:
-    // the store's ranks come sorted and `missed` is sorted here, so the stable sort sees two
-    // runs and merges them in one pass.
-    missed.sort_unstable();
-    ranks.append(&mut missed);
-    ranks.sort();
-    ranks.dedup();
-    let replaced = {
-        let mut state = lock(&line.state);
-        // Joins made here since `missed` was taken (a join's time is read under this lock).
-        for (_, rank) in state.recent.iter().rev().take_while(|(at, _)| *at >= taken) {
-            if let Err(at) = ranks.binary_search(rank) {
-                ranks.insert(at, *rank);
-            }
-        }
-        state.refreshed = Some(Instant::now());
-        std::mem::replace(&mut state.ranks, ranks)
-    };
+    // Until the new ranks are in (or the read failed, or this request went away meanwhile).
+    let _refreshing = Refreshing(&line.refreshing);
+    let read = store.line_ranks(product_id).await?;
+    let missed = lock(&line.state).begin_refresh();
+    // Merged outside the line's lock, which every join and status check of the line takes.
+    let ranks = merge_ranks(read, missed);
+    let replaced = lock(&line.state).finish_refresh(ranks);
     // Half a million ranks are freed after the lock is let go.
     drop(replaced);
     Ok(())
+}
+
+/// Clears a line's `refreshing` flag when dropped.
+struct Refreshing<'a>(&'a AtomicBool);
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// The store's ranks (sorted) and `missed`, sorted and without duplicates: the stable sort
+/// sees two sorted runs and merges them in one pass.
+fn merge_ranks(mut read: Vec<u64>, mut missed: Vec<u64>) -> Vec<u64> {
+    missed.sort_unstable();
+    read.append(&mut missed);
+    read.sort();
+    read.dedup();
+    read
 }
 
 /// The write-behind: takes whatever joins are queued, writes them in batches, and tells the
@@ -785,6 +823,32 @@ mod tests {
         assert!(state.held.get("b").is_none() && state.unwritten.is_empty());
         assert_eq!(state.ranks, [10]);
         assert!(state.unsettled.is_empty(), "nor added to a refresh");
+    }
+
+    #[test]
+    fn a_refresh_keeps_what_changed_here_while_it_merged_outside_the_lock() {
+        let mut state = LineState::default();
+        for r in [10, 20] {
+            state.insert_rank(r);
+        }
+        // x joined here; the store has not answered for the ticket yet.
+        let x = entry("x", 30);
+        state.held.insert("x".into(), Held { rank: 30, ticket: x.ticket.as_str().into(), durable: false });
+        state.insert_rank(30);
+        state.unsettled.insert(30);
+        // The store's ranks: 5 joined on another instance, x's not written yet.
+        let missed = state.begin_refresh();
+        assert_eq!(missed, [30]);
+        // Meanwhile: the store answers that x held rank 3 already, and y joins here.
+        state.settle(&x, entry("x", 3));
+        state.insert_rank(40);
+        let replaced = state.finish_refresh(merge_ranks(vec![5, 10, 20], missed));
+        assert_eq!(replaced, [3, 10, 20, 40], "what this index counted meanwhile");
+        assert_eq!(state.ranks, [3, 5, 10, 20, 40], "x once, at the rank the store holds; y; the other instance's");
+        assert!(state.changes.is_none() && state.refreshed.is_some());
+        state.insert_rank(50);
+        assert!(state.changes.is_none(), "changes are kept only while a refresh merges");
+        assert_eq!(merge_ranks(vec![1, 4, 9], vec![9, 2, 4, 12]), [1, 2, 4, 9, 12]);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! more often than it changes. Every browser asks for compression, and gzipping 11 KB on
 //! each request held the catalog to 0.23 of `/healthz` under wrk (0.80 uncompressed).
 //!
-//! Freshness: an entry is used while the store's stock-change counter is unchanged and it
-//! is at most [`MAX_AGE`] old. The counter ticks on every commit of this process, so on
+//! Freshness: an entry is used while the store's stock-change counter has not passed the
+//! value it was built at, and it is at most [`MAX_AGE`] old (a request that read the counter
+//! before the entry was built takes it too, instead of rebuilding after it). The counter ticks on every commit of this process, so on
 //! SQLite the catalog is exact; the age bound covers changes made by other instances of a
 //! shared store (DynamoDB), which this process's counter cannot see.
 
@@ -15,7 +16,7 @@ use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use stampede_store::{Store, StoreError};
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The longest an entry is used without a rebuild.
@@ -28,17 +29,24 @@ pub struct CatalogBytes {
     pub body: Bytes,
     /// Strong validator: a hash of `body`.
     pub etag: String,
-    /// `body` gzipped.
-    pub gzip: Bytes,
-    /// Strong validator of `gzip`, a representation of its own: `etag` marked `-gzip`.
+    /// `body` gzipped, made when first asked for (`None` if that failed).
+    gzip: OnceLock<Option<Bytes>>,
+    /// Strong validator of the gzipped body, a representation of its own: `etag` marked `-gzip`.
     pub gzip_etag: String,
     version: u64,
     built: Instant,
 }
 
 impl CatalogBytes {
+    /// Built at `version` or later (the counter only rises), and young enough.
     fn fresh(&self, version: u64) -> bool {
-        self.version == version && self.built.elapsed() <= MAX_AGE
+        self.version >= version && self.built.elapsed() <= MAX_AGE
+    }
+
+    /// `body` gzipped, by the first request that asks: during a sale every commit makes the
+    /// next request rebuild, so a rebuild does not also compress for clients that never ask.
+    pub fn gzip(&self) -> Option<&Bytes> {
+        self.gzip.get_or_init(|| gzip(&self.body).ok().map(Bytes::from)).as_ref()
     }
 }
 
@@ -65,12 +73,11 @@ impl CatalogCache {
         }
         let products: Vec<ProductDto> = store.products().await?.into_iter().map(Into::into).collect();
         let body = serde_json::to_vec(&products).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let gzip = gzip(&body).map_err(|e| StoreError::Backend(e.to_string()))?;
         let hash = hex::encode(&Sha256::digest(&body)[..16]);
         let entry = Arc::new(CatalogBytes {
             body: Bytes::from(body),
             etag: format!("\"{hash}\""),
-            gzip: Bytes::from(gzip),
+            gzip: OnceLock::new(),
             gzip_etag: format!("\"{hash}-gzip\""),
             version,
             built: Instant::now(),
@@ -84,8 +91,8 @@ impl CatalogCache {
     }
 }
 
-/// `body` gzipped at the default level: made once per build, so the smaller answer is worth
-/// the few tens of microseconds over the fastest level.
+/// `body` gzipped at the default level: made at most once per build, so the smaller answer
+/// is worth the few tens of microseconds over the fastest level.
 fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::default());
     encoder.write_all(body)?;

@@ -15,7 +15,7 @@ use stampede_store::StoreError;
 #[utoipa::path(get, path = "/api/products", tag = "catalog",
     params(
         ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
-        ("Accept-Encoding" = Option<String>, Header, description = "`gzip` (or `*`) for a gzipped answer"),
+        ("Accept-Encoding" = Option<String>, Header, description = "`gzip` (or `x-gzip`, or `*`) for a gzipped answer"),
     ),
     responses(
         (status = 200, description = "The menu", body = [ProductDto],
@@ -27,8 +27,12 @@ use stampede_store::StoreError;
     ))]
 pub async fn list_products(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     let catalog = app.catalog.get(app.store.as_ref()).await?;
-    let gzipped = accepts_gzip(&headers);
-    let (body, etag) = if gzipped { (&catalog.gzip, &catalog.gzip_etag) } else { (&catalog.body, &catalog.etag) };
+    let gzip = if accepts_gzip(&headers) { catalog.gzip() } else { None };
+    let gzipped = gzip.is_some();
+    let (body, etag) = match gzip {
+        Some(gzip) => (gzip, &catalog.gzip_etag),
+        None => (&catalog.body, &catalog.etag),
+    };
     let etag_value = HeaderValue::from_str(etag).map_err(|e| Problem::from(StoreError::Backend(e.to_string())))?;
     let mut response = if if_none_match(&headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -68,7 +72,9 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     for coding in codings.flat_map(|v| v.split(',')) {
         let mut parts = coding.split(';').map(str::trim);
         let name = parts.next().unwrap_or_default();
-        let weight = parts.find_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")));
+        let weight = parts
+            .find_map(|p| p.split_once('=').filter(|(name, _)| name.trim().eq_ignore_ascii_case("q")))
+            .map(|(_, q)| q.trim());
         let accepted = weight.is_none_or(|q| q.parse::<f32>().is_ok_and(|q| q > 0.0));
         if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
             return accepted;
@@ -117,6 +123,7 @@ mod tests {
         assert!(!accepts(&["br, deflate"]));
         assert!(!accepts(&["gzip;q=0"]));
         assert!(!accepts(&["gzip; q=0.000"]));
+        assert!(!accepts(&["gzip ; Q = 0"]), "spaced");
         assert!(!accepts(&["*, gzip;q=0"]), "gzip refused by name though `*` is taken");
         assert!(!accepts(&["*;q=0"]));
         assert!(!accepts(&["gzip;q=high"]), "a weight that does not parse");
