@@ -22,7 +22,7 @@ pub use checkout::{PricedOrder, ProductState, evaluate};
 pub use customer::{Customer, CustomerKey, LimitKeyRules};
 pub use error::{OrderRejection, ValidationError};
 pub use fulfilment::{DeliveryAddress, Fulfilment, Phone};
-pub use money::{Currency, Money};
+pub use money::{Currency, ForPeople, Money};
 pub use opening_hours::{OpeningHours, SlotError};
 pub use order::{
     LineRequest, MAX_LINE_QUANTITY, MAX_LINES, OptionSelection, OrderLine, OrderRequest, SelectedOption, short_number,

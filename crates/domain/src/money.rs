@@ -12,11 +12,16 @@ impl Currency {
     /// What is written before an amount: the symbol of the common currencies, else the code
     /// and a space.
     pub fn prefix(&self) -> String {
+        self.symbol().map_or_else(|| format!("{} ", self.as_str()), str::to_owned)
+    }
+
+    /// The sign written before amounts, where the currency has one people know.
+    fn symbol(&self) -> Option<&'static str> {
         match self.as_str() {
-            "USD" => "$".to_owned(),
-            "EUR" => "€".to_owned(),
-            "GBP" => "£".to_owned(),
-            code => format!("{code} "),
+            "USD" => Some("$"),
+            "EUR" => Some("€"),
+            "GBP" => Some("£"),
+            _ => None,
         }
     }
 
@@ -67,9 +72,7 @@ impl Money {
     /// The amount as the shop shows it to people, in pages and email alike: `$12.99`,
     /// `€3.50`, `CHF 4.00`.
     pub fn for_people(&self) -> String {
-        let sign = if self.amount < 0 { "-" } else { "" };
-        let abs = self.amount.unsigned_abs();
-        format!("{sign}{}{}.{:02}", self.currency.prefix(), abs / 100, abs % 100)
+        ForPeople(*self).to_string()
     }
 
     /// Builds an amount in minor units.
@@ -88,6 +91,25 @@ impl Money {
             .then(|| self.amount.checked_add(other.amount))
             .flatten()
             .map(|amount| Money::new(amount, self.currency))
+    }
+}
+
+/// An amount as [`Money::for_people`] writes it, for writing straight into a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForPeople(pub Money);
+
+impl fmt::Display for ForPeople {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Money { amount, currency } = self.0;
+        if amount < 0 {
+            f.write_str("-")?;
+        }
+        match currency.symbol() {
+            Some(symbol) => f.write_str(symbol)?,
+            None => write!(f, "{} ", currency.as_str())?,
+        }
+        let abs = amount.unsigned_abs();
+        write!(f, "{}.{:02}", abs / 100, abs % 100)
     }
 }
 

@@ -1,7 +1,8 @@
 //! How money, stock and times read on the storefront. The script formats live values with
 //! the same rules (see `static/shop.js`), so a number never changes shape when it updates.
 
-use stampede_domain::{Currency, Millis, Money};
+use stampede_domain::{ForPeople, Millis, Money};
+use std::fmt;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -13,12 +14,18 @@ pub fn price(money: Money) -> String {
     money.for_people()
 }
 
-/// A price difference for an option: `+$1.50`, `-$3.00`, or empty when it costs nothing extra.
-pub fn delta(amount: i64, currency: Currency) -> String {
-    match amount {
-        0 => String::new(),
-        a if a > 0 => format!("+{}", price(Money::new(a, currency))),
-        a => price(Money::new(a, currency)),
+/// A price difference for an option: `+$1.50`, `-$3.00`, or nothing when it costs nothing
+/// extra. Written into the page as it renders: a product page shows one per choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delta(pub Money);
+
+impl fmt::Display for Delta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.amount {
+            0 => Ok(()),
+            a if a > 0 => write!(f, "+{}", ForPeople(self.0)),
+            _ => ForPeople(self.0).fmt(f),
+        }
     }
 }
 
@@ -56,14 +63,17 @@ pub fn wait_label(now: Millis, then: Millis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stampede_domain::Currency;
 
     #[test]
     fn prices_read_like_prices() {
         assert_eq!(price(Money::new(1299, Currency::USD)), "$12.99");
         assert_eq!(price(Money::new(5, Currency::parse("CHF").unwrap())), "CHF 0.05");
-        assert_eq!(delta(150, Currency::USD), "+$1.50");
-        assert_eq!(delta(-300, Currency::USD), "-$3.00");
-        assert_eq!(delta(0, Currency::USD), "");
+        assert_eq!(price(Money::new(-300, Currency::parse("EUR").unwrap())), "-€3.00");
+        let delta = |amount| Delta(Money::new(amount, Currency::USD)).to_string();
+        assert_eq!(delta(150), "+$1.50");
+        assert_eq!(delta(-300), "-$3.00");
+        assert_eq!(delta(0), "");
     }
 
     #[test]

@@ -12,35 +12,37 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use stampede_domain::{OptionSelection, price_line};
+use stampede_domain::{Money, OptionSelection, price_line};
 use stampede_store::ProductView;
 use stampede_store::clock::now_millis;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-struct ChoiceView {
-    id: String,
-    name: String,
+/// A choice as the page shows it, borrowed from the product: a page lists every choice.
+struct ChoiceView<'a> {
+    id: &'a str,
+    name: &'a str,
     delta: i64,
-    delta_label: String,
+    delta_label: display::Delta,
     checked: bool,
 }
 
-struct GroupView {
-    id: String,
-    name: String,
+struct GroupView<'a> {
+    id: &'a str,
+    name: &'a str,
     /// Checkboxes when more than one may be chosen, radio buttons otherwise.
     multi: bool,
     max: u32,
-    hint: String,
-    choices: Vec<ChoiceView>,
+    hint: Cow<'static, str>,
+    choices: Vec<ChoiceView<'a>>,
 }
 
 #[derive(Template)]
 #[template(path = "storefront/product.html")]
-struct BuilderPage {
+struct BuilderPage<'a> {
     shell: Shell,
     card: Card,
-    groups: Vec<GroupView>,
+    groups: Vec<GroupView<'a>>,
     base_amount: i64,
     currency_prefix: String,
     unit_price: String,
@@ -93,14 +95,14 @@ pub fn builder(
                 None => g.min_choices > 0 && g.default_choice.as_deref() == Some(id),
             };
             let hint = match (g.min_choices, g.max_choices) {
-                (1, 1) => "Choose one".to_owned(),
-                (0, max) => format!("Choose up to {max}"),
-                (min, max) if min == max => format!("Choose {min}"),
-                (min, max) => format!("Choose {min} to {max}"),
+                (1, 1) => Cow::Borrowed("Choose one"),
+                (0, max) => format!("Choose up to {max}").into(),
+                (min, max) if min == max => format!("Choose {min}").into(),
+                (min, max) => format!("Choose {min} to {max}").into(),
             };
             GroupView {
-                id: g.id.clone(),
-                name: g.name.clone(),
+                id: &g.id,
+                name: &g.name,
                 multi: g.max_choices > 1,
                 max: g.max_choices,
                 hint,
@@ -108,10 +110,10 @@ pub fn builder(
                     .choices
                     .iter()
                     .map(|c| ChoiceView {
-                        id: c.id.clone(),
-                        name: c.name.clone(),
+                        id: &c.id,
+                        name: &c.name,
                         delta: c.price_delta,
-                        delta_label: display::delta(c.price_delta, currency),
+                        delta_label: display::Delta(Money::new(c.price_delta, currency)),
                         checked: checked(&c.id),
                     })
                     .collect(),
