@@ -260,7 +260,7 @@ async fn join(app: &AppState, view: &ProductView, holder: CustomerKey, now: Mill
     let opens = view.product.sale.starts_at;
     // The line's index reads the arrival, so that tickets are queued in arrival order.
     let new_ticket =
-        |arrival_us| line_entry(&Ticket::new(id, holder.clone(), arrival_us, rand::random(), opens).seal(&app.signer));
+        |arrival_us| line_entry(Ticket::new(id, holder.clone(), arrival_us, rand::random(), opens).seal(&app.signer));
     let not_before = now.saturating_mul(1000);
     let entered = app.rooms.lines.enter(&app.store, id, &holder.0, not_before, new_ticket, Joining::New).await;
     let (held, new) = entered.map_err(|e| match e {
@@ -295,12 +295,12 @@ fn line_behind(retry_after: Duration) -> Problem {
 }
 
 /// The line entry a ticket claims: all a store needs to record it, even one it never saw.
-fn line_entry(sealed: &SealedTicket) -> LineEntry {
+fn line_entry(sealed: SealedTicket) -> LineEntry {
     LineEntry {
-        product_id: sealed.ticket.product_id.clone(),
-        customer: sealed.ticket.customer.clone(),
+        product_id: sealed.ticket.product_id,
+        customer: sealed.ticket.customer,
         rank: sealed.rank,
-        ticket: sealed.token.clone(),
+        ticket: sealed.token,
         joined_at: sealed.ticket.issued_at,
     }
 }
@@ -356,7 +356,7 @@ pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<
     }
     // The customer's ticket in this line: this one, recorded now if the store never got it
     // (written behind, then lost), or the one they held already.
-    let held = app.rooms.lines.join(&app.store, line_entry(&sealed)).await?;
+    let held = app.rooms.lines.join(&app.store, line_entry(sealed)).await?;
     standing(app, &view, &rules, &held, now).await
 }
 
@@ -495,7 +495,7 @@ async fn check_ticket(
     sealed.check_holder(id, request.customer.limit_key()).map_err(|e| ticket_problem(id, e))?;
     // Judged by the ticket the store holds for the customer: one place per customer,
     // however many tickets they were handed.
-    let held = app.rooms.lines.confirm(&app.store, line_entry(&sealed)).await?;
+    let held = app.rooms.lines.confirm(&app.store, line_entry(sealed)).await?;
     // By place in line even where the stock read says none is left: a unit that a cancel
     // returns meanwhile is for the next person admitted, not for whoever orders first.
     let state = |room: &RoomState| room.ticket_state(rules, held.rank, now, view.stock.max(1));
