@@ -15,6 +15,7 @@ mod counters;
 pub mod dashboard;
 mod dev_mailbox;
 mod extract;
+mod precompressed;
 mod problem;
 pub mod rate_limit;
 mod respond;

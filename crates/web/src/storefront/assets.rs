@@ -2,6 +2,8 @@
 //! of its bytes, computed once) and pages link it as `/static/<file>?v=<hash>`, so browsers
 //! may cache it for a long time and still see a new release at once.
 
+use crate::precompressed::Precompressed;
+use axum::body::Bytes;
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
@@ -9,20 +11,29 @@ use std::sync::LazyLock;
 pub struct Asset {
     pub name: &'static str,
     pub(super) content_type: &'static str,
-    pub body: &'static str,
-    /// Quoted strong validator, e.g. `"3f2a..."`.
-    pub(super) etag: String,
+    /// The file, with a quoted strong validator (e.g. `"3f2a..."`), and gzipped for browsers:
+    /// a sale's crowd of first-time visitors all fetch it at once.
+    pub(super) body: Precompressed,
 }
 
 impl Asset {
     fn new(name: &'static str, content_type: &'static str, body: &'static str) -> Asset {
         let hex = hex::encode(&Sha256::digest(body.as_bytes())[..12]);
-        Asset { name, content_type, body, etag: format!("\"{hex}\"") }
+        Asset {
+            name,
+            content_type,
+            body: Precompressed::new(Bytes::from_static(body.as_bytes()), format!("\"{hex}\"")),
+        }
     }
 
     /// The URL pages link, versioned by content.
     pub fn href(&self) -> String {
-        format!("/static/{}?v={}", self.name, self.etag.trim_matches('"'))
+        format!("/static/{}?v={}", self.name, self.version())
+    }
+
+    /// The version the URL pages link names: the plain file's `ETag` without its quotes.
+    pub(super) fn version(&self) -> &str {
+        self.body.etag().trim_matches('"')
     }
 }
 

@@ -108,6 +108,29 @@ async fn the_first_page_fits_the_size_budget_and_assets_revalidate_with_etags() 
         assert!(again.bytes().await.unwrap().is_empty());
         let stale = app.client.get(app.url(href)).header(IF_NONE_MATCH, "\"old\"").send().await.unwrap();
         assert_eq!(stale.status(), 200);
+        // Browsers get it gzipped: the same file, a representation with an ETag of its own.
+        let plain = app.get(href).await.bytes().await.unwrap();
+        let gzipped =
+            app.client.get(app.url(href)).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
+        assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+        assert_eq!(gzipped.headers()["vary"], "accept-encoding");
+        assert_eq!(gzipped.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
+        let gzip_etag = gzipped.headers()[ETAG].to_str().unwrap().to_owned();
+        assert_eq!(gzip_etag, format!("{}-gzip\"", etag.to_str().unwrap().trim_end_matches('"')));
+        let packed = gzipped.bytes().await.unwrap();
+        assert!(packed.len() * 2 < plain.len(), "{asset}: {} bytes gzipped against {}", packed.len(), plain.len());
+        let mut unpacked = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&packed[..]), &mut unpacked).unwrap();
+        assert_eq!(unpacked, plain, "{asset}: the same file");
+        let current = app
+            .client
+            .get(app.url(href))
+            .header("accept-encoding", "gzip")
+            .header(IF_NONE_MATCH, &gzip_etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(current.status(), 304);
         // An old page's link (or none) must not pin this content in caches for a year.
         for other in [format!("/static/{asset}?v=0ld"), format!("/static/{asset}")] {
             let resp = app.get(&other).await;
