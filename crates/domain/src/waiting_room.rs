@@ -662,7 +662,16 @@ mod tests {
         // Tokens not written as this shop writes them are kept as they are, by the caller.
         let upper = sealed.token.to_uppercase();
         assert_eq!(Ticket::open(&upper, &s, T0).map(|t| t.rank), Ok(sealed.rank), "still a good ticket");
-        for other in [upper.as_str(), "abc", "ab.cd", "", ".", &format!("{body}.{tag}00"), &format!("{body}x.{tag}")] {
+        for other in [
+            upper.as_str(),
+            "abc",
+            "ab.cd",
+            "",
+            ".",
+            &format!("{body}.{tag}00"),
+            &format!("{body}x.{tag}"),
+            &format!("{body}0.{tag}"),
+        ] {
             assert_eq!(token_bytes(other), None, "{other}");
         }
         assert_eq!(token_from_bytes(&[1; TAG_BYTES - 1]), None);

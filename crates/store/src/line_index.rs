@@ -124,8 +124,8 @@ struct LineState {
     unsettled: BTreeSet<u64>,
     /// Customer key → a held ticket whose write was given up on.
     unwritten: HashMap<String, Unwritten>,
-    /// While a refresh merges outside the lock: the ranks added (`true`) and removed here
-    /// meanwhile, in order, replayed onto the merged ranks.
+    /// While a refresh reads the store and merges outside the lock: the ranks added (`true`)
+    /// and removed here meanwhile, in order, replayed onto the merged ranks.
     changes: Option<Vec<(u64, bool)>>,
 }
 
@@ -155,16 +155,29 @@ impl LineState {
         }
     }
 
-    /// Starts a refresh whose read of the store is in: the ranks joined here that the read
-    /// may have missed (not written yet, or only just), to merge with it; changes from now
-    /// on are kept for [`LineState::finish_refresh`].
-    fn begin_refresh(&mut self) -> Vec<u64> {
-        self.changes = Some(Vec::new());
+    /// Whether the ranks are due to be read again.
+    fn stale(&self) -> bool {
+        self.refreshed.is_none_or(|at| at.elapsed() >= REFRESH)
+    }
+
+    /// Starts a refresh, before the store is read, if still [`LineState::stale`]: changes from
+    /// now on are kept for [`LineState::finish_refresh`], since the read may not see them.
+    fn start_refresh(&mut self) -> bool {
+        let due = self.stale();
+        if due {
+            self.changes = Some(Vec::new());
+        }
+        due
+    }
+
+    /// The ranks joined here that the store's read may have missed (not written yet, or only
+    /// just), to merge with it.
+    fn missed(&self) -> Vec<u64> {
         self.recent.iter().map(|(_, r)| *r).chain(self.unsettled.iter().copied()).collect()
     }
 
     /// Takes `merged` (the read and the missed ranks) as the line's ranks, with the changes
-    /// made since [`LineState::begin_refresh`]; the ranks it replaces.
+    /// made since [`LineState::start_refresh`]; the ranks it replaces.
     fn finish_refresh(&mut self, mut merged: Vec<u64>) -> Vec<u64> {
         for (rank, added) in self.changes.take().unwrap_or_default() {
             if added {
@@ -539,14 +552,12 @@ impl Lines {
 /// Reads a shared line's ranks again once they are a second old: one request does, the
 /// others count with the ranks they have meanwhile.
 async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLine) -> Result<(), StoreError> {
-    let stale = lock(&line.state).refreshed.is_none_or(|at| at.elapsed() >= REFRESH);
-    if !stale || line.refreshing.swap(true, Ordering::AcqRel) {
+    if !lock(&line.state).stale() {
         return Ok(());
     }
-    // Until the new ranks are in (or the read failed, or this request went away meanwhile).
-    let _refreshing = Refreshing(&line.refreshing);
+    let Some(_refreshing) = Refreshing::start(line) else { return Ok(()) };
     let read = store.line_ranks(product_id).await?;
-    let missed = lock(&line.state).begin_refresh();
+    let missed = lock(&line.state).missed();
     // Merged outside the line's lock, which every join and status check of the line takes.
     let ranks = merge_ranks(read, missed);
     let replaced = lock(&line.state).finish_refresh(ranks);
@@ -555,12 +566,26 @@ async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLin
     Ok(())
 }
 
-/// Clears a line's `refreshing` flag when dropped.
-struct Refreshing<'a>(&'a AtomicBool);
+/// A line's refresh under way: one at a time, until the new ranks are in, the read failed, or
+/// the request that started it went away.
+struct Refreshing<'a>(&'a ProductLine);
+
+impl<'a> Refreshing<'a> {
+    /// Takes `line`'s refresh, unless another request has it or has just finished it.
+    fn start(line: &'a ProductLine) -> Option<Refreshing<'a>> {
+        if line.refreshing.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let refreshing = Refreshing(line);
+        let started = lock(&line.state).start_refresh();
+        started.then_some(refreshing)
+    }
+}
 
 impl Drop for Refreshing<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        lock(&self.0.state).changes = None;
+        self.0.refreshing.store(false, Ordering::Release);
     }
 }
 
@@ -826,7 +851,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refresh_keeps_what_changed_here_while_it_merged_outside_the_lock() {
+    fn a_refresh_keeps_what_changed_here_while_it_read_and_merged() {
         let mut state = LineState::default();
         for r in [10, 20] {
             state.insert_rank(r);
@@ -836,8 +861,9 @@ mod tests {
         state.held.insert("x".into(), Held { rank: 30, ticket: x.ticket.as_str().into(), durable: false });
         state.insert_rank(30);
         state.unsettled.insert(30);
+        assert!(state.start_refresh(), "never read");
         // The store's ranks: 5 joined on another instance, x's not written yet.
-        let missed = state.begin_refresh();
+        let missed = state.missed();
         assert_eq!(missed, [30]);
         // Meanwhile: the store answers that x held rank 3 already, and y joins here.
         state.settle(&x, entry("x", 3));
@@ -847,7 +873,8 @@ mod tests {
         assert_eq!(state.ranks, [3, 5, 10, 20, 40], "x once, at the rank the store holds; y; the other instance's");
         assert!(state.changes.is_none() && state.refreshed.is_some());
         state.insert_rank(50);
-        assert!(state.changes.is_none(), "changes are kept only while a refresh merges");
+        assert!(state.changes.is_none(), "changes are kept only while a refresh is under way");
+        assert!(!state.start_refresh(), "read just now");
         assert_eq!(merge_ranks(vec![1, 4, 9], vec![9, 2, 4, 12]), [1, 2, 4, 9, 12]);
     }
 

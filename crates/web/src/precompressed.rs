@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -23,10 +24,15 @@ pub struct Precompressed {
 }
 
 impl Precompressed {
-    /// `plain` with its quoted strong `etag`.
-    pub fn new(plain: Bytes, etag: String) -> Precompressed {
-        let gzip_etag = format!("\"{}-gzip\"", etag.trim_matches('"'));
-        Precompressed { plain, etag, gzip: OnceLock::new(), gzip_etag }
+    /// `plain`, with a strong `ETag` from a hash of it.
+    pub fn new(plain: Bytes) -> Precompressed {
+        let hash = hex::encode(&Sha256::digest(&plain)[..16]);
+        Precompressed {
+            plain,
+            etag: format!("\"{hash}\""),
+            gzip: OnceLock::new(),
+            gzip_etag: format!("\"{hash}-gzip\""),
+        }
     }
 
     /// The `ETag` of the plain body.
@@ -35,8 +41,10 @@ impl Precompressed {
     }
 
     /// The answer to a GET with `request` headers: `304` when `If-None-Match` names the
-    /// representation the client accepts, else that body (gzipped for clients that take it).
-    /// Either carries its `ETag` and `Vary: Accept-Encoding`; the caller adds the rest.
+    /// representation the client accepts, else that body (gzipped for clients that take it)
+    /// as `content_type`, not to be sniffed. Either carries its `ETag` and `Vary:
+    /// Accept-Encoding`; the caller adds `Cache-Control`. The first request to take the gzipped
+    /// form makes it (about 100 µs for the 11 KB catalog; others asking meanwhile wait for it).
     pub fn respond(&self, request: &HeaderMap, content_type: &'static str) -> Response {
         let gzip = if accepts_gzip(request) { self.gzip() } else { None };
         let etag = if gzip.is_some() { &self.gzip_etag } else { &self.etag };
@@ -45,6 +53,7 @@ impl Precompressed {
         } else {
             let mut ok = gzip.unwrap_or(&self.plain).clone().into_response();
             ok.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            ok.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             if gzip.is_some() {
                 ok.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             }
@@ -134,7 +143,9 @@ mod tests {
 
     #[test]
     fn each_representation_is_revalidated_by_its_own_etag() {
-        let body = Precompressed::new(Bytes::from_static(b"[1,2,3]"), "\"abc\"".into());
+        let body = Precompressed::new(Bytes::from_static(b"[1,2,3]"));
+        let (etag, gzip_etag) = (body.etag().to_owned(), format!("{}-gzip\"", body.etag().trim_end_matches('"')));
+        assert!(etag.starts_with('"') && etag.len() == 34, "a quoted strong tag: {etag}");
         let ask = |pairs: &[(header::HeaderName, &str)]| {
             let mut headers = HeaderMap::new();
             for (name, value) in pairs {
@@ -144,16 +155,17 @@ mod tests {
         };
         let plain = ask(&[]);
         assert_eq!(plain.status(), StatusCode::OK);
-        assert_eq!(plain.headers()[header::ETAG], "\"abc\"");
+        assert_eq!(plain.headers()[header::ETAG], etag.as_str());
+        assert_eq!(plain.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(plain.headers().get(header::CONTENT_ENCODING), None);
         let gzipped = ask(&[(header::ACCEPT_ENCODING, "gzip")]);
-        assert_eq!(gzipped.headers()[header::ETAG], "\"abc-gzip\"");
+        assert_eq!(gzipped.headers()[header::ETAG], gzip_etag.as_str());
         assert_eq!(gzipped.headers()[header::CONTENT_ENCODING], "gzip");
         assert_eq!(gzipped.headers()[header::VARY], "accept-encoding");
-        let same = ask(&[(header::ACCEPT_ENCODING, "gzip"), (header::IF_NONE_MATCH, "W/\"abc-gzip\"")]);
+        let same = ask(&[(header::ACCEPT_ENCODING, "gzip"), (header::IF_NONE_MATCH, &format!("W/{gzip_etag}"))]);
         assert_eq!(same.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(same.headers()[header::VARY], "accept-encoding");
-        let other = ask(&[(header::ACCEPT_ENCODING, "gzip"), (header::IF_NONE_MATCH, "\"abc\"")]);
+        let other = ask(&[(header::ACCEPT_ENCODING, "gzip"), (header::IF_NONE_MATCH, &etag)]);
         assert_eq!(other.status(), StatusCode::OK, "the plain body's tag does not validate the gzipped one");
         assert_eq!(ask(&[(header::IF_NONE_MATCH, "*")]).status(), StatusCode::NOT_MODIFIED);
     }

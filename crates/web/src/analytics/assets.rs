@@ -1,44 +1,24 @@
-//! The analytics stylesheet, embedded in the binary and linked by a content-versioned URL
-//! with a strong ETag, like the storefront's assets.
+//! The analytics stylesheet, embedded in the binary and linked by a content-versioned URL,
+//! served like the storefront's assets (`precompressed`: a strong ETag, gzipped for browsers).
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
+use crate::precompressed::Precompressed;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use std::sync::LazyLock;
 
-const CSS: &str = include_str!("../../static/analytics.css");
-
-/// Quoted strong validator of the stylesheet.
-static ETAG: LazyLock<String> = LazyLock::new(|| {
-    let hex = hex::encode(&Sha256::digest(CSS.as_bytes())[..12]);
-    format!("\"{hex}\"")
-});
+static CSS: LazyLock<Precompressed> =
+    LazyLock::new(|| Precompressed::new(Bytes::from_static(include_bytes!("../../static/analytics.css"))));
 
 /// The URL pages link: it changes whenever the stylesheet does.
 pub fn href() -> String {
-    format!("/admin/analytics.css?v={}", ETAG.trim_matches('"'))
+    format!("/admin/analytics.css?v={}", CSS.etag().trim_matches('"'))
 }
 
 /// `GET /admin/analytics.css`, or 304 when the client's copy is current.
 pub async fn serve(headers: HeaderMap) -> Response {
-    let etag = HeaderValue::from_str(&ETAG).unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+    let mut response = CSS.respond(&headers, "text/css; charset=utf-8");
     // Private: the file is public knowledge, but it sits behind the staff guard.
-    let cache = HeaderValue::from_static("private, max-age=86400");
-    let current = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == ETAG.as_str() || t.trim() == "*"));
-    if current {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)]).into_response();
-    }
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
-            (header::ETAG, etag),
-            (header::CACHE_CONTROL, cache),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-        ],
-        CSS,
-    )
-        .into_response()
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
+    response
 }

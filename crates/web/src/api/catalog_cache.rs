@@ -4,14 +4,14 @@
 //!
 //! Freshness: an entry is used while the store's stock-change counter has not passed the
 //! value it was built at, and it is at most [`MAX_AGE`] old (a request that read the counter
-//! before the entry was built takes it too, instead of rebuilding after it). The counter ticks on every commit of this process, so on
-//! SQLite the catalog is exact; the age bound covers changes made by other instances of a
-//! shared store (DynamoDB), which this process's counter cannot see.
+//! before the entry was built takes it too, instead of rebuilding after it). The counter
+//! ticks on every commit of this process, so on SQLite the catalog is exact; the age bound
+//! covers changes made by other instances of a shared store (DynamoDB), which this process's
+//! counter cannot see.
 
 use super::dto::ProductDto;
 use crate::precompressed::Precompressed;
 use axum::body::Bytes;
-use sha2::{Digest, Sha256};
 use stampede_store::{Store, StoreError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -60,8 +60,7 @@ impl CatalogCache {
         let body = serde_json::to_vec(&products).map_err(|e| StoreError::Backend(e.to_string()))?;
         // Gzipped by the first request that asks, not here: during a sale every commit makes
         // the next request rebuild, and most rebuilds would compress for nobody.
-        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
-        let body = Precompressed::new(Bytes::from(body), etag);
+        let body = Precompressed::new(Bytes::from(body));
         let entry = Arc::new(CatalogBytes { body, version, built: Instant::now() });
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry.clone());
         Ok(entry)

@@ -21,8 +21,14 @@ use axum::response::Response;
             headers(
                 ("ETag" = String, description = "Changes whenever a product or its stock does; the gzipped answer's ends in `-gzip`"),
                 ("Vary" = String, description = "`accept-encoding`"),
+                ("Content-Encoding" = Option<String>, description = "`gzip` when the answer is gzipped"),
+                ("Cache-Control" = String, description = "`no-cache`: ask again each time (stock moves)"),
             )),
-        (status = 304, description = "Unchanged since the `ETag` given"),
+        (status = 304, description = "Unchanged since the `ETag` given",
+            headers(
+                ("ETag" = String, description = "The `ETag` the client holds"),
+                ("Vary" = String, description = "`accept-encoding`"),
+            )),
     ))]
 pub async fn list_products(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     let catalog = app.catalog.get(app.store.as_ref()).await?;

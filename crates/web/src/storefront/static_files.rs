@@ -4,7 +4,7 @@
 use super::assets::{ADMIN_CSS, ADMIN_JS, CSS, JS};
 use super::page::not_found_page;
 use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 /// `?v=` of a static URL.
@@ -28,11 +28,6 @@ pub async fn serve(Path(file): Path<String>, Query(version): Query<Version>, hea
         HeaderValue::from_static("public, max-age=300")
     };
     let mut response = asset.body.respond(&headers, asset.content_type);
-    let sent = response.status() == StatusCode::OK;
-    let response_headers = response.headers_mut();
-    response_headers.insert(header::CACHE_CONTROL, cache);
-    if sent {
-        response_headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    }
+    response.headers_mut().insert(header::CACHE_CONTROL, cache);
     response
 }

@@ -152,6 +152,19 @@ async fn the_page_shows_the_days_figures_charts_and_tables() {
     let resp = app.get(&css).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/css; charset=utf-8");
+    let start = html.find("/admin/analytics.css?v=").expect("the page links its own stylesheet");
+    let css = html[start..].split('"').next().unwrap().to_owned();
+    let resp = app.get(&css).await;
+    assert_eq!(resp.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(resp.headers()["cache-control"], "private, max-age=86400");
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(css.ends_with(etag.trim_matches('"')), "{css} is versioned by content");
+    let url = format!("{}{css}", app.base);
+    let gzipped = app.client.get(&url).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let gzip_etag = gzipped.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app.client.get(&url).header("accept-encoding", "gzip").header("if-none-match", gzip_etag).send();
+    assert_eq!(again.await.unwrap().status(), 304);
 }
 
 #[tokio::test]
