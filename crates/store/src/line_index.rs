@@ -3,7 +3,9 @@
 //!
 //! - A product's line is loaded from the store on first use (`WaitingRoom::line`). On SQLite
 //!   every later join passes this index, so it stays exact; where other instances join people
-//!   to the same line (`lines_shared`), its ranks are read again at most once a second.
+//!   to the same line (`lines_shared`), its ranks are read again at most once a second:
+//!   only those that arrived since the last read (less the grace late writes have), and the
+//!   whole line every [`FULL_REFRESH`] (places drawn in the pre-queue are not in arrival order).
 //! - A join answers with the ticket the customer holds, or records the new one in memory and
 //!   queues it; one task writes the queue in batches (`WaitingRoom::join_lines`), not awaited
 //!   by the join. If the store already held another ticket for the customer (another
@@ -36,9 +38,11 @@
 
 mod held_tickets;
 
+use crate::waiting_room::LATE_WRITE_GRACE;
 use crate::{LineEntry, Store, StoreError, clock};
 pub use held_tickets::Held;
 use held_tickets::HeldTickets;
+use stampede_domain::{Millis, last_rank_arrived_by};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -47,6 +51,10 @@ use tokio::sync::{Notify, OnceCell, watch};
 
 /// How long an instance counts with a shared line's ranks before reading them again.
 const REFRESH: Duration = Duration::from_secs(1);
+/// How often a shared line is read whole; in between, a refresh reads only the ranks that
+/// arrived since the last read began, less [`LATE_WRITE_GRACE`]. A whole read of a line of
+/// 500,000 people on DynamoDB is about 16,500 read units, each second, on each instance.
+const FULL_REFRESH: Duration = Duration::from_secs(30);
 /// Local joins kept to merge into a refreshed line: far longer than a write takes.
 const KEEP_RECENT: Duration = Duration::from_secs(10);
 /// Most joins one store call records.
@@ -116,6 +124,8 @@ struct LineState {
     /// Every rank in the line, sorted, without duplicates.
     ranks: Vec<u64>,
     refreshed: Option<Instant>,
+    /// When the store was last read whole, and when (wall clock) the last read began.
+    read: Option<LineRead>,
     /// Ranks joined here lately, merged into a refresh the store may not have answered with yet.
     recent: VecDeque<(Instant, u64)>,
     /// Ranks of the held tickets the store has not taken yet (queued, or given up on and
@@ -127,6 +137,20 @@ struct LineState {
     /// While a refresh reads the store and merges outside the lock: the ranks added (`true`)
     /// and removed here meanwhile, in order, replayed onto the merged ranks.
     changes: Option<Vec<(u64, bool)>>,
+}
+
+/// The last reads of a shared line.
+#[derive(Debug, Clone, Copy)]
+struct LineRead {
+    whole_at: Instant,
+    began: Millis,
+}
+
+/// What a refresh reads: the whole line, or the ranks from `from` on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadFrom {
+    Whole,
+    Rank(u64),
 }
 
 /// A held ticket the store did not take: written again when its customer comes back.
@@ -170,15 +194,39 @@ impl LineState {
         due
     }
 
+    /// What the refresh starting at `now` (wall clock) reads: the whole line every
+    /// [`FULL_REFRESH`], else the ranks that arrived since the last read began, less the grace
+    /// a late write has (an arrival before that was written before that read began).
+    fn read_from(&self, now: Millis) -> ReadFrom {
+        match self.read {
+            Some(read) if read.whole_at.elapsed() < FULL_REFRESH => {
+                let settled = read.began.min(now) - LATE_WRITE_GRACE;
+                ReadFrom::Rank(last_rank_arrived_by(settled - 1) + 1)
+            }
+            _ => ReadFrom::Whole,
+        }
+    }
+
+    /// Adds the ranks a partial read found (a union: a partial read cannot replace); the
+    /// read began at `began`.
+    fn finish_partial_refresh(&mut self, found: &[u64], began: Millis) {
+        for rank in found {
+            insert_sorted(&mut self.ranks, *rank);
+        }
+        self.changes = None;
+        self.refreshed = Some(Instant::now());
+        self.read = self.read.map(|read| LineRead { began, ..read });
+    }
+
     /// The ranks joined here that the store's read may have missed (not written yet, or only
     /// just), to merge with it.
     fn missed(&self) -> Vec<u64> {
         self.recent.iter().map(|(_, r)| *r).chain(self.unsettled.iter().copied()).collect()
     }
 
-    /// Takes `merged` (the read and the missed ranks) as the line's ranks, with the changes
-    /// made since [`LineState::start_refresh`]; the ranks it replaces.
-    fn finish_refresh(&mut self, mut merged: Vec<u64>) -> Vec<u64> {
+    /// Takes `merged` (a whole read begun at `began` and the missed ranks) as the line's
+    /// ranks, with the changes made since [`LineState::start_refresh`]; the ranks it replaces.
+    fn finish_refresh(&mut self, mut merged: Vec<u64>, began: Millis) -> Vec<u64> {
         for (rank, added) in self.changes.take().unwrap_or_default() {
             if added {
                 insert_sorted(&mut merged, rank);
@@ -187,6 +235,7 @@ impl LineState {
             }
         }
         self.refreshed = Some(Instant::now());
+        self.read = Some(LineRead { whole_at: Instant::now(), began });
         std::mem::replace(&mut self.ranks, merged)
     }
 
@@ -348,6 +397,7 @@ impl Lines {
         };
         line.loaded
             .get_or_try_init(|| async {
+                let began = clock::now_millis();
                 let entries = store.line(product_id).await?;
                 let mut state = lock(&line.state);
                 for e in entries {
@@ -359,6 +409,7 @@ impl Lines {
                     }
                 }
                 state.refreshed = Some(Instant::now());
+                state.read = Some(LineRead { whole_at: Instant::now(), began });
                 Ok::<(), StoreError>(())
             })
             .await?;
@@ -556,11 +607,17 @@ async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLin
         return Ok(());
     }
     let Some(_refreshing) = Refreshing::start(line) else { return Ok(()) };
-    let read = store.line_ranks(product_id).await?;
+    let began = clock::now_millis();
+    let from = lock(&line.state).read_from(began);
+    let read = store.line_ranks(product_id, if let ReadFrom::Rank(rank) = from { rank } else { 0 }).await?;
+    if from != ReadFrom::Whole {
+        lock(&line.state).finish_partial_refresh(&read, began);
+        return Ok(());
+    }
     let missed = lock(&line.state).missed();
     // Merged outside the line's lock, which every join and status check of the line takes.
     let ranks = merge_ranks(read, missed);
-    let replaced = lock(&line.state).finish_refresh(ranks);
+    let replaced = lock(&line.state).finish_refresh(ranks, began);
     // Half a million ranks are freed after the lock is let go.
     drop(replaced);
     Ok(())
@@ -868,7 +925,7 @@ mod tests {
         // Meanwhile: the store answers that x held rank 3 already, and y joins here.
         state.settle(&x, entry("x", 3));
         state.insert_rank(40);
-        let replaced = state.finish_refresh(merge_ranks(vec![5, 10, 20], missed));
+        let replaced = state.finish_refresh(merge_ranks(vec![5, 10, 20], missed), 0);
         assert_eq!(replaced, [3, 10, 20, 40], "what this index counted meanwhile");
         assert_eq!(state.ranks, [3, 5, 10, 20, 40], "x once, at the rank the store holds; y; the other instance's");
         assert!(state.changes.is_none() && state.refreshed.is_some());
@@ -876,6 +933,28 @@ mod tests {
         assert!(state.changes.is_none(), "changes are kept only while a refresh is under way");
         assert!(!state.start_refresh(), "read just now");
         assert_eq!(merge_ranks(vec![1, 4, 9], vec![9, 2, 4, 12]), [1, 2, 4, 9, 12]);
+    }
+
+    #[test]
+    fn a_refresh_reads_the_whole_line_every_so_often_and_else_what_arrived_since_the_last_read_less_the_grace() {
+        let t0: Millis = 1_900_000_000_000;
+        let first_arrived_at = |ms: Millis| last_rank_arrived_by(ms - 1) + 1;
+        let mut state = LineState::default();
+        assert_eq!(state.read_from(t0), ReadFrom::Whole, "never read");
+        state.finish_refresh(vec![7], t0);
+        assert_eq!(state.read_from(t0 + 1_000), ReadFrom::Rank(first_arrived_at(t0 - LATE_WRITE_GRACE)));
+        let late = first_arrived_at(t0 - LATE_WRITE_GRACE);
+        state.finish_partial_refresh(&[late, late + 5], t0 + 1_000);
+        assert_eq!(state.ranks, [7, late, late + 5], "added to what was counted");
+        assert_eq!(state.read_from(t0 + 2_000), ReadFrom::Rank(first_arrived_at(t0 + 1_000 - LATE_WRITE_GRACE)));
+        assert_eq!(
+            state.read_from(t0 - 60_000),
+            ReadFrom::Rank(first_arrived_at(t0 - 60_000 - LATE_WRITE_GRACE)),
+            "clock set back"
+        );
+        let whole_at = Instant::now().checked_sub(FULL_REFRESH).expect("a clock past 30 s");
+        state.read = state.read.map(|read| LineRead { whole_at, ..read });
+        assert_eq!(state.read_from(t0 + 3_000), ReadFrom::Whole, "drawn places are not in arrival order");
     }
 
     #[test]

@@ -59,9 +59,10 @@ pub trait WaitingRoom: Send + Sync {
     }
     /// Every ticket in a product's line, by rank: what an instance loads its line index from.
     async fn line(&self, product_id: &str) -> Result<Vec<LineEntry>, StoreError>;
-    /// The ranks of every ticket in a product's line, smallest first: what an instance
-    /// refreshes its index with when other instances join people to the same line.
-    async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError>;
+    /// The ranks of a product's line at or above `from` (0: every ticket), smallest first:
+    /// what an instance refreshes its index with when other instances join people to the
+    /// same line (mostly only the ranks that arrived since it last read).
+    async fn line_ranks(&self, product_id: &str, from: u64) -> Result<Vec<u64>, StoreError>;
     /// Whether other instances may add to the lines (DynamoDB, PostgreSQL): then an
     /// instance's line index is refreshed from the store every second, and an advance lets a
     /// ticket in only once [`LATE_WRITE_GRACE`] has passed since its arrival. SQLite has one.

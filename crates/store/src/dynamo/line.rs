@@ -111,11 +111,18 @@ pub async fn line(store: &DynamoStore, product_id: &str) -> Result<Vec<LineEntry
     Ok(entries)
 }
 
-/// The ranks of a product's line, smallest first. While several instances join people to
-/// one line, each reads this once a second: one read of the line answers every place asked
-/// for in that second, where counting per status check cost a query per partition each time.
-pub async fn ranks(store: &DynamoStore, product_id: &str) -> Result<Vec<u64>, StoreError> {
-    let mut ranks = read_line(store, product_id, "sk").await?.iter().map(rank_of).collect::<Result<Vec<_>, _>>()?;
+/// The ranks of a product's line at or above `from`, smallest first. While several instances
+/// join people to one line, each reads this once a second: one read answers every place
+/// asked for in that second, where counting per status check cost a query per partition each
+/// time. Read units follow the tickets read (about one per 30 of them), so an instance reads
+/// the whole line only every `FULL_REFRESH` and otherwise the ranks that arrived since.
+pub async fn ranks(store: &DynamoStore, product_id: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+    let low = keys::line_rank(from);
+    let read = read_partitions(store, product_id, "sk", |query| {
+        query.key_condition_expression("pk = :pk AND sk >= :low").expression_attribute_values(":low", s(low.clone()))
+    })
+    .await?;
+    let mut ranks = read.iter().map(rank_of).collect::<Result<Vec<_>, _>>()?;
     ranks.sort_unstable();
     Ok(ranks)
 }

@@ -163,8 +163,8 @@ impl WaitingRoom for DynamoStore {
         line::line(self, product_id).await
     }
 
-    async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError> {
-        line::ranks(self, product_id).await
+    async fn line_ranks(&self, product_id: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+        line::ranks(self, product_id, from).await
     }
 
     async fn next_in_line(&self, product_id: &str, after: u64, limit: u64) -> Result<Vec<u64>, StoreError> {

@@ -111,11 +111,14 @@ impl WaitingRoom for PostgresStore {
             .collect())
     }
 
-    async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError> {
+    async fn line_ranks(&self, product_id: &str, from: u64) -> Result<Vec<u64>, StoreError> {
         let rows = self
             .client()
             .await?
-            .query("SELECT rank FROM queue_tickets WHERE product_id = $1 ORDER BY rank", &[&product_id])
+            .query(
+                "SELECT rank FROM queue_tickets WHERE product_id = $1 AND rank >= $2 ORDER BY rank",
+                &[&product_id, &to_sql(from)],
+            )
             .await
             .map_err(pg_error)?;
         Ok(rows.iter().map(|r| from_sql(r.get(0))).collect())

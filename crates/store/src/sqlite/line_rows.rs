@@ -130,9 +130,10 @@ pub fn line(conn: &Connection, product_id: &str) -> Result<Vec<LineEntry>, Store
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn ranks(conn: &Connection, product_id: &str) -> Result<Vec<u64>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT rank FROM queue_tickets WHERE product_id = ?1 ORDER BY rank")?;
-    let rows = stmt.query_map([product_id], |r| r.get::<_, i64>(0))?;
+pub fn ranks(conn: &Connection, product_id: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT rank FROM queue_tickets WHERE product_id = ?1 AND rank >= ?2 ORDER BY rank")?;
+    let rows = stmt.query_map(params![product_id, to_sql(from)], |r| r.get::<_, i64>(0))?;
     rows.map(|r| Ok(u64::try_from(r?).unwrap_or(0))).collect()
 }
 

@@ -386,9 +386,9 @@ impl WaitingRoom for SqliteStore {
         self.reads.run(move |c| line_rows::line(c, &id)).await
     }
 
-    async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError> {
+    async fn line_ranks(&self, product_id: &str, from: u64) -> Result<Vec<u64>, StoreError> {
         let id = product_id.to_owned();
-        self.reads.run(move |c| line_rows::ranks(c, &id)).await
+        self.reads.run(move |c| line_rows::ranks(c, &id, from)).await
     }
 
     fn lines_shared(&self) -> bool {

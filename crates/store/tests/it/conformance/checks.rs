@@ -524,17 +524,18 @@ pub async fn joining_the_line_is_idempotent_per_customer_and_ordered_by_rank(sto
     let held = racing.join_all().await;
     assert!(held.windows(2).all(|w| w[0] == w[1]), "every racer gets the one ticket held: {held:?}");
     let d = held[0].rank;
-    assert_eq!(store.line_ranks("hot").await.unwrap(), vec![50, 100, 300, d]);
+    assert_eq!(store.line_ranks("hot", 0).await.unwrap(), vec![50, 100, 300, d]);
     let line = store.line("hot").await.unwrap();
     assert_eq!(line, vec![entry("hot", "b", 50), entry("hot", "a", 100), entry("hot", "c", 300), held[0].clone()]);
     assert_eq!(store.next_in_line("hot", 0, 2).await.unwrap(), vec![50, 100]);
     assert_eq!(store.next_in_line("hot", 100, 10).await.unwrap(), vec![300, d]);
-    assert!(store.line_ranks("nothing").await.unwrap().is_empty());
+    assert!(store.line_ranks("nothing", 0).await.unwrap().is_empty());
     // A batch of the write-behind: each answered with the ticket its customer holds.
     let batch = vec![entry("hot", "e", 500), entry("hot", "a", 600), entry("cold", "e", 700)];
     let held = store.join_lines(batch).await.unwrap();
     assert_eq!(held, vec![entry("hot", "e", 500), entry("hot", "a", 100), entry("cold", "e", 700)]);
-    assert_eq!(store.line_ranks("hot").await.unwrap(), vec![50, 100, 300, d, 500]);
+    assert_eq!(store.line_ranks("hot", 0).await.unwrap(), vec![50, 100, 300, d, 500]);
+    assert_eq!(store.line_ranks("hot", 300).await.unwrap(), vec![300, d, 500], "from a rank on");
 }
 
 /// Admission in rank order, units passing on when admissions lapse, sold out for everyone,
@@ -567,7 +568,7 @@ pub async fn the_watermark_admits_in_rank_order_and_lapsed_admissions_pass_units
     let until = open + rules.admission_ms();
     assert_eq!(room.ticket_state(&rules, 10, open + 1, 2), TicketState::Admitted { until });
     assert_eq!(room.ticket_state(&rules, 30, open + 1, 2), TicketState::Waiting);
-    let ahead_of_d = store.line_ranks("hot").await.unwrap().into_iter().filter(|r| *r > room.watermark() && *r < 40);
+    let ahead_of_d = store.line_ranks("hot", 0).await.unwrap().into_iter().filter(|r| *r > room.watermark() && *r < 40);
     assert_eq!(ahead_of_d.count(), 1, "c is ahead of d");
     // a buys; b lets the admission lapse: b's unit goes to c, the next in line.
     store.place_order(order("a", &[("hot", 1)], None)).await.unwrap();
@@ -778,19 +779,22 @@ pub async fn instances_count_each_other_s_joins_once_they_read_the_line_again(st
     if !store.lines_shared() {
         return;
     }
+    // Arrivals of now: after the first read, a refresh reads only what arrived since.
+    let now = stampede_store::clock::now_millis();
+    let [ann, bob, cat, dan] = [10, 20, 5, 30].map(|ms| last_rank_arrived_by(now - 1) + 1 + ms);
     let (first, second) = (Lines::default(), Lines::default());
-    first.join(&store, entry("shared", "ann", 10)).await.unwrap();
+    first.join(&store, entry("shared", "ann", ann)).await.unwrap();
     first.flush().await.unwrap();
     assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (1, 1), "loaded with ann's");
-    second.join(&store, entry("shared", "bob", 20)).await.unwrap();
-    second.join(&store, entry("shared", "cat", 5)).await.unwrap();
+    second.join(&store, entry("shared", "bob", bob)).await.unwrap();
+    second.join(&store, entry("shared", "cat", cat)).await.unwrap();
     assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (3, 3), "its own at once");
     second.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    first.join(&store, entry("shared", "dan", 30)).await.unwrap();
+    first.join(&store, entry("shared", "dan", dan)).await.unwrap();
     // Counts are what the lines' pages show: the three the store holds, then dan's too.
     assert_eq!(first.count(&store, "shared", 0, u64::MAX).await.unwrap(), 4, "bob's and cat's, and dan's");
-    assert_eq!(first.standing(&store, "shared", 10).await.unwrap(), (4, 2), "above ann's: bob and dan");
+    assert_eq!(first.standing(&store, "shared", ann).await.unwrap(), (4, 2), "above ann's: bob and dan");
     first.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (4, 4));

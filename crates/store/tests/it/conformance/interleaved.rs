@@ -23,8 +23,8 @@ impl WaitingRoom for Interleaved {
     async fn line(&self, product_id: &str) -> Result<Vec<LineEntry>, StoreError> {
         self.inner.line(product_id).await
     }
-    async fn line_ranks(&self, product_id: &str) -> Result<Vec<u64>, StoreError> {
-        self.inner.line_ranks(product_id).await
+    async fn line_ranks(&self, product_id: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+        self.inner.line_ranks(product_id, from).await
     }
     fn lines_shared(&self) -> bool {
         self.inner.lines_shared()
