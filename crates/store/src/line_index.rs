@@ -52,9 +52,17 @@ use tokio::sync::{Notify, OnceCell, watch};
 /// How long an instance counts with a shared line's ranks before reading them again.
 const REFRESH: Duration = Duration::from_secs(1);
 /// How often a shared line is read whole; in between, a refresh reads only the ranks that
-/// arrived since the last read began, less [`LATE_WRITE_GRACE`]. A whole read of a line of
-/// 500,000 people on DynamoDB is about 16,500 read units, each second, on each instance.
+/// arrived since the last read began, less [`PARTIAL_MARGIN`]. A whole read of a line of
+/// 500,000 people on DynamoDB is about 16,500 read units: each second, on each instance, it
+/// was more than the line's partitions sustain.
 const FULL_REFRESH: Duration = Duration::from_secs(30);
+/// How far before the last read began a partial read reaches back: the grace a late write
+/// has, and a second for a read that does not see the latest writes yet (DynamoDB's
+/// eventually consistent queries). A ticket that reached the store later than that (a
+/// write-behind that fell further behind, a rewrite after a backoff, a ticket shown again
+/// long after it was handed out, a writer's clock behind the reader's) is counted at the next
+/// whole read. Only places shown depend on it: admission reads the store.
+const PARTIAL_MARGIN: Millis = LATE_WRITE_GRACE + 1_000;
 /// Local joins kept to merge into a refreshed line: far longer than a write takes.
 const KEEP_RECENT: Duration = Duration::from_secs(10);
 /// Most joins one store call records.
@@ -195,24 +203,26 @@ impl LineState {
     }
 
     /// What the refresh starting at `now` (wall clock) reads: the whole line every
-    /// [`FULL_REFRESH`], else the ranks that arrived since the last read began, less the grace
-    /// a late write has (an arrival before that was written before that read began).
+    /// [`FULL_REFRESH`], else the ranks that arrived since the last read began, less
+    /// [`PARTIAL_MARGIN`] (a ticket that arrived before that was in the store, and seen, by
+    /// the time that read began).
     fn read_from(&self, now: Millis) -> ReadFrom {
         match self.read {
             Some(read) if read.whole_at.elapsed() < FULL_REFRESH => {
-                let settled = read.began.min(now) - LATE_WRITE_GRACE;
+                let settled = (read.began.min(now) - PARTIAL_MARGIN).max(1);
                 ReadFrom::Rank(last_rank_arrived_by(settled - 1) + 1)
             }
             _ => ReadFrom::Whole,
         }
     }
 
-    /// Adds the ranks a partial read found (a union: a partial read cannot replace); the
-    /// read began at `began`.
-    fn finish_partial_refresh(&mut self, found: &[u64], began: Millis) {
-        for rank in found {
-            insert_sorted(&mut self.ranks, *rank);
-        }
+    /// Adds the ranks from `from` on that a partial read found, sorted (a union: a partial
+    /// read cannot replace), merged with the ranks counted from there in one pass; the read
+    /// began at `began`.
+    fn finish_partial_refresh(&mut self, from: u64, found: Vec<u64>, began: Millis) {
+        let tail = self.ranks.split_off(self.ranks.partition_point(|r| *r < from));
+        let merged = merge_ranks(tail, found);
+        self.ranks.extend(merged);
         self.changes = None;
         self.refreshed = Some(Instant::now());
         self.read = self.read.map(|read| LineRead { began, ..read });
@@ -610,8 +620,8 @@ async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLin
     let began = clock::now_millis();
     let from = lock(&line.state).read_from(began);
     let read = store.line_ranks(product_id, if let ReadFrom::Rank(rank) = from { rank } else { 0 }).await?;
-    if from != ReadFrom::Whole {
-        lock(&line.state).finish_partial_refresh(&read, began);
+    if let ReadFrom::Rank(from) = from {
+        lock(&line.state).finish_partial_refresh(from, read, began);
         return Ok(());
     }
     let missed = lock(&line.state).missed();
@@ -829,6 +839,7 @@ async fn write(store: &dyn Store, batch: &[LineEntry]) -> Result<Vec<LineEntry>,
 mod tests {
     use super::*;
     use stampede_domain::CustomerKey;
+    use stampede_domain::arrived_at;
 
     fn entry(customer: &str, rank: u64) -> LineEntry {
         LineEntry {
@@ -936,22 +947,24 @@ mod tests {
     }
 
     #[test]
-    fn a_refresh_reads_the_whole_line_every_so_often_and_else_what_arrived_since_the_last_read_less_the_grace() {
+    fn a_refresh_reads_the_whole_line_every_so_often_and_else_what_arrived_since_the_last_read_less_a_margin() {
         let t0: Millis = 1_900_000_000_000;
-        let first_arrived_at = |ms: Millis| last_rank_arrived_by(ms - 1) + 1;
+        let from = |state: &LineState, now: Millis| match state.read_from(now) {
+            ReadFrom::Rank(rank) => rank,
+            ReadFrom::Whole => panic!("a whole read"),
+        };
         let mut state = LineState::default();
         assert_eq!(state.read_from(t0), ReadFrom::Whole, "never read");
         state.finish_refresh(vec![7], t0);
-        assert_eq!(state.read_from(t0 + 1_000), ReadFrom::Rank(first_arrived_at(t0 - LATE_WRITE_GRACE)));
-        let late = first_arrived_at(t0 - LATE_WRITE_GRACE);
-        state.finish_partial_refresh(&[late, late + 5], t0 + 1_000);
-        assert_eq!(state.ranks, [7, late, late + 5], "added to what was counted");
-        assert_eq!(state.read_from(t0 + 2_000), ReadFrom::Rank(first_arrived_at(t0 + 1_000 - LATE_WRITE_GRACE)));
-        assert_eq!(
-            state.read_from(t0 - 60_000),
-            ReadFrom::Rank(first_arrived_at(t0 - 60_000 - LATE_WRITE_GRACE)),
-            "clock set back"
-        );
+        // The first rank that arrived at the read's start less the margin, not one before.
+        let low = from(&state, t0 + 1_000);
+        assert_eq!((arrived_at(low), arrived_at(low - 1)), (Some(t0 - PARTIAL_MARGIN), Some(t0 - PARTIAL_MARGIN - 1)));
+        let mine = low + 3;
+        state.insert_rank(mine);
+        state.finish_partial_refresh(low, vec![low, mine, low + 5], t0 + 1_000);
+        assert_eq!(state.ranks, [7, low, mine, low + 5], "added to what was counted, once");
+        assert_eq!(arrived_at(from(&state, t0 + 2_000)), Some(t0 + 1_000 - PARTIAL_MARGIN), "from the last read on");
+        assert_eq!(arrived_at(from(&state, t0 - 60_000)), Some(t0 - 60_000 - PARTIAL_MARGIN), "clock set back");
         let whole_at = Instant::now().checked_sub(FULL_REFRESH).expect("a clock past 30 s");
         state.read = state.read.map(|read| LineRead { whole_at, ..read });
         assert_eq!(state.read_from(t0 + 3_000), ReadFrom::Whole, "drawn places are not in arrival order");

@@ -779,23 +779,32 @@ pub async fn instances_count_each_other_s_joins_once_they_read_the_line_again(st
     if !store.lines_shared() {
         return;
     }
-    // Arrivals of now: after the first read, a refresh reads only what arrived since.
-    let now = stampede_store::clock::now_millis();
-    let [ann, bob, cat, dan] = [10, 20, 5, 30].map(|ms| last_rank_arrived_by(now - 1) + 1 + ms);
+    // Arrivals as joins stamp them, when they join: after the first read, a refresh reads
+    // only what arrived since (less a margin), and the whole line every 30 s.
+    let arriving = || last_rank_arrived_by(stampede_store::clock::now_millis() - 1) + 1;
     let (first, second) = (Lines::default(), Lines::default());
+    let ann = arriving();
     first.join(&store, entry("shared", "ann", ann)).await.unwrap();
     first.flush().await.unwrap();
     assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (1, 1), "loaded with ann's");
-    second.join(&store, entry("shared", "bob", bob)).await.unwrap();
-    second.join(&store, entry("shared", "cat", cat)).await.unwrap();
+    second.join(&store, entry("shared", "bob", arriving())).await.unwrap();
+    second.join(&store, entry("shared", "cat", ann - 1)).await.unwrap();
     assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (3, 3), "its own at once");
     second.flush().await.unwrap();
+    // A ticket that reaches the store a minute after its arrival (a rewrite after a backoff):
+    // the next whole read counts it, not a read of what arrived since.
+    let late = last_rank_arrived_by(stampede_store::clock::now_millis() - 60_000);
+    store.join_line(entry("shared", "eve", late)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    first.join(&store, entry("shared", "dan", dan)).await.unwrap();
+    first.join(&store, entry("shared", "dan", arriving())).await.unwrap();
     // Counts are what the lines' pages show: the three the store holds, then dan's too.
-    assert_eq!(first.count(&store, "shared", 0, u64::MAX).await.unwrap(), 4, "bob's and cat's, and dan's");
+    assert_eq!(
+        first.count(&store, "shared", 0, u64::MAX).await.unwrap(),
+        4,
+        "bob's and cat's, and dan's; not eve's yet"
+    );
     assert_eq!(first.standing(&store, "shared", ann).await.unwrap(), (4, 2), "above ann's: bob and dan");
     first.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (4, 4));
+    assert_eq!(second.standing(&store, "shared", 0).await.unwrap(), (4, 4), "dan's, not eve's yet");
 }
