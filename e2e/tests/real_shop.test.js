@@ -65,6 +65,8 @@ for (const [device, width] of Object.entries(WIDTHS)) {
       await signIn(page, 'boss@example.com');
       await page.getByRole('heading', { name: 'Edit Margherita' }).waitFor();
       const crust = page.getByRole('group', { name: 'Choices of Crust' });
+      // The rows are built by the deferred script, which may run after the heading shows.
+      await crust.locator('.choice-row:not(.head)').first().waitFor();
       assert.equal(await crust.locator('.choice-row:not(.head)').count(), 3);
       assert.equal(await page.locator('textarea[name="g1.choices"]').isHidden(), true, 'the rows replace the textarea');
       assert.equal(await crust.getByLabel('Choice 3 price change').inputValue(), '+2.50');
