@@ -42,6 +42,7 @@ use crate::waiting_room::LATE_WRITE_GRACE;
 use crate::{LineEntry, Store, StoreError, clock};
 pub use held_tickets::Held;
 use held_tickets::HeldTickets;
+use rand::Rng;
 use stampede_domain::{Millis, last_rank_arrived_by};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -245,7 +246,7 @@ impl LineState {
             }
         }
         self.refreshed = Some(Instant::now());
-        self.read = Some(LineRead { whole_at: Instant::now(), began });
+        self.read = Some(LineRead { whole_at: whole_read_now(), began });
         std::mem::replace(&mut self.ranks, merged)
     }
 
@@ -374,6 +375,14 @@ impl Queue {
     }
 }
 
+/// When a whole read just made counts as made, for the next one's timing: up to a third of
+/// [`FULL_REFRESH`] earlier, at random, so instances that loaded a line together (at a sale's
+/// first request) do not all read it whole in the same second thereafter.
+fn whole_read_now() -> Instant {
+    let now = Instant::now();
+    now.checked_sub(FULL_REFRESH.mul_f64(rand::rng().random_range(0.0..1.0 / 3.0))).unwrap_or(now)
+}
+
 fn insert_sorted(ranks: &mut Vec<u64>, rank: u64) {
     if let Err(at) = ranks.binary_search(&rank) {
         ranks.insert(at, rank);
@@ -419,7 +428,7 @@ impl Lines {
                     }
                 }
                 state.refreshed = Some(Instant::now());
-                state.read = Some(LineRead { whole_at: Instant::now(), began });
+                state.read = Some(LineRead { whole_at: whole_read_now(), began });
                 Ok::<(), StoreError>(())
             })
             .await?;
@@ -965,6 +974,10 @@ mod tests {
         assert_eq!(state.ranks, [7, low, mine, low + 5], "added to what was counted, once");
         assert_eq!(arrived_at(from(&state, t0 + 2_000)), Some(t0 + 1_000 - PARTIAL_MARGIN), "from the last read on");
         assert_eq!(arrived_at(from(&state, t0 - 60_000)), Some(t0 - 60_000 - PARTIAL_MARGIN), "clock set back");
+        // Each whole read counts as made up to a third of the interval early, at random.
+        let before = Instant::now();
+        let counted = whole_read_now();
+        assert!(counted <= Instant::now() && before.saturating_duration_since(counted) <= FULL_REFRESH / 3);
         let whole_at = Instant::now().checked_sub(FULL_REFRESH).expect("a clock past 30 s");
         state.read = state.read.map(|read| LineRead { whole_at, ..read });
         assert_eq!(state.read_from(t0 + 3_000), ReadFrom::Whole, "drawn places are not in arrival order");
