@@ -1,6 +1,7 @@
 //! Money as integer minor units with an ISO 4217 currency: never floats.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// A three-letter upper-case ISO 4217 currency code such as `USD`.
@@ -11,17 +12,12 @@ pub struct Currency([u8; 3]);
 impl Currency {
     /// What is written before an amount: the symbol of the common currencies, else the code
     /// and a space.
-    pub fn prefix(&self) -> String {
-        self.symbol().map_or_else(|| format!("{} ", self.as_str()), str::to_owned)
-    }
-
-    /// The sign written before amounts, where the currency has one people know.
-    fn symbol(&self) -> Option<&'static str> {
+    pub fn prefix(&self) -> Cow<'static, str> {
         match self.as_str() {
-            "USD" => Some("$"),
-            "EUR" => Some("€"),
-            "GBP" => Some("£"),
-            _ => None,
+            "USD" => Cow::Borrowed("$"),
+            "EUR" => Cow::Borrowed("€"),
+            "GBP" => Cow::Borrowed("£"),
+            code => Cow::Owned(format!("{code} ")),
         }
     }
 
@@ -104,10 +100,7 @@ impl fmt::Display for ForPeople {
         if amount < 0 {
             f.write_str("-")?;
         }
-        match currency.symbol() {
-            Some(symbol) => f.write_str(symbol)?,
-            None => write!(f, "{} ", currency.as_str())?,
-        }
+        f.write_str(&currency.prefix())?;
         let abs = amount.unsigned_abs();
         write!(f, "{}.{:02}", abs / 100, abs % 100)
     }

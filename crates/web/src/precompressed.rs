@@ -35,9 +35,9 @@ impl Precompressed {
         }
     }
 
-    /// The `ETag` of the plain body.
-    pub fn etag(&self) -> &str {
-        &self.etag
+    /// The hash the `ETag`s quote: what a content-versioned URL names (`?v=`).
+    pub fn version(&self) -> &str {
+        self.etag.trim_matches('"')
     }
 
     /// The answer to a GET with `request` headers: `304` when `If-None-Match` names the
@@ -144,8 +144,8 @@ mod tests {
     #[test]
     fn each_representation_is_revalidated_by_its_own_etag() {
         let body = Precompressed::new(Bytes::from_static(b"[1,2,3]"));
-        let (etag, gzip_etag) = (body.etag().to_owned(), format!("{}-gzip\"", body.etag().trim_end_matches('"')));
-        assert!(etag.starts_with('"') && etag.len() == 34, "a quoted strong tag: {etag}");
+        let (etag, gzip_etag) = (format!("\"{}\"", body.version()), format!("\"{}-gzip\"", body.version()));
+        assert!(body.version().len() == 32, "a strong tag quotes a hash: {etag}");
         let ask = |pairs: &[(header::HeaderName, &str)]| {
             let mut headers = HeaderMap::new();
             for (name, value) in pairs {

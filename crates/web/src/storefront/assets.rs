@@ -22,12 +22,7 @@ impl Asset {
 
     /// The URL pages link, versioned by content.
     pub fn href(&self) -> String {
-        format!("/static/{}?v={}", self.name, self.version())
-    }
-
-    /// The version the URL pages link names: the plain file's `ETag` without its quotes.
-    pub(super) fn version(&self) -> &str {
-        self.body.etag().trim_matches('"')
+        format!("/static/{}?v={}", self.name, self.body.version())
     }
 }
 

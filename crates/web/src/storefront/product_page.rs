@@ -44,7 +44,7 @@ struct BuilderPage<'a> {
     card: Card,
     groups: Vec<GroupView<'a>>,
     base_amount: i64,
-    currency_prefix: String,
+    currency_prefix: Cow<'static, str>,
     unit_price: String,
     quantity: u32,
     /// Units this visitor may still add, by stock, limits and what the cart already holds.

@@ -22,7 +22,7 @@ pub async fn serve(Path(file): Path<String>, Query(version): Query<Version>, hea
     // The URL pages link names this content: caches (browsers, CloudFront) may keep it for
     // good. Any other URL (no or an old version) is kept briefly, so that a release is not
     // hidden behind an old version's cache entry.
-    let cache = if version.v.as_deref() == Some(asset.version()) {
+    let cache = if version.v.as_deref() == Some(asset.body.version()) {
         HeaderValue::from_static("public, max-age=31536000, immutable")
     } else {
         HeaderValue::from_static("public, max-age=300")
