@@ -132,8 +132,8 @@ struct LineState {
     held: HeldTickets,
     /// Every rank in the line, sorted, without duplicates.
     ranks: Vec<u64>,
-    refreshed: Option<Instant>,
-    /// When the store was last read whole, and when (wall clock) the last read began.
+    /// When the store was last read: whole, and any read (when it ended, and when it began
+    /// by the wall clock).
     read: Option<LineRead>,
     /// Ranks joined here lately, merged into a refresh the store may not have answered with yet.
     recent: VecDeque<(Instant, u64)>,
@@ -152,6 +152,7 @@ struct LineState {
 #[derive(Debug, Clone, Copy)]
 struct LineRead {
     whole_at: Instant,
+    ended: Instant,
     began: Millis,
 }
 
@@ -190,7 +191,7 @@ impl LineState {
 
     /// Whether the ranks are due to be read again.
     fn stale(&self) -> bool {
-        self.refreshed.is_none_or(|at| at.elapsed() >= REFRESH)
+        self.read.is_none_or(|read| read.ended.elapsed() >= REFRESH)
     }
 
     /// Starts a refresh, before the store is read, if still [`LineState::stale`]: changes from
@@ -225,8 +226,7 @@ impl LineState {
         let merged = merge_ranks(tail, found);
         self.ranks.extend(merged);
         self.changes = None;
-        self.refreshed = Some(Instant::now());
-        self.read = self.read.map(|read| LineRead { began, ..read });
+        self.read = self.read.map(|read| LineRead { ended: Instant::now(), began, ..read });
     }
 
     /// The ranks joined here that the store's read may have missed (not written yet, or only
@@ -245,8 +245,7 @@ impl LineState {
                 remove_sorted(&mut merged, rank);
             }
         }
-        self.refreshed = Some(Instant::now());
-        self.read = Some(LineRead { whole_at: whole_read_now(), began });
+        self.read = Some(LineRead { whole_at: whole_read_now(), ended: Instant::now(), began });
         std::mem::replace(&mut self.ranks, merged)
     }
 
@@ -427,8 +426,7 @@ impl Lines {
                         state.held.insert_if_absent(e.customer.0, held);
                     }
                 }
-                state.refreshed = Some(Instant::now());
-                state.read = Some(LineRead { whole_at: whole_read_now(), began });
+                state.read = Some(LineRead { whole_at: whole_read_now(), ended: Instant::now(), began });
                 Ok::<(), StoreError>(())
             })
             .await?;
@@ -948,7 +946,7 @@ mod tests {
         let replaced = state.finish_refresh(merge_ranks(vec![5, 10, 20], missed), 0);
         assert_eq!(replaced, [3, 10, 20, 40], "what this index counted meanwhile");
         assert_eq!(state.ranks, [3, 5, 10, 20, 40], "x once, at the rank the store holds; y; the other instance's");
-        assert!(state.changes.is_none() && state.refreshed.is_some());
+        assert!(state.changes.is_none() && state.read.is_some());
         state.insert_rank(50);
         assert!(state.changes.is_none(), "changes are kept only while a refresh is under way");
         assert!(!state.start_refresh(), "read just now");
