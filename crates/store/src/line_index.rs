@@ -70,6 +70,8 @@ const KEEP_RECENT: Duration = Duration::from_secs(10);
 const BATCH: usize = 500;
 /// Longest the write-behind waits for more joins to share a write, when nobody waits for it.
 const GATHER: Duration = Duration::from_millis(20);
+/// Most joins the write-behind keeps room for between batches (a spike's buffer is let go).
+const SPARE_MAX: usize = 4 * BATCH;
 /// Attempts to write a batch before leaving its tickets to be recorded when next shown.
 const ATTEMPTS: u32 = 8;
 /// Longest a flush waits for the writer.
@@ -676,6 +678,9 @@ fn merge_ranks(mut read: Vec<u64>, mut missed: Vec<u64>) -> Vec<u64> {
 /// The write-behind: takes whatever joins are queued, writes them in batches, and tells the
 /// index what the store holds. Stops once the store is gone.
 async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
+    // The last batch's buffer, emptied, becomes the queue's next one: joins are queued into
+    // room already there instead of a vector regrown from nothing on every batch.
+    let mut spare = Vec::new();
     loop {
         let notified = inner.wake.notified();
         let (queued, rewrites) = {
@@ -699,7 +704,8 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
         let (batch, rewrites, last, since) = {
             let mut queue = lock(&inner.queue);
             queue.writing_since = queue.since;
-            (std::mem::take(&mut queue.entries), std::mem::take(&mut queue.rewrites), queue.last, queue.since.take())
+            let batch = std::mem::replace(&mut queue.entries, std::mem::take(&mut spare));
+            (batch, std::mem::take(&mut queue.rewrites), queue.last, queue.since.take())
         };
         // Rewrites apart from the fresh joins: a join the store cannot take sinks no fresh batch.
         for (entries, writes) in [(&batch, Writes::Fresh), (&rewrites, Writes::Rewrites)] {
@@ -718,6 +724,10 @@ async fn write_behind(inner: Arc<Inner>, store: Weak<dyn Store>) {
                 waited_ms = waited.as_millis() as u64,
                 "waiting-room joins reached the shared line later than the grace; the room may let in more than its rate"
             );
+        }
+        if batch.capacity() <= SPARE_MAX {
+            spare = batch;
+            spare.clear();
         }
     }
 }

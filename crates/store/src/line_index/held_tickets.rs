@@ -7,8 +7,13 @@
 //! doubles, against at most 24 ms sharded (BENCHMARKS.md, "Hot paths with wrk"). Each shard
 //! holds about a 64th of the line and doubles on its own, so no single join moves more than a
 //! 64th of it.
+//!
+//! Each key is hashed once per lookup, with a per-line seed (std's SipHash: customer keys come
+//! from outside, so they cannot be chosen to collide): the middle bits of that hash pick the
+//! shard, and the shard's table uses the whole hash (a `HashMap` per shard hashed each key a
+//! second time, on every lookup of every join and status check).
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
@@ -22,49 +27,67 @@ pub struct Held {
 }
 
 const SHARDS: usize = 64;
+/// Where in the hash the shard's bits are: above those a table of up to 2^40 buckets places
+/// entries by (the low bits), below the 7 it tells entries apart by (the top ones).
+const SHARD_SHIFT: u32 = 40;
 
 pub(super) struct HeldTickets {
-    shards: Box<[HashMap<String, Held>]>,
-    /// Picks a key's shard; seeded per line, as std's maps are, so keys cannot be chosen to
-    /// pile into one shard.
-    pick: RandomState,
+    shards: Box<[HashTable<(String, Held)>]>,
+    /// Hashes a key; seeded per line, as std's maps are, so keys cannot be chosen to pile into
+    /// one shard or one bucket.
+    seed: RandomState,
 }
 
 impl Default for HeldTickets {
     fn default() -> Self {
-        HeldTickets { shards: (0..SHARDS).map(|_| HashMap::new()).collect(), pick: RandomState::new() }
+        HeldTickets { shards: (0..SHARDS).map(|_| HashTable::new()).collect(), seed: RandomState::new() }
     }
 }
 
 impl HeldTickets {
-    fn shard(&self, customer: &str) -> usize {
-        // The low bits of a SipHash are as good as any; SHARDS is a power of two.
-        (self.pick.hash_one(customer) as usize) & (SHARDS - 1)
+    /// The key's hash and its shard.
+    fn locate(&self, customer: &str) -> (u64, usize) {
+        let hash = self.seed.hash_one(customer);
+        (hash, (hash >> SHARD_SHIFT) as usize & (SHARDS - 1))
     }
 
     pub(super) fn get(&self, customer: &str) -> Option<&Held> {
-        self.shards[self.shard(customer)].get(customer)
+        let (hash, shard) = self.locate(customer);
+        self.shards[shard].find(hash, |(k, _)| k == customer).map(|(_, held)| held)
     }
 
     pub(super) fn get_mut(&mut self, customer: &str) -> Option<&mut Held> {
-        let shard = self.shard(customer);
-        self.shards[shard].get_mut(customer)
+        let (hash, shard) = self.locate(customer);
+        self.shards[shard].find_mut(hash, |(k, _)| k == customer).map(|(_, held)| held)
     }
 
     pub(super) fn insert(&mut self, customer: String, held: Held) {
-        let shard = self.shard(&customer);
-        self.shards[shard].insert(customer, held);
+        self.put(customer, held, true);
     }
 
     /// Records `held` unless `customer` holds a ticket already.
     pub(super) fn insert_if_absent(&mut self, customer: String, held: Held) {
-        let shard = self.shard(&customer);
-        self.shards[shard].entry(customer).or_insert(held);
+        self.put(customer, held, false);
+    }
+
+    fn put(&mut self, customer: String, held: Held, replace: bool) {
+        let (hash, shard) = self.locate(&customer);
+        let seed = &self.seed;
+        let entry = self.shards[shard].entry(hash, |(k, _)| *k == customer, |(k, _)| seed.hash_one(k.as_str()));
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(mut found) if replace => found.get_mut().1 = held,
+            hashbrown::hash_table::Entry::Occupied(_) => {}
+            hashbrown::hash_table::Entry::Vacant(room) => {
+                room.insert((customer, held));
+            }
+        }
     }
 
     pub(super) fn remove(&mut self, customer: &str) {
-        let shard = self.shard(customer);
-        self.shards[shard].remove(customer);
+        let (hash, shard) = self.locate(customer);
+        if let Ok(found) = self.shards[shard].find_entry(hash, |(k, _)| k == customer) {
+            found.remove();
+        }
     }
 }
 
@@ -90,7 +113,7 @@ mod tests {
         assert_eq!(tickets.get("new").map(|h| h.rank), Some(5_000));
         assert!(tickets.get("c-8").is_some_and(|h| h.durable));
         assert!(tickets.get("c-9").is_none());
-        assert_eq!(tickets.shards.iter().map(HashMap::len).sum::<usize>(), 1_000);
+        assert_eq!(tickets.shards.iter().map(HashTable::len).sum::<usize>(), 1_000);
         let used = tickets.shards.iter().filter(|s| !s.is_empty()).count();
         assert!(used > SHARDS / 2, "a thousand customers spread over the shards, not {used} of them");
     }

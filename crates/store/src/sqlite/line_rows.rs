@@ -27,8 +27,9 @@ fn ticket_from_sql(value: ValueRef<'_>) -> rusqlite::Result<String> {
     token.ok_or_else(|| FromSqlError::InvalidType.into())
 }
 
-/// Inserts the ticket unless the customer holds one; the one held either way.
-pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreError> {
+/// Inserts the ticket unless the customer holds one: `None` when it went in as given, else
+/// the ticket the customer holds (a fresh join is not copied to say it was taken).
+pub fn join(conn: &Connection, entry: &LineEntry) -> Result<Option<LineEntry>, StoreError> {
     let inserted = conn
         .prepare_cached(
             "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -42,7 +43,7 @@ pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreErro
             entry.joined_at
         ])?;
     if inserted == 1 {
-        return Ok(entry.clone());
+        return Ok(None);
     }
     let held = conn
         .prepare_cached(
@@ -51,13 +52,13 @@ pub fn join(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreErro
         .query_row(params![entry.product_id, entry.customer.0], |r| {
             Ok((r.get::<_, i64>(0)?, ticket_from_sql(r.get_ref(1)?)?, r.get::<_, i64>(2)?))
         })?;
-    Ok(LineEntry {
+    Ok(Some(LineEntry {
         product_id: entry.product_id.clone(),
         customer: CustomerKey(entry.customer.0.clone()),
         rank: u64::try_from(held.0).unwrap_or(0),
         ticket: held.1,
         joined_at: held.2,
-    })
+    }))
 }
 
 /// Marks the customer's ticket of `rank` for the product as bought by `order_id`, unless

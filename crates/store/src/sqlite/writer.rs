@@ -119,7 +119,8 @@ enum Outcome {
     RetryFailed(Result<u32, StoreError>),
     Mail(Result<(), StoreError>),
     Prune(Result<(u64, u64), StoreError>),
-    Join(Result<Vec<LineEntry>, StoreError>),
+    /// Per entry, `None` if it went in as given, else the ticket its customer holds.
+    Join(Result<Vec<Option<LineEntry>>, StoreError>),
     Room(Result<bool, StoreError>),
     Marked(Result<(), StoreError>),
 }
@@ -418,7 +419,13 @@ fn reply(cmd: Command, outcome: Outcome) {
         (Command::RetryFailed { reply, .. }, Outcome::RetryFailed(r)) => answer(reply, r),
         (Command::StoreMail { reply, .. }, Outcome::Mail(r)) => answer(reply, r),
         (Command::PruneHistory { reply, .. }, Outcome::Prune(r)) => answer(reply, r),
-        (Command::JoinLines { reply, .. }, Outcome::Join(r)) => answer(reply, r),
+        (Command::JoinLines { reply, entries }, Outcome::Join(r)) => {
+            // The entries taken as given go back as they came, moved rather than copied.
+            answer(
+                reply,
+                r.map(|held| entries.into_iter().zip(held).map(|(given, held)| held.unwrap_or(given)).collect()),
+            )
+        }
         (Command::SaveRoom { reply, .. }, Outcome::Room(r)) => answer(reply, r),
         (Command::MarkBought { reply, .. }, Outcome::Marked(r)) => answer(reply, r),
         (Command::CreateProduct { reply, .. }, Outcome::CreateProduct(r)) => answer(reply, r),
