@@ -6,6 +6,9 @@
 //!   to the same line (`lines_shared`), its ranks are read again at most once a second:
 //!   only those that arrived since the last read (less the grace late writes have), and the
 //!   whole line every [`FULL_REFRESH`] (places drawn in the pre-queue are not in arrival order).
+//!   A refresh the store fails is logged and tried again after a backoff growing from
+//!   [`REFRESH`] to [`REFRESH_BACKOFF_MAX`]; meanwhile places are counted with the ranks this
+//!   index has, as every other request does while a refresh is under way, instead of failing.
 //! - A join answers with the ticket the customer holds, or records the new one in memory and
 //!   queues it; one task writes the queue in batches (`WaitingRoom::join_lines`), not awaited
 //!   by the join. If the store already held another ticket for the customer (another
@@ -52,6 +55,9 @@ use tokio::sync::{Notify, OnceCell, watch};
 
 /// How long an instance counts with a shared line's ranks before reading them again.
 const REFRESH: Duration = Duration::from_secs(1);
+/// Longest a shared line waits to be read again after its reads failed in a row: a store that
+/// is down or throttled is asked once in that while per instance and line, not per request.
+const REFRESH_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How often a shared line is read whole; in between, a refresh reads only the ranks that
 /// arrived since the last read began, less [`PARTIAL_MARGIN`]. A whole read of a line of
 /// 500,000 people on DynamoDB is about 16,500 read units: each second, on each instance, it
@@ -148,6 +154,8 @@ struct LineState {
     /// While a refresh reads the store and merges outside the lock: the ranks added (`true`)
     /// and removed here meanwhile, in order, replayed onto the merged ranks.
     changes: Option<Vec<(u64, bool)>>,
+    /// Refreshes the store failed in a row, and when the next may be tried.
+    failed_reads: Option<(u32, Instant)>,
 }
 
 /// The last reads of a shared line.
@@ -194,6 +202,16 @@ impl LineState {
     /// Whether the ranks are due to be read again.
     fn stale(&self) -> bool {
         self.read.is_none_or(|read| read.ended.elapsed() >= REFRESH)
+            && self.failed_reads.is_none_or(|(_, retry_at)| Instant::now() >= retry_at)
+    }
+
+    /// A refresh the store failed at `now`: the next is tried after [`REFRESH`], doubling
+    /// with each failure in a row up to [`REFRESH_BACKOFF_MAX`]. Answers how long that is.
+    fn refresh_failed(&mut self, now: Instant) -> Duration {
+        let failures = self.failed_reads.map_or(1, |(n, _)| n.saturating_add(1));
+        let wait = REFRESH.saturating_mul(1 << (failures - 1).min(5)).min(REFRESH_BACKOFF_MAX);
+        self.failed_reads = Some((failures, now + wait));
+        wait
     }
 
     /// Starts a refresh, before the store is read, if still [`LineState::stale`]: changes from
@@ -228,6 +246,7 @@ impl LineState {
         let merged = merge_ranks(tail, found);
         self.ranks.extend(merged);
         self.changes = None;
+        self.failed_reads = None;
         self.read = self.read.map(|read| LineRead { ended: Instant::now(), began, ..read });
     }
 
@@ -247,6 +266,7 @@ impl LineState {
                 remove_sorted(&mut merged, rank);
             }
         }
+        self.failed_reads = None;
         self.read = Some(LineRead { whole_at: whole_read_now(), ended: Instant::now(), began });
         std::mem::replace(&mut self.ranks, merged)
     }
@@ -433,7 +453,7 @@ impl Lines {
             })
             .await?;
         if store.lines_shared() {
-            refresh_if_stale(store.as_ref(), product_id, &line).await?;
+            refresh_if_stale(store.as_ref(), product_id, &line).await;
         }
         Ok(line)
     }
@@ -620,12 +640,28 @@ impl Lines {
 }
 
 /// Reads a shared line's ranks again once they are a second old: one request does, the
-/// others count with the ranks they have meanwhile.
-async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLine) -> Result<(), StoreError> {
+/// others count with the ranks they have meanwhile. A read the store fails leaves the ranks as
+/// they were (the request is answered with them, like the others) and is tried again after a
+/// backoff: places shown lag a little longer, admission reads the store anyway.
+async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLine) {
     if !lock(&line.state).stale() {
-        return Ok(());
+        return;
     }
-    let Some(_refreshing) = Refreshing::start(line) else { return Ok(()) };
+    let Some(_refreshing) = Refreshing::start(line) else { return };
+    if let Err(e) = refresh(store, product_id, line).await {
+        let retry_in = lock(&line.state).refresh_failed(Instant::now());
+        tracing::warn!(
+            error = %e,
+            product_id,
+            retry_in_ms = retry_in.as_millis() as u64,
+            "could not read a shared waiting-room line again; places are counted with the ranks this instance has"
+        );
+    }
+}
+
+/// One refresh of a shared line (see [`refresh_if_stale`]), the caller holding its
+/// [`Refreshing`].
+async fn refresh(store: &dyn Store, product_id: &str, line: &ProductLine) -> Result<(), StoreError> {
     let began = clock::now_millis();
     let from = lock(&line.state).read_from(began);
     let read = store.line_ranks(product_id, if let ReadFrom::Rank(rank) = from { rank } else { 0 }).await?;
@@ -961,6 +997,26 @@ mod tests {
         assert!(state.changes.is_none(), "changes are kept only while a refresh is under way");
         assert!(!state.start_refresh(), "read just now");
         assert_eq!(merge_ranks(vec![1, 4, 9], vec![9, 2, 4, 12]), [1, 2, 4, 9, 12]);
+    }
+
+    #[test]
+    fn a_refresh_the_store_failed_waits_out_a_growing_backoff_and_a_read_that_takes_ends_it() {
+        let mut state = LineState::default();
+        assert!(state.stale(), "never read");
+        let now = Instant::now();
+        let waits: Vec<u64> = (0..8).map(|_| state.refresh_failed(now).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert!(!state.stale(), "not read again before the backoff is out, even never read");
+        assert!(!state.start_refresh());
+        let past = now.checked_sub(Duration::from_secs(60)).expect("a clock past a minute");
+        state.failed_reads = state.failed_reads.map(|(n, _)| (n, past));
+        assert!(state.stale() && state.start_refresh(), "tried again once it is out");
+        state.finish_refresh(vec![1, 2], 0);
+        assert!(state.failed_reads.is_none(), "a read that took starts the backoff over");
+        assert_eq!(state.refresh_failed(now), REFRESH);
+        state.failed_reads = state.failed_reads.map(|(n, _)| (n, past));
+        state.finish_partial_refresh(3, vec![3], 0);
+        assert!(state.failed_reads.is_none() && state.ranks == [1, 2, 3], "a partial read too");
     }
 
     #[test]

@@ -477,7 +477,7 @@ pub async fn the_mailbox_keeps_one_message_per_event_and_recipient(store: S) {
 /// A ticket in line. Its token is written as the shop writes them (a message in hex, a dot, a
 /// 16-byte tag in hex), which SQLite keeps as the bytes they spell, except `c`'s, free text
 /// kept as it is: either way a store gives back exactly the token it was given.
-fn entry(product_id: &str, customer: &str, rank: u64) -> LineEntry {
+pub fn entry(product_id: &str, customer: &str, rank: u64) -> LineEntry {
     let message = format!("ticket-{customer}-{rank}");
     let ticket = if customer == "c" { message } else { format!("{}.{rank:032x}", hex::encode(message)) };
     LineEntry {

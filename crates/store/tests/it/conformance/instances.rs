@@ -1,10 +1,10 @@
 //! PostgreSQL only: several store instances on one database, as several `stampede serve`
 //! processes would be, racing for stock and for outbox events.
 
-use super::checks::{order, product};
+use super::checks::{entry, order, product};
 use super::pg::fresh_database;
-use stampede_domain::OrderRejection;
-use stampede_store::{Backoffice, Claim, Outbox, PostgresConfig, PostgresStore, Settlement, Store, StoreError};
+use stampede_domain::{OrderRejection, last_rank_arrived_by};
+use stampede_store::{Backoffice, Claim, Lines, Outbox, PostgresConfig, PostgresStore, Settlement, Store, StoreError};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -205,4 +205,39 @@ pub async fn a_sell_out_elsewhere_is_refused_from_memory_and_a_restock_is_learnt
     assert_eq!(b.products().await.unwrap()[0].stock, 1);
     b.place_order(order("dee", &[("hot", 1)], None)).await.unwrap();
     assert_eq!(a.product("hot").await.unwrap().unwrap().stock, 0);
+}
+
+/// A shared line whose reads fail (its table gone for a while): places are still counted with
+/// the ranks the instance has, instead of each request failing on the read; the line is read
+/// again once the backoff is out, and then counts what other instances added meanwhile.
+pub async fn a_shared_line_that_cannot_be_read_again_is_counted_with_what_the_instance_has() {
+    let url = fresh_database().await;
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(PostgresConfig::new(&url)).await.unwrap());
+    let arriving = || last_rank_arrived_by(stampede_store::clock::now_millis() - 1) + 1;
+    let lines = Lines::default();
+    lines.join(&store, entry("shared", "ann", arriving())).await.unwrap();
+    lines.flush().await.unwrap();
+    assert_eq!(lines.standing(&store, "shared", 0).await.unwrap(), (1, 1));
+    // Only this check's database: other checks share the server.
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    admin.batch_execute("ALTER TABLE queue_tickets RENAME TO queue_tickets_away").await.unwrap();
+    assert!(store.line_ranks("shared", 0).await.is_err(), "the line cannot be read");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let failed_at = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(lines.standing(&store, "shared", 0).await.unwrap(), (1, 1), "counted with the ranks it has");
+    }
+    admin.batch_execute("ALTER TABLE queue_tickets_away RENAME TO queue_tickets").await.unwrap();
+    // Another instance's join, written while this one could not read the line.
+    store.join_line(entry("shared", "bob", arriving())).await.unwrap();
+    let standing = lines.standing(&store, "shared", 0).await.unwrap();
+    if failed_at.elapsed() < Duration::from_millis(900) {
+        assert_eq!(standing, (1, 1), "not read again before the backoff (a second) is out");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lines.standing(&store, "shared", 0).await.unwrap() != (2, 2) {
+        assert!(std::time::Instant::now() < deadline, "the line was never read again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

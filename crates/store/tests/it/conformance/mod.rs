@@ -238,5 +238,6 @@ mod postgres_instances {
         killed_connections_are_busy_then_replaced,
         history_is_pruned_in_steps_and_pending_events_stay,
         a_sell_out_elsewhere_is_refused_from_memory_and_a_restock_is_learnt_at_the_poll,
+        a_shared_line_that_cannot_be_read_again_is_counted_with_what_the_instance_has,
     );
 }
