@@ -6,9 +6,10 @@
 //!   to the same line (`lines_shared`), its ranks are read again at most once a second:
 //!   only those that arrived since the last read (less the grace late writes have), and the
 //!   whole line every [`FULL_REFRESH`] (places drawn in the pre-queue are not in arrival order).
-//!   A refresh the store fails is logged and tried again after a backoff growing from
-//!   [`REFRESH`] to [`REFRESH_BACKOFF_MAX`]; meanwhile places are counted with the ranks this
-//!   index has, as every other request does while a refresh is under way, instead of failing.
+//!   A read the store fails is logged and tried again after a backoff growing from
+//!   [`REFRESH`] to [`REFRESH_BACKOFF_MAX`]: meanwhile a refreshed line's places are counted
+//!   with the ranks this index has, as every other request does while a refresh is under way,
+//!   and a line not loaded yet answers `Busy` (a `503` with `Retry-After`) without asking.
 //! - A join answers with the ticket the customer holds, or records the new one in memory and
 //!   queues it; one task writes the queue in batches (`WaitingRoom::join_lines`), not awaited
 //!   by the join. If the store already held another ticket for the customer (another
@@ -154,7 +155,8 @@ struct LineState {
     /// While a refresh reads the store and merges outside the lock: the ranks added (`true`)
     /// and removed here meanwhile, in order, replayed onto the merged ranks.
     changes: Option<Vec<(u64, bool)>>,
-    /// Refreshes the store failed in a row, and when the next may be tried.
+    /// Reads of the line (its load, then refreshes) the store failed in a row, and when the
+    /// next may be tried.
     failed_reads: Option<(u32, Instant)>,
 }
 
@@ -201,13 +203,18 @@ impl LineState {
 
     /// Whether the ranks are due to be read again.
     fn stale(&self) -> bool {
-        self.read.is_none_or(|read| read.ended.elapsed() >= REFRESH)
-            && self.failed_reads.is_none_or(|(_, retry_at)| Instant::now() >= retry_at)
+        self.read.is_none_or(|read| read.ended.elapsed() >= REFRESH) && self.read_backoff_left(Instant::now()).is_none()
     }
 
-    /// A refresh the store failed at `now`: the next is tried after [`REFRESH`], doubling
-    /// with each failure in a row up to [`REFRESH_BACKOFF_MAX`]. Answers how long that is.
-    fn refresh_failed(&mut self, now: Instant) -> Duration {
+    /// How long from `now` until the line may be read again, after reads the store failed.
+    fn read_backoff_left(&self, now: Instant) -> Option<Duration> {
+        self.failed_reads.and_then(|(_, retry_at)| retry_at.checked_duration_since(now)).filter(|d| !d.is_zero())
+    }
+
+    /// A read (load or refresh) the store failed at `now`: the next is tried after
+    /// [`REFRESH`], doubling with each failure in a row up to [`REFRESH_BACKOFF_MAX`].
+    /// Answers how long that is.
+    fn read_failed(&mut self, now: Instant) -> Duration {
         let failures = self.failed_reads.map_or(1, |(n, _)| n.saturating_add(1));
         let wait = REFRESH.saturating_mul(1 << (failures - 1).min(5)).min(REFRESH_BACKOFF_MAX);
         self.failed_reads = Some((failures, now + wait));
@@ -437,8 +444,24 @@ impl Lines {
         };
         line.loaded
             .get_or_try_init(|| async {
+                if let Some(wait) = lock(&line.state).read_backoff_left(Instant::now()) {
+                    // The store failed the last load moments ago: not asked again per request.
+                    return Err(StoreError::Busy { retry_after: wait });
+                }
                 let began = clock::now_millis();
-                let entries = store.line(product_id).await?;
+                let entries = match store.line(product_id).await {
+                    Ok(entries) => entries,
+                    Err(e) => {
+                        let retry_in = lock(&line.state).read_failed(Instant::now());
+                        tracing::warn!(
+                            error = %e,
+                            product_id,
+                            retry_in_ms = retry_in.as_millis() as u64,
+                            "could not load a waiting-room line; its requests are answered busy until it is tried again"
+                        );
+                        return Err(e);
+                    }
+                };
                 let mut state = lock(&line.state);
                 for e in entries {
                     state.insert_rank(e.rank);
@@ -448,6 +471,7 @@ impl Lines {
                         state.held.insert_if_absent(e.customer.0, held);
                     }
                 }
+                state.failed_reads = None;
                 state.read = Some(LineRead { whole_at: whole_read_now(), ended: Instant::now(), began });
                 Ok::<(), StoreError>(())
             })
@@ -649,7 +673,7 @@ async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLin
     }
     let Some(_refreshing) = Refreshing::start(line) else { return };
     if let Err(e) = refresh(store, product_id, line).await {
-        let retry_in = lock(&line.state).refresh_failed(Instant::now());
+        let retry_in = lock(&line.state).read_failed(Instant::now());
         tracing::warn!(
             error = %e,
             product_id,
@@ -1000,20 +1024,22 @@ mod tests {
     }
 
     #[test]
-    fn a_refresh_the_store_failed_waits_out_a_growing_backoff_and_a_read_that_takes_ends_it() {
+    fn a_read_the_store_failed_waits_out_a_growing_backoff_and_a_read_that_takes_ends_it() {
         let mut state = LineState::default();
         assert!(state.stale(), "never read");
         let now = Instant::now();
-        let waits: Vec<u64> = (0..8).map(|_| state.refresh_failed(now).as_secs()).collect();
+        let waits: Vec<u64> = (0..8).map(|_| state.read_failed(now).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(state.read_backoff_left(now), Some(REFRESH_BACKOFF_MAX));
         assert!(!state.stale(), "not read again before the backoff is out, even never read");
         assert!(!state.start_refresh());
         let past = now.checked_sub(Duration::from_secs(60)).expect("a clock past a minute");
         state.failed_reads = state.failed_reads.map(|(n, _)| (n, past));
+        assert_eq!(state.read_backoff_left(now), None);
         assert!(state.stale() && state.start_refresh(), "tried again once it is out");
         state.finish_refresh(vec![1, 2], 0);
         assert!(state.failed_reads.is_none(), "a read that took starts the backoff over");
-        assert_eq!(state.refresh_failed(now), REFRESH);
+        assert_eq!(state.read_failed(now), REFRESH);
         state.failed_reads = state.failed_reads.map(|(n, _)| (n, past));
         state.finish_partial_refresh(3, vec![3], 0);
         assert!(state.failed_reads.is_none() && state.ranks == [1, 2, 3], "a partial read too");

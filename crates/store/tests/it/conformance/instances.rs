@@ -209,7 +209,8 @@ pub async fn a_sell_out_elsewhere_is_refused_from_memory_and_a_restock_is_learnt
 
 /// A shared line whose reads fail (its table gone for a while): places are still counted with
 /// the ranks the instance has, instead of each request failing on the read; the line is read
-/// again once the backoff is out, and then counts what other instances added meanwhile.
+/// again once the backoff is out, and then counts what other instances added meanwhile. An
+/// instance that could not load the line answers busy until its backoff is out, then loads it.
 pub async fn a_shared_line_that_cannot_be_read_again_is_counted_with_what_the_instance_has() {
     let url = fresh_database().await;
     let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(PostgresConfig::new(&url)).await.unwrap());
@@ -223,6 +224,14 @@ pub async fn a_shared_line_that_cannot_be_read_again_is_counted_with_what_the_in
     tokio::spawn(connection);
     admin.batch_execute("ALTER TABLE queue_tickets RENAME TO queue_tickets_away").await.unwrap();
     assert!(store.line_ranks("shared", 0).await.is_err(), "the line cannot be read");
+    let late = Lines::default();
+    let failed = late.standing(&store, "shared", 0).await;
+    assert!(matches!(failed, Err(StoreError::Backend(_))), "the store's own failure: {failed:?}");
+    let late_failed_at = std::time::Instant::now();
+    let again = late.standing(&store, "shared", 0).await;
+    if late_failed_at.elapsed() < Duration::from_millis(900) {
+        assert!(matches!(again, Err(StoreError::Busy { .. })), "not asked again at once: {again:?}");
+    }
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let failed_at = std::time::Instant::now();
     for _ in 0..3 {
@@ -238,6 +247,16 @@ pub async fn a_shared_line_that_cannot_be_read_again_is_counted_with_what_the_in
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while lines.standing(&store, "shared", 0).await.unwrap() != (2, 2) {
         assert!(std::time::Instant::now() < deadline, "the line was never read again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The instance that could not load it: busy while its backoff runs out, then loaded.
+    loop {
+        match late.standing(&store, "shared", 0).await {
+            Ok(standing) => break assert_eq!(standing, (2, 2), "loaded at last"),
+            Err(StoreError::Busy { .. }) => {}
+            Err(e) => panic!("only busy while the backoff runs: {e:?}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "the line was never loaded");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
