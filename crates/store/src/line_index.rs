@@ -452,13 +452,7 @@ impl Lines {
                 let entries = match store.line(product_id).await {
                     Ok(entries) => entries,
                     Err(e) => {
-                        let retry_in = lock(&line.state).read_failed(Instant::now());
-                        tracing::warn!(
-                            error = %e,
-                            product_id,
-                            retry_in_ms = retry_in.as_millis() as u64,
-                            "could not load a waiting-room line; its requests are answered busy until it is tried again"
-                        );
+                        back_off(&line, product_id, &e, "its requests are answered busy until it is tried again");
                         return Err(e);
                     }
                 };
@@ -673,14 +667,16 @@ async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLin
     }
     let Some(_refreshing) = Refreshing::start(line) else { return };
     if let Err(e) = refresh(store, product_id, line).await {
-        let retry_in = lock(&line.state).read_failed(Instant::now());
-        tracing::warn!(
-            error = %e,
-            product_id,
-            retry_in_ms = retry_in.as_millis() as u64,
-            "could not read a shared waiting-room line again; places are counted with the ranks this instance has"
-        );
+        back_off(line, product_id, &e, "places are counted with the ranks this instance has");
     }
+}
+
+/// After a read of `line` the store failed: no read before the backoff is out. Logs the
+/// failure with what happens `meanwhile`.
+fn back_off(line: &ProductLine, product_id: &str, error: &StoreError, meanwhile: &str) {
+    let retry_in = lock(&line.state).read_failed(Instant::now());
+    let retry_in_ms = retry_in.as_millis() as u64;
+    tracing::warn!(error = %error, product_id, retry_in_ms, "could not read a waiting-room line; {meanwhile}");
 }
 
 /// One refresh of a shared line (see [`refresh_if_stale`]), the caller holding its
