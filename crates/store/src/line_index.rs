@@ -7,9 +7,10 @@
 //!   only those that arrived since the last read (less the grace late writes have), and the
 //!   whole line every [`FULL_REFRESH`] (places drawn in the pre-queue are not in arrival order).
 //!   A read the store fails is logged and tried again after a backoff growing from
-//!   [`REFRESH`] to [`REFRESH_BACKOFF_MAX`]: meanwhile a refreshed line's places are counted
+//!   [`REFRESH`] to [`REFRESH_BACKOFF_MAX`]: meanwhile a shared line's places are counted
 //!   with the ranks this index has, as every other request does while a refresh is under way,
-//!   and a line not loaded yet answers `Busy` (a `503` with `Retry-After`) without asking.
+//!   and (on every store) a line not loaded yet answers `Busy` (a `503` with `Retry-After`)
+//!   without asking.
 //! - A join answers with the ticket the customer holds, or records the new one in memory and
 //!   queues it; one task writes the queue in batches (`WaitingRoom::join_lines`), not awaited
 //!   by the join. If the store already held another ticket for the customer (another
@@ -56,8 +57,9 @@ use tokio::sync::{Notify, OnceCell, watch};
 
 /// How long an instance counts with a shared line's ranks before reading them again.
 const REFRESH: Duration = Duration::from_secs(1);
-/// Longest a shared line waits to be read again after its reads failed in a row: a store that
-/// is down or throttled is asked once in that while per instance and line, not per request.
+/// Longest a line waits to be read again (loaded, or a shared one refreshed) after its reads
+/// failed in a row: a store that is down or throttled is asked once in that while per
+/// instance and line, not per request.
 const REFRESH_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How often a shared line is read whole; in between, a refresh reads only the ranks that
 /// arrived since the last read began, less [`PARTIAL_MARGIN`]. A whole read of a line of
@@ -1029,14 +1031,13 @@ mod tests {
         assert_eq!(state.read_backoff_left(now), Some(REFRESH_BACKOFF_MAX));
         assert!(!state.stale(), "not read again before the backoff is out, even never read");
         assert!(!state.start_refresh());
-        let past = now.checked_sub(Duration::from_secs(60)).expect("a clock past a minute");
-        state.failed_reads = state.failed_reads.map(|(n, _)| (n, past));
+        state.failed_reads = state.failed_reads.map(|(n, _)| (n, now));
         assert_eq!(state.read_backoff_left(now), None);
         assert!(state.stale() && state.start_refresh(), "tried again once it is out");
         state.finish_refresh(vec![1, 2], 0);
         assert!(state.failed_reads.is_none(), "a read that took starts the backoff over");
         assert_eq!(state.read_failed(now), REFRESH);
-        state.failed_reads = state.failed_reads.map(|(n, _)| (n, past));
+        state.failed_reads = state.failed_reads.map(|(n, _)| (n, now));
         state.finish_partial_refresh(3, vec![3], 0);
         assert!(state.failed_reads.is_none() && state.ranks == [1, 2, 3], "a partial read too");
     }

@@ -214,7 +214,8 @@ impl From<StoreError> for Problem {
 
 /// 503 with `Retry-After`: the waiting room's answer.
 pub fn busy(retry_after: Duration) -> Problem {
-    let secs = retry_after.as_secs().max(1);
+    // Rounded up: a client that waits exactly `Retry-After` must not come back early.
+    let secs = retry_after.as_secs().saturating_add(u64::from(retry_after.subsec_nanos() > 0)).max(1);
     let mut p = Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "busy",
@@ -316,4 +317,16 @@ pub fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "the shop could not complete the request",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::busy;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_is_rounded_up_to_whole_seconds_and_never_zero() {
+        let secs = |ms| busy(Duration::from_millis(ms)).retry_after;
+        assert_eq!([secs(0), secs(200), secs(1_000), secs(1_001), secs(29_600)], [1, 1, 1, 2, 30].map(Some));
+    }
 }

@@ -106,10 +106,12 @@ mod tests {
             tickets.insert(format!("c-{i}"), held(i));
         }
         tickets.insert_if_absent("c-7".into(), held(9_999));
+        tickets.insert("c-6".into(), held(6_000));
         tickets.insert_if_absent("new".into(), held(5_000));
         tickets.get_mut("c-8").expect("held").durable = true;
         tickets.remove("c-9");
         assert_eq!(tickets.get("c-7").map(|h| h.rank), Some(7), "the first ticket stays");
+        assert_eq!(tickets.get("c-6").map(|h| h.rank), Some(6_000), "an insert replaces");
         assert_eq!(tickets.get("new").map(|h| h.rank), Some(5_000));
         assert!(tickets.get("c-8").is_some_and(|h| h.durable));
         assert!(tickets.get("c-9").is_none());
