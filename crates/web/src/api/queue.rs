@@ -335,6 +335,8 @@ fn check_line_open(view: &ProductView, rules: &WaitingRoomRules, now: Millis) ->
         (status = 403, description = "Not a valid ticket for this product (forged, altered, expired)", body = Problem),
         (status = 404, description = "Unknown product", body = Problem),
         (status = 409, description = "No waiting room for this product", body = Problem),
+        (status = 503, description = "The line could not be read just now (the store failed to load it moments ago, or is busy): the place is kept; ask again after `Retry-After` seconds", body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn queue_status(
     State(app): State<AppState>,
@@ -356,8 +358,21 @@ pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<
     }
     // The customer's ticket in this line: this one, recorded now if the store never got it
     // (written behind, then lost), or the one they held already.
-    let held = app.rooms.lines.join(&app.store, line_entry(sealed)).await?;
+    let held = app.rooms.lines.join(&app.store, line_entry(sealed)).await.map_err(|e| match e {
+        StoreError::Busy { retry_after } => place_not_read(retry_after),
+        e => e.into(),
+    })?;
     standing(app, &view, &rules, &held, now).await
+}
+
+/// A status check the line could not answer now (the store failed to load it moments ago,
+/// or is busy): the ticket still holds its place.
+fn place_not_read(retry_after: Duration) -> Problem {
+    let mut problem = crate::problem::busy(retry_after);
+    let secs = problem.retry_after.unwrap_or(1);
+    problem.detail =
+        format!("your place in line is kept, but it could not be looked up just now; check again in {secs} s");
+    problem
 }
 
 /// The ticket's standing as Server-Sent Events: a `queue` event at once, then whenever it

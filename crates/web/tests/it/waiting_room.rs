@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use stampede_domain::{CustomerKey, SaleRules, Ticket, WaitingRoomRules};
 use stampede_store::{LineEntry, WaitingRoom};
 use stampede_web::rate_limit::{OrderRateLimits, Rate};
+use std::time::Duration;
 
 fn room() -> SaleRules {
     SaleRules { waiting_room: Some(WaitingRoomRules::default()), ..SaleRules::default() }
@@ -367,6 +368,45 @@ async fn a_ticket_the_store_never_recorded_is_recorded_from_its_own_claims() {
     let ana = join(&app, "drop", "ana").await;
     assert_eq!((ana["state"].as_str(), ana["position"].as_u64()), (Some("waiting"), Some(2)), "{ana}");
     assert_eq!(order_with(&app, "ghost", "drop", Some(&lost.token)).await.status(), 201);
+}
+
+/// A line the store cannot load: the status check that tried says the store failed, and the
+/// next ones, until the backoff is out, are told their place is kept and when to look again,
+/// without the store being asked; once the store is back the line loads.
+#[tokio::test]
+async fn a_line_the_store_cannot_load_answers_busy_until_it_is_tried_again() {
+    let app = TestApp::start().await;
+    app.add_product("down", 100, 1, room()).await;
+    let ticket = Ticket::new("down", CustomerKey("user:ana".into()), crate_now() * 1000, 1, None).seal(&app.signer);
+    let path = format!("/api/products/down/queue/{}", ticket.token);
+    let rename = |from: &str, to: &str| {
+        let conn = rusqlite::Connection::open(&app.db_path).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.execute_batch(&format!("ALTER TABLE {from} RENAME TO {to}")).unwrap();
+    };
+    rename("queue_tickets", "queue_tickets_away");
+    let failed = app.get(&path).await;
+    assert_eq!(failed.status(), 500, "the store's own failure");
+    let failed_at = std::time::Instant::now();
+    let busy = app.get(&path).await;
+    if failed_at.elapsed() < Duration::from_millis(900) {
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.headers()["retry-after"], "1");
+        let body: Value = busy.json().await.unwrap();
+        assert_eq!(body["type"], "/problems/busy");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("your place in line is kept") && detail.contains("1 s"), "{detail}");
+    } else {
+        eprintln!("too slow to check the answer while the backoff runs");
+    }
+    rename("queue_tickets_away", "queue_tickets");
+    let seen = eventually(10, "the line loaded once the store is back", || async {
+        let r = app.get(&path).await;
+        assert!([200, 503].contains(&r.status().as_u16()), "only busy meanwhile: {}", r.status());
+        (r.status() == 200).then_some(r.json::<Value>().await.unwrap())
+    })
+    .await;
+    assert_eq!((seen["ticket"].as_str(), seen["position"].as_u64()), (Some(ticket.token.as_str()), Some(1)), "{seen}");
 }
 
 /// Staff see how a line stands: the admin API, the dashboard's product page and `/metrics`
