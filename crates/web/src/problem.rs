@@ -212,6 +212,13 @@ impl From<StoreError> for Problem {
     }
 }
 
+/// [`busy`], saying why in `detail`, which is given the seconds `Retry-After` says.
+pub fn busy_because(retry_after: Duration, detail: impl FnOnce(u64) -> String) -> Problem {
+    let mut problem = busy(retry_after);
+    problem.detail = detail(problem.retry_after.unwrap_or(1));
+    problem
+}
+
 /// 503 with `Retry-After`: the waiting room's answer.
 pub fn busy(retry_after: Duration) -> Problem {
     // Rounded up: a client that waits exactly `Retry-After` must not come back early.

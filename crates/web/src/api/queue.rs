@@ -287,11 +287,9 @@ async fn join(app: &AppState, view: &ProductView, holder: CustomerKey, now: Mill
 /// being written (`stampede_store::Lines::enter`), or the store itself busy. Either way no
 /// ticket was handed out, so the person has no place to lose.
 fn line_behind(retry_after: Duration) -> Problem {
-    let mut problem = crate::problem::busy(retry_after);
-    let secs = problem.retry_after.unwrap_or(1);
-    problem.detail =
-        format!("the line could not take your join just now; you have no place yet, join again in {secs} s");
-    problem
+    crate::problem::busy_because(retry_after, |secs| {
+        format!("the line could not take your join just now; you have no place yet, join again in {secs} s")
+    })
 }
 
 /// The line entry a ticket claims: all a store needs to record it, even one it never saw.
@@ -368,11 +366,9 @@ pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<
 /// A status check the line could not answer now (the store failed to load it moments ago,
 /// or is busy): the ticket still holds its place.
 fn place_not_read(retry_after: Duration) -> Problem {
-    let mut problem = crate::problem::busy(retry_after);
-    let secs = problem.retry_after.unwrap_or(1);
-    problem.detail =
-        format!("your place in line is kept, but it could not be looked up just now; check again in {secs} s");
-    problem
+    crate::problem::busy_because(retry_after, |secs| {
+        format!("your place in line is kept, but it could not be looked up just now; check again in {secs} s")
+    })
 }
 
 /// The ticket's standing as Server-Sent Events: a `queue` event at once, then whenever it
