@@ -275,9 +275,14 @@ impl LineState {
                 remove_sorted(&mut merged, rank);
             }
         }
+        self.whole_read_done(began);
+        std::mem::replace(&mut self.ranks, merged)
+    }
+
+    /// A whole read of the line, begun at `began` (wall clock), is in: the load's or a refresh's.
+    fn whole_read_done(&mut self, began: Millis) {
         self.failed_reads = None;
         self.read = Some(LineRead { whole_at: whole_read_now(), ended: Instant::now(), began });
-        std::mem::replace(&mut self.ranks, merged)
     }
 
     /// Tickets in the line, and those ranked above `watermark` (not admitted yet).
@@ -467,8 +472,7 @@ impl Lines {
                         state.held.insert_if_absent(e.customer.0, held);
                     }
                 }
-                state.failed_reads = None;
-                state.read = Some(LineRead { whole_at: whole_read_now(), ended: Instant::now(), began });
+                state.whole_read_done(began);
                 Ok::<(), StoreError>(())
             })
             .await?;

@@ -14,6 +14,7 @@
 //! second time, on every lookup of every join and status check).
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
@@ -75,9 +76,9 @@ impl HeldTickets {
         let seed = &self.seed;
         let entry = self.shards[shard].entry(hash, |(k, _)| *k == customer, |(k, _)| seed.hash_one(k.as_str()));
         match entry {
-            hashbrown::hash_table::Entry::Occupied(mut found) if replace => found.get_mut().1 = held,
-            hashbrown::hash_table::Entry::Occupied(_) => {}
-            hashbrown::hash_table::Entry::Vacant(room) => {
+            Entry::Occupied(mut found) if replace => found.get_mut().1 = held,
+            Entry::Occupied(_) => {}
+            Entry::Vacant(room) => {
                 room.insert((customer, held));
             }
         }

@@ -3,7 +3,7 @@
 
 use crate::precompressed::Precompressed;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use std::sync::LazyLock;
 
@@ -17,8 +17,6 @@ pub fn href() -> String {
 
 /// `GET /admin/analytics.css`, or 304 when the client's copy is current.
 pub async fn serve(headers: HeaderMap) -> Response {
-    let mut response = CSS.respond(&headers, "text/css; charset=utf-8");
     // Private: the file is public knowledge, but it sits behind the staff guard.
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
-    response
+    CSS.respond(&headers, "text/css; charset=utf-8", HeaderValue::from_static("private, max-age=86400"))
 }

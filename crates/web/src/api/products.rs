@@ -5,7 +5,7 @@ use crate::extract::ApiPath;
 use crate::{AppState, Problem};
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
 /// Every product with live stock, in menu order. Served from bytes built once per stock
@@ -32,10 +32,8 @@ use axum::response::Response;
     ))]
 pub async fn list_products(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
     let catalog = app.catalog.get(app.store.as_ref()).await?;
-    let mut response = catalog.body.respond(&headers, "application/json");
     // Clients must ask again each time (stock moves), but an unchanged menu costs them nothing.
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    Ok(catalog.body.respond(&headers, "application/json", HeaderValue::from_static("no-cache")))
 }
 
 /// One product with live stock.

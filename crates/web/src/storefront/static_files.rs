@@ -4,7 +4,7 @@
 use super::assets::{ADMIN_CSS, ADMIN_JS, CSS, JS};
 use super::page::not_found_page;
 use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 
 /// `?v=` of a static URL.
@@ -27,7 +27,5 @@ pub async fn serve(Path(file): Path<String>, Query(version): Query<Version>, hea
     } else {
         HeaderValue::from_static("public, max-age=300")
     };
-    let mut response = asset.body.respond(&headers, asset.content_type);
-    response.headers_mut().insert(header::CACHE_CONTROL, cache);
-    response
+    asset.body.respond(&headers, asset.content_type, cache)
 }
