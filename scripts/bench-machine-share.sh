@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Where the machine's time goes while wrk drives GET /healthz and then accepted orders
 # against one fresh release server: per phase, the rate and its ratio to /healthz, the CPU µs
-# per request of the server and of wrk (from /proc), the loopback network's softirq time per
-# request (counted in /proc/stat, in neither process), the machine's idle and I/O-wait share,
-# and each server thread's share of a core. Rates tell what a path achieves; this tells
-# whether it is bound by CPU (no idle left), by one thread (a thread near 100 %) or by
-# waiting (idle and iowait with no thread saturated). BENCHMARKS.md, "What bounds accepted
-# orders", was written from it.
+# per request of the server (from /proc) and of wrk (from GNU time), the whole machine's busy
+# µs per request and its idle and I/O-wait share (from /proc/stat), and each server thread's
+# share of a core. Rates tell what a path achieves; this tells whether it is bound by CPU (no
+# idle left), by one thread (a thread near 100 %) or by waiting (idle and I/O wait with no
+# thread saturated). BENCHMARKS.md, "What bounds accepted orders", was written from it.
 #
 #   ./scripts/bench-machine-share.sh [EXTRA SERVER ARGS...]   # ROUNDS=2 SECONDS_PER_PHASE=6
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-2}
 SECS=${SECONDS_PER_PHASE:-6}
+CORES=$(nproc)
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
+[ -x /usr/bin/time ] || { echo "GNU time is not installed (apt-get install time)"; exit 1; }
 cargo build --release --locked -p stampede >/dev/null
 bin=${CARGO_TARGET_DIR:-target}/release/stampede
 # shellcheck source=scripts/start_server.sh
@@ -21,13 +22,21 @@ bin=${CARGO_TARGET_DIR:-target}/release/stampede
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-threads() { # "tid name jiffies" per server thread
+threads() { # "tid name ticks" per server thread (user + system, 10 ms ticks)
   for t in /proc/"$pid"/task/*; do echo "${t##*/} $(cat "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done
+}
+
+# Each thread's share of a core over the phase, busiest first; threads under 1 % left out.
+thread_shares() {
+  awk -v s="$SECS" '
+    NR == FNR { before[$1] = $3; next }    # the first file; a thread started since counts from 0
+    { pct = ($3 - before[$1]) / s; if (pct >= 1) printf "%.0f %s\n", pct, $2 }
+  ' "$work/threads0" "$work/threads1" | sort -rn | awk '{printf "%s%s %s%%", (NR > 1 ? ", " : ""), $2, $1}'
 }
 
 phase() { # name, url, extra wrk args...
   local name=$1 url=$2; shift 2
-  local cpu0 cpu1 stat0 stat1 n
+  local cpu0 cpu1 stat0 stat1 n rate
   cpu0=$(awk '{print $14 + $15}' /proc/"$pid"/stat)
   stat0=$(head -1 /proc/stat)
   threads >"$work/threads0"
@@ -35,28 +44,26 @@ phase() { # name, url, extra wrk args...
   cpu1=$(awk '{print $14 + $15}' /proc/"$pid"/stat)
   stat1=$(head -1 /proc/stat)
   threads >"$work/threads1"
+  # Every answer must be the one the phase measures: a 2xx.
+  if grep -q 'Non-2xx' "$work/wrk-out"; then echo "$name: $(grep 'Non-2xx' "$work/wrk-out")" >&2; fi
   n=$(awk '/requests in/ {print $1}' "$work/wrk-out")
   rate=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk-out")
-  [ "$name" = healthz ] && healthz=$rate
-  # /proc/stat's first line: user nice system idle iowait irq softirq steal, in ticks.
+  if [ "$name" = healthz ]; then healthz=$rate; fi
+  # /proc/stat's first line: cpu user nice system idle iowait irq softirq steal ..., in 10 ms
+  # ticks over all cores. Busy is everything but idle and iowait; a tick is 1e4 µs.
   echo "$stat0 $stat1" | awk -v round="$round" -v name="$name" -v rate="$rate" -v base="$healthz" -v n="$n" \
+    -v cores="$CORES" -v p99="$(awk '$1 == "99%" {print $2}' "$work/wrk-out")" -v threads="$(thread_shares)" \
     -v server="$(awk -v a="$cpu0" -v b="$cpu1" -v n="$n" 'BEGIN {print (b - a) * 1e4 / n}')" \
-    -v wrk="$(awk -v n="$n" '{print ($1 + $2) * 1e6 / n}' "$work/wrk-time")" \
-    -v p99="$(awk '$1 == "99%" {print $2}' "$work/wrk-out")" \
-    -v threads="$(awk -v s="$SECS" '
-        NR == FNR { before[$1] = $3; next }    # threads0; a thread started since counts from 0
-        { share[$2] += ($3 - before[$1]) / s } # jiffies are 10 ms: / s gives % of a core
-        END { for (t in share) if (share[t] >= 1) printf "%s %.0f%%, ", t, share[t]; }' \
-        "$work/threads0" "$work/threads1" | sed 's/, $//')" '
+    -v wrk="$(awk -v n="$n" '{print ($1 + $2) * 1e6 / n}' "$work/wrk-time")" '
     { h = NF / 2; for (i = 2; i <= 9; i++) { d[i] = $(i + h) - $i; all += d[i] } }
     END {
-      # A tick is 10 ms: d[8] (softirq) * 1e4 / n is µs per request.
-      printf "| %d | %s | %.0f/s (%.2f) | %.1f | %.1f | %.1f | %.0f%% + %.0f%% | %s | %s |\n", round, name, rate, rate / base,
-        server, wrk, d[8] * 1e4 / n, d[5] / all * 200, d[6] / all * 200, p99, threads
+      printf "| %d | %s | %.0f/s (%.2f) | %.1f | %.1f | %.1f | %.0f%% + %.0f%% | %s | %s |\n", round, name, rate,
+        rate / base, server, wrk, (all - d[5] - d[6]) * 1e4 / n, d[5] / all * 100 * cores,
+        d[6] / all * 100 * cores, p99, threads
     }'
 }
 
-echo "| round | phase | rate (ratio to /healthz) | server µs/req | wrk µs/req | softirq µs/req | idle + iowait (of 200 %) | p99 | server threads (% of a core) |"
+echo "| round | phase | rate (ratio to /healthz) | server µs/req | wrk µs/req | machine busy µs/req | idle + I/O wait (of $((CORES * 100)) %) | p99 | server threads (% of a core) |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for round in $(seq 1 "$ROUNDS"); do
   data=$(mktemp -d)
@@ -74,4 +81,4 @@ for round in $(seq 1 "$ROUNDS"); do
   rm -rf "$data"
 done
 echo
-echo "wrk -t2 -c256, ${SECS} s per phase, commit $(git rev-parse --short HEAD), $(nproc) cores"
+echo "wrk -t2 -c256, ${SECS} s per phase, commit $(git rev-parse --short HEAD), $CORES cores"
