@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
 # Where the machine's time goes while wrk drives GET /healthz and then accepted orders
-# against one fresh release server: per phase, the rate and its ratio to /healthz, the CPU µs
-# per request of the server (from /proc) and of wrk (from GNU time), the whole machine's busy
-# µs per request and its idle and I/O-wait share (from /proc/stat), and each server thread's
-# share of a core. Rates tell what a path achieves; this tells whether it is bound by CPU (no
-# idle left), by one thread (a thread near 100 %) or by waiting (idle and I/O wait with no
-# thread saturated). BENCHMARKS.md, "What bounds accepted orders", was written from it.
+# against a fresh release server each round: per phase, the rate and its ratio to /healthz,
+# the CPU µs per request of the server (from /proc) and of wrk (from GNU time), the whole
+# machine's busy µs per request and its idle and I/O-wait share (from /proc/stat), the p99,
+# and each server thread's share of a core. Rates tell what a path achieves; this tells
+# whether it is bound by CPU (no idle left) or by one thread: one near 100 % of a core, or one
+# that is busy all the phase partly waiting for I/O, which shows as I/O wait beside a thread
+# well under 100 % (the order writer's case). A phase with answers other than 2xx, or socket
+# errors, stops the script: its rate would not be the path's. BENCHMARKS.md, "What bounds
+# accepted orders", was written from it.
 #
 #   ./scripts/bench-machine-share.sh [EXTRA SERVER ARGS...]   # ROUNDS=2 SECONDS_PER_PHASE=6
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-2}
 SECS=${SECONDS_PER_PHASE:-6}
-CORES=$(nproc)
+# Every online CPU, as /proc/stat's "cpu" line sums them (nproc follows the affinity mask).
+CORES=$(grep -c '^cpu[0-9]' /proc/stat)
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
-[ -x /usr/bin/time ] || { echo "GNU time is not installed (apt-get install time)"; exit 1; }
+/usr/bin/time --version 2>&1 | grep -q GNU || { echo "GNU time is not installed (apt-get install time)"; exit 1; }
 cargo build --release --locked -p stampede >/dev/null
 bin=${CARGO_TARGET_DIR:-target}/release/stampede
 # shellcheck source=scripts/start_server.sh
 . scripts/start_server.sh
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pid="" data=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work" "$data"' EXIT
 
 threads() { # "tid name ticks" per server thread (user + system, 10 ms ticks)
   for t in /proc/"$pid"/task/*; do echo "${t##*/} $(cat "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done
@@ -45,7 +50,10 @@ phase() { # name, url, extra wrk args...
   stat1=$(head -1 /proc/stat)
   threads >"$work/threads1"
   # Every answer must be the one the phase measures: a 2xx.
-  if grep -q 'Non-2xx' "$work/wrk-out"; then echo "$name: $(grep 'Non-2xx' "$work/wrk-out")" >&2; fi
+  if grep -qE 'Non-2xx|Socket errors' "$work/wrk-out"; then
+    echo "$name: $(grep -E 'Non-2xx|Socket errors' "$work/wrk-out")" >&2
+    exit 1
+  fi
   n=$(awk '/requests in/ {print $1}' "$work/wrk-out")
   rate=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk-out")
   if [ "$name" = healthz ]; then healthz=$rate; fi
@@ -78,6 +86,7 @@ for round in $(seq 1 "$ROUNDS"); do
   WRK_RUN="share-$round" phase orders "$base/api/orders" -s scripts/wrk/new_customers.lua
   kill "$pid"
   wait "$pid" 2>/dev/null || true
+  pid=""
   rm -rf "$data"
 done
 echo
