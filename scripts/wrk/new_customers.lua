@@ -4,7 +4,10 @@
 --   sold-out phases use a product with none).
 -- WRK_KIND=join: POST /api/products/WRK_PRODUCT/queue (default `wrk-line`): every request
 --   is a first join of the waiting room's line (#14).
+-- WRK_CUSTOMER=email: orders come from `customer.email` instead of `userId`, so each accepted
+--   one has a receipt for the relay to deliver (to the dev mailbox when no mail server is set).
 local kind = os.getenv("WRK_KIND") or "orders"
+local by_email = os.getenv("WRK_CUSTOMER") == "email"
 local product = os.getenv("WRK_PRODUCT") or (kind == "join" and "wrk-line" or "wrk-item")
 -- Each wrk run's customers and keys must be new: Lua's generator and these counters start
 -- the same in every run, so without this a later phase would send an earlier one's, and a
@@ -24,6 +27,11 @@ function request()
     local body = string.format('{"userId":"j-%s"}', key)
     return wrk.format("POST", "/api/products/" .. product .. "/queue", { ["Content-Type"] = "application/json" }, body)
   end
-  local body = string.format('{"userId":"u-%s","productId":"%s","quantity":1}', key, product)
+  local body
+  if by_email then
+    body = string.format('{"customer":{"email":"%s@example.com"},"productId":"%s","quantity":1}', key, product)
+  else
+    body = string.format('{"userId":"u-%s","productId":"%s","quantity":1}', key, product)
+  end
   return wrk.format("POST", "/api/orders", { ["Content-Type"] = "application/json", ["Idempotency-Key"] = key }, body)
 end
