@@ -330,7 +330,7 @@ impl Relay {
 
     /// Leases up to `room` due events (at most one batch) under a fresh claim token.
     async fn claim(&self, room: usize) -> Result<(String, Vec<OutboxEvent>), StoreError> {
-        let token = uuid::Uuid::now_v7().to_string();
+        let token = stampede_store::ids::v7().to_string();
         let limit = u32::try_from(room).unwrap_or(u32::MAX).min(self.config.batch_size).max(1);
         let events = self.store.claim_events(Claim { token: token.clone(), limit, lease: self.config.lease }).await?;
         Ok((token, events))

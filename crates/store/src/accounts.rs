@@ -85,7 +85,7 @@ impl NewUser {
     /// with no password change pending), and the password hash to store beside it.
     pub(crate) fn into_user(self) -> (User, String) {
         let user = User {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: crate::ids::v7().to_string(),
             email: self.email.to_lowercase(),
             name: self.name,
             role: self.role,

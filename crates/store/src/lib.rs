@@ -11,6 +11,7 @@ pub mod dynamo;
 mod error;
 #[cfg(any(feature = "aws", feature = "postgres"))]
 mod follow;
+pub mod ids;
 mod line_index;
 mod model;
 pub mod outbox;

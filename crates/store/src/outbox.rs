@@ -21,7 +21,7 @@ pub(crate) fn new_event_payload(
     previous: Option<stampede_domain::OrderStatus>,
     now: Millis,
 ) -> (String, serde_json::Value) {
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = crate::ids::v7().to_string();
     let mut payload = serde_json::json!({ "eventId": id, "type": kind, "orderId": order_id, "status": status.as_str(), "occurredAt": now });
     if let Some(previous) = previous {
         payload["previousStatus"] = previous.as_str().into();

@@ -37,7 +37,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderName;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 /// `/metrics` alone, for a listener of its own (`--metrics-addr`).
@@ -82,7 +82,7 @@ pub fn router(state: AppState) -> Router {
         // a service of its own that is cloned and boxed again on every request.
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(request_id.clone(), telemetry::MakeRequestId))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(telemetry::request_span)

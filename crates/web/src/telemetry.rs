@@ -23,6 +23,18 @@ pub fn set_trace_id_source(source: fn() -> Option<String>) {
     let _ = TRACE_ID.set(source);
 }
 
+/// Gives each request its `x-request-id`: a random UUIDv4 as tower-http's `MakeRequestUuid`
+/// makes, without its system call per request (see `stampede_store::ids`).
+#[derive(Clone, Copy)]
+pub struct MakeRequestId;
+
+impl tower_http::request_id::MakeRequestId for MakeRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
+        let id = axum::http::HeaderValue::try_from(stampede_store::ids::v4().to_string());
+        id.ok().map(tower_http::request_id::RequestId::new)
+    }
+}
+
 /// The span of one request. Debug level, so logs at the default `info` stay as they are; the
 /// binary's OTLP exporter has its own filter and exports it at any `RUST_LOG`. `route`,
 /// `status` and the span name are filled in once known. The path is left out on purpose: it

@@ -476,7 +476,7 @@ impl Accounts for DynamoStore {
         token.insert(keys::EXPIRES_AT.into(), ttl(link.expires_at, LINK_SWEEP_AFTER));
         let mut sent = keys::link_sent(&email, purpose, now, &link.token_hash);
         sent.insert(keys::EXPIRES_AT.into(), ttl(link.expires_at, LINK_SWEEP_AFTER));
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = crate::ids::v7().to_string();
         let event = super::item::event_item(&id, EMAIL_LINK_EVENT, "", &link.payload, now);
         let writes =
             vec![put(self, token, Some("attribute_not_exists(pk)"))?, put(self, sent, None)?, put(self, event, None)?];

@@ -194,7 +194,7 @@ pub async fn create_product(store: &DynamoStore, product: Product, stock: u32) -
     product.validate().map_err(OrderRejection::from)?;
     // UUIDv7 sorts by creation time: the menu keeps the order products were added in.
     let now = now_millis();
-    let item = product_item(&product, &uuid::Uuid::now_v7().to_string(), now)?;
+    let item = product_item(&product, &crate::ids::v7().to_string(), now)?;
     let mut writes = vec![put(store, item, Some("attribute_not_exists(pk)"))?];
     for counter in counter_items(&product, stock) {
         writes.push(put(store, counter, None)?);

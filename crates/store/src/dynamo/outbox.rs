@@ -359,7 +359,7 @@ pub async fn counts(store: &DynamoStore) -> Result<OutboxCounts, StoreError> {
 
 /// Stores a dev-mailbox message once per event and recipient.
 pub async fn store_mail(store: &DynamoStore, mail: NewMail) -> Result<(), StoreError> {
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = crate::ids::v7().to_string();
     let mut item = keys::mail(&mail.event_id, &mail.recipient);
     item.insert("gsi3pk".into(), s(MAILBOX));
     item.insert("gsi3sk".into(), s(&id));

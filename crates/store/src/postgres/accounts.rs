@@ -271,7 +271,7 @@ impl Accounts for PostgresStore {
         .map_err(pg_error)?;
         tx.execute(
             "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES ($1, $2, '', $3, $4, $4)",
-            &[&uuid::Uuid::now_v7().to_string(), &EMAIL_LINK_EVENT, &link.payload.to_string(), &now],
+            &[&crate::ids::v7().to_string(), &EMAIL_LINK_EVENT, &link.payload.to_string(), &now],
         )
         .await
         .map_err(pg_error)?;

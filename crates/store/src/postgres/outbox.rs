@@ -219,7 +219,7 @@ pub async fn store_mail(c: &impl GenericClient, mail: &NewMail, now: Millis) -> 
         "INSERT INTO dev_mailbox (id, event_id, recipient, subject, text_body, html_body, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, recipient) DO NOTHING",
         &[
-            &uuid::Uuid::now_v7().to_string(),
+            &crate::ids::v7().to_string(),
             &mail.event_id,
             &mail.recipient,
             &mail.subject,

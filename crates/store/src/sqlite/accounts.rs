@@ -310,7 +310,7 @@ impl Accounts for SqliteAccounts {
             )?;
             tx.execute(
                 "INSERT INTO outbox (id, kind, order_id, payload, created_at, next_attempt_at) VALUES (?1, ?2, '', ?3, ?4, ?4)",
-                params![uuid::Uuid::now_v7().to_string(), EMAIL_LINK_EVENT, link.payload.to_string(), now],
+                params![crate::ids::v7().to_string(), EMAIL_LINK_EVENT, link.payload.to_string(), now],
             )?;
             tx.commit()?;
             Ok(())

@@ -224,7 +224,7 @@ pub fn store_mail(conn: &Connection, mail: &NewMail, now: Millis) -> Result<(), 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (event_id, recipient) DO NOTHING",
     )?
     .execute(params![
-        uuid::Uuid::now_v7().to_string(),
+        crate::ids::v7().to_string(),
         mail.event_id,
         mail.recipient,
         mail.subject,

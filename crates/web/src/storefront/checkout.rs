@@ -103,7 +103,7 @@ impl CheckoutPage {
 }
 
 fn fresh_key() -> String {
-    uuid::Uuid::now_v7().to_string()
+    stampede_store::ids::v7().to_string()
 }
 
 /// `GET /checkout`: the form, with a new idempotency key for this checkout.

@@ -128,7 +128,7 @@ fn page(
         status,
         email,
         max_quantity,
-        key: uuid::Uuid::now_v7().to_string(),
+        key: stampede_store::ids::v7().to_string(),
         error,
     }
 }
