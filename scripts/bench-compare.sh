@@ -7,20 +7,23 @@
 # alike; with one run each, a difference smaller than that drift cannot be told apart.
 #
 # A build from before waiting rooms (the first stage, `b95abfe`) is compared without the join
-# phase: its cells say `—`.
+# phase: its cells say `—`. PHASES picks the phases (`/healthz`, the baseline, always runs
+# first); `menu` and `product` are the storefront's menu page and a product page.
 #
 #   ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY     # ROUNDS=3 SECONDS_PER_PHASE=5
+#   PHASES="menu product" ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# = 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY"; exit 2; }
 ROUNDS=${ROUNDS:-3}
 SECS=${SECONDS_PER_PHASE:-5}
+read -r -a phases <<<"healthz ${PHASES:-sold_out join orders}"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
 # shellcheck source=scripts/start_server.sh
 . scripts/start_server.sh
 
 one_build() { # binary, label
-  local token="cmp-$RANDOM$RANDOM" data base line c0 c1 out n rate healthz="" rooms=() products=()
+  local token="cmp-$RANDOM$RANDOM" data base line c0 c1 out n rate healthz="" p99="" rooms=() products=()
   data=$(mktemp -d)
   products=(
     '{"id":"wrk-item","name":"Benchmark slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":4000000000}'
@@ -40,7 +43,7 @@ one_build() { # binary, label
   done
   wrk -t2 -c256 -d2s "$base/healthz" >/dev/null # warm-up
   line="| $round | $2 |"
-  for phase in healthz sold_out join orders; do
+  for phase in "${phases[@]}"; do
     if [ "$phase" = join ] && [ ${#rooms[@]} = 0 ]; then
       line+=" — |"
       continue
@@ -54,22 +57,39 @@ one_build() { # binary, label
         -s scripts/wrk/new_customers.lua "$base/api/products/wrk-line/queue") ;;
       orders) out=$(WRK_RUN="o$RANDOM" wrk -t2 -c256 -d"${SECS}s" --latency \
         -s scripts/wrk/new_customers.lua "$base/api/orders") ;;
+      menu) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/") ;;
+      product) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/products/margherita") ;;
+      *) echo "unknown phase $phase (healthz sold_out join orders menu product)" >&2; exit 2 ;;
     esac
     c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     n=$(awk '/requests in/ {print $1}' <<<"$out")
     rate=$(awk '/^Requests\/sec/ {printf "%d", $2}' <<<"$out")
     [ -z "$healthz" ] && healthz=$rate
     # /proc counts CPU in clock ticks of 10 ms.
+    [ "$phase" = orders ] && p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     line+=" $rate/s ($(awk -v r="$rate" -v h="$healthz" 'BEGIN {printf "%.2f", r / h}'), $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) * 10000 / n}') µs) |"
   done
-  line+=" $(awk '$1 == "99%" {print $2}' <<<"$out") |"
+  [ -n "$p99" ] && line+=" $p99 |"
   echo "$line"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"
 }
 
-echo "| round | build | \`/healthz\` | sold-out refusal | join | accepted order | accepted p99 |"
-echo "|---|---|---|---|---|---|---|"
+header="| round | build |"
+for phase in "${phases[@]}"; do
+  case $phase in
+    healthz) header+=" \`/healthz\` |" ;;
+    sold_out) header+=" sold-out refusal |" ;;
+    join) header+=" join |" ;;
+    orders) header+=" accepted order |" ;;
+    menu) header+=" menu page |" ;;
+    product) header+=" product page |" ;;
+  esac
+done
+[[ " ${phases[*]} " == *" orders "* ]] && header+=" accepted p99 |"
+echo "$header"
+echo "$header" | sed 's/[^|]*|/---|/g; s/^---|/|/'
+
 for round in $(seq 1 "$ROUNDS"); do
   one_build "$1" old
   one_build "$2" new

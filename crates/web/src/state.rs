@@ -4,7 +4,7 @@
 
 use crate::api::catalog_cache::CatalogCache;
 use crate::api::rooms::Rooms;
-use crate::storefront::menu_cache::MenuCache;
+use crate::storefront::page_cache::PageCache;
 use crate::{auth, cors, rate_limit, shop};
 use stampede_domain::Signer;
 use stampede_store::{Analytics, Store};
@@ -49,7 +49,10 @@ pub struct AppParts {
     /// The catalog's JSON, rebuilt once per stock change.
     pub catalog: Arc<CatalogCache>,
     /// The menu page's sections, rendered once per stock change (at most a second old).
-    pub menu: Arc<MenuCache>,
+    pub menu: Arc<PageCache<()>>,
+    /// Each product page's builder as a visitor with none of it in the cart sees it, rendered
+    /// once per stock change (at most a second old).
+    pub product_pages: Arc<PageCache<String>>,
     /// Warnings an operator must see, repeated in `/readyz`'s details (e.g. no mail channel).
     pub notices: Arc<Vec<String>>,
     /// Signs and checks the tokens the server hands out: order access, CSRF, emailed lookups.
@@ -82,6 +85,7 @@ impl AppState {
             notices: Arc::default(),
             catalog: Arc::default(),
             menu: Arc::default(),
+            product_pages: Arc::default(),
             closing: tokio::sync::watch::channel(false).1,
             analytics: None,
             auth: None,

@@ -2,8 +2,8 @@
 
 use super::cart_cookie::Cart;
 use super::catalog_view::Card;
-use super::menu_cache::{TOKEN_MARK, with_token};
 use super::page::{PageError, Shell, render};
+use super::page_cache::{TOKEN_MARK, with_token};
 use crate::AppState;
 use askama::Template;
 use axum::extract::State;
@@ -45,11 +45,11 @@ struct MenuSections<'a> {
 pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let now = now_millis();
     let version = *app.store.stock_changes().borrow();
-    let (pieces, next_change) = match app.menu.get(version, now) {
+    let (pieces, next_change) = match app.menu.get(&(), version, now) {
         Some(cached) => cached,
         None => {
             let (html, next_change) = sections(&app, now).await?;
-            (app.menu.put(version, next_change, &html), next_change)
+            (app.menu.put((), version, next_change, &html), next_change)
         }
     };
     let shell = Shell::new("Menu", &Cart::from_headers(&headers)).reload_at(now, next_change);

@@ -461,3 +461,32 @@ async fn the_cached_menu_carries_each_visitors_own_token_and_follows_stock() {
     let after = ana.get("/").await.html;
     assert!(after.contains("data-stock-for=\"midnight-truffle\">48 left"), "the menu follows the sale");
 }
+
+#[tokio::test]
+async fn the_cached_product_page_carries_each_visitors_own_token_cart_and_the_stock() {
+    let app = TestApp::pizza_shop().await;
+    let (mut ana, mut bob) =
+        (crate::common::browser::Browser::new(&app.base), crate::common::browser::Browser::new(&app.base));
+    let token = |html: &str| -> String {
+        let rest = html.split("name=\"_csrf\" value=\"").nth(1).expect("a builder form");
+        rest[..rest.find('"').unwrap()].to_owned()
+    };
+    let path = "/products/midnight-truffle";
+    let (first, second) = (ana.get(path).await.html, bob.get(path).await.html);
+    assert_ne!(token(&first), token(&second), "the cached builder never carries another visitor's token");
+    assert!(!first.contains("csrf-token") && !second.contains("csrf-token"), "no mark is left in the page");
+    assert!(first.contains("data-stock-for=\"midnight-truffle\" aria-live=\"polite\">50 left"), "{first}");
+    // The token works: ana adds one from the cached page, and then sees her cart on it.
+    let added =
+        ana.post("/cart/add", &[("_csrf", &token(&first)), ("product", "midnight-truffle"), ("quantity", "1")]).await;
+    assert_eq!(added.status, 303);
+    assert!(ana.get(path).await.html.contains("You have 1 in your"), "ana's page shows her cart");
+    assert!(!bob.get(path).await.html.contains("You have"), "bob's does not");
+    // A sale changes the stock: the next page shows it at once, not a second later.
+    assert_eq!(app.order(&order_body("dee@example.com", "midnight-truffle", 2), None).await.status(), 201);
+    let after = bob.get(path).await.html;
+    assert!(
+        after.contains("data-stock-for=\"midnight-truffle\" aria-live=\"polite\">48 left"),
+        "the page follows the sale: {after}"
+    );
+}
