@@ -18,6 +18,12 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 SECS=${SECONDS_PER_PHASE:-5}
 read -r -a phases <<<"healthz ${PHASES:-sold_out join orders}"
+for phase in "${phases[@]:1}"; do
+  case $phase in
+    sold_out | join | orders | menu | product) ;;
+    *) echo "unknown phase $phase in PHASES (sold_out join orders menu product)" >&2; exit 2 ;;
+  esac
+done
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
 # shellcheck source=scripts/start_server.sh
 . scripts/start_server.sh
@@ -59,7 +65,6 @@ one_build() { # binary, label
         -s scripts/wrk/new_customers.lua "$base/api/orders") ;;
       menu) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/") ;;
       product) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/products/margherita") ;;
-      *) echo "unknown phase $phase (healthz sold_out join orders menu product)" >&2; exit 2 ;;
     esac
     c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     n=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -69,7 +74,7 @@ one_build() { # binary, label
     [ "$phase" = orders ] && p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     line+=" $rate/s ($(awk -v r="$rate" -v h="$healthz" 'BEGIN {printf "%.2f", r / h}'), $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) * 10000 / n}') µs) |"
   done
-  [ -n "$p99" ] && line+=" $p99 |"
+  [[ " ${phases[*]} " == *" orders "* ]] && line+=" ${p99:-—} |"
   echo "$line"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$data"

@@ -1,6 +1,6 @@
 //! Pages' shared parts, rendered once and reused for at most a second and never across a stock
-//! change: the menu's sections, and each product's builder as a visitor with nothing of it in
-//! the cart sees it. Building cards (prices, badges, drawings) and escaping the catalog's text
+//! change: the menu's sections, and each product's builder as a visitor with none of it in
+//! the cart and none bought sees it. Building cards (prices, badges, drawings) and escaping the catalog's text
 //! was most of such a page's CPU, and it is the same for every visitor. What is the visitor's
 //! own (the CSRF token in each form, the header) is filled in per request.
 
@@ -54,12 +54,17 @@ impl<K: Eq + Hash> PageCache<K> {
     }
 
     /// Keeps `html` (with [`TOKEN_MARK`] for the token) as `key`'s for catalog `version`,
-    /// and lets go of renderings of older versions.
+    /// and lets go of renderings of older versions. A rendering of a version older than one
+    /// already kept (a request that read the stock before a change and finished after)
+    /// serves its own request only: kept, it would push out the newer ones.
     pub fn put(&self, key: K, version: u64, next_change: Option<Millis>, html: &str) -> Arc<[String]> {
         let pieces: Arc<[String]> = html.split(TOKEN_MARK).map(str::to_owned).collect();
-        let rendering = Rendering { version, made: Instant::now(), next_change, pieces: pieces.clone() };
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if current.values().any(|r| r.version > version) {
+            return pieces;
+        }
         current.retain(|_, r| r.version == version);
+        let rendering = Rendering { version, made: Instant::now(), next_change, pieces: pieces.clone() };
         current.insert(key, rendering);
         pieces
     }
@@ -106,5 +111,9 @@ mod tests {
         cache.put("diavola".to_owned(), 2, None, "D2");
         assert!(cache.get("margherita", 1, 0).is_none(), "let go with version 1");
         assert_eq!(cache.current.read().unwrap().len(), 1);
+        // A late rendering of version 1 is handed back but not kept.
+        assert_eq!(with_token(&cache.put("margherita".to_owned(), 1, None, "M1"), "x"), "M1");
+        assert!(cache.get("margherita", 1, 0).is_none());
+        assert_eq!(with_token(&cache.get("diavola", 2, 0).unwrap().0, "x"), "D2", "the newer one stays");
     }
 }

@@ -63,8 +63,8 @@ struct Builder<'a> {
     /// "You already bought 2 of 2", for a buyer known to have bought some.
     limit_note: Option<String>,
     error: Option<String>,
-    /// The visitor's CSRF token (hex and a dot: written unescaped), or [`TOKEN_MARK`] in a
-    /// rendering for every visitor.
+    /// The visitor's CSRF token (hex: written unescaped), or [`TOKEN_MARK`] in a rendering
+    /// for every visitor.
     csrf: &'a str,
 }
 

@@ -109,6 +109,10 @@ async fn the_product_page_and_cart_say_what_a_known_buyer_has_left() {
     let forged = format!("{}~{}", "73616d406578616d706c652e636f6d", "0".repeat(43));
     forger.cookies.insert("buyer".into(), forged);
     assert!(!forger.get("/products/deal").await.html.contains("You already bought"));
+    // The forger's page, at this stock, is the one every stranger gets (rendered once); the
+    // buyer's, with nothing in the cart, is still his own.
+    browser.cookies.remove("cart");
+    assert!(browser.get("/products/deal").await.html.contains("You already bought 2 of 2"));
 
     // A signed-in customer sees theirs, counted under the limit key (a +tag is the same buyer).
     app.create_user("ana@example.com", None, stampede_store::Role::Customer).await;

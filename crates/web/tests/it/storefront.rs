@@ -476,6 +476,9 @@ async fn the_cached_product_page_carries_each_visitors_own_token_cart_and_the_st
     assert_ne!(token(&first), token(&second), "the cached builder never carries another visitor's token");
     assert!(!first.contains("csrf-token") && !second.contains("csrf-token"), "no mark is left in the page");
     assert!(first.contains("data-stock-for=\"midnight-truffle\" aria-live=\"polite\">50 left"), "{first}");
+    // Each product has its own rendering.
+    let other = bob.get("/products/margherita").await.html;
+    assert!(other.contains("<h1>Margherita</h1>") && !other.contains("midnight-truffle"), "{other}");
     // The token works: ana adds one from the cached page, and then sees her cart on it.
     let added =
         ana.post("/cart/add", &[("_csrf", &token(&first)), ("product", "midnight-truffle"), ("quantity", "1")]).await;
