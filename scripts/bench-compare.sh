@@ -8,7 +8,9 @@
 #
 # A build from before waiting rooms (the first stage, `b95abfe`) is compared without the join
 # phase: its cells say `—`. PHASES picks the phases (`/healthz`, the baseline, always runs
-# first); `menu` and `product` are the storefront's menu page and a product page.
+# first); `menu` and `product` are the storefront's menu page and a product page, `post404`
+# the floor under a join: the same requests to a product that does not exist (the body read
+# and parsed, the customer checked, a `404` problem written, no join).
 #
 #   ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY     # ROUNDS=3 SECONDS_PER_PHASE=5
 #   PHASES="menu product" ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY
@@ -20,8 +22,8 @@ SECS=${SECONDS_PER_PHASE:-5}
 read -r -a phases <<<"healthz ${PHASES:-sold_out join orders}"
 for phase in "${phases[@]:1}"; do
   case $phase in
-    sold_out | join | orders | menu | product) ;;
-    *) echo "unknown phase $phase in PHASES (sold_out join orders menu product)" >&2; exit 2 ;;
+    sold_out | join | orders | menu | product | post404) ;;
+    *) echo "unknown phase $phase in PHASES (sold_out join orders menu product post404)" >&2; exit 2 ;;
   esac
 done
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
@@ -65,6 +67,8 @@ one_build() { # binary, label
         -s scripts/wrk/new_customers.lua "$base/api/orders") ;;
       menu) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/") ;;
       product) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/products/margherita") ;;
+      post404) out=$(WRK_RUN="n$RANDOM" WRK_KIND=join WRK_PRODUCT=nope wrk -t2 -c256 -d"${SECS}s" \
+        -s scripts/wrk/new_customers.lua "$base/api/products/nope/queue") ;;
     esac
     c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     n=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -89,6 +93,7 @@ for phase in "${phases[@]}"; do
     orders) header+=" accepted order |" ;;
     menu) header+=" menu page |" ;;
     product) header+=" product page |" ;;
+    post404) header+=" POST answered \`404\` |" ;;
   esac
 done
 [[ " ${phases[*]} " == *" orders "* ]] && header+=" accepted p99 |"
