@@ -20,12 +20,25 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 SECS=${SECONDS_PER_PHASE:-5}
 read -r -a phases <<<"healthz ${PHASES:-sold_out join orders}"
-for phase in "${phases[@]:1}"; do
-  case $phase in
-    sold_out | join | orders | menu | product | post404) ;;
-    *) echo "unknown phase $phase in PHASES (sold_out join orders menu product post404)" >&2; exit 2 ;;
+
+# A phase's column heading; an unknown phase stops the script before any server starts.
+label() {
+  case $1 in
+    healthz) echo '`/healthz`' ;;
+    sold_out) echo 'sold-out refusal' ;;
+    join) echo 'join' ;;
+    orders) echo 'accepted order' ;;
+    menu) echo 'menu page' ;;
+    product) echo 'product page' ;;
+    post404) echo 'POST answered `404`' ;;
+    *) echo "unknown phase $1 in PHASES (sold_out join orders menu product post404)" >&2; exit 2 ;;
   esac
+}
+header="| round | build |"
+for phase in "${phases[@]}"; do
+  header+=" $(label "$phase") |" || exit 2
 done
+[[ " ${phases[*]} " == *" orders "* ]] && header+=" accepted p99 |"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }
 # shellcheck source=scripts/start_server.sh
 . scripts/start_server.sh
@@ -84,19 +97,6 @@ one_build() { # binary, label
   rm -rf "$data"
 }
 
-header="| round | build |"
-for phase in "${phases[@]}"; do
-  case $phase in
-    healthz) header+=" \`/healthz\` |" ;;
-    sold_out) header+=" sold-out refusal |" ;;
-    join) header+=" join |" ;;
-    orders) header+=" accepted order |" ;;
-    menu) header+=" menu page |" ;;
-    product) header+=" product page |" ;;
-    post404) header+=" POST answered \`404\` |" ;;
-  esac
-done
-[[ " ${phases[*]} " == *" orders "* ]] && header+=" accepted p99 |"
 echo "$header"
 echo "$header" | sed 's/[^|]*|/---|/g; s/^---|/|/'
 

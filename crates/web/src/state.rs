@@ -50,8 +50,8 @@ pub struct AppParts {
     pub catalog: Arc<CatalogCache>,
     /// The menu page's sections, rendered once per stock change (at most a second old).
     pub menu: Arc<PageCache<()>>,
-    /// Each product page's builder as a visitor with none of it in the cart sees it, rendered
-    /// once per stock change (at most a second old).
+    /// Each product page's builder as a visitor with none of it in the cart and none bought
+    /// sees it, rendered once per stock change (at most a second old).
     pub product_pages: Arc<PageCache<String>>,
     /// Warnings an operator must see, repeated in `/readyz`'s details (e.g. no mail channel).
     pub notices: Arc<Vec<String>>,

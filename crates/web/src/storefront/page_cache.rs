@@ -1,8 +1,9 @@
 //! Pages' shared parts, rendered once and reused for at most a second and never across a stock
 //! change: the menu's sections, and each product's builder as a visitor with none of it in
-//! the cart and none bought sees it. Building cards (prices, badges, drawings) and escaping the catalog's text
-//! was most of such a page's CPU, and it is the same for every visitor. What is the visitor's
-//! own (the CSRF token in each form, the header) is filled in per request.
+//! the cart and none bought sees it. Building cards (prices, badges, drawings) and escaping
+//! the catalog's text was most of such a page's CPU, and it is the same for every visitor.
+//! What is the visitor's own (the CSRF token in each form, the header) is filled in per
+//! request.
 
 use stampede_domain::Millis;
 use std::borrow::Borrow;

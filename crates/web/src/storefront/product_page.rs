@@ -62,7 +62,7 @@ struct Builder<'a> {
     opens_label: String,
     /// "You already bought 2 of 2", for a buyer known to have bought some.
     limit_note: Option<String>,
-    error: Option<String>,
+    error: Option<&'a str>,
     /// The visitor's CSRF token (hex: written unescaped), or [`TOKEN_MARK`] in a rendering
     /// for every visitor.
     csrf: &'a str,
@@ -135,11 +135,11 @@ pub fn builder(
 }
 
 /// The builder's HTML at `now`, its forms carrying `csrf`.
-fn builder_html(
-    view: &ProductView,
+fn builder_html<'a>(
+    view: &'a ProductView,
     zone: &ShopZone,
-    visit: &Visit<'_>,
-    csrf: &str,
+    visit: &'a Visit<'_>,
+    csrf: &'a str,
     now: Millis,
 ) -> Result<String, askama::Error> {
     let product = &view.product;
@@ -198,7 +198,7 @@ fn builder_html(
         in_cart: visit.in_cart,
         opens_label,
         limit_note: super::buyer::limit_note(product, visit.bought),
-        error: visit.error.clone(),
+        error: visit.error.as_deref(),
         card,
         csrf,
     }
