@@ -14,11 +14,13 @@
 #
 #   ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY     # ROUNDS=3 SECONDS_PER_PHASE=5
 #   PHASES="menu product" ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY
+#   ACCESS_LOG=true ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY  # the access log on (off by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# = 2 ] || { echo "usage: $0 OLD_BINARY NEW_BINARY"; exit 2; }
 ROUNDS=${ROUNDS:-3}
 SECS=${SECONDS_PER_PHASE:-5}
+ACCESS_LOG=${ACCESS_LOG:-false}
 read -r -a phases <<<"healthz ${PHASES:-sold_out join orders}"
 
 # A phase's column heading; an unknown phase stops the script before any server starts.
@@ -55,7 +57,7 @@ one_build() { # binary, label
     rooms=(--join-rate-per-ip 0)
     products+=('{"id":"wrk-line","name":"Queued slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":1,"sale":{"waitingRoom":{"admissionMinutes":1,"admissionsPerMinute":1}}}')
   fi
-  start_stampede "$1" "$data" --admin-token "$token" --access-log false --order-rate-per-customer 0 \
+  start_stampede "$1" "$data" --admin-token "$token" --access-log "$ACCESS_LOG" --order-rate-per-customer 0 \
     ${rooms[@]+"${rooms[@]}"}
   base="http://$addr"
   for body in "${products[@]}"; do
@@ -105,4 +107,4 @@ for round in $(seq 1 "$ROUNDS"); do
   one_build "$2" new
 done
 echo
-echo "each cell: rate (ratio to /healthz in the same server) and server CPU per request; wrk -t2 -c256, ${SECS} s per phase, old $1, new $2"
+echo "each cell: rate (ratio to /healthz in the same server) and server CPU per request; wrk -t2 -c256, ${SECS} s per phase, --access-log $ACCESS_LOG, old $1, new $2"

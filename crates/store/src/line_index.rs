@@ -458,10 +458,14 @@ impl Lines {
                 let began = clock::now_millis();
                 let entries = match store.line(product_id).await {
                     Ok(entries) => entries,
-                    Err(e) => {
-                        back_off(&line, product_id, &e, "its requests are answered busy until it is tried again");
-                        return Err(e);
+                    // Answered busy like the requests during the backoff, not as a server
+                    // fault: the line is there, the store could not be read this moment.
+                    Err(e @ StoreError::Backend(_)) => {
+                        let retry_after =
+                            back_off(&line, product_id, &e, "its requests are answered busy until it is tried again");
+                        return Err(StoreError::Busy { retry_after });
                     }
+                    Err(e) => return Err(e),
                 };
                 let mut state = lock(&line.state);
                 for e in entries {
@@ -678,11 +682,12 @@ async fn refresh_if_stale(store: &dyn Store, product_id: &str, line: &ProductLin
 }
 
 /// After a read of `line` the store failed: no read before the backoff is out. Logs the
-/// failure with what happens `meanwhile`.
-fn back_off(line: &ProductLine, product_id: &str, error: &StoreError, meanwhile: &str) {
+/// failure with what happens `meanwhile`; the backoff.
+fn back_off(line: &ProductLine, product_id: &str, error: &StoreError, meanwhile: &str) -> Duration {
     let retry_in = lock(&line.state).read_failed(Instant::now());
     let retry_in_ms = retry_in.as_millis() as u64;
     tracing::warn!(error = %error, product_id, retry_in_ms, "could not read a waiting-room line; {meanwhile}");
+    retry_in
 }
 
 /// One refresh of a shared line (see [`refresh_if_stale`]), the caller holding its
