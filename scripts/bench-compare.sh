@@ -8,7 +8,8 @@
 #
 # A build from before waiting rooms (the first stage, `b95abfe`) is compared without the join
 # phase: its cells say `—`. PHASES picks the phases (`/healthz`, the baseline, always runs
-# first); `menu` and `product` are the storefront's menu page and a product page, `post404`
+# first); `catalog` is `GET /api/products` (plain JSON), `menu` and `product` the storefront's
+# menu page and a product page, `post404`
 # the floor under a join: the same requests to a product that does not exist (the body read
 # and parsed, the customer checked, a `404` problem written, no join).
 #
@@ -30,10 +31,11 @@ label() {
     sold_out) echo 'sold-out refusal' ;;
     join) echo 'join' ;;
     orders) echo 'accepted order' ;;
+    catalog) echo 'catalog' ;;
     menu) echo 'menu page' ;;
     product) echo 'product page' ;;
     post404) echo 'POST answered `404`' ;;
-    *) echo "unknown phase $1 in PHASES (sold_out join orders menu product post404)" >&2; exit 2 ;;
+    *) echo "unknown phase $1 in PHASES (sold_out join orders catalog menu product post404)" >&2; exit 2 ;;
   esac
 }
 header="| round | build |"
@@ -80,6 +82,7 @@ one_build() { # binary, label
         -s scripts/wrk/new_customers.lua "$base/api/products/wrk-line/queue") ;;
       orders) out=$(WRK_RUN="o$RANDOM" wrk -t2 -c256 -d"${SECS}s" --latency \
         -s scripts/wrk/new_customers.lua "$base/api/orders") ;;
+      catalog) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/api/products") ;;
       menu) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/") ;;
       product) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/products/margherita") ;;
       post404) out=$(WRK_RUN="n$RANDOM" WRK_KIND=join WRK_PRODUCT=nope wrk -t2 -c256 -d"${SECS}s" \

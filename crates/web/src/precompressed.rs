@@ -14,30 +14,30 @@ use std::sync::OnceLock;
 
 /// A body, its strong `ETag`, and its gzipped form with an `ETag` of its own (a representation
 /// of its own: `etag` marked `-gzip`).
+/// The `ETag`s are kept as header values, so an answer shares their bytes instead of
+/// copying and checking them again.
 #[derive(Debug)]
 pub struct Precompressed {
     plain: Bytes,
-    etag: String,
+    hash: String,
+    etag: HeaderValue,
     /// Made by the first request that asks (`None` if that failed: the plain body is sent).
     gzip: OnceLock<Option<Bytes>>,
-    gzip_etag: String,
+    gzip_etag: HeaderValue,
 }
 
 impl Precompressed {
     /// `plain`, with a strong `ETag` from a hash of it.
     pub fn new(plain: Bytes) -> Precompressed {
         let hash = hex::encode(&Sha256::digest(&plain)[..16]);
-        Precompressed {
-            plain,
-            etag: format!("\"{hash}\""),
-            gzip: OnceLock::new(),
-            gzip_etag: format!("\"{hash}-gzip\""),
-        }
+        // Hex digits in quotes: always a valid header value.
+        let tag = |suffix: &str| HeaderValue::try_from(format!("\"{hash}{suffix}\"")).expect("hex in quotes");
+        Precompressed { plain, etag: tag(""), gzip: OnceLock::new(), gzip_etag: tag("-gzip"), hash }
     }
 
     /// The hash the `ETag`s quote: what a content-versioned URL names (`?v=`).
     pub fn version(&self) -> &str {
-        self.etag.trim_matches('"')
+        &self.hash
     }
 
     /// The answer to a GET with `request` headers: `304` when `If-None-Match` names the
@@ -60,9 +60,7 @@ impl Precompressed {
             ok
         };
         let headers = response.headers_mut();
-        if let Ok(etag) = HeaderValue::from_str(etag) {
-            headers.insert(header::ETAG, etag);
-        }
+        headers.insert(header::ETAG, etag.clone());
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         headers.insert(header::CACHE_CONTROL, cache_control);
         response
@@ -82,14 +80,14 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`); weak tags compare by their value.
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == etag || tag == "*")
+        .any(|tag| tag.as_bytes() == etag.as_bytes() || tag == "*")
 }
 
 /// Whether `Accept-Encoding` takes gzip (RFC 9110, 12.5.3): `gzip` (or `x-gzip`) named with a

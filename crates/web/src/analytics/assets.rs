@@ -3,7 +3,8 @@
 
 use crate::precompressed::Precompressed;
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::Request;
+use axum::http::HeaderValue;
 use axum::response::Response;
 use std::sync::LazyLock;
 
@@ -16,7 +17,7 @@ pub fn href() -> String {
 }
 
 /// `GET /admin/analytics.css`, or 304 when the client's copy is current.
-pub async fn serve(headers: HeaderMap) -> Response {
+pub async fn serve(request: Request) -> Response {
     // Private: the file is public knowledge, but it sits behind the staff guard.
-    CSS.respond(&headers, "text/css; charset=utf-8", HeaderValue::from_static("private, max-age=86400"))
+    CSS.respond(request.headers(), "text/css; charset=utf-8", HeaderValue::from_static("private, max-age=86400"))
 }

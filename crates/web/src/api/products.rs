@@ -4,8 +4,8 @@ use super::dto::ProductDto;
 use crate::extract::ApiPath;
 use crate::{AppState, Problem};
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
 use axum::response::Response;
 
 /// Every product with live stock, in menu order. Served from bytes built once per stock
@@ -30,10 +30,11 @@ use axum::response::Response;
                 ("Vary" = String, description = "`accept-encoding`"),
             )),
     ))]
-pub async fn list_products(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+pub async fn list_products(State(app): State<AppState>, request: Request) -> Result<Response, Problem> {
     let catalog = app.catalog.get(app.store.as_ref()).await?;
     // Clients must ask again each time (stock moves), but an unchanged menu costs them nothing.
-    Ok(catalog.body.respond(&headers, "application/json", HeaderValue::from_static("no-cache")))
+    // The request's headers are read where they are, not copied out as a `HeaderMap` would be.
+    Ok(catalog.body.respond(request.headers(), "application/json", HeaderValue::from_static("no-cache")))
 }
 
 /// One product with live stock.

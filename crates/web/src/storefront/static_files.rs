@@ -3,8 +3,8 @@
 
 use super::assets::{ADMIN_CSS, ADMIN_JS, CSS, JS};
 use super::page::not_found_page;
-use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::extract::{Path, Query, Request};
+use axum::http::HeaderValue;
 use axum::response::Response;
 
 /// `?v=` of a static URL.
@@ -15,9 +15,10 @@ pub struct Version {
 
 /// `GET /static/{file}`: the asset (gzipped for clients that take it), or 304 when the
 /// client's copy is current.
-pub async fn serve(Path(file): Path<String>, Query(version): Query<Version>, headers: HeaderMap) -> Response {
+pub async fn serve(Path(file): Path<String>, Query(version): Query<Version>, request: Request) -> Response {
+    let headers = request.headers();
     let Some(asset) = [&*CSS, &*JS, &*ADMIN_CSS, &*ADMIN_JS].into_iter().find(|a| a.name == file) else {
-        return not_found_page(&headers);
+        return not_found_page(headers);
     };
     // The URL pages link names this content: caches (browsers, CloudFront) may keep it for
     // good. Any other URL (no or an old version) is kept briefly, so that a release is not
@@ -27,5 +28,5 @@ pub async fn serve(Path(file): Path<String>, Query(version): Query<Version>, hea
     } else {
         HeaderValue::from_static("public, max-age=300")
     };
-    asset.body.respond(&headers, asset.content_type, cache)
+    asset.body.respond(headers, asset.content_type, cache)
 }
