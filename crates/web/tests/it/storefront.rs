@@ -492,4 +492,11 @@ async fn the_cached_product_page_carries_each_visitors_own_token_cart_and_the_st
         after.contains("data-stock-for=\"midnight-truffle\" aria-live=\"polite\">48 left"),
         "the page follows the sale: {after}"
     );
+    // Staff renaming it shows at once too.
+    let store = app.store.as_ref();
+    let mut truffle = stampede_store::Store::product(store, "midnight-truffle").await.unwrap().unwrap().product;
+    truffle.name = "Midnight Truffle Royale".to_owned();
+    stampede_store::Backoffice::update_product(store, truffle).await.unwrap();
+    let renamed = bob.get(path).await.html;
+    assert!(renamed.contains("<h1>Midnight Truffle Royale</h1>"), "the page follows the edit: {renamed}");
 }
