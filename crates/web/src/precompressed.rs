@@ -13,9 +13,8 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 /// A body, its strong `ETag`, and its gzipped form with an `ETag` of its own (a representation
-/// of its own: `etag` marked `-gzip`).
-/// The `ETag`s are kept as header values, so an answer shares their bytes instead of
-/// copying and checking them again.
+/// of its own: `etag` marked `-gzip`). The `ETag`s are kept as header values, so an answer
+/// shares their bytes instead of copying and checking them again.
 #[derive(Debug)]
 pub struct Precompressed {
     plain: Bytes,
