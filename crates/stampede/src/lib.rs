@@ -6,6 +6,7 @@ pub mod backup;
 pub mod cli;
 #[cfg(feature = "aws")]
 pub mod dynamodb_cli;
+pub mod json_lines;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod logging;

@@ -2,6 +2,7 @@
 //! feature, optionally traces exported to an OpenTelemetry collector as well.
 
 use crate::cli::LogFormat;
+use crate::json_lines::JsonLines;
 use std::io::{BufWriter, IsTerminal};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::layer::SubscriberExt;
@@ -53,14 +54,14 @@ pub fn init(format: LogFormat, access_log: bool, otlp_endpoint: Option<&str>) ->
         // slowed order placement (see BENCHMARKS.md).
         None => {
             let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
-            let logs = if json { fmt.json().flatten_event(true).boxed() } else { fmt.boxed() };
+            let logs = if json { fmt.json().event_format(JsonLines::default()).boxed() } else { fmt.boxed() };
             tracing_subscriber::registry().with(filter).with(logs).init();
         }
         // Each layer filters for itself: the log level must not decide what is exported.
         Some(export) => {
             let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
             let logs = if json {
-                fmt.json().flatten_event(true).with_filter(filter).boxed()
+                fmt.json().event_format(JsonLines::default()).with_filter(filter).boxed()
             } else {
                 fmt.with_filter(filter).boxed()
             };

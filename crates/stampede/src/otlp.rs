@@ -71,7 +71,7 @@ fn resource() -> Resource {
 fn exported(meta: &Metadata<'_>) -> bool {
     let ours = meta.target().starts_with("stampede");
     let level = if meta.is_span() { Level::DEBUG } else { Level::INFO };
-    ours && meta.target() != "stampede::access" && *meta.level() <= level
+    ours && meta.target() != stampede_web::telemetry::ACCESS_TARGET && *meta.level() <= level
 }
 
 /// The trace id of the current span, for the access line.

@@ -91,6 +91,10 @@ pub fn install_metrics() -> &'static PrometheusHandle {
     })
 }
 
+/// The target of the access line: what `--access-log false` turns off, and what the binary's
+/// JSON logs write without `tracing-subscriber`'s general formatter.
+pub const ACCESS_TARGET: &str = "stampede::access";
+
 /// Attached to a response that placed or showed an order, so the access line can name it.
 #[derive(Clone)]
 pub struct OrderId(pub String);
@@ -118,7 +122,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     let order_id = response.extensions().get::<OrderId>().map(|o| o.0.as_str());
     let trace_id = TRACE_ID.get().and_then(|source| source());
     let trace_id = trace_id.as_deref();
-    tracing::info!(target: "stampede::access", request_id, %method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, order_id, trace_id, "request");
+    tracing::info!(target: ACCESS_TARGET, request_id, %method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, order_id, trace_id, "request");
     response
 }
 
