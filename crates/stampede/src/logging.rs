@@ -38,7 +38,7 @@ impl Telemetry {
 pub fn init(format: LogFormat, access_log: bool, otlp_endpoint: Option<&str>) -> anyhow::Result<Telemetry> {
     let otlp_endpoint = otlp_endpoint.map(str::trim).filter(|e| !e.is_empty());
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    if !access_log && let Ok(off) = "stampede::access=off".parse() {
+    if !access_log && let Ok(off) = format!("{}=off", stampede_web::telemetry::ACCESS_TARGET).parse() {
         filter = filter.add_directive(off);
     }
     let json = match format {

@@ -9,8 +9,8 @@
 //!   A read the store fails is logged and tried again after a backoff growing from
 //!   [`REFRESH`] to [`REFRESH_BACKOFF_MAX`]: meanwhile a shared line's places are counted
 //!   with the ranks this index has, as every other request does while a refresh is under way,
-//!   and (on every store) a line not loaded yet answers `Busy` (a `503` with `Retry-After`)
-//!   without asking.
+//!   and (on every store) a line not loaded yet answers `Busy` (a `503` with `Retry-After`):
+//!   the request whose load failed, and the others until the backoff is out without asking.
 //! - A join answers with the ticket the customer holds, or records the new one in memory and
 //!   queues it; one task writes the queue in batches (`WaitingRoom::join_lines`), not awaited
 //!   by the join. If the store already held another ticket for the customer (another
@@ -459,13 +459,17 @@ impl Lines {
                 let entries = match store.line(product_id).await {
                     Ok(entries) => entries,
                     // Answered busy like the requests during the backoff, not as a server
-                    // fault: the line is there, the store could not be read this moment.
-                    Err(e @ StoreError::Backend(_)) => {
-                        let retry_after =
+                    // fault: the line is there, the store could not be read this moment (a
+                    // store already busy, throttled or out of connections, says how long).
+                    Err(e) => {
+                        let backoff =
                             back_off(&line, product_id, &e, "its requests are answered busy until it is tried again");
+                        let retry_after = match e {
+                            StoreError::Busy { retry_after } => retry_after.max(backoff),
+                            _ => backoff,
+                        };
                         return Err(StoreError::Busy { retry_after });
                     }
-                    Err(e) => return Err(e),
                 };
                 let mut state = lock(&line.state);
                 for e in entries {

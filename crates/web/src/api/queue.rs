@@ -333,7 +333,7 @@ fn check_line_open(view: &ProductView, rules: &WaitingRoomRules, now: Millis) ->
         (status = 403, description = "Not a valid ticket for this product (forged, altered, expired)", body = Problem),
         (status = 404, description = "Unknown product", body = Problem),
         (status = 409, description = "No waiting room for this product", body = Problem),
-        (status = 503, description = "The line could not be read just now (the store failed to load it moments ago, or is busy): the place is kept; ask again after `Retry-After` seconds", body = Problem,
+        (status = 503, description = "The line could not be read just now (the store fails to load it, or failed moments ago, or is busy): the place is kept; ask again after `Retry-After` seconds", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn queue_status(
@@ -363,8 +363,8 @@ pub(crate) async fn status_of(app: &AppState, id: &str, ticket: &str) -> Result<
     standing(app, &view, &rules, &held, now).await
 }
 
-/// A status check the line could not answer now (the store failed to load it moments ago,
-/// or is busy): the ticket still holds its place.
+/// A status check the line could not answer now (the store fails to load it, or failed
+/// moments ago, or is busy): the ticket still holds its place.
 fn place_not_read(retry_after: Duration) -> Problem {
     crate::problem::busy_because(retry_after, |secs| {
         format!("your place in line is kept, but it could not be looked up just now; check again in {secs} s")

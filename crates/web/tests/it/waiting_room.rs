@@ -370,9 +370,9 @@ async fn a_ticket_the_store_never_recorded_is_recorded_from_its_own_claims() {
     assert_eq!(order_with(&app, "ghost", "drop", Some(&lost.token)).await.status(), 201);
 }
 
-/// A line the store cannot load: the status check that tried says the store failed, and the
-/// next ones, until the backoff is out, are told their place is kept and when to look again,
-/// without the store being asked; once the store is back the line loads.
+/// A line the store cannot load: the status check that tried, and the next ones until the
+/// backoff is out (without the store being asked), are told their place is kept and when to
+/// look again; once the store is back the line loads.
 #[tokio::test]
 async fn a_line_the_store_cannot_load_answers_busy_until_it_is_tried_again() {
     let app = TestApp::start().await;
