@@ -9,9 +9,9 @@
 # A build from before waiting rooms (the first stage, `b95abfe`) is compared without the join
 # phase: its cells say `—`. PHASES picks the phases (`/healthz`, the baseline, always runs
 # first); `catalog` is `GET /api/products` (plain JSON), `menu` and `product` the storefront's
-# menu page and a product page, `post404`
-# the floor under a join: the same requests to a product that does not exist (the body read
-# and parsed, the customer checked, a `404` problem written, no join).
+# menu page and a product page, `post404` the floor under a join: the same requests to a
+# product that does not exist (the body read and parsed, the customer checked, a `404`
+# problem written, no join).
 #
 #   ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY     # ROUNDS=3 SECONDS_PER_PHASE=5
 #   PHASES="menu product" ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY
@@ -92,8 +92,8 @@ one_build() { # binary, label
     n=$(awk '/requests in/ {print $1}' <<<"$out")
     rate=$(awk '/^Requests\/sec/ {printf "%d", $2}' <<<"$out")
     [ -z "$healthz" ] && healthz=$rate
-    # /proc counts CPU in clock ticks of 10 ms.
     [ "$phase" = orders ] && p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    # /proc counts CPU in clock ticks of 10 ms.
     line+=" $rate/s ($(awk -v r="$rate" -v h="$healthz" 'BEGIN {printf "%.2f", r / h}'), $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) * 10000 / n}') µs) |"
   done
   [[ " ${phases[*]} " == *" orders "* ]] && line+=" ${p99:-—} |"

@@ -31,9 +31,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, JsonFields>, writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let meta = event.metadata();
-        let in_span = event.parent().is_some() || ctx.lookup_current().is_some();
-        if meta.target() != stampede_web::telemetry::ACCESS_TARGET || in_span {
+        let access = event.metadata().target() == stampede_web::telemetry::ACCESS_TARGET;
+        if !access || event.parent().is_some() || ctx.lookup_current().is_some() {
             return self.standard.format_event(ctx, writer, event);
         }
         access_line(writer, event)
