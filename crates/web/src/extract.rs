@@ -24,11 +24,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             let axum::Json(value) = axum::Json::from_request(req, state).await?;
             return Ok(Self(value));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(JsonRejection::from)?;
-        match serde_json::from_slice(&bytes) {
-            Ok(value) => Ok(Self(value)),
-            Err(_) => axum::Json::from_bytes(&bytes).map(|axum::Json(value)| Self(value)).map_err(Problem::from),
+        read_plain_json(req, state).await.map(Self)
+    }
+}
+
+/// A body already known to be plainly JSON (see [`plainly_json`]).
+async fn read_plain_json<T: DeserializeOwned, S: Send + Sync>(req: Request, state: &S) -> Result<T, Problem> {
+    let bytes = Bytes::from_request(req, state).await.map_err(JsonRejection::from)?;
+    match serde_json::from_slice(&bytes) {
+        Ok(value) => Ok(value),
+        Err(_) => axum::Json::from_bytes(&bytes).map(|axum::Json(value)| value).map_err(Problem::from),
+    }
+}
+
+/// The request's headers and its [`ApiJson`] body. The headers are moved out of the request,
+/// where axum's `HeaderMap` extractor copies them (a new map per request): for the order
+/// handler, which reads a header or two beside the body on every order and refusal.
+pub struct HeadersAndJson<T>(pub HeaderMap, pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for HeadersAndJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        if !plainly_json(req.headers()) {
+            // axum's extractor needs the headers in the request; a copy on this rare path only.
+            let headers = req.headers().clone();
+            let ApiJson(value) = ApiJson::from_request(req, state).await?;
+            return Ok(Self(headers, value));
         }
+        let (mut parts, body) = req.into_parts();
+        let headers = std::mem::take(&mut parts.headers);
+        read_plain_json(Request::from_parts(parts, body), state).await.map(|value| Self(headers, value))
     }
 }
 
@@ -62,6 +88,37 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
         headers
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Body {
+        n: u32,
+    }
+
+    async fn headers_and_json(content_type: &str, body: &'static str) -> Result<(HeaderMap, Body), Problem> {
+        let req = Request::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, content_type)
+            .header("idempotency-key", "k-1")
+            .body(axum::body::Body::from(body))
+            .expect("a request");
+        HeadersAndJson::from_request(req, &()).await.map(|HeadersAndJson(headers, body)| (headers, body))
+    }
+
+    #[tokio::test]
+    async fn headers_come_with_the_body_on_both_ways() {
+        for content_type in ["application/json", "application/vnd.example+json"] {
+            let (headers, body) = headers_and_json(content_type, r#"{"n":7}"#).await.expect(content_type);
+            assert_eq!(body, Body { n: 7 }, "{content_type}");
+            assert_eq!(headers.get("idempotency-key").map(|v| v.as_bytes()), Some(&b"k-1"[..]), "{content_type}");
+            assert_eq!(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()), Some(content_type.as_bytes()));
+        }
+        let malformed = headers_and_json("application/json", "{").await.expect_err("malformed");
+        assert_eq!(malformed.status, 400);
+        let wrong_shape = headers_and_json("application/json", r#"{"n":"x"}"#).await.expect_err("a string");
+        assert_eq!(wrong_shape.status, 422);
+        let other_type = headers_and_json("text/plain", r#"{"n":7}"#).await.expect_err("not JSON");
+        assert_eq!(other_type.status, 415);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::order_body::PlaceOrderBody;
 use super::queue;
 use super::refusals::{JsonBodyRefusals, RetryLaterRefusals};
 use crate::auth::order_access::{self, Canceller};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiPath, ApiQuery, HeadersAndJson};
 use crate::{AppState, Problem, counters, telemetry};
 use axum::Extension;
 use axum::Json;
@@ -42,8 +42,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub async fn place_order(
     State(app): State<AppState>,
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<PlaceOrderBody>,
+    HeadersAndJson(headers, body): HeadersAndJson<PlaceOrderBody>,
 ) -> Result<Response, Problem> {
     let placed = place_api_order(&app, client.map(|c| c.0.0.ip()), &headers, body).await?;
     let (id, replayed) = (placed.order.id.clone(), placed.replayed);
