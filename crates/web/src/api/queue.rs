@@ -371,6 +371,16 @@ fn place_not_read(retry_after: Duration) -> Problem {
     })
 }
 
+/// An order whose ticket the line could not confirm now (the store fails to load the line,
+/// failed moments ago, is busy, or has not taken the ticket yet): it keeps its place.
+fn admission_not_checked(retry_after: Duration) -> Problem {
+    crate::problem::busy_because(retry_after, |secs| {
+        format!(
+            "your place in line is kept, but your admission could not be checked just now; nothing was charged or reserved, order again in {secs} s"
+        )
+    })
+}
+
 /// The ticket's standing as Server-Sent Events: a `queue` event at once, then whenever it
 /// changes (checked on every stock change and every 2 s). Where responses are buffered
 /// (API Gateway), the stream sends one event and ends: clients poll the JSON instead.
@@ -506,7 +516,10 @@ async fn check_ticket(
     sealed.check_holder(id, request.customer.limit_key()).map_err(|e| ticket_problem(id, e))?;
     // Judged by the ticket the store holds for the customer: one place per customer,
     // however many tickets they were handed.
-    let held = app.rooms.lines.confirm(&app.store, line_entry(sealed)).await?;
+    let held = app.rooms.lines.confirm(&app.store, line_entry(sealed)).await.map_err(|e| match e {
+        StoreError::Busy { retry_after } => admission_not_checked(retry_after),
+        e => e.into(),
+    })?;
     // By place in line even where the stock read says none is left: a unit that a cancel
     // returns meanwhile is for the next person admitted, not for whoever orders first.
     let state = |room: &RoomState| room.ticket_state(rules, held.rank, now, view.stock.max(1));

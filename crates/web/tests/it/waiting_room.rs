@@ -403,6 +403,19 @@ async fn a_line_the_store_cannot_load_answers_busy_until_it_is_tried_again() {
     } else {
         eprintln!("too slow to check the answer while the backoff runs");
     }
+    // An order with the ticket meanwhile is told the same, in an order's words.
+    let order = order_with(&app, "ana", "down", Some(&ticket.token)).await;
+    assert_eq!(order.status(), 503);
+    assert!(order.headers().contains_key("retry-after"));
+    let body: Value = order.json().await.unwrap();
+    assert_eq!(body["type"], "/problems/busy");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("your place in line is kept")
+            && detail.contains("nothing was charged")
+            && detail.contains("order again in"),
+        "{detail}"
+    );
     rename("queue_tickets_away", "queue_tickets");
     let seen = eventually(10, "the line loaded once the store is back", || async {
         let r = app.get(&path).await;
