@@ -9,6 +9,7 @@ pub mod dynamodb_cli;
 pub mod json_lines;
 #[cfg(feature = "aws")]
 pub mod lambda;
+pub mod log_sink;
 pub mod logging;
 pub mod oidc_keys;
 #[cfg(feature = "otlp")]

@@ -3,8 +3,8 @@
 
 use crate::cli::LogFormat;
 use crate::json_lines::JsonLines;
-use std::io::{BufWriter, IsTerminal};
-use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+use crate::log_sink::{self, LogGuard};
+use std::io::IsTerminal;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -14,7 +14,7 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 #[must_use = "call `shutdown` before exiting, or queued log lines and spans are lost"]
 pub struct Telemetry {
     /// Dropping it writes the log lines still queued.
-    _logs: WorkerGuard,
+    _logs: LogGuard,
     #[cfg(feature = "otlp")]
     traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
 }
@@ -46,7 +46,7 @@ pub fn init(format: LogFormat, access_log: bool, otlp_endpoint: Option<&str>) ->
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let (writer, logs) = log_writer();
+    let (writer, logs) = log_sink::start(std::io::stderr(), log_sink::MAX_QUEUED)?;
     let (export, telemetry) = exporter(otlp_endpoint, logs)?;
     match export {
         // Logs only: one global filter, so a disabled span or event costs nothing. Per-layer
@@ -78,18 +78,9 @@ pub fn init(format: LogFormat, access_log: bool, otlp_endpoint: Option<&str>) ->
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
-/// Log lines go to stderr from a thread of their own, written in blocks when several are
-/// waiting and flushed as soon as none are. A write to stderr per line, under its lock, on
-/// the request's thread had cost about a seventh of the server's CPU in a flash sale
-/// (BENCHMARKS.md). Not lossy: when 128k lines are queued, requests wait rather than drop
-/// log lines, the same backpressure a slow stderr reader exerted before.
-fn log_writer() -> (NonBlocking, WorkerGuard) {
-    NonBlockingBuilder::default().lossy(false).thread_name("stampede-log").finish(BufWriter::new(std::io::stderr()))
-}
-
 /// The trace-export layer for `endpoint`, if one is given.
 #[cfg(feature = "otlp")]
-fn exporter(endpoint: Option<&str>, logs: WorkerGuard) -> anyhow::Result<(Option<BoxedLayer>, Telemetry)> {
+fn exporter(endpoint: Option<&str>, logs: LogGuard) -> anyhow::Result<(Option<BoxedLayer>, Telemetry)> {
     let Some(endpoint) = endpoint else { return Ok((None, Telemetry { _logs: logs, traces: None })) };
     let (layer, provider) = crate::otlp::layer(endpoint)?;
     Ok((Some(layer), Telemetry { _logs: logs, traces: Some(provider) }))
@@ -98,7 +89,7 @@ fn exporter(endpoint: Option<&str>, logs: WorkerGuard) -> anyhow::Result<(Option
 /// Without the `otlp` feature there is nothing to export with: a configured endpoint is an error,
 /// not something to ignore silently.
 #[cfg(not(feature = "otlp"))]
-fn exporter(endpoint: Option<&str>, logs: WorkerGuard) -> anyhow::Result<(Option<BoxedLayer>, Telemetry)> {
+fn exporter(endpoint: Option<&str>, logs: LogGuard) -> anyhow::Result<(Option<BoxedLayer>, Telemetry)> {
     match endpoint {
         Some(_) => anyhow::bail!(
             "--otlp-endpoint (STAMPEDE_OTLP_ENDPOINT) is set, but this stampede was built without \
