@@ -28,8 +28,7 @@ const SPARE_MAX: usize = 1 << 20;
 /// backpressure a slow stderr reader exerts on a direct write.
 pub const MAX_QUEUED: usize = 16 << 20;
 
-/// The tracing writer: each line goes to the shared buffer. Cheap to clone.
-#[derive(Clone)]
+/// The tracing writer: each line goes to the shared buffer.
 pub struct LogSink {
     shared: Arc<Shared>,
 }
