@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use stampede_web::body_deadline::DeadlineBody;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +34,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains connections.
 pub async fn serve(listener: TcpListener, router: Router, limits: ClientLimits, shutdown: impl Future<Output = ()>) {
-    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.read_timeout));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -59,7 +59,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: ClientLimits, 
         let _ = stream.set_nodelay(true);
         let service = router.clone().map_request(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
-            req.map(axum::body::Body::new)
+            req.map(|body| axum::body::Body::new(DeadlineBody::new(body, limits.read_timeout)))
         });
         let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let conn = graceful.watch(conn);

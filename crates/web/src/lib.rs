@@ -8,6 +8,7 @@
 mod analytics;
 pub mod api;
 pub mod auth;
+pub mod body_deadline;
 mod body_limit;
 mod compat;
 pub mod cors;

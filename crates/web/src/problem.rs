@@ -265,11 +265,11 @@ impl From<JsonRejection> for Problem {
     }
 }
 
-/// Whether a body failed because the client stopped sending it (`--read-timeout-secs`).
+/// Whether a body failed because the client did not send it in time (`--read-timeout-secs`).
 fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(e) = next {
-        if e.is::<tower_http::timeout::TimeoutError>() {
+        if e.is::<crate::body_deadline::BodyStalled>() {
             return true;
         }
         next = e.source();

@@ -1,6 +1,6 @@
 //! Slow and excess clients against the real binary: a client that trickles its headers is
-//! cut off, connections past the cap wait, oversized headers are refused, a stalled body
-//! gets 408, and a client address over `--order-rate-per-ip` gets 429.
+//! cut off, connections past the cap wait, oversized headers are refused, a stalled or
+//! trickled body gets 408, and a client address over `--order-rate-per-ip` gets 429.
 
 use crate::common::process::Server;
 use serde_json::json;
@@ -91,6 +91,33 @@ fn raw(base: &str, request: &[u8]) -> String {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_body_trickled_a_byte_at_a_time_is_cut_off_at_the_deadline_not_read_to_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--read-timeout-secs", "1"]);
+    let mut stream = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(b"POST /api/orders HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{").unwrap();
+    // A byte every 300 ms: each in time for a timer per piece, so the body would be read to
+    // its end a minute later (and answered 400, not JSON); the deadline counts the whole.
+    let mut trickle = stream.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..199 {
+            std::thread::sleep(Duration::from_millis(300));
+            if trickle.write_all(b" ").is_err() {
+                return;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("/problems/request-timeout"), "{answer}");
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    writer.join().unwrap();
 }
 
 #[test]
