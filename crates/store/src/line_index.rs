@@ -300,7 +300,10 @@ impl LineState {
 
     /// What the store answered for a ticket this index queued.
     fn settle(&mut self, queued: &LineEntry, stored: LineEntry) {
-        self.unwritten.remove(&queued.customer.0);
+        // Nearly always empty: not worth hashing the key to find out.
+        if !self.unwritten.is_empty() {
+            self.unwritten.remove(&queued.customer.0);
+        }
         self.unsettled.remove(&queued.rank);
         if stored.ticket == queued.ticket {
             if let Some(h) = self.held.get_mut(&queued.customer.0).filter(|h| *h.ticket == *queued.ticket) {
@@ -664,7 +667,8 @@ impl Lines {
 
     /// Starts the write-behind on first use, and wakes it.
     fn start_writing(&self, store: &Arc<dyn Store>) {
-        if !self.inner.started.swap(true, Ordering::AcqRel) {
+        // Read before the swap: a swap writes the flag's cache line on every join, on every core.
+        if !self.inner.started.load(Ordering::Acquire) && !self.inner.started.swap(true, Ordering::AcqRel) {
             tokio::spawn(write_behind(self.inner.clone(), Arc::downgrade(store)));
         }
         self.inner.wake.notify_one();

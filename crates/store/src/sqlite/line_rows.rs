@@ -27,24 +27,30 @@ fn ticket_from_sql(value: ValueRef<'_>) -> rusqlite::Result<String> {
     token.ok_or_else(|| FromSqlError::InvalidType.into())
 }
 
-/// Inserts the ticket unless the customer holds one: `None` when it went in as given, else
-/// the ticket the customer holds (a fresh join is not copied to say it was taken).
-pub fn join(conn: &Connection, entry: &LineEntry) -> Result<Option<LineEntry>, StoreError> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (product_id, customer_key) DO NOTHING",
-        )?
-        .execute(params![
+/// Inserts each ticket unless its customer holds one: per entry, `None` when it went in as
+/// given, else the ticket the customer holds (a fresh join is not copied to say it was taken).
+/// One statement for the whole batch: hundreds of joins go in per transaction.
+pub fn join(conn: &Connection, entries: &[LineEntry]) -> Result<Vec<Option<LineEntry>>, StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO queue_tickets (product_id, customer_key, rank, ticket, joined_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (product_id, customer_key) DO NOTHING",
+    )?;
+    let mut outcomes = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let inserted = insert.execute(params![
             entry.product_id,
             entry.customer.0,
             to_sql(entry.rank),
             ticket_to_sql(&entry.ticket),
             entry.joined_at
         ])?;
-    if inserted == 1 {
-        return Ok(None);
+        outcomes.push(if inserted == 1 { None } else { Some(held(conn, entry)?) });
     }
+    Ok(outcomes)
+}
+
+/// The ticket `entry`'s customer holds for its product.
+fn held(conn: &Connection, entry: &LineEntry) -> Result<LineEntry, StoreError> {
     let held = conn
         .prepare_cached(
             "SELECT rank, ticket, joined_at FROM queue_tickets WHERE product_id = ?1 AND customer_key = ?2",
@@ -52,13 +58,13 @@ pub fn join(conn: &Connection, entry: &LineEntry) -> Result<Option<LineEntry>, S
         .query_row(params![entry.product_id, entry.customer.0], |r| {
             Ok((r.get::<_, i64>(0)?, ticket_from_sql(r.get_ref(1)?)?, r.get::<_, i64>(2)?))
         })?;
-    Ok(Some(LineEntry {
+    Ok(LineEntry {
         product_id: entry.product_id.clone(),
         customer: CustomerKey(entry.customer.0.clone()),
         rank: u64::try_from(held.0).unwrap_or(0),
         ticket: held.1,
         joined_at: held.2,
-    }))
+    })
 }
 
 /// Marks the customer's ticket of `rank` for the product as bought by `order_id`, unless

@@ -334,9 +334,7 @@ impl BatchTx<'_> {
             Command::PruneHistory { before, limit, .. } => {
                 Outcome::Prune(self.tx.run(|c| outbox_rows::prune(c, *before, *limit)))
             }
-            Command::JoinLines { entries, .. } => Outcome::Join(
-                self.tx.run(|c| entries.iter().map(|e| line_rows::join(c, e)).collect::<Result<Vec<_>, _>>()),
-            ),
+            Command::JoinLines { entries, .. } => Outcome::Join(self.tx.run(|c| line_rows::join(c, entries))),
             Command::MarkBought { product_id, customer, rank, order_id, .. } => {
                 Outcome::Marked(self.tx.run(|c| line_rows::mark_bought(c, product_id, customer, *rank, order_id)))
             }

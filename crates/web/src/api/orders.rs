@@ -55,7 +55,7 @@ pub async fn place_order(
 /// order's `Location`, `Idempotent-Replayed: true` where a retry got the first order back,
 /// and the order id for the access log.
 pub(crate) fn placed_response(response: Response, id: String, replayed: bool) -> Response {
-    let mut response = crate::respond::with_location(response, &format!("/api/orders/{id}"));
+    let mut response = crate::respond::with_location(response, format!("/api/orders/{id}"));
     if replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }

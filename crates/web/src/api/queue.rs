@@ -225,7 +225,7 @@ pub async fn join_queue(
     let held = join(&app, &view, holder, now).await?;
     let dto = standing(&app, &view, &rules, &held, now).await?;
     let location = format!("/api/products/{id}/queue/{}", held.ticket);
-    Ok(crate::respond::with_location((StatusCode::CREATED, Json(dto)).into_response(), &location))
+    Ok(crate::respond::with_location((StatusCode::CREATED, Json(dto)).into_response(), location))
 }
 
 /// The per-customer join limit, which counts a customer's joins after the first: checked
