@@ -26,11 +26,13 @@ pub struct DeadlineBody<B> {
     /// Armed the first time the body keeps the reader waiting; boxed, so the body stays
     /// `Unpin`, and allocated only then.
     deadline: Option<Pin<Box<Sleep>>>,
+    /// The deadline passed: the body ends here, not read further.
+    stalled: bool,
 }
 
 impl<B> DeadlineBody<B> {
     pub fn new(body: B, timeout: Duration) -> Self {
-        DeadlineBody { body, timeout, deadline: None }
+        DeadlineBody { body, timeout, deadline: None, stalled: false }
     }
 }
 
@@ -56,19 +58,25 @@ where
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
+        if this.stalled {
+            return Poll::Ready(None);
+        }
         if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         let timeout = this.timeout;
         let deadline = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         match deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyStalled)))),
+            Poll::Ready(()) => {
+                this.stalled = true;
+                Poll::Ready(Some(Err(Box::new(BodyStalled))))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.stalled || self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -128,5 +136,6 @@ mod tests {
         let err = next(&mut body).await.expect("an error").expect_err("stalled");
         assert!(err.is::<BodyStalled>(), "{err}");
         assert_eq!(began.elapsed(), Duration::from_secs(5), "counted from the first wait, not reset by the piece");
+        assert!(next(&mut body).await.is_none(), "and the body ends there");
     }
 }

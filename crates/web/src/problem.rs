@@ -266,7 +266,7 @@ impl From<JsonRejection> for Problem {
 }
 
 /// Whether a body failed because the client did not send it in time (`--read-timeout-secs`).
-fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(error);
     while let Some(e) = next {
         if e.is::<crate::body_deadline::BodyStalled>() {

@@ -130,6 +130,27 @@ fn a_stalled_body_is_408_problem_json_and_transport_errors_stay_4xx() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.to_ascii_lowercase().contains("content-type: application/problem+json"), "{answer}");
     assert!(answer.contains("/problems/request-timeout"), "{answer}");
+    // WAN Pizza's order form answers in its own shape, with the same status.
+    let stalled_form = b"POST /compat/wan-pizza/order HTTP/1.1\r\nHost: shop\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\ncustomer_name=A";
+    let answer = raw(&server.base, stalled_form);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive in time"), "{answer}");
+    // A storefront form (its CSRF cookie taken from a page first, so the body is read) too.
+    let page = raw(&server.base, b"GET / HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n");
+    let cookie = page
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: csrf=")
+                .then(|| l[12..].split(';').next().unwrap().to_owned())
+        })
+        .unwrap_or_else(|| panic!("a CSRF cookie: {page}"));
+    let stalled_page = format!(
+        "POST /cart HTTP/1.1\r\nHost: shop\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n_csrf="
+    );
+    let answer = raw(&server.base, stalled_page.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("This form did not arrive in time"), "{answer}");
     // What hyper refuses before any handler runs is still a 4xx, never a 5xx (its bodies are
     // empty: see docs/api.md, Errors).
     for (request, status) in [

@@ -103,9 +103,18 @@ async fn checked(
         return Err(refused());
     }
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "This form is too large to send.").into_response())?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        if crate::problem::timed_out(&e) {
+            crate::storefront::message_page(
+                StatusCode::REQUEST_TIMEOUT,
+                "Please try again",
+                "This form did not arrive in time",
+                "Nothing was changed. Send the form again.",
+            )
+        } else {
+            (StatusCode::PAYLOAD_TOO_LARGE, "This form is too large to send.").into_response()
+        }
+    })?;
     let given = form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned());
     if !given.is_some_and(|g| signer.verify(CSRF_PURPOSE, &format!("{session}|{nonce}"), &g)) {
         return Err(refused());

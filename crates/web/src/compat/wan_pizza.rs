@@ -80,8 +80,17 @@ async fn place(
     client: Option<Extension<ConnectInfo<SocketAddr>>>,
     form: Result<Form<OrderForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return not_placed(StatusCode::BAD_REQUEST, "The order form could not be read. Please send it again.");
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(e) if crate::problem::timed_out(&e) => {
+            return not_placed(
+                StatusCode::REQUEST_TIMEOUT,
+                "The order form did not arrive in time. Please send it again.",
+            );
+        }
+        Err(_) => {
+            return not_placed(StatusCode::BAD_REQUEST, "The order form could not be read. Please send it again.");
+        }
     };
     if form.customer_name.trim().is_empty() {
         return not_placed(StatusCode::UNPROCESSABLE_ENTITY, "Enter your name, so we know who the order is for.");
