@@ -48,6 +48,13 @@ impl std::fmt::Display for BodyStalled {
 
 impl std::error::Error for BodyStalled {}
 
+impl BodyStalled {
+    /// Whether `error` (a body's, as an extractor or `to_bytes` wraps it) came of a stall.
+    pub fn caused(error: &(dyn std::error::Error + 'static)) -> bool {
+        std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<BodyStalled>())
+    }
+}
+
 impl<B> HttpBody for DeadlineBody<B>
 where
     B: HttpBody<Data = Bytes> + Unpin,
@@ -134,7 +141,9 @@ mod tests {
         let first = next(&mut body).await.expect("a frame").expect("in time");
         assert_eq!(first.into_data().unwrap(), "x");
         let err = next(&mut body).await.expect("an error").expect_err("stalled");
-        assert!(err.is::<BodyStalled>(), "{err}");
+        assert!(BodyStalled::caused(&*err), "{err}");
+        assert!(BodyStalled::caused(&axum::Error::new(err)), "found under the wrapper axum puts round a body's error");
+        assert!(!BodyStalled::caused(&std::io::Error::other("reset")), "and only a stall");
         assert_eq!(began.elapsed(), Duration::from_secs(5), "counted from the first wait, not reset by the piece");
         assert!(next(&mut body).await.is_none(), "and the body ends there");
     }

@@ -1,5 +1,6 @@
 //! RFC 9457 problem details: every error the API gives is one of these, with a stable `type`.
 
+use crate::body_deadline::BodyStalled;
 use crate::timefmt::rfc3339;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -259,22 +260,10 @@ impl From<JsonRejection> for Problem {
                 "Request body too large",
                 format!("request bodies are limited to {} KiB", crate::body_limit::MAX_BODY_BYTES / 1024),
             ),
-            other if timed_out(&other) => request_timeout(),
+            other if BodyStalled::caused(&other) => request_timeout(),
             other => Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", other.body_text()),
         }
     }
-}
-
-/// Whether a body failed because the client did not send it in time (`--read-timeout-secs`).
-pub(crate) fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(e) = next {
-        if e.is::<crate::body_deadline::BodyStalled>() {
-            return true;
-        }
-        next = e.source();
-    }
-    false
 }
 
 /// 408: the body stalled; nothing was read, so nothing was done.

@@ -104,7 +104,7 @@ async fn checked(
     }
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
-        if crate::problem::timed_out(&e) {
+        if crate::body_deadline::BodyStalled::caused(&e) {
             crate::storefront::message_page(
                 StatusCode::REQUEST_TIMEOUT,
                 "Please try again",

@@ -82,7 +82,7 @@ async fn place(
 ) -> Response {
     let form = match form {
         Ok(Form(form)) => form,
-        Err(e) if crate::problem::timed_out(&e) => {
+        Err(e) if crate::body_deadline::BodyStalled::caused(&e) => {
             return not_placed(
                 StatusCode::REQUEST_TIMEOUT,
                 "The order form did not arrive in time. Please send it again.",
