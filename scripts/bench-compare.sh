@@ -11,7 +11,10 @@
 # first); `catalog` is `GET /api/products` (plain JSON), `menu` and `product` the storefront's
 # menu page and a product page, `post404` the floor under a join: the same requests to a
 # product that does not exist (the body read and parsed, the customer checked, a `404`
-# problem written, no join).
+# problem written, no join), `rejoin` the join's requests from one customer (after the first,
+# each is answered with the ticket held: nothing signed, recorded or written). Each cell also
+# gives the CPU per request of the SQLite writer and checkpointer threads, part of the
+# server's (`db`): what a join's durable write costs beside the request's own threads.
 #
 #   ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY     # ROUNDS=3 SECONDS_PER_PHASE=5
 #   PHASES="menu product" ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY
@@ -35,7 +38,8 @@ label() {
     menu) echo 'menu page' ;;
     product) echo 'product page' ;;
     post404) echo 'POST answered `404`' ;;
-    *) echo "unknown phase $1 in PHASES (sold_out join orders catalog menu product post404)" >&2; exit 2 ;;
+    rejoin) echo 're-join' ;;
+    *) echo "unknown phase $1 in PHASES (sold_out join rejoin orders catalog menu product post404)" >&2; exit 2 ;;
   esac
 }
 header="| round | build |"
@@ -47,8 +51,19 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 # shellcheck source=scripts/start_server.sh
 . scripts/start_server.sh
 
+# CPU ticks (10 ms) of the server's SQLite writer and checkpointer threads so far.
+db_ticks() {
+  local total=0 task
+  for task in /proc/"$pid"/task/*; do
+    case $(cat "$task/comm" 2>/dev/null) in
+      stampede-writer* | stampede-checkp*) total=$((total + $(awk '{print $14 + $15}' "$task/stat" 2>/dev/null || echo 0))) ;;
+    esac
+  done
+  echo "$total"
+}
+
 one_build() { # binary, label
-  local token="cmp-$RANDOM$RANDOM" data base line c0 c1 out n rate healthz="" p99="" rooms=() products=()
+  local token="cmp-$RANDOM$RANDOM" data base line c0 c1 d0 d1 out n rate healthz="" p99="" rooms=() products=()
   data=$(mktemp -d)
   products=(
     '{"id":"wrk-item","name":"Benchmark slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":4000000000}'
@@ -56,7 +71,7 @@ one_build() { # binary, label
   )
   # Waiting rooms (#14) came with --join-rate-per-ip: a build without it has no join phase.
   if grep -q -- --join-rate-per-ip <<<"$("$1" serve --help)"; then
-    rooms=(--join-rate-per-ip 0)
+    rooms=(--join-rate-per-ip 0 --join-rate-per-customer 0)
     products+=('{"id":"wrk-line","name":"Queued slice","category":"pizza","price":{"amount":500,"currency":"USD"},"stock":1,"sale":{"waitingRoom":{"admissionMinutes":1,"admissionsPerMinute":1}}}')
   fi
   start_stampede "$1" "$data" --admin-token "$token" --access-log "$ACCESS_LOG" --order-rate-per-customer 0 \
@@ -69,16 +84,19 @@ one_build() { # binary, label
   wrk -t2 -c256 -d2s "$base/healthz" >/dev/null # warm-up
   line="| $round | $2 |"
   for phase in "${phases[@]}"; do
-    if [ "$phase" = join ] && [ ${#rooms[@]} = 0 ]; then
+    if [[ $phase == *join ]] && [ ${#rooms[@]} = 0 ]; then
       line+=" — |"
       continue
     fi
     c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    d0=$(db_ticks)
     case $phase in
       healthz) out=$(wrk -t2 -c256 -d"${SECS}s" "$base/healthz") ;;
       sold_out) out=$(WRK_RUN="s$RANDOM" WRK_PRODUCT=wrk-gone wrk -t2 -c256 -d"${SECS}s" \
         -s scripts/wrk/new_customers.lua "$base/api/orders") ;;
       join) out=$(WRK_RUN="j$RANDOM" WRK_KIND=join wrk -t2 -c256 -d"${SECS}s" \
+        -s scripts/wrk/new_customers.lua "$base/api/products/wrk-line/queue") ;;
+      rejoin) out=$(WRK_RUN="r$RANDOM" WRK_KIND=rejoin wrk -t2 -c256 -d"${SECS}s" \
         -s scripts/wrk/new_customers.lua "$base/api/products/wrk-line/queue") ;;
       orders) out=$(WRK_RUN="o$RANDOM" wrk -t2 -c256 -d"${SECS}s" --latency \
         -s scripts/wrk/new_customers.lua "$base/api/orders") ;;
@@ -89,12 +107,13 @@ one_build() { # binary, label
         -s scripts/wrk/new_customers.lua "$base/api/products/nope/queue") ;;
     esac
     c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    d1=$(db_ticks)
     n=$(awk '/requests in/ {print $1}' <<<"$out")
     rate=$(awk '/^Requests\/sec/ {printf "%d", $2}' <<<"$out")
     [ -z "$healthz" ] && healthz=$rate
     [ "$phase" = orders ] && p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     # /proc counts CPU in clock ticks of 10 ms.
-    line+=" $rate/s ($(awk -v r="$rate" -v h="$healthz" 'BEGIN {printf "%.2f", r / h}'), $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) * 10000 / n}') µs) |"
+    line+=" $rate/s ($(awk -v r="$rate" -v h="$healthz" 'BEGIN {printf "%.2f", r / h}'), $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) * 10000 / n}') µs, db $(awk -v a="$d0" -v b="$d1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 10000 / n}')) |"
   done
   [[ " ${phases[*]} " == *" orders "* ]] && line+=" ${p99:-—} |"
   echo "$line"
@@ -110,4 +129,4 @@ for round in $(seq 1 "$ROUNDS"); do
   one_build "$2" new
 done
 echo
-echo "each cell: rate (ratio to /healthz in the same server) and server CPU per request; wrk -t2 -c256, ${SECS} s per phase, --access-log $ACCESS_LOG, old $1, new $2"
+echo "each cell: rate (ratio to /healthz in the same server), server CPU per request and the SQLite writer's and checkpointer's part of it (db); wrk -t2 -c256, ${SECS} s per phase, --access-log $ACCESS_LOG, old $1, new $2"
