@@ -7,14 +7,17 @@
 # alike; with one run each, a difference smaller than that drift cannot be told apart.
 #
 # A build from before waiting rooms (the first stage, `b95abfe`) is compared without the join
-# phase: its cells say `—`. PHASES picks the phases (`/healthz`, the baseline, always runs
+# phases: their cells say `—`. PHASES picks the phases (`/healthz`, the baseline, always runs
 # first); `catalog` is `GET /api/products` (plain JSON), `menu` and `product` the storefront's
 # menu page and a product page, `post404` the floor under a join: the same requests to a
 # product that does not exist (the body read and parsed, the customer checked, a `404`
 # problem written, no join), `rejoin` the join's requests from one customer (after the first,
-# each is answered with the ticket held: nothing signed, recorded or written). Each cell also
-# gives the CPU per request of the SQLite writer and checkpointer threads, part of the
-# server's (`db`): what a join's durable write costs beside the request's own threads.
+# each is answered with the ticket held: its signature checked, nothing signed, recorded or
+# written). Each cell also gives the CPU per request of the SQLite writer and checkpointer
+# threads, part of the server's (`db`): what a join's durable write costs beside the request's
+# own threads (the checkpointer runs on a timer, and a write-behind still running when wrk
+# stops is counted in the next phase). A phase with answers other than 2xx (but `post404`'s)
+# or socket errors says how many in its cell: its rate is not the path's.
 #
 #   ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY     # ROUNDS=3 SECONDS_PER_PHASE=5
 #   PHASES="menu product" ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY
@@ -113,7 +116,10 @@ one_build() { # binary, label
     [ -z "$healthz" ] && healthz=$rate
     [ "$phase" = orders ] && p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     # /proc counts CPU in clock ticks of 10 ms.
-    line+=" $rate/s ($(awk -v r="$rate" -v h="$healthz" 'BEGIN {printf "%.2f", r / h}'), $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) * 10000 / n}') µs, db $(awk -v a="$d0" -v b="$d1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 10000 / n}')) |"
+    line+=" $rate/s ($(awk -v r="$rate" -v h="$healthz" 'BEGIN {printf "%.2f", r / h}'), $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) * 10000 / n}') µs, db $(awk -v a="$d0" -v b="$d1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 10000 / n}'))"
+    [ "$phase" != post404 ] && line+=$(awk '/Non-2xx/ {printf "; %s not 2xx", $NF}' <<<"$out")
+    line+=$(awk '/Socket errors/ {printf "; socket errors: %s", substr($0, index($0, ":") + 2)}' <<<"$out")
+    line+=" |"
   done
   [[ " ${phases[*]} " == *" orders "* ]] && line+=" ${p99:-—} |"
   echo "$line"

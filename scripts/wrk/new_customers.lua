@@ -5,9 +5,9 @@
 -- WRK_KIND=join: POST /api/products/WRK_PRODUCT/queue (default `wrk-line`): every request
 --   is a first join of the waiting room's line (#14).
 -- WRK_KIND=rejoin: the same, but always as one customer: after the first, every request is a
---   re-join answered with the ticket held (nothing signed or written), which tells a join's
---   own work from the rest of its request (bench-compare.sh; the server needs
---   --join-rate-per-customer 0).
+--   re-join answered with the ticket held (its signature checked; nothing signed, recorded or
+--   written), which tells a join's own work from the rest of its request (bench-compare.sh;
+--   the server needs --join-rate-per-customer 0).
 -- WRK_CUSTOMER=email: orders come from `customer.email` instead of `userId`, so each accepted
 --   one has a receipt for the relay to deliver (to the dev mailbox when no mail server is set).
 local kind = os.getenv("WRK_KIND") or "orders"
