@@ -16,8 +16,9 @@
 # written). Each cell also gives the CPU per request of the SQLite writer and checkpointer
 # threads, part of the server's (`db`): what a join's durable write costs beside the request's
 # own threads (the checkpointer runs on a timer, and a write-behind still running when wrk
-# stops is counted in the next phase). A phase with answers other than 2xx (but `post404`'s)
-# or socket errors says how many in its cell: its rate is not the path's.
+# stops is counted in the next phase). A phase with answers other than 2xx (but the refusals
+# `sold_out` and `post404` measure) or socket errors says how many in its cell: its rate is
+# not the path's.
 #
 #   ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY     # ROUNDS=3 SECONDS_PER_PHASE=5
 #   PHASES="menu product" ./scripts/bench-compare.sh OLD_BINARY NEW_BINARY
@@ -117,7 +118,11 @@ one_build() { # binary, label
     [ "$phase" = orders ] && p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     # /proc counts CPU in clock ticks of 10 ms.
     line+=" $rate/s ($(awk -v r="$rate" -v h="$healthz" 'BEGIN {printf "%.2f", r / h}'), $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.0f", (b - a) * 10000 / n}') µs, db $(awk -v a="$d0" -v b="$d1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 10000 / n}'))"
-    [ "$phase" != post404 ] && line+=$(awk '/Non-2xx/ {printf "; %s not 2xx", $NF}' <<<"$out")
+    # Refusals are what the sold-out and post404 phases measure: only other phases' are counted.
+    case $phase in
+      sold_out | post404) ;;
+      *) line+=$(awk '/Non-2xx/ {printf "; %s not 2xx", $NF}' <<<"$out") ;;
+    esac
     line+=$(awk '/Socket errors/ {printf "; socket errors: %s", substr($0, index($0, ":") + 2)}' <<<"$out")
     line+=" |"
   done
