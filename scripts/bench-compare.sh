@@ -57,13 +57,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"
 
 # CPU ticks (10 ms) of the server's SQLite writer and checkpointer threads so far.
 db_ticks() {
-  local total=0 task
-  for task in /proc/"$pid"/task/*; do
-    case $(cat "$task/comm" 2>/dev/null) in
-      stampede-writer* | stampede-checkp*) total=$((total + $(awk '{print $14 + $15}' "$task/stat" 2>/dev/null || echo 0))) ;;
-    esac
-  done
-  echo "$total"
+  server_threads | awk '$2 ~ /^stampede-(writer|checkp)/ {total += $3} END {print total + 0}'
 }
 
 one_build() { # binary, label

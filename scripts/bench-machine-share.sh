@@ -27,10 +27,6 @@ work=$(mktemp -d)
 pid="" data=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work" "$data"' EXIT
 
-threads() { # "tid name ticks" per server thread (user + system, 10 ms ticks)
-  for t in /proc/"$pid"/task/*; do echo "${t##*/} $(cat "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done
-}
-
 # Each thread's share of a core over the phase, busiest first; threads under 1 % left out.
 thread_shares() {
   awk -v s="$SECS" '
@@ -44,11 +40,11 @@ phase() { # name, url, extra wrk args...
   local cpu0 cpu1 stat0 stat1 n rate
   cpu0=$(awk '{print $14 + $15}' /proc/"$pid"/stat)
   stat0=$(head -1 /proc/stat)
-  threads >"$work/threads0"
+  server_threads >"$work/threads0"
   /usr/bin/time -f "%U %S" -o "$work/wrk-time" wrk -t2 -c256 -d"${SECS}s" --latency "$@" "$url" >"$work/wrk-out"
   cpu1=$(awk '{print $14 + $15}' /proc/"$pid"/stat)
   stat1=$(head -1 /proc/stat)
-  threads >"$work/threads1"
+  server_threads >"$work/threads1"
   # Every answer must be the one the phase measures: a 2xx.
   if grep -qE 'Non-2xx|Socket errors' "$work/wrk-out"; then
     echo "$name: $(grep -E 'Non-2xx|Socket errors' "$work/wrk-out")" >&2

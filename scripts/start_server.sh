@@ -16,3 +16,12 @@ start_stampede() {
   cat "$data/server.log"
   return 1
 }
+
+# "tid name ticks" per thread of the server `start_stampede` started: its CPU so far (user +
+# system, in 10 ms ticks), by thread. A thread that ends meanwhile is left out.
+server_threads() {
+  local t
+  for t in /proc/"$pid"/task/*; do
+    echo "${t##*/} $(cat "$t/comm" 2>/dev/null) $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null)"
+  done | awk 'NF == 3'
+}
